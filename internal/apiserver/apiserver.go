@@ -1,0 +1,163 @@
+// Package apiserver is the management endpoint: one HTTP handler that authenticates every
+// Query-protocol request with SigV4 and routes it, by the service named in the signature's
+// credential scope, to that service's actions. It also serves the CA trust bundle.
+package apiserver
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/borealis-db/borealis/internal/awsquery"
+	"github.com/borealis-db/borealis/internal/sigv4"
+)
+
+// Service is one AWS service's set of actions.
+type Service interface {
+	Do(ctx context.Context, action string, p awsquery.Params) (any, error)
+}
+
+// Endpoint is a service the API serves: its signing name, XML namespace and API version.
+type Endpoint struct {
+	Namespace string
+	Version   string
+	Service   Service
+}
+
+// Config assembles the handler.
+type Config struct {
+	Region    string
+	Verifier  *sigv4.Verifier
+	Services  map[string]Endpoint // by signing name: "rds", later "ec2", "iam", "sts"
+	CABundle  []byte              // served at /global-bundle.pem
+	Log       *slog.Logger
+	MaxBodyKB int64
+}
+
+type handler struct{ Config }
+
+// New returns the API's http.Handler.
+func New(cfg Config) http.Handler {
+	if cfg.MaxBodyKB == 0 {
+		cfg.MaxBodyKB = 1024
+	}
+	h := &handler{cfg}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /global-bundle.pem", h.bundle)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") })
+	mux.HandleFunc("POST /{$}", h.query)
+	mux.HandleFunc("GET /{$}", h.query)
+	return mux
+}
+
+func (h *handler) bundle(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "application/x-pem-file")
+	w.Header().Set("Content-Disposition", `attachment; filename="global-bundle.pem"`)
+	_, _ = w.Write(h.CABundle)
+}
+
+// defaultNamespace is used for errors that occur before the service is known.
+const defaultNamespace = "http://rds.amazonaws.com/doc/2014-10-31/"
+
+func (h *handler) query(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	reqID := awsquery.NewRequestID()
+	ns := defaultNamespace
+	if svc, _, ok := sigv4.ParseScope(r); ok {
+		if ep, ok := h.Services[svc]; ok {
+			ns = ep.Namespace
+		}
+	}
+	action, status, akid := "", http.StatusOK, ""
+	fail := func(err error) {
+		e := awsquery.AsError(err)
+		status = e.Status
+		if status >= 500 {
+			h.Log.Error("request failed", "request_id", reqID, "action", action, "err", err)
+		}
+		awsquery.WriteError(w, ns, reqID, e)
+	}
+	defer func() {
+		h.Log.Info("api", "request_id", reqID, "action", action, "status", status, "access_key", akid,
+			"source", r.RemoteAddr, "ms", time.Since(start).Milliseconds())
+	}()
+
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.MaxBodyKB<<10))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			fail(awsquery.Errorf(http.StatusRequestEntityTooLarge, "RequestEntityTooLarge", "The request body is larger than %d KiB.", h.MaxBodyKB))
+		} else {
+			fail(awsquery.Errorf(http.StatusBadRequest, "MalformedQueryString", "The request body could not be read."))
+		}
+		return
+	}
+	id, err := h.Verifier.Verify(r.Context(), r, body)
+	if err != nil {
+		fail(err)
+		return
+	}
+	akid = id.AccessKeyID
+	if id.Region != h.Region {
+		fail(awsquery.Errorf(http.StatusForbidden, "SignatureDoesNotMatch", "Credential should be scoped to a valid region, not '%s'. ", clip(id.Region)))
+		return
+	}
+	ep, ok := h.Services[id.Service]
+	if !ok {
+		fail(awsquery.Errorf(http.StatusForbidden, "SignatureDoesNotMatch", "Credential should be scoped to correct service: '%s' is not served by this endpoint.", clip(id.Service)))
+		return
+	}
+	params, err := formValues(r, body)
+	if err != nil {
+		fail(err)
+		return
+	}
+	action = params.Get("Action")
+	if action == "" {
+		fail(awsquery.Errorf(http.StatusBadRequest, "MissingAction", "The request must contain the parameter Action."))
+		return
+	}
+	if v := params.Get("Version"); v != ep.Version {
+		fail(awsquery.Errorf(http.StatusBadRequest, "InvalidAction", "Could not find operation %s for version %s", clip(action), clip(v)))
+		return
+	}
+	result, err := ep.Service.Do(r.Context(), action, awsquery.Params{Values: params})
+	if err != nil {
+		fail(err)
+		return
+	}
+	awsquery.WriteResult(w, ep.Namespace, action, reqID, result)
+}
+
+// formValues merges the URL's query and, for a form POST, the body: the Query protocol
+// allows both, and the SDKs use the body.
+func formValues(r *http.Request, body []byte) (url.Values, error) {
+	v := r.URL.Query()
+	if r.Method == http.MethodPost {
+		ct := r.Header.Get("Content-Type")
+		if ct != "" && !strings.HasPrefix(strings.ToLower(ct), "application/x-www-form-urlencoded") {
+			return nil, awsquery.Errorf(http.StatusBadRequest, "MalformedQueryString", "Content-Type must be application/x-www-form-urlencoded.")
+		}
+		bv, err := url.ParseQuery(string(body))
+		if err != nil {
+			return nil, awsquery.Errorf(http.StatusBadRequest, "MalformedQueryString", "The request body is not a valid form encoding.")
+		}
+		for k, vals := range bv {
+			v[k] = append(v[k], vals...)
+		}
+	}
+	return v, nil
+}
+
+// clip keeps client-supplied text in error messages short.
+func clip(s string) string {
+	if len(s) > 64 {
+		return s[:64] + "..."
+	}
+	return s
+}

@@ -1,0 +1,181 @@
+// Package pki holds the service's certificate authority and issues the server certificates
+// whose common name is a cluster endpoint, so that clients can use sslmode=verify-full.
+package pki
+
+import (
+	"crypto"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"math/big"
+	"net"
+	"time"
+)
+
+// DefaultCAIdentifier is the RDS name of the CA new instances use, as on RDS.
+const DefaultCAIdentifier = "rds-ca-rsa2048-g1"
+
+// CA is a certificate authority: the root of the trust bundle clients download.
+type CA struct {
+	Identifier string
+	Cert       *x509.Certificate
+	CertPEM    []byte
+	key        crypto.Signer
+}
+
+// NewCA makes a self-signed RSA 2048 root valid for 40 years, as RDS's roots are long-lived.
+// It returns the CA and its private key in PEM, for the caller to keep 0600.
+func NewCA(identifier, organization string, now time.Time) (*CA, []byte, error) {
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		return nil, nil, err
+	}
+	serial, err := newSerial()
+	if err != nil {
+		return nil, nil, err
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: serial,
+		Subject: pkix.Name{
+			CommonName:         "Borealis " + identifier + " Root CA",
+			Organization:       []string{organization},
+			OrganizationalUnit: []string{"Borealis RDS"},
+		},
+		NotBefore:             now.Add(-time.Hour),
+		NotAfter:              now.AddDate(40, 0, 0),
+		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+		MaxPathLenZero:        true,
+		SubjectKeyId:          keyID(&key.PublicKey),
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return nil, nil, err
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return nil, nil, err
+	}
+	ca, err := ParseCA(identifier, pemBlock("CERTIFICATE", der), pemBlock("PRIVATE KEY", keyDER))
+	if err != nil {
+		return nil, nil, err
+	}
+	return ca, pemBlock("PRIVATE KEY", keyDER), nil
+}
+
+// ParseCA loads a CA from its certificate and PKCS#8 key in PEM.
+func ParseCA(identifier string, certPEM, keyPEM []byte) (*CA, error) {
+	cb, _ := pem.Decode(certPEM)
+	if cb == nil || cb.Type != "CERTIFICATE" {
+		return nil, errors.New("pki: CA certificate is not PEM")
+	}
+	cert, err := x509.ParseCertificate(cb.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("pki: CA certificate: %w", err)
+	}
+	kb, _ := pem.Decode(keyPEM)
+	if kb == nil {
+		return nil, errors.New("pki: CA key is not PEM")
+	}
+	k, err := x509.ParsePKCS8PrivateKey(kb.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("pki: CA key: %w", err)
+	}
+	signer, ok := k.(crypto.Signer)
+	if !ok {
+		return nil, errors.New("pki: CA key cannot sign")
+	}
+	return &CA{Identifier: identifier, Cert: cert, CertPEM: pemBlock("CERTIFICATE", cb.Bytes), key: signer}, nil
+}
+
+// ServerRequest names what a server certificate must be valid for.
+type ServerRequest struct {
+	CommonName string   // the cluster endpoint: RDS puts it in the CN
+	DNSNames   []string // every endpoint name that reaches the server (CN included again: clients check SANs only)
+	IPs        []net.IP // the addresses the gateway listens on
+	Validity   time.Duration
+}
+
+// Issue signs a new RSA 2048 server certificate. It returns the certificate and key in PEM.
+func (ca *CA) Issue(req ServerRequest, now time.Time) (certPEM, keyPEM []byte, err error) {
+	if req.CommonName == "" {
+		return nil, nil, errors.New("pki: server certificate needs a common name")
+	}
+	validity := req.Validity
+	if validity == 0 {
+		validity = 395 * 24 * time.Hour // RDS server certificates last about a year
+	}
+	notAfter := now.Add(validity)
+	if notAfter.After(ca.Cert.NotAfter) {
+		notAfter = ca.Cert.NotAfter
+	}
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		return nil, nil, err
+	}
+	serial, err := newSerial()
+	if err != nil {
+		return nil, nil, err
+	}
+	dns := append([]string{req.CommonName}, req.DNSNames...)
+	tmpl := &x509.Certificate{
+		SerialNumber:   serial,
+		Subject:        pkix.Name{CommonName: req.CommonName, Organization: ca.Cert.Subject.Organization},
+		NotBefore:      now.Add(-time.Hour),
+		NotAfter:       notAfter,
+		KeyUsage:       x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
+		ExtKeyUsage:    []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		DNSNames:       dedupe(dns),
+		IPAddresses:    req.IPs,
+		AuthorityKeyId: ca.Cert.SubjectKeyId,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.Cert, &key.PublicKey, ca.key)
+	if err != nil {
+		return nil, nil, err
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return nil, nil, err
+	}
+	return pemBlock("CERTIFICATE", der), pemBlock("PRIVATE KEY", keyDER), nil
+}
+
+func newSerial() (*big.Int, error) {
+	return rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
+}
+
+func keyID(pub *rsa.PublicKey) []byte {
+	sum := sha256.Sum256(x509.MarshalPKCS1PublicKey(pub))
+	return sum[:20]
+}
+
+func pemBlock(typ string, der []byte) []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der})
+}
+
+func dedupe(in []string) []string {
+	seen := make(map[string]bool, len(in))
+	out := in[:0:0]
+	for _, s := range in {
+		if s != "" && !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// ParseCertificate reads the first certificate of a PEM chain.
+func ParseCertificate(certPEM []byte) (*x509.Certificate, error) {
+	b, _ := pem.Decode(certPEM)
+	if b == nil || b.Type != "CERTIFICATE" {
+		return nil, errors.New("pki: not a PEM certificate")
+	}
+	return x509.ParseCertificate(b.Bytes)
+}

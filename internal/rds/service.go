@@ -1,0 +1,604 @@
+// Package rds holds DB clusters and DB instances: the RDS API's validation, state changes
+// and XML answers. It writes desired state to the store and wakes the reconciler; it never
+// starts a process itself.
+package rds
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/borealis-db/borealis/internal/awsquery"
+	"github.com/borealis-db/borealis/internal/store"
+)
+
+// Namespace is the RDS API's XML namespace.
+const Namespace = "http://rds.amazonaws.com/doc/2014-10-31/"
+
+// Status values shared with the reconciler.
+const (
+	StatusCreating  = "creating"
+	StatusAvailable = "available"
+	StatusDeleting  = "deleting"
+)
+
+// Config is what the RDS API needs to know about this Borealis.
+type Config struct {
+	Region    string
+	AccountID string
+	// EndpointDomain ends every endpoint name: ID.cluster-SUFFIX.REGION.rds.DOMAIN.
+	EndpointDomain string
+	// EndpointSuffix is the account's random part of endpoint names, as AWS has one per
+	// account and region.
+	EndpointSuffix string
+	// EngineVersion is the PostgreSQL version actually run (for example 15.18).
+	EngineVersion string
+	// CAIdentifier names the CA new clusters' certificates come from.
+	CAIdentifier string
+	CAValidTill  time.Time
+	// PortAvailable says whether the gateway could listen on a cluster port; it lets
+	// CreateDBCluster refuse a port another program holds instead of failing later.
+	PortAvailable func(port int) bool
+	Now           func() time.Time
+}
+
+// Service implements the RDS actions Borealis supports.
+type Service struct {
+	cfg    Config
+	store  *store.Store
+	notify func()
+	log    *slog.Logger
+}
+
+// New returns the RDS service. notify wakes the reconciler after a desired-state change.
+func New(cfg Config, st *store.Store, notify func(), log *slog.Logger) *Service {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.PortAvailable == nil {
+		cfg.PortAvailable = func(int) bool { return true }
+	}
+	return &Service{cfg: cfg, store: st, notify: notify, log: log}
+}
+
+// Do runs one RDS action and returns the value to encode as its Result element.
+func (s *Service) Do(ctx context.Context, action string, p awsquery.Params) (any, error) {
+	switch action {
+	case "CreateDBCluster":
+		return s.createCluster(ctx, p)
+	case "DescribeDBClusters":
+		return s.describeClusters(ctx, p)
+	case "DeleteDBCluster":
+		return s.deleteCluster(ctx, p)
+	case "CreateDBInstance":
+		return s.createInstance(ctx, p)
+	case "DescribeDBInstances":
+		return s.describeInstances(ctx, p)
+	case "DeleteDBInstance":
+		return s.deleteInstance(ctx, p)
+	}
+	return nil, awsquery.InvalidAction(action)
+}
+
+func clusterNotFound(id string) error {
+	return awsquery.Errorf(http.StatusNotFound, "DBClusterNotFoundFault", "DBCluster %s not found.", id)
+}
+
+func instanceNotFound(id string) error {
+	return awsquery.Errorf(http.StatusNotFound, "DBInstanceNotFound", "DBInstance %s not found.", id)
+}
+
+func invalidClusterState(format string, args ...any) error {
+	return awsquery.Errorf(http.StatusBadRequest, "InvalidDBClusterStateFault", format, args...)
+}
+
+func (s *Service) createCluster(ctx context.Context, p awsquery.Params) (any, error) {
+	id, err := checkIdentifier("DBClusterIdentifier", p.String("DBClusterIdentifier"))
+	if err != nil {
+		return nil, err
+	}
+	if err := checkEngine(p.String("Engine"), p.String("EngineVersion")); err != nil {
+		return nil, err
+	}
+	if p.String("ManageMasterUserPassword") == "true" {
+		return nil, awsquery.InvalidParameterCombination("ManageMasterUserPassword is not supported by Borealis: set MasterUserPassword.")
+	}
+	user := p.String("MasterUsername")
+	if err := checkMasterUsername(user); err != nil {
+		return nil, err
+	}
+	password := p.String("MasterUserPassword")
+	if err := checkPassword(password); err != nil {
+		return nil, err
+	}
+	dbName := p.String("DatabaseName")
+	if dbName != "" {
+		if err := checkDatabaseName(dbName); err != nil {
+			return nil, err
+		}
+	}
+	port, hasPort, err := p.Int("Port")
+	if err != nil {
+		return nil, err
+	}
+	if hasPort && (port < 1150 || port > 65535) {
+		return nil, awsquery.InvalidParameterValue("Invalid port %d: the port must be between 1150 and 65535.", port)
+	}
+	sgs := p.List("VpcSecurityGroupIds", "VpcSecurityGroupId")
+	for _, sg := range sgs {
+		if !strings.HasPrefix(sg, "sg-") || len(sg) < 4 {
+			return nil, awsquery.InvalidParameterValue("Invalid security group id: %s", sg)
+		}
+	}
+	if _, err := s.store.Cluster(ctx, id); err == nil {
+		return nil, clusterExists(id)
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return nil, err
+	}
+	port, err = s.choosePort(ctx, port, hasPort)
+	if err != nil {
+		return nil, err
+	}
+	resourceID, err := newResourceID("cluster-")
+	if err != nil {
+		return nil, err
+	}
+	c := store.Cluster{
+		ID:                  id,
+		ResourceID:          resourceID,
+		Engine:              Engine,
+		EngineVersion:       s.cfg.EngineVersion,
+		MasterUsername:      user,
+		MasterPasswordMD5:   md5Verifier(password, user),
+		DatabaseName:        dbName,
+		Port:                port,
+		VpcSecurityGroupIDs: sgs,
+		Endpoint:            fmt.Sprintf("%s.cluster-%s.%s.rds.%s", id, s.cfg.EndpointSuffix, s.cfg.Region, s.cfg.EndpointDomain),
+		ReaderEndpoint:      fmt.Sprintf("%s.cluster-ro-%s.%s.rds.%s", id, s.cfg.EndpointSuffix, s.cfg.Region, s.cfg.EndpointDomain),
+		Status:              StatusCreating,
+		CreatedAt:           s.cfg.Now().UTC(),
+		CAIdentifier:        s.cfg.CAIdentifier,
+	}
+	if err := s.store.CreateCluster(ctx, c); err != nil {
+		if errors.Is(err, store.ErrExists) {
+			return nil, clusterExists(id)
+		}
+		return nil, err
+	}
+	s.log.Info("cluster created", "cluster", id, "port", port)
+	s.notify()
+	return clusterResult{s.clusterXML(c, nil)}, nil
+}
+
+func clusterExists(id string) error {
+	return awsquery.Errorf(http.StatusBadRequest, "DBClusterAlreadyExistsFault", "DB Cluster already exists")
+}
+
+// choosePort returns the endpoint port: the one asked for, or else the first free one from
+// 5432 up, since all endpoints share one listen address here and so need distinct ports.
+func (s *Service) choosePort(ctx context.Context, port int, asked bool) (int, error) {
+	clusters, err := s.store.Clusters(ctx)
+	if err != nil {
+		return 0, err
+	}
+	used := make(map[int]string, len(clusters))
+	for _, c := range clusters {
+		used[c.Port] = c.ID
+	}
+	if asked {
+		if other, ok := used[port]; ok {
+			return 0, awsquery.InvalidParameterValue("Port %d is already used by the endpoint of DB cluster %s on this Borealis; choose another port.", port, other)
+		}
+		if !s.cfg.PortAvailable(port) {
+			return 0, awsquery.InvalidParameterValue("Port %d is in use by another program on the endpoint address; choose another port.", port)
+		}
+		return port, nil
+	}
+	for p := 5432; p <= 65535; p++ {
+		if _, taken := used[p]; !taken && s.cfg.PortAvailable(p) {
+			return p, nil
+		}
+	}
+	return 0, awsquery.Errorf(http.StatusBadRequest, "InsufficientDBClusterCapacityFault", "No free port is left for a new cluster endpoint.")
+}
+
+func (s *Service) describeClusters(ctx context.Context, p awsquery.Params) (any, error) {
+	maxRecords, marker, err := paging(p)
+	if err != nil {
+		return nil, err
+	}
+	filters, err := parseFilters(p, "db-cluster-id", "engine")
+	if err != nil {
+		return nil, err
+	}
+	var clusters []store.Cluster
+	if raw := p.String("DBClusterIdentifier"); raw != "" {
+		c, err := s.store.Cluster(ctx, strings.ToLower(raw))
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, clusterNotFound(raw)
+		} else if err != nil {
+			return nil, err
+		}
+		clusters = []store.Cluster{c}
+	} else if clusters, err = s.store.Clusters(ctx); err != nil {
+		return nil, err
+	}
+	instances, err := s.store.Instances(ctx)
+	if err != nil {
+		return nil, err
+	}
+	byCluster := map[string][]store.Instance{}
+	for _, in := range instances {
+		byCluster[in.ClusterID] = append(byCluster[in.ClusterID], in)
+	}
+	var res describeClustersResult
+	for _, c := range clusters {
+		if c.ID <= marker && marker != "" {
+			continue
+		}
+		if !filters.match("db-cluster-id", c.ID, s.clusterARN(c.ID)) || !filters.match("engine", c.Engine) {
+			continue
+		}
+		if len(res.DBClusters.Items) == maxRecords {
+			res.Marker = res.DBClusters.Items[maxRecords-1].DBClusterIdentifier
+			break
+		}
+		res.DBClusters.Items = append(res.DBClusters.Items, s.clusterXML(c, byCluster[c.ID]))
+	}
+	return res, nil
+}
+
+func (s *Service) deleteCluster(ctx context.Context, p awsquery.Params) (any, error) {
+	raw, err := p.Required("DBClusterIdentifier")
+	if err != nil {
+		return nil, err
+	}
+	id := strings.ToLower(raw)
+	skip, _, err := p.Bool("SkipFinalSnapshot")
+	if err != nil {
+		return nil, err
+	}
+	if !skip {
+		if p.String("FinalDBSnapshotIdentifier") == "" {
+			return nil, awsquery.InvalidParameterCombination("FinalDBSnapshotIdentifier is required unless SkipFinalSnapshot is specified.")
+		}
+		return nil, awsquery.InvalidParameterCombination("Borealis does not take cluster snapshots yet: delete with SkipFinalSnapshot.")
+	}
+	c, err := s.store.MarkClusterDeleting(ctx, id, func(c store.Cluster, members []store.Instance) error {
+		if c.Status == StatusDeleting {
+			return invalidClusterState("Cluster %s is already being deleted.", c.ID)
+		}
+		for _, m := range members {
+			if m.Status != StatusDeleting {
+				return invalidClusterState("Cluster cannot be deleted, it still contains DB instances in non-deleting state.")
+			}
+		}
+		return nil
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, clusterNotFound(raw)
+	}
+	if err != nil {
+		return nil, err
+	}
+	s.log.Info("cluster deleting", "cluster", id)
+	s.notify()
+	members, err := s.store.ClusterInstances(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return clusterResult{s.clusterXML(c, members)}, nil
+}
+
+func (s *Service) createInstance(ctx context.Context, p awsquery.Params) (any, error) {
+	id, err := checkIdentifier("DBInstanceIdentifier", p.String("DBInstanceIdentifier"))
+	if err != nil {
+		return nil, err
+	}
+	class := p.String("DBInstanceClass")
+	if err := checkInstanceClass(class, s.cfg.EngineVersion); err != nil {
+		return nil, err
+	}
+	if err := checkEngine(p.String("Engine"), p.String("EngineVersion")); err != nil {
+		return nil, err
+	}
+	rawCluster := p.String("DBClusterIdentifier")
+	if rawCluster == "" {
+		return nil, awsquery.InvalidParameterCombination("An %s DB instance must belong to a DB cluster: set DBClusterIdentifier.", Engine)
+	}
+	for _, member := range []string{"MasterUsername", "MasterUserPassword", "DBName", "AllocatedStorage", "Port"} {
+		if p.Has(member) {
+			return nil, awsquery.InvalidParameterCombination("The requested DB instance will be a member of a DB cluster. %s is managed by the DB cluster.", member)
+		}
+	}
+	resourceID, err := newResourceID("db-")
+	if err != nil {
+		return nil, err
+	}
+	in := store.Instance{
+		ID:            id,
+		ClusterID:     strings.ToLower(rawCluster),
+		ResourceID:    resourceID,
+		Class:         class,
+		Engine:        Engine,
+		EngineVersion: s.cfg.EngineVersion,
+		Endpoint:      fmt.Sprintf("%s.%s.%s.rds.%s", id, s.cfg.EndpointSuffix, s.cfg.Region, s.cfg.EndpointDomain),
+		Status:        StatusCreating,
+		CreatedAt:     s.cfg.Now().UTC(),
+	}
+	var cluster store.Cluster
+	in, err = s.store.CreateInstance(ctx, in, func(c store.Cluster, members []store.Instance) (store.Instance, error) {
+		cluster = c
+		if c.Status == StatusDeleting {
+			return in, invalidClusterState("The DB cluster %s is being deleted.", c.ID)
+		}
+		for _, m := range members {
+			if m.Writer && m.Status != StatusDeleting {
+				// Readers need replication, which a later issue brings.
+				return in, awsquery.InvalidParameterCombination("DB cluster %s already has a writer instance (%s); Borealis does not run reader instances yet.", c.ID, m.ID)
+			}
+		}
+		in.Writer = true
+		return in, nil
+	})
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return nil, clusterNotFound(rawCluster)
+	case errors.Is(err, store.ErrExists):
+		return nil, awsquery.Errorf(http.StatusBadRequest, "DBInstanceAlreadyExists", "DB instance already exists")
+	case err != nil:
+		return nil, err
+	}
+	s.log.Info("instance created", "instance", id, "cluster", in.ClusterID)
+	s.notify()
+	return instanceResult{s.instanceXML(in, cluster)}, nil
+}
+
+func (s *Service) describeInstances(ctx context.Context, p awsquery.Params) (any, error) {
+	maxRecords, marker, err := paging(p)
+	if err != nil {
+		return nil, err
+	}
+	filters, err := parseFilters(p, "db-cluster-id", "db-instance-id", "engine")
+	if err != nil {
+		return nil, err
+	}
+	var instances []store.Instance
+	if raw := p.String("DBInstanceIdentifier"); raw != "" {
+		in, err := s.store.Instance(ctx, strings.ToLower(raw))
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, instanceNotFound(raw)
+		} else if err != nil {
+			return nil, err
+		}
+		instances = []store.Instance{in}
+	} else if instances, err = s.store.Instances(ctx); err != nil {
+		return nil, err
+	}
+	clusters, err := s.store.Clusters(ctx)
+	if err != nil {
+		return nil, err
+	}
+	byID := map[string]store.Cluster{}
+	for _, c := range clusters {
+		byID[c.ID] = c
+	}
+	var res describeInstancesResult
+	for _, in := range instances {
+		if in.ID <= marker && marker != "" {
+			continue
+		}
+		if !filters.match("db-cluster-id", in.ClusterID, s.clusterARN(in.ClusterID)) ||
+			!filters.match("db-instance-id", in.ID, s.instanceARN(in.ID)) || !filters.match("engine", in.Engine) {
+			continue
+		}
+		if len(res.DBInstances.Items) == maxRecords {
+			res.Marker = res.DBInstances.Items[maxRecords-1].DBInstanceIdentifier
+			break
+		}
+		res.DBInstances.Items = append(res.DBInstances.Items, s.instanceXML(in, byID[in.ClusterID]))
+	}
+	return res, nil
+}
+
+func (s *Service) deleteInstance(ctx context.Context, p awsquery.Params) (any, error) {
+	raw, err := p.Required("DBInstanceIdentifier")
+	if err != nil {
+		return nil, err
+	}
+	if _, _, err := p.Bool("SkipFinalSnapshot"); err != nil {
+		return nil, err
+	}
+	in, err := s.store.UpdateInstance(ctx, strings.ToLower(raw), func(in *store.Instance) error {
+		if in.Status == StatusDeleting {
+			return awsquery.Errorf(http.StatusBadRequest, "InvalidDBInstanceState", "Instance %s is already being deleted.", in.ID)
+		}
+		in.Status = StatusDeleting
+		return nil
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, instanceNotFound(raw)
+	}
+	if err != nil {
+		return nil, err
+	}
+	s.log.Info("instance deleting", "instance", in.ID)
+	s.notify()
+	c, err := s.store.Cluster(ctx, in.ClusterID)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return nil, err
+	}
+	return instanceResult{s.instanceXML(in, c)}, nil
+}
+
+// paging reads MaxRecords (20 to 100, default 100, as RDS) and the opaque Marker, which
+// here is the last identifier of the previous page.
+func paging(p awsquery.Params) (int, string, error) {
+	n, ok, err := p.Int("MaxRecords")
+	if err != nil {
+		return 0, "", err
+	}
+	if !ok {
+		n = 100
+	} else if n < 20 || n > 100 {
+		return 0, "", awsquery.InvalidParameterValue("Invalid value %d for MaxRecords. Must be between 20 and 100", n)
+	}
+	return n, p.String("Marker"), nil
+}
+
+type filterSet map[string][]string
+
+// parseFilters reads Filters.Filter.N.Name / .Values.Value.M and refuses names the action
+// does not know, as RDS does.
+func parseFilters(p awsquery.Params, known ...string) (filterSet, error) {
+	fs := filterSet{}
+	for i := 1; ; i++ {
+		prefix := fmt.Sprintf("Filters.Filter.%d.", i)
+		if !p.Has(prefix + "Name") {
+			return fs, nil
+		}
+		name := p.String(prefix + "Name")
+		ok := false
+		for _, k := range known {
+			ok = ok || k == name
+		}
+		if !ok {
+			return nil, awsquery.InvalidParameterValue("Unrecognized filter name: %s.", name)
+		}
+		values := p.List(prefix+"Values", "Value")
+		if len(values) == 0 {
+			return nil, awsquery.InvalidParameterValue("Filter %s needs at least one value.", name)
+		}
+		fs[name] = append(fs[name], values...)
+	}
+}
+
+// match reports whether any of a record's names (identifier, ARN) is among the filter's values.
+func (fs filterSet) match(name string, have ...string) bool {
+	want, ok := fs[name]
+	if !ok {
+		return true
+	}
+	for _, w := range want {
+		for _, h := range have {
+			if strings.EqualFold(w, h) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func (s *Service) clusterARN(id string) string {
+	return fmt.Sprintf("arn:aws:rds:%s:%s:cluster:%s", s.cfg.Region, s.cfg.AccountID, id)
+}
+
+func (s *Service) instanceARN(id string) string {
+	return fmt.Sprintf("arn:aws:rds:%s:%s:db:%s", s.cfg.Region, s.cfg.AccountID, id)
+}
+
+// hostedZoneID is a fixed stand-in for Route 53's zone of the endpoints.
+const hostedZoneID = "Z2BOREALIS0RDS"
+
+func (s *Service) zones() []string {
+	return []string{s.cfg.Region + "a", s.cfg.Region + "b", s.cfg.Region + "c"}
+}
+
+func (s *Service) clusterXML(c store.Cluster, members []store.Instance) xmlCluster {
+	x := xmlCluster{
+		AllocatedStorage:           1,
+		AvailabilityZones:          s.zones(),
+		BackupRetentionPeriod:      1,
+		DatabaseName:               c.DatabaseName,
+		DBClusterIdentifier:        c.ID,
+		DBClusterParameterGroup:    "default." + ParameterGroupFamily,
+		DBSubnetGroup:              "default",
+		Status:                     c.Status,
+		Endpoint:                   c.Endpoint,
+		ReaderEndpoint:             c.ReaderEndpoint,
+		Engine:                     c.Engine,
+		EngineVersion:              c.EngineVersion,
+		Port:                       c.Port,
+		MasterUsername:             c.MasterUsername,
+		PreferredBackupWindow:      "07:00-07:30",
+		PreferredMaintenanceWindow: "sun:05:00-sun:05:30",
+		HostedZoneID:               hostedZoneID,
+		DbClusterResourceID:        c.ResourceID,
+		DBClusterArn:               s.clusterARN(c.ID),
+		ClusterCreateTime:          c.CreatedAt,
+		EngineMode:                 "provisioned",
+		AutoMinorVersionUpgrade:    true,
+		NetworkType:                "IPV4",
+		StorageType:                "aurora",
+	}
+	for _, sg := range c.VpcSecurityGroupIDs {
+		x.VpcSecurityGroups = append(x.VpcSecurityGroups, xmlVpcSGMembership{sg, "active"})
+	}
+	sort.Slice(members, func(i, j int) bool { return members[i].ID < members[j].ID })
+	for _, m := range members {
+		x.DBClusterMembers.Items = append(x.DBClusterMembers.Items, xmlClusterMember{
+			DBInstanceIdentifier: m.ID, IsClusterWriter: m.Writer,
+			DBClusterParameterGroupStatus: "in-sync", PromotionTier: 1,
+		})
+	}
+	return x
+}
+
+func (s *Service) instanceXML(in store.Instance, c store.Cluster) xmlInstance {
+	x := xmlInstance{
+		DBInstanceIdentifier:       in.ID,
+		DBInstanceClass:            in.Class,
+		Engine:                     in.Engine,
+		DBInstanceStatus:           in.Status,
+		MasterUsername:             c.MasterUsername,
+		DBName:                     c.DatabaseName,
+		AllocatedStorage:           1,
+		InstanceCreateTime:         in.CreatedAt,
+		PreferredBackupWindow:      "07:00-07:30",
+		BackupRetentionPeriod:      1,
+		DBParameterGroups:          []xmlParameterGroupStatus{{"default." + ParameterGroupFamily, "in-sync"}},
+		AvailabilityZone:           s.cfg.Region + "a",
+		PreferredMaintenanceWindow: "sun:05:00-sun:05:30",
+		EngineVersion:              in.EngineVersion,
+		AutoMinorVersionUpgrade:    true,
+		LicenseModel:               "postgresql-license",
+		StorageType:                "aurora",
+		DBClusterIdentifier:        in.ClusterID,
+		DbiResourceID:              in.ResourceID,
+		CACertificateIdentifier:    c.CAIdentifier,
+		PromotionTier:              1,
+		DBInstanceArn:              s.instanceARN(in.ID),
+		NetworkType:                "IPV4",
+	}
+	for _, sg := range c.VpcSecurityGroupIDs {
+		x.VpcSecurityGroups = append(x.VpcSecurityGroups, xmlVpcSGMembership{sg, "active"})
+	}
+	if in.Status != StatusCreating {
+		// RDS shows no endpoint until the instance has come up once.
+		x.Endpoint = &xmlEndpoint{Address: in.Endpoint, Port: c.Port, HostedZoneID: hostedZoneID}
+	}
+	if c.CAIdentifier != "" {
+		x.CertificateDetails = &xmlCertificateDetails{CAIdentifier: c.CAIdentifier, ValidTill: s.cfg.CAValidTill}
+	}
+	return x
+}
+
+const resourceAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+
+// newResourceID returns an immutable resource id like RDS's: a prefix and 26 characters.
+func newResourceID(prefix string) (string, error) {
+	var b [26]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", err
+	}
+	for i := range b {
+		b[i] = resourceAlphabet[int(b[i])%len(resourceAlphabet)]
+	}
+	return prefix + string(b[:]), nil
+}

@@ -1,0 +1,92 @@
+package rds
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/borealis-db/borealis/internal/awsquery"
+)
+
+func code(err error) string {
+	if err == nil {
+		return ""
+	}
+	return awsquery.AsError(err).Code
+}
+
+func TestIdentifierRules(t *testing.T) {
+	for id, want := range map[string]string{
+		"prod":                        "",
+		"Prod-DB-1":                   "",
+		"a" + strings.Repeat("b", 62): "",
+		"a" + strings.Repeat("b", 63): "InvalidParameterValue",
+		"1prod":                       "InvalidParameterValue",
+		"prod-":                       "InvalidParameterValue",
+		"pr--od":                      "InvalidParameterValue",
+		"pr_od":                       "InvalidParameterValue",
+		"":                            "MissingParameter",
+	} {
+		got, err := checkIdentifier("DBClusterIdentifier", id)
+		if code(err) != want {
+			t.Errorf("%q: %v, want %s", id, err, want)
+		}
+		if err == nil && got != strings.ToLower(id) {
+			t.Errorf("%q stored as %q, want lower-case", id, got)
+		}
+	}
+}
+
+func TestMasterUsernameRules(t *testing.T) {
+	for name, ok := range map[string]bool{
+		"postgres": true, "admin": true, "dbadmin2": true,
+		"rdsadmin": false, "RDSADMIN": false, "2admin": false, "ad_min": false, "ad-min": false,
+		"select": false, "public": false, strings.Repeat("a", 17): false, "": false,
+	} {
+		if err := checkMasterUsername(name); (err == nil) != ok {
+			t.Errorf("%q: %v, want ok=%v", name, err, ok)
+		}
+	}
+}
+
+func TestPasswordRulesNeverEchoThePassword(t *testing.T) {
+	for pw, ok := range map[string]bool{
+		"eight888": true, "Ch4nge-me!#$%^&*()": true, strings.Repeat("x", 128): true,
+		"seven77": false, strings.Repeat("x", 129): false, "has space1": false,
+		"has/slash1": false, `has"quote1`: false, "has@at1234": false, "tab\tchar1": false, "ünïcode123": false,
+	} {
+		err := checkPassword(pw)
+		if (err == nil) != ok {
+			t.Errorf("%q: %v, want ok=%v", pw, err, ok)
+		}
+		if err != nil && strings.Contains(err.Error(), pw) {
+			t.Errorf("error for %q repeats the password", pw)
+		}
+	}
+}
+
+func TestEngineAndClassRules(t *testing.T) {
+	if err := checkEngine("aurora-postgresql", "15.4"); err != nil {
+		t.Error(err)
+	}
+	if err := checkEngine("aurora-postgresql", ""); err != nil {
+		t.Error(err)
+	}
+	if code(checkEngine("aurora-postgresql", "16.1")) != "InvalidParameterCombination" {
+		t.Error("16.1 accepted")
+	}
+	if code(checkEngine("postgres", "15.4")) != "InvalidParameterValue" {
+		t.Error("postgres engine accepted")
+	}
+	for class, ok := range map[string]bool{"db.r6g.large": true, "db.t3.medium": true, "db.serverless": true, "db.m1.small": false, "r6g.large": false} {
+		if err := checkInstanceClass(class, "15.4"); (err == nil) != ok {
+			t.Errorf("%s: %v", class, err)
+		}
+	}
+}
+
+func TestMD5VerifierIsPostgresFormat(t *testing.T) {
+	// md5('password' || 'user'), as PostgreSQL stores it in pg_authid.
+	if got := md5Verifier("password", "user"); got != "md54d45974e13472b5a0be3533de4666414" {
+		t.Fatalf("md5Verifier = %s", got)
+	}
+}

@@ -1,0 +1,412 @@
+// Package reconcile drives actual state (PostgreSQL servers, certificates, endpoint
+// listeners) toward the desired state in the store. Every step is idempotent, so a restart
+// after kill -9 at any moment simply runs the steps again and converges.
+package reconcile
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/borealis-db/borealis/internal/engine"
+	"github.com/borealis-db/borealis/internal/gateway"
+	"github.com/borealis-db/borealis/internal/pki"
+	"github.com/borealis-db/borealis/internal/store"
+)
+
+// Statuses, as the RDS API reports them.
+const (
+	statusCreating  = "creating"
+	statusAvailable = "available"
+	statusDeleting  = "deleting"
+)
+
+// Config says where actual state lives.
+type Config struct {
+	DataDir      string // the Borealis data directory; cluster volumes go under DataDir/clusters
+	EndpointAddr string // the address endpoint listeners bind, e.g. 127.0.0.1
+	CA           *pki.CA
+	Interval     time.Duration // how often everything is checked even without a change
+}
+
+// Reconciler owns one worker per cluster, so that a slow initdb of one cluster does not hold
+// up the others.
+type Reconciler struct {
+	cfg     Config
+	store   *store.Store
+	driver  engine.Driver
+	gateway *gateway.Gateway
+	log     *slog.Logger
+	wake    chan struct{}
+
+	mu      sync.Mutex
+	workers map[string]chan struct{} // cluster id → kick channel
+	routes  map[string]string        // cluster id → writer's private address
+	wg      sync.WaitGroup
+}
+
+// New returns a reconciler; Run starts it.
+func New(cfg Config, st *store.Store, d engine.Driver, gw *gateway.Gateway, log *slog.Logger) *Reconciler {
+	if cfg.Interval == 0 {
+		cfg.Interval = 2 * time.Second
+	}
+	return &Reconciler{
+		cfg: cfg, store: st, driver: d, gateway: gw, log: log,
+		wake:    make(chan struct{}, 1),
+		workers: map[string]chan struct{}{},
+		routes:  map[string]string{},
+	}
+}
+
+// Notify asks for a pass soon; the API calls it after every desired-state change.
+func (r *Reconciler) Notify() {
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run reconciles until ctx ends, then waits for the workers to finish their step.
+func (r *Reconciler) Run(ctx context.Context) {
+	tick := time.NewTicker(r.cfg.Interval)
+	defer tick.Stop()
+	for {
+		r.dispatch(ctx)
+		select {
+		case <-ctx.Done():
+			r.wg.Wait()
+			return
+		case <-r.wake:
+		case <-tick.C:
+		case ex := <-r.driver.Exits():
+			r.log.Warn("postgres exited unexpectedly; restarting", "server", ex.Name, "err", ex.Err)
+		}
+	}
+}
+
+func (r *Reconciler) dispatch(ctx context.Context) {
+	clusters, err := r.store.Clusters(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			r.log.Error("list clusters", "err", err)
+		}
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, c := range clusters {
+		kick, ok := r.workers[c.ID]
+		if !ok {
+			kick = make(chan struct{}, 1)
+			r.workers[c.ID] = kick
+			r.wg.Add(1)
+			go r.work(ctx, c.ID, kick)
+		}
+		select {
+		case kick <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// errGone tells a worker that its cluster no longer exists.
+var errGone = errors.New("cluster gone")
+
+func (r *Reconciler) work(ctx context.Context, id string, kick chan struct{}) {
+	defer r.wg.Done()
+	backoff := time.Second
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-kick:
+		}
+		err := r.reconcileCluster(ctx, id)
+		switch {
+		case errors.Is(err, errGone):
+			r.mu.Lock()
+			delete(r.workers, id)
+			delete(r.routes, id)
+			r.mu.Unlock()
+			return
+		case err != nil && ctx.Err() == nil:
+			r.log.Error("reconcile cluster", "cluster", id, "err", err, "retry_in", backoff)
+			time.AfterFunc(backoff, func() {
+				select {
+				case kick <- struct{}{}:
+				default:
+				}
+			})
+			backoff = min(backoff*2, 30*time.Second)
+		default:
+			backoff = time.Second
+		}
+	}
+}
+
+func (r *Reconciler) reconcileCluster(ctx context.Context, id string) error {
+	c, err := r.store.Cluster(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		r.gateway.Remove(id)
+		return errGone
+	}
+	if err != nil {
+		return err
+	}
+	members, err := r.store.ClusterInstances(ctx, id)
+	if err != nil {
+		return err
+	}
+	if c.Status == statusDeleting {
+		return r.deleteCluster(ctx, c, members)
+	}
+	c, reissued, err := r.ensureSecrets(ctx, c, members)
+	if err != nil {
+		return err
+	}
+	if !c.VolumeReady {
+		// Bootstrap runs on a server that listens on its socket only; the port names the socket.
+		port, err := freePort()
+		if err != nil {
+			return err
+		}
+		if err := r.driver.Create(ctx, r.volumeSpec(c, port), engine.Bootstrap{
+			MasterUsername:    c.MasterUsername,
+			MasterPasswordMD5: c.MasterPasswordMD5,
+			DatabaseName:      c.DatabaseName,
+		}); err != nil {
+			return fmt.Errorf("create volume: %w", err)
+		}
+		if c, err = r.store.UpdateCluster(ctx, id, func(c *store.Cluster) error {
+			c.VolumeReady = true
+			if c.Status == statusCreating {
+				c.Status = statusAvailable
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+		r.log.Info("cluster volume ready", "cluster", id)
+	}
+	addr := net.JoinHostPort(r.cfg.EndpointAddr, strconv.Itoa(c.Port))
+	if err := r.gateway.Ensure(id, addr, r.route(id)); err != nil {
+		return fmt.Errorf("endpoint %s: %w", addr, err)
+	}
+	var errs []error
+	for _, m := range members {
+		if err := r.reconcileInstance(ctx, c, m, reissued); err != nil {
+			errs = append(errs, fmt.Errorf("instance %s: %w", m.ID, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (r *Reconciler) reconcileInstance(ctx context.Context, c store.Cluster, m store.Instance, reissued bool) error {
+	if m.Status == statusDeleting {
+		return r.deleteInstance(ctx, c, m)
+	}
+	if m.PrivatePort == 0 {
+		port, err := freePort()
+		if err != nil {
+			return err
+		}
+		if m, err = r.store.UpdateInstance(ctx, m.ID, func(in *store.Instance) error {
+			if in.PrivatePort == 0 {
+				in.PrivatePort = port
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+	}
+	spec := r.volumeSpec(c, m.PrivatePort)
+	spec.Name = m.ID
+	if r.driver.Status(m.ID).State != engine.StateRunning {
+		if err := r.driver.Start(ctx, spec); err != nil {
+			return fmt.Errorf("start: %w", err)
+		}
+		r.log.Info("instance running", "instance", m.ID, "cluster", c.ID)
+	} else if reissued {
+		// PostgreSQL rereads its certificate on reload: new names without a restart.
+		if err := r.driver.Reload(ctx, spec); err != nil {
+			return fmt.Errorf("reload: %w", err)
+		}
+	}
+	if m.Writer {
+		r.mu.Lock()
+		r.routes[c.ID] = net.JoinHostPort(spec.ListenAddr, strconv.Itoa(m.PrivatePort))
+		r.mu.Unlock()
+	}
+	if m.Status == statusCreating {
+		_, err := r.store.UpdateInstance(ctx, m.ID, func(in *store.Instance) error {
+			if in.Status == statusCreating {
+				in.Status = statusAvailable
+			}
+			return nil
+		})
+		return err
+	}
+	return nil
+}
+
+func (r *Reconciler) deleteInstance(ctx context.Context, c store.Cluster, m store.Instance) error {
+	if m.Writer {
+		r.mu.Lock()
+		delete(r.routes, c.ID)
+		r.mu.Unlock()
+	}
+	spec := r.volumeSpec(c, m.PrivatePort)
+	spec.Name = m.ID
+	if err := r.driver.Stop(ctx, spec); err != nil {
+		return fmt.Errorf("stop: %w", err)
+	}
+	if err := r.store.DeleteInstance(ctx, m.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	r.log.Info("instance deleted", "instance", m.ID, "cluster", c.ID)
+	return nil
+}
+
+func (r *Reconciler) deleteCluster(ctx context.Context, c store.Cluster, members []store.Instance) error {
+	for _, m := range members {
+		if err := r.deleteInstance(ctx, c, m); err != nil {
+			return err
+		}
+	}
+	r.gateway.Remove(c.ID)
+	if err := r.driver.Destroy(ctx, r.volumeSpec(c, 0)); err != nil {
+		return fmt.Errorf("destroy volume: %w", err)
+	}
+	if err := os.RemoveAll(r.clusterDir(c)); err != nil {
+		return err
+	}
+	if err := r.store.DeleteCluster(ctx, c.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	r.log.Info("cluster deleted", "cluster", c.ID)
+	return errGone
+}
+
+// ensureSecrets gives the cluster its rdsadmin password and a server certificate whose
+// names cover the cluster's endpoints and its instances' endpoints; a certificate that no
+// longer covers them (an instance was added) is reissued.
+func (r *Reconciler) ensureSecrets(ctx context.Context, c store.Cluster, members []store.Instance) (store.Cluster, bool, error) {
+	req := r.certRequest(c, members)
+	if c.AdminPassword != "" && certCovers(c.CertPEM, req) {
+		return c, false, nil
+	}
+	password := c.AdminPassword
+	if password == "" {
+		var b [24]byte
+		if _, err := rand.Read(b[:]); err != nil {
+			return c, false, err
+		}
+		password = hex.EncodeToString(b[:])
+	}
+	certPEM, keyPEM, err := r.cfg.CA.Issue(req, time.Now())
+	if err != nil {
+		return c, false, err
+	}
+	c, err = r.store.UpdateCluster(ctx, c.ID, func(c *store.Cluster) error {
+		if c.AdminPassword == "" {
+			c.AdminPassword = password
+		}
+		c.CertPEM, c.KeyPEM, c.CAIdentifier = certPEM, keyPEM, r.cfg.CA.Identifier
+		return nil
+	})
+	return c, err == nil, err
+}
+
+func (r *Reconciler) certRequest(c store.Cluster, members []store.Instance) pki.ServerRequest {
+	req := pki.ServerRequest{CommonName: c.Endpoint, DNSNames: []string{c.ReaderEndpoint}}
+	for _, m := range members {
+		if m.Status != statusDeleting {
+			req.DNSNames = append(req.DNSNames, m.Endpoint)
+		}
+	}
+	if ip := net.ParseIP(r.cfg.EndpointAddr); ip != nil && !ip.IsUnspecified() {
+		req.IPs = []net.IP{ip}
+	}
+	return req
+}
+
+// certCovers reports whether a stored certificate is still good for the request's names.
+func certCovers(certPEM []byte, req pki.ServerRequest) bool {
+	cert, err := pki.ParseCertificate(certPEM)
+	if err != nil || time.Until(cert.NotAfter) < 30*24*time.Hour {
+		return false
+	}
+	if cert.Subject.CommonName != req.CommonName {
+		return false
+	}
+	for _, n := range req.DNSNames {
+		if !slices.Contains(cert.DNSNames, n) {
+			return false
+		}
+	}
+	for _, ip := range req.IPs {
+		if !slices.ContainsFunc(cert.IPAddresses, ip.Equal) {
+			return false
+		}
+	}
+	return true
+}
+
+// route is the gateway's view of a cluster endpoint: the writer, when one runs.
+func (r *Reconciler) route(clusterID string) gateway.Route {
+	return func() (string, bool) {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		addr, ok := r.routes[clusterID]
+		return addr, ok
+	}
+}
+
+func (r *Reconciler) clusterDir(c store.Cluster) string {
+	return filepath.Join(r.cfg.DataDir, "clusters", c.ResourceID)
+}
+
+// volumeSpec describes the server on a cluster volume. The unix socket lives under the data
+// directory when the path is short enough for a socket address, else under the system
+// temporary directory.
+func (r *Reconciler) volumeSpec(c store.Cluster, port int) engine.Spec {
+	dir := r.clusterDir(c)
+	sum := sha256.Sum256([]byte(dir))
+	short := hex.EncodeToString(sum[:6])
+	socketDir := filepath.Join(r.cfg.DataDir, "run", short)
+	if len(socketDir)+len("/.s.PGSQL.65535") > 100 {
+		socketDir = filepath.Join(os.TempDir(), "borealis-"+short)
+	}
+	return engine.Spec{
+		Name:          c.ID,
+		DataDir:       filepath.Join(dir, "data"),
+		SocketDir:     socketDir,
+		LogFile:       filepath.Join(dir, "postgresql.log"),
+		ListenAddr:    "127.0.0.1",
+		Port:          port,
+		CertPEM:       c.CertPEM,
+		KeyPEM:        c.KeyPEM,
+		AdminPassword: c.AdminPassword,
+	}
+}
+
+// freePort asks the kernel for an unused loopback port for a server's private listener.
+func freePort() (int, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port, nil
+}

@@ -1,0 +1,138 @@
+// Package server assembles `borealis serve`: the store, the account, the API, the gateway,
+// the PostgreSQL driver and the reconciler, and runs them until the context ends.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/borealis-db/borealis/internal/apiserver"
+	"github.com/borealis-db/borealis/internal/engine"
+	"github.com/borealis-db/borealis/internal/gateway"
+	"github.com/borealis-db/borealis/internal/rds"
+	"github.com/borealis-db/borealis/internal/reconcile"
+	"github.com/borealis-db/borealis/internal/sigv4"
+	"github.com/borealis-db/borealis/internal/store"
+)
+
+// Config is serve's command line.
+type Config struct {
+	DataDir        string
+	APIAddr        string
+	Region         string
+	EndpointDomain string
+	EndpointAddr   string
+}
+
+// Run serves until ctx is cancelled, then stops every PostgreSQL server it started.
+func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
+	dataDir, err := filepath.Abs(cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	// 0711: PostgreSQL, running as its own account, must traverse into its data directory;
+	// nobody but root may list what is here.
+	if err := os.MkdirAll(dataDir, 0o711); err != nil {
+		return err
+	}
+	if err := os.Chmod(dataDir, 0o711); err != nil {
+		return err
+	}
+	for _, sub := range []string{"clusters", "run"} {
+		if err := os.MkdirAll(filepath.Join(dataDir, sub), 0o711); err != nil {
+			return err
+		}
+	}
+	st, err := store.Open(ctx, filepath.Join(dataDir, "borealis.db"))
+	if err != nil {
+		return fmt.Errorf("open store: %w", err)
+	}
+	defer st.Close()
+	acct, err := ensureAccount(ctx, st, dataDir, time.Now())
+	if err != nil {
+		return fmt.Errorf("account: %w", err)
+	}
+
+	driver, err := engine.NewLocal(log.With("component", "engine"))
+	if err != nil {
+		return err
+	}
+	gw := gateway.New(log.With("component", "gateway"))
+	defer gw.Close()
+	rec := reconcile.New(reconcile.Config{DataDir: dataDir, EndpointAddr: cfg.EndpointAddr, CA: acct.CA},
+		st, driver, gw, log.With("component", "reconcile"))
+
+	rdsSvc := rds.New(rds.Config{
+		Region:         cfg.Region,
+		AccountID:      acct.ID,
+		EndpointDomain: cfg.EndpointDomain,
+		EndpointSuffix: acct.EndpointSuffix,
+		EngineVersion:  driver.Version(),
+		CAIdentifier:   acct.CA.Identifier,
+		CAValidTill:    acct.CA.Cert.NotAfter,
+		PortAvailable: func(port int) bool {
+			ln, err := net.Listen("tcp", net.JoinHostPort(cfg.EndpointAddr, strconv.Itoa(port)))
+			if err != nil {
+				return false
+			}
+			ln.Close()
+			return true
+		},
+	}, st, rec.Notify, log.With("component", "rds"))
+
+	verifier := &sigv4.Verifier{Lookup: func(ctx context.Context, id string) (string, bool, error) {
+		k, err := st.AccessKey(ctx, id)
+		if errors.Is(err, store.ErrNotFound) || err == nil && k.Status != "Active" {
+			return "", false, nil
+		}
+		return k.Secret, err == nil, err
+	}}
+	api := apiserver.New(apiserver.Config{
+		Region:   cfg.Region,
+		Verifier: verifier,
+		Services: map[string]apiserver.Endpoint{
+			"rds": {Namespace: rds.Namespace, Version: "2014-10-31", Service: rdsSvc},
+		},
+		CABundle: acct.CA.CertPEM,
+		Log:      log.With("component", "api"),
+	})
+	ln, err := net.Listen("tcp", cfg.APIAddr)
+	if err != nil {
+		return fmt.Errorf("api listener: %w", err)
+	}
+	httpSrv := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second}
+
+	recCtx, stopRec := context.WithCancel(context.WithoutCancel(ctx))
+	recDone := make(chan struct{})
+	go func() { defer close(recDone); rec.Run(recCtx) }()
+
+	srvErr := make(chan error, 1)
+	go func() { srvErr <- httpSrv.Serve(ln) }()
+	log.Info("borealis serving", "api", "http://"+ln.Addr().String(), "data_dir", dataDir,
+		"account", acct.ID, "region", cfg.Region, "engine_version", driver.Version())
+
+	select {
+	case <-ctx.Done():
+	case err = <-srvErr:
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	_ = httpSrv.Shutdown(shutdownCtx)
+	stopRec()
+	<-recDone
+	gw.Close()
+	_ = driver.Close(shutdownCtx)
+	log.Info("borealis stopped")
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
+}

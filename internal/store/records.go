@@ -1,0 +1,216 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"strings"
+	"time"
+)
+
+// AccessKey is an IAM access key. The secret is kept because SigV4 verification needs it,
+// as AWS keeps it; the state file is 0600.
+type AccessKey struct {
+	ID        string    `json:"id"`
+	Secret    string    `json:"secret"`
+	Principal string    `json:"principal"` // "root" for the account's root user
+	Status    string    `json:"status"`    // Active | Inactive
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// Cluster is a DB cluster: what the API asked for and the status the reconciler reports.
+type Cluster struct {
+	ID                  string    `json:"id"`          // the identifier, lower-case
+	ResourceID          string    `json:"resource_id"` // cluster-XXXX, immutable
+	Engine              string    `json:"engine"`
+	EngineVersion       string    `json:"engine_version"`
+	MasterUsername      string    `json:"master_username"`
+	MasterPasswordMD5   string    `json:"master_password_md5"` // PostgreSQL's md5 verifier, never the plaintext
+	DatabaseName        string    `json:"database_name,omitempty"`
+	Port                int       `json:"port"`
+	VpcSecurityGroupIDs []string  `json:"vpc_security_group_ids,omitempty"`
+	Endpoint            string    `json:"endpoint"`
+	ReaderEndpoint      string    `json:"reader_endpoint"`
+	Status              string    `json:"status"`
+	CreatedAt           time.Time `json:"created_at"`
+	// Secrets the data plane needs; never rendered in an API response.
+	AdminPassword string `json:"admin_password"`
+	CertPEM       []byte `json:"cert_pem,omitempty"`
+	KeyPEM        []byte `json:"key_pem,omitempty"`
+	CAIdentifier  string `json:"ca_identifier"`
+	// VolumeReady is set once the cluster volume is initialised and bootstrapped.
+	VolumeReady bool `json:"volume_ready"`
+}
+
+// Instance is a DB instance of a cluster: one PostgreSQL server.
+type Instance struct {
+	ID            string    `json:"id"`
+	ClusterID     string    `json:"cluster_id"`
+	ResourceID    string    `json:"resource_id"` // db-XXXX
+	Class         string    `json:"class"`
+	Engine        string    `json:"engine"`
+	EngineVersion string    `json:"engine_version"`
+	Endpoint      string    `json:"endpoint"`
+	Status        string    `json:"status"`
+	CreatedAt     time.Time `json:"created_at"`
+	// PrivatePort is the loopback port PostgreSQL listens on; the gateway splices to it.
+	PrivatePort int `json:"private_port"`
+	// Writer marks the instance that runs the cluster volume read-write.
+	Writer bool `json:"writer"`
+}
+
+func (s *Store) accessKeys() table[AccessKey] { return table[AccessKey]{s.db, "access_keys"} }
+func (s *Store) clusters() table[Cluster]     { return table[Cluster]{s.db, "clusters"} }
+func (s *Store) instances() table[Instance]   { return table[Instance]{s.db, "instances"} }
+
+// PutAccessKey inserts a new access key.
+func (s *Store) PutAccessKey(ctx context.Context, k AccessKey) error {
+	doc, err := marshal(k)
+	if err != nil {
+		return err
+	}
+	_, err = s.db.ExecContext(ctx, `INSERT INTO access_keys (id, doc) VALUES (?, ?)`, k.ID, doc)
+	return insertErr(err)
+}
+
+// AccessKey returns one access key.
+func (s *Store) AccessKey(ctx context.Context, id string) (AccessKey, error) {
+	return s.accessKeys().get(ctx, id)
+}
+
+// CreateCluster inserts a new cluster; ErrExists when the identifier is taken.
+func (s *Store) CreateCluster(ctx context.Context, c Cluster) error {
+	doc, err := marshal(c)
+	if err != nil {
+		return err
+	}
+	_, err = s.db.ExecContext(ctx, `INSERT INTO clusters (id, doc) VALUES (?, ?)`, c.ID, doc)
+	return insertErr(err)
+}
+
+func (s *Store) Cluster(ctx context.Context, id string) (Cluster, error) {
+	return s.clusters().get(ctx, id)
+}
+
+func (s *Store) Clusters(ctx context.Context) ([]Cluster, error) { return s.clusters().list(ctx, "") }
+
+func (s *Store) UpdateCluster(ctx context.Context, id string, fn func(*Cluster) error) (Cluster, error) {
+	return s.clusters().update(ctx, id, fn)
+}
+
+func (s *Store) DeleteCluster(ctx context.Context, id string) error {
+	return s.clusters().delete(ctx, id)
+}
+
+// CreateInstance inserts a new instance; ErrExists when the identifier is taken. The check
+// fn runs in the same transaction with the cluster's current record and its instances, so
+// that a concurrent DeleteDBCluster cannot slip between the check and the insert.
+func (s *Store) CreateInstance(ctx context.Context, in Instance, check func(Cluster, []Instance) (Instance, error)) (Instance, error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return in, err
+	}
+	defer tx.Rollback()
+	var cdoc string
+	if err := tx.QueryRowContext(ctx, `SELECT doc FROM clusters WHERE id = ?`, in.ClusterID).Scan(&cdoc); err != nil {
+		return in, notFound(err)
+	}
+	c, err := decode[Cluster](cdoc)
+	if err != nil {
+		return in, err
+	}
+	members, err := instancesOf(ctx, tx, in.ClusterID)
+	if err != nil {
+		return in, err
+	}
+	if in, err = check(c, members); err != nil {
+		return in, err
+	}
+	doc, err := marshal(in)
+	if err != nil {
+		return in, err
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO instances (id, cluster_id, doc) VALUES (?, ?, ?)`, in.ID, in.ClusterID, doc); err != nil {
+		return in, insertErr(err)
+	}
+	return in, tx.Commit()
+}
+
+func (s *Store) Instance(ctx context.Context, id string) (Instance, error) {
+	return s.instances().get(ctx, id)
+}
+
+func (s *Store) Instances(ctx context.Context) ([]Instance, error) {
+	return s.instances().list(ctx, "")
+}
+
+func (s *Store) ClusterInstances(ctx context.Context, clusterID string) ([]Instance, error) {
+	return s.instances().list(ctx, "WHERE cluster_id = ?", clusterID)
+}
+
+func (s *Store) UpdateInstance(ctx context.Context, id string, fn func(*Instance) error) (Instance, error) {
+	return s.instances().update(ctx, id, fn)
+}
+
+func (s *Store) DeleteInstance(ctx context.Context, id string) error {
+	return s.instances().delete(ctx, id)
+}
+
+// MarkClusterDeleting sets a cluster's status to deleting unless refuse, shown the cluster
+// and its instances, objects: check and change are one transaction, so no instance can be
+// added in between.
+func (s *Store) MarkClusterDeleting(ctx context.Context, id string, refuse func(Cluster, []Instance) error) (Cluster, error) {
+	return s.clusters().updateTx(ctx, id, func(tx *sql.Tx, c *Cluster) error {
+		members, err := instancesOf(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if err := refuse(*c, members); err != nil {
+			return err
+		}
+		c.Status = "deleting"
+		return nil
+	})
+}
+
+func instancesOf(ctx context.Context, tx *sql.Tx, clusterID string) ([]Instance, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT doc FROM instances WHERE cluster_id = ? ORDER BY id`, clusterID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Instance
+	for rows.Next() {
+		var d string
+		if err := rows.Scan(&d); err != nil {
+			return nil, err
+		}
+		m, err := decode[Instance](d)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
+
+func decode[T any](doc string) (T, error) {
+	var v T
+	err := json.Unmarshal([]byte(doc), &v)
+	return v, err
+}
+
+func insertErr(err error) error {
+	if err != nil && strings.Contains(err.Error(), "UNIQUE constraint failed") {
+		return ErrExists
+	}
+	return err
+}
+
+func notFound(err error) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return ErrNotFound
+	}
+	return err
+}

@@ -1,0 +1,197 @@
+// Package store keeps Borealis' desired state (and the observed status the reconciler
+// writes back) in one SQLite file. Records are JSON documents keyed by identifier, so that
+// later issues can add fields without a migration for each.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+
+	_ "modernc.org/sqlite" // the pure-Go SQLite driver, registered as "sqlite"
+)
+
+// ErrNotFound and ErrExists let the domain packages turn store results into AWS faults.
+var (
+	ErrNotFound = errors.New("store: not found")
+	ErrExists   = errors.New("store: already exists")
+)
+
+// Store is the SQLite-backed state. It is safe for concurrent use; writes are serialised.
+type Store struct {
+	db *sql.DB
+}
+
+var migrations = []string{
+	`CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)`,
+	`CREATE TABLE access_keys (id TEXT PRIMARY KEY, doc TEXT NOT NULL)`,
+	`CREATE TABLE clusters (id TEXT PRIMARY KEY, doc TEXT NOT NULL)`,
+	`CREATE TABLE instances (id TEXT PRIMARY KEY, cluster_id TEXT NOT NULL, doc TEXT NOT NULL)`,
+	`CREATE INDEX instances_cluster ON instances (cluster_id)`,
+}
+
+// Open opens (creating if needed) the state file at path, 0600 because it holds secrets.
+func Open(ctx context.Context, path string) (*Store, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	f.Close()
+	if err := os.Chmod(path, 0o600); err != nil {
+		return nil, err
+	}
+	// synchronous=FULL: an acknowledged API call survives a kill -9 or power loss.
+	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_txlock=immediate"
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, err
+	}
+	db.SetMaxOpenConns(1) // one writer; SQLite serialises anyway, this avoids SQLITE_BUSY
+	s := &Store{db: db}
+	if err := s.migrate(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Close closes the database.
+func (s *Store) Close() error { return s.db.Close() }
+
+func (s *Store) migrate(ctx context.Context) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	var version int
+	if err := tx.QueryRowContext(ctx, `PRAGMA user_version`).Scan(&version); err != nil {
+		return err
+	}
+	for i := version; i < len(migrations); i++ {
+		if _, err := tx.ExecContext(ctx, migrations[i]); err != nil {
+			return fmt.Errorf("store: migration %d: %w", i+1, err)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, fmt.Sprintf(`PRAGMA user_version = %d`, len(migrations))); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// Meta returns a service-wide setting ("" and ErrNotFound when unset).
+func (s *Store) Meta(ctx context.Context, key string) (string, error) {
+	var v string
+	err := s.db.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = ?`, key).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", ErrNotFound
+	}
+	return v, err
+}
+
+// InitMeta sets key to value unless it is already set, and returns the value in force.
+// First start uses it to create the account id and the like exactly once.
+func (s *Store) InitMeta(ctx context.Context, key, value string) (string, error) {
+	if _, err := s.db.ExecContext(ctx, `INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING`, key, value); err != nil {
+		return "", err
+	}
+	return s.Meta(ctx, key)
+}
+
+// table is one kind of JSON document record.
+type table[T any] struct {
+	db   *sql.DB
+	name string
+}
+
+func (t table[T]) get(ctx context.Context, id string) (T, error) {
+	var doc string
+	var v T
+	err := t.db.QueryRowContext(ctx, `SELECT doc FROM `+t.name+` WHERE id = ?`, id).Scan(&doc)
+	if errors.Is(err, sql.ErrNoRows) {
+		return v, ErrNotFound
+	}
+	if err != nil {
+		return v, err
+	}
+	err = json.Unmarshal([]byte(doc), &v)
+	return v, err
+}
+
+func (t table[T]) list(ctx context.Context, where string, args ...any) ([]T, error) {
+	rows, err := t.db.QueryContext(ctx, `SELECT doc FROM `+t.name+` `+where+` ORDER BY id`, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		var doc string
+		if err := rows.Scan(&doc); err != nil {
+			return nil, err
+		}
+		var v T
+		if err := json.Unmarshal([]byte(doc), &v); err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
+func (t table[T]) delete(ctx context.Context, id string) error {
+	res, err := t.db.ExecContext(ctx, `DELETE FROM `+t.name+` WHERE id = ?`, id)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
+
+// update reads, changes and writes one record in a single transaction, so that the API and
+// the reconciler never overwrite each other's changes.
+func (t table[T]) update(ctx context.Context, id string, fn func(*T) error) (T, error) {
+	return t.updateTx(ctx, id, func(_ *sql.Tx, v *T) error { return fn(v) })
+}
+
+// updateTx is update with the transaction at hand, for checks that read other tables.
+func (t table[T]) updateTx(ctx context.Context, id string, fn func(*sql.Tx, *T) error) (T, error) {
+	var v T
+	tx, err := t.db.BeginTx(ctx, nil)
+	if err != nil {
+		return v, err
+	}
+	defer tx.Rollback()
+	var doc string
+	err = tx.QueryRowContext(ctx, `SELECT doc FROM `+t.name+` WHERE id = ?`, id).Scan(&doc)
+	if errors.Is(err, sql.ErrNoRows) {
+		return v, ErrNotFound
+	}
+	if err != nil {
+		return v, err
+	}
+	if err := json.Unmarshal([]byte(doc), &v); err != nil {
+		return v, err
+	}
+	if err := fn(tx, &v); err != nil {
+		return v, err
+	}
+	out, err := json.Marshal(v)
+	if err != nil {
+		return v, err
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE `+t.name+` SET doc = ? WHERE id = ?`, string(out), id); err != nil {
+		return v, err
+	}
+	return v, tx.Commit()
+}
+
+func marshal(v any) (string, error) {
+	b, err := json.Marshal(v)
+	return string(b), err
+}

@@ -1,0 +1,94 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+func open(t *testing.T) (*Store, string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "state.db")
+	s, err := Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s, path
+}
+
+func TestStateFileIsPrivateAndSurvivesReopen(t *testing.T) {
+	ctx := context.Background()
+	s, path := open(t)
+	if v, err := s.InitMeta(ctx, "account_id", "111111111111"); err != nil || v != "111111111111" {
+		t.Fatal(v, err)
+	}
+	// A second InitMeta keeps the first value: first start creates, later starts reuse.
+	if v, _ := s.InitMeta(ctx, "account_id", "222222222222"); v != "111111111111" {
+		t.Fatalf("InitMeta replaced the value: %s", v)
+	}
+	if err := s.CreateCluster(ctx, Cluster{ID: "c1", Status: "creating"}); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	fi, err := os.Stat(path)
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("state file mode %v, %v", fi.Mode(), err)
+	}
+	s2, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	if c, err := s2.Cluster(ctx, "c1"); err != nil || c.Status != "creating" {
+		t.Fatalf("after reopen: %+v, %v", c, err)
+	}
+}
+
+func TestInstancesAndClusterDeletionAreChecked(t *testing.T) {
+	ctx := context.Background()
+	s, _ := open(t)
+	if err := s.CreateCluster(ctx, Cluster{ID: "c1"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateCluster(ctx, Cluster{ID: "c1"}); !errors.Is(err, ErrExists) {
+		t.Fatalf("duplicate cluster: %v", err)
+	}
+	accept := func(_ Cluster, _ []Instance) error { return nil }
+	add := func(id, cluster string) error {
+		_, err := s.CreateInstance(ctx, Instance{ID: id, ClusterID: cluster}, func(_ Cluster, _ []Instance) (Instance, error) {
+			return Instance{ID: id, ClusterID: cluster}, nil
+		})
+		return err
+	}
+	if err := add("i1", "nope"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("instance in unknown cluster: %v", err)
+	}
+	if err := add("i1", "c1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := add("i1", "c1"); !errors.Is(err, ErrExists) {
+		t.Fatalf("duplicate instance: %v", err)
+	}
+	refuse := errors.New("has instances")
+	_, err := s.MarkClusterDeleting(ctx, "c1", func(_ Cluster, members []Instance) error {
+		if len(members) != 1 {
+			t.Errorf("members = %d", len(members))
+		}
+		return refuse
+	})
+	if !errors.Is(err, refuse) {
+		t.Fatal(err)
+	}
+	if c, _ := s.Cluster(ctx, "c1"); c.Status == "deleting" {
+		t.Fatal("a refused change was written")
+	}
+	if err := s.DeleteInstance(ctx, "i1"); err != nil {
+		t.Fatal(err)
+	}
+	if c, err := s.MarkClusterDeleting(ctx, "c1", accept); err != nil || c.Status != "deleting" {
+		t.Fatalf("%+v %v", c, err)
+	}
+}

@@ -1,0 +1,282 @@
+// Package e2e tests Borealis from the outside: a real `borealis serve` process, the real
+// aws-sdk-go-v2 RDS client signing with the root key, and pgx over verify-full TLS.
+package e2e
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/rds"
+	"github.com/aws/smithy-go"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
+	"github.com/jackc/pgx/v5"
+)
+
+// binary is the borealis binary under test: $BOREALIS_BIN (make test sets it) or one built
+// here into the test's temporary directory.
+var binary string
+
+func TestMain(m *testing.M) {
+	code, err := run(m)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		os.Exit(1)
+	}
+	os.Exit(code)
+}
+
+func run(m *testing.M) (int, error) {
+	binary = os.Getenv("BOREALIS_BIN")
+	if binary == "" {
+		dir, err := os.MkdirTemp("", "borealis-bin-")
+		if err != nil {
+			return 0, err
+		}
+		defer os.RemoveAll(dir)
+		binary = filepath.Join(dir, "borealis")
+		_, file, _, _ := runtime.Caller(0)
+		build := exec.Command("go", "build", "-o", binary, "./cmd/borealis")
+		build.Dir = filepath.Join(filepath.Dir(file), "..", "..")
+		build.Stdout, build.Stderr = os.Stderr, os.Stderr
+		if err := build.Run(); err != nil {
+			return 0, fmt.Errorf("build borealis: %w", err)
+		}
+	}
+	code := m.Run()
+	shared.stop()
+	return code, nil
+}
+
+// server is one running `borealis serve`.
+type server struct {
+	DataDir string
+	APIAddr string
+	cmd     *exec.Cmd
+	exited  chan struct{}
+	logPath string
+}
+
+// sharedServer is started once and used by every test that can share it.
+type sharedServer struct {
+	once sync.Once
+	srv  *server
+	err  error
+}
+
+var shared sharedServer
+
+func (s *sharedServer) get(t *testing.T) *server {
+	t.Helper()
+	s.once.Do(func() {
+		dir, err := publicTempDir("borealis-e2e-")
+		if err != nil {
+			s.err = err
+			return
+		}
+		s.srv, s.err = startServer(dir, freeAddr(t))
+	})
+	if s.err != nil {
+		t.Fatalf("start shared server: %v", s.err)
+	}
+	return s.srv
+}
+
+func (s *sharedServer) stop() {
+	if s.srv != nil {
+		s.srv.stop()
+		os.RemoveAll(s.srv.DataDir)
+	}
+}
+
+// publicTempDir makes a directory the postgres account can traverse: PostgreSQL runs as
+// that account and must reach its data directory below this one.
+func publicTempDir(prefix string) (string, error) {
+	dir, err := os.MkdirTemp("", prefix)
+	if err != nil {
+		return "", err
+	}
+	return dir, os.Chmod(dir, 0o755)
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// startServer runs borealis serve and waits until its API answers.
+func startServer(dataDir, apiAddr string) (*server, error) {
+	s := &server{DataDir: dataDir, APIAddr: apiAddr, exited: make(chan struct{}), logPath: filepath.Join(dataDir, "serve.log")}
+	logf, err := os.OpenFile(s.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	s.cmd = exec.Command(binary, "serve", "--data-dir", dataDir, "--api-addr", apiAddr)
+	s.cmd.Stdout, s.cmd.Stderr = logf, logf
+	if err := s.cmd.Start(); err != nil {
+		logf.Close()
+		return nil, err
+	}
+	go func() { s.cmd.Wait(); logf.Close(); close(s.exited) }()
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case <-s.exited:
+			return nil, fmt.Errorf("borealis serve exited early:\n%s", s.logTail())
+		default:
+		}
+		resp, err := http.Get("http://" + apiAddr + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return s, nil
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	s.stop()
+	return nil, fmt.Errorf("borealis serve did not answer in time:\n%s", s.logTail())
+}
+
+// stop ends serve gracefully (SIGTERM), as an operator would.
+func (s *server) stop() {
+	_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-s.exited:
+	case <-time.After(60 * time.Second):
+		_ = s.cmd.Process.Kill()
+		<-s.exited
+	}
+}
+
+// kill ends serve with SIGKILL: the crash the restart test survives.
+func (s *server) kill() {
+	_ = s.cmd.Process.Kill()
+	<-s.exited
+}
+
+func (s *server) logTail() string {
+	b, _ := os.ReadFile(s.logPath)
+	if len(b) > 4000 {
+		b = b[len(b)-4000:]
+	}
+	return string(b)
+}
+
+// rootKey reads the root access key from the credentials file serve wrote.
+func (s *server) rootKey(t *testing.T) (id, secret string) {
+	t.Helper()
+	f, err := os.Open(filepath.Join(s.DataDir, "credentials"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		k, v, ok := strings.Cut(sc.Text(), "=")
+		if !ok {
+			continue
+		}
+		switch strings.TrimSpace(k) {
+		case "aws_access_key_id":
+			id = strings.TrimSpace(v)
+		case "aws_secret_access_key":
+			secret = strings.TrimSpace(v)
+		}
+	}
+	if id == "" || secret == "" {
+		t.Fatal("credentials file has no default keys")
+	}
+	return id, secret
+}
+
+// rds returns an RDS client signing with the root user's key.
+func (s *server) rds(t *testing.T) *rds.Client {
+	t.Helper()
+	id, secret := s.rootKey(t)
+	return rds.New(rds.Options{
+		Region:       "us-east-1",
+		BaseEndpoint: aws.String("http://" + s.APIAddr),
+		Credentials: aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
+			return aws.Credentials{AccessKeyID: id, SecretAccessKey: secret}, nil
+		}),
+		// Waiters and retries are exercised explicitly; a test must not hide an error by retrying.
+		RetryMaxAttempts: 1,
+	})
+}
+
+func (s *server) bundlePath() string { return filepath.Join(s.DataDir, "global-bundle.pem") }
+
+// connect opens a verify-full TLS session to an endpoint name, reaching it at 127.0.0.1
+// (endpoint names do not resolve here), so the certificate is still checked for the name.
+func (s *server) connect(ctx context.Context, t *testing.T, endpoint string, port int32, user, password, db string) *pgx.Conn {
+	t.Helper()
+	conn, err := s.tryConnect(ctx, endpoint, port, user, password, db)
+	if err != nil {
+		t.Fatalf("connect to %s:%d as %s: %v", endpoint, port, user, err)
+	}
+	t.Cleanup(func() { conn.Close(context.Background()) })
+	return conn
+}
+
+func (s *server) tryConnect(ctx context.Context, endpoint string, port int32, user, password, db string) (*pgx.Conn, error) {
+	cfg, err := pgx.ParseConfig(fmt.Sprintf("host=%s port=%d user=%s password=%s dbname=%s sslmode=verify-full sslrootcert=%s connect_timeout=10",
+		endpoint, port, user, password, db, s.bundlePath()))
+	if err != nil {
+		return nil, err
+	}
+	cfg.LookupFunc = func(context.Context, string) ([]string, error) { return []string{"127.0.0.1"}, nil }
+	return pgx.ConnectConfig(ctx, cfg)
+}
+
+// apiError returns an AWS error's code and HTTP status.
+func apiError(t *testing.T, err error) (string, int) {
+	t.Helper()
+	if err == nil {
+		t.Fatal("expected an AWS error, got success")
+	}
+	var ae smithy.APIError
+	if !errors.As(err, &ae) {
+		t.Fatalf("not an AWS API error: %v", err)
+	}
+	status := 0
+	var re *smithyhttp.ResponseError
+	if errors.As(err, &re) {
+		status = re.HTTPStatusCode()
+	}
+	return ae.ErrorCode(), status
+}
+
+// eventually polls cond until it holds or the deadline passes.
+func eventually(t *testing.T, timeout time.Duration, what string, cond func() (bool, error)) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		ok, err := cond()
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s (last error: %v)", what, err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}

@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# Runs the README's walk-through word for word with the real aws CLI and psql against a
+# fresh `borealis serve`, then checks what a newcomer would see. The README's fixed address
+# and data directory are swapped for a free port and a temporary directory, nothing else.
+set -euo pipefail
+
+top=$(cd "$(dirname "$0")/../.." && pwd)
+bin=${BOREALIS_BIN:-$top/bin/borealis}
+work=$(mktemp -d /tmp/borealis-walkthrough-XXXXXX)
+chmod 755 "$work" # PostgreSQL runs as postgres and must reach its data below here
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+api="127.0.0.1:$port"
+pass=0 fail=0
+
+cleanup() {
+  if [ -n "${serve_pid:-}" ]; then
+    kill -TERM "$serve_pid" 2>/dev/null || true
+    wait "$serve_pid" 2>/dev/null || true
+  fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+check() { # check NAME COMMAND...: one test result line each
+  local name=$1; shift
+  if "$@"; then pass=$((pass + 1)); echo "ok   - $name"; else fail=$((fail + 1)); echo "FAIL - $name"; fi
+}
+
+cd "$work"
+"$bin" serve --data-dir .borealis --api-addr "$api" >serve.log 2>&1 &
+serve_pid=$!
+for _ in $(seq 1 200); do
+  curl -fsS "http://$api/healthz" >/dev/null 2>&1 && break
+  sleep 0.1
+done
+
+# The walk-through block, with only the address changed.
+sed -n '/<!-- walkthrough:start -->/,/<!-- walkthrough:end -->/p' "$top/README.md" \
+  | sed '1,2d;$d' | sed '$d' \
+  | sed "s#http://127.0.0.1:8080#http://$api#g" >walkthrough.sh
+
+# Run it up to the clean-up, keep the output, then check the connection details.
+sed '/^# Clean up./,$d' walkthrough.sh >setup.sh
+sed -n '/^# Clean up./,$p' walkthrough.sh >teardown.sh
+if bash -euo pipefail setup.sh >setup.out 2>&1; then setup_ok=true; else setup_ok=false; fi
+cat setup.out
+
+check "walk-through runs to the end of its setup" $setup_ok
+check "cluster is available with a 15.x engine" grep -Eq '^available[[:space:]]+demo\.cluster-[a-z0-9]+\.us-east-1\.rds\.borealis\.localhost[[:space:]]+[0-9]+[[:space:]]+15\.[0-9]+$' setup.out
+check "psql session is the master user over TLS 1.2+" grep -Eq 'dbadmin +\| t +\| TLSv1\.[23]' setup.out
+check "master user has Aurora's attributes" grep -Eq 'dbadmin +\| f +\| t +\| t +\| infinity' setup.out
+check "rdsadmin is the superuser" grep -Eq 'rdsadmin +\| t ' setup.out
+
+export AWS_SHARED_CREDENTIALS_FILE=$work/.borealis/credentials
+awsb() { aws --endpoint-url "http://$api" --region us-east-1 "$@"; }
+endpoint=$(awsb rds describe-db-clusters --db-cluster-identifier demo --query 'DBClusters[0].Endpoint' --output text)
+pgport=$(awsb rds describe-db-clusters --db-cluster-identifier demo --query 'DBClusters[0].Port' --output text)
+
+wrong_host() {
+  local out
+  out=$(PGPASSWORD='Ch4nge-me-now' psql "host=impostor.cluster-x.us-east-1.rds.borealis.localhost hostaddr=127.0.0.1 port=$pgport dbname=appdb user=dbadmin sslmode=verify-full sslrootcert=.borealis/global-bundle.pem connect_timeout=10" -c 'select 1' 2>&1) && return 1
+  echo "$out"
+  grep -q 'does not match host name' <<<"$out"
+}
+check "verify-full with a wrong host name fails" wrong_host
+
+no_bundle() {
+  local out
+  out=$(PGPASSWORD='Ch4nge-me-now' psql "host=$endpoint hostaddr=127.0.0.1 port=$pgport dbname=appdb user=dbadmin sslmode=verify-full sslrootcert=/etc/ssl/certs/ca-certificates.crt connect_timeout=10" -c 'select 1' 2>&1) && return 1
+  echo "$out"
+  grep -q 'certificate verify failed' <<<"$out"
+}
+check "verify-full against another CA fails" no_bundle
+
+check "the bundle is served at /global-bundle.pem" cmp -s .borealis/global-bundle.pem <(curl -fsS "http://$api/global-bundle.pem")
+check "the credentials file is 0600" test "$(stat -c %a .borealis/credentials)" = 600
+
+missing() {
+  local out
+  out=$(awsb rds describe-db-clusters --db-cluster-identifier no-such-cluster 2>&1) && return 1
+  echo "$out"
+  grep -q 'DBClusterNotFoundFault' <<<"$out"
+}
+check "an unknown cluster is DBClusterNotFoundFault" missing
+
+if bash -euo pipefail teardown.sh >teardown.out 2>&1; then teardown_ok=true; else teardown_ok=false; cat teardown.out; fi
+check "walk-through clean-up runs" $teardown_ok
+gone() {
+  for _ in $(seq 1 100); do
+    awsb rds describe-db-clusters --db-cluster-identifier demo >/dev/null 2>&1 || return 0
+    sleep 0.2
+  done
+  return 1
+}
+check "the cluster is gone after the clean-up" gone
+
+if [ "$fail" -gt 0 ]; then
+  echo "--- borealis serve log (tail)"; tail -n 50 serve.log
+fi
+echo "walkthrough: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]
