@@ -61,7 +61,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		return fmt.Errorf("account: %w", err)
 	}
 
-	driver, err := engine.NewLocal(log.With("component", "engine"))
+	driver, err := engine.NewLocal(log.With("component", "engine"), engine.Options{})
 	if err != nil {
 		return err
 	}

@@ -42,7 +42,7 @@ func createCluster(ctx context.Context, t *testing.T, c *rds.Client, id, user, p
 	if got := aws.ToString(out.DBCluster.Status); got != "creating" {
 		t.Errorf("new cluster status %q, want creating", got)
 	}
-	instanceID := id + "-writer"
+	instanceID := strings.ToLower(id) + "-writer"
 	if _, err := c.CreateDBInstance(ctx, &rds.CreateDBInstanceInput{
 		DBInstanceIdentifier: aws.String(instanceID),
 		DBClusterIdentifier:  aws.String(id),

@@ -54,7 +54,7 @@ func TestBadInputGetsRDSErrorsAndChangesNothing(t *testing.T) {
 		{"master user with symbols", clusterInput("e1", func(in *rds.CreateDBClusterInput) { in.MasterUsername = aws.String("ad-min") }), "InvalidParameterValue", 400, "MasterUsername"},
 		{"master user too long", clusterInput("e1", func(in *rds.CreateDBClusterInput) { in.MasterUsername = aws.String(strings.Repeat("a", 17)) }), "InvalidParameterValue", 400, "longer than 16"},
 		{"no master user", clusterInput("e1", func(in *rds.CreateDBClusterInput) { in.MasterUsername = nil }), "InvalidParameterValue", 400, "MasterUsername"},
-		{"short password", clusterInput("e1", func(in *rds.CreateDBClusterInput) { in.MasterUserPassword = aws.String("short") }), "InvalidParameterValue", 400, "shorter than 8"},
+		{"short password", clusterInput("e1", func(in *rds.CreateDBClusterInput) { in.MasterUserPassword = aws.String("sh0rt") }), "InvalidParameterValue", 400, "shorter than 8"},
 		{"password with @", clusterInput("e1", func(in *rds.CreateDBClusterInput) { in.MasterUserPassword = aws.String("pass@word123") }), "InvalidParameterValue", 400, "printable ASCII"},
 		{"password with space", clusterInput("e1", func(in *rds.CreateDBClusterInput) { in.MasterUserPassword = aws.String("pass word123") }), "InvalidParameterValue", 400, "printable ASCII"},
 		{"password with slash", clusterInput("e1", func(in *rds.CreateDBClusterInput) { in.MasterUserPassword = aws.String("pass/word123") }), "InvalidParameterValue", 400, "printable ASCII"},

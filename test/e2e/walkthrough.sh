@@ -41,7 +41,7 @@ sed -n '/<!-- walkthrough:start -->/,/<!-- walkthrough:end -->/p' "$top/README.m
 
 # Run it up to the clean-up, keep the output, then check the connection details.
 sed '/^# Clean up./,$d' walkthrough.sh >setup.sh
-sed -n '/^# Clean up./,$p' walkthrough.sh >teardown.sh
+{ sed '/^$/,$d' walkthrough.sh; sed -n '/^# Clean up./,$p' walkthrough.sh; } >teardown.sh # preamble + clean-up
 if bash -euo pipefail setup.sh >setup.out 2>&1; then setup_ok=true; else setup_ok=false; fi
 cat setup.out
 

@@ -1,0 +1,225 @@
+// Package engine creates and supervises the PostgreSQL servers behind DB
+// instances. It never reads Borealis' store: every call carries what it needs.
+package engine
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Driver is what the reconciler depends on, so that a later driver can place
+// instances on other hosts without touching the reconciler.
+type Driver interface {
+	// Create initialises the cluster volume and runs the bootstrap SQL,
+	// leaving the server stopped. Idempotent and crash-safe.
+	Create(ctx context.Context, s Spec, b Bootstrap) error
+	// Start writes the config files and starts the server; a no-op when the
+	// driver's own server for s.Name is running.
+	Start(ctx context.Context, s Spec) error
+	// Stop shuts the server down (fast shutdown, escalating on timeout).
+	Stop(ctx context.Context, s Spec) error
+	// Reload rewrites the config files and returns once the server applied them.
+	Reload(ctx context.Context, s Spec) error
+	// Restart is Stop then Start.
+	Restart(ctx context.Context, s Spec) error
+	// Status reports the driver's view of the server named name.
+	Status(name string) Status
+	// Destroy stops the server and removes its data directory.
+	Destroy(ctx context.Context, s Spec) error
+	// Connect opens an admin (rdsadmin) session to a running server.
+	Connect(ctx context.Context, s Spec, database string) (*pgx.Conn, error)
+	// Exits reports servers that ended without being asked to.
+	Exits() <-chan Exit
+	// Close stops every server the driver started.
+	Close(ctx context.Context) error
+}
+
+// Spec says where and how one PostgreSQL server runs. Paths are absolute.
+type Spec struct {
+	Name       string // instance identifier: logs, cluster_name, bookkeeping
+	DataDir    string // PGDATA
+	SocketDir  string // unix_socket_directories; see MaxSocketPathLen
+	LogFile    string // the server's stderr, appended; opened by the engine
+	ListenAddr string // IP address the server listens on (the gateway splices to it)
+	Port       int
+
+	CertPEM []byte // server certificate chain, written to DataDir/server.crt
+	KeyPEM  []byte // its key, written to DataDir/server.key (0600)
+
+	AdminPassword string // rdsadmin's password; never logged
+
+	// Settings are extra postgresql.conf parameters from the parameter group.
+	// Values are raw strings: the engine quotes them as PostgreSQL string
+	// literals. Names Borealis manages (see ManagedSettings) are refused.
+	Settings map[string]string
+}
+
+// Bootstrap is what the first start of a new cluster volume creates.
+type Bootstrap struct {
+	MasterUsername    string // letters, digits, underscore; starts with a letter
+	MasterPasswordMD5 string // "md5" + hex(md5(password + username))
+	DatabaseName      string // "" for none: then only "postgres" exists, as on RDS
+}
+
+// State of one server as the driver sees it.
+type State string
+
+const (
+	StateStopped  State = "stopped"
+	StateStarting State = "starting"
+	StateRunning  State = "running"
+	StateStopping State = "stopping"
+	StateCrashed  State = "crashed" // ended without being asked to (or failed to start)
+)
+
+// Status is a snapshot of one server.
+type Status struct {
+	State State
+	PID   int       // postmaster PID while starting, running or stopping
+	Since time.Time // when State was entered; zero for a server never seen
+	Err   error     // for StateCrashed: how the postmaster ended
+}
+
+// Exit tells that a running postmaster ended without being asked to.
+type Exit struct {
+	Name string
+	PID  int
+	Err  error // the wait status, e.g. "signal: killed"
+	At   time.Time
+}
+
+// Admin is the bootstrap superuser, reserved to Borealis.
+const Admin = "rdsadmin"
+
+// MaxSocketPathLen bounds SocketDir + "/.s.PGSQL.<port>" (sun_path holds 108
+// bytes; the margin leaves room for PostgreSQL's own checks).
+const MaxSocketPathLen = 99
+
+// Marker is written last by Create: a DataDir holding it is complete.
+const Marker = "borealis.bootstrapped"
+
+var (
+	ErrClosed     = errors.New("engine: driver is closed")
+	ErrNotCreated = errors.New("engine: cluster volume not created")
+)
+
+// SocketPath is the unix socket the server of s listens on.
+func SocketPath(s Spec) string {
+	return filepath.Join(s.SocketDir, ".s.PGSQL."+strconv.Itoa(s.Port))
+}
+
+var (
+	nameRE    = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$`)
+	roleRE    = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_]{0,62}$`)
+	md5RE     = regexp.MustCompile(`^md5[0-9a-f]{32}$`)
+	settingRE = regexp.MustCompile(`^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)?$`)
+)
+
+func checkPath(what, p string) error {
+	if p == "" || !filepath.IsAbs(p) || filepath.Clean(p) != p || p == "/" {
+		return fmt.Errorf("engine: %s %q must be a clean absolute path", what, p)
+	}
+	if strings.ContainsAny(p, "\x00\n\r") {
+		return fmt.Errorf("engine: %s %q holds a control character", what, p)
+	}
+	return nil
+}
+
+// validate checks what the engine relies on; the caller validates for users.
+func (s Spec) validate() error {
+	if !nameRE.MatchString(s.Name) {
+		return fmt.Errorf("engine: instance name %q: want letters, digits, '.', '_', '-'", s.Name)
+	}
+	if err := s.validatePaths(); err != nil {
+		return err
+	}
+	if s.Port < 1 || s.Port > 65535 {
+		return fmt.Errorf("engine: %s: port %d out of range", s.Name, s.Port)
+	}
+	if n := len(SocketPath(s)); n > MaxSocketPathLen {
+		return fmt.Errorf("engine: %s: socket path %s is %d bytes, more than %d: choose a shorter SocketDir",
+			s.Name, SocketPath(s), n, MaxSocketPathLen)
+	}
+	if net.ParseIP(s.ListenAddr) == nil {
+		return fmt.Errorf("engine: %s: listen address %q is not an IP address", s.Name, s.ListenAddr)
+	}
+	if len(s.CertPEM) == 0 || len(s.KeyPEM) == 0 {
+		return fmt.Errorf("engine: %s: a TLS certificate and key are required", s.Name)
+	}
+	if _, err := tls.X509KeyPair(s.CertPEM, s.KeyPEM); err != nil {
+		return fmt.Errorf("engine: %s: TLS certificate and key: %w", s.Name, err)
+	}
+	if s.AdminPassword == "" || strings.ContainsAny(s.AdminPassword, "\x00\n\r") {
+		return fmt.Errorf("engine: %s: admin password must be non-empty and one line", s.Name)
+	}
+	seen := map[string]bool{}
+	for k, v := range s.Settings {
+		lk := strings.ToLower(k)
+		if !settingRE.MatchString(lk) {
+			return fmt.Errorf("engine: %s: setting name %q is not a PostgreSQL parameter name", s.Name, k)
+		}
+		if seen[lk] {
+			return fmt.Errorf("engine: %s: setting %q given twice", s.Name, lk)
+		}
+		seen[lk] = true
+		if managed[lk] {
+			return fmt.Errorf("engine: %s: setting %q is managed by Borealis", s.Name, k)
+		}
+		if strings.ContainsRune(v, 0) {
+			return fmt.Errorf("engine: %s: setting %q holds a NUL byte", s.Name, k)
+		}
+	}
+	return nil
+}
+
+func (s Spec) validatePaths() error {
+	if err := checkPath("data directory", s.DataDir); err != nil {
+		return err
+	}
+	if err := checkPath("socket directory", s.SocketDir); err != nil {
+		return err
+	}
+	return checkPath("log file", s.LogFile)
+}
+
+func (b Bootstrap) validate() error {
+	u := b.MasterUsername
+	if !roleRE.MatchString(u) {
+		return fmt.Errorf("engine: master username %q: want a letter then letters, digits, underscores", u)
+	}
+	if reservedRole(u) {
+		return fmt.Errorf("engine: master username %q is reserved", u)
+	}
+	if !md5RE.MatchString(b.MasterPasswordMD5) {
+		return errors.New("engine: master password hash is not md5 + 32 lowercase hex digits")
+	}
+	if d := b.DatabaseName; d != "" {
+		if !roleRE.MatchString(d) {
+			return fmt.Errorf("engine: database name %q: want a letter then letters, digits, underscores", d)
+		}
+		switch d {
+		case Admin, "template0", "template1":
+			return fmt.Errorf("engine: database name %q is reserved", d)
+		}
+	}
+	return nil
+}
+
+func reservedRole(name string) bool {
+	switch n := strings.ToLower(name); {
+	case n == Admin, n == "rdsrepladmin", n == "rdstopmgr", n == "public", n == "none":
+		return true
+	default:
+		return strings.HasPrefix(n, "rds_") || strings.HasPrefix(n, "pg_")
+	}
+}

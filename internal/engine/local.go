@@ -1,0 +1,881 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Options tune a Local driver; the zero value is ready to use.
+type Options struct {
+	// BinDir holds postgres and initdb. Default: `pg_config --bindir`, else
+	// /usr/lib/postgresql/15/bin.
+	BinDir string
+	// OSUser is the account PostgreSQL runs as when Borealis is root.
+	// Default "postgres". When Borealis is not root, PostgreSQL runs as
+	// Borealis' own user.
+	OSUser string
+	// StartTimeout bounds the wait for readiness when the context allows
+	// longer. Default 2 minutes (crash recovery can take a while).
+	StartTimeout time.Duration
+	// StopTimeout is how long a fast shutdown (SIGINT) may take before the
+	// driver escalates to immediate shutdown (SIGQUIT), then SIGKILL.
+	// Default 30 seconds.
+	StopTimeout time.Duration
+}
+
+const defaultBinDir = "/usr/lib/postgresql/15/bin"
+
+// Local runs PostgreSQL servers as children of this process.
+type Local struct {
+	log          *slog.Logger
+	acct         account
+	postgres     string
+	initdb       string
+	version      string
+	locale       string
+	startTimeout time.Duration
+	stopTimeout  time.Duration
+
+	spawnc      chan spawnReq
+	quit        chan struct{}
+	spawnerDone chan struct{}
+	exits       chan Exit
+
+	mu     sync.Mutex
+	closed bool
+	insts  map[string]*instance
+}
+
+var _ Driver = (*Local)(nil)
+
+type instance struct {
+	op sync.Mutex // serialises the operations on one server
+
+	// Guarded by Local.mu.
+	proc  *proc
+	state State
+	since time.Time
+	err   error
+}
+
+func (i *instance) set(st State, err error) {
+	i.state, i.since, i.err = st, time.Now(), err
+}
+
+// proc is one postmaster started by this driver.
+type proc struct {
+	cmd      *exec.Cmd
+	pid      int
+	done     chan struct{} // closed once reaped
+	err      error         // wait status, set before done is closed
+	stopping atomic.Bool   // an exit from now on was asked for
+	ready    bool          // guarded by Local.mu
+}
+
+type spawnReq struct {
+	cmd  *exec.Cmd
+	done chan error
+}
+
+// NewLocal finds the PostgreSQL binaries and the account to run them as.
+func NewLocal(logger *slog.Logger, o Options) (*Local, error) {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	bin := o.BinDir
+	if bin == "" {
+		bin = defaultBinDir
+		if out, err := exec.Command("pg_config", "--bindir").Output(); err == nil {
+			if d := strings.TrimSpace(string(out)); d != "" {
+				bin = d
+			}
+		}
+	}
+	l := &Local{
+		log:          logger,
+		postgres:     filepath.Join(bin, "postgres"),
+		initdb:       filepath.Join(bin, "initdb"),
+		locale:       "C",
+		startTimeout: o.StartTimeout,
+		stopTimeout:  o.StopTimeout,
+		spawnc:       make(chan spawnReq),
+		quit:         make(chan struct{}),
+		spawnerDone:  make(chan struct{}),
+		exits:        make(chan Exit, 64),
+		insts:        map[string]*instance{},
+	}
+	for _, p := range []string{l.postgres, l.initdb} {
+		if fi, err := os.Stat(p); err != nil || fi.Mode()&0o111 == 0 {
+			return nil, fmt.Errorf("engine: PostgreSQL binary %s not found or not executable (set Options.BinDir)", p)
+		}
+	}
+	user := o.OSUser
+	if user == "" {
+		user = "postgres"
+	}
+	var err error
+	if l.acct, err = lookupAccount(user); err != nil {
+		return nil, err
+	}
+	out, err := exec.Command(l.postgres, "--version").Output()
+	if err != nil {
+		return nil, fmt.Errorf("engine: %s --version: %w", l.postgres, err)
+	}
+	if l.version = parseVersion(string(out)); l.version == "" {
+		return nil, fmt.Errorf("engine: cannot read the PostgreSQL version from %q", strings.TrimSpace(string(out)))
+	}
+	// C.UTF-8 sorts like C but knows the case of non-ASCII letters.
+	if _, err := os.Stat("/usr/lib/locale/C.utf8"); err == nil {
+		l.locale = "C.UTF-8"
+	}
+	if l.startTimeout <= 0 {
+		l.startTimeout = 2 * time.Minute
+	}
+	if l.stopTimeout <= 0 {
+		l.stopTimeout = 30 * time.Second
+	}
+	go l.spawner()
+	l.log.Info("postgres driver ready", "bin", bin, "user", l.acct.name, "uid", l.acct.uid)
+	return l, nil
+}
+
+// Version is the PostgreSQL version the driver runs, e.g. "15.18": what the RDS API reports
+// as EngineVersion.
+func (l *Local) Version() string { return l.version }
+
+// parseVersion reads "postgres (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)".
+func parseVersion(out string) string {
+	f := strings.Fields(out)
+	if len(f) < 3 || f[1] != "(PostgreSQL)" {
+		return ""
+	}
+	return f[2]
+}
+
+// spawner forks every child, from one goroutine locked to its OS thread.
+//
+// Children carry Pdeathsig so that a SIGKILLed `borealis serve` leaves no
+// orphan: the kernel signals them when their parent dies. But "parent" is the
+// forking *thread*: a child forked from an ordinary goroutine is signalled
+// whenever the runtime retires that thread (it does so when a goroutine that
+// locked it returns; go.dev/issue/27505), killing a healthy server while
+// Borealis lives on. This goroutine keeps its thread until the driver closes,
+// so the signal comes exactly when the process dies. Go sets PR_SET_PDEATHSIG
+// in the child after setuid (which would clear it) and re-checks the parent,
+// so a parent dying during the fork is caught too.
+func (l *Local) spawner() {
+	runtime.LockOSThread()
+	defer close(l.spawnerDone)
+	for {
+		select {
+		case r := <-l.spawnc:
+			r.done <- r.cmd.Start()
+		case <-l.quit:
+			// Back to the pool rather than exiting: a child that outlived
+			// Close must not be signalled now.
+			runtime.UnlockOSThread()
+			return
+		}
+	}
+}
+
+func (l *Local) spawn(cmd *exec.Cmd) error {
+	r := spawnReq{cmd: cmd, done: make(chan error, 1)}
+	select {
+	case l.spawnc <- r:
+		return <-r.done
+	case <-l.quit:
+		return ErrClosed
+	}
+}
+
+// env is the whole environment of children: nothing of Borealis' leaks in.
+func (l *Local) env() []string {
+	return []string{"PATH=/usr/bin:/bin", "LC_ALL=" + l.locale}
+}
+
+func (l *Local) sysProcAttr(deathSig syscall.Signal) *syscall.SysProcAttr {
+	return &syscall.SysProcAttr{
+		Credential: l.acct.credential(),
+		// Own process group: a Ctrl-C on serve's terminal reaches Borealis,
+		// which stops the servers itself, not the servers behind its back.
+		Setpgid:   true,
+		Pdeathsig: deathSig,
+	}
+}
+
+// lock returns the instance for name with its operation lock held.
+func (l *Local) lock(name string) (*instance, error) {
+	l.mu.Lock()
+	inst := l.insts[name]
+	if inst == nil {
+		inst = &instance{state: StateStopped}
+		l.insts[name] = inst
+	}
+	l.mu.Unlock()
+	inst.op.Lock()
+	l.mu.Lock()
+	closed := l.closed
+	l.mu.Unlock()
+	if closed {
+		inst.op.Unlock()
+		return nil, ErrClosed
+	}
+	return inst, nil
+}
+
+// Exits reports servers that were running and ended without being asked to.
+// The channel is buffered and never closed; when nobody drains it, events
+// are dropped (and logged): Status stays authoritative.
+func (l *Local) Exits() <-chan Exit { return l.exits }
+
+// Status reports the driver's view of the server named name. A server this
+// driver never started is StateStopped.
+func (l *Local) Status(name string) Status {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	inst := l.insts[name]
+	if inst == nil {
+		return Status{State: StateStopped}
+	}
+	st := Status{State: inst.state, Since: inst.since, Err: inst.err}
+	if inst.proc != nil {
+		st.PID = inst.proc.pid
+	}
+	return st
+}
+
+// Create initialises the cluster volume (initdb, then the bootstrap SQL on a
+// temporary start without TCP) and leaves the server stopped. A volume that
+// holds the marker is left alone; one without it (a crash half-way) is wiped
+// and made again.
+func (l *Local) Create(ctx context.Context, s Spec, b Bootstrap) error {
+	if err := s.validate(); err != nil {
+		return err
+	}
+	if err := b.validate(); err != nil {
+		return err
+	}
+	inst, err := l.lock(s.Name)
+	if err != nil {
+		return err
+	}
+	defer inst.op.Unlock()
+	if created(s) {
+		return nil
+	}
+	if err := l.stop(ctx, inst, s); err != nil {
+		return err
+	}
+	if err := l.prepare(s); err != nil {
+		return err
+	}
+	if err := wipeDir(s.DataDir); err != nil {
+		return err
+	}
+	l.log.Info("creating cluster volume", "instance", s.Name, "datadir", s.DataDir)
+	if err := l.runInitdb(ctx, s); err != nil {
+		return err
+	}
+	if err := l.writeConfig(s); err != nil {
+		return err
+	}
+	// No TCP listener while the roles are being made.
+	p, err := l.launch(nil, s, "-c", "listen_addresses=")
+	if err != nil {
+		return err
+	}
+	if err := l.waitReady(ctx, s, p); err != nil {
+		l.stopProc(ctx, nil, s, p)
+		return err
+	}
+	err = l.bootstrap(ctx, s, b)
+	if serr := l.stopProc(ctx, nil, s, p); err == nil {
+		err = serr
+	}
+	if err != nil {
+		return err
+	}
+	if err := l.acct.writeFile(filepath.Join(s.DataDir, Marker), []byte("borealis bootstrap 1\n"), 0o600); err != nil {
+		return err
+	}
+	if err := syncDir(s.DataDir); err != nil {
+		return fmt.Errorf("engine: %w", err)
+	}
+	l.log.Info("cluster volume created", "instance", s.Name)
+	return nil
+}
+
+func created(s Spec) bool {
+	_, err := os.Stat(filepath.Join(s.DataDir, Marker))
+	return err == nil
+}
+
+// prepare makes the directories of s and checks PostgreSQL can reach them.
+// The log file is opened by Borealis, so only its directory is made.
+func (l *Local) prepare(s Spec) error {
+	for _, p := range []string{s.DataDir, s.SocketDir} {
+		if err := l.acct.checkTraversable(p); err != nil {
+			return err
+		}
+	}
+	if err := l.acct.prepareSocketDir(s.SocketDir); err != nil {
+		return err
+	}
+	if err := mkdirParents(s.LogFile); err != nil {
+		return err
+	}
+	return l.acct.ensureOwnedDir(s.DataDir, 0o700)
+}
+
+func (l *Local) runInitdb(ctx context.Context, s Spec) error {
+	// Beside DataDir (which must be empty for initdb) under a fixed name, so
+	// that a crash leaves no stray copy: the next Create overwrites it.
+	pw := pwFile(s)
+	defer os.Remove(pw)
+	if err := l.acct.writeFile(pw, []byte(s.AdminPassword+"\n"), 0o600); err != nil {
+		return err
+	}
+	logf, err := os.OpenFile(s.LogFile, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("engine: %w", err)
+	}
+	cmd := exec.Command(l.initdb, "-D", s.DataDir, "-U", Admin, "--pwfile="+pw,
+		"-E", "UTF8", "--locale="+l.locale, "--auth=md5")
+	cmd.Dir = "/" // initdb fails in a cwd it cannot read (e.g. /root)
+	cmd.Env = l.env()
+	cmd.Stdout, cmd.Stderr = logf, logf
+	// A half-done initdb is worthless: kill it with Borealis.
+	cmd.SysProcAttr = l.sysProcAttr(syscall.SIGKILL)
+	err = l.spawn(cmd)
+	logf.Close()
+	if err != nil {
+		return fmt.Errorf("engine: %s: starting initdb: %w", s.Name, err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err = <-done:
+	case <-ctx.Done():
+		cmd.Process.Kill()
+		<-done
+		err = ctx.Err()
+	}
+	if err != nil {
+		return fmt.Errorf("engine: %s: initdb: %w; %s ends:\n%s", s.Name, err, s.LogFile, logTail(s.LogFile))
+	}
+	return nil
+}
+
+func pwFile(s Spec) string {
+	return filepath.Join(filepath.Dir(s.DataDir), "."+filepath.Base(s.DataDir)+".pwfile")
+}
+
+// writeConfig (re)writes every file Borealis manages in DataDir.
+func (l *Local) writeConfig(s Spec) error {
+	dd := s.DataDir
+	conf, err := os.ReadFile(filepath.Join(dd, confFile))
+	if err != nil {
+		return fmt.Errorf("engine: %w", err)
+	}
+	if c := withInclude(conf); c != nil {
+		if err := l.acct.writeFile(filepath.Join(dd, confFile), c, 0o600); err != nil {
+			return err
+		}
+	}
+	files := []struct {
+		name string
+		data []byte
+	}{
+		{certFile, s.CertPEM},
+		{keyFile, s.KeyPEM},
+		{hbaFile, []byte(renderHBA(hbaRules()))},
+		{managedConf, []byte(renderConf(s))},
+	}
+	for _, f := range files {
+		if err := l.acct.writeFile(filepath.Join(dd, f.name), f.data, 0o600); err != nil {
+			return err
+		}
+	}
+	auto, err := os.ReadFile(filepath.Join(dd, autoConfFile))
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("engine: %w", err)
+	}
+	if c, dropped := scrubAutoConf(auto); c != nil {
+		l.log.Warn("dropping managed settings from postgresql.auto.conf", "instance", s.Name, "settings", dropped)
+		if err := l.acct.writeFile(filepath.Join(dd, autoConfFile), c, 0o600); err != nil {
+			return err
+		}
+	}
+	if err := syncDir(dd); err != nil {
+		return fmt.Errorf("engine: %w", err)
+	}
+	return nil
+}
+
+// launch starts a postmaster on s. inst is nil for the bootstrap start,
+// which is no server of the driver's.
+func (l *Local) launch(inst *instance, s Spec, extra ...string) (*proc, error) {
+	logf, err := os.OpenFile(s.LogFile, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("engine: %w", err)
+	}
+	cmd := exec.Command(l.postgres, append([]string{"-D", s.DataDir}, extra...)...)
+	cmd.Dir = s.DataDir
+	cmd.Env = l.env()
+	cmd.Stdout, cmd.Stderr = logf, logf
+	// SIGINT is PostgreSQL's fast shutdown: clean and quick.
+	cmd.SysProcAttr = l.sysProcAttr(syscall.SIGINT)
+	err = l.spawn(cmd)
+	logf.Close()
+	if err != nil {
+		return nil, fmt.Errorf("engine: %s: starting postgres: %w", s.Name, err)
+	}
+	p := &proc{cmd: cmd, pid: cmd.Process.Pid, done: make(chan struct{})}
+	if inst != nil {
+		l.mu.Lock()
+		inst.proc = p
+		inst.set(StateStarting, nil)
+		l.mu.Unlock()
+	}
+	l.log.Info("postgres started", "instance", s.Name, "pid", p.pid, "port", s.Port)
+	go l.reap(s.Name, inst, p)
+	return p, nil
+}
+
+func (l *Local) reap(name string, inst *instance, p *proc) {
+	err := p.cmd.Wait()
+	var ev *Exit
+	l.mu.Lock()
+	p.err = err
+	close(p.done)
+	if inst != nil && inst.proc == p {
+		inst.proc = nil
+		switch {
+		case p.stopping.Load():
+			inst.set(StateStopped, nil)
+		default:
+			why := err
+			if why == nil {
+				why = errors.New("exit status 0")
+			}
+			inst.set(StateCrashed, fmt.Errorf("postmaster %d ended unexpectedly: %w", p.pid, why))
+			if p.ready {
+				ev = &Exit{Name: name, PID: p.pid, Err: why, At: inst.since}
+			}
+		}
+	}
+	l.mu.Unlock()
+	switch {
+	case ev != nil:
+		l.log.Error("postgres exited unexpectedly", "instance", name, "pid", p.pid, "err", ev.Err)
+		select {
+		case l.exits <- *ev:
+		default:
+			l.log.Warn("exit events not drained; dropped one", "instance", name)
+		}
+	case p.stopping.Load():
+		l.log.Info("postgres stopped", "instance", name, "pid", p.pid)
+	default:
+		l.log.Warn("postgres exited", "instance", name, "pid", p.pid, "err", err)
+	}
+}
+
+// waitReady polls postmaster.pid for the "ready" status, which costs less
+// than connecting.
+func (l *Local) waitReady(ctx context.Context, s Spec, p *proc) error {
+	ctx, cancel := context.WithTimeout(ctx, l.startTimeout)
+	defer cancel()
+	t := time.NewTicker(10 * time.Millisecond)
+	defer t.Stop()
+	for {
+		if pid, st := readPidFile(filepath.Join(s.DataDir, pidFile)); pid == p.pid && st == "ready" {
+			return nil
+		}
+		select {
+		case <-p.done:
+			return fmt.Errorf("engine: %s: postgres exited during startup (%v); %s ends:\n%s",
+				s.Name, p.err, s.LogFile, logTail(s.LogFile))
+		case <-ctx.Done():
+			return fmt.Errorf("engine: %s: postgres not ready: %w; %s ends:\n%s",
+				s.Name, ctx.Err(), s.LogFile, logTail(s.LogFile))
+		case <-t.C:
+		}
+	}
+}
+
+// Start writes the config files and certificate and starts the server,
+// waiting until it accepts connections. It is a no-op when this driver's
+// server is running. A postgres still running on DataDir from an earlier
+// Borealis process (or its orphaned backends) is stopped first.
+func (l *Local) Start(ctx context.Context, s Spec) error {
+	if err := s.validate(); err != nil {
+		return err
+	}
+	inst, err := l.lock(s.Name)
+	if err != nil {
+		return err
+	}
+	defer inst.op.Unlock()
+	return l.start(ctx, inst, s)
+}
+
+func (l *Local) start(ctx context.Context, inst *instance, s Spec) error {
+	l.mu.Lock()
+	running := inst.proc != nil
+	l.mu.Unlock()
+	if running {
+		return nil
+	}
+	if !created(s) {
+		return fmt.Errorf("%w: %s", ErrNotCreated, s.DataDir)
+	}
+	if err := l.prepare(s); err != nil {
+		return err
+	}
+	if err := l.stopStrays(ctx, s); err != nil {
+		return err
+	}
+	if err := l.writeConfig(s); err != nil {
+		return err
+	}
+	p, err := l.launch(inst, s)
+	if err != nil {
+		return err
+	}
+	if err := l.waitReady(ctx, s, p); err != nil {
+		l.stopProc(ctx, inst, s, p)
+		return err
+	}
+	l.mu.Lock()
+	p.ready = true
+	if inst.proc == p {
+		inst.set(StateRunning, nil)
+	}
+	l.mu.Unlock()
+	return nil
+}
+
+// Stop shuts down this driver's server for s and any other postgres left on
+// s.DataDir: fast shutdown, then immediate shutdown and SIGKILL on timeout
+// (or at once when ctx ends).
+func (l *Local) Stop(ctx context.Context, s Spec) error {
+	if err := s.validatePaths(); err != nil {
+		return err
+	}
+	inst, err := l.lock(s.Name)
+	if err != nil {
+		return err
+	}
+	defer inst.op.Unlock()
+	return l.stop(ctx, inst, s)
+}
+
+func (l *Local) stop(ctx context.Context, inst *instance, s Spec) error {
+	l.mu.Lock()
+	p := inst.proc
+	l.mu.Unlock()
+	if p != nil {
+		if err := l.stopProc(ctx, inst, s, p); err != nil {
+			return err
+		}
+	}
+	return l.stopStrays(ctx, s)
+}
+
+// Restart stops and starts the server (for settings that need a restart).
+func (l *Local) Restart(ctx context.Context, s Spec) error {
+	if err := s.validate(); err != nil {
+		return err
+	}
+	inst, err := l.lock(s.Name)
+	if err != nil {
+		return err
+	}
+	defer inst.op.Unlock()
+	if err := l.stop(ctx, inst, s); err != nil {
+		return err
+	}
+	return l.start(ctx, inst, s)
+}
+
+// Reload rewrites the config files and certificate and, when the server
+// runs, signals it and waits until it has re-read them. A stopped server
+// picks the files up at its next Start.
+func (l *Local) Reload(ctx context.Context, s Spec) error {
+	if err := s.validate(); err != nil {
+		return err
+	}
+	inst, err := l.lock(s.Name)
+	if err != nil {
+		return err
+	}
+	defer inst.op.Unlock()
+	if !created(s) {
+		return fmt.Errorf("%w: %s", ErrNotCreated, s.DataDir)
+	}
+	if err := l.writeConfig(s); err != nil {
+		return err
+	}
+	l.mu.Lock()
+	p := inst.proc
+	l.mu.Unlock()
+	if p == nil {
+		return nil
+	}
+	c, err := l.Connect(ctx, s, "postgres")
+	if err != nil {
+		return err
+	}
+	defer c.Close(context.Background())
+	// Every process stamps pg_conf_load_time() when it re-reads the files; a
+	// backend does so after the postmaster, which has then loaded pg_hba.conf.
+	var before, now time.Time
+	if err := c.QueryRow(ctx, "SELECT pg_conf_load_time()").Scan(&before); err != nil {
+		return fmt.Errorf("engine: %s: reload: %w", s.Name, err)
+	}
+	if err := p.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		return fmt.Errorf("engine: %s: reload: %w", s.Name, err)
+	}
+	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	for {
+		if err := c.QueryRow(wctx, "SELECT pg_conf_load_time()").Scan(&now); err != nil {
+			return fmt.Errorf("engine: %s: reload not confirmed: %w; %s ends:\n%s", s.Name, err, s.LogFile, logTail(s.LogFile))
+		}
+		if now.After(before) {
+			return nil
+		}
+		select {
+		case <-wctx.Done():
+			return fmt.Errorf("engine: %s: reload not confirmed: %w; %s ends:\n%s", s.Name, wctx.Err(), s.LogFile, logTail(s.LogFile))
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
+// Destroy stops the server and removes DataDir. The log file stays.
+func (l *Local) Destroy(ctx context.Context, s Spec) error {
+	if err := s.validatePaths(); err != nil {
+		return err
+	}
+	inst, err := l.lock(s.Name)
+	if err != nil {
+		return err
+	}
+	defer inst.op.Unlock()
+	if err := l.stop(ctx, inst, s); err != nil {
+		return err
+	}
+	os.Remove(pwFile(s))
+	if err := os.RemoveAll(s.DataDir); err != nil {
+		return fmt.Errorf("engine: %w", err)
+	}
+	l.mu.Lock()
+	inst.set(StateStopped, nil)
+	l.mu.Unlock()
+	l.log.Info("cluster volume destroyed", "instance", s.Name, "datadir", s.DataDir)
+	return nil
+}
+
+// Connect opens a session as rdsadmin over the unix socket.
+func (l *Local) Connect(ctx context.Context, s Spec, database string) (*pgx.Conn, error) {
+	if err := s.validatePaths(); err != nil {
+		return nil, err
+	}
+	cfg, err := pgx.ParseConfig("sslmode=disable")
+	if err != nil {
+		return nil, fmt.Errorf("engine: %w", err)
+	}
+	// Set every field: ParseConfig also read PG* variables of the environment.
+	cfg.Host, cfg.Port = s.SocketDir, uint16(s.Port)
+	cfg.User, cfg.Password, cfg.Database = Admin, s.AdminPassword, database
+	cfg.TLSConfig, cfg.Fallbacks = nil, nil
+	cfg.RuntimeParams = map[string]string{"application_name": "borealis"}
+	c, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("engine: %s: connecting as %s: %w", s.Name, Admin, err)
+	}
+	return c, nil
+}
+
+// Close stops every server this driver started (fast shutdown, escalating),
+// then refuses further operations.
+func (l *Local) Close(ctx context.Context) error {
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return nil
+	}
+	l.closed = true
+	insts := make([]*instance, 0, len(l.insts))
+	for _, inst := range l.insts {
+		insts = append(insts, inst)
+	}
+	l.mu.Unlock()
+
+	var wg sync.WaitGroup
+	errc := make(chan error, len(insts))
+	for _, inst := range insts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			inst.op.Lock() // let a running operation finish
+			defer inst.op.Unlock()
+			l.mu.Lock()
+			p := inst.proc
+			l.mu.Unlock()
+			if p != nil {
+				errc <- l.stopProc(ctx, inst, Spec{}, p)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errc)
+	var errs []error
+	for err := range errc {
+		errs = append(errs, err)
+	}
+	close(l.quit)
+	<-l.spawnerDone
+	return errors.Join(errs...)
+}
+
+// stopProc stops a postmaster this driver started: SIGINT (fast shutdown),
+// then SIGQUIT (immediate), then SIGKILL. It escalates at once when ctx
+// ends: a caller giving up must not leave a half-stopped server.
+func (l *Local) stopProc(ctx context.Context, inst *instance, s Spec, p *proc) error {
+	p.stopping.Store(true)
+	if inst != nil {
+		l.mu.Lock()
+		if inst.proc == p {
+			inst.set(StateStopping, nil)
+		}
+		l.mu.Unlock()
+	}
+	gone := func(d time.Duration, useCtx bool) bool {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		var cdone <-chan struct{}
+		if useCtx {
+			cdone = ctx.Done()
+		}
+		select {
+		case <-p.done:
+			return true
+		case <-t.C:
+		case <-cdone:
+		}
+		return false
+	}
+	steps := []struct {
+		sig    syscall.Signal
+		wait   time.Duration
+		useCtx bool
+	}{
+		{syscall.SIGINT, l.stopTimeout, true},
+		{syscall.SIGQUIT, 10 * time.Second, true},
+		{syscall.SIGKILL, 10 * time.Second, false},
+	}
+	for _, st := range steps {
+		// os.Process knows when the child is reaped: no stray signal.
+		p.cmd.Process.Signal(st.sig)
+		if gone(st.wait, st.useCtx) {
+			break
+		}
+		l.log.Warn("postgres did not stop in time; escalating", "pid", p.pid, "signal", st.sig.String())
+	}
+	select {
+	case <-p.done:
+	default:
+		return fmt.Errorf("engine: postmaster %d did not exit, even after SIGKILL", p.pid)
+	}
+	if s.DataDir != "" {
+		// After SIGQUIT or SIGKILL, backends may outlive the postmaster.
+		return l.stopStrays(ctx, s)
+	}
+	return nil
+}
+
+// stopStrays stops postgres processes on s.DataDir that are not this
+// driver's: a postmaster left by an earlier Borealis process, or backends
+// orphaned by a postmaster's death, whose shared memory stops a new postmaster
+// from starting. It then removes lock files that name dead processes, which
+// PostgreSQL would otherwise trust if their PIDs were reused.
+func (l *Local) stopStrays(ctx context.Context, s Spec) error {
+	ps := serverProcs(s.DataDir)
+	if len(ps) > 0 {
+		lockPID, _ := readPidFile(filepath.Join(s.DataDir, pidFile))
+		for _, pm := range postmasters(ps) {
+			if pm != lockPID && isBackendTitle(pm) {
+				continue // orphaned backend: below
+			}
+			l.log.Warn("stopping a postgres left on the data directory by an earlier run",
+				"instance", s.Name, "pid", pm)
+			l.terminate(ctx, pm, []syscall.Signal{syscall.SIGINT, syscall.SIGQUIT, syscall.SIGKILL},
+				[]time.Duration{l.stopTimeout, 10 * time.Second, 10 * time.Second})
+		}
+		for _, p := range serverProcs(s.DataDir) {
+			l.log.Warn("stopping an orphaned postgres backend", "instance", s.Name, "pid", p.pid)
+			l.terminate(ctx, p.pid, []syscall.Signal{syscall.SIGQUIT, syscall.SIGKILL},
+				[]time.Duration{5 * time.Second, 5 * time.Second})
+		}
+		if left := serverProcs(s.DataDir); len(left) > 0 {
+			return fmt.Errorf("engine: %s: postgres process %d on %s did not exit", s.Name, left[0].pid, s.DataDir)
+		}
+	}
+	pf := filepath.Join(s.DataDir, pidFile)
+	if _, err := os.Stat(pf); err == nil {
+		if err := os.Remove(pf); err != nil {
+			return fmt.Errorf("engine: %w", err)
+		}
+	}
+	if s.SocketDir != "" && s.Port != 0 {
+		sock := SocketPath(s)
+		if pid, _ := readPidFile(sock + ".lock"); pid != 0 && !(alive(pid) && isPostgres(pid)) {
+			os.Remove(sock + ".lock")
+			os.Remove(sock)
+		}
+	}
+	return nil
+}
+
+// terminate sends sigs in turn to a process that is not our child, waiting
+// waits[i] after each (less once ctx ends, except for the last).
+func (l *Local) terminate(ctx context.Context, pid int, sigs []syscall.Signal, waits []time.Duration) {
+	for i, sig := range sigs {
+		if !alive(pid) {
+			return
+		}
+		syscall.Kill(pid, sig)
+		syscall.Kill(pid, syscall.SIGCONT) // a stopped process would hold the signal
+		deadline := time.Now().Add(waits[i])
+		for alive(pid) && time.Now().Before(deadline) {
+			if i < len(sigs)-1 && ctx.Err() != nil {
+				break
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+}
+
+// isBackendTitle tells a postmaster's child by its process title
+// ("postgres: NAME: checkpointer"); a postmaster keeps its command line.
+func isBackendTitle(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	return err == nil && strings.HasPrefix(string(b), "postgres: ")
+}
