@@ -56,6 +56,7 @@ func serveCmd() *cobra.Command {
 	f.StringVar(&cfg.Region, "region", envOr("BOREALIS_REGION", "us-east-1"), "the AWS region this Borealis answers as")
 	f.StringVar(&cfg.EndpointDomain, "endpoint-domain", envOr("BOREALIS_ENDPOINT_DOMAIN", "borealis.localhost"), "domain that ends every endpoint name (ID.cluster-XXXX.REGION.rds.DOMAIN)")
 	f.StringVar(&cfg.EndpointAddr, "endpoint-addr", envOr("BOREALIS_ENDPOINT_ADDR", "127.0.0.1"), "address the cluster endpoints listen on")
+	f.StringVar(&cfg.GuardLibrary, "guard-lib", envOr("BOREALIS_GUARD_LIB", ""), "the guard extension (guard.so) to preload into every server; default: next to this binary")
 	f.StringVar(&logFormat, "log-format", "text", "log format: text or json")
 	return cmd
 }

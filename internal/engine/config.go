@@ -185,15 +185,22 @@ type hbaRule struct {
 	Type, Database, User, Address, Method, Comment string
 }
 
-// hbaRules are the rules every server gets. First match wins.
-func hbaRules() []hbaRule {
-	return []hbaRule{
+// hbaRules are the rules for s. First match wins.
+func hbaRules(s Spec) []hbaRule {
+	method := s.PasswordMethod
+	if method == "" {
+		method = "md5"
+	}
+	rules := []hbaRule{
 		{"local", "all", Admin, "", "md5", "only Borealis, over the socket"},
 		{"host", "all", Admin, "all", "reject", "never over TCP (the gateway splices clients from loopback)"},
 		{"local", "all", "all", "", "reject", "users come in over TCP only"},
-		{"hostssl", "all", "all", "all", "md5", ""},
-		{"host", "all", "all", "all", "md5", ""},
+		{"hostssl", "all", "all", "all", method, ""},
 	}
+	if !s.ForceSSL {
+		rules = append(rules, hbaRule{"host", "all", "all", "all", method, ""})
+	}
+	return rules
 }
 
 // renderHBA renders a whole pg_hba.conf.

@@ -62,6 +62,13 @@ type Spec struct {
 	// Values are raw strings: the engine quotes them as PostgreSQL string
 	// literals. Names Borealis manages (see ManagedSettings) are refused.
 	Settings map[string]string
+
+	// ForceSSL leaves pg_hba.conf without a rule for plaintext connections, so
+	// PostgreSQL refuses them with its own "no pg_hba.conf entry" (rds.force_ssl).
+	ForceSSL bool
+	// PasswordMethod is the pg_hba method for password logins: "md5" (which also
+	// accepts SCRAM-stored passwords) or "scram-sha-256" (SCRAM only). "" is md5.
+	PasswordMethod string
 }
 
 // Bootstrap is what the first start of a new cluster volume creates.

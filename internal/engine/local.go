@@ -403,7 +403,7 @@ func (l *Local) writeConfig(s Spec) error {
 	}{
 		{certFile, s.CertPEM},
 		{keyFile, s.KeyPEM},
-		{hbaFile, []byte(renderHBA(hbaRules()))},
+		{hbaFile, []byte(renderHBA(hbaRules(s)))},
 		{managedConf, []byte(renderConf(s))},
 	}
 	for _, f := range files {

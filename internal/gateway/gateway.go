@@ -5,8 +5,11 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -14,9 +17,17 @@ import (
 	"time"
 )
 
-// Route names the backend address for a new connection; ok is false while no server
-// serves the endpoint (no writer yet, or it is down), and the client is then closed at once.
-type Route func() (backend string, ok bool)
+// Target is where an endpoint's connections go, and what the gateway checks on the way.
+type Target struct {
+	Addr string // the server's private address
+	// ForceSSL refuses a plaintext startup with PostgreSQL's own FATAL, before the server
+	// sees it (rds.force_ssl; the server's pg_hba.conf refuses it too).
+	ForceSSL bool
+}
+
+// Route names the target for a new connection; ok is false while no server serves the
+// endpoint (no writer yet, or it is down), and the client is then closed at once.
+type Route func() (t Target, ok bool)
 
 // Gateway owns the endpoint listeners.
 type Gateway struct {
@@ -114,37 +125,109 @@ func (g *Gateway) serve(ep *endpoint) {
 // tlsHandshakeByte opens a TLS record (ClientHello): what direct-TLS clients send first.
 const tlsHandshakeByte = 0x16
 
+// PostgreSQL's first-message codes (the int32 after the length).
+const (
+	sslRequestCode  = 80877103
+	protocolVersion = 3 << 16 // a StartupMessage of protocol 3.0
+	maxStartupLen   = 10000   // PostgreSQL's own MAX_STARTUP_PACKET_LENGTH
+)
+
 func (g *Gateway) handle(ep *endpoint, client net.Conn) {
 	defer client.Close()
-	backend, ok := g.currentRoute(ep)()
+	source := client.RemoteAddr().String()
+	target, ok := g.currentRoute(ep)()
 	if !ok {
-		g.log.Info("connection refused: no server behind endpoint", "endpoint", ep.name, "source", client.RemoteAddr().String())
+		g.log.Info("connection refused: no server behind endpoint", "endpoint", ep.name, "source", source)
+		return
+	}
+	// Every PostgreSQL first message starts with a length and a code: 8 bytes.
+	var head [8]byte
+	_ = client.SetReadDeadline(time.Now().Add(30 * time.Second))
+	if _, err := io.ReadFull(client, head[:1]); err != nil {
 		return
 	}
 	// PostgreSQL 15 expects an SSLRequest first; libpq 17's sslnegotiation=direct opens
 	// with a TLS ClientHello instead, which PostgreSQL 15 would misread. Refuse it cleanly.
-	var first [1]byte
-	_ = client.SetReadDeadline(time.Now().Add(30 * time.Second))
-	if _, err := io.ReadFull(client, first[:]); err != nil {
+	if head[0] == tlsHandshakeByte {
+		g.log.Info("connection refused: direct TLS is not supported by PostgreSQL 15", "endpoint", ep.name, "source", source)
+		return
+	}
+	if _, err := io.ReadFull(client, head[1:]); err != nil {
+		return
+	}
+	length := int(binary.BigEndian.Uint32(head[0:4]))
+	code := binary.BigEndian.Uint32(head[4:8])
+	if target.ForceSSL && code == protocolVersion {
+		g.refusePlaintext(ep, client, length)
 		return
 	}
 	_ = client.SetReadDeadline(time.Time{})
-	if first[0] == tlsHandshakeByte {
-		g.log.Info("connection refused: direct TLS is not supported by PostgreSQL 15", "endpoint", ep.name, "source", client.RemoteAddr().String())
-		return
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	server, err := (&net.Dialer{}).DialContext(ctx, "tcp", backend)
+	server, err := (&net.Dialer{}).DialContext(ctx, "tcp", target.Addr)
 	cancel()
 	if err != nil {
-		g.log.Warn("backend unreachable", "endpoint", ep.name, "backend", backend, "err", err)
+		g.log.Warn("backend unreachable", "endpoint", ep.name, "backend", target.Addr, "err", err)
 		return
 	}
 	defer server.Close()
-	if _, err := server.Write(first[:]); err != nil {
+	if _, err := server.Write(head[:]); err != nil {
 		return
 	}
 	splice(client, server)
+}
+
+// refusePlaintext answers a plaintext StartupMessage as PostgreSQL's pg_hba.conf check
+// does when only hostssl rules exist, naming the real client address.
+func (g *Gateway) refusePlaintext(ep *endpoint, client net.Conn, length int) {
+	if length < 8 || length > maxStartupLen {
+		return
+	}
+	body := make([]byte, length-8)
+	if _, err := io.ReadFull(client, body); err != nil {
+		return
+	}
+	params := startupParams(body)
+	user, db := params["user"], params["database"]
+	if db == "" {
+		db = user
+	}
+	host, _, _ := net.SplitHostPort(client.RemoteAddr().String())
+	msg := fmt.Sprintf("no pg_hba.conf entry for host %q, user %q, database %q, no encryption", host, user, db)
+	g.log.Info("connection refused: plaintext while rds.force_ssl=1", "endpoint", ep.name, "source", client.RemoteAddr().String(), "user", user, "database", db)
+	_ = client.SetWriteDeadline(time.Now().Add(5 * time.Second))
+	_, _ = client.Write(errorResponse("FATAL", "28000", msg))
+}
+
+// startupParams reads a StartupMessage's name/value pairs.
+func startupParams(body []byte) map[string]string {
+	out := map[string]string{}
+	fields := bytes.Split(body, []byte{0})
+	for i := 0; i+1 < len(fields); i += 2 {
+		if len(fields[i]) == 0 {
+			break
+		}
+		out[string(fields[i])] = string(fields[i+1])
+	}
+	return out
+}
+
+// errorResponse encodes a PostgreSQL ErrorResponse message.
+func errorResponse(severity, sqlstate, message string) []byte {
+	var b bytes.Buffer
+	b.WriteByte('E')
+	b.Write([]byte{0, 0, 0, 0})
+	for _, f := range []struct {
+		t byte
+		v string
+	}{{'S', severity}, {'V', severity}, {'C', sqlstate}, {'M', message}} {
+		b.WriteByte(f.t)
+		b.WriteString(f.v)
+		b.WriteByte(0)
+	}
+	b.WriteByte(0)
+	out := b.Bytes()
+	binary.BigEndian.PutUint32(out[1:5], uint32(len(out)-1))
+	return out
 }
 
 // splice copies both ways until both directions end. io.Copy between two *net.TCPConn

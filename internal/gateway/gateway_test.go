@@ -2,6 +2,8 @@ package gateway
 
 import (
 	"bufio"
+	"bytes"
+	"encoding/binary"
 	"io"
 	"log/slog"
 	"net"
@@ -39,30 +41,30 @@ func newGateway(t *testing.T, route Route) string {
 
 func TestSplicesBytesBothWays(t *testing.T) {
 	backend := echoServer(t)
-	addr := newGateway(t, func() (string, bool) { return backend, true })
+	addr := newGateway(t, func() (Target, bool) { return Target{Addr: backend}, true })
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	// The first byte is held back for inspection, then forwarded with the rest.
-	if _, err := c.Write([]byte("\x00\x00hello\n")); err != nil {
+	// The first 8 bytes are held back for inspection, then forwarded with the rest.
+	if _, err := c.Write([]byte("\x00\x00\x00\x08\x04\xd2\x16\x2fhello\n")); err != nil {
 		t.Fatal(err)
 	}
 	line, err := bufio.NewReader(c).ReadString('\n')
-	if err != nil || line != "\x00\x00hello\n" {
+	if err != nil || line != "\x00\x00\x00\x08\x04\xd2\x16\x2fhello\n" {
 		t.Fatalf("got %q, %v", line, err)
 	}
 }
 
 func TestClosesWhenNoServerBehindEndpoint(t *testing.T) {
-	addr := newGateway(t, func() (string, bool) { return "", false })
+	addr := newGateway(t, func() (Target, bool) { return Target{}, false })
 	assertClosedWithoutData(t, addr, []byte("\x00\x00\x00\x08\x04\xd2\x16\x2f"))
 }
 
 func TestRefusesDirectTLS(t *testing.T) {
 	backend := echoServer(t)
-	addr := newGateway(t, func() (string, bool) { return backend, true })
+	addr := newGateway(t, func() (Target, bool) { return Target{Addr: backend}, true })
 	assertClosedWithoutData(t, addr, []byte{0x16, 0x03, 0x01, 0x00, 0x05})
 }
 
@@ -81,5 +83,42 @@ func assertClosedWithoutData(t *testing.T, addr string, send []byte) {
 	}
 	if ne, ok := err.(net.Error); ok && ne.Timeout() {
 		t.Fatal("connection left open")
+	}
+}
+
+func TestForceSSLRefusesPlaintextStartupWithPostgresFatal(t *testing.T) {
+	backend := echoServer(t)
+	addr := newGateway(t, func() (Target, bool) { return Target{Addr: backend, ForceSSL: true}, true })
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	body := []byte("user\x00alice\x00database\x00appdb\x00\x00")
+	msg := binary.BigEndian.AppendUint32(nil, uint32(8+len(body)))
+	msg = binary.BigEndian.AppendUint32(msg, 3<<16)
+	c.Write(append(msg, body...))
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	reply, _ := io.ReadAll(c)
+	want := `no pg_hba.conf entry for host "127.0.0.1", user "alice", database "appdb", no encryption`
+	if len(reply) == 0 || reply[0] != 'E' || !bytes.Contains(reply, []byte(want)) || !bytes.Contains(reply, []byte("C28000")) {
+		t.Fatalf("reply %q", reply)
+	}
+}
+
+func TestForceSSLStillForwardsSSLRequest(t *testing.T) {
+	backend := echoServer(t)
+	addr := newGateway(t, func() (Target, bool) { return Target{Addr: backend, ForceSSL: true}, true })
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ssl := []byte{0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f}
+	c.Write(ssl)
+	got := make([]byte, 8)
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.ReadFull(c, got); err != nil || !bytes.Equal(got, ssl) {
+		t.Fatalf("SSLRequest not forwarded: %q %v", got, err)
 	}
 }

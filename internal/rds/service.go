@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/borealis-db/borealis/internal/awsquery"
+	"github.com/borealis-db/borealis/internal/params"
 	"github.com/borealis-db/borealis/internal/store"
 )
 
@@ -26,6 +27,7 @@ const (
 	StatusCreating  = "creating"
 	StatusAvailable = "available"
 	StatusDeleting  = "deleting"
+	StatusRebooting = "rebooting"
 )
 
 // Config is what the RDS API needs to know about this Borealis.
@@ -82,6 +84,44 @@ func (s *Service) Do(ctx context.Context, action string, p awsquery.Params) (any
 		return s.describeInstances(ctx, p)
 	case "DeleteDBInstance":
 		return s.deleteInstance(ctx, p)
+	case "ModifyDBCluster":
+		return s.modifyCluster(ctx, p)
+	case "RebootDBInstance":
+		return s.rebootInstance(ctx, p)
+	case "RebootDBCluster":
+		return s.rebootCluster(ctx, p)
+	case "CreateDBClusterParameterGroup":
+		return s.createGroup(ctx, clusterGroups, p)
+	case "CreateDBParameterGroup":
+		return s.createGroup(ctx, dbGroups, p)
+	case "CopyDBClusterParameterGroup":
+		return s.copyGroup(ctx, clusterGroups, p)
+	case "CopyDBParameterGroup":
+		return s.copyGroup(ctx, dbGroups, p)
+	case "DescribeDBClusterParameterGroups":
+		return s.describeGroups(ctx, clusterGroups, p)
+	case "DescribeDBParameterGroups":
+		return s.describeGroups(ctx, dbGroups, p)
+	case "ModifyDBClusterParameterGroup":
+		return s.modifyGroup(ctx, clusterGroups, p, false)
+	case "ModifyDBParameterGroup":
+		return s.modifyGroup(ctx, dbGroups, p, false)
+	case "ResetDBClusterParameterGroup":
+		return s.modifyGroup(ctx, clusterGroups, p, true)
+	case "ResetDBParameterGroup":
+		return s.modifyGroup(ctx, dbGroups, p, true)
+	case "DeleteDBClusterParameterGroup":
+		return s.deleteGroup(ctx, clusterGroups, p)
+	case "DeleteDBParameterGroup":
+		return s.deleteGroup(ctx, dbGroups, p)
+	case "DescribeDBClusterParameters":
+		return s.describeGroupParameters(ctx, clusterGroups, p)
+	case "DescribeDBParameters":
+		return s.describeGroupParameters(ctx, dbGroups, p)
+	case "DescribeEngineDefaultClusterParameters":
+		return s.describeEngineDefaults(ctx, clusterGroups, p)
+	case "DescribeEngineDefaultParameters":
+		return s.describeEngineDefaults(ctx, dbGroups, p)
 	}
 	return nil, awsquery.InvalidAction(action)
 }
@@ -136,6 +176,14 @@ func (s *Service) createCluster(ctx context.Context, p awsquery.Params) (any, er
 			return nil, awsquery.InvalidParameterValue("Invalid security group id: %s", sg)
 		}
 	}
+	pg := ""
+	if raw := p.String("DBClusterParameterGroupName"); raw != "" {
+		g, err := s.group(ctx, clusterGroups, raw)
+		if err != nil {
+			return nil, clusterGroupNotFound(raw)
+		}
+		pg = g.Name
+	}
 	if _, err := s.store.Cluster(ctx, id); err == nil {
 		return nil, clusterExists(id)
 	} else if !errors.Is(err, store.ErrNotFound) {
@@ -164,6 +212,7 @@ func (s *Service) createCluster(ctx context.Context, p awsquery.Params) (any, er
 		Status:              StatusCreating,
 		CreatedAt:           s.cfg.Now().UTC(),
 		CAIdentifier:        s.cfg.CAIdentifier,
+		ParameterGroup:      pg,
 	}
 	if err := s.store.CreateCluster(ctx, c); err != nil {
 		if errors.Is(err, store.ErrExists) {
@@ -173,7 +222,7 @@ func (s *Service) createCluster(ctx context.Context, p awsquery.Params) (any, er
 	}
 	s.log.Info("cluster created", "cluster", id, "port", port)
 	s.notify()
-	return clusterResult{s.clusterXML(c, nil)}, nil
+	return s.clusterResult(ctx, c, nil)
 }
 
 func clusterExists(id string) error {
@@ -249,7 +298,11 @@ func (s *Service) describeClusters(ctx context.Context, p awsquery.Params) (any,
 			res.Marker = res.DBClusters.Items[maxRecords-1].DBClusterIdentifier
 			break
 		}
-		res.DBClusters.Items = append(res.DBClusters.Items, s.clusterXML(c, byCluster[c.ID]))
+		x, err := s.clusterXML(ctx, c, byCluster[c.ID])
+		if err != nil {
+			return nil, err
+		}
+		res.DBClusters.Items = append(res.DBClusters.Items, x)
 	}
 	return res, nil
 }
@@ -293,7 +346,7 @@ func (s *Service) deleteCluster(ctx context.Context, p awsquery.Params) (any, er
 	if err != nil {
 		return nil, err
 	}
-	return clusterResult{s.clusterXML(c, members)}, nil
+	return s.clusterResult(ctx, c, members)
 }
 
 func (s *Service) createInstance(ctx context.Context, p awsquery.Params) (any, error) {
@@ -317,20 +370,29 @@ func (s *Service) createInstance(ctx context.Context, p awsquery.Params) (any, e
 			return nil, awsquery.InvalidParameterCombination("The requested DB instance will be a member of a DB cluster. %s is managed by the DB cluster.", member)
 		}
 	}
+	pg := ""
+	if raw := p.String("DBParameterGroupName"); raw != "" {
+		g, err := s.group(ctx, dbGroups, raw)
+		if err != nil {
+			return nil, err
+		}
+		pg = g.Name
+	}
 	resourceID, err := newResourceID("db-")
 	if err != nil {
 		return nil, err
 	}
 	in := store.Instance{
-		ID:            id,
-		ClusterID:     strings.ToLower(rawCluster),
-		ResourceID:    resourceID,
-		Class:         class,
-		Engine:        Engine,
-		EngineVersion: s.cfg.EngineVersion,
-		Endpoint:      fmt.Sprintf("%s.%s.%s.rds.%s", id, s.cfg.EndpointSuffix, s.cfg.Region, s.cfg.EndpointDomain),
-		Status:        StatusCreating,
-		CreatedAt:     s.cfg.Now().UTC(),
+		ParameterGroup: pg,
+		ID:             id,
+		ClusterID:      strings.ToLower(rawCluster),
+		ResourceID:     resourceID,
+		Class:          class,
+		Engine:         Engine,
+		EngineVersion:  s.cfg.EngineVersion,
+		Endpoint:       fmt.Sprintf("%s.%s.%s.rds.%s", id, s.cfg.EndpointSuffix, s.cfg.Region, s.cfg.EndpointDomain),
+		Status:         StatusCreating,
+		CreatedAt:      s.cfg.Now().UTC(),
 	}
 	var cluster store.Cluster
 	in, err = s.store.CreateInstance(ctx, in, func(c store.Cluster, members []store.Instance) (store.Instance, error) {
@@ -357,7 +419,7 @@ func (s *Service) createInstance(ctx context.Context, p awsquery.Params) (any, e
 	}
 	s.log.Info("instance created", "instance", id, "cluster", in.ClusterID)
 	s.notify()
-	return instanceResult{s.instanceXML(in, cluster)}, nil
+	return s.instanceResult(ctx, in, cluster)
 }
 
 func (s *Service) describeInstances(ctx context.Context, p awsquery.Params) (any, error) {
@@ -402,7 +464,11 @@ func (s *Service) describeInstances(ctx context.Context, p awsquery.Params) (any
 			res.Marker = res.DBInstances.Items[maxRecords-1].DBInstanceIdentifier
 			break
 		}
-		res.DBInstances.Items = append(res.DBInstances.Items, s.instanceXML(in, byID[in.ClusterID]))
+		x, err := s.instanceXML(ctx, in, byID[in.ClusterID])
+		if err != nil {
+			return nil, err
+		}
+		res.DBInstances.Items = append(res.DBInstances.Items, x)
 	}
 	return res, nil
 }
@@ -434,7 +500,7 @@ func (s *Service) deleteInstance(ctx context.Context, p awsquery.Params) (any, e
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return nil, err
 	}
-	return instanceResult{s.instanceXML(in, c)}, nil
+	return s.instanceResult(ctx, in, c)
 }
 
 // paging reads MaxRecords (20 to 100, default 100, as RDS) and the opaque Marker, which
@@ -510,14 +576,24 @@ func (s *Service) zones() []string {
 	return []string{s.cfg.Region + "a", s.cfg.Region + "b", s.cfg.Region + "c"}
 }
 
-func (s *Service) clusterXML(c store.Cluster, members []store.Instance) xmlCluster {
+func (s *Service) clusterResult(ctx context.Context, c store.Cluster, members []store.Instance) (any, error) {
+	x, err := s.clusterXML(ctx, c, members)
+	return clusterResult{x}, err
+}
+
+func (s *Service) instanceResult(ctx context.Context, in store.Instance, c store.Cluster) (any, error) {
+	x, err := s.instanceXML(ctx, in, c)
+	return instanceResult{x}, err
+}
+
+func (s *Service) clusterXML(ctx context.Context, c store.Cluster, members []store.Instance) (xmlCluster, error) {
 	x := xmlCluster{
 		AllocatedStorage:           1,
 		AvailabilityZones:          s.zones(),
 		BackupRetentionPeriod:      1,
 		DatabaseName:               c.DatabaseName,
 		DBClusterIdentifier:        c.ID,
-		DBClusterParameterGroup:    "default." + ParameterGroupFamily,
+		DBClusterParameterGroup:    params.GroupName(c.ParameterGroup),
 		DBSubnetGroup:              "default",
 		Status:                     c.Status,
 		Endpoint:                   c.Endpoint,
@@ -542,15 +618,23 @@ func (s *Service) clusterXML(c store.Cluster, members []store.Instance) xmlClust
 	}
 	sort.Slice(members, func(i, j int) bool { return members[i].ID < members[j].ID })
 	for _, m := range members {
+		d, err := params.ForInstance(ctx, s.store, c, m)
+		if err != nil {
+			return x, err
+		}
 		x.DBClusterMembers.Items = append(x.DBClusterMembers.Items, xmlClusterMember{
 			DBInstanceIdentifier: m.ID, IsClusterWriter: m.Writer,
-			DBClusterParameterGroupStatus: "in-sync", PromotionTier: 1,
+			DBClusterParameterGroupStatus: d.ApplyStatus(m.Started), PromotionTier: 1,
 		})
 	}
-	return x
+	return x, nil
 }
 
-func (s *Service) instanceXML(in store.Instance, c store.Cluster) xmlInstance {
+func (s *Service) instanceXML(ctx context.Context, in store.Instance, c store.Cluster) (xmlInstance, error) {
+	d, err := params.ForInstance(ctx, s.store, c, in)
+	if err != nil {
+		return xmlInstance{}, err
+	}
 	x := xmlInstance{
 		DBInstanceIdentifier:       in.ID,
 		DBInstanceClass:            in.Class,
@@ -562,7 +646,7 @@ func (s *Service) instanceXML(in store.Instance, c store.Cluster) xmlInstance {
 		InstanceCreateTime:         in.CreatedAt,
 		PreferredBackupWindow:      "07:00-07:30",
 		BackupRetentionPeriod:      1,
-		DBParameterGroups:          []xmlParameterGroupStatus{{"default." + ParameterGroupFamily, "in-sync"}},
+		DBParameterGroups:          []xmlParameterGroupStatus{{d.DBGroup, d.ApplyStatus(in.Started)}},
 		AvailabilityZone:           s.cfg.Region + "a",
 		PreferredMaintenanceWindow: "sun:05:00-sun:05:30",
 		EngineVersion:              in.EngineVersion,
@@ -586,7 +670,7 @@ func (s *Service) instanceXML(in store.Instance, c store.Cluster) xmlInstance {
 	if c.CAIdentifier != "" {
 		x.CertificateDetails = &xmlCertificateDetails{CAIdentifier: c.CAIdentifier, ValidTill: s.cfg.CAValidTill}
 	}
-	return x
+	return x, nil
 }
 
 const resourceAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"

@@ -21,6 +21,7 @@ import (
 
 	"github.com/borealis-db/borealis/internal/engine"
 	"github.com/borealis-db/borealis/internal/gateway"
+	"github.com/borealis-db/borealis/internal/params"
 	"github.com/borealis-db/borealis/internal/pki"
 	"github.com/borealis-db/borealis/internal/store"
 )
@@ -30,6 +31,7 @@ const (
 	statusCreating  = "creating"
 	statusAvailable = "available"
 	statusDeleting  = "deleting"
+	statusRebooting = "rebooting"
 )
 
 // Config says where actual state lives.
@@ -38,6 +40,9 @@ type Config struct {
 	EndpointAddr string // the address endpoint listeners bind, e.g. 127.0.0.1
 	CA           *pki.CA
 	Interval     time.Duration // how often everything is checked even without a change
+	// GuardLibrary is the guard extension's shared library, preloaded into every server
+	// ("" runs servers without it, and so without the rds.* settings).
+	GuardLibrary string
 }
 
 // Reconciler owns one worker per cluster, so that a slow initdb of one cluster does not hold
@@ -51,8 +56,9 @@ type Reconciler struct {
 	wake    chan struct{}
 
 	mu      sync.Mutex
-	workers map[string]chan struct{} // cluster id → kick channel
-	routes  map[string]string        // cluster id → writer's private address
+	workers map[string]chan struct{}  // cluster id → kick channel
+	routes  map[string]gateway.Target // cluster id → the writer, when one runs
+	applied map[string]string         // instance id → fingerprint of the settings its server runs with
 	wg      sync.WaitGroup
 }
 
@@ -65,7 +71,8 @@ func New(cfg Config, st *store.Store, d engine.Driver, gw *gateway.Gateway, log 
 		cfg: cfg, store: st, driver: d, gateway: gw, log: log,
 		wake:    make(chan struct{}, 1),
 		workers: map[string]chan struct{}{},
-		routes:  map[string]string{},
+		routes:  map[string]gateway.Target{},
+		applied: map[string]string{},
 	}
 }
 
@@ -230,42 +237,96 @@ func (r *Reconciler) reconcileInstance(ctx context.Context, c store.Cluster, m s
 			return err
 		}
 	}
-	spec := r.volumeSpec(c, m.PrivatePort)
-	spec.Name = m.ID
-	if r.driver.Status(m.ID).State != engine.StateRunning {
-		if err := r.driver.Start(ctx, spec); err != nil {
+	d, err := params.ForInstance(ctx, r.store, c, m)
+	if err != nil {
+		return err
+	}
+	running := r.driver.Status(m.ID).State == engine.StateRunning
+	if !running || m.Status == statusRebooting {
+		// A (re)start applies every parameter, static ones included.
+		spec := r.instanceSpec(c, m, d.Values)
+		if running {
+			err = r.driver.Restart(ctx, spec)
+		} else {
+			err = r.driver.Start(ctx, spec)
+		}
+		if err != nil {
 			return fmt.Errorf("start: %w", err)
 		}
-		r.log.Info("instance running", "instance", m.ID, "cluster", c.ID)
-	} else if reissued {
-		// PostgreSQL rereads its certificate on reload: new names without a restart.
-		if err := r.driver.Reload(ctx, spec); err != nil {
-			return fmt.Errorf("reload: %w", err)
-		}
-	}
-	if m.Writer {
-		r.mu.Lock()
-		r.routes[c.ID] = net.JoinHostPort(spec.ListenAddr, strconv.Itoa(m.PrivatePort))
-		r.mu.Unlock()
-	}
-	if m.Status == statusCreating {
-		_, err := r.store.UpdateInstance(ctx, m.ID, func(in *store.Instance) error {
-			if in.Status == statusCreating {
+		r.setApplied(m.ID, d.Values)
+		r.log.Info("instance running", "instance", m.ID, "cluster", c.ID, "rebooted", m.Status == statusRebooting)
+		if m, err = r.store.UpdateInstance(ctx, m.ID, func(in *store.Instance) error {
+			in.Started = &store.StartedParams{ClusterGroup: d.ClusterGroup, DBGroup: d.DBGroup, Values: d.Values}
+			if in.Status == statusCreating || in.Status == statusRebooting {
 				in.Status = statusAvailable
 			}
 			return nil
-		})
-		return err
+		}); err != nil {
+			return err
+		}
+	} else if now := d.Now(m.Started); reissued || r.appliedChanged(m.ID, now) {
+		// Dynamic parameters and a reissued certificate take effect on reload.
+		if err := r.driver.Reload(ctx, r.instanceSpec(c, m, now)); err != nil {
+			return fmt.Errorf("reload: %w", err)
+		}
+		r.setApplied(m.ID, now)
+		r.log.Info("instance reloaded", "instance", m.ID, "cluster", c.ID)
+	}
+	if m.Writer {
+		r.mu.Lock()
+		r.routes[c.ID] = gateway.Target{
+			Addr:     net.JoinHostPort("127.0.0.1", strconv.Itoa(m.PrivatePort)),
+			ForceSSL: d.Now(m.Started)["rds.force_ssl"] == "1",
+		}
+		r.mu.Unlock()
 	}
 	return nil
 }
 
-func (r *Reconciler) deleteInstance(ctx context.Context, c store.Cluster, m store.Instance) error {
-	if m.Writer {
-		r.mu.Lock()
-		delete(r.routes, c.ID)
-		r.mu.Unlock()
+// instanceSpec is the server of instance m with parameter values v.
+func (r *Reconciler) instanceSpec(c store.Cluster, m store.Instance, v params.Values) engine.Spec {
+	spec := r.volumeSpec(c, m.PrivatePort)
+	spec.Name = m.ID
+	srv := params.ForServer(v, r.cfg.GuardLibrary != "")
+	spec.Settings, spec.ForceSSL, spec.PasswordMethod = srv.Settings, srv.ForceSSL, srv.PasswordMethod
+	if r.cfg.GuardLibrary != "" {
+		spec.Settings["shared_preload_libraries"] = r.cfg.GuardLibrary
 	}
+	return spec
+}
+
+func fingerprint(v params.Values) string {
+	keys := make([]string, 0, len(v))
+	for k := range v {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	h := sha256.New()
+	for _, k := range keys {
+		fmt.Fprintf(h, "%s=%s\x00", k, v[k])
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+func (r *Reconciler) setApplied(id string, v params.Values) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.applied[id] = fingerprint(v)
+}
+
+func (r *Reconciler) appliedChanged(id string, v params.Values) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.applied[id] != fingerprint(v)
+}
+
+func (r *Reconciler) deleteInstance(ctx context.Context, c store.Cluster, m store.Instance) error {
+	r.mu.Lock()
+	if m.Writer {
+		delete(r.routes, c.ID)
+	}
+	delete(r.applied, m.ID)
+	r.mu.Unlock()
 	spec := r.volumeSpec(c, m.PrivatePort)
 	spec.Name = m.ID
 	if err := r.driver.Stop(ctx, spec); err != nil {
@@ -365,11 +426,11 @@ func certCovers(certPEM []byte, req pki.ServerRequest) bool {
 
 // route is the gateway's view of a cluster endpoint: the writer, when one runs.
 func (r *Reconciler) route(clusterID string) gateway.Route {
-	return func() (string, bool) {
+	return func() (gateway.Target, bool) {
 		r.mu.Lock()
 		defer r.mu.Unlock()
-		addr, ok := r.routes[clusterID]
-		return addr, ok
+		t, ok := r.routes[clusterID]
+		return t, ok
 	}
 }
 

@@ -30,6 +30,8 @@ type Config struct {
 	Region         string
 	EndpointDomain string
 	EndpointAddr   string
+	// GuardLibrary is the guard extension (guard.so); "" looks next to the executable.
+	GuardLibrary string
 }
 
 // Run serves until ctx is cancelled, then stops every PostgreSQL server it started.
@@ -61,13 +63,17 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		return fmt.Errorf("account: %w", err)
 	}
 
+	guard, err := installGuard(cfg.GuardLibrary, dataDir)
+	if err != nil {
+		return err
+	}
 	driver, err := engine.NewLocal(log.With("component", "engine"), engine.Options{})
 	if err != nil {
 		return err
 	}
 	gw := gateway.New(log.With("component", "gateway"))
 	defer gw.Close()
-	rec := reconcile.New(reconcile.Config{DataDir: dataDir, EndpointAddr: cfg.EndpointAddr, CA: acct.CA},
+	rec := reconcile.New(reconcile.Config{DataDir: dataDir, EndpointAddr: cfg.EndpointAddr, CA: acct.CA, GuardLibrary: guard},
 		st, driver, gw, log.With("component", "reconcile"))
 
 	rdsSvc := rds.New(rds.Config{
@@ -135,4 +141,32 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		return nil
 	}
 	return err
+}
+
+// installGuard copies the guard extension into the data directory, where the postgres
+// account can read it (a checkout under /root, say, it could not), and returns its path.
+func installGuard(src, dataDir string) (string, error) {
+	if src == "" {
+		exe, err := os.Executable()
+		if err != nil {
+			return "", err
+		}
+		src = filepath.Join(filepath.Dir(exe), "guard.so")
+	}
+	lib, err := os.ReadFile(src)
+	if err != nil {
+		return "", fmt.Errorf("guard extension: %w (build it with `make build`, or pass --guard-lib)", err)
+	}
+	dir := filepath.Join(dataDir, "lib")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	if err := os.Chmod(dir, 0o755); err != nil {
+		return "", err
+	}
+	dst := filepath.Join(dir, "guard.so")
+	if err := writeFileAtomic(dst, lib, 0o644); err != nil {
+		return "", err
+	}
+	return dst, nil
 }

@@ -41,6 +41,8 @@ type Cluster struct {
 	CAIdentifier  string `json:"ca_identifier"`
 	// VolumeReady is set once the cluster volume is initialised and bootstrapped.
 	VolumeReady bool `json:"volume_ready"`
+	// ParameterGroup is the DB cluster parameter group's name.
+	ParameterGroup string `json:"parameter_group"`
 }
 
 // Instance is a DB instance of a cluster: one PostgreSQL server.
@@ -58,6 +60,102 @@ type Instance struct {
 	PrivatePort int `json:"private_port"`
 	// Writer marks the instance that runs the cluster volume read-write.
 	Writer bool `json:"writer"`
+	// ParameterGroup is the DB parameter group's name.
+	ParameterGroup string `json:"parameter_group"`
+	// Started records what the server was last started with, so that the API can tell
+	// which parameter changes wait for a reboot.
+	Started *StartedParams `json:"started,omitempty"`
+}
+
+// StartedParams is the parameter state a server was started with.
+type StartedParams struct {
+	ClusterGroup string            `json:"cluster_group"`
+	DBGroup      string            `json:"db_group"`
+	Values       map[string]string `json:"values"`
+}
+
+// Parameter group kinds.
+const (
+	ClusterParamGroup = "cluster"
+	DBParamGroup      = "db"
+)
+
+// ParameterGroup is a custom DB cluster or DB parameter group. The default groups are not
+// stored: they hold the engine defaults and cannot change.
+type ParameterGroup struct {
+	Name        string            `json:"name"`
+	Kind        string            `json:"kind"` // ClusterParamGroup | DBParamGroup
+	Family      string            `json:"family"`
+	Description string            `json:"description"`
+	Values      map[string]string `json:"values,omitempty"`
+	// ApplyMethods holds each set parameter's ApplyMethod (immediate | pending-reboot).
+	ApplyMethods map[string]string `json:"apply_methods,omitempty"`
+	CreatedAt    time.Time         `json:"created_at"`
+}
+
+func paramGroupKey(kind, name string) string { return kind + "/" + name }
+
+func (s *Store) paramGroups() table[ParameterGroup] { return table[ParameterGroup]{s.db, "param_groups"} }
+
+// CreateParameterGroup inserts a new group; ErrExists when the name is taken for its kind.
+func (s *Store) CreateParameterGroup(ctx context.Context, g ParameterGroup) error {
+	doc, err := marshal(g)
+	if err != nil {
+		return err
+	}
+	_, err = s.db.ExecContext(ctx, `INSERT INTO param_groups (id, doc) VALUES (?, ?)`, paramGroupKey(g.Kind, g.Name), doc)
+	return insertErr(err)
+}
+
+func (s *Store) ParameterGroup(ctx context.Context, kind, name string) (ParameterGroup, error) {
+	return s.paramGroups().get(ctx, paramGroupKey(kind, name))
+}
+
+func (s *Store) ParameterGroups(ctx context.Context, kind string) ([]ParameterGroup, error) {
+	return s.paramGroups().list(ctx, "WHERE id LIKE ?", kind+"/%")
+}
+
+func (s *Store) UpdateParameterGroup(ctx context.Context, kind, name string, fn func(*ParameterGroup) error) (ParameterGroup, error) {
+	return s.paramGroups().update(ctx, paramGroupKey(kind, name), fn)
+}
+
+// DeleteParameterGroup removes a group unless inUse, run in the same transaction with the
+// names of the clusters and instances using it, objects.
+func (s *Store) DeleteParameterGroup(ctx context.Context, kind, name string, inUse func(users []string) error) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	table, field := "clusters", "$.parameter_group"
+	if kind == DBParamGroup {
+		table = "instances"
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT id FROM `+table+` WHERE json_extract(doc, ?) = ? ORDER BY id`, field, name)
+	if err != nil {
+		return err
+	}
+	var users []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return err
+		}
+		users = append(users, id)
+	}
+	rows.Close()
+	if err := inUse(users); err != nil {
+		return err
+	}
+	res, err := tx.ExecContext(ctx, `DELETE FROM param_groups WHERE id = ?`, paramGroupKey(kind, name))
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return ErrNotFound
+	}
+	return tx.Commit()
 }
 
 func (s *Store) accessKeys() table[AccessKey] { return table[AccessKey]{s.db, "access_keys"} }

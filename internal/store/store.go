@@ -31,6 +31,7 @@ var migrations = []string{
 	`CREATE TABLE clusters (id TEXT PRIMARY KEY, doc TEXT NOT NULL)`,
 	`CREATE TABLE instances (id TEXT PRIMARY KEY, cluster_id TEXT NOT NULL, doc TEXT NOT NULL)`,
 	`CREATE INDEX instances_cluster ON instances (cluster_id)`,
+	`CREATE TABLE param_groups (id TEXT PRIMARY KEY, doc TEXT NOT NULL)`,
 }
 
 // Open opens (creating if needed) the state file at path, 0600 because it holds secrets.

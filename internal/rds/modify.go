@@ -1,0 +1,139 @@
+package rds
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/borealis-db/borealis/internal/awsquery"
+	"github.com/borealis-db/borealis/internal/store"
+)
+
+func clusterGroupNotFound(name string) error {
+	return awsquery.Errorf(http.StatusNotFound, "DBClusterParameterGroupNotFound", "DBClusterParameterGroup not found: %s", name)
+}
+
+// modifySupported are the ModifyDBCluster members Borealis acts on; any other member is
+// refused rather than silently ignored.
+var modifySupported = map[string]bool{
+	"Action": true, "Version": true, "DBClusterIdentifier": true, "ApplyImmediately": true,
+	"DBClusterParameterGroupName": true,
+}
+
+func (s *Service) modifyCluster(ctx context.Context, p awsquery.Params) (any, error) {
+	raw, err := p.Required("DBClusterIdentifier")
+	if err != nil {
+		return nil, err
+	}
+	for k := range p.Values {
+		if !modifySupported[k] {
+			return nil, awsquery.InvalidParameterCombination("ModifyDBCluster does not support %s in Borealis yet.", clip(strings.SplitN(k, ".", 2)[0]))
+		}
+	}
+	if _, _, err := p.Bool("ApplyImmediately"); err != nil {
+		return nil, err
+	}
+	pg := ""
+	if name := p.String("DBClusterParameterGroupName"); name != "" {
+		g, err := s.group(ctx, clusterGroups, name)
+		if err != nil {
+			return nil, clusterGroupNotFound(name)
+		}
+		pg = g.Name
+	}
+	c, err := s.store.UpdateCluster(ctx, strings.ToLower(raw), func(c *store.Cluster) error {
+		if c.Status != StatusAvailable {
+			return invalidClusterState("DB cluster %s is not available for modification with status %s.", c.ID, c.Status)
+		}
+		if pg != "" {
+			// Like RDS: the new group's values reach the instances at their next reboot.
+			c.ParameterGroup = pg
+		}
+		return nil
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, clusterNotFound(raw)
+	}
+	if err != nil {
+		return nil, err
+	}
+	s.log.Info("cluster modified", "cluster", c.ID, "parameter_group", c.ParameterGroup)
+	s.notify()
+	members, err := s.store.ClusterInstances(ctx, c.ID)
+	if err != nil {
+		return nil, err
+	}
+	return s.clusterResult(ctx, c, members)
+}
+
+func (s *Service) rebootInstance(ctx context.Context, p awsquery.Params) (any, error) {
+	raw, err := p.Required("DBInstanceIdentifier")
+	if err != nil {
+		return nil, err
+	}
+	if failover, _, err := p.Bool("ForceFailover"); err != nil {
+		return nil, err
+	} else if failover {
+		return nil, awsquery.InvalidParameterCombination("ForceFailover needs reader instances, which Borealis does not run yet.")
+	}
+	in, err := s.store.UpdateInstance(ctx, strings.ToLower(raw), func(in *store.Instance) error {
+		if in.Status != StatusAvailable {
+			return awsquery.Errorf(http.StatusBadRequest, "InvalidDBInstanceState", "Instance %s is not currently in the available state.", in.ID)
+		}
+		in.Status = StatusRebooting
+		return nil
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, instanceNotFound(raw)
+	}
+	if err != nil {
+		return nil, err
+	}
+	s.log.Info("instance rebooting", "instance", in.ID)
+	s.notify()
+	c, err := s.store.Cluster(ctx, in.ClusterID)
+	if err != nil {
+		return nil, err
+	}
+	return s.instanceResult(ctx, in, c)
+}
+
+func (s *Service) rebootCluster(ctx context.Context, p awsquery.Params) (any, error) {
+	raw, err := p.Required("DBClusterIdentifier")
+	if err != nil {
+		return nil, err
+	}
+	c, err := s.store.Cluster(ctx, strings.ToLower(raw))
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, clusterNotFound(raw)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if c.Status != StatusAvailable {
+		return nil, invalidClusterState("DB cluster %s is not in the available state.", c.ID)
+	}
+	members, err := s.store.ClusterInstances(ctx, c.ID)
+	if err != nil {
+		return nil, err
+	}
+	for _, m := range members {
+		if m.Status != StatusAvailable {
+			return nil, awsquery.Errorf(http.StatusBadRequest, "InvalidDBInstanceState", "Instance %s is not currently in the available state.", m.ID)
+		}
+	}
+	for i, m := range members {
+		if members[i], err = s.store.UpdateInstance(ctx, m.ID, func(in *store.Instance) error {
+			if in.Status == StatusAvailable {
+				in.Status = StatusRebooting
+			}
+			return nil
+		}); err != nil {
+			return nil, err
+		}
+	}
+	s.log.Info("cluster rebooting", "cluster", c.ID, "instances", len(members))
+	s.notify()
+	return s.clusterResult(ctx, c, members)
+}
