@@ -95,7 +95,9 @@ type ParameterGroup struct {
 
 func paramGroupKey(kind, name string) string { return kind + "/" + name }
 
-func (s *Store) paramGroups() table[ParameterGroup] { return table[ParameterGroup]{s.db, "param_groups"} }
+func (s *Store) paramGroups() table[ParameterGroup] {
+	return table[ParameterGroup]{s.db, "param_groups"}
+}
 
 // CreateParameterGroup inserts a new group; ErrExists when the name is taken for its kind.
 func (s *Store) CreateParameterGroup(ctx context.Context, g ParameterGroup) error {
