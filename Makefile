@@ -2,6 +2,8 @@
 GO      ?= go
 export PATH := /usr/local/go/bin:$(PATH)
 BIN     := bin/borealis
+GUARD   := bin/guard.so
+PG_CONFIG ?= /usr/lib/postgresql/15/bin/pg_config
 GOFILES := $(shell find cmd internal -name '*.go' -not -name '*_test.go') go.mod go.sum
 
 .PHONY: all deps build run test test-go test-e2e vet clean
@@ -11,10 +13,16 @@ all: build
 deps:
 	@scripts/install-deps.sh
 
-build: $(BIN)
+build: $(BIN) $(GUARD)
 
 $(BIN): $(GOFILES)
 	$(GO) build -o $(BIN) ./cmd/borealis
+
+# The guard extension, built against Debian's PostgreSQL 15 server headers (make deps).
+$(GUARD): $(wildcard pgext/guard/*.c pgext/guard/*.h) pgext/guard/Makefile | deps
+	$(MAKE) -s -C pgext/guard PG_CONFIG=$(PG_CONFIG)
+	@mkdir -p bin
+	cp pgext/guard/guard.so $@
 
 # Starts Borealis in the foreground with its defaults: data in ./.borealis, API on
 # http://127.0.0.1:8080, endpoints on 127.0.0.1.
@@ -34,3 +42,4 @@ test-e2e:
 
 clean:
 	rm -rf bin
+	$(MAKE) -s -C pgext/guard clean PG_CONFIG=$(PG_CONFIG)

@@ -8,12 +8,15 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/borealis-db/borealis/internal/awsquery"
+	"github.com/borealis-db/borealis/internal/principal"
 	"github.com/borealis-db/borealis/internal/sigv4"
 )
 
@@ -21,6 +24,19 @@ import (
 type Service interface {
 	Do(ctx context.Context, action string, p awsquery.Params) (any, error)
 }
+
+// Authorizable is a Service that names the resources and service condition keys of each
+// action; a Service that is not is authorized against resource "*".
+type Authorizable interface {
+	Authorization(ctx context.Context, action string, p awsquery.Params) (resources []string, keys map[string][]string)
+}
+
+// Authenticator turns a verified access key into the caller.
+type Authenticator func(ctx context.Context, accessKeyID string) (principal.Principal, error)
+
+// Authorizer decides whether the caller may perform action ("rds:CreateDBCluster") on every
+// resource, given the request's condition keys; it returns the AWS error to send if not.
+type Authorizer func(ctx context.Context, p principal.Principal, action string, resources []string, keys map[string][]string) error
 
 // Endpoint is a service the API serves: its signing name, XML namespace and API version.
 type Endpoint struct {
@@ -31,12 +47,15 @@ type Endpoint struct {
 
 // Config assembles the handler.
 type Config struct {
-	Region    string
-	Verifier  *sigv4.Verifier
-	Services  map[string]Endpoint // by signing name: "rds", later "ec2", "iam", "sts"
-	CABundle  []byte              // served at /global-bundle.pem
-	Log       *slog.Logger
-	MaxBodyKB int64
+	Region   string
+	Verifier *sigv4.Verifier
+	Services map[string]Endpoint // by signing name: "rds", later "ec2", "iam", "sts"
+	// Authenticate and Authorize run for every request after SigV4 and before the action.
+	Authenticate Authenticator
+	Authorize    Authorizer
+	CABundle     []byte // served at /global-bundle.pem
+	Log          *slog.Logger
+	MaxBodyKB    int64
 }
 
 type handler struct{ Config }
@@ -126,7 +145,23 @@ func (h *handler) query(w http.ResponseWriter, r *http.Request) {
 		fail(awsquery.Errorf(http.StatusBadRequest, "InvalidAction", "Could not find operation %s for version %s", clip(action), clip(v)))
 		return
 	}
-	result, err := ep.Service.Do(r.Context(), action, awsquery.Params{Values: params})
+	caller, err := h.Authenticate(r.Context(), id.AccessKeyID)
+	if err != nil {
+		fail(err)
+		return
+	}
+	ctx := principal.With(r.Context(), caller)
+	p := awsquery.Params{Values: params}
+	resources, keys := []string{"*"}, map[string][]string{}
+	if az, ok := ep.Service.(Authorizable); ok {
+		resources, keys = az.Authorization(ctx, action, p)
+	}
+	addGlobalKeys(keys, r, caller, h.Region)
+	if err := h.Authorize(ctx, caller, id.Service+":"+action, resources, keys); err != nil {
+		fail(err)
+		return
+	}
+	result, err := ep.Service.Do(ctx, action, p)
 	if err != nil {
 		fail(err)
 		return
@@ -152,6 +187,32 @@ func formValues(r *http.Request, body []byte) (url.Values, error) {
 		}
 	}
 	return v, nil
+}
+
+// addGlobalKeys fills the global condition keys every request carries.
+func addGlobalKeys(keys map[string][]string, r *http.Request, p principal.Principal, region string) {
+	now := time.Now().UTC()
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	set := func(k, v string) { keys[k] = []string{v} }
+	set("aws:SourceIp", host)
+	set("aws:CurrentTime", now.Format(time.RFC3339))
+	set("aws:EpochTime", strconv.FormatInt(now.Unix(), 10))
+	set("aws:SecureTransport", strconv.FormatBool(r.TLS != nil))
+	set("aws:RequestedRegion", region)
+	set("aws:PrincipalArn", p.ARN)
+	set("aws:PrincipalAccount", p.AccountID)
+	set("aws:ResourceAccount", p.AccountID)
+	set("aws:PrincipalType", p.Type)
+	set("aws:userid", p.UserID)
+	if p.UserName != "" {
+		set("aws:username", p.UserName)
+	}
+	for k, v := range p.Tags {
+		set("aws:PrincipalTag/"+k, v)
+	}
 }
 
 // clip keeps client-supplied text in error messages short.

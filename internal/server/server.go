@@ -15,8 +15,10 @@ import (
 	"time"
 
 	"github.com/borealis-db/borealis/internal/apiserver"
+	"github.com/borealis-db/borealis/internal/awsquery"
 	"github.com/borealis-db/borealis/internal/engine"
 	"github.com/borealis-db/borealis/internal/gateway"
+	"github.com/borealis-db/borealis/internal/principal"
 	"github.com/borealis-db/borealis/internal/rds"
 	"github.com/borealis-db/borealis/internal/reconcile"
 	"github.com/borealis-db/borealis/internal/sigv4"
@@ -109,6 +111,23 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		},
 		CABundle: acct.CA.CertPEM,
 		Log:      log.With("component", "api"),
+		Authenticate: func(ctx context.Context, keyID string) (principal.Principal, error) {
+			k, err := st.AccessKey(ctx, keyID)
+			if err != nil {
+				return principal.Principal{}, err
+			}
+			if k.Principal != "root" {
+				return principal.Principal{}, awsquery.Errorf(http.StatusForbidden, "InvalidClientTokenId", "The security token included in the request is invalid.")
+			}
+			return principal.Principal{Type: principal.Root, AccountID: acct.ID, ARN: "arn:aws:iam::" + acct.ID + ":root", UserID: acct.ID, AccessKeyID: keyID}, nil
+		},
+		// Only the root user exists so far, and the root user may do everything.
+		Authorize: func(_ context.Context, p principal.Principal, action string, resources []string, _ map[string][]string) error {
+			if p.IsRoot() {
+				return nil
+			}
+			return awsquery.Errorf(http.StatusForbidden, "AccessDenied", "User: %s is not authorized to perform: %s on resource: %s because no identity-based policy allows the %s action", p.ARN, action, resources[0], action)
+		},
 	})
 	ln, err := net.Listen("tcp", cfg.APIAddr)
 	if err != nil {

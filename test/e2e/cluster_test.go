@@ -23,7 +23,7 @@ func waitDelOpts(o *rds.DBInstanceDeletedWaiterOptions) {
 }
 
 // createCluster makes a cluster with a writer and waits for both, as the README does.
-func createCluster(ctx context.Context, t *testing.T, c *rds.Client, id, user, password, db string) (*rds.DescribeDBClustersOutput, string) {
+func createCluster(ctx context.Context, t *testing.T, c *rds.Client, id, user, password, db string, opts ...func(*rds.CreateDBClusterInput)) (*rds.DescribeDBClustersOutput, string) {
 	t.Helper()
 	in := &rds.CreateDBClusterInput{
 		DBClusterIdentifier: aws.String(id),
@@ -34,6 +34,9 @@ func createCluster(ctx context.Context, t *testing.T, c *rds.Client, id, user, p
 	}
 	if db != "" {
 		in.DatabaseName = aws.String(db)
+	}
+	for _, o := range opts {
+		o(in)
 	}
 	out, err := c.CreateDBCluster(ctx, in)
 	if err != nil {

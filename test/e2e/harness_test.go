@@ -43,19 +43,16 @@ func TestMain(m *testing.M) {
 func run(m *testing.M) (int, error) {
 	binary = os.Getenv("BOREALIS_BIN")
 	if binary == "" {
-		dir, err := os.MkdirTemp("", "borealis-bin-")
-		if err != nil {
-			return 0, err
-		}
-		defer os.RemoveAll(dir)
-		binary = filepath.Join(dir, "borealis")
+		// Build the binary and the guard extension beside it, as `make build` does.
 		_, file, _, _ := runtime.Caller(0)
-		build := exec.Command("go", "build", "-o", binary, "./cmd/borealis")
-		build.Dir = filepath.Join(filepath.Dir(file), "..", "..")
+		top := filepath.Join(filepath.Dir(file), "..", "..")
+		build := exec.Command("make", "-s", "build")
+		build.Dir = top
 		build.Stdout, build.Stderr = os.Stderr, os.Stderr
 		if err := build.Run(); err != nil {
-			return 0, fmt.Errorf("build borealis: %w", err)
+			return 0, fmt.Errorf("make build: %w", err)
 		}
+		binary = filepath.Join(top, "bin", "borealis")
 	}
 	code := m.Run()
 	shared.stop()
