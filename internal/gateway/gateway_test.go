@@ -12,7 +12,7 @@ import (
 )
 
 // echoServer answers each line with the same line, standing in for a backend.
-func echoServer(t *testing.T) string {
+func echoServer(t testing.TB) string {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -121,4 +121,42 @@ func TestForceSSLStillForwardsSSLRequest(t *testing.T) {
 	if _, err := io.ReadFull(c, got); err != nil || !bytes.Equal(got, ssl) {
 		t.Fatalf("SSLRequest not forwarded: %q %v", got, err)
 	}
+}
+
+// pingPong sends 1 KiB and reads it back b.N times over one connection: the round trip a
+// query and its answer make.
+func pingPong(b *testing.B, addr string) {
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	msg := bytes.Repeat([]byte{'q'}, 1024)
+	msg[0] = 0 // not a TLS record: the gateway forwards it
+	got := make([]byte, len(msg))
+	b.SetBytes(int64(len(msg)))
+	b.ResetTimer()
+	for b.Loop() {
+		if _, err := c.Write(msg); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := io.ReadFull(c, got); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkRoundTripDirect is the baseline for BenchmarkRoundTripThroughGateway.
+func BenchmarkRoundTripDirect(b *testing.B) {
+	pingPong(b, echoServer(b))
+}
+
+func BenchmarkRoundTripThroughGateway(b *testing.B) {
+	backend := echoServer(b)
+	g := New(slog.New(slog.DiscardHandler))
+	defer g.Close()
+	if err := g.Ensure("ep", "127.0.0.1:0", func() (Target, bool) { return Target{Addr: backend}, true }); err != nil {
+		b.Fatal(err)
+	}
+	pingPong(b, g.listeners["ep"].ln.Addr().String())
 }
