@@ -637,7 +637,8 @@ func (l *Local) Reload(ctx context.Context, s Spec) error {
 	if p == nil {
 		return nil
 	}
-	c, err := l.Connect(ctx, s, "postgres")
+	// The rdsadmin database: the master user owns "postgres" and could attach settings to it.
+	c, err := l.Connect(ctx, s, Admin)
 	if err != nil {
 		return err
 	}
@@ -645,7 +646,7 @@ func (l *Local) Reload(ctx context.Context, s Spec) error {
 	// Every process stamps pg_conf_load_time() when it re-reads the files; a
 	// backend does so after the postmaster, which has then loaded pg_hba.conf.
 	var before, now time.Time
-	if err := c.QueryRow(ctx, "SELECT pg_conf_load_time()").Scan(&before); err != nil {
+	if err := c.QueryRow(ctx, "SELECT pg_catalog.pg_conf_load_time()").Scan(&before); err != nil {
 		return fmt.Errorf("engine: %s: reload: %w", s.Name, err)
 	}
 	if err := p.cmd.Process.Signal(syscall.SIGHUP); err != nil {
@@ -654,7 +655,7 @@ func (l *Local) Reload(ctx context.Context, s Spec) error {
 	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	for {
-		if err := c.QueryRow(wctx, "SELECT pg_conf_load_time()").Scan(&now); err != nil {
+		if err := c.QueryRow(wctx, "SELECT pg_catalog.pg_conf_load_time()").Scan(&now); err != nil {
 			return fmt.Errorf("engine: %s: reload not confirmed: %w; %s ends:\n%s", s.Name, err, s.LogFile, logTail(s.LogFile))
 		}
 		if now.After(before) {
@@ -705,7 +706,10 @@ func (l *Local) Connect(ctx context.Context, s Spec, database string) (*pgx.Conn
 	cfg.Host, cfg.Port = s.SocketDir, uint16(s.Port)
 	cfg.User, cfg.Password, cfg.Database = Admin, s.AdminPassword, database
 	cfg.TLSConfig, cfg.Fallbacks = nil, nil
-	cfg.RuntimeParams = map[string]string{"application_name": "borealis"}
+	// search_path is pinned in the startup packet, whose settings outrank ALTER DATABASE /
+	// ALTER ROLE ones: a database owner must not be able to put its own functions or
+	// operators in front of a superuser session's unqualified names.
+	cfg.RuntimeParams = map[string]string{"application_name": "borealis", "search_path": "pg_catalog"}
 	c, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("engine: %s: connecting as %s: %w", s.Name, Admin, err)

@@ -501,7 +501,7 @@ func TestStopStartKeepsData(t *testing.T) {
 	f.running(t)
 	ctx := ctxT(t)
 	c := f.admin(t, f.boot.DatabaseName)
-	if _, err := c.Exec(ctx, "CREATE TABLE IF NOT EXISTS kept (v text); INSERT INTO kept VALUES ('survives')"); err != nil {
+	if _, err := c.Exec(ctx, "CREATE TABLE IF NOT EXISTS public.kept (v text); INSERT INTO public.kept VALUES ('survives')"); err != nil {
 		t.Fatal(err)
 	}
 	c.Close(ctx)
@@ -516,7 +516,7 @@ func TestStopStartKeepsData(t *testing.T) {
 	}
 	f.running(t)
 	var n int
-	if err := f.admin(t, f.boot.DatabaseName).QueryRow(ctx, "SELECT count(*) FROM kept WHERE v = 'survives'").Scan(&n); err != nil || n == 0 {
+	if err := f.admin(t, f.boot.DatabaseName).QueryRow(ctx, "SELECT count(*) FROM public.kept WHERE v = 'survives'").Scan(&n); err != nil || n == 0 {
 		t.Errorf("data lost across restart: %d, %v", n, err)
 	}
 }

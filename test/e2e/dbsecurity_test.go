@@ -241,3 +241,43 @@ func TestForceSSLRefusesPlaintextAndSSLInfoWorks(t *testing.T) {
 		t.Fatalf("ssl_is_used() = %v, ssl_cipher() = %q, %v", used, cipher, err)
 	}
 }
+
+// TestBorealisSessionsCannotBeHijacked plants a function where Borealis' own superuser
+// session would find it if it trusted the database's settings, then makes Borealis reload.
+func TestBorealisSessionsCannotBeHijacked(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	srv := shared.get(t)
+	c := srv.rds(t)
+	newClusterGroup(ctx, t, c, "hijack")
+	desc, _ := createCluster(ctx, t, c, "hijack", "master1", "Master-pass1", "", func(in *rds.CreateDBClusterInput) {
+		in.DBClusterParameterGroupName = aws.String("hijack")
+	})
+	cl := desc.DBClusters[0]
+	conn := srv.connect(ctx, t, aws.ToString(cl.Endpoint), aws.ToInt32(cl.Port), "master1", "Master-pass1", "postgres")
+	for _, stmt := range []string{
+		`CREATE SCHEMA evil`,
+		`CREATE FUNCTION evil.pg_conf_load_time() RETURNS timestamptz LANGUAGE plpgsql AS $$
+		 BEGIN EXECUTE 'ALTER ROLE master1 SUPERUSER'; RETURN pg_catalog.now(); END $$`,
+		`CREATE FUNCTION evil.now() RETURNS timestamptz LANGUAGE plpgsql AS $$
+		 BEGIN EXECUTE 'ALTER ROLE master1 SUPERUSER'; RETURN pg_catalog.now(); END $$`,
+		`ALTER DATABASE postgres SET search_path = evil, pg_catalog`,
+		`ALTER ROLE master1 SET search_path = evil, pg_catalog`,
+	} {
+		if _, err := conn.Exec(ctx, stmt); err != nil {
+			t.Fatalf("%s: %v", stmt, err)
+		}
+	}
+	// A dynamic change makes Borealis reload the server through its own admin session.
+	if _, err := c.ModifyDBClusterParameterGroup(ctx, &rds.ModifyDBClusterParameterGroupInput{DBClusterParameterGroupName: aws.String("hijack"),
+		Parameters: []rdstypes.Parameter{param("log_statement", "ddl", rdstypes.ApplyMethodImmediate)}}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, time.Minute, "the reload", func() (bool, error) {
+		return show(ctx, t, conn, "log_statement") == "ddl", nil
+	})
+	var super bool
+	if err := conn.QueryRow(ctx, `SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = 'master1'`).Scan(&super); err != nil || super {
+		t.Fatalf("master1 became a superuser through Borealis' session (%v)", err)
+	}
+}
