@@ -73,7 +73,12 @@ func run(m *testing.M) int {
 // setup builds the extension, creates the cluster volume, starts the server
 // with the guard preloaded and makes the roles the tests use.
 func setup() (string, error) {
-	build := exec.Command("make", "-C", "../guard", "PG_CONFIG=pg_config")
+	// The same server headers `make build` uses: Debian's PostgreSQL 15.
+	pgConfig := os.Getenv("PG_CONFIG")
+	if pgConfig == "" {
+		pgConfig = "/usr/lib/postgresql/15/bin/pg_config"
+	}
+	build := exec.Command("make", "-C", "../guard", "PG_CONFIG="+pgConfig)
 	if out, err := build.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("make -C ../guard: %w\n%s", err, out)
 	}
