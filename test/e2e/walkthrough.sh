@@ -50,6 +50,10 @@ check "cluster is available with a 15.x engine" grep -Eq '^available[[:space:]]+
 check "psql session is the master user over TLS 1.2+" grep -Eq 'dbadmin +\| t +\| TLSv1\.[23]' setup.out
 check "master user has Aurora's attributes" grep -Eq 'dbadmin +\| f +\| t +\| t +\| infinity' setup.out
 check "rdsadmin is the superuser" grep -Eq 'rdsadmin +\| t ' setup.out
+check "the reboot brings the parameters in-sync" grep -qx 'in-sync' setup.out
+check "rds.force_ssl refuses plaintext with PostgreSQL's FATAL" grep -q 'no pg_hba.conf entry for host "127.0.0.1", user "dbadmin", database "appdb", no encryption' setup.out
+check "rds.restrict_password_commands refuses a non-member" grep -q 'must be a member of rds_password to alter passwords' setup.out
+check "the master user creates sslinfo and sees its TLS session" grep -Eq '^ t +\| TLS_' setup.out
 
 export AWS_SHARED_CREDENTIALS_FILE=$work/.borealis/credentials
 awsb() { aws --endpoint-url "http://$api" --region us-east-1 "$@"; }
@@ -64,9 +68,12 @@ wrong_host() {
 }
 check "verify-full with a wrong host name fails" wrong_host
 
+# A CA that is not Borealis': verify-full must fail against it.
+other_ca=$work/other-ca.pem
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$work/other-ca.key" -subj /CN=other -days 1 -out "$other_ca" 2>/dev/null
 no_bundle() {
   local out
-  out=$(PGPASSWORD='Ch4nge-me-now' psql "host=$endpoint hostaddr=127.0.0.1 port=$pgport dbname=appdb user=dbadmin sslmode=verify-full sslrootcert=/etc/ssl/certs/ca-certificates.crt connect_timeout=10" -c 'select 1' 2>&1) && return 1
+  out=$(PGPASSWORD='Ch4nge-me-now' psql "host=$endpoint hostaddr=127.0.0.1 port=$pgport dbname=appdb user=dbadmin sslmode=verify-full sslrootcert=$other_ca connect_timeout=10" -c 'select 1' 2>&1) && return 1
   echo "$out"
   grep -q 'certificate verify failed' <<<"$out"
 }
