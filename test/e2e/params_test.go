@@ -231,3 +231,103 @@ func reboot(ctx context.Context, t *testing.T, c *rds.Client, id string) {
 		t.Fatal(err)
 	}
 }
+
+// TestParametersReachPostgreSQL checks that parameter values are real server settings:
+// a DB parameter group at instance creation, a dynamic change applied by reload, a static
+// one waiting for the reboot, and SCRAM-only password authentication.
+func TestParametersReachPostgreSQL(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	srv := shared.get(t)
+	c := srv.rds(t)
+	if _, err := c.CreateDBParameterGroup(ctx, &rds.CreateDBParameterGroupInput{DBParameterGroupName: aws.String("effects-db"),
+		DBParameterGroupFamily: aws.String("aurora-postgresql15"), Description: aws.String("effects")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.ModifyDBParameterGroup(ctx, &rds.ModifyDBParameterGroupInput{DBParameterGroupName: aws.String("effects-db"),
+		Parameters: []rdstypes.Parameter{param("max_connections", "50", rdstypes.ApplyMethodPendingReboot), param("statement_timeout", "30000", rdstypes.ApplyMethodImmediate)}}); err != nil {
+		t.Fatal(err)
+	}
+	newClusterGroup(ctx, t, c, "effects")
+	if _, err := c.ModifyDBClusterParameterGroup(ctx, &rds.ModifyDBClusterParameterGroupInput{DBClusterParameterGroupName: aws.String("effects"),
+		Parameters: []rdstypes.Parameter{param("timezone", "Europe/Paris", rdstypes.ApplyMethodImmediate)}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.CreateDBCluster(ctx, &rds.CreateDBClusterInput{DBClusterIdentifier: aws.String("effects"), Engine: aws.String("aurora-postgresql"),
+		MasterUsername: aws.String("master1"), MasterUserPassword: aws.String("Master-pass1"), DBClusterParameterGroupName: aws.String("effects")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.CreateDBInstance(ctx, &rds.CreateDBInstanceInput{DBInstanceIdentifier: aws.String("effects-1"), DBClusterIdentifier: aws.String("effects"),
+		DBInstanceClass: aws.String("db.t3.medium"), Engine: aws.String("aurora-postgresql"), DBParameterGroupName: aws.String("effects-db")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := rds.NewDBInstanceAvailableWaiter(c, waitInstOpts).Wait(ctx, &rds.DescribeDBInstancesInput{DBInstanceIdentifier: aws.String("effects-1")}, 3*time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	out, err := c.DescribeDBClusters(ctx, &rds.DescribeDBClustersInput{DBClusterIdentifier: aws.String("effects")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl := out.DBClusters[0]
+	endpoint, port := aws.ToString(cl.Endpoint), aws.ToInt32(cl.Port)
+	if got := aws.ToString(cl.DBClusterParameterGroup); got != "effects" {
+		t.Errorf("DBClusterParameterGroup = %q", got)
+	}
+	conn := srv.connect(ctx, t, endpoint, port, "master1", "Master-pass1", "postgres")
+	for name, want := range map[string]string{"max_connections": "50", "statement_timeout": "30s", "TimeZone": "Europe/Paris"} {
+		if got := show(ctx, t, conn, name); got != want {
+			t.Errorf("SHOW %s = %s, want %s from the groups", name, got, want)
+		}
+	}
+
+	// Dynamic: applied by reload. Static: waits for the reboot.
+	if _, err := c.ModifyDBParameterGroup(ctx, &rds.ModifyDBParameterGroupInput{DBParameterGroupName: aws.String("effects-db"),
+		Parameters: []rdstypes.Parameter{param("work_mem", "8192", rdstypes.ApplyMethodImmediate), param("shared_buffers", "4096", rdstypes.ApplyMethodPendingReboot)}}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, time.Minute, "work_mem to be reloaded", func() (bool, error) { return show(ctx, t, conn, "work_mem") == "8MB", nil })
+	if got := show(ctx, t, conn, "shared_buffers"); got != "16MB" {
+		t.Errorf("shared_buffers changed before the reboot: %s", got)
+	}
+	if got := instanceApplyStatus(ctx, t, c, "effects-1"); got != "pending-reboot" {
+		t.Errorf("ParameterApplyStatus %q, want pending-reboot", got)
+	}
+	conn.Close(ctx)
+	reboot(ctx, t, c, "effects-1")
+	conn = srv.connect(ctx, t, endpoint, port, "master1", "Master-pass1", "postgres")
+	if got := show(ctx, t, conn, "shared_buffers"); got != "32MB" {
+		t.Errorf("shared_buffers after the reboot = %s, want 32MB", got)
+	}
+	if got := instanceApplyStatus(ctx, t, c, "effects-1"); got != "in-sync" {
+		t.Errorf("ParameterApplyStatus %q after the reboot", got)
+	}
+
+	// SCRAM only: a SCRAM-stored password logs in, the master's md5 one no longer does.
+	if _, err := c.ModifyDBClusterParameterGroup(ctx, &rds.ModifyDBClusterParameterGroupInput{DBClusterParameterGroupName: aws.String("effects"),
+		Parameters: []rdstypes.Parameter{param("password_encryption", "scram-sha-256", rdstypes.ApplyMethodImmediate)}}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, time.Minute, "password_encryption to be reloaded", func() (bool, error) {
+		return show(ctx, t, conn, "password_encryption") == "scram-sha-256", nil
+	})
+	if _, err := conn.Exec(ctx, `CREATE ROLE scrammer LOGIN PASSWORD 'Scram-pass1'`); err != nil {
+		t.Fatal(err)
+	}
+	conn.Close(ctx)
+	if _, err := c.ModifyDBClusterParameterGroup(ctx, &rds.ModifyDBClusterParameterGroupInput{DBClusterParameterGroupName: aws.String("effects"),
+		Parameters: []rdstypes.Parameter{param("rds.accepted_password_auth_method", "scram", rdstypes.ApplyMethodImmediate)}}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, time.Minute, "md5 logins to be refused", func() (bool, error) {
+		cn, err := srv.tryConnect(ctx, endpoint, port, "master1", "Master-pass1", "postgres")
+		if err == nil {
+			cn.Close(ctx)
+			return false, nil
+		}
+		return strings.Contains(err.Error(), "password authentication failed"), err
+	})
+	scram := srv.connect(ctx, t, endpoint, port, "scrammer", "Scram-pass1", "postgres")
+	if got := show(ctx, t, scram, "rds.accepted_password_auth_method"); got != "scram" {
+		t.Errorf("rds.accepted_password_auth_method = %s", got)
+	}
+}
