@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/borealis-db/borealis/internal/authz"
 	"github.com/borealis-db/borealis/internal/awsquery"
 	"github.com/borealis-db/borealis/internal/principal"
 	"github.com/borealis-db/borealis/internal/sigv4"
@@ -28,15 +29,16 @@ type Service interface {
 // Authorizable is a Service that names the resources and service condition keys of each
 // action; a Service that is not is authorized against resource "*".
 type Authorizable interface {
-	Authorization(ctx context.Context, action string, p awsquery.Params) (resources []string, keys map[string][]string)
+	Authorization(ctx context.Context, action string, p awsquery.Params) ([]authz.Resource, map[string][]string)
 }
 
 // Authenticator turns a verified access key into the caller.
 type Authenticator func(ctx context.Context, accessKeyID string) (principal.Principal, error)
 
 // Authorizer decides whether the caller may perform action ("rds:CreateDBCluster") on every
-// resource, given the request's condition keys; it returns the AWS error to send if not.
-type Authorizer func(ctx context.Context, p principal.Principal, action string, resources []string, keys map[string][]string) error
+// resource, given the request's condition keys and each resource's own; it returns the AWS
+// error to send if not.
+type Authorizer func(ctx context.Context, p principal.Principal, action string, resources []authz.Resource, keys map[string][]string) error
 
 // Endpoint is a service the API serves: its signing name, XML namespace and API version.
 type Endpoint struct {
@@ -152,7 +154,7 @@ func (h *handler) query(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx := principal.With(r.Context(), caller)
 	p := awsquery.Params{Values: params}
-	resources, keys := []string{"*"}, map[string][]string{}
+	resources, keys := []authz.Resource{authz.On("*")}, map[string][]string{}
 	if az, ok := ep.Service.(Authorizable); ok {
 		resources, keys = az.Authorization(ctx, action, p)
 	}

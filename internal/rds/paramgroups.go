@@ -150,7 +150,11 @@ func (s *Service) createGroup(ctx context.Context, k groupKind, p awsquery.Param
 	if err != nil {
 		return nil, err
 	}
-	return s.insertGroup(ctx, k, store.ParameterGroup{Name: name, Kind: k.store, Family: family, Description: desc, CreatedAt: s.cfg.Now().UTC()})
+	tags, err := parseTags(p)
+	if err != nil {
+		return nil, err
+	}
+	return s.insertGroup(ctx, k, store.ParameterGroup{Name: name, Kind: k.store, Family: family, Description: desc, CreatedAt: s.cfg.Now().UTC(), Tags: tags})
 }
 
 func (s *Service) insertGroup(ctx context.Context, k groupKind, g store.ParameterGroup) (any, error) {

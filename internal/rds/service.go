@@ -86,6 +86,12 @@ func (s *Service) Do(ctx context.Context, action string, p awsquery.Params) (any
 		return s.deleteInstance(ctx, p)
 	case "ModifyDBCluster":
 		return s.modifyCluster(ctx, p)
+	case "AddTagsToResource":
+		return s.addTags(ctx, p)
+	case "RemoveTagsFromResource":
+		return s.removeTags(ctx, p)
+	case "ListTagsForResource":
+		return s.listTags(ctx, p)
 	case "RebootDBInstance":
 		return s.rebootInstance(ctx, p)
 	case "RebootDBCluster":
@@ -176,6 +182,10 @@ func (s *Service) createCluster(ctx context.Context, p awsquery.Params) (any, er
 			return nil, awsquery.InvalidParameterValue("Invalid security group id: %s", sg)
 		}
 	}
+	tags, err := parseTags(p)
+	if err != nil {
+		return nil, err
+	}
 	pg := ""
 	if raw := p.String("DBClusterParameterGroupName"); raw != "" {
 		g, err := s.group(ctx, clusterGroups, raw)
@@ -213,6 +223,7 @@ func (s *Service) createCluster(ctx context.Context, p awsquery.Params) (any, er
 		CreatedAt:           s.cfg.Now().UTC(),
 		CAIdentifier:        s.cfg.CAIdentifier,
 		ParameterGroup:      pg,
+		Tags:                tags,
 	}
 	if err := s.store.CreateCluster(ctx, c); err != nil {
 		if errors.Is(err, store.ErrExists) {
@@ -370,6 +381,10 @@ func (s *Service) createInstance(ctx context.Context, p awsquery.Params) (any, e
 			return nil, awsquery.InvalidParameterCombination("The requested DB instance will be a member of a DB cluster. %s is managed by the DB cluster.", member)
 		}
 	}
+	tags, err := parseTags(p)
+	if err != nil {
+		return nil, err
+	}
 	pg := ""
 	if raw := p.String("DBParameterGroupName"); raw != "" {
 		g, err := s.group(ctx, dbGroups, raw)
@@ -384,6 +399,7 @@ func (s *Service) createInstance(ctx context.Context, p awsquery.Params) (any, e
 	}
 	in := store.Instance{
 		ParameterGroup: pg,
+		Tags:           tags,
 		ID:             id,
 		ClusterID:      strings.ToLower(rawCluster),
 		ResourceID:     resourceID,
@@ -612,6 +628,7 @@ func (s *Service) clusterXML(ctx context.Context, c store.Cluster, members []sto
 		AutoMinorVersionUpgrade:    true,
 		NetworkType:                "IPV4",
 		StorageType:                "aurora",
+		TagList:                    tagListXML(c.Tags),
 	}
 	for _, sg := range c.VpcSecurityGroupIDs {
 		x.VpcSecurityGroups = append(x.VpcSecurityGroups, xmlVpcSGMembership{sg, "active"})
@@ -659,6 +676,7 @@ func (s *Service) instanceXML(ctx context.Context, in store.Instance, c store.Cl
 		PromotionTier:              1,
 		DBInstanceArn:              s.instanceARN(in.ID),
 		NetworkType:                "IPV4",
+		TagList:                    tagListXML(in.Tags),
 	}
 	for _, sg := range c.VpcSecurityGroupIDs {
 		x.VpcSecurityGroups = append(x.VpcSecurityGroups, xmlVpcSGMembership{sg, "active"})

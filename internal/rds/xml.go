@@ -41,7 +41,7 @@ type xmlCluster struct {
 	AutoMinorVersionUpgrade          bool                 `xml:"AutoMinorVersionUpgrade"`
 	NetworkType                      string               `xml:"NetworkType"`
 	StorageType                      string               `xml:"StorageType"`
-	TagList                          struct{}             `xml:"TagList"`
+	TagList                          xmlTagList           `xml:"TagList"`
 }
 
 type xmlClusterMember struct {
@@ -108,7 +108,7 @@ type xmlInstance struct {
 	DeletionProtection               bool                      `xml:"DeletionProtection"`
 	NetworkType                      string                    `xml:"NetworkType"`
 	CertificateDetails               *xmlCertificateDetails    `xml:"CertificateDetails,omitempty"`
-	TagList                          struct{}                  `xml:"TagList"`
+	TagList                          xmlTagList                `xml:"TagList"`
 }
 
 type clusterResult struct {

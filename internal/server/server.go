@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/borealis-db/borealis/internal/apiserver"
+	"github.com/borealis-db/borealis/internal/authz"
 	"github.com/borealis-db/borealis/internal/awsquery"
 	"github.com/borealis-db/borealis/internal/engine"
 	"github.com/borealis-db/borealis/internal/gateway"
@@ -122,11 +123,11 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 			return principal.Principal{Type: principal.Root, AccountID: acct.ID, ARN: "arn:aws:iam::" + acct.ID + ":root", UserID: acct.ID, AccessKeyID: keyID}, nil
 		},
 		// Only the root user exists so far, and the root user may do everything.
-		Authorize: func(_ context.Context, p principal.Principal, action string, resources []string, _ map[string][]string) error {
+		Authorize: func(_ context.Context, p principal.Principal, action string, resources []authz.Resource, _ map[string][]string) error {
 			if p.IsRoot() {
 				return nil
 			}
-			return awsquery.Errorf(http.StatusForbidden, "AccessDenied", "User: %s is not authorized to perform: %s on resource: %s because no identity-based policy allows the %s action", p.ARN, action, resources[0], action)
+			return awsquery.Errorf(http.StatusForbidden, "AccessDenied", "User: %s is not authorized to perform: %s on resource: %s because no identity-based policy allows the %s action", p.ARN, action, resources[0].ARN, action)
 		},
 	})
 	ln, err := net.Listen("tcp", cfg.APIAddr)

@@ -43,6 +43,13 @@ type Cluster struct {
 	VolumeReady bool `json:"volume_ready"`
 	// ParameterGroup is the DB cluster parameter group's name.
 	ParameterGroup string `json:"parameter_group"`
+	Tags           []Tag  `json:"tags,omitempty"`
+}
+
+// Tag is a resource tag: RDS resources and IAM entities alike.
+type Tag struct {
+	Key   string `json:"key"`
+	Value string `json:"value"`
 }
 
 // Instance is a DB instance of a cluster: one PostgreSQL server.
@@ -62,6 +69,7 @@ type Instance struct {
 	Writer bool `json:"writer"`
 	// ParameterGroup is the DB parameter group's name.
 	ParameterGroup string `json:"parameter_group"`
+	Tags           []Tag  `json:"tags,omitempty"`
 	// Started records what the server was last started with, so that the API can tell
 	// which parameter changes wait for a reboot.
 	Started *StartedParams `json:"started,omitempty"`
@@ -91,6 +99,7 @@ type ParameterGroup struct {
 	// ApplyMethods holds each set parameter's ApplyMethod (immediate | pending-reboot).
 	ApplyMethods map[string]string `json:"apply_methods,omitempty"`
 	CreatedAt    time.Time         `json:"created_at"`
+	Tags         []Tag             `json:"tags,omitempty"`
 }
 
 func paramGroupKey(kind, name string) string { return kind + "/" + name }

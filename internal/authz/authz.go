@@ -1,0 +1,14 @@
+// Package authz holds the shape of an authorization question, shared by the services that
+// describe their requests and the IAM side that answers.
+package authz
+
+// Resource is one resource an action touches, with the condition keys that belong to it
+// (its tags: aws:ResourceTag/*, rds:cluster-tag/*, ...). IAM must allow the action on
+// every resource of a request.
+type Resource struct {
+	ARN  string
+	Keys map[string][]string
+}
+
+// On returns a resource without keys of its own.
+func On(arn string) Resource { return Resource{ARN: arn} }
