@@ -15,11 +15,9 @@ import (
 	"time"
 
 	"github.com/borealis-db/borealis/internal/apiserver"
-	"github.com/borealis-db/borealis/internal/authz"
-	"github.com/borealis-db/borealis/internal/awsquery"
 	"github.com/borealis-db/borealis/internal/engine"
 	"github.com/borealis-db/borealis/internal/gateway"
-	"github.com/borealis-db/borealis/internal/principal"
+	"github.com/borealis-db/borealis/internal/iam"
 	"github.com/borealis-db/borealis/internal/rds"
 	"github.com/borealis-db/borealis/internal/reconcile"
 	"github.com/borealis-db/borealis/internal/sigv4"
@@ -97,38 +95,22 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		},
 	}, st, rec.Notify, log.With("component", "rds"))
 
-	verifier := &sigv4.Verifier{Lookup: func(ctx context.Context, id string) (string, bool, error) {
-		k, err := st.AccessKey(ctx, id)
-		if errors.Is(err, store.ErrNotFound) || err == nil && k.Status != "Active" {
-			return "", false, nil
-		}
-		return k.Secret, err == nil, err
-	}}
+	iamSvc, err := iam.New(iam.Config{AccountID: acct.ID, AccountCreated: acct.RootKey.CreatedAt}, st, log.With("component", "iam"))
+	if err != nil {
+		return err
+	}
 	api := apiserver.New(apiserver.Config{
 		Region:   cfg.Region,
-		Verifier: verifier,
+		Verifier: &sigv4.Verifier{Lookup: iamSvc.LookupSecret},
 		Services: map[string]apiserver.Endpoint{
 			"rds": {Namespace: rds.Namespace, Version: "2014-10-31", Service: rdsSvc},
+			"iam": {Namespace: iam.Namespace, Version: iam.Version, Service: iamSvc},
+			"sts": {Namespace: iam.STSNamespace, Version: iam.STSVersion, Service: iamSvc.STS()},
 		},
-		CABundle: acct.CA.CertPEM,
-		Log:      log.With("component", "api"),
-		Authenticate: func(ctx context.Context, keyID string) (principal.Principal, error) {
-			k, err := st.AccessKey(ctx, keyID)
-			if err != nil {
-				return principal.Principal{}, err
-			}
-			if k.Principal != "root" {
-				return principal.Principal{}, awsquery.Errorf(http.StatusForbidden, "InvalidClientTokenId", "The security token included in the request is invalid.")
-			}
-			return principal.Principal{Type: principal.Root, AccountID: acct.ID, ARN: "arn:aws:iam::" + acct.ID + ":root", UserID: acct.ID, AccessKeyID: keyID}, nil
-		},
-		// Only the root user exists so far, and the root user may do everything.
-		Authorize: func(_ context.Context, p principal.Principal, action string, resources []authz.Resource, _ map[string][]string) error {
-			if p.IsRoot() {
-				return nil
-			}
-			return awsquery.Errorf(http.StatusForbidden, "AccessDenied", "User: %s is not authorized to perform: %s on resource: %s because no identity-based policy allows the %s action", p.ARN, action, resources[0].ARN, action)
-		},
+		Authenticate: iamSvc.Authenticate,
+		Authorize:    iamSvc.Authorize,
+		CABundle:     acct.CA.CertPEM,
+		Log:          log.With("component", "api"),
 	})
 	ln, err := net.Listen("tcp", cfg.APIAddr)
 	if err != nil {

@@ -32,6 +32,17 @@ var migrations = []string{
 	`CREATE TABLE instances (id TEXT PRIMARY KEY, cluster_id TEXT NOT NULL, doc TEXT NOT NULL)`,
 	`CREATE INDEX instances_cluster ON instances (cluster_id)`,
 	`CREATE TABLE param_groups (id TEXT PRIMARY KEY, doc TEXT NOT NULL)`,
+	// IAM (see iam.go). Names are keyed lower-case: IAM names are unique regardless of case.
+	`CREATE TABLE iam_users (id TEXT PRIMARY KEY, user_id TEXT NOT NULL UNIQUE, doc TEXT NOT NULL)`,
+	`CREATE TABLE iam_groups (id TEXT PRIMARY KEY, group_id TEXT NOT NULL UNIQUE, doc TEXT NOT NULL)`,
+	`CREATE TABLE iam_group_members (group_id TEXT NOT NULL REFERENCES iam_groups (group_id), user_id TEXT NOT NULL REFERENCES iam_users (user_id), PRIMARY KEY (group_id, user_id))`,
+	`CREATE INDEX iam_group_members_user ON iam_group_members (user_id)`,
+	`CREATE TABLE iam_inline_policies (owner_id TEXT NOT NULL, name_key TEXT NOT NULL, doc TEXT NOT NULL, PRIMARY KEY (owner_id, name_key))`,
+	`CREATE TABLE iam_policies (id TEXT PRIMARY KEY, name_key TEXT NOT NULL UNIQUE, doc TEXT NOT NULL)`,
+	`CREATE TABLE iam_attachments (owner_id TEXT NOT NULL, policy_arn TEXT NOT NULL, PRIMARY KEY (owner_id, policy_arn))`,
+	`CREATE INDEX iam_attachments_policy ON iam_attachments (policy_arn)`,
+	`CREATE TABLE iam_login_profiles (id TEXT PRIMARY KEY REFERENCES iam_users (user_id), doc TEXT NOT NULL)`,
+	`CREATE INDEX access_keys_principal ON access_keys (json_extract(doc, '$.principal'))`,
 }
 
 // Open opens (creating if needed) the state file at path, 0600 because it holds secrets.
