@@ -26,13 +26,13 @@ var testNow = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
 
 // env is a Service on a fresh store, with the root user's access key in it.
 type env struct {
-	t    *testing.T
+	t    testing.TB
 	svc  *Service
 	st   *store.Store
 	root context.Context // a context whose caller is the root user
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	ctx := context.Background()
 	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "state.db"))
@@ -82,7 +82,7 @@ func (e *env) fail(code string, status int, msgPart, action string, kv ...string
 	})
 }
 
-func expectError(t *testing.T, code string, status int, msgPart string, call func() error) *awsquery.Error {
+func expectError(t testing.TB, code string, status int, msgPart string, call func() error) *awsquery.Error {
 	t.Helper()
 	err := call()
 	var ae *awsquery.Error

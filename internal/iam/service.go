@@ -67,6 +67,8 @@ type Service struct {
 	store *store.Store
 	log   *slog.Logger
 	aws   awsManaged
+	// parsed caches parsed documents for the authorization path.
+	parsed parseCache
 }
 
 // New returns the IAM service. It fails only if an AWS managed policy's document does not

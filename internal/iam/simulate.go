@@ -86,7 +86,7 @@ func (s *Service) groupPolicies(ctx context.Context, g store.IAMGroup) ([]source
 func (s *Service) holderPolicies(h store.PolicyHolder, local func(arn string) (store.ManagedPolicy, bool)) ([]sourcedPolicy, error) {
 	var out []sourcedPolicy
 	for _, ip := range h.Inline {
-		p, err := policy.Parse(ip.Document)
+		p, err := s.parsed.parse(ip.Document)
 		if err != nil {
 			return nil, fmt.Errorf("iam: inline policy %s of %s %s: %w", ip.Name, h.Kind, h.Name, err)
 		}
@@ -104,7 +104,7 @@ func (s *Service) holderPolicies(h store.PolicyHolder, local func(arn string) (s
 			continue // deleted meanwhile (DeletePolicy refuses while attached)
 		}
 		v, _ := mp.Version(mp.DefaultVersion)
-		p, err := policy.Parse(v.Document)
+		p, err := s.parsed.parse(v.Document)
 		if err != nil {
 			return nil, fmt.Errorf("iam: managed policy %s %s: %w", arn, v.ID, err)
 		}

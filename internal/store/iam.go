@@ -694,6 +694,7 @@ func (s *Store) EffectivePoliciesOf(ctx context.Context, userID string) (Effecti
 			e.Holders = append(e.Holders, PolicyHolder{Kind: "group", ID: g.GroupID, Name: g.Name})
 		}
 		e.Managed = map[string]ManagedPolicy{}
+		var arns []any
 		for i := range e.Holders {
 			h := &e.Holders[i]
 			if h.Inline, err = queryDocs[InlinePolicy](ctx, tx, `SELECT doc FROM iam_inline_policies WHERE owner_id = ? ORDER BY name_key`, h.ID); err != nil {
@@ -703,18 +704,20 @@ func (s *Store) EffectivePoliciesOf(ctx context.Context, userID string) (Effecti
 				return err
 			}
 			for _, arn := range h.Attached {
-				if _, ok := e.Managed[arn]; ok {
-					continue
-				}
-				p, err := queryDoc[ManagedPolicy](ctx, tx, `SELECT doc FROM iam_policies WHERE id = ?`, arn)
-				if errors.Is(err, ErrNotFound) {
-					continue // an AWS managed policy
-				}
-				if err != nil {
-					return err
-				}
-				e.Managed[arn] = p
+				arns = append(arns, arn)
 			}
+		}
+		if len(arns) == 0 {
+			return nil
+		}
+		// One query for every customer managed policy attached; AWS managed ones are not stored.
+		marks := strings.TrimSuffix(strings.Repeat("?,", len(arns)), ",")
+		policies, err := queryDocs[ManagedPolicy](ctx, tx, `SELECT doc FROM iam_policies WHERE id IN (`+marks+`)`, arns...)
+		if err != nil {
+			return err
+		}
+		for _, p := range policies {
+			e.Managed[p.ARN] = p
 		}
 		return nil
 	})
