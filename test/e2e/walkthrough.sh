@@ -53,6 +53,8 @@ check "rdsadmin is the superuser" grep -Eq 'rdsadmin +\| t ' setup.out
 check "the reboot brings the parameters in-sync" grep -qx 'in-sync' setup.out
 check "rds.force_ssl refuses plaintext with PostgreSQL's FATAL" grep -q 'no pg_hba.conf entry for host "127.0.0.1", user "dbadmin", database "appdb", no encryption' setup.out
 check "rds.restrict_password_commands refuses a non-member" grep -q 'must be a member of rds_password to alter passwords' setup.out
+check "a read-only IAM user is denied CreateDBCluster" grep -q 'AccessDenied.*is not authorized to perform: rds:CreateDBCluster' setup.out
+check "the read-only IAM user can describe" grep -qx 'demo' setup.out
 check "the master user creates sslinfo and sees its TLS session" grep -Eq '^ t +\| TLS_' setup.out
 
 export AWS_SHARED_CREDENTIALS_FILE=$work/.borealis/credentials
