@@ -11,131 +11,154 @@ import (
 
 // Authorization says which resources an RDS action touches, with each resource's tag keys,
 // and the condition keys that describe the request, so that IAM can decide before the
-// action runs. IAM must allow every resource listed, as it does for CreateDBInstance in a
-// cluster (the db and the cluster).
-func (s *Service) Authorization(ctx context.Context, action string, p awsquery.Params) ([]authz.Resource, map[string][]string) {
+// action runs. An action not in the table is authorized against "*" (and then refused as
+// InvalidAction by Do).
+func (s *Service) Authorization(ctx context.Context, name string, p awsquery.Params) ([]authz.Resource, map[string][]string) {
 	keys := map[string][]string{}
-	lower := func(name string) string { return strings.ToLower(p.String(name)) }
-	cluster := func(id string) authz.Resource {
-		if id == "" {
-			return authz.On(s.clusterARN("*"))
-		}
-		r := authz.On(s.clusterARN(id))
-		if c, err := s.store.Cluster(ctx, id); err == nil {
-			r.Keys = tagKeys(c.Tags, "rds:cluster-tag/")
-		}
-		return r
+	a, ok := actions[name]
+	if !ok {
+		return []authz.Resource{authz.On("*")}, keys
 	}
-	instance := func(id string) authz.Resource {
-		if id == "" {
-			return authz.On(s.instanceARN("*"))
-		}
-		r := authz.On(s.instanceARN(id))
-		if in, err := s.store.Instance(ctx, id); err == nil {
-			r.Keys = tagKeys(in.Tags, "rds:db-tag/")
-		}
-		return r
-	}
-	group := func(k groupKind, name string) authz.Resource {
-		if name == "" {
-			name = "*"
-		}
-		r := authz.On(s.groupARN(k, strings.ToLower(arnName(name))))
-		if g, err := s.store.ParameterGroup(ctx, k.store, strings.ToLower(arnName(name))); err == nil {
-			r.Keys = tagKeys(g.Tags, "rds:"+k.arnType+"-tag/")
-		}
-		return r
-	}
-	requestTags := func() {
-		tags, _ := parseTags(p) // a bad tag is refused by the action itself
-		var names []string
-		for _, t := range tags {
-			keys["aws:RequestTag/"+t.Key] = []string{t.Value}
-			names = append(names, t.Key)
-		}
-		if len(names) > 0 {
-			keys["aws:TagKeys"] = names
-		}
-	}
-	var res []authz.Resource
-	switch action {
-	case "CreateDBCluster":
-		res = []authz.Resource{authz.On(s.clusterARN(lower("DBClusterIdentifier")))}
-		if g := p.String("DBClusterParameterGroupName"); g != "" {
-			res = append(res, group(clusterGroups, g))
-		}
-		keys["rds:DatabaseEngine"] = []string{p.String("Engine")}
-		if db := p.String("DatabaseName"); db != "" {
-			keys["rds:DatabaseName"] = []string{db}
-		}
-		keys["rds:StorageEncrypted"] = []string{boolText(p.String("StorageEncrypted") == "true")}
-		requestTags()
-	case "DescribeDBClusters", "DeleteDBCluster", "RebootDBCluster":
-		res = []authz.Resource{cluster(lower("DBClusterIdentifier"))}
-	case "ModifyDBCluster":
-		res = []authz.Resource{cluster(lower("DBClusterIdentifier"))}
-		if g := p.String("DBClusterParameterGroupName"); g != "" {
-			res = append(res, group(clusterGroups, g))
-		}
-	case "CreateDBInstance":
-		res = []authz.Resource{authz.On(s.instanceARN(lower("DBInstanceIdentifier"))), cluster(lower("DBClusterIdentifier"))}
-		if g := p.String("DBParameterGroupName"); g != "" {
-			res = append(res, group(dbGroups, g))
-		}
-		keys["rds:DatabaseClass"] = []string{p.String("DBInstanceClass")}
-		keys["rds:DatabaseEngine"] = []string{p.String("Engine")}
-		requestTags()
-	case "DescribeDBInstances", "DeleteDBInstance", "RebootDBInstance":
-		res = []authz.Resource{instance(lower("DBInstanceIdentifier"))}
-	case "CreateDBClusterParameterGroup":
-		res = []authz.Resource{authz.On(s.groupARN(clusterGroups, lower("DBClusterParameterGroupName")))}
-		requestTags()
-	case "CreateDBParameterGroup":
-		res = []authz.Resource{authz.On(s.groupARN(dbGroups, lower("DBParameterGroupName")))}
-		requestTags()
-	case "DescribeDBClusterParameterGroups", "ModifyDBClusterParameterGroup", "ResetDBClusterParameterGroup",
-		"DeleteDBClusterParameterGroup", "DescribeDBClusterParameters":
-		res = []authz.Resource{group(clusterGroups, p.String("DBClusterParameterGroupName"))}
-	case "DescribeDBParameterGroups", "ModifyDBParameterGroup", "ResetDBParameterGroup",
-		"DeleteDBParameterGroup", "DescribeDBParameters":
-		res = []authz.Resource{group(dbGroups, p.String("DBParameterGroupName"))}
-	case "CopyDBClusterParameterGroup":
-		res = []authz.Resource{group(clusterGroups, p.String("SourceDBClusterParameterGroupIdentifier")),
-			authz.On(s.groupARN(clusterGroups, lower("TargetDBClusterParameterGroupIdentifier")))}
-		requestTags()
-	case "CopyDBParameterGroup":
-		res = []authz.Resource{group(dbGroups, p.String("SourceDBParameterGroupIdentifier")),
-			authz.On(s.groupARN(dbGroups, lower("TargetDBParameterGroupIdentifier")))}
-		requestTags()
-	case "AddTagsToResource", "RemoveTagsFromResource", "ListTagsForResource":
-		res = []authz.Resource{s.taggedResource(ctx, p.String("ResourceName"))}
-		if action == "AddTagsToResource" {
-			requestTags()
-		} else if action == "RemoveTagsFromResource" {
-			if names := p.List("TagKeys", "member"); len(names) > 0 {
-				keys["aws:TagKeys"] = names
-			}
-		}
-	default:
-		// Actions without a resource type (DescribeEngineDefault*, unknown ones) are
-		// authorized against "*", as IAM does.
-		res = []authz.Resource{authz.On("*")}
-	}
-	return res, keys
+	return a.resources(s, ctx, p, keys), keys
 }
 
-// taggedResource is the resource an ARN names, with its tags as condition keys.
-func (s *Service) taggedResource(ctx context.Context, arn string) authz.Resource {
-	r := authz.On(arn)
-	t, err := s.parseResourceARN(arn)
-	if err != nil {
-		return r
-	}
-	prefix := map[string]string{"cluster": "rds:cluster-tag/", "db": "rds:db-tag/", "cluster-pg": "rds:cluster-pg-tag/", "pg": "rds:pg-tag/"}[t.kind]
-	if tags, err := s.resourceTags(ctx, arn); err == nil {
-		r.Keys = tagKeys(tags, prefix)
+// The resource functions below follow the RDS service authorization reference: one
+// resource per ARN the action names, describe calls without an identifier on "*".
+
+func (s *Service) cluster(ctx context.Context, id string) authz.Resource {
+	id = strings.ToLower(id)
+	r := authz.On(s.clusterARN(id))
+	if c, err := s.store.Cluster(ctx, id); err == nil {
+		r.Keys = tagKeys(c.Tags, "rds:cluster-tag/")
 	}
 	return r
+}
+
+func (s *Service) instance(ctx context.Context, id string) authz.Resource {
+	id = strings.ToLower(id)
+	r := authz.On(s.instanceARN(id))
+	if in, err := s.store.Instance(ctx, id); err == nil {
+		r.Keys = tagKeys(in.Tags, "rds:db-tag/")
+	}
+	return r
+}
+
+func (s *Service) paramGroup(ctx context.Context, k groupKind, name string) authz.Resource {
+	name = strings.ToLower(arnName(name))
+	r := authz.On(s.groupARN(k, name))
+	if g, err := s.store.ParameterGroup(ctx, k.store, name); err == nil {
+		r.Keys = tagKeys(g.Tags, "rds:"+k.arnType+"-tag/")
+	}
+	return r
+}
+
+// requestTags fills aws:RequestTag/* and aws:TagKeys from the request's Tags.
+func requestTags(p awsquery.Params, keys map[string][]string) {
+	tags, _ := parseTags(p) // a bad tag is refused by the action itself
+	var names []string
+	for _, t := range tags {
+		keys["aws:RequestTag/"+t.Key] = []string{t.Value}
+		names = append(names, t.Key)
+	}
+	if len(names) > 0 {
+		keys["aws:TagKeys"] = names
+	}
+}
+
+func noResource(*Service, context.Context, groupKind, awsquery.Params, map[string][]string) []authz.Resource {
+	return []authz.Resource{authz.On("*")}
+}
+
+func (s *Service) clusterResources(ctx context.Context, p awsquery.Params, _ map[string][]string) []authz.Resource {
+	id := p.String("DBClusterIdentifier")
+	if id == "" {
+		return []authz.Resource{authz.On("*")}
+	}
+	return []authz.Resource{s.cluster(ctx, id)}
+}
+
+func (s *Service) createClusterResources(ctx context.Context, p awsquery.Params, keys map[string][]string) []authz.Resource {
+	res := []authz.Resource{authz.On(s.clusterARN(strings.ToLower(p.String("DBClusterIdentifier"))))}
+	if g := p.String("DBClusterParameterGroupName"); g != "" {
+		res = append(res, s.paramGroup(ctx, clusterGroups, g))
+	}
+	keys["rds:DatabaseEngine"] = []string{p.String("Engine")}
+	if db := p.String("DatabaseName"); db != "" {
+		keys["rds:DatabaseName"] = []string{db}
+	}
+	keys["rds:StorageEncrypted"] = []string{boolText(p.String("StorageEncrypted") == "true")}
+	requestTags(p, keys)
+	return res
+}
+
+func (s *Service) modifyClusterResources(ctx context.Context, p awsquery.Params, keys map[string][]string) []authz.Resource {
+	res := s.clusterResources(ctx, p, keys)
+	if g := p.String("DBClusterParameterGroupName"); g != "" {
+		res = append(res, s.paramGroup(ctx, clusterGroups, g))
+	}
+	return res
+}
+
+func (s *Service) instanceResources(ctx context.Context, p awsquery.Params, _ map[string][]string) []authz.Resource {
+	id := p.String("DBInstanceIdentifier")
+	if id == "" {
+		return []authz.Resource{authz.On("*")}
+	}
+	return []authz.Resource{s.instance(ctx, id)}
+}
+
+// createInstanceResources: the new db and the cluster it joins, as IAM checks both.
+func (s *Service) createInstanceResources(ctx context.Context, p awsquery.Params, keys map[string][]string) []authz.Resource {
+	res := []authz.Resource{authz.On(s.instanceARN(strings.ToLower(p.String("DBInstanceIdentifier"))))}
+	if c := p.String("DBClusterIdentifier"); c != "" {
+		res = append(res, s.cluster(ctx, c))
+	}
+	if g := p.String("DBParameterGroupName"); g != "" {
+		res = append(res, s.paramGroup(ctx, dbGroups, g))
+	}
+	keys["rds:DatabaseClass"] = []string{p.String("DBInstanceClass")}
+	keys["rds:DatabaseEngine"] = []string{p.String("Engine")}
+	requestTags(p, keys)
+	return res
+}
+
+func (s *Service) groupResources(ctx context.Context, k groupKind, p awsquery.Params, _ map[string][]string) []authz.Resource {
+	name := p.String(k.nameParam)
+	if name == "" {
+		return []authz.Resource{authz.On("*")}
+	}
+	return []authz.Resource{s.paramGroup(ctx, k, name)}
+}
+
+func (s *Service) newGroupResources(_ context.Context, k groupKind, p awsquery.Params, keys map[string][]string) []authz.Resource {
+	requestTags(p, keys)
+	return []authz.Resource{authz.On(s.groupARN(k, strings.ToLower(p.String(k.nameParam))))}
+}
+
+func (s *Service) copyGroupResources(ctx context.Context, k groupKind, p awsquery.Params, keys map[string][]string) []authz.Resource {
+	requestTags(p, keys)
+	return []authz.Resource{
+		s.paramGroup(ctx, k, p.String("Source"+k.label+"Identifier")),
+		authz.On(s.groupARN(k, strings.ToLower(p.String("Target"+k.label+"Identifier")))),
+	}
+}
+
+// tagResources: the resource the ARN names, with its tags; Add names the new tags, Remove
+// the keys it removes.
+func (s *Service) tagResources(ctx context.Context, p awsquery.Params, keys map[string][]string) []authz.Resource {
+	requestTags(p, keys)
+	if names := p.List("TagKeys", "member"); len(names) > 0 {
+		keys["aws:TagKeys"] = names
+	}
+	arn := p.String("ResourceName")
+	r := authz.On(arn)
+	if t, err := s.parseResourceARN(arn); err == nil {
+		prefix := map[string]string{"cluster": "rds:cluster-tag/", "db": "rds:db-tag/", "cluster-pg": "rds:cluster-pg-tag/", "pg": "rds:pg-tag/"}[t.kind]
+		if tags, err := s.resourceTags(ctx, arn); err == nil {
+			r.Keys = tagKeys(tags, prefix)
+		}
+	}
+	return []authz.Resource{r}
 }
 
 // tagKeys turns a resource's tags into its condition keys: the service's own form and

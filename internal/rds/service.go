@@ -71,65 +71,11 @@ func New(cfg Config, st *store.Store, notify func(), log *slog.Logger) *Service 
 
 // Do runs one RDS action and returns the value to encode as its Result element.
 func (s *Service) Do(ctx context.Context, action string, p awsquery.Params) (any, error) {
-	switch action {
-	case "CreateDBCluster":
-		return s.createCluster(ctx, p)
-	case "DescribeDBClusters":
-		return s.describeClusters(ctx, p)
-	case "DeleteDBCluster":
-		return s.deleteCluster(ctx, p)
-	case "CreateDBInstance":
-		return s.createInstance(ctx, p)
-	case "DescribeDBInstances":
-		return s.describeInstances(ctx, p)
-	case "DeleteDBInstance":
-		return s.deleteInstance(ctx, p)
-	case "ModifyDBCluster":
-		return s.modifyCluster(ctx, p)
-	case "AddTagsToResource":
-		return s.addTags(ctx, p)
-	case "RemoveTagsFromResource":
-		return s.removeTags(ctx, p)
-	case "ListTagsForResource":
-		return s.listTags(ctx, p)
-	case "RebootDBInstance":
-		return s.rebootInstance(ctx, p)
-	case "RebootDBCluster":
-		return s.rebootCluster(ctx, p)
-	case "CreateDBClusterParameterGroup":
-		return s.createGroup(ctx, clusterGroups, p)
-	case "CreateDBParameterGroup":
-		return s.createGroup(ctx, dbGroups, p)
-	case "CopyDBClusterParameterGroup":
-		return s.copyGroup(ctx, clusterGroups, p)
-	case "CopyDBParameterGroup":
-		return s.copyGroup(ctx, dbGroups, p)
-	case "DescribeDBClusterParameterGroups":
-		return s.describeGroups(ctx, clusterGroups, p)
-	case "DescribeDBParameterGroups":
-		return s.describeGroups(ctx, dbGroups, p)
-	case "ModifyDBClusterParameterGroup":
-		return s.modifyGroup(ctx, clusterGroups, p, false)
-	case "ModifyDBParameterGroup":
-		return s.modifyGroup(ctx, dbGroups, p, false)
-	case "ResetDBClusterParameterGroup":
-		return s.modifyGroup(ctx, clusterGroups, p, true)
-	case "ResetDBParameterGroup":
-		return s.modifyGroup(ctx, dbGroups, p, true)
-	case "DeleteDBClusterParameterGroup":
-		return s.deleteGroup(ctx, clusterGroups, p)
-	case "DeleteDBParameterGroup":
-		return s.deleteGroup(ctx, dbGroups, p)
-	case "DescribeDBClusterParameters":
-		return s.describeGroupParameters(ctx, clusterGroups, p)
-	case "DescribeDBParameters":
-		return s.describeGroupParameters(ctx, dbGroups, p)
-	case "DescribeEngineDefaultClusterParameters":
-		return s.describeEngineDefaults(ctx, clusterGroups, p)
-	case "DescribeEngineDefaultParameters":
-		return s.describeEngineDefaults(ctx, dbGroups, p)
+	a, ok := actions[action]
+	if !ok {
+		return nil, awsquery.InvalidAction(action)
 	}
-	return nil, awsquery.InvalidAction(action)
+	return a.run(s, ctx, p)
 }
 
 func clusterNotFound(id string) error {
