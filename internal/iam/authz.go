@@ -16,38 +16,76 @@ import (
 // "Resource": "arn:aws:iam::*:user/${aws:username}". It decides nothing itself.
 func (s *Service) Authorization(ctx context.Context, action string, p awsquery.Params) (resources []authz.Resource, keys map[string][]string) {
 	keys = map[string][]string{}
-	one := func(r authz.Resource) ([]authz.Resource, map[string][]string) { return []authz.Resource{r}, keys }
-	acct := "arn:aws:iam::" + s.cfg.AccountID + ":"
-	// user names the user a request is about: UserName, or else the caller.
-	user := func() authz.Resource {
-		n := p.String("UserName")
-		if n == "" {
-			c, _ := principal.From(ctx)
-			if c.Type != principal.User {
-				return authz.On(orStar(c.ARN))
-			}
-			n = c.UserName
-		}
-		if u, err := s.store.IAMUser(ctx, n); err == nil {
-			r := authz.On(s.userARN(u))
-			if len(u.Tags) > 0 {
-				r.Keys = map[string][]string{}
-				for _, t := range u.Tags {
-					r.Keys["aws:ResourceTag/"+t.Key] = []string{t.Value}
-				}
-			}
-			return r
-		}
-		return authz.On(acct + "user/" + n)
+	a, ok := iamActions[action]
+	if !ok {
+		return onAny(s, ctx, p, keys), keys
 	}
-	group := func() authz.Resource {
-		n := p.String("GroupName")
-		if g, err := s.store.IAMGroup(ctx, n); err == nil {
-			return authz.On(s.groupARN(g))
+	return a.resources(s, ctx, p, keys), keys
+}
+
+func (s *Service) accountARN() string { return "arn:aws:iam::" + s.cfg.AccountID + ":" }
+
+// onAny is resource "*": list and account-level actions.
+func onAny(*Service, context.Context, awsquery.Params, map[string][]string) []authz.Resource {
+	return []authz.Resource{authz.On("*")}
+}
+
+// onUser is the user a request is about: UserName, or else the caller; with its tags as
+// aws:ResourceTag/*.
+func onUser(s *Service, ctx context.Context, p awsquery.Params, _ map[string][]string) []authz.Resource {
+	n := p.String("UserName")
+	if n == "" {
+		c, _ := principal.From(ctx)
+		if c.Type != principal.User {
+			return []authz.Resource{authz.On(orStar(c.ARN))}
 		}
-		return authz.On(acct + "group/" + n)
+		n = c.UserName
 	}
-	requestTags := func() {
+	u, err := s.store.IAMUser(ctx, n)
+	if err != nil {
+		return []authz.Resource{authz.On(s.accountARN() + "user/" + n)}
+	}
+	r := authz.On(s.userARN(u))
+	if len(u.Tags) > 0 {
+		r.Keys = map[string][]string{}
+		for _, t := range u.Tags {
+			r.Keys["aws:ResourceTag/"+t.Key] = []string{t.Value}
+		}
+	}
+	return []authz.Resource{r}
+}
+
+func onGroup(s *Service, ctx context.Context, p awsquery.Params, _ map[string][]string) []authz.Resource {
+	n := p.String("GroupName")
+	if g, err := s.store.IAMGroup(ctx, n); err == nil {
+		return []authz.Resource{authz.On(s.groupARN(g))}
+	}
+	return []authz.Resource{authz.On(s.accountARN() + "group/" + n)}
+}
+
+func onNewUser(s *Service, _ context.Context, p awsquery.Params, _ map[string][]string) []authz.Resource {
+	return []authz.Resource{authz.On(s.userARN(store.IAMUser{Path: pathOrRoot(p), Name: p.String("UserName")}))}
+}
+
+func onNewGroup(s *Service, _ context.Context, p awsquery.Params, _ map[string][]string) []authz.Resource {
+	return []authz.Resource{authz.On(s.groupARN(store.IAMGroup{Path: pathOrRoot(p), Name: p.String("GroupName")}))}
+}
+
+func onNewPolicy(s *Service, _ context.Context, p awsquery.Params, _ map[string][]string) []authz.Resource {
+	return []authz.Resource{authz.On(s.accountARN() + "policy" + pathOrRoot(p) + p.String("PolicyName"))}
+}
+
+func onPolicy(_ *Service, _ context.Context, p awsquery.Params, _ map[string][]string) []authz.Resource {
+	return []authz.Resource{authz.On(orStar(p.String("PolicyArn")))}
+}
+
+func onPolicySource(_ *Service, _ context.Context, p awsquery.Params, _ map[string][]string) []authz.Resource {
+	return []authz.Resource{authz.On(orStar(p.String("PolicySourceArn")))}
+}
+
+// withRequestTags adds the request's Tags as aws:RequestTag/* and aws:TagKeys.
+func withRequestTags(f resourcesFunc) resourcesFunc {
+	return func(s *Service, ctx context.Context, p awsquery.Params, keys map[string][]string) []authz.Resource {
 		var ks []string
 		for i := 1; ; i++ {
 			prefix := "Tags.member." + strconv.Itoa(i) + "."
@@ -61,57 +99,33 @@ func (s *Service) Authorization(ctx context.Context, action string, p awsquery.P
 		if len(ks) > 0 {
 			keys["aws:TagKeys"] = ks
 		}
+		return f(s, ctx, p, keys)
 	}
-	switch action {
-	case "CreateUser":
-		path := p.String("Path")
-		if path == "" {
-			path = "/"
-		}
-		requestTags()
-		return one(authz.On(s.userARN(store.IAMUser{Path: path, Name: p.String("UserName")})))
-	case "TagUser":
-		requestTags()
-		return one(user())
-	case "UntagUser":
+}
+
+// withTagKeys adds the request's TagKeys as aws:TagKeys.
+func withTagKeys(f resourcesFunc) resourcesFunc {
+	return func(s *Service, ctx context.Context, p awsquery.Params, keys map[string][]string) []authz.Resource {
 		if ks := p.List("TagKeys", "member"); len(ks) > 0 {
 			keys["aws:TagKeys"] = ks
 		}
-		return one(user())
-	case "AttachUserPolicy", "DetachUserPolicy":
-		keys["iam:PolicyARN"] = []string{p.String("PolicyArn")}
-		return one(user())
-	case "GetUser", "DeleteUser", "ListUserTags", "ListGroupsForUser",
-		"CreateAccessKey", "ListAccessKeys", "UpdateAccessKey", "DeleteAccessKey",
-		"CreateLoginProfile", "GetLoginProfile", "UpdateLoginProfile", "DeleteLoginProfile",
-		"PutUserPolicy", "GetUserPolicy", "ListUserPolicies", "DeleteUserPolicy", "ListAttachedUserPolicies":
-		return one(user())
-	case "AttachGroupPolicy", "DetachGroupPolicy":
-		keys["iam:PolicyARN"] = []string{p.String("PolicyArn")}
-		return one(group())
-	case "CreateGroup":
-		path := p.String("Path")
-		if path == "" {
-			path = "/"
-		}
-		return one(authz.On(s.groupARN(store.IAMGroup{Path: path, Name: p.String("GroupName")})))
-	case "GetGroup", "DeleteGroup", "AddUserToGroup", "RemoveUserFromGroup",
-		"PutGroupPolicy", "GetGroupPolicy", "ListGroupPolicies", "DeleteGroupPolicy", "ListAttachedGroupPolicies":
-		return one(group())
-	case "CreatePolicy":
-		path := p.String("Path")
-		if path == "" {
-			path = "/"
-		}
-		requestTags()
-		return one(authz.On(acct + "policy" + path + p.String("PolicyName")))
-	case "GetPolicy", "DeletePolicy", "GetPolicyVersion", "CreatePolicyVersion", "ListPolicyVersions",
-		"DeletePolicyVersion", "SetDefaultPolicyVersion":
-		return one(authz.On(orStar(p.String("PolicyArn"))))
-	case "SimulatePrincipalPolicy":
-		return one(authz.On(orStar(p.String("PolicySourceArn"))))
+		return f(s, ctx, p, keys)
 	}
-	return one(authz.On("*"))
+}
+
+// withPolicyARN adds the request's PolicyArn as iam:PolicyARN.
+func withPolicyARN(f resourcesFunc) resourcesFunc {
+	return func(s *Service, ctx context.Context, p awsquery.Params, keys map[string][]string) []authz.Resource {
+		keys["iam:PolicyARN"] = []string{p.String("PolicyArn")}
+		return f(s, ctx, p, keys)
+	}
+}
+
+func pathOrRoot(p awsquery.Params) string {
+	if path := p.String("Path"); path != "" {
+		return path
+	}
+	return "/"
 }
 
 func orStar(s string) string {

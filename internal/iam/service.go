@@ -89,107 +89,11 @@ func New(cfg Config, st *store.Store, log *slog.Logger) (*Service, error) {
 
 // Do runs one IAM action and returns the value to encode as its Result element.
 func (s *Service) Do(ctx context.Context, action string, p awsquery.Params) (any, error) {
-	switch action {
-	case "CreateUser":
-		return s.createUser(ctx, p)
-	case "GetUser":
-		return s.getUser(ctx, p)
-	case "ListUsers":
-		return s.listUsers(ctx, p)
-	case "DeleteUser":
-		return s.deleteUser(ctx, p)
-	case "TagUser":
-		return s.tagUser(ctx, p)
-	case "UntagUser":
-		return s.untagUser(ctx, p)
-	case "ListUserTags":
-		return s.listUserTags(ctx, p)
-	case "CreateGroup":
-		return s.createGroup(ctx, p)
-	case "GetGroup":
-		return s.getGroup(ctx, p)
-	case "ListGroups":
-		return s.listGroups(ctx, p)
-	case "DeleteGroup":
-		return s.deleteGroup(ctx, p)
-	case "AddUserToGroup":
-		return s.addUserToGroup(ctx, p)
-	case "RemoveUserFromGroup":
-		return s.removeUserFromGroup(ctx, p)
-	case "ListGroupsForUser":
-		return s.listGroupsForUser(ctx, p)
-	case "CreateAccessKey":
-		return s.createAccessKey(ctx, p)
-	case "ListAccessKeys":
-		return s.listAccessKeys(ctx, p)
-	case "UpdateAccessKey":
-		return s.updateAccessKey(ctx, p)
-	case "DeleteAccessKey":
-		return s.deleteAccessKey(ctx, p)
-	case "CreateLoginProfile":
-		return s.createLoginProfile(ctx, p)
-	case "GetLoginProfile":
-		return s.getLoginProfile(ctx, p)
-	case "UpdateLoginProfile":
-		return s.updateLoginProfile(ctx, p)
-	case "DeleteLoginProfile":
-		return s.deleteLoginProfile(ctx, p)
-	case "GetAccountPasswordPolicy":
-		return s.getPasswordPolicy(ctx)
-	case "UpdateAccountPasswordPolicy":
-		return s.updatePasswordPolicy(ctx, p)
-	case "DeleteAccountPasswordPolicy":
-		return s.deletePasswordPolicy(ctx)
-	case "PutUserPolicy":
-		return s.putInlinePolicy(ctx, userKind, p)
-	case "PutGroupPolicy":
-		return s.putInlinePolicy(ctx, groupKind, p)
-	case "GetUserPolicy":
-		return s.getInlinePolicy(ctx, userKind, p)
-	case "GetGroupPolicy":
-		return s.getInlinePolicy(ctx, groupKind, p)
-	case "ListUserPolicies":
-		return s.listInlinePolicies(ctx, userKind, p)
-	case "ListGroupPolicies":
-		return s.listInlinePolicies(ctx, groupKind, p)
-	case "DeleteUserPolicy":
-		return s.deleteInlinePolicy(ctx, userKind, p)
-	case "DeleteGroupPolicy":
-		return s.deleteInlinePolicy(ctx, groupKind, p)
-	case "CreatePolicy":
-		return s.createPolicy(ctx, p)
-	case "GetPolicy":
-		return s.getPolicy(ctx, p)
-	case "ListPolicies":
-		return s.listPolicies(ctx, p)
-	case "DeletePolicy":
-		return s.deletePolicy(ctx, p)
-	case "CreatePolicyVersion":
-		return s.createPolicyVersion(ctx, p)
-	case "GetPolicyVersion":
-		return s.getPolicyVersion(ctx, p)
-	case "ListPolicyVersions":
-		return s.listPolicyVersions(ctx, p)
-	case "DeletePolicyVersion":
-		return s.deletePolicyVersion(ctx, p)
-	case "SetDefaultPolicyVersion":
-		return s.setDefaultPolicyVersion(ctx, p)
-	case "AttachUserPolicy":
-		return s.attachPolicy(ctx, userKind, p)
-	case "AttachGroupPolicy":
-		return s.attachPolicy(ctx, groupKind, p)
-	case "DetachUserPolicy":
-		return s.detachPolicy(ctx, userKind, p)
-	case "DetachGroupPolicy":
-		return s.detachPolicy(ctx, groupKind, p)
-	case "ListAttachedUserPolicies":
-		return s.listAttachedPolicies(ctx, userKind, p)
-	case "ListAttachedGroupPolicies":
-		return s.listAttachedPolicies(ctx, groupKind, p)
-	case "SimulatePrincipalPolicy":
-		return s.simulatePrincipalPolicy(ctx, p)
+	a, ok := iamActions[action]
+	if !ok {
+		return nil, awsquery.InvalidAction(action)
 	}
-	return nil, awsquery.InvalidAction(action)
+	return a.run(s, ctx, p)
 }
 
 func (s *Service) now() time.Time { return s.cfg.Now().UTC().Truncate(time.Second) }
