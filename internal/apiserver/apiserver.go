@@ -55,7 +55,8 @@ type Config struct {
 	// Authenticate and Authorize run for every request after SigV4 and before the action.
 	Authenticate Authenticator
 	Authorize    Authorizer
-	CABundle     []byte // served at /global-bundle.pem
+	CABundle     []byte       // served at /global-bundle.pem
+	Metrics      http.Handler // served at /metrics (Prometheus text format), if set
 	Log          *slog.Logger
 	MaxBodyKB    int64
 }
@@ -71,6 +72,9 @@ func New(cfg Config) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /global-bundle.pem", h.bundle)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") })
+	if cfg.Metrics != nil {
+		mux.Handle("GET /metrics", cfg.Metrics)
+	}
 	mux.HandleFunc("POST /{$}", h.query)
 	mux.HandleFunc("GET /{$}", h.query)
 	return mux

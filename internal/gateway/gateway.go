@@ -13,8 +13,11 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"sync"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Target is where an endpoint's connections go, and what the gateway checks on the way.
@@ -23,6 +26,8 @@ type Target struct {
 	// ForceSSL refuses a plaintext startup with PostgreSQL's own FATAL, before the server
 	// sees it (rds.force_ssl; the server's pg_hba.conf refuses it too).
 	ForceSSL bool
+	// Admission is the sources the endpoint's security groups admit; nil admits none.
+	Admission *Admission
 }
 
 // Route names the target for a new connection; ok is false while no server serves the
@@ -31,7 +36,8 @@ type Route func() (t Target, ok bool)
 
 // Gateway owns the endpoint listeners.
 type Gateway struct {
-	log *slog.Logger
+	log     *slog.Logger
+	metrics *Metrics
 
 	mu        sync.Mutex
 	listeners map[string]*endpoint
@@ -46,9 +52,12 @@ type endpoint struct {
 	done  chan struct{}
 }
 
-// New returns a gateway with no endpoints.
-func New(log *slog.Logger) *Gateway {
-	return &Gateway{log: log, listeners: map[string]*endpoint{}}
+// New returns a gateway with no endpoints. metrics may be nil.
+func New(log *slog.Logger, metrics *Metrics) *Gateway {
+	if metrics == nil {
+		metrics = NewMetrics(prometheus.NewRegistry())
+	}
+	return &Gateway{log: log, metrics: metrics, listeners: map[string]*endpoint{}}
 }
 
 // Ensure makes endpoint name listen on addr and route connections with route. It is
@@ -134,10 +143,27 @@ const (
 
 func (g *Gateway) handle(ep *endpoint, client net.Conn) {
 	defer client.Close()
+	g.metrics.accepted.WithLabelValues(ep.name).Inc()
+	refused := func(reason string) { g.metrics.refused.WithLabelValues(ep.name, reason).Inc() }
 	source := client.RemoteAddr().String()
 	target, ok := g.currentRoute(ep)()
+	// The security groups decide before one byte is read or written.
+	var src netip.Addr
+	if ta, isTCP := client.RemoteAddr().(*net.TCPAddr); isTCP {
+		src = ta.AddrPort().Addr()
+	}
+	if !target.Admission.Admits(src) {
+		var groups []string
+		if target.Admission != nil {
+			groups = target.Admission.Groups
+		}
+		g.log.Info("connection refused by security groups", "endpoint", ep.name, "source", source, "groups", groups)
+		refused("security-group")
+		return
+	}
 	if !ok {
 		g.log.Info("connection refused: no server behind endpoint", "endpoint", ep.name, "source", source)
+		refused("no-server")
 		return
 	}
 	// Every PostgreSQL first message starts with a length and a code: 8 bytes.
@@ -150,6 +176,7 @@ func (g *Gateway) handle(ep *endpoint, client net.Conn) {
 	// with a TLS ClientHello instead, which PostgreSQL 15 would misread. Refuse it cleanly.
 	if head[0] == tlsHandshakeByte {
 		g.log.Info("connection refused: direct TLS is not supported by PostgreSQL 15", "endpoint", ep.name, "source", source)
+		refused("direct-tls")
 		return
 	}
 	if _, err := io.ReadFull(client, head[1:]); err != nil {
@@ -159,6 +186,7 @@ func (g *Gateway) handle(ep *endpoint, client net.Conn) {
 	code := binary.BigEndian.Uint32(head[4:8])
 	if target.ForceSSL && code == protocolVersion {
 		g.refusePlaintext(ep, client, length)
+		refused("plaintext")
 		return
 	}
 	_ = client.SetReadDeadline(time.Time{})
@@ -167,13 +195,19 @@ func (g *Gateway) handle(ep *endpoint, client net.Conn) {
 	cancel()
 	if err != nil {
 		g.log.Warn("backend unreachable", "endpoint", ep.name, "backend", target.Addr, "err", err)
+		refused("server-unreachable")
 		return
 	}
 	defer server.Close()
 	if _, err := server.Write(head[:]); err != nil {
 		return
 	}
-	splice(client, server)
+	open := g.metrics.open.WithLabelValues(ep.name)
+	open.Inc()
+	in, out := splice(client, server)
+	open.Dec()
+	g.metrics.bytes.WithLabelValues(ep.name, "in").Add(float64(in + int64(len(head))))
+	g.metrics.bytes.WithLabelValues(ep.name, "out").Add(float64(out))
 }
 
 // refusePlaintext answers a plaintext StartupMessage as PostgreSQL's pg_hba.conf check
@@ -232,19 +266,20 @@ func errorResponse(severity, sqlstate, message string) []byte {
 
 // splice copies both ways until both directions end. io.Copy between two *net.TCPConn
 // uses splice(2) on Linux, so bytes do not pass through user space.
-func splice(a, b net.Conn) {
+func splice(client, server net.Conn) (in, out int64) {
 	var wg sync.WaitGroup
 	wg.Add(2)
-	pipe := func(dst, src net.Conn) {
+	pipe := func(dst, src net.Conn, n *int64) {
 		defer wg.Done()
-		_, _ = io.Copy(dst, src)
+		*n, _ = io.Copy(dst, src)
 		if tc, ok := dst.(*net.TCPConn); ok {
 			_ = tc.CloseWrite()
 		} else {
 			_ = dst.Close()
 		}
 	}
-	go pipe(a, b)
-	go pipe(b, a)
+	go pipe(server, client, &in)
+	go pipe(client, server, &out)
 	wg.Wait()
+	return in, out
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"testing"
 	"time"
 )
@@ -31,7 +32,7 @@ func echoServer(t testing.TB) string {
 }
 
 func newGateway(t *testing.T, route Route) string {
-	g := New(slog.New(slog.DiscardHandler))
+	g := New(slog.New(slog.DiscardHandler), nil)
 	t.Cleanup(g.Close)
 	if err := g.Ensure("ep", "127.0.0.1:0", route); err != nil {
 		t.Fatal(err)
@@ -41,7 +42,7 @@ func newGateway(t *testing.T, route Route) string {
 
 func TestSplicesBytesBothWays(t *testing.T) {
 	backend := echoServer(t)
-	addr := newGateway(t, func() (Target, bool) { return Target{Addr: backend}, true })
+	addr := newGateway(t, func() (Target, bool) { return Target{Addr: backend, Admission: loopback}, true })
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
@@ -57,6 +58,29 @@ func TestSplicesBytesBothWays(t *testing.T) {
 	}
 }
 
+// loopback admits 127.0.0.1, where the tests connect from.
+var loopback = NewAdmission([]string{"sg-test"}, []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")})
+
+func TestRefusesSourcesNoSecurityGroupAdmits(t *testing.T) {
+	backend := echoServer(t)
+	only2 := NewAdmission([]string{"sg-test"}, []netip.Prefix{netip.MustParsePrefix("127.0.0.2/32")})
+	addr := newGateway(t, func() (Target, bool) { return Target{Addr: backend, Admission: only2}, true })
+	assertClosedWithoutData(t, addr, []byte("\x00\x00\x00\x08\x04\xd2\x16\x2f"))
+	// From the admitted address the same bytes come back.
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP("127.0.0.2")}}
+	c, err := d.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.Write([]byte("\x00\x00\x00\x08\x04\xd2\x16\x2f"))
+	got := make([]byte, 8)
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.ReadFull(c, got); err != nil {
+		t.Fatalf("admitted source: %v", err)
+	}
+}
+
 func TestClosesWhenNoServerBehindEndpoint(t *testing.T) {
 	addr := newGateway(t, func() (Target, bool) { return Target{}, false })
 	assertClosedWithoutData(t, addr, []byte("\x00\x00\x00\x08\x04\xd2\x16\x2f"))
@@ -64,7 +88,7 @@ func TestClosesWhenNoServerBehindEndpoint(t *testing.T) {
 
 func TestRefusesDirectTLS(t *testing.T) {
 	backend := echoServer(t)
-	addr := newGateway(t, func() (Target, bool) { return Target{Addr: backend}, true })
+	addr := newGateway(t, func() (Target, bool) { return Target{Addr: backend, Admission: loopback}, true })
 	assertClosedWithoutData(t, addr, []byte{0x16, 0x03, 0x01, 0x00, 0x05})
 }
 
@@ -88,7 +112,7 @@ func assertClosedWithoutData(t *testing.T, addr string, send []byte) {
 
 func TestForceSSLRefusesPlaintextStartupWithPostgresFatal(t *testing.T) {
 	backend := echoServer(t)
-	addr := newGateway(t, func() (Target, bool) { return Target{Addr: backend, ForceSSL: true}, true })
+	addr := newGateway(t, func() (Target, bool) { return Target{Addr: backend, ForceSSL: true, Admission: loopback}, true })
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
@@ -108,7 +132,7 @@ func TestForceSSLRefusesPlaintextStartupWithPostgresFatal(t *testing.T) {
 
 func TestForceSSLStillForwardsSSLRequest(t *testing.T) {
 	backend := echoServer(t)
-	addr := newGateway(t, func() (Target, bool) { return Target{Addr: backend, ForceSSL: true}, true })
+	addr := newGateway(t, func() (Target, bool) { return Target{Addr: backend, ForceSSL: true, Admission: loopback}, true })
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
@@ -153,9 +177,9 @@ func BenchmarkRoundTripDirect(b *testing.B) {
 
 func BenchmarkRoundTripThroughGateway(b *testing.B) {
 	backend := echoServer(b)
-	g := New(slog.New(slog.DiscardHandler))
+	g := New(slog.New(slog.DiscardHandler), nil)
 	defer g.Close()
-	if err := g.Ensure("ep", "127.0.0.1:0", func() (Target, bool) { return Target{Addr: backend}, true }); err != nil {
+	if err := g.Ensure("ep", "127.0.0.1:0", func() (Target, bool) { return Target{Addr: backend, Admission: loopback}, true }); err != nil {
 		b.Fatal(err)
 	}
 	pingPong(b, g.listeners["ep"].ln.Addr().String())

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
@@ -275,8 +276,9 @@ func (r *Reconciler) reconcileInstance(ctx context.Context, c store.Cluster, m s
 	if m.Writer {
 		r.mu.Lock()
 		r.routes[c.ID] = gateway.Target{
-			Addr:     net.JoinHostPort("127.0.0.1", strconv.Itoa(m.PrivatePort)),
-			ForceSSL: d.Now(m.Started)["rds.force_ssl"] == "1",
+			Addr:      net.JoinHostPort("127.0.0.1", strconv.Itoa(m.PrivatePort)),
+			ForceSSL:  d.Now(m.Started)["rds.force_ssl"] == "1",
+			Admission: admitAll,
 		}
 		r.mu.Unlock()
 	}
@@ -423,6 +425,9 @@ func certCovers(certPEM []byte, req pki.ServerRequest) bool {
 	}
 	return true
 }
+
+// admitAll admits every source: what endpoints did before security groups are enforced.
+var admitAll = gateway.NewAdmission([]string{"(no security groups yet)"}, []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0"), netip.MustParsePrefix("::/0")})
 
 // route is the gateway's view of a cluster endpoint: the writer, when one runs.
 func (r *Reconciler) route(clusterID string) gateway.Route {

@@ -14,6 +14,10 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
 	"github.com/borealis-db/borealis/internal/apiserver"
 	"github.com/borealis-db/borealis/internal/engine"
 	"github.com/borealis-db/borealis/internal/gateway"
@@ -72,7 +76,9 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	gw := gateway.New(log.With("component", "gateway"))
+	metrics := prometheus.NewRegistry()
+	metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	gw := gateway.New(log.With("component", "gateway"), gateway.NewMetrics(metrics))
 	defer gw.Close()
 	rec := reconcile.New(reconcile.Config{DataDir: dataDir, EndpointAddr: cfg.EndpointAddr, CA: acct.CA, GuardLibrary: guard},
 		st, driver, gw, log.With("component", "reconcile"))
@@ -110,6 +116,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		Authenticate: iamSvc.Authenticate,
 		Authorize:    iamSvc.Authorize,
 		CABundle:     acct.CA.CertPEM,
+		Metrics:      promhttp.HandlerFor(metrics, promhttp.HandlerOpts{}),
 		Log:          log.With("component", "api"),
 	})
 	ln, err := net.Listen("tcp", cfg.APIAddr)

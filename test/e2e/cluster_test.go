@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"context"
+	"io"
+	"net/http"
 	"regexp"
 	"strings"
 	"testing"
@@ -225,6 +227,20 @@ func TestClusterLifecycleAndMasterUserPrivileges(t *testing.T) {
 		_, err := srv.tryConnect(ctx, aws.ToString(cl.Endpoint), aws.ToInt32(cl.Port), "dbmaster", "not-the-password", "appdb")
 		if err == nil || !strings.Contains(err.Error(), "password authentication failed") {
 			t.Fatalf("wrong password: %v", err)
+		}
+	})
+
+	t.Run("the endpoint's connections are counted at /metrics", func(t *testing.T) {
+		resp, err := http.Get("http://" + srv.APIAddr + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		for _, want := range []string{`borealis_endpoint_connections_accepted_total\{endpoint="lifecycle-1"\} [1-9]`, `borealis_endpoint_connections_open\{endpoint="lifecycle-1"\} [1-9]`} {
+			if !regexp.MustCompile(want).Match(body) {
+				t.Errorf("/metrics lacks %s:\n%s", want, body)
+			}
 		}
 	})
 
