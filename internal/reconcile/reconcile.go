@@ -256,8 +256,11 @@ func (r *Reconciler) reconcileInstance(ctx context.Context, c store.Cluster, m s
 		}
 		r.setApplied(m.ID, d.Values)
 		r.log.Info("instance running", "instance", m.ID, "cluster", c.ID, "rebooted", m.Status == statusRebooting)
+		started := &store.StartedParams{ClusterGroup: d.ClusterGroup, DBGroup: d.DBGroup, Values: d.Values}
+		// Route first: a client that sees "available" must reach the server.
+		r.setRoute(c, m, d.Now(started))
 		if m, err = r.store.UpdateInstance(ctx, m.ID, func(in *store.Instance) error {
-			in.Started = &store.StartedParams{ClusterGroup: d.ClusterGroup, DBGroup: d.DBGroup, Values: d.Values}
+			in.Started = started
 			if in.Status == statusCreating || in.Status == statusRebooting {
 				in.Status = statusAvailable
 			}
@@ -273,16 +276,23 @@ func (r *Reconciler) reconcileInstance(ctx context.Context, c store.Cluster, m s
 		r.setApplied(m.ID, now)
 		r.log.Info("instance reloaded", "instance", m.ID, "cluster", c.ID)
 	}
-	if m.Writer {
-		r.mu.Lock()
-		r.routes[c.ID] = gateway.Target{
-			Addr:      net.JoinHostPort("127.0.0.1", strconv.Itoa(m.PrivatePort)),
-			ForceSSL:  d.Now(m.Started)["rds.force_ssl"] == "1",
-			Admission: admitAll,
-		}
-		r.mu.Unlock()
-	}
+	r.setRoute(c, m, d.Now(m.Started))
 	return nil
+}
+
+// setRoute points the cluster endpoint at its writer, with the checks the running
+// parameters ask of the gateway.
+func (r *Reconciler) setRoute(c store.Cluster, m store.Instance, running params.Values) {
+	if !m.Writer {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.routes[c.ID] = gateway.Target{
+		Addr:      net.JoinHostPort("127.0.0.1", strconv.Itoa(m.PrivatePort)),
+		ForceSSL:  running["rds.force_ssl"] == "1",
+		Admission: admitAll,
+	}
 }
 
 // instanceSpec is the server of instance m with parameter values v.
