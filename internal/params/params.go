@@ -53,9 +53,18 @@ func (d Def) ApplyType() string {
 }
 
 var (
-	extListRE = regexp.MustCompile(`^(\*|[a-z0-9_]+(,[a-z0-9_]+)*)$`)
+	extListRE = regexp.MustCompile(`^(\*|[a-z0-9_-]+(,[a-z0-9_-]+)*)$`)
 	ciphersRE = regexp.MustCompile(`^[A-Za-z0-9:+!@_.\-]{1,512}$`)
 )
+
+// defaultExtensions are the contrib extensions RDS offers for PostgreSQL 15 that Debian's
+// postgresql-15 ships. Their install scripts run as the bootstrap superuser when a member
+// of rds_superuser creates them, so the default is this reviewed list rather than "*";
+// file_fdw and adminpack (server files) are left out, as RDS leaves them out.
+const defaultExtensions = "amcheck,bloom,btree_gin,btree_gist,citext,cube,dblink,dict_int,dict_xsyn,earthdistance," +
+	"fuzzystrmatch,hstore,insert_username,intagg,intarray,isn,lo,ltree,moddatetime,pageinspect,pg_buffercache," +
+	"pg_freespacemap,pg_prewarm,pg_stat_statements,pg_trgm,pg_visibility,pgcrypto,pgrowlocks,pgstattuple," +
+	"postgres_fdw,refint,seg,sslinfo,tablefunc,tcn,tsm_system_rows,tsm_system_time,unaccent,uuid-ossp"
 
 // catalogue is every parameter Borealis offers, by name.
 var catalogue = func() map[string]Def {
@@ -63,7 +72,7 @@ var catalogue = func() map[string]Def {
 		{Name: "rds.force_ssl", Description: "Force SSL connections.", DataType: "boolean", AllowedValues: "0,1", Modifiable: true, Default: "0", Scope: ClusterScope, PG: "rds.force_ssl"},
 		{Name: "rds.restrict_password_commands", Description: "Restricts password-related commands to members of rds_password.", DataType: "boolean", AllowedValues: "0,1", Static: true, Modifiable: true, Default: "0", Scope: ClusterScope, PG: "rds.restrict_password_commands"},
 		{Name: "rds.accepted_password_auth_method", Description: "Force authentication for connections with password stored locally.", DataType: "string", AllowedValues: "md5+scram,scram", Modifiable: true, Default: "md5+scram", Scope: ClusterScope, PG: "rds.accepted_password_auth_method"},
-		{Name: "rds.allowed_extensions", Description: "Specifies which extensions are allowed to be created in the database.", DataType: "string", Modifiable: true, Default: "*", Scope: ClusterScope, PG: "rds.allowed_extensions",
+		{Name: "rds.allowed_extensions", Description: "Specifies which extensions are allowed to be created in the database.", DataType: "string", Modifiable: true, Default: defaultExtensions, Scope: ClusterScope, PG: "rds.allowed_extensions",
 			check: func(v string) error {
 				if !extListRE.MatchString(strings.ReplaceAll(v, " ", "")) {
 					return fmt.Errorf("expected * or a comma-separated list of extension names")

@@ -235,6 +235,10 @@ func TestForceSSLRefusesPlaintextAndSSLInfoWorks(t *testing.T) {
 	if _, err := conn.Exec(ctx, `CREATE EXTENSION sslinfo`); err != nil {
 		t.Fatalf("create extension sslinfo as the master user: %v", err)
 	}
+	// Not in the default rds.allowed_extensions: reading the server's files stays closed.
+	if _, err := conn.Exec(ctx, `CREATE EXTENSION file_fdw`); err == nil {
+		t.Error("the master user created file_fdw")
+	}
 	var used bool
 	var cipher string
 	if err := conn.QueryRow(ctx, `SELECT ssl_is_used(), ssl_cipher()`).Scan(&used, &cipher); err != nil || !used || cipher == "" {
