@@ -129,12 +129,12 @@ func (h *handler) query(w http.ResponseWriter, r *http.Request) {
 	}
 	akid = id.AccessKeyID
 	if id.Region != h.Region {
-		fail(awsquery.Errorf(http.StatusForbidden, "SignatureDoesNotMatch", "Credential should be scoped to a valid region, not '%s'. ", clip(id.Region)))
+		fail(awsquery.Errorf(http.StatusForbidden, "SignatureDoesNotMatch", "Credential should be scoped to a valid region, not '%s'. ", awsquery.Clip(id.Region)))
 		return
 	}
 	ep, ok := h.Services[id.Service]
 	if !ok {
-		fail(awsquery.Errorf(http.StatusForbidden, "SignatureDoesNotMatch", "Credential should be scoped to correct service: '%s' is not served by this endpoint.", clip(id.Service)))
+		fail(awsquery.Errorf(http.StatusForbidden, "SignatureDoesNotMatch", "Credential should be scoped to correct service: '%s' is not served by this endpoint.", awsquery.Clip(id.Service)))
 		return
 	}
 	params, err := formValues(r, body)
@@ -148,7 +148,7 @@ func (h *handler) query(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if v := params.Get("Version"); v != ep.Version {
-		fail(awsquery.Errorf(http.StatusBadRequest, "InvalidAction", "Could not find operation %s for version %s", clip(action), clip(v)))
+		fail(awsquery.Errorf(http.StatusBadRequest, "InvalidAction", "Could not find operation %s for version %s", awsquery.Clip(action), awsquery.Clip(v)))
 		return
 	}
 	caller, err := h.Authenticate(r.Context(), id.AccessKeyID)
@@ -219,12 +219,4 @@ func addGlobalKeys(keys map[string][]string, r *http.Request, p principal.Princi
 	for k, v := range p.Tags {
 		set("aws:PrincipalTag/"+k, v)
 	}
-}
-
-// clip keeps client-supplied text in error messages short.
-func clip(s string) string {
-	if len(s) > 64 {
-		return s[:64] + "..."
-	}
-	return s
 }

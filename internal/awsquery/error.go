@@ -51,3 +51,12 @@ func AsError(err error) *Error {
 	}
 	return &Error{Code: "InternalFailure", Message: "The request processing has failed because of an unknown error, exception or failure.", Status: http.StatusInternalServerError}
 }
+
+// Clip shortens client-supplied text quoted in an error message, so that a message stays
+// readable and a huge parameter is not echoed back whole.
+func Clip(s string) string {
+	if len(s) > 64 {
+		return s[:64] + "..."
+	}
+	return s
+}

@@ -89,7 +89,7 @@ func (s *Service) ownKey(ctx context.Context, p awsquery.Params) (subject, store
 	}
 	k, err := s.store.AccessKey(ctx, id)
 	if errors.Is(err, store.ErrNotFound) || err == nil && k.Principal != sb.keyPrincipal() {
-		return sb, k, noSuchEntity("The Access Key with id %s cannot be found.", clip(id))
+		return sb, k, noSuchEntity("The Access Key with id %s cannot be found.", awsquery.Clip(id))
 	}
 	return sb, k, err
 }

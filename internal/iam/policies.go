@@ -198,7 +198,7 @@ func policyARNParam(p awsquery.Params) (string, error) {
 		return "", validationError("policyArn", arn, "Member must have length between 20 and 2048")
 	}
 	if _, _, _, ok := splitPolicyARN(arn); !ok {
-		return "", invalidInput("ARN %s is not valid.", clip(arn))
+		return "", invalidInput("ARN %s is not valid.", awsquery.Clip(arn))
 	}
 	return arn, nil
 }

@@ -139,7 +139,7 @@ func invalidToken() error {
 // validationError is what IAM's request validation answers for a value outside the model's
 // constraints.
 func validationError(field, value, constraint string) error {
-	v := "'" + clip(value) + "'"
+	v := "'" + awsquery.Clip(value) + "'"
 	if value == "" {
 		v = "null"
 	}
@@ -158,13 +158,6 @@ func policyError(err error) error {
 		return limitExceeded("%s", le.Reason)
 	}
 	return err
-}
-
-func clip(s string) string {
-	if len(s) > 128 {
-		return s[:128] + "..."
-	}
-	return s
 }
 
 // --- request validation, per botocore's iam model

@@ -150,7 +150,7 @@ func (s *Service) simulationSource(ctx context.Context, arn string) ([]sourcedPo
 	prefix := "arn:aws:iam::" + s.cfg.AccountID + ":"
 	rest, ok := strings.CutPrefix(arn, prefix)
 	if !ok || !strings.HasPrefix(rest, "user/") && !strings.HasPrefix(rest, "group/") {
-		return nil, nil, invalidInput("Invalid PolicySourceArn %s: give the ARN of a user or group of account %s.", clip(arn), s.cfg.AccountID)
+		return nil, nil, invalidInput("Invalid PolicySourceArn %s: give the ARN of a user or group of account %s.", awsquery.Clip(arn), s.cfg.AccountID)
 	}
 	entityName := rest[strings.LastIndex(rest, "/")+1:]
 	keys := map[string][]string{}

@@ -28,7 +28,7 @@ func (s *Service) modifyCluster(ctx context.Context, p awsquery.Params) (any, er
 	}
 	for k := range p.Values {
 		if !modifySupported[k] {
-			return nil, awsquery.InvalidParameterCombination("ModifyDBCluster does not support %s in Borealis yet.", clip(strings.SplitN(k, ".", 2)[0]))
+			return nil, awsquery.InvalidParameterCombination("ModifyDBCluster does not support %s in Borealis yet.", awsquery.Clip(strings.SplitN(k, ".", 2)[0]))
 		}
 	}
 	if _, _, err := p.Bool("ApplyImmediately"); err != nil {

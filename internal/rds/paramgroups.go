@@ -144,7 +144,7 @@ func (s *Service) createGroup(ctx context.Context, k groupKind, p awsquery.Param
 		return nil, err
 	}
 	if family != params.Family {
-		return nil, awsquery.InvalidParameterValue("DBParameterGroupFamily %s is not supported: Borealis runs %s.", clip(family), params.Family)
+		return nil, awsquery.InvalidParameterValue("DBParameterGroupFamily %s is not supported: Borealis runs %s.", awsquery.Clip(family), params.Family)
 	}
 	desc, err := p.Required("Description")
 	if err != nil {
@@ -253,7 +253,7 @@ func parseParameters(p awsquery.Params, needValue bool) ([]paramChange, error) {
 			return nil, awsquery.InvalidParameterValue("Parameter %d has no ParameterName.", i)
 		}
 		if needValue && !p.Has(prefix+"ParameterValue") {
-			return nil, awsquery.InvalidParameterValue("Parameter %s has no ParameterValue.", clip(c.name))
+			return nil, awsquery.InvalidParameterValue("Parameter %s has no ParameterValue.", awsquery.Clip(c.name))
 		}
 		out = append(out, c)
 	}
@@ -263,7 +263,7 @@ func parseParameters(p awsquery.Params, needValue bool) ([]paramChange, error) {
 func checkChange(k groupKind, c *paramChange, withValue bool) error {
 	d, ok := params.Lookup(c.name)
 	if !ok || d.Scope&k.scope == 0 {
-		return awsquery.InvalidParameterValue("Could not find parameter with name: %s", clip(c.name))
+		return awsquery.InvalidParameterValue("Could not find parameter with name: %s", awsquery.Clip(c.name))
 	}
 	if !d.Modifiable {
 		return awsquery.InvalidParameterValue("The parameter %s cannot be modified.", d.Name)
@@ -280,7 +280,7 @@ func checkChange(k groupKind, c *paramChange, withValue bool) error {
 		}
 	case "pending-reboot":
 	default:
-		return awsquery.InvalidParameterValue("Invalid ApplyMethod %s: must be immediate or pending-reboot.", clip(c.method))
+		return awsquery.InvalidParameterValue("Invalid ApplyMethod %s: must be immediate or pending-reboot.", awsquery.Clip(c.method))
 	}
 	if withValue {
 		if err := d.Validate(c.value); err != nil {
@@ -406,7 +406,7 @@ func (s *Service) describeParameters(ctx context.Context, k groupKind, g store.P
 	}
 	source := p.String("Source")
 	if source != "" && source != "user" && source != "engine-default" && source != "system" {
-		return xmlParameters{}, "", awsquery.InvalidParameterValue("Invalid Source %s: must be user, engine-default or system.", clip(source))
+		return xmlParameters{}, "", awsquery.InvalidParameterValue("Invalid Source %s: must be user, engine-default or system.", awsquery.Clip(source))
 	}
 	var out xmlParameters
 	next := ""
@@ -462,7 +462,7 @@ func (s *Service) describeEngineDefaults(ctx context.Context, k groupKind, p aws
 		return nil, err
 	}
 	if family != params.Family {
-		return nil, awsquery.InvalidParameterValue("DBParameterGroupFamily %s is not supported: Borealis runs %s.", clip(family), params.Family)
+		return nil, awsquery.InvalidParameterValue("DBParameterGroupFamily %s is not supported: Borealis runs %s.", awsquery.Clip(family), params.Family)
 	}
 	list, next, err := s.describeParameters(ctx, k, defaultGroup(k), p)
 	if err != nil {
@@ -481,10 +481,3 @@ func (s *Service) describeEngineDefaults(ctx context.Context, k groupKind, p aws
 // groupNameRE is RDS's parameter group name rule: 1 to 255 letters, digits or hyphens,
 // starting with a letter (hyphen rules checked apart).
 var groupNameRE = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9-]{0,254}$`)
-
-func clip(s string) string {
-	if len(s) > 64 {
-		return s[:64] + "..."
-	}
-	return s
-}

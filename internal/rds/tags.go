@@ -93,7 +93,7 @@ var rdsARNRE = regexp.MustCompile(`^arn:aws:rds:([a-z0-9-]+):(\d{12}):(cluster|d
 func (s *Service) parseResourceARN(arn string) (taggable, error) {
 	m := rdsARNRE.FindStringSubmatch(arn)
 	if m == nil || m[1] != s.cfg.Region || m[2] != s.cfg.AccountID {
-		return taggable{}, awsquery.InvalidParameterValue("Invalid resource name: %s", clip(arn))
+		return taggable{}, awsquery.InvalidParameterValue("Invalid resource name: %s", awsquery.Clip(arn))
 	}
 	return taggable{kind: m[3], name: strings.ToLower(m[4])}, nil
 }
