@@ -45,6 +45,11 @@ type Endpoint struct {
 	Namespace string
 	Version   string
 	Service   Service
+	// WriteResult and WriteError write a service's own envelopes, for a service whose SDKs
+	// parse another dialect of the Query protocol (EC2: awsquery.WriteEC2Result and
+	// WriteEC2Error). Nil means awsquery.WriteResult and WriteError, as RDS, IAM and STS use.
+	WriteResult func(w http.ResponseWriter, namespace, action, requestID string, result any)
+	WriteError  func(w http.ResponseWriter, namespace, requestID string, err error)
 }
 
 // Config assembles the handler.
@@ -92,10 +97,16 @@ const defaultNamespace = "http://rds.amazonaws.com/doc/2014-10-31/"
 func (h *handler) query(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	reqID := awsquery.NewRequestID()
-	ns := defaultNamespace
+	ns, writeError, writeResult := defaultNamespace, awsquery.WriteError, awsquery.WriteResult
 	if svc, _, ok := sigv4.ParseScope(r); ok {
 		if ep, ok := h.Services[svc]; ok {
 			ns = ep.Namespace
+			if ep.WriteError != nil {
+				writeError = ep.WriteError
+			}
+			if ep.WriteResult != nil {
+				writeResult = ep.WriteResult
+			}
 		}
 	}
 	action, status, akid := "", http.StatusOK, ""
@@ -105,7 +116,7 @@ func (h *handler) query(w http.ResponseWriter, r *http.Request) {
 		if status >= 500 {
 			h.Log.Error("request failed", "request_id", reqID, "action", action, "err", err)
 		}
-		awsquery.WriteError(w, ns, reqID, e)
+		writeError(w, ns, reqID, e)
 	}
 	defer func() {
 		h.Log.Info("api", "request_id", reqID, "action", action, "status", status, "access_key", akid,
@@ -172,7 +183,7 @@ func (h *handler) query(w http.ResponseWriter, r *http.Request) {
 		fail(err)
 		return
 	}
-	awsquery.WriteResult(w, ep.Namespace, action, reqID, result)
+	writeResult(w, ep.Namespace, action, reqID, result)
 }
 
 // formValues merges the URL's query and, for a form POST, the body: the Query protocol

@@ -43,6 +43,14 @@ var migrations = []string{
 	`CREATE INDEX iam_attachments_policy ON iam_attachments (policy_arn)`,
 	`CREATE TABLE iam_login_profiles (id TEXT PRIMARY KEY REFERENCES iam_users (user_id), doc TEXT NOT NULL)`,
 	`CREATE INDEX access_keys_principal ON access_keys (json_extract(doc, '$.principal'))`,
+	// EC2 (see ec2.go). Security group names are unique per VPC and case-sensitive, as in EC2.
+	`CREATE TABLE ec2_vpcs (id TEXT PRIMARY KEY, doc TEXT NOT NULL)`,
+	`CREATE TABLE ec2_subnets (id TEXT PRIMARY KEY, vpc_id TEXT NOT NULL REFERENCES ec2_vpcs (id), doc TEXT NOT NULL)`,
+	`CREATE INDEX ec2_subnets_vpc ON ec2_subnets (vpc_id)`,
+	`CREATE TABLE ec2_security_groups (id TEXT PRIMARY KEY, vpc_id TEXT NOT NULL REFERENCES ec2_vpcs (id), name TEXT NOT NULL, doc TEXT NOT NULL, UNIQUE (vpc_id, name))`,
+	`CREATE TABLE ec2_network_interfaces (id TEXT PRIMARY KEY, subnet_id TEXT NOT NULL REFERENCES ec2_subnets (id), vpc_id TEXT NOT NULL, doc TEXT NOT NULL)`,
+	`CREATE INDEX ec2_network_interfaces_subnet ON ec2_network_interfaces (subnet_id)`,
+	`CREATE INDEX ec2_network_interfaces_vpc ON ec2_network_interfaces (vpc_id)`,
 }
 
 // Open opens (creating if needed) the state file at path, 0600 because it holds secrets.

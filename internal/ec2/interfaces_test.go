@@ -1,0 +1,157 @@
+package ec2
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
+)
+
+func TestNetworkInterfaces(t *testing.T) {
+	e := newEnv(t)
+	defVPC, defSG := e.defaultVPC()
+	subnet := e.defaultSubnet()
+	app := e.createGroup("app", "")
+	db := e.createGroup("db", "")
+
+	// An operator places the host at 127.0.0.5 in app.
+	cn := must(e.c.CreateNetworkInterface(e.ctx, &ec2.CreateNetworkInterfaceInput{SubnetId: aws.String(subnet),
+		PrivateIpAddress: aws.String("127.0.0.5"), Groups: []string{app}, Description: aws.String("app host"),
+		TagSpecifications: []types.TagSpecification{{ResourceType: types.ResourceTypeNetworkInterface, Tags: []types.Tag{{Key: aws.String("role"), Value: aws.String("app")}}}}}))
+	ni := cn.NetworkInterface
+	eni := aws.ToString(ni.NetworkInterfaceId)
+	if !validID("eni", eni) || aws.ToString(ni.PrivateIpAddress) != "127.0.0.5" || aws.ToString(ni.VpcId) != defVPC || aws.ToString(ni.SubnetId) != subnet ||
+		len(ni.Groups) != 1 || aws.ToString(ni.Groups[0].GroupId) != app || aws.ToString(ni.Groups[0].GroupName) != "app" ||
+		ni.Status != types.NetworkInterfaceStatusAvailable || aws.ToString(ni.Description) != "app host" || len(ni.TagSet) != 1 ||
+		len(ni.PrivateIpAddresses) != 1 || !aws.ToBool(ni.PrivateIpAddresses[0].Primary) || len(aws.ToString(ni.MacAddress)) != 17 {
+		t.Fatalf("CreateNetworkInterface %s", asJSON(ni))
+	}
+	// Without groups, the VPC's default group; without an address, the subnet's first free one.
+	second := must(e.c.CreateNetworkInterface(e.ctx, &ec2.CreateNetworkInterfaceInput{SubnetId: aws.String(subnet)})).NetworkInterface
+	if len(second.Groups) != 1 || aws.ToString(second.Groups[0].GroupId) != defSG || aws.ToString(second.PrivateIpAddress) != "172.31.0.4" {
+		t.Fatalf("defaults %s", asJSON(second))
+	}
+	v6 := must(e.c.CreateNetworkInterface(e.ctx, &ec2.CreateNetworkInterfaceInput{SubnetId: aws.String(subnet), PrivateIpAddress: aws.String("::1"), Groups: []string{app, db}})).NetworkInterface
+
+	describe := func(in ec2.DescribeNetworkInterfacesInput, want ...string) {
+		t.Helper()
+		out := must(e.c.DescribeNetworkInterfaces(e.ctx, &in))
+		var got []string
+		for _, n := range out.NetworkInterfaces {
+			got = append(got, aws.ToString(n.NetworkInterfaceId))
+		}
+		slices.Sort(got)
+		slices.Sort(want)
+		if !slices.Equal(got, want) {
+			t.Errorf("DescribeNetworkInterfaces %s: %v, want %v", asJSON(in), got, want)
+		}
+	}
+	v6ID, secondID := aws.ToString(v6.NetworkInterfaceId), aws.ToString(second.NetworkInterfaceId)
+	describe(ec2.DescribeNetworkInterfacesInput{NetworkInterfaceIds: []string{eni}}, eni)
+	describe(ec2.DescribeNetworkInterfacesInput{Filters: []types.Filter{filter("group-id", app)}}, eni, v6ID)
+	describe(ec2.DescribeNetworkInterfacesInput{Filters: []types.Filter{filter("private-ip-address", "127.0.0.5", "::1")}}, eni, v6ID)
+	describe(ec2.DescribeNetworkInterfacesInput{Filters: []types.Filter{filter("vpc-id", defVPC), filter("subnet-id", subnet)}}, eni, secondID, v6ID)
+	describe(ec2.DescribeNetworkInterfacesInput{Filters: []types.Filter{filter("group-name", "db")}}, v6ID)
+
+	// Modify: the groups, then the description.
+	must(e.c.ModifyNetworkInterfaceAttribute(e.ctx, &ec2.ModifyNetworkInterfaceAttributeInput{NetworkInterfaceId: aws.String(eni), Groups: []string{db, app}}))
+	must(e.c.ModifyNetworkInterfaceAttribute(e.ctx, &ec2.ModifyNetworkInterfaceAttributeInput{NetworkInterfaceId: aws.String(eni), Description: &types.AttributeValue{Value: aws.String("moved")}}))
+	got := must(e.c.DescribeNetworkInterfaces(e.ctx, &ec2.DescribeNetworkInterfacesInput{NetworkInterfaceIds: []string{eni}})).NetworkInterfaces[0]
+	if len(got.Groups) != 2 || aws.ToString(got.Groups[0].GroupId) != db || aws.ToString(got.Description) != "moved" {
+		t.Fatalf("after modify %s", asJSON(got))
+	}
+	describe(ec2.DescribeNetworkInterfacesInput{Filters: []types.Filter{filter("group-id", db)}}, eni, v6ID)
+
+	otherVPC := e.createVpc("10.9.0.0/16")
+	otherGroup := e.createGroup("x", otherVPC)
+	create := func(in ec2.CreateNetworkInterfaceInput) func() error {
+		return func() error {
+			if in.SubnetId == nil {
+				in.SubnetId = aws.String(subnet)
+			}
+			_, err := e.c.CreateNetworkInterface(e.ctx, &in)
+			return err
+		}
+	}
+	var six []string
+	for i := range 6 {
+		six = append(six, e.createGroup(fmt.Sprint("g", i), ""))
+	}
+	runErrCases(t, []errCase{
+		{"address in use", "InvalidIPAddress.InUse", create(ec2.CreateNetworkInterfaceInput{PrivateIpAddress: aws.String("127.0.0.5")})},
+		{"not an address", "InvalidParameterValue", create(ec2.CreateNetworkInterfaceInput{PrivateIpAddress: aws.String("127.0.0.500")})},
+		{"unknown subnet", "InvalidSubnetID.NotFound", create(ec2.CreateNetworkInterfaceInput{SubnetId: aws.String("subnet-0123456789abcdef0")})},
+		{"unknown group", "InvalidGroup.NotFound", create(ec2.CreateNetworkInterfaceInput{Groups: []string{"sg-0123456789abcdef0"}})},
+		{"group of another VPC", "InvalidGroup.NotFound", create(ec2.CreateNetworkInterfaceInput{Groups: []string{otherGroup}})},
+		{"six groups", "SecurityGroupsPerInterfaceLimitExceeded", create(ec2.CreateNetworkInterfaceInput{Groups: six})},
+		{"secondary addresses", "InvalidParameterValue", create(ec2.CreateNetworkInterfaceInput{SecondaryPrivateIpAddressCount: aws.Int32(2)})},
+		{"modify to a group of another VPC", "InvalidGroup.NotFound", func() error {
+			_, err := e.c.ModifyNetworkInterfaceAttribute(e.ctx, &ec2.ModifyNetworkInterfaceAttributeInput{NetworkInterfaceId: aws.String(eni), Groups: []string{otherGroup}})
+			return err
+		}},
+		{"modify two attributes", "InvalidParameterCombination", func() error {
+			_, err := e.c.ModifyNetworkInterfaceAttribute(e.ctx, &ec2.ModifyNetworkInterfaceAttributeInput{NetworkInterfaceId: aws.String(eni), Groups: []string{app},
+				Description: &types.AttributeValue{Value: aws.String("x")}})
+			return err
+		}},
+		{"modify nothing", "MissingParameter", func() error {
+			_, err := e.c.ModifyNetworkInterfaceAttribute(e.ctx, &ec2.ModifyNetworkInterfaceAttributeInput{NetworkInterfaceId: aws.String(eni)})
+			return err
+		}},
+		{"modify unknown", "InvalidNetworkInterfaceID.NotFound", func() error {
+			_, err := e.c.ModifyNetworkInterfaceAttribute(e.ctx, &ec2.ModifyNetworkInterfaceAttributeInput{NetworkInterfaceId: aws.String("eni-0123456789abcdef0"), Groups: []string{app}})
+			return err
+		}},
+		{"describe unknown", "InvalidNetworkInterfaceID.NotFound", func() error {
+			_, err := e.c.DescribeNetworkInterfaces(e.ctx, &ec2.DescribeNetworkInterfacesInput{NetworkInterfaceIds: []string{"eni-0123456789abcdef0"}})
+			return err
+		}},
+		{"delete malformed", "InvalidNetworkInterfaceID.Malformed", func() error {
+			_, err := e.c.DeleteNetworkInterface(e.ctx, &ec2.DeleteNetworkInterfaceInput{NetworkInterfaceId: aws.String("eni-x")})
+			return err
+		}},
+	})
+	must(e.c.DeleteNetworkInterface(e.ctx, &ec2.DeleteNetworkInterfaceInput{NetworkInterfaceId: aws.String(eni)}))
+	_, err := e.c.DeleteNetworkInterface(e.ctx, &ec2.DeleteNetworkInterfaceInput{NetworkInterfaceId: aws.String(eni)})
+	apiError(t, err, "InvalidNetworkInterfaceID.NotFound")
+}
+
+// TestIngressForEnforcement reads back, through the store's enforcement API, what the API
+// wrote: the rules of a cluster's groups and the members of the groups they name.
+func TestIngressForEnforcement(t *testing.T) {
+	e := newEnv(t)
+	subnet := e.defaultSubnet()
+	cluster, app := e.createGroup("cluster", ""), e.createGroup("app", "")
+	must(e.authorize(cluster, tcp(5432, "10.1.2.3/32"), fromGroup("tcp", 5000, 6000, app),
+		types.IpPermission{IpProtocol: aws.String("tcp"), FromPort: aws.Int32(22), ToPort: aws.Int32(22), Ipv6Ranges: []types.Ipv6Range{{CidrIpv6: aws.String("::1/128")}}}))
+	for _, ip := range []string{"127.0.0.5", "127.0.0.6"} {
+		must(e.c.CreateNetworkInterface(e.ctx, &ec2.CreateNetworkInterfaceInput{SubnetId: aws.String(subnet), PrivateIpAddress: aws.String(ip), Groups: []string{app}}))
+	}
+	before := e.notifications()
+	in := must(e.st.IngressFor(e.ctx, []string{cluster, "sg-0123456789abcdef0"}))
+	if len(in.Groups) != 1 || len(in.Rules) != 3 || len(in.Members[app]) != 2 {
+		t.Fatalf("IngressFor %+v", in)
+	}
+	got := fmt.Sprint(in.TCPSources(5432))
+	if got != "[10.1.2.3/32 127.0.0.5/32 127.0.0.6/32]" {
+		t.Fatalf("TCPSources(5432) = %s", got)
+	}
+	if got := fmt.Sprint(in.TCPSources(22)); got != "[::1/128]" {
+		t.Fatalf("TCPSources(22) = %s", got)
+	}
+	if len(in.TCPSources(80)) != 0 {
+		t.Fatal("port 80 admitted")
+	}
+	// Every change to who is admitted wakes the reconciler.
+	must(e.revoke(cluster, tcp(5432, "10.1.2.3/32")))
+	if e.notifications() == before {
+		t.Fatal("no notification after a revoke")
+	}
+	if in := must(e.st.IngressFor(e.ctx, []string{cluster})); in.TCPSources(5432)[0] != netip.MustParsePrefix("127.0.0.5/32") {
+		t.Fatalf("after revoke %v", in.TCPSources(5432))
+	}
+}
