@@ -97,16 +97,9 @@ type NetworkInterface struct {
 	CreatedAt        time.Time `json:"created_at"`
 }
 
-// querier is what *sql.DB and *sql.Tx share.
-type querier interface {
-	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-}
-
 // EC2State reads and writes the EC2 records, either straight on the database (Store.EC2)
 // or inside one transaction (Store.EC2Tx).
-type EC2State struct{ q querier }
+type EC2State struct{ q queryer }
 
 // EC2 returns the EC2 records outside a transaction: for reads, and single writes.
 func (s *Store) EC2() EC2State { return EC2State{s.db} }
@@ -115,65 +108,10 @@ func (s *Store) EC2() EC2State { return EC2State{s.db} }
 // state it is given: the store has one connection, so a call on Store inside fn would wait
 // for the transaction forever.
 func (s *Store) EC2Tx(ctx context.Context, fn func(EC2State) error) error {
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	if err := fn(EC2State{tx}); err != nil {
-		return err
-	}
-	return tx.Commit()
+	return s.inTx(ctx, func(tx *sql.Tx) error { return fn(EC2State{tx}) })
 }
 
-func getDoc[T any](ctx context.Context, q querier, query string, args ...any) (T, error) {
-	var doc string
-	if err := q.QueryRowContext(ctx, query, args...).Scan(&doc); err != nil {
-		var zero T
-		return zero, notFound(err)
-	}
-	return decode[T](doc)
-}
-
-func listDocs[T any](ctx context.Context, q querier, query string, args ...any) ([]T, error) {
-	rows, err := q.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []T
-	for rows.Next() {
-		var doc string
-		if err := rows.Scan(&doc); err != nil {
-			return nil, err
-		}
-		v, err := decode[T](doc)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, v)
-	}
-	return out, rows.Err()
-}
-
-func listIDs(ctx context.Context, q querier, query string, args ...any) ([]string, error) {
-	rows, err := q.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		out = append(out, id)
-	}
-	return out, rows.Err()
-}
-
-func deleteRow(ctx context.Context, q querier, table, id string) error {
+func deleteRow(ctx context.Context, q queryer, table, id string) error {
 	res, err := q.ExecContext(ctx, `DELETE FROM `+table+` WHERE id = ?`, id)
 	if err != nil {
 		return err
@@ -184,7 +122,7 @@ func deleteRow(ctx context.Context, q querier, table, id string) error {
 	return nil
 }
 
-func updateRow(ctx context.Context, q querier, query string, args ...any) error {
+func updateRow(ctx context.Context, q queryer, query string, args ...any) error {
 	res, err := q.ExecContext(ctx, query, args...)
 	if err != nil {
 		return insertErr(err)
@@ -208,17 +146,17 @@ func (e EC2State) CreateVPC(ctx context.Context, v VPC) error {
 }
 
 func (e EC2State) VPC(ctx context.Context, id string) (VPC, error) {
-	return getDoc[VPC](ctx, e.q, `SELECT doc FROM ec2_vpcs WHERE id = ?`, id)
+	return queryDoc[VPC](ctx, e.q, `SELECT doc FROM ec2_vpcs WHERE id = ?`, id)
 }
 
 // DefaultVPC returns the region's default VPC; ErrNotFound before EnsureDefaults.
 func (e EC2State) DefaultVPC(ctx context.Context) (VPC, error) {
-	return getDoc[VPC](ctx, e.q, `SELECT doc FROM ec2_vpcs WHERE json_extract(doc, '$.is_default') ORDER BY id LIMIT 1`)
+	return queryDoc[VPC](ctx, e.q, `SELECT doc FROM ec2_vpcs WHERE json_extract(doc, '$.is_default') ORDER BY id LIMIT 1`)
 }
 
 // VPCs lists every VPC by id.
 func (e EC2State) VPCs(ctx context.Context) ([]VPC, error) {
-	return listDocs[VPC](ctx, e.q, `SELECT doc FROM ec2_vpcs ORDER BY id`)
+	return queryDocs[VPC](ctx, e.q, `SELECT doc FROM ec2_vpcs ORDER BY id`)
 }
 
 // DeleteVPC removes a VPC; its subnets, groups and interfaces must be gone first.
@@ -239,15 +177,15 @@ func (e EC2State) CreateSubnet(ctx context.Context, sn Subnet) error {
 }
 
 func (e EC2State) Subnet(ctx context.Context, id string) (Subnet, error) {
-	return getDoc[Subnet](ctx, e.q, `SELECT doc FROM ec2_subnets WHERE id = ?`, id)
+	return queryDoc[Subnet](ctx, e.q, `SELECT doc FROM ec2_subnets WHERE id = ?`, id)
 }
 
 // Subnets lists the subnets of a VPC, or all of them for vpcID "".
 func (e EC2State) Subnets(ctx context.Context, vpcID string) ([]Subnet, error) {
 	if vpcID == "" {
-		return listDocs[Subnet](ctx, e.q, `SELECT doc FROM ec2_subnets ORDER BY id`)
+		return queryDocs[Subnet](ctx, e.q, `SELECT doc FROM ec2_subnets ORDER BY id`)
 	}
-	return listDocs[Subnet](ctx, e.q, `SELECT doc FROM ec2_subnets WHERE vpc_id = ? ORDER BY id`, vpcID)
+	return queryDocs[Subnet](ctx, e.q, `SELECT doc FROM ec2_subnets WHERE vpc_id = ? ORDER BY id`, vpcID)
 }
 
 func (e EC2State) DeleteSubnet(ctx context.Context, id string) error {
@@ -277,12 +215,12 @@ func (e EC2State) SaveSecurityGroup(ctx context.Context, g SecurityGroup) error 
 
 // SecurityGroup returns one group with its VPC id and rules.
 func (e EC2State) SecurityGroup(ctx context.Context, id string) (SecurityGroup, error) {
-	return getDoc[SecurityGroup](ctx, e.q, `SELECT doc FROM ec2_security_groups WHERE id = ?`, id)
+	return queryDoc[SecurityGroup](ctx, e.q, `SELECT doc FROM ec2_security_groups WHERE id = ?`, id)
 }
 
 // SecurityGroupByName finds a group by its (case-sensitive) name in a VPC.
 func (e EC2State) SecurityGroupByName(ctx context.Context, vpcID, name string) (SecurityGroup, error) {
-	return getDoc[SecurityGroup](ctx, e.q, `SELECT doc FROM ec2_security_groups WHERE vpc_id = ? AND name = ?`, vpcID, name)
+	return queryDoc[SecurityGroup](ctx, e.q, `SELECT doc FROM ec2_security_groups WHERE vpc_id = ? AND name = ?`, vpcID, name)
 }
 
 // DefaultSecurityGroup returns a VPC's default group.
@@ -292,17 +230,17 @@ func (e EC2State) DefaultSecurityGroup(ctx context.Context, vpcID string) (Secur
 
 // GroupsInVPC lists a VPC's groups by id.
 func (e EC2State) GroupsInVPC(ctx context.Context, vpcID string) ([]SecurityGroup, error) {
-	return listDocs[SecurityGroup](ctx, e.q, `SELECT doc FROM ec2_security_groups WHERE vpc_id = ? ORDER BY id`, vpcID)
+	return queryDocs[SecurityGroup](ctx, e.q, `SELECT doc FROM ec2_security_groups WHERE vpc_id = ? ORDER BY id`, vpcID)
 }
 
 // SecurityGroups lists every group by id.
 func (e EC2State) SecurityGroups(ctx context.Context) ([]SecurityGroup, error) {
-	return listDocs[SecurityGroup](ctx, e.q, `SELECT doc FROM ec2_security_groups ORDER BY id`)
+	return queryDocs[SecurityGroup](ctx, e.q, `SELECT doc FROM ec2_security_groups ORDER BY id`)
 }
 
 // GroupsReferencing lists the other groups with a rule whose peer is groupID.
 func (e EC2State) GroupsReferencing(ctx context.Context, groupID string) ([]string, error) {
-	return listIDs(ctx, e.q, `SELECT DISTINCT g.id FROM ec2_security_groups g, json_each(g.doc, '$.rules') r
+	return queryStrings(ctx, e.q, `SELECT DISTINCT g.id FROM ec2_security_groups g, json_each(g.doc, '$.rules') r
 		WHERE json_extract(r.value, '$.group_id') = ? AND g.id != ? ORDER BY g.id`, groupID, groupID)
 }
 
@@ -332,26 +270,26 @@ func (e EC2State) SaveNetworkInterface(ctx context.Context, ni NetworkInterface)
 }
 
 func (e EC2State) NetworkInterface(ctx context.Context, id string) (NetworkInterface, error) {
-	return getDoc[NetworkInterface](ctx, e.q, `SELECT doc FROM ec2_network_interfaces WHERE id = ?`, id)
+	return queryDoc[NetworkInterface](ctx, e.q, `SELECT doc FROM ec2_network_interfaces WHERE id = ?`, id)
 }
 
 // NetworkInterfaces lists every interface by id.
 func (e EC2State) NetworkInterfaces(ctx context.Context) ([]NetworkInterface, error) {
-	return listDocs[NetworkInterface](ctx, e.q, `SELECT doc FROM ec2_network_interfaces ORDER BY id`)
+	return queryDocs[NetworkInterface](ctx, e.q, `SELECT doc FROM ec2_network_interfaces ORDER BY id`)
 }
 
 // InterfacesInSubnet and InterfacesInVPC list interfaces by where they are.
 func (e EC2State) InterfacesInSubnet(ctx context.Context, subnetID string) ([]NetworkInterface, error) {
-	return listDocs[NetworkInterface](ctx, e.q, `SELECT doc FROM ec2_network_interfaces WHERE subnet_id = ? ORDER BY id`, subnetID)
+	return queryDocs[NetworkInterface](ctx, e.q, `SELECT doc FROM ec2_network_interfaces WHERE subnet_id = ? ORDER BY id`, subnetID)
 }
 
 func (e EC2State) InterfacesInVPC(ctx context.Context, vpcID string) ([]NetworkInterface, error) {
-	return listDocs[NetworkInterface](ctx, e.q, `SELECT doc FROM ec2_network_interfaces WHERE vpc_id = ? ORDER BY id`, vpcID)
+	return queryDocs[NetworkInterface](ctx, e.q, `SELECT doc FROM ec2_network_interfaces WHERE vpc_id = ? ORDER BY id`, vpcID)
 }
 
 // InterfacesInGroup lists the interfaces that are members of a security group.
 func (e EC2State) InterfacesInGroup(ctx context.Context, groupID string) ([]NetworkInterface, error) {
-	return listDocs[NetworkInterface](ctx, e.q, `SELECT doc FROM ec2_network_interfaces n
+	return queryDocs[NetworkInterface](ctx, e.q, `SELECT doc FROM ec2_network_interfaces n
 		WHERE EXISTS (SELECT 1 FROM json_each(n.doc, '$.group_ids') g WHERE g.value = ?) ORDER BY id`, groupID)
 }
 

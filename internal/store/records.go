@@ -284,24 +284,7 @@ func (s *Store) MarkClusterDeleting(ctx context.Context, id string, refuse func(
 }
 
 func instancesOf(ctx context.Context, tx *sql.Tx, clusterID string) ([]Instance, error) {
-	rows, err := tx.QueryContext(ctx, `SELECT doc FROM instances WHERE cluster_id = ? ORDER BY id`, clusterID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []Instance
-	for rows.Next() {
-		var d string
-		if err := rows.Scan(&d); err != nil {
-			return nil, err
-		}
-		m, err := decode[Instance](d)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, m)
-	}
-	return out, rows.Err()
+	return queryDocs[Instance](ctx, tx, `SELECT doc FROM instances WHERE cluster_id = ? ORDER BY id`, clusterID)
 }
 
 func decode[T any](doc string) (T, error) {
