@@ -48,6 +48,9 @@ var actions = map[string]action{
 	"AddTagsToResource":      {(*Service).addTags, (*Service).tagResources},
 	"RemoveTagsFromResource": {(*Service).removeTags, (*Service).tagResources},
 	"ListTagsForResource":    {(*Service).listTags, (*Service).tagResources},
+	"CreateDBSubnetGroup":    {(*Service).createSubnetGroup, (*Service).subnetGroupResources},
+	"DescribeDBSubnetGroups": {(*Service).describeSubnetGroups, (*Service).subnetGroupResources},
+	"DeleteDBSubnetGroup":    {(*Service).deleteSubnetGroup, (*Service).subnetGroupResources},
 
 	"CreateDBClusterParameterGroup":          groupAction(clusterGroups, (*Service).createGroup, (*Service).newGroupResources),
 	"CreateDBParameterGroup":                 groupAction(dbGroups, (*Service).createGroup, (*Service).newGroupResources),

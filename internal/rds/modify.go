@@ -18,7 +18,7 @@ func clusterGroupNotFound(name string) error {
 // refused rather than silently ignored.
 var modifySupported = map[string]bool{
 	"Action": true, "Version": true, "DBClusterIdentifier": true, "ApplyImmediately": true,
-	"DBClusterParameterGroupName": true,
+	"DBClusterParameterGroupName": true, "VpcSecurityGroupIds": true,
 }
 
 func (s *Service) modifyCluster(ctx context.Context, p awsquery.Params) (any, error) {
@@ -27,7 +27,7 @@ func (s *Service) modifyCluster(ctx context.Context, p awsquery.Params) (any, er
 		return nil, err
 	}
 	for k := range p.Values {
-		if !modifySupported[k] {
+		if !modifySupported[strings.SplitN(k, ".", 2)[0]] {
 			return nil, awsquery.InvalidParameterCombination("ModifyDBCluster does not support %s in Borealis yet.", awsquery.Clip(strings.SplitN(k, ".", 2)[0]))
 		}
 	}
@@ -42,6 +42,18 @@ func (s *Service) modifyCluster(ctx context.Context, p awsquery.Params) (any, er
 		}
 		pg = g.Name
 	}
+	var sgs []string
+	if asked := p.List("VpcSecurityGroupIds", "VpcSecurityGroupId"); len(asked) > 0 {
+		cur, err := s.store.Cluster(ctx, strings.ToLower(raw))
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, clusterNotFound(raw)
+		} else if err != nil {
+			return nil, err
+		}
+		if sgs, err = s.securityGroups(ctx, cur.VpcID, asked); err != nil {
+			return nil, err
+		}
+	}
 	c, err := s.store.UpdateCluster(ctx, strings.ToLower(raw), func(c *store.Cluster) error {
 		if c.Status != StatusAvailable {
 			return invalidClusterState("DB cluster %s is not available for modification with status %s.", c.ID, c.Status)
@@ -49,6 +61,10 @@ func (s *Service) modifyCluster(ctx context.Context, p awsquery.Params) (any, er
 		if pg != "" {
 			// Like RDS: the new group's values reach the instances at their next reboot.
 			c.ParameterGroup = pg
+		}
+		if sgs != nil {
+			// New connections see the new groups at once; open ones are not cut.
+			c.VpcSecurityGroupIDs = sgs
 		}
 		return nil
 	})

@@ -48,6 +48,8 @@ type Config struct {
 	// CreateDBCluster refuse a port another program holds instead of failing later.
 	PortAvailable func(port int) bool
 	Now           func() time.Time
+	// Network is the VPC side; nil runs without VPCs (clusters keep the groups asked for).
+	Network Network
 }
 
 // Service implements the RDS actions Borealis supports.
@@ -122,11 +124,13 @@ func (s *Service) createCluster(ctx context.Context, p awsquery.Params) (any, er
 	if hasPort && (port < 1150 || port > 65535) {
 		return nil, awsquery.InvalidParameterValue("Invalid port %d: the port must be between 1150 and 65535.", port)
 	}
-	sgs := p.List("VpcSecurityGroupIds", "VpcSecurityGroupId")
-	for _, sg := range sgs {
-		if !strings.HasPrefix(sg, "sg-") || len(sg) < 4 {
-			return nil, awsquery.InvalidParameterValue("Invalid security group id: %s", sg)
-		}
+	vpc, subnetGroup, err := s.clusterVPC(ctx, p.String("DBSubnetGroupName"))
+	if err != nil {
+		return nil, err
+	}
+	sgs, err := s.securityGroups(ctx, vpc, p.List("VpcSecurityGroupIds", "VpcSecurityGroupId"))
+	if err != nil {
+		return nil, err
 	}
 	tags, err := parseTags(p)
 	if err != nil {
@@ -163,6 +167,8 @@ func (s *Service) createCluster(ctx context.Context, p awsquery.Params) (any, er
 		DatabaseName:        dbName,
 		Port:                port,
 		VpcSecurityGroupIDs: sgs,
+		VpcID:               vpc,
+		SubnetGroup:         subnetGroup,
 		Endpoint:            fmt.Sprintf("%s.cluster-%s.%s.rds.%s", id, s.cfg.EndpointSuffix, s.cfg.Region, s.cfg.EndpointDomain),
 		ReaderEndpoint:      fmt.Sprintf("%s.cluster-ro-%s.%s.rds.%s", id, s.cfg.EndpointSuffix, s.cfg.Region, s.cfg.EndpointDomain),
 		Status:              StatusCreating,
@@ -338,6 +344,9 @@ func (s *Service) createInstance(ctx context.Context, p awsquery.Params) (any, e
 			return nil, err
 		}
 		pg = g.Name
+	}
+	if err := s.checkTenancy(ctx, strings.ToLower(rawCluster), class); err != nil {
+		return nil, err
 	}
 	resourceID, err := newResourceID("db-")
 	if err != nil {
@@ -556,7 +565,7 @@ func (s *Service) clusterXML(ctx context.Context, c store.Cluster, members []sto
 		DatabaseName:               c.DatabaseName,
 		DBClusterIdentifier:        c.ID,
 		DBClusterParameterGroup:    params.GroupName(c.ParameterGroup),
-		DBSubnetGroup:              "default",
+		DBSubnetGroup:              subnetGroupName(c.SubnetGroup),
 		Status:                     c.Status,
 		Endpoint:                   c.Endpoint,
 		ReaderEndpoint:             c.ReaderEndpoint,

@@ -44,6 +44,14 @@ type Config struct {
 	// GuardLibrary is the guard extension's shared library, preloaded into every server
 	// ("" runs servers without it, and so without the rds.* settings).
 	GuardLibrary string
+	// Firewall says what a cluster's security groups admit; nil admits nothing.
+	Firewall Firewall
+}
+
+// Firewall reads security groups: the source prefixes their ingress rules admit for TCP on
+// a port (referenced groups resolved to their members' addresses).
+type Firewall interface {
+	IngressPrefixes(ctx context.Context, groups []string, port int) ([]netip.Prefix, error)
 }
 
 // Reconciler owns one worker per cluster, so that a slow initdb of one cluster does not hold
@@ -59,8 +67,12 @@ type Reconciler struct {
 	mu      sync.Mutex
 	workers map[string]chan struct{}  // cluster id → kick channel
 	routes  map[string]gateway.Target // cluster id → the writer, when one runs
-	applied map[string]string         // instance id → fingerprint of the settings its server runs with
-	wg      sync.WaitGroup
+	// epoch counts security changes; admitted holds, per route, the epoch its admission was
+	// read in, so that a pass that read the groups before a change cannot undo it.
+	epoch    uint64
+	admitted map[string]uint64
+	applied  map[string]string // instance id → fingerprint of the settings its server runs with
+	wg       sync.WaitGroup
 }
 
 // New returns a reconciler; Run starts it.
@@ -70,10 +82,11 @@ func New(cfg Config, st *store.Store, d engine.Driver, gw *gateway.Gateway, log 
 	}
 	return &Reconciler{
 		cfg: cfg, store: st, driver: d, gateway: gw, log: log,
-		wake:    make(chan struct{}, 1),
-		workers: map[string]chan struct{}{},
-		routes:  map[string]gateway.Target{},
-		applied: map[string]string{},
+		wake:     make(chan struct{}, 1),
+		workers:  map[string]chan struct{}{},
+		routes:   map[string]gateway.Target{},
+		admitted: map[string]uint64{},
+		applied:  map[string]string{},
 	}
 }
 
@@ -146,6 +159,7 @@ func (r *Reconciler) work(ctx context.Context, id string, kick chan struct{}) {
 			r.mu.Lock()
 			delete(r.workers, id)
 			delete(r.routes, id)
+			delete(r.admitted, id)
 			r.mu.Unlock()
 			return
 		case err != nil && ctx.Err() == nil:
@@ -211,16 +225,20 @@ func (r *Reconciler) reconcileCluster(ctx context.Context, id string) error {
 	if err := r.gateway.Ensure(id, addr, r.route(id)); err != nil {
 		return fmt.Errorf("endpoint %s: %w", addr, err)
 	}
+	admission, err := r.admission(ctx, c)
+	if err != nil {
+		return fmt.Errorf("security groups: %w", err)
+	}
 	var errs []error
 	for _, m := range members {
-		if err := r.reconcileInstance(ctx, c, m, reissued); err != nil {
+		if err := r.reconcileInstance(ctx, c, m, reissued, admission); err != nil {
 			errs = append(errs, fmt.Errorf("instance %s: %w", m.ID, err))
 		}
 	}
 	return errors.Join(errs...)
 }
 
-func (r *Reconciler) reconcileInstance(ctx context.Context, c store.Cluster, m store.Instance, reissued bool) error {
+func (r *Reconciler) reconcileInstance(ctx context.Context, c store.Cluster, m store.Instance, reissued bool, admission admission) error {
 	if m.Status == statusDeleting {
 		return r.deleteInstance(ctx, c, m)
 	}
@@ -258,7 +276,7 @@ func (r *Reconciler) reconcileInstance(ctx context.Context, c store.Cluster, m s
 		r.log.Info("instance running", "instance", m.ID, "cluster", c.ID, "rebooted", m.Status == statusRebooting)
 		started := &store.StartedParams{ClusterGroup: d.ClusterGroup, DBGroup: d.DBGroup, Values: d.Values}
 		// Route first: a client that sees "available" must reach the server.
-		r.setRoute(c, m, d.Now(started))
+		r.setRoute(c, m, d.Now(started), admission)
 		if m, err = r.store.UpdateInstance(ctx, m.ID, func(in *store.Instance) error {
 			in.Started = started
 			if in.Status == statusCreating || in.Status == statusRebooting {
@@ -276,23 +294,23 @@ func (r *Reconciler) reconcileInstance(ctx context.Context, c store.Cluster, m s
 		r.setApplied(m.ID, now)
 		r.log.Info("instance reloaded", "instance", m.ID, "cluster", c.ID)
 	}
-	r.setRoute(c, m, d.Now(m.Started))
+	r.setRoute(c, m, d.Now(m.Started), admission)
 	return nil
 }
 
 // setRoute points the cluster endpoint at its writer, with the checks the running
 // parameters ask of the gateway.
-func (r *Reconciler) setRoute(c store.Cluster, m store.Instance, running params.Values) {
+func (r *Reconciler) setRoute(c store.Cluster, m store.Instance, running params.Values, a admission) {
 	if !m.Writer {
 		return
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.routes[c.ID] = gateway.Target{
-		Addr:      net.JoinHostPort("127.0.0.1", strconv.Itoa(m.PrivatePort)),
-		ForceSSL:  running["rds.force_ssl"] == "1",
-		Admission: admitAll,
-	}
+	t := r.routes[c.ID]
+	t.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(m.PrivatePort))
+	t.ForceSSL = running["rds.force_ssl"] == "1"
+	r.setAdmission(c.ID, &t, a)
+	r.routes[c.ID] = t
 }
 
 // instanceSpec is the server of instance m with parameter values v.
@@ -336,6 +354,7 @@ func (r *Reconciler) deleteInstance(ctx context.Context, c store.Cluster, m stor
 	r.mu.Lock()
 	if m.Writer {
 		delete(r.routes, c.ID)
+		delete(r.admitted, c.ID)
 	}
 	delete(r.applied, m.ID)
 	r.mu.Unlock()
@@ -436,8 +455,66 @@ func certCovers(certPEM []byte, req pki.ServerRequest) bool {
 	return true
 }
 
-// admitAll admits every source: what endpoints did before security groups are enforced.
-var admitAll = gateway.NewAdmission([]string{"(no security groups yet)"}, []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0"), netip.MustParsePrefix("::/0")})
+// admission is what a cluster's security groups admit, and the epoch it was read in.
+type admission struct {
+	*gateway.Admission
+	epoch uint64
+}
+
+// admission compiles what the cluster's security groups admit to its endpoint now.
+func (r *Reconciler) admission(ctx context.Context, c store.Cluster) (admission, error) {
+	r.mu.Lock()
+	epoch := r.epoch
+	r.mu.Unlock()
+	if r.cfg.Firewall == nil {
+		return admission{gateway.NewAdmission(c.VpcSecurityGroupIDs, nil), epoch}, nil
+	}
+	prefixes, err := r.cfg.Firewall.IngressPrefixes(ctx, c.VpcSecurityGroupIDs, c.Port)
+	if err != nil {
+		return admission{}, err
+	}
+	return admission{gateway.NewAdmission(c.VpcSecurityGroupIDs, prefixes), epoch}, nil
+}
+
+// SecurityChanged recomputes what every routed endpoint admits before it returns, so that
+// a client told its rule was authorized (or revoked) can rely on it at once; connections
+// already open are not touched. The EC2 API calls it after every change to security groups
+// or network interfaces.
+func (r *Reconciler) SecurityChanged(ctx context.Context) {
+	r.mu.Lock()
+	r.epoch++
+	ids := make([]string, 0, len(r.routes))
+	for id := range r.routes {
+		ids = append(ids, id)
+	}
+	r.mu.Unlock()
+	for _, id := range ids {
+		c, err := r.store.Cluster(ctx, id)
+		if err != nil {
+			continue // deleted meanwhile; its worker removes the route
+		}
+		a, err := r.admission(ctx, c)
+		if err != nil {
+			r.log.Error("security groups unreadable; the endpoint keeps its last admission", "cluster", id, "err", err)
+			continue
+		}
+		r.mu.Lock()
+		if t, ok := r.routes[id]; ok {
+			r.setAdmission(id, &t, a)
+			r.routes[id] = t
+		}
+		r.mu.Unlock()
+	}
+	r.Notify()
+}
+
+// setAdmission puts a into t unless t holds one read after a. r.mu is held.
+func (r *Reconciler) setAdmission(id string, t *gateway.Target, a admission) {
+	if t.Admission != nil && a.epoch < r.admitted[id] {
+		return
+	}
+	t.Admission, r.admitted[id] = a.Admission, a.epoch
+}
 
 // route is the gateway's view of a cluster endpoint: the writer, when one runs.
 func (r *Reconciler) route(clusterID string) gateway.Route {

@@ -19,6 +19,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/borealis-db/borealis/internal/apiserver"
+	"github.com/borealis-db/borealis/internal/awsquery"
+	"github.com/borealis-db/borealis/internal/ec2"
 	"github.com/borealis-db/borealis/internal/engine"
 	"github.com/borealis-db/borealis/internal/gateway"
 	"github.com/borealis-db/borealis/internal/iam"
@@ -80,10 +82,25 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	gw := gateway.New(log.With("component", "gateway"), gateway.NewMetrics(metrics))
 	defer gw.Close()
-	rec := reconcile.New(reconcile.Config{DataDir: dataDir, EndpointAddr: cfg.EndpointAddr, CA: acct.CA, GuardLibrary: guard},
+	// EC2, RDS and the reconciler refer to each other: RDS places clusters in EC2's VPCs, EC2
+	// asks RDS whether a group is in use, and group changes wake the reconciler, which reads
+	// the groups back to recompute each endpoint's admission.
+	var (
+		rec    *reconcile.Reconciler
+		rdsSvc *rds.Service
+	)
+	ec2Svc := ec2.New(ec2.Config{
+		Region:    cfg.Region,
+		AccountID: acct.ID,
+		InUse:     func(ctx context.Context, groupID string) (string, bool) { return rdsSvc.GroupInUse(ctx, groupID) },
+	}, st, func() { rec.SecurityChanged(context.WithoutCancel(ctx)) }, log.With("component", "ec2"))
+	if err := ec2Svc.EnsureDefaults(ctx); err != nil {
+		return fmt.Errorf("default VPC: %w", err)
+	}
+	rec = reconcile.New(reconcile.Config{DataDir: dataDir, EndpointAddr: cfg.EndpointAddr, CA: acct.CA, GuardLibrary: guard, Firewall: ec2Svc},
 		st, driver, gw, log.With("component", "reconcile"))
 
-	rdsSvc := rds.New(rds.Config{
+	rdsSvc = rds.New(rds.Config{
 		Region:         cfg.Region,
 		AccountID:      acct.ID,
 		EndpointDomain: cfg.EndpointDomain,
@@ -99,6 +116,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 			ln.Close()
 			return true
 		},
+		Network: ec2Svc,
 	}, st, rec.Notify, log.With("component", "rds"))
 
 	iamSvc, err := iam.New(iam.Config{AccountID: acct.ID, AccountCreated: acct.RootKey.CreatedAt}, st, log.With("component", "iam"))
@@ -110,6 +128,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		Verifier: &sigv4.Verifier{Lookup: iamSvc.LookupSecret},
 		Services: map[string]apiserver.Endpoint{
 			"rds": {Namespace: rds.Namespace, Version: "2014-10-31", Service: rdsSvc},
+			"ec2": {Namespace: ec2.Namespace, Version: ec2.Version, Service: ec2Svc, WriteResult: awsquery.WriteEC2Result, WriteError: awsquery.WriteEC2Error},
 			"iam": {Namespace: iam.Namespace, Version: iam.Version, Service: iamSvc},
 			"sts": {Namespace: iam.STSNamespace, Version: iam.STSVersion, Service: iamSvc.STS()},
 		},

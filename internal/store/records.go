@@ -30,6 +30,8 @@ type Cluster struct {
 	DatabaseName        string    `json:"database_name,omitempty"`
 	Port                int       `json:"port"`
 	VpcSecurityGroupIDs []string  `json:"vpc_security_group_ids,omitempty"`
+	VpcID               string    `json:"vpc_id,omitempty"`
+	SubnetGroup         string    `json:"subnet_group,omitempty"` // "" is the default group
 	Endpoint            string    `json:"endpoint"`
 	ReaderEndpoint      string    `json:"reader_endpoint"`
 	Status              string    `json:"status"`
@@ -305,4 +307,63 @@ func notFound(err error) error {
 		return ErrNotFound
 	}
 	return err
+}
+
+// SubnetGroup is a DB subnet group: the VPC subnets a cluster may be placed in. The
+// default group ("default", the default VPC's default subnets) is not stored.
+type SubnetGroup struct {
+	Name        string      `json:"name"` // lower-case
+	Description string      `json:"description"`
+	VpcID       string      `json:"vpc_id"`
+	Subnets     []SubnetRef `json:"subnets"`
+	Tags        []Tag       `json:"tags,omitempty"`
+	CreatedAt   time.Time   `json:"created_at"`
+}
+
+// SubnetRef is a subnet of a DB subnet group.
+type SubnetRef struct {
+	ID               string `json:"id"`
+	AvailabilityZone string `json:"availability_zone"`
+}
+
+func (s *Store) subnetGroups() table[SubnetGroup] { return table[SubnetGroup]{s.db, "subnet_groups"} }
+
+// CreateSubnetGroup inserts a DB subnet group; ErrExists when the name is taken.
+func (s *Store) CreateSubnetGroup(ctx context.Context, g SubnetGroup) error {
+	doc, err := marshal(g)
+	if err != nil {
+		return err
+	}
+	_, err = s.db.ExecContext(ctx, `INSERT INTO subnet_groups (id, doc) VALUES (?, ?)`, g.Name, doc)
+	return insertErr(err)
+}
+
+func (s *Store) SubnetGroup(ctx context.Context, name string) (SubnetGroup, error) {
+	return s.subnetGroups().get(ctx, name)
+}
+
+func (s *Store) SubnetGroups(ctx context.Context) ([]SubnetGroup, error) {
+	return s.subnetGroups().list(ctx, "")
+}
+
+// DeleteSubnetGroup removes a DB subnet group unless inUse, shown the clusters placed in
+// it (in the same transaction), objects.
+func (s *Store) DeleteSubnetGroup(ctx context.Context, name string, inUse func(clusters []string) error) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		users, err := queryStrings(ctx, tx, `SELECT id FROM clusters WHERE json_extract(doc, '$.subnet_group') = ? ORDER BY id`, name)
+		if err != nil {
+			return err
+		}
+		if err := inUse(users); err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, `DELETE FROM subnet_groups WHERE id = ?`, name)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return ErrNotFound
+		}
+		return nil
+	})
 }

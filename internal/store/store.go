@@ -51,6 +51,8 @@ var migrations = []string{
 	`CREATE TABLE ec2_network_interfaces (id TEXT PRIMARY KEY, subnet_id TEXT NOT NULL REFERENCES ec2_subnets (id), vpc_id TEXT NOT NULL, doc TEXT NOT NULL)`,
 	`CREATE INDEX ec2_network_interfaces_subnet ON ec2_network_interfaces (subnet_id)`,
 	`CREATE INDEX ec2_network_interfaces_vpc ON ec2_network_interfaces (vpc_id)`,
+	// RDS DB subnet groups (see records.go); the default group is not stored.
+	`CREATE TABLE subnet_groups (id TEXT PRIMARY KEY, doc TEXT NOT NULL)`,
 }
 
 // Open opens (creating if needed) the state file at path, 0600 because it holds secrets.

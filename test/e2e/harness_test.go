@@ -85,7 +85,9 @@ func (s *sharedServer) get(t *testing.T) *server {
 			s.err = err
 			return
 		}
-		s.srv, s.err = startServer(dir, freeAddr(t))
+		if s.srv, s.err = startServer(dir, freeAddr(t)); s.err == nil {
+			s.err = s.srv.openDefaultGroup(context.Background(), t)
+		}
 	})
 	if s.err != nil {
 		t.Fatalf("start shared server: %v", s.err)

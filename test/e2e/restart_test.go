@@ -2,8 +2,10 @@ package e2e
 
 import (
 	"context"
+	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -51,11 +53,20 @@ func TestKill9OfServeLosesNothingAndLeavesNoOrphan(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if err := srv.openDefaultGroup(ctx, t); err != nil {
+		t.Fatal(err)
+	}
 	c := srv.rds(t)
 	keyBefore, _ := srv.rootKey(t)
 	bundleBefore, _ := os.ReadFile(srv.bundlePath())
 
-	desc, instanceID := createCluster(ctx, t, c, "durable", "owner1", "Durable-pass1", "")
+	// Its own port: this server and the shared one would otherwise both pick the first free
+	// port from 5432 at the same moment.
+	_, freePort, _ := net.SplitHostPort(freeAddr(t))
+	pin, _ := strconv.Atoi(freePort)
+	desc, instanceID := createCluster(ctx, t, c, "durable", "owner1", "Durable-pass1", "", func(in *rds.CreateDBClusterInput) {
+		in.Port = aws.Int32(int32(pin))
+	})
 	cl := desc.DBClusters[0]
 	endpoint, port := aws.ToString(cl.Endpoint), aws.ToInt32(cl.Port)
 	conn := srv.connect(ctx, t, endpoint, port, "owner1", "Durable-pass1", "postgres")

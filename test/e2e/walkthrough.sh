@@ -56,6 +56,8 @@ check "rds.restrict_password_commands refuses a non-member" grep -q 'must be a m
 check "a read-only IAM user is denied CreateDBCluster" grep -q 'AccessDenied.*is not authorized to perform: rds:CreateDBCluster' setup.out
 check "the read-only IAM user can describe" grep -qx 'demo' setup.out
 check "the master user creates sslinfo and sees its TLS session" grep -Eq '^ t +\| TLS_' setup.out
+check "the default security group refuses this host before a rule admits it" grep -qx 'refused: no security group rule admits 127.0.0.1 yet' setup.out
+check "authorize-security-group-ingress returns the new rule" grep -q '"IsEgress": false' setup.out
 
 export AWS_SHARED_CREDENTIALS_FILE=$work/.borealis/credentials
 awsb() { aws --endpoint-url "http://$api" --region us-east-1 "$@"; }
@@ -92,6 +94,9 @@ missing() {
 }
 check "an unknown cluster is DBClusterNotFoundFault" missing
 
+# The clean-up revokes the rule the walk-through added: it needs the group and port.
+SG=$(awsb rds describe-db-clusters --db-cluster-identifier demo --query 'DBClusters[0].VpcSecurityGroups[0].VpcSecurityGroupId' --output text)
+export SG PORT=$pgport
 if bash -euo pipefail teardown.sh >teardown.out 2>&1; then teardown_ok=true; else teardown_ok=false; cat teardown.out; fi
 check "walk-through clean-up runs" $teardown_ok
 gone() {

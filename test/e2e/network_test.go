@@ -1,0 +1,178 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	"github.com/aws/aws-sdk-go-v2/service/rds"
+	"github.com/jackc/pgx/v5"
+)
+
+// ec2 returns an EC2 client signing as the root user.
+func (s *server) ec2(t *testing.T) *ec2.Client {
+	t.Helper()
+	id, secret := s.rootKey(t)
+	return ec2.New(ec2.Options{Region: "us-east-1", BaseEndpoint: aws.String("http://" + s.APIAddr),
+		Credentials: staticCreds(id, secret), Retryer: connectionRetryer()})
+}
+
+// openDefaultGroup lets 127.0.0.1 reach every endpoint in the default security group, as
+// the README does for its cluster: the tests that are not about the network need it.
+func (s *server) openDefaultGroup(ctx context.Context, t *testing.T) error {
+	c := s.ec2(t)
+	out, err := c.DescribeSecurityGroups(ctx, &ec2.DescribeSecurityGroupsInput{Filters: []ec2types.Filter{{Name: aws.String("group-name"), Values: []string{"default"}}}})
+	if err != nil {
+		return fmt.Errorf("default security group: %w", err)
+	}
+	if len(out.SecurityGroups) != 1 {
+		return fmt.Errorf("default security groups: %d, want 1", len(out.SecurityGroups))
+	}
+	_, err = c.AuthorizeSecurityGroupIngress(ctx, &ec2.AuthorizeSecurityGroupIngressInput{GroupId: out.SecurityGroups[0].GroupId,
+		IpPermissions: []ec2types.IpPermission{{IpProtocol: aws.String("tcp"), FromPort: aws.Int32(0), ToPort: aws.Int32(65535),
+			IpRanges: []ec2types.IpRange{{CidrIp: aws.String("127.0.0.1/32"), Description: aws.String("tests on this host")}}}}})
+	if err != nil {
+		return fmt.Errorf("open the default group: %w", err)
+	}
+	return nil
+}
+
+// tryConnectFrom connects to an endpoint from a given loopback source address.
+func (s *server) tryConnectFrom(ctx context.Context, source, endpoint string, port int32, user, password, db string) (*pgx.Conn, error) {
+	cfg, err := pgx.ParseConfig(fmt.Sprintf("host=%s port=%d user=%s password=%s dbname=%s sslmode=verify-full sslrootcert=%s connect_timeout=5",
+		endpoint, port, user, password, db, s.bundlePath()))
+	if err != nil {
+		return nil, err
+	}
+	cfg.LookupFunc = func(context.Context, string) ([]string, error) { return []string{"127.0.0.1"}, nil }
+	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(source)}, Timeout: 5 * time.Second}
+	cfg.DialFunc = d.DialContext
+	return pgx.ConnectConfig(ctx, cfg)
+}
+
+func TestSecurityGroupsDecideWhoReachesAnEndpoint(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	srv := shared.get(t)
+	c := srv.rds(t)
+	e := srv.ec2(t)
+
+	vpcs, err := e.DescribeVpcs(ctx, &ec2.DescribeVpcsInput{Filters: []ec2types.Filter{{Name: aws.String("is-default"), Values: []string{"true"}}}})
+	if err != nil || len(vpcs.Vpcs) != 1 {
+		t.Fatalf("default VPC: %+v %v", vpcs, err)
+	}
+	vpc := vpcs.Vpcs[0].VpcId
+	newGroup := func(name string) string {
+		out, err := e.CreateSecurityGroup(ctx, &ec2.CreateSecurityGroupInput{GroupName: aws.String(name), Description: aws.String(name), VpcId: vpc})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return aws.ToString(out.GroupId)
+	}
+	fence, app, other := newGroup("fence"), newGroup("app"), newGroup("other")
+
+	desc, _ := createCluster(ctx, t, c, "fenced", "master1", "Master-pass1", "", func(in *rds.CreateDBClusterInput) {
+		in.VpcSecurityGroupIds = []string{fence}
+	})
+	cl := desc.DBClusters[0]
+	endpoint, port := aws.ToString(cl.Endpoint), aws.ToInt32(cl.Port)
+	if len(cl.VpcSecurityGroups) != 1 || aws.ToString(cl.VpcSecurityGroups[0].VpcSecurityGroupId) != fence {
+		t.Fatalf("VpcSecurityGroups = %+v", cl.VpcSecurityGroups)
+	}
+	reaches := func(source string) bool {
+		conn, err := srv.tryConnectFrom(ctx, source, endpoint, port, "master1", "Master-pass1", "postgres")
+		if err != nil {
+			return false
+		}
+		conn.Close(ctx)
+		return true
+	}
+	eventuallyReaches := func(source string, want bool) {
+		t.Helper()
+		eventually(t, 10*time.Second, fmt.Sprintf("%s reaching=%v", source, want), func() (bool, error) { return reaches(source) == want, nil })
+	}
+	rule := func(proto string, from, to int32, cidr string) ec2types.IpPermission {
+		return ec2types.IpPermission{IpProtocol: aws.String(proto), FromPort: aws.Int32(from), ToPort: aws.Int32(to),
+			IpRanges: []ec2types.IpRange{{CidrIp: aws.String(cidr)}}}
+	}
+	authorize := func(group string, perms ...ec2types.IpPermission) {
+		if _, err := e.AuthorizeSecurityGroupIngress(ctx, &ec2.AuthorizeSecurityGroupIngressInput{GroupId: aws.String(group), IpPermissions: perms}); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	if reaches("127.0.0.2") || reaches("127.0.0.1") {
+		t.Fatal("a group without rules admitted a connection")
+	}
+	authorize(fence, rule("tcp", port, port, "127.0.0.2/32"))
+	eventuallyReaches("127.0.0.2", true)
+	if reaches("127.0.0.3") {
+		t.Error("127.0.0.3 admitted by a rule for 127.0.0.2")
+	}
+	open, err := srv.tryConnectFrom(ctx, "127.0.0.2", endpoint, port, "master1", "Master-pass1", "postgres")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer open.Close(ctx)
+
+	if _, err := e.RevokeSecurityGroupIngress(ctx, &ec2.RevokeSecurityGroupIngressInput{GroupId: aws.String(fence),
+		IpPermissions: []ec2types.IpPermission{rule("tcp", port, port, "127.0.0.2/32")}}); err != nil {
+		t.Fatal(err)
+	}
+	eventuallyReaches("127.0.0.2", false)
+	var one int
+	if err := open.QueryRow(ctx, "SELECT 1").Scan(&one); err != nil {
+		t.Fatalf("the session opened before the revoke was cut: %v", err)
+	}
+
+	// A port range that does not hold the endpoint's port admits nothing; protocol -1 admits all.
+	authorize(fence, rule("tcp", port+1, port+10, "127.0.0.3/32"))
+	authorize(fence, rule("-1", -1, -1, "127.0.0.4/32"))
+	eventuallyReaches("127.0.0.4", true)
+	if reaches("127.0.0.3") {
+		t.Error("a rule for other ports admitted 127.0.0.3")
+	}
+
+	// A rule naming a group admits the addresses of that group's network interfaces.
+	subnets, err := e.DescribeSubnets(ctx, &ec2.DescribeSubnetsInput{Filters: []ec2types.Filter{{Name: aws.String("vpc-id"), Values: []string{aws.ToString(vpc)}}}})
+	if err != nil || len(subnets.Subnets) == 0 {
+		t.Fatalf("subnets: %v", err)
+	}
+	if _, err := e.CreateNetworkInterface(ctx, &ec2.CreateNetworkInterfaceInput{SubnetId: subnets.Subnets[0].SubnetId,
+		PrivateIpAddress: aws.String("127.0.0.5"), Groups: []string{app}}); err != nil {
+		t.Fatal(err)
+	}
+	if reaches("127.0.0.5") {
+		t.Error("127.0.0.5 admitted before any rule names its group")
+	}
+	if _, err := e.AuthorizeSecurityGroupIngress(ctx, &ec2.AuthorizeSecurityGroupIngressInput{GroupId: aws.String(fence),
+		IpPermissions: []ec2types.IpPermission{{IpProtocol: aws.String("tcp"), FromPort: aws.Int32(port), ToPort: aws.Int32(port),
+			UserIdGroupPairs: []ec2types.UserIdGroupPair{{GroupId: aws.String(app)}}}}}); err != nil {
+		t.Fatal(err)
+	}
+	eventuallyReaches("127.0.0.5", true)
+
+	// A group in use by a cluster cannot be deleted.
+	_, err = e.DeleteSecurityGroup(ctx, &ec2.DeleteSecurityGroupInput{GroupId: aws.String(fence)})
+	if code, _ := apiError(t, err); code != "DependencyViolation" {
+		t.Errorf("deleting a group in use: %s", code)
+	}
+
+	// ModifyDBCluster switches groups for new connections.
+	authorize(other, rule("tcp", port, port, "127.0.0.6/32"))
+	if _, err := c.ModifyDBCluster(ctx, &rds.ModifyDBClusterInput{DBClusterIdentifier: aws.String("fenced"), VpcSecurityGroupIds: []string{other}}); err != nil {
+		t.Fatal(err)
+	}
+	eventuallyReaches("127.0.0.6", true)
+	eventuallyReaches("127.0.0.4", false)
+
+	_, err = c.ModifyDBCluster(ctx, &rds.ModifyDBClusterInput{DBClusterIdentifier: aws.String("fenced"), VpcSecurityGroupIds: []string{"sg-00000000000000000"}})
+	if code, _ := apiError(t, err); code != "InvalidParameterValue" {
+		t.Errorf("unknown group: %s", code)
+	}
+}
