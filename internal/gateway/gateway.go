@@ -204,7 +204,7 @@ func (g *Gateway) handle(ep *endpoint, client net.Conn) {
 	}
 	open := g.metrics.open.WithLabelValues(ep.name)
 	open.Inc()
-	in, out := splice(client, server)
+	in, out := carry(client, server)
 	open.Dec()
 	g.metrics.bytes.WithLabelValues(ep.name, "in").Add(float64(in + int64(len(head))))
 	g.metrics.bytes.WithLabelValues(ep.name, "out").Add(float64(out))
@@ -264,8 +264,18 @@ func errorResponse(severity, sqlstate, message string) []byte {
 	return out
 }
 
-// splice copies both ways until both directions end. io.Copy between two *net.TCPConn
-// uses splice(2) on Linux, so bytes do not pass through user space.
+// carry copies both ways until both directions end: on the relay, or failing that with
+// a goroutine per direction.
+func carry(client, server net.Conn) (in, out int64) {
+	if r := sharedRelay(); r != nil {
+		if in, out, ok := r.splice(client, server); ok {
+			return in, out
+		}
+	}
+	return splice(client, server)
+}
+
+// splice copies both ways with io.Copy, which between two *net.TCPConn uses splice(2).
 func splice(client, server net.Conn) (in, out int64) {
 	var wg sync.WaitGroup
 	wg.Add(2)
