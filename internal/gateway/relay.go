@@ -76,28 +76,45 @@ func (r *relay) splice(client, server net.Conn) (in, out int64, ok bool) {
 		}
 		return 0, 0, false
 	}
+	p := &pair{fd: [2]int{cfd, sfd}, done: make(chan struct{})}
+	// Both directions start as if told they could move: a wasted read at worst.
+	p.dir[0] = direction{readable: true, writable: true}
+	p.dir[1] = p.dir[0]
+	r.mu.Lock()
+	r.pairs[int32(cfd)], r.pairs[int32(sfd)] = p, p
+	r.mu.Unlock()
+	// Adding reports what is already readable, so no byte is missed.
+	if err := r.add(cfd); err != nil {
+		// The loop has seen nothing of the pair: give the connection back intact.
+		r.mu.Lock()
+		delete(r.pairs, int32(cfd))
+		delete(r.pairs, int32(sfd))
+		r.mu.Unlock()
+		syscall.Close(cfd)
+		syscall.Close(sfd)
+		return 0, 0, false
+	}
+	if err := r.add(sfd); err != nil {
+		// The loop may have moved bytes already; cut the connection, and the events
+		// that raises on the client socket let the loop end both directions.
+		_ = syscall.Shutdown(cfd, syscall.SHUT_RDWR)
+		_ = syscall.Shutdown(sfd, syscall.SHUT_RDWR)
+	}
 	// Closing the originals takes them out of Go's netpoller; the duplicates keep the
 	// connections open.
 	client.Close()
 	server.Close()
-	p := &pair{fd: [2]int{cfd, sfd}, done: make(chan struct{})}
-	p.dir[0].writable, p.dir[1].writable = true, true
-	r.mu.Lock()
-	r.pairs[int32(cfd)], r.pairs[int32(sfd)] = p, p
-	r.mu.Unlock()
-	for _, fd := range p.fd {
-		// Adding reports what is already readable, so no byte is missed.
-		ev := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLOUT | syscall.EPOLLRDHUP | epollET, Fd: int32(fd)}
-		if err := syscall.EpollCtl(r.epfd, syscall.EPOLL_CTL_ADD, fd, &ev); err != nil {
-			panic("gateway relay: epoll_ctl: " + err.Error()) // only a bug gets here
-		}
-	}
 	<-p.done
 	return p.dir[0].n, p.dir[1].n, true
 }
 
 // EPOLLET does not fit syscall's signed constant type.
 const epollET = 1 << 31
+
+func (r *relay) add(fd int) error {
+	ev := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLOUT | syscall.EPOLLRDHUP | epollET, Fd: int32(fd)}
+	return syscall.EpollCtl(r.epfd, syscall.EPOLL_CTL_ADD, fd, &ev)
+}
 
 func dupSocket(c net.Conn) (int, error) {
 	tc, ok := c.(*net.TCPConn)

@@ -5,12 +5,16 @@ import (
 	"crypto/rand"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"os"
 	"runtime"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 )
 
 // copyPaths are the two ways carry can move bytes; every test runs on both.
@@ -259,4 +263,67 @@ func openFDs(t testing.TB) int {
 		t.Fatal(err)
 	}
 	return len(entries)
+}
+
+// Sockets the relay cannot own are handed back untouched, for the io.Copy path.
+func TestRelayHandsBackWhatItCannotCarry(t *testing.T) {
+	a, b := net.Pipe()
+	defer a.Close()
+	defer b.Close()
+	if _, _, ok := sharedRelay().splice(a, b); ok {
+		t.Fatal("relay took a net.Pipe")
+	}
+	go a.Write([]byte("x"))
+	b.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := b.Read(make([]byte, 1)); err != nil {
+		t.Fatalf("pipe no longer usable: %v", err)
+	}
+}
+
+// The endpoint's metrics count what went through, once the connection ends.
+func TestGatewayCountsBytesAndOpenConnections(t *testing.T) {
+	backend := echoServer(t)
+	reg := prometheus.NewRegistry()
+	g := New(slog.New(slog.DiscardHandler), NewMetrics(reg))
+	t.Cleanup(g.Close)
+	if err := g.Ensure("ep", "127.0.0.1:0", func() (Target, bool) { return Target{Addr: backend, Admission: loopback}, true }); err != nil {
+		t.Fatal(err)
+	}
+	c, err := net.Dial("tcp", g.listeners["ep"].ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg := append([]byte("\x00\x00\x00\x08\x04\xd2\x16\x2f"), bytes.Repeat([]byte("y"), 100000)...)
+	c.Write(msg)
+	c.(*net.TCPConn).CloseWrite()
+	if got := readAll(t, c); !bytes.Equal(got, msg) {
+		t.Fatalf("echo: %d bytes", len(got))
+	}
+	c.Close()
+	deadline := time.Now().Add(5 * time.Second)
+	for value(g.metrics.bytes.WithLabelValues("ep", "out")) == 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	for _, dir := range []string{"in", "out"} {
+		if n := value(g.metrics.bytes.WithLabelValues("ep", dir)); n != float64(len(msg)) {
+			t.Errorf("bytes %s = %v, want %d", dir, n, len(msg))
+		}
+	}
+	if n := value(g.metrics.open.WithLabelValues("ep")); n != 0 {
+		t.Errorf("open = %v after close", n)
+	}
+	if n := value(g.metrics.accepted.WithLabelValues("ep")); n != 1 {
+		t.Errorf("accepted = %v", n)
+	}
+}
+
+func value(m prometheus.Metric) float64 {
+	var out dto.Metric
+	if err := m.Write(&out); err != nil {
+		panic(err)
+	}
+	if out.Counter != nil {
+		return out.Counter.GetValue()
+	}
+	return out.Gauge.GetValue()
 }
