@@ -2,11 +2,16 @@
 # Measures what the endpoint gateway costs a PostgreSQL client, with pgbench over TLS, in
 # one run: straight to the server's private port (the baseline), through the cluster
 # endpoint (the gateway), and through Debian's pgbouncer in session mode. Prints tps and the
-# ratios to direct. Usage: bench/pgbench.sh [seconds per run, default 15]
+# ratios to direct. Each cell runs ROUNDS rounds of direct, gateway, pgbouncer in turn and
+# reports median tps and the median of the per-round ratios, so that load from other
+# processes hits all three alike. Then, for one client select-only, the serve process's and
+# pgbouncer's syscalls (strace -c), context switches and CPU time per transaction.
+# Usage: bench/pgbench.sh [seconds per run, default 5] [rounds, default 3]
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
-secs=${1:-15}
+secs=${1:-5}
+rounds=${2:-3}
 make -s -C "$top" build
 command -v pgbouncer >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pgbouncer >/dev/null; }
 
@@ -15,6 +20,8 @@ chmod 755 "$work"
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 api="127.0.0.1:$(free_port)"
 cleanup() {
+  # su does not pass the signal on: stop pgbouncer itself.
+  [ -f "$work/pgbouncer.pid" ] && kill "$(cat "$work/pgbouncer.pid")" 2>/dev/null || true
   [ -n "${bouncer_pid:-}" ] && kill "$bouncer_pid" 2>/dev/null || true
   [ -n "${serve_pid:-}" ] && { kill -TERM "$serve_pid" 2>/dev/null; wait "$serve_pid" 2>/dev/null || true; }
   rm -rf "$work"
@@ -76,16 +83,41 @@ tps() { # tps HOST_PORT CLIENTS [extra pgbench flags]
   local p=$1 c=$2; shift 2
   pgbench -h 127.0.0.1 -p "$p" -c "$c" -j "$c" -T "$secs" -n "$@" 2>/dev/null | sed -n 's/^tps = \([0-9.]*\).*/\1/p'
 }
-printf '%-28s %8s %10s %10s %10s %8s %8s\n' workload clients direct gateway pgbouncer gw/dir pgb/dir
+printf '%-32s %7s %8s %8s %9s %7s %7s  %s\n' workload clients direct gateway pgbouncer gw/dir pgb/dir 'gw/dir per round'
 run() { # run NAME CLIENTS FLAGS...
   local name=$1 c=$2; shift 2
-  local d g b
-  d=$(tps "$private" "$c" "$@"); g=$(tps "$port" "$c" "$@"); b=$(tps "$bport" "$c" "$@")
-  awk -v n="$name" -v c="$c" -v d="$d" -v g="$g" -v b="$b" \
-    'BEGIN { printf "%-28s %8s %10.0f %10.0f %10.0f %8.2f %8.2f\n", n, c, d, g, b, g / d, b / d }'
+  for _ in $(seq 1 "$rounds"); do
+    echo "$(tps "$private" "$c" "$@") $(tps "$port" "$c" "$@") $(tps "$bport" "$c" "$@")"
+  done | awk -v n="$name" -v c="$c" '
+    function med(a, k,   i, j, t) { for (i = 1; i <= k; i++) for (j = i + 1; j <= k; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
+      return k % 2 ? a[(k + 1) / 2] : (a[k / 2] + a[k / 2 + 1]) / 2 }
+    { d[NR] = $1; g[NR] = $2; b[NR] = $3; rg[NR] = $2 / $1; rb[NR] = $3 / $1; s = s sprintf(" %.2f", $2 / $1) }
+    END { printf "%-32s %7s %8.0f %8.0f %9.0f %7.2f %7.2f %s\n", n, c, med(d, NR), med(g, NR), med(b, NR), med(rg, NR), med(rb, NR), s }'
 }
-run "select-only (-S)" 1 -S
-run "select-only (-S)" 4 -S
-run "select-only (-S)" 16 -S
-run "tpc-b-like" 4
+for c in 1 4 16; do run "select-only (-S)" "$c" -S; done
+for c in 1 4 16; do run "tpc-b-like" "$c"; done
 run "connect per transaction (-C -S)" 4 -C -S
+
+# What one select-only transaction costs the process in the middle.
+tx=5000
+cost() { # cost NAME PID PORT
+  local name=$1 pid=$2 p=$3 tasks before after
+  tasks() { for t in /proc/"$pid"/task/*; do awk '/^voluntary_ctxt/ { v = $2 } /^nonvoluntary_ctxt/ { n = $2 } END { printf "%d ", v + n }' "$t/status"; awk '{ print $14 + $15 }' "$t/stat"; done | awk '{ cs += $1; cpu += $2 } END { print cs, cpu }'; }
+  before=$(tasks)
+  pgbench -h 127.0.0.1 -p "$p" -c 1 -j 1 -t "$tx" -n -S >/dev/null 2>&1
+  after=$(tasks)
+  strace -f -c -o "$work/strace.$name" -p "$pid" 2>/dev/null & local st=$!
+  sleep 1
+  pgbench -h 127.0.0.1 -p "$p" -c 1 -j 1 -t "$tx" -n -S >/dev/null 2>&1
+  kill -INT "$st"; wait "$st" 2>/dev/null || true
+  local sys; sys=$(awk -v tx="$tx" '$NF != "total" && $4 ~ /^[0-9]+$/ { n[$NF] = $4; t += $4 } END {
+      for (s in n) if (n[s] / tx >= 0.05) l = l sprintf(" %s %.2f", s, n[s] / tx); printf "%.2f (%s )", t / tx, l }' "$work/strace.$name")
+  echo "$before $after" | awk -v n="$name" -v tx="$tx" -v hz="$(getconf CLK_TCK)" -v sys="$sys" \
+    '{ printf "%-10s ctx switches/tx %.2f  cpu us/tx %.0f  syscalls/tx %s\n", n, ($3 - $1) / tx, ($4 - $2) * 1e6 / hz / tx, sys }'
+}
+if command -v strace >/dev/null; then
+  echo
+  echo "select-only, 1 client, per transaction, in the process between pgbench and PostgreSQL:"
+  cost gateway "$serve_pid" "$port"
+  cost pgbouncer "$(cat "$work/pgbouncer.pid")" "$bport"
+fi
