@@ -80,25 +80,24 @@ func (r *relay) splice(client, server net.Conn) (in, out int64, ok bool) {
 	// Both directions start as if told they could move: a wasted read at worst.
 	p.dir[0] = direction{readable: true, writable: true}
 	p.dir[1] = p.dir[0]
+	// The loop finds a pair under mu, so it sees both sockets of the pair or neither:
+	// if epoll refuses one, the connection goes back untouched. Adding a socket reports
+	// what is already readable, so no byte is missed.
 	r.mu.Lock()
-	r.pairs[int32(cfd)], r.pairs[int32(sfd)] = p, p
+	err := r.add(cfd)
+	if err == nil {
+		if err = r.add(sfd); err != nil {
+			_ = syscall.EpollCtl(r.epfd, syscall.EPOLL_CTL_DEL, cfd, nil)
+		}
+	}
+	if err == nil {
+		r.pairs[int32(cfd)], r.pairs[int32(sfd)] = p, p
+	}
 	r.mu.Unlock()
-	// Adding reports what is already readable, so no byte is missed.
-	if err := r.add(cfd); err != nil {
-		// The loop has seen nothing of the pair: give the connection back intact.
-		r.mu.Lock()
-		delete(r.pairs, int32(cfd))
-		delete(r.pairs, int32(sfd))
-		r.mu.Unlock()
+	if err != nil {
 		syscall.Close(cfd)
 		syscall.Close(sfd)
 		return 0, 0, false
-	}
-	if err := r.add(sfd); err != nil {
-		// The loop may have moved bytes already; cut the connection, and the events
-		// that raises on the client socket let the loop end both directions.
-		_ = syscall.Shutdown(cfd, syscall.SHUT_RDWR)
-		_ = syscall.Shutdown(sfd, syscall.SHUT_RDWR)
 	}
 	// Closing the originals takes them out of Go's netpoller; the duplicates keep the
 	// connections open.
