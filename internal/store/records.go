@@ -36,7 +36,9 @@ type Cluster struct {
 	ReaderEndpoint      string    `json:"reader_endpoint"`
 	Status              string    `json:"status"`
 	CreatedAt           time.Time `json:"created_at"`
-	// Secrets the data plane needs; never rendered in an API response.
+	// Secrets the data plane needs; never rendered in an API response. CertPEM/KeyPEM serve
+	// the bootstrap server on the volume only: each instance's server has its own
+	// certificate (Instance.CertPEM), from the instance's CA.
 	AdminPassword string `json:"admin_password"`
 	CertPEM       []byte `json:"cert_pem,omitempty"`
 	KeyPEM        []byte `json:"key_pem,omitempty"`
@@ -75,6 +77,28 @@ type Instance struct {
 	// Started records what the server was last started with, so that the API can tell
 	// which parameter changes wait for a reboot.
 	Started *StartedParams `json:"started,omitempty"`
+	// CAIdentifier is the CA the instance's server certificate is to come from ("" on
+	// instances made before there was a choice: the cluster's CAIdentifier then).
+	// PendingCAIdentifier waits for the next reboot (ModifyDBInstance without
+	// ApplyImmediately), as on RDS.
+	CAIdentifier        string `json:"ca_identifier,omitempty"`
+	PendingCAIdentifier string `json:"pending_ca_identifier,omitempty"`
+	// CertPEM and KeyPEM are the certificate the instance's server presents, issued by
+	// CertCA; the reconciler writes them after the server has loaded them.
+	CertPEM []byte `json:"cert_pem,omitempty"`
+	KeyPEM  []byte `json:"key_pem,omitempty"`
+	CertCA  string `json:"cert_ca,omitempty"`
+}
+
+// CA returns the CA the instance's certificate is to come from.
+func (in Instance) CA(c Cluster) string {
+	switch {
+	case in.CAIdentifier != "":
+		return in.CAIdentifier
+	case c.CAIdentifier != "":
+		return c.CAIdentifier
+	}
+	return LegacyCAIdentifier
 }
 
 // StartedParams is the parameter state a server was started with.

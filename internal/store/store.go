@@ -53,6 +53,8 @@ var migrations = []string{
 	`CREATE INDEX ec2_network_interfaces_vpc ON ec2_network_interfaces (vpc_id)`,
 	// RDS DB subnet groups (see records.go); the default group is not stored.
 	`CREATE TABLE subnet_groups (id TEXT PRIMARY KEY, doc TEXT NOT NULL)`,
+	// Certificate authorities added after the first one (see cas.go); that one stays in meta.
+	`CREATE TABLE certificate_authorities (id TEXT PRIMARY KEY, doc TEXT NOT NULL)`,
 }
 
 // Open opens (creating if needed) the state file at path, 0600 because it holds secrets.
