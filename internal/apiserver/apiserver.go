@@ -60,10 +60,12 @@ type Config struct {
 	// Authenticate and Authorize run for every request after SigV4 and before the action.
 	Authenticate Authenticator
 	Authorize    Authorizer
-	CABundle     []byte       // served at /global-bundle.pem
-	Metrics      http.Handler // served at /metrics (Prometheus text format), if set
-	Log          *slog.Logger
-	MaxBodyKB    int64
+	// CABundle returns the trust bundle served at /global-bundle.pem; it is asked on each
+	// download, since CAs can be added while serve runs.
+	CABundle  func(context.Context) ([]byte, error)
+	Metrics   http.Handler // served at /metrics (Prometheus text format), if set
+	Log       *slog.Logger
+	MaxBodyKB int64
 }
 
 type handler struct{ Config }
@@ -85,10 +87,20 @@ func New(cfg Config) http.Handler {
 	return mux
 }
 
-func (h *handler) bundle(w http.ResponseWriter, _ *http.Request) {
+func (h *handler) bundle(w http.ResponseWriter, r *http.Request) {
+	if h.CABundle == nil {
+		http.NotFound(w, r)
+		return
+	}
+	b, err := h.CABundle(r.Context())
+	if err != nil {
+		h.Log.Error("trust bundle", "err", err)
+		http.Error(w, "the trust bundle is unavailable", http.StatusServiceUnavailable)
+		return
+	}
 	w.Header().Set("Content-Type", "application/x-pem-file")
 	w.Header().Set("Content-Disposition", `attachment; filename="global-bundle.pem"`)
-	_, _ = w.Write(h.CABundle)
+	_, _ = w.Write(b)
 }
 
 // defaultNamespace is used for errors that occur before the service is known.

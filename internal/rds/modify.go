@@ -98,6 +98,7 @@ func (s *Service) rebootInstance(ctx context.Context, p awsquery.Params) (any, e
 			return awsquery.Errorf(http.StatusBadRequest, "InvalidDBInstanceState", "Instance %s is not currently in the available state.", in.ID)
 		}
 		in.Status = StatusRebooting
+		applyPending(in)
 		return nil
 	})
 	if errors.Is(err, store.ErrNotFound) {
@@ -143,6 +144,7 @@ func (s *Service) rebootCluster(ctx context.Context, p awsquery.Params) (any, er
 		if members[i], err = s.store.UpdateInstance(ctx, m.ID, func(in *store.Instance) error {
 			if in.Status == StatusAvailable {
 				in.Status = StatusRebooting
+				applyPending(in)
 			}
 			return nil
 		}); err != nil {

@@ -28,6 +28,7 @@ const (
 	StatusAvailable = "available"
 	StatusDeleting  = "deleting"
 	StatusRebooting = "rebooting"
+	StatusModifying = "modifying"
 )
 
 // Config is what the RDS API needs to know about this Borealis.
@@ -41,9 +42,6 @@ type Config struct {
 	EndpointSuffix string
 	// EngineVersion is the PostgreSQL version actually run (for example 15.18).
 	EngineVersion string
-	// CAIdentifier names the CA new clusters' certificates come from.
-	CAIdentifier string
-	CAValidTill  time.Time
 	// PortAvailable says whether the gateway could listen on a cluster port; it lets
 	// CreateDBCluster refuse a port another program holds instead of failing later.
 	PortAvailable func(port int) bool
@@ -149,6 +147,10 @@ func (s *Service) createCluster(ctx context.Context, p awsquery.Params) (any, er
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return nil, err
 	}
+	ca, err := s.defaultCA(ctx)
+	if err != nil {
+		return nil, err
+	}
 	port, err = s.choosePort(ctx, port, hasPort)
 	if err != nil {
 		return nil, err
@@ -173,7 +175,7 @@ func (s *Service) createCluster(ctx context.Context, p awsquery.Params) (any, er
 		ReaderEndpoint:      fmt.Sprintf("%s.cluster-ro-%s.%s.rds.%s", id, s.cfg.EndpointSuffix, s.cfg.Region, s.cfg.EndpointDomain),
 		Status:              StatusCreating,
 		CreatedAt:           s.cfg.Now().UTC(),
-		CAIdentifier:        s.cfg.CAIdentifier,
+		CAIdentifier:        ca,
 		ParameterGroup:      pg,
 		Tags:                tags,
 	}
@@ -345,6 +347,15 @@ func (s *Service) createInstance(ctx context.Context, p awsquery.Params) (any, e
 		}
 		pg = g.Name
 	}
+	ca, err := s.defaultCA(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if raw := p.String("CACertificateIdentifier"); raw != "" {
+		if ca, err = s.checkCA(ctx, raw); err != nil {
+			return nil, err
+		}
+	}
 	if err := s.checkTenancy(ctx, strings.ToLower(rawCluster), class); err != nil {
 		return nil, err
 	}
@@ -364,6 +375,7 @@ func (s *Service) createInstance(ctx context.Context, p awsquery.Params) (any, e
 		Endpoint:       fmt.Sprintf("%s.%s.%s.rds.%s", id, s.cfg.EndpointSuffix, s.cfg.Region, s.cfg.EndpointDomain),
 		Status:         StatusCreating,
 		CreatedAt:      s.cfg.Now().UTC(),
+		CAIdentifier:   ca,
 	}
 	var cluster store.Cluster
 	in, err = s.store.CreateInstance(ctx, in, func(c store.Cluster, members []store.Instance) (store.Instance, error) {
@@ -627,7 +639,8 @@ func (s *Service) instanceXML(ctx context.Context, in store.Instance, c store.Cl
 		StorageType:                "aurora",
 		DBClusterIdentifier:        in.ClusterID,
 		DbiResourceID:              in.ResourceID,
-		CACertificateIdentifier:    c.CAIdentifier,
+		CACertificateIdentifier:    in.CA(c),
+		CertificateDetails:         certificateDetails(in),
 		PromotionTier:              1,
 		DBInstanceArn:              s.instanceARN(in.ID),
 		NetworkType:                "IPV4",
@@ -640,8 +653,8 @@ func (s *Service) instanceXML(ctx context.Context, in store.Instance, c store.Cl
 		// RDS shows no endpoint until the instance has come up once.
 		x.Endpoint = &xmlEndpoint{Address: in.Endpoint, Port: c.Port, HostedZoneID: hostedZoneID}
 	}
-	if c.CAIdentifier != "" {
-		x.CertificateDetails = &xmlCertificateDetails{CAIdentifier: c.CAIdentifier, ValidTill: s.cfg.CAValidTill}
+	if in.PendingCAIdentifier != "" {
+		x.PendingModifiedValues = &xmlPendingModifiedValues{CACertificateIdentifier: in.PendingCAIdentifier}
 	}
 	return x, nil
 }

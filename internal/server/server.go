@@ -39,6 +39,10 @@ type Config struct {
 	EndpointAddr   string
 	// GuardLibrary is the guard extension (guard.so); "" looks next to the executable.
 	GuardLibrary string
+	// CertValidity and CertRenewBefore are the server certificates' lifetime and how long
+	// before its end one is replaced (0: about a year, and 30 days).
+	CertValidity    time.Duration
+	CertRenewBefore time.Duration
 }
 
 // Run serves until ctx is cancelled, then stops every PostgreSQL server it started.
@@ -97,7 +101,8 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if err := ec2Svc.EnsureDefaults(ctx); err != nil {
 		return fmt.Errorf("default VPC: %w", err)
 	}
-	rec = reconcile.New(reconcile.Config{DataDir: dataDir, EndpointAddr: cfg.EndpointAddr, CA: acct.CA, GuardLibrary: guard, Firewall: ec2Svc},
+	rec = reconcile.New(reconcile.Config{DataDir: dataDir, EndpointAddr: cfg.EndpointAddr, GuardLibrary: guard, Firewall: ec2Svc,
+		CertValidity: cfg.CertValidity, CertRenewBefore: cfg.CertRenewBefore},
 		st, driver, gw, log.With("component", "reconcile"))
 
 	rdsSvc = rds.New(rds.Config{
@@ -106,8 +111,6 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		EndpointDomain: cfg.EndpointDomain,
 		EndpointSuffix: acct.EndpointSuffix,
 		EngineVersion:  driver.Version(),
-		CAIdentifier:   acct.CA.Identifier,
-		CAValidTill:    acct.CA.Cert.NotAfter,
 		PortAvailable: func(port int) bool {
 			ln, err := net.Listen("tcp", net.JoinHostPort(cfg.EndpointAddr, strconv.Itoa(port)))
 			if err != nil {
@@ -134,7 +137,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		},
 		Authenticate: iamSvc.Authenticate,
 		Authorize:    iamSvc.Authorize,
-		CABundle:     acct.CA.CertPEM,
+		CABundle:     func(ctx context.Context) ([]byte, error) { return Bundle(ctx, st) },
 		Metrics:      promhttp.HandlerFor(metrics, promhttp.HandlerOpts{}),
 		Log:          log.With("component", "api"),
 	})
