@@ -122,14 +122,14 @@ func freeAddr(t *testing.T) string {
 	return ln.Addr().String()
 }
 
-// startServer runs borealis serve and waits until its API answers.
-func startServer(dataDir, apiAddr string) (*server, error) {
+// startServer runs borealis serve, with any extra flags, and waits until its API answers.
+func startServer(dataDir, apiAddr string, extra ...string) (*server, error) {
 	s := &server{DataDir: dataDir, APIAddr: apiAddr, exited: make(chan struct{}), logPath: filepath.Join(dataDir, "serve.log")}
 	logf, err := os.OpenFile(s.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return nil, err
 	}
-	s.cmd = exec.Command(binary, "serve", "--data-dir", dataDir, "--api-addr", apiAddr)
+	s.cmd = exec.Command(binary, append([]string{"serve", "--data-dir", dataDir, "--api-addr", apiAddr}, extra...)...)
 	s.cmd.Stdout, s.cmd.Stderr = logf, logf
 	if err := s.cmd.Start(); err != nil {
 		logf.Close()
