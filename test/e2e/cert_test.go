@@ -7,10 +7,12 @@ import (
 	"encoding/pem"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -80,12 +82,21 @@ func TestCertificateRotation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(srv.stop)
+	t.Cleanup(func() {
+		srv.stop()
+		if t.Failed() {
+			t.Logf("serve log ends:\n%s", srv.logTail())
+		}
+	})
 	if err := srv.openDefaultGroup(ctx, t); err != nil {
 		t.Fatal(err)
 	}
 	c := srv.rds(t)
-	desc, instanceID := createCluster(ctx, t, c, "Rotate-1", "dbmaster", "S3cret-pass!", "appdb")
+	// A port of its own: the shared server hands out ports from 5432 up too.
+	_, free, _ := net.SplitHostPort(freeAddr(t))
+	pin, _ := strconv.Atoi(free)
+	desc, instanceID := createCluster(ctx, t, c, "Rotate-1", "dbmaster", "S3cret-pass!", "appdb",
+		func(in *rds.CreateDBClusterInput) { in.Port = aws.Int32(int32(pin)) })
 	t.Cleanup(func() { deleteCluster(ctx, t, c, "rotate-1", instanceID) })
 	endpoint, port := aws.ToString(desc.DBClusters[0].Endpoint), aws.ToInt32(desc.DBClusters[0].Port)
 
