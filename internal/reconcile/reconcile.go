@@ -37,10 +37,12 @@ const (
 
 // Config says where actual state lives.
 type Config struct {
-	DataDir      string // the Borealis data directory; cluster volumes go under DataDir/clusters
-	EndpointAddr string // the address endpoint listeners bind, e.g. 127.0.0.1
-	CA           *pki.CA
-	Interval     time.Duration // how often everything is checked even without a change
+	DataDir string // the Borealis data directory; cluster volumes go under DataDir/clusters
+	// EndpointAddrs are the addresses every endpoint listens on, e.g. 127.0.0.1 and ::1:
+	// each endpoint gets its cluster's port on all of them.
+	EndpointAddrs []string
+	CA            *pki.CA
+	Interval      time.Duration // how often everything is checked even without a change
 	// GuardLibrary is the guard extension's shared library, preloaded into every server
 	// ("" runs servers without it, and so without the rds.* settings).
 	GuardLibrary string
@@ -221,9 +223,12 @@ func (r *Reconciler) reconcileCluster(ctx context.Context, id string) error {
 		}
 		r.log.Info("cluster volume ready", "cluster", id)
 	}
-	addr := net.JoinHostPort(r.cfg.EndpointAddr, strconv.Itoa(c.Port))
-	if err := r.gateway.Ensure(id, addr, r.route(id)); err != nil {
-		return fmt.Errorf("endpoint %s: %w", addr, err)
+	addrs := make([]string, len(r.cfg.EndpointAddrs))
+	for i, a := range r.cfg.EndpointAddrs {
+		addrs[i] = net.JoinHostPort(a, strconv.Itoa(c.Port))
+	}
+	if err := r.gateway.Ensure(id, addrs, r.route(id)); err != nil {
+		return fmt.Errorf("endpoint %v: %w", addrs, err)
 	}
 	admission, err := r.admission(ctx, c)
 	if err != nil {
@@ -427,8 +432,10 @@ func (r *Reconciler) certRequest(c store.Cluster, members []store.Instance) pki.
 			req.DNSNames = append(req.DNSNames, m.Endpoint)
 		}
 	}
-	if ip := net.ParseIP(r.cfg.EndpointAddr); ip != nil && !ip.IsUnspecified() {
-		req.IPs = []net.IP{ip}
+	for _, a := range r.cfg.EndpointAddrs {
+		if ip := net.ParseIP(a); ip != nil && !ip.IsUnspecified() {
+			req.IPs = append(req.IPs, ip)
+		}
 	}
 	return req
 }

@@ -36,7 +36,9 @@ type Config struct {
 	APIAddr        string
 	Region         string
 	EndpointDomain string
-	EndpointAddr   string
+	// EndpointAddrs are the addresses cluster endpoints listen on; none means 127.0.0.1,
+	// and ::1 too where the host has IPv6.
+	EndpointAddrs []string
 	// GuardLibrary is the guard extension (guard.so); "" looks next to the executable.
 	GuardLibrary string
 }
@@ -70,6 +72,10 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		return fmt.Errorf("account: %w", err)
 	}
 
+	endpointAddrs := cfg.EndpointAddrs
+	if len(endpointAddrs) == 0 {
+		endpointAddrs = defaultEndpointAddrs()
+	}
 	guard, err := installGuard(cfg.GuardLibrary, dataDir)
 	if err != nil {
 		return err
@@ -97,7 +103,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if err := ec2Svc.EnsureDefaults(ctx); err != nil {
 		return fmt.Errorf("default VPC: %w", err)
 	}
-	rec = reconcile.New(reconcile.Config{DataDir: dataDir, EndpointAddr: cfg.EndpointAddr, CA: acct.CA, GuardLibrary: guard, Firewall: ec2Svc},
+	rec = reconcile.New(reconcile.Config{DataDir: dataDir, EndpointAddrs: endpointAddrs, CA: acct.CA, GuardLibrary: guard, Firewall: ec2Svc},
 		st, driver, gw, log.With("component", "reconcile"))
 
 	rdsSvc = rds.New(rds.Config{
@@ -108,15 +114,8 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		EngineVersion:  driver.Version(),
 		CAIdentifier:   acct.CA.Identifier,
 		CAValidTill:    acct.CA.Cert.NotAfter,
-		PortAvailable: func(port int) bool {
-			ln, err := net.Listen("tcp", net.JoinHostPort(cfg.EndpointAddr, strconv.Itoa(port)))
-			if err != nil {
-				return false
-			}
-			ln.Close()
-			return true
-		},
-		Network: ec2Svc,
+		PortAvailable:  func(port int) bool { return portFree(endpointAddrs, port) },
+		Network:        ec2Svc,
 	}, st, rec.Notify, log.With("component", "rds"))
 
 	iamSvc, err := iam.New(iam.Config{AccountID: acct.ID, AccountCreated: acct.RootKey.CreatedAt}, st, log.With("component", "iam"))
@@ -197,4 +196,24 @@ func installGuard(src, dataDir string) (string, error) {
 		return "", err
 	}
 	return dst, nil
+}
+
+// defaultEndpointAddrs is loopback in both families, or IPv4 alone on a host without IPv6.
+func defaultEndpointAddrs() []string {
+	if portFree([]string{"::1"}, 0) {
+		return []string{"127.0.0.1", "::1"}
+	}
+	return []string{"127.0.0.1"}
+}
+
+// portFree reports whether port can be bound on every address.
+func portFree(addrs []string, port int) bool {
+	for _, a := range addrs {
+		ln, err := net.Listen("tcp", net.JoinHostPort(a, strconv.Itoa(port)))
+		if err != nil {
+			return false
+		}
+		ln.Close()
+	}
+	return true
 }
