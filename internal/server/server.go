@@ -20,6 +20,7 @@ import (
 
 	"github.com/borealis-db/borealis/internal/apiserver"
 	"github.com/borealis-db/borealis/internal/awsquery"
+	"github.com/borealis-db/borealis/internal/console"
 	"github.com/borealis-db/borealis/internal/ec2"
 	"github.com/borealis-db/borealis/internal/engine"
 	"github.com/borealis-db/borealis/internal/gateway"
@@ -137,11 +138,24 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		Metrics:      promhttp.HandlerFor(metrics, promhttp.HandlerOpts{}),
 		Log:          log.With("component", "api"),
 	})
+	con, err := console.New(console.Config{
+		Call:      api.Call,
+		Auth:      consoleAuth{iam: iamSvc, accountID: acct.ID},
+		AccountID: acct.ID,
+		Region:    cfg.Region,
+		Log:       log.With("component", "console"),
+	})
+	if err != nil {
+		return err
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/console/", con)
+	mux.Handle("/", api)
 	ln, err := net.Listen("tcp", cfg.APIAddr)
 	if err != nil {
 		return fmt.Errorf("api listener: %w", err)
 	}
-	httpSrv := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second}
+	httpSrv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 
 	recCtx, stopRec := context.WithCancel(context.WithoutCancel(ctx))
 	recDone := make(chan struct{})
