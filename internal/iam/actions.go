@@ -48,6 +48,12 @@ var iamActions = map[string]iamAction{
 	"UpdateLoginProfile": {(*Service).updateLoginProfile, onUser},
 	"DeleteLoginProfile": {(*Service).deleteLoginProfile, onUser},
 
+	"ChangePassword": {(*Service).changePassword, onCaller},
+
+	"CreateAccountAlias": {(*Service).createAccountAlias, onAny},
+	"ListAccountAliases": {(*Service).listAccountAliases, onAny},
+	"DeleteAccountAlias": {(*Service).deleteAccountAlias, onAny},
+
 	"GetAccountPasswordPolicy":    {noParams((*Service).getPasswordPolicy), onAny},
 	"UpdateAccountPasswordPolicy": {(*Service).updatePasswordPolicy, onAny},
 	"DeleteAccountPasswordPolicy": {noParams((*Service).deletePasswordPolicy), onAny},

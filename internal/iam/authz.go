@@ -55,6 +55,15 @@ func onUser(s *Service, ctx context.Context, p awsquery.Params, _ map[string][]s
 	return []authz.Resource{r}
 }
 
+// onCaller is the calling user itself, whatever the request says (ChangePassword).
+func onCaller(s *Service, ctx context.Context, _ awsquery.Params, keys map[string][]string) []authz.Resource {
+	c, _ := principal.From(ctx)
+	if c.Type != principal.User {
+		return []authz.Resource{authz.On(orStar(c.ARN))}
+	}
+	return onUser(s, ctx, awsquery.Params{Values: map[string][]string{"UserName": {c.UserName}}}, keys)
+}
+
 func onGroup(s *Service, ctx context.Context, p awsquery.Params, _ map[string][]string) []authz.Resource {
 	n := p.String("GroupName")
 	if g, err := s.store.IAMGroup(ctx, n); err == nil {

@@ -212,3 +212,9 @@ type callerIdentityResult struct {
 	Account string `xml:"Account"`
 	Arn     string `xml:"Arn"`
 }
+
+type listAccountAliasesResult struct {
+	AccountAliases members[string] `xml:"AccountAliases"`
+	IsTruncated    bool            `xml:"IsTruncated"`
+	Marker         string          `xml:"Marker,omitempty"`
+}
