@@ -50,6 +50,13 @@ var iamActions = map[string]iamAction{
 
 	"ChangePassword": {(*Service).changePassword, onCaller},
 
+	"CreateVirtualMFADevice": {(*Service).createVirtualMFADevice, withRequestTags(onNewMFADevice)},
+	"EnableMFADevice":        {(*Service).enableMFADevice, onUser},
+	"ListMFADevices":         {(*Service).listMFADevices, onUser},
+	"ListVirtualMFADevices":  {(*Service).listVirtualMFADevices, onAny},
+	"DeactivateMFADevice":    {(*Service).deactivateMFADevice, onUser},
+	"DeleteVirtualMFADevice": {(*Service).deleteVirtualMFADevice, onMFADevice},
+
 	"CreateAccountAlias": {(*Service).createAccountAlias, onAny},
 	"ListAccountAliases": {(*Service).listAccountAliases, onAny},
 	"DeleteAccountAlias": {(*Service).deleteAccountAlias, onAny},
