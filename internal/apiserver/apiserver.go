@@ -251,4 +251,7 @@ func addGlobalKeys(keys map[string][]string, r *http.Request, p principal.Princi
 	for k, v := range p.Tags {
 		set("aws:PrincipalTag/"+k, v)
 	}
+	if p.MFA {
+		set("aws:MultiFactorAuthPresent", "true")
+	}
 }
