@@ -101,6 +101,12 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c.throttle.succeeded(userKey)
+	if login.HardExpired {
+		c.cfg.Log.Info("console: sign-in refused, password expired", "principal", login.Principal.ARN, "source", source)
+		c.render(w, r, http.StatusForbidden, "signin.html", page{Title: "Sign in", Data: form,
+			Error: "Your password has expired. Ask your administrator to reset it."})
+		return
+	}
 	s := &session{principal: login.Principal, user: user, stage: stageDone, reset: login.ResetRequired}
 	next := "/console/databases"
 	switch {
@@ -136,6 +142,7 @@ func (c *Console) mfa(w http.ResponseWriter, r *http.Request) {
 	}
 	c.throttle.succeeded(key)
 	s.mfa = true
+	s.principal.MFA = true // aws:MultiFactorAuthPresent in this session's requests
 	s.stage = stageDone
 	if s.reset {
 		s.stage = stageReset

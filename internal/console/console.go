@@ -39,6 +39,7 @@ type Authenticator interface {
 type Login struct {
 	Principal     principal.Principal
 	ResetRequired bool // a new password is needed before anything else
+	HardExpired   bool // the password expired and only an administrator can reset it
 	MFARequired   bool // a code from the user's MFA device is needed
 }
 

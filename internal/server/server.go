@@ -140,7 +140,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	})
 	con, err := console.New(console.Config{
 		Call:      api.Call,
-		Auth:      consoleAuth{iam: iamSvc, accountID: acct.ID},
+		Auth:      consoleAuth{iam: iamSvc},
 		AccountID: acct.ID,
 		Region:    cfg.Region,
 		Log:       log.With("component", "console"),

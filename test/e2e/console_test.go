@@ -2,6 +2,10 @@ package e2e
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha1"
+	"encoding/base32"
+	binenc "encoding/binary"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -14,6 +18,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/rds"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/chromedp/chromedp"
 )
@@ -384,5 +389,97 @@ func TestConsoleRefusesCrossSitePost(t *testing.T) {
 		if aws.ToString(g.GroupName) == "evil-group" {
 			t.Fatal("a cross-site POST created a security group")
 		}
+	}
+}
+
+// totp is RFC 6238's code (HMAC-SHA-1, 6 digits, 30 s steps) of a base32 seed at t.
+func totp(t *testing.T, seed []byte, at time.Time) string {
+	t.Helper()
+	key, err := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(strings.TrimRight(string(seed), "="))
+	if err != nil {
+		t.Fatalf("seed: %v", err)
+	}
+	mac := hmac.New(sha1.New, key)
+	binenc.Write(mac, binenc.BigEndian, uint64(at.Unix()/30))
+	sum := mac.Sum(nil)
+	off := sum[len(sum)-1] & 0x0f
+	return fmt.Sprintf("%06d", (binenc.BigEndian.Uint32(sum[off:off+4])&0x7fffffff)%1000000)
+}
+
+func TestConsoleSignInWithAliasMFAAndARequiredReset(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	srv := shared.get(t)
+	// The user may change its own password; a policy denies describing clusters without
+	// MFA, which the console session has and an access key does not.
+	consoleUser(ctx, t, srv, "console-mfa", "First-pass-123", []string{"arn:aws:iam::aws:policy/AmazonRDSReadOnlyAccess"},
+		`{"Version":"2012-10-17","Statement":[
+		  {"Effect":"Allow","Action":"iam:ChangePassword","Resource":"arn:aws:iam::*:user/console-mfa"},
+		  {"Effect":"Deny","Action":"rds:DescribeDBClusters","Resource":"*","Condition":{"BoolIfExists":{"aws:MultiFactorAuthPresent":"false"}}}]}`)
+	c := srv.iam(t)
+	if _, err := c.UpdateLoginProfile(ctx, &iam.UpdateLoginProfileInput{UserName: aws.String("console-mfa"), PasswordResetRequired: aws.Bool(true)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.CreateAccountAlias(ctx, &iam.CreateAccountAliasInput{AccountAlias: aws.String("borealis-e2e")}); err != nil {
+		t.Fatal(err)
+	}
+	dev, err := c.CreateVirtualMFADevice(ctx, &iam.CreateVirtualMFADeviceInput{VirtualMFADeviceName: aws.String("console-mfa-phone")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seed, serial := dev.VirtualMFADevice.Base32StringSeed, dev.VirtualMFADevice.SerialNumber
+	now := time.Now()
+	if _, err := c.EnableMFADevice(ctx, &iam.EnableMFADeviceInput{UserName: aws.String("console-mfa"), SerialNumber: serial,
+		AuthenticationCode1: aws.String(totp(t, seed, now.Add(-30*time.Second))), AuthenticationCode2: aws.String(totp(t, seed, now))}); err != nil {
+		t.Fatal(err)
+	}
+
+	b := browser(t)
+	if got := signIn(t, b, srv, "borealis-e2e", "console-mfa", "First-pass-123"); !strings.Contains(got, "MFA code") {
+		t.Fatalf("after the password, want the MFA step:\n%s", got)
+	}
+	// A wrong code is refused; the next step's code (the enabling ones are used up) works.
+	if err := do(b, chromedp.SendKeys(css(`#code`), "000000"), submit(`#code`)); err != nil {
+		t.Fatal(err)
+	}
+	if got := mainText(t, b); !strings.Contains(got, "The code is not right") {
+		t.Fatalf("wrong code:\n%s", got)
+	}
+	if err := do(b, chromedp.SendKeys(css(`#code`), totp(t, seed, now.Add(30*time.Second))), submit(`#code`)); err != nil {
+		t.Fatal(err)
+	}
+	if got := mainText(t, b); !strings.Contains(got, "Choose a new password") {
+		t.Fatalf("after MFA, want the required reset:\n%s", got)
+	}
+	screenshot(t, b, "password-reset")
+	err = do(b,
+		chromedp.SendKeys(css(`#old`), "First-pass-123"),
+		chromedp.SendKeys(css(`#new`), "Second-pass-456"),
+		chromedp.SendKeys(css(`#again`), "Second-pass-456"),
+		submit(`#again`),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The console session used MFA: the policy's condition lets it list clusters.
+	if got := mainText(t, b); !strings.Contains(got, "Your password was changed") || strings.Contains(got, "AccessDenied") {
+		t.Fatalf("after the reset:\n%s", got)
+	}
+	// Its access key, without MFA, is denied the same action.
+	key, err := c.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: aws.String("console-mfa")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyed := rds.New(rds.Options{Region: "us-east-1", BaseEndpoint: aws.String("http://" + srv.APIAddr),
+		Credentials: staticCreds(aws.ToString(key.AccessKey.AccessKeyId), aws.ToString(key.AccessKey.SecretAccessKey)), Retryer: connectionRetryer()})
+	_, err = keyed.DescribeDBClusters(ctx, &rds.DescribeDBClustersInput{})
+	if code, _ := apiError(t, err); code != "AccessDenied" {
+		t.Fatalf("DescribeDBClusters without MFA: %v", err)
+	}
+
+	// The old password no longer signs in.
+	b2 := browser(t)
+	if got := signIn(t, b2, srv, "borealis-e2e", "console-mfa", "First-pass-123"); !strings.Contains(got, "Your authentication information is incorrect") {
+		t.Fatalf("old password after the reset:\n%s", got)
 	}
 }
