@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what Borealis needs on a Debian 12 machine, as root, and nothing that is already
 # there: PostgreSQL 15 (server, contrib, and the server headers the guard extension builds
-# against) and the aws CLI for the end-to-end tests.
+# against), the aws CLI for the end-to-end tests and Chromium for the console's browser tests.
 set -euo pipefail
 
 need=()
@@ -10,6 +10,7 @@ for pkg in postgresql-15 postgresql-server-dev-15 postgresql-client-15; do
 done
 command -v aws >/dev/null 2>&1 || need+=(awscli)
 command -v psql >/dev/null 2>&1 || need+=(postgresql-client-15)
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
 
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then

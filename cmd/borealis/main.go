@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -58,7 +59,7 @@ func serveCmd() *cobra.Command {
 	f.StringVar(&cfg.APIAddr, "api-addr", envOr("BOREALIS_API_ADDR", "127.0.0.1:8080"), "address of the management API (HTTP)")
 	f.StringVar(&cfg.Region, "region", envOr("BOREALIS_REGION", "us-east-1"), "the AWS region this Borealis answers as")
 	f.StringVar(&cfg.EndpointDomain, "endpoint-domain", envOr("BOREALIS_ENDPOINT_DOMAIN", "borealis.localhost"), "domain that ends every endpoint name (ID.cluster-XXXX.REGION.rds.DOMAIN)")
-	f.StringVar(&cfg.EndpointAddr, "endpoint-addr", envOr("BOREALIS_ENDPOINT_ADDR", "127.0.0.1"), "address the cluster endpoints listen on")
+	f.StringSliceVar(&cfg.EndpointAddrs, "endpoint-addr", envList("BOREALIS_ENDPOINT_ADDR"), "addresses the cluster endpoints listen on, comma-separated (default 127.0.0.1, and ::1 where the host has IPv6)")
 	f.StringVar(&cfg.GuardLibrary, "guard-lib", envOr("BOREALIS_GUARD_LIB", ""), "the guard extension (guard.so) to preload into every server; default: next to this binary")
 	f.StringVar(&logFormat, "log-format", "text", "log format: text or json")
 	f.DurationVar(&cfg.CertValidity, "server-cert-validity", 0, "lifetime of the servers' TLS certificates (default about a year, as RDS)")
@@ -112,4 +113,11 @@ func envOr(name, def string) string {
 		return v
 	}
 	return def
+}
+
+func envList(name string) []string {
+	if v := os.Getenv(name); v != "" {
+		return strings.Split(v, ",")
+	}
+	return nil
 }

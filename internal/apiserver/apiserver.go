@@ -68,15 +68,20 @@ type Config struct {
 	MaxBodyKB int64
 }
 
-type handler struct{ Config }
+// Handler serves the API over HTTP, and lets other front ends (the console) run actions
+// through the same authorization.
+type Handler struct {
+	Config
+	mux *http.ServeMux
+}
 
-// New returns the API's http.Handler.
-func New(cfg Config) http.Handler {
+// New returns the API's handler.
+func New(cfg Config) *Handler {
 	if cfg.MaxBodyKB == 0 {
 		cfg.MaxBodyKB = 1024
 	}
-	h := &handler{cfg}
 	mux := http.NewServeMux()
+	h := &Handler{Config: cfg, mux: mux}
 	mux.HandleFunc("GET /global-bundle.pem", h.bundle)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") })
 	if cfg.Metrics != nil {
@@ -84,10 +89,37 @@ func New(cfg Config) http.Handler {
 	}
 	mux.HandleFunc("POST /{$}", h.query)
 	mux.HandleFunc("GET /{$}", h.query)
-	return mux
+	return h
 }
 
-func (h *handler) bundle(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
+
+// Call runs one action of service as caller, authorized exactly as a signed request from
+// r's client would be: the console's buttons are API calls. values holds the action's
+// parameters in Query form.
+func (h *Handler) Call(ctx context.Context, caller principal.Principal, service, action string, values url.Values, r *http.Request) (any, error) {
+	ep, ok := h.Services[service]
+	if !ok {
+		return nil, awsquery.Errorf(http.StatusBadRequest, "InvalidAction", "Service %s is not served here.", awsquery.Clip(service))
+	}
+	values.Set("Action", action)
+	if values.Get("Version") == "" {
+		values.Set("Version", ep.Version)
+	}
+	ctx = principal.With(ctx, caller)
+	p := awsquery.Params{Values: values}
+	resources, keys := []authz.Resource{authz.On("*")}, map[string][]string{}
+	if az, ok := ep.Service.(Authorizable); ok {
+		resources, keys = az.Authorization(ctx, action, p)
+	}
+	addGlobalKeys(keys, r, caller, h.Region)
+	if err := h.Authorize(ctx, caller, service+":"+action, resources, keys); err != nil {
+		return nil, err
+	}
+	return ep.Service.Do(ctx, action, p)
+}
+
+func (h *Handler) bundle(w http.ResponseWriter, r *http.Request) {
 	if h.CABundle == nil {
 		http.NotFound(w, r)
 		return
@@ -106,7 +138,7 @@ func (h *handler) bundle(w http.ResponseWriter, r *http.Request) {
 // defaultNamespace is used for errors that occur before the service is known.
 const defaultNamespace = "http://rds.amazonaws.com/doc/2014-10-31/"
 
-func (h *handler) query(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) query(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	reqID := awsquery.NewRequestID()
 	ns, writeError, writeResult := defaultNamespace, awsquery.WriteError, awsquery.WriteResult
@@ -179,18 +211,7 @@ func (h *handler) query(w http.ResponseWriter, r *http.Request) {
 		fail(err)
 		return
 	}
-	ctx := principal.With(r.Context(), caller)
-	p := awsquery.Params{Values: params}
-	resources, keys := []authz.Resource{authz.On("*")}, map[string][]string{}
-	if az, ok := ep.Service.(Authorizable); ok {
-		resources, keys = az.Authorization(ctx, action, p)
-	}
-	addGlobalKeys(keys, r, caller, h.Region)
-	if err := h.Authorize(ctx, caller, id.Service+":"+action, resources, keys); err != nil {
-		fail(err)
-		return
-	}
-	result, err := ep.Service.Do(ctx, action, p)
+	result, err := h.Call(r.Context(), caller, id.Service, action, params, r)
 	if err != nil {
 		fail(err)
 		return
@@ -241,5 +262,8 @@ func addGlobalKeys(keys map[string][]string, r *http.Request, p principal.Princi
 	}
 	for k, v := range p.Tags {
 		set("aws:PrincipalTag/"+k, v)
+	}
+	if p.MFA {
+		set("aws:MultiFactorAuthPresent", "true")
 	}
 }

@@ -20,6 +20,10 @@ type Principal struct {
 	UserName    string // "" for root
 	AccessKeyID string
 	Tags        map[string]string // the user's tags (aws:PrincipalTag/*)
+	// MFA is set for a console session whose user gave a valid MFA code at sign-in; requests
+	// then carry aws:MultiFactorAuthPresent=true (and, as on AWS, long-term access keys never
+	// do).
+	MFA bool
 }
 
 // IsRoot reports whether the caller is the account's root user, who is allowed everything.

@@ -35,7 +35,7 @@ func TestServerCertificatesFollowTheInstanceCAAndAreRenewed(t *testing.T) {
 	if err := st.AddCertificateAuthority(ctx, store.CertificateAuthority{ID: ecc.Identifier, CertPEM: string(ecc.CertPEM), KeyPEM: string(key)}, false); err != nil {
 		t.Fatal(err)
 	}
-	r := New(Config{EndpointAddr: "127.0.0.1", CertValidity: time.Hour, CertRenewBefore: 10 * time.Minute}, st, nil, nil, slog.New(slog.DiscardHandler))
+	r := New(Config{EndpointAddrs: []string{"127.0.0.1"}, CertValidity: time.Hour, CertRenewBefore: 10 * time.Minute}, st, nil, nil, slog.New(slog.DiscardHandler))
 	c := store.Cluster{ID: "c1", Endpoint: "c1.cluster-x.test", ReaderEndpoint: "c1.cluster-ro-x.test"}
 	m := store.Instance{ID: "i1", Endpoint: "i1.x.test", Writer: true}
 

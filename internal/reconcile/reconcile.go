@@ -38,9 +38,11 @@ const (
 
 // Config says where actual state lives.
 type Config struct {
-	DataDir      string        // the Borealis data directory; cluster volumes go under DataDir/clusters
-	EndpointAddr string        // the address endpoint listeners bind, e.g. 127.0.0.1
-	Interval     time.Duration // how often everything is checked even without a change
+	DataDir string // the Borealis data directory; cluster volumes go under DataDir/clusters
+	// EndpointAddrs are the addresses every endpoint listens on, e.g. 127.0.0.1 and ::1:
+	// each endpoint gets its cluster's port on all of them.
+	EndpointAddrs []string
+	Interval      time.Duration // how often everything is checked even without a change
 	// CertValidity is how long a server certificate is issued for (0: about a year, as
 	// RDS); CertRenewBefore is how long before its end it is replaced (0: 30 days). The
 	// replacement is loaded with a reload, so open sessions keep going.
@@ -238,9 +240,12 @@ func (r *Reconciler) reconcileCluster(ctx context.Context, id string) error {
 		}
 		r.log.Info("cluster volume ready", "cluster", id)
 	}
-	addr := net.JoinHostPort(r.cfg.EndpointAddr, strconv.Itoa(c.Port))
-	if err := r.gateway.Ensure(id, addr, r.route(id)); err != nil {
-		return fmt.Errorf("endpoint %s: %w", addr, err)
+	addrs := make([]string, len(r.cfg.EndpointAddrs))
+	for i, a := range r.cfg.EndpointAddrs {
+		addrs[i] = net.JoinHostPort(a, strconv.Itoa(c.Port))
+	}
+	if err := r.gateway.Ensure(id, addrs, r.route(id)); err != nil {
+		return fmt.Errorf("endpoint %v: %w", addrs, err)
 	}
 	admission, err := r.admission(ctx, c)
 	if err != nil {
@@ -527,8 +532,10 @@ func (r *Reconciler) certRequest(c store.Cluster, m store.Instance) pki.ServerRe
 	if !m.Writer {
 		req.CommonName, req.DNSNames = c.ReaderEndpoint, []string{m.Endpoint}
 	}
-	if ip := net.ParseIP(r.cfg.EndpointAddr); ip != nil && !ip.IsUnspecified() {
-		req.IPs = []net.IP{ip}
+	for _, a := range r.cfg.EndpointAddrs {
+		if ip := net.ParseIP(a); ip != nil && !ip.IsUnspecified() {
+			req.IPs = append(req.IPs, ip)
+		}
 	}
 	return req
 }

@@ -20,6 +20,7 @@ import (
 
 	"github.com/borealis-db/borealis/internal/apiserver"
 	"github.com/borealis-db/borealis/internal/awsquery"
+	"github.com/borealis-db/borealis/internal/console"
 	"github.com/borealis-db/borealis/internal/ec2"
 	"github.com/borealis-db/borealis/internal/engine"
 	"github.com/borealis-db/borealis/internal/gateway"
@@ -36,7 +37,9 @@ type Config struct {
 	APIAddr        string
 	Region         string
 	EndpointDomain string
-	EndpointAddr   string
+	// EndpointAddrs are the addresses cluster endpoints listen on; none means 127.0.0.1,
+	// and ::1 too where the host has IPv6.
+	EndpointAddrs []string
 	// GuardLibrary is the guard extension (guard.so); "" looks next to the executable.
 	GuardLibrary string
 	// CertValidity and CertRenewBefore are the server certificates' lifetime and how long
@@ -74,6 +77,10 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		return fmt.Errorf("account: %w", err)
 	}
 
+	endpointAddrs := cfg.EndpointAddrs
+	if len(endpointAddrs) == 0 {
+		endpointAddrs = defaultEndpointAddrs()
+	}
 	guard, err := installGuard(cfg.GuardLibrary, dataDir)
 	if err != nil {
 		return err
@@ -101,7 +108,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if err := ec2Svc.EnsureDefaults(ctx); err != nil {
 		return fmt.Errorf("default VPC: %w", err)
 	}
-	rec = reconcile.New(reconcile.Config{DataDir: dataDir, EndpointAddr: cfg.EndpointAddr, GuardLibrary: guard, Firewall: ec2Svc,
+	rec = reconcile.New(reconcile.Config{DataDir: dataDir, EndpointAddrs: endpointAddrs, GuardLibrary: guard, Firewall: ec2Svc,
 		CertValidity: cfg.CertValidity, CertRenewBefore: cfg.CertRenewBefore},
 		st, driver, gw, log.With("component", "reconcile"))
 
@@ -111,15 +118,8 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		EndpointDomain: cfg.EndpointDomain,
 		EndpointSuffix: acct.EndpointSuffix,
 		EngineVersion:  driver.Version(),
-		PortAvailable: func(port int) bool {
-			ln, err := net.Listen("tcp", net.JoinHostPort(cfg.EndpointAddr, strconv.Itoa(port)))
-			if err != nil {
-				return false
-			}
-			ln.Close()
-			return true
-		},
-		Network: ec2Svc,
+		PortAvailable:  func(port int) bool { return portFree(endpointAddrs, port) },
+		Network:        ec2Svc,
 	}, st, rec.Notify, log.With("component", "rds"))
 
 	iamSvc, err := iam.New(iam.Config{AccountID: acct.ID, AccountCreated: acct.RootKey.CreatedAt}, st, log.With("component", "iam"))
@@ -141,11 +141,24 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		Metrics:      promhttp.HandlerFor(metrics, promhttp.HandlerOpts{}),
 		Log:          log.With("component", "api"),
 	})
+	con, err := console.New(console.Config{
+		Call:      api.Call,
+		Auth:      consoleAuth{iam: iamSvc},
+		AccountID: acct.ID,
+		Region:    cfg.Region,
+		Log:       log.With("component", "console"),
+	})
+	if err != nil {
+		return err
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/console/", con)
+	mux.Handle("/", api)
 	ln, err := net.Listen("tcp", cfg.APIAddr)
 	if err != nil {
 		return fmt.Errorf("api listener: %w", err)
 	}
-	httpSrv := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second}
+	httpSrv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 
 	recCtx, stopRec := context.WithCancel(context.WithoutCancel(ctx))
 	recDone := make(chan struct{})
@@ -200,4 +213,24 @@ func installGuard(src, dataDir string) (string, error) {
 		return "", err
 	}
 	return dst, nil
+}
+
+// defaultEndpointAddrs is loopback in both families, or IPv4 alone on a host without IPv6.
+func defaultEndpointAddrs() []string {
+	if portFree([]string{"::1"}, 0) {
+		return []string{"127.0.0.1", "::1"}
+	}
+	return []string{"127.0.0.1"}
+}
+
+// portFree reports whether port can be bound on every address.
+func portFree(addrs []string, port int) bool {
+	for _, a := range addrs {
+		ln, err := net.Listen("tcp", net.JoinHostPort(a, strconv.Itoa(port)))
+		if err != nil {
+			return false
+		}
+		ln.Close()
+	}
+	return true
 }
