@@ -164,10 +164,10 @@ func (p psqlCommand) Command() string {
 }
 
 type databaseData struct {
-	Cluster    clusterView
-	Psql       string
-	BundlePath string
-	Groups     []groupView
+	Cluster     clusterView
+	Psql        string
+	BundlePath  string
+	Groups      []groupView
 	ParamGroups []paramGroupView
 }
 

@@ -13,7 +13,9 @@ type paramGroupView struct {
 }
 
 // IsDefault reports whether the group is a default one, which nobody may change.
-func (g paramGroupView) IsDefault() bool { return strings.HasPrefix(g.DBClusterParameterGroupName, "default.") }
+func (g paramGroupView) IsDefault() bool {
+	return strings.HasPrefix(g.DBClusterParameterGroupName, "default.")
+}
 
 type parameterView struct {
 	ParameterName  string

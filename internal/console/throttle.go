@@ -21,7 +21,7 @@ type failures struct {
 }
 
 const (
-	freeAttempts = 3                // failures before any delay
+	freeAttempts = 3 // failures before any delay
 	baseDelay    = 250 * time.Millisecond
 	maxDelay     = 4 * time.Second
 	forgetAfter  = 15 * time.Minute // a quiet key starts afresh
