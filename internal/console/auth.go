@@ -57,6 +57,7 @@ func (c *Console) pending(want stage, h http.HandlerFunc) http.HandlerFunc {
 
 type signInForm struct {
 	Account, User string
+	Root          bool
 }
 
 func (c *Console) signInPage(w http.ResponseWriter, r *http.Request) {
@@ -75,12 +76,19 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
 	account := strings.TrimSpace(r.PostFormValue("account"))
 	user := strings.TrimSpace(r.PostFormValue("user"))
 	password := r.PostFormValue("password")
-	form := signInForm{Account: account, User: user}
+	root := r.PostFormValue("kind") == "root"
+	if root {
+		user = "" // the root user has no IAM user name
+	}
+	form := signInForm{Account: account, User: user, Root: root}
 	source, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		source = r.RemoteAddr
 	}
 	userKey, sourceKey := "user:"+strings.ToLower(account)+"/"+strings.ToLower(user), "source:"+source
+	if root {
+		userKey = "root:" + strings.ToLower(account)
+	}
 	if d := c.throttle.delay(userKey, sourceKey); d > 0 {
 		select {
 		case <-time.After(d):
@@ -88,13 +96,19 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	login, ok, err := c.cfg.Auth.SignIn(r.Context(), account, user, password)
+	var login Login
+	var ok bool
+	if root {
+		login, ok, err = c.cfg.Auth.SignInRoot(r.Context(), account, password)
+	} else {
+		login, ok, err = c.cfg.Auth.SignIn(r.Context(), account, user, password)
+	}
 	if err != nil {
 		c.cfg.Log.Error("console: sign-in", "err", err)
 		c.render(w, r, http.StatusInternalServerError, "signin.html", page{Title: "Sign in", Error: "Sign-in is not available right now.", Data: form})
 		return
 	}
-	if !ok || user == "" || password == "" {
+	if !ok || user == "" && !root || password == "" {
 		c.throttle.failed(userKey, sourceKey)
 		c.cfg.Log.Info("console: sign-in failed", "account", account, "user", user, "source", source)
 		c.render(w, r, http.StatusUnauthorized, "signin.html", page{Title: "Sign in", Error: badSignIn, Data: form})

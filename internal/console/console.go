@@ -31,6 +31,8 @@ type Authenticator interface {
 	SignIn(ctx context.Context, account, user, password string) (Login, bool, error)
 	// CheckMFA checks a TOTP code of the user's MFA device.
 	CheckMFA(ctx context.Context, user, code string) (bool, error)
+	// SignInRoot checks the root user's console password.
+	SignInRoot(ctx context.Context, account, password string) (Login, bool, error)
 	// ChangePassword sets a user's new password, as IAM's ChangePassword does.
 	ChangePassword(ctx context.Context, user, oldPassword, newPassword string) error
 }

@@ -212,6 +212,15 @@ func (r *Reconciler) reconcileCluster(ctx context.Context, id string) error {
 	if c.Status == statusDeleting {
 		return r.deleteCluster(ctx, c, members)
 	}
+	// The endpoint listens first: the port CreateDBCluster found free is taken at once,
+	// not after the seconds initdb takes. Until a writer runs, connections are closed.
+	addrs := make([]string, len(r.cfg.EndpointAddrs))
+	for i, a := range r.cfg.EndpointAddrs {
+		addrs[i] = net.JoinHostPort(a, strconv.Itoa(c.Port))
+	}
+	if err := r.gateway.Ensure(id, addrs, r.route(id)); err != nil {
+		return fmt.Errorf("endpoint %v: %w", addrs, err)
+	}
 	c, err = r.ensureSecrets(ctx, c)
 	if err != nil {
 		return err
@@ -239,13 +248,6 @@ func (r *Reconciler) reconcileCluster(ctx context.Context, id string) error {
 			return err
 		}
 		r.log.Info("cluster volume ready", "cluster", id)
-	}
-	addrs := make([]string, len(r.cfg.EndpointAddrs))
-	for i, a := range r.cfg.EndpointAddrs {
-		addrs[i] = net.JoinHostPort(a, strconv.Itoa(c.Port))
-	}
-	if err := r.gateway.Ensure(id, addrs, r.route(id)); err != nil {
-		return fmt.Errorf("endpoint %v: %w", addrs, err)
 	}
 	admission, err := r.admission(ctx, c)
 	if err != nil {

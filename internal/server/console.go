@@ -22,3 +22,8 @@ func (a consoleAuth) CheckMFA(ctx context.Context, user, code string) (bool, err
 func (a consoleAuth) ChangePassword(ctx context.Context, user, oldPassword, newPassword string) error {
 	return a.iam.ChangeOwnPassword(ctx, user, oldPassword, newPassword)
 }
+
+func (a consoleAuth) SignInRoot(ctx context.Context, account, password string) (console.Login, bool, error) {
+	p, ok, err := a.iam.RootSignIn(ctx, account, password)
+	return console.Login{Principal: p}, ok, err
+}

@@ -4,6 +4,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -40,6 +41,8 @@ type Config struct {
 	// EndpointAddrs are the addresses cluster endpoints listen on; none means 127.0.0.1,
 	// and ::1 too where the host has IPv6.
 	EndpointAddrs []string
+	// APITLS serves the API and the console over HTTPS, with a certificate from the CA.
+	APITLS bool
 	// GuardLibrary is the guard extension (guard.so); "" looks next to the executable.
 	GuardLibrary string
 	// CertValidity and CertRenewBefore are the server certificates' lifetime and how long
@@ -141,6 +144,13 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		Metrics:      promhttp.HandlerFor(metrics, promhttp.HandlerOpts{}),
 		Log:          log.With("component", "api"),
 	})
+	rootPasswordFile := filepath.Join(dataDir, "root-console-password")
+	if err := iamSvc.EnsureRootPassword(ctx, func(pw string) error {
+		log.Info("root user's console password written", "file", rootPasswordFile)
+		return writeFileAtomic(rootPasswordFile, []byte(pw+"\n"), 0o600)
+	}); err != nil {
+		return fmt.Errorf("root console password: %w", err)
+	}
 	con, err := console.New(console.Config{
 		Call:      api.Call,
 		Auth:      consoleAuth{iam: iamSvc},
@@ -159,6 +169,19 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		return fmt.Errorf("api listener: %w", err)
 	}
 	httpSrv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	scheme := "http"
+	if cfg.APITLS {
+		ca, err := ensureCA(ctx, st, time.Now()) // the first CA: every bundle carries it
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		if httpSrv.TLSConfig, err = apiTLS(ca, ln.Addr().String(), time.Now()); err != nil {
+			ln.Close()
+			return fmt.Errorf("api certificate: %w", err)
+		}
+		ln, scheme = tls.NewListener(ln, httpSrv.TLSConfig), "https"
+	}
 
 	recCtx, stopRec := context.WithCancel(context.WithoutCancel(ctx))
 	recDone := make(chan struct{})
@@ -166,7 +189,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 
 	srvErr := make(chan error, 1)
 	go func() { srvErr <- httpSrv.Serve(ln) }()
-	log.Info("borealis serving", "api", "http://"+ln.Addr().String(), "data_dir", dataDir,
+	log.Info("borealis serving", "api", scheme+"://"+ln.Addr().String(), "data_dir", dataDir,
 		"account", acct.ID, "region", cfg.Region, "engine_version", driver.Version())
 
 	select {

@@ -4,11 +4,14 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha1"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/base32"
 	binenc "encoding/binary"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -481,5 +484,90 @@ func TestConsoleSignInWithAliasMFAAndARequiredReset(t *testing.T) {
 	b2 := browser(t)
 	if got := signIn(t, b2, srv, "borealis-e2e", "console-mfa", "First-pass-123"); !strings.Contains(got, "Your authentication information is incorrect") {
 		t.Fatalf("old password after the reset:\n%s", got)
+	}
+}
+
+func TestConsoleRootSignsInWithThePasswordFromTheDataDirectory(t *testing.T) {
+	t.Parallel()
+	srv := shared.get(t)
+	pwFile := filepath.Join(srv.DataDir, "root-console-password")
+	st, err := os.Stat(pwFile)
+	if err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("root-console-password: %v, mode %v", err, st.Mode())
+	}
+	pw, _ := os.ReadFile(pwFile)
+	id, secret := srv.rootKey(t)
+	who, err := sts.New(sts.Options{Region: "us-east-1", BaseEndpoint: aws.String("http://" + srv.APIAddr), Credentials: staticCreds(id, secret)}).
+		GetCallerIdentity(context.Background(), &sts.GetCallerIdentityInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := browser(t)
+	err = do(b,
+		chromedp.Navigate(srv.consoleURL("/signin")),
+		chromedp.Click(css(`input[name=kind][value=root]`)),
+		chromedp.SetValue(css(`#account`), aws.ToString(who.Account)),
+		chromedp.SendKeys(css(`#password`), strings.TrimSpace(string(pw))),
+		submit(`#password`),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	header, err := get(b, chromedp.Text(css(`header`)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(header, "arn:aws:iam::"+aws.ToString(who.Account)+":root") {
+		t.Fatalf("root sign-in landed on:\n%s\n%s", header, mainText(t, b))
+	}
+	if got := signIn(t, browser(t), srv, aws.ToString(who.Account), "root", strings.TrimSpace(string(pw))); !strings.Contains(got, "incorrect") {
+		t.Fatalf("the root password as an IAM user named root:\n%s", got)
+	}
+}
+
+func TestConsoleOverHTTPSSetsSecureCookies(t *testing.T) {
+	t.Parallel()
+	dir, err := publicTempDir("borealis-tls-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	srv, err := startServer(dir, freeAddr(t), "--api-tls")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.stop)
+	bundle, err := os.ReadFile(srv.bundlePath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(bundle)
+	client := &http.Client{
+		Transport:     &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	// The API verifies against the trust bundle too.
+	id, secret := srv.rootKey(t)
+	who, err := sts.New(sts.Options{Region: "us-east-1", BaseEndpoint: aws.String("https://" + srv.APIAddr), Credentials: staticCreds(id, secret),
+		HTTPClient: &http.Client{Transport: client.Transport}}).GetCallerIdentity(context.Background(), &sts.GetCallerIdentityInput{})
+	if err != nil {
+		t.Fatalf("the API over HTTPS with the bundle: %v", err)
+	}
+	pw, _ := os.ReadFile(filepath.Join(dir, "root-console-password"))
+	resp, err := client.PostForm("https://"+srv.APIAddr+"/console/signin", url.Values{
+		"kind": {"root"}, "account": {aws.ToString(who.Account)}, "password": {strings.TrimSpace(string(pw))}})
+	if err != nil {
+		t.Fatalf("HTTPS with the bundle: %v", err)
+	}
+	resp.Body.Close()
+	var session *http.Cookie
+	for _, c := range resp.Cookies() {
+		if c.Name == "borealis-console" && c.Value != "" {
+			session = c
+		}
+	}
+	if resp.StatusCode != http.StatusSeeOther || session == nil || !session.Secure || !session.HttpOnly || session.SameSite != http.SameSiteLaxMode {
+		t.Fatalf("sign-in over HTTPS: %s, cookie %+v", resp.Status, session)
 	}
 }
