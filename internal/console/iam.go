@@ -43,6 +43,9 @@ type accessKeyView struct {
 	CreateDate  string
 }
 
+// Created is the creation date without the time of day.
+func (k accessKeyView) Created() string { return day(k.CreateDate) }
+
 // Active reports whether the key can sign requests.
 func (k accessKeyView) Active() bool { return k.Status == "Active" }
 
@@ -72,6 +75,9 @@ type mfaDeviceView struct {
 	SerialNumber string
 	EnableDate   string
 }
+
+// Enabled is the enabling date without the time of day.
+func (m mfaDeviceView) Enabled() string { return day(m.EnableDate) }
 
 // day trims an ISO 8601 timestamp to its date.
 func day(ts string) string {

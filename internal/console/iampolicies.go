@@ -157,9 +157,9 @@ type evalResultView struct {
 func (e evalResultView) Why() string {
 	switch e.EvalDecision {
 	case "allowed":
-		return "Allowed: a statement of the policy below allows it, and no statement denies it."
+		return "Allowed: a statement of a matched policy allows it, and no statement denies it."
 	case "explicitDeny":
-		return "Denied by a Deny statement of the policy below. An explicit deny overrides every allow."
+		return "Denied by a Deny statement of a matched policy: an explicit deny overrides every allow."
 	}
 	return "Denied because no policy of this principal allows it: IAM denies whatever is not allowed."
 }
