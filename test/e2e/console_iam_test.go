@@ -228,3 +228,68 @@ func TestConsoleIAMReadOnlyUserSeesButCannotChange(t *testing.T) {
 		t.Fatalf("inline policies per the API: %v %v", names, err)
 	}
 }
+
+func TestConsoleIAMGroupsAndManagedPolicies(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	srv := shared.get(t)
+	account := consoleUser(ctx, t, srv, "iam-console-groups", "Iam-groups-123",
+		[]string{"arn:aws:iam::aws:policy/IAMFullAccess", "arn:aws:iam::aws:policy/AmazonRDSReadOnlyAccess"}, "")
+	b := browser(t)
+	signIn(t, b, srv, account, "iam-console-groups", "Iam-groups-123")
+
+	// A customer managed policy: a refused document is kept, a good one is created and shown.
+	bad := `{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Resource": "*"}]}`
+	err := do(b,
+		chromedp.Navigate(srv.consoleURL("/iam/policies")),
+		chromedp.WaitVisible(css(`#policy_name`)),
+		chromedp.SendKeys(css(`#policy_name`), "console-readers"),
+		chromedp.SetValue(css(`#policy_document`), bad),
+		submit(`#policy_name`),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := mainText(t, b); !strings.Contains(got, "MalformedPolicyDocument") {
+		t.Fatalf("a policy without Action:\n%s", got)
+	}
+	if kept, err := get(b, chromedp.Value(css(`#policy_document`))); err != nil || kept != bad {
+		t.Fatalf("the editor holds %q (%v)", kept, err)
+	}
+	good := `{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "rds:Describe*", "Resource": "*"}]}`
+	if err := do(b, chromedp.SetValue(css(`#policy_document`), good), submit(`#policy_name`)); err != nil {
+		t.Fatal(err)
+	}
+	if got := mainText(t, b); !strings.Contains(got, "Created policy console-readers") || !strings.Contains(text(t, b, `#policy-document`), `"rds:Describe*"`) {
+		t.Fatalf("the new policy's page:\n%s", got)
+	}
+	policyARN := text(t, b, `#policy-arn`)
+	screenshot(t, b, "iam-policy")
+
+	// A group with the policy attached and a member, seen from the member's page.
+	err = do(b,
+		chromedp.Navigate(srv.consoleURL("/iam/groups")),
+		chromedp.WaitVisible(css(`#group_name`)),
+		chromedp.SendKeys(css(`#group_name`), "console-group"),
+		submit(`#group_name`),
+		chromedp.SetValue(css(`#policy_arn`), policyARN),
+		submit(`#policy_arn`),
+		chromedp.SetValue(css(`#member`), "iam-console-groups"),
+		submit(`#member`),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := mainText(t, b); !strings.Contains(got, "Added iam-console-groups to console-group") ||
+		!strings.Contains(text(t, b, `#attached-policies`), "console-readers") {
+		t.Fatalf("the group's page:\n%s", got)
+	}
+	screenshot(t, b, "iam-group")
+	if got := waitForText(t, b, srv.consoleURL("/iam/users/iam-console-groups"), "console-group", stepTimeout); !strings.Contains(got, "Remove from group") {
+		t.Fatalf("the member's page:\n%s", got)
+	}
+	out, err := srv.iam(t).GetGroup(ctx, &iam.GetGroupInput{GroupName: aws.String("console-group")})
+	if err != nil || len(out.Users) != 1 {
+		t.Fatalf("members per the API: %v %v", out, err)
+	}
+}
