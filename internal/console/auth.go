@@ -27,6 +27,7 @@ func (c *Console) routes() {
 	c.databaseRoutes(m)
 	c.networkRoutes(m)
 	c.parameterRoutes(m)
+	c.iamRoutes(m)
 	c.mux = m
 }
 
