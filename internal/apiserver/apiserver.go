@@ -8,6 +8,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
@@ -241,29 +242,12 @@ func formValues(r *http.Request, body []byte) (url.Values, error) {
 
 // addGlobalKeys fills the global condition keys every request carries.
 func addGlobalKeys(keys map[string][]string, r *http.Request, p principal.Principal, region string) {
-	now := time.Now().UTC()
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		host = r.RemoteAddr
 	}
-	set := func(k, v string) { keys[k] = []string{v} }
-	set("aws:SourceIp", host)
-	set("aws:CurrentTime", now.Format(time.RFC3339))
-	set("aws:EpochTime", strconv.FormatInt(now.Unix(), 10))
-	set("aws:SecureTransport", strconv.FormatBool(r.TLS != nil))
-	set("aws:RequestedRegion", region)
-	set("aws:PrincipalArn", p.ARN)
-	set("aws:PrincipalAccount", p.AccountID)
-	set("aws:ResourceAccount", p.AccountID)
-	set("aws:PrincipalType", p.Type)
-	set("aws:userid", p.UserID)
-	if p.UserName != "" {
-		set("aws:username", p.UserName)
-	}
-	for k, v := range p.Tags {
-		set("aws:PrincipalTag/"+k, v)
-	}
-	if p.MFA {
-		set("aws:MultiFactorAuthPresent", "true")
-	}
+	maps.Copy(keys, p.ConditionKeys(time.Now()))
+	keys["aws:SourceIp"] = []string{host}
+	keys["aws:SecureTransport"] = []string{strconv.FormatBool(r.TLS != nil)}
+	keys["aws:RequestedRegion"] = []string{region}
 }

@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"strconv"
-	"time"
 
 	"github.com/borealis-db/borealis/internal/authz"
 	"github.com/borealis-db/borealis/internal/awsquery"
@@ -84,7 +82,7 @@ func (s *Service) ChangeOwnPassword(ctx context.Context, userName, oldPassword, 
 	}
 	p := s.userPrincipal(u)
 	arn := s.userARN(u)
-	if err := s.Authorize(ctx, p, "iam:ChangePassword", []authz.Resource{authz.On(arn)}, principalKeys(p, s.cfg.Now())); err != nil {
+	if err := s.Authorize(ctx, p, "iam:ChangePassword", []authz.Resource{authz.On(arn)}, p.ConditionKeys(s.cfg.Now())); err != nil {
 		return err
 	}
 	return s.changePasswordOf(ctx, u, oldPassword, newPassword)
@@ -157,28 +155,6 @@ func errOr(err, otherwise error) error {
 
 func invalidUserType(format string, args ...any) error {
 	return awsquery.Errorf(http.StatusBadRequest, "InvalidUserType", format, args...)
-}
-
-// principalKeys are the global condition keys a user's own request carries, for the
-// requests the console makes without the API server (which adds them for API calls).
-func principalKeys(p principal.Principal, now time.Time) map[string][]string {
-	keys := map[string][]string{
-		"aws:PrincipalArn":     {p.ARN},
-		"aws:PrincipalAccount": {p.AccountID},
-		"aws:ResourceAccount":  {p.AccountID},
-		"aws:PrincipalType":    {p.Type},
-		"aws:userid":           {p.UserID},
-		"aws:username":         {p.UserName},
-		"aws:EpochTime":        {strconv.FormatInt(now.Unix(), 10)},
-		"aws:CurrentTime":      {now.UTC().Format(time.RFC3339)},
-	}
-	for k, v := range p.Tags {
-		keys["aws:PrincipalTag/"+k] = []string{v}
-	}
-	if p.MFA {
-		keys["aws:MultiFactorAuthPresent"] = []string{"true"}
-	}
-	return keys
 }
 
 // passwordChangeGrant is what AllowUsersToChangePassword means, as AWS documents it: the

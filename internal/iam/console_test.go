@@ -211,7 +211,7 @@ func TestChangeOwnPasswordIsAuthorized(t *testing.T) {
 	if len(onSelf) != 1 || onSelf[0].ARN != p.ARN {
 		t.Fatalf("ChangePassword resources %+v", onSelf)
 	}
-	if err := e.svc.Authorize(context.Background(), p, "iam:ChangePassword", onSelf, principalKeys(p, testNow)); err == nil {
+	if err := e.svc.Authorize(context.Background(), p, "iam:ChangePassword", onSelf, p.ConditionKeys(testNow)); err == nil {
 		t.Fatal("ChangePassword allowed without a grant")
 	}
 	e.do("UpdateAccountPasswordPolicy", "AllowUsersToChangePassword", "true")

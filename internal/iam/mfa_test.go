@@ -144,11 +144,11 @@ func TestMFAConditionKey(t *testing.T) {
 	e := newEnv(t)
 	e.user("alice")
 	p := e.svc.userPrincipal(mustUser(e, "alice"))
-	if _, ok := principalKeys(p, testNow)["aws:MultiFactorAuthPresent"]; ok {
+	if _, ok := p.ConditionKeys(testNow)["aws:MultiFactorAuthPresent"]; ok {
 		t.Fatal("MultiFactorAuthPresent without MFA")
 	}
 	p.MFA = true
-	if v := principalKeys(p, testNow)["aws:MultiFactorAuthPresent"]; len(v) != 1 || v[0] != "true" {
+	if v := p.ConditionKeys(testNow)["aws:MultiFactorAuthPresent"]; len(v) != 1 || v[0] != "true" {
 		t.Fatalf("MultiFactorAuthPresent %v", v)
 	}
 }

@@ -142,6 +142,10 @@ func (s *Service) createCluster(ctx context.Context, p awsquery.Params) (any, er
 		}
 		pg = g.Name
 	}
+	iamAuth, _, err := p.Bool("EnableIAMDatabaseAuthentication")
+	if err != nil {
+		return nil, err
+	}
 	if _, err := s.store.Cluster(ctx, id); err == nil {
 		return nil, clusterExists(id)
 	} else if !errors.Is(err, store.ErrNotFound) {
@@ -178,6 +182,7 @@ func (s *Service) createCluster(ctx context.Context, p awsquery.Params) (any, er
 		CAIdentifier:        ca,
 		ParameterGroup:      pg,
 		Tags:                tags,
+		IAMAuth:             iamAuth,
 	}
 	if err := s.store.CreateCluster(ctx, c); err != nil {
 		if errors.Is(err, store.ErrExists) {
@@ -571,31 +576,32 @@ func (s *Service) instanceResult(ctx context.Context, in store.Instance, c store
 
 func (s *Service) clusterXML(ctx context.Context, c store.Cluster, members []store.Instance) (xmlCluster, error) {
 	x := xmlCluster{
-		AllocatedStorage:           1,
-		AvailabilityZones:          s.zones(),
-		BackupRetentionPeriod:      1,
-		DatabaseName:               c.DatabaseName,
-		DBClusterIdentifier:        c.ID,
-		DBClusterParameterGroup:    params.GroupName(c.ParameterGroup),
-		DBSubnetGroup:              subnetGroupName(c.SubnetGroup),
-		Status:                     c.Status,
-		Endpoint:                   c.Endpoint,
-		ReaderEndpoint:             c.ReaderEndpoint,
-		Engine:                     c.Engine,
-		EngineVersion:              c.EngineVersion,
-		Port:                       c.Port,
-		MasterUsername:             c.MasterUsername,
-		PreferredBackupWindow:      "07:00-07:30",
-		PreferredMaintenanceWindow: "sun:05:00-sun:05:30",
-		HostedZoneID:               hostedZoneID,
-		DbClusterResourceID:        c.ResourceID,
-		DBClusterArn:               s.clusterARN(c.ID),
-		ClusterCreateTime:          c.CreatedAt,
-		EngineMode:                 "provisioned",
-		AutoMinorVersionUpgrade:    true,
-		NetworkType:                "IPV4",
-		StorageType:                "aurora",
-		TagList:                    tagListXML(c.Tags),
+		AllocatedStorage:                 1,
+		AvailabilityZones:                s.zones(),
+		BackupRetentionPeriod:            1,
+		DatabaseName:                     c.DatabaseName,
+		DBClusterIdentifier:              c.ID,
+		DBClusterParameterGroup:          params.GroupName(c.ParameterGroup),
+		DBSubnetGroup:                    subnetGroupName(c.SubnetGroup),
+		Status:                           c.Status,
+		Endpoint:                         c.Endpoint,
+		ReaderEndpoint:                   c.ReaderEndpoint,
+		Engine:                           c.Engine,
+		EngineVersion:                    c.EngineVersion,
+		Port:                             c.Port,
+		MasterUsername:                   c.MasterUsername,
+		PreferredBackupWindow:            "07:00-07:30",
+		PreferredMaintenanceWindow:       "sun:05:00-sun:05:30",
+		HostedZoneID:                     hostedZoneID,
+		DbClusterResourceID:              c.ResourceID,
+		DBClusterArn:                     s.clusterARN(c.ID),
+		IAMDatabaseAuthenticationEnabled: c.IAMAuth,
+		ClusterCreateTime:                c.CreatedAt,
+		EngineMode:                       "provisioned",
+		AutoMinorVersionUpgrade:          true,
+		NetworkType:                      "IPV4",
+		StorageType:                      "aurora",
+		TagList:                          tagListXML(c.Tags),
 	}
 	for _, sg := range c.VpcSecurityGroupIDs {
 		x.VpcSecurityGroups = append(x.VpcSecurityGroups, xmlVpcSGMembership{sg, "active"})
@@ -620,31 +626,32 @@ func (s *Service) instanceXML(ctx context.Context, in store.Instance, c store.Cl
 		return xmlInstance{}, err
 	}
 	x := xmlInstance{
-		DBInstanceIdentifier:       in.ID,
-		DBInstanceClass:            in.Class,
-		Engine:                     in.Engine,
-		DBInstanceStatus:           in.Status,
-		MasterUsername:             c.MasterUsername,
-		DBName:                     c.DatabaseName,
-		AllocatedStorage:           1,
-		InstanceCreateTime:         in.CreatedAt,
-		PreferredBackupWindow:      "07:00-07:30",
-		BackupRetentionPeriod:      1,
-		DBParameterGroups:          []xmlParameterGroupStatus{{d.DBGroup, d.ApplyStatus(in.Started)}},
-		AvailabilityZone:           s.cfg.Region + "a",
-		PreferredMaintenanceWindow: "sun:05:00-sun:05:30",
-		EngineVersion:              in.EngineVersion,
-		AutoMinorVersionUpgrade:    true,
-		LicenseModel:               "postgresql-license",
-		StorageType:                "aurora",
-		DBClusterIdentifier:        in.ClusterID,
-		DbiResourceID:              in.ResourceID,
-		CACertificateIdentifier:    in.CA(c),
-		CertificateDetails:         certificateDetails(in),
-		PromotionTier:              1,
-		DBInstanceArn:              s.instanceARN(in.ID),
-		NetworkType:                "IPV4",
-		TagList:                    tagListXML(in.Tags),
+		DBInstanceIdentifier:             in.ID,
+		DBInstanceClass:                  in.Class,
+		Engine:                           in.Engine,
+		DBInstanceStatus:                 in.Status,
+		MasterUsername:                   c.MasterUsername,
+		DBName:                           c.DatabaseName,
+		AllocatedStorage:                 1,
+		InstanceCreateTime:               in.CreatedAt,
+		PreferredBackupWindow:            "07:00-07:30",
+		BackupRetentionPeriod:            1,
+		DBParameterGroups:                []xmlParameterGroupStatus{{d.DBGroup, d.ApplyStatus(in.Started)}},
+		AvailabilityZone:                 s.cfg.Region + "a",
+		PreferredMaintenanceWindow:       "sun:05:00-sun:05:30",
+		EngineVersion:                    in.EngineVersion,
+		AutoMinorVersionUpgrade:          true,
+		LicenseModel:                     "postgresql-license",
+		StorageType:                      "aurora",
+		DBClusterIdentifier:              in.ClusterID,
+		DbiResourceID:                    in.ResourceID,
+		IAMDatabaseAuthenticationEnabled: c.IAMAuth,
+		CACertificateIdentifier:          in.CA(c),
+		CertificateDetails:               certificateDetails(in),
+		PromotionTier:                    1,
+		DBInstanceArn:                    s.instanceARN(in.ID),
+		NetworkType:                      "IPV4",
+		TagList:                          tagListXML(in.Tags),
 	}
 	for _, sg := range c.VpcSecurityGroupIDs {
 		x.VpcSecurityGroups = append(x.VpcSecurityGroups, xmlVpcSGMembership{sg, "active"})

@@ -20,6 +20,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/borealis-db/borealis/internal/dbauth"
 	"github.com/borealis-db/borealis/internal/engine"
 	"github.com/borealis-db/borealis/internal/gateway"
 	"github.com/borealis-db/borealis/internal/params"
@@ -51,6 +52,9 @@ type Config struct {
 	// GuardLibrary is the guard extension's shared library, preloaded into every server
 	// ("" runs servers without it, and so without the rds.* settings).
 	GuardLibrary string
+	// IAMAuthPort is the loopback port of the IAM database authentication responder
+	// (dbauth); 0 leaves members of rds_iam unable to log in.
+	IAMAuthPort int
 	// Firewall says what a cluster's security groups admit; nil admits nothing.
 	Firewall Firewall
 }
@@ -259,6 +263,19 @@ func (r *Reconciler) reconcileCluster(ctx context.Context, id string) error {
 			errs = append(errs, fmt.Errorf("instance %s: %w", m.ID, err))
 		}
 	}
+	if c.Status == statusModifying && len(errs) == 0 {
+		// Every running server now has the change (IAM authentication reaches pg_hba.conf
+		// by a reload in reconcileInstance): the modification is done.
+		if _, err := r.store.UpdateCluster(ctx, id, func(c *store.Cluster) error {
+			if c.Status == statusModifying {
+				c.Status = statusAvailable
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+		r.log.Info("cluster modified", "cluster", id, "iam_database_authentication", c.IAMAuth)
+	}
 	return errors.Join(errs...)
 }
 
@@ -300,7 +317,7 @@ func (r *Reconciler) reconcileInstance(ctx context.Context, c store.Cluster, m s
 		if err != nil {
 			return fmt.Errorf("start: %w", err)
 		}
-		r.setApplied(m.ID, d.Values)
+		r.setApplied(m.ID, d.Values, c)
 		r.log.Info("instance running", "instance", m.ID, "cluster", c.ID, "rebooted", m.Status == statusRebooting)
 		started := &store.StartedParams{ClusterGroup: d.ClusterGroup, DBGroup: d.DBGroup, Values: d.Values}
 		// Route first: a client that sees "available" must reach the server.
@@ -308,13 +325,13 @@ func (r *Reconciler) reconcileInstance(ctx context.Context, c store.Cluster, m s
 		if m, err = r.settle(ctx, c, m, started); err != nil {
 			return err
 		}
-	} else if now := d.Now(m.Started); reissued || r.appliedChanged(m.ID, now) {
+	} else if now := d.Now(m.Started); reissued || r.appliedChanged(m.ID, now, c) {
 		// Dynamic parameters and a new certificate take effect on reload: PostgreSQL rereads
 		// its certificate on SIGHUP and open sessions keep theirs.
 		if err := r.driver.Reload(ctx, r.instanceSpec(c, m, now)); err != nil {
 			return fmt.Errorf("reload: %w", err)
 		}
-		r.setApplied(m.ID, now)
+		r.setApplied(m.ID, now, c)
 		r.log.Info("instance reloaded", "instance", m.ID, "cluster", c.ID, "new_certificate", reissued)
 		if reissued {
 			if m, err = r.settle(ctx, c, m, nil); err != nil {
@@ -357,6 +374,9 @@ func (r *Reconciler) instanceSpec(c store.Cluster, m store.Instance, v params.Va
 	if r.cfg.GuardLibrary != "" {
 		spec.Settings["shared_preload_libraries"] = r.cfg.GuardLibrary
 	}
+	if c.IAMAuth && r.cfg.IAMAuthPort != 0 {
+		spec.IAMAuth = &engine.IAMAuth{LDAPPort: r.cfg.IAMAuthPort, Prefix: dbauth.BindDNPrefix(c.ResourceID)}
+	}
 	return spec
 }
 
@@ -373,16 +393,18 @@ func fingerprint(v params.Values) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-func (r *Reconciler) setApplied(id string, v params.Values) {
+// setApplied records what a server runs with: its parameters and the cluster settings
+// that reach pg_hba.conf, so that a change to either is applied by a reload.
+func (r *Reconciler) setApplied(id string, v params.Values, c store.Cluster) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.applied[id] = fingerprint(v)
+	r.applied[id] = fingerprint(v) + strconv.FormatBool(c.IAMAuth)
 }
 
-func (r *Reconciler) appliedChanged(id string, v params.Values) bool {
+func (r *Reconciler) appliedChanged(id string, v params.Values, c store.Cluster) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.applied[id] != fingerprint(v)
+	return r.applied[id] != fingerprint(v)+strconv.FormatBool(c.IAMAuth)
 }
 
 func (r *Reconciler) deleteInstance(ctx context.Context, c store.Cluster, m store.Instance) error {

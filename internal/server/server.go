@@ -96,6 +96,15 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	gw := gateway.New(log.With("component", "gateway"), gateway.NewMetrics(metrics))
 	defer gw.Close()
+	iamSvc, err := iam.New(iam.Config{AccountID: acct.ID, AccountCreated: acct.RootKey.CreatedAt}, st, log.With("component", "iam"))
+	if err != nil {
+		return err
+	}
+	dbAuth, err := startDBAuth(ctx, cfg.Region, acct.ID, st, iamSvc, log.With("component", "dbauth"))
+	if err != nil {
+		return fmt.Errorf("IAM database authentication: %w", err)
+	}
+	defer dbAuth.Close()
 	// EC2, RDS and the reconciler refer to each other: RDS places clusters in EC2's VPCs, EC2
 	// asks RDS whether a group is in use, and group changes wake the reconciler, which reads
 	// the groups back to recompute each endpoint's admission.
@@ -112,7 +121,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		return fmt.Errorf("default VPC: %w", err)
 	}
 	rec = reconcile.New(reconcile.Config{DataDir: dataDir, EndpointAddrs: endpointAddrs, GuardLibrary: guard, Firewall: ec2Svc,
-		CertValidity: cfg.CertValidity, CertRenewBefore: cfg.CertRenewBefore},
+		CertValidity: cfg.CertValidity, CertRenewBefore: cfg.CertRenewBefore, IAMAuthPort: dbAuth.Port()},
 		st, driver, gw, log.With("component", "reconcile"))
 
 	rdsSvc = rds.New(rds.Config{
@@ -125,10 +134,6 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		Network:        ec2Svc,
 	}, st, rec.Notify, log.With("component", "rds"))
 
-	iamSvc, err := iam.New(iam.Config{AccountID: acct.ID, AccountCreated: acct.RootKey.CreatedAt}, st, log.With("component", "iam"))
-	if err != nil {
-		return err
-	}
 	api := apiserver.New(apiserver.Config{
 		Region:   cfg.Region,
 		Verifier: &sigv4.Verifier{Lookup: iamSvc.LookupSecret},

@@ -56,6 +56,8 @@ check "rds.restrict_password_commands refuses a non-member" grep -q 'must be a m
 check "a read-only IAM user is denied CreateDBCluster" grep -q 'AccessDenied.*is not authorized to perform: rds:CreateDBCluster' setup.out
 check "the read-only IAM user can describe" grep -qx 'demo' setup.out
 check "the master user creates sslinfo and sees its TLS session" grep -Eq '^ t +\| TLS_' setup.out
+check "a database user in rds_iam logs in with an IAM token" grep -Eq '^ logged_in_with_a_token *$' setup.out
+check "the token's login is the reporter role" grep -Eq '^ reporter *$' setup.out
 check "the default security group refuses this host before a rule admits it" grep -qx 'refused: no security group rule admits 127.0.0.1 yet' setup.out
 check "authorize-security-group-ingress returns the new rule" grep -q '"IsEgress": false' setup.out
 
