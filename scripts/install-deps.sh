@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
 # Installs what Borealis needs on a Debian 12 machine, as root, and nothing that is already
 # there: PostgreSQL 15 (server, contrib, and the server headers the guard extension builds
-# against) and the aws CLI for the end-to-end tests.
+# against), the aws CLI for the end-to-end tests, Chromium for the console's browser tests,
+# and a Java runtime with Debian's PostgreSQL JDBC driver for the IAM token login test.
 set -euo pipefail
 
 need=()
-for pkg in postgresql-15 postgresql-server-dev-15 postgresql-client-15; do
+for pkg in postgresql-15 postgresql-server-dev-15 postgresql-client-15 libpostgresql-jdbc-java; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || need+=("$pkg")
 done
 command -v aws >/dev/null 2>&1 || need+=(awscli)
 command -v psql >/dev/null 2>&1 || need+=(postgresql-client-15)
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
+command -v java >/dev/null 2>&1 || need+=(default-jre-headless)
 
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then

@@ -1,4 +1,5 @@
-// Command borealis runs the Borealis service: `borealis serve`.
+// Command borealis runs the Borealis service (`borealis serve`) and its operator commands
+// (`borealis ca add`).
 package main
 
 import (
@@ -6,10 +7,13 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/borealis-db/borealis/internal/pki"
 	"github.com/borealis-db/borealis/internal/server"
 )
 
@@ -26,7 +30,7 @@ func rootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: false,
 	}
-	root.AddCommand(serveCmd())
+	root.AddCommand(serveCmd(), caCmd())
 	return root
 }
 
@@ -55,9 +59,53 @@ func serveCmd() *cobra.Command {
 	f.StringVar(&cfg.APIAddr, "api-addr", envOr("BOREALIS_API_ADDR", "127.0.0.1:8080"), "address of the management API (HTTP)")
 	f.StringVar(&cfg.Region, "region", envOr("BOREALIS_REGION", "us-east-1"), "the AWS region this Borealis answers as")
 	f.StringVar(&cfg.EndpointDomain, "endpoint-domain", envOr("BOREALIS_ENDPOINT_DOMAIN", "borealis.localhost"), "domain that ends every endpoint name (ID.cluster-XXXX.REGION.rds.DOMAIN)")
-	f.StringVar(&cfg.EndpointAddr, "endpoint-addr", envOr("BOREALIS_ENDPOINT_ADDR", "127.0.0.1"), "address the cluster endpoints listen on")
+	f.StringSliceVar(&cfg.EndpointAddrs, "endpoint-addr", envList("BOREALIS_ENDPOINT_ADDR"), "addresses the cluster endpoints listen on, comma-separated (default 127.0.0.1, and ::1 where the host has IPv6)")
+	f.BoolVar(&cfg.APITLS, "api-tls", false, "serve the API and the console over HTTPS, with a certificate from Borealis' CA (clients trust global-bundle.pem)")
 	f.StringVar(&cfg.GuardLibrary, "guard-lib", envOr("BOREALIS_GUARD_LIB", ""), "the guard extension (guard.so) to preload into every server; default: next to this binary")
 	f.StringVar(&logFormat, "log-format", "text", "log format: text or json")
+	f.DurationVar(&cfg.CertValidity, "server-cert-validity", 0, "lifetime of the servers' TLS certificates (default about a year, as RDS)")
+	f.DurationVar(&cfg.CertRenewBefore, "server-cert-renew-before", 0, "replace a server certificate this long before it ends (default 720h)")
+	return cmd
+}
+
+// caCmd groups the certificate authority commands. CAs are the operator's, as RDS's are
+// AWS's: the API lists them and moves instances between them, but never makes one.
+func caCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "ca", Short: "Manage the certificate authorities that sign the servers' certificates"}
+	cmd.AddCommand(caAddCmd())
+	return cmd
+}
+
+func caAddCmd() *cobra.Command {
+	var dataDir, keyType string
+	var setDefault bool
+	cmd := &cobra.Command{
+		Use:   "add",
+		Short: "Create a new CA next to the existing ones and add it to global-bundle.pem",
+		Long: `Creates a new certificate authority (borealis-ca-TYPE-gN) in the data directory, whether
+or not serve is running, and rewrites DATA_DIR/global-bundle.pem (also served at
+/global-bundle.pem) so that it carries every CA. Existing instances keep their CA; move
+one with:
+  aws rds modify-db-instance --db-instance-identifier ID --ca-certificate-identifier NEW --apply-immediately
+With --set-default, new instances use the new CA (as aws rds modify-certificates does).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			kt, err := pki.ParseKeyType(keyType)
+			if err != nil {
+				return err
+			}
+			ca, err := server.AddCA(cmd.Context(), dataDir, kt, setDefault, time.Now())
+			if err != nil {
+				return fmt.Errorf("ca add: %w", err)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s\tvalid till %s\tthumbprint %s\n", ca.Identifier, ca.Cert.NotAfter.UTC().Format(time.RFC3339), pki.Thumbprint(ca.Cert))
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&dataDir, "data-dir", envOr("BOREALIS_DATA_DIR", ".borealis"), "the data directory serve uses")
+	f.StringVar(&keyType, "type", string(pki.ECC384), "key type: ecc384, rsa2048 or rsa4096")
+	f.BoolVar(&setDefault, "set-default", false, "make the new CA the default for new DB instances")
 	return cmd
 }
 
@@ -66,4 +114,11 @@ func envOr(name, def string) string {
 		return v
 	}
 	return def
+}
+
+func envList(name string) []string {
+	if v := os.Getenv(name); v != "" {
+		return strings.Split(v, ",")
+	}
+	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
@@ -60,21 +61,28 @@ type Config struct {
 	// Authenticate and Authorize run for every request after SigV4 and before the action.
 	Authenticate Authenticator
 	Authorize    Authorizer
-	CABundle     []byte       // served at /global-bundle.pem
-	Metrics      http.Handler // served at /metrics (Prometheus text format), if set
-	Log          *slog.Logger
-	MaxBodyKB    int64
+	// CABundle returns the trust bundle served at /global-bundle.pem; it is asked on each
+	// download, since CAs can be added while serve runs.
+	CABundle  func(context.Context) ([]byte, error)
+	Metrics   http.Handler // served at /metrics (Prometheus text format), if set
+	Log       *slog.Logger
+	MaxBodyKB int64
 }
 
-type handler struct{ Config }
+// Handler serves the API over HTTP, and lets other front ends (the console) run actions
+// through the same authorization.
+type Handler struct {
+	Config
+	mux *http.ServeMux
+}
 
-// New returns the API's http.Handler.
-func New(cfg Config) http.Handler {
+// New returns the API's handler.
+func New(cfg Config) *Handler {
 	if cfg.MaxBodyKB == 0 {
 		cfg.MaxBodyKB = 1024
 	}
-	h := &handler{cfg}
 	mux := http.NewServeMux()
+	h := &Handler{Config: cfg, mux: mux}
 	mux.HandleFunc("GET /global-bundle.pem", h.bundle)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") })
 	if cfg.Metrics != nil {
@@ -82,19 +90,56 @@ func New(cfg Config) http.Handler {
 	}
 	mux.HandleFunc("POST /{$}", h.query)
 	mux.HandleFunc("GET /{$}", h.query)
-	return mux
+	return h
 }
 
-func (h *handler) bundle(w http.ResponseWriter, _ *http.Request) {
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
+
+// Call runs one action of service as caller, authorized exactly as a signed request from
+// r's client would be: the console's buttons are API calls. values holds the action's
+// parameters in Query form.
+func (h *Handler) Call(ctx context.Context, caller principal.Principal, service, action string, values url.Values, r *http.Request) (any, error) {
+	ep, ok := h.Services[service]
+	if !ok {
+		return nil, awsquery.Errorf(http.StatusBadRequest, "InvalidAction", "Service %s is not served here.", awsquery.Clip(service))
+	}
+	values.Set("Action", action)
+	if values.Get("Version") == "" {
+		values.Set("Version", ep.Version)
+	}
+	ctx = principal.With(ctx, caller)
+	p := awsquery.Params{Values: values}
+	resources, keys := []authz.Resource{authz.On("*")}, map[string][]string{}
+	if az, ok := ep.Service.(Authorizable); ok {
+		resources, keys = az.Authorization(ctx, action, p)
+	}
+	addGlobalKeys(keys, r, caller, h.Region)
+	if err := h.Authorize(ctx, caller, service+":"+action, resources, keys); err != nil {
+		return nil, err
+	}
+	return ep.Service.Do(ctx, action, p)
+}
+
+func (h *Handler) bundle(w http.ResponseWriter, r *http.Request) {
+	if h.CABundle == nil {
+		http.NotFound(w, r)
+		return
+	}
+	b, err := h.CABundle(r.Context())
+	if err != nil {
+		h.Log.Error("trust bundle", "err", err)
+		http.Error(w, "the trust bundle is unavailable", http.StatusServiceUnavailable)
+		return
+	}
 	w.Header().Set("Content-Type", "application/x-pem-file")
 	w.Header().Set("Content-Disposition", `attachment; filename="global-bundle.pem"`)
-	_, _ = w.Write(h.CABundle)
+	_, _ = w.Write(b)
 }
 
 // defaultNamespace is used for errors that occur before the service is known.
 const defaultNamespace = "http://rds.amazonaws.com/doc/2014-10-31/"
 
-func (h *handler) query(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) query(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	reqID := awsquery.NewRequestID()
 	ns, writeError, writeResult := defaultNamespace, awsquery.WriteError, awsquery.WriteResult
@@ -167,18 +212,7 @@ func (h *handler) query(w http.ResponseWriter, r *http.Request) {
 		fail(err)
 		return
 	}
-	ctx := principal.With(r.Context(), caller)
-	p := awsquery.Params{Values: params}
-	resources, keys := []authz.Resource{authz.On("*")}, map[string][]string{}
-	if az, ok := ep.Service.(Authorizable); ok {
-		resources, keys = az.Authorization(ctx, action, p)
-	}
-	addGlobalKeys(keys, r, caller, h.Region)
-	if err := h.Authorize(ctx, caller, id.Service+":"+action, resources, keys); err != nil {
-		fail(err)
-		return
-	}
-	result, err := ep.Service.Do(ctx, action, p)
+	result, err := h.Call(r.Context(), caller, id.Service, action, params, r)
 	if err != nil {
 		fail(err)
 		return
@@ -208,26 +242,12 @@ func formValues(r *http.Request, body []byte) (url.Values, error) {
 
 // addGlobalKeys fills the global condition keys every request carries.
 func addGlobalKeys(keys map[string][]string, r *http.Request, p principal.Principal, region string) {
-	now := time.Now().UTC()
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		host = r.RemoteAddr
 	}
-	set := func(k, v string) { keys[k] = []string{v} }
-	set("aws:SourceIp", host)
-	set("aws:CurrentTime", now.Format(time.RFC3339))
-	set("aws:EpochTime", strconv.FormatInt(now.Unix(), 10))
-	set("aws:SecureTransport", strconv.FormatBool(r.TLS != nil))
-	set("aws:RequestedRegion", region)
-	set("aws:PrincipalArn", p.ARN)
-	set("aws:PrincipalAccount", p.AccountID)
-	set("aws:ResourceAccount", p.AccountID)
-	set("aws:PrincipalType", p.Type)
-	set("aws:userid", p.UserID)
-	if p.UserName != "" {
-		set("aws:username", p.UserName)
-	}
-	for k, v := range p.Tags {
-		set("aws:PrincipalTag/"+k, v)
-	}
+	maps.Copy(keys, p.ConditionKeys(time.Now()))
+	keys["aws:SourceIp"] = []string{host}
+	keys["aws:SecureTransport"] = []string{strconv.FormatBool(r.TLS != nil)}
+	keys["aws:RequestedRegion"] = []string{region}
 }

@@ -195,8 +195,19 @@ func hbaRules(s Spec) []hbaRule {
 		{"local", "all", Admin, "", "md5", "only Borealis, over the socket"},
 		{"host", "all", Admin, "all", "reject", "never over TCP (the gateway splices clients from loopback)"},
 		{"local", "all", "all", "", "reject", "users come in over TCP only"},
-		{"hostssl", "all", "all", "all", method, ""},
 	}
+	// Members of rds_iam log in with a token only, and only over TLS; their passwords no
+	// longer work, as on RDS.
+	if s.IAMAuth != nil {
+		rules = append(rules,
+			hbaRule{"hostssl", "all", "+" + RoleIAM, "all",
+				fmt.Sprintf(`ldap ldapserver=127.0.0.1 ldapport=%d ldapprefix="%s" ldapsuffix=""`, s.IAMAuth.LDAPPort, s.IAMAuth.Prefix),
+				"IAM database authentication: the token is checked by Borealis"},
+			hbaRule{"host", "all", "+" + RoleIAM, "all", "reject", "IAM database authentication needs TLS"})
+	} else {
+		rules = append(rules, hbaRule{"host", "all", "+" + RoleIAM, "all", "reject", "IAM database authentication is off"})
+	}
+	rules = append(rules, hbaRule{"hostssl", "all", "all", "all", method, ""})
 	if !s.ForceSSL {
 		rules = append(rules, hbaRule{"host", "all", "all", "all", method, ""})
 	}

@@ -12,11 +12,23 @@ func TestRenderHBA(t *testing.T) {
 local    all       rdsadmin           md5     # only Borealis, over the socket
 host     all       rdsadmin  all      reject  # never over TCP (the gateway splices clients from loopback)
 local    all       all                reject  # users come in over TCP only
+host     all       +rds_iam  all      reject  # IAM database authentication is off
 hostssl  all       all       all      md5
 host     all       all       all      md5
 `
 	if got != want {
 		t.Errorf("renderHBA:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+func TestIAMAuthSendsRdsIamMembersToTheTokenCheckOverTLSOnly(t *testing.T) {
+	got := renderHBA(hbaRules(Spec{IAMAuth: &IAMAuth{LDAPPort: 40123, Prefix: "cluster-abc/"}}))
+	ldap := `hostssl  all       +rds_iam  all      ldap ldapserver=127.0.0.1 ldapport=40123 ldapprefix="cluster-abc/" ldapsuffix=""`
+	reject := "host     all       +rds_iam  all      reject"
+	password := "hostssl  all       all       all      md5"
+	i, j, k := strings.Index(got, ldap), strings.Index(got, reject), strings.Index(got, password)
+	if i < 0 || j < 0 || k < 0 || !(i < j && j < k) {
+		t.Errorf("want the token rule, then the plaintext refusal, before the password rules:\n%s", got)
 	}
 }
 

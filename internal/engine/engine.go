@@ -69,6 +69,16 @@ type Spec struct {
 	// PasswordMethod is the pg_hba method for password logins: "md5" (which also
 	// accepts SCRAM-stored passwords) or "scram-sha-256" (SCRAM only). "" is md5.
 	PasswordMethod string
+	// IAMAuth sends members of rds_iam to IAM database authentication; nil refuses them
+	// (as RDS does while the cluster's IAM authentication is off).
+	IAMAuth *IAMAuth
+}
+
+// IAMAuth is where PostgreSQL's ldap method asks about a token: the responder's loopback
+// port, and the prefix that names the cluster in the bind DN.
+type IAMAuth struct {
+	LDAPPort int
+	Prefix   string
 }
 
 // Bootstrap is what the first start of a new cluster volume creates.

@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"slices"
 	"sync"
 	"time"
 
@@ -46,10 +47,10 @@ type Gateway struct {
 
 type endpoint struct {
 	name  string
-	addr  string
-	ln    net.Listener
+	addrs []string // as asked, to tell whether Ensure changes anything
+	lns   []net.Listener
 	route Route
-	done  chan struct{}
+	done  sync.WaitGroup // the accept loops
 }
 
 // New returns a gateway with no endpoints. metrics may be nil.
@@ -60,30 +61,40 @@ func New(log *slog.Logger, metrics *Metrics) *Gateway {
 	return &Gateway{log: log, metrics: metrics, listeners: map[string]*endpoint{}}
 }
 
-// Ensure makes endpoint name listen on addr and route connections with route. It is
-// idempotent: an existing listener on the same address is kept and only its route changes.
-func (g *Gateway) Ensure(name, addr string, route Route) error {
+// Ensure makes endpoint name listen on every address in addrs (an IPv4 and an IPv6 one,
+// say, with the same port) and route connections with route. It is idempotent: existing
+// listeners on the same addresses are kept and only the route changes.
+func (g *Gateway) Ensure(name string, addrs []string, route Route) error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if ep, ok := g.listeners[name]; ok {
-		if ep.addr == addr {
+		if slices.Equal(ep.addrs, addrs) {
 			ep.route = route
 			return nil
 		}
 		g.closeLocked(name)
 	}
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return err
+	ep := &endpoint{name: name, addrs: slices.Clone(addrs), route: route}
+	for _, addr := range addrs {
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			for _, l := range ep.lns {
+				l.Close()
+			}
+			return err
+		}
+		ep.lns = append(ep.lns, ln)
 	}
-	ep := &endpoint{name: name, addr: addr, ln: ln, route: route, done: make(chan struct{})}
 	g.listeners[name] = ep
-	go g.serve(ep)
-	g.log.Info("endpoint listening", "endpoint", name, "addr", ln.Addr().String())
+	for _, ln := range ep.lns {
+		ep.done.Add(1)
+		go g.serve(ep, ln)
+		g.log.Info("endpoint listening", "endpoint", name, "addr", ln.Addr().String())
+	}
 	return nil
 }
 
-// Remove closes endpoint name's listener. Connections already spliced keep running until
+// Remove closes endpoint name's listeners. Connections already spliced keep running until
 // their server goes away, as an RDS endpoint being deleted does not cut sessions at once.
 func (g *Gateway) Remove(name string) {
 	g.mu.Lock()
@@ -93,8 +104,10 @@ func (g *Gateway) Remove(name string) {
 
 func (g *Gateway) closeLocked(name string) {
 	if ep, ok := g.listeners[name]; ok {
-		ep.ln.Close()
-		<-ep.done
+		for _, ln := range ep.lns {
+			ln.Close()
+		}
+		ep.done.Wait()
 		delete(g.listeners, name)
 	}
 }
@@ -114,10 +127,10 @@ func (g *Gateway) currentRoute(ep *endpoint) Route {
 	return ep.route
 }
 
-func (g *Gateway) serve(ep *endpoint) {
-	defer close(ep.done)
+func (g *Gateway) serve(ep *endpoint, ln net.Listener) {
+	defer ep.done.Done()
 	for {
-		c, err := ep.ln.Accept()
+		c, err := ln.Accept()
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return

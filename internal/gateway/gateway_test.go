@@ -34,10 +34,10 @@ func echoServer(t testing.TB) string {
 func newGateway(t *testing.T, route Route) string {
 	g := New(slog.New(slog.DiscardHandler), nil)
 	t.Cleanup(g.Close)
-	if err := g.Ensure("ep", "127.0.0.1:0", route); err != nil {
+	if err := g.Ensure("ep", []string{"127.0.0.1:0"}, route); err != nil {
 		t.Fatal(err)
 	}
-	return g.listeners["ep"].ln.Addr().String()
+	return g.listeners["ep"].lns[0].Addr().String()
 }
 
 func TestSplicesBytesBothWays(t *testing.T) {
@@ -179,8 +179,38 @@ func BenchmarkRoundTripThroughGateway(b *testing.B) {
 	backend := echoServer(b)
 	g := New(slog.New(slog.DiscardHandler), nil)
 	defer g.Close()
-	if err := g.Ensure("ep", "127.0.0.1:0", func() (Target, bool) { return Target{Addr: backend, Admission: loopback}, true }); err != nil {
+	if err := g.Ensure("ep", []string{"127.0.0.1:0"}, func() (Target, bool) { return Target{Addr: backend, Admission: loopback}, true }); err != nil {
 		b.Fatal(err)
 	}
-	pingPong(b, g.listeners["ep"].ln.Addr().String())
+	pingPong(b, g.listeners["ep"].lns[0].Addr().String())
+}
+
+func TestEndpointListensOnBothFamiliesWithOneAdmission(t *testing.T) {
+	backend := echoServer(t)
+	g := New(slog.New(slog.DiscardHandler), nil)
+	t.Cleanup(g.Close)
+	only6 := NewAdmission([]string{"sg-test"}, []netip.Prefix{netip.MustParsePrefix("::1/128")})
+	if err := g.Ensure("ep", []string{"127.0.0.1:0", "[::1]:0"}, func() (Target, bool) { return Target{Addr: backend, Admission: only6}, true }); err != nil {
+		t.Fatal(err)
+	}
+	v4, v6 := g.listeners["ep"].lns[0].Addr().String(), g.listeners["ep"].lns[1].Addr().String()
+	assertClosedWithoutData(t, v4, []byte("\x00\x00\x00\x08\x04\xd2\x16\x2f"))
+	c, err := net.Dial("tcp", v6)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.Write([]byte("\x00\x00\x00\x08\x04\xd2\x16\x2f"))
+	got := make([]byte, 8)
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.ReadFull(c, got); err != nil {
+		t.Fatalf("::1 admitted by ::1/128: %v", err)
+	}
+	// Ensure with the same addresses keeps the listeners; a different set replaces them.
+	if err := g.Ensure("ep", []string{"127.0.0.1:0", "[::1]:0"}, func() (Target, bool) { return Target{}, false }); err != nil {
+		t.Fatal(err)
+	}
+	if g.listeners["ep"].lns[1].Addr().String() != v6 {
+		t.Error("an unchanged Ensure replaced the listeners")
+	}
 }

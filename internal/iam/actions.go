@@ -48,6 +48,19 @@ var iamActions = map[string]iamAction{
 	"UpdateLoginProfile": {(*Service).updateLoginProfile, onUser},
 	"DeleteLoginProfile": {(*Service).deleteLoginProfile, onUser},
 
+	"ChangePassword": {(*Service).changePassword, onCaller},
+
+	"CreateVirtualMFADevice": {(*Service).createVirtualMFADevice, withRequestTags(onNewMFADevice)},
+	"EnableMFADevice":        {(*Service).enableMFADevice, onUser},
+	"ListMFADevices":         {(*Service).listMFADevices, onUser},
+	"ListVirtualMFADevices":  {(*Service).listVirtualMFADevices, onAny},
+	"DeactivateMFADevice":    {(*Service).deactivateMFADevice, onUser},
+	"DeleteVirtualMFADevice": {(*Service).deleteVirtualMFADevice, onMFADevice},
+
+	"CreateAccountAlias": {(*Service).createAccountAlias, onAny},
+	"ListAccountAliases": {(*Service).listAccountAliases, onAny},
+	"DeleteAccountAlias": {(*Service).deleteAccountAlias, onAny},
+
 	"GetAccountPasswordPolicy":    {noParams((*Service).getPasswordPolicy), onAny},
 	"UpdateAccountPasswordPolicy": {(*Service).updatePasswordPolicy, onAny},
 	"DeleteAccountPasswordPolicy": {noParams((*Service).deletePasswordPolicy), onAny},

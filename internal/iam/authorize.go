@@ -23,6 +23,13 @@ func (s *Service) Authorize(ctx context.Context, p principal.Principal, action s
 	if err != nil {
 		return err
 	}
+	grant, err := s.passwordChangeGrant(ctx, p, action)
+	if err != nil {
+		return err
+	}
+	if grant != nil {
+		policies = append(policies[:len(policies):len(policies)], grant)
+	}
 	for _, r := range resources {
 		reqCtx := maps.Clone(keys)
 		maps.Copy(reqCtx, r.Keys)

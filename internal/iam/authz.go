@@ -55,6 +55,25 @@ func onUser(s *Service, ctx context.Context, p awsquery.Params, _ map[string][]s
 	return []authz.Resource{r}
 }
 
+// onCaller is the calling user itself, whatever the request says (ChangePassword).
+func onCaller(s *Service, ctx context.Context, _ awsquery.Params, keys map[string][]string) []authz.Resource {
+	c, _ := principal.From(ctx)
+	if c.Type != principal.User {
+		return []authz.Resource{authz.On(orStar(c.ARN))}
+	}
+	return onUser(s, ctx, awsquery.Params{Values: map[string][]string{"UserName": {c.UserName}}}, keys)
+}
+
+// onNewMFADevice is the device CreateVirtualMFADevice would make.
+func onNewMFADevice(s *Service, _ context.Context, p awsquery.Params, _ map[string][]string) []authz.Resource {
+	return []authz.Resource{authz.On(s.mfaSerial(pathOrRoot(p), p.String("VirtualMFADeviceName")))}
+}
+
+// onMFADevice is the device named by SerialNumber (its ARN).
+func onMFADevice(_ *Service, _ context.Context, p awsquery.Params, _ map[string][]string) []authz.Resource {
+	return []authz.Resource{authz.On(orStar(p.String("SerialNumber")))}
+}
+
 func onGroup(s *Service, ctx context.Context, p awsquery.Params, _ map[string][]string) []authz.Resource {
 	n := p.String("GroupName")
 	if g, err := s.store.IAMGroup(ctx, n); err == nil {

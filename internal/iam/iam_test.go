@@ -725,12 +725,16 @@ func TestEveryActionIsSafeForAnyInput(t *testing.T) {
 		"CreatePolicy", "GetPolicy", "ListPolicies", "DeletePolicy", "CreatePolicyVersion", "GetPolicyVersion",
 		"ListPolicyVersions", "DeletePolicyVersion", "SetDefaultPolicyVersion",
 		"AttachUserPolicy", "DetachUserPolicy", "ListAttachedUserPolicies",
-		"AttachGroupPolicy", "DetachGroupPolicy", "ListAttachedGroupPolicies", "SimulatePrincipalPolicy", "NoSuchAction"}
+		"AttachGroupPolicy", "DetachGroupPolicy", "ListAttachedGroupPolicies", "SimulatePrincipalPolicy", "NoSuchAction",
+		"ChangePassword", "CreateAccountAlias", "ListAccountAliases", "DeleteAccountAlias",
+		"CreateVirtualMFADevice", "EnableMFADevice", "ListMFADevices", "ListVirtualMFADevices", "DeactivateMFADevice", "DeleteVirtualMFADevice"}
 	inputs := []awsquery.Params{
 		params(),
 		params("UserName", "alice", "GroupName", "x", "PolicyArn", "arn:aws:iam::aws:policy/AdministratorAccess", "VersionId", "v1",
 			"AccessKeyId", "AKIA0000000000000000", "Status", "Inactive", "PolicyName", "p", "PolicyDocument", "{}", "Password", "x",
-			"MaxItems", "-1", "Marker", "%%%", "PolicySourceArn", "arn:", "ActionNames.member.1", "", "Tags.member.1.Key", ""),
+			"MaxItems", "-1", "Marker", "%%%", "PolicySourceArn", "arn:", "ActionNames.member.1", "", "Tags.member.1.Key", "",
+			"OldPassword", "x", "NewPassword", "", "AccountAlias", "--", "VirtualMFADeviceName", "d", "SerialNumber", "arn:aws:iam::123456789012:mfa/d",
+			"AuthenticationCode1", "123456", "AuthenticationCode2", "654321", "AssignmentStatus", "Any"),
 		params("UserName", strings.Repeat("x", 300), "PolicyArn", "arn:aws:iam::123456789012:policy/"+strings.Repeat("/", 10)),
 	}
 	contexts := map[string]context.Context{"root": e.root, "alice": e.as("alice"), "anonymous": context.Background()}

@@ -5,7 +5,6 @@ import (
 	"crypto/pbkdf2"
 	"crypto/rand"
 	"crypto/sha256"
-	"crypto/subtle"
 	"errors"
 	"fmt"
 	"strings"
@@ -36,13 +35,20 @@ func (s *Service) hashPassword(password string) (salt, hash []byte, iterations i
 
 // password reads the Password member. The value is never echoed in an error.
 func password(p awsquery.Params, required bool) (string, bool, error) {
-	if !p.Has("Password") {
+	return passwordMember(p, "Password", required)
+}
+
+// passwordMember reads a password member (Password, OldPassword, NewPassword). The value is
+// never echoed in an error.
+func passwordMember(p awsquery.Params, member string, required bool) (string, bool, error) {
+	field := lowerFirst(member)
+	if !p.Has(member) {
 		if required {
-			return "", false, validationError("password", "", "Member must not be null")
+			return "", false, validationError(field, "", "Member must not be null")
 		}
 		return "", false, nil
 	}
-	v := p.String("Password")
+	v := p.String(member)
 	bad := len(v) == 0 || len(v) > maxPasswordLengthBytes
 	for _, r := range v {
 		if !(r == '\t' || r == '\n' || r == '\r' || r >= 0x20 && r <= 0xFF) {
@@ -51,7 +57,7 @@ func password(p awsquery.Params, required bool) (string, bool, error) {
 	}
 	if bad {
 		return "", false, awsquery.Errorf(400, "ValidationError",
-			`1 validation error detected: Value at 'password' failed to satisfy constraint: Member must have length between 1 and 128 and satisfy regular expression pattern: [\u0009\u000A\u000D\u0020-\u00FF]+`)
+			`1 validation error detected: Value at '%s' failed to satisfy constraint: Member must have length between 1 and 128 and satisfy regular expression pattern: [\u0009\u000A\u000D\u0020-\u00FF]+`, field)
 	}
 	return v, true, nil
 }
@@ -60,6 +66,26 @@ func password(p awsquery.Params, required bool) (string, bool, error) {
 // the account has none: at least 8 characters and three of upper case, lower case, numbers
 // and symbols.
 func (s *Service) checkPasswordPolicy(ctx context.Context, pw string) error {
+	pp, ok, err := s.passwordPolicy(ctx)
+	if err != nil {
+		return err
+	}
+	return checkPasswordRules(pp, ok, pw)
+}
+
+// passwordPolicy returns the account password policy; ok is false when the account has
+// none, and AWS's default rules apply.
+func (s *Service) passwordPolicy(ctx context.Context) (pp store.PasswordPolicy, ok bool, err error) {
+	pp, err = s.store.IAMPasswordPolicy(ctx)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.PasswordPolicy{}, false, nil
+	}
+	return pp, err == nil, err
+}
+
+// checkPasswordRules applies the length and character class rules of pp (hasPolicy) or of
+// AWS's default policy to a new password.
+func checkPasswordRules(pp store.PasswordPolicy, hasPolicy bool, pw string) error {
 	var upper, lower, digit, symbol, listed bool
 	for _, r := range pw {
 		switch {
@@ -75,8 +101,7 @@ func (s *Service) checkPasswordPolicy(ctx context.Context, pw string) error {
 		}
 	}
 	length := len([]rune(pw))
-	pp, err := s.store.IAMPasswordPolicy(ctx)
-	if errors.Is(err, store.ErrNotFound) {
+	if !hasPolicy {
 		kinds := 0
 		for _, b := range []bool{upper, lower, digit, symbol} {
 			if b {
@@ -94,9 +119,6 @@ func (s *Service) checkPasswordPolicy(ctx context.Context, pw string) error {
 			return passwordPolicyViolation("%s", strings.Join(v, "; "))
 		}
 		return nil
-	}
-	if err != nil {
-		return err
 	}
 	var v []string
 	if length < pp.MinimumPasswordLength {
@@ -159,7 +181,7 @@ func (s *Service) createLoginProfile(ctx context.Context, p awsquery.Params) (an
 	if err != nil {
 		return nil, err
 	}
-	lp := store.LoginProfile{UserID: u.UserID, Algorithm: hashAlgorithm, Iterations: iter, Salt: salt, Hash: hash, ResetRequired: reset, CreatedAt: s.now()}
+	lp := store.LoginProfile{UserID: u.UserID, Algorithm: hashAlgorithm, Iterations: iter, Salt: salt, Hash: hash, ResetRequired: reset, CreatedAt: s.now(), PasswordSetAt: s.now()}
 	switch err := s.store.CreateLoginProfile(ctx, lp); {
 	case errors.Is(err, store.ErrExists):
 		return nil, alreadyExists("Login Profile for user %s already exists.", u.Name)
@@ -190,6 +212,9 @@ func (s *Service) getLoginProfile(ctx context.Context, p awsquery.Params) (any, 
 	return loginProfileResult{LoginProfile: xmlLoginProfile{UserName: u.Name, CreateDate: lp.CreatedAt, PasswordResetRequired: lp.ResetRequired}}, nil
 }
 
+// updateLoginProfile is an administrator's change: a new password follows the password
+// policy (its reuse rule too) and restarts the password's age; PasswordResetRequired is
+// changed only when given.
 func (s *Service) updateLoginProfile(ctx context.Context, p awsquery.Params) (any, error) {
 	userName, err := nameParam(p, "UserName", 64)
 	if err != nil {
@@ -207,25 +232,23 @@ func (s *Service) updateLoginProfile(ctx context.Context, p awsquery.Params) (an
 	if err != nil {
 		return nil, err
 	}
-	var salt, hash []byte
-	var iter int
-	if hasPW {
-		if err := s.checkPasswordPolicy(ctx, pw); err != nil {
-			return nil, err
-		}
-		if salt, hash, iter, err = s.hashPassword(pw); err != nil {
-			return nil, err
-		}
+	lp, err := s.store.LoginProfile(ctx, u.UserID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, noLoginProfile(u.Name)
 	}
-	_, err = s.store.UpdateLoginProfile(ctx, u.UserID, func(lp *store.LoginProfile) error {
-		if hasPW {
-			lp.Algorithm, lp.Salt, lp.Hash, lp.Iterations = hashAlgorithm, salt, hash, iter
-		}
+	if err != nil {
+		return nil, err
+	}
+	edit := func(lp *store.LoginProfile) {
 		if hasReset {
 			lp.ResetRequired = reset
 		}
-		return nil
-	})
+	}
+	if !hasPW {
+		_, err = s.store.UpdateLoginProfile(ctx, u.UserID, func(lp *store.LoginProfile) error { edit(lp); return nil })
+	} else {
+		err = s.replacePassword(ctx, u, lp, pw, edit)
+	}
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, noLoginProfile(u.Name)
 	}
@@ -233,6 +256,26 @@ func (s *Service) updateLoginProfile(ctx context.Context, p awsquery.Params) (an
 		s.log.Info("iam login profile password changed", "user", u.Name)
 	}
 	return nil, err
+}
+
+// replacePassword sets a new password on a profile read before, after the password policy's
+// checks: length and character classes, then reuse.
+func (s *Service) replacePassword(ctx context.Context, u store.IAMUser, before store.LoginProfile, pw string, edit func(*store.LoginProfile)) error {
+	pp, hasPolicy, err := s.passwordPolicy(ctx)
+	if err != nil {
+		return err
+	}
+	if err := checkPasswordRules(pp, hasPolicy, pw); err != nil {
+		return err
+	}
+	if err := checkReuse(before, pp.PasswordReusePrevention, pw); err != nil {
+		return err
+	}
+	h, err := s.newHash(pw)
+	if err != nil {
+		return err
+	}
+	return s.storePassword(ctx, u.UserID, before, h, pp.PasswordReusePrevention, edit)
 }
 
 func (s *Service) deleteLoginProfile(ctx context.Context, p awsquery.Params) (any, error) {
@@ -252,32 +295,12 @@ func (s *Service) deleteLoginProfile(ctx context.Context, p awsquery.Params) (an
 
 // CheckPassword checks an IAM user's console password. It takes the same time whether the
 // user, its login profile or the password is wrong, and says nothing about which. ok is
-// false for any mismatch; err is for store failures only.
+// false for any mismatch; err is for store failures only. It knows nothing of expiry, resets
+// or MFA: a console signs in with ConsoleSignIn.
 func (s *Service) CheckPassword(ctx context.Context, userName, password string) (principal.Principal, bool, error) {
-	u, err := s.store.IAMUser(ctx, userName)
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
+	u, _, ok, err := s.verifyPassword(ctx, userName, password)
+	if err != nil || !ok {
 		return principal.Principal{}, false, err
-	}
-	var lp store.LoginProfile
-	found := err == nil
-	if found {
-		lp, err = s.store.LoginProfile(ctx, u.UserID)
-		if err != nil && !errors.Is(err, store.ErrNotFound) {
-			return principal.Principal{}, false, err
-		}
-		found = err == nil && lp.Algorithm == hashAlgorithm && lp.Iterations > 0 && len(lp.Hash) > 0
-	}
-	if !found {
-		// Spend the work anyway, so that timing does not tell which users exist.
-		lp = store.LoginProfile{Salt: make([]byte, saltBytes), Hash: make([]byte, hashBytes), Iterations: s.cfg.PasswordIterations}
-	}
-	got, err := pbkdf2.Key(sha256.New, password, lp.Salt, lp.Iterations, len(lp.Hash))
-	if err != nil {
-		return principal.Principal{}, false, err
-	}
-	match := subtle.ConstantTimeCompare(got, lp.Hash) == 1
-	if !found || !match {
-		return principal.Principal{}, false, nil
 	}
 	return s.userPrincipal(u), true, nil
 }

@@ -163,6 +163,17 @@ func TestSDKReadsEveryShape(t *testing.T) {
 		t.Fatalf("GetAccountPasswordPolicy %+v %v", pp, err)
 	}
 
+	// The account alias.
+	if _, err := c.CreateAccountAlias(ctx, &iam.CreateAccountAliasInput{AccountAlias: aws.String("acme-prod")}); err != nil {
+		t.Fatal(err)
+	}
+	la, err := c.ListAccountAliases(ctx, &iam.ListAccountAliasesInput{})
+	if err != nil || !reflect.DeepEqual(la.AccountAliases, []string{"acme-prod"}) || la.IsTruncated {
+		t.Fatalf("ListAccountAliases %+v %v", la, err)
+	}
+	_, err = c.DeleteAccountAlias(ctx, &iam.DeleteAccountAliasInput{AccountAlias: aws.String("other")})
+	apiError(t, err, "NoSuchEntity", 404)
+
 	// Inline policies: the document comes back URL-encoded; SDK users decode it.
 	doc := `{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "rds:*", "Resource": "*"}]}`
 	if _, err := c.PutUserPolicy(ctx, &iam.PutUserPolicyInput{UserName: aws.String("alice"), PolicyName: aws.String("rds"), PolicyDocument: aws.String(doc)}); err != nil {
@@ -457,4 +468,55 @@ func TestSDKUserKeysAndPolicies(t *testing.T) {
 	if _, err := bob2.ListUsers(ctx, &iam.ListUsersInput{}); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// ChangePassword through SigV4 and the authorizer: the grant of AllowUsersToChangePassword,
+// the root user refused, a typed PasswordPolicyViolation.
+func TestSDKChangePassword(t *testing.T) {
+	e := newSDKEnv(t)
+	ctx := context.Background()
+	admin, _ := e.clients(rootKeyID, rootKeySecret)
+	if _, err := admin.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String("bob")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.CreateLoginProfile(ctx, &iam.CreateLoginProfileInput{UserName: aws.String("bob"), Password: aws.String("Corr3ct-horse"), PasswordResetRequired: true}); err != nil {
+		t.Fatal(err)
+	}
+	ck, err := admin.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: aws.String("bob")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bob, _ := e.clients(aws.ToString(ck.AccessKey.AccessKeyId), aws.ToString(ck.AccessKey.SecretAccessKey))
+	in := &iam.ChangePasswordInput{OldPassword: aws.String("Corr3ct-horse"), NewPassword: aws.String("Battery-staple-9")}
+
+	_, err = bob.ChangePassword(ctx, in)
+	apiError(t, err, "AccessDenied", 403)
+	_, err = bob.GetAccountPasswordPolicy(ctx, &iam.GetAccountPasswordPolicyInput{})
+	apiError(t, err, "AccessDenied", 403)
+	if _, err := admin.UpdateAccountPasswordPolicy(ctx, &iam.UpdateAccountPasswordPolicyInput{AllowUsersToChangePassword: true, MinimumPasswordLength: aws.Int32(12), PasswordReusePrevention: aws.Int32(2)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bob.GetAccountPasswordPolicy(ctx, &iam.GetAccountPasswordPolicyInput{}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = bob.ChangePassword(ctx, &iam.ChangePasswordInput{OldPassword: aws.String("Corr3ct-horse"), NewPassword: aws.String("Sh0rt!")})
+	var ppv *types.PasswordPolicyViolationException
+	if !errors.As(err, &ppv) {
+		t.Fatalf("typed PasswordPolicyViolation: %v", err)
+	}
+	if _, err := bob.ChangePassword(ctx, in); err != nil {
+		t.Fatal(err)
+	}
+	_, err = bob.ChangePassword(ctx, &iam.ChangePasswordInput{OldPassword: aws.String("Battery-staple-9"), NewPassword: aws.String("Corr3ct-horse")})
+	apiError(t, err, "PasswordPolicyViolation", 400)
+	lp, err := admin.GetLoginProfile(ctx, &iam.GetLoginProfileInput{UserName: aws.String("bob")})
+	if err != nil || lp.LoginProfile.PasswordResetRequired {
+		t.Fatalf("after ChangePassword %+v %v", lp, err)
+	}
+	_, err = admin.ChangePassword(ctx, in)
+	var iut *types.InvalidUserTypeException
+	if !errors.As(err, &iut) {
+		t.Fatalf("root ChangePassword: %v", err)
+	}
+	apiError(t, err, "InvalidUserType", 400)
 }

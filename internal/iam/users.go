@@ -109,6 +109,8 @@ func (s *Service) deleteUser(ctx context.Context, p awsquery.Params) (any, error
 			return deleteConflict("Cannot delete entity, must delete login profile first.")
 		case d.AccessKeys > 0:
 			return deleteConflict("Cannot delete entity, must delete access keys first.")
+		case d.MFADevices > 0:
+			return deleteConflict("Cannot delete entity, must delete MFA device first.")
 		case d.InlinePolicies > 0:
 			return deleteConflict("Cannot delete entity, must delete policies first.")
 		case d.AttachedPolicies > 0:

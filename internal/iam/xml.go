@@ -212,3 +212,39 @@ type callerIdentityResult struct {
 	Account string `xml:"Account"`
 	Arn     string `xml:"Arn"`
 }
+
+type listAccountAliasesResult struct {
+	AccountAliases members[string] `xml:"AccountAliases"`
+	IsTruncated    bool            `xml:"IsTruncated"`
+	Marker         string          `xml:"Marker,omitempty"`
+}
+
+type xmlVirtualMFADevice struct {
+	SerialNumber     string           `xml:"SerialNumber"`
+	Base32StringSeed string           `xml:"Base32StringSeed,omitempty"` // a blob: base64 of the base32 seed
+	User             *xmlUser         `xml:"User,omitempty"`
+	EnableDate       *time.Time       `xml:"EnableDate,omitempty"`
+	Tags             *members[xmlTag] `xml:"Tags"`
+}
+
+type createVirtualMFADeviceResult struct {
+	VirtualMFADevice xmlVirtualMFADevice `xml:"VirtualMFADevice"`
+}
+
+type listVirtualMFADevicesResult struct {
+	VirtualMFADevices members[xmlVirtualMFADevice] `xml:"VirtualMFADevices"`
+	IsTruncated       bool                         `xml:"IsTruncated"`
+	Marker            string                       `xml:"Marker,omitempty"`
+}
+
+type xmlMFADevice struct {
+	UserName     string    `xml:"UserName"`
+	SerialNumber string    `xml:"SerialNumber"`
+	EnableDate   time.Time `xml:"EnableDate"`
+}
+
+type listMFADevicesResult struct {
+	MFADevices  members[xmlMFADevice] `xml:"MFADevices"`
+	IsTruncated bool                  `xml:"IsTruncated"`
+	Marker      string                `xml:"Marker,omitempty"`
+}

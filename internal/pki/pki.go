@@ -4,8 +4,11 @@ package pki
 
 import (
 	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/sha1"
 	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
@@ -14,6 +17,8 @@ import (
 	"fmt"
 	"math/big"
 	"net"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -28,10 +33,48 @@ type CA struct {
 	key        crypto.Signer
 }
 
+// KeyType is the kind of key a CA (and the server certificates it issues) uses, named as
+// in RDS's CA identifiers (rds-ca-rsa2048-g1, rds-ca-ecc384-g1, ...).
+type KeyType string
+
+// The key types RDS offers.
+const (
+	RSA2048 KeyType = "rsa2048"
+	RSA4096 KeyType = "rsa4096"
+	ECC384  KeyType = "ecc384"
+)
+
+// ParseKeyType reads a key type as the command line and the store spell it.
+func ParseKeyType(s string) (KeyType, error) {
+	switch kt := KeyType(strings.ToLower(s)); kt {
+	case RSA2048, RSA4096, ECC384:
+		return kt, nil
+	}
+	return "", fmt.Errorf("pki: unknown key type %q (want ecc384, rsa2048 or rsa4096)", s)
+}
+
+// newKey makes a private key of type kt.
+func newKey(kt KeyType) (crypto.Signer, error) {
+	switch kt {
+	case RSA2048:
+		return rsa.GenerateKey(rand.Reader, 2048)
+	case RSA4096:
+		return rsa.GenerateKey(rand.Reader, 4096)
+	case ECC384:
+		return ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	}
+	return nil, fmt.Errorf("pki: unknown key type %q", kt)
+}
+
 // NewCA makes a self-signed RSA 2048 root valid for 40 years, as RDS's roots are long-lived.
 // It returns the CA and its private key in PEM, for the caller to keep 0600.
 func NewCA(identifier, organization string, now time.Time) (*CA, []byte, error) {
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	return NewCAOf(RSA2048, identifier, organization, now)
+}
+
+// NewCAOf is NewCA with a key of type kt.
+func NewCAOf(kt KeyType, identifier, organization string, now time.Time) (*CA, []byte, error) {
+	key, err := newKey(kt)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -52,9 +95,9 @@ func NewCA(identifier, organization string, now time.Time) (*CA, []byte, error) 
 		BasicConstraintsValid: true,
 		IsCA:                  true,
 		MaxPathLenZero:        true,
-		SubjectKeyId:          keyID(&key.PublicKey),
+		SubjectKeyId:          keyID(key.Public()),
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -67,6 +110,41 @@ func NewCA(identifier, organization string, now time.Time) (*CA, []byte, error) 
 		return nil, nil, err
 	}
 	return ca, pemBlock("PRIVATE KEY", keyDER), nil
+}
+
+// NextIdentifier names a new Borealis CA of type kt: borealis-ca-ecc384-g1, then -g2 once
+// that exists, and so on, the way RDS numbers its CA generations.
+func NextIdentifier(kt KeyType, existing []string) string {
+	prefix := "borealis-ca-" + string(kt) + "-g"
+	next := 1
+	for _, id := range existing {
+		rest, ok := strings.CutPrefix(id, prefix)
+		if n, err := strconv.Atoi(rest); ok && err == nil && n >= next {
+			next = n + 1
+		}
+	}
+	return prefix + strconv.Itoa(next)
+}
+
+// KeyType is the type of the CA's key, which its server certificates share.
+func (ca *CA) KeyType() KeyType { return keyTypeOf(ca.Cert.PublicKey) }
+
+func keyTypeOf(pub any) KeyType {
+	switch k := pub.(type) {
+	case *ecdsa.PublicKey:
+		return ECC384
+	case *rsa.PublicKey:
+		if k.N.BitLen() > 2048 {
+			return RSA4096
+		}
+	}
+	return RSA2048
+}
+
+// Thumbprint is the SHA-1 fingerprint of a certificate in hex, the form RDS shows.
+func Thumbprint(cert *x509.Certificate) string {
+	sum := sha1.Sum(cert.Raw)
+	return fmt.Sprintf("%x", sum[:])
 }
 
 // ParseCA loads a CA from its certificate and PKCS#8 key in PEM.
@@ -102,7 +180,8 @@ type ServerRequest struct {
 	Validity   time.Duration
 }
 
-// Issue signs a new RSA 2048 server certificate. It returns the certificate and key in PEM.
+// Issue signs a new server certificate with a key of the CA's type (an ECDSA P-384 key from
+// an ecc384 CA, as RDS does). It returns the certificate and key in PEM.
 func (ca *CA) Issue(req ServerRequest, now time.Time) (certPEM, keyPEM []byte, err error) {
 	if req.CommonName == "" {
 		return nil, nil, errors.New("pki: server certificate needs a common name")
@@ -115,7 +194,7 @@ func (ca *CA) Issue(req ServerRequest, now time.Time) (certPEM, keyPEM []byte, e
 	if notAfter.After(ca.Cert.NotAfter) {
 		notAfter = ca.Cert.NotAfter
 	}
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	key, err := newKey(ca.KeyType())
 	if err != nil {
 		return nil, nil, err
 	}
@@ -123,19 +202,23 @@ func (ca *CA) Issue(req ServerRequest, now time.Time) (certPEM, keyPEM []byte, e
 	if err != nil {
 		return nil, nil, err
 	}
+	usage := x509.KeyUsageDigitalSignature
+	if _, isRSA := key.(*rsa.PrivateKey); isRSA {
+		usage |= x509.KeyUsageKeyEncipherment // RSA key exchange; meaningless for ECDSA
+	}
 	dns := append([]string{req.CommonName}, req.DNSNames...)
 	tmpl := &x509.Certificate{
 		SerialNumber:   serial,
 		Subject:        pkix.Name{CommonName: req.CommonName, Organization: ca.Cert.Subject.Organization},
 		NotBefore:      now.Add(-time.Hour),
 		NotAfter:       notAfter,
-		KeyUsage:       x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
+		KeyUsage:       usage,
 		ExtKeyUsage:    []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 		DNSNames:       dedupe(dns),
 		IPAddresses:    req.IPs,
 		AuthorityKeyId: ca.Cert.SubjectKeyId,
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.Cert, &key.PublicKey, ca.key)
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.Cert, key.Public(), ca.key)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -150,8 +233,16 @@ func newSerial() (*big.Int, error) {
 	return rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
 }
 
-func keyID(pub *rsa.PublicKey) []byte {
-	sum := sha256.Sum256(x509.MarshalPKCS1PublicKey(pub))
+// keyID is the subject key identifier: RSA keys keep the PKCS#1 hash the first CA used,
+// other keys hash their PKIX encoding.
+func keyID(pub crypto.PublicKey) []byte {
+	var der []byte
+	if k, ok := pub.(*rsa.PublicKey); ok {
+		der = x509.MarshalPKCS1PublicKey(k)
+	} else {
+		der, _ = x509.MarshalPKIXPublicKey(pub)
+	}
+	sum := sha256.Sum256(der)
 	return sum[:20]
 }
 

@@ -51,6 +51,9 @@ var actions = map[string]action{
 	"CreateDBSubnetGroup":    {(*Service).createSubnetGroup, (*Service).subnetGroupResources},
 	"DescribeDBSubnetGroups": {(*Service).describeSubnetGroups, (*Service).subnetGroupResources},
 	"DeleteDBSubnetGroup":    {(*Service).deleteSubnetGroup, (*Service).subnetGroupResources},
+	"ModifyDBInstance":       {(*Service).modifyInstance, (*Service).instanceResources},
+	"DescribeCertificates":   {(*Service).describeCertificates, (*Service).certResources},
+	"ModifyCertificates":     {(*Service).modifyCertificates, anyResource},
 
 	"CreateDBClusterParameterGroup":          groupAction(clusterGroups, (*Service).createGroup, (*Service).newGroupResources),
 	"CreateDBParameterGroup":                 groupAction(dbGroups, (*Service).createGroup, (*Service).newGroupResources),

@@ -69,6 +69,21 @@ func noResource(*Service, context.Context, groupKind, awsquery.Params, map[strin
 	return []authz.Resource{authz.On("*")}
 }
 
+// certResources: DescribeCertificates names the cert it reads, or every one ("*").
+func (s *Service) certResources(_ context.Context, p awsquery.Params, _ map[string][]string) []authz.Resource {
+	id := p.String("CertificateIdentifier")
+	if id == "" {
+		return []authz.Resource{authz.On("*")}
+	}
+	return []authz.Resource{authz.On(s.certARN(strings.ToLower(id)))}
+}
+
+// anyResource is for actions IAM checks on "*" only (ModifyCertificates names no resource
+// type in the service authorization reference).
+func anyResource(*Service, context.Context, awsquery.Params, map[string][]string) []authz.Resource {
+	return []authz.Resource{authz.On("*")}
+}
+
 func (s *Service) clusterResources(ctx context.Context, p awsquery.Params, _ map[string][]string) []authz.Resource {
 	id := p.String("DBClusterIdentifier")
 	if id == "" {

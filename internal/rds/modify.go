@@ -18,7 +18,7 @@ func clusterGroupNotFound(name string) error {
 // refused rather than silently ignored.
 var modifySupported = map[string]bool{
 	"Action": true, "Version": true, "DBClusterIdentifier": true, "ApplyImmediately": true,
-	"DBClusterParameterGroupName": true, "VpcSecurityGroupIds": true,
+	"DBClusterParameterGroupName": true, "VpcSecurityGroupIds": true, "EnableIAMDatabaseAuthentication": true,
 }
 
 func (s *Service) modifyCluster(ctx context.Context, p awsquery.Params) (any, error) {
@@ -41,6 +41,10 @@ func (s *Service) modifyCluster(ctx context.Context, p awsquery.Params) (any, er
 			return nil, clusterGroupNotFound(name)
 		}
 		pg = g.Name
+	}
+	iamAuth, setIAMAuth, err := p.Bool("EnableIAMDatabaseAuthentication")
+	if err != nil {
+		return nil, err
 	}
 	var sgs []string
 	if asked := p.List("VpcSecurityGroupIds", "VpcSecurityGroupId"); len(asked) > 0 {
@@ -66,6 +70,11 @@ func (s *Service) modifyCluster(ctx context.Context, p awsquery.Params) (any, er
 			// New connections see the new groups at once; open ones are not cut.
 			c.VpcSecurityGroupIDs = sgs
 		}
+		if setIAMAuth && iamAuth != c.IAMAuth {
+			// Applies at once, by a reload of pg_hba.conf; the cluster is "modifying" until
+			// every instance has it, as on RDS.
+			c.IAMAuth, c.Status = iamAuth, StatusModifying
+		}
 		return nil
 	})
 	if errors.Is(err, store.ErrNotFound) {
@@ -74,7 +83,7 @@ func (s *Service) modifyCluster(ctx context.Context, p awsquery.Params) (any, er
 	if err != nil {
 		return nil, err
 	}
-	s.log.Info("cluster modified", "cluster", c.ID, "parameter_group", c.ParameterGroup)
+	s.log.Info("cluster modified", "cluster", c.ID, "parameter_group", c.ParameterGroup, "iam_database_authentication", c.IAMAuth)
 	s.notify()
 	members, err := s.store.ClusterInstances(ctx, c.ID)
 	if err != nil {
@@ -98,6 +107,7 @@ func (s *Service) rebootInstance(ctx context.Context, p awsquery.Params) (any, e
 			return awsquery.Errorf(http.StatusBadRequest, "InvalidDBInstanceState", "Instance %s is not currently in the available state.", in.ID)
 		}
 		in.Status = StatusRebooting
+		applyPending(in)
 		return nil
 	})
 	if errors.Is(err, store.ErrNotFound) {
@@ -143,6 +153,7 @@ func (s *Service) rebootCluster(ctx context.Context, p awsquery.Params) (any, er
 		if members[i], err = s.store.UpdateInstance(ctx, m.ID, func(in *store.Instance) error {
 			if in.Status == StatusAvailable {
 				in.Status = StatusRebooting
+				applyPending(in)
 			}
 			return nil
 		}); err != nil {

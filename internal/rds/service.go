@@ -28,6 +28,7 @@ const (
 	StatusAvailable = "available"
 	StatusDeleting  = "deleting"
 	StatusRebooting = "rebooting"
+	StatusModifying = "modifying"
 )
 
 // Config is what the RDS API needs to know about this Borealis.
@@ -41,9 +42,6 @@ type Config struct {
 	EndpointSuffix string
 	// EngineVersion is the PostgreSQL version actually run (for example 15.18).
 	EngineVersion string
-	// CAIdentifier names the CA new clusters' certificates come from.
-	CAIdentifier string
-	CAValidTill  time.Time
 	// PortAvailable says whether the gateway could listen on a cluster port; it lets
 	// CreateDBCluster refuse a port another program holds instead of failing later.
 	PortAvailable func(port int) bool
@@ -144,9 +142,17 @@ func (s *Service) createCluster(ctx context.Context, p awsquery.Params) (any, er
 		}
 		pg = g.Name
 	}
+	iamAuth, _, err := p.Bool("EnableIAMDatabaseAuthentication")
+	if err != nil {
+		return nil, err
+	}
 	if _, err := s.store.Cluster(ctx, id); err == nil {
 		return nil, clusterExists(id)
 	} else if !errors.Is(err, store.ErrNotFound) {
+		return nil, err
+	}
+	ca, err := s.defaultCA(ctx)
+	if err != nil {
 		return nil, err
 	}
 	port, err = s.choosePort(ctx, port, hasPort)
@@ -173,9 +179,10 @@ func (s *Service) createCluster(ctx context.Context, p awsquery.Params) (any, er
 		ReaderEndpoint:      fmt.Sprintf("%s.cluster-ro-%s.%s.rds.%s", id, s.cfg.EndpointSuffix, s.cfg.Region, s.cfg.EndpointDomain),
 		Status:              StatusCreating,
 		CreatedAt:           s.cfg.Now().UTC(),
-		CAIdentifier:        s.cfg.CAIdentifier,
+		CAIdentifier:        ca,
 		ParameterGroup:      pg,
 		Tags:                tags,
+		IAMAuth:             iamAuth,
 	}
 	if err := s.store.CreateCluster(ctx, c); err != nil {
 		if errors.Is(err, store.ErrExists) {
@@ -345,6 +352,15 @@ func (s *Service) createInstance(ctx context.Context, p awsquery.Params) (any, e
 		}
 		pg = g.Name
 	}
+	ca, err := s.defaultCA(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if raw := p.String("CACertificateIdentifier"); raw != "" {
+		if ca, err = s.checkCA(ctx, raw); err != nil {
+			return nil, err
+		}
+	}
 	if err := s.checkTenancy(ctx, strings.ToLower(rawCluster), class); err != nil {
 		return nil, err
 	}
@@ -364,6 +380,7 @@ func (s *Service) createInstance(ctx context.Context, p awsquery.Params) (any, e
 		Endpoint:       fmt.Sprintf("%s.%s.%s.rds.%s", id, s.cfg.EndpointSuffix, s.cfg.Region, s.cfg.EndpointDomain),
 		Status:         StatusCreating,
 		CreatedAt:      s.cfg.Now().UTC(),
+		CAIdentifier:   ca,
 	}
 	var cluster store.Cluster
 	in, err = s.store.CreateInstance(ctx, in, func(c store.Cluster, members []store.Instance) (store.Instance, error) {
@@ -559,31 +576,32 @@ func (s *Service) instanceResult(ctx context.Context, in store.Instance, c store
 
 func (s *Service) clusterXML(ctx context.Context, c store.Cluster, members []store.Instance) (xmlCluster, error) {
 	x := xmlCluster{
-		AllocatedStorage:           1,
-		AvailabilityZones:          s.zones(),
-		BackupRetentionPeriod:      1,
-		DatabaseName:               c.DatabaseName,
-		DBClusterIdentifier:        c.ID,
-		DBClusterParameterGroup:    params.GroupName(c.ParameterGroup),
-		DBSubnetGroup:              subnetGroupName(c.SubnetGroup),
-		Status:                     c.Status,
-		Endpoint:                   c.Endpoint,
-		ReaderEndpoint:             c.ReaderEndpoint,
-		Engine:                     c.Engine,
-		EngineVersion:              c.EngineVersion,
-		Port:                       c.Port,
-		MasterUsername:             c.MasterUsername,
-		PreferredBackupWindow:      "07:00-07:30",
-		PreferredMaintenanceWindow: "sun:05:00-sun:05:30",
-		HostedZoneID:               hostedZoneID,
-		DbClusterResourceID:        c.ResourceID,
-		DBClusterArn:               s.clusterARN(c.ID),
-		ClusterCreateTime:          c.CreatedAt,
-		EngineMode:                 "provisioned",
-		AutoMinorVersionUpgrade:    true,
-		NetworkType:                "IPV4",
-		StorageType:                "aurora",
-		TagList:                    tagListXML(c.Tags),
+		AllocatedStorage:                 1,
+		AvailabilityZones:                s.zones(),
+		BackupRetentionPeriod:            1,
+		DatabaseName:                     c.DatabaseName,
+		DBClusterIdentifier:              c.ID,
+		DBClusterParameterGroup:          params.GroupName(c.ParameterGroup),
+		DBSubnetGroup:                    subnetGroupName(c.SubnetGroup),
+		Status:                           c.Status,
+		Endpoint:                         c.Endpoint,
+		ReaderEndpoint:                   c.ReaderEndpoint,
+		Engine:                           c.Engine,
+		EngineVersion:                    c.EngineVersion,
+		Port:                             c.Port,
+		MasterUsername:                   c.MasterUsername,
+		PreferredBackupWindow:            "07:00-07:30",
+		PreferredMaintenanceWindow:       "sun:05:00-sun:05:30",
+		HostedZoneID:                     hostedZoneID,
+		DbClusterResourceID:              c.ResourceID,
+		DBClusterArn:                     s.clusterARN(c.ID),
+		IAMDatabaseAuthenticationEnabled: c.IAMAuth,
+		ClusterCreateTime:                c.CreatedAt,
+		EngineMode:                       "provisioned",
+		AutoMinorVersionUpgrade:          true,
+		NetworkType:                      "IPV4",
+		StorageType:                      "aurora",
+		TagList:                          tagListXML(c.Tags),
 	}
 	for _, sg := range c.VpcSecurityGroupIDs {
 		x.VpcSecurityGroups = append(x.VpcSecurityGroups, xmlVpcSGMembership{sg, "active"})
@@ -608,30 +626,32 @@ func (s *Service) instanceXML(ctx context.Context, in store.Instance, c store.Cl
 		return xmlInstance{}, err
 	}
 	x := xmlInstance{
-		DBInstanceIdentifier:       in.ID,
-		DBInstanceClass:            in.Class,
-		Engine:                     in.Engine,
-		DBInstanceStatus:           in.Status,
-		MasterUsername:             c.MasterUsername,
-		DBName:                     c.DatabaseName,
-		AllocatedStorage:           1,
-		InstanceCreateTime:         in.CreatedAt,
-		PreferredBackupWindow:      "07:00-07:30",
-		BackupRetentionPeriod:      1,
-		DBParameterGroups:          []xmlParameterGroupStatus{{d.DBGroup, d.ApplyStatus(in.Started)}},
-		AvailabilityZone:           s.cfg.Region + "a",
-		PreferredMaintenanceWindow: "sun:05:00-sun:05:30",
-		EngineVersion:              in.EngineVersion,
-		AutoMinorVersionUpgrade:    true,
-		LicenseModel:               "postgresql-license",
-		StorageType:                "aurora",
-		DBClusterIdentifier:        in.ClusterID,
-		DbiResourceID:              in.ResourceID,
-		CACertificateIdentifier:    c.CAIdentifier,
-		PromotionTier:              1,
-		DBInstanceArn:              s.instanceARN(in.ID),
-		NetworkType:                "IPV4",
-		TagList:                    tagListXML(in.Tags),
+		DBInstanceIdentifier:             in.ID,
+		DBInstanceClass:                  in.Class,
+		Engine:                           in.Engine,
+		DBInstanceStatus:                 in.Status,
+		MasterUsername:                   c.MasterUsername,
+		DBName:                           c.DatabaseName,
+		AllocatedStorage:                 1,
+		InstanceCreateTime:               in.CreatedAt,
+		PreferredBackupWindow:            "07:00-07:30",
+		BackupRetentionPeriod:            1,
+		DBParameterGroups:                []xmlParameterGroupStatus{{d.DBGroup, d.ApplyStatus(in.Started)}},
+		AvailabilityZone:                 s.cfg.Region + "a",
+		PreferredMaintenanceWindow:       "sun:05:00-sun:05:30",
+		EngineVersion:                    in.EngineVersion,
+		AutoMinorVersionUpgrade:          true,
+		LicenseModel:                     "postgresql-license",
+		StorageType:                      "aurora",
+		DBClusterIdentifier:              in.ClusterID,
+		DbiResourceID:                    in.ResourceID,
+		IAMDatabaseAuthenticationEnabled: c.IAMAuth,
+		CACertificateIdentifier:          in.CA(c),
+		CertificateDetails:               certificateDetails(in),
+		PromotionTier:                    1,
+		DBInstanceArn:                    s.instanceARN(in.ID),
+		NetworkType:                      "IPV4",
+		TagList:                          tagListXML(in.Tags),
 	}
 	for _, sg := range c.VpcSecurityGroupIDs {
 		x.VpcSecurityGroups = append(x.VpcSecurityGroups, xmlVpcSGMembership{sg, "active"})
@@ -640,8 +660,8 @@ func (s *Service) instanceXML(ctx context.Context, in store.Instance, c store.Cl
 		// RDS shows no endpoint until the instance has come up once.
 		x.Endpoint = &xmlEndpoint{Address: in.Endpoint, Port: c.Port, HostedZoneID: hostedZoneID}
 	}
-	if c.CAIdentifier != "" {
-		x.CertificateDetails = &xmlCertificateDetails{CAIdentifier: c.CAIdentifier, ValidTill: s.cfg.CAValidTill}
+	if in.PendingCAIdentifier != "" {
+		x.PendingModifiedValues = &xmlPendingModifiedValues{CACertificateIdentifier: in.PendingCAIdentifier}
 	}
 	return x, nil
 }

@@ -108,6 +108,7 @@ type xmlInstance struct {
 	DeletionProtection               bool                      `xml:"DeletionProtection"`
 	NetworkType                      string                    `xml:"NetworkType"`
 	CertificateDetails               *xmlCertificateDetails    `xml:"CertificateDetails,omitempty"`
+	PendingModifiedValues            *xmlPendingModifiedValues `xml:"PendingModifiedValues,omitempty"`
 	TagList                          xmlTagList                `xml:"TagList"`
 }
 
@@ -131,4 +132,33 @@ type describeInstancesResult struct {
 	DBInstances struct {
 		Items []xmlInstance `xml:"DBInstance"`
 	} `xml:"DBInstances"`
+}
+
+// xmlPendingModifiedValues lists changes waiting for a reboot; RDS returns it only when
+// there are some.
+type xmlPendingModifiedValues struct {
+	CACertificateIdentifier string `xml:"CACertificateIdentifier,omitempty"`
+}
+
+type xmlCertificate struct {
+	CertificateIdentifier     string     `xml:"CertificateIdentifier"`
+	CertificateType           string     `xml:"CertificateType"`
+	Thumbprint                string     `xml:"Thumbprint"`
+	ValidFrom                 time.Time  `xml:"ValidFrom"`
+	ValidTill                 time.Time  `xml:"ValidTill"`
+	CertificateArn            string     `xml:"CertificateArn"`
+	CustomerOverride          bool       `xml:"CustomerOverride"`
+	CustomerOverrideValidTill *time.Time `xml:"CustomerOverrideValidTill,omitempty"`
+}
+
+type describeCertificatesResult struct {
+	DefaultCertificateForNewLaunches string `xml:"DefaultCertificateForNewLaunches"`
+	Certificates                     struct {
+		Items []xmlCertificate `xml:"Certificate"`
+	} `xml:"Certificates"`
+	Marker string `xml:"Marker,omitempty"`
+}
+
+type modifyCertificatesResult struct {
+	Certificate *xmlCertificate `xml:"Certificate,omitempty"`
 }

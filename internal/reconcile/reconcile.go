@@ -20,6 +20,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/borealis-db/borealis/internal/dbauth"
 	"github.com/borealis-db/borealis/internal/engine"
 	"github.com/borealis-db/borealis/internal/gateway"
 	"github.com/borealis-db/borealis/internal/params"
@@ -33,17 +34,27 @@ const (
 	statusAvailable = "available"
 	statusDeleting  = "deleting"
 	statusRebooting = "rebooting"
+	statusModifying = "modifying"
 )
 
 // Config says where actual state lives.
 type Config struct {
-	DataDir      string // the Borealis data directory; cluster volumes go under DataDir/clusters
-	EndpointAddr string // the address endpoint listeners bind, e.g. 127.0.0.1
-	CA           *pki.CA
-	Interval     time.Duration // how often everything is checked even without a change
+	DataDir string // the Borealis data directory; cluster volumes go under DataDir/clusters
+	// EndpointAddrs are the addresses every endpoint listens on, e.g. 127.0.0.1 and ::1:
+	// each endpoint gets its cluster's port on all of them.
+	EndpointAddrs []string
+	Interval      time.Duration // how often everything is checked even without a change
+	// CertValidity is how long a server certificate is issued for (0: about a year, as
+	// RDS); CertRenewBefore is how long before its end it is replaced (0: 30 days). The
+	// replacement is loaded with a reload, so open sessions keep going.
+	CertValidity    time.Duration
+	CertRenewBefore time.Duration
 	// GuardLibrary is the guard extension's shared library, preloaded into every server
 	// ("" runs servers without it, and so without the rds.* settings).
 	GuardLibrary string
+	// IAMAuthPort is the loopback port of the IAM database authentication responder
+	// (dbauth); 0 leaves members of rds_iam unable to log in.
+	IAMAuthPort int
 	// Firewall says what a cluster's security groups admit; nil admits nothing.
 	Firewall Firewall
 }
@@ -71,7 +82,8 @@ type Reconciler struct {
 	// read in, so that a pass that read the groups before a change cannot undo it.
 	epoch    uint64
 	admitted map[string]uint64
-	applied  map[string]string // instance id → fingerprint of the settings its server runs with
+	applied  map[string]string  // instance id → fingerprint of the settings its server runs with
+	cas      map[string]*pki.CA // CAs read so far; a CA never changes once made
 	wg       sync.WaitGroup
 }
 
@@ -80,6 +92,16 @@ func New(cfg Config, st *store.Store, d engine.Driver, gw *gateway.Gateway, log 
 	if cfg.Interval == 0 {
 		cfg.Interval = 2 * time.Second
 	}
+	if cfg.CertValidity == 0 {
+		cfg.CertValidity = 395 * 24 * time.Hour
+	}
+	if cfg.CertRenewBefore == 0 {
+		cfg.CertRenewBefore = 30 * 24 * time.Hour
+	}
+	if cfg.CertRenewBefore >= cfg.CertValidity {
+		// Else every pass would replace a certificate that is "about to end" from its start.
+		cfg.CertRenewBefore = cfg.CertValidity / 2
+	}
 	return &Reconciler{
 		cfg: cfg, store: st, driver: d, gateway: gw, log: log,
 		wake:     make(chan struct{}, 1),
@@ -87,6 +109,7 @@ func New(cfg Config, st *store.Store, d engine.Driver, gw *gateway.Gateway, log 
 		routes:   map[string]gateway.Target{},
 		admitted: map[string]uint64{},
 		applied:  map[string]string{},
+		cas:      map[string]*pki.CA{},
 	}
 }
 
@@ -193,7 +216,16 @@ func (r *Reconciler) reconcileCluster(ctx context.Context, id string) error {
 	if c.Status == statusDeleting {
 		return r.deleteCluster(ctx, c, members)
 	}
-	c, reissued, err := r.ensureSecrets(ctx, c, members)
+	// The endpoint listens first: the port CreateDBCluster found free is taken at once,
+	// not after the seconds initdb takes. Until a writer runs, connections are closed.
+	addrs := make([]string, len(r.cfg.EndpointAddrs))
+	for i, a := range r.cfg.EndpointAddrs {
+		addrs[i] = net.JoinHostPort(a, strconv.Itoa(c.Port))
+	}
+	if err := r.gateway.Ensure(id, addrs, r.route(id)); err != nil {
+		return fmt.Errorf("endpoint %v: %w", addrs, err)
+	}
+	c, err = r.ensureSecrets(ctx, c)
 	if err != nil {
 		return err
 	}
@@ -221,24 +253,33 @@ func (r *Reconciler) reconcileCluster(ctx context.Context, id string) error {
 		}
 		r.log.Info("cluster volume ready", "cluster", id)
 	}
-	addr := net.JoinHostPort(r.cfg.EndpointAddr, strconv.Itoa(c.Port))
-	if err := r.gateway.Ensure(id, addr, r.route(id)); err != nil {
-		return fmt.Errorf("endpoint %s: %w", addr, err)
-	}
 	admission, err := r.admission(ctx, c)
 	if err != nil {
 		return fmt.Errorf("security groups: %w", err)
 	}
 	var errs []error
 	for _, m := range members {
-		if err := r.reconcileInstance(ctx, c, m, reissued, admission); err != nil {
+		if err := r.reconcileInstance(ctx, c, m, admission); err != nil {
 			errs = append(errs, fmt.Errorf("instance %s: %w", m.ID, err))
 		}
+	}
+	if c.Status == statusModifying && len(errs) == 0 {
+		// Every running server now has the change (IAM authentication reaches pg_hba.conf
+		// by a reload in reconcileInstance): the modification is done.
+		if _, err := r.store.UpdateCluster(ctx, id, func(c *store.Cluster) error {
+			if c.Status == statusModifying {
+				c.Status = statusAvailable
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+		r.log.Info("cluster modified", "cluster", id, "iam_database_authentication", c.IAMAuth)
 	}
 	return errors.Join(errs...)
 }
 
-func (r *Reconciler) reconcileInstance(ctx context.Context, c store.Cluster, m store.Instance, reissued bool, admission admission) error {
+func (r *Reconciler) reconcileInstance(ctx context.Context, c store.Cluster, m store.Instance, admission admission) error {
 	if m.Status == statusDeleting {
 		return r.deleteInstance(ctx, c, m)
 	}
@@ -260,6 +301,10 @@ func (r *Reconciler) reconcileInstance(ctx context.Context, c store.Cluster, m s
 	if err != nil {
 		return err
 	}
+	m, reissued, err := r.ensureCert(ctx, c, m)
+	if err != nil {
+		return fmt.Errorf("server certificate: %w", err)
+	}
 	running := r.driver.Status(m.ID).State == engine.StateRunning
 	if !running || m.Status == statusRebooting {
 		// A (re)start applies every parameter, static ones included.
@@ -272,27 +317,33 @@ func (r *Reconciler) reconcileInstance(ctx context.Context, c store.Cluster, m s
 		if err != nil {
 			return fmt.Errorf("start: %w", err)
 		}
-		r.setApplied(m.ID, d.Values)
+		r.setApplied(m.ID, d.Values, c)
 		r.log.Info("instance running", "instance", m.ID, "cluster", c.ID, "rebooted", m.Status == statusRebooting)
 		started := &store.StartedParams{ClusterGroup: d.ClusterGroup, DBGroup: d.DBGroup, Values: d.Values}
 		// Route first: a client that sees "available" must reach the server.
 		r.setRoute(c, m, d.Now(started), admission)
-		if m, err = r.store.UpdateInstance(ctx, m.ID, func(in *store.Instance) error {
-			in.Started = started
-			if in.Status == statusCreating || in.Status == statusRebooting {
-				in.Status = statusAvailable
-			}
-			return nil
-		}); err != nil {
+		if m, err = r.settle(ctx, c, m, started); err != nil {
 			return err
 		}
-	} else if now := d.Now(m.Started); reissued || r.appliedChanged(m.ID, now) {
-		// Dynamic parameters and a reissued certificate take effect on reload.
+	} else if now := d.Now(m.Started); reissued || r.appliedChanged(m.ID, now, c) {
+		// Dynamic parameters and a new certificate take effect on reload: PostgreSQL rereads
+		// its certificate on SIGHUP and open sessions keep theirs.
 		if err := r.driver.Reload(ctx, r.instanceSpec(c, m, now)); err != nil {
 			return fmt.Errorf("reload: %w", err)
 		}
-		r.setApplied(m.ID, now)
-		r.log.Info("instance reloaded", "instance", m.ID, "cluster", c.ID)
+		r.setApplied(m.ID, now, c)
+		r.log.Info("instance reloaded", "instance", m.ID, "cluster", c.ID, "new_certificate", reissued)
+		if reissued {
+			if m, err = r.settle(ctx, c, m, nil); err != nil {
+				return err
+			}
+		}
+	}
+	if m.Status == statusModifying {
+		// Nothing was left to apply (say, the CA asked for is the one already served).
+		if m, err = r.settle(ctx, c, m, nil); err != nil {
+			return err
+		}
 	}
 	r.setRoute(c, m, d.Now(m.Started), admission)
 	return nil
@@ -317,10 +368,14 @@ func (r *Reconciler) setRoute(c store.Cluster, m store.Instance, running params.
 func (r *Reconciler) instanceSpec(c store.Cluster, m store.Instance, v params.Values) engine.Spec {
 	spec := r.volumeSpec(c, m.PrivatePort)
 	spec.Name = m.ID
+	spec.CertPEM, spec.KeyPEM = m.CertPEM, m.KeyPEM
 	srv := params.ForServer(v, r.cfg.GuardLibrary != "")
 	spec.Settings, spec.ForceSSL, spec.PasswordMethod = srv.Settings, srv.ForceSSL, srv.PasswordMethod
 	if r.cfg.GuardLibrary != "" {
 		spec.Settings["shared_preload_libraries"] = r.cfg.GuardLibrary
+	}
+	if c.IAMAuth && r.cfg.IAMAuthPort != 0 {
+		spec.IAMAuth = &engine.IAMAuth{LDAPPort: r.cfg.IAMAuthPort, Prefix: dbauth.BindDNPrefix(c.ResourceID)}
 	}
 	return spec
 }
@@ -338,16 +393,18 @@ func fingerprint(v params.Values) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-func (r *Reconciler) setApplied(id string, v params.Values) {
+// setApplied records what a server runs with: its parameters and the cluster settings
+// that reach pg_hba.conf, so that a change to either is applied by a reload.
+func (r *Reconciler) setApplied(id string, v params.Values, c store.Cluster) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.applied[id] = fingerprint(v)
+	r.applied[id] = fingerprint(v) + strconv.FormatBool(c.IAMAuth)
 }
 
-func (r *Reconciler) appliedChanged(id string, v params.Values) bool {
+func (r *Reconciler) appliedChanged(id string, v params.Values, c store.Cluster) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.applied[id] != fingerprint(v)
+	return r.applied[id] != fingerprint(v)+strconv.FormatBool(c.IAMAuth)
 }
 
 func (r *Reconciler) deleteInstance(ctx context.Context, c store.Cluster, m store.Instance) error {
@@ -390,53 +447,128 @@ func (r *Reconciler) deleteCluster(ctx context.Context, c store.Cluster, members
 	return errGone
 }
 
-// ensureSecrets gives the cluster its rdsadmin password and a server certificate whose
-// names cover the cluster's endpoints and its instances' endpoints; a certificate that no
-// longer covers them (an instance was added) is reissued.
-func (r *Reconciler) ensureSecrets(ctx context.Context, c store.Cluster, members []store.Instance) (store.Cluster, bool, error) {
-	req := r.certRequest(c, members)
-	if c.AdminPassword != "" && certCovers(c.CertPEM, req) {
-		return c, false, nil
+// ensureSecrets gives the cluster its rdsadmin password and the certificate of the
+// bootstrap server, which listens on its socket only (instances have their own, see
+// ensureCert).
+func (r *Reconciler) ensureSecrets(ctx context.Context, c store.Cluster) (store.Cluster, error) {
+	req := pki.ServerRequest{CommonName: c.Endpoint, Validity: r.cfg.CertValidity}
+	if c.AdminPassword != "" && r.certCovers(c.CertPEM, req) {
+		return c, nil
 	}
 	password := c.AdminPassword
 	if password == "" {
 		var b [24]byte
 		if _, err := rand.Read(b[:]); err != nil {
-			return c, false, err
+			return c, err
 		}
 		password = hex.EncodeToString(b[:])
 	}
-	certPEM, keyPEM, err := r.cfg.CA.Issue(req, time.Now())
-	if err != nil {
-		return c, false, err
+	caID := c.CAIdentifier
+	if caID == "" {
+		caID = store.LegacyCAIdentifier
 	}
-	c, err = r.store.UpdateCluster(ctx, c.ID, func(c *store.Cluster) error {
+	ca, err := r.ca(ctx, caID)
+	if err != nil {
+		return c, err
+	}
+	certPEM, keyPEM, err := ca.Issue(req, time.Now())
+	if err != nil {
+		return c, err
+	}
+	return r.store.UpdateCluster(ctx, c.ID, func(c *store.Cluster) error {
 		if c.AdminPassword == "" {
 			c.AdminPassword = password
 		}
-		c.CertPEM, c.KeyPEM, c.CAIdentifier = certPEM, keyPEM, r.cfg.CA.Identifier
+		c.CertPEM, c.KeyPEM, c.CAIdentifier = certPEM, keyPEM, caID
 		return nil
 	})
-	return c, err == nil, err
 }
 
-func (r *Reconciler) certRequest(c store.Cluster, members []store.Instance) pki.ServerRequest {
-	req := pki.ServerRequest{CommonName: c.Endpoint, DNSNames: []string{c.ReaderEndpoint}}
-	for _, m := range members {
-		if m.Status != statusDeleting {
-			req.DNSNames = append(req.DNSNames, m.Endpoint)
-		}
+// ensureCert returns m with the server certificate its server should present: the one it
+// has, or a new one when it has none, its CA changed (ModifyDBInstance), its names no
+// longer match, or it ends within CertRenewBefore. A new certificate is returned, not
+// stored: settle stores it once the server has loaded it, so that DescribeDBInstances never
+// shows a certificate the server does not present yet.
+func (r *Reconciler) ensureCert(ctx context.Context, c store.Cluster, m store.Instance) (store.Instance, bool, error) {
+	want := m.CA(c)
+	req := r.certRequest(c, m)
+	if m.CertCA == want && r.certCovers(m.CertPEM, req) {
+		return m, false, nil
 	}
-	if ip := net.ParseIP(r.cfg.EndpointAddr); ip != nil && !ip.IsUnspecified() {
-		req.IPs = []net.IP{ip}
+	ca, err := r.ca(ctx, want)
+	if err != nil {
+		return m, false, err
+	}
+	certPEM, keyPEM, err := ca.Issue(req, time.Now())
+	if err != nil {
+		return m, false, err
+	}
+	r.log.Info("server certificate issued", "instance", m.ID, "ca", want, "previous_ca", m.CertCA)
+	m.CertPEM, m.KeyPEM, m.CertCA = certPEM, keyPEM, want
+	return m, true, nil
+}
+
+// settle records what m's server now runs with (its certificate and, after a (re)start,
+// its parameters) and ends the status that waited for it.
+func (r *Reconciler) settle(ctx context.Context, c store.Cluster, m store.Instance, started *store.StartedParams) (store.Instance, error) {
+	return r.store.UpdateInstance(ctx, m.ID, func(in *store.Instance) error {
+		in.CertPEM, in.KeyPEM, in.CertCA = m.CertPEM, m.KeyPEM, m.CertCA
+		if started != nil {
+			in.Started = started
+		}
+		switch {
+		case started != nil && (in.Status == statusCreating || in.Status == statusRebooting):
+			in.Status = statusAvailable
+		case in.Status == statusModifying && in.CA(c) == m.CertCA:
+			in.Status = statusAvailable
+		}
+		return nil
+	})
+}
+
+// ca returns CA id, read from the store the first time: `borealis ca add` may have added
+// it since serve started.
+func (r *Reconciler) ca(ctx context.Context, id string) (*pki.CA, error) {
+	r.mu.Lock()
+	ca, ok := r.cas[id]
+	r.mu.Unlock()
+	if ok {
+		return ca, nil
+	}
+	rec, err := r.store.CertificateAuthority(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("CA %s: %w", id, err)
+	}
+	if ca, err = pki.ParseCA(rec.ID, []byte(rec.CertPEM), []byte(rec.KeyPEM)); err != nil {
+		return nil, err
+	}
+	r.mu.Lock()
+	r.cas[id] = ca
+	r.mu.Unlock()
+	return ca, nil
+}
+
+// certRequest names what m's server certificate covers. The writer serves the cluster
+// endpoint, which RDS puts in the CN; the reader endpoint and the instance's own endpoint
+// are SANs, as is the address the endpoints listen on.
+func (r *Reconciler) certRequest(c store.Cluster, m store.Instance) pki.ServerRequest {
+	req := pki.ServerRequest{CommonName: c.Endpoint, DNSNames: []string{c.ReaderEndpoint, m.Endpoint}, Validity: r.cfg.CertValidity}
+	if !m.Writer {
+		req.CommonName, req.DNSNames = c.ReaderEndpoint, []string{m.Endpoint}
+	}
+	for _, a := range r.cfg.EndpointAddrs {
+		if ip := net.ParseIP(a); ip != nil && !ip.IsUnspecified() {
+			req.IPs = append(req.IPs, ip)
+		}
 	}
 	return req
 }
 
-// certCovers reports whether a stored certificate is still good for the request's names.
-func certCovers(certPEM []byte, req pki.ServerRequest) bool {
+// certCovers reports whether a stored certificate is still good for the request's names
+// and has more than CertRenewBefore left.
+func (r *Reconciler) certCovers(certPEM []byte, req pki.ServerRequest) bool {
 	cert, err := pki.ParseCertificate(certPEM)
-	if err != nil || time.Until(cert.NotAfter) < 30*24*time.Hour {
+	if err != nil || time.Until(cert.NotAfter) < r.cfg.CertRenewBefore {
 		return false
 	}
 	if cert.Subject.CommonName != req.CommonName {

@@ -19,7 +19,6 @@ type account struct {
 	ID             string
 	EndpointSuffix string
 	RootKey        store.AccessKey
-	CA             *pki.CA
 }
 
 // ensureAccount creates the account id, the root user's access key and the CA on the first
@@ -53,7 +52,7 @@ func ensureAccount(ctx context.Context, st *store.Store, dataDir string, now tim
 	if err != nil {
 		return nil, err
 	}
-	if a.CA, err = ensureCA(ctx, st, now); err != nil {
+	if _, err = ensureCA(ctx, st, now); err != nil {
 		return nil, err
 	}
 	creds := fmt.Sprintf("# Borealis root user of account %s. Keep this file secret.\n[default]\naws_access_key_id = %s\naws_secret_access_key = %s\n",
@@ -61,13 +60,14 @@ func ensureAccount(ctx context.Context, st *store.Store, dataDir string, now tim
 	if err := writeFileAtomic(filepath.Join(dataDir, "credentials"), []byte(creds), 0o600); err != nil {
 		return nil, err
 	}
-	if err := writeFileAtomic(filepath.Join(dataDir, "global-bundle.pem"), a.CA.CertPEM, 0o644); err != nil {
+	if err := writeBundle(ctx, st, dataDir); err != nil {
 		return nil, err
 	}
 	return a, nil
 }
 
-// ensureCA keeps the CA in the store (0600) so that it and the keys move together.
+// ensureCA makes the first CA (rds-ca-rsa2048-g1) and keeps it in the store (0600) so
+// that it and the keys move together. Later CAs come from `borealis ca add` (cas.go).
 func ensureCA(ctx context.Context, st *store.Store, now time.Time) (*pki.CA, error) {
 	certPEM, err := st.Meta(ctx, "ca_cert")
 	if errors.Is(err, store.ErrNotFound) {
@@ -92,10 +92,21 @@ func ensureCA(ctx context.Context, st *store.Store, now time.Time) (*pki.CA, err
 	return pki.ParseCA(pki.DefaultCAIdentifier, []byte(certPEM), []byte(keyPEM))
 }
 
-// writeFileAtomic replaces path with data so that a reader never sees half a file.
+// writeFileAtomic replaces path with data so that a reader never sees half a file. The
+// temporary file has a name of its own, since `borealis ca add` may rewrite the bundle
+// while serve starts.
 func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, data, perm); err != nil {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp) // a no-op once renamed
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
 		return err
 	}
 	if err := os.Chmod(tmp, perm); err != nil {

@@ -4,6 +4,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/borealis-db/borealis/internal/apiserver"
 	"github.com/borealis-db/borealis/internal/awsquery"
+	"github.com/borealis-db/borealis/internal/console"
 	"github.com/borealis-db/borealis/internal/ec2"
 	"github.com/borealis-db/borealis/internal/engine"
 	"github.com/borealis-db/borealis/internal/gateway"
@@ -36,9 +38,17 @@ type Config struct {
 	APIAddr        string
 	Region         string
 	EndpointDomain string
-	EndpointAddr   string
+	// EndpointAddrs are the addresses cluster endpoints listen on; none means 127.0.0.1,
+	// and ::1 too where the host has IPv6.
+	EndpointAddrs []string
+	// APITLS serves the API and the console over HTTPS, with a certificate from the CA.
+	APITLS bool
 	// GuardLibrary is the guard extension (guard.so); "" looks next to the executable.
 	GuardLibrary string
+	// CertValidity and CertRenewBefore are the server certificates' lifetime and how long
+	// before its end one is replaced (0: about a year, and 30 days).
+	CertValidity    time.Duration
+	CertRenewBefore time.Duration
 }
 
 // Run serves until ctx is cancelled, then stops every PostgreSQL server it started.
@@ -70,6 +80,10 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		return fmt.Errorf("account: %w", err)
 	}
 
+	endpointAddrs := cfg.EndpointAddrs
+	if len(endpointAddrs) == 0 {
+		endpointAddrs = defaultEndpointAddrs()
+	}
 	guard, err := installGuard(cfg.GuardLibrary, dataDir)
 	if err != nil {
 		return err
@@ -82,6 +96,15 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	gw := gateway.New(log.With("component", "gateway"), gateway.NewMetrics(metrics))
 	defer gw.Close()
+	iamSvc, err := iam.New(iam.Config{AccountID: acct.ID, AccountCreated: acct.RootKey.CreatedAt}, st, log.With("component", "iam"))
+	if err != nil {
+		return err
+	}
+	dbAuth, err := startDBAuth(ctx, cfg.Region, acct.ID, st, iamSvc, log.With("component", "dbauth"))
+	if err != nil {
+		return fmt.Errorf("IAM database authentication: %w", err)
+	}
+	defer dbAuth.Close()
 	// EC2, RDS and the reconciler refer to each other: RDS places clusters in EC2's VPCs, EC2
 	// asks RDS whether a group is in use, and group changes wake the reconciler, which reads
 	// the groups back to recompute each endpoint's admission.
@@ -97,7 +120,8 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if err := ec2Svc.EnsureDefaults(ctx); err != nil {
 		return fmt.Errorf("default VPC: %w", err)
 	}
-	rec = reconcile.New(reconcile.Config{DataDir: dataDir, EndpointAddr: cfg.EndpointAddr, CA: acct.CA, GuardLibrary: guard, Firewall: ec2Svc},
+	rec = reconcile.New(reconcile.Config{DataDir: dataDir, EndpointAddrs: endpointAddrs, GuardLibrary: guard, Firewall: ec2Svc,
+		CertValidity: cfg.CertValidity, CertRenewBefore: cfg.CertRenewBefore, IAMAuthPort: dbAuth.Port()},
 		st, driver, gw, log.With("component", "reconcile"))
 
 	rdsSvc = rds.New(rds.Config{
@@ -106,23 +130,10 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		EndpointDomain: cfg.EndpointDomain,
 		EndpointSuffix: acct.EndpointSuffix,
 		EngineVersion:  driver.Version(),
-		CAIdentifier:   acct.CA.Identifier,
-		CAValidTill:    acct.CA.Cert.NotAfter,
-		PortAvailable: func(port int) bool {
-			ln, err := net.Listen("tcp", net.JoinHostPort(cfg.EndpointAddr, strconv.Itoa(port)))
-			if err != nil {
-				return false
-			}
-			ln.Close()
-			return true
-		},
-		Network: ec2Svc,
+		PortAvailable:  func(port int) bool { return portFree(endpointAddrs, port) },
+		Network:        ec2Svc,
 	}, st, rec.Notify, log.With("component", "rds"))
 
-	iamSvc, err := iam.New(iam.Config{AccountID: acct.ID, AccountCreated: acct.RootKey.CreatedAt}, st, log.With("component", "iam"))
-	if err != nil {
-		return err
-	}
 	api := apiserver.New(apiserver.Config{
 		Region:   cfg.Region,
 		Verifier: &sigv4.Verifier{Lookup: iamSvc.LookupSecret},
@@ -134,15 +145,48 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		},
 		Authenticate: iamSvc.Authenticate,
 		Authorize:    iamSvc.Authorize,
-		CABundle:     acct.CA.CertPEM,
+		CABundle:     func(ctx context.Context) ([]byte, error) { return Bundle(ctx, st) },
 		Metrics:      promhttp.HandlerFor(metrics, promhttp.HandlerOpts{}),
 		Log:          log.With("component", "api"),
 	})
+	rootPasswordFile := filepath.Join(dataDir, "root-console-password")
+	if err := iamSvc.EnsureRootPassword(ctx, func(pw string) error {
+		log.Info("root user's console password written", "file", rootPasswordFile)
+		return writeFileAtomic(rootPasswordFile, []byte(pw+"\n"), 0o600)
+	}); err != nil {
+		return fmt.Errorf("root console password: %w", err)
+	}
+	con, err := console.New(console.Config{
+		Call:      api.Call,
+		Auth:      consoleAuth{iam: iamSvc},
+		AccountID: acct.ID,
+		Region:    cfg.Region,
+		Log:       log.With("component", "console"),
+	})
+	if err != nil {
+		return err
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/console/", con)
+	mux.Handle("/", api)
 	ln, err := net.Listen("tcp", cfg.APIAddr)
 	if err != nil {
 		return fmt.Errorf("api listener: %w", err)
 	}
-	httpSrv := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second}
+	httpSrv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	scheme := "http"
+	if cfg.APITLS {
+		ca, err := ensureCA(ctx, st, time.Now()) // the first CA: every bundle carries it
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		if httpSrv.TLSConfig, err = apiTLS(ca, ln.Addr().String(), time.Now()); err != nil {
+			ln.Close()
+			return fmt.Errorf("api certificate: %w", err)
+		}
+		ln, scheme = tls.NewListener(ln, httpSrv.TLSConfig), "https"
+	}
 
 	recCtx, stopRec := context.WithCancel(context.WithoutCancel(ctx))
 	recDone := make(chan struct{})
@@ -150,7 +194,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 
 	srvErr := make(chan error, 1)
 	go func() { srvErr <- httpSrv.Serve(ln) }()
-	log.Info("borealis serving", "api", "http://"+ln.Addr().String(), "data_dir", dataDir,
+	log.Info("borealis serving", "api", scheme+"://"+ln.Addr().String(), "data_dir", dataDir,
 		"account", acct.ID, "region", cfg.Region, "engine_version", driver.Version())
 
 	select {
@@ -197,4 +241,24 @@ func installGuard(src, dataDir string) (string, error) {
 		return "", err
 	}
 	return dst, nil
+}
+
+// defaultEndpointAddrs is loopback in both families, or IPv4 alone on a host without IPv6.
+func defaultEndpointAddrs() []string {
+	if portFree([]string{"::1"}, 0) {
+		return []string{"127.0.0.1", "::1"}
+	}
+	return []string{"127.0.0.1"}
+}
+
+// portFree reports whether port can be bound on every address.
+func portFree(addrs []string, port int) bool {
+	for _, a := range addrs {
+		ln, err := net.Listen("tcp", net.JoinHostPort(a, strconv.Itoa(port)))
+		if err != nil {
+			return false
+		}
+		ln.Close()
+	}
+	return true
 }

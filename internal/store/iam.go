@@ -81,6 +81,49 @@ type LoginProfile struct {
 	Hash          []byte    `json:"hash"`
 	ResetRequired bool      `json:"reset_required"`
 	CreatedAt     time.Time `json:"created_at"`
+	// PasswordSetAt is when the password was last set, for MaxPasswordAge; zero in profiles
+	// written before it existed, which then count from CreatedAt.
+	PasswordSetAt time.Time `json:"password_set_at,omitzero"`
+	// Previous are the hashes of the passwords before this one, newest first, kept only as
+	// many as PasswordReusePrevention asks for (IAM counts the current one too).
+	Previous []PasswordHash `json:"previous,omitempty"`
+}
+
+// PasswordHash is one salted password hash, as in LoginProfile.
+type PasswordHash struct {
+	Algorithm  string `json:"algorithm"`
+	Iterations int    `json:"iterations"`
+	Salt       []byte `json:"salt"`
+	Hash       []byte `json:"hash"`
+}
+
+// Current returns the hash of the profile's password.
+func (lp LoginProfile) Current() PasswordHash {
+	return PasswordHash{Algorithm: lp.Algorithm, Iterations: lp.Iterations, Salt: lp.Salt, Hash: lp.Hash}
+}
+
+// SetAt is when the password was last set.
+func (lp LoginProfile) SetAt() time.Time {
+	if lp.PasswordSetAt.IsZero() {
+		return lp.CreatedAt
+	}
+	return lp.PasswordSetAt
+}
+
+// MFADevice is a virtual MFA device: a TOTP secret, enabled for at most one user.
+type MFADevice struct {
+	SerialNumber string `json:"serial_number"` // arn:aws:iam::ACCOUNT:mfa/PATH/NAME
+	Name         string `json:"name"`
+	Path         string `json:"path"`
+	// Seed is the TOTP secret. It is a secret like an access key's: the state file is 0600
+	// and nothing logs it.
+	Seed      []byte    `json:"seed"`
+	UserID    string    `json:"user_id,omitempty"` // "" while not enabled for a user
+	EnabledAt time.Time `json:"enabled_at,omitzero"`
+	// LastStep is the last TOTP time step accepted, so that a code is good once only.
+	LastStep  int64     `json:"last_step,omitempty"`
+	Tags      []Tag     `json:"tags,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
 }
 
 // PasswordPolicy is the account password policy.
@@ -98,8 +141,8 @@ type PasswordPolicy struct {
 
 // UserDependents is what keeps a user from being deleted.
 type UserDependents struct {
-	AccessKeys, Groups, InlinePolicies, AttachedPolicies int
-	LoginProfile                                         bool
+	AccessKeys, Groups, InlinePolicies, AttachedPolicies, MFADevices int
+	LoginProfile                                                     bool
 }
 
 // GroupDependents is what keeps a group from being deleted.
@@ -124,7 +167,10 @@ type EffectivePolicies struct {
 	Managed map[string]ManagedPolicy // by ARN; AWS managed policies are not stored
 }
 
-const passwordPolicyKey = "iam_password_policy"
+const (
+	passwordPolicyKey = "iam_password_policy"
+	accountAliasKey   = "iam_account_alias"
+)
 
 func count(ctx context.Context, q queryer, query string, args ...any) (int, error) {
 	var n int
@@ -204,6 +250,9 @@ func userDependents(ctx context.Context, q queryer, userID string) (UserDependen
 		return d, err
 	}
 	if d.AttachedPolicies, err = count(ctx, q, `SELECT count(*) FROM iam_attachments WHERE owner_id = ?`, userID); err != nil {
+		return d, err
+	}
+	if d.MFADevices, err = count(ctx, q, `SELECT count(*) FROM iam_mfa_devices WHERE user_id = ?`, userID); err != nil {
 		return d, err
 	}
 	d.LoginProfile, err = exists(ctx, q, `SELECT 1 FROM iam_login_profiles WHERE id = ?`, userID)
@@ -606,6 +655,109 @@ func (s *Store) DeleteIAMPasswordPolicy(ctx context.Context) error {
 		return ErrNotFound
 	}
 	return nil
+}
+
+// --- the account alias (kept in meta: an account has at most one)
+
+// AccountAlias returns the account alias; ErrNotFound when there is none.
+func (s *Store) AccountAlias(ctx context.Context) (string, error) {
+	return s.Meta(ctx, accountAliasKey)
+}
+
+// SetAccountAlias sets the account alias, replacing any other.
+func (s *Store) SetAccountAlias(ctx context.Context, alias string) error {
+	_, err := s.db.ExecContext(ctx, `INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`, accountAliasKey, alias)
+	return err
+}
+
+// DeleteAccountAlias removes the account alias if it is alias; ErrNotFound otherwise.
+func (s *Store) DeleteAccountAlias(ctx context.Context, alias string) error {
+	res, err := s.db.ExecContext(ctx, `DELETE FROM meta WHERE key = ? AND value = ?`, accountAliasKey, alias)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
+
+// --- virtual MFA devices
+
+// CreateMFADevice inserts a virtual MFA device; ErrExists when its serial number or its name
+// (in any case) is taken.
+func (s *Store) CreateMFADevice(ctx context.Context, d MFADevice) error {
+	doc, err := marshal(d)
+	if err != nil {
+		return err
+	}
+	_, err = s.db.ExecContext(ctx, `INSERT INTO iam_mfa_devices (id, name_key, user_id, doc) VALUES (?, ?, NULLIF(?, ''), ?)`,
+		d.SerialNumber, nameKey(d.Name), d.UserID, doc)
+	return insertErr(err)
+}
+
+// MFADevice returns a virtual MFA device by serial number.
+func (s *Store) MFADevice(ctx context.Context, serial string) (MFADevice, error) {
+	return queryDoc[MFADevice](ctx, s.db, `SELECT doc FROM iam_mfa_devices WHERE id = ?`, serial)
+}
+
+// MFADevices returns every virtual MFA device, ordered by serial number.
+func (s *Store) MFADevices(ctx context.Context) ([]MFADevice, error) {
+	return queryDocs[MFADevice](ctx, s.db, `SELECT doc FROM iam_mfa_devices ORDER BY id`)
+}
+
+// MFADevicesOf returns the devices enabled for a user, ordered by serial number.
+func (s *Store) MFADevicesOf(ctx context.Context, userID string) ([]MFADevice, error) {
+	return queryDocs[MFADevice](ctx, s.db, `SELECT doc FROM iam_mfa_devices WHERE user_id = ? ORDER BY id`, userID)
+}
+
+// UpdateMFADevice changes a device in one transaction. fn is also shown how many devices
+// each user has, for the per-user quota when it enables one. ErrNotFound when the device,
+// or the user it is being enabled for, is gone.
+func (s *Store) UpdateMFADevice(ctx context.Context, serial string, fn func(d *MFADevice, devicesOf func(userID string) (int, error)) error) (MFADevice, error) {
+	var d MFADevice
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		if d, err = queryDoc[MFADevice](ctx, tx, `SELECT doc FROM iam_mfa_devices WHERE id = ?`, serial); err != nil {
+			return err
+		}
+		devicesOf := func(userID string) (int, error) {
+			return count(ctx, tx, `SELECT count(*) FROM iam_mfa_devices WHERE user_id = ?`, userID)
+		}
+		if err := fn(&d, devicesOf); err != nil {
+			return err
+		}
+		if d.SerialNumber != serial {
+			return errors.New("store: UpdateMFADevice may not change the serial number")
+		}
+		if d.UserID != "" {
+			if ok, err := exists(ctx, tx, `SELECT 1 FROM iam_users WHERE user_id = ?`, d.UserID); err != nil || !ok {
+				return errOr(err, ErrNotFound)
+			}
+		}
+		doc, err := marshal(d)
+		if err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE iam_mfa_devices SET doc = ?, user_id = NULLIF(?, '') WHERE id = ?`, doc, d.UserID, serial)
+		return err
+	})
+	return d, err
+}
+
+// DeleteMFADevice removes a device unless refuse, shown it, returns an error.
+func (s *Store) DeleteMFADevice(ctx context.Context, serial string, refuse func(MFADevice) error) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		d, err := queryDoc[MFADevice](ctx, tx, `SELECT doc FROM iam_mfa_devices WHERE id = ?`, serial)
+		if err != nil {
+			return err
+		}
+		if err := refuse(d); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `DELETE FROM iam_mfa_devices WHERE id = ?`, serial)
+		return err
+	})
 }
 
 // --- what applies to a user

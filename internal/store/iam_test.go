@@ -311,3 +311,61 @@ func TestAccessKeysLoginProfilesAndPasswordPolicy(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestAccountAliasIsOnePerAccount(t *testing.T) {
+	ctx := context.Background()
+	s, _ := open(t)
+	if _, err := s.AccountAlias(ctx); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("no alias yet: %v", err)
+	}
+	mustNil(t, s.SetAccountAlias(ctx, "first"))
+	mustNil(t, s.SetAccountAlias(ctx, "second"))
+	if a, err := s.AccountAlias(ctx); err != nil || a != "second" {
+		t.Fatalf("alias %q %v", a, err)
+	}
+	if err := s.DeleteAccountAlias(ctx, "first"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("deleting a replaced alias: %v", err)
+	}
+	mustNil(t, s.DeleteAccountAlias(ctx, "second"))
+	if _, err := s.AccountAlias(ctx); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("after delete: %v", err)
+	}
+}
+
+func TestMFADevicesFollowTheirUser(t *testing.T) {
+	ctx := context.Background()
+	s, _ := open(t)
+	u := IAMUser{UserID: "AIDAAAAAAAAAAAAAAAAAA", Name: "alice", Path: "/", CreatedAt: time.Unix(1700000000, 0).UTC()}
+	mustNil(t, s.CreateIAMUser(ctx, u))
+	d := MFADevice{SerialNumber: "arn:aws:iam::123456789012:mfa/Phone", Name: "Phone", Path: "/", Seed: []byte("12345678901234567890"), CreatedAt: u.CreatedAt}
+	mustNil(t, s.CreateMFADevice(ctx, d))
+	if err := s.CreateMFADevice(ctx, MFADevice{SerialNumber: "arn:aws:iam::123456789012:mfa/x/phone", Name: "PHONE", Path: "/x/"}); !errors.Is(err, ErrExists) {
+		t.Fatalf("same name in another case: %v", err)
+	}
+	enable := func(userID string) error {
+		_, err := s.UpdateMFADevice(ctx, d.SerialNumber, func(d *MFADevice, devicesOf func(string) (int, error)) error {
+			n, err := devicesOf(userID)
+			if err != nil || n != 0 {
+				return errOr(err, errRefused)
+			}
+			d.UserID, d.LastStep = userID, 42
+			return nil
+		})
+		return err
+	}
+	if err := enable("AIDANOBODYNOBODYNOBOD"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("enable for a missing user: %v", err)
+	}
+	mustNil(t, enable(u.UserID))
+	if ds, err := s.MFADevicesOf(ctx, u.UserID); err != nil || len(ds) != 1 || ds[0].LastStep != 42 || string(ds[0].Seed) != "12345678901234567890" {
+		t.Fatalf("devices of alice: %+v %v", ds, err)
+	}
+	err := s.DeleteIAMUser(ctx, "alice", func(_ IAMUser, dep UserDependents) error { return refuseIf(dep.MFADevices > 0) })
+	if !errors.Is(err, errRefused) {
+		t.Fatalf("deleting a user with an MFA device: %v", err)
+	}
+	mustNil(t, s.DeleteMFADevice(ctx, d.SerialNumber, func(d MFADevice) error { return refuseIf(d.UserID == "") }))
+	if _, err := s.MFADevice(ctx, d.SerialNumber); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("after delete: %v", err)
+	}
+}

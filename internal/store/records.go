@@ -21,22 +21,26 @@ type AccessKey struct {
 
 // Cluster is a DB cluster: what the API asked for and the status the reconciler reports.
 type Cluster struct {
-	ID                  string    `json:"id"`          // the identifier, lower-case
-	ResourceID          string    `json:"resource_id"` // cluster-XXXX, immutable
-	Engine              string    `json:"engine"`
-	EngineVersion       string    `json:"engine_version"`
-	MasterUsername      string    `json:"master_username"`
-	MasterPasswordMD5   string    `json:"master_password_md5"` // PostgreSQL's md5 verifier, never the plaintext
-	DatabaseName        string    `json:"database_name,omitempty"`
-	Port                int       `json:"port"`
-	VpcSecurityGroupIDs []string  `json:"vpc_security_group_ids,omitempty"`
-	VpcID               string    `json:"vpc_id,omitempty"`
-	SubnetGroup         string    `json:"subnet_group,omitempty"` // "" is the default group
-	Endpoint            string    `json:"endpoint"`
-	ReaderEndpoint      string    `json:"reader_endpoint"`
-	Status              string    `json:"status"`
-	CreatedAt           time.Time `json:"created_at"`
-	// Secrets the data plane needs; never rendered in an API response.
+	ID                  string   `json:"id"`          // the identifier, lower-case
+	ResourceID          string   `json:"resource_id"` // cluster-XXXX, immutable
+	Engine              string   `json:"engine"`
+	EngineVersion       string   `json:"engine_version"`
+	MasterUsername      string   `json:"master_username"`
+	MasterPasswordMD5   string   `json:"master_password_md5"` // PostgreSQL's md5 verifier, never the plaintext
+	DatabaseName        string   `json:"database_name,omitempty"`
+	Port                int      `json:"port"`
+	VpcSecurityGroupIDs []string `json:"vpc_security_group_ids,omitempty"`
+	VpcID               string   `json:"vpc_id,omitempty"`
+	// IAMAuth is IAMDatabaseAuthenticationEnabled: members of rds_iam log in with tokens.
+	IAMAuth        bool      `json:"iam_database_authentication,omitempty"`
+	SubnetGroup    string    `json:"subnet_group,omitempty"` // "" is the default group
+	Endpoint       string    `json:"endpoint"`
+	ReaderEndpoint string    `json:"reader_endpoint"`
+	Status         string    `json:"status"`
+	CreatedAt      time.Time `json:"created_at"`
+	// Secrets the data plane needs; never rendered in an API response. CertPEM/KeyPEM serve
+	// the bootstrap server on the volume only: each instance's server has its own
+	// certificate (Instance.CertPEM), from the instance's CA.
 	AdminPassword string `json:"admin_password"`
 	CertPEM       []byte `json:"cert_pem,omitempty"`
 	KeyPEM        []byte `json:"key_pem,omitempty"`
@@ -75,6 +79,28 @@ type Instance struct {
 	// Started records what the server was last started with, so that the API can tell
 	// which parameter changes wait for a reboot.
 	Started *StartedParams `json:"started,omitempty"`
+	// CAIdentifier is the CA the instance's server certificate is to come from ("" on
+	// instances made before there was a choice: the cluster's CAIdentifier then).
+	// PendingCAIdentifier waits for the next reboot (ModifyDBInstance without
+	// ApplyImmediately), as on RDS.
+	CAIdentifier        string `json:"ca_identifier,omitempty"`
+	PendingCAIdentifier string `json:"pending_ca_identifier,omitempty"`
+	// CertPEM and KeyPEM are the certificate the instance's server presents, issued by
+	// CertCA; the reconciler writes them after the server has loaded them.
+	CertPEM []byte `json:"cert_pem,omitempty"`
+	KeyPEM  []byte `json:"key_pem,omitempty"`
+	CertCA  string `json:"cert_ca,omitempty"`
+}
+
+// CA returns the CA the instance's certificate is to come from.
+func (in Instance) CA(c Cluster) string {
+	switch {
+	case in.CAIdentifier != "":
+		return in.CAIdentifier
+	case c.CAIdentifier != "":
+		return c.CAIdentifier
+	}
+	return LegacyCAIdentifier
 }
 
 // StartedParams is the parameter state a server was started with.
@@ -205,6 +231,12 @@ func (s *Store) Cluster(ctx context.Context, id string) (Cluster, error) {
 }
 
 func (s *Store) Clusters(ctx context.Context) ([]Cluster, error) { return s.clusters().list(ctx, "") }
+
+// ClusterByResourceID finds a cluster by its DbClusterResourceId, which IAM database
+// authentication's dbuser ARNs name.
+func (s *Store) ClusterByResourceID(ctx context.Context, resourceID string) (Cluster, error) {
+	return queryDoc[Cluster](ctx, s.db, `SELECT doc FROM clusters WHERE json_extract(doc, '$.resource_id') = ?`, resourceID)
+}
 
 func (s *Store) UpdateCluster(ctx context.Context, id string, fn func(*Cluster) error) (Cluster, error) {
 	return s.clusters().update(ctx, id, fn)

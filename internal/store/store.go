@@ -53,6 +53,12 @@ var migrations = []string{
 	`CREATE INDEX ec2_network_interfaces_vpc ON ec2_network_interfaces (vpc_id)`,
 	// RDS DB subnet groups (see records.go); the default group is not stored.
 	`CREATE TABLE subnet_groups (id TEXT PRIMARY KEY, doc TEXT NOT NULL)`,
+	// IAM virtual MFA devices (see iam.go), keyed by serial number (their ARN); names are
+	// unique regardless of case. user_id is the user a device is enabled for, NULL when none.
+	`CREATE TABLE iam_mfa_devices (id TEXT PRIMARY KEY, name_key TEXT NOT NULL UNIQUE, user_id TEXT REFERENCES iam_users (user_id), doc TEXT NOT NULL)`,
+	`CREATE INDEX iam_mfa_devices_user ON iam_mfa_devices (user_id)`,
+	// Certificate authorities added after the first one (see cas.go); that one stays in meta.
+	`CREATE TABLE certificate_authorities (id TEXT PRIMARY KEY, doc TEXT NOT NULL)`,
 }
 
 // Open opens (creating if needed) the state file at path, 0600 because it holds secrets.

@@ -5,6 +5,7 @@ package e2e
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -13,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -122,14 +124,20 @@ func freeAddr(t *testing.T) string {
 	return ln.Addr().String()
 }
 
-// startServer runs borealis serve and waits until its API answers.
-func startServer(dataDir, apiAddr string) (*server, error) {
+// startServer runs borealis serve, with any extra flags, and waits until its API answers.
+func startServer(dataDir, apiAddr string, args ...string) (*server, error) {
 	s := &server{DataDir: dataDir, APIAddr: apiAddr, exited: make(chan struct{}), logPath: filepath.Join(dataDir, "serve.log")}
 	logf, err := os.OpenFile(s.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return nil, err
 	}
-	s.cmd = exec.Command(binary, "serve", "--data-dir", dataDir, "--api-addr", apiAddr)
+	s.cmd = exec.Command(binary, append([]string{"serve", "--data-dir", dataDir, "--api-addr", apiAddr}, args...)...)
+	health, client := "http://"+apiAddr+"/healthz", http.DefaultClient
+	if slices.Contains(args, "--api-tls") {
+		// Readiness only: the tests verify the certificate themselves.
+		health = "https://" + apiAddr + "/healthz"
+		client = &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	}
 	s.cmd.Stdout, s.cmd.Stderr = logf, logf
 	if err := s.cmd.Start(); err != nil {
 		logf.Close()
@@ -143,7 +151,7 @@ func startServer(dataDir, apiAddr string) (*server, error) {
 			return nil, fmt.Errorf("borealis serve exited early:\n%s", s.logTail())
 		default:
 		}
-		resp, err := http.Get("http://" + apiAddr + "/healthz")
+		resp, err := client.Get(health)
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {

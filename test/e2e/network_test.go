@@ -49,7 +49,12 @@ func (s *server) tryConnectFrom(ctx context.Context, source, endpoint string, po
 	if err != nil {
 		return nil, err
 	}
-	cfg.LookupFunc = func(context.Context, string) ([]string, error) { return []string{"127.0.0.1"}, nil }
+	// Endpoint names are not in DNS: the endpoint listens on loopback in both families.
+	target := "127.0.0.1"
+	if net.ParseIP(source).To4() == nil {
+		target = "::1"
+	}
+	cfg.LookupFunc = func(context.Context, string) ([]string, error) { return []string{target}, nil }
 	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(source)}, Timeout: 5 * time.Second}
 	cfg.DialFunc = d.DialContext
 	return pgx.ConnectConfig(ctx, cfg)
@@ -129,6 +134,14 @@ func TestSecurityGroupsDecideWhoReachesAnEndpoint(t *testing.T) {
 	if err := open.QueryRow(ctx, "SELECT 1").Scan(&one); err != nil {
 		t.Fatalf("the session opened before the revoke was cut: %v", err)
 	}
+
+	// IPv6: an IPv4 rule does not admit ::1; an Ipv6Ranges rule does.
+	if reaches("::1") {
+		t.Error("::1 admitted with no IPv6 rule")
+	}
+	authorize(fence, ec2types.IpPermission{IpProtocol: aws.String("tcp"), FromPort: aws.Int32(port), ToPort: aws.Int32(port),
+		Ipv6Ranges: []ec2types.Ipv6Range{{CidrIpv6: aws.String("::1/128")}}})
+	eventuallyReaches("::1", true)
 
 	// A port range that does not hold the endpoint's port admits nothing; protocol -1 admits all.
 	authorize(fence, rule("tcp", port+1, port+10, "127.0.0.3/32"))

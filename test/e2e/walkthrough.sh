@@ -56,6 +56,8 @@ check "rds.restrict_password_commands refuses a non-member" grep -q 'must be a m
 check "a read-only IAM user is denied CreateDBCluster" grep -q 'AccessDenied.*is not authorized to perform: rds:CreateDBCluster' setup.out
 check "the read-only IAM user can describe" grep -qx 'demo' setup.out
 check "the master user creates sslinfo and sees its TLS session" grep -Eq '^ t +\| TLS_' setup.out
+check "a database user in rds_iam logs in with an IAM token" grep -Eq '^ logged_in_with_a_token *$' setup.out
+check "the token's login is the reporter role" grep -Eq '^ reporter *$' setup.out
 check "the default security group refuses this host before a rule admits it" grep -qx 'refused: no security group rule admits 127.0.0.1 yet' setup.out
 check "authorize-security-group-ingress returns the new rule" grep -q '"IsEgress": false' setup.out
 
@@ -93,6 +95,36 @@ missing() {
   grep -q 'DBClusterNotFoundFault' <<<"$out"
 }
 check "an unknown cluster is DBClusterNotFoundFault" missing
+
+# The EC2 API through the aws CLI, beyond what the walk-through shows.
+vpc=$(awsb ec2 describe-vpcs --filters Name=is-default,Values=true --query 'Vpcs[0].VpcId' --output text)
+check "the default VPC exists from the first start" grep -Eq '^vpc-[0-9a-f]{17}$' <<<"$vpc"
+app_sg=$(awsb ec2 create-security-group --group-name app --description "app servers" --vpc-id "$vpc" --query GroupId --output text)
+check "create-security-group returns a group id" grep -Eq '^sg-[0-9a-f]{17}$' <<<"$app_sg"
+cli_rules() {
+  awsb ec2 authorize-security-group-ingress --group-id "$app_sg" \
+    --ip-permissions 'IpProtocol=tcp,FromPort=5432,ToPort=5440,Ipv6Ranges=[{CidrIpv6=::1/128}]' >/dev/null &&
+  awsb ec2 describe-security-group-rules --filters "Name=group-id,Values=$app_sg" \
+    --query 'SecurityGroupRules[?IsEgress==`false`].[IpProtocol,FromPort,ToPort,CidrIpv6]' --output text |
+    grep -Eq '^tcp[[:space:]]+5432[[:space:]]+5440[[:space:]]+::1/128$'
+}
+check "an IPv6 rule is authorized and described" cli_rules
+duplicate() {
+  local out
+  out=$(awsb ec2 authorize-security-group-ingress --group-id "$app_sg" \
+    --ip-permissions 'IpProtocol=tcp,FromPort=5432,ToPort=5440,Ipv6Ranges=[{CidrIpv6=::1/128}]' 2>&1) && return 1
+  echo "$out"
+  grep -q 'InvalidPermission.Duplicate' <<<"$out"
+}
+check "the same rule twice is InvalidPermission.Duplicate" duplicate
+bad_cidr() {
+  local out
+  out=$(awsb ec2 authorize-security-group-ingress --group-id "$app_sg" --protocol tcp --port 5432 --cidr 10.0.0.300/32 2>&1) && return 1
+  echo "$out"
+  grep -q 'InvalidParameterValue' <<<"$out"
+}
+check "a bad CIDR is InvalidParameterValue" bad_cidr
+check "delete-security-group removes an unused group" awsb ec2 delete-security-group --group-id "$app_sg"
 
 # The clean-up revokes the rule the walk-through added: it needs the group and port.
 SG=$(awsb rds describe-db-clusters --db-cluster-identifier demo --query 'DBClusters[0].VpcSecurityGroups[0].VpcSecurityGroupId' --output text)

@@ -1,0 +1,352 @@
+package console
+
+import (
+	"fmt"
+
+	"github.com/borealis-db/borealis/internal/awsquery"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// The shapes the console reads, named and nested as in the RDS API's responses.
+
+type clusterView struct {
+	DBClusterIdentifier     string
+	Status                  string
+	Endpoint                string
+	ReaderEndpoint          string
+	Port                    int
+	Engine                  string
+	EngineVersion           string
+	DatabaseName            string
+	MasterUsername          string
+	DBClusterParameterGroup string
+	DBSubnetGroup           string
+	VpcSecurityGroups       []struct {
+		VpcSecurityGroupId string
+		Status             string
+	} `xml:"VpcSecurityGroups>VpcSecurityGroupMembership"`
+	Members []struct {
+		DBInstanceIdentifier          string
+		IsClusterWriter               bool
+		DBClusterParameterGroupStatus string
+	} `xml:"DBClusterMembers>DBClusterMember"`
+	Instances []instanceView `xml:"-"`
+}
+
+type instanceView struct {
+	DBInstanceIdentifier    string
+	DBInstanceClass         string
+	DBInstanceStatus        string
+	DBClusterIdentifier     string
+	CACertificateIdentifier string
+	Endpoint                struct {
+		Address string
+		Port    int
+	}
+	DBParameterGroups []struct {
+		DBParameterGroupName string
+		ParameterApplyStatus string
+	} `xml:"DBParameterGroups>DBParameterGroup"`
+	CertificateDetails struct {
+		CAIdentifier string
+		ValidTill    string
+	}
+}
+
+// PendingReboot reports whether a parameter change waits for this instance's reboot.
+func (i instanceView) PendingReboot() bool {
+	return slices.ContainsFunc(i.DBParameterGroups, func(g struct {
+		DBParameterGroupName string
+		ParameterApplyStatus string
+	}) bool {
+		return g.ParameterApplyStatus == "pending-reboot"
+	})
+}
+
+// IsWriter reports whether instance id is the cluster's writer.
+func (c clusterView) IsWriter(id string) bool {
+	for _, m := range c.Members {
+		if m.IsClusterWriter && m.DBInstanceIdentifier == id {
+			return true
+		}
+	}
+	return false
+}
+
+// Changing reports whether the cluster or one of its instances is between states.
+func (c clusterView) Changing() bool {
+	if c.Status != "available" {
+		return true
+	}
+	for _, i := range c.Instances {
+		if i.DBInstanceStatus != "available" {
+			return true
+		}
+	}
+	return false
+}
+
+func (c *Console) databaseRoutes(m *http.ServeMux) {
+	m.HandleFunc("GET /console/databases", c.signedIn(c.databases))
+	m.HandleFunc("GET /console/databases/new", c.signedIn(c.newDatabasePage))
+	m.HandleFunc("POST /console/databases", c.signedIn(c.createDatabase))
+	m.HandleFunc("GET /console/databases/{id}", c.signedIn(c.database))
+	m.HandleFunc("POST /console/databases/{id}/delete", c.signedIn(c.deleteDatabase))
+	m.HandleFunc("POST /console/databases/{id}/instances", c.signedIn(c.addInstance))
+	m.HandleFunc("POST /console/databases/{id}/modify", c.signedIn(c.modifyDatabase))
+	m.HandleFunc("POST /console/instances/{id}/reboot", c.signedIn(c.rebootInstance))
+	m.HandleFunc("POST /console/instances/{id}/delete", c.signedIn(c.deleteInstance))
+}
+
+// clusters reads clusters (one, when id is set) with their instances.
+func (c *Console) clusters(r *http.Request, id string) ([]clusterView, error) {
+	var cl struct {
+		Items []clusterView `xml:"DBClusters>DBCluster"`
+	}
+	v := url.Values{}
+	if id != "" {
+		v.Set("DBClusterIdentifier", id)
+	}
+	if err := c.call(r, "rds", "DescribeDBClusters", v, &cl); err != nil {
+		return nil, err
+	}
+	var in struct {
+		Items []instanceView `xml:"DBInstances>DBInstance"`
+	}
+	v = url.Values{}
+	if id != "" {
+		v.Set("Filters.Filter.1.Name", "db-cluster-id")
+		v.Set("Filters.Filter.1.Values.Value.1", id)
+	}
+	if err := c.call(r, "rds", "DescribeDBInstances", v, &in); err != nil {
+		return nil, err
+	}
+	for i := range cl.Items {
+		for _, inst := range in.Items {
+			if inst.DBClusterIdentifier == cl.Items[i].DBClusterIdentifier {
+				cl.Items[i].Instances = append(cl.Items[i].Instances, inst)
+			}
+		}
+	}
+	return cl.Items, nil
+}
+
+func (c *Console) databases(w http.ResponseWriter, r *http.Request) {
+	p := page{Title: "Databases"}
+	clusters, err := c.clusters(r, "")
+	if err != nil {
+		p.Error = c.errorText(err)
+	}
+	for _, cl := range clusters {
+		if cl.Changing() {
+			p.Refresh = 5
+		}
+	}
+	p.Data = clusters
+	c.render(w, r, http.StatusOK, "databases.html", p)
+}
+
+type psqlCommand struct{ Cluster clusterView }
+
+// Command is a psql command line for the cluster's writer endpoint that verifies the
+// server certificate against the trust bundle.
+func (p psqlCommand) Command() string {
+	db := p.Cluster.DatabaseName
+	if db == "" {
+		db = "postgres"
+	}
+	return fmt.Sprintf(`psql "host=%s hostaddr=127.0.0.1 port=%d dbname=%s user=%s sslmode=verify-full sslrootcert=global-bundle.pem"`,
+		p.Cluster.Endpoint, p.Cluster.Port, db, p.Cluster.MasterUsername)
+}
+
+type databaseData struct {
+	Cluster     clusterView
+	Psql        string
+	BundlePath  string
+	Groups      []groupView
+	ParamGroups []paramGroupView
+}
+
+func (c *Console) database(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	p := page{Title: id}
+	clusters, err := c.clusters(r, id)
+	if err != nil {
+		p.Error = c.errorText(err)
+		c.render(w, r, awsStatus(err), "database.html", p)
+		return
+	}
+	d := databaseData{Cluster: clusters[0], Psql: psqlCommand{clusters[0]}.Command(), BundlePath: c.cfg.BundlePath}
+	if d.Cluster.Changing() {
+		p.Refresh = 5
+	}
+	// What the modify forms offer; a user who may not list them still sees the cluster.
+	d.Groups, _ = c.securityGroups(r)
+	d.ParamGroups, _ = c.paramGroups(r)
+	p.Data = d
+	c.render(w, r, http.StatusOK, "database.html", p)
+}
+
+type newDatabaseData struct {
+	Classes     []string
+	Groups      []groupView
+	ParamGroups []paramGroupView
+	Form        url.Values
+}
+
+// instanceClasses are the classes the create form offers.
+var instanceClasses = []string{"db.r6g.large", "db.r6g.xlarge", "db.r7g.large", "db.t4g.medium", "db.t3.medium", "db.r5.large"}
+
+func (c *Console) newDatabasePage(w http.ResponseWriter, r *http.Request) {
+	c.renderNewDatabase(w, r, http.StatusOK, "", url.Values{"class": {"db.r6g.large"}})
+}
+
+func (c *Console) renderNewDatabase(w http.ResponseWriter, r *http.Request, status int, errText string, form url.Values) {
+	d := newDatabaseData{Classes: instanceClasses, Form: form}
+	d.Groups, _ = c.securityGroups(r)
+	d.ParamGroups, _ = c.paramGroups(r)
+	c.render(w, r, status, "newdatabase.html", page{Title: "Create database", Error: errText, Data: d})
+}
+
+// createDatabase creates a cluster and its writer instance, as the RDS console's create
+// button does. If the instance cannot be created the cluster is deleted again, so a
+// failed create leaves nothing behind.
+func (c *Console) createDatabase(w http.ResponseWriter, r *http.Request) {
+	if err := r.ParseForm(); err != nil {
+		c.renderNewDatabase(w, r, http.StatusBadRequest, "The form could not be read.", url.Values{})
+		return
+	}
+	f := r.PostForm
+	id := strings.TrimSpace(f.Get("id"))
+	cv := url.Values{
+		"DBClusterIdentifier": {id},
+		"Engine":              {"aurora-postgresql"},
+		"MasterUsername":      {strings.TrimSpace(f.Get("username"))},
+		"MasterUserPassword":  {f.Get("password")},
+	}
+	if db := strings.TrimSpace(f.Get("database")); db != "" {
+		cv.Set("DatabaseName", db)
+	}
+	if pg := f.Get("parameter_group"); pg != "" {
+		cv.Set("DBClusterParameterGroupName", pg)
+	}
+	for i, sg := range f["security_group"] {
+		cv.Set("VpcSecurityGroupIds.VpcSecurityGroupId."+strconv.Itoa(i+1), sg)
+	}
+	f.Del("password") // never rendered back
+	if err := c.call(r, "rds", "CreateDBCluster", cv, nil); err != nil {
+		c.renderNewDatabase(w, r, awsStatus(err), c.errorText(err), f)
+		return
+	}
+	iv := url.Values{
+		"DBInstanceIdentifier": {id + "-writer"},
+		"DBClusterIdentifier":  {id},
+		"DBInstanceClass":      {f.Get("class")},
+		"Engine":               {"aurora-postgresql"},
+	}
+	if err := c.call(r, "rds", "CreateDBInstance", iv, nil); err != nil {
+		if derr := c.call(r, "rds", "DeleteDBCluster", url.Values{"DBClusterIdentifier": {id}, "SkipFinalSnapshot": {"true"}}, nil); derr != nil {
+			c.cfg.Log.Error("console: undo cluster create", "cluster", id, "err", derr)
+		}
+		c.renderNewDatabase(w, r, awsStatus(err), c.errorText(err), f)
+		return
+	}
+	c.redirect(w, r, "/console/databases/"+url.PathEscape(id), "Creating "+id+" and its writer instance "+id+"-writer.")
+}
+
+func (c *Console) addInstance(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	v := url.Values{
+		"DBInstanceIdentifier": {strings.TrimSpace(r.PostFormValue("instance"))},
+		"DBClusterIdentifier":  {id},
+		"DBInstanceClass":      {r.PostFormValue("class")},
+		"Engine":               {"aurora-postgresql"},
+	}
+	c.act(w, r, "/console/databases/"+url.PathEscape(id), "rds", "CreateDBInstance", v, "Creating instance "+v.Get("DBInstanceIdentifier")+".")
+}
+
+// modifyDatabase changes a cluster's security groups or parameter group.
+func (c *Console) modifyDatabase(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	if err := r.ParseForm(); err != nil {
+		http.Error(w, "The form could not be read.", http.StatusBadRequest)
+		return
+	}
+	v := url.Values{"DBClusterIdentifier": {id}, "ApplyImmediately": {"true"}}
+	switch r.PostForm.Get("what") {
+	case "security_groups":
+		for i, sg := range r.PostForm["security_group"] {
+			v.Set("VpcSecurityGroupIds.VpcSecurityGroupId."+strconv.Itoa(i+1), sg)
+		}
+	case "parameter_group":
+		v.Set("DBClusterParameterGroupName", r.PostForm.Get("parameter_group"))
+	}
+	c.act(w, r, "/console/databases/"+url.PathEscape(id), "rds", "ModifyDBCluster", v, "Modified "+id+".")
+}
+
+func (c *Console) rebootInstance(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	c.act(w, r, "/console/databases/"+url.PathEscape(r.PostFormValue("cluster")), "rds", "RebootDBInstance",
+		url.Values{"DBInstanceIdentifier": {id}}, "Rebooting "+id+".")
+}
+
+func (c *Console) deleteInstance(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	c.act(w, r, "/console/databases/"+url.PathEscape(r.PostFormValue("cluster")), "rds", "DeleteDBInstance",
+		url.Values{"DBInstanceIdentifier": {id}}, "Deleting "+id+".")
+}
+
+// deleteDatabase deletes a cluster and its instances, once the user has typed its name.
+func (c *Console) deleteDatabase(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	back := "/console/databases/" + url.PathEscape(id)
+	if r.PostFormValue("confirm") != id {
+		c.flashError(w, r, back, "To delete "+id+", type its name in the box.")
+		return
+	}
+	clusters, err := c.clusters(r, id)
+	if err != nil {
+		c.flashError(w, r, back, c.errorText(err))
+		return
+	}
+	for _, in := range clusters[0].Instances {
+		if in.DBInstanceStatus == "deleting" {
+			continue
+		}
+		if err := c.call(r, "rds", "DeleteDBInstance", url.Values{"DBInstanceIdentifier": {in.DBInstanceIdentifier}}, nil); err != nil {
+			c.flashError(w, r, back, c.errorText(err))
+			return
+		}
+	}
+	if err := c.call(r, "rds", "DeleteDBCluster", url.Values{"DBClusterIdentifier": {id}, "SkipFinalSnapshot": {"true"}}, nil); err != nil {
+		c.flashError(w, r, back, c.errorText(err))
+		return
+	}
+	c.redirect(w, r, "/console/databases", "Deleting "+id+".")
+}
+
+// act runs one action from a form and goes back to a page, with the outcome on it.
+func (c *Console) act(w http.ResponseWriter, r *http.Request, back, service, action string, v url.Values, done string) {
+	if err := c.call(r, service, action, v, nil); err != nil {
+		c.flashError(w, r, back, c.errorText(err))
+		return
+	}
+	c.redirect(w, r, back, done)
+}
+
+// flashError shows an error on the page the form came from.
+func (c *Console) flashError(w http.ResponseWriter, r *http.Request, back, text string) {
+	if s, ok := sessionFrom(r.Context()); ok {
+		c.sessions.flash(s, "", text)
+	}
+	http.Redirect(w, r, back, http.StatusSeeOther)
+}
+
+// awsStatus is the HTTP status of a failed action, for the page that reports it.
+func awsStatus(err error) int {
+	return awsquery.AsError(err).Status
+}

@@ -1,0 +1,131 @@
+// Package dbauth decides IAM database authentication: a database role that is a member of
+// rds_iam logs in with a token, a SigV4 presigned URL made by IAM credentials, instead of
+// a password. PostgreSQL stays the authority for the login: pg_hba.conf sends members of
+// rds_iam to its ldap method, pointed at the responder in this package, whose verdict is
+// this package's check of the token.
+package dbauth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/borealis-db/borealis/internal/authz"
+	"github.com/borealis-db/borealis/internal/principal"
+	"github.com/borealis-db/borealis/internal/sigv4"
+)
+
+// MaxTokenAge is the longest a token may be valid for: RDS tokens last 15 minutes.
+const MaxTokenAge = 15 * time.Minute
+
+// Cluster is what a token is checked against.
+type Cluster struct {
+	ResourceID string   // cluster-XXXX, the dbuser ARN's cluster part
+	Hosts      []string // endpoint names a token may be made for
+	Port       int
+	IAMEnabled bool // IAMDatabaseAuthenticationEnabled
+}
+
+// Config is what the check needs from the rest of Borealis.
+type Config struct {
+	Region    string
+	AccountID string
+	Verifier  *sigv4.Verifier
+	// Authenticate turns the token's access key into its principal.
+	Authenticate func(ctx context.Context, accessKeyID string) (principal.Principal, error)
+	// Authorize is the IAM evaluator.
+	Authorize func(ctx context.Context, p principal.Principal, action string, resources []authz.Resource, keys map[string][]string) error
+	// Cluster finds a cluster by resource id; ok is false when there is none.
+	Cluster func(ctx context.Context, resourceID string) (c Cluster, ok bool, err error)
+	Log     *slog.Logger
+	Now     func() time.Time
+}
+
+// Authority checks tokens.
+type Authority struct{ cfg Config }
+
+// New returns an Authority.
+func New(cfg Config) *Authority {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Authority{cfg: cfg}
+}
+
+// BindDNPrefix is the ldapprefix of a cluster's pg_hba.conf line: the bind DN PostgreSQL
+// sends is the prefix and the login role, which tells the responder which cluster asks.
+func BindDNPrefix(resourceID string) string { return resourceID + "/" }
+
+// Bind is the LDAP responder's verdict for a bind by PostgreSQL: dn is BindDNPrefix and
+// the login role, password the client's token. A refusal is a plain authentication failure
+// for the client; the reason goes to the operator's log, never the token.
+func (a *Authority) Bind(ctx context.Context, dn, token string) error {
+	resourceID, user, _ := strings.Cut(dn, "/")
+	p, err := a.check(ctx, resourceID, user, token)
+	if err != nil {
+		a.cfg.Log.Warn("iam database authentication refused", "cluster", resourceID, "db_user", user, "principal", p.ARN, "reason", err.Error())
+		return err
+	}
+	a.cfg.Log.Info("iam database authentication accepted", "cluster", resourceID, "db_user", user, "principal", p.ARN, "access_key", p.AccessKeyID)
+	return nil
+}
+
+func (a *Authority) check(ctx context.Context, resourceID, user, token string) (principal.Principal, error) {
+	var none principal.Principal
+	c, ok, err := a.cfg.Cluster(ctx, resourceID)
+	if err != nil {
+		return none, err
+	}
+	if !ok {
+		return none, fmt.Errorf("no cluster %q", resourceID)
+	}
+	if !c.IAMEnabled {
+		return none, errors.New("IAM database authentication is not enabled on the cluster")
+	}
+	if user == "" {
+		return none, errors.New("no database user")
+	}
+	t, err := a.cfg.Verifier.VerifyPresigned(ctx, token, MaxTokenAge)
+	if err != nil {
+		return none, fmt.Errorf("token: %w", err)
+	}
+	if t.Service != "rds-db" || t.Region != a.cfg.Region {
+		return none, fmt.Errorf("token scoped to %s in %s, want rds-db in %s", t.Service, t.Region, a.cfg.Region)
+	}
+	if t.Query.Get("Action") != "connect" {
+		return none, fmt.Errorf("token action %q, want connect", t.Query.Get("Action"))
+	}
+	if got := t.Query.Get("DBUser"); got != user {
+		return none, fmt.Errorf("token for database user %q, not %q", got, user)
+	}
+	host, port, err := net.SplitHostPort(t.Host)
+	if err != nil || port != strconv.Itoa(c.Port) || !containsFold(c.Hosts, host) {
+		return none, fmt.Errorf("token for %s, not an endpoint of this cluster on port %d", t.Host, c.Port)
+	}
+	p, err := a.cfg.Authenticate(ctx, t.AccessKeyID)
+	if err != nil {
+		return none, fmt.Errorf("access key %s: %w", t.AccessKeyID, err)
+	}
+	arn := fmt.Sprintf("arn:aws:rds-db:%s:%s:dbuser:%s/%s", a.cfg.Region, a.cfg.AccountID, resourceID, user)
+	keys := p.ConditionKeys(a.cfg.Now())
+	keys["aws:SecureTransport"] = []string{"true"} // pg_hba.conf routes rds_iam over TLS only
+	keys["aws:RequestedRegion"] = []string{a.cfg.Region}
+	if err := a.cfg.Authorize(ctx, p, "rds-db:connect", []authz.Resource{authz.On(arn)}, keys); err != nil {
+		return p, err
+	}
+	return p, nil
+}
+
+func containsFold(list []string, s string) bool {
+	for _, v := range list {
+		if strings.EqualFold(v, s) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,265 @@
+package rds
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/borealis-db/borealis/internal/awsquery"
+	"github.com/borealis-db/borealis/internal/pki"
+	"github.com/borealis-db/borealis/internal/store"
+)
+
+// The certificate authorities are made by the operator (`borealis ca add`), not through
+// the API, as RDS's are made by AWS: the API lists them, chooses the default for new
+// instances (ModifyCertificates) and moves instances between them (ModifyDBInstance).
+// They are read from the store on every call, because `borealis ca add` writes there from
+// another process while serve runs.
+
+func certificateNotFound(id string) error {
+	return awsquery.Errorf(http.StatusNotFound, "CertificateNotFound", "Certificate not found: %s", awsquery.Clip(id))
+}
+
+func (s *Service) certARN(id string) string {
+	return fmt.Sprintf("arn:aws:rds:%s:%s:cert:%s", s.cfg.Region, s.cfg.AccountID, id)
+}
+
+// checkCA returns the identifier of an existing CA as the store keys it (identifiers are
+// not case-sensitive), or CertificateNotFound.
+func (s *Service) checkCA(ctx context.Context, raw string) (string, error) {
+	id := strings.ToLower(raw)
+	if _, err := s.store.CertificateAuthority(ctx, id); errors.Is(err, store.ErrNotFound) {
+		return "", certificateNotFound(raw)
+	} else if err != nil {
+		return "", err
+	}
+	return id, nil
+}
+
+// defaultCA is the CA new instances get when CreateDBInstance names none.
+func (s *Service) defaultCA(ctx context.Context) (string, error) {
+	id, _, err := s.store.DefaultCA(ctx)
+	return id, err
+}
+
+func (s *Service) describeCertificates(ctx context.Context, p awsquery.Params) (any, error) {
+	maxRecords, marker, err := paging(p)
+	if err != nil {
+		return nil, err
+	}
+	if p.Has("Filters.Filter.1.Name") {
+		return nil, awsquery.InvalidParameterValue("Filters are not supported by DescribeCertificates.")
+	}
+	cas, err := s.store.CertificateAuthorities(ctx)
+	if err != nil {
+		return nil, err
+	}
+	def, override, err := s.store.DefaultCA(ctx)
+	if err != nil {
+		return nil, err
+	}
+	raw := p.String("CertificateIdentifier")
+	res := describeCertificatesResult{DefaultCertificateForNewLaunches: def}
+	found := false
+	for _, ca := range cas {
+		if raw != "" && ca.ID != strings.ToLower(raw) {
+			continue
+		}
+		found = true
+		if marker != "" && ca.ID <= marker {
+			continue
+		}
+		if len(res.Certificates.Items) == maxRecords {
+			res.Marker = res.Certificates.Items[maxRecords-1].CertificateIdentifier
+			break
+		}
+		x, err := s.certificateXML(ca, override && ca.ID == def)
+		if err != nil {
+			return nil, err
+		}
+		res.Certificates.Items = append(res.Certificates.Items, x)
+	}
+	if raw != "" && !found {
+		return nil, certificateNotFound(raw)
+	}
+	return res, nil
+}
+
+// modifyCertificates sets or removes the override of the default CA for new instances.
+// Instances that exist keep their CA.
+func (s *Service) modifyCertificates(ctx context.Context, p awsquery.Params) (any, error) {
+	remove, _, err := p.Bool("RemoveCustomerOverride")
+	if err != nil {
+		return nil, err
+	}
+	raw := p.String("CertificateIdentifier")
+	switch {
+	case remove && raw != "":
+		return nil, awsquery.InvalidParameterCombination("Specify either CertificateIdentifier or RemoveCustomerOverride, not both.")
+	case !remove && raw == "":
+		return nil, awsquery.InvalidParameterCombination("Specify CertificateIdentifier, or RemoveCustomerOverride to remove the override.")
+	}
+	id := ""
+	if !remove {
+		if id, err = s.checkCA(ctx, raw); err != nil {
+			return nil, err
+		}
+	}
+	if err := s.store.SetDefaultCA(ctx, id); errors.Is(err, store.ErrNotFound) {
+		return nil, certificateNotFound(raw)
+	} else if err != nil {
+		return nil, err
+	}
+	def, override, err := s.store.DefaultCA(ctx)
+	if err != nil {
+		return nil, err
+	}
+	s.log.Info("default CA for new instances", "ca", def, "override", override)
+	ca, err := s.store.CertificateAuthority(ctx, def)
+	if errors.Is(err, store.ErrNotFound) {
+		return modifyCertificatesResult{}, nil // no CA yet: a store without an account
+	} else if err != nil {
+		return nil, err
+	}
+	x, err := s.certificateXML(ca, override)
+	return modifyCertificatesResult{Certificate: &x}, err
+}
+
+// certificateXML describes a CA; an override of the default lasts as long as its CA.
+func (s *Service) certificateXML(ca store.CertificateAuthority, override bool) (xmlCertificate, error) {
+	cert, err := pki.ParseCertificate([]byte(ca.CertPEM))
+	if err != nil {
+		return xmlCertificate{}, fmt.Errorf("CA %s: %w", ca.ID, err)
+	}
+	x := xmlCertificate{
+		CertificateIdentifier: ca.ID,
+		CertificateType:       "CA",
+		Thumbprint:            pki.Thumbprint(cert),
+		ValidFrom:             cert.NotBefore.UTC(),
+		ValidTill:             cert.NotAfter.UTC(),
+		CertificateArn:        s.certARN(ca.ID),
+		CustomerOverride:      override,
+	}
+	if override {
+		t := cert.NotAfter.UTC()
+		x.CustomerOverrideValidTill = &t
+	}
+	return x, nil
+}
+
+// certificateDetails describes the server certificate an instance presents: the CA that
+// issued it and its end, which the reconciler moves forward before it comes.
+func certificateDetails(in store.Instance) *xmlCertificateDetails {
+	if len(in.CertPEM) == 0 {
+		return nil // not issued yet (the instance is being created)
+	}
+	cert, err := pki.ParseCertificate(in.CertPEM)
+	if err != nil {
+		return nil
+	}
+	return &xmlCertificateDetails{CAIdentifier: in.CertCA, ValidTill: cert.NotAfter.UTC()}
+}
+
+// modifyInstanceSupported are the ModifyDBInstance members Borealis acts on; any other is
+// refused rather than silently ignored.
+var modifyInstanceSupported = map[string]bool{
+	"Action": true, "Version": true, "DBInstanceIdentifier": true, "ApplyImmediately": true,
+	"CACertificateIdentifier": true, "CertificateRotationRestart": true,
+}
+
+// modifyInstance changes an instance's CA. With ApplyImmediately the instance turns
+// "modifying" until the reconciler has issued the new certificate and PostgreSQL has
+// reloaded it (no restart: open sessions keep going), unless CertificateRotationRestart
+// asks for a restart. Without it the change waits in PendingModifiedValues for the next
+// reboot, as on RDS.
+func (s *Service) modifyInstance(ctx context.Context, p awsquery.Params) (any, error) {
+	raw, err := p.Required("DBInstanceIdentifier")
+	if err != nil {
+		return nil, err
+	}
+	for k := range p.Values {
+		if name := strings.SplitN(k, ".", 2)[0]; !modifyInstanceSupported[name] {
+			return nil, awsquery.InvalidParameterCombination("ModifyDBInstance does not support %s in Borealis yet.", awsquery.Clip(name))
+		}
+	}
+	now, _, err := p.Bool("ApplyImmediately")
+	if err != nil {
+		return nil, err
+	}
+	restart, _, err := p.Bool("CertificateRotationRestart")
+	if err != nil {
+		return nil, err
+	}
+	ca := ""
+	if rawCA := p.String("CACertificateIdentifier"); rawCA != "" {
+		if ca, err = s.checkCA(ctx, rawCA); err != nil {
+			return nil, err
+		}
+	}
+	// The cluster is read first: the store has one connection, which the update holds.
+	cur, err := s.store.Instance(ctx, strings.ToLower(raw))
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, instanceNotFound(raw)
+	} else if err != nil {
+		return nil, err
+	}
+	cluster, err := s.store.Cluster(ctx, cur.ClusterID)
+	if err != nil {
+		return nil, err
+	}
+	in, err := s.store.UpdateInstance(ctx, cur.ID, func(in *store.Instance) error {
+		if in.Status != StatusAvailable {
+			return awsquery.Errorf(http.StatusBadRequest, "InvalidDBInstanceState", "Instance %s is not currently in the available state.", in.ID)
+		}
+		return applyCAChange(in, cluster, ca, now, restart)
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, instanceNotFound(raw)
+	}
+	if err != nil {
+		return nil, err
+	}
+	s.log.Info("instance modified", "instance", in.ID, "ca", in.CA(cluster), "pending_ca", in.PendingCAIdentifier, "status", in.Status)
+	s.notify()
+	return s.instanceResult(ctx, in, cluster)
+}
+
+// applyCAChange records a CA change on in: at once (status modifying, or rebooting when a
+// restart is asked for) or pending the next reboot. Asking for the CA in force drops a
+// pending change, as the request then asks for no change.
+func applyCAChange(in *store.Instance, c store.Cluster, ca string, now, restart bool) error {
+	if ca == "" {
+		if now && in.PendingCAIdentifier != "" {
+			// ApplyImmediately also applies what was pending.
+			ca = in.PendingCAIdentifier
+		} else {
+			return nil
+		}
+	}
+	if !now {
+		in.PendingCAIdentifier = ca
+		if ca == in.CA(c) {
+			in.PendingCAIdentifier = ""
+		}
+		return nil
+	}
+	in.PendingCAIdentifier = ""
+	if ca == in.CA(c) && in.CertCA == ca {
+		return nil
+	}
+	in.CAIdentifier = ca
+	in.Status = StatusModifying
+	if restart {
+		in.Status = StatusRebooting
+	}
+	return nil
+}
+
+// applyPending moves a pending CA change into force; a reboot calls it, as on RDS.
+func applyPending(in *store.Instance) {
+	if in.PendingCAIdentifier != "" {
+		in.CAIdentifier, in.PendingCAIdentifier = in.PendingCAIdentifier, ""
+	}
+}

@@ -1,0 +1,29 @@
+package server
+
+import (
+	"context"
+
+	"github.com/borealis-db/borealis/internal/console"
+	"github.com/borealis-db/borealis/internal/iam"
+)
+
+// consoleAuth signs console users in against IAM.
+type consoleAuth struct{ iam *iam.Service }
+
+func (a consoleAuth) SignIn(ctx context.Context, account, user, password string) (console.Login, bool, error) {
+	l, ok, err := a.iam.ConsoleSignIn(ctx, account, user, password)
+	return console.Login{Principal: l.Principal, ResetRequired: l.ResetRequired, HardExpired: l.HardExpired, MFARequired: l.MFARequired}, ok, err
+}
+
+func (a consoleAuth) CheckMFA(ctx context.Context, user, code string) (bool, error) {
+	return a.iam.CheckMFA(ctx, user, code)
+}
+
+func (a consoleAuth) ChangePassword(ctx context.Context, user, oldPassword, newPassword string) error {
+	return a.iam.ChangeOwnPassword(ctx, user, oldPassword, newPassword)
+}
+
+func (a consoleAuth) SignInRoot(ctx context.Context, account, password string) (console.Login, bool, error) {
+	p, ok, err := a.iam.RootSignIn(ctx, account, password)
+	return console.Login{Principal: p}, ok, err
+}
