@@ -67,7 +67,13 @@ func TestRefusesSourcesNoSecurityGroupAdmits(t *testing.T) {
 	addr := newGateway(t, func() (Target, bool) { return Target{Addr: backend, Admission: only2}, true })
 	assertClosedWithoutData(t, addr, []byte("\x00\x00\x00\x08\x04\xd2\x16\x2f"))
 	// From the admitted address the same bytes come back.
-	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP("127.0.0.2")}}
+	assertEchoes(t, net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP("127.0.0.2")}}, addr)
+}
+
+// assertEchoes connects with d, sends a first message and expects it back from the echo
+// backend: the gateway admitted the source and spliced it through.
+func assertEchoes(t *testing.T, d net.Dialer, addr string) {
+	t.Helper()
 	c, err := d.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
@@ -77,7 +83,7 @@ func TestRefusesSourcesNoSecurityGroupAdmits(t *testing.T) {
 	got := make([]byte, 8)
 	c.SetReadDeadline(time.Now().Add(5 * time.Second))
 	if _, err := io.ReadFull(c, got); err != nil {
-		t.Fatalf("admitted source: %v", err)
+		t.Fatalf("admitted source to %s: %v", addr, err)
 	}
 }
 
@@ -195,17 +201,7 @@ func TestEndpointListensOnBothFamiliesWithOneAdmission(t *testing.T) {
 	}
 	v4, v6 := g.listeners["ep"].lns[0].Addr().String(), g.listeners["ep"].lns[1].Addr().String()
 	assertClosedWithoutData(t, v4, []byte("\x00\x00\x00\x08\x04\xd2\x16\x2f"))
-	c, err := net.Dial("tcp", v6)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.Write([]byte("\x00\x00\x00\x08\x04\xd2\x16\x2f"))
-	got := make([]byte, 8)
-	c.SetReadDeadline(time.Now().Add(5 * time.Second))
-	if _, err := io.ReadFull(c, got); err != nil {
-		t.Fatalf("::1 admitted by ::1/128: %v", err)
-	}
+	assertEchoes(t, net.Dialer{}, v6) // ::1, admitted by ::1/128
 	// Ensure with the same addresses keeps the listeners; a different set replaces them.
 	if err := g.Ensure("ep", []string{"127.0.0.1:0", "[::1]:0"}, func() (Target, bool) { return Target{}, false }); err != nil {
 		t.Fatal(err)

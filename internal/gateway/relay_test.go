@@ -286,10 +286,10 @@ func TestGatewayCountsBytesAndOpenConnections(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	g := New(slog.New(slog.DiscardHandler), NewMetrics(reg))
 	t.Cleanup(g.Close)
-	if err := g.Ensure("ep", "127.0.0.1:0", func() (Target, bool) { return Target{Addr: backend, Admission: loopback}, true }); err != nil {
+	if err := g.Ensure("ep", []string{"127.0.0.1:0"}, func() (Target, bool) { return Target{Addr: backend, Admission: loopback}, true }); err != nil {
 		t.Fatal(err)
 	}
-	c, err := net.Dial("tcp", g.listeners["ep"].ln.Addr().String())
+	c, err := net.Dial("tcp", g.listeners["ep"].lns[0].Addr().String())
 	if err != nil {
 		t.Fatal(err)
 	}
