@@ -40,6 +40,8 @@ type Gateway struct {
 	log     *slog.Logger
 	metrics *Metrics
 
+	relay *relay // nil: connections are copied with a goroutine per direction
+
 	mu        sync.Mutex
 	listeners map[string]*endpoint
 	conns     sync.WaitGroup
@@ -58,7 +60,12 @@ func New(log *slog.Logger, metrics *Metrics) *Gateway {
 	if metrics == nil {
 		metrics = NewMetrics(prometheus.NewRegistry())
 	}
-	return &Gateway{log: log, metrics: metrics, listeners: map[string]*endpoint{}}
+	g := &Gateway{log: log, metrics: metrics, listeners: map[string]*endpoint{}}
+	var err error
+	if g.relay, err = newRelay(); err != nil {
+		log.Warn("gateway relay unavailable; copying with a goroutine per direction", "err", err)
+	}
+	return g
 }
 
 // Ensure makes endpoint name listen on every address in addrs (an IPv4 and an IPv6 one,
@@ -119,6 +126,9 @@ func (g *Gateway) Close() {
 		g.closeLocked(name)
 	}
 	g.mu.Unlock()
+	if g.relay != nil {
+		g.relay.close()
+	}
 }
 
 func (g *Gateway) currentRoute(ep *endpoint) Route {
@@ -217,7 +227,7 @@ func (g *Gateway) handle(ep *endpoint, client net.Conn) {
 	}
 	open := g.metrics.open.WithLabelValues(ep.name)
 	open.Inc()
-	in, out := carry(client, server)
+	in, out := g.carry(client, server)
 	open.Dec()
 	g.metrics.bytes.WithLabelValues(ep.name, "in").Add(float64(in + int64(len(head))))
 	g.metrics.bytes.WithLabelValues(ep.name, "out").Add(float64(out))
@@ -279,9 +289,9 @@ func errorResponse(severity, sqlstate, message string) []byte {
 
 // carry copies both ways until both directions end: on the relay, or failing that with
 // a goroutine per direction.
-func carry(client, server net.Conn) (in, out int64) {
-	if r := sharedRelay(); r != nil {
-		if in, out, ok := r.splice(client, server); ok {
+func (g *Gateway) carry(client, server net.Conn) (in, out int64) {
+	if g.relay != nil {
+		if in, out, ok := g.relay.splice(client, server); ok {
 			return in, out
 		}
 	}

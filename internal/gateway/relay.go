@@ -22,10 +22,13 @@ import (
 // have ended both sockets close.
 type relay struct {
 	epfd int
+	wake [2]int // a pipe whose read end is in the epoll set: close writes to it
 	buf  []byte // the read buffer, used by the loop goroutine only
 
-	mu    sync.Mutex
-	pairs map[int32]*pair // by either socket
+	mu      sync.Mutex
+	pairs   map[int32]*pair // by either socket
+	closing bool
+	stopped chan struct{}
 }
 
 type pair struct {
@@ -45,22 +48,58 @@ type direction struct {
 	n        int64  // bytes written
 }
 
-var (
-	relayOnce sync.Once
-	theRelay  *relay // nil when epoll is unavailable: the gateway falls back to io.Copy
-)
+// newRelay starts a relay and its goroutine; close stops them. An error (no epoll) leaves
+// the gateway on the io.Copy path.
+func newRelay() (*relay, error) {
+	epfd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
+	if err != nil {
+		return nil, err
+	}
+	r := &relay{epfd: epfd, buf: make([]byte, 64<<10), pairs: map[int32]*pair{}, stopped: make(chan struct{})}
+	if err := syscall.Pipe2(r.wake[:], syscall.O_NONBLOCK|syscall.O_CLOEXEC); err != nil {
+		syscall.Close(epfd)
+		return nil, err
+	}
+	ev := syscall.EpollEvent{Events: syscall.EPOLLIN, Fd: int32(r.wake[0])}
+	if err := syscall.EpollCtl(epfd, syscall.EPOLL_CTL_ADD, r.wake[0], &ev); err != nil {
+		syscall.Close(epfd)
+		syscall.Close(r.wake[0])
+		syscall.Close(r.wake[1])
+		return nil, err
+	}
+	go r.loop()
+	return r, nil
+}
 
-// sharedRelay starts the process's relay on first use.
-func sharedRelay() *relay {
-	relayOnce.Do(func() {
-		epfd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
-		if err != nil {
-			return
-		}
-		theRelay = &relay{epfd: epfd, buf: make([]byte, 64<<10), pairs: map[int32]*pair{}}
-		go theRelay.loop()
-	})
-	return theRelay
+// close ends every connection the relay carries and stops its goroutine. It is what the
+// gateway's Close does at shutdown; a second call does nothing.
+func (r *relay) close() {
+	r.mu.Lock()
+	already := r.closing
+	r.closing = true
+	r.mu.Unlock()
+	if !already {
+		_, _ = syscall.Write(r.wake[1], []byte{0})
+	}
+	<-r.stopped
+}
+
+// stop runs on the loop goroutine once close asked: every pair ends, then the relay's
+// own descriptors close.
+func (r *relay) stop() {
+	r.mu.Lock()
+	pairs := map[*pair]bool{}
+	for _, p := range r.pairs {
+		pairs[p] = true
+	}
+	r.mu.Unlock()
+	for p := range pairs {
+		r.finish(p)
+	}
+	syscall.Close(r.epfd)
+	syscall.Close(r.wake[0])
+	syscall.Close(r.wake[1])
+	close(r.stopped)
 }
 
 // splice carries client <-> server until both directions end, then closes both. ok is
@@ -84,7 +123,10 @@ func (r *relay) splice(client, server net.Conn) (in, out int64, ok bool) {
 	// if epoll refuses one, the connection goes back untouched. Adding a socket reports
 	// what is already readable, so no byte is missed.
 	r.mu.Lock()
-	err := r.add(cfd)
+	var err error = errRelayClosed
+	if !r.closing {
+		err = r.add(cfd)
+	}
 	if err == nil {
 		if err = r.add(sfd); err != nil {
 			_ = syscall.EpollCtl(r.epfd, syscall.EPOLL_CTL_DEL, cfd, nil)
@@ -106,6 +148,8 @@ func (r *relay) splice(client, server net.Conn) (in, out int64, ok bool) {
 	<-p.done
 	return p.dir[0].n, p.dir[1].n, true
 }
+
+var errRelayClosed = errors.New("gateway relay: closed")
 
 // EPOLLET does not fit syscall's signed constant type.
 const epollET = 1 << 31
@@ -158,6 +202,10 @@ func (r *relay) loop() {
 			panic("gateway relay: epoll_wait: " + err.Error())
 		}
 		for _, ev := range events[:n] {
+			if ev.Fd == int32(r.wake[0]) {
+				r.stop()
+				return
+			}
 			r.mu.Lock()
 			p := r.pairs[ev.Fd]
 			r.mu.Unlock()

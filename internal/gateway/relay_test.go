@@ -17,13 +17,22 @@ import (
 	dto "github.com/prometheus/client_model/go"
 )
 
+// testRelay is one relay for this package's tests (each Gateway makes its own).
+var testRelay = func() *relay {
+	r, err := newRelay()
+	if err != nil {
+		panic(err)
+	}
+	return r
+}()
+
 // copyPaths are the two ways carry can move bytes; every test runs on both.
 var copyPaths = []struct {
 	name string
 	run  func(client, server net.Conn) (in, out int64)
 }{
 	{"relay", func(c, s net.Conn) (int64, int64) {
-		in, out, ok := sharedRelay().splice(c, s)
+		in, out, ok := testRelay.splice(c, s)
 		if !ok {
 			panic("relay refused TCP sockets")
 		}
@@ -198,10 +207,7 @@ func TestCopyPathEndsWhenEitherSideCloses(t *testing.T) {
 
 // Many connections at once share the relay's one goroutine, and all of it is given back.
 func TestRelayManyConnectionsNoLeak(t *testing.T) {
-	r := sharedRelay()
-	if r == nil {
-		t.Skip("no epoll")
-	}
+	r := testRelay
 	fds0, goroutines0 := openFDs(t), runtime.NumGoroutine()
 	const n = 500
 	pairs := make([]*spliced, n)
@@ -270,7 +276,7 @@ func TestRelayHandsBackWhatItCannotCarry(t *testing.T) {
 	a, b := net.Pipe()
 	defer a.Close()
 	defer b.Close()
-	if _, _, ok := sharedRelay().splice(a, b); ok {
+	if _, _, ok := testRelay.splice(a, b); ok {
 		t.Fatal("relay took a net.Pipe")
 	}
 	go a.Write([]byte("x"))
@@ -326,4 +332,37 @@ func value(m prometheus.Metric) float64 {
 		return out.Counter.GetValue()
 	}
 	return out.Gauge.GetValue()
+}
+
+// A gateway's Close ends the connections its relay carries and stops the relay's
+// goroutine: serve's shutdown leaves nothing behind.
+func TestGatewayCloseStopsItsRelay(t *testing.T) {
+	backend := echoServer(t)
+	goroutines0 := runtime.NumGoroutine()
+	g := New(slog.New(slog.DiscardHandler), nil)
+	if err := g.Ensure("ep", []string{"127.0.0.1:0"}, func() (Target, bool) { return Target{Addr: backend, Admission: loopback}, true }); err != nil {
+		t.Fatal(err)
+	}
+	c, err := net.Dial("tcp", g.listeners["ep"].lns[0].Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.Write([]byte("\x00\x00\x00\x08\x04\xd2\x16\x2fping\n"))
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	got := make([]byte, 13)
+	if _, err := io.ReadFull(c, got); err != nil {
+		t.Fatalf("through the relay: %v", err)
+	}
+	g.Close()
+	if _, err := c.Read(got); err == nil {
+		t.Fatal("the connection outlived the gateway's Close")
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > goroutines0+2 && time.Now().Before(deadline) { // the echo server's own
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := runtime.NumGoroutine(); n > goroutines0+2 {
+		t.Fatalf("%d goroutines after Close, %d before", n, goroutines0)
+	}
 }
