@@ -1,6 +1,7 @@
 package console
 
 import (
+	"encoding/base64"
 	"net/http"
 	"net/url"
 	"slices"
@@ -22,8 +23,10 @@ func (c *Console) iamUserRoutes(m *http.ServeMux) {
 	m.HandleFunc("POST "+base+"/login-profile", c.signedIn(c.setLoginProfile))
 	m.HandleFunc("POST "+base+"/login-profile/delete", c.signedIn(c.deleteLoginProfile))
 	m.HandleFunc("POST "+base+"/mfa/deactivate", c.signedIn(c.deactivateMFA))
+	m.HandleFunc("POST "+base+"/mfa", c.signedIn(c.assignMFA))
+	m.HandleFunc("POST "+base+"/mfa/enable", c.signedIn(c.enableMFA))
 	c.policyRoutes(m, base, "User", func(w http.ResponseWriter, r *http.Request, status int, errText string, ed editorView) {
-		c.renderUser(w, r, status, errText, ed, nil)
+		c.renderUser(w, r, status, errText, ed, shownOnce{})
 	})
 }
 
@@ -92,6 +95,7 @@ type userData struct {
 	Keys        []accessKeyView
 	KeysError   string
 	NewKey      *newKeyView
+	NewMFA      *newMFAView
 	Login       *loginProfileView // nil: no console password
 	LoginError  string
 	MFA         []mfaDeviceView
@@ -100,12 +104,25 @@ type userData struct {
 }
 
 func (c *Console) userPage(w http.ResponseWriter, r *http.Request) {
-	c.renderUser(w, r, http.StatusOK, "", editorView{}, nil)
+	c.renderUser(w, r, http.StatusOK, "", editorView{}, shownOnce{})
 }
 
 // renderUser shows a user's page. errText and a refused editor's text come from a form
 // that failed; newKey from a key just created.
-func (c *Console) renderUser(w http.ResponseWriter, r *http.Request, status int, errText string, ed editorView, newKey *newKeyView) {
+// shownOnce is a secret just made, rendered on the response to its creation only.
+type shownOnce struct {
+	Key *newKeyView
+	MFA *newMFAView
+}
+
+// newMFAView is a virtual MFA device just created: its seed goes into the user's
+// authenticator app now, and the two codes that app then shows enable it.
+type newMFAView struct {
+	SerialNumber string
+	Seed         string // base32, as authenticator apps take it
+}
+
+func (c *Console) renderUser(w http.ResponseWriter, r *http.Request, status int, errText string, ed editorView, once shownOnce) {
 	h := holder{Kind: "User", Name: r.PathValue("name")}
 	p := page{Title: h.Name, Error: errText}
 	var u struct{ User iamUserView }
@@ -114,7 +131,7 @@ func (c *Console) renderUser(w http.ResponseWriter, r *http.Request, status int,
 		c.render(w, r, awsStatus(err), "iamentity.html", p)
 		return
 	}
-	d := userData{Holder: h, User: u.User, NewKey: newKey}
+	d := userData{Holder: h, User: u.User, NewKey: once.Key, NewMFA: once.MFA}
 	c.userMemberships(r, &d)
 	var err error
 	d.Keys, err = listAll[accessKeyView](c, r, "ListAccessKeys", h.values(), "AccessKeyMetadata")
@@ -191,7 +208,7 @@ func (c *Console) createAccessKey(w http.ResponseWriter, r *http.Request) {
 		c.flashError(w, r, userPath(name), c.errorText(err))
 		return
 	}
-	c.renderUser(w, r, http.StatusOK, "", editorView{}, &out.AccessKey)
+	c.renderUser(w, r, http.StatusOK, "", editorView{}, shownOnce{Key: &out.AccessKey})
 }
 
 func (c *Console) setAccessKeyStatus(w http.ResponseWriter, r *http.Request) {
@@ -235,4 +252,47 @@ func (c *Console) deactivateMFA(w http.ResponseWriter, r *http.Request) {
 	name, serial := r.PathValue("name"), r.PostFormValue("serial")
 	c.act(w, r, userPath(name), "iam", "DeactivateMFADevice", url.Values{"UserName": {name}, "SerialNumber": {serial}},
 		"Deactivated MFA device "+serial+".")
+}
+
+// assignMFA creates a virtual MFA device for the user and shows its seed on this response
+// only, with the form that enables it; like an access key's secret, the seed is never
+// stored by the console nor shown again.
+func (c *Console) assignMFA(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("name")
+	device := strings.TrimSpace(r.PostFormValue("device"))
+	if device == "" {
+		device = name
+	}
+	var out struct {
+		VirtualMFADevice struct {
+			SerialNumber     string
+			Base32StringSeed string // base64 of the base32 text: the field is a blob
+		}
+	}
+	if err := c.call(r, "iam", "CreateVirtualMFADevice", url.Values{"VirtualMFADeviceName": {device}}, &out); err != nil {
+		c.flashError(w, r, userPath(name), c.errorText(err))
+		return
+	}
+	seed, err := base64.StdEncoding.DecodeString(out.VirtualMFADevice.Base32StringSeed)
+	if err != nil {
+		c.flashError(w, r, userPath(name), "The new MFA device's seed could not be read.")
+		return
+	}
+	c.renderUser(w, r, http.StatusOK, "", editorView{}, shownOnce{MFA: &newMFAView{SerialNumber: out.VirtualMFADevice.SerialNumber, Seed: string(seed)}})
+}
+
+// enableMFA enables a device with two consecutive codes. If IAM refuses them, the device
+// (never used) is deleted, so that assigning again starts afresh with a new seed.
+func (c *Console) enableMFA(w http.ResponseWriter, r *http.Request) {
+	name, serial := r.PathValue("name"), r.PostFormValue("serial")
+	v := url.Values{"UserName": {name}, "SerialNumber": {serial},
+		"AuthenticationCode1": {strings.TrimSpace(r.PostFormValue("code1"))}, "AuthenticationCode2": {strings.TrimSpace(r.PostFormValue("code2"))}}
+	if err := c.call(r, "iam", "EnableMFADevice", v, nil); err != nil {
+		if derr := c.call(r, "iam", "DeleteVirtualMFADevice", url.Values{"SerialNumber": {serial}}, nil); derr != nil {
+			c.cfg.Log.Warn("console: delete unused MFA device", "serial", serial, "err", derr)
+		}
+		c.flashError(w, r, userPath(name), c.errorText(err)+" Assign the device again to get a new seed.")
+		return
+	}
+	c.redirect(w, r, userPath(name), "MFA device "+serial+" is enabled: "+name+" signs in with a code from now on.")
 }

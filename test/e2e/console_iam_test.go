@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
@@ -291,5 +292,42 @@ func TestConsoleIAMGroupsAndManagedPolicies(t *testing.T) {
 	out, err := srv.iam(t).GetGroup(ctx, &iam.GetGroupInput{GroupName: aws.String("console-group")})
 	if err != nil || len(out.Users) != 1 {
 		t.Fatalf("members per the API: %v %v", out, err)
+	}
+}
+
+func TestConsoleAssignsAVirtualMFADevice(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	srv := shared.get(t)
+	account := consoleUser(ctx, t, srv, "iam-mfa-admin", "Mfa-admin-123",
+		[]string{"arn:aws:iam::aws:policy/IAMFullAccess", "arn:aws:iam::aws:policy/AmazonRDSReadOnlyAccess"}, "")
+	consoleUser(ctx, t, srv, "iam-mfa-target", "Mfa-target-123", nil, "")
+	b := browser(t)
+	signIn(t, b, srv, account, "iam-mfa-admin", "Mfa-admin-123")
+	err := do(b,
+		chromedp.Navigate(srv.consoleURL("/iam/users/iam-mfa-target")),
+		chromedp.WaitVisible(css(`#device`)),
+		submit(`#device`),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seed := text(t, b, `#mfa-seed`)
+	screenshot(t, b, "iam-mfa-assign")
+	now := time.Now()
+	err = do(b,
+		chromedp.SendKeys(css(`#code1`), totp(t, []byte(seed), now.Add(-30*time.Second))),
+		chromedp.SendKeys(css(`#code2`), totp(t, []byte(seed), now)),
+		submit(`#code2`),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := mainText(t, b); !strings.Contains(got, "is enabled") || strings.Contains(got, seed) {
+		t.Fatalf("after enabling:\n%s", got)
+	}
+	out, err := srv.iam(t).ListMFADevices(ctx, &iam.ListMFADevicesInput{UserName: aws.String("iam-mfa-target")})
+	if err != nil || len(out.MFADevices) != 1 {
+		t.Fatalf("ListMFADevices: %+v %v", out, err)
 	}
 }
