@@ -156,7 +156,6 @@ func (c *Console) mfa(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c.throttle.succeeded(key)
-	s.mfa = true
 	s.principal.MFA = true // aws:MultiFactorAuthPresent in this session's requests
 	s.stage = stageDone
 	if s.reset {

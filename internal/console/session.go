@@ -29,7 +29,6 @@ type session struct {
 	principal principal.Principal
 	user      string // the IAM user name, for MFA and password changes
 	stage     stage
-	mfa       bool // the user signed in with an MFA code
 	created   time.Time
 	seen      time.Time
 	reset     bool // after the MFA code, a new password is still due
