@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -104,7 +105,7 @@ func (a *Authority) check(ctx context.Context, resourceID, user, token string) (
 		return none, fmt.Errorf("token for database user %q, not %q", got, user)
 	}
 	host, port, err := net.SplitHostPort(t.Host)
-	if err != nil || port != strconv.Itoa(c.Port) || !containsFold(c.Hosts, host) {
+	if err != nil || port != strconv.Itoa(c.Port) || !slices.ContainsFunc(c.Hosts, func(h string) bool { return strings.EqualFold(h, host) }) {
 		return none, fmt.Errorf("token for %s, not an endpoint of this cluster on port %d", t.Host, c.Port)
 	}
 	p, err := a.cfg.Authenticate(ctx, t.AccessKeyID)
@@ -119,13 +120,4 @@ func (a *Authority) check(ctx context.Context, resourceID, user, token string) (
 		return p, err
 	}
 	return p, nil
-}
-
-func containsFold(list []string, s string) bool {
-	for _, v := range list {
-		if strings.EqualFold(v, s) {
-			return true
-		}
-	}
-	return false
 }

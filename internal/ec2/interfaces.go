@@ -61,11 +61,8 @@ func interfaceDescription(d string) error {
 }
 
 func (s *Service) createNetworkInterface(ctx context.Context, p awsquery.Params) (any, error) {
-	subnetID, err := p.Required("SubnetId")
+	subnetID, err := requiredID(p, "SubnetId", "subnet")
 	if err != nil {
-		return nil, err
-	}
-	if err := checkID("subnet", subnetID); err != nil {
 		return nil, err
 	}
 	rawIP := p.Get("PrivateIpAddress")
@@ -244,11 +241,8 @@ func (s *Service) describeNetworkInterfaces(ctx context.Context, p awsquery.Para
 // modifyNetworkInterfaceAttribute changes one attribute, as EC2 allows per call: the
 // groups (SecurityGroupId.N) or the description (Description.Value).
 func (s *Service) modifyNetworkInterfaceAttribute(ctx context.Context, p awsquery.Params) (any, error) {
-	id, err := p.Required("NetworkInterfaceId")
+	id, err := requiredID(p, "NetworkInterfaceId", "eni")
 	if err != nil {
-		return nil, err
-	}
-	if err := checkID("eni", id); err != nil {
 		return nil, err
 	}
 	groups, err := interfaceGroups(p)
@@ -295,11 +289,8 @@ func (s *Service) modifyNetworkInterfaceAttribute(ctx context.Context, p awsquer
 }
 
 func (s *Service) deleteNetworkInterface(ctx context.Context, p awsquery.Params) (any, error) {
-	id, err := p.Required("NetworkInterfaceId")
+	id, err := requiredID(p, "NetworkInterfaceId", "eni")
 	if err != nil {
-		return nil, err
-	}
-	if err := checkID("eni", id); err != nil {
 		return nil, err
 	}
 	if err := s.store.EC2().DeleteNetworkInterface(ctx, id); errors.Is(err, store.ErrNotFound) {

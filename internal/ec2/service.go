@@ -151,6 +151,16 @@ func differentNetworks() error {
 }
 
 // checkID refuses an id of the wrong form with EC2's Malformed code for its kind.
+// requiredID reads a required id parameter and checks its form, as EC2 does before it
+// looks the id up: missing is MissingParameter, malformed is InvalidXxxID.Malformed.
+func requiredID(p awsquery.Params, param, kind string) (string, error) {
+	id, err := p.Required(param)
+	if err != nil {
+		return "", err
+	}
+	return id, checkID(kind, id)
+}
+
 func checkID(kind, id string) error {
 	k := kinds[kind]
 	if !validID(k.prefix, id) {

@@ -182,11 +182,8 @@ func boolText(b bool) string {
 // deleteVpc deletes a VPC with nothing left in it but its default group. Borealis keeps
 // the default VPC: clusters created without a VPC land in it, so it must always exist.
 func (s *Service) deleteVpc(ctx context.Context, p awsquery.Params) (any, error) {
-	id, err := p.Required("VpcId")
+	id, err := requiredID(p, "VpcId", "vpc")
 	if err != nil {
-		return nil, err
-	}
-	if err := checkID("vpc", id); err != nil {
 		return nil, err
 	}
 	st := s.store.EC2()
@@ -240,11 +237,8 @@ func (s *Service) deleteVpc(ctx context.Context, p awsquery.Params) (any, error)
 }
 
 func (s *Service) createSubnet(ctx context.Context, p awsquery.Params) (any, error) {
-	vpcID, err := p.Required("VpcId")
+	vpcID, err := requiredID(p, "VpcId", "vpc")
 	if err != nil {
-		return nil, err
-	}
-	if err := checkID("vpc", vpcID); err != nil {
 		return nil, err
 	}
 	raw, err := p.Required("CidrBlock")
@@ -351,11 +345,8 @@ func (s *Service) describeSubnets(ctx context.Context, p awsquery.Params) (any, 
 }
 
 func (s *Service) deleteSubnet(ctx context.Context, p awsquery.Params) (any, error) {
-	id, err := p.Required("SubnetId")
+	id, err := requiredID(p, "SubnetId", "subnet")
 	if err != nil {
-		return nil, err
-	}
-	if err := checkID("subnet", id); err != nil {
 		return nil, err
 	}
 	err = s.store.EC2Tx(ctx, func(e store.EC2State) error {
