@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# Measures what the endpoint gateway costs a PostgreSQL client, with pgbench over TLS, in
-# one run: straight to the server's private port (the baseline), through the cluster
-# endpoint (the gateway), and through Debian's pgbouncer in session mode. Prints tps and the
-# ratios to direct. Each cell runs ROUNDS rounds of direct, gateway, pgbouncer in turn and
-# reports median tps and the median of the per-round ratios, so that load from other
-# processes hits all three alike. Then, for one client select-only, the serve process's and
-# pgbouncer's syscalls (strace -c), context switches and CPU time per transaction.
+# Measures what the cluster endpoint costs a PostgreSQL client, with pgbench over TLS, in
+# one run: straight to the server's private port (the baseline); through the endpoint of a
+# `borealis serve` with kernel steering (the default: admitted connections are handed to
+# the server's socket by BPF sk_lookup); through the endpoint of a second serve started
+# with --kernel-steering=false, whose gateway relays every byte (measured against its own
+# server's private port); and through Debian's pgbouncer in session mode. Prints tps and
+# the ratios to direct. Each cell runs ROUNDS rounds of all of them in turn and reports
+# median tps and the median of the per-round ratios, so that load from other processes
+# hits them alike. Then, for one client select-only, the serve processes' and pgbouncer's
+# syscalls (strace -c), context switches and CPU time per transaction.
 # Usage: bench/pgbench.sh [seconds per run, default 5] [rounds, default 3]
 set -euo pipefail
 
@@ -23,29 +26,36 @@ cleanup() {
   # su does not pass the signal on: stop pgbouncer itself.
   [ -f "$work/pgbouncer.pid" ] && kill "$(cat "$work/pgbouncer.pid")" 2>/dev/null || true
   [ -n "${bouncer_pid:-}" ] && kill "$bouncer_pid" 2>/dev/null || true
-  [ -n "${serve_pid:-}" ] && { kill -TERM "$serve_pid" 2>/dev/null; wait "$serve_pid" 2>/dev/null || true; }
+  for p in ${serve_pid:-} ${relay_pid:-}; do kill -TERM "$p" 2>/dev/null; wait "$p" 2>/dev/null || true; done
   rm -rf "$work"
 }
 trap cleanup EXIT
 
-"$top/bin/borealis" serve --data-dir "$work/data" --api-addr "$api" >"$work/serve.log" 2>&1 &
-serve_pid=$!
-for _ in $(seq 1 100); do curl -fsS "http://$api/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
-
-export AWS_SHARED_CREDENTIALS_FILE=$work/data/credentials
-awsb() { aws --endpoint-url "http://$api" --region us-east-1 "$@"; }
-awsb rds create-db-cluster --db-cluster-identifier bench --engine aurora-postgresql \
-  --master-username bench --master-user-password 'Bench-pass-1' >/dev/null
-awsb rds create-db-instance --db-instance-identifier bench-1 --db-cluster-identifier bench \
-  --db-instance-class db.r6g.large --engine aurora-postgresql >/dev/null
-until [ "$(awsb rds describe-db-instances --db-instance-identifier bench-1 --query 'DBInstances[0].DBInstanceStatus' --output text)" = available ]; do sleep 0.5; done
-# Open the endpoint to this host where security groups are enforced.
-sg=$(awsb rds describe-db-clusters --db-cluster-identifier bench --query 'DBClusters[0].VpcSecurityGroups[0].VpcSecurityGroupId' --output text)
-port=$(awsb rds describe-db-clusters --db-cluster-identifier bench --query 'DBClusters[0].Port' --output text)
-if [ "$sg" != "None" ]; then
+# start_serve NAME [serve flags...]: a serve with one cluster open to 127.0.0.1; sets
+# NAME_pid, NAME_port (the endpoint) and NAME_private (the server's own port).
+start_serve() {
+  local name=$1; shift
+  local api="127.0.0.1:$(free_port)" dir=$work/$name
+  "$top/bin/borealis" serve --data-dir "$dir" --api-addr "$api" "$@" >"$work/$name.log" 2>&1 &
+  printf -v "${name}_pid" %s $!
+  for _ in $(seq 1 100); do curl -fsS "http://$api/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
+  awsb() { AWS_SHARED_CREDENTIALS_FILE=$dir/credentials aws --endpoint-url "http://$api" --region us-east-1 "$@"; }
+  awsb rds create-db-cluster --db-cluster-identifier bench --engine aurora-postgresql \
+    --master-username bench --master-user-password 'Bench-pass-1' >/dev/null
+  awsb rds create-db-instance --db-instance-identifier bench-1 --db-cluster-identifier bench \
+    --db-instance-class db.r6g.large --engine aurora-postgresql >/dev/null
+  until [ "$(awsb rds describe-db-instances --db-instance-identifier bench-1 --query 'DBInstances[0].DBInstanceStatus' --output text)" = available ]; do sleep 0.5; done
+  local sg port
+  sg=$(awsb rds describe-db-clusters --db-cluster-identifier bench --query 'DBClusters[0].VpcSecurityGroups[0].VpcSecurityGroupId' --output text)
+  port=$(awsb rds describe-db-clusters --db-cluster-identifier bench --query 'DBClusters[0].Port' --output text)
   awsb ec2 authorize-security-group-ingress --group-id "$sg" --protocol tcp --port "$port" --cidr 127.0.0.1/32 >/dev/null
-fi
-private=$(sed -n "s/^port = '\([0-9]*\)'/\1/p" "$work"/data/clusters/*/data/borealis.conf)
+  printf -v "${name}_port" %s "$port"
+  printf -v "${name}_private" %s "$(sed -n "s/^port = '\([0-9]*\)'/\1/p" "$dir"/clusters/*/data/borealis.conf)"
+}
+start_serve serve
+start_serve relay --kernel-steering=false
+port=$serve_port private=$serve_private
+grep -q 'kernel steering on' "$work/serve.log" || echo "warning: kernel steering is off in the first serve (see its log); both columns are relayed" >&2
 
 # pgbouncer in session mode in front of the private port, TLS on both sides.
 bport=$(free_port)
@@ -77,22 +87,24 @@ bouncer_pid=$!
 sleep 1
 
 export PGPASSWORD='Bench-pass-1' PGSSLMODE=require PGUSER=bench PGDATABASE=postgres
-pgbench -q -i -s 10 -h 127.0.0.1 -p "$port" >"$work/init.log" 2>&1 || { cat "$work/init.log"; exit 1; }
+for p in "$port" "$relay_port"; do
+  pgbench -q -i -s 10 -h 127.0.0.1 -p "$p" >"$work/init.log" 2>&1 || { cat "$work/init.log"; exit 1; }
+done
 
 tps() { # tps HOST_PORT CLIENTS [extra pgbench flags]
   local p=$1 c=$2; shift 2
   pgbench -h 127.0.0.1 -p "$p" -c "$c" -j "$c" -T "$secs" -n "$@" 2>/dev/null | sed -n 's/^tps = \([0-9.]*\).*/\1/p'
 }
-printf '%-32s %7s %8s %8s %9s %7s %7s  %s\n' workload clients direct gateway pgbouncer gw/dir pgb/dir 'gw/dir per round'
+printf '%-32s %7s %7s %7s %7s %9s %7s %7s %7s  %s\n' workload clients direct steered relayed pgbouncer st/dir rel/dir pgb/dir 'st/dir per round'
 run() { # run NAME CLIENTS FLAGS...
   local name=$1 c=$2; shift 2
   for _ in $(seq 1 "$rounds"); do
-    echo "$(tps "$private" "$c" "$@") $(tps "$port" "$c" "$@") $(tps "$bport" "$c" "$@")"
+    echo "$(tps "$private" "$c" "$@") $(tps "$port" "$c" "$@") $(tps "$relay_private" "$c" "$@") $(tps "$relay_port" "$c" "$@") $(tps "$bport" "$c" "$@")"
   done | awk -v n="$name" -v c="$c" '
     function med(a, k,   i, j, t) { for (i = 1; i <= k; i++) for (j = i + 1; j <= k; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
       return k % 2 ? a[(k + 1) / 2] : (a[k / 2] + a[k / 2 + 1]) / 2 }
-    { d[NR] = $1; g[NR] = $2; b[NR] = $3; rg[NR] = $2 / $1; rb[NR] = $3 / $1; s = s sprintf(" %.2f", $2 / $1) }
-    END { printf "%-32s %7s %8.0f %8.0f %9.0f %7.2f %7.2f %s\n", n, c, med(d, NR), med(g, NR), med(b, NR), med(rg, NR), med(rb, NR), s }'
+    { d[NR] = $1; st[NR] = $2; rl[NR] = $4; b[NR] = $5; rs[NR] = $2 / $1; rr[NR] = $4 / $3; rb[NR] = $5 / $1; s = s sprintf(" %.2f", $2 / $1) }
+    END { printf "%-32s %7s %7.0f %7.0f %7.0f %9.0f %7.2f %7.2f %7.2f %s\n", n, c, med(d, NR), med(st, NR), med(rl, NR), med(b, NR), med(rs, NR), med(rr, NR), med(rb, NR), s }'
 }
 for c in 1 4 16; do run "select-only (-S)" "$c" -S; done
 for c in 1 4 16; do run "tpc-b-like" "$c"; done
@@ -118,6 +130,7 @@ cost() { # cost NAME PID PORT
 if command -v strace >/dev/null; then
   echo
   echo "select-only, 1 client, per transaction, in the process between pgbench and PostgreSQL:"
-  cost gateway "$serve_pid" "$port"
+  cost steered "$serve_pid" "$port"
+  cost relayed "$relay_pid" "$relay_port"
   cost pgbouncer "$(cat "$work/pgbouncer.pid")" "$bport"
 fi

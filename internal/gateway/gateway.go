@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/borealis-db/borealis/internal/steer"
 )
 
 // Target is where an endpoint's connections go, and what the gateway checks on the way.
@@ -29,11 +31,22 @@ type Target struct {
 	ForceSSL bool
 	// Admission is the sources the endpoint's security groups admit; nil admits none.
 	Admission *Admission
+	// PID is the server's postmaster, whose listening socket admitted connections are
+	// steered to in the kernel; 0 keeps every connection on the gateway.
+	PID int
 }
 
 // Route names the target for a new connection; ok is false while no server serves the
 // endpoint (no writer yet, or it is down), and the client is then closed at once.
 type Route func() (t Target, ok bool)
+
+// Options tune a gateway.
+type Options struct {
+	// KernelSteering hands connections from admitted sources straight to the server's
+	// listening socket inside the kernel (package steer), where BPF is available; the
+	// gateway then sees only the rest: sources to refuse, and endpoints not steered.
+	KernelSteering bool
+}
 
 // Gateway owns the endpoint listeners.
 type Gateway struct {
@@ -41,6 +54,13 @@ type Gateway struct {
 	metrics *Metrics
 
 	relay *relay // nil: connections are copied with a goroutine per direction
+
+	// steer is nil without kernel steering. steerMu orders route reads with the kernel
+	// updates they cause, so an older route never overwrites a newer one; seen is what
+	// the metrics took from the kernel's counters so far.
+	steer   *steer.Steering
+	steerMu sync.Mutex
+	seen    map[string]steer.Counters
 
 	mu        sync.Mutex
 	listeners map[string]*endpoint
@@ -56,15 +76,23 @@ type endpoint struct {
 }
 
 // New returns a gateway with no endpoints. metrics may be nil.
-func New(log *slog.Logger, metrics *Metrics) *Gateway {
+func New(log *slog.Logger, metrics *Metrics, opts Options) *Gateway {
 	if metrics == nil {
 		metrics = NewMetrics(prometheus.NewRegistry())
 	}
-	g := &Gateway{log: log, metrics: metrics, listeners: map[string]*endpoint{}}
+	g := &Gateway{log: log, metrics: metrics, listeners: map[string]*endpoint{}, seen: map[string]steer.Counters{}}
 	var err error
 	if g.relay, err = newRelay(); err != nil {
 		log.Warn("gateway relay unavailable; copying with a goroutine per direction", "err", err)
 	}
+	if opts.KernelSteering {
+		if g.steer, err = steer.Open(log); err != nil {
+			log.Warn("kernel steering unavailable; the gateway carries every connection", "err", err)
+		} else {
+			log.Info("kernel steering on: admitted connections go straight to their server")
+		}
+	}
+	metrics.beforeCollect = g.collectSteered
 	return g
 }
 
@@ -72,23 +100,35 @@ func New(log *slog.Logger, metrics *Metrics) *Gateway {
 // say, with the same port) and route connections with route. It is idempotent: existing
 // listeners on the same addresses are kept and only the route changes.
 func (g *Gateway) Ensure(name string, addrs []string, route Route) error {
+	created, err := g.ensure(name, addrs, route)
+	if created {
+		g.Refresh(name)
+	}
+	return err
+}
+
+func (g *Gateway) ensure(name string, addrs []string, route Route) (created bool, err error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if ep, ok := g.listeners[name]; ok {
 		if slices.Equal(ep.addrs, addrs) {
 			ep.route = route
-			return nil
+			return false, nil
 		}
 		g.closeLocked(name)
 	}
 	ep := &endpoint{name: name, addrs: slices.Clone(addrs), route: route}
+	// Plain TCP, which is what PostgreSQL clients speak: Go's listeners default to MPTCP,
+	// whose fallback path costs every read and write a little more.
+	var lc net.ListenConfig
+	lc.SetMultipathTCP(false)
 	for _, addr := range addrs {
-		ln, err := net.Listen("tcp", addr)
+		ln, err := lc.Listen(context.Background(), "tcp", addr)
 		if err != nil {
 			for _, l := range ep.lns {
 				l.Close()
 			}
-			return err
+			return false, err
 		}
 		ep.lns = append(ep.lns, ln)
 	}
@@ -98,7 +138,7 @@ func (g *Gateway) Ensure(name string, addrs []string, route Route) error {
 		go g.serve(ep, ln)
 		g.log.Info("endpoint listening", "endpoint", name, "addr", ln.Addr().String())
 	}
-	return nil
+	return true, nil
 }
 
 // Remove closes endpoint name's listeners. Connections already spliced keep running until
@@ -111,6 +151,9 @@ func (g *Gateway) Remove(name string) {
 
 func (g *Gateway) closeLocked(name string) {
 	if ep, ok := g.listeners[name]; ok {
+		if g.steer != nil {
+			g.steer.Unroute(name)
+		}
 		for _, ln := range ep.lns {
 			ln.Close()
 		}
@@ -128,6 +171,67 @@ func (g *Gateway) Close() {
 	g.mu.Unlock()
 	if g.relay != nil {
 		g.relay.close()
+	}
+	g.steer.Close()
+}
+
+// Refresh reads endpoint name's route again and, with kernel steering, reprograms the
+// kernel before it returns, so that a new writer or a new admission applies to the very
+// next connection. Whoever changes what a Route returns calls it, outside any lock the
+// Route takes.
+func (g *Gateway) Refresh(name string) {
+	if g.steer == nil {
+		return
+	}
+	g.steerMu.Lock()
+	defer g.steerMu.Unlock()
+	g.mu.Lock()
+	ep := g.listeners[name]
+	g.mu.Unlock()
+	if ep == nil {
+		return
+	}
+	t, ok := g.currentRoute(ep)()
+	server, err := netip.ParseAddrPort(t.Addr)
+	if !ok || t.PID == 0 || t.Admission == nil || err != nil {
+		g.steer.Unroute(name)
+		return
+	}
+	locals := make([]netip.AddrPort, 0, len(ep.lns))
+	for _, ln := range ep.lns {
+		locals = append(locals, ln.Addr().(*net.TCPAddr).AddrPort())
+	}
+	if err := g.steer.Route(name, locals, steer.Server{PID: t.PID, Addr: server}, t.Admission.Prefixes()); err != nil {
+		// The gateway's listener takes every connection then, as without steering.
+		g.log.Warn("kernel steering of endpoint off; the gateway carries its connections", "endpoint", name, "err", err)
+		g.steer.Unroute(name)
+	}
+}
+
+// collectSteered adds what the kernel counted for steered connections since the last
+// scrape to the endpoint metrics.
+func (g *Gateway) collectSteered() {
+	if g.steer == nil {
+		return
+	}
+	g.mu.Lock()
+	names := make([]string, 0, len(g.listeners))
+	for name := range g.listeners {
+		names = append(names, name)
+	}
+	g.mu.Unlock()
+	g.steerMu.Lock()
+	defer g.steerMu.Unlock()
+	for _, name := range names {
+		now, last := g.steer.Counters(name), g.seen[name]
+		if now.Accepted < last.Accepted || now.Closed < last.Closed {
+			last = steer.Counters{} // the kernel's slot was started afresh
+		}
+		g.metrics.accepted.WithLabelValues(name).Add(float64(now.Accepted - last.Accepted))
+		g.metrics.open.WithLabelValues(name).Add(float64(now.Accepted-last.Accepted) - float64(now.Closed-last.Closed))
+		g.metrics.bytes.WithLabelValues(name, "in").Add(float64(now.BytesIn - last.BytesIn))
+		g.metrics.bytes.WithLabelValues(name, "out").Add(float64(now.BytesOut - last.BytesOut))
+		g.seen[name] = now
 	}
 }
 

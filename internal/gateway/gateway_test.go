@@ -32,7 +32,7 @@ func echoServer(t testing.TB) string {
 }
 
 func newGateway(t *testing.T, route Route) string {
-	g := New(slog.New(slog.DiscardHandler), nil)
+	g := New(slog.New(slog.DiscardHandler), nil, Options{})
 	t.Cleanup(g.Close)
 	if err := g.Ensure("ep", []string{"127.0.0.1:0"}, route); err != nil {
 		t.Fatal(err)
@@ -183,7 +183,7 @@ func BenchmarkRoundTripDirect(b *testing.B) {
 
 func BenchmarkRoundTripThroughGateway(b *testing.B) {
 	backend := echoServer(b)
-	g := New(slog.New(slog.DiscardHandler), nil)
+	g := New(slog.New(slog.DiscardHandler), nil, Options{})
 	defer g.Close()
 	if err := g.Ensure("ep", []string{"127.0.0.1:0"}, func() (Target, bool) { return Target{Addr: backend, Admission: loopback}, true }); err != nil {
 		b.Fatal(err)
@@ -193,7 +193,7 @@ func BenchmarkRoundTripThroughGateway(b *testing.B) {
 
 func TestEndpointListensOnBothFamiliesWithOneAdmission(t *testing.T) {
 	backend := echoServer(t)
-	g := New(slog.New(slog.DiscardHandler), nil)
+	g := New(slog.New(slog.DiscardHandler), nil, Options{})
 	t.Cleanup(g.Close)
 	only6 := NewAdmission([]string{"sg-test"}, []netip.Prefix{netip.MustParsePrefix("::1/128")})
 	if err := g.Ensure("ep", []string{"127.0.0.1:0", "[::1]:0"}, func() (Target, bool) { return Target{Addr: backend, Admission: only6}, true }); err != nil {

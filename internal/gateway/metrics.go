@@ -8,6 +8,28 @@ type Metrics struct {
 	refused  *prometheus.CounterVec
 	open     *prometheus.GaugeVec
 	bytes    *prometheus.CounterVec
+
+	// beforeCollect brings in what was counted elsewhere (the kernel) before a scrape.
+	beforeCollect func()
+}
+
+// Describe and Collect make Metrics one collector, so that beforeCollect runs before the
+// values are read, not beside it.
+func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
+	m.accepted.Describe(ch)
+	m.refused.Describe(ch)
+	m.open.Describe(ch)
+	m.bytes.Describe(ch)
+}
+
+func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
+	if m.beforeCollect != nil {
+		m.beforeCollect()
+	}
+	m.accepted.Collect(ch)
+	m.refused.Collect(ch)
+	m.open.Collect(ch)
+	m.bytes.Collect(ch)
 }
 
 // NewMetrics registers the gateway's metrics with reg.
@@ -22,6 +44,6 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		bytes: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "borealis_endpoint_bytes_total",
 			Help: "Bytes spliced, counted when a connection ends."}, []string{"endpoint", "direction"}),
 	}
-	reg.MustRegister(m.accepted, m.refused, m.open, m.bytes)
+	reg.MustRegister(m)
 	return m
 }

@@ -290,7 +290,7 @@ func TestRelayHandsBackWhatItCannotCarry(t *testing.T) {
 func TestGatewayCountsBytesAndOpenConnections(t *testing.T) {
 	backend := echoServer(t)
 	reg := prometheus.NewRegistry()
-	g := New(slog.New(slog.DiscardHandler), NewMetrics(reg))
+	g := New(slog.New(slog.DiscardHandler), NewMetrics(reg), Options{})
 	t.Cleanup(g.Close)
 	if err := g.Ensure("ep", []string{"127.0.0.1:0"}, func() (Target, bool) { return Target{Addr: backend, Admission: loopback}, true }); err != nil {
 		t.Fatal(err)
@@ -339,7 +339,7 @@ func value(m prometheus.Metric) float64 {
 func TestGatewayCloseStopsItsRelay(t *testing.T) {
 	backend := echoServer(t)
 	goroutines0 := runtime.NumGoroutine()
-	g := New(slog.New(slog.DiscardHandler), nil)
+	g := New(slog.New(slog.DiscardHandler), nil, Options{})
 	if err := g.Ensure("ep", []string{"127.0.0.1:0"}, func() (Target, bool) { return Target{Addr: backend, Admission: loopback}, true }); err != nil {
 		t.Fatal(err)
 	}

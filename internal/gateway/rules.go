@@ -88,3 +88,41 @@ func lastAddr(p netip.Prefix) netip.Addr {
 	a, _ := netip.AddrFromSlice(out)
 	return a
 }
+
+// Prefixes are the admitted addresses again as CIDR prefixes, the fewest that cover the
+// merged ranges exactly: what a longest-prefix-match table (the kernel's) needs.
+func (a *Admission) Prefixes() []netip.Prefix {
+	if a == nil {
+		return nil
+	}
+	var out []netip.Prefix
+	for _, ranges := range [][]addrRange{a.v4, a.v6} {
+		for _, r := range ranges {
+			out = appendRangePrefixes(out, r)
+		}
+	}
+	return out
+}
+
+// appendRangePrefixes splits r into prefixes: from its start, each time the shortest
+// prefix that starts there and ends within r.
+func appendRangePrefixes(out []netip.Prefix, r addrRange) []netip.Prefix {
+	lo := r.lo
+	for {
+		bits := lo.BitLen()
+		for bits > 0 {
+			p := netip.PrefixFrom(lo, bits-1)
+			if p.Masked().Addr() != lo || lastAddr(p).Compare(r.hi) > 0 {
+				break
+			}
+			bits--
+		}
+		p := netip.PrefixFrom(lo, bits)
+		out = append(out, p)
+		end := lastAddr(p)
+		if end.Compare(r.hi) >= 0 || !end.Next().IsValid() {
+			return out
+		}
+		lo = end.Next()
+	}
+}

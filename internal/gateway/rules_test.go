@@ -3,6 +3,7 @@ package gateway
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"testing"
 )
 
@@ -96,4 +97,26 @@ func BenchmarkAdmits(b *testing.B) {
 			linearAdmits(rules, miss)
 		}
 	})
+}
+
+func TestPrefixesAreTheFewestThatCoverTheAdmission(t *testing.T) {
+	pfx := func(ss ...string) []netip.Prefix {
+		var out []netip.Prefix
+		for _, s := range ss {
+			out = append(out, netip.MustParsePrefix(s))
+		}
+		return out
+	}
+	for _, tc := range []struct{ in, want []netip.Prefix }{
+		{pfx("10.0.0.0/25", "10.0.0.128/25"), pfx("10.0.0.0/24")},
+		{pfx("10.0.0.1/32", "10.0.0.2/31", "10.0.0.4/31", "10.0.0.6/32"), pfx("10.0.0.1/32", "10.0.0.2/31", "10.0.0.4/31", "10.0.0.6/32")},
+		{pfx("0.0.0.0/0", "192.168.1.0/24", "::ffff:10.0.0.0/104"), pfx("0.0.0.0/0")},
+		{pfx("255.255.255.255/32", "2001:db8::/33", "2001:db8:8000::/33", "::/0"), pfx("255.255.255.255/32", "::/0")},
+		{nil, nil},
+	} {
+		got := NewAdmission(nil, tc.in).Prefixes()
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("Prefixes of %v = %v; want %v", tc.in, got, tc.want)
+		}
+	}
 }

@@ -355,13 +355,16 @@ func (r *Reconciler) setRoute(c store.Cluster, m store.Instance, running params.
 	if !m.Writer {
 		return
 	}
+	pid := r.driver.Status(m.ID).PID
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	t := r.routes[c.ID]
 	t.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(m.PrivatePort))
 	t.ForceSSL = running["rds.force_ssl"] == "1"
+	t.PID = pid
 	r.setAdmission(c.ID, &t, a)
 	r.routes[c.ID] = t
+	r.mu.Unlock()
+	r.gateway.Refresh(c.ID)
 }
 
 // instanceSpec is the server of instance m with parameter values v.
@@ -415,6 +418,7 @@ func (r *Reconciler) deleteInstance(ctx context.Context, c store.Cluster, m stor
 	}
 	delete(r.applied, m.ID)
 	r.mu.Unlock()
+	r.gateway.Refresh(c.ID)
 	spec := r.volumeSpec(c, m.PrivatePort)
 	spec.Name = m.ID
 	if err := r.driver.Stop(ctx, spec); err != nil {
@@ -636,6 +640,7 @@ func (r *Reconciler) SecurityChanged(ctx context.Context) {
 			r.routes[id] = t
 		}
 		r.mu.Unlock()
+		r.gateway.Refresh(id)
 	}
 	r.Notify()
 }

@@ -49,6 +49,9 @@ type Config struct {
 	// before its end one is replaced (0: about a year, and 30 days).
 	CertValidity    time.Duration
 	CertRenewBefore time.Duration
+	// KernelSteering lets the kernel hand admitted connections to their server (package
+	// steer); without it, or where BPF is unavailable, the gateway carries every byte.
+	KernelSteering bool
 }
 
 // Run serves until ctx is cancelled, then stops every PostgreSQL server it started.
@@ -94,7 +97,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	}
 	metrics := prometheus.NewRegistry()
 	metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	gw := gateway.New(log.With("component", "gateway"), gateway.NewMetrics(metrics))
+	gw := gateway.New(log.With("component", "gateway"), gateway.NewMetrics(metrics), gateway.Options{KernelSteering: cfg.KernelSteering})
 	defer gw.Close()
 	iamSvc, err := iam.New(iam.Config{AccountID: acct.ID, AccountCreated: acct.RootKey.CreatedAt}, st, log.With("component", "iam"))
 	if err != nil {

@@ -1,0 +1,9 @@
+// Package steer hands connections that an endpoint's security groups admit straight to
+// the PostgreSQL server's listening socket, inside the kernel: a BPF sk_lookup program
+// looks up the endpoint address and the source's prefix and assigns the server's socket,
+// so an admitted connection costs no second hop, no copy and no wake-up of borealis
+// serve. Whatever it does not steer (a source not admitted, an endpoint with no server, a
+// kernel or process without BPF) reaches the gateway's own listener as before, where it
+// is refused, counted and logged, or relayed. A sock_ops program counts what steered
+// connections carry, for the endpoint metrics.
+package steer
