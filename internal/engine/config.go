@@ -193,7 +193,7 @@ func hbaRules(s Spec) []hbaRule {
 	}
 	rules := []hbaRule{
 		{"local", "all", Admin, "", "md5", "only Borealis, over the socket"},
-		{"host", "all", Admin, "all", "reject", "never over TCP (the gateway splices clients from loopback)"},
+		{"host", "all", Admin, "all", "reject", "never over TCP (every TCP client comes through an endpoint)"},
 		{"local", "all", "all", "", "reject", "users come in over TCP only"},
 	}
 	// Members of rds_iam log in with a token only, and only over TLS; their passwords no

@@ -190,6 +190,13 @@ func (s *server) logTail() string {
 }
 
 // rootKey reads the root access key from the credentials file serve wrote.
+// steering reports whether the server's log says it hands admitted connections to their
+// server in the kernel (as root with BPF it does; elsewhere the gateway relays).
+func (s *server) steering() bool {
+	b, _ := os.ReadFile(s.logPath)
+	return strings.Contains(string(b), "kernel steering on")
+}
+
 func (s *server) rootKey(t *testing.T) (id, secret string) {
 	t.Helper()
 	f, err := os.Open(filepath.Join(s.DataDir, "credentials"))

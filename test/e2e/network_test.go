@@ -124,6 +124,16 @@ func TestSecurityGroupsDecideWhoReachesAnEndpoint(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer open.Close(ctx)
+	// Steered by the kernel, the connection is the server's own: it sees the client's
+	// address. Relayed, it sees the gateway's.
+	var client string
+	if err := open.QueryRow(ctx, "SELECT host(inet_client_addr())").Scan(&client); err != nil {
+		t.Fatal(err)
+	}
+	steered := srv.steering()
+	if want := map[bool]string{true: "127.0.0.2", false: "127.0.0.1"}[steered]; client != want {
+		t.Errorf("with kernel steering %v, the server sees the client at %s; want %s", steered, client, want)
+	}
 
 	if _, err := e.RevokeSecurityGroupIngress(ctx, &ec2.RevokeSecurityGroupIngressInput{GroupId: aws.String(fence),
 		IpPermissions: []ec2types.IpPermission{rule("tcp", port, port, "127.0.0.2/32")}}); err != nil {
