@@ -118,8 +118,8 @@ func (g *Gateway) ensure(name string, addrs []string, route Route) (created bool
 		g.closeLocked(name)
 	}
 	ep := &endpoint{name: name, addrs: slices.Clone(addrs), route: route}
-	// Plain TCP, which is what PostgreSQL clients speak: Go's listeners default to MPTCP,
-	// whose fallback path costs every read and write a little more.
+	// Plain TCP, as PostgreSQL's own listener: Go's listeners default to MPTCP, which for
+	// plain-TCP clients only adds a fallback layer under every read and write.
 	var lc net.ListenConfig
 	lc.SetMultipathTCP(false)
 	for _, addr := range addrs {

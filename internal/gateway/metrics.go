@@ -36,13 +36,13 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
 		accepted: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "borealis_endpoint_connections_accepted_total",
-			Help: "Connections accepted by an endpoint listener."}, []string{"endpoint"}),
+			Help: "Connections accepted at an endpoint: by the gateway, or handed to the server by the kernel."}, []string{"endpoint"}),
 		refused: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "borealis_endpoint_connections_refused_total",
 			Help: "Connections closed before reaching a server, by reason."}, []string{"endpoint", "reason"}),
 		open: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "borealis_endpoint_connections_open",
-			Help: "Connections spliced to a server now."}, []string{"endpoint"}),
+			Help: "Connections open to a server now, relayed or steered."}, []string{"endpoint"}),
 		bytes: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "borealis_endpoint_bytes_total",
-			Help: "Bytes spliced, counted when a connection ends."}, []string{"endpoint", "direction"}),
+			Help: "Bytes carried, counted when a connection ends (steered ones by the kernel's TCP counters, where a FIN counts as one byte)."}, []string{"endpoint", "direction"}),
 	}
 	reg.MustRegister(m)
 	return m
