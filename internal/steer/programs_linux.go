@@ -1,6 +1,8 @@
 package steer
 
 import (
+	"slices"
+
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
 )
@@ -60,206 +62,206 @@ func mapPtr(dst asm.Register, m *ebpf.Map) asm.Instruction {
 	return ins
 }
 
+// zero clears n bytes (a multiple of 4) of the stack from off: the verifier wants every
+// byte of a map key written, and the keys' unused address bytes must compare equal.
+func zero(off int16, n int) asm.Instructions {
+	var out asm.Instructions
+	for i := 0; i < n; i += 4 {
+		out = append(out, asm.StoreImm(asm.RFP, off+int16(i), 0, asm.Word))
+	}
+	return out
+}
+
+// copyWords copies n 32-bit words of the context (R6) from src to the stack at each of
+// dsts, through R2. Addresses stay in network byte order, as the Go side writes them.
+func copyWords(src int16, n int, dsts ...int16) asm.Instructions {
+	var out asm.Instructions
+	for i := range int16(n) {
+		out = append(out, asm.LoadMem(asm.R2, asm.R6, src+4*i, asm.Word))
+		for _, d := range dsts {
+			out = append(out, asm.StoreMem(asm.RFP, d+4*i, asm.R2, asm.Word))
+		}
+	}
+	return out
+}
+
+// labelled names the first instruction of ins as a jump target.
+func labelled(name string, ins asm.Instructions) asm.Instructions {
+	ins[0] = ins[0].WithSymbol(name)
+	return ins
+}
+
+// lookupElem calls bpf_map_lookup_elem(m, fp+key); R0 is the value or NULL.
+func lookupElem(m *ebpf.Map, key int16) asm.Instructions {
+	return asm.Instructions{
+		mapPtr(asm.R1, m),
+		asm.Mov.Reg(asm.R2, asm.RFP),
+		asm.Add.Imm(asm.R2, int32(key)),
+		asm.FnMapLookupElem.Call(),
+	}
+}
+
 // lookupProgram is the sk_lookup program. For a TCP connection to one of the endpoint
 // addresses it is told about, from a source the endpoint's ruleset admits, it assigns the
 // server's listening socket and notes the connection for the accounting; anything else it
 // passes on untouched, to the gateway's own listener.
+//
+// Registers: R6 the context, R7 the family, R8 the endpoint's slot, R9 its ruleset.
 func lookupProgram(m *maps) asm.Instructions {
-	return asm.Instructions{
-		asm.Mov.Reg(asm.R6, asm.R1),
-		asm.LoadMem(asm.R2, asm.R6, lookupProtocol, asm.Word),
-		asm.JNE.Imm(asm.R2, ipprotoTCP, "pass"),
-
+	return slices.Concat(
+		asm.Instructions{
+			asm.Mov.Reg(asm.R6, asm.R1),
+			asm.LoadMem(asm.R2, asm.R6, lookupProtocol, asm.Word),
+			asm.JNE.Imm(asm.R2, ipprotoTCP, "pass"),
+		},
 		// endpointKey{Port, Family, Addr} of the local side.
-		asm.StoreImm(asm.RFP, stackEndpoint, 0, asm.Word),
-		asm.StoreImm(asm.RFP, stackEndpoint+4, 0, asm.Word),
-		asm.StoreImm(asm.RFP, stackEndpoint+8, 0, asm.Word),
-		asm.StoreImm(asm.RFP, stackEndpoint+8+4, 0, asm.Word),
-		asm.StoreImm(asm.RFP, stackEndpoint+16, 0, asm.Word),
-		asm.StoreImm(asm.RFP, stackEndpoint+16+4, 0, asm.Word),
-		asm.LoadMem(asm.R2, asm.R6, lookupLocalPort, asm.Word),
-		asm.StoreMem(asm.RFP, stackEndpoint, asm.R2, asm.Word),
-		asm.LoadMem(asm.R7, asm.R6, lookupFamily, asm.Word),
-		asm.StoreMem(asm.RFP, stackEndpoint+4, asm.R7, asm.Word),
-		asm.JEq.Imm(asm.R7, afInet6, "local6"),
-		asm.JNE.Imm(asm.R7, afInet, "pass"),
-		asm.LoadMem(asm.R2, asm.R6, lookupLocalIP4, asm.Word),
-		asm.StoreMem(asm.RFP, stackEndpoint+8, asm.R2, asm.Word),
-		asm.Ja.Label("endpoint"),
-		asm.LoadMem(asm.R2, asm.R6, lookupLocalIP6, asm.Word).WithSymbol("local6"),
-		asm.StoreMem(asm.RFP, stackEndpoint+8, asm.R2, asm.Word),
-		asm.LoadMem(asm.R2, asm.R6, lookupLocalIP6+4, asm.Word),
-		asm.StoreMem(asm.RFP, stackEndpoint+12, asm.R2, asm.Word),
-		asm.LoadMem(asm.R2, asm.R6, lookupLocalIP6+8, asm.Word),
-		asm.StoreMem(asm.RFP, stackEndpoint+16, asm.R2, asm.Word),
-		asm.LoadMem(asm.R2, asm.R6, lookupLocalIP6+12, asm.Word),
-		asm.StoreMem(asm.RFP, stackEndpoint+20, asm.R2, asm.Word),
+		zero(stackEndpoint, 24),
+		asm.Instructions{
+			asm.LoadMem(asm.R2, asm.R6, lookupLocalPort, asm.Word),
+			asm.StoreMem(asm.RFP, stackEndpoint, asm.R2, asm.Word),
+			asm.LoadMem(asm.R7, asm.R6, lookupFamily, asm.Word),
+			asm.StoreMem(asm.RFP, stackEndpoint+4, asm.R7, asm.Word),
+			asm.JEq.Imm(asm.R7, afInet6, "local6"),
+			asm.JNE.Imm(asm.R7, afInet, "pass"),
+		},
+		copyWords(lookupLocalIP4, 1, stackEndpoint+8),
+		asm.Instructions{asm.Ja.Label("endpoint")},
+		labelled("local6", copyWords(lookupLocalIP6, 4, stackEndpoint+8)),
+		labelled("endpoint", lookupElem(m.endpoints, stackEndpoint)),
+		asm.Instructions{
+			asm.JEq.Imm(asm.R0, 0, "pass"),
+			asm.LoadMem(asm.R8, asm.R0, 0, asm.Word),
+			asm.LoadMem(asm.R9, asm.R0, 4, asm.Word),
+			// admitKey{Prefixlen: all 192 bits, Ruleset, Family, Addr} and
+			// connKey{Family, Ports, Remote} of the remote side; Ports is the remote port
+			// (network order) | the local port << 16.
+			asm.StoreImm(asm.RFP, stackAdmit, 192, asm.Word),
+			asm.StoreMem(asm.RFP, stackAdmit+4, asm.R9, asm.Word),
+			asm.StoreMem(asm.RFP, stackAdmit+8, asm.R7, asm.Word),
+			asm.StoreMem(asm.RFP, stackConn, asm.R7, asm.Word),
+			asm.LoadMem(asm.R2, asm.R6, lookupRemotePort, asm.Half),
+			asm.LoadMem(asm.R3, asm.R6, lookupLocalPort, asm.Word),
+			asm.LSh.Imm32(asm.R3, 16),
+			asm.Or.Reg32(asm.R2, asm.R3),
+			asm.StoreMem(asm.RFP, stackConn+4, asm.R2, asm.Word),
+		},
+		zero(stackAdmit+12, 16),
+		zero(stackConn+8, 16),
+		asm.Instructions{asm.JEq.Imm(asm.R7, afInet6, "remote6")},
+		copyWords(lookupRemoteIP4, 1, stackAdmit+12, stackConn+8),
+		asm.Instructions{asm.Ja.Label("admit")},
+		labelled("remote6", copyWords(lookupRemoteIP6, 4, stackAdmit+12, stackConn+8)),
+		labelled("admit", lookupElem(m.admit, stackAdmit)),
+		asm.Instructions{
+			asm.JEq.Imm(asm.R0, 0, "pass"),
+			// The server's listening socket in the endpoint's slot.
+			asm.StoreMem(asm.RFP, stackSlot, asm.R8, asm.Word),
+		},
+		lookupElem(m.listeners, stackSlot),
+		asm.Instructions{
+			asm.JEq.Imm(asm.R0, 0, "pass"),
+			asm.Mov.Reg(asm.R7, asm.R0),
+			asm.Mov.Reg(asm.R1, asm.R6),
+			asm.Mov.Reg(asm.R2, asm.R7),
+			asm.Mov.Imm(asm.R3, 0),
+			asm.FnSkAssign.Call(),
+			asm.Mov.Reg(asm.R9, asm.R0),
+			asm.Mov.Reg(asm.R1, asm.R7),
+			asm.FnSkRelease.Call(),
+			asm.JNE.Imm(asm.R9, 0, "pass"),
 
-		mapPtr(asm.R1, m.endpoints).WithSymbol("endpoint"),
-		asm.Mov.Reg(asm.R2, asm.RFP),
-		asm.Add.Imm(asm.R2, stackEndpoint),
-		asm.FnMapLookupElem.Call(),
-		asm.JEq.Imm(asm.R0, 0, "pass"),
-		asm.LoadMem(asm.R8, asm.R0, 0, asm.Word), // slot
-		asm.LoadMem(asm.R9, asm.R0, 4, asm.Word), // ruleset
+			// Note the connection: the sock_ops program counts it once it is established.
+			asm.StoreMem(asm.RFP, stackConnVal, asm.R8, asm.Word),
+			asm.StoreImm(asm.RFP, stackConnVal+4, 0, asm.Word),
+			mapPtr(asm.R1, m.conns),
+			asm.Mov.Reg(asm.R2, asm.RFP),
+			asm.Add.Imm(asm.R2, stackConn),
+			asm.Mov.Reg(asm.R3, asm.RFP),
+			asm.Add.Imm(asm.R3, stackConnVal),
+			asm.Mov.Imm(asm.R4, 0), // BPF_ANY
+			asm.FnMapUpdateElem.Call(),
 
-		// admitKey{Prefixlen: all 192 bits, Ruleset, Family, Addr} of the remote side.
-		asm.StoreImm(asm.RFP, stackAdmit, 192, asm.Word),
-		asm.StoreMem(asm.RFP, stackAdmit+4, asm.R9, asm.Word),
-		asm.StoreMem(asm.RFP, stackAdmit+8, asm.R7, asm.Word),
-		asm.StoreImm(asm.RFP, stackAdmit+12, 0, asm.Word),
-		asm.StoreImm(asm.RFP, stackAdmit+16, 0, asm.Word),
-		asm.StoreImm(asm.RFP, stackAdmit+16+4, 0, asm.Word),
-		asm.StoreImm(asm.RFP, stackAdmit+24, 0, asm.Word),
-		// connKey{Family, Ports, Remote}: remote port (network order) | local port << 16.
-		asm.StoreMem(asm.RFP, stackConn, asm.R7, asm.Word),
-		asm.LoadMem(asm.R2, asm.R6, lookupRemotePort, asm.Half),
-		asm.LoadMem(asm.R3, asm.R6, lookupLocalPort, asm.Word),
-		asm.LSh.Imm32(asm.R3, 16),
-		asm.Or.Reg32(asm.R2, asm.R3),
-		asm.StoreMem(asm.RFP, stackConn+4, asm.R2, asm.Word),
-		asm.StoreImm(asm.RFP, stackConn+8, 0, asm.Word),
-		asm.StoreImm(asm.RFP, stackConn+8+4, 0, asm.Word),
-		asm.StoreImm(asm.RFP, stackConn+16, 0, asm.Word),
-		asm.StoreImm(asm.RFP, stackConn+16+4, 0, asm.Word),
-		asm.JEq.Imm(asm.R7, afInet6, "remote6"),
-		asm.LoadMem(asm.R2, asm.R6, lookupRemoteIP4, asm.Word),
-		asm.StoreMem(asm.RFP, stackAdmit+12, asm.R2, asm.Word),
-		asm.StoreMem(asm.RFP, stackConn+8, asm.R2, asm.Word),
-		asm.Ja.Label("admit"),
-		asm.LoadMem(asm.R2, asm.R6, lookupRemoteIP6, asm.Word).WithSymbol("remote6"),
-		asm.StoreMem(asm.RFP, stackAdmit+12, asm.R2, asm.Word),
-		asm.StoreMem(asm.RFP, stackConn+8, asm.R2, asm.Word),
-		asm.LoadMem(asm.R2, asm.R6, lookupRemoteIP6+4, asm.Word),
-		asm.StoreMem(asm.RFP, stackAdmit+16, asm.R2, asm.Word),
-		asm.StoreMem(asm.RFP, stackConn+12, asm.R2, asm.Word),
-		asm.LoadMem(asm.R2, asm.R6, lookupRemoteIP6+8, asm.Word),
-		asm.StoreMem(asm.RFP, stackAdmit+20, asm.R2, asm.Word),
-		asm.StoreMem(asm.RFP, stackConn+16, asm.R2, asm.Word),
-		asm.LoadMem(asm.R2, asm.R6, lookupRemoteIP6+12, asm.Word),
-		asm.StoreMem(asm.RFP, stackAdmit+24, asm.R2, asm.Word),
-		asm.StoreMem(asm.RFP, stackConn+20, asm.R2, asm.Word),
-
-		mapPtr(asm.R1, m.admit).WithSymbol("admit"),
-		asm.Mov.Reg(asm.R2, asm.RFP),
-		asm.Add.Imm(asm.R2, stackAdmit),
-		asm.FnMapLookupElem.Call(),
-		asm.JEq.Imm(asm.R0, 0, "pass"),
-
-		// The server's listening socket in the endpoint's slot.
-		asm.StoreMem(asm.RFP, stackSlot, asm.R8, asm.Word),
-		mapPtr(asm.R1, m.listeners),
-		asm.Mov.Reg(asm.R2, asm.RFP),
-		asm.Add.Imm(asm.R2, stackSlot),
-		asm.FnMapLookupElem.Call(),
-		asm.JEq.Imm(asm.R0, 0, "pass"),
-		asm.Mov.Reg(asm.R7, asm.R0),
-		asm.Mov.Reg(asm.R1, asm.R6),
-		asm.Mov.Reg(asm.R2, asm.R7),
-		asm.Mov.Imm(asm.R3, 0),
-		asm.FnSkAssign.Call(),
-		asm.Mov.Reg(asm.R9, asm.R0),
-		asm.Mov.Reg(asm.R1, asm.R7),
-		asm.FnSkRelease.Call(),
-		asm.JNE.Imm(asm.R9, 0, "pass"),
-
-		// Note the connection: the sock_ops program counts it once it is established.
-		asm.StoreMem(asm.RFP, stackConnVal, asm.R8, asm.Word),
-		asm.StoreImm(asm.RFP, stackConnVal+4, 0, asm.Word),
-		mapPtr(asm.R1, m.conns),
-		asm.Mov.Reg(asm.R2, asm.RFP),
-		asm.Add.Imm(asm.R2, stackConn),
-		asm.Mov.Reg(asm.R3, asm.RFP),
-		asm.Add.Imm(asm.R3, stackConnVal),
-		asm.Mov.Imm(asm.R4, 0), // BPF_ANY
-		asm.FnMapUpdateElem.Call(),
-
-		asm.Mov.Imm(asm.R0, skPass).WithSymbol("pass"),
-		asm.Return(),
-	}
+			asm.Mov.Imm(asm.R0, skPass).WithSymbol("pass"),
+			asm.Return(),
+		},
+	)
 }
 
 // opsProgram is the sock_ops program: it counts a steered connection when the server's
 // side is established and adds its bytes when it closes, so that the endpoint metrics
 // cover connections that never pass through borealis serve.
+//
+// Registers: R6 the context, R7 the operation, R8 the connection's entry, R9 its counters.
 func opsProgram(m *maps) asm.Instructions {
-	return asm.Instructions{
-		asm.Mov.Reg(asm.R6, asm.R1),
-		asm.LoadMem(asm.R7, asm.R6, opsOp, asm.Word),
-		asm.JEq.Imm(asm.R7, sockOpsPassiveEstablished, "key"),
-		asm.JNE.Imm(asm.R7, sockOpsState, "out"),
-		asm.LoadMem(asm.R2, asm.R6, opsArgs+4, asm.Word), // the new state
-		asm.JNE.Imm(asm.R2, tcpClose, "out"),
+	return slices.Concat(
+		asm.Instructions{
+			asm.Mov.Reg(asm.R6, asm.R1),
+			asm.LoadMem(asm.R7, asm.R6, opsOp, asm.Word),
+			asm.JEq.Imm(asm.R7, sockOpsPassiveEstablished, "key"),
+			asm.JNE.Imm(asm.R7, sockOpsState, "out"),
+			asm.LoadMem(asm.R2, asm.R6, opsArgs+4, asm.Word), // the new state
+			asm.JNE.Imm(asm.R2, tcpClose, "out"),
 
-		// connKey{Family, Ports, Remote}, built as the sk_lookup program builds it.
-		asm.LoadMem(asm.R2, asm.R6, opsFamily, asm.Word).WithSymbol("key"),
-		asm.StoreMem(asm.RFP, stackConn, asm.R2, asm.Word),
-		asm.StoreImm(asm.RFP, stackConn+8, 0, asm.Word),
-		asm.StoreImm(asm.RFP, stackConn+8+4, 0, asm.Word),
-		asm.StoreImm(asm.RFP, stackConn+16, 0, asm.Word),
-		asm.StoreImm(asm.RFP, stackConn+16+4, 0, asm.Word),
-		asm.LoadMem(asm.R3, asm.R6, opsRemotePort, asm.Word),
-		asm.RSh.Imm32(asm.R3, 16),
-		asm.LoadMem(asm.R4, asm.R6, opsLocalPort, asm.Word),
-		asm.LSh.Imm32(asm.R4, 16),
-		asm.Or.Reg32(asm.R3, asm.R4),
-		asm.StoreMem(asm.RFP, stackConn+4, asm.R3, asm.Word),
-		asm.JEq.Imm(asm.R2, afInet6, "remote6"),
-		asm.JNE.Imm(asm.R2, afInet, "out"),
-		asm.LoadMem(asm.R3, asm.R6, opsRemoteIP4, asm.Word),
-		asm.StoreMem(asm.RFP, stackConn+8, asm.R3, asm.Word),
-		asm.Ja.Label("find"),
-		asm.LoadMem(asm.R3, asm.R6, opsRemoteIP6, asm.Word).WithSymbol("remote6"),
-		asm.StoreMem(asm.RFP, stackConn+8, asm.R3, asm.Word),
-		asm.LoadMem(asm.R3, asm.R6, opsRemoteIP6+4, asm.Word),
-		asm.StoreMem(asm.RFP, stackConn+12, asm.R3, asm.Word),
-		asm.LoadMem(asm.R3, asm.R6, opsRemoteIP6+8, asm.Word),
-		asm.StoreMem(asm.RFP, stackConn+16, asm.R3, asm.Word),
-		asm.LoadMem(asm.R3, asm.R6, opsRemoteIP6+12, asm.Word),
-		asm.StoreMem(asm.RFP, stackConn+20, asm.R3, asm.Word),
+			// connKey{Family, Ports, Remote}, as the sk_lookup program builds it.
+			asm.LoadMem(asm.R2, asm.R6, opsFamily, asm.Word).WithSymbol("key"),
+			asm.StoreMem(asm.RFP, stackConn, asm.R2, asm.Word),
+			asm.LoadMem(asm.R3, asm.R6, opsRemotePort, asm.Word),
+			asm.RSh.Imm32(asm.R3, 16),
+			asm.LoadMem(asm.R4, asm.R6, opsLocalPort, asm.Word),
+			asm.LSh.Imm32(asm.R4, 16),
+			asm.Or.Reg32(asm.R3, asm.R4),
+			asm.StoreMem(asm.RFP, stackConn+4, asm.R3, asm.Word),
+		},
+		zero(stackConn+8, 16),
+		asm.Instructions{
+			asm.JEq.Imm(asm.R2, afInet6, "remote6"),
+			asm.JNE.Imm(asm.R2, afInet, "out"),
+		},
+		copyWords(opsRemoteIP4, 1, stackConn+8),
+		asm.Instructions{asm.Ja.Label("find")},
+		labelled("remote6", copyWords(opsRemoteIP6, 4, stackConn+8)),
+		labelled("find", lookupElem(m.conns, stackConn)),
+		asm.Instructions{
+			asm.JEq.Imm(asm.R0, 0, "out"),
+			asm.Mov.Reg(asm.R8, asm.R0),
+			asm.LoadMem(asm.R2, asm.R8, 0, asm.Word),
+			asm.StoreMem(asm.RFP, stackSlot, asm.R2, asm.Word),
+		},
+		lookupElem(m.counters, stackSlot),
+		asm.Instructions{
+			asm.JEq.Imm(asm.R0, 0, "out"),
+			asm.Mov.Reg(asm.R9, asm.R0),
+			asm.JEq.Imm(asm.R7, sockOpsState, "closed"),
 
-		mapPtr(asm.R1, m.conns).WithSymbol("find"),
-		asm.Mov.Reg(asm.R2, asm.RFP),
-		asm.Add.Imm(asm.R2, stackConn),
-		asm.FnMapLookupElem.Call(),
-		asm.JEq.Imm(asm.R0, 0, "out"),
-		asm.Mov.Reg(asm.R8, asm.R0),
-		asm.LoadMem(asm.R2, asm.R8, 0, asm.Word),
-		asm.StoreMem(asm.RFP, stackSlot, asm.R2, asm.Word),
-		mapPtr(asm.R1, m.counters),
-		asm.Mov.Reg(asm.R2, asm.RFP),
-		asm.Add.Imm(asm.R2, stackSlot),
-		asm.FnMapLookupElem.Call(),
-		asm.JEq.Imm(asm.R0, 0, "out"),
-		asm.Mov.Reg(asm.R9, asm.R0),
-		asm.JEq.Imm(asm.R7, sockOpsState, "closed"),
+			// Established: count it once, and ask for its state changes.
+			asm.LoadMem(asm.R2, asm.R8, 4, asm.Word),
+			asm.JNE.Imm(asm.R2, 0, "out"),
+			asm.StoreImm(asm.R8, 4, 1, asm.Word),
+			asm.Mov.Imm(asm.R2, 1),
+			asm.AddAtomic.Mem(asm.R9, asm.R2, asm.DWord, 0),
+			asm.Mov.Reg(asm.R1, asm.R6),
+			asm.Mov.Imm(asm.R2, sockOpsStateFlag),
+			asm.FnSockOpsCbFlagsSet.Call(),
+			asm.Ja.Label("out"),
 
-		// Established: count it once, and ask for its state changes.
-		asm.LoadMem(asm.R2, asm.R8, 4, asm.Word),
-		asm.JNE.Imm(asm.R2, 0, "out"),
-		asm.StoreImm(asm.R8, 4, 1, asm.Word),
-		asm.Mov.Imm(asm.R2, 1),
-		asm.AddAtomic.Mem(asm.R9, asm.R2, asm.DWord, 0),
-		asm.Mov.Reg(asm.R1, asm.R6),
-		asm.Mov.Imm(asm.R2, sockOpsStateFlag),
-		asm.FnSockOpsCbFlagsSet.Call(),
-		asm.Ja.Label("out"),
+			// Closed: count it and its bytes, and forget it.
+			asm.LoadMem(asm.R2, asm.R8, 4, asm.Word).WithSymbol("closed"),
+			asm.JEq.Imm(asm.R2, 0, "forget"),
+			asm.Mov.Imm(asm.R2, 1),
+			asm.AddAtomic.Mem(asm.R9, asm.R2, asm.DWord, 8),
+			asm.LoadMem(asm.R2, asm.R6, opsBytesReceived, asm.DWord),
+			asm.AddAtomic.Mem(asm.R9, asm.R2, asm.DWord, 16),
+			asm.LoadMem(asm.R2, asm.R6, opsBytesAcked, asm.DWord),
+			asm.AddAtomic.Mem(asm.R9, asm.R2, asm.DWord, 24),
+		},
+		labelled("forget", asm.Instructions{mapPtr(asm.R1, m.conns)}),
+		asm.Instructions{
+			asm.Mov.Reg(asm.R2, asm.RFP),
+			asm.Add.Imm(asm.R2, stackConn),
+			asm.FnMapDeleteElem.Call(),
 
-		// Closed: count it and its bytes, and forget it.
-		asm.LoadMem(asm.R2, asm.R8, 4, asm.Word).WithSymbol("closed"),
-		asm.JEq.Imm(asm.R2, 0, "forget"),
-		asm.Mov.Imm(asm.R2, 1),
-		asm.AddAtomic.Mem(asm.R9, asm.R2, asm.DWord, 8),
-		asm.LoadMem(asm.R2, asm.R6, opsBytesReceived, asm.DWord),
-		asm.AddAtomic.Mem(asm.R9, asm.R2, asm.DWord, 16),
-		asm.LoadMem(asm.R2, asm.R6, opsBytesAcked, asm.DWord),
-		asm.AddAtomic.Mem(asm.R9, asm.R2, asm.DWord, 24),
-		mapPtr(asm.R1, m.conns).WithSymbol("forget"),
-		asm.Mov.Reg(asm.R2, asm.RFP),
-		asm.Add.Imm(asm.R2, stackConn),
-		asm.FnMapDeleteElem.Call(),
-
-		asm.Mov.Imm(asm.R0, 1).WithSymbol("out"),
-		asm.Return(),
-	}
+			asm.Mov.Imm(asm.R0, 1).WithSymbol("out"),
+			asm.Return(),
+		},
+	)
 }

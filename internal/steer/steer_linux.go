@@ -45,7 +45,7 @@ type admitKey struct {
 
 // Counters are what the kernel counted for the connections steered through one slot.
 type Counters struct {
-	Accepted, Closed  uint64
+	Accepted, Closed uint64
 	// Received and sent (acknowledged) by the server's socket, as the kernel's TCP
 	// counters (RFC 4898) have them: a FIN counts as one byte.
 	BytesIn, BytesOut uint64
@@ -379,8 +379,8 @@ func (s *Steering) deleteRuleset(id uint32, admit []netip.Prefix) {
 	}
 }
 
-// admitKeys are the trie keys of prefixes under ruleset id. An IPv4 prefix also written
-// as IPv4-mapped IPv6 counts as IPv4, as the gateway's own check does.
+// admitKeys are the trie keys of prefixes under ruleset id. IPv4 prefixes must be written
+// as IPv4, not IPv4-mapped IPv6, as the gateway's Admission.Prefixes gives them.
 func admitKeys(id uint32, prefixes []netip.Prefix) []admitKey {
 	keys := make([]admitKey, 0, len(prefixes))
 	for _, p := range prefixes {
@@ -388,9 +388,6 @@ func admitKeys(id uint32, prefixes []netip.Prefix) []admitKey {
 			continue
 		}
 		p = p.Masked()
-		if p.Addr().Is4In6() {
-			p = netip.PrefixFrom(p.Addr().Unmap(), max(p.Bits()-96, 0))
-		}
 		k := admitKey{Prefixlen: 64 + uint32(p.Bits()), Ruleset: id, Family: afInet6}
 		if p.Addr().Is4() {
 			k.Family = afInet
