@@ -3,18 +3,23 @@ package gateway
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/binary"
 	"io"
 	"log/slog"
 	"net"
 	"net/netip"
+	"os"
 	"testing"
 	"time"
 )
 
-// echoServer answers each line with the same line, standing in for a backend.
+// echoServer answers each line with the same line, standing in for a backend. It listens
+// on plain TCP, as PostgreSQL does (Go's default is MPTCP), so it can be steered to.
 func echoServer(t testing.TB) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	var lc net.ListenConfig
+	lc.SetMultipathTCP(false)
+	ln, err := lc.Listen(context.Background(), "tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -186,6 +191,22 @@ func BenchmarkRoundTripThroughGateway(b *testing.B) {
 	g := New(slog.New(slog.DiscardHandler), nil, Options{})
 	defer g.Close()
 	if err := g.Ensure("ep", []string{"127.0.0.1:0"}, func() (Target, bool) { return Target{Addr: backend, Admission: loopback}, true }); err != nil {
+		b.Fatal(err)
+	}
+	pingPong(b, g.listeners["ep"].lns[0].Addr().String())
+}
+
+// BenchmarkRoundTripSteered is the same endpoint with kernel steering: the connection is
+// handed to the echo server's own listener, so no gateway hop remains.
+func BenchmarkRoundTripSteered(b *testing.B) {
+	backend := echoServer(b)
+	g := New(slog.New(slog.DiscardHandler), nil, Options{KernelSteering: true})
+	defer g.Close()
+	if g.steer == nil {
+		b.Skip("no kernel steering here (needs root, BPF and cgroup v2)")
+	}
+	route := func() (Target, bool) { return Target{Addr: backend, Admission: loopback, PID: os.Getpid()}, true }
+	if err := g.Ensure("ep", []string{"127.0.0.1:0"}, route); err != nil {
 		b.Fatal(err)
 	}
 	pingPong(b, g.listeners["ep"].lns[0].Addr().String())
