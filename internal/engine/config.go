@@ -79,7 +79,7 @@ func renderConf(s Spec) string {
 	writeSettings(&b, merged)
 	b.WriteString("\n# Managed by Borealis\n")
 	writeSettings(&b, map[string]string{
-		"listen_addresses":        s.ListenAddr,
+		"listen_addresses":        strings.Trim(s.ListenAddr+","+s.ListenIPv6, ","),
 		"port":                    strconv.Itoa(s.Port),
 		"unix_socket_directories": s.SocketDir,
 		// Only the postgres account (and root, i.e. Borealis) may use the socket.

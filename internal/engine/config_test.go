@@ -69,6 +69,10 @@ func TestRenderConf(t *testing.T) {
 	if strings.Count(got, "shared_buffers") != 1 {
 		t.Errorf("shared_buffers rendered more than once:\n%s", got)
 	}
+	s.ListenIPv6 = "::1"
+	if got := renderConf(s); !strings.Contains(got, "listen_addresses = '127.0.0.2,::1'\n") {
+		t.Errorf("with ListenIPv6, borealis.conf lacks both addresses:\n%s", got)
+	}
 }
 
 func TestIncludeAndScrub(t *testing.T) {
@@ -103,6 +107,7 @@ func TestValidate(t *testing.T) {
 		"bad setting":     func(s *Spec) { s.Settings = map[string]string{"x;y": "1"} },
 		"include":         func(s *Spec) { s.Settings = map[string]string{"Include": "/etc/shadow"} },
 		"hostname":        func(s *Spec) { s.ListenAddr = "localhost" },
+		"IPv4 as IPv6":    func(s *Spec) { s.ListenIPv6 = "127.0.0.1" },
 		"no cert":         func(s *Spec) { s.CertPEM = nil },
 		"name":            func(s *Spec) { s.Name = "a b" },
 	}

@@ -51,6 +51,10 @@ type Spec struct {
 	SocketDir  string // unix_socket_directories; see MaxSocketPathLen
 	LogFile    string // the server's stderr, appended; opened by the engine
 	ListenAddr string // IP address the server listens on (the gateway splices to it)
+	// ListenIPv6 is an IPv6 address the server also listens on, with the same port: the
+	// socket kernel steering hands IPv6 endpoint connections to. Optional; PostgreSQL only
+	// warns when it cannot bind it (a host without IPv6, the port taken there).
+	ListenIPv6 string
 	Port       int
 
 	CertPEM []byte // server certificate chain, written to DataDir/server.crt
@@ -169,6 +173,9 @@ func (s Spec) validate() error {
 	}
 	if net.ParseIP(s.ListenAddr) == nil {
 		return fmt.Errorf("engine: %s: listen address %q is not an IP address", s.Name, s.ListenAddr)
+	}
+	if ip := net.ParseIP(s.ListenIPv6); s.ListenIPv6 != "" && (ip == nil || ip.To4() != nil) {
+		return fmt.Errorf("engine: %s: IPv6 listen address %q is not an IPv6 address", s.Name, s.ListenIPv6)
 	}
 	if len(s.CertPEM) == 0 || len(s.KeyPEM) == 0 {
 		return fmt.Errorf("engine: %s: a TLS certificate and key are required", s.Name)

@@ -684,11 +684,24 @@ func (r *Reconciler) volumeSpec(c store.Cluster, port int) engine.Spec {
 		SocketDir:     socketDir,
 		LogFile:       filepath.Join(dir, "postgresql.log"),
 		ListenAddr:    "127.0.0.1",
+		ListenIPv6:    r.ipv6Twin(),
 		Port:          port,
 		CertPEM:       c.CertPEM,
 		KeyPEM:        c.KeyPEM,
 		AdminPassword: c.AdminPassword,
 	}
+}
+
+// ipv6Twin is "::1" when some endpoint listens on IPv6: the server then listens there
+// too, so that kernel steering can hand it IPv6 connections. The gateway itself relays
+// to 127.0.0.1 only.
+func (r *Reconciler) ipv6Twin() string {
+	for _, a := range r.cfg.EndpointAddrs {
+		if ip := net.ParseIP(a); ip != nil && ip.To4() == nil {
+			return "::1"
+		}
+	}
+	return ""
 }
 
 // freePort asks the kernel for an unused loopback port for a server's private listener.

@@ -126,14 +126,18 @@ func TestSecurityGroupsDecideWhoReachesAnEndpoint(t *testing.T) {
 	defer open.Close(ctx)
 	// Steered by the kernel, the connection is the server's own: it sees the client's
 	// address. Relayed, it sees the gateway's.
-	var client string
-	if err := open.QueryRow(ctx, "SELECT host(inet_client_addr())").Scan(&client); err != nil {
-		t.Fatal(err)
+	seesClientAt := func(conn *pgx.Conn, source string) {
+		t.Helper()
+		var client string
+		if err := conn.QueryRow(ctx, "SELECT host(inet_client_addr())").Scan(&client); err != nil {
+			t.Fatal(err)
+		}
+		steered := srv.steering()
+		if want := map[bool]string{true: source, false: "127.0.0.1"}[steered]; client != want {
+			t.Errorf("with kernel steering %v, the server sees %s's connection from %s; want %s", steered, source, client, want)
+		}
 	}
-	steered := srv.steering()
-	if want := map[bool]string{true: "127.0.0.2", false: "127.0.0.1"}[steered]; client != want {
-		t.Errorf("with kernel steering %v, the server sees the client at %s; want %s", steered, client, want)
-	}
+	seesClientAt(open, "127.0.0.2")
 
 	if _, err := e.RevokeSecurityGroupIngress(ctx, &ec2.RevokeSecurityGroupIngressInput{GroupId: aws.String(fence),
 		IpPermissions: []ec2types.IpPermission{rule("tcp", port, port, "127.0.0.2/32")}}); err != nil {
@@ -152,6 +156,12 @@ func TestSecurityGroupsDecideWhoReachesAnEndpoint(t *testing.T) {
 	authorize(fence, ec2types.IpPermission{IpProtocol: aws.String("tcp"), FromPort: aws.Int32(port), ToPort: aws.Int32(port),
 		Ipv6Ranges: []ec2types.Ipv6Range{{CidrIpv6: aws.String("::1/128")}}})
 	eventuallyReaches("::1", true)
+	open6, err := srv.tryConnectFrom(ctx, "::1", endpoint, port, "master1", "Master-pass1", "postgres")
+	if err != nil {
+		t.Fatal(err)
+	}
+	seesClientAt(open6, "::1")
+	open6.Close(ctx)
 
 	// A port range that does not hold the endpoint's port admits nothing; protocol -1 admits all.
 	authorize(fence, rule("tcp", port+1, port+10, "127.0.0.3/32"))
