@@ -1,14 +1,19 @@
 package steer
 
 import (
+	"bufio"
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/netip"
 	"os"
+	"os/exec"
 	"testing"
 	"time"
+
+	"github.com/cilium/ebpf"
 )
 
 func open(t *testing.T) *Steering {
@@ -150,5 +155,76 @@ func TestSteeredConnectionsAreCounted(t *testing.T) {
 	// The kernel's byte counters count a FIN as a byte (the sequence space).
 	if c := s.Counters("ep"); c != (Counters{Accepted: 1, Closed: 1, BytesIn: 5 + 1, BytesOut: 3 + 1}) {
 		t.Fatalf("closed connection counted as %+v; want 1 accepted and closed, 5+FIN bytes in, 3+FIN out", c)
+	}
+}
+
+// TestKillLeavesNoSteeringBehind kills -9 a process that holds steering and checks that
+// its programs are gone with it: nothing is pinned, so a crashed borealis serve leaves no
+// connections being steered to servers it no longer watches.
+func TestKillLeavesNoSteeringBehind(t *testing.T) {
+	if os.Getenv("STEER_TEST_CHILD") == "1" {
+		s, err := Open(slog.New(slog.DiscardHandler))
+		if err != nil {
+			fmt.Println("error", err)
+			os.Exit(1)
+		}
+		for _, l := range s.links {
+			info, err := l.Info()
+			if err != nil {
+				fmt.Println("error", err)
+				os.Exit(1)
+			}
+			fmt.Println("program", info.Program)
+		}
+		fmt.Println("ready")
+		time.Sleep(time.Minute)
+		os.Exit(0)
+	}
+	open(t) // skips where steering is unavailable
+	cmd := exec.Command(os.Args[0], "-test.run", "^TestKillLeavesNoSteeringBehind$")
+	cmd.Env = append(os.Environ(), "STEER_TEST_CHILD=1")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	var ids []ebpf.ProgramID
+	sc := bufio.NewScanner(out)
+	for sc.Scan() && sc.Text() != "ready" {
+		var id ebpf.ProgramID
+		if _, err := fmt.Sscanf(sc.Text(), "program %d", &id); err != nil {
+			t.Fatalf("child: %s", sc.Text())
+		}
+		ids = append(ids, id)
+	}
+	if len(ids) != 2 {
+		t.Fatalf("child attached %d programs; want sk_lookup and sock_ops", len(ids))
+	}
+	for _, id := range ids {
+		p, err := ebpf.NewProgramFromID(id)
+		if err != nil {
+			t.Fatalf("program %d of the live child: %v", id, err)
+		}
+		p.Close()
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	// The kernel frees them once the dead process's descriptors are released (RCU).
+	deadline := time.Now().Add(10 * time.Second)
+	for _, id := range ids {
+		for {
+			p, err := ebpf.NewProgramFromID(id)
+			if err != nil {
+				break
+			}
+			p.Close()
+			if time.Now().After(deadline) {
+				t.Fatalf("program %d still loaded after its process was killed", id)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
 	}
 }
