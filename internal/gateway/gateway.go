@@ -86,7 +86,7 @@ func New(log *slog.Logger, metrics *Metrics, opts Options) *Gateway {
 		log.Warn("gateway relay unavailable; copying with a goroutine per direction", "err", err)
 	}
 	if opts.KernelSteering {
-		if g.steer, err = steer.Open(log); err != nil {
+		if g.steer, err = steer.Open(); err != nil {
 			log.Warn("kernel steering unavailable; the gateway carries every connection", "err", err)
 		} else {
 			log.Info("kernel steering on: admitted connections go straight to their server")

@@ -3,7 +3,6 @@ package steer
 import (
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/netip"
 	"os"
 	"slices"
@@ -71,7 +70,6 @@ func (m *maps) close() {
 // detaches everything; so does the process ending, since nothing is pinned, which is what
 // makes a kill -9 of borealis serve leave no steering behind.
 type Steering struct {
-	log   *slog.Logger
 	maps  maps
 	links []link.Link
 
@@ -93,8 +91,8 @@ type route struct {
 // Open loads the programs and attaches them: sk_lookup to this process's network
 // namespace and sock_ops to the root of the cgroup v2 hierarchy. It fails, changing
 // nothing, where the kernel or the process's privileges do not allow it.
-func Open(log *slog.Logger) (*Steering, error) {
-	s := &Steering{log: log, routes: map[string]*route{}}
+func Open() (*Steering, error) {
+	s := &Steering{routes: map[string]*route{}}
 	var err error
 	defer func() {
 		if err != nil {
@@ -166,7 +164,7 @@ func cgroup2Root() (string, error) {
 	return "", errors.New("steer: no cgroup v2 hierarchy is mounted")
 }
 
-// Close detaches the programs and releases the maps and the sockets held for them.
+// Close detaches the programs and releases the maps, and with them the server sockets.
 func (s *Steering) Close() {
 	if s == nil {
 		return
@@ -306,8 +304,10 @@ func (s *Steering) attachServer(r *route, server Server) error {
 		}
 	}()
 	for fam, slot := range r.slots {
-		if _, ok := socks[fam]; !ok {
+		if _, ok := socks[fam]; !ok { // the server no longer listens in this family
 			_ = s.maps.listeners.Delete(slot)
+			delete(r.slots, fam)
+			s.freeSlots = append(s.freeSlots, slot)
 		}
 	}
 	for fam, f := range socks {
@@ -337,6 +337,9 @@ func (s *Steering) allocSlot() (uint32, error) {
 	}
 	slot := s.freeSlots[0]
 	s.freeSlots = s.freeSlots[1:]
+	if err := s.maps.counters.Put(slot, Counters{}); err != nil {
+		return 0, fmt.Errorf("steer: reset counters of slot %d: %w", slot, err)
+	}
 	return slot, nil
 }
 

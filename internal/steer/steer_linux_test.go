@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/netip"
 	"os"
@@ -18,7 +17,7 @@ import (
 
 func open(t *testing.T) *Steering {
 	t.Helper()
-	s, err := Open(slog.New(slog.DiscardHandler))
+	s, err := Open()
 	if err != nil {
 		t.Skipf("no BPF steering on this kernel or for this user: %v", err)
 	}
@@ -163,7 +162,7 @@ func TestSteeredConnectionsAreCounted(t *testing.T) {
 // connections being steered to servers it no longer watches.
 func TestKillLeavesNoSteeringBehind(t *testing.T) {
 	if os.Getenv("STEER_TEST_CHILD") == "1" {
-		s, err := Open(slog.New(slog.DiscardHandler))
+		s, err := Open()
 		if err != nil {
 			fmt.Println("error", err)
 			os.Exit(1)

@@ -4,7 +4,6 @@ package steer
 
 import (
 	"errors"
-	"log/slog"
 	"net/netip"
 )
 
@@ -21,7 +20,7 @@ type Counters struct {
 	BytesIn, BytesOut uint64
 }
 
-func Open(*slog.Logger) (*Steering, error) { return nil, errors.New("steer: needs Linux") }
+func Open() (*Steering, error) { return nil, errors.New("steer: needs Linux") }
 
 func (*Steering) Route(string, []netip.AddrPort, Server, []netip.Prefix) error {
 	return errors.New("steer: needs Linux")
