@@ -2,6 +2,10 @@
 // to the PostgreSQL server behind it. TLS runs end to end between the client and
 // PostgreSQL: the gateway never terminates it, so the server sees the client's session.
 // The listener is where the security-group check belongs: before one byte is read.
+//
+// With kernel steering (package steer), connections from admitted sources are handed to
+// the server's own listening socket before they reach the gateway's listener; the gateway
+// then sees only what it must refuse, and what cannot be steered.
 package gateway
 
 import (
