@@ -39,70 +39,37 @@ func (l *Local) bootstrap(ctx context.Context, s Spec, b Bootstrap) error {
 	return nil
 }
 
-// runBootstrap makes Aurora's roles and databases. Every step checks before
-// creating, so a run interrupted by a crash can run again. Errors name the
-// step, never the statement: one carries the password hash.
-func runBootstrap(ctx context.Context, c *pgx.Conn, b Bootstrap) error {
-	// Keep statements (and so the hash) out of the server log on error.
-	for _, q := range []string{"SET log_min_error_statement = panic", "SET log_statement = none"} {
+// adminSessionSettings keep statements that carry a password verifier out of the server
+// log (whatever the parameter group says about statement logging) and out of
+// pg_stat_activity, where members of pg_read_all_stats could read an idle session's last
+// statement. lock_timeout lets a caller retry rather than wait behind a session that holds
+// the master's row.
+var adminSessionSettings = []string{
+	"SET log_min_error_statement = panic", "SET log_statement = none",
+	"SET log_min_duration_statement = -1", "SET log_min_duration_sample = -1", "SET log_transaction_sample_rate = 0",
+	"SET track_activities = off", "SET lock_timeout = '10s'",
+}
+
+func setupAdminSession(ctx context.Context, c *pgx.Conn) error {
+	for _, q := range adminSessionSettings {
 		if _, err := c.Exec(ctx, q); err != nil {
 			return fmt.Errorf("session setup: %w", err)
 		}
 	}
+	return nil
+}
+
+// runBootstrap makes Aurora's roles and databases. Every step checks before
+// creating, so a run interrupted by a crash can run again. Errors name the
+// step, never the statement: one carries the password verifier.
+func runBootstrap(ctx context.Context, c *pgx.Conn, b Bootstrap) error {
+	if err := setupAdminSession(ctx, c); err != nil {
+		return err
+	}
 	master := ident(b.MasterUsername)
-	err := pgx.BeginFunc(ctx, c, func(tx pgx.Tx) error {
-		exec := func(step, q string) error {
-			if _, err := tx.Exec(ctx, q); err != nil {
-				return fmt.Errorf("%s: %w", step, err)
-			}
-			return nil
-		}
-		roleExists := func(name string) (bool, error) {
-			var ok bool
-			err := tx.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)", name).Scan(&ok)
-			return ok, err
-		}
-		if err := exec("rdsadmin attributes", "ALTER ROLE "+ident(Admin)+
-			" WITH SUPERUSER CREATEROLE CREATEDB REPLICATION BYPASSRLS LOGIN VALID UNTIL 'infinity'"); err != nil {
-			return err
-		}
-		for _, r := range []string{RoleSuperuser, RolePassword, RoleReplication, RoleIAM} {
-			ok, err := roleExists(r)
-			if err != nil {
-				return fmt.Errorf("role %s: %w", r, err)
-			}
-			if !ok {
-				if err := exec("create "+r, "CREATE ROLE "+ident(r)+" NOLOGIN"); err != nil {
-					return err
-				}
-			}
-		}
-		grants := []string{
-			"GRANT " + strings.Join(superuserGrants, ", ") + " TO " + ident(RoleSuperuser) + " WITH ADMIN OPTION",
-			"GRANT " + ident(RolePassword) + " TO " + ident(RoleSuperuser) + " WITH ADMIN OPTION",
-			"GRANT " + ident(RoleReplication) + " TO " + ident(RoleSuperuser) + " WITH ADMIN OPTION",
-		}
-		for _, g := range grants {
-			if err := exec("grants to "+RoleSuperuser, g); err != nil {
-				return err
-			}
-		}
-		ok, err := roleExists(b.MasterUsername)
-		if err != nil {
-			return fmt.Errorf("master user: %w", err)
-		}
-		verb := "CREATE"
-		if ok {
-			verb = "ALTER"
-		}
-		if err := exec("master user", verb+" ROLE "+master+
-			" WITH LOGIN NOSUPERUSER INHERIT CREATEDB CREATEROLE NOREPLICATION NOBYPASSRLS VALID UNTIL 'infinity' PASSWORD "+
-			quoteLiteral(b.MasterPasswordMD5)); err != nil {
-			return err
-		}
-		return exec("master membership", "GRANT "+ident(RoleSuperuser)+" TO "+master)
-	})
-	if err != nil {
+	if err := pgx.BeginFunc(ctx, c, func(tx pgx.Tx) error {
+		return ensureRoles(ctx, tx, b.MasterUsername, b.MasterPasswordVerifier)
+	}); err != nil {
 		return err
 	}
 
@@ -136,6 +103,112 @@ func runBootstrap(ctx context.Context, c *pgx.Conn, b Bootstrap) error {
 		if err := ensureDB(d, master); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// ensureRoles gives rdsadmin, the reserved roles and the master their Aurora attributes and
+// memberships, and the master the password verifier. The master is created if no role has
+// its name (it was dropped, or renamed away), and every setting stored for it, for all
+// databases or one, is removed: a setting such as search_path, role or
+// default_transaction_read_only can lock the master out or steer its sessions. Running it
+// again changes nothing.
+func ensureRoles(ctx context.Context, tx pgx.Tx, username, verifier string) error {
+	exec := func(step, q string) error {
+		if _, err := tx.Exec(ctx, q); err != nil {
+			return fmt.Errorf("%s: %w", step, err)
+		}
+		return nil
+	}
+	roleExists := func(name string) (bool, error) {
+		var ok bool
+		err := tx.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = $1)", name).Scan(&ok)
+		return ok, err
+	}
+	if err := exec("rdsadmin attributes", "ALTER ROLE "+ident(Admin)+
+		" WITH SUPERUSER CREATEROLE CREATEDB REPLICATION BYPASSRLS LOGIN VALID UNTIL 'infinity'"); err != nil {
+		return err
+	}
+	for _, r := range []string{RoleSuperuser, RolePassword, RoleReplication, RoleIAM} {
+		ok, err := roleExists(r)
+		if err != nil {
+			return fmt.Errorf("role %s: %w", r, err)
+		}
+		if !ok {
+			if err := exec("create "+r, "CREATE ROLE "+ident(r)+" NOLOGIN"); err != nil {
+				return err
+			}
+		}
+	}
+	grants := []string{
+		"GRANT " + strings.Join(superuserGrants, ", ") + " TO " + ident(RoleSuperuser) + " WITH ADMIN OPTION",
+		"GRANT " + ident(RolePassword) + " TO " + ident(RoleSuperuser) + " WITH ADMIN OPTION",
+		"GRANT " + ident(RoleReplication) + " TO " + ident(RoleSuperuser) + " WITH ADMIN OPTION",
+	}
+	for _, g := range grants {
+		if err := exec("grants to "+RoleSuperuser, g); err != nil {
+			return err
+		}
+	}
+	master := ident(username)
+	ok, err := roleExists(username)
+	if err != nil {
+		return fmt.Errorf("master user: %w", err)
+	}
+	verb := "CREATE"
+	if ok {
+		verb = "ALTER"
+	}
+	if err := exec("master user", verb+" ROLE "+master+" WITH "+masterAttributes+" PASSWORD "+quoteLiteral(verifier)); err != nil {
+		return err
+	}
+	if err := exec("master membership", "GRANT "+ident(RoleSuperuser)+" TO "+master); err != nil {
+		return err
+	}
+	if err := exec("master settings", "ALTER ROLE "+master+" RESET ALL"); err != nil {
+		return err
+	}
+	rows, err := tx.Query(ctx, `SELECT d.datname FROM pg_catalog.pg_db_role_setting s
+		JOIN pg_catalog.pg_database d ON d.oid = s.setdatabase
+		JOIN pg_catalog.pg_roles r ON r.oid = s.setrole WHERE r.rolname = $1`, username)
+	if err != nil {
+		return fmt.Errorf("master settings: %w", err)
+	}
+	dbs, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return fmt.Errorf("master settings: %w", err)
+	}
+	for _, d := range dbs {
+		if err := exec("master settings", "ALTER ROLE "+master+" IN DATABASE "+ident(d)+" RESET ALL"); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// masterAttributes are the master user's attributes on Aurora PostgreSQL.
+const masterAttributes = "LOGIN NOSUPERUSER INHERIT CREATEDB CREATEROLE NOREPLICATION NOBYPASSRLS CONNECTION LIMIT -1 VALID UNTIL 'infinity'"
+
+// ResetMaster sets the master's password verifier and restores its Aurora attributes,
+// membership in rds_superuser and settings (see ensureRoles), on the running server of s,
+// as rdsadmin over the unix socket. Open sessions are not touched. Idempotent: a caller
+// that does not know whether a run finished runs it again.
+func (l *Local) ResetMaster(ctx context.Context, s Spec, username, verifier string) error {
+	if err := checkMaster(username, verifier); err != nil {
+		return err
+	}
+	c, err := l.Connect(ctx, s, Admin)
+	if err != nil {
+		return err
+	}
+	defer c.Close(context.Background())
+	if err := setupAdminSession(ctx, c); err != nil {
+		return fmt.Errorf("engine: %s: reset master: %w", s.Name, err)
+	}
+	if err := pgx.BeginFunc(ctx, c, func(tx pgx.Tx) error {
+		return ensureRoles(ctx, tx, username, verifier)
+	}); err != nil {
+		return fmt.Errorf("engine: %s: reset master: %w", s.Name, err)
 	}
 	return nil
 }

@@ -118,16 +118,16 @@ func TestValidate(t *testing.T) {
 			t.Errorf("%s: accepted", name)
 		}
 	}
-	okB := Bootstrap{MasterUsername: "admin", MasterPasswordMD5: "md5" + strings.Repeat("a", 32)}
+	okB := Bootstrap{MasterUsername: "admin", MasterPasswordVerifier: "md5" + strings.Repeat("a", 32)}
 	if err := okB.validate(); err != nil {
 		t.Fatal(err)
 	}
 	for _, b := range []Bootstrap{
-		{MasterUsername: "rdsadmin", MasterPasswordMD5: okB.MasterPasswordMD5},
-		{MasterUsername: "rds_x", MasterPasswordMD5: okB.MasterPasswordMD5},
-		{MasterUsername: "a\"b", MasterPasswordMD5: okB.MasterPasswordMD5},
-		{MasterUsername: "admin", MasterPasswordMD5: "secret"},
-		{MasterUsername: "admin", MasterPasswordMD5: okB.MasterPasswordMD5, DatabaseName: "template1"},
+		{MasterUsername: "rdsadmin", MasterPasswordVerifier: okB.MasterPasswordVerifier},
+		{MasterUsername: "rds_x", MasterPasswordVerifier: okB.MasterPasswordVerifier},
+		{MasterUsername: "a\"b", MasterPasswordVerifier: okB.MasterPasswordVerifier},
+		{MasterUsername: "admin", MasterPasswordVerifier: "secret"},
+		{MasterUsername: "admin", MasterPasswordVerifier: okB.MasterPasswordVerifier, DatabaseName: "template1"},
 	} {
 		if err := b.validate(); err == nil {
 			t.Errorf("%+v accepted", b)

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/borealis-db/borealis/internal/scram"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -36,6 +37,10 @@ type Driver interface {
 	Status(name string) Status
 	// Destroy stops the server and removes its data directory.
 	Destroy(ctx context.Context, s Spec) error
+	// ResetMaster gives the master user of the running server of s the password verifier
+	// and restores its Aurora attributes, memberships and settings, recreating it if it is
+	// gone. Open sessions stay. Idempotent.
+	ResetMaster(ctx context.Context, s Spec, username, verifier string) error
 	// Connect opens an admin (rdsadmin) session to a running server.
 	Connect(ctx context.Context, s Spec, database string) (*pgx.Conn, error)
 	// Exits reports servers that ended without being asked to.
@@ -87,9 +92,11 @@ type IAMAuth struct {
 
 // Bootstrap is what the first start of a new cluster volume creates.
 type Bootstrap struct {
-	MasterUsername    string // letters, digits, underscore; starts with a letter
-	MasterPasswordMD5 string // "md5" + hex(md5(password + username))
-	DatabaseName      string // "" for none: then only "postgres" exists, as on RDS
+	MasterUsername string // letters, digits, underscore; starts with a letter
+	// MasterPasswordVerifier is the password as PostgreSQL stores it: a SCRAM-SHA-256
+	// verifier, or "md5" + hex(md5(password + username)) from clusters made before.
+	MasterPasswordVerifier string
+	DatabaseName           string // "" for none: then only "postgres" exists, as on RDS
 }
 
 // State of one server as the driver sees it.
@@ -217,15 +224,8 @@ func (s Spec) validatePaths() error {
 }
 
 func (b Bootstrap) validate() error {
-	u := b.MasterUsername
-	if !roleRE.MatchString(u) {
-		return fmt.Errorf("engine: master username %q: want a letter then letters, digits, underscores", u)
-	}
-	if reservedRole(u) {
-		return fmt.Errorf("engine: master username %q is reserved", u)
-	}
-	if !md5RE.MatchString(b.MasterPasswordMD5) {
-		return errors.New("engine: master password hash is not md5 + 32 lowercase hex digits")
+	if err := checkMaster(b.MasterUsername, b.MasterPasswordVerifier); err != nil {
+		return err
 	}
 	if d := b.DatabaseName; d != "" {
 		if !roleRE.MatchString(d) {
@@ -235,6 +235,20 @@ func (b Bootstrap) validate() error {
 		case Admin, "template0", "template1":
 			return fmt.Errorf("engine: database name %q is reserved", d)
 		}
+	}
+	return nil
+}
+
+// checkMaster checks the master's name and verifier, which go into SQL text.
+func checkMaster(username, verifier string) error {
+	if !roleRE.MatchString(username) {
+		return fmt.Errorf("engine: master username %q: want a letter then letters, digits, underscores", username)
+	}
+	if reservedRole(username) {
+		return fmt.Errorf("engine: master username %q is reserved", username)
+	}
+	if !scram.IsVerifier(verifier) && !md5RE.MatchString(verifier) {
+		return errors.New("engine: master password verifier is neither SCRAM-SHA-256 nor md5 + 32 lowercase hex digits")
 	}
 	return nil
 }

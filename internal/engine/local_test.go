@@ -14,6 +14,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"github.com/borealis-db/borealis/internal/scram"
 	"io"
 	"log/slog"
 	"math/big"
@@ -194,7 +195,11 @@ func newFixture(t *testing.T, name string) *fixture {
 			AdminPassword: "admin-secret-1",
 		},
 	}
-	f.boot = Bootstrap{MasterUsername: "master", MasterPasswordMD5: md5Password("master", f.password), DatabaseName: "appdb"}
+	verifier, err := scram.Verifier(f.password)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.boot = Bootstrap{MasterUsername: "master", MasterPasswordVerifier: verifier, DatabaseName: "appdb"}
 	return f
 }
 

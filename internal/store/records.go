@@ -21,16 +21,19 @@ type AccessKey struct {
 
 // Cluster is a DB cluster: what the API asked for and the status the reconciler reports.
 type Cluster struct {
-	ID                  string   `json:"id"`          // the identifier, lower-case
-	ResourceID          string   `json:"resource_id"` // cluster-XXXX, immutable
-	Engine              string   `json:"engine"`
-	EngineVersion       string   `json:"engine_version"`
-	MasterUsername      string   `json:"master_username"`
-	MasterPasswordMD5   string   `json:"master_password_md5"` // PostgreSQL's md5 verifier, never the plaintext
-	DatabaseName        string   `json:"database_name,omitempty"`
-	Port                int      `json:"port"`
-	VpcSecurityGroupIDs []string `json:"vpc_security_group_ids,omitempty"`
-	VpcID               string   `json:"vpc_id,omitempty"`
+	ID             string `json:"id"`          // the identifier, lower-case
+	ResourceID     string `json:"resource_id"` // cluster-XXXX, immutable
+	Engine         string `json:"engine"`
+	EngineVersion  string `json:"engine_version"`
+	MasterUsername string `json:"master_username"`
+	// MasterPasswordVerifier is the master's password as PostgreSQL stores it: a
+	// SCRAM-SHA-256 verifier (or, in clusters made before Borealis computed those, the md5
+	// one), never the plaintext.
+	MasterPasswordVerifier string   `json:"master_password_verifier"`
+	DatabaseName           string   `json:"database_name,omitempty"`
+	Port                   int      `json:"port"`
+	VpcSecurityGroupIDs    []string `json:"vpc_security_group_ids,omitempty"`
+	VpcID                  string   `json:"vpc_id,omitempty"`
 	// IAMAuth is IAMDatabaseAuthenticationEnabled: members of rds_iam log in with tokens.
 	IAMAuth        bool      `json:"iam_database_authentication,omitempty"`
 	SubnetGroup    string    `json:"subnet_group,omitempty"` // "" is the default group

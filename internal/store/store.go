@@ -59,6 +59,9 @@ var migrations = []string{
 	`CREATE INDEX iam_mfa_devices_user ON iam_mfa_devices (user_id)`,
 	// Certificate authorities added after the first one (see cas.go); that one stays in meta.
 	`CREATE TABLE certificate_authorities (id TEXT PRIMARY KEY, doc TEXT NOT NULL)`,
+	// The master's verifier may be SCRAM-SHA-256 now, not md5 only: the field is renamed.
+	`UPDATE clusters SET doc = json_remove(json_set(doc, '$.master_password_verifier', json_extract(doc, '$.master_password_md5')), '$.master_password_md5')
+		WHERE json_type(doc, '$.master_password_md5') = 'text'`,
 }
 
 // Open opens (creating if needed) the state file at path, 0600 because it holds secrets.

@@ -3,8 +3,10 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -90,5 +92,40 @@ func TestInstancesAndClusterDeletionAreChecked(t *testing.T) {
 	}
 	if c, err := s.MarkClusterDeleting(ctx, "c1", accept); err != nil || c.Status != "deleting" {
 		t.Fatalf("%+v %v", c, err)
+	}
+}
+
+// A state file written before the master's verifier could be SCRAM holds it as
+// master_password_md5; after the upgrade it is read as the verifier, and nothing else of
+// the record changes.
+func TestOldMasterMD5VerifierIsMigrated(t *testing.T) {
+	ctx := context.Background()
+	s, path := open(t)
+	const old = `{"id":"c1","master_username":"admin","master_password_md5":"md5aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa","status":"available"}`
+	if _, err := s.db.ExecContext(ctx, `INSERT INTO clusters (id, doc) VALUES ('c1', ?)`, old); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.db.ExecContext(ctx, fmt.Sprintf(`PRAGMA user_version = %d`, len(migrations)-1)); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	s2, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	c, err := s2.Cluster(ctx, "c1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.MasterPasswordVerifier != "md5aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" || c.MasterUsername != "admin" || c.Status != "available" {
+		t.Fatalf("after migration: %+v", c)
+	}
+	var doc string
+	if err := s2.db.QueryRowContext(ctx, `SELECT doc FROM clusters WHERE id = 'c1'`).Scan(&doc); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(doc, "master_password_md5") {
+		t.Fatalf("old field kept: %s", doc)
 	}
 }

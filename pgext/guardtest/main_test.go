@@ -132,7 +132,7 @@ func setup() (string, error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	boot := engine.Bootstrap{MasterUsername: master, MasterPasswordMD5: md5Password(master, masterPass), DatabaseName: database}
+	boot := engine.Bootstrap{MasterUsername: master, MasterPasswordVerifier: md5Password(master, masterPass), DatabaseName: database}
 	if err := srv.l.Create(ctx, srv.spec, boot); err != nil {
 		return root, err
 	}
