@@ -19,6 +19,7 @@ func clusterGroupNotFound(name string) error {
 var modifySupported = map[string]bool{
 	"Action": true, "Version": true, "DBClusterIdentifier": true, "ApplyImmediately": true,
 	"DBClusterParameterGroupName": true, "VpcSecurityGroupIds": true, "EnableIAMDatabaseAuthentication": true,
+	"MasterUserPassword": true,
 }
 
 func (s *Service) modifyCluster(ctx context.Context, p awsquery.Params) (any, error) {
@@ -45,6 +46,12 @@ func (s *Service) modifyCluster(ctx context.Context, p awsquery.Params) (any, er
 	iamAuth, setIAMAuth, err := p.Bool("EnableIAMDatabaseAuthentication")
 	if err != nil {
 		return nil, err
+	}
+	verifier := ""
+	if _, ok := p.Values["MasterUserPassword"]; ok {
+		if verifier, err = masterPasswordVerifier(p.String("MasterUserPassword")); err != nil {
+			return nil, err
+		}
 	}
 	var sgs []string
 	if asked := p.List("VpcSecurityGroupIds", "VpcSecurityGroupId"); len(asked) > 0 {
@@ -75,6 +82,13 @@ func (s *Service) modifyCluster(ctx context.Context, p awsquery.Params) (any, er
 			// every instance has it, as on RDS.
 			c.IAMAuth, c.Status = iamAuth, StatusModifying
 		}
+		if verifier != "" {
+			// Applies at once, without a reboot, as on RDS: the reconciler sets the
+			// password and restores the master's attributes, membership and settings,
+			// then the cluster is available again. Ranks above "modifying": the
+			// reconciler finishes any reload before it ends either.
+			c.MasterPasswordVerifier, c.Status = verifier, StatusResettingMaster
+		}
 		return nil
 	})
 	if errors.Is(err, store.ErrNotFound) {
@@ -83,7 +97,8 @@ func (s *Service) modifyCluster(ctx context.Context, p awsquery.Params) (any, er
 	if err != nil {
 		return nil, err
 	}
-	s.log.Info("cluster modified", "cluster", c.ID, "parameter_group", c.ParameterGroup, "iam_database_authentication", c.IAMAuth)
+	s.log.Info("cluster modified", "cluster", c.ID, "parameter_group", c.ParameterGroup, "iam_database_authentication", c.IAMAuth,
+		"master_password_reset", verifier != "")
 	s.notify()
 	members, err := s.store.ClusterInstances(ctx, c.ID)
 	if err != nil {

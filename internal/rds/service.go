@@ -29,6 +29,9 @@ const (
 	StatusDeleting  = "deleting"
 	StatusRebooting = "rebooting"
 	StatusModifying = "modifying"
+	// StatusResettingMaster: ModifyDBCluster set a new master password, which the
+	// reconciler is applying (RDS's "resetting-master-credentials").
+	StatusResettingMaster = "resetting-master-credentials"
 )
 
 // Config is what the RDS API needs to know about this Borealis.
@@ -105,8 +108,8 @@ func (s *Service) createCluster(ctx context.Context, p awsquery.Params) (any, er
 	if err := checkMasterUsername(user); err != nil {
 		return nil, err
 	}
-	password := p.String("MasterUserPassword")
-	if err := checkPassword(password); err != nil {
+	verifier, err := masterPasswordVerifier(p.String("MasterUserPassword"))
+	if err != nil {
 		return nil, err
 	}
 	dbName := p.String("DatabaseName")
@@ -164,25 +167,25 @@ func (s *Service) createCluster(ctx context.Context, p awsquery.Params) (any, er
 		return nil, err
 	}
 	c := store.Cluster{
-		ID:                  id,
-		ResourceID:          resourceID,
-		Engine:              Engine,
-		EngineVersion:       s.cfg.EngineVersion,
-		MasterUsername:      user,
-		MasterPasswordMD5:   md5Verifier(password, user),
-		DatabaseName:        dbName,
-		Port:                port,
-		VpcSecurityGroupIDs: sgs,
-		VpcID:               vpc,
-		SubnetGroup:         subnetGroup,
-		Endpoint:            fmt.Sprintf("%s.cluster-%s.%s.rds.%s", id, s.cfg.EndpointSuffix, s.cfg.Region, s.cfg.EndpointDomain),
-		ReaderEndpoint:      fmt.Sprintf("%s.cluster-ro-%s.%s.rds.%s", id, s.cfg.EndpointSuffix, s.cfg.Region, s.cfg.EndpointDomain),
-		Status:              StatusCreating,
-		CreatedAt:           s.cfg.Now().UTC(),
-		CAIdentifier:        ca,
-		ParameterGroup:      pg,
-		Tags:                tags,
-		IAMAuth:             iamAuth,
+		ID:                     id,
+		ResourceID:             resourceID,
+		Engine:                 Engine,
+		EngineVersion:          s.cfg.EngineVersion,
+		MasterUsername:         user,
+		MasterPasswordVerifier: verifier,
+		DatabaseName:           dbName,
+		Port:                   port,
+		VpcSecurityGroupIDs:    sgs,
+		VpcID:                  vpc,
+		SubnetGroup:            subnetGroup,
+		Endpoint:               fmt.Sprintf("%s.cluster-%s.%s.rds.%s", id, s.cfg.EndpointSuffix, s.cfg.Region, s.cfg.EndpointDomain),
+		ReaderEndpoint:         fmt.Sprintf("%s.cluster-ro-%s.%s.rds.%s", id, s.cfg.EndpointSuffix, s.cfg.Region, s.cfg.EndpointDomain),
+		Status:                 StatusCreating,
+		CreatedAt:              s.cfg.Now().UTC(),
+		CAIdentifier:           ca,
+		ParameterGroup:         pg,
+		Tags:                   tags,
+		IAMAuth:                iamAuth,
 	}
 	if err := s.store.CreateCluster(ctx, c); err != nil {
 		if errors.Is(err, store.ErrExists) {
@@ -605,6 +608,9 @@ func (s *Service) clusterXML(ctx context.Context, c store.Cluster, members []sto
 	}
 	for _, sg := range c.VpcSecurityGroupIDs {
 		x.VpcSecurityGroups = append(x.VpcSecurityGroups, xmlVpcSGMembership{sg, "active"})
+	}
+	if c.Status == StatusResettingMaster {
+		x.PendingModifiedValues = &xmlClusterPending{MasterUserPassword: "****"}
 	}
 	sort.Slice(members, func(i, j int) bool { return members[i].ID < members[j].ID })
 	for _, m := range members {

@@ -1,12 +1,11 @@
 package rds
 
 import (
-	"crypto/md5"
-	"encoding/hex"
 	"regexp"
 	"strings"
 
 	"github.com/borealis-db/borealis/internal/awsquery"
+	"github.com/borealis-db/borealis/internal/scram"
 )
 
 // Engine is the only engine Borealis runs.
@@ -130,9 +129,16 @@ func checkInstanceClass(class, version string) error {
 	return nil
 }
 
-// md5Verifier is PostgreSQL's stored form of an md5 password: the server never needs the
-// plaintext, so Borealis never keeps it.
-func md5Verifier(password, user string) string {
-	sum := md5.Sum([]byte(password + user))
-	return "md5" + hex.EncodeToString(sum[:])
+// masterPasswordVerifier checks a MasterUserPassword (CreateDBCluster and ModifyDBCluster
+// alike) and returns what Borealis keeps of it: PostgreSQL's SCRAM-SHA-256 verifier with a
+// random salt. The plaintext is never stored; the verifier alone logs no one in, and
+// differs between clusters with the same password. The master's password is SCRAM whatever
+// the parameter group's password_encryption says: that parameter governs passwords the
+// server hashes itself (CREATE/ALTER ROLE ... PASSWORD), and pg_hba.conf's md5 method, used
+// while rds.accepted_password_auth_method allows md5, accepts SCRAM-stored passwords too.
+func masterPasswordVerifier(password string) (string, error) {
+	if err := checkPassword(password); err != nil {
+		return "", err
+	}
+	return scram.Verifier(password)
 }

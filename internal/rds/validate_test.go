@@ -84,9 +84,3 @@ func TestEngineAndClassRules(t *testing.T) {
 	}
 }
 
-func TestMD5VerifierIsPostgresFormat(t *testing.T) {
-	// md5('password' || 'user'), as PostgreSQL stores it in pg_authid.
-	if got := md5Verifier("password", "user"); got != "md54d45974e13472b5a0be3533de4666414" {
-		t.Fatalf("md5Verifier = %s", got)
-	}
-}

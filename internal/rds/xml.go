@@ -42,6 +42,13 @@ type xmlCluster struct {
 	NetworkType                      string               `xml:"NetworkType"`
 	StorageType                      string               `xml:"StorageType"`
 	TagList                          xmlTagList           `xml:"TagList"`
+	PendingModifiedValues            *xmlClusterPending   `xml:"PendingModifiedValues,omitempty"`
+}
+
+// xmlClusterPending is ClusterPendingModifiedValues. A new master password shows as
+// "****" until it is applied, as RDS shows it: never the password or its verifier.
+type xmlClusterPending struct {
+	MasterUserPassword string `xml:"MasterUserPassword,omitempty"`
 }
 
 type xmlClusterMember struct {

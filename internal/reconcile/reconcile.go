@@ -35,6 +35,9 @@ const (
 	statusDeleting  = "deleting"
 	statusRebooting = "rebooting"
 	statusModifying = "modifying"
+	// statusResettingMaster: the store holds a new master password verifier that the
+	// writer's server is to get, with the master's attributes restored.
+	statusResettingMaster = "resetting-master-credentials"
 )
 
 // Config says where actual state lives.
@@ -236,9 +239,9 @@ func (r *Reconciler) reconcileCluster(ctx context.Context, id string) error {
 			return err
 		}
 		if err := r.driver.Create(ctx, r.volumeSpec(c, port), engine.Bootstrap{
-			MasterUsername:    c.MasterUsername,
-			MasterPasswordMD5: c.MasterPasswordMD5,
-			DatabaseName:      c.DatabaseName,
+			MasterUsername:         c.MasterUsername,
+			MasterPasswordVerifier: c.MasterPasswordVerifier,
+			DatabaseName:           c.DatabaseName,
 		}); err != nil {
 			return fmt.Errorf("create volume: %w", err)
 		}
@@ -263,18 +266,25 @@ func (r *Reconciler) reconcileCluster(ctx context.Context, id string) error {
 			errs = append(errs, fmt.Errorf("instance %s: %w", m.ID, err))
 		}
 	}
-	if c.Status == statusModifying && len(errs) == 0 {
+	done := c.Status == statusModifying
+	if c.Status == statusResettingMaster {
+		// The writer's reconcileInstance applied the reset; without a writer it waits for
+		// the next one to start.
+		done = slices.ContainsFunc(members, func(m store.Instance) bool { return m.Writer && m.Status != statusDeleting })
+	}
+	if done && len(errs) == 0 {
 		// Every running server now has the change (IAM authentication reaches pg_hba.conf
 		// by a reload in reconcileInstance): the modification is done.
-		if _, err := r.store.UpdateCluster(ctx, id, func(c *store.Cluster) error {
-			if c.Status == statusModifying {
-				c.Status = statusAvailable
+		if _, err := r.store.UpdateCluster(ctx, id, func(cur *store.Cluster) error {
+			if cur.Status == c.Status && cur.MasterPasswordVerifier == c.MasterPasswordVerifier {
+				cur.Status = statusAvailable
 			}
 			return nil
 		}); err != nil {
 			return err
 		}
-		r.log.Info("cluster modified", "cluster", id, "iam_database_authentication", c.IAMAuth)
+		r.log.Info("cluster modified", "cluster", id, "iam_database_authentication", c.IAMAuth,
+			"master_password_reset", c.Status == statusResettingMaster)
 	}
 	return errors.Join(errs...)
 }
@@ -338,6 +348,16 @@ func (r *Reconciler) reconcileInstance(ctx context.Context, c store.Cluster, m s
 				return err
 			}
 		}
+	}
+	if c.Status == statusResettingMaster && m.Writer {
+		// Idempotent: after a crash half-way the store still says resetting, and this runs
+		// again. Open sessions are not touched.
+		spec := r.volumeSpec(c, m.PrivatePort)
+		spec.Name = m.ID
+		if err := r.driver.ResetMaster(ctx, spec, c.MasterUsername, c.MasterPasswordVerifier); err != nil {
+			return fmt.Errorf("reset master user: %w", err)
+		}
+		r.log.Info("master user reset", "instance", m.ID, "cluster", c.ID, "master_username", c.MasterUsername)
 	}
 	if m.Status == statusModifying {
 		// Nothing was left to apply (say, the CA asked for is the one already served).
