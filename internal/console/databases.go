@@ -269,7 +269,8 @@ func (c *Console) addInstance(w http.ResponseWriter, r *http.Request) {
 	c.act(w, r, "/console/databases/"+url.PathEscape(id), "rds", "CreateDBInstance", v, "Creating instance "+v.Get("DBInstanceIdentifier")+".")
 }
 
-// modifyDatabase changes a cluster's security groups or parameter group.
+// modifyDatabase changes a cluster's security groups or parameter group, or sets a new
+// master password (which also restores the master user's privileges).
 func (c *Console) modifyDatabase(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	if err := r.ParseForm(); err != nil {
@@ -284,6 +285,12 @@ func (c *Console) modifyDatabase(w http.ResponseWriter, r *http.Request) {
 		}
 	case "parameter_group":
 		v.Set("DBClusterParameterGroupName", r.PostForm.Get("parameter_group"))
+	case "master_password":
+		// Checked by ModifyDBCluster, as CreateDBCluster checks it; never rendered back.
+		v.Set("MasterUserPassword", r.PostForm.Get("password"))
+		c.act(w, r, "/console/databases/"+url.PathEscape(id), "rds", "ModifyDBCluster", v,
+			"Resetting the master user of "+id+": new password, attributes and memberships restored.")
+		return
 	}
 	c.act(w, r, "/console/databases/"+url.PathEscape(id), "rds", "ModifyDBCluster", v, "Modified "+id+".")
 }
