@@ -302,7 +302,11 @@ func TestParametersReachPostgreSQL(t *testing.T) {
 		t.Errorf("ParameterApplyStatus %q after the reboot", got)
 	}
 
-	// SCRAM only: a SCRAM-stored password logs in, the master's md5 one no longer does.
+	// SCRAM only: a SCRAM-stored password logs in (the master's is one, whatever
+	// password_encryption says), an md5-stored one no longer does.
+	if _, err := conn.Exec(ctx, `CREATE ROLE md5er LOGIN PASSWORD 'Md5er-pass1'`); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := c.ModifyDBClusterParameterGroup(ctx, &rds.ModifyDBClusterParameterGroupInput{DBClusterParameterGroupName: aws.String("effects"),
 		Parameters: []rdstypes.Parameter{param("password_encryption", "scram-sha-256", rdstypes.ApplyMethodImmediate)}}); err != nil {
 		t.Fatal(err)
@@ -319,13 +323,14 @@ func TestParametersReachPostgreSQL(t *testing.T) {
 		t.Fatal(err)
 	}
 	eventually(t, time.Minute, "md5 logins to be refused", func() (bool, error) {
-		cn, err := srv.tryConnect(ctx, endpoint, port, "master1", "Master-pass1", "postgres")
+		cn, err := srv.tryConnect(ctx, endpoint, port, "md5er", "Md5er-pass1", "postgres")
 		if err == nil {
 			cn.Close(ctx)
 			return false, nil
 		}
 		return strings.Contains(err.Error(), "password authentication failed"), err
 	})
+	srv.connect(ctx, t, endpoint, port, "master1", "Master-pass1", "postgres")
 	scram := srv.connect(ctx, t, endpoint, port, "scrammer", "Scram-pass1", "postgres")
 	if got := show(ctx, t, scram, "rds.accepted_password_auth_method"); got != "scram" {
 		t.Errorf("rds.accepted_password_auth_method = %s", got)
