@@ -112,7 +112,7 @@ func runBootstrap(ctx context.Context, c *pgx.Conn, b Bootstrap) error {
 // its name (it was dropped, or renamed away), and every setting stored for it, for all
 // databases or one, is removed: a setting such as search_path, role or
 // default_transaction_read_only can lock the master out or steer its sessions. Running it
-// again changes nothing.
+// again changes nothing. A role that has the master's name is the master, as on RDS.
 func ensureRoles(ctx context.Context, tx pgx.Tx, username, verifier string) error {
 	exec := func(step, q string) error {
 		if _, err := tx.Exec(ctx, q); err != nil {
@@ -168,18 +168,39 @@ func ensureRoles(ctx context.Context, tx pgx.Tx, username, verifier string) erro
 	if err := exec("master settings", "ALTER ROLE "+master+" RESET ALL"); err != nil {
 		return err
 	}
-	rows, err := tx.Query(ctx, `SELECT d.datname FROM pg_catalog.pg_db_role_setting s
-		JOIN pg_catalog.pg_database d ON d.oid = s.setdatabase
-		JOIN pg_catalog.pg_roles r ON r.oid = s.setrole WHERE r.rolname = $1`, username)
-	if err != nil {
-		return fmt.Errorf("master settings: %w", err)
+	names := func(step, q string) ([]string, error) {
+		rows, err := tx.Query(ctx, q, username)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", step, err)
+		}
+		out, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", step, err)
+		}
+		return out, nil
 	}
-	dbs, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	dbs, err := names("master settings", `SELECT d.datname FROM pg_catalog.pg_db_role_setting s
+		JOIN pg_catalog.pg_database d ON d.oid = s.setdatabase
+		JOIN pg_catalog.pg_roles r ON r.oid = s.setrole WHERE r.rolname = $1`)
 	if err != nil {
-		return fmt.Errorf("master settings: %w", err)
+		return err
 	}
 	for _, d := range dbs {
 		if err := exec("master settings", "ALTER ROLE "+master+" IN DATABASE "+ident(d)+" RESET ALL"); err != nil {
+			return err
+		}
+	}
+	// No role is a member of the master, as on a new cluster: a role that made itself one
+	// (say, of a role it created under the master's name once the master was gone) would
+	// otherwise inherit rds_superuser from this reset.
+	members, err := names("master members", `SELECT m.rolname FROM pg_catalog.pg_auth_members a
+		JOIN pg_catalog.pg_roles m ON m.oid = a.member
+		JOIN pg_catalog.pg_roles r ON r.oid = a.roleid WHERE r.rolname = $1`)
+	if err != nil {
+		return err
+	}
+	for _, m := range members {
+		if err := exec("master members", "REVOKE "+master+" FROM "+ident(m)); err != nil {
 			return err
 		}
 	}

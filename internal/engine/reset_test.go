@@ -36,6 +36,7 @@ func TestResetMasterRestoresLockedOutMaster(t *testing.T) {
 		"ALTER ROLE master SET search_path = trap",
 		"ALTER ROLE master IN DATABASE appdb SET default_transaction_read_only = on",
 		"ALTER ROLE master IN DATABASE postgres SET role = rds_password",
+		"CREATE ROLE squatter LOGIN", "GRANT master TO squatter",
 	} {
 		if _, err := admin.Exec(ctx, q); err != nil {
 			t.Fatalf("%s: %v", q, err)
@@ -138,6 +139,10 @@ func checkMasterRestored(t *testing.T, f *fixture, password string) {
 	}
 	if !strings.Contains(grants, "pg_monitor") {
 		t.Errorf("rds_superuser memberships not restored: %s", grants)
+	}
+	var members int
+	if err := admin.QueryRow(ctx, "SELECT count(*) FROM pg_auth_members WHERE roleid = 'master'::regrole").Scan(&members); err != nil || members != 0 {
+		t.Errorf("roles that are members of the master: %d, %v", members, err)
 	}
 	var pw string
 	if err := admin.QueryRow(ctx, "SELECT rolpassword FROM pg_authid WHERE rolname = 'master'").Scan(&pw); err != nil || !strings.HasPrefix(pw, "SCRAM-SHA-256$4096:") {
