@@ -299,6 +299,33 @@ func TestConsoleManagesAClusterForAnIAMUser(t *testing.T) {
 	}
 	waitForText(t, b, srv.consoleURL("/databases/webconsole"), "in-sync", 90*time.Second)
 
+	// A new master password from the cluster page: applied at once, never shown again.
+	err = do(b,
+		chromedp.Navigate(srv.consoleURL("/databases/webconsole")),
+		chromedp.WaitVisible(css(`#master_password`)),
+		chromedp.SendKeys(css(`#master_password`), "Boss-pass-456"),
+		submit(`#master_password`),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := mainText(t, b); !strings.Contains(got, "Resetting the master user of webconsole") {
+		t.Fatalf("after setting the master password:\n%s", got)
+	}
+	if page, err := get(b, chromedp.OuterHTML(css(`html`))); err != nil || strings.Contains(page, "Boss-pass-456") {
+		t.Fatalf("the page shows the new password (%v)", err)
+	}
+	rc := srv.rds(t)
+	if err := rds.NewDBClusterAvailableWaiter(rc, waitOpts).Wait(ctx, &rds.DescribeDBClustersInput{DBClusterIdentifier: aws.String("webconsole")}, 2*time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	desc, err := rc.DescribeDBClusters(ctx, &rds.DescribeDBClustersInput{DBClusterIdentifier: aws.String("webconsole")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cn := srv.connect(ctx, t, aws.ToString(desc.DBClusters[0].Endpoint), aws.ToInt32(desc.DBClusters[0].Port), "boss", "Boss-pass-456", "shop")
+	cn.Close(ctx)
+
 	// Delete, confirmed by typing the name.
 	err = do(b,
 		chromedp.Navigate(srv.consoleURL("/databases/webconsole")),
