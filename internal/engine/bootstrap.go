@@ -2,6 +2,9 @@ package engine
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -36,7 +39,54 @@ func (l *Local) bootstrap(ctx context.Context, s Spec, b Bootstrap) error {
 	if err := runBootstrap(ctx, c, b); err != nil {
 		return fmt.Errorf("engine: %s: bootstrap: %w", s.Name, err)
 	}
+	ac, err := l.Connect(ctx, s, Admin)
+	if err != nil {
+		return err
+	}
+	defer ac.Close(context.Background())
+	if err := pgx.BeginFunc(ctx, ac, func(tx pgx.Tx) error {
+		_, err := recordMaster(ctx, tx, b.MasterUsername)
+		return err
+	}); err != nil {
+		return fmt.Errorf("engine: %s: bootstrap: %w", s.Name, err)
+	}
 	return nil
+}
+
+// The role Borealis made the master is recorded by OID in the rdsadmin database, which no
+// one but rdsadmin can connect to: a role someone else created under the master's name
+// (once the master was dropped or renamed) is then not mistaken for it. The record is
+// written in the transaction that makes the master, so a crash cannot split them.
+const masterRecordDDL = `CREATE SCHEMA IF NOT EXISTS borealis;
+	CREATE TABLE IF NOT EXISTS borealis.master (one bool PRIMARY KEY DEFAULT true CHECK (one), role oid NOT NULL)`
+
+// recordMaster records the role named username as the master; it returns the OID recorded
+// before (0 for none). tx is in the rdsadmin database.
+func recordMaster(ctx context.Context, tx pgx.Tx, username string) (uint32, error) {
+	prev, err := recordedMaster(ctx, tx)
+	if err != nil {
+		return 0, err
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO borealis.master (role) SELECT oid FROM pg_catalog.pg_roles WHERE rolname = $1
+		ON CONFLICT (one) DO UPDATE SET role = excluded.role`, username); err != nil {
+		return 0, fmt.Errorf("record master: %w", err)
+	}
+	return prev, nil
+}
+
+func recordedMaster(ctx context.Context, tx pgx.Tx) (uint32, error) {
+	if _, err := tx.Exec(ctx, masterRecordDDL); err != nil {
+		return 0, fmt.Errorf("master record: %w", err)
+	}
+	var oid uint32
+	err := tx.QueryRow(ctx, "SELECT role FROM borealis.master").Scan(&oid)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("master record: %w", err)
+	}
+	return oid, nil
 }
 
 // adminSessionSettings keep statements that carry a password verifier out of the server
@@ -68,7 +118,7 @@ func runBootstrap(ctx context.Context, c *pgx.Conn, b Bootstrap) error {
 	}
 	master := ident(b.MasterUsername)
 	if err := pgx.BeginFunc(ctx, c, func(tx pgx.Tx) error {
-		return ensureRoles(ctx, tx, b.MasterUsername, b.MasterPasswordVerifier)
+		return ensureRoles(ctx, tx, b.MasterUsername, b.MasterPasswordVerifier, 0)
 	}); err != nil {
 		return err
 	}
@@ -112,8 +162,14 @@ func runBootstrap(ctx context.Context, c *pgx.Conn, b Bootstrap) error {
 // its name (it was dropped, or renamed away), and every setting stored for it, for all
 // databases or one, is removed: a setting such as search_path, role or
 // default_transaction_read_only can lock the master out or steer its sessions. Running it
-// again changes nothing. A role that has the master's name is the master, as on RDS.
-func ensureRoles(ctx context.Context, tx pgx.Tx, username, verifier string) error {
+// again changes nothing.
+//
+// A role that has the master's name is the master, as on RDS, unless recorded (the OID of
+// the role Borealis last made the master; 0 for none) says otherwise and the role is not
+// in rds_superuser: then someone without rds_superuser (a delegated CREATEROLE admin) may
+// have made it, and its members and SECURITY DEFINER functions would gain rds_superuser
+// from this reset. It is renamed out of the way, untouched otherwise, and a new master made.
+func ensureRoles(ctx context.Context, tx pgx.Tx, username, verifier string, recorded uint32) error {
 	exec := func(step, q string) error {
 		if _, err := tx.Exec(ctx, q); err != nil {
 			return fmt.Errorf("%s: %w", step, err)
@@ -154,6 +210,26 @@ func ensureRoles(ctx context.Context, tx pgx.Tx, username, verifier string) erro
 	ok, err := roleExists(username)
 	if err != nil {
 		return fmt.Errorf("master user: %w", err)
+	}
+	if ok && recorded != 0 {
+		var foreign bool
+		if err := tx.QueryRow(ctx, `SELECT r.oid <> $2 AND NOT pg_catalog.pg_has_role(r.oid, $3, 'MEMBER')
+				FROM pg_catalog.pg_roles r WHERE r.rolname = $1`, username, recorded, RoleSuperuser).Scan(&foreign); err != nil {
+			return fmt.Errorf("master user: %w", err)
+		}
+		if foreign {
+			// A random suffix: a name that could be foreseen could be taken first, and the
+			// reset would fail on it every time.
+			var b [4]byte
+			if _, err := rand.Read(b[:]); err != nil {
+				return err
+			}
+			aside := username[:min(len(username), 40)] + "_displaced_" + hex.EncodeToString(b[:])
+			if err := exec("master user", "ALTER ROLE "+master+" RENAME TO "+ident(aside)); err != nil {
+				return err
+			}
+			ok = false
+		}
 	}
 	verb := "CREATE"
 	if ok {
@@ -227,7 +303,15 @@ func (l *Local) ResetMaster(ctx context.Context, s Spec, username, verifier stri
 		return fmt.Errorf("engine: %s: reset master: %w", s.Name, err)
 	}
 	if err := pgx.BeginFunc(ctx, c, func(tx pgx.Tx) error {
-		return ensureRoles(ctx, tx, username, verifier)
+		recorded, err := recordedMaster(ctx, tx)
+		if err != nil {
+			return err
+		}
+		if err := ensureRoles(ctx, tx, username, verifier, recorded); err != nil {
+			return err
+		}
+		_, err = recordMaster(ctx, tx, username)
+		return err
 	}); err != nil {
 		return fmt.Errorf("engine: %s: reset master: %w", s.Name, err)
 	}

@@ -166,3 +166,68 @@ func TestResetMasterRefusesBadInput(t *testing.T) {
 		}
 	}
 }
+
+// A role someone made under the master's name once the master was gone (a delegated
+// CREATEROLE admin can: CREATE ROLE needs no more) is not made the master: its members and
+// its SECURITY DEFINER functions would gain rds_superuser. It is renamed out of the way
+// untouched, and a new master made; a master re-made by an rds_superuser member is kept.
+func TestResetMasterDoesNotAdoptASquatter(t *testing.T) {
+	f := newFixture(t, "squat")
+	ctx := ctxT(t)
+	if err := f.l.Create(ctx, f.spec, f.boot); err != nil {
+		t.Fatal(err)
+	}
+	f.running(t)
+	admin := f.admin(t, "postgres")
+	oid := func(name string) (o uint32) {
+		t.Helper()
+		if err := admin.QueryRow(ctx, "SELECT oid FROM pg_roles WHERE rolname = $1", name).Scan(&o); err != nil {
+			t.Fatalf("role %s: %v", name, err)
+		}
+		return o
+	}
+	for _, q := range []string{
+		"CREATE ROLE delegate LOGIN CREATEROLE",
+		"DROP OWNED BY master", "REASSIGN OWNED BY master TO rdsadmin", "DROP ROLE master",
+		"CREATE ROLE master LOGIN", "GRANT master TO delegate",
+		"CREATE FUNCTION public.escalate() RETURNS void SECURITY DEFINER LANGUAGE sql AS 'SELECT'",
+		"ALTER FUNCTION public.escalate() OWNER TO master",
+	} {
+		if _, err := admin.Exec(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	squatter := oid("master")
+	verifier, _ := scram.Verifier("Reset-pass-1")
+	if err := f.l.ResetMaster(ctx, f.spec, "master", verifier); err != nil {
+		t.Fatal(err)
+	}
+	var name string
+	var member, delegateMember bool
+	if err := admin.QueryRow(ctx, `SELECT rolname, pg_has_role(oid, 'rds_superuser', 'MEMBER'), pg_has_role('delegate', 'rds_superuser', 'MEMBER')
+		FROM pg_roles WHERE oid = $1`, squatter).Scan(&name, &member, &delegateMember); err != nil {
+		t.Fatal(err)
+	}
+	if name == "master" || member || delegateMember {
+		t.Fatalf("squatter: name %s, in rds_superuser %v, its member delegate in rds_superuser %v", name, member, delegateMember)
+	}
+	made := oid("master")
+	if made == squatter {
+		t.Fatal("no new master")
+	}
+	if err := f.l.ResetMaster(ctx, f.spec, "master", verifier); err != nil || oid("master") != made {
+		t.Fatalf("a second reset replaced the master it made: %v", err)
+	}
+
+	// An rds_superuser member re-made the master itself: that one is the master.
+	for _, q := range []string{"DROP ROLE master", "CREATE ROLE master LOGIN", "GRANT rds_superuser TO master"} {
+		if _, err := admin.Exec(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	remade := oid("master")
+	if err := f.l.ResetMaster(ctx, f.spec, "master", verifier); err != nil || oid("master") != remade {
+		t.Fatalf("the master an rds_superuser member made was replaced: %v", err)
+	}
+	checkMasterRestored(t, f, "Reset-pass-1")
+}

@@ -153,15 +153,28 @@ func TestModifyMasterPasswordRestoresALockedOutMaster(t *testing.T) {
 		}
 	})
 
-	t.Run("a master renamed away is made again", func(t *testing.T) {
+	t.Run("a master renamed away is made again, not a delegated admin's role of its name", func(t *testing.T) {
 		mustExec(t, helper, "ALTER ROLE boss RENAME TO boss_old")
 		if cn, err := login(master, pw2, "appdb"); err == nil {
 			cn.Close(ctx)
 			t.Fatal("renamed master still logs in as boss")
 		}
+		// A delegated admin (CREATEROLE, not in rds_superuser) takes the free name and makes
+		// itself a member of it: the reset must not hand it rds_superuser.
+		mustExec(t, helper, "SET password_encryption = 'scram-sha-256'")
+		mustExec(t, helper, "CREATE ROLE delegate LOGIN CREATEROLE PASSWORD 'Delegate-pass-1'")
+		delegate := srv.connect(ctx, t, endpoint, port, "delegate", "Delegate-pass-1", "appdb")
+		mustExec(t, delegate, "CREATE ROLE boss LOGIN")
+		if _, err := delegate.Exec(ctx, "GRANT boss TO delegate"); err != nil {
+			t.Logf("refused: GRANT boss TO delegate: %v", err)
+		}
 		reset(t, pw2)
 		waitAvailable(t)
 		checkMaster(ctx, t, login, pw2)
+		var escalated bool
+		if err := delegate.QueryRow(ctx, "SELECT pg_has_role('delegate', 'rds_superuser', 'MEMBER')").Scan(&escalated); err != nil || escalated {
+			t.Errorf("the delegated admin is in rds_superuser after the reset (%v)", err)
+		}
 	})
 
 	t.Run("kill -9 of serve while the reset waits converges", func(t *testing.T) {
