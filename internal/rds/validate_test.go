@@ -83,4 +83,3 @@ func TestEngineAndClassRules(t *testing.T) {
 		}
 	}
 }
-
