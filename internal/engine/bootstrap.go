@@ -211,10 +211,12 @@ func ensureRoles(ctx context.Context, tx pgx.Tx, username, verifier string, reco
 	if err != nil {
 		return fmt.Errorf("master user: %w", err)
 	}
+	// known: the role of that name is the one Borealis recorded as the master.
+	known := false
 	if ok && recorded != 0 {
 		var foreign bool
-		if err := tx.QueryRow(ctx, `SELECT r.oid <> $2 AND NOT pg_catalog.pg_has_role(r.oid, $3, 'MEMBER')
-				FROM pg_catalog.pg_roles r WHERE r.rolname = $1`, username, recorded, RoleSuperuser).Scan(&foreign); err != nil {
+		if err := tx.QueryRow(ctx, `SELECT r.oid = $2, r.oid <> $2 AND NOT pg_catalog.pg_has_role(r.oid, $3, 'MEMBER')
+				FROM pg_catalog.pg_roles r WHERE r.rolname = $1`, username, recorded, RoleSuperuser).Scan(&known, &foreign); err != nil {
 			return fmt.Errorf("master user: %w", err)
 		}
 		if foreign {
@@ -266,7 +268,13 @@ func ensureRoles(ctx context.Context, tx pgx.Tx, username, verifier string, reco
 			return err
 		}
 	}
-	// No role is a member of the master, as on a new cluster: a role that made itself one
+	if known {
+		// Members of the master Borealis made were granted by rds_superuser members (the
+		// guard lets no one else grant it): their grants stand.
+		return nil
+	}
+	// A role of the master's name that Borealis cannot vouch for (an older cluster with no
+	// record, or one made again just now) keeps no members: a role that made itself one
 	// (say, of a role it created under the master's name once the master was gone) would
 	// otherwise inherit rds_superuser from this reset.
 	members, err := names("master members", `SELECT m.rolname FROM pg_catalog.pg_auth_members a
