@@ -181,7 +181,6 @@ func newFixture(t *testing.T, name string) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cleanups = append(cleanups, func() { l.Close(context.Background()) })
 	f := &fixture{
 		root: root, l: l, password: "Master-pass-1", caFile: caFile,
 		spec: Spec{
@@ -192,8 +191,17 @@ func newFixture(t *testing.T, name string) *fixture {
 			ListenAddr: "127.0.0.1", Port: freePort(t),
 			CertPEM: p.certPEM, KeyPEM: p.keyPEM,
 			AdminPassword: "admin-secret-1",
+			// Unique per run: a test never meets an account an earlier run left.
+			OSUser: TenantUser(filepath.Join(root, name)),
 		},
 	}
+	// Before the root directory goes (cleanups run last first).
+	cleanups = append(cleanups, func() {
+		l.Close(context.Background())
+		if l.tenant(f.spec) {
+			l.forgetTenant(context.Background(), f.spec)
+		}
+	})
 	f.boot = Bootstrap{MasterUsername: "master", MasterPasswordMD5: md5Password("master", f.password), DatabaseName: "appdb"}
 	return f
 }
@@ -265,6 +273,16 @@ func (f *fixture) admin(t *testing.T, db string) *pgx.Conn {
 	return c
 }
 
+// account is the OS account the fixture's server runs as.
+func (f *fixture) account(t *testing.T) account {
+	t.Helper()
+	a, err := f.l.account(ctxT(t), f.spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
 func drain(ch <-chan Exit) {
 	for {
 		select {
@@ -308,8 +326,8 @@ func TestMasterOverTLSAndRoles(t *testing.T) {
 	f.running(t)
 	ctx := ctxT(t)
 
-	if f.l.acct.setuid {
-		if got, want := procUID(t, f.l.Status(f.spec.Name).PID), strconv.Itoa(int(f.l.acct.uid)); got != want {
+	if f.l.root {
+		if got, want := procUID(t, f.l.Status(f.spec.Name).PID), strconv.Itoa(int(f.account(t).uid)); got != want {
 			t.Errorf("postmaster uid %s, want %s", got, want)
 		}
 		fi, err := os.Stat(filepath.Join(f.spec.DataDir, keyFile))
@@ -481,7 +499,7 @@ func TestCreateRefusals(t *testing.T) {
 	if _, err := os.Stat(mine); err != nil {
 		t.Errorf("foreign file lost: %v", err)
 	}
-	if !f.l.acct.setuid {
+	if !f.l.root {
 		t.Skip("not root: no account switch to check")
 	}
 	// A parent the postgres account cannot traverse is named.
