@@ -555,6 +555,12 @@ func TestStartTakesOverOrphanedPostmaster(t *testing.T) {
 		t.Fatal(err)
 	}
 	pid := l2.Status(f.spec.Name).PID
+	if f.l.root {
+		// The next run finds the account the first one made.
+		if got, want := procUID(t, pid), strconv.Itoa(int(f.account(t).uid)); got != want || procUID(t, pid) == "0" {
+			t.Errorf("new postmaster's uid %s, want %s", got, want)
+		}
+	}
 	if pid == old || alive(old) {
 		t.Errorf("old postmaster %d still runs (new %d)", old, pid)
 	}

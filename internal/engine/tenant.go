@@ -109,6 +109,9 @@ func (l *Local) ensureTenant(ctx context.Context, s Spec) (account, error) {
 			args = append(args, "--user-group")
 		}
 		out, err := exec.CommandContext(ctx, "useradd", append(args, name)...).CombinedOutput()
+		if errors.Is(err, exec.ErrNotFound) {
+			return account{}, fmt.Errorf("engine: %s: useradd is needed to give the server an account of its own: %w", s.Name, err)
+		}
 		if err != nil {
 			l.log.Warn("useradd failed; retrying", "account", name, "err", err, "output", strings.TrimSpace(string(out)))
 			select {
