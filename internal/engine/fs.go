@@ -3,6 +3,7 @@ package engine
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -254,10 +255,15 @@ func openLog(path string, root bool) (*os.File, error) {
 }
 
 // writeFile atomically replaces path with data, owned by the account. The
-// temporary name ends in ".tmp" (see wipeable).
+// temporary name ends in ".tmp" (see wipeable). It is made afresh, never
+// opened through a symlink or link the account put there: Borealis writes
+// as root into directories the account owns.
 func (a account) writeFile(path string, data []byte, perm fs.FileMode) error {
 	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, perm)
+	if err := os.Remove(tmp); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("engine: %w", err)
+	}
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL|unix.O_NOFOLLOW, perm)
 	if err != nil {
 		return fmt.Errorf("engine: %w", err)
 	}
@@ -282,6 +288,28 @@ func (a account) writeFile(path string, data []byte, perm fs.FileMode) error {
 		return fmt.Errorf("engine: writing %s: %w", path, err)
 	}
 	return nil
+}
+
+// readPlain reads a file that the server's account may have replaced, as
+// root: never through a symlink, a FIFO or a second hard link, which would
+// make Borealis read (and copy into the account's files) a file of root's.
+func readPlain(path string) ([]byte, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK, 0)
+	if errors.Is(err, syscall.ELOOP) {
+		return nil, fmt.Errorf("%s is not a plain file but a symlink", path)
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() || fi.Sys().(*syscall.Stat_t).Nlink != 1 {
+		return nil, fmt.Errorf("%s is not a plain file", path)
+	}
+	return io.ReadAll(io.LimitReader(f, 16<<20))
 }
 
 // syncDir makes a rename or a new file in dir durable.

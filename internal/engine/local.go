@@ -452,7 +452,7 @@ func pwFile(s Spec) string {
 // writeConfig (re)writes every file Borealis manages in DataDir.
 func (l *Local) writeConfig(a account, s Spec) error {
 	dd := s.DataDir
-	conf, err := os.ReadFile(filepath.Join(dd, confFile))
+	conf, err := readPlain(filepath.Join(dd, confFile))
 	if err != nil {
 		return fmt.Errorf("engine: %w", err)
 	}
@@ -475,7 +475,7 @@ func (l *Local) writeConfig(a account, s Spec) error {
 			return err
 		}
 	}
-	auto, err := os.ReadFile(filepath.Join(dd, autoConfFile))
+	auto, err := readPlain(filepath.Join(dd, autoConfFile))
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("engine: %w", err)
 	}

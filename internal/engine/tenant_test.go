@@ -376,3 +376,63 @@ func TestForeignAccountIsNeverUsedOrRemoved(t *testing.T) {
 		t.Errorf("Destroy removed a foreign account: %v", err)
 	}
 }
+
+// TestRootNeverFollowsTheTenantsLinks: Borealis writes and reads as root in directories the
+// server's account owns. Links the account plants there (with code run in its server) must
+// not turn those writes and reads against a file of root's.
+func TestRootNeverFollowsTheTenantsLinks(t *testing.T) {
+	needRoot(t)
+	f := sharedFixture(t)
+	f.running(t)
+	ctx := ctxT(t)
+	victim := filepath.Join(f.root, "victim")
+	if err := os.WriteFile(victim, []byte("precious\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	intact := func(when string) {
+		t.Helper()
+		b, err := os.ReadFile(victim)
+		uid, gid, mode := statOwner(t, victim)
+		if err != nil || string(b) != "precious\n" || uid != 0 || gid != 0 || mode.Perm() != 0o600 {
+			t.Errorf("%s: victim %q %d:%d %v, %v", when, b, uid, gid, mode.Perm(), err)
+		}
+	}
+	// A temporary name Borealis writes through.
+	tmp := filepath.Join(f.spec.DataDir, keyFile+".tmp")
+	if err := os.Symlink(victim, tmp); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.l.Reload(ctx, f.spec); err != nil {
+		t.Fatal(err)
+	}
+	intact("after a reload through a planted " + keyFile + ".tmp")
+
+	// A file Borealis reads and rewrites: refused, not copied into the account's files.
+	auto := filepath.Join(f.spec.DataDir, autoConfFile)
+	if err := os.Rename(auto, auto+".saved"); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		os.Remove(auto)
+		os.Rename(auto+".saved", auto)
+	}()
+	if err := os.Symlink(victim, auto); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.l.Reload(ctx, f.spec); err == nil || !strings.Contains(err.Error(), "not a plain file") {
+		t.Errorf("reload through a symlinked %s: %v", autoConfFile, err)
+	}
+	os.Remove(auto)
+	if err := os.Link(victim, auto); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.l.Reload(ctx, f.spec); err == nil || !strings.Contains(err.Error(), "not a plain file") {
+		t.Errorf("reload through a hard-linked %s: %v", autoConfFile, err)
+	}
+	intact("after reloads through a planted " + autoConfFile)
+	os.Remove(auto)
+	os.Rename(auto+".saved", auto)
+	if err := f.l.Reload(ctx, f.spec); err != nil {
+		t.Fatal(err)
+	}
+}
