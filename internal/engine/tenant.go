@@ -268,26 +268,12 @@ func (l *Local) takeOver(a account, dir, what string) error {
 			what, dir, st.Uid, a.name)
 	}
 	l.log.Warn("giving a directory to the cluster's own account", "dir", dir, "account", a.name, "from_uid", st.Uid)
-	err = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if p == dir {
-			return nil
-		}
-		fi, err := d.Info()
-		if err != nil {
-			return err
-		}
-		st := fi.Sys().(*syscall.Stat_t)
-		if !d.IsDir() && st.Nlink > 1 {
-			return fmt.Errorf("%s has %d links; refusing to give it to %s", p, st.Nlink, a.name)
-		}
-		if st.Uid == a.uid && st.Gid == a.gid {
-			return nil
-		}
-		return os.Lchown(p, int(a.uid), int(a.gid))
-	})
+	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("engine: taking over %s: %w", dir, err)
+	}
+	err = chownBelow(fd, dir, a)
+	unix.Close(fd)
 	if err != nil {
 		return fmt.Errorf("engine: taking over %s: %w", dir, err)
 	}
@@ -296,6 +282,56 @@ func (l *Local) takeOver(a account, dir, what string) error {
 		return fmt.Errorf("engine: %w", err)
 	}
 	return a.chown(dir)
+}
+
+// chownBelow gives every entry below the directory open as fd to a, by names relative to
+// their directory and never through a symlink: a process of the old owner that swaps a
+// directory for a symlink half-way cannot make root chown a file elsewhere.
+func chownBelow(fd int, path string, a account) error {
+	names, err := readDirNames(fd)
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	for _, name := range names {
+		p := filepath.Join(path, name)
+		var st unix.Stat_t
+		if err := unix.Fstatat(fd, name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+			return fmt.Errorf("%s: %w", p, err)
+		}
+		if st.Mode&unix.S_IFMT != unix.S_IFDIR {
+			if st.Nlink > 1 {
+				return fmt.Errorf("%s has %d links; refusing to give it to %s", p, st.Nlink, a.name)
+			}
+			if err := unix.Fchownat(fd, name, int(a.uid), int(a.gid), unix.AT_SYMLINK_NOFOLLOW); err != nil {
+				return fmt.Errorf("%s: %w", p, err)
+			}
+			continue
+		}
+		cfd, err := unix.Openat(fd, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return fmt.Errorf("%s: %w", p, err)
+		}
+		err = chownBelow(cfd, p, a)
+		if err == nil {
+			err = unix.Fchown(cfd, int(a.uid), int(a.gid))
+		}
+		unix.Close(cfd)
+		if err != nil {
+			return fmt.Errorf("%s: %w", p, err)
+		}
+	}
+	return nil
+}
+
+// readDirNames lists the directory open as fd (without closing fd).
+func readDirNames(fd int) ([]string, error) {
+	dup, err := unix.Dup(fd)
+	if err != nil {
+		return nil, err
+	}
+	d := os.NewFile(uintptr(dup), "")
+	defer d.Close()
+	return d.Readdirnames(-1)
 }
 
 // sharedUID tells whether uid is the shared account's (Options.OSUser), the owner of every

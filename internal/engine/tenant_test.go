@@ -315,6 +315,14 @@ func TestSharedVolumeIsTakenOver(t *testing.T) {
 	if err := os.Lchown(filepath.Join(f.spec.DataDir, "PG_VERSION"), int(acc.uid), int(acc.gid)); err != nil {
 		t.Fatal(err)
 	}
+	// A symlink the old owner left: given away itself, never what it names.
+	victim := filepath.Join(f.root, "upgrade-victim")
+	if err := os.WriteFile(victim, []byte("root's\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(victim, filepath.Join(f.spec.DataDir, "pg_planted")); err != nil {
+		t.Fatal(err)
+	}
 	// The old server is still running: Start stops it before anything changes hands.
 	l2, err := NewLocal(testLogger(), Options{})
 	if err != nil {
@@ -339,6 +347,9 @@ func TestSharedVolumeIsTakenOver(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if uid, gid, _ := statOwner(t, victim); uid != 0 || gid != 0 {
+		t.Errorf("the takeover followed a symlink to %s: now %d:%d", victim, uid, gid)
 	}
 	if uid, _, mode := statOwner(t, f.spec.SocketDir); uid != acc.uid || mode.Perm() != 0o700 {
 		t.Errorf("socket directory %d %v", uid, mode.Perm())
