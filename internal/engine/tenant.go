@@ -91,6 +91,9 @@ func (l *Local) ensureTenant(ctx context.Context, s Spec) (account, error) {
 				return account{}, fmt.Errorf("engine: %s: account %q exists but Borealis did not make it (GECOS %q); refusing to run the server as it",
 					s.Name, name, u.Name)
 			}
+			if err := l.homeIs(ctx, s, u); err != nil {
+				return account{}, err
+			}
 			// Only its own group: nothing inherited from root's.
 			a.groups = []uint32{a.gid}
 			return a, nil
@@ -123,6 +126,24 @@ func (l *Local) ensureTenant(ctx context.Context, s Spec) (account, error) {
 		}
 		l.log.Info("made the OS account of a cluster", "instance", s.Name, "account", name)
 	}
+}
+
+// homeIs checks that the account's home is the volume directory of s: one account never
+// serves two volumes (were two ids to hash alike). A home that no longer exists is a
+// volume that moved (another --data-dir): the account follows it.
+func (l *Local) homeIs(ctx context.Context, s Spec, u *user.User) error {
+	vol := filepath.Dir(s.DataDir)
+	if u.HomeDir == vol {
+		return nil
+	}
+	if _, err := os.Lstat(u.HomeDir); !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("engine: %s: account %q belongs to the volume in %s, not %s", s.Name, u.Username, u.HomeDir, vol)
+	}
+	if out, err := exec.CommandContext(ctx, "usermod", "--home", vol, u.Username).CombinedOutput(); err != nil {
+		return fmt.Errorf("engine: %s: usermod --home %s %s: %v: %s", s.Name, vol, u.Username, err, strings.TrimSpace(string(out)))
+	}
+	l.log.Warn("the volume of an account moved", "instance", s.Name, "account", u.Username, "from", u.HomeDir, "to", vol)
+	return nil
 }
 
 func nologin() string {

@@ -447,3 +447,33 @@ func TestRootNeverFollowsTheTenantsLinks(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestAccountServesOneVolume: an account already serving a volume elsewhere is refused for
+// another (two ids hashing alike); one whose volume moved follows it.
+func TestAccountServesOneVolume(t *testing.T) {
+	needRoot(t)
+	a := sharedFixture(t)
+	twin := newFixture(t, "twin")
+	ctx := ctxT(t)
+	own := twin.spec.OSUser
+	twin.spec.OSUser = a.spec.OSUser
+	err := twin.l.Create(ctx, twin.spec, twin.boot)
+	twin.spec.OSUser = own // its cleanup must not remove a's account
+	if err == nil || !strings.Contains(err.Error(), "belongs to the volume in "+filepath.Dir(a.spec.DataDir)) {
+		t.Errorf("Create with another volume's account: %v", err)
+	}
+
+	// An account whose home is gone: the volume moved.
+	moved := newFixture(t, "moved")
+	acc := moved.account(t)
+	gone := filepath.Join(moved.root, "gone")
+	if out, err := exec.Command("usermod", "--home", gone, moved.spec.OSUser).CombinedOutput(); err != nil {
+		t.Fatalf("usermod: %v %s", err, out)
+	}
+	if acc2 := moved.account(t); acc2.uid != acc.uid {
+		t.Errorf("account uid %d, then %d", acc.uid, acc2.uid)
+	}
+	if u, err := user.Lookup(moved.spec.OSUser); err != nil || u.HomeDir != filepath.Dir(moved.spec.DataDir) {
+		t.Errorf("home after the move: %v %v", u, err)
+	}
+}
