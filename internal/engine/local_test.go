@@ -502,13 +502,15 @@ func TestCreateRefusals(t *testing.T) {
 	if !f.l.root {
 		t.Skip("not root: no account switch to check")
 	}
-	// A parent the postgres account cannot traverse is named.
+	// A parent the server's account cannot traverse is named.
 	locked := filepath.Join(f.root, "locked")
 	if err := os.Mkdir(locked, 0o700); err != nil {
 		t.Fatal(err)
 	}
 	s := f.spec
 	s.DataDir = filepath.Join(locked, "data")
+	s.OSUser = TenantUser(s.DataDir) // another volume: another account
+	t.Cleanup(func() { f.l.forgetTenant(context.Background(), s) })
 	if err := f.l.Create(ctx, s, f.boot); err == nil || !strings.Contains(err.Error(), locked+" is not traversable") {
 		t.Errorf("Create under a locked directory: %v", err)
 	}
