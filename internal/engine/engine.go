@@ -61,6 +61,12 @@ type Spec struct {
 	// warns when it cannot bind it (a host without IPv6, the port taken there).
 	ListenIPv6 string
 	Port       int
+	// OSUser is the OS account the server runs as when Borealis is root: one of its own
+	// per volume (TenantUser), made when the volume is created or started, removed by
+	// Destroy. Its files and socket are its alone; DataDir's parent, the volume directory,
+	// is kept root's and searchable by this account only. "" runs the server as the
+	// driver's shared account (Options.OSUser).
+	OSUser string
 
 	CertPEM []byte // server certificate chain, written to DataDir/server.crt
 	KeyPEM  []byte // its key, written to DataDir/server.key (0600)
@@ -214,6 +220,9 @@ func (s Spec) validate() error {
 }
 
 func (s Spec) validatePaths() error {
+	if s.OSUser != "" && !tenantRE.MatchString(s.OSUser) {
+		return fmt.Errorf("engine: %s: OS account %q is not one TenantUser names", s.Name, s.OSUser)
+	}
 	if err := checkPath("data directory", s.DataDir); err != nil {
 		return err
 	}

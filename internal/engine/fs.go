@@ -3,13 +3,14 @@ package engine
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
-	"os/user"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // account is the OS user PostgreSQL runs as.
@@ -20,42 +21,6 @@ type account struct {
 	// setuid is true when Borealis runs as root and must switch to the
 	// account; otherwise PostgreSQL runs as Borealis' own user.
 	setuid bool
-}
-
-func lookupAccount(name string) (account, error) {
-	if os.Geteuid() != 0 {
-		u, _ := user.Current()
-		a := account{uid: uint32(os.Geteuid()), gid: uint32(os.Getegid())}
-		if u != nil {
-			a.name = u.Username
-		}
-		return a, nil
-	}
-	u, err := user.Lookup(name)
-	if err != nil {
-		return account{}, fmt.Errorf("engine: PostgreSQL must not run as root and the %q account is missing: %w", name, err)
-	}
-	a := account{name: name, setuid: true}
-	uid, err1 := strconv.ParseUint(u.Uid, 10, 32)
-	gid, err2 := strconv.ParseUint(u.Gid, 10, 32)
-	if err := errors.Join(err1, err2); err != nil {
-		return account{}, fmt.Errorf("engine: account %q: %w", name, err)
-	}
-	if uid == 0 {
-		return account{}, fmt.Errorf("engine: account %q is root; PostgreSQL refuses to run as root", name)
-	}
-	a.uid, a.gid = uint32(uid), uint32(gid)
-	gids, err := u.GroupIds()
-	if err != nil {
-		return account{}, fmt.Errorf("engine: groups of %q: %w", name, err)
-	}
-	for _, g := range gids {
-		n, err := strconv.ParseUint(g, 10, 32)
-		if err == nil {
-			a.groups = append(a.groups, uint32(n))
-		}
-	}
-	return a, nil
 }
 
 func (a account) credential() *syscall.Credential {
@@ -181,11 +146,124 @@ func (a account) prepareSocketDir(dir string) error {
 	return nil
 }
 
+// prepareTenantSocketDir makes SocketDir the tenant's own, 0700: no other account may
+// connect to the socket, list the directory, or swap the socket for one of its own (which
+// would receive Borealis' rdsadmin password). An existing directory is taken over only from
+// the shared account (an upgrade) or, when empty, from root.
+func (l *Local) prepareTenantSocketDir(a account, dir string) error {
+	fi, err := os.Lstat(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		if err := mkdirParents(dir); err != nil {
+			return err
+		}
+		if err := os.Mkdir(dir, 0o700); err != nil {
+			return fmt.Errorf("engine: %w", err)
+		}
+	case err != nil:
+		return fmt.Errorf("engine: %w", err)
+	case !fi.IsDir():
+		return fmt.Errorf("engine: socket directory %s is not a directory", dir)
+	default:
+		switch uid := fi.Sys().(*syscall.Stat_t).Uid; {
+		case uid == a.uid, uid == 0 && emptyDir(dir):
+		case l.sharedUID(uid):
+			if err := l.takeOver(a, dir, "socket directory"); err != nil {
+				return err
+			}
+		default:
+			return fmt.Errorf("engine: socket directory %s belongs to uid %d; the server needs one of its own (owned by %s)", dir, uid, a.name)
+		}
+	}
+	if err := os.Lchown(dir, int(a.uid), int(a.gid)); err != nil {
+		return fmt.Errorf("engine: %w", err)
+	}
+	if err := os.Chmod(dir, 0o700); err != nil {
+		return fmt.Errorf("engine: %w", err)
+	}
+	return nil
+}
+
+func emptyDir(dir string) bool {
+	ents, err := os.ReadDir(dir)
+	return err == nil && len(ents) == 0
+}
+
+// prepareVolumeDir keeps the volume directory (DataDir's parent, which also holds the log
+// and initdb's password file) root's, searchable by the tenant's group alone: the tenant
+// cannot put a symlink where Borealis, as root, opens the log, and any other account gets
+// "Permission denied" for every name below it, existing or not.
+func prepareVolumeDir(a account, vol string) error {
+	fi, err := os.Lstat(vol)
+	if err != nil {
+		return fmt.Errorf("engine: %w", err)
+	}
+	st := fi.Sys().(*syscall.Stat_t)
+	switch {
+	case vol == "/" || !fi.IsDir():
+		return fmt.Errorf("engine: %s cannot be a volume directory (the parent of a data directory)", vol)
+	case st.Uid != 0:
+		return fmt.Errorf("engine: volume directory %s belongs to uid %d, not root", vol, st.Uid)
+	}
+	if err := os.Lchown(vol, 0, int(a.gid)); err != nil {
+		return fmt.Errorf("engine: %w", err)
+	}
+	if err := os.Chmod(vol, 0o710); err != nil {
+		return fmt.Errorf("engine: %w", err)
+	}
+	return nil
+}
+
+// checkNotSwappable fails when a directory above p is writable by every account without the
+// sticky bit: another tenant could then rename p away and put its own in its place.
+func checkNotSwappable(p string) error {
+	for d := filepath.Dir(p); ; d = filepath.Dir(d) {
+		fi, err := os.Stat(d)
+		if err == nil && fi.Mode().Perm()&0o002 != 0 && fi.Mode()&fs.ModeSticky == 0 {
+			return fmt.Errorf("engine: directory %s (above %s) is writable by every account; make it 0755 or sticky", d, p)
+		}
+		if d == "/" {
+			return nil
+		}
+	}
+}
+
+// openLog opens the server's log for appending, as Borealis: root's, 0600, never through
+// a symlink. The server only ever gets the open descriptor.
+func openLog(path string, root bool) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE|unix.O_NOFOLLOW, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("engine: %w", err)
+	}
+	fi, err := f.Stat()
+	if err == nil && !fi.Mode().IsRegular() {
+		err = fmt.Errorf("%s is not a regular file", path)
+	}
+	if err == nil && root {
+		if st := fi.Sys().(*syscall.Stat_t); st.Uid != 0 || st.Gid != 0 {
+			err = f.Chown(0, 0)
+		}
+	}
+	if err == nil && fi.Mode().Perm() != 0o600 {
+		err = f.Chmod(0o600)
+	}
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("engine: log file: %w", err)
+	}
+	return f, nil
+}
+
 // writeFile atomically replaces path with data, owned by the account. The
-// temporary name ends in ".tmp" (see wipeable).
+// temporary name ends in ".tmp" (see wipeable). It is made afresh, never
+// opened through a symlink or link the account put there: Borealis writes
+// as root into directories the account owns.
 func (a account) writeFile(path string, data []byte, perm fs.FileMode) error {
 	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, perm)
+	if err := os.Remove(tmp); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("engine: %w", err)
+	}
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL|unix.O_NOFOLLOW, perm)
 	if err != nil {
 		return fmt.Errorf("engine: %w", err)
 	}
@@ -210,6 +288,28 @@ func (a account) writeFile(path string, data []byte, perm fs.FileMode) error {
 		return fmt.Errorf("engine: writing %s: %w", path, err)
 	}
 	return nil
+}
+
+// readPlain reads a file that the server's account may have replaced, as
+// root: never through a symlink, a FIFO or a second hard link, which would
+// make Borealis read (and copy into the account's files) a file of root's.
+func readPlain(path string) ([]byte, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK, 0)
+	if errors.Is(err, syscall.ELOOP) {
+		return nil, fmt.Errorf("%s is not a plain file but a symlink", path)
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() || fi.Sys().(*syscall.Stat_t).Nlink != 1 {
+		return nil, fmt.Errorf("%s is not a plain file", path)
+	}
+	return io.ReadAll(io.LimitReader(f, 16<<20))
 }
 
 // syncDir makes a rename or a new file in dir durable.

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -24,9 +25,10 @@ type Options struct {
 	// BinDir holds postgres and initdb. Default: `pg_config --bindir`, else
 	// /usr/lib/postgresql/15/bin.
 	BinDir string
-	// OSUser is the account PostgreSQL runs as when Borealis is root.
-	// Default "postgres". When Borealis is not root, PostgreSQL runs as
-	// Borealis' own user.
+	// OSUser is the shared account PostgreSQL runs as when Borealis is root
+	// and a Spec names no account of its own (Spec.OSUser); volumes it owns are
+	// taken over by their own account. Default "postgres". When Borealis is not
+	// root, PostgreSQL runs as Borealis' own user.
 	OSUser string
 	// StartTimeout bounds the wait for readiness when the context allows
 	// longer. Default 2 minutes (crash recovery can take a while).
@@ -41,8 +43,13 @@ const defaultBinDir = "/usr/lib/postgresql/15/bin"
 
 // Local runs PostgreSQL servers as children of this process.
 type Local struct {
-	log          *slog.Logger
-	acct         account
+	log *slog.Logger
+	// root is true when Borealis runs as root and PostgreSQL as other accounts;
+	// otherwise every server runs as self, Borealis' own user.
+	root         bool
+	self         account
+	shared       string     // Options.OSUser
+	tenantMu     sync.Mutex // serialises useradd and userdel
 	postgres     string
 	initdb       string
 	version      string
@@ -123,13 +130,16 @@ func NewLocal(logger *slog.Logger, o Options) (*Local, error) {
 			return nil, fmt.Errorf("engine: PostgreSQL binary %s not found or not executable (set Options.BinDir)", p)
 		}
 	}
-	user := o.OSUser
-	if user == "" {
-		user = "postgres"
+	l.shared = o.OSUser
+	if l.shared == "" {
+		l.shared = "postgres"
 	}
-	var err error
-	if l.acct, err = lookupAccount(user); err != nil {
-		return nil, err
+	l.root = os.Geteuid() == 0
+	if !l.root {
+		l.self = account{uid: uint32(os.Geteuid()), gid: uint32(os.Getegid())}
+		if u, err := user.Current(); err == nil {
+			l.self.name = u.Username
+		}
 	}
 	out, err := exec.Command(l.postgres, "--version").Output()
 	if err != nil {
@@ -149,7 +159,12 @@ func NewLocal(logger *slog.Logger, o Options) (*Local, error) {
 		l.stopTimeout = 30 * time.Second
 	}
 	go l.spawner()
-	l.log.Info("postgres driver ready", "bin", bin, "user", l.acct.name, "uid", l.acct.uid)
+	if l.root {
+		l.log.Info("postgres driver ready; each cluster's server runs as an OS account of its own", "bin", bin)
+	} else {
+		l.log.Warn("postgres driver ready, not as root: every server runs as Borealis' own user, so clusters are not isolated from each other's files on this host",
+			"bin", bin, "user", l.self.name, "uid", l.self.uid)
+	}
 	return l, nil
 }
 
@@ -208,9 +223,27 @@ func (l *Local) env() []string {
 	return []string{"PATH=/usr/bin:/bin", "LC_ALL=" + l.locale}
 }
 
-func (l *Local) sysProcAttr(deathSig syscall.Signal) *syscall.SysProcAttr {
+// account is the OS account the server of s runs as, made when missing.
+func (l *Local) account(ctx context.Context, s Spec) (account, error) {
+	switch {
+	case !l.root:
+		return l.self, nil
+	case s.OSUser != "":
+		return l.ensureTenant(ctx, s)
+	}
+	a, _, err := lookupAccount(l.shared)
+	if err != nil {
+		return account{}, fmt.Errorf("engine: PostgreSQL must not run as root and the %q account is missing: %w", l.shared, err)
+	}
+	return a, nil
+}
+
+// tenant tells whether the server of s runs as an account of its own.
+func (l *Local) tenant(s Spec) bool { return l.root && s.OSUser != "" }
+
+func sysProcAttr(a account, deathSig syscall.Signal) *syscall.SysProcAttr {
 	return &syscall.SysProcAttr{
-		Credential: l.acct.credential(),
+		Credential: a.credential(),
 		// Own process group: a Ctrl-C on serve's terminal reaches Borealis,
 		// which stops the servers itself, not the servers behind its back.
 		Setpgid:   true,
@@ -275,27 +308,31 @@ func (l *Local) Create(ctx context.Context, s Spec, b Bootstrap) error {
 		return err
 	}
 	defer inst.op.Unlock()
+	a, err := l.account(ctx, s)
+	if err != nil {
+		return err
+	}
 	if created(s) {
 		return nil
 	}
 	if err := l.stop(ctx, inst, s); err != nil {
 		return err
 	}
-	if err := l.prepare(s); err != nil {
+	if err := l.prepare(a, s); err != nil {
 		return err
 	}
 	if err := wipeDir(s.DataDir); err != nil {
 		return err
 	}
-	l.log.Info("creating cluster volume", "instance", s.Name, "datadir", s.DataDir)
-	if err := l.runInitdb(ctx, s); err != nil {
+	l.log.Info("creating cluster volume", "instance", s.Name, "datadir", s.DataDir, "account", a.name)
+	if err := l.runInitdb(ctx, a, s); err != nil {
 		return err
 	}
-	if err := l.writeConfig(s); err != nil {
+	if err := l.writeConfig(a, s); err != nil {
 		return err
 	}
 	// No TCP listener while the roles are being made.
-	p, err := l.launch(nil, s, "-c", "listen_addresses=")
+	p, err := l.launch(nil, a, s, "-c", "listen_addresses=")
 	if err != nil {
 		return err
 	}
@@ -310,7 +347,7 @@ func (l *Local) Create(ctx context.Context, s Spec, b Bootstrap) error {
 	if err != nil {
 		return err
 	}
-	if err := l.acct.writeFile(filepath.Join(s.DataDir, Marker), []byte("borealis bootstrap 1\n"), 0o600); err != nil {
+	if err := a.writeFile(filepath.Join(s.DataDir, Marker), []byte("borealis bootstrap 1\n"), 0o600); err != nil {
 		return err
 	}
 	if err := syncDir(s.DataDir); err != nil {
@@ -326,33 +363,60 @@ func created(s Spec) bool {
 }
 
 // prepare makes the directories of s and checks PostgreSQL can reach them.
-// The log file is opened by Borealis, so only its directory is made.
-func (l *Local) prepare(s Spec) error {
+// The log file is opened by Borealis, so only its directory is made. A server
+// with an account of its own gets its directories for itself (see
+// prepareVolumeDir, prepareTenantSocketDir), a volume of the shared account
+// included (takeOver).
+func (l *Local) prepare(a account, s Spec) error {
 	for _, p := range []string{s.DataDir, s.SocketDir} {
-		if err := l.acct.checkTraversable(p); err != nil {
+		if err := a.checkTraversable(p); err != nil {
 			return err
 		}
 	}
-	if err := l.acct.prepareSocketDir(s.SocketDir); err != nil {
+	if !l.tenant(s) {
+		if err := a.prepareSocketDir(s.SocketDir); err != nil {
+			return err
+		}
+		if err := mkdirParents(s.LogFile); err != nil {
+			return err
+		}
+		return a.ensureOwnedDir(s.DataDir, 0o700)
+	}
+	for _, p := range []string{s.DataDir, s.SocketDir, s.LogFile} {
+		if err := checkNotSwappable(p); err != nil {
+			return err
+		}
+	}
+	for _, p := range []string{s.DataDir, s.LogFile} {
+		if err := mkdirParents(p); err != nil {
+			return err
+		}
+	}
+	if err := prepareVolumeDir(a, filepath.Dir(s.DataDir)); err != nil {
 		return err
 	}
-	if err := mkdirParents(s.LogFile); err != nil {
+	if err := l.prepareTenantSocketDir(a, s.SocketDir); err != nil {
 		return err
 	}
-	return l.acct.ensureOwnedDir(s.DataDir, 0o700)
+	if created(s) {
+		if err := l.takeOver(a, s.DataDir, "data directory"); err != nil {
+			return err
+		}
+	}
+	return a.ensureOwnedDir(s.DataDir, 0o700)
 }
 
-func (l *Local) runInitdb(ctx context.Context, s Spec) error {
+func (l *Local) runInitdb(ctx context.Context, a account, s Spec) error {
 	// Beside DataDir (which must be empty for initdb) under a fixed name, so
 	// that a crash leaves no stray copy: the next Create overwrites it.
 	pw := pwFile(s)
 	defer os.Remove(pw)
-	if err := l.acct.writeFile(pw, []byte(s.AdminPassword+"\n"), 0o600); err != nil {
+	if err := a.writeFile(pw, []byte(s.AdminPassword+"\n"), 0o600); err != nil {
 		return err
 	}
-	logf, err := os.OpenFile(s.LogFile, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	logf, err := openLog(s.LogFile, l.root)
 	if err != nil {
-		return fmt.Errorf("engine: %w", err)
+		return err
 	}
 	cmd := exec.Command(l.initdb, "-D", s.DataDir, "-U", Admin, "--pwfile="+pw,
 		"-E", "UTF8", "--locale="+l.locale, "--auth=md5")
@@ -360,7 +424,7 @@ func (l *Local) runInitdb(ctx context.Context, s Spec) error {
 	cmd.Env = l.env()
 	cmd.Stdout, cmd.Stderr = logf, logf
 	// A half-done initdb is worthless: kill it with Borealis.
-	cmd.SysProcAttr = l.sysProcAttr(syscall.SIGKILL)
+	cmd.SysProcAttr = sysProcAttr(a, syscall.SIGKILL)
 	err = l.spawn(cmd)
 	logf.Close()
 	if err != nil {
@@ -386,14 +450,14 @@ func pwFile(s Spec) string {
 }
 
 // writeConfig (re)writes every file Borealis manages in DataDir.
-func (l *Local) writeConfig(s Spec) error {
+func (l *Local) writeConfig(a account, s Spec) error {
 	dd := s.DataDir
-	conf, err := os.ReadFile(filepath.Join(dd, confFile))
+	conf, err := readPlain(filepath.Join(dd, confFile))
 	if err != nil {
 		return fmt.Errorf("engine: %w", err)
 	}
 	if c := withInclude(conf); c != nil {
-		if err := l.acct.writeFile(filepath.Join(dd, confFile), c, 0o600); err != nil {
+		if err := a.writeFile(filepath.Join(dd, confFile), c, 0o600); err != nil {
 			return err
 		}
 	}
@@ -407,17 +471,17 @@ func (l *Local) writeConfig(s Spec) error {
 		{managedConf, []byte(renderConf(s))},
 	}
 	for _, f := range files {
-		if err := l.acct.writeFile(filepath.Join(dd, f.name), f.data, 0o600); err != nil {
+		if err := a.writeFile(filepath.Join(dd, f.name), f.data, 0o600); err != nil {
 			return err
 		}
 	}
-	auto, err := os.ReadFile(filepath.Join(dd, autoConfFile))
+	auto, err := readPlain(filepath.Join(dd, autoConfFile))
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("engine: %w", err)
 	}
 	if c, dropped := scrubAutoConf(auto); c != nil {
 		l.log.Warn("dropping managed settings from postgresql.auto.conf", "instance", s.Name, "settings", dropped)
-		if err := l.acct.writeFile(filepath.Join(dd, autoConfFile), c, 0o600); err != nil {
+		if err := a.writeFile(filepath.Join(dd, autoConfFile), c, 0o600); err != nil {
 			return err
 		}
 	}
@@ -429,17 +493,17 @@ func (l *Local) writeConfig(s Spec) error {
 
 // launch starts a postmaster on s. inst is nil for the bootstrap start,
 // which is no server of the driver's.
-func (l *Local) launch(inst *instance, s Spec, extra ...string) (*proc, error) {
-	logf, err := os.OpenFile(s.LogFile, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+func (l *Local) launch(inst *instance, a account, s Spec, extra ...string) (*proc, error) {
+	logf, err := openLog(s.LogFile, l.root)
 	if err != nil {
-		return nil, fmt.Errorf("engine: %w", err)
+		return nil, err
 	}
 	cmd := exec.Command(l.postgres, append([]string{"-D", s.DataDir}, extra...)...)
 	cmd.Dir = s.DataDir
 	cmd.Env = l.env()
 	cmd.Stdout, cmd.Stderr = logf, logf
 	// SIGINT is PostgreSQL's fast shutdown: clean and quick.
-	cmd.SysProcAttr = l.sysProcAttr(syscall.SIGINT)
+	cmd.SysProcAttr = sysProcAttr(a, syscall.SIGINT)
 	err = l.spawn(cmd)
 	logf.Close()
 	if err != nil {
@@ -452,7 +516,7 @@ func (l *Local) launch(inst *instance, s Spec, extra ...string) (*proc, error) {
 		inst.set(StateStarting, nil)
 		l.mu.Unlock()
 	}
-	l.log.Info("postgres started", "instance", s.Name, "pid", p.pid, "port", s.Port)
+	l.log.Info("postgres started", "instance", s.Name, "pid", p.pid, "port", s.Port, "account", a.name)
 	go l.reap(s.Name, inst, p)
 	return p, nil
 }
@@ -544,16 +608,22 @@ func (l *Local) start(ctx context.Context, inst *instance, s Spec) error {
 	if !created(s) {
 		return fmt.Errorf("%w: %s", ErrNotCreated, s.DataDir)
 	}
-	if err := l.prepare(s); err != nil {
+	a, err := l.account(ctx, s)
+	if err != nil {
 		return err
 	}
+	// Strays first: a server of the shared account must be gone before its
+	// volume changes hands.
 	if err := l.stopStrays(ctx, s); err != nil {
 		return err
 	}
-	if err := l.writeConfig(s); err != nil {
+	if err := l.prepare(a, s); err != nil {
 		return err
 	}
-	p, err := l.launch(inst, s)
+	if err := l.writeConfig(a, s); err != nil {
+		return err
+	}
+	p, err := l.launch(inst, a, s)
 	if err != nil {
 		return err
 	}
@@ -628,7 +698,11 @@ func (l *Local) Reload(ctx context.Context, s Spec) error {
 	if !created(s) {
 		return fmt.Errorf("%w: %s", ErrNotCreated, s.DataDir)
 	}
-	if err := l.writeConfig(s); err != nil {
+	a, err := l.account(ctx, s)
+	if err != nil {
+		return err
+	}
+	if err := l.writeConfig(a, s); err != nil {
 		return err
 	}
 	l.mu.Lock()
@@ -669,7 +743,8 @@ func (l *Local) Reload(ctx context.Context, s Spec) error {
 	}
 }
 
-// Destroy stops the server and removes DataDir. The log file stays.
+// Destroy stops the server and removes DataDir, then the server's own account
+// with its socket directory and shared memory. The log file stays.
 func (l *Local) Destroy(ctx context.Context, s Spec) error {
 	if err := s.validatePaths(); err != nil {
 		return err
@@ -685,6 +760,11 @@ func (l *Local) Destroy(ctx context.Context, s Spec) error {
 	os.Remove(pwFile(s))
 	if err := os.RemoveAll(s.DataDir); err != nil {
 		return fmt.Errorf("engine: %w", err)
+	}
+	if l.tenant(s) {
+		if err := l.forgetTenant(ctx, s); err != nil {
+			return err
+		}
 	}
 	l.mu.Lock()
 	inst.set(StateStopped, nil)

@@ -182,7 +182,6 @@ func newFixture(t *testing.T, name string) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cleanups = append(cleanups, func() { l.Close(context.Background()) })
 	f := &fixture{
 		root: root, l: l, password: "Master-pass-1", caFile: caFile,
 		spec: Spec{
@@ -193,8 +192,17 @@ func newFixture(t *testing.T, name string) *fixture {
 			ListenAddr: "127.0.0.1", Port: freePort(t),
 			CertPEM: p.certPEM, KeyPEM: p.keyPEM,
 			AdminPassword: "admin-secret-1",
+			// Unique per run: a test never meets an account an earlier run left.
+			OSUser: TenantUser(filepath.Join(root, name)),
 		},
 	}
+	// Before the root directory goes (cleanups run last first).
+	cleanups = append(cleanups, func() {
+		l.Close(context.Background())
+		if l.tenant(f.spec) {
+			l.forgetTenant(context.Background(), f.spec)
+		}
+	})
 	verifier, err := scram.Verifier(f.password)
 	if err != nil {
 		t.Fatal(err)
@@ -270,6 +278,16 @@ func (f *fixture) admin(t *testing.T, db string) *pgx.Conn {
 	return c
 }
 
+// account is the OS account the fixture's server runs as.
+func (f *fixture) account(t *testing.T) account {
+	t.Helper()
+	a, err := f.l.account(ctxT(t), f.spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
 func drain(ch <-chan Exit) {
 	for {
 		select {
@@ -313,8 +331,8 @@ func TestMasterOverTLSAndRoles(t *testing.T) {
 	f.running(t)
 	ctx := ctxT(t)
 
-	if f.l.acct.setuid {
-		if got, want := procUID(t, f.l.Status(f.spec.Name).PID), strconv.Itoa(int(f.l.acct.uid)); got != want {
+	if f.l.root {
+		if got, want := procUID(t, f.l.Status(f.spec.Name).PID), strconv.Itoa(int(f.account(t).uid)); got != want {
 			t.Errorf("postmaster uid %s, want %s", got, want)
 		}
 		fi, err := os.Stat(filepath.Join(f.spec.DataDir, keyFile))
@@ -486,16 +504,18 @@ func TestCreateRefusals(t *testing.T) {
 	if _, err := os.Stat(mine); err != nil {
 		t.Errorf("foreign file lost: %v", err)
 	}
-	if !f.l.acct.setuid {
+	if !f.l.root {
 		t.Skip("not root: no account switch to check")
 	}
-	// A parent the postgres account cannot traverse is named.
+	// A parent the server's account cannot traverse is named.
 	locked := filepath.Join(f.root, "locked")
 	if err := os.Mkdir(locked, 0o700); err != nil {
 		t.Fatal(err)
 	}
 	s := f.spec
 	s.DataDir = filepath.Join(locked, "data")
+	s.OSUser = TenantUser(s.DataDir) // another volume: another account
+	t.Cleanup(func() { f.l.forgetTenant(context.Background(), s) })
 	if err := f.l.Create(ctx, s, f.boot); err == nil || !strings.Contains(err.Error(), locked+" is not traversable") {
 		t.Errorf("Create under a locked directory: %v", err)
 	}
@@ -542,6 +562,12 @@ func TestStartTakesOverOrphanedPostmaster(t *testing.T) {
 		t.Fatal(err)
 	}
 	pid := l2.Status(f.spec.Name).PID
+	if f.l.root {
+		// The next run finds the account the first one made.
+		if got, want := procUID(t, pid), strconv.Itoa(int(f.account(t).uid)); got != want || procUID(t, pid) == "0" {
+			t.Errorf("new postmaster's uid %s, want %s", got, want)
+		}
+	}
 	if pid == old || alive(old) {
 		t.Errorf("old postmaster %d still runs (new %d)", old, pid)
 	}

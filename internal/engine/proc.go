@@ -95,7 +95,7 @@ func postmasters(ps []pgProc) []int {
 // readPidFile returns the PID and status (line 8: "starting", "ready",
 // "stopping", ...) from a postmaster.pid or socket lock file.
 func readPidFile(path string) (pid int, status string) {
-	b, err := os.ReadFile(path)
+	b, err := readPlain(path)
 	if err != nil {
 		return 0, ""
 	}

@@ -703,6 +703,7 @@ func (r *Reconciler) volumeSpec(c store.Cluster, port int) engine.Spec {
 		DataDir:       filepath.Join(dir, "data"),
 		SocketDir:     socketDir,
 		LogFile:       filepath.Join(dir, "postgresql.log"),
+		OSUser:        engine.TenantUser(c.ResourceID), // the cluster is its own tenant on the host
 		ListenAddr:    "127.0.0.1",
 		ListenIPv6:    r.ipv6Twin(),
 		Port:          port,

@@ -58,6 +58,10 @@ func run(m *testing.M) (int, error) {
 	}
 	code := m.Run()
 	shared.stop()
+	// Clusters a test left behind leave their OS accounts (serve removes one with its cluster).
+	tempDirs.Lock()
+	removeTenantAccounts(tempDirs.list)
+	tempDirs.Unlock()
 	return code, nil
 }
 
@@ -104,6 +108,12 @@ func (s *sharedServer) stop() {
 	}
 }
 
+// tempDirs are the directories publicTempDir made.
+var tempDirs struct {
+	sync.Mutex
+	list []string
+}
+
 // publicTempDir makes a directory the postgres account can traverse: PostgreSQL runs as
 // that account and must reach its data directory below this one.
 func publicTempDir(prefix string) (string, error) {
@@ -111,6 +121,9 @@ func publicTempDir(prefix string) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	tempDirs.Lock()
+	tempDirs.list = append(tempDirs.list, dir)
+	tempDirs.Unlock()
 	return dir, os.Chmod(dir, 0o755)
 }
 
