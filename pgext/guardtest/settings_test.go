@@ -60,7 +60,8 @@ func TestCodeLoadingSettings(t *testing.T) {
 	a := admin(t)
 	t.Cleanup(func() {
 		for _, q := range []string{
-			"DELETE FROM pg_db_role_setting WHERE array_to_string(setconfig, ',') ILIKE '%preload_libraries%'",
+			`UPDATE pg_db_role_setting SET setconfig = ARRAY(SELECT c FROM unnest(setconfig) c WHERE c NOT ILIKE '%preload_libraries=%')`,
+			"DELETE FROM pg_db_role_setting WHERE setconfig = '{}'",
 			"DROP FUNCTION IF EXISTS public.cl_fn()",
 		} {
 			if _, err := admin(t).Exec(context.Background(), q); err != nil {
@@ -113,10 +114,16 @@ func TestCodeLoadingSettings(t *testing.T) {
 
 	// A value stored before (here written into the catalog by rdsadmin) is
 	// ignored with a warning: nobody is locked out.
-	mustExec(t, a, `INSERT INTO pg_db_role_setting
-		SELECT d.oid, 0, '{local_preload_libraries=nosuchlib}' FROM pg_database d WHERE d.datname = current_database()`)
-	mustExec(t, a, `INSERT INTO pg_db_role_setting
-		SELECT 0, r.oid, '{session_preload_libraries=nosuchlib}' FROM pg_roles r WHERE r.rolname = 'u1'`)
+	store := func(db, role, setting string) {
+		t.Helper()
+		mustExec(t, a, `DO $$ BEGIN
+			UPDATE pg_db_role_setting SET setconfig = setconfig || '{`+setting+`}'::text[] WHERE setdatabase = `+db+` AND setrole = `+role+`;
+			IF NOT FOUND THEN INSERT INTO pg_db_role_setting VALUES (`+db+`, `+role+`, '{`+setting+`}'); END IF;
+			END $$`)
+	}
+	dbOid := "(SELECT oid FROM pg_database WHERE datname = current_database())"
+	store(dbOid, "0", "local_preload_libraries=nosuchlib")
+	store("0", "'u1'::regrole", "session_preload_libraries=nosuchlib")
 	for _, user := range []string{"u1", master} {
 		c := as(t, user)
 		var v string
