@@ -19,8 +19,9 @@
  *    or value (syntax errors, bad input, bad escapes, connection strings).
  *
  * A message may carry a secret when the statement being run, the internal
- * query, the context, the message or its detail mentions "password" (any
- * case) or holds a URI with credentials (scheme://user:secret@host), or
+ * query, the context, the arguments of the message or the detail of a log
+ * line (bind parameters) mention "password" (any case) or hold a URI with
+ * credentials (scheme://user:secret@host), or
  * when the statement being run executed a password command, however it
  * spelt it (noted by the ProcessUtility hook: EXECUTE 'ALTER ROLE x PASS'
  * || 'WORD ...', a function taking the password as an argument). Hiding
@@ -87,6 +88,31 @@ static bool
 mentions_secret(const char *s)
 {
 	return mentions_word(s) || has_uri_credentials(s);
+}
+
+/*
+ * Do the message's arguments mention a password? Not its own text: "password
+ * authentication failed for user ..." carries none, and keeps its details
+ * (which pg_hba.conf line, why) for whoever reads the log.
+ */
+static bool
+arguments_mention_secret(const ErrorData *edata)
+{
+	const char *m = edata->message;
+	const char *f = edata->message_id;
+	int			in_message = 0;
+	int			in_format = 0;
+	size_t		len = strlen(secret_word);
+
+	if (m == NULL)
+		return false;
+	if (has_uri_credentials(m))
+		return true;
+	for (; *m; m++)
+		in_message += pg_strncasecmp(m, secret_word, len) == 0;
+	for (; f && *f; f++)
+		in_format += pg_strncasecmp(f, secret_word, len) == 0;
+	return in_message > in_format;
 }
 
 static bool
@@ -285,9 +311,9 @@ filter(ErrorData *edata)
 		  statement_was_noted(debug_query_string) ||
 		  mentions_secret(edata->internalquery) ||
 		  mentions_secret(edata->context) ||
-		  mentions_secret(edata->message) ||
-		  mentions_secret(edata->detail) ||
-		  mentions_secret(edata->detail_log)))
+		  arguments_mention_secret(edata) ||
+		  (log_level && (mentions_secret(edata->detail) ||
+						 mentions_secret(edata->detail_log)))))
 		return;
 
 	edata->hide_stmt = true;

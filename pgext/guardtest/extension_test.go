@@ -236,8 +236,10 @@ func TestExtensionSchemaChecks(t *testing.T) {
 	if names := inCatalog(); names != "" {
 		t.Errorf("extensions in pg_catalog: %s", names)
 	}
-	// Where the caller may create, all of it still works.
+	// Where the caller may create, all of it still works; moving it to
+	// pg_catalog afterwards is PostgreSQL's to refuse.
 	mustExec(t, m, "CREATE EXTENSION sslinfo")
+	wantRefused(m, "ALTER EXTENSION sslinfo SET SCHEMA pg_catalog", noCat, "")
 	mustExec(t, m, "CREATE EXTENSION earthdistance CASCADE")
 	mustExec(t, u1, "CREATE EXTENSION hstore")
 	serverUp(t)

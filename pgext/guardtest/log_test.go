@@ -128,6 +128,10 @@ func TestNoPasswordInServerLog(t *testing.T) {
 			s.c.Exec(ctxT(t), "DEALLOCATE ALL")
 		}
 	}
+	// A connection string in a bind parameter (log lines' DETAIL).
+	if err := m.PgConn().ExecParams(ctxT(t), "SELECT $1::text", [][]byte{[]byte("host=x password=" + secret("param"))}, nil, nil, nil).Read().Err; err != nil {
+		t.Errorf("bind parameter: %v", err)
+	}
 	// Statements that never say "password": hidden from the STATEMENT,
 	// CONTEXT, QUERY and duration lines. log_statement = all (and, in the
 	// extended protocol, log_min_duration_statement's parse and bind lines)
