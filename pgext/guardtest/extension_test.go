@@ -281,6 +281,10 @@ func TestExtensionUpdateOwnership(t *testing.T) {
 	if lang == "c" {
 		t.Errorf("the caller's pgstathashindex became a C function owned by %s", owner)
 	}
+	// The caller cannot take a superuser's member out either (PostgreSQL
+	// asks for ownership of the object, for ADD and DROP alike).
+	_, err = m.Exec(ctxT(t), "ALTER EXTENSION pgstattuple DROP FUNCTION pg_relpages(text)")
+	wantPgError(t, "DROP of a superuser's member", err, "42501", "must be owner of function pg_relpages")
 	// Once it is no member, the update runs (and PostgreSQL refuses to
 	// replace a function the extension does not own).
 	mustExec(t, m, "ALTER EXTENSION pgstattuple DROP FUNCTION public.pgstathashindex(regclass)")
