@@ -4,7 +4,9 @@ export PATH := /usr/local/go/bin:$(PATH)
 BIN     := bin/borealis
 GUARD   := bin/guard.so
 PG_CONFIG ?= /usr/lib/postgresql/15/bin/pg_config
-GOFILES := $(shell find cmd internal -name '*.go' -not -name '*_test.go') go.mod go.sum
+# default_extensions.txt: embedded in the binary and made into the guard's default.
+EXTLIST := internal/params/default_extensions.txt
+GOFILES := $(shell find cmd internal -name '*.go' -not -name '*_test.go') go.mod go.sum $(EXTLIST)
 
 .PHONY: all deps build run test test-go test-e2e vet clean
 
@@ -19,7 +21,7 @@ $(BIN): $(GOFILES)
 	$(GO) build -o $(BIN) ./cmd/borealis
 
 # The guard extension, built against Debian's PostgreSQL 15 server headers (make deps).
-$(GUARD): $(wildcard pgext/guard/*.c pgext/guard/*.h) pgext/guard/Makefile | deps
+$(GUARD): $(wildcard pgext/guard/*.c pgext/guard/*.h) pgext/guard/Makefile $(EXTLIST) | deps
 	$(MAKE) -s -C pgext/guard PG_CONFIG=$(PG_CONFIG)
 	@mkdir -p bin
 	cp pgext/guard/guard.so $@

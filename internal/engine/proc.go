@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 )
@@ -107,7 +108,32 @@ func readPidFile(path string) (pid int, status string) {
 	return pid, status
 }
 
-// logTail returns the last lines of the log file for error messages.
+// statementLine matches server log lines that quote what a client sent
+// (log_statement, log_min_duration_statement, an error's STATEMENT, QUERY,
+// CONTEXT, bind parameters). The guard hides passwords in them, but
+// log_statement writes a statement before anything knows it will run a
+// password command, so errors of serve's never copy such lines.
+var statementLine = regexp.MustCompile(`(?i)(statement: |QUERY: |CONTEXT: |DETAIL: +(parameters|prepare):|(LOG: +|ms +)(execute|parse|bind) [^:]*: )`)
+
+// withoutStatements drops the lines statementLine matches, with their
+// continuation lines (PostgreSQL starts those with a tab).
+func withoutStatements(lines []string) []string {
+	out := lines[:0]
+	dropping := false
+	for _, l := range lines {
+		if strings.HasPrefix(l, "\t") && dropping {
+			continue
+		}
+		dropping = statementLine.MatchString(l)
+		if !dropping {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// logTail returns the last lines of the log file for error messages, never
+// one that quotes a statement.
 func logTail(path string) string {
 	const max = 2048
 	f, err := os.Open(path)
@@ -131,7 +157,7 @@ func logTail(path string) string {
 			s = s[i+1:]
 		}
 	}
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	lines := withoutStatements(strings.Split(strings.TrimRight(s, "\n"), "\n"))
 	if len(lines) > 15 {
 		lines = lines[len(lines)-15:]
 	}

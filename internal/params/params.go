@@ -5,6 +5,7 @@
 package params
 
 import (
+	_ "embed"
 	"fmt"
 	"regexp"
 	"sort"
@@ -57,14 +58,18 @@ var (
 	ciphersRE = regexp.MustCompile(`^[A-Za-z0-9:+!@_.\-]{1,512}$`)
 )
 
-// defaultExtensions are the contrib extensions RDS offers for PostgreSQL 15 that Debian's
-// postgresql-15 ships. Their install scripts run as the bootstrap superuser when a member
-// of rds_superuser creates them, so the default is this reviewed list rather than "*";
-// file_fdw and adminpack (server files) are left out, as RDS leaves them out.
-const defaultExtensions = "amcheck,bloom,btree_gin,btree_gist,citext,cube,dblink,dict_int,dict_xsyn,earthdistance," +
-	"fuzzystrmatch,hstore,insert_username,intagg,intarray,isn,lo,ltree,moddatetime,pageinspect,pg_buffercache," +
-	"pg_freespacemap,pg_prewarm,pg_stat_statements,pg_trgm,pg_visibility,pgcrypto,pgrowlocks,pgstattuple," +
-	"postgres_fdw,refint,seg,sslinfo,tablefunc,tcn,tsm_system_rows,tsm_system_time,unaccent,uuid-ossp"
+// defaultExtensionsFile lists, one name a line, the contrib extensions RDS offers for
+// PostgreSQL 15 that Debian's postgresql-15 ships. Their install scripts run as the bootstrap
+// superuser when a member of rds_superuser creates them, so the default is this reviewed list
+// rather than "*"; file_fdw and adminpack (server files) are left out, as RDS leaves them out.
+// The guard's build makes its C default of rds.allowed_extensions from the same file
+// (pgext/guard/Makefile), so a server given no value allows exactly this list.
+//
+//go:embed default_extensions.txt
+var defaultExtensionsFile string
+
+// defaultExtensions is that list as rds.allowed_extensions takes it.
+var defaultExtensions = strings.Join(strings.Fields(defaultExtensionsFile), ",")
 
 // catalogue is every parameter Borealis offers, by name.
 var catalogue = func() map[string]Def {

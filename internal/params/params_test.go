@@ -1,6 +1,9 @@
 package params
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestValidateFollowsTypeAndAllowedValues(t *testing.T) {
 	for _, c := range []struct {
@@ -51,5 +54,25 @@ func TestForServerTranslatesToPostgreSQL(t *testing.T) {
 	}
 	if _, ok := ForServer(v, false).Settings["rds.force_ssl"]; ok {
 		t.Error("rds.* settings written without the guard, which would stop PostgreSQL from starting")
+	}
+}
+
+// TestDefaultExtensionsIsAReviewedList: the default of rds.allowed_extensions
+// (which the guard's build also makes its C default) is a list of names, never
+// "*", each named once.
+func TestDefaultExtensionsIsAReviewedList(t *testing.T) {
+	d, _ := Lookup("rds.allowed_extensions")
+	if d.Default == "" || d.Default == "*" || !extListRE.MatchString(d.Default) {
+		t.Fatalf("default %q: want a comma-separated list of names", d.Default)
+	}
+	seen := map[string]bool{}
+	for _, n := range strings.Split(d.Default, ",") {
+		if n == "*" || seen[n] {
+			t.Errorf("default: %q twice or a wildcard", n)
+		}
+		seen[n] = true
+	}
+	if err := d.Validate(d.Default); err != nil {
+		t.Errorf("the default does not validate: %v", err)
 	}
 }

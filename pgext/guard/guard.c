@@ -76,9 +76,14 @@
  *    ALL [IN DATABASE] ... SET, which apply to every session, Borealis' own
  *    administrative ones included:
  *      permission denied to set parameter "role" for a database
+ *    Setting names are matched as PostgreSQL matches them, in any letter
+ *    case (SET "ROLE" is SET role): settings.c. Settings that load
+ *    libraries (local_preload_libraries, ...) are refused there too, in
+ *    every form, through their check hooks.
  *
  * 4. Extensions: a member of rds_superuser may CREATE EXTENSION an
- *    extension named in rds.allowed_extensions ("*" = all) whose control
+ *    extension named in rds.allowed_extensions ("*" = all; by default the
+ *    parameter catalogue's reviewed list) whose control
  *    file exists, even an untrusted one, and ALTER EXTENSION ... UPDATE one
  *    it owns. The statement then runs as the bootstrap superuser in a
  *    security-restricted operation; afterwards, as PostgreSQL does for
@@ -86,12 +91,16 @@
  *    the caller while its member objects stay owned by the bootstrap
  *    superuser (so functions the script kept from PUBLIC stay kept). The
  *    caller needs CREATE on the database (as for trusted extensions) and on
- *    the target schema (unless the control file fixes pg_catalog and the
- *    caller named no schema). CASCADE is elevated only when the list is
+ *    the target schema, checked before the script runs, and nothing goes
+ *    to pg_catalog unless the control file fixes that schema; an update is
+ *    refused while a member is not a superuser's (extensions.c, which holds
+ *    trusted extensions to the same). CASCADE is elevated only when the list is
  *    "*"; what it installs is handed to the caller too. DROP EXTENSION
  *    needs no help: the caller owns what it created.
  *    Everything else is left to PostgreSQL (trusted extensions keep working;
  *    untrusted ones fail with PostgreSQL's own error).
+ *
+ * 5. No password reaches the server log: logfilter.c.
  *
  * Role specifications CURRENT_USER, CURRENT_ROLE, SESSION_USER, PUBLIC and
  * names that do not exist are resolved without raising errors: whatever the
@@ -128,6 +137,8 @@
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
 #include "utils/varlena.h"
+
+#include "guard.h"
 
 PG_MODULE_MAGIC;
 
@@ -298,7 +309,8 @@ check_password_command(void)
 		return;
 	ereport(ERROR,
 			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-			 errmsg("must be a member of rds_password to alter passwords")));
+			 errmsg("must be a member of rds_password to alter passwords"),
+			 errhidestmt(true)));
 }
 
 /* Does a CREATE/ALTER ROLE option list set a password or VALID UNTIL? */
@@ -497,13 +509,22 @@ defelem_role_oids(DefElem *d)
 	return rolespec_oids((List *) d->arg);
 }
 
-static bool
+/*
+ * The identity-changing setting set gives a value to ("role" or
+ * "session_authorization", however the statement spelt it), or NULL.
+ */
+static const char *
 sets_identity(VariableSetStmt *set)
 {
-	return set != NULL && set->name != NULL &&
-		(set->kind == VAR_SET_VALUE || set->kind == VAR_SET_CURRENT) &&
-		(strcmp(set->name, "role") == 0 ||
-		 strcmp(set->name, "session_authorization") == 0);
+	static const char *const names[] = {"role", "session_authorization", NULL};
+
+	if (set == NULL || set->name == NULL ||
+		(set->kind != VAR_SET_VALUE && set->kind != VAR_SET_CURRENT))
+		return NULL;
+	for (int i = 0; names[i] != NULL; i++)
+		if (guard_guc_name_eq(set->name, names[i]))
+			return names[i];
+	return NULL;
 }
 
 /*
@@ -514,10 +535,12 @@ sets_identity(VariableSetStmt *set)
 static void
 check_database_setting(VariableSetStmt *set)
 {
-	if (sets_identity(set))
+	const char *name = sets_identity(set);
+
+	if (name != NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("permission denied to set parameter \"%s\" for a database", set->name),
+				 errmsg("permission denied to set parameter \"%s\" for a database", name),
 				 errdetail("A database-wide setting applies to every session, the service's own included.")));
 }
 
@@ -528,10 +551,11 @@ check_database_setting(VariableSetStmt *set)
 static void
 check_role_setting(VariableSetStmt *set)
 {
+	const char *name = sets_identity(set);
 	const char *value;
 	Oid			r;
 
-	if (!sets_identity(set))
+	if (name == NULL)
 		return;
 	/* The value as it would be stored; FROM CURRENT included. */
 	value = ExtractSetVariableArgs(set);
@@ -542,7 +566,7 @@ check_role_setting(VariableSetStmt *set)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("permission denied to set parameter \"%s\" to reserved role \"%s\"",
-						set->name, value)));
+						name, value)));
 }
 
 static void
@@ -704,12 +728,11 @@ control_file_exists(const char *name)
 }
 
 /*
- * Hands the extension to owner and checks the caller may create in its
- * schema (unless the control file fixed pg_catalog and the caller did not
- * ask for a schema).
+ * Hands the extension to owner. (Its schema was checked before its script
+ * ran: extensions.c.)
  */
 static void
-finish_extension(Oid extoid, Oid owner, bool schema_given)
+finish_extension(Oid extoid, Oid owner)
 {
 	Relation	rel;
 	ScanKeyData key;
@@ -725,11 +748,7 @@ finish_extension(Oid extoid, Oid owner, bool schema_given)
 	{
 		HeapTuple	copy = heap_copytuple(tup);
 		Form_pg_extension form = (Form_pg_extension) GETSTRUCT(copy);
-		Oid			nsp = form->extnamespace;
 
-		if ((schema_given || nsp != PG_CATALOG_NAMESPACE) &&
-			pg_namespace_aclcheck(nsp, owner, ACL_CREATE) != ACLCHECK_OK)
-			aclcheck_error(ACLCHECK_NO_PRIV, OBJECT_SCHEMA, get_namespace_name(nsp));
 		if (form->extowner != owner)
 		{
 			form->extowner = owner;
@@ -784,8 +803,11 @@ call_next_elevated(PlannedStmt *pstmt, const char *queryString, bool readOnlyTre
 {
 	Oid			save_userid;
 	int			save_sec;
+	Oid			save_caller;
 
 	GetUserIdAndSecContext(&save_userid, &save_sec);
+	/* extensions.c checks the caller's rights as objects are made */
+	save_caller = guard_ext_elevation_begin(save_userid);
 	SetUserIdAndSecContext(BOOTSTRAP_SUPERUSERID,
 						   save_sec | SECURITY_LOCAL_USERID_CHANGE |
 						   SECURITY_RESTRICTED_OPERATION);
@@ -796,28 +818,26 @@ call_next_elevated(PlannedStmt *pstmt, const char *queryString, bool readOnlyTre
 	PG_FINALLY();
 	{
 		SetUserIdAndSecContext(save_userid, save_sec);
+		guard_ext_elevation_end(save_caller);
 	}
 	PG_END_TRY();
 }
 
-/* Should CREATE EXTENSION run elevated? Sets *schema_given. */
+/* Should CREATE EXTENSION run elevated? */
 static bool
-elevate_create_extension(CreateExtensionStmt *stmt, bool *schema_given)
+elevate_create_extension(CreateExtensionStmt *stmt)
 {
 	ListCell   *lc;
 	bool		cascade = false;
 	bool		all;
 
-	*schema_given = false;
 	if (stmt->extname == NULL || !caller_is_admin())
 		return false;
 	foreach(lc, stmt->options)
 	{
 		DefElem    *d = lfirst_node(DefElem, lc);
 
-		if (strcmp(d->defname, "schema") == 0)
-			*schema_given = true;
-		else if (strcmp(d->defname, "cascade") == 0)
+		if (strcmp(d->defname, "cascade") == 0)
 			cascade = defGetBoolean(d);
 	}
 	if (!extension_listed(stmt->extname, &all) || (cascade && !all))
@@ -862,6 +882,8 @@ guard_ProcessUtility(PlannedStmt *pstmt, const char *queryString, bool readOnlyT
 		call_next(pstmt, queryString, readOnlyTree, context, params, queryEnv, dest, qc);
 		return;
 	}
+	/* logfilter.c: a statement that runs a password command is never logged */
+	guard_log_note_statement(parsetree);
 
 	/*
 	 * Look at the tag before anything else: transaction control runs in
@@ -943,31 +965,31 @@ guard_ProcessUtility(PlannedStmt *pstmt, const char *queryString, bool readOnlyT
 		case T_CreateExtensionStmt:
 			{
 				CreateExtensionStmt *stmt = (CreateExtensionStmt *) parsetree;
-				bool		schema_given;
 				Oid			caller = GetUserId();
 				Oid			extoid;
 				List	   *before;
 				ListCell   *lc;
 
-				if (!elevate_create_extension(stmt, &schema_given))
+				if (!elevate_create_extension(stmt))
 					break;
 				before = extension_oids();
 				call_next_elevated(pstmt, queryString, readOnlyTree, context, params,
 								   queryEnv, dest, qc);
 				extoid = get_extension_oid(stmt->extname, true);
 				if (OidIsValid(extoid))
-					finish_extension(extoid, caller, schema_given);
+					finish_extension(extoid, caller);
 				/* and those CASCADE installed */
 				foreach(lc, extension_oids())
 				{
 					Oid			e = lfirst_oid(lc);
 
 					if (e != extoid && !list_member_oid(before, e))
-						finish_extension(e, caller, false);
+						finish_extension(e, caller);
 				}
 				return;
 			}
 		case T_AlterExtensionStmt:
+			guard_ext_check_update(((AlterExtensionStmt *) parsetree)->extname);
 			if (elevate_alter_extension((AlterExtensionStmt *) parsetree))
 			{
 				call_next_elevated(pstmt, queryString, readOnlyTree, context, params,
@@ -1042,7 +1064,7 @@ _PG_init(void)
 							   "Extensions members of rds_superuser may create, comma-separated; * for all.",
 							   NULL,
 							   &allowed_extensions,
-							   "*",
+							   guard_default_extensions,
 							   PGC_SIGHUP,
 							   GUC_LIST_INPUT,
 							   check_allowed_extensions, NULL, NULL);
@@ -1058,4 +1080,7 @@ _PG_init(void)
 
 	prev_ProcessUtility = ProcessUtility_hook;
 	ProcessUtility_hook = guard_ProcessUtility;
+	guard_settings_init();
+	guard_log_init();
+	guard_ext_init();
 }

@@ -29,7 +29,7 @@ func TestSettings(t *testing.T) {
 	for name, want := range map[string]string{
 		"rds.restrict_password_commands":    "on",
 		"rds.force_ssl":                     "off",
-		"rds.allowed_extensions":            "*",
+		"rds.allowed_extensions":            defaultAllowedExtensions(t),
 		"rds.accepted_password_auth_method": "md5+scram",
 	} {
 		var got string
