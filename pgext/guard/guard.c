@@ -5,7 +5,8 @@
  *	  PostgreSQL 15 cannot express with roles alone.
  *
  * Loaded only through shared_preload_libraries (by absolute path). It
- * defines the rds.* parameters and installs a ProcessUtility hook. Every
+ * defines the rds.* parameters and installs a ProcessUtility hook; rule 7
+ * (stored secrets) lives in secrets.c, with its own hooks. Every
  * rule below applies to callers that are not superusers, judged by the
  * current user id (GetUserId()): inside a SECURITY DEFINER function that is
  * the function's owner, so a function owned by a superuser may do what its
@@ -129,13 +130,11 @@
 #include "utils/syscache.h"
 #include "utils/varlena.h"
 
+#include "guard.h"
+
 PG_MODULE_MAGIC;
 
 void		_PG_init(void);
-
-#define ROLE_SUPERUSER	"rds_superuser"
-#define ROLE_PASSWORD	"rds_password"
-#define ROLE_REPLICATION "rds_replication"
 
 /* GUCs */
 static bool restrict_password_commands = false;
@@ -236,7 +235,7 @@ role_oid(const char *name)
  * something that is not a RoleSpec and names that do not exist: those are
  * left to PostgreSQL, which reports them its own way.
  */
-static Oid
+Oid
 rolespec_oid(const Node *node)
 {
 	const RoleSpec *spec;
@@ -260,7 +259,7 @@ rolespec_oid(const Node *node)
 }
 
 /* Is roleid a member (directly or not, inheriting or not) of role name? */
-static bool
+bool
 member_of(Oid roleid, const char *name)
 {
 	Oid			r = role_oid(name);
@@ -268,7 +267,7 @@ member_of(Oid roleid, const char *name)
 	return OidIsValid(r) && OidIsValid(roleid) && is_member_of_role(roleid, r);
 }
 
-static bool
+bool
 caller_is_admin(void)
 {
 	return member_of(GetUserId(), ROLE_SUPERUSER);
@@ -1058,4 +1057,5 @@ _PG_init(void)
 
 	prev_ProcessUtility = ProcessUtility_hook;
 	ProcessUtility_hook = guard_ProcessUtility;
+	secrets_init();
 }

@@ -1,0 +1,27 @@
+/*-------------------------------------------------------------------------
+ *
+ * guard.h
+ *	  What the guard's source files share: the reserved role names and the
+ *	  role helpers of guard.c.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef GUARD_H
+#define GUARD_H
+
+#include "nodes/parsenodes.h"
+#include "nodes/plannodes.h"
+
+#define ROLE_SUPERUSER	"rds_superuser"
+#define ROLE_PASSWORD	"rds_password"
+#define ROLE_REPLICATION "rds_replication"
+
+/* guard.c */
+extern Oid	rolespec_oid(const Node *node);
+extern bool member_of(Oid roleid, const char *name);
+extern bool caller_is_admin(void);
+
+/* secrets.c: stored secrets stay with superusers */
+extern void secrets_init(void);
+
+#endif							/* GUARD_H */
