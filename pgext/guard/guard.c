@@ -5,9 +5,10 @@
  *	  PostgreSQL 15 cannot express with roles alone.
  *
  * Loaded only through shared_preload_libraries (by absolute path). It
- * defines the rds.* parameters and installs a ProcessUtility hook; rule 7
- * (stored secrets) lives in secrets.c, with its own hooks. Every
- * rule below applies to callers that are not superusers, judged by the
+ * defines the rds.* parameters and installs a ProcessUtility hook; rules 5
+ * and 6 (PostgreSQL 16's CREATEROLE rule, database-wide settings) live in
+ * delegation.c, rule 7 (stored secrets) in secrets.c, with its own hooks.
+ * Every rule below applies to callers that are not superusers, judged by the
  * current user id (GetUserId()): inside a SECURITY DEFINER function that is
  * the function's owner, so a function owned by a superuser may do what its
  * owner may, and one owned by anybody else gains nothing. Superusers (the
@@ -879,6 +880,8 @@ guard_ProcessUtility(PlannedStmt *pstmt, const char *queryString, bool readOnlyT
 		case T_ReassignOwnedStmt:
 		case T_CreateExtensionStmt:
 		case T_AlterExtensionStmt:
+		case T_CommentStmt:
+		case T_SecLabelStmt:
 			break;
 		default:
 			call_next(pstmt, queryString, readOnlyTree, context, params, queryEnv, dest, qc);
@@ -977,6 +980,7 @@ guard_ProcessUtility(PlannedStmt *pstmt, const char *queryString, bool readOnlyT
 		default:
 			break;
 	}
+	pstmt = check_delegation(pstmt, &readOnlyTree);
 	call_next(pstmt, queryString, readOnlyTree, context, params, queryEnv, dest, qc);
 }
 

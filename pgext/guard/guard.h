@@ -21,6 +21,9 @@ extern Oid	rolespec_oid(const Node *node);
 extern bool member_of(Oid roleid, const char *name);
 extern bool caller_is_admin(void);
 
+/* delegation.c: PostgreSQL 16's CREATEROLE rule, database-wide settings */
+extern PlannedStmt *check_delegation(PlannedStmt *pstmt, bool *readOnlyTree);
+
 /* secrets.c: stored secrets stay with superusers */
 extern void secrets_init(void);
 
