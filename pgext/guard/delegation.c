@@ -26,13 +26,21 @@
  *      roles such as pg_read_all_data included); a role is not its own
  *      admin (as in 16; 15 lets the session user grant itself):
  *        permission denied to grant role "X" / to revoke role "X"
+ *    - CREATEDB is given or taken (CREATE ROLE, ALTER ROLE) only by roles
+ *      that have it (as in 16; REPLICATION and BYPASSRLS already need a
+ *      superuser in 15):
+ *        permission denied to create role / to alter role "X"
  *    - CREATE ROLE: the creator is added to the new role's ADMIN list, so
  *      it can manage what it created. PostgreSQL 15 difference: that grant
  *      is a real membership (16 grants it with INHERIT FALSE, SET FALSE), so
  *      the creator also holds the new role's privileges and may SET ROLE to
- *      it; a role created by a delegated admin should not be given
- *      reserved roles. Members of rds_superuser get no such grant: they need
- *      none, and it would make them inherit every role they create.
+ *      it. So a role somebody outside rds_superuser holds WITH ADMIN OPTION
+ *      is not given rds_superuser, rds_password or rds_replication (nor a
+ *      member of one), by anybody, until that admin has it already or the
+ *      grant is revoked: the admin would gain it through its membership.
+ *        permission denied to grant role "X" to role "Y"
+ *      Members of rds_superuser get no creator grant: they need none, and
+ *      it would make them inherit every role they create.
  *
  * 6. Database-wide settings (ALTER DATABASE ... SET, ALTER ROLE ALL IN
  *    DATABASE ... SET) apply to the sessions of every role, rds_superuser
@@ -53,14 +61,24 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "catalog/pg_auth_members.h"
 #include "catalog/pg_authid.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/catcache.h"
 #include "utils/syscache.h"
 
 #include "guard.h"
+
+/* Roles whose membership gives powers beyond PostgreSQL's. */
+static const char *const power_roles[] = {
+	ROLE_SUPERUSER,
+	ROLE_PASSWORD,
+	ROLE_REPLICATION,
+	NULL
+};
 
 /* Members of these are managed only by superusers and rds_superuser. */
 static const char *const protected_roles[] = {
@@ -147,11 +165,84 @@ check_admin_option(Oid roleid, bool is_grant)
 					   NameStr(name), verb)));
 }
 
+/*
+ * Granting roleid to grantee: would a role holding grantee WITH ADMIN
+ * OPTION (a PostgreSQL 15 membership) gain a reserved power it lacks?
+ */
+static void
+check_admins_gain(Oid roleid, Oid grantee)
+{
+	NameData	name;
+	NameData	gname;
+	CatCList   *members;
+	const char *const *p;
+	int			i;
+
+	if (!ordinary_role(roleid, &name) || !ordinary_role(grantee, &gname))
+		return;
+	for (p = power_roles; *p; p++)
+	{
+		if (!member_of(roleid, *p))
+			continue;
+		members = SearchSysCacheList1(AUTHMEMROLEMEM, ObjectIdGetDatum(grantee));
+		for (i = 0; i < members->n_members; i++)
+		{
+			Form_pg_auth_members m = (Form_pg_auth_members) GETSTRUCT(&members->members[i]->tuple);
+			NameData	mname;
+
+			if (!m->admin_option || !ordinary_role(m->member, &mname) ||
+				member_of(m->member, *p) || member_of(m->member, ROLE_SUPERUSER))
+				continue;
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("permission denied to grant role \"%s\" to role \"%s\"",
+							NameStr(name), NameStr(gname)),
+					 errdetail("Role \"%s\" holds \"%s\" WITH ADMIN OPTION, which in PostgreSQL 15 is a membership: it would gain \"%s\". Revoke \"%s\" from \"%s\" first.",
+							   NameStr(mname), NameStr(gname), *p, NameStr(gname), NameStr(mname))));
+		}
+		ReleaseSysCacheList(members);
+	}
+}
+
 /* A RoleSpec list or a DefElem's list of RoleSpecs, as found in the tree. */
 static List *
 role_list(Node *arg)
 {
 	return (arg != NULL && IsA(arg, List)) ? (List *) arg : NIL;
+}
+
+/* CREATEDB, granted or revoked, needs CREATEDB (as in PostgreSQL 16). */
+static void
+check_createdb(List *options, const char *role, bool creating)
+{
+	ListCell   *lc;
+	HeapTuple	tup;
+	bool		has = false;
+
+	foreach(lc, options)
+	{
+		if (strcmp(lfirst_node(DefElem, lc)->defname, "createdb") == 0)
+			break;
+	}
+	if (lc == NULL)
+		return;
+	tup = SearchSysCache1(AUTHOID, ObjectIdGetDatum(GetUserId()));
+	if (HeapTupleIsValid(tup))
+	{
+		has = ((Form_pg_authid) GETSTRUCT(tup))->rolcreatedb;
+		ReleaseSysCache(tup);
+	}
+	if (has)
+		return;
+	if (creating)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to create role"),
+				 errdetail("Only roles with the CREATEDB attribute may create roles with the CREATEDB attribute.")));
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("permission denied to alter role \"%s\"", role ? role : "?"),
+			 errdetail("Only roles with the CREATEDB attribute may change the CREATEDB attribute.")));
 }
 
 /* Does an ALTER ROLE option list only set a password? */
@@ -198,6 +289,8 @@ check_alter(AlterRoleStmt *stmt)
 	 */
 	check_manage(target, "alter",
 				 only_password(other) || !has_createrole_privilege(GetUserId()));
+	if (OidIsValid(target))
+		check_createdb(other, GetUserNameFromId(target, true), false);
 }
 
 static void
@@ -205,6 +298,7 @@ check_create(CreateRoleStmt *stmt)
 {
 	ListCell   *lc;
 
+	check_createdb(stmt->options, stmt->role, true);
 	foreach(lc, stmt->options)
 	{
 		DefElem    *d = lfirst_node(DefElem, lc);
@@ -281,6 +375,45 @@ check_database_setting(VariableSetStmt *set)
 			 errdetail("A database-wide setting applies to the sessions of rds_superuser members too: only they may store one.")));
 }
 
+/* GRANT role TO, ALTER GROUP role ADD USER: check_admins_gain, for anybody */
+static void
+check_grants_to_managed(Node *parsetree)
+{
+	ListCell   *lc;
+	ListCell   *lc2;
+
+	if (IsA(parsetree, GrantRoleStmt) && ((GrantRoleStmt *) parsetree)->is_grant)
+	{
+		GrantRoleStmt *stmt = (GrantRoleStmt *) parsetree;
+
+		foreach(lc, stmt->granted_roles)
+		{
+			Node	   *n = (Node *) lfirst(lc);
+
+			if (n == NULL || !IsA(n, AccessPriv) || ((AccessPriv *) n)->priv_name == NULL)
+				continue;
+			foreach(lc2, stmt->grantee_roles)
+				check_admins_gain(get_role_oid(((AccessPriv *) n)->priv_name, true),
+								  rolespec_oid((Node *) lfirst(lc2)));
+		}
+	}
+	else if (IsA(parsetree, AlterRoleStmt) && ((AlterRoleStmt *) parsetree)->action > 0)
+	{
+		AlterRoleStmt *stmt = (AlterRoleStmt *) parsetree;
+
+		foreach(lc, stmt->options)
+		{
+			DefElem    *d = lfirst_node(DefElem, lc);
+
+			if (strcmp(d->defname, "rolemembers") != 0)
+				continue;
+			foreach(lc2, role_list(d->arg))
+				check_admins_gain(rolespec_oid((Node *) stmt->role),
+								  rolespec_oid((Node *) lfirst(lc2)));
+		}
+	}
+}
+
 /*
  * Applies rules 5 and 6 to a utility statement of a caller that is not a
  * superuser; returns the statement to run (the same, or a copy with the
@@ -292,6 +425,7 @@ check_delegation(PlannedStmt *pstmt, bool *readOnlyTree)
 	Node	   *parsetree = pstmt->utilityStmt;
 	ListCell   *lc;
 
+	check_grants_to_managed(parsetree);
 	if (caller_is_admin())
 		return pstmt;
 

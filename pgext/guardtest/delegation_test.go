@@ -64,6 +64,9 @@ func TestDelegatedAdmin(t *testing.T) {
 		{"GRANT dl_other TO dl_admin", `permission denied to grant role "dl_other"`},
 		{"ALTER GROUP dl_group ADD USER dl_admin", `permission denied to grant role "dl_group"`},
 		{"CREATE ROLE dl_x IN ROLE dl_group", `permission denied to grant role "dl_group"`},
+		// Attributes it lacks (PostgreSQL 16): a CREATEDB role it made and
+		// may SET ROLE to would give it CREATE DATABASE.
+		{"CREATE ROLE dl_x CREATEDB", `permission denied to create role`},
 		// Itself: its password and settings only (PostgreSQL 16).
 		{"ALTER ROLE dl_admin CONNECTION LIMIT 100", `permission denied to alter role "dl_admin"`},
 		{"ALTER ROLE CURRENT_USER CREATEDB", `permission denied to alter role "dl_admin"`},
@@ -90,6 +93,7 @@ func TestDelegatedAdmin(t *testing.T) {
 	for _, q := range []string{
 		"CREATE ROLE dl_mine LOGIN",
 		"ALTER ROLE dl_mine CONNECTION LIMIT 3 NOLOGIN",
+		"ALTER ROLE dl_mine NOCREATEROLE INHERIT",
 		"ALTER ROLE dl_mine SET work_mem = '2MB'",
 		"ALTER ROLE dl_mine IN DATABASE appdb SET search_path = public",
 		"ALTER ROLE dl_mine IN DATABASE appdb RESET search_path",
@@ -116,13 +120,21 @@ func TestDelegatedAdmin(t *testing.T) {
 		t.Error("dl_admin does not inherit dl_mine_2 (PostgreSQL 15 grants are memberships)")
 	}
 
-	// Once the master makes one of its roles a member of rds_password, it is
-	// out of the delegated admin's reach.
-	mustExec(t, m, "GRANT rds_password TO dl_mine_2")
-	_, err := c.Exec(ctxT(t), "ALTER ROLE dl_mine_2 LOGIN")
-	wantPgError(t, "dl_admin alters an rds_password member it created", err, priv, `permission denied to alter role "dl_mine_2"`)
-	mustExec(t, m, "REVOKE rds_password FROM dl_mine_2")
+	_, err := c.Exec(ctxT(t), "ALTER ROLE dl_mine_2 CREATEDB")
+	wantPgError(t, "dl_admin gives CREATEDB", err, priv, `permission denied to alter role "dl_mine_2"`)
+
+	// A role it manages is not given reserved roles: in PostgreSQL 15 its
+	// admin is a member and would gain them.
+	_, err = m.Exec(ctxT(t), "GRANT rds_password TO dl_mine_2")
+	wantPgError(t, "master grants rds_password to a role dl_admin manages", err, priv,
+		`permission denied to grant role "rds_password" to role "dl_mine_2"`)
 	mustExec(t, c, "DROP ROLE dl_mine_2")
+	// Even with ADMIN OPTION on a member of rds_password (which the master
+	// granted on purpose), it does not alter it.
+	mustExec(t, m, "GRANT dl_pw TO dl_admin WITH ADMIN OPTION")
+	_, err = c.Exec(ctxT(t), "ALTER ROLE dl_pw NOLOGIN")
+	wantPgError(t, "dl_admin alters an rds_password member it holds WITH ADMIN OPTION", err, priv, `permission denied to alter role "dl_pw"`)
+	mustExec(t, m, "REVOKE dl_pw FROM dl_admin")
 
 	// The master creates, alters and grants as before; it gets no
 	// membership in what it creates.

@@ -62,7 +62,8 @@ func TestBypassBattery(t *testing.T) {
 		 SET search_path = pg_catalog AS $$ BEGIN ALTER ROLE bb_target PASSWORD 'from-admin'; END $$`,
 		// A password manager changes the passwords of roles it holds WITH
 		// ADMIN OPTION (PostgreSQL 16's rule).
-		"GRANT bb_target TO pwmgr WITH ADMIN OPTION",
+		"CREATE ROLE bb_managed LOGIN PASSWORD 'old-password'",
+		"GRANT bb_managed TO pwmgr WITH ADMIN OPTION",
 		// A reader of every table, given pg_read_all_data by rdsadmin.
 		"CREATE ROLE bb_reader LOGIN PASSWORD '"+rolePass+"'",
 		"GRANT pg_read_all_data TO bb_reader",
@@ -99,7 +100,7 @@ func TestBypassBattery(t *testing.T) {
 				t.Error(q, err)
 			}
 		}
-		dropRoles(t, "bb_target", "bb_new", "bb_in", "bb_r", "rds_x", "bb_reader")
+		dropRoles(t, "bb_target", "bb_new", "bb_in", "bb_r", "rds_x", "bb_reader", "bb_managed")
 	})
 
 	const (
@@ -243,7 +244,15 @@ func TestBypassBattery(t *testing.T) {
 		{master, simple, `ALTER GROUP rds_iam DROP USER bb_target`, "", ""},
 		{master, simple, `SET ROLE rds_superuser; RESET ROLE`, "", ""},
 		{master, simple, `ALTER ROLE bb_target SET work_mem = '1MB'`, "", ""},
-		{"pwmgr", simple, `ALTER ROLE bb_target PASSWORD 'from-pwmgr' VALID UNTIL 'infinity'`, "", ""},
+		{"pwmgr", simple, `ALTER ROLE bb_managed PASSWORD 'from-pwmgr' VALID UNTIL 'infinity'`, "", ""},
+		// ... but not through a role that somebody outside rds_superuser
+		// manages: in PostgreSQL 15 its admin is a member and would gain it.
+		{master, simple, `GRANT rds_superuser TO bb_managed`, priv, `permission denied to grant role "rds_superuser" to role "bb_managed"`},
+		{master, extended, `ALTER GROUP rds_replication ADD USER bb_managed`, priv, `permission denied to grant role "rds_replication" to role "bb_managed"`},
+		{master, simple, `GRANT ` + master + ` TO bb_managed`, priv, `permission denied to grant role "master1" to role "bb_managed"`},
+		{master, simple, `GRANT rds_password TO bb_managed`, "", ""}, // pwmgr has it already
+		{master, simple, `REVOKE rds_password FROM bb_managed`, "", ""},
+		{master, simple, `REVOKE bb_managed FROM pwmgr; GRANT rds_superuser TO bb_managed; REVOKE rds_superuser FROM bb_managed`, "", ""},
 	}
 
 	// A crashed backend makes the postmaster end every session: this one
