@@ -48,8 +48,8 @@
  *    setting search_path to its own schema plants functions and operators
  *    that run with the master's rights. PostgreSQL records no author for a
  *    pg_db_role_setting value and offers no hook between applying it and
- *    the first name lookup, and the settings that steer code are many
- *    (search_path, but also standard_conforming_strings, DateStyle,
+ *    the first name lookup, and the settings that steer or hobble a session
+ *    are many (search_path, but also standard_conforming_strings, DateStyle,
  *    default_text_search_config, row_security, statement_timeout, ...), so
  *    a list would be a list of holes. Hence: only members of rds_superuser
  *    store database-wide settings; others may RESET (or SET ... TO DEFAULT)
@@ -71,14 +71,6 @@
 #include "utils/syscache.h"
 
 #include "guard.h"
-
-/* Roles whose membership gives powers beyond PostgreSQL's. */
-static const char *const power_roles[] = {
-	ROLE_SUPERUSER,
-	ROLE_PASSWORD,
-	ROLE_REPLICATION,
-	NULL
-};
 
 /* Members of these are managed only by superusers and rds_superuser. */
 static const char *const protected_roles[] = {
@@ -182,25 +174,28 @@ check_admins_gain(Oid roleid, Oid grantee)
 		return;
 	for (p = power_roles; *p; p++)
 	{
+		Oid			gainer = InvalidOid;
+		NameData	mname;
+
 		if (!member_of(roleid, *p))
 			continue;
 		members = SearchSysCacheList1(AUTHMEMROLEMEM, ObjectIdGetDatum(grantee));
-		for (i = 0; i < members->n_members; i++)
+		for (i = 0; i < members->n_members && !OidIsValid(gainer); i++)
 		{
 			Form_pg_auth_members m = (Form_pg_auth_members) GETSTRUCT(&members->members[i]->tuple);
-			NameData	mname;
 
-			if (!m->admin_option || !ordinary_role(m->member, &mname) ||
-				member_of(m->member, *p) || member_of(m->member, ROLE_SUPERUSER))
-				continue;
+			if (m->admin_option && ordinary_role(m->member, &mname) &&
+				!member_of(m->member, *p) && !member_of(m->member, ROLE_SUPERUSER))
+				gainer = m->member;
+		}
+		ReleaseSysCacheList(members);
+		if (OidIsValid(gainer))
 			ereport(ERROR,
 					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 					 errmsg("permission denied to grant role \"%s\" to role \"%s\"",
 							NameStr(name), NameStr(gname)),
 					 errdetail("Role \"%s\" holds \"%s\" WITH ADMIN OPTION, which in PostgreSQL 15 is a membership: it would gain \"%s\". Revoke \"%s\" from \"%s\" first.",
 							   NameStr(mname), NameStr(gname), *p, NameStr(gname), NameStr(mname))));
-		}
-		ReleaseSysCacheList(members);
 	}
 }
 

@@ -154,7 +154,7 @@ static const char *const server_access_roles[] = {
 };
 
 /* Reserved roles whose membership gives powers beyond PostgreSQL's. */
-static const char *const power_roles[] = {
+const char *const power_roles[] = {
 	ROLE_SUPERUSER,
 	ROLE_PASSWORD,
 	ROLE_REPLICATION,

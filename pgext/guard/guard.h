@@ -17,6 +17,7 @@
 #define ROLE_REPLICATION "rds_replication"
 
 /* guard.c */
+extern const char *const power_roles[];	/* reserved roles with powers */
 extern Oid	rolespec_oid(const Node *node);
 extern bool member_of(Oid roleid, const char *name);
 extern bool caller_is_admin(void);
