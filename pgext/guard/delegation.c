@@ -360,7 +360,7 @@ creator_gets_admin(PlannedStmt *pstmt, bool *readOnlyTree)
 
 /* ALTER DATABASE ... SET and ALTER ROLE ALL [IN DATABASE] ... SET */
 static void
-check_database_setting(VariableSetStmt *set)
+check_db_wide_setting(VariableSetStmt *set)
 {
 	if (set == NULL || (set->kind != VAR_SET_VALUE && set->kind != VAR_SET_CURRENT))
 		return;					/* RESET, RESET ALL, SET ... TO DEFAULT */
@@ -437,13 +437,13 @@ check_delegation(PlannedStmt *pstmt, bool *readOnlyTree)
 				AlterRoleSetStmt *stmt = (AlterRoleSetStmt *) parsetree;
 
 				if (stmt->role == NULL)
-					check_database_setting(stmt->setstmt);
+					check_db_wide_setting(stmt->setstmt);
 				else
 					check_manage(rolespec_oid((Node *) stmt->role), "alter", true);
 				break;
 			}
 		case T_AlterDatabaseSetStmt:
-			check_database_setting(((AlterDatabaseSetStmt *) parsetree)->setstmt);
+			check_db_wide_setting(((AlterDatabaseSetStmt *) parsetree)->setstmt);
 			break;
 		case T_RenameStmt:
 			{
