@@ -5,8 +5,10 @@
  *	  PostgreSQL 15 cannot express with roles alone.
  *
  * Loaded only through shared_preload_libraries (by absolute path). It
- * defines the rds.* parameters and installs a ProcessUtility hook. Every
- * rule below applies to callers that are not superusers, judged by the
+ * defines the rds.* parameters and installs a ProcessUtility hook; rules 5
+ * and 6 (PostgreSQL 16's CREATEROLE rule, database-wide settings) live in
+ * delegation.c, rule 7 (stored secrets) in secrets.c, with its own hooks.
+ * Every rule below applies to callers that are not superusers, judged by the
  * current user id (GetUserId()): inside a SECURITY DEFINER function that is
  * the function's owner, so a function owned by a superuser may do what its
  * owner may, and one owned by anybody else gains nothing. Superusers (the
@@ -102,6 +104,12 @@
  *
  * 5. No password reaches the server log: logfilter.c.
  *
+ * 6. PostgreSQL 16's CREATEROLE rule for roles outside rds_superuser, and
+ *    no database-wide settings stored by them: delegation.c.
+ *
+ * 7. Stored secrets (password verifiers, user-mapping options, subscription
+ *    connection strings) are read by superusers only: secrets.c.
+ *
  * Role specifications CURRENT_USER, CURRENT_ROLE, SESSION_USER, PUBLIC and
  * names that do not exist are resolved without raising errors: whatever the
  * guard does not recognise is left to PostgreSQL and its usual errors.
@@ -144,10 +152,6 @@ PG_MODULE_MAGIC;
 
 void		_PG_init(void);
 
-#define ROLE_SUPERUSER	"rds_superuser"
-#define ROLE_PASSWORD	"rds_password"
-#define ROLE_REPLICATION "rds_replication"
-
 /* GUCs */
 static bool restrict_password_commands = false;
 static bool force_ssl = false;
@@ -165,7 +169,7 @@ static const char *const server_access_roles[] = {
 };
 
 /* Reserved roles whose membership gives powers beyond PostgreSQL's. */
-static const char *const power_roles[] = {
+const char *const power_roles[] = {
 	ROLE_SUPERUSER,
 	ROLE_PASSWORD,
 	ROLE_REPLICATION,
@@ -247,7 +251,7 @@ role_oid(const char *name)
  * something that is not a RoleSpec and names that do not exist: those are
  * left to PostgreSQL, which reports them its own way.
  */
-static Oid
+Oid
 rolespec_oid(const Node *node)
 {
 	const RoleSpec *spec;
@@ -271,7 +275,7 @@ rolespec_oid(const Node *node)
 }
 
 /* Is roleid a member (directly or not, inheriting or not) of role name? */
-static bool
+bool
 member_of(Oid roleid, const char *name)
 {
 	Oid			r = role_oid(name);
@@ -279,7 +283,7 @@ member_of(Oid roleid, const char *name)
 	return OidIsValid(r) && OidIsValid(roleid) && is_member_of_role(roleid, r);
 }
 
-static bool
+bool
 caller_is_admin(void)
 {
 	return member_of(GetUserId(), ROLE_SUPERUSER);
@@ -902,6 +906,8 @@ guard_ProcessUtility(PlannedStmt *pstmt, const char *queryString, bool readOnlyT
 		case T_ReassignOwnedStmt:
 		case T_CreateExtensionStmt:
 		case T_AlterExtensionStmt:
+		case T_CommentStmt:
+		case T_SecLabelStmt:
 			break;
 		default:
 			call_next(pstmt, queryString, readOnlyTree, context, params, queryEnv, dest, qc);
@@ -1000,6 +1006,7 @@ guard_ProcessUtility(PlannedStmt *pstmt, const char *queryString, bool readOnlyT
 		default:
 			break;
 	}
+	pstmt = check_delegation(pstmt, &readOnlyTree);
 	call_next(pstmt, queryString, readOnlyTree, context, params, queryEnv, dest, qc);
 }
 
@@ -1083,4 +1090,5 @@ _PG_init(void)
 	guard_settings_init();
 	guard_log_init();
 	guard_ext_init();
+	secrets_init();
 }

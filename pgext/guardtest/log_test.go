@@ -57,6 +57,8 @@ func TestNoPasswordInServerLog(t *testing.T) {
 	})
 	adminExec(t,
 		"CREATE ROLE lg_t LOGIN",
+		// The password managers administer lg_t (PostgreSQL 16's CREATEROLE rule).
+		"GRANT lg_t TO cr, pwmgr WITH ADMIN OPTION",
 		"CREATE EXTENSION IF NOT EXISTS postgres_fdw",
 		"CREATE SERVER lg_srv FOREIGN DATA WRAPPER postgres_fdw OPTIONS (host '127.0.0.1', dbname 'x')",
 	)

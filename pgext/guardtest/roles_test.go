@@ -60,7 +60,17 @@ func TestBypassBattery(t *testing.T) {
 		// A SECURITY DEFINER function owned by a superuser may do what its owner may.
 		`CREATE FUNCTION public.bb_admin_fn() RETURNS void LANGUAGE plpgsql SECURITY DEFINER
 		 SET search_path = pg_catalog AS $$ BEGIN ALTER ROLE bb_target PASSWORD 'from-admin'; END $$`,
+		// A password manager changes the passwords of roles it holds WITH
+		// ADMIN OPTION (PostgreSQL 16's rule).
+		"CREATE ROLE bb_managed LOGIN PASSWORD 'old-password'",
+		"GRANT bb_managed TO pwmgr WITH ADMIN OPTION",
+		// A reader of every table, given pg_read_all_data by rdsadmin.
+		"CREATE ROLE bb_reader LOGIN PASSWORD '"+rolePass+"'",
+		"GRANT pg_read_all_data TO bb_reader",
+		"GRANT CREATE ON SCHEMA public TO bb_reader",
 	)
+	mustExec(t, as(t, "bb_reader"), `CREATE FUNCTION bb_secdef_read() RETURNS SETOF text LANGUAGE sql SECURITY DEFINER AS
+		 $$ SELECT rolpassword FROM pg_catalog.pg_authid $$`)
 	cr := as(t, "cr")
 	for _, q := range []string{
 		`CREATE FUNCTION bb_exec_fmt(r text, p text) RETURNS void LANGUAGE plpgsql AS
@@ -73,21 +83,24 @@ func TestBypassBattery(t *testing.T) {
 		 $$ BEGIN ALTER ROLE bb_target PASSWORD 'x'; END $$`,
 		`CREATE FUNCTION bb_secdef_grant() RETURNS void LANGUAGE plpgsql SECURITY DEFINER AS
 		 $$ BEGIN EXECUTE 'GRANT rds_superuser TO u1'; END $$`,
+		`CREATE FUNCTION bb_secdef_pred() RETURNS void LANGUAGE plpgsql SECURITY DEFINER AS
+		 $$ BEGIN EXECUTE 'GRANT pg_read_all_data TO u1'; END $$`,
 	} {
 		mustExec(t, cr, q)
 	}
 	t.Cleanup(func() {
 		c := admin(t)
 		for _, q := range []string{
-			"DROP FUNCTION IF EXISTS public.bb_admin_fn(), bb_exec_fmt(text, text), bb_sql_fn(), bb_secdef_pw(), bb_secdef_grant()",
-			"DROP PROCEDURE IF EXISTS bb_proc()",
+			"DROP FUNCTION IF EXISTS public.bb_admin_fn(), public.bb_exec_fmt(text, text), public.bb_sql_fn(), public.bb_secdef_pw(), public.bb_secdef_grant(), public.bb_secdef_pred(), public.bb_secdef_read()",
+			"REVOKE CREATE ON SCHEMA public FROM bb_reader",
+			"DROP PROCEDURE IF EXISTS public.bb_proc()",
 			"ALTER ROLE cr RESET ALL",
 		} {
 			if _, err := c.Exec(context.Background(), q); err != nil {
 				t.Error(q, err)
 			}
 		}
-		dropRoles(t, "bb_target", "bb_new", "bb_in", "bb_r", "rds_x")
+		dropRoles(t, "bb_target", "bb_new", "bb_in", "bb_r", "rds_x", "bb_reader", "bb_managed")
 	})
 
 	const (
@@ -140,6 +153,29 @@ func TestBypassBattery(t *testing.T) {
 		{"cr", simple, `GRANT pg_execute_server_program TO cr`, priv, `permission denied to grant role "pg_execute_server_program"`},
 		{master, simple, `GRANT pg_write_server_files TO ` + master, priv, `permission denied to grant role "pg_write_server_files"`},
 		{master, simple, `ALTER ROLE pg_read_server_files LOGIN PASSWORD 'x'`, priv, `permission denied to alter predefined role "pg_read_server_files"`},
+
+		// ... or through predefined roles, which need ADMIN OPTION (PostgreSQL
+		// 16's CREATEROLE rule), and roles the caller did not create.
+		{"cr", simple, `GRANT pg_read_all_data TO cr`, priv, `permission denied to grant role "pg_read_all_data"`},
+		{"cr", extended, `GRANT pg_monitor TO cr`, priv, `permission denied to grant role "pg_monitor"`},
+		{"cr", simple, `DO $$ BEGIN EXECUTE 'GRANT pg_write_all_data TO cr'; END $$`, priv, `permission denied to grant role "pg_write_all_data"`},
+		{"cr", prepared, `CREATE ROLE bb_in IN ROLE pg_read_all_data`, priv, `permission denied to grant role "pg_read_all_data"`},
+		{"u1", simple, `SELECT bb_secdef_pred()`, priv, `permission denied to grant role "pg_read_all_data"`},
+		{"cr", prepared, `ALTER ROLE pwmgr SET search_path = 'cr_schema'`, priv, `permission denied to alter role "pwmgr"`},
+		{"cr", simple, `DO $$ BEGIN EXECUTE 'ALTER ROLE u1 CONNECTION LIMIT 0'; END $$`, priv, `permission denied to alter role "u1"`},
+		{"cr", extended, `DROP ROLE u1`, priv, `permission denied to drop role "u1"`},
+		{"cr", simple, `COMMENT ON ROLE u1 IS 'x'`, priv, `permission denied to comment on role "u1"`},
+		{"cr", simple, `GRANT u1 TO cr`, priv, `permission denied to grant role "u1"`},
+		{"pwmgr", simple, `ALTER ROLE u1 PASSWORD 'x'`, priv, `permission denied to alter role "u1"`},
+
+		// Password verifiers, every way.
+		{"bb_reader", simple, `SELECT rolpassword FROM pg_authid`, priv, errRolpassword},
+		{"bb_reader", extended, `SELECT (SELECT max(rolpassword) FROM pg_authid)`, priv, errRolpassword},
+		{"bb_reader", prepared, `WITH x AS (SELECT * FROM pg_authid) SELECT count(*) FROM x`, priv, errRolpassword},
+		{"bb_reader", simple, `DO $$ BEGIN PERFORM rolpassword FROM pg_authid; END $$`, priv, errRolpassword},
+		{"bb_reader", simple, `DO $$ BEGIN EXECUTE 'SELECT passwd FROM pg_shadow'; END $$`, priv, `permission denied for column "passwd" of relation "pg_shadow"`},
+		{"u1", extended, `SELECT bb_secdef_read()`, priv, errRolpassword},
+		{"bb_reader", simple, `SELECT count(*) FROM pg_authid WHERE rolname = 'rdsadmin'`, "", ""},
 
 		// The reserved roles themselves, even for the master user.
 		{master, simple, `REVOKE rds_password FROM rds_superuser`, priv, `permission denied to revoke role "rds_password" from reserved role "rds_superuser"`},
@@ -208,7 +244,15 @@ func TestBypassBattery(t *testing.T) {
 		{master, simple, `ALTER GROUP rds_iam DROP USER bb_target`, "", ""},
 		{master, simple, `SET ROLE rds_superuser; RESET ROLE`, "", ""},
 		{master, simple, `ALTER ROLE bb_target SET work_mem = '1MB'`, "", ""},
-		{"pwmgr", simple, `ALTER ROLE bb_target PASSWORD 'from-pwmgr' VALID UNTIL 'infinity'`, "", ""},
+		{"pwmgr", simple, `ALTER ROLE bb_managed PASSWORD 'from-pwmgr' VALID UNTIL 'infinity'`, "", ""},
+		// ... but not through a role that somebody outside rds_superuser
+		// manages: in PostgreSQL 15 its admin is a member and would gain it.
+		{master, simple, `GRANT rds_superuser TO bb_managed`, priv, `permission denied to grant role "rds_superuser" to role "bb_managed"`},
+		{master, extended, `ALTER GROUP rds_replication ADD USER bb_managed`, priv, `permission denied to grant role "rds_replication" to role "bb_managed"`},
+		{master, simple, `GRANT ` + master + ` TO bb_managed`, priv, `permission denied to grant role "master1" to role "bb_managed"`},
+		{master, simple, `GRANT rds_password TO bb_managed`, "", ""}, // pwmgr has it already
+		{master, simple, `REVOKE rds_password FROM bb_managed`, "", ""},
+		{master, simple, `REVOKE bb_managed FROM pwmgr; GRANT rds_superuser TO bb_managed; REVOKE rds_superuser FROM bb_managed`, "", ""},
 	}
 
 	// A crashed backend makes the postmaster end every session: this one
@@ -249,7 +293,8 @@ func TestBypassBattery(t *testing.T) {
 	var n int
 	err := admin(t).QueryRow(ctxT(t), `SELECT count(*) FROM pg_auth_members m
 		JOIN pg_roles r ON r.oid = m.roleid JOIN pg_roles u ON u.oid = m.member
-		WHERE r.rolname IN ('rds_superuser', 'rds_password', 'rds_replication', 'rds_iam', 'pg_execute_server_program', 'pg_write_server_files', 'master1')
+		WHERE r.rolname IN ('rds_superuser', 'rds_password', 'rds_replication', 'rds_iam', 'pg_execute_server_program', 'pg_write_server_files', 'master1',
+		                    'pg_read_all_data', 'pg_write_all_data', 'pg_monitor', 'u1')
 		  AND u.rolname IN ('cr', 'u1', 'master1', 'bb_in', 'bb_r', 'rds_iam', 'rds_replication')
 		  AND NOT (r.rolname = 'rds_superuser' AND u.rolname = 'master1')`).Scan(&n)
 	if err != nil || n != 0 {

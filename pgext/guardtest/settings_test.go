@@ -22,6 +22,7 @@ func TestSettingNamesAnyCase(t *testing.T) {
 			}
 		}
 	})
+	crAdministersU1(t)
 	cr, m := as(t, "cr"), as(t, master)
 	for _, c := range []struct {
 		who  string
@@ -71,6 +72,7 @@ func TestCodeLoadingSettings(t *testing.T) {
 	})
 	const denied = "42501"
 	msg := func(name string) string { return `permission denied to set parameter "` + name + `"` }
+	crAdministersU1(t)
 	cr, m, u1 := as(t, "cr"), as(t, master), as(t, "u1")
 	for _, c := range []struct {
 		who  string
@@ -136,4 +138,13 @@ func TestCodeLoadingSettings(t *testing.T) {
 		t.Errorf("rdsadmin after a stored local_preload_libraries: %v", err)
 	}
 	serverUp(t)
+}
+
+// crAdministersU1 gives cr ADMIN OPTION on u1 for one test: the role rules
+// (delegation.c) let a CREATEROLE role touch only roles it administers, and
+// these tests are about the settings rules behind them.
+func crAdministersU1(t *testing.T) {
+	t.Helper()
+	adminExec(t, "GRANT u1 TO cr WITH ADMIN OPTION")
+	t.Cleanup(func() { adminExec(t, "REVOKE u1 FROM cr") })
 }

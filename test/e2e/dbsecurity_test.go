@@ -62,6 +62,9 @@ func TestRestrictPasswordCommandsAsTheSeedPageSays(t *testing.T) {
 		`CREATE ROLE pwadmin LOGIN CREATEROLE PASSWORD 'Pwadmin-pass1'`,
 		`CREATE ROLE plain LOGIN PASSWORD 'Plain-pass1'`,
 		`CREATE ROLE target1 LOGIN PASSWORD 'Target-pass1'`,
+		// PostgreSQL 16's rule: a role outside rds_superuser manages only
+		// the roles it holds WITH ADMIN OPTION.
+		`GRANT target1 TO pwadmin WITH ADMIN OPTION`,
 	} {
 		if _, err := master.Exec(ctx, stmt); err != nil {
 			t.Fatalf("%s: %v", stmt, err)
