@@ -129,12 +129,15 @@
 #include "catalog/namespace.h"
 #include "catalog/pg_authid.h"
 #include "catalog/pg_extension.h"
+#include "catalog/pg_foreign_data_wrapper.h"
 #include "catalog/pg_namespace.h"
 #include "commands/defrem.h"
 #include "commands/extension.h"
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "nodes/makefuncs.h"
 #include "nodes/parsenodes.h"
+#include "nodes/value.h"
 #include "tcop/utility.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
@@ -732,6 +735,72 @@ control_file_exists(const char *name)
 }
 
 /*
+ * A foreign-data wrapper the extension made (postgres_fdw's, dblink's
+ * dblink_fdw) stays the bootstrap superuser's, as PostgreSQL requires of a
+ * wrapper's owner; the caller gets USAGE on it WITH GRANT OPTION, so that it
+ * can create servers and hand them on, as rds_superuser can on RDS.
+ */
+static void
+grant_fdw_usage(Oid extoid, Oid owner)
+{
+	Relation	rel;
+	SysScanDesc scan;
+	HeapTuple	tup;
+	List	   *names = NIL;
+	ListCell   *lc;
+
+	rel = table_open(ForeignDataWrapperRelationId, AccessShareLock);
+	scan = systable_beginscan(rel, InvalidOid, false, NULL, 0, NULL);
+	while (HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		Form_pg_foreign_data_wrapper fdw = (Form_pg_foreign_data_wrapper) GETSTRUCT(tup);
+
+		if (getExtensionOfObject(ForeignDataWrapperRelationId, fdw->oid) == extoid)
+			names = lappend(names, makeString(pstrdup(NameStr(fdw->fdwname))));
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+
+	foreach(lc, names)
+	{
+		GrantStmt  *g = makeNode(GrantStmt);
+		AccessPriv *usage = makeNode(AccessPriv);
+		RoleSpec   *grantee = makeNode(RoleSpec);
+		Oid			save_userid;
+		int			save_sec;
+		char	   *role = GetUserNameFromId(owner, false);
+
+		usage->priv_name = "usage";
+		grantee->roletype = ROLESPEC_CSTRING;
+		grantee->rolename = role;
+		grantee->location = -1;
+		g->is_grant = true;
+		g->targtype = ACL_TARGET_OBJECT;
+		g->objtype = OBJECT_FDW;
+		g->objects = list_make1(lfirst(lc));
+		g->privileges = list_make1(usage);
+		g->grantees = list_make1(grantee);
+		g->grant_option = true;
+		g->behavior = DROP_RESTRICT;
+
+		GetUserIdAndSecContext(&save_userid, &save_sec);
+		SetUserIdAndSecContext(BOOTSTRAP_SUPERUSERID,
+							   save_sec | SECURITY_LOCAL_USERID_CHANGE |
+							   SECURITY_RESTRICTED_OPERATION);
+		PG_TRY();
+		{
+			ExecuteGrantStmt(g);
+		}
+		PG_FINALLY();
+		{
+			SetUserIdAndSecContext(save_userid, save_sec);
+		}
+		PG_END_TRY();
+	}
+	CommandCounterIncrement();
+}
+
+/*
  * Hands the extension to owner. (Its schema was checked before its script
  * ran: extensions.c.)
  */
@@ -764,6 +833,7 @@ finish_extension(Oid extoid, Oid owner)
 	systable_endscan(scan);
 	table_close(rel, RowExclusiveLock);
 	CommandCounterIncrement();
+	grant_fdw_usage(extoid, owner);
 }
 
 /* The OIDs of every extension of the database. */

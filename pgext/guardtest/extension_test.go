@@ -301,3 +301,29 @@ func TestExtensionUpdateOwnership(t *testing.T) {
 	}
 	serverUp(t)
 }
+
+// The master can use the foreign-data wrappers of the extensions it creates, as
+// rds_superuser can on RDS: the wrapper stays the bootstrap superuser's (PostgreSQL wants
+// a superuser there) and the master gets USAGE with grant option.
+func TestForeignDataWrappersAreUsable(t *testing.T) {
+	t.Cleanup(func() {
+		a := admin(t)
+		for _, q := range []string{"DROP EXTENSION IF EXISTS postgres_fdw, dblink CASCADE"} {
+			if _, err := a.Exec(context.Background(), q); err != nil {
+				t.Error(q, err)
+			}
+		}
+	})
+	m := as(t, master)
+	ctx := ctxT(t)
+	mustExec(t, m, "CREATE EXTENSION postgres_fdw")
+	mustExec(t, m, "CREATE EXTENSION dblink")
+	mustExec(t, m, "CREATE SERVER fdw_elsewhere FOREIGN DATA WRAPPER postgres_fdw OPTIONS (host 'db.example', dbname 'x')")
+	mustExec(t, m, "CREATE USER MAPPING FOR CURRENT_USER SERVER fdw_elsewhere OPTIONS (user 'u', password 'p')")
+	mustExec(t, m, "CREATE SERVER dblink_elsewhere FOREIGN DATA WRAPPER dblink_fdw OPTIONS (host 'db.example', dbname 'x')")
+	mustExec(t, m, "GRANT USAGE ON FOREIGN DATA WRAPPER postgres_fdw TO u1")
+	var owners string
+	if err := m.QueryRow(ctx, "SELECT string_agg(fdwowner::regrole::text, ',' ORDER BY fdwname) FROM pg_foreign_data_wrapper").Scan(&owners); err != nil || owners != "rdsadmin,rdsadmin" {
+		t.Errorf("wrapper owners %q, %v; want the bootstrap superuser's", owners, err)
+	}
+}
