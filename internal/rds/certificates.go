@@ -210,7 +210,7 @@ func (s *Service) modifyInstance(ctx context.Context, p awsquery.Params) (any, e
 		return nil, err
 	}
 	in, err := s.store.UpdateInstance(ctx, cur.ID, func(in *store.Instance) error {
-		if in.Status != StatusAvailable {
+		if in.Status != store.StatusAvailable {
 			return awsquery.Errorf(http.StatusBadRequest, "InvalidDBInstanceState", "Instance %s is not currently in the available state.", in.ID)
 		}
 		return applyCAChange(in, cluster, ca, now, restart)
@@ -250,9 +250,9 @@ func applyCAChange(in *store.Instance, c store.Cluster, ca string, now, restart 
 		return nil
 	}
 	in.CAIdentifier = ca
-	in.Status = StatusModifying
+	in.Status = store.StatusModifying
 	if restart {
-		in.Status = StatusRebooting
+		in.Status = store.StatusRebooting
 	}
 	return nil
 }

@@ -138,7 +138,7 @@ func TestInstanceCAOnCreateModifyAndReboot(t *testing.T) {
 	_, err = s.Do(ctx, "ModifyDBInstance", query("DBInstanceIdentifier", "i1", "CACertificateIdentifier", eccCA, "ApplyImmediately", "true"))
 	wantError(t, err, "InvalidDBInstanceState", http.StatusBadRequest)
 	if _, err := s.store.UpdateInstance(ctx, "i1", func(in *store.Instance) error {
-		in.Status, in.CertCA = StatusAvailable, store.LegacyCAIdentifier
+		in.Status, in.CertCA = store.StatusAvailable, store.LegacyCAIdentifier
 		return nil
 	}); err != nil {
 		t.Fatal(err)
@@ -158,7 +158,7 @@ func TestInstanceCAOnCreateModifyAndReboot(t *testing.T) {
 		_, err := s.Do(ctx, "ModifyDBInstance", query(b.kv...))
 		wantError(t, err, b.code, b.status)
 	}
-	if in, _ := s.store.Instance(ctx, "i1"); in.CAIdentifier != store.LegacyCAIdentifier || in.PendingCAIdentifier != "" || in.Status != StatusAvailable {
+	if in, _ := s.store.Instance(ctx, "i1"); in.CAIdentifier != store.LegacyCAIdentifier || in.PendingCAIdentifier != "" || in.Status != store.StatusAvailable {
 		t.Fatalf("refused modifications changed the instance: %+v", in)
 	}
 
@@ -168,20 +168,20 @@ func TestInstanceCAOnCreateModifyAndReboot(t *testing.T) {
 		t.Fatal(err)
 	}
 	x := out.(instanceResult).DBInstance
-	if x.CACertificateIdentifier != store.LegacyCAIdentifier || x.PendingModifiedValues == nil || x.PendingModifiedValues.CACertificateIdentifier != eccCA || x.DBInstanceStatus != StatusAvailable {
+	if x.CACertificateIdentifier != store.LegacyCAIdentifier || x.PendingModifiedValues == nil || x.PendingModifiedValues.CACertificateIdentifier != eccCA || x.DBInstanceStatus != store.StatusAvailable {
 		t.Fatalf("pending: %+v %+v", x, x.PendingModifiedValues)
 	}
 	out, err = s.Do(ctx, "RebootDBInstance", query("DBInstanceIdentifier", "i1"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if x := out.(instanceResult).DBInstance; x.CACertificateIdentifier != eccCA || x.PendingModifiedValues != nil || x.DBInstanceStatus != StatusRebooting {
+	if x := out.(instanceResult).DBInstance; x.CACertificateIdentifier != eccCA || x.PendingModifiedValues != nil || x.DBInstanceStatus != store.StatusRebooting {
 		t.Fatalf("after reboot: %s %+v %s", x.CACertificateIdentifier, x.PendingModifiedValues, x.DBInstanceStatus)
 	}
 
 	// With ApplyImmediately the instance is modifying until the reconciler has reloaded.
 	if _, err := s.store.UpdateInstance(ctx, "i1", func(in *store.Instance) error {
-		in.Status, in.CertCA = StatusAvailable, eccCA
+		in.Status, in.CertCA = store.StatusAvailable, eccCA
 		return nil
 	}); err != nil {
 		t.Fatal(err)
@@ -190,7 +190,7 @@ func TestInstanceCAOnCreateModifyAndReboot(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if x := out.(instanceResult).DBInstance; x.CACertificateIdentifier != store.LegacyCAIdentifier || x.DBInstanceStatus != StatusModifying {
+	if x := out.(instanceResult).DBInstance; x.CACertificateIdentifier != store.LegacyCAIdentifier || x.DBInstanceStatus != store.StatusModifying {
 		t.Fatalf("apply immediately: %s %s", x.CACertificateIdentifier, x.DBInstanceStatus)
 	}
 }

@@ -66,7 +66,7 @@ func (s *Service) modifyCluster(ctx context.Context, p awsquery.Params) (any, er
 		}
 	}
 	c, err := s.store.UpdateCluster(ctx, strings.ToLower(raw), func(c *store.Cluster) error {
-		if c.Status != StatusAvailable {
+		if c.Status != store.StatusAvailable {
 			return invalidClusterState("DB cluster %s is not available for modification with status %s.", c.ID, c.Status)
 		}
 		if pg != "" {
@@ -80,14 +80,14 @@ func (s *Service) modifyCluster(ctx context.Context, p awsquery.Params) (any, er
 		if setIAMAuth && iamAuth != c.IAMAuth {
 			// Applies at once, by a reload of pg_hba.conf; the cluster is "modifying" until
 			// every instance has it, as on RDS.
-			c.IAMAuth, c.Status = iamAuth, StatusModifying
+			c.IAMAuth, c.Status = iamAuth, store.StatusModifying
 		}
 		if verifier != "" {
 			// Applies at once, without a reboot, as on RDS: the reconciler sets the
 			// password and restores the master's attributes, membership and settings,
 			// then the cluster is available again. Ranks above "modifying": the
 			// reconciler finishes any reload before it ends either.
-			c.MasterPasswordVerifier, c.Status = verifier, StatusResettingMaster
+			c.MasterPasswordVerifier, c.Status = verifier, store.StatusResettingMaster
 		}
 		return nil
 	})
@@ -118,10 +118,10 @@ func (s *Service) rebootInstance(ctx context.Context, p awsquery.Params) (any, e
 		return nil, awsquery.InvalidParameterCombination("ForceFailover needs reader instances, which Borealis does not run yet.")
 	}
 	in, err := s.store.UpdateInstance(ctx, strings.ToLower(raw), func(in *store.Instance) error {
-		if in.Status != StatusAvailable {
+		if in.Status != store.StatusAvailable {
 			return awsquery.Errorf(http.StatusBadRequest, "InvalidDBInstanceState", "Instance %s is not currently in the available state.", in.ID)
 		}
-		in.Status = StatusRebooting
+		in.Status = store.StatusRebooting
 		applyPending(in)
 		return nil
 	})
@@ -152,7 +152,7 @@ func (s *Service) rebootCluster(ctx context.Context, p awsquery.Params) (any, er
 	if err != nil {
 		return nil, err
 	}
-	if c.Status != StatusAvailable {
+	if c.Status != store.StatusAvailable {
 		return nil, invalidClusterState("DB cluster %s is not in the available state.", c.ID)
 	}
 	members, err := s.store.ClusterInstances(ctx, c.ID)
@@ -160,14 +160,14 @@ func (s *Service) rebootCluster(ctx context.Context, p awsquery.Params) (any, er
 		return nil, err
 	}
 	for _, m := range members {
-		if m.Status != StatusAvailable {
+		if m.Status != store.StatusAvailable {
 			return nil, awsquery.Errorf(http.StatusBadRequest, "InvalidDBInstanceState", "Instance %s is not currently in the available state.", m.ID)
 		}
 	}
 	for i, m := range members {
 		if members[i], err = s.store.UpdateInstance(ctx, m.ID, func(in *store.Instance) error {
-			if in.Status == StatusAvailable {
-				in.Status = StatusRebooting
+			if in.Status == store.StatusAvailable {
+				in.Status = store.StatusRebooting
 				applyPending(in)
 			}
 			return nil

@@ -40,7 +40,7 @@ func TestModifyDBClusterRefusesBadMasterPassword(t *testing.T) {
 	s := newTestService(t)
 	ctx := context.Background()
 	newCluster(t, s, "c1")
-	setStatus(t, s, "c1", StatusAvailable)
+	setStatus(t, s, "c1", store.StatusAvailable)
 	before, _ := s.store.Cluster(ctx, "c1")
 	for _, pw := range []string{"", "short1!", "has space 123", "slash/pass123", "at@pass1234", `quote"pass123`, "caf\u00e9-pass-123",
 		strings.Repeat("a", 129)} {
@@ -55,7 +55,7 @@ func TestModifyDBClusterRefusesBadMasterPassword(t *testing.T) {
 		}
 	}
 	after, _ := s.store.Cluster(ctx, "c1")
-	if after.Status != StatusAvailable || after.MasterPasswordVerifier != before.MasterPasswordVerifier {
+	if after.Status != store.StatusAvailable || after.MasterPasswordVerifier != before.MasterPasswordVerifier {
 		t.Fatalf("a refused modify changed the cluster: status %s", after.Status)
 	}
 }
@@ -67,7 +67,7 @@ func TestModifyDBClusterMasterPassword(t *testing.T) {
 	s := newTestService(t)
 	ctx := context.Background()
 	newCluster(t, s, "c1")
-	setStatus(t, s, "c1", StatusAvailable)
+	setStatus(t, s, "c1", store.StatusAvailable)
 	before, _ := s.store.Cluster(ctx, "c1")
 	const pw = "N3w-master-pass"
 	out, err := s.Do(ctx, "ModifyDBCluster", query("DBClusterIdentifier", "C1", "MasterUserPassword", pw))
@@ -95,7 +95,7 @@ func TestModifyDBClusterMasterPassword(t *testing.T) {
 	if code(err) != "InvalidDBClusterStateFault" {
 		t.Errorf("second modify while resetting: %v", err)
 	}
-	setStatus(t, s, "c1", StatusAvailable)
+	setStatus(t, s, "c1", store.StatusAvailable)
 	out, _ = s.Do(ctx, "DescribeDBClusters", query("DBClusterIdentifier", "c1"))
 	if body, _ := xml.Marshal(out); strings.Contains(string(body), "PendingModifiedValues") {
 		t.Errorf("applied reset still pending: %s", body)

@@ -22,18 +22,6 @@ import (
 // Namespace is the RDS API's XML namespace.
 const Namespace = "http://rds.amazonaws.com/doc/2014-10-31/"
 
-// Status values shared with the reconciler.
-const (
-	StatusCreating  = "creating"
-	StatusAvailable = "available"
-	StatusDeleting  = "deleting"
-	StatusRebooting = "rebooting"
-	StatusModifying = "modifying"
-	// StatusResettingMaster: ModifyDBCluster set a new master password, which the
-	// reconciler is applying (RDS's "resetting-master-credentials").
-	StatusResettingMaster = "resetting-master-credentials"
-)
-
 // Config is what the RDS API needs to know about this Borealis.
 type Config struct {
 	Region    string
@@ -180,7 +168,7 @@ func (s *Service) createCluster(ctx context.Context, p awsquery.Params) (any, er
 		SubnetGroup:            subnetGroup,
 		Endpoint:               fmt.Sprintf("%s.cluster-%s.%s.rds.%s", id, s.cfg.EndpointSuffix, s.cfg.Region, s.cfg.EndpointDomain),
 		ReaderEndpoint:         fmt.Sprintf("%s.cluster-ro-%s.%s.rds.%s", id, s.cfg.EndpointSuffix, s.cfg.Region, s.cfg.EndpointDomain),
-		Status:                 StatusCreating,
+		Status:                 store.StatusCreating,
 		CreatedAt:              s.cfg.Now().UTC(),
 		CAIdentifier:           ca,
 		ParameterGroup:         pg,
@@ -297,11 +285,11 @@ func (s *Service) deleteCluster(ctx context.Context, p awsquery.Params) (any, er
 		return nil, awsquery.InvalidParameterCombination("Borealis does not take cluster snapshots yet: delete with SkipFinalSnapshot.")
 	}
 	c, err := s.store.MarkClusterDeleting(ctx, id, func(c store.Cluster, members []store.Instance) error {
-		if c.Status == StatusDeleting {
+		if c.Status == store.StatusDeleting {
 			return invalidClusterState("Cluster %s is already being deleted.", c.ID)
 		}
 		for _, m := range members {
-			if m.Status != StatusDeleting {
+			if m.Status != store.StatusDeleting {
 				return invalidClusterState("Cluster cannot be deleted, it still contains DB instances in non-deleting state.")
 			}
 		}
@@ -381,18 +369,18 @@ func (s *Service) createInstance(ctx context.Context, p awsquery.Params) (any, e
 		Engine:         Engine,
 		EngineVersion:  s.cfg.EngineVersion,
 		Endpoint:       fmt.Sprintf("%s.%s.%s.rds.%s", id, s.cfg.EndpointSuffix, s.cfg.Region, s.cfg.EndpointDomain),
-		Status:         StatusCreating,
+		Status:         store.StatusCreating,
 		CreatedAt:      s.cfg.Now().UTC(),
 		CAIdentifier:   ca,
 	}
 	var cluster store.Cluster
 	in, err = s.store.CreateInstance(ctx, in, func(c store.Cluster, members []store.Instance) (store.Instance, error) {
 		cluster = c
-		if c.Status == StatusDeleting {
+		if c.Status == store.StatusDeleting {
 			return in, invalidClusterState("The DB cluster %s is being deleted.", c.ID)
 		}
 		for _, m := range members {
-			if m.Writer && m.Status != StatusDeleting {
+			if m.Writer && m.Status != store.StatusDeleting {
 				// Readers need replication, which a later issue brings.
 				return in, awsquery.InvalidParameterCombination("DB cluster %s already has a writer instance (%s); Borealis does not run reader instances yet.", c.ID, m.ID)
 			}
@@ -473,10 +461,10 @@ func (s *Service) deleteInstance(ctx context.Context, p awsquery.Params) (any, e
 		return nil, err
 	}
 	in, err := s.store.UpdateInstance(ctx, strings.ToLower(raw), func(in *store.Instance) error {
-		if in.Status == StatusDeleting {
+		if in.Status == store.StatusDeleting {
 			return awsquery.Errorf(http.StatusBadRequest, "InvalidDBInstanceState", "Instance %s is already being deleted.", in.ID)
 		}
-		in.Status = StatusDeleting
+		in.Status = store.StatusDeleting
 		return nil
 	})
 	if errors.Is(err, store.ErrNotFound) {
@@ -609,7 +597,7 @@ func (s *Service) clusterXML(ctx context.Context, c store.Cluster, members []sto
 	for _, sg := range c.VpcSecurityGroupIDs {
 		x.VpcSecurityGroups = append(x.VpcSecurityGroups, xmlVpcSGMembership{sg, "active"})
 	}
-	if c.Status == StatusResettingMaster {
+	if c.Status == store.StatusResettingMaster {
 		x.PendingModifiedValues = &xmlClusterPending{MasterUserPassword: "****"}
 	}
 	sort.Slice(members, func(i, j int) bool { return members[i].ID < members[j].ID })
@@ -662,7 +650,7 @@ func (s *Service) instanceXML(ctx context.Context, in store.Instance, c store.Cl
 	for _, sg := range c.VpcSecurityGroupIDs {
 		x.VpcSecurityGroups = append(x.VpcSecurityGroups, xmlVpcSGMembership{sg, "active"})
 	}
-	if in.Status != StatusCreating {
+	if in.Status != store.StatusCreating {
 		// RDS shows no endpoint until the instance has come up once.
 		x.Endpoint = &xmlEndpoint{Address: in.Endpoint, Port: c.Port, HostedZoneID: hostedZoneID}
 	}

@@ -28,18 +28,6 @@ import (
 	"github.com/borealis-db/borealis/internal/store"
 )
 
-// Statuses, as the RDS API reports them.
-const (
-	statusCreating  = "creating"
-	statusAvailable = "available"
-	statusDeleting  = "deleting"
-	statusRebooting = "rebooting"
-	statusModifying = "modifying"
-	// statusResettingMaster: the store holds a new master password verifier that the
-	// writer's server is to get, with the master's attributes restored.
-	statusResettingMaster = "resetting-master-credentials"
-)
-
 // Config says where actual state lives.
 type Config struct {
 	DataDir string // the Borealis data directory; cluster volumes go under DataDir/clusters
@@ -216,7 +204,7 @@ func (r *Reconciler) reconcileCluster(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
-	if c.Status == statusDeleting {
+	if c.Status == store.StatusDeleting {
 		return r.deleteCluster(ctx, c, members)
 	}
 	// The endpoint listens first: the port CreateDBCluster found free is taken at once,
@@ -247,8 +235,8 @@ func (r *Reconciler) reconcileCluster(ctx context.Context, id string) error {
 		}
 		if c, err = r.store.UpdateCluster(ctx, id, func(c *store.Cluster) error {
 			c.VolumeReady = true
-			if c.Status == statusCreating {
-				c.Status = statusAvailable
+			if c.Status == store.StatusCreating {
+				c.Status = store.StatusAvailable
 			}
 			return nil
 		}); err != nil {
@@ -266,31 +254,31 @@ func (r *Reconciler) reconcileCluster(ctx context.Context, id string) error {
 			errs = append(errs, fmt.Errorf("instance %s: %w", m.ID, err))
 		}
 	}
-	done := c.Status == statusModifying
-	if c.Status == statusResettingMaster {
+	done := c.Status == store.StatusModifying
+	if c.Status == store.StatusResettingMaster {
 		// The writer's reconcileInstance applied the reset; without a writer it waits for
 		// the next one to start.
-		done = slices.ContainsFunc(members, func(m store.Instance) bool { return m.Writer && m.Status != statusDeleting })
+		done = slices.ContainsFunc(members, func(m store.Instance) bool { return m.Writer && m.Status != store.StatusDeleting })
 	}
 	if done && len(errs) == 0 {
 		// Every running server now has the change (IAM authentication reaches pg_hba.conf
 		// by a reload in reconcileInstance): the modification is done.
 		if _, err := r.store.UpdateCluster(ctx, id, func(cur *store.Cluster) error {
 			if cur.Status == c.Status && cur.MasterPasswordVerifier == c.MasterPasswordVerifier {
-				cur.Status = statusAvailable
+				cur.Status = store.StatusAvailable
 			}
 			return nil
 		}); err != nil {
 			return err
 		}
 		r.log.Info("cluster modified", "cluster", id, "iam_database_authentication", c.IAMAuth,
-			"master_password_reset", c.Status == statusResettingMaster)
+			"master_password_reset", c.Status == store.StatusResettingMaster)
 	}
 	return errors.Join(errs...)
 }
 
 func (r *Reconciler) reconcileInstance(ctx context.Context, c store.Cluster, m store.Instance, admission admission) error {
-	if m.Status == statusDeleting {
+	if m.Status == store.StatusDeleting {
 		return r.deleteInstance(ctx, c, m)
 	}
 	if m.PrivatePort == 0 {
@@ -316,7 +304,7 @@ func (r *Reconciler) reconcileInstance(ctx context.Context, c store.Cluster, m s
 		return fmt.Errorf("server certificate: %w", err)
 	}
 	running := r.driver.Status(m.ID).State == engine.StateRunning
-	if !running || m.Status == statusRebooting {
+	if !running || m.Status == store.StatusRebooting {
 		// A (re)start applies every parameter, static ones included.
 		spec := r.instanceSpec(c, m, d.Values)
 		if running {
@@ -328,7 +316,7 @@ func (r *Reconciler) reconcileInstance(ctx context.Context, c store.Cluster, m s
 			return fmt.Errorf("start: %w", err)
 		}
 		r.setApplied(m.ID, d.Values, c)
-		r.log.Info("instance running", "instance", m.ID, "cluster", c.ID, "rebooted", m.Status == statusRebooting)
+		r.log.Info("instance running", "instance", m.ID, "cluster", c.ID, "rebooted", m.Status == store.StatusRebooting)
 		started := &store.StartedParams{ClusterGroup: d.ClusterGroup, DBGroup: d.DBGroup, Values: d.Values}
 		// Route first: a client that sees "available" must reach the server.
 		r.setRoute(c, m, d.Now(started), admission)
@@ -349,7 +337,7 @@ func (r *Reconciler) reconcileInstance(ctx context.Context, c store.Cluster, m s
 			}
 		}
 	}
-	if c.Status == statusResettingMaster && m.Writer {
+	if c.Status == store.StatusResettingMaster && m.Writer {
 		// Idempotent: after a crash half-way the store still says resetting, and this runs
 		// again. Open sessions are not touched.
 		spec := r.volumeSpec(c, m.PrivatePort)
@@ -359,7 +347,7 @@ func (r *Reconciler) reconcileInstance(ctx context.Context, c store.Cluster, m s
 		}
 		r.log.Info("master user reset", "instance", m.ID, "cluster", c.ID, "master_username", c.MasterUsername)
 	}
-	if m.Status == statusModifying {
+	if m.Status == store.StatusModifying {
 		// Nothing was left to apply (say, the CA asked for is the one already served).
 		if m, err = r.settle(ctx, c, m, nil); err != nil {
 			return err
@@ -541,10 +529,10 @@ func (r *Reconciler) settle(ctx context.Context, c store.Cluster, m store.Instan
 			in.Started = started
 		}
 		switch {
-		case started != nil && (in.Status == statusCreating || in.Status == statusRebooting):
-			in.Status = statusAvailable
-		case in.Status == statusModifying && in.CA(c) == m.CertCA:
-			in.Status = statusAvailable
+		case started != nil && (in.Status == store.StatusCreating || in.Status == store.StatusRebooting):
+			in.Status = store.StatusAvailable
+		case in.Status == store.StatusModifying && in.CA(c) == m.CertCA:
+			in.Status = store.StatusAvailable
 		}
 		return nil
 	})

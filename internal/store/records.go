@@ -9,6 +9,20 @@ import (
 	"time"
 )
 
+// Statuses of clusters and instances, as the RDS API reports them: the API sets the ones a
+// call starts, the reconciler the ones it reaches.
+const (
+	StatusCreating  = "creating"
+	StatusAvailable = "available"
+	StatusDeleting  = "deleting"
+	StatusRebooting = "rebooting"
+	StatusModifying = "modifying"
+	// StatusResettingMaster: ModifyDBCluster set a new master password verifier that the
+	// writer's server is to get, with the master's attributes restored (RDS's
+	// "resetting-master-credentials").
+	StatusResettingMaster = "resetting-master-credentials"
+)
+
 // AccessKey is an IAM access key. The secret is kept because SigV4 verification needs it,
 // as AWS keeps it; the state file is 0600.
 type AccessKey struct {
@@ -315,7 +329,7 @@ func (s *Store) MarkClusterDeleting(ctx context.Context, id string, refuse func(
 		if err := refuse(*c, members); err != nil {
 			return err
 		}
-		c.Status = "deleting"
+		c.Status = StatusDeleting
 		return nil
 	})
 }
