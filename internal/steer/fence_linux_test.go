@@ -1,0 +1,331 @@
+package steer
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+func openFence(t *testing.T) *Fence {
+	t.Helper()
+	f, err := OpenFence()
+	if err != nil {
+		t.Skipf("no BPF fence on this kernel or for this user: %v", err)
+	}
+	t.Cleanup(f.Close)
+	return f
+}
+
+// A child process of the test binary tries each way to reach a port that the attacks
+// name, as whatever account the test runs it under, and prints one line per attack:
+// its name and "ok" or the errno's name.
+const fenceChildEnv = "STEER_FENCE_CHILD"
+
+// attacks are the ways a local process may name a server's port 127.0.0.1:P (and [::1]:P).
+var attacks = []string{
+	"connect 127.0.0.1", "connect 127.0.0.2", "connect 0.0.0.0",
+	"connect ::1", "connect ::", "connect ::ffff:127.0.0.1", "connect ::ffff:0.0.0.0",
+	"fastopen 127.0.0.1", "fastopen ::1", "mptcp 127.0.0.1", "io_uring 127.0.0.1",
+}
+
+func TestMain(m *testing.M) {
+	if os.Getenv(fenceChildEnv) != "" {
+		fenceChild()
+		return
+	}
+	os.Exit(m.Run())
+}
+
+func fenceChild() {
+	port, _ := strconv.Atoi(os.Getenv("STEER_FENCE_PORT"))
+	mark, _ := strconv.Atoi(os.Getenv("STEER_FENCE_MARK"))
+	for _, a := range strings.Split(os.Getenv(fenceChildEnv), ",") {
+		how, addr, _ := strings.Cut(a, " ")
+		err := attack(how, netip.AddrPortFrom(netip.MustParseAddr(addr), uint16(port)), mark)
+		switch {
+		case err == nil:
+			fmt.Println(a, "ok")
+		case errors.As(err, new(syscall.Errno)):
+			fmt.Println(a, unix.ErrnoName(err.(syscall.Errno)))
+		default:
+			fmt.Println(a, err)
+		}
+	}
+}
+
+func attack(how string, to netip.AddrPort, mark int) error {
+	fam, sa := unix.AF_INET6, unix.Sockaddr(&unix.SockaddrInet6{Port: int(to.Port()), Addr: to.Addr().As16()})
+	if to.Addr().Is4() {
+		fam, sa = unix.AF_INET, &unix.SockaddrInet4{Port: int(to.Port()), Addr: to.Addr().As4()}
+	}
+	proto := 0
+	if how == "mptcp" {
+		proto = unix.IPPROTO_MPTCP
+	}
+	fd, err := unix.Socket(fam, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, proto)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	if mark != 0 {
+		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_MARK, mark); err != nil {
+			return fmt.Errorf("SO_MARK: %w", err)
+		}
+	}
+	switch how {
+	case "connect", "mptcp":
+		return unix.Connect(fd, sa)
+	case "fastopen":
+		return unix.Sendto(fd, []byte("x"), unix.MSG_FASTOPEN, sa)
+	case "io_uring":
+		return uringConnect(fd, to)
+	}
+	return fmt.Errorf("no attack %q", how)
+}
+
+// uringConnect connects fd to an IPv4 address through an io_uring IORING_OP_CONNECT,
+// which the kernel may carry out on an io-wq worker thread rather than in the caller.
+func uringConnect(fd int, to netip.AddrPort) error {
+	var p struct {
+		sqEntries, cqEntries, flags, sqThreadCPU, sqThreadIdle, features, wqFd uint32
+		resv                                                                  [3]uint32
+		sqOff                                                                 struct{ head, tail, ringMask, ringEntries, flags, dropped, array, resv1 uint32; userAddr uint64 }
+		cqOff                                                                 struct{ head, tail, ringMask, ringEntries, overflow, cqes, flags, resv1 uint32; userAddr uint64 }
+	}
+	ring, _, e := unix.Syscall(unix.SYS_IO_URING_SETUP, 1, uintptr(unsafe.Pointer(&p)), 0)
+	if e != 0 {
+		return fmt.Errorf("io_uring_setup: %w", e)
+	}
+	defer unix.Close(int(ring))
+	size := max(int(p.sqOff.array+p.sqEntries*4), int(p.cqOff.cqes+p.cqEntries*16))
+	rings, err := unix.Mmap(int(ring), 0, size, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED|unix.MAP_POPULATE)
+	if err != nil {
+		return err
+	}
+	defer unix.Munmap(rings)
+	sqes, err := unix.Mmap(int(ring), 0x10000000, int(p.sqEntries)*64, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED|unix.MAP_POPULATE)
+	if err != nil {
+		return err
+	}
+	defer unix.Munmap(sqes)
+	var sa [16]byte // struct sockaddr_in
+	binary.NativeEndian.PutUint16(sa[0:], unix.AF_INET)
+	binary.BigEndian.PutUint16(sa[2:], to.Port())
+	a4 := to.Addr().As4()
+	copy(sa[4:], a4[:])
+	sqe := sqes[:64]
+	clear(sqe)
+	sqe[0] = 16 // IORING_OP_CONNECT
+	binary.NativeEndian.PutUint32(sqe[4:], uint32(fd))
+	binary.NativeEndian.PutUint64(sqe[8:], uint64(len(sa)))
+	binary.NativeEndian.PutUint64(sqe[16:], uint64(uintptr(unsafe.Pointer(&sa[0]))))
+	binary.NativeEndian.PutUint32(rings[p.sqOff.array:], 0)
+	tail := (*uint32)(unsafe.Pointer(&rings[p.sqOff.tail]))
+	*tail++
+	if _, _, e := unix.Syscall6(unix.SYS_IO_URING_ENTER, ring, 1, 1, 1 /* IORING_ENTER_GETEVENTS */, 0, 0); e != 0 {
+		return fmt.Errorf("io_uring_enter: %w", e)
+	}
+	res := int32(binary.NativeEndian.Uint32(rings[p.cqOff.cqes+8:]))
+	if res < 0 {
+		return syscall.Errno(-res)
+	}
+	return nil
+}
+
+// runAttacks runs the child as cred (nil: root) with extra capabilities, against port,
+// and returns each attack's outcome and the child's pid.
+func runAttacks(t *testing.T, cred *syscall.Credential, caps []uintptr, mark int, port int, which ...string) (map[string]string, int) {
+	t.Helper()
+	cmd := exec.Command(childBinary(t), "-test.run=^$")
+	cmd.Env = append(os.Environ(), fenceChildEnv+"="+strings.Join(which, ","),
+		"STEER_FENCE_PORT="+strconv.Itoa(port), "STEER_FENCE_MARK="+strconv.Itoa(mark))
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred, AmbientCaps: caps}
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("child: %v\n%s", err, out)
+	}
+	got := map[string]string{}
+	sc := bufio.NewScanner(strings.NewReader(string(out)))
+	for sc.Scan() {
+		for _, a := range which {
+			if rest, ok := strings.CutPrefix(sc.Text(), a+" "); ok {
+				got[a] = rest
+			}
+		}
+	}
+	return got, cmd.Process.Pid
+}
+
+// childBinary is a copy of the test binary that other accounts may run: go test builds
+// it in a directory only root can enter.
+func childBinary(t *testing.T) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "steer-fence-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	src, err := os.Open(os.Args[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	path := filepath.Join(dir, "child")
+	dst, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY, 0o755)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.Copy(dst, src); err != nil {
+		t.Fatal(err)
+	}
+	if err := dst.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// listenBoth listens on 127.0.0.1 and ::1 with one port, as a server with an IPv6
+// endpoint does, and accepts (and drops) whatever arrives.
+func listenBoth(t *testing.T) int {
+	t.Helper()
+	ln4, _ := listen(t, "127.0.0.1:0")
+	port := ln4.Addr().(*net.TCPAddr).Port
+	var lc net.ListenConfig
+	ln6, err := lc.Listen(context.Background(), "tcp6", net.JoinHostPort("::1", strconv.Itoa(port)))
+	if err != nil {
+		t.Fatalf("::1 on the same port: %v", err)
+	}
+	t.Cleanup(func() { ln6.Close() })
+	go func() {
+		for {
+			c, err := ln6.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	return port
+}
+
+func lookupAccount(t *testing.T, name string) *syscall.Credential {
+	t.Helper()
+	out, err := exec.Command("id", "-u", name).Output()
+	if err != nil {
+		t.Skipf("no %s account: %v", name, err)
+	}
+	uid, _ := strconv.Atoi(strings.TrimSpace(string(out)))
+	out, _ = exec.Command("id", "-g", name).Output()
+	gid, _ := strconv.Atoi(strings.TrimSpace(string(out)))
+	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}
+}
+
+func TestFenceRefusesOtherAccountsEveryWayToThePort(t *testing.T) {
+	f := openFence(t)
+	nobody := lookupAccount(t, "nobody")
+	port := listenBoth(t)
+	open := listenBoth(t) // not guarded: the control
+
+	// Unguarded, every form but another 127/8 address reaches the server.
+	before, _ := runAttacks(t, nobody, nil, 0, port, attacks...)
+	for _, a := range attacks {
+		if want := map[bool]string{true: "ECONNREFUSED", false: "ok"}[a == "connect 127.0.0.2"]; before[a] != want &&
+			!(a == "mptcp 127.0.0.1" && before[a] == "EPROTONOSUPPORT") {
+			t.Fatalf("before the fence, %s: %s; want %s", a, before[a], want)
+		}
+	}
+
+	if err := f.Guard("srv", uint16(port)); err != nil {
+		t.Fatal(err)
+	}
+	got, pid := runAttacks(t, nobody, nil, 0, port, attacks...)
+	refused := 0
+	for _, a := range attacks {
+		if got[a] == "EPERM" {
+			refused++
+			continue
+		}
+		if a == "mptcp 127.0.0.1" && got[a] == "EPROTONOSUPPORT" {
+			continue // no MPTCP in this kernel
+		}
+		t.Errorf("nobody, %s: %s; want EPERM", a, got[a])
+	}
+	if n := f.Refused("srv"); n != uint64(refused) {
+		t.Errorf("Refused = %d; want the %d refusals", n, refused)
+	}
+	// Each refusal is reported with who tried.
+	for i := range refused {
+		r := readRefusal(t, f)
+		if r.Name != "srv" || r.UID != nobody.Uid || int(r.PID) != pid || r.Addr.Port() != uint16(port) {
+			t.Fatalf("report %d: %+v; want srv, uid %d, pid %d, port %d", i, r, nobody.Uid, pid, port)
+		}
+	}
+
+	// The postgres account (every server's) is refused too, its own port included.
+	if pg := lookupAccount(t, "postgres"); pg != nil {
+		if got, _ := runAttacks(t, pg, nil, 0, port, "connect 127.0.0.1"); got["connect 127.0.0.1"] != "EPERM" {
+			t.Errorf("postgres: %s; want EPERM", got["connect 127.0.0.1"])
+		}
+	}
+	// Other ports are not touched.
+	if got, _ := runAttacks(t, nobody, nil, 0, open, "connect 127.0.0.1", "connect ::1"); got["connect 127.0.0.1"] != "ok" || got["connect ::1"] != "ok" {
+		t.Errorf("an unguarded port: %v; want ok", got)
+	}
+	// Root passes, and so does a socket with the relay's mark; another mark does not.
+	if c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), 5*time.Second); err != nil {
+		t.Errorf("root: %v", err)
+	} else {
+		c.Close()
+	}
+	netAdmin := []uintptr{unix.CAP_NET_ADMIN}
+	if got, _ := runAttacks(t, nobody, netAdmin, RelayMark, port, "connect 127.0.0.1", "connect ::1"); got["connect 127.0.0.1"] != "ok" || got["connect ::1"] != "ok" {
+		t.Errorf("nobody with the relay's mark: %v; want ok", got)
+	}
+	if got, _ := runAttacks(t, nobody, netAdmin, RelayMark+1, port, "connect 127.0.0.1"); got["connect 127.0.0.1"] != "EPERM" {
+		t.Errorf("nobody with another mark: %v; want EPERM", got)
+	}
+
+	// Released, the port is open again.
+	f.Release("srv")
+	if got, _ := runAttacks(t, nobody, nil, 0, port, "connect 127.0.0.1"); got["connect 127.0.0.1"] != "ok" {
+		t.Errorf("after Release: %s; want ok", got["connect 127.0.0.1"])
+	}
+}
+
+func readRefusal(t *testing.T, f *Fence) Refusal {
+	t.Helper()
+	ch := make(chan Refusal, 1)
+	go func() {
+		r, err := f.Read()
+		if err != nil {
+			t.Error(err)
+		}
+		ch <- r
+	}()
+	select {
+	case r := <-ch:
+		return r
+	case <-time.After(5 * time.Second):
+		t.Fatal("no refusal reported")
+	}
+	return Refusal{}
+}
