@@ -66,6 +66,15 @@ type Gateway struct {
 	steerMu sync.Mutex
 	seen    map[string]steer.Counters
 
+	// fence is nil where BPF cannot be loaded: the servers' private ports are then open to
+	// every local process. servers maps each fenced server to its cluster, for the
+	// metrics; refusedSeen is what the metrics took from the fence's counts so far.
+	fence       *steer.Fence
+	fenceMu     sync.Mutex
+	servers     map[string]string
+	refusedSeen map[string]uint64
+	fenceDone   chan struct{}
+
 	mu        sync.Mutex
 	listeners map[string]*endpoint
 	conns     sync.WaitGroup
@@ -84,8 +93,16 @@ func New(log *slog.Logger, metrics *Metrics, opts Options) *Gateway {
 	if metrics == nil {
 		metrics = NewMetrics(prometheus.NewRegistry())
 	}
-	g := &Gateway{log: log, metrics: metrics, listeners: map[string]*endpoint{}, seen: map[string]steer.Counters{}}
+	g := &Gateway{log: log, metrics: metrics, listeners: map[string]*endpoint{}, seen: map[string]steer.Counters{},
+		servers: map[string]string{}, refusedSeen: map[string]uint64{}, fenceDone: make(chan struct{})}
 	var err error
+	if g.fence, err = steer.OpenFence(); err != nil {
+		close(g.fenceDone)
+		log.Warn("private ports unguarded: every local process, and every database server through dblink or postgres_fdw, can connect to a server's private port past its endpoint's security groups (needs root, BPF and cgroup v2)", "err", err)
+	} else {
+		go g.logRefusals()
+		log.Info("private ports fenced: only the endpoints reach the servers")
+	}
 	if g.relay, err = newRelay(); err != nil {
 		log.Warn("gateway relay unavailable; copying with a goroutine per direction", "err", err)
 	}
@@ -96,7 +113,10 @@ func New(log *slog.Logger, metrics *Metrics, opts Options) *Gateway {
 			log.Info("kernel steering on: admitted connections go straight to their server")
 		}
 	}
-	metrics.beforeCollect = g.collectSteered
+	metrics.beforeCollect = func() {
+		g.collectSteered()
+		g.collectRefused()
+	}
 	return g
 }
 
@@ -177,6 +197,8 @@ func (g *Gateway) Close() {
 		g.relay.close()
 	}
 	g.steer.Close()
+	g.fence.Close()
+	<-g.fenceDone
 }
 
 // Refresh reads endpoint name's route again and, with kernel steering, reprograms the
@@ -322,7 +344,7 @@ func (g *Gateway) handle(ep *endpoint, client net.Conn) {
 	}
 	_ = client.SetReadDeadline(time.Time{})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	server, err := (&net.Dialer{}).DialContext(ctx, "tcp", target.Addr)
+	server, err := relayDialer.DialContext(ctx, "tcp", target.Addr)
 	cancel()
 	if err != nil {
 		g.log.Warn("backend unreachable", "endpoint", ep.name, "backend", target.Addr, "err", err)

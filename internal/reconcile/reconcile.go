@@ -297,6 +297,8 @@ func (r *Reconciler) reconcileInstance(ctx context.Context, c store.Cluster, m s
 			return err
 		}
 	}
+	// Only the endpoint reaches the server: its private port is fenced before it listens.
+	r.gateway.FenceServer(c.ID, m.ID, m.PrivatePort)
 	d, err := params.ForInstance(ctx, r.store, c, m)
 	if err != nil {
 		return err
@@ -424,6 +426,7 @@ func (r *Reconciler) deleteInstance(ctx context.Context, c store.Cluster, m stor
 	if err := r.driver.Stop(ctx, spec); err != nil {
 		return fmt.Errorf("stop: %w", err)
 	}
+	r.gateway.UnfenceServer(m.ID)
 	if err := r.store.DeleteInstance(ctx, m.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
