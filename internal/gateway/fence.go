@@ -2,7 +2,11 @@ package gateway
 
 import (
 	"errors"
+	"fmt"
 	"net"
+	"os"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -19,19 +23,41 @@ var relayDialer = net.Dialer{Control: func(_, _ string, c syscall.RawConn) error
 }}
 
 // FenceServer refuses connects to a server's private port from any local process but
-// root and this gateway's relay, from now until UnfenceServer; refusals are counted
-// under cluster and instance at /metrics and logged. It is idempotent, and a new port
-// for the instance replaces the old one.
-func (g *Gateway) FenceServer(cluster, instance string, port int) {
+// root and this gateway's relay, and binds of it from any but root and the account of
+// the server's postmaster pid (once known: 0 while the server is not running), from now
+// until UnfenceServer; refusals are counted under cluster and instance at /metrics and
+// logged. It is idempotent, and a new port for the instance replaces the old one.
+func (g *Gateway) FenceServer(cluster, instance string, port, pid int) {
 	if g == nil || g.fence == nil || port <= 0 || port > 0xffff {
 		return
 	}
 	g.fenceMu.Lock()
 	g.servers[instance] = cluster
 	g.fenceMu.Unlock()
-	if err := g.fence.Guard(instance, uint16(port)); err != nil {
-		g.log.Warn("private port unguarded: local processes can connect to it", "cluster", cluster, "instance", instance, "port", port, "err", err)
+	if err := g.fence.Guard(instance, uint16(port), processUID(pid)); err != nil {
+		g.log.Warn("private port not fully guarded", "cluster", cluster, "instance", instance, "port", port, "err", err)
 	}
+}
+
+// processUID is the real uid of process pid, or -1.
+func processUID(pid int) int {
+	if pid <= 0 {
+		return -1
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return -1
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "Uid:"); ok {
+			if f := strings.Fields(rest); len(f) > 0 {
+				if uid, err := strconv.Atoi(f[0]); err == nil {
+					return uid
+				}
+			}
+		}
+	}
+	return -1
 }
 
 // UnfenceServer stops guarding an instance's private port: its server is gone.
@@ -56,10 +82,11 @@ func (g *Gateway) collectRefused() {
 	defer g.fenceMu.Unlock()
 	for instance, cluster := range g.servers {
 		now, last := g.fence.Refused(instance), g.refusedSeen[instance]
-		if now < last {
-			last = 0
+		if now.Connects < last.Connects || now.Binds < last.Binds {
+			last = steer.FenceCounts{}
 		}
-		g.metrics.privateRefused.WithLabelValues(cluster, instance).Add(float64(now - last))
+		g.metrics.privateRefused.WithLabelValues(cluster, instance).Add(float64(now.Connects - last.Connects))
+		g.metrics.privateBindsRefused.WithLabelValues(cluster, instance).Add(float64(now.Binds - last.Binds))
 		g.refusedSeen[instance] = now
 	}
 }
@@ -101,6 +128,10 @@ func (g *Gateway) logRefusals() {
 			attrs = append(attrs, "not_logged_before", suppressed)
 			suppressed = 0
 		}
-		g.log.Warn("connection to a private port refused: only the endpoint reaches a server", attrs...)
+		if r.Call == "bind" {
+			g.log.Warn("bind of a private port refused: only its server listens there", attrs...)
+		} else {
+			g.log.Warn("connection to a private port refused: only the endpoint reaches a server", attrs...)
+		}
 	}
 }

@@ -59,7 +59,7 @@ func TestFencedServerIsReachedOnlyThroughItsEndpoint(t *testing.T) {
 			_, portText, _ := net.SplitHostPort(backend)
 			var port int
 			fmt.Sscan(portText, &port)
-			g.FenceServer("c1", "c1-writer", port)
+			g.FenceServer("c1", "c1-writer", port, 0)
 			if err := g.Ensure("ep", []string{"127.0.0.1:0"}, func() (Target, bool) {
 				t := Target{Addr: backend, Admission: loopback}
 				if steering {

@@ -72,7 +72,7 @@ type Gateway struct {
 	fence       *steer.Fence
 	fenceMu     sync.Mutex
 	servers     map[string]string
-	refusedSeen map[string]uint64
+	refusedSeen map[string]steer.FenceCounts
 	fenceDone   chan struct{}
 
 	mu        sync.Mutex
@@ -94,7 +94,7 @@ func New(log *slog.Logger, metrics *Metrics, opts Options) *Gateway {
 		metrics = NewMetrics(prometheus.NewRegistry())
 	}
 	g := &Gateway{log: log, metrics: metrics, listeners: map[string]*endpoint{}, seen: map[string]steer.Counters{},
-		servers: map[string]string{}, refusedSeen: map[string]uint64{}, fenceDone: make(chan struct{})}
+		servers: map[string]string{}, refusedSeen: map[string]steer.FenceCounts{}, fenceDone: make(chan struct{})}
 	var err error
 	if g.fence, err = steer.OpenFence(); err != nil {
 		close(g.fenceDone)

@@ -298,7 +298,7 @@ func (r *Reconciler) reconcileInstance(ctx context.Context, c store.Cluster, m s
 		}
 	}
 	// Only the endpoint reaches the server: its private port is fenced before it listens.
-	r.gateway.FenceServer(c.ID, m.ID, m.PrivatePort)
+	r.gateway.FenceServer(c.ID, m.ID, m.PrivatePort, r.driver.Status(m.ID).PID)
 	d, err := params.ForInstance(ctx, r.store, c, m)
 	if err != nil {
 		return err
@@ -348,6 +348,7 @@ func (r *Reconciler) reconcileInstance(ctx context.Context, c store.Cluster, m s
 		}
 	}
 	r.setRoute(c, m, d.Now(m.Started), admission)
+	r.gateway.FenceServer(c.ID, m.ID, m.PrivatePort, r.driver.Status(m.ID).PID) // its account may bind the port
 	return nil
 }
 

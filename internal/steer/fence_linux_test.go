@@ -95,6 +95,11 @@ func attack(how string, to netip.AddrPort, mark int) error {
 		return unix.Sendto(fd, []byte("x"), unix.MSG_FASTOPEN, sa)
 	case "io_uring":
 		return uringConnect(fd, to)
+	case "bind":
+		if err := unix.Bind(fd, sa); err != nil {
+			return err
+		}
+		return unix.Listen(fd, 1)
 	}
 	return fmt.Errorf("no attack %q", how)
 }
@@ -254,7 +259,7 @@ func TestFenceRefusesOtherAccountsEveryWayToThePort(t *testing.T) {
 		}
 	}
 
-	if err := f.Guard("srv", uint16(port)); err != nil {
+	if err := f.Guard("srv", uint16(port), -1); err != nil {
 		t.Fatal(err)
 	}
 	got, pid := runAttacks(t, nobody, nil, 0, port, attacks...)
@@ -269,14 +274,14 @@ func TestFenceRefusesOtherAccountsEveryWayToThePort(t *testing.T) {
 		}
 		t.Errorf("nobody, %s: %s; want EPERM", a, got[a])
 	}
-	if n := f.Refused("srv"); n != uint64(refused) {
-		t.Errorf("Refused = %d; want the %d refusals", n, refused)
+	if n := f.Refused("srv"); n != (FenceCounts{Connects: uint64(refused)}) {
+		t.Errorf("Refused = %+v; want the %d refused connects", n, refused)
 	}
 	// Each refusal is reported with who tried.
 	for i := range refused {
 		r := readRefusal(t, f)
-		if r.Name != "srv" || r.UID != nobody.Uid || int(r.PID) != pid || r.Addr.Port() != uint16(port) {
-			t.Fatalf("report %d: %+v; want srv, uid %d, pid %d, port %d", i, r, nobody.Uid, pid, port)
+		if r.Name != "srv" || r.Call != "connect" || r.UID != nobody.Uid || int(r.PID) != pid || r.Addr.Port() != uint16(port) {
+			t.Fatalf("report %d: %+v; want srv, connect, uid %d, pid %d, port %d", i, r, nobody.Uid, pid, port)
 		}
 	}
 
@@ -328,4 +333,85 @@ func readRefusal(t *testing.T, f *Fence) Refusal {
 		t.Fatal("no refusal reported")
 	}
 	return Refusal{}
+}
+
+// reservedPortsHold reports whether the kernel's reserved ports hold port.
+func reservedPortsHold(t *testing.T, port int) bool {
+	t.Helper()
+	b, err := os.ReadFile(reservedPortsPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, err := parsePortList(string(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return set[port]
+}
+
+// freePort is a port nothing listens on: a server's while it is down.
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// TestFenceKeepsAGuardedPortForItsServer: while a server is down, no other account can
+// take its port to answer the relay in its place, by naming it or by the kernel's choice.
+func TestFenceKeepsAGuardedPortForItsServer(t *testing.T) {
+	f := openFence(t)
+	nobody, pg := lookupAccount(t, "nobody"), lookupAccount(t, "postgres")
+	port := freePort(t)
+	if reservedPortsHold(t, port) {
+		t.Fatalf("port %d reserved before the test", port)
+	}
+	if err := f.Guard("srv", uint16(port), int(pg.Uid)); err != nil {
+		t.Fatal(err)
+	}
+	binds := []string{"bind 127.0.0.1", "bind 0.0.0.0", "bind ::1", "bind ::", "bind ::ffff:127.0.0.1"}
+	got, _ := runAttacks(t, nobody, nil, 0, port, binds...)
+	for _, a := range binds {
+		if got[a] != "EPERM" {
+			t.Errorf("nobody, %s: %s; want EPERM", a, got[a])
+		}
+	}
+	if n := f.Refused("srv"); n != (FenceCounts{Binds: uint64(len(binds))}) {
+		t.Errorf("Refused = %+v; want %d refused binds", n, len(binds))
+	}
+	if r := readRefusal(t, f); r.Call != "bind" || r.UID != nobody.Uid {
+		t.Errorf("report: %+v; want nobody's bind", r)
+	}
+	// The server's own account binds it, as a restarting postmaster does.
+	if got, _ := runAttacks(t, pg, nil, 0, port, "bind 127.0.0.1"); got["bind 127.0.0.1"] != "ok" {
+		t.Errorf("postgres, the owner: %s; want ok", got["bind 127.0.0.1"])
+	}
+	// The kernel hands it out to nobody as an ephemeral port.
+	if !reservedPortsHold(t, port) {
+		t.Errorf("port %d not in %s", port, reservedPortsPath)
+	}
+	f.Release("srv")
+	if reservedPortsHold(t, port) {
+		t.Errorf("port %d still reserved after Release", port)
+	}
+	if got, _ := runAttacks(t, nobody, nil, 0, port, "bind 127.0.0.1"); got["bind 127.0.0.1"] != "ok" {
+		t.Errorf("nobody after Release: %s; want ok", got["bind 127.0.0.1"])
+	}
+}
+
+func TestPortListsReadAndWriteAsTheSysctlDoes(t *testing.T) {
+	set, err := parsePortList("8080,9000-9002,40000\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	set[9003], set[8080] = true, false
+	if got := formatPortList(set); got != "9000-9003,40000" {
+		t.Fatalf("got %q", got)
+	}
+	if _, err := parsePortList("9-8"); err == nil {
+		t.Fatal("a backwards range was read")
+	}
 }

@@ -25,38 +25,73 @@ const (
 // database server nor ordinary local process has.
 const RelayMark = 0x62726c73 // "brls"
 
-// A refusal as the connect programs write it to the ring buffer.
+// What a refusal refused.
+const (
+	callConnect = 1
+	callBind    = 2
+)
+
+// A refusal as the programs write it to the ring buffer.
 type refusalRecord struct {
 	Port   uint32 // network order, as the context has it
 	Family uint32
 	UID    uint32
 	PID    uint32 // the thread group: the process
+	Call   uint32
+	_      uint32
 	Addr   [16]byte
 	Comm   [16]byte
 }
 
-const refusalSize = 48
+const refusalSize = 56
 
-// Stack layout of the connect programs.
+// Stack layout of the fence's programs.
 const (
-	stackRefusal = -48 // refusalRecord
-	stackPort    = -56 // uint32, the ports map key
+	stackRefusal = -56 // refusalRecord
+	stackPort    = -64 // uint32, the ports map key
 )
 
-// connectProgram is the cgroup connect4 (family afInet) or connect6 (afInet6) program.
-// A stream socket's connect to a guarded port, to any address, is refused (EPERM) unless
-// the socket carries RelayMark or the caller's uid is 0; a refusal is counted in the
-// port's entry and reported on the ring buffer with who tried. The address is not
-// looked at: 127.0.0.1, the rest of 127/8, 0.0.0.0, ::1, ::, v4-mapped forms and
-// whatever else the kernel may route to the server are all the same port.
+// fenceProgram is the cgroup connect4 or bind4 (family afInet), connect6 or bind6
+// (afInet6) program, for call.
+//
+// A stream socket's connect to a guarded port, at any address, is refused (EPERM) unless
+// the socket carries RelayMark or the caller's uid is 0. The address is not looked at:
+// 127.0.0.1, the rest of 127/8, 0.0.0.0, ::1, ::, v4-mapped forms and whatever else the
+// kernel may route to the server are all the same port.
+//
+// A bind of a guarded port is refused unless the caller's uid is 0 or the server's own
+// (its entry in owners; with none, anyone may bind): no local process takes the port
+// while the server is down, to answer the relay's dial in its place.
+//
+// A refusal is counted in the port's entry and reported on the ring buffer with who
+// tried.
 //
 // Registers: R6 the context, R7 the port's counters, R8 the uid.
-func connectProgram(m *fenceMaps, family int32) asm.Instructions {
+func fenceProgram(m *fenceMaps, family int32, call int32) asm.Instructions {
 	var addr asm.Instructions
 	if family == afInet {
-		addr = slices.Concat(zero(stackRefusal+16, 16), copyWords(addrUserIP4, 1, stackRefusal+16))
+		addr = slices.Concat(zero(stackRefusal+24, 16), copyWords(addrUserIP4, 1, stackRefusal+24))
 	} else {
-		addr = copyWords(addrUserIP6, 4, stackRefusal+16)
+		addr = copyWords(addrUserIP6, 4, stackRefusal+24)
+	}
+	var relay, owner asm.Instructions
+	counter := int16(0)
+	if call == callConnect {
+		relay = asm.Instructions{
+			asm.LoadMem(asm.R2, asm.R6, addrSk, asm.DWord),
+			asm.LoadMem(asm.R3, asm.R2, sockMark, asm.Word),
+			asm.JEq.Imm(asm.R3, RelayMark, "allow"),
+		}
+	} else {
+		counter = 8
+		owner = slices.Concat(
+			lookupElem(m.owners, stackPort),
+			asm.Instructions{
+				asm.JEq.Imm(asm.R0, 0, "allow"),
+				asm.LoadMem(asm.R2, asm.R0, 0, asm.Word),
+				asm.JEq.Reg(asm.R2, asm.R8, "allow"),
+			},
+		)
 	}
 	return slices.Concat(
 		asm.Instructions{
@@ -71,18 +106,22 @@ func connectProgram(m *fenceMaps, family int32) asm.Instructions {
 		asm.Instructions{
 			asm.JEq.Imm(asm.R0, 0, "allow"),
 			asm.Mov.Reg(asm.R7, asm.R0),
-			asm.LoadMem(asm.R2, asm.R6, addrSk, asm.DWord),
-			asm.LoadMem(asm.R3, asm.R2, sockMark, asm.Word),
-			asm.JEq.Imm(asm.R3, RelayMark, "allow"),
+		},
+		relay,
+		asm.Instructions{
 			asm.FnGetCurrentUidGid.Call(),
 			asm.Mov.Reg32(asm.R8, asm.R0), // the low half: the real uid, as the initial user namespace sees it
 			asm.JEq.Imm(asm.R8, 0, "allow"),
-
+		},
+		owner,
+		asm.Instructions{
 			// Refused: count it, then tell who it was.
 			asm.Mov.Imm(asm.R2, 1),
-			asm.AddAtomic.Mem(asm.R7, asm.R2, asm.DWord, 0),
+			asm.AddAtomic.Mem(asm.R7, asm.R2, asm.DWord, counter),
 			asm.StoreImm(asm.RFP, stackRefusal+4, int64(family), asm.Word),
 			asm.StoreMem(asm.RFP, stackRefusal+8, asm.R8, asm.Word),
+			asm.StoreImm(asm.RFP, stackRefusal+16, int64(call), asm.Word),
+			asm.StoreImm(asm.RFP, stackRefusal+20, 0, asm.Word),
 			asm.FnGetCurrentPidTgid.Call(),
 			asm.RSh.Imm(asm.R0, 32),
 			asm.StoreMem(asm.RFP, stackRefusal+12, asm.R0, asm.Word),
@@ -90,7 +129,7 @@ func connectProgram(m *fenceMaps, family int32) asm.Instructions {
 		addr,
 		asm.Instructions{
 			asm.Mov.Reg(asm.R1, asm.RFP),
-			asm.Add.Imm(asm.R1, stackRefusal+32),
+			asm.Add.Imm(asm.R1, stackRefusal+40),
 			asm.Mov.Imm(asm.R2, 16),
 			asm.FnGetCurrentComm.Call(),
 			mapPtr(asm.R1, m.refusals),

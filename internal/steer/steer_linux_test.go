@@ -205,8 +205,8 @@ func TestKillLeavesNoSteeringBehind(t *testing.T) {
 		}
 		ids = append(ids, id)
 	}
-	if len(ids) != 4 {
-		t.Fatalf("child attached %d programs; want sk_lookup, sock_ops and the fence's connect4 and connect6", len(ids))
+	if len(ids) != 6 {
+		t.Fatalf("child attached %d programs; want sk_lookup, sock_ops and the fence's connect and bind programs", len(ids))
 	}
 	for _, id := range ids {
 		p, err := ebpf.NewProgramFromID(id)

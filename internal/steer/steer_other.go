@@ -34,8 +34,11 @@ const RelayMark = 0x62726c73
 // Fence needs Linux's cgroup BPF; elsewhere OpenFence fails and private ports are open.
 type Fence struct{}
 
+type FenceCounts struct{ Connects, Binds uint64 }
+
 type Refusal struct {
 	Name     string
+	Call     string
 	Addr     netip.AddrPort
 	UID, PID uint32
 	Comm     string

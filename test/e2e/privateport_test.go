@@ -178,4 +178,37 @@ func TestOnlyTheEndpointReachesAServer(t *testing.T) {
 			return err == nil, err
 		})
 	})
+
+	t.Run("the private port stays the server's own, across a reboot", func(t *testing.T) {
+		bind := exec.Command("/usr/bin/python3", "-c", `import socket, sys
+s = socket.socket()
+try:
+    s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(); print("ok")
+except OSError as e:
+    print(e.errno)`, strconv.Itoa(privA))
+		bind.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+		if out, err := bind.Output(); err != nil || strings.TrimSpace(string(out)) != strconv.Itoa(int(syscall.EPERM)) {
+			t.Errorf("nobody binding A's private port: %s %v; want EPERM", out, err)
+		}
+		// The restarted postmaster, running as the server's account, binds its port again.
+		var started time.Time
+		if err := connA.QueryRow(ctx, "SELECT pg_postmaster_start_time()").Scan(&started); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.RebootDBInstance(ctx, &rds.RebootDBInstanceInput{DBInstanceIdentifier: aws.String(instA)}); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, 2*time.Minute, "A back after its reboot", func() (bool, error) {
+			conn, err := srv.tryConnect(ctx, aws.ToString(a.Endpoint), aws.ToInt32(a.Port), "mastera", "Master-pass-a1", "postgres")
+			if err != nil {
+				return false, err
+			}
+			defer conn.Close(ctx)
+			var now time.Time
+			if err := conn.QueryRow(ctx, "SELECT pg_postmaster_start_time()").Scan(&now); err != nil {
+				return false, err
+			}
+			return now.After(started) && privatePort(ctx, t, conn) == privA, nil
+		})
+	})
 }
