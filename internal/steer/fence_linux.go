@@ -68,7 +68,7 @@ type Refusal struct {
 // do not allow it; no port is guarded until Guard names it.
 func OpenFence() (*Fence, error) {
 	f := &Fence{names: map[string]uint16{}, refs: map[uint16]int{}, base: map[string]FenceCounts{},
-		reserved: reservedPorts{path: reservedPortsPath, ours: map[uint16]bool{}}}
+		reserved: reservedPorts{path: reservedPortsPath}}
 	var err error
 	defer func() {
 		if err != nil {

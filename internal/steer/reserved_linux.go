@@ -14,25 +14,19 @@ import (
 // way while its server is down: the bind programs see only explicit ports.
 const reservedPortsPath = "/proc/sys/net/ipv4/ip_local_reserved_ports"
 
-// reservedPorts adds ports to the kernel's list and takes back only those it added.
+// reservedPorts adds ports to the kernel's list and takes them back. A guarded port found
+// reserved already is taken as Borealis' own, left by a serve killed before it could
+// take it back: the port was the kernel's free choice when the server got it, which a
+// reserved port never is.
 type reservedPorts struct {
 	path string
-	ours map[uint16]bool
 }
 
 func (r *reservedPorts) reserve(port uint16) error {
-	return r.edit(func(set *[1 << 16]bool) {
-		if !set[port] {
-			set[port], r.ours[port] = true, true
-		}
-	})
+	return r.edit(func(set *[1 << 16]bool) { set[port] = true })
 }
 
 func (r *reservedPorts) release(port uint16) error {
-	if !r.ours[port] {
-		return nil
-	}
-	delete(r.ours, port)
 	return r.edit(func(set *[1 << 16]bool) { set[port] = false })
 }
 
