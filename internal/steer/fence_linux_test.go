@@ -58,11 +58,12 @@ func fenceChild() {
 	for _, a := range strings.Split(os.Getenv(fenceChildEnv), ",") {
 		how, addr, _ := strings.Cut(a, " ")
 		err := attack(how, netip.AddrPortFrom(netip.MustParseAddr(addr), uint16(port)), mark)
+		var errno syscall.Errno
 		switch {
 		case err == nil:
 			fmt.Println(a, "ok")
-		case errors.As(err, new(syscall.Errno)):
-			fmt.Println(a, unix.ErrnoName(err.(syscall.Errno)))
+		case errors.As(err, &errno):
+			fmt.Println(a, unix.ErrnoName(errno))
 		default:
 			fmt.Println(a, err)
 		}
@@ -85,7 +86,7 @@ func attack(how string, to netip.AddrPort, mark int) error {
 	defer unix.Close(fd)
 	if mark != 0 {
 		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_MARK, mark); err != nil {
-			return fmt.Errorf("SO_MARK: %w", err)
+			return fmt.Errorf("SO_MARK: %v", err) // told apart from the connect's own errno
 		}
 	}
 	switch how {
@@ -153,14 +154,19 @@ func uringConnect(fd int, to netip.AddrPort) error {
 	return nil
 }
 
-// runAttacks runs the child as cred (nil: root) with extra capabilities, against port,
-// and returns each attack's outcome and the child's pid.
-func runAttacks(t *testing.T, cred *syscall.Credential, caps []uintptr, mark int, port int, which ...string) (map[string]string, int) {
+// as runs the child as cred with extra capabilities.
+func as(cred *syscall.Credential, caps ...uintptr) *syscall.SysProcAttr {
+	return &syscall.SysProcAttr{Credential: cred, AmbientCaps: caps}
+}
+
+// runAttacks runs the child with attr against port, its sockets marked with mark unless
+// 0, and returns each attack's outcome and the child's pid.
+func runAttacks(t *testing.T, attr *syscall.SysProcAttr, mark int, port int, which ...string) (map[string]string, int) {
 	t.Helper()
 	cmd := exec.Command(childBinary(t), "-test.run=^$")
 	cmd.Env = append(os.Environ(), fenceChildEnv+"="+strings.Join(which, ","),
 		"STEER_FENCE_PORT="+strconv.Itoa(port), "STEER_FENCE_MARK="+strconv.Itoa(mark))
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred, AmbientCaps: caps}
+	cmd.SysProcAttr = attr
 	out, err := cmd.Output()
 	if err != nil {
 		t.Fatalf("child: %v\n%s", err, out)
@@ -251,7 +257,7 @@ func TestFenceRefusesOtherAccountsEveryWayToThePort(t *testing.T) {
 	open := listenBoth(t) // not guarded: the control
 
 	// Unguarded, every form but another 127/8 address reaches the server.
-	before, _ := runAttacks(t, nobody, nil, 0, port, attacks...)
+	before, _ := runAttacks(t, as(nobody), 0, port, attacks...)
 	for _, a := range attacks {
 		if want := map[bool]string{true: "ECONNREFUSED", false: "ok"}[a == "connect 127.0.0.2"]; before[a] != want &&
 			!(a == "mptcp 127.0.0.1" && before[a] == "EPROTONOSUPPORT") {
@@ -262,7 +268,7 @@ func TestFenceRefusesOtherAccountsEveryWayToThePort(t *testing.T) {
 	if err := f.Guard("srv", uint16(port), -1); err != nil {
 		t.Fatal(err)
 	}
-	got, pid := runAttacks(t, nobody, nil, 0, port, attacks...)
+	got, pid := runAttacks(t, as(nobody), 0, port, attacks...)
 	refused := 0
 	for _, a := range attacks {
 		if got[a] == "EPERM" {
@@ -287,12 +293,12 @@ func TestFenceRefusesOtherAccountsEveryWayToThePort(t *testing.T) {
 
 	// The postgres account (every server's) is refused too, its own port included.
 	if pg := lookupAccount(t, "postgres"); pg != nil {
-		if got, _ := runAttacks(t, pg, nil, 0, port, "connect 127.0.0.1"); got["connect 127.0.0.1"] != "EPERM" {
+		if got, _ := runAttacks(t, as(pg), 0, port, "connect 127.0.0.1"); got["connect 127.0.0.1"] != "EPERM" {
 			t.Errorf("postgres: %s; want EPERM", got["connect 127.0.0.1"])
 		}
 	}
 	// Other ports are not touched.
-	if got, _ := runAttacks(t, nobody, nil, 0, open, "connect 127.0.0.1", "connect ::1"); got["connect 127.0.0.1"] != "ok" || got["connect ::1"] != "ok" {
+	if got, _ := runAttacks(t, as(nobody), 0, open, "connect 127.0.0.1", "connect ::1"); got["connect 127.0.0.1"] != "ok" || got["connect ::1"] != "ok" {
 		t.Errorf("an unguarded port: %v; want ok", got)
 	}
 	// Root passes, and so does a socket with the relay's mark; another mark does not.
@@ -301,17 +307,29 @@ func TestFenceRefusesOtherAccountsEveryWayToThePort(t *testing.T) {
 	} else {
 		c.Close()
 	}
-	netAdmin := []uintptr{unix.CAP_NET_ADMIN}
-	if got, _ := runAttacks(t, nobody, netAdmin, RelayMark, port, "connect 127.0.0.1", "connect ::1"); got["connect 127.0.0.1"] != "ok" || got["connect ::1"] != "ok" {
+	if got, _ := runAttacks(t, as(nobody, unix.CAP_NET_ADMIN), RelayMark, port, "connect 127.0.0.1", "connect ::1"); got["connect 127.0.0.1"] != "ok" || got["connect ::1"] != "ok" {
 		t.Errorf("nobody with the relay's mark: %v; want ok", got)
 	}
-	if got, _ := runAttacks(t, nobody, netAdmin, RelayMark+1, port, "connect 127.0.0.1"); got["connect 127.0.0.1"] != "EPERM" {
+	if got, _ := runAttacks(t, as(nobody, unix.CAP_NET_ADMIN), RelayMark+1, port, "connect 127.0.0.1"); got["connect 127.0.0.1"] != "EPERM" {
 		t.Errorf("nobody with another mark: %v; want EPERM", got)
+	}
+
+	// Root of its own user namespace (as nobody may make one) is still nobody to the fence,
+	// and cannot mark a socket of the host's network namespace.
+	userns := &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWUSER,
+		Credential:  &syscall.Credential{Uid: 0, Gid: 0, NoSetGroups: true}, // in the namespace: nobody outside
+		UidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: int(nobody.Uid), Size: 1}},
+		GidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: int(nobody.Gid), Size: 1}}}
+	if got, _ := runAttacks(t, userns, 0, port, "connect 127.0.0.1"); got["connect 127.0.0.1"] != "EPERM" {
+		t.Errorf("root of a user namespace: %s; want EPERM", got["connect 127.0.0.1"])
+	}
+	if got, _ := runAttacks(t, userns, RelayMark, port, "connect 127.0.0.1"); got["connect 127.0.0.1"] != "SO_MARK: operation not permitted" {
+		t.Errorf("root of a user namespace marking its socket: %s; want the mark refused", got["connect 127.0.0.1"])
 	}
 
 	// Released, the port is open again.
 	f.Release("srv")
-	if got, _ := runAttacks(t, nobody, nil, 0, port, "connect 127.0.0.1"); got["connect 127.0.0.1"] != "ok" {
+	if got, _ := runAttacks(t, as(nobody), 0, port, "connect 127.0.0.1"); got["connect 127.0.0.1"] != "ok" {
 		t.Errorf("after Release: %s; want ok", got["connect 127.0.0.1"])
 	}
 }
@@ -373,7 +391,7 @@ func TestFenceKeepsAGuardedPortForItsServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	binds := []string{"bind 127.0.0.1", "bind 0.0.0.0", "bind ::1", "bind ::", "bind ::ffff:127.0.0.1"}
-	got, _ := runAttacks(t, nobody, nil, 0, port, binds...)
+	got, _ := runAttacks(t, as(nobody), 0, port, binds...)
 	for _, a := range binds {
 		if got[a] != "EPERM" {
 			t.Errorf("nobody, %s: %s; want EPERM", a, got[a])
@@ -386,7 +404,7 @@ func TestFenceKeepsAGuardedPortForItsServer(t *testing.T) {
 		t.Errorf("report: %+v; want nobody's bind", r)
 	}
 	// The server's own account binds it, as a restarting postmaster does.
-	if got, _ := runAttacks(t, pg, nil, 0, port, "bind 127.0.0.1"); got["bind 127.0.0.1"] != "ok" {
+	if got, _ := runAttacks(t, as(pg), 0, port, "bind 127.0.0.1"); got["bind 127.0.0.1"] != "ok" {
 		t.Errorf("postgres, the owner: %s; want ok", got["bind 127.0.0.1"])
 	}
 	// The kernel hands it out to nobody as an ephemeral port.
@@ -397,7 +415,7 @@ func TestFenceKeepsAGuardedPortForItsServer(t *testing.T) {
 	if reservedPortsHold(t, port) {
 		t.Errorf("port %d still reserved after Release", port)
 	}
-	if got, _ := runAttacks(t, nobody, nil, 0, port, "bind 127.0.0.1"); got["bind 127.0.0.1"] != "ok" {
+	if got, _ := runAttacks(t, as(nobody), 0, port, "bind 127.0.0.1"); got["bind 127.0.0.1"] != "ok" {
 		t.Errorf("nobody after Release: %s; want ok", got["bind 127.0.0.1"])
 	}
 }
