@@ -6,6 +6,9 @@
 // With kernel steering (package steer), connections from admitted sources are handed to
 // the server's own listening socket before they reach the gateway's listener; the gateway
 // then sees only what it must refuse, and what cannot be steered.
+//
+// The servers' private ports are fenced (package steer): no local process but root and
+// the gateway's relay reaches them, so the endpoint is the only door to a server.
 package gateway
 
 import (
