@@ -1,9 +1,11 @@
 package gateway
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"strconv"
 	"strings"
@@ -134,4 +136,105 @@ func (g *Gateway) logRefusals() {
 			g.log.Warn("connection to a private port refused: only the endpoint reaches a server", attrs...)
 		}
 	}
+}
+
+// relayTargetIsServer reports whether the relay may dial t: every socket listening on
+// its private port is its postmaster's. A process that took the port while serve was not
+// running (no fence), say on 127.0.0.1 while the server came up on ::1 alone, would
+// otherwise answer the relay in the server's place. The answer is kept per endpoint
+// until the postmaster or the address changes; without a postmaster pid there is
+// nothing to check against.
+func (g *Gateway) relayTargetIsServer(endpoint string, t Target) bool {
+	if t.PID == 0 {
+		return true
+	}
+	checked := checkedServer{pid: t.PID, addr: t.Addr}
+	g.fenceMu.Lock()
+	ok := g.checked[endpoint] == checked
+	g.fenceMu.Unlock()
+	if ok {
+		return true
+	}
+	ap, err := netip.ParseAddrPort(t.Addr)
+	if err != nil {
+		return false
+	}
+	if ok, err = listenersOwnedBy(t.PID, ap); err != nil {
+		g.log.Warn("private port listeners unreadable", "endpoint", endpoint, "err", err)
+	}
+	if ok {
+		g.fenceMu.Lock()
+		g.checked[endpoint] = checked
+		g.fenceMu.Unlock()
+	}
+	return ok
+}
+
+type checkedServer struct {
+	pid  int
+	addr string
+}
+
+// listenersOwnedBy reports whether some TCP socket of this network namespace listens
+// where a connection to addr (IPv4) lands: on it or the wildcard, in either family; and
+// every one that does is held by process pid.
+func listenersOwnedBy(pid int, addr netip.AddrPort) (bool, error) {
+	a := addr.Addr().Unmap()
+	if !a.Is4() {
+		return false, fmt.Errorf("relay target %s: not IPv4", addr)
+	}
+	tables := map[string][]string{
+		"/proc/net/tcp":  {procAddr(a.AsSlice()), procAddr(make([]byte, 4))},
+		"/proc/net/tcp6": {procAddr(netip.AddrFrom16(a.As16()).AsSlice()), procAddr(make([]byte, 16))},
+	}
+	var inodes []string
+	for table, local := range tables {
+		b, err := os.ReadFile(table)
+		if errors.Is(err, os.ErrNotExist) {
+			continue // no IPv6
+		}
+		if err != nil {
+			return false, err
+		}
+		want := map[string]bool{}
+		for _, l := range local {
+			want[fmt.Sprintf("%s:%04X", l, addr.Port())] = true
+		}
+		for _, line := range strings.Split(string(b), "\n")[1:] {
+			if f := strings.Fields(line); len(f) >= 10 && f[3] == "0A" && want[f[1]] { // TCP_LISTEN
+				inodes = append(inodes, f[9])
+			}
+		}
+	}
+	if len(inodes) == 0 {
+		return false, nil
+	}
+	dir := fmt.Sprintf("/proc/%d/fd", pid)
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return false, err
+	}
+	held := map[string]bool{}
+	for _, e := range entries {
+		if target, err := os.Readlink(dir + "/" + e.Name()); err == nil {
+			if inode, ok := strings.CutPrefix(target, "socket:["); ok {
+				held[strings.TrimSuffix(inode, "]")] = true
+			}
+		}
+	}
+	for _, inode := range inodes {
+		if !held[inode] {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+// procAddr writes an address as /proc/net/tcp{,6} do: each 32-bit word in host order, in hex.
+func procAddr(b []byte) string {
+	var out strings.Builder
+	for i := 0; i+4 <= len(b); i += 4 {
+		fmt.Fprintf(&out, "%08X", binary.NativeEndian.Uint32(b[i:]))
+	}
+	return out.String()
 }

@@ -2,7 +2,9 @@ package gateway
 
 import (
 	"bytes"
+	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -137,4 +139,67 @@ func TestRelayDialsWithTheFencesMark(t *testing.T) {
 	if mark != steer.RelayMark {
 		t.Fatalf("relay socket mark %#x; want %#x", mark, steer.RelayMark)
 	}
+}
+
+// TestRelayRefusesAnImpostorOnThePrivatePort: a process that took 127.0.0.1:P while
+// serve was down (so no fence refused its bind), with the server up on [::1]:P alone, as
+// PostgreSQL starts when one of its addresses is taken, must not get the endpoint's
+// connections from the relay.
+func TestRelayRefusesAnImpostorOnThePrivatePort(t *testing.T) {
+	impostor := exec.Command("/usr/bin/python3", "-c", `import socket
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(); print(s.getsockname()[1], flush=True)
+while True:
+    c, _ = s.accept(); c.sendall(b"impostor"); c.close()`)
+	out, err := impostor.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := impostor.Start(); err != nil {
+		t.Skipf("python3: %v", err)
+	}
+	t.Cleanup(func() { impostor.Process.Kill(); impostor.Wait() })
+	var port int
+	if _, err := fmt.Fscan(out, &port); err != nil {
+		t.Fatal(err)
+	}
+	var lc net.ListenConfig
+	server, err := lc.Listen(context.Background(), "tcp6", fmt.Sprintf("[::1]:%d", port))
+	if err != nil {
+		t.Skipf("no ::1: %v", err)
+	}
+	defer server.Close()
+
+	reg := prometheus.NewRegistry()
+	g := New(slog.New(slog.DiscardHandler), NewMetrics(reg), Options{})
+	t.Cleanup(g.Close)
+	backend := fmt.Sprintf("127.0.0.1:%d", port)
+	if err := g.Ensure("ep", []string{"127.0.0.1:0"}, func() (Target, bool) {
+		return Target{Addr: backend, Admission: loopback, PID: os.Getpid()}, true
+	}); err != nil {
+		t.Fatal(err)
+	}
+	endpoint := g.listeners["ep"].lns[0].Addr().String()
+	assertClosedWithoutData(t, endpoint, []byte("\x00\x00\x00\x08\x04\xd2\x16\x2f"))
+	if n := value(g.metrics.refused.WithLabelValues("ep", "server-impostor")); n != 1 {
+		t.Errorf("refused as server-impostor: %v; want 1", n)
+	}
+
+	// Once the server holds its port again, the relay carries on.
+	impostor.Process.Kill()
+	impostor.Wait()
+	ln, err := lc.Listen(context.Background(), "tcp4", backend)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() { defer c.Close(); io.Copy(c, c) }()
+		}
+	}()
+	assertEchoes(t, net.Dialer{}, endpoint)
 }

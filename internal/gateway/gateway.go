@@ -77,6 +77,7 @@ type Gateway struct {
 	servers     map[string]string
 	refusedSeen map[string]steer.FenceCounts
 	fenceDone   chan struct{}
+	checked     map[string]checkedServer // endpoint → the server its relay target was found to be
 
 	mu        sync.Mutex
 	listeners map[string]*endpoint
@@ -97,7 +98,8 @@ func New(log *slog.Logger, metrics *Metrics, opts Options) *Gateway {
 		metrics = NewMetrics(prometheus.NewRegistry())
 	}
 	g := &Gateway{log: log, metrics: metrics, listeners: map[string]*endpoint{}, seen: map[string]steer.Counters{},
-		servers: map[string]string{}, refusedSeen: map[string]steer.FenceCounts{}, fenceDone: make(chan struct{})}
+		servers: map[string]string{}, refusedSeen: map[string]steer.FenceCounts{}, fenceDone: make(chan struct{}),
+		checked: map[string]checkedServer{}}
 	var err error
 	if g.fence, err = steer.OpenFence(); err != nil {
 		close(g.fenceDone)
@@ -346,6 +348,11 @@ func (g *Gateway) handle(ep *endpoint, client net.Conn) {
 		return
 	}
 	_ = client.SetReadDeadline(time.Time{})
+	if !g.relayTargetIsServer(ep.name, target) {
+		g.log.Error("connection refused: a process other than the server listens on its private port", "endpoint", ep.name, "backend", target.Addr, "postmaster", target.PID)
+		refused("server-impostor")
+		return
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	server, err := relayDialer.DialContext(ctx, "tcp", target.Addr)
 	cancel()
