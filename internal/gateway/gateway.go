@@ -188,6 +188,9 @@ func (g *Gateway) closeLocked(name string) {
 		}
 		ep.done.Wait()
 		delete(g.listeners, name)
+		g.fenceMu.Lock()
+		delete(g.checked, name)
+		g.fenceMu.Unlock()
 	}
 }
 
