@@ -53,7 +53,7 @@ type Fence struct {
 	reserved reservedPorts
 }
 
-// Refusal is one connect the fence refused: who tried, and to which address.
+// Refusal is one connect or bind the fence refused: who tried, and which address.
 type Refusal struct {
 	Name string // what guards the port now ("" if released meanwhile)
 	Call string // "connect" or "bind"
@@ -63,7 +63,7 @@ type Refusal struct {
 	Comm string // the calling thread's name
 }
 
-// OpenFence loads the connect programs and attaches them to the root of the cgroup v2
+// OpenFence loads the connect and bind programs and attaches them to the root of the cgroup v2
 // hierarchy. It fails, changing nothing, where the kernel or the process's privileges
 // do not allow it; no port is guarded until Guard names it.
 func OpenFence() (*Fence, error) {
