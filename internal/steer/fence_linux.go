@@ -63,9 +63,9 @@ type Refusal struct {
 	Comm string // the calling thread's name
 }
 
-// OpenFence loads the connect and bind programs and attaches them to the root of the cgroup v2
-// hierarchy. It fails, changing nothing, where the kernel or the process's privileges
-// do not allow it; no port is guarded until Guard names it.
+// OpenFence loads the connect and bind programs and attaches them to the root of the
+// cgroup v2 hierarchy. It fails, changing nothing, where the kernel or the process's
+// privileges do not allow it; no port is guarded until Guard names it.
 func OpenFence() (*Fence, error) {
 	f := &Fence{names: map[string]uint16{}, refs: map[uint16]int{}, base: map[string]FenceCounts{},
 		reserved: reservedPorts{path: reservedPortsPath}}

@@ -110,9 +110,15 @@ func attack(how string, to netip.AddrPort, mark int) error {
 func uringConnect(fd int, to netip.AddrPort) error {
 	var p struct {
 		sqEntries, cqEntries, flags, sqThreadCPU, sqThreadIdle, features, wqFd uint32
-		resv                                                                  [3]uint32
-		sqOff                                                                 struct{ head, tail, ringMask, ringEntries, flags, dropped, array, resv1 uint32; userAddr uint64 }
-		cqOff                                                                 struct{ head, tail, ringMask, ringEntries, overflow, cqes, flags, resv1 uint32; userAddr uint64 }
+		resv                                                                   [3]uint32
+		sqOff                                                                  struct {
+			head, tail, ringMask, ringEntries, flags, dropped, array, resv1 uint32
+			userAddr                                                        uint64
+		}
+		cqOff struct {
+			head, tail, ringMask, ringEntries, overflow, cqes, flags, resv1 uint32
+			userAddr                                                        uint64
+		}
 	}
 	ring, _, e := unix.Syscall(unix.SYS_IO_URING_SETUP, 1, uintptr(unsafe.Pointer(&p)), 0)
 	if e != 0 {
