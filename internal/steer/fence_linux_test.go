@@ -105,27 +105,34 @@ func attack(how string, to netip.AddrPort, mark int) error {
 	return fmt.Errorf("no attack %q", how)
 }
 
+// struct io_uring_params (linux/io_uring.h).
+type uringParams struct {
+	sqEntries, cqEntries, flags, sqThreadCPU, sqThreadIdle, features, wqFd uint32
+	resv                                                                   [3]uint32
+	sqOff, cqOff                                                           uringOffsets
+}
+
+// struct io_sqring_offsets and io_cqring_offsets share a layout; their fifth to seventh
+// fields differ.
+type uringOffsets struct {
+	head, tail, ringMask, ringEntries uint32
+	flagsOrOverflow                   uint32
+	droppedOrCQEs                     uint32 // the CQ ring's cqes
+	arrayOrFlags                      uint32 // the SQ ring's array
+	resv                              uint32
+	userAddr                          uint64
+}
+
 // uringConnect connects fd to an IPv4 address through an io_uring IORING_OP_CONNECT,
 // which the kernel may carry out on an io-wq worker thread rather than in the caller.
 func uringConnect(fd int, to netip.AddrPort) error {
-	var p struct {
-		sqEntries, cqEntries, flags, sqThreadCPU, sqThreadIdle, features, wqFd uint32
-		resv                                                                   [3]uint32
-		sqOff                                                                  struct {
-			head, tail, ringMask, ringEntries, flags, dropped, array, resv1 uint32
-			userAddr                                                        uint64
-		}
-		cqOff struct {
-			head, tail, ringMask, ringEntries, overflow, cqes, flags, resv1 uint32
-			userAddr                                                        uint64
-		}
-	}
+	var p uringParams
 	ring, _, e := unix.Syscall(unix.SYS_IO_URING_SETUP, 1, uintptr(unsafe.Pointer(&p)), 0)
 	if e != 0 {
 		return fmt.Errorf("io_uring_setup: %w", e)
 	}
 	defer unix.Close(int(ring))
-	size := max(int(p.sqOff.array+p.sqEntries*4), int(p.cqOff.cqes+p.cqEntries*16))
+	size := max(int(p.sqOff.arrayOrFlags+p.sqEntries*4), int(p.cqOff.droppedOrCQEs+p.cqEntries*16))
 	rings, err := unix.Mmap(int(ring), 0, size, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED|unix.MAP_POPULATE)
 	if err != nil {
 		return err
@@ -147,13 +154,13 @@ func uringConnect(fd int, to netip.AddrPort) error {
 	binary.NativeEndian.PutUint32(sqe[4:], uint32(fd))
 	binary.NativeEndian.PutUint64(sqe[8:], uint64(len(sa)))
 	binary.NativeEndian.PutUint64(sqe[16:], uint64(uintptr(unsafe.Pointer(&sa[0]))))
-	binary.NativeEndian.PutUint32(rings[p.sqOff.array:], 0)
+	binary.NativeEndian.PutUint32(rings[p.sqOff.arrayOrFlags:], 0)
 	tail := (*uint32)(unsafe.Pointer(&rings[p.sqOff.tail]))
 	*tail++
 	if _, _, e := unix.Syscall6(unix.SYS_IO_URING_ENTER, ring, 1, 1, 1 /* IORING_ENTER_GETEVENTS */, 0, 0); e != 0 {
 		return fmt.Errorf("io_uring_enter: %w", e)
 	}
-	res := int32(binary.NativeEndian.Uint32(rings[p.cqOff.cqes+8:]))
+	res := int32(binary.NativeEndian.Uint32(rings[p.cqOff.droppedOrCQEs+8:]))
 	if res < 0 {
 		return syscall.Errno(-res)
 	}
