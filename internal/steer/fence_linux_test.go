@@ -41,7 +41,7 @@ const fenceChildEnv = "STEER_FENCE_CHILD"
 var attacks = []string{
 	"connect 127.0.0.1", "connect 127.0.0.2", "connect 0.0.0.0",
 	"connect ::1", "connect ::", "connect ::ffff:127.0.0.1", "connect ::ffff:0.0.0.0",
-	"fastopen 127.0.0.1", "fastopen ::1", "mptcp 127.0.0.1", "io_uring 127.0.0.1",
+	"fastopen 127.0.0.1", "fastopen ::1", "mptcp 127.0.0.1", "io_uring 127.0.0.1", "io_uring-worker 127.0.0.1",
 }
 
 func TestMain(m *testing.M) {
@@ -95,7 +95,9 @@ func attack(how string, to netip.AddrPort, mark int) error {
 	case "fastopen":
 		return unix.Sendto(fd, []byte("x"), unix.MSG_FASTOPEN, sa)
 	case "io_uring":
-		return uringConnect(fd, to)
+		return uringConnect(fd, to, false)
+	case "io_uring-worker":
+		return uringConnect(fd, to, true)
 	case "bind":
 		if err := unix.Bind(fd, sa); err != nil {
 			return err
@@ -123,9 +125,9 @@ type uringOffsets struct {
 	userAddr                          uint64
 }
 
-// uringConnect connects fd to an IPv4 address through an io_uring IORING_OP_CONNECT,
-// which the kernel may carry out on an io-wq worker thread rather than in the caller.
-func uringConnect(fd int, to netip.AddrPort) error {
+// uringConnect connects fd to an IPv4 address through an io_uring IORING_OP_CONNECT: in
+// the caller, or with worker on one of the kernel's io-wq threads (IOSQE_ASYNC).
+func uringConnect(fd int, to netip.AddrPort, worker bool) error {
 	var p uringParams
 	ring, _, e := unix.Syscall(unix.SYS_IO_URING_SETUP, 1, uintptr(unsafe.Pointer(&p)), 0)
 	if e != 0 {
@@ -151,6 +153,9 @@ func uringConnect(fd int, to netip.AddrPort) error {
 	sqe := sqes[:64]
 	clear(sqe)
 	sqe[0] = 16 // IORING_OP_CONNECT
+	if worker {
+		sqe[1] = 1 << 4 // IOSQE_ASYNC
+	}
 	binary.NativeEndian.PutUint32(sqe[4:], uint32(fd))
 	binary.NativeEndian.PutUint64(sqe[8:], uint64(len(sa)))
 	binary.NativeEndian.PutUint64(sqe[16:], uint64(uintptr(unsafe.Pointer(&sa[0]))))
