@@ -4,7 +4,9 @@
 # `borealis serve` with kernel steering (the default: admitted connections are handed to
 # the server's socket by BPF sk_lookup); through the endpoint of a second serve started
 # with --kernel-steering=false, whose gateway relays every byte (measured against its own
-# server's private port); and through Debian's pgbouncer in session mode. Prints tps and
+# server's private port); and through Debian's pgbouncer in session mode, in front of the
+# steered endpoint (pgbouncer refuses to run as root, and the servers' private ports admit
+# no other local account: see "The endpoint is the only door" in README.md). Prints tps and
 # the ratios to direct. Each cell runs ROUNDS rounds of all of them in turn and reports
 # median tps and the median of the per-round ratios, so that load from other processes
 # hits them alike. Then, for one client select-only, the serve processes' and pgbouncer's
@@ -57,14 +59,14 @@ start_serve relay --kernel-steering=false
 port=$serve_port private=$serve_private
 grep -q 'kernel steering on' "$work/serve.log" || echo "warning: kernel steering is off in the first serve (see its log); both columns are relayed" >&2
 
-# pgbouncer in session mode in front of the private port, TLS on both sides.
+# pgbouncer in session mode in front of the endpoint, TLS on both sides.
 bport=$(free_port)
 openssl req -x509 -newkey rsa:2048 -nodes -keyout "$work/bouncer.key" -out "$work/bouncer.crt" -subj /CN=localhost -days 1 2>/dev/null
 hash="md5$(printf '%s' 'Bench-pass-1bench' | md5sum | cut -d' ' -f1)"
 printf '"bench" "%s"\n' "$hash" >"$work/userlist.txt"
 cat >"$work/pgbouncer.ini" <<INI
 [databases]
-postgres = host=127.0.0.1 port=$private dbname=postgres
+postgres = host=127.0.0.1 port=$port dbname=postgres
 [pgbouncer]
 listen_addr = 127.0.0.1
 listen_port = $bport

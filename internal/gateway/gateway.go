@@ -6,6 +6,9 @@
 // With kernel steering (package steer), connections from admitted sources are handed to
 // the server's own listening socket before they reach the gateway's listener; the gateway
 // then sees only what it must refuse, and what cannot be steered.
+//
+// The servers' private ports are fenced (package steer): no local process but root and
+// the gateway's relay reaches them, so the endpoint is the only door to a server.
 package gateway
 
 import (
@@ -66,6 +69,16 @@ type Gateway struct {
 	steerMu sync.Mutex
 	seen    map[string]steer.Counters
 
+	// fence is nil where BPF cannot be loaded: the servers' private ports are then open to
+	// every local process. servers maps each fenced server to its cluster, for the
+	// metrics; refusedSeen is what the metrics took from the fence's counts so far.
+	fence       *steer.Fence
+	fenceMu     sync.Mutex
+	servers     map[string]string
+	refusedSeen map[string]steer.FenceCounts
+	fenceDone   chan struct{}
+	checked     map[string]checkedServer // endpoint → the server its relay target was found to be
+
 	mu        sync.Mutex
 	listeners map[string]*endpoint
 	conns     sync.WaitGroup
@@ -84,8 +97,17 @@ func New(log *slog.Logger, metrics *Metrics, opts Options) *Gateway {
 	if metrics == nil {
 		metrics = NewMetrics(prometheus.NewRegistry())
 	}
-	g := &Gateway{log: log, metrics: metrics, listeners: map[string]*endpoint{}, seen: map[string]steer.Counters{}}
+	g := &Gateway{log: log, metrics: metrics, listeners: map[string]*endpoint{}, seen: map[string]steer.Counters{},
+		servers: map[string]string{}, refusedSeen: map[string]steer.FenceCounts{}, fenceDone: make(chan struct{}),
+		checked: map[string]checkedServer{}}
 	var err error
+	if g.fence, err = steer.OpenFence(); err != nil {
+		close(g.fenceDone)
+		log.Warn("private ports unguarded: every local process, and every database server through dblink or postgres_fdw, can connect to a server's private port past its endpoint's security groups (needs root, BPF and cgroup v2)", "err", err)
+	} else {
+		go g.logRefusals()
+		log.Info("private ports fenced: only the endpoints reach the servers")
+	}
 	if g.relay, err = newRelay(); err != nil {
 		log.Warn("gateway relay unavailable; copying with a goroutine per direction", "err", err)
 	}
@@ -96,7 +118,10 @@ func New(log *slog.Logger, metrics *Metrics, opts Options) *Gateway {
 			log.Info("kernel steering on: admitted connections go straight to their server")
 		}
 	}
-	metrics.beforeCollect = g.collectSteered
+	metrics.beforeCollect = func() {
+		g.collectSteered()
+		g.collectRefused()
+	}
 	return g
 }
 
@@ -163,6 +188,9 @@ func (g *Gateway) closeLocked(name string) {
 		}
 		ep.done.Wait()
 		delete(g.listeners, name)
+		g.fenceMu.Lock()
+		delete(g.checked, name)
+		g.fenceMu.Unlock()
 	}
 }
 
@@ -177,6 +205,8 @@ func (g *Gateway) Close() {
 		g.relay.close()
 	}
 	g.steer.Close()
+	g.fence.Close()
+	<-g.fenceDone
 }
 
 // Refresh reads endpoint name's route again and, with kernel steering, reprograms the
@@ -321,8 +351,13 @@ func (g *Gateway) handle(ep *endpoint, client net.Conn) {
 		return
 	}
 	_ = client.SetReadDeadline(time.Time{})
+	if !g.relayTargetIsServer(ep.name, target) {
+		g.log.Error("connection refused: a process other than the server listens on its private port", "endpoint", ep.name, "backend", target.Addr, "postmaster", target.PID)
+		refused("server-impostor")
+		return
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	server, err := (&net.Dialer{}).DialContext(ctx, "tcp", target.Addr)
+	server, err := relayDialer.DialContext(ctx, "tcp", target.Addr)
 	cancel()
 	if err != nil {
 		g.log.Warn("backend unreachable", "endpoint", ep.name, "backend", target.Addr, "err", err)

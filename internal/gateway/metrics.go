@@ -9,6 +9,9 @@ type Metrics struct {
 	open     *prometheus.GaugeVec
 	bytes    *prometheus.CounterVec
 
+	privateRefused      *prometheus.CounterVec
+	privateBindsRefused *prometheus.CounterVec
+
 	// beforeCollect brings in what was counted elsewhere (the kernel) before a scrape.
 	beforeCollect func()
 }
@@ -20,6 +23,8 @@ func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
 	m.refused.Describe(ch)
 	m.open.Describe(ch)
 	m.bytes.Describe(ch)
+	m.privateRefused.Describe(ch)
+	m.privateBindsRefused.Describe(ch)
 }
 
 func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
@@ -30,6 +35,8 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 	m.refused.Collect(ch)
 	m.open.Collect(ch)
 	m.bytes.Collect(ch)
+	m.privateRefused.Collect(ch)
+	m.privateBindsRefused.Collect(ch)
 }
 
 // NewMetrics registers the gateway's metrics with reg.
@@ -43,6 +50,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Connections open to a server now, relayed or steered."}, []string{"endpoint"}),
 		bytes: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "borealis_endpoint_bytes_total",
 			Help: "Bytes carried, counted when a connection ends (steered ones by the kernel's TCP counters, where a FIN counts as one byte)."}, []string{"endpoint", "direction"}),
+		privateRefused: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "borealis_private_port_connections_refused_total",
+			Help: "Connects to a server's private port refused by the fence: from a local process, or a database server, other than the gateway's relay and root."}, []string{"cluster", "instance"}),
+		privateBindsRefused: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "borealis_private_port_binds_refused_total",
+			Help: "Binds of a server's private port refused by the fence: from a local process other than the server's own account and root."}, []string{"cluster", "instance"}),
 	}
 	reg.MustRegister(m)
 	return m

@@ -295,6 +295,8 @@ func (r *Reconciler) reconcileInstance(ctx context.Context, c store.Cluster, m s
 			return err
 		}
 	}
+	// Only the endpoint reaches the server: its private port is fenced before it listens.
+	r.gateway.FenceServer(c.ID, m.ID, m.PrivatePort, r.driver.Status(m.ID).PID)
 	d, err := params.ForInstance(ctx, r.store, c, m)
 	if err != nil {
 		return err
@@ -354,6 +356,7 @@ func (r *Reconciler) reconcileInstance(ctx context.Context, c store.Cluster, m s
 		}
 	}
 	r.setRoute(c, m, d.Now(m.Started), admission)
+	r.gateway.FenceServer(c.ID, m.ID, m.PrivatePort, r.driver.Status(m.ID).PID) // its account may bind the port
 	return nil
 }
 
@@ -432,6 +435,7 @@ func (r *Reconciler) deleteInstance(ctx context.Context, c store.Cluster, m stor
 	if err := r.driver.Stop(ctx, spec); err != nil {
 		return fmt.Errorf("stop: %w", err)
 	}
+	r.gateway.UnfenceServer(m.ID)
 	if err := r.store.DeleteInstance(ctx, m.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err
 	}

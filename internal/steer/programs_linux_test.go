@@ -41,4 +41,8 @@ func TestContextOffsetsMatchTheKernel(t *testing.T) {
 		"remote_port": opsRemotePort, "local_port": opsLocalPort,
 		"bytes_received": opsBytesReceived, "bytes_acked": opsBytesAcked,
 	})
+	check("bpf_sock_addr", map[string]uint32{
+		"user_ip4": addrUserIP4, "user_ip6": addrUserIP6, "user_port": addrUserPort, "type": addrType, "": addrSk,
+	})
+	check("bpf_sock", map[string]uint32{"mark": sockMark})
 }

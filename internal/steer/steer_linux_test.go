@@ -157,9 +157,10 @@ func TestSteeredConnectionsAreCounted(t *testing.T) {
 	}
 }
 
-// TestKillLeavesNoSteeringBehind kills -9 a process that holds steering and checks that
-// its programs are gone with it: nothing is pinned, so a crashed borealis serve leaves no
-// connections being steered to servers it no longer watches.
+// TestKillLeavesNoSteeringBehind kills -9 a process that holds steering and a fence and
+// checks that their programs are gone with it: nothing is pinned, so a crashed borealis
+// serve leaves no connections being steered to servers it no longer watches (and no
+// private port guarded: they are open to local processes until serve runs again).
 func TestKillLeavesNoSteeringBehind(t *testing.T) {
 	if os.Getenv("STEER_TEST_CHILD") == "1" {
 		s, err := Open()
@@ -167,7 +168,12 @@ func TestKillLeavesNoSteeringBehind(t *testing.T) {
 			fmt.Println("error", err)
 			os.Exit(1)
 		}
-		for _, l := range s.links {
+		f, err := OpenFence()
+		if err != nil {
+			fmt.Println("error", err)
+			os.Exit(1)
+		}
+		for _, l := range append(s.links, f.links...) {
 			info, err := l.Info()
 			if err != nil {
 				fmt.Println("error", err)
@@ -199,8 +205,8 @@ func TestKillLeavesNoSteeringBehind(t *testing.T) {
 		}
 		ids = append(ids, id)
 	}
-	if len(ids) != 2 {
-		t.Fatalf("child attached %d programs; want sk_lookup and sock_ops", len(ids))
+	if len(ids) != 6 {
+		t.Fatalf("child attached %d programs; want sk_lookup, sock_ops and the fence's connect and bind programs", len(ids))
 	}
 	for _, id := range ids {
 		p, err := ebpf.NewProgramFromID(id)

@@ -28,3 +28,27 @@ func (*Steering) Route(string, []netip.AddrPort, Server, []netip.Prefix) error {
 func (*Steering) Unroute(string)           {}
 func (*Steering) Counters(string) Counters { return Counters{} }
 func (*Steering) Close()                   {}
+
+const RelayMark = 0x62726c73
+
+// Fence needs Linux's cgroup BPF; elsewhere OpenFence fails and private ports are open.
+type Fence struct{}
+
+type FenceCounts struct{ Connects, Binds uint64 }
+
+type Refusal struct {
+	Name     string
+	Call     string
+	Addr     netip.AddrPort
+	UID, PID uint32
+	Comm     string
+}
+
+var ErrFenceClosed = errors.New("fence: closed")
+
+func OpenFence() (*Fence, error)          { return nil, errors.New("fence: needs Linux") }
+func (*Fence) Close()                     {}
+func (*Fence) Guard(string, uint16) error { return errors.New("fence: needs Linux") }
+func (*Fence) Release(string)             {}
+func (*Fence) Refused(string) uint64      { return 0 }
+func (*Fence) Read() (Refusal, error)     { return Refusal{}, ErrFenceClosed }

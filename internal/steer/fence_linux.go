@@ -1,0 +1,264 @@
+package steer
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net/netip"
+	"sync"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/link"
+	"github.com/cilium/ebpf/ringbuf"
+)
+
+const (
+	maxGuardedPorts = 4096
+	refusalRing     = 1 << 16 // bytes: about a thousand reports between two reads
+)
+
+type fenceMaps struct {
+	ports    *ebpf.Map // hash: port (network order) → FenceCounts
+	owners   *ebpf.Map // hash: port (network order) → the uid that may bind it
+	refusals *ebpf.Map // ring buffer of refusalRecord
+}
+
+// FenceCounts are the calls the fence refused on a port.
+type FenceCounts struct {
+	Connects, Binds uint64
+}
+
+func (c FenceCounts) add(d FenceCounts) FenceCounts {
+	return FenceCounts{c.Connects + d.Connects, c.Binds + d.Binds}
+}
+
+// Fence keeps local processes off the servers' private ports: a connect to a guarded
+// port is refused (EPERM) unless it comes from root or from a socket that carries
+// RelayMark, the gateway's; a bind of it, unless it comes from root or the server's own
+// account; and the kernel does not hand it out as an ephemeral port
+// (ip_local_reserved_ports). Its programs hang on the root of the cgroup v2 hierarchy
+// beside any others (multi-attach), so every process of the host's cgroup tree meets
+// them, whatever its network namespace. As with Steering, nothing is pinned: Close, or
+// the process ending however it ends, detaches them and the ports are open again.
+type Fence struct {
+	maps   fenceMaps
+	links  []link.Link
+	reader *ringbuf.Reader
+
+	mu       sync.Mutex
+	names    map[string]uint16      // name → guarded port
+	refs     map[uint16]int         // port → how many names guard it
+	base     map[string]FenceCounts // what a name's earlier ports refused
+	reserved reservedPorts
+}
+
+// Refusal is one connect or bind the fence refused: who tried, and which address.
+type Refusal struct {
+	Name string // what guards the port now ("" if released meanwhile)
+	Call string // "connect" or "bind"
+	Addr netip.AddrPort
+	UID  uint32
+	PID  uint32
+	Comm string // the calling thread's name
+}
+
+// OpenFence loads the connect and bind programs and attaches them to the root of the
+// cgroup v2 hierarchy. It fails, changing nothing, where the kernel or the process's
+// privileges do not allow it; no port is guarded until Guard names it.
+func OpenFence() (*Fence, error) {
+	f := &Fence{names: map[string]uint16{}, refs: map[uint16]int{}, base: map[string]FenceCounts{},
+		reserved: reservedPorts{path: reservedPortsPath}}
+	var err error
+	defer func() {
+		if err != nil {
+			f.Close()
+		}
+	}()
+	if f.maps.ports, err = ebpf.NewMap(&ebpf.MapSpec{Name: "borealis_fence", Type: ebpf.Hash, KeySize: 4, ValueSize: 16, MaxEntries: maxGuardedPorts}); err != nil {
+		return nil, fmt.Errorf("fence: ports map: %w", err)
+	}
+	if f.maps.owners, err = ebpf.NewMap(&ebpf.MapSpec{Name: "borealis_owner", Type: ebpf.Hash, KeySize: 4, ValueSize: 4, MaxEntries: maxGuardedPorts}); err != nil {
+		return nil, fmt.Errorf("fence: owners map: %w", err)
+	}
+	if f.maps.refusals, err = ebpf.NewMap(&ebpf.MapSpec{Name: "borealis_refused", Type: ebpf.RingBuf, MaxEntries: refusalRing}); err != nil {
+		return nil, fmt.Errorf("fence: ring buffer: %w", err)
+	}
+	cgroup, err := cgroup2Root()
+	if err != nil {
+		return nil, err
+	}
+	for _, h := range []struct {
+		family, call int32
+		attach       ebpf.AttachType
+		name         string
+	}{
+		{afInet, callConnect, ebpf.AttachCGroupInet4Connect, "borealis_conn4"},
+		{afInet6, callConnect, ebpf.AttachCGroupInet6Connect, "borealis_conn6"},
+		{afInet, callBind, ebpf.AttachCGroupInet4Bind, "borealis_bind4"},
+		{afInet6, callBind, ebpf.AttachCGroupInet6Bind, "borealis_bind6"},
+	} {
+		var prog *ebpf.Program
+		prog, err = ebpf.NewProgram(&ebpf.ProgramSpec{Name: h.name, Type: ebpf.CGroupSockAddr, AttachType: h.attach,
+			License: "GPL", Instructions: fenceProgram(&f.maps, h.family, h.call)})
+		if err != nil {
+			return nil, fmt.Errorf("fence: %s program: %w", h.name, err)
+		}
+		var l link.Link
+		l, err = link.AttachCgroup(link.CgroupOptions{Path: cgroup, Attach: h.attach, Program: prog})
+		prog.Close()
+		if err != nil {
+			return nil, fmt.Errorf("fence: attach %s to %s: %w", h.name, cgroup, err)
+		}
+		f.links = append(f.links, l)
+	}
+	if f.reader, err = ringbuf.NewReader(f.maps.refusals); err != nil {
+		return nil, fmt.Errorf("fence: ring buffer reader: %w", err)
+	}
+	return f, nil
+}
+
+// Close detaches the programs and gives back the reserved ports: every port is open to
+// every local process again. A Read in progress returns ErrFenceClosed.
+func (f *Fence) Close() {
+	if f == nil {
+		return
+	}
+	for _, l := range f.links {
+		l.Close()
+	}
+	f.links = nil
+	if f.reader != nil {
+		f.reader.Close()
+	}
+	f.mu.Lock()
+	for port := range f.refs {
+		_ = f.reserved.release(port)
+	}
+	f.refs = map[uint16]int{}
+	f.mu.Unlock()
+	for _, m := range []*ebpf.Map{f.maps.ports, f.maps.owners, f.maps.refusals} {
+		if m != nil {
+			m.Close()
+		}
+	}
+}
+
+// portKey is a port as the programs read it from the context: in network order.
+func portKey(port uint16) uint32 {
+	var b [4]byte
+	binary.BigEndian.PutUint16(b[:2], port)
+	return binary.NativeEndian.Uint32(b[:])
+}
+
+// Guard refuses connects to port to everyone but root and the relay from now on, and
+// binds of it to everyone but root and owner (the uid that runs the server; negative
+// while unknown: anyone may bind then), and counts refusals under name. A name guards one
+// port at a time: guarding another releases the first, and the counts carry on. An
+// error says what is not guarded; the rest is.
+func (f *Fence) Guard(name string, port uint16, owner int) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var errs []error
+	if owner >= 0 {
+		if err := f.maps.owners.Put(portKey(port), uint32(owner)); err != nil {
+			errs = append(errs, fmt.Errorf("fence: owner of port %d: %w", port, err))
+		}
+	}
+	old, had := f.names[name]
+	if had && old == port {
+		return errors.Join(errs...)
+	}
+	if f.refs[port] == 0 {
+		if err := f.maps.ports.Update(portKey(port), FenceCounts{}, ebpf.UpdateNoExist); err != nil {
+			return errors.Join(append(errs, fmt.Errorf("fence: guard port %d: %w", port, err))...)
+		}
+		if err := f.reserved.reserve(port); err != nil {
+			errs = append(errs, fmt.Errorf("fence: reserve port %d: %w", port, err))
+		}
+	}
+	f.refs[port]++
+	f.names[name] = port
+	if had {
+		f.base[name] = f.base[name].add(f.refusedOn(old))
+		f.unref(old)
+	}
+	return errors.Join(errs...)
+}
+
+// Release stops guarding name's port, unless another name guards it too.
+func (f *Fence) Release(name string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if port, ok := f.names[name]; ok {
+		f.unref(port)
+		delete(f.names, name)
+		delete(f.base, name)
+	}
+}
+
+func (f *Fence) unref(port uint16) {
+	if f.refs[port]--; f.refs[port] <= 0 {
+		delete(f.refs, port)
+		_ = f.maps.ports.Delete(portKey(port))
+		_ = f.maps.owners.Delete(portKey(port))
+		_ = f.reserved.release(port)
+	}
+}
+
+func (f *Fence) refusedOn(port uint16) FenceCounts {
+	var c FenceCounts
+	_ = f.maps.ports.Lookup(portKey(port), &c)
+	return c
+}
+
+// Refused is what the fence refused on name's ports since Guard first named it.
+func (f *Fence) Refused(name string) FenceCounts {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	port, ok := f.names[name]
+	if !ok {
+		return FenceCounts{}
+	}
+	return f.base[name].add(f.refusedOn(port))
+}
+
+// ErrFenceClosed is what Read returns once the fence is closed.
+var ErrFenceClosed = errors.New("fence: closed")
+
+// Read waits for the next refusal report. Reports are best effort (a full ring drops
+// them); the counts are exact.
+func (f *Fence) Read() (Refusal, error) {
+	rec, err := f.reader.Read()
+	if errors.Is(err, ringbuf.ErrClosed) {
+		return Refusal{}, ErrFenceClosed
+	}
+	if err != nil {
+		return Refusal{}, fmt.Errorf("fence: %w", err)
+	}
+	var r refusalRecord
+	if err := binary.Read(bytes.NewReader(rec.RawSample), binary.NativeEndian, &r); err != nil {
+		return Refusal{}, fmt.Errorf("fence: report: %w", err)
+	}
+	var pb [4]byte
+	binary.NativeEndian.PutUint32(pb[:], r.Port)
+	port := binary.BigEndian.Uint16(pb[:2])
+	addr := netip.AddrFrom16(r.Addr)
+	if r.Family == afInet {
+		addr = netip.AddrFrom4([4]byte(r.Addr[:4]))
+	}
+	comm, _, _ := bytes.Cut(r.Comm[:], []byte{0})
+	out := Refusal{Call: "connect", Addr: netip.AddrPortFrom(addr, port), UID: r.UID, PID: r.PID, Comm: string(comm)}
+	if r.Call == callBind {
+		out.Call = "bind"
+	}
+	f.mu.Lock()
+	for name, p := range f.names {
+		if p == port {
+			out.Name = name
+			break
+		}
+	}
+	f.mu.Unlock()
+	return out, nil
+}
