@@ -252,8 +252,7 @@ func TestClustersAreTenantsOfEachOther(t *testing.T) {
 	if live != dead || !strings.Contains(live, "Permission denied") {
 		t.Errorf("dblink to B's socket:\n  live:    %s\n  missing: %s", live, dead)
 	}
-	// postgres_fdw: the master may not (yet) use the wrapper; then every try is refused
-	// alike before libpq runs.
+	// postgres_fdw: the same libpq, from a server the master creates.
 	fdw := func(name, opts string) string {
 		for _, q := range []string{
 			fmt.Sprintf("CREATE SERVER %s FOREIGN DATA WRAPPER postgres_fdw OPTIONS (%s)", name, opts),
@@ -265,7 +264,7 @@ func TestClustersAreTenantsOfEachOther(t *testing.T) {
 			}
 		}
 		var n int
-		return dbErr(m.QueryRow(ctx, fmt.Sprintf("SELECT count(*) FROM %s_t", name)).Scan(&n))
+		return dbErr(m.QueryRow(ctx, fmt.Sprintf("SELECT count(*) FROM %s_t", name)).Scan(&n), name, "<server>")
 	}
 	fLive := strings.NewReplacer(b.sockDir, "<dir>", strconv.Itoa(b.port), "<port>").Replace(
 		fdw("b_live", fmt.Sprintf("host '%s', port '%d', dbname 'postgres'", b.sockDir, b.port)))
