@@ -232,3 +232,40 @@ func TestResetMasterDoesNotAdoptASquatter(t *testing.T) {
 	}
 	checkMasterRestored(t, f, "Reset-pass-1")
 }
+
+// The master is recorded by OID, and OIDs come round again: once the master is dropped, a
+// delegated CREATEROLE admin that burns OIDs (lo_create makes some 100,000 a second for any
+// login) until its role of the master's name gets the recorded one is taken for the master,
+// which keeps its members: the admin holds it WITH ADMIN OPTION (the creator's grant) and
+// gains rds_superuser from the reset. Simulated here by recording the squatter's OID.
+func TestResetMasterRecordedOIDReused(t *testing.T) {
+	t.Skip("issue 12: a role that reuses the recorded master's OID is adopted with its members; see the attack report")
+	f := newFixture(t, "oidreuse")
+	ctx := ctxT(t)
+	if err := f.l.Create(ctx, f.spec, f.boot); err != nil {
+		t.Fatal(err)
+	}
+	f.running(t)
+	admin := f.admin(t, "postgres")
+	for _, q := range []string{
+		"CREATE ROLE delegate LOGIN CREATEROLE",
+		"DROP OWNED BY master", "REASSIGN OWNED BY master TO rdsadmin", "DROP ROLE master",
+		// what the guard's creator grant gives delegate when it runs CREATE ROLE master
+		"CREATE ROLE master LOGIN", "GRANT master TO delegate WITH ADMIN OPTION GRANTED BY delegate",
+	} {
+		if _, err := admin.Exec(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	if _, err := f.admin(t, Admin).Exec(ctx, "UPDATE borealis.master SET role = 'master'::regrole"); err != nil {
+		t.Fatal(err)
+	}
+	verifier, _ := scram.Verifier("Reset-pass-1")
+	if err := f.l.ResetMaster(ctx, f.spec, "master", verifier); err != nil {
+		t.Fatal(err)
+	}
+	var gained bool
+	if err := admin.QueryRow(ctx, `SELECT pg_has_role('delegate', 'rds_superuser', 'MEMBER')`).Scan(&gained); err != nil || gained {
+		t.Fatalf("delegate is in rds_superuser after the reset: %v, %v", gained, err)
+	}
+}

@@ -38,6 +38,9 @@
  *      is not given rds_superuser, rds_password or rds_replication (nor a
  *      member of one), by anybody, until that admin has it already or the
  *      grant is revoked: the admin would gain it through its membership.
+ *      Nor is any role that role is a member of, directly or through other
+ *      roles (CREATE ROLE ... IN ROLE ... ROLE included): the admin is a
+ *      member all the way up.
  *        permission denied to grant role "X" to role "Y"
  *      Members of rds_superuser get no creator grant: they need none, and
  *      it would make them inherit every role they create.
@@ -158,44 +161,74 @@ check_admin_option(Oid roleid, bool is_grant)
 }
 
 /*
- * Granting roleid to grantee: would a role holding grantee WITH ADMIN
- * OPTION (a PostgreSQL 15 membership) gain a reserved power it lacks?
+ * A role that would gain power through an ADMIN OPTION membership (a
+ * PostgreSQL 15 membership) in grantee or in any role that is, directly or
+ * not, a member of grantee, and is not in power or rds_superuser already;
+ * InvalidOid if none. *held: the role it holds WITH ADMIN OPTION.
+ */
+static Oid
+admin_gainer(Oid grantee, const char *power, Oid *held)
+{
+	List	   *queue = list_make1_oid(grantee);
+	Oid			gainer = InvalidOid;
+
+	for (int i = 0; i < list_length(queue) && !OidIsValid(gainer); i++)
+	{
+		Oid			r = list_nth_oid(queue, i);
+		CatCList   *members = SearchSysCacheList1(AUTHMEMROLEMEM, ObjectIdGetDatum(r));
+
+		for (int j = 0; j < members->n_members && !OidIsValid(gainer); j++)
+		{
+			Form_pg_auth_members m = (Form_pg_auth_members) GETSTRUCT(&members->members[j]->tuple);
+			NameData	mname;
+
+			if (m->admin_option && ordinary_role(m->member, &mname) &&
+				!member_of(m->member, power) && !member_of(m->member, ROLE_SUPERUSER))
+			{
+				gainer = m->member;
+				*held = r;
+			}
+			else if (!list_member_oid(queue, m->member))
+				queue = lappend_oid(queue, m->member);
+		}
+		ReleaseSysCacheList(members);
+	}
+	list_free(queue);
+	return gainer;
+}
+
+/*
+ * Granting a role with the reserved powers of source (the granted role, or
+ * for CREATE ROLE ... IN ROLE one of the roles the new one joins) to
+ * grantee: would a role holding grantee, or a role below it, WITH ADMIN
+ * OPTION gain a reserved power it lacks?
  */
 static void
-check_admins_gain(Oid roleid, Oid grantee)
+check_admins_gain(Oid source, Oid grantee)
 {
 	NameData	name;
 	NameData	gname;
-	CatCList   *members;
 	const char *const *p;
-	int			i;
 
-	if (!ordinary_role(roleid, &name) || !ordinary_role(grantee, &gname))
+	if (!ordinary_role(source, &name) || !ordinary_role(grantee, &gname))
 		return;
 	for (p = power_roles; *p; p++)
 	{
-		Oid			gainer = InvalidOid;
-		NameData	mname;
+		Oid			held = InvalidOid;
+		Oid			gainer;
 
-		if (!member_of(roleid, *p))
+		if (!member_of(source, *p))
 			continue;
-		members = SearchSysCacheList1(AUTHMEMROLEMEM, ObjectIdGetDatum(grantee));
-		for (i = 0; i < members->n_members && !OidIsValid(gainer); i++)
-		{
-			Form_pg_auth_members m = (Form_pg_auth_members) GETSTRUCT(&members->members[i]->tuple);
-
-			if (m->admin_option && ordinary_role(m->member, &mname) &&
-				!member_of(m->member, *p) && !member_of(m->member, ROLE_SUPERUSER))
-				gainer = m->member;
-		}
-		ReleaseSysCacheList(members);
+		gainer = admin_gainer(grantee, *p, &held);
 		if (OidIsValid(gainer))
 			ereport(ERROR,
 					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 					 errmsg("permission denied to grant role \"%s\" to role \"%s\"",
 							NameStr(name), NameStr(gname)),
-					 errdetail("Role \"%s\" holds \"%s\" WITH ADMIN OPTION, which in PostgreSQL 15 is a membership: it would gain \"%s\". Revoke \"%s\" from \"%s\" first.",
-							   NameStr(mname), NameStr(gname), *p, NameStr(gname), NameStr(mname))));
+					 errdetail("Role \"%s\" holds \"%s\" WITH ADMIN OPTION, which in PostgreSQL 15 is a membership: through \"%s\" it would gain \"%s\". Revoke \"%s\" from \"%s\" first.",
+							   GetUserNameFromId(gainer, false), GetUserNameFromId(held, false),
+							   NameStr(gname), *p,
+							   GetUserNameFromId(held, false), GetUserNameFromId(gainer, false))));
 	}
 }
 
@@ -405,6 +438,36 @@ check_grants_to_managed(Node *parsetree)
 			foreach(lc2, role_list(d->arg))
 				check_admins_gain(rolespec_oid((Node *) stmt->role),
 								  rolespec_oid((Node *) lfirst(lc2)));
+		}
+	}
+	else if (IsA(parsetree, CreateRoleStmt))
+	{
+		/* the new role joins IN ROLE's roles and gets ROLE's and ADMIN's members */
+		CreateRoleStmt *stmt = (CreateRoleStmt *) parsetree;
+		ListCell   *lc3;
+
+		foreach(lc, stmt->options)
+		{
+			DefElem    *in = lfirst_node(DefElem, lc);
+
+			if (strcmp(in->defname, "addroleto") != 0)
+				continue;
+			foreach(lc2, role_list(in->arg))
+			{
+				Oid			source = rolespec_oid((Node *) lfirst(lc2));
+				ListCell   *lc4;
+
+				foreach(lc3, stmt->options)
+				{
+					DefElem    *d = lfirst_node(DefElem, lc3);
+
+					if (strcmp(d->defname, "rolemembers") != 0 &&
+						strcmp(d->defname, "adminmembers") != 0)
+						continue;
+					foreach(lc4, role_list(d->arg))
+						check_admins_gain(source, rolespec_oid((Node *) lfirst(lc4)));
+				}
+			}
 		}
 	}
 }

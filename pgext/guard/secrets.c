@@ -32,12 +32,16 @@
  *    pg_stats is the one system view that hands out secrets as its owner:
  *    once pg_authid is analyzed (autovacuum does it after some fifty role
  *    changes) its histogram holds verifiers, shown to whoever may select
- *    rolpassword, pg_read_all_data members included. A planner hook gives
- *    every scan of pg_statistic, however it is reached, a security qual that
- *    hides the statistics of pg_authid, pg_user_mapping and
- *    pg_subscription, for every caller (a cached plan may outlive a SET
- *    ROLE); the planner reads statistics through the caches, not through
- *    such scans, so planning is unchanged.
+ *    rolpassword, pg_read_all_data members included. A get_relation_info
+ *    hook gives every scan of pg_statistic the planner plans, however it is
+ *    reached, a security qual that hides the statistics of pg_authid,
+ *    pg_user_mapping and pg_subscription, for every caller (a cached plan
+ *    may outlive a SET ROLE). It runs for each base relation after views
+ *    are expanded and SQL functions inlined (a planner_hook saw the query
+ *    before a STABLE SQL function returning SETOF pg_stats was inlined, so
+ *    that read the verifiers), and before quals are distributed. The
+ *    planner reads statistics through the caches, not through such scans,
+ *    so planning is unchanged.
  *
  *-------------------------------------------------------------------------
  */
@@ -56,8 +60,7 @@
 #include "miscadmin.h"
 #include "nodes/bitmapset.h"
 #include "nodes/makefuncs.h"
-#include "nodes/nodeFuncs.h"
-#include "optimizer/planner.h"
+#include "optimizer/plancat.h"
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
 #include "utils/syscache.h"
@@ -65,7 +68,7 @@
 #include "guard.h"
 
 static ExecutorCheckPerms_hook_type prev_check_perms = NULL;
-static planner_hook_type prev_planner = NULL;
+static get_relation_info_hook_type prev_get_relation_info = NULL;
 
 /* Catalogs whose statistics pg_statistic scans never return. */
 static const Oid hidden_stats[] = {
@@ -213,39 +216,25 @@ hide_stats_qual(Index rtindex)
 	return (Node *) makeBoolExpr(AND_EXPR, args, -1);
 }
 
-/* Adds hide_stats_qual to each pg_statistic entry of every (sub)query. */
-static bool
-hide_stats_walker(Node *node, void *context)
+/*
+ * A scan of pg_statistic gets hide_stats_qual as its first security qual:
+ * evaluated before any other qual of the scan, even a leaky one.
+ */
+static void
+guard_get_relation_info(PlannerInfo *root, Oid relid, bool inhparent, RelOptInfo *rel)
 {
-	if (node == NULL)
-		return false;
-	if (IsA(node, Query))
+	if (relid == StatisticRelationId && root->simple_rte_array != NULL)
 	{
-		Query	   *q = (Query *) node;
-		ListCell   *lc;
-		Index		rti = 0;
+		RangeTblEntry *rte = root->simple_rte_array[rel->relid];
 
-		foreach(lc, q->rtable)
-		{
-			RangeTblEntry *rte = lfirst_node(RangeTblEntry, lc);
-
-			rti++;
-			if (rte->rtekind == RTE_RELATION && rte->relid == StatisticRelationId)
-				rte->securityQuals = lcons(hide_stats_qual(rti), rte->securityQuals);
-		}
-		return query_tree_walker(q, hide_stats_walker, context, 0);
+		/* a list of implicitly ANDed quals, as subquery_planner leaves them */
+		rte->securityQuals = lcons(make_ands_implicit((Expr *) hide_stats_qual(rel->relid)),
+								   rte->securityQuals);
+		root->qual_security_level = Max(root->qual_security_level,
+										list_length(rte->securityQuals));
 	}
-	return expression_tree_walker(node, hide_stats_walker, context);
-}
-
-static PlannedStmt *
-guard_planner(Query *parse, const char *query_string, int cursorOptions,
-			  ParamListInfo boundParams)
-{
-	hide_stats_walker((Node *) parse, NULL);
-	if (prev_planner)
-		return prev_planner(parse, query_string, cursorOptions, boundParams);
-	return standard_planner(parse, query_string, cursorOptions, boundParams);
+	if (prev_get_relation_info)
+		prev_get_relation_info(root, relid, inhparent, rel);
 }
 
 void
@@ -253,6 +242,6 @@ secrets_init(void)
 {
 	prev_check_perms = ExecutorCheckPerms_hook;
 	ExecutorCheckPerms_hook = guard_check_perms;
-	prev_planner = planner_hook;
-	planner_hook = guard_planner;
+	prev_get_relation_info = get_relation_info_hook;
+	get_relation_info_hook = guard_get_relation_info;
 }

@@ -241,3 +241,43 @@ func TestDatabaseSettingsTrap(t *testing.T) {
 	mustExec(t, as(t, master), "ALTER DATABASE appdb SET work_mem = '2MB'")
 	mustExec(t, as(t, master), "ALTER DATABASE appdb RESET work_mem")
 }
+
+// TestDelegatedAdminGainsThroughGroups: a role a delegated admin manages may
+// sit deeper in a group than the role the master grants a reserved role to;
+// in PostgreSQL 15 the admin is a member all the way down and would gain the
+// reserved role through the chain.
+func TestDelegatedAdminGainsThroughGroups(t *testing.T) {
+	m := as(t, master)
+	mustExec(t, m, "CREATE ROLE dg_admin LOGIN CREATEROLE PASSWORD '"+rolePass+"'")
+	t.Cleanup(func() { dropRoles(t, "dg_new", "dg_mine", "dg_team", "dg_group", "dg_admin") })
+	c := as(t, "dg_admin")
+	mustExec(t, c, "CREATE ROLE dg_mine")
+	for _, q := range []string{
+		"CREATE ROLE dg_group",
+		"CREATE ROLE dg_team",
+		"GRANT dg_group TO dg_team",
+		// A group of the master's holding a role dg_admin manages.
+		"GRANT dg_team TO dg_mine",
+	} {
+		mustExec(t, m, q)
+	}
+
+	const priv = "42501"
+	for _, tc := range []struct{ sql, msg string }{
+		{"GRANT rds_password TO dg_group", `permission denied to grant role "rds_password" to role "dg_group"`},
+		{"GRANT rds_superuser TO dg_team", `permission denied to grant role "rds_superuser" to role "dg_team"`},
+		{"ALTER GROUP rds_password ADD USER dg_group", `permission denied to grant role "rds_password" to role "dg_group"`},
+		{"CREATE ROLE dg_new IN ROLE rds_password ROLE dg_team", `permission denied to grant role "rds_password" to role "dg_team"`},
+	} {
+		_, err := m.Exec(ctxT(t), tc.sql)
+		wantPgError(t, "master: "+tc.sql, err, priv, tc.msg)
+	}
+	var gained bool
+	if err := admin(t).QueryRow(ctxT(t), `SELECT pg_has_role('dg_admin', 'rds_password', 'MEMBER')`).Scan(&gained); err != nil || gained {
+		t.Errorf("dg_admin is a member of rds_password: %v, %v", gained, err)
+	}
+	// Once dg_mine leaves the group, the group may have it.
+	mustExec(t, m, "REVOKE dg_team FROM dg_mine")
+	mustExec(t, m, "GRANT rds_password TO dg_group")
+	serverUp(t)
+}
