@@ -55,8 +55,13 @@ func (l *Local) bootstrap(ctx context.Context, s Spec, b Bootstrap) error {
 
 // The role Borealis made the master is recorded by OID in the rdsadmin database, which no
 // one but rdsadmin can connect to: a role someone else created under the master's name
-// (once the master was dropped or renamed) is then not mistaken for it. The record is
-// written in the transaction that makes the master, so a crash cannot split them.
+// (once the master was renamed) is then not mistaken for it. The record is written in the
+// transaction that makes the master, so a crash cannot split them.
+//
+// The recorded master also holds SELECT on the record. Only rdsadmin can revoke that
+// privilege (DROP OWNED in another database does not reach it), so no one else can drop
+// the master, and its OID never passes to another role: OIDs come round again, and a role
+// given the recorded OID would otherwise be taken for the master.
 const masterRecordDDL = `CREATE SCHEMA IF NOT EXISTS borealis;
 	CREATE TABLE IF NOT EXISTS borealis.master (one bool PRIMARY KEY DEFAULT true CHECK (one), role oid NOT NULL)`
 
@@ -69,6 +74,27 @@ func recordMaster(ctx context.Context, tx pgx.Tx, username string) (uint32, erro
 	}
 	if _, err := tx.Exec(ctx, `INSERT INTO borealis.master (role) SELECT oid FROM pg_catalog.pg_roles WHERE rolname = $1
 		ON CONFLICT (one) DO UPDATE SET role = excluded.role`, username); err != nil {
+		return 0, fmt.Errorf("record master: %w", err)
+	}
+	// A master made before keeps no anchor: it may be dropped now, since it is no longer
+	// recorded.
+	rows, err := tx.Query(ctx, `SELECT DISTINCT a.grantee::pg_catalog.regrole::text
+		FROM pg_catalog.pg_class c, pg_catalog.aclexplode(c.relacl) a
+		WHERE c.oid = 'borealis.master'::pg_catalog.regclass AND a.grantee <> c.relowner`)
+	if err != nil {
+		return 0, fmt.Errorf("record master: %w", err)
+	}
+	anchored, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return 0, fmt.Errorf("record master: %w", err)
+	}
+	for _, r := range anchored {
+		// regrole's text is already an identifier, quoted where needed.
+		if _, err := tx.Exec(ctx, "REVOKE ALL ON borealis.master FROM "+r); err != nil {
+			return 0, fmt.Errorf("record master: %w", err)
+		}
+	}
+	if _, err := tx.Exec(ctx, "GRANT SELECT ON borealis.master TO "+ident(username)); err != nil {
 		return 0, fmt.Errorf("record master: %w", err)
 	}
 	return prev, nil

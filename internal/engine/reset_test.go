@@ -189,7 +189,7 @@ func TestResetMasterDoesNotAdoptASquatter(t *testing.T) {
 	}
 	for _, q := range []string{
 		"CREATE ROLE delegate LOGIN CREATEROLE",
-		"DROP OWNED BY master", "REASSIGN OWNED BY master TO rdsadmin", "DROP ROLE master",
+		"ALTER ROLE master RENAME TO first_master",
 		"CREATE ROLE master LOGIN", "GRANT master TO delegate",
 		"CREATE FUNCTION public.escalate() RETURNS void SECURITY DEFINER LANGUAGE sql AS 'SELECT'",
 		"ALTER FUNCTION public.escalate() OWNER TO master",
@@ -221,7 +221,7 @@ func TestResetMasterDoesNotAdoptASquatter(t *testing.T) {
 	}
 
 	// An rds_superuser member re-made the master itself: that one is the master.
-	for _, q := range []string{"DROP ROLE master", "CREATE ROLE master LOGIN", "GRANT rds_superuser TO master"} {
+	for _, q := range []string{"ALTER ROLE master RENAME TO second_master", "CREATE ROLE master LOGIN", "GRANT rds_superuser TO master"} {
 		if _, err := admin.Exec(ctx, q); err != nil {
 			t.Fatalf("%s: %v", q, err)
 		}
@@ -233,39 +233,42 @@ func TestResetMasterDoesNotAdoptASquatter(t *testing.T) {
 	checkMasterRestored(t, f, "Reset-pass-1")
 }
 
-// The master is recorded by OID, and OIDs come round again: once the master is dropped, a
+// The master is recorded by OID, and OIDs come round again: were the master dropped, a
 // delegated CREATEROLE admin that burns OIDs (lo_create makes some 100,000 a second for any
-// login) until its role of the master's name gets the recorded one is taken for the master,
-// which keeps its members: the admin holds it WITH ADMIN OPTION (the creator's grant) and
-// gains rds_superuser from the reset. Simulated here by recording the squatter's OID.
-func TestResetMasterRecordedOIDReused(t *testing.T) {
-	t.Skip("issue 12: a role that reuses the recorded master's OID is adopted with its members; see the attack report")
-	f := newFixture(t, "oidreuse")
+// login) until its role of the master's name gets the recorded one would be taken for the
+// master by the next reset, with the members and SECURITY DEFINER functions it gave that
+// role. So the recorded master holds a privilege in the rdsadmin database, which nobody but
+// rdsadmin reaches: it cannot be dropped from any other database, even by a superuser, nor
+// after DROP OWNED there; once a reset records another master, the old one can be.
+func TestRecordedMasterCannotBeDropped(t *testing.T) {
+	f := newFixture(t, "anchor")
 	ctx := ctxT(t)
 	if err := f.l.Create(ctx, f.spec, f.boot); err != nil {
 		t.Fatal(err)
 	}
 	f.running(t)
 	admin := f.admin(t, "postgres")
-	for _, q := range []string{
-		"CREATE ROLE delegate LOGIN CREATEROLE",
-		"DROP OWNED BY master", "REASSIGN OWNED BY master TO rdsadmin", "DROP ROLE master",
-		// what the guard's creator grant gives delegate when it runs CREATE ROLE master
-		"CREATE ROLE master LOGIN", "GRANT master TO delegate WITH ADMIN OPTION GRANTED BY delegate",
-	} {
+	for _, q := range []string{"DROP OWNED BY master", "REASSIGN OWNED BY master TO rdsadmin"} {
 		if _, err := admin.Exec(ctx, q); err != nil {
 			t.Fatalf("%s: %v", q, err)
 		}
 	}
-	if _, err := f.admin(t, Admin).Exec(ctx, "UPDATE borealis.master SET role = 'master'::regrole"); err != nil {
+	if _, err := admin.Exec(ctx, "DROP ROLE master"); err == nil || !strings.Contains(err.Error(), "cannot be dropped") {
+		t.Fatalf("DROP ROLE master: %v; want it refused: the recorded master holds a privilege in the rdsadmin database", err)
+	}
+	// Renamed away, then a reset makes a new master: the old one is no longer recorded,
+	// and may go.
+	if _, err := admin.Exec(ctx, "ALTER ROLE master RENAME TO old_master"); err != nil {
 		t.Fatal(err)
 	}
 	verifier, _ := scram.Verifier("Reset-pass-1")
 	if err := f.l.ResetMaster(ctx, f.spec, "master", verifier); err != nil {
 		t.Fatal(err)
 	}
-	var gained bool
-	if err := admin.QueryRow(ctx, `SELECT pg_has_role('delegate', 'rds_superuser', 'MEMBER')`).Scan(&gained); err != nil || gained {
-		t.Fatalf("delegate is in rds_superuser after the reset: %v, %v", gained, err)
+	if _, err := admin.Exec(ctx, "DROP ROLE old_master"); err != nil {
+		t.Fatalf("the master recorded before: %v", err)
+	}
+	if _, err := admin.Exec(ctx, "DROP ROLE master"); err == nil {
+		t.Fatal("the master the reset made was dropped")
 	}
 }
