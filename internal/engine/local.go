@@ -418,8 +418,9 @@ func (l *Local) runInitdb(ctx context.Context, a account, s Spec) error {
 	if err != nil {
 		return err
 	}
+	// SCRAM: rdsadmin's stored verifier is then no login by itself, as an md5 one is.
 	cmd := exec.Command(l.initdb, "-D", s.DataDir, "-U", Admin, "--pwfile="+pw,
-		"-E", "UTF8", "--locale="+l.locale, "--auth=md5")
+		"-E", "UTF8", "--locale="+l.locale, "--auth=scram-sha-256")
 	cmd.Dir = "/" // initdb fails in a cwd it cannot read (e.g. /root)
 	cmd.Env = l.env()
 	cmd.Stdout, cmd.Stderr = logf, logf

@@ -341,6 +341,14 @@ func TestMasterOverTLSAndRoles(t *testing.T) {
 		}
 	}
 
+	// Both stored verifiers are SCRAM: an md5 one would be a login by itself.
+	var verifiers string
+	if err := f.admin(t, "postgres").QueryRow(ctx, `SELECT string_agg(left(rolpassword, 14), ',' ORDER BY rolname)
+		FROM pg_authid WHERE rolname IN ('rdsadmin', $1)`, f.boot.MasterUsername).Scan(&verifiers); err != nil ||
+		verifiers != "SCRAM-SHA-256$,SCRAM-SHA-256$" {
+		t.Errorf("stored verifiers of the master and rdsadmin: %q, %v; want SCRAM", verifiers, err)
+	}
+
 	c, err := f.tcp(ctx, f.boot.MasterUsername, f.password, f.boot.DatabaseName)
 	if err != nil {
 		t.Fatal(err)
