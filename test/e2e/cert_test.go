@@ -72,11 +72,7 @@ func describeInstance(ctx context.Context, t *testing.T, c *rds.Client, id strin
 func TestCertificateRotation(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	dir, err := publicTempDir("borealis-cert-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
+	dir := testDataDir(t, "borealis-cert-")
 	// Short-lived server certificates, so that a renewal happens during the test.
 	srv, err := startServer(dir, freeAddr(t), "--server-cert-validity", "3m", "--server-cert-renew-before", "150s")
 	if err != nil {

@@ -554,11 +554,7 @@ func TestConsoleRootSignsInWithThePasswordFromTheDataDirectory(t *testing.T) {
 
 func TestConsoleOverHTTPSSetsSecureCookies(t *testing.T) {
 	t.Parallel()
-	dir, err := publicTempDir("borealis-tls-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
+	dir := testDataDir(t, "borealis-tls-")
 	srv, err := startServer(dir, freeAddr(t), "--api-tls")
 	if err != nil {
 		t.Fatal(err)

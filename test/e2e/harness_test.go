@@ -127,6 +127,18 @@ func publicTempDir(prefix string) (string, error) {
 	return dir, os.Chmod(dir, 0o755)
 }
 
+// testDataDir is a data directory of the test's own (see publicTempDir), removed when the
+// test ends, after the cleanups it registers later (a server's stop among them).
+func testDataDir(t *testing.T, prefix string) string {
+	t.Helper()
+	dir, err := publicTempDir(prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	return dir
+}
+
 func freeAddr(t *testing.T) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

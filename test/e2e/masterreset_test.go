@@ -27,11 +27,7 @@ import (
 func TestModifyMasterPasswordRestoresALockedOutMaster(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	dir, err := publicTempDir("borealis-reset-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
+	dir := testDataDir(t, "borealis-reset-")
 	addr := freeAddr(t)
 	srv, err := startServer(dir, addr)
 	if err != nil {

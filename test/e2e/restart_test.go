@@ -43,11 +43,7 @@ func postmastersUnder(t *testing.T, dir string) int {
 func TestKill9OfServeLosesNothingAndLeavesNoOrphan(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	dir, err := publicTempDir("borealis-restart-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
+	dir := testDataDir(t, "borealis-restart-")
 	addr := freeAddr(t)
 	srv, err := startServer(dir, addr)
 	if err != nil {

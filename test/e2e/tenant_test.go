@@ -146,11 +146,7 @@ func TestClustersAreTenantsOfEachOther(t *testing.T) {
 	}
 	t.Parallel()
 	ctx := context.Background()
-	dir, err := publicTempDir("borealis-tenant-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
+	dir := testDataDir(t, "borealis-tenant-")
 	addr := freeAddr(t)
 	srv, err := startServer(dir, addr)
 	if err != nil {
