@@ -155,7 +155,9 @@ func (s *Service) groupResources(ctx context.Context, p awsquery.Params, _ map[s
 	return []authz.Resource{s.groupResource(ctx, p.Get("GroupId"), p.Get("GroupName"))}
 }
 
-// createInterfaceResources: the new interface, its subnet and each group it joins.
+// createInterfaceResources: the new interface, its subnet and each group it joins. With
+// no group named, that is the subnet's VPC's default group, decided on as if named: joining
+// it admits the interface's address wherever the default group is a rule's source.
 func (s *Service) createInterfaceResources(ctx context.Context, p awsquery.Params, keys map[string][]string) []authz.Resource {
 	requestTags(p, "network-interface", keys)
 	sn := s.subnetResource(ctx, p.Get("SubnetId"))
@@ -165,7 +167,14 @@ func (s *Service) createInterfaceResources(ctx context.Context, p awsquery.Param
 		r.Keys["ec2:Vpc"] = v
 	}
 	res := []authz.Resource{r, sn}
-	for _, id := range list(p, "SecurityGroupId") {
+	groups := list(p, "SecurityGroupId")
+	if len(groups) == 0 {
+		// An unknown subnet joins no group: the action answers InvalidSubnetID.NotFound.
+		if dg, err := s.subnetDefaultGroup(ctx, s.store.EC2(), p.Get("SubnetId")); err == nil {
+			groups = []string{dg.ID}
+		}
+	}
+	for _, id := range groups {
 		res = append(res, s.groupResource(ctx, id, ""))
 	}
 	return res

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -19,6 +20,7 @@ import (
 	"github.com/borealis-db/borealis/internal/apiserver"
 	"github.com/borealis-db/borealis/internal/authz"
 	"github.com/borealis-db/borealis/internal/awsquery"
+	"github.com/borealis-db/borealis/internal/iam/policy"
 	"github.com/borealis-db/borealis/internal/principal"
 	"github.com/borealis-db/borealis/internal/sigv4"
 	"github.com/borealis-db/borealis/internal/store"
@@ -33,6 +35,8 @@ const (
 	keyID       = "AKIAEC2TESTEC2TEST00"
 	keySecret   = "ec2secretec2secretec2secretec2secret0000"
 	deniedKeyID = "AKIAEC2DENIEDDENIED0" // the authorizer refuses every call signed with it
+	// policyKeyID signs as a user whose calls IAM's evaluator decides against env.policy.
+	policyKeyID = "AKIAEC2POLICYPOLICY0"
 )
 
 // env is a Service with its defaults, behind an httptest server, and an SDK client.
@@ -48,6 +52,8 @@ type env struct {
 	inUse map[string]string // group id -> user, for the InUse hook
 	// notified counts calls of the notify hook.
 	notified int
+	// policy is the identity-based policy of the user signing with policyKeyID.
+	policy *policy.Policy
 }
 
 func newEnv(t *testing.T) *env {
@@ -67,7 +73,7 @@ func newEnv(t *testing.T) *env {
 	h := apiserver.New(apiserver.Config{
 		Region: testRegion,
 		Verifier: &sigv4.Verifier{Lookup: func(_ context.Context, id string) (string, bool, error) {
-			return keySecret, id == keyID || id == deniedKeyID, nil
+			return keySecret, id == keyID || id == deniedKeyID || id == policyKeyID, nil
 		}},
 		Services: map[string]apiserver.Endpoint{
 			"ec2": {Namespace: Namespace, Version: Version, Service: e.svc, WriteResult: awsquery.WriteEC2Result, WriteError: awsquery.WriteEC2Error},
@@ -75,9 +81,12 @@ func newEnv(t *testing.T) *env {
 		Authenticate: func(_ context.Context, id string) (principal.Principal, error) {
 			return principal.Principal{Type: principal.Root, AccountID: testAccount, ARN: "arn:aws:iam::" + testAccount + ":root", UserID: testAccount, AccessKeyID: id}, nil
 		},
-		Authorize: func(_ context.Context, p principal.Principal, action string, res []authz.Resource, _ map[string][]string) error {
+		Authorize: func(_ context.Context, p principal.Principal, action string, res []authz.Resource, keys map[string][]string) error {
 			if p.AccessKeyID == deniedKeyID {
 				return awsquery.Errorf(http.StatusForbidden, "AccessDenied", "User: %s is not authorized to perform: %s on resource: %s", p.ARN, action, res[0].ARN)
+			}
+			if p.AccessKeyID == policyKeyID {
+				return e.evaluate(action, res, keys)
 			}
 			return nil
 		},
@@ -108,6 +117,34 @@ func (e *env) client(id string) *ec2.Client {
 		return aws.Credentials{AccessKeyID: id, SecretAccessKey: keySecret}, nil
 	})
 	return ec2.New(ec2.Options{Region: testRegion, BaseEndpoint: aws.String(e.url), Credentials: creds, Retryer: aws.NopRetryer{}})
+}
+
+// asUser returns a client for a user whose only policy is doc, decided by IAM's evaluator
+// on every resource the action names, as internal/iam does for a user.
+func (e *env) asUser(doc string) *ec2.Client {
+	e.t.Helper()
+	pol, err := policy.Parse(doc)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.mu.Lock()
+	e.policy = pol
+	e.mu.Unlock()
+	return e.client(policyKeyID)
+}
+
+func (e *env) evaluate(action string, res []authz.Resource, keys map[string][]string) error {
+	e.mu.Lock()
+	pol := e.policy
+	e.mu.Unlock()
+	for _, r := range res {
+		ctx := maps.Clone(keys)
+		maps.Copy(ctx, r.Keys)
+		if policy.Evaluate(policy.Request{Action: action, Resource: r.ARN, Context: ctx}, []*policy.Policy{pol}).Decision != policy.Allow {
+			return awsquery.Errorf(http.StatusForbidden, "AccessDenied", "not authorized to perform: %s on resource: %s", action, r.ARN)
+		}
+	}
+	return nil
 }
 
 // must returns v, or panics on err: the panic fails the test with the calling line in its

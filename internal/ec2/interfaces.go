@@ -16,8 +16,9 @@ import (
 const maxGroupsPerInterface = 5
 
 // Network interfaces here name hosts: an operator creates one with the address of a host
-// (any address, 127.0.0.5 say, not only one of the subnet's range) and the groups it is
-// in, and rules that name those groups as their source then admit that host.
+// in a subnet whose range holds it (a VPC and subnet of 127.0.0.0/24 for this machine's
+// loopback addresses, say) and the groups it is in, and rules that name those groups as
+// their source then admit that host.
 
 // interfaceGroups reads SecurityGroupId.N: at most five distinct, well-formed ids.
 func interfaceGroups(p awsquery.Params) ([]string, error) {
@@ -51,6 +52,17 @@ func (s *Service) checkGroups(ctx context.Context, e store.EC2State, vpcID strin
 		}
 	}
 	return nil
+}
+
+// subnetDefaultGroup is the group an interface created in a subnet without groups joins:
+// its VPC's default group. Authorization and the action both ask here, so that IAM decides
+// on the group the interface joins.
+func (s *Service) subnetDefaultGroup(ctx context.Context, e store.EC2State, subnetID string) (store.SecurityGroup, error) {
+	sn, err := e.Subnet(ctx, subnetID)
+	if err != nil {
+		return store.SecurityGroup{}, err
+	}
+	return e.DefaultSecurityGroup(ctx, sn.VpcID)
 }
 
 func interfaceDescription(d string) error {
@@ -112,7 +124,7 @@ func (s *Service) createNetworkInterface(ctx context.Context, p awsquery.Params)
 		}
 		ni.VpcID, ni.AvailabilityZone = sn.VpcID, sn.AvailabilityZone
 		if len(ni.GroupIDs) == 0 {
-			dg, err := e.DefaultSecurityGroup(ctx, sn.VpcID)
+			dg, err := s.subnetDefaultGroup(ctx, e, sn.ID)
 			if err != nil {
 				return err
 			}
@@ -142,6 +154,8 @@ func (s *Service) createNetworkInterface(ctx context.Context, p awsquery.Params)
 			if ip, err = freeAddress(sn, used); err != nil {
 				return err
 			}
+		} else if err := subnetHost(sn, ip, rawIP); err != nil {
+			return err
 		} else if used[ip] {
 			return fault("InvalidIPAddress.InUse", "The specified address is already in use.")
 		}
@@ -156,18 +170,43 @@ func (s *Service) createNetworkInterface(ctx context.Context, p awsquery.Params)
 	return createNetworkInterfaceResult{interfaceXML(ni, names)}, nil
 }
 
-// freeAddress picks the lowest unused address of a subnet, skipping the four first and the
-// last, which AWS reserves.
+// reservedAtStart is how many addresses EC2 reserves at the start of every subnet (the
+// network, the router, DNS, one for later); it reserves the last address too.
+const reservedAtStart = 4
+
+// firstHost is a subnet's first address an interface may take.
+func firstHost(pfx netip.Prefix) netip.Addr {
+	a := pfx.Addr()
+	for range reservedAtStart {
+		a = a.Next()
+	}
+	return a
+}
+
+// subnetHost refuses, as EC2 does, an address outside the subnet or one it reserves. An
+// interface is the word that a host is in a group: an address outside its subnet (127.0.0.1
+// in the default VPC, say) would put any host into the groups of any VPC.
+func subnetHost(sn store.Subnet, ip netip.Addr, raw string) error {
+	pfx, err := netip.ParsePrefix(sn.CidrBlock)
+	if err != nil {
+		return err
+	}
+	switch {
+	case !pfx.Contains(ip):
+		return awsquery.InvalidParameterValue("Address %s does not fall within the subnet's address range", awsquery.Clip(raw))
+	case ip.Less(firstHost(pfx)) || !pfx.Contains(ip.Next()):
+		return awsquery.InvalidParameterValue("Address %s is in subnet's reserved address range", awsquery.Clip(raw))
+	}
+	return nil
+}
+
+// freeAddress picks the lowest unused address of a subnet that EC2 would give out.
 func freeAddress(sn store.Subnet, used map[netip.Addr]bool) (netip.Addr, error) {
 	pfx, err := netip.ParsePrefix(sn.CidrBlock)
 	if err != nil {
 		return netip.Addr{}, err
 	}
-	a := pfx.Addr()
-	for range 4 {
-		a = a.Next()
-	}
-	for ; pfx.Contains(a.Next()); a = a.Next() {
+	for a := firstHost(pfx); pfx.Contains(a.Next()); a = a.Next() {
 		if !used[a] {
 			return a, nil
 		}
