@@ -67,11 +67,25 @@ func TestSecurityGroupsDecideWhoReachesAnEndpoint(t *testing.T) {
 	c := srv.rds(t)
 	e := srv.ec2(t)
 
-	vpcs, err := e.DescribeVpcs(ctx, &ec2.DescribeVpcsInput{Filters: []ec2types.Filter{{Name: aws.String("is-default"), Values: []string{"true"}}}})
-	if err != nil || len(vpcs.Vpcs) != 1 {
-		t.Fatalf("default VPC: %+v %v", vpcs, err)
+	// The hosts of this test are loopback addresses: a VPC and subnets whose ranges hold
+	// them, and a DB subnet group over those subnets, put the cluster where they are.
+	vpcOut, err := e.CreateVpc(ctx, &ec2.CreateVpcInput{CidrBlock: aws.String("127.0.0.0/16")})
+	if err != nil {
+		t.Fatal(err)
 	}
-	vpc := vpcs.Vpcs[0].VpcId
+	vpc := vpcOut.Vpc.VpcId
+	var subnetIDs []string
+	for i, zone := range []string{"us-east-1a", "us-east-1b"} {
+		out, err := e.CreateSubnet(ctx, &ec2.CreateSubnetInput{VpcId: vpc, CidrBlock: aws.String(fmt.Sprintf("127.0.%d.0/24", i)), AvailabilityZone: aws.String(zone)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		subnetIDs = append(subnetIDs, aws.ToString(out.Subnet.SubnetId))
+	}
+	if _, err := c.CreateDBSubnetGroup(ctx, &rds.CreateDBSubnetGroupInput{DBSubnetGroupName: aws.String("loopback"),
+		DBSubnetGroupDescription: aws.String("this host's loopback addresses"), SubnetIds: subnetIDs}); err != nil {
+		t.Fatal(err)
+	}
 	newGroup := func(name string) string {
 		out, err := e.CreateSecurityGroup(ctx, &ec2.CreateSecurityGroupInput{GroupName: aws.String(name), Description: aws.String(name), VpcId: vpc})
 		if err != nil {
@@ -83,6 +97,7 @@ func TestSecurityGroupsDecideWhoReachesAnEndpoint(t *testing.T) {
 
 	desc, _ := createCluster(ctx, t, c, "fenced", "master1", "Master-pass1", "", func(in *rds.CreateDBClusterInput) {
 		in.VpcSecurityGroupIds = []string{fence}
+		in.DBSubnetGroupName = aws.String("loopback")
 	})
 	cl := desc.DBClusters[0]
 	endpoint, port := aws.ToString(cl.Endpoint), aws.ToInt32(cl.Port)
@@ -172,11 +187,17 @@ func TestSecurityGroupsDecideWhoReachesAnEndpoint(t *testing.T) {
 	}
 
 	// A rule naming a group admits the addresses of that group's network interfaces.
-	subnets, err := e.DescribeSubnets(ctx, &ec2.DescribeSubnetsInput{Filters: []ec2types.Filter{{Name: aws.String("vpc-id"), Values: []string{aws.ToString(vpc)}}}})
-	if err != nil || len(subnets.Subnets) == 0 {
-		t.Fatalf("subnets: %v", err)
+	// An interface's address must be a host of its subnet: 127.0.0.5 is one of 127.0.0.0/24;
+	// 127.0.0.1 is not one of the default subnet's.
+	defaults, err := e.DescribeSubnets(ctx, &ec2.DescribeSubnetsInput{Filters: []ec2types.Filter{{Name: aws.String("default-for-az"), Values: []string{"true"}}}})
+	if err != nil || len(defaults.Subnets) == 0 {
+		t.Fatalf("default subnets: %v", err)
 	}
-	if _, err := e.CreateNetworkInterface(ctx, &ec2.CreateNetworkInterfaceInput{SubnetId: subnets.Subnets[0].SubnetId,
+	_, err = e.CreateNetworkInterface(ctx, &ec2.CreateNetworkInterfaceInput{SubnetId: defaults.Subnets[0].SubnetId, PrivateIpAddress: aws.String("127.0.0.1")})
+	if code, _ := apiError(t, err); code != "InvalidParameterValue" {
+		t.Errorf("an interface at 127.0.0.1 in the default subnet: %s", code)
+	}
+	if _, err := e.CreateNetworkInterface(ctx, &ec2.CreateNetworkInterfaceInput{SubnetId: aws.String(subnetIDs[0]),
 		PrivateIpAddress: aws.String("127.0.0.5"), Groups: []string{app}}); err != nil {
 		t.Fatal(err)
 	}
