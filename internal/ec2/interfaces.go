@@ -200,6 +200,29 @@ func subnetHost(sn store.Subnet, ip netip.Addr, raw string) error {
 	return nil
 }
 
+// warnStrayInterfaces logs each interface whose address is not a host of its subnet: state
+// written before addresses were checked. Such an interface still admits its host wherever
+// its groups are a rule's source; deleting it is the operator's decision, not a start's.
+func (s *Service) warnStrayInterfaces(ctx context.Context) error {
+	st := s.store.EC2()
+	all, err := st.NetworkInterfaces(ctx)
+	if err != nil {
+		return err
+	}
+	for _, ni := range all {
+		sn, err := st.Subnet(ctx, ni.SubnetID)
+		if err != nil {
+			return err
+		}
+		ip, err := netip.ParseAddr(ni.PrivateIP)
+		if err != nil || subnetHost(sn, ip.Unmap(), ni.PrivateIP) != nil {
+			s.log.Warn("network interface outside its subnet's hosts: it still admits its address; delete it (ec2 delete-network-interface) and name the host in a subnet that holds it",
+				"eni", ni.ID, "ip", ni.PrivateIP, "subnet", ni.SubnetID, "cidr", sn.CidrBlock, "groups", ni.GroupIDs)
+		}
+	}
+	return nil
+}
+
 // freeAddress picks the lowest unused address of a subnet that EC2 would give out.
 func freeAddress(sn store.Subnet, used map[netip.Addr]bool) (netip.Addr, error) {
 	pfx, err := netip.ParsePrefix(sn.CidrBlock)

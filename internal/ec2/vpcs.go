@@ -25,7 +25,8 @@ var defaultSubnetCidrs = [defaultSubnetCount]string{"172.31.0.0/20", "172.31.16.
 
 // EnsureDefaults creates, on first start, the default VPC with a default subnet in each
 // availability zone and its default security group. It is one transaction, and the
-// default VPC cannot be deleted, so later starts find it and change nothing.
+// default VPC cannot be deleted, so later starts find it and change nothing. Every start
+// also warns of interfaces whose address is not a host of their subnet.
 func (s *Service) EnsureDefaults(ctx context.Context) error {
 	created := ""
 	err := s.store.EC2Tx(ctx, func(e store.EC2State) error {
@@ -51,7 +52,10 @@ func (s *Service) EnsureDefaults(ctx context.Context) error {
 	if err == nil && created != "" {
 		s.log.Info("default VPC created", "vpc", created)
 	}
-	return err
+	if err != nil {
+		return err
+	}
+	return s.warnStrayInterfaces(ctx)
 }
 
 // insertVPC inserts a VPC and its default security group, whose members may reach each

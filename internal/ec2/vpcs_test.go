@@ -1,11 +1,14 @@
 package ec2
 
 import (
+	"bytes"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
@@ -309,5 +312,26 @@ func TestDeniedCallsAndDryRuns(t *testing.T) {
 	apiError(t, err, "DryRunOperation", http.StatusPreconditionFailed)
 	if vpcs := must(e.st.EC2().VPCs(e.ctx)); len(vpcs) != 1 {
 		t.Fatalf("a dry run created a VPC: %d", len(vpcs))
+	}
+}
+
+// TestStartWarnsOfInterfacesOutsideTheirSubnet: an interface stored before addresses were
+// checked (127.0.0.1 in the default subnet) is named at start for the operator.
+func TestStartWarnsOfInterfacesOutsideTheirSubnet(t *testing.T) {
+	e := newEnv(t)
+	vpc, sg := e.defaultVPC()
+	subnet := e.defaultSubnet()
+	stray := store.NetworkInterface{ID: "eni-0123456789abcdef0", SubnetID: subnet, VpcID: vpc, OwnerID: testAccount, MacAddress: "02:00:00:00:00:01",
+		PrivateIP: "127.0.0.1", GroupIDs: []string{sg}, AvailabilityZone: testRegion + "a", CreatedAt: time.Now()}
+	must(0, e.st.EC2().CreateNetworkInterface(e.ctx, stray))
+	must(e.c.CreateNetworkInterface(e.ctx, &ec2.CreateNetworkInterfaceInput{SubnetId: aws.String(subnet), PrivateIpAddress: aws.String("172.31.0.7")}))
+	var buf bytes.Buffer
+	svc := New(Config{Region: testRegion, AccountID: testAccount, Now: time.Now}, e.st, func() {}, slog.New(slog.NewTextHandler(&buf, nil)))
+	if err := svc.EnsureDefaults(e.ctx); err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	if strings.Count(out, "level=WARN") != 1 || !strings.Contains(out, stray.ID) || !strings.Contains(out, "ip=127.0.0.1") {
+		t.Fatalf("start log:\n%s", out)
 	}
 }
