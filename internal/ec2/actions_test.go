@@ -67,6 +67,11 @@ func TestActionsNameTheResourcesAWSDocuments(t *testing.T) {
 		{"RevokeSecurityGroupEgress", []string{"GroupId", sg}, []string{arn("security-group", sg)}},
 		{"CreateNetworkInterface", []string{"SubnetId", subnet, "SecurityGroupId.1", sg},
 			[]string{arn("network-interface", "*"), arn("subnet", subnet), arn("security-group", sg)}},
+		// Without groups: the default group it joins.
+		{"CreateNetworkInterface", []string{"SubnetId", subnet},
+			[]string{arn("network-interface", "*"), arn("subnet", subnet), arn("security-group", sg)}},
+		{"CreateNetworkInterface", []string{"SubnetId", "subnet-0123456789abcdef0"},
+			[]string{arn("network-interface", "*"), arn("subnet", "subnet-0123456789abcdef0")}},
 		{"ModifyNetworkInterfaceAttribute", []string{"NetworkInterfaceId", "eni-0123456789abcdef0", "SecurityGroupId.1", sg},
 			[]string{arn("network-interface", "eni-0123456789abcdef0"), arn("security-group", sg)}},
 		{"NoSuchAction", nil, []string{"*"}},
