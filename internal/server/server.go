@@ -68,6 +68,11 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if err := os.Chmod(dataDir, 0o711); err != nil {
 		return err
 	}
+	lock, err := lockDataDir(dataDir)
+	if err != nil {
+		return err
+	}
+	defer lock.Close()
 	for _, sub := range []string{"clusters", "run"} {
 		if err := os.MkdirAll(filepath.Join(dataDir, sub), 0o711); err != nil {
 			return err

@@ -1,0 +1,36 @@
+package e2e
+
+import (
+	"context"
+	"errors"
+	"os/exec"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// A second serve on a data directory in use exits at once and names the first's pid,
+// instead of starting and fighting the first over its clusters.
+func TestSecondServeOnSameDataDirExitsNamingTheFirst(t *testing.T) {
+	t.Parallel()
+	first := shared.get(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, binary, "serve", "--data-dir", first.DataDir, "--api-addr", freeAddr(t)).CombinedOutput()
+	if ctx.Err() != nil {
+		t.Fatalf("the second serve did not exit:\n%s", out)
+	}
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() == 0 {
+		t.Fatalf("the second serve exited with %v, want a non-zero status:\n%s", err, out)
+	}
+	pid := strconv.Itoa(first.cmd.Process.Pid)
+	if !strings.Contains(string(out), "in use") || !strings.Contains(string(out), "pid "+pid) {
+		t.Fatalf("the second serve's message does not name the first (pid %s):\n%s", pid, out)
+	}
+	// The first still serves.
+	if _, err := first.rds(t).DescribeDBClusters(context.Background(), nil); err != nil {
+		t.Fatalf("the first serve stopped answering: %v", err)
+	}
+}
