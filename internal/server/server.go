@@ -52,7 +52,12 @@ type Config struct {
 	// KernelSteering lets the kernel hand admitted connections to their server (package
 	// steer); without it, or where BPF is unavailable, the gateway carries every byte.
 	KernelSteering bool
+	// HTTP bounds the API and console listener's clients (zero: DefaultHTTPLimits).
+	HTTP HTTPLimits
 }
+
+// consoleMaxBody caps a console request's body.
+const consoleMaxBody = 64 << 10
 
 // Run serves until ctx is cancelled, then stops every PostgreSQL server it started.
 func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
@@ -175,13 +180,14 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		return err
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/console/", con)
+	// The console's forms are a few fields; without a cap, ParseForm reads up to 10 MB.
+	mux.Handle("/console/", http.MaxBytesHandler(con, consoleMaxBody))
 	mux.Handle("/", api)
 	ln, err := net.Listen("tcp", cfg.APIAddr)
 	if err != nil {
 		return fmt.Errorf("api listener: %w", err)
 	}
-	httpSrv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	httpSrv := newHTTPServer(mux, cfg.HTTP)
 	scheme := "http"
 	if cfg.APITLS {
 		ca, err := ensureCA(ctx, st, time.Now()) // the first CA: every bundle carries it
