@@ -29,8 +29,11 @@ func rootCmd() *cobra.Command {
 		Short:         "Self-hosted PostgreSQL with the security model of Aurora PostgreSQL",
 		SilenceUsage:  true,
 		SilenceErrors: false,
+		Version:       version(),
 	}
-	root.AddCommand(serveCmd(), caCmd())
+	// --version prints what `borealis version` does.
+	root.SetVersionTemplate("borealis {{.Version}}\n")
+	root.AddCommand(serveCmd(), caCmd(), versionCmd())
 	return root
 }
 

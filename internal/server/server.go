@@ -56,6 +56,12 @@ type Config struct {
 	HTTP HTTPLimits
 }
 
+// Files serve writes in the data directory for the operator and the clients.
+const (
+	credentialsFileName = "credentials"       // the root user's access key, as ~/.aws/credentials
+	bundleFileName      = "global-bundle.pem" // the CAs clients trust, as RDS's global bundle
+)
+
 // consoleMaxBody caps a console request's body.
 const consoleMaxBody = 64 << 10
 
@@ -208,8 +214,10 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 
 	srvErr := make(chan error, 1)
 	go func() { srvErr <- httpSrv.Serve(ln) }()
-	log.Info("borealis serving", "api", scheme+"://"+ln.Addr().String(), "data_dir", dataDir,
-		"account", acct.ID, "region", cfg.Region, "engine_version", driver.Version())
+	apiURL := scheme + "://" + ln.Addr().String()
+	log.Info("borealis serving", "api", apiURL, "console", apiURL+"/console/",
+		"credentials", filepath.Join(dataDir, credentialsFileName), "trust_bundle", filepath.Join(dataDir, bundleFileName),
+		"data_dir", dataDir, "account", acct.ID, "region", cfg.Region, "engine_version", driver.Version())
 
 	select {
 	case <-ctx.Done():

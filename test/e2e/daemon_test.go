@@ -3,7 +3,9 @@ package e2e
 import (
 	"context"
 	"errors"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -32,5 +34,27 @@ func TestSecondServeOnSameDataDirExitsNamingTheFirst(t *testing.T) {
 	// The first still serves.
 	if _, err := first.rds(t).DescribeDBClusters(context.Background(), nil); err != nil {
 		t.Fatalf("the first serve stopped answering: %v", err)
+	}
+}
+
+// The start log tells an operator where everything is: the API and console URLs, the
+// root user's credentials file and the trust bundle.
+func TestStartLogNamesURLsAndFiles(t *testing.T) {
+	t.Parallel()
+	srv := shared.get(t)
+	b, err := os.ReadFile(srv.logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := string(b)
+	for _, want := range []string{
+		"api=http://" + srv.APIAddr,
+		"console=http://" + srv.APIAddr + "/console/",
+		"credentials=" + filepath.Join(srv.DataDir, "credentials"),
+		"trust_bundle=" + srv.bundlePath(),
+	} {
+		if !strings.Contains(log, want) {
+			t.Errorf("the start log does not say %s:\n%s", want, srv.logTail())
+		}
 	}
 }
