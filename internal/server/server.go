@@ -62,6 +62,9 @@ const (
 	bundleFileName      = "global-bundle.pem" // the CAs clients trust, as RDS's global bundle
 )
 
+// consolePath is where the console is served (package console serves below it).
+const consolePath = "/console/"
+
 // consoleMaxBody caps a console request's body.
 const consoleMaxBody = 64 << 10
 
@@ -166,6 +169,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		Authorize:    iamSvc.Authorize,
 		CABundle:     func(ctx context.Context) ([]byte, error) { return Bundle(ctx, st) },
 		Metrics:      promhttp.HandlerFor(metrics, promhttp.HandlerOpts{}),
+		BrowserHome:  consolePath,
 		Log:          log.With("component", "api"),
 	})
 	rootPasswordFile := filepath.Join(dataDir, "root-console-password")
@@ -187,7 +191,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	}
 	mux := http.NewServeMux()
 	// The console's forms are a few fields; without a cap, ParseForm reads up to 10 MB.
-	mux.Handle("/console/", http.MaxBytesHandler(con, consoleMaxBody))
+	mux.Handle(consolePath, http.MaxBytesHandler(con, consoleMaxBody))
 	mux.Handle("/", api)
 	ln, err := net.Listen("tcp", cfg.APIAddr)
 	if err != nil {
@@ -215,7 +219,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	srvErr := make(chan error, 1)
 	go func() { srvErr <- httpSrv.Serve(ln) }()
 	apiURL := scheme + "://" + ln.Addr().String()
-	log.Info("borealis serving", "api", apiURL, "console", apiURL+"/console/",
+	log.Info("borealis serving", "api", apiURL, "console", apiURL+consolePath,
 		"credentials", filepath.Join(dataDir, credentialsFileName), "trust_bundle", filepath.Join(dataDir, bundleFileName),
 		"data_dir", dataDir, "account", acct.ID, "region", cfg.Region, "engine_version", driver.Version())
 
