@@ -17,6 +17,8 @@ type HTTPLimits struct {
 	// MaxHeaderBytes caps the request line and headers; the API's bodies are capped by
 	// apiserver (MaxBodyKB), the console's by its forms.
 	MaxHeaderBytes int
+	// MaxConnsPerSource caps the connections one client address holds open at once.
+	MaxConnsPerSource int
 }
 
 // DefaultHTTPLimits: API and console requests are small and answered at once (long work
@@ -27,6 +29,9 @@ var DefaultHTTPLimits = HTTPLimits{
 	Write:          60 * time.Second,
 	Idle:           120 * time.Second,
 	MaxHeaderBytes: 64 << 10,
+	// Browsers open about six per host and SDKs pool a few; this leaves room for a busy
+	// host behind one address while keeping one client far from the descriptor limit.
+	MaxConnsPerSource: 256,
 }
 
 // withDefaults fills the zero fields from DefaultHTTPLimits.
@@ -46,6 +51,9 @@ func (l HTTPLimits) withDefaults() HTTPLimits {
 	}
 	if l.MaxHeaderBytes == 0 {
 		l.MaxHeaderBytes = d.MaxHeaderBytes
+	}
+	if l.MaxConnsPerSource == 0 {
+		l.MaxConnsPerSource = d.MaxConnsPerSource
 	}
 	return l
 }

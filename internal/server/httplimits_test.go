@@ -61,7 +61,7 @@ func TestHTTPServerHasEveryLimit(t *testing.T) {
 		t.Fatalf("server limits %v/%v/%v/%v/%d, want the defaults %+v", srv.ReadHeaderTimeout, srv.ReadTimeout,
 			srv.WriteTimeout, srv.IdleTimeout, srv.MaxHeaderBytes, d)
 	}
-	if d.ReadHeader <= 0 || d.Read <= 0 || d.Write <= 0 || d.Idle <= 0 || d.MaxHeaderBytes <= 0 {
+	if d.ReadHeader <= 0 || d.Read <= 0 || d.Write <= 0 || d.Idle <= 0 || d.MaxHeaderBytes <= 0 || d.MaxConnsPerSource <= 0 {
 		t.Fatalf("a default limit is unset: %+v", d)
 	}
 }

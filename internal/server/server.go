@@ -198,6 +198,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		return fmt.Errorf("api listener: %w", err)
 	}
 	httpSrv := newHTTPServer(mux, cfg.HTTP)
+	ln = limitPerSource(ln, cfg.HTTP.withDefaults().MaxConnsPerSource, log.With("component", "api"))
 	scheme := "http"
 	if cfg.APITLS {
 		ca, err := ensureCA(ctx, st, time.Now()) // the first CA: every bundle carries it
