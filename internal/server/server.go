@@ -54,6 +54,9 @@ type Config struct {
 	KernelSteering bool
 	// HTTP bounds the API and console listener's clients (zero: DefaultHTTPLimits).
 	HTTP HTTPLimits
+	// MetricsAddr, if set, serves /metrics on this address alone (plain HTTP) and no
+	// longer on the API's, so the operator decides who may read it.
+	MetricsAddr string
 }
 
 // Files serve writes in the data directory for the operator and the clients.
@@ -156,6 +159,11 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		Network:        ec2Svc,
 	}, st, rec.Notify, log.With("component", "rds"))
 
+	metricsHandler := promhttp.HandlerFor(metrics, promhttp.HandlerOpts{})
+	apiMetrics := metricsHandler
+	if cfg.MetricsAddr != "" {
+		apiMetrics = nil
+	}
 	api := apiserver.New(apiserver.Config{
 		Region:   cfg.Region,
 		Verifier: &sigv4.Verifier{Lookup: iamSvc.LookupSecret},
@@ -168,7 +176,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		Authenticate: iamSvc.Authenticate,
 		Authorize:    iamSvc.Authorize,
 		CABundle:     func(ctx context.Context) ([]byte, error) { return Bundle(ctx, st) },
-		Metrics:      promhttp.HandlerFor(metrics, promhttp.HandlerOpts{}),
+		Metrics:      apiMetrics,
 		BrowserHome:  consolePath,
 		Log:          log.With("component", "api"),
 	})
@@ -213,14 +221,31 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		ln, scheme = tls.NewListener(ln, httpSrv.TLSConfig), "https"
 	}
 
+	srvErr := make(chan error, 2)
+	var metricsSrv *http.Server
+	metricsURL := apiURLOf(scheme, ln) + "/metrics"
+	if cfg.MetricsAddr != "" {
+		mln, err := net.Listen("tcp", cfg.MetricsAddr)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("metrics listener: %w", err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", metricsHandler)
+		metricsSrv = newHTTPServer(mux, cfg.HTTP)
+		metricsURL = "http://" + mln.Addr().String() + "/metrics"
+		go func() {
+			srvErr <- metricsSrv.Serve(limitPerSource(mln, cfg.HTTP.withDefaults().MaxConnsPerSource, log.With("component", "metrics")))
+		}()
+	}
+
 	recCtx, stopRec := context.WithCancel(context.WithoutCancel(ctx))
 	recDone := make(chan struct{})
 	go func() { defer close(recDone); rec.Run(recCtx) }()
 
-	srvErr := make(chan error, 1)
 	go func() { srvErr <- httpSrv.Serve(ln) }()
-	apiURL := scheme + "://" + ln.Addr().String()
-	log.Info("borealis serving", "api", apiURL, "console", apiURL+consolePath,
+	apiURL := apiURLOf(scheme, ln)
+	log.Info("borealis serving", "api", apiURL, "console", apiURL+consolePath, "metrics", metricsURL,
 		"credentials", filepath.Join(dataDir, credentialsFileName), "trust_bundle", filepath.Join(dataDir, bundleFileName),
 		"data_dir", dataDir, "account", acct.ID, "region", cfg.Region, "engine_version", driver.Version())
 
@@ -231,6 +256,9 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	_ = httpSrv.Shutdown(shutdownCtx)
+	if metricsSrv != nil {
+		_ = metricsSrv.Shutdown(shutdownCtx)
+	}
 	stopRec()
 	<-recDone
 	gw.Close()
@@ -241,6 +269,9 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	}
 	return err
 }
+
+// apiURLOf is the URL the API listener ln answers at.
+func apiURLOf(scheme string, ln net.Listener) string { return scheme + "://" + ln.Addr().String() }
 
 // installGuard copies the guard extension into the data directory, where the postgres
 // account can read it (a checkout under /root, say, it could not), and returns its path.

@@ -3,6 +3,8 @@ package e2e
 import (
 	"context"
 	"errors"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -56,5 +58,32 @@ func TestStartLogNamesURLsAndFiles(t *testing.T) {
 		if !strings.Contains(log, want) {
 			t.Errorf("the start log does not say %s:\n%s", want, srv.logTail())
 		}
+	}
+}
+
+// With --metrics-addr, /metrics is served there alone: the API's address no longer says
+// anything about the host to whoever can reach it.
+func TestMetricsOnTheirOwnAddress(t *testing.T) {
+	t.Parallel()
+	metricsAddr := freeAddr(t)
+	srv, err := startServer(testDataDir(t, "borealis-metrics-"), freeAddr(t), "--metrics-addr", metricsAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.stop)
+	status := func(url string) (int, string) {
+		resp, err := http.Get(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, body := status("http://" + metricsAddr + "/metrics"); code != http.StatusOK || !strings.Contains(body, "go_goroutines") {
+		t.Fatalf("metrics address: %d\n%.300s", code, body)
+	}
+	if code, _ := status("http://" + srv.APIAddr + "/metrics"); code != http.StatusNotFound {
+		t.Fatalf("the API still serves /metrics: %d", code)
 	}
 }
