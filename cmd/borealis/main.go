@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 	"time"
 
@@ -29,22 +28,35 @@ func rootCmd() *cobra.Command {
 		Short:         "Self-hosted PostgreSQL with the security model of Aurora PostgreSQL",
 		SilenceUsage:  true,
 		SilenceErrors: false,
+		Version:       version(),
 	}
-	root.AddCommand(serveCmd(), caCmd())
+	// --version prints what `borealis version` does.
+	root.SetVersionTemplate("borealis {{.Version}}\n")
+	root.AddCommand(serveCmd(), caCmd(), versionCmd())
 	return root
 }
 
 func serveCmd() *cobra.Command {
 	var cfg server.Config
-	var logFormat string
+	var logFormat, logLevel string
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the management API, the endpoints and the PostgreSQL servers",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			var h slog.Handler = slog.NewTextHandler(os.Stderr, nil)
-			if logFormat == "json" {
-				h = slog.NewJSONHandler(os.Stderr, nil)
+			var level slog.Level
+			if err := level.UnmarshalText([]byte(logLevel)); err != nil {
+				return fmt.Errorf("--log-level %q: want debug, info, warn or error", logLevel)
+			}
+			opts := &slog.HandlerOptions{Level: level}
+			var h slog.Handler
+			switch logFormat {
+			case "text":
+				h = slog.NewTextHandler(os.Stderr, opts)
+			case "json":
+				h = slog.NewJSONHandler(os.Stderr, opts)
+			default:
+				return fmt.Errorf("--log-format %q: want text or json", logFormat)
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
@@ -55,18 +67,20 @@ func serveCmd() *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&cfg.DataDir, "data-dir", envOr("BOREALIS_DATA_DIR", ".borealis"), "directory for state, credentials, the CA and cluster volumes")
-	f.StringVar(&cfg.APIAddr, "api-addr", envOr("BOREALIS_API_ADDR", "127.0.0.1:8080"), "address of the management API (HTTP)")
-	f.StringVar(&cfg.Region, "region", envOr("BOREALIS_REGION", "us-east-1"), "the AWS region this Borealis answers as")
-	f.StringVar(&cfg.EndpointDomain, "endpoint-domain", envOr("BOREALIS_ENDPOINT_DOMAIN", "borealis.localhost"), "domain that ends every endpoint name (ID.cluster-XXXX.REGION.rds.DOMAIN)")
-	f.StringSliceVar(&cfg.EndpointAddrs, "endpoint-addr", envList("BOREALIS_ENDPOINT_ADDR"), "addresses the cluster endpoints listen on, comma-separated (default 127.0.0.1, and ::1 where the host has IPv6)")
+	f.StringVar(&cfg.DataDir, "data-dir", ".borealis", "directory for state, credentials, the CA and cluster volumes")
+	f.StringVar(&cfg.APIAddr, "api-addr", "127.0.0.1:8080", "address of the management API (HTTP)")
+	f.StringVar(&cfg.Region, "region", "us-east-1", "the AWS region this Borealis answers as")
+	f.StringVar(&cfg.EndpointDomain, "endpoint-domain", "borealis.localhost", "domain that ends every endpoint name (ID.cluster-XXXX.REGION.rds.DOMAIN)")
+	f.StringSliceVar(&cfg.EndpointAddrs, "endpoint-addr", nil, "addresses the cluster endpoints listen on, comma-separated (default 127.0.0.1, and ::1 where the host has IPv6)")
 	f.BoolVar(&cfg.APITLS, "api-tls", false, "serve the API and the console over HTTPS, with a certificate from Borealis' CA (clients trust global-bundle.pem)")
-	f.StringVar(&cfg.GuardLibrary, "guard-lib", envOr("BOREALIS_GUARD_LIB", ""), "the guard extension (guard.so) to preload into every server; default: next to this binary")
+	f.StringVar(&cfg.GuardLibrary, "guard-lib", "", "the guard extension (guard.so) to preload into every server; default: next to this binary")
+	f.StringVar(&cfg.MetricsAddr, "metrics-addr", "", "serve /metrics on this address alone (HTTP), instead of on the API's")
 	f.StringVar(&logFormat, "log-format", "text", "log format: text or json")
+	f.StringVar(&logLevel, "log-level", "info", "least severe level logged: debug, info, warn or error")
 	f.DurationVar(&cfg.CertValidity, "server-cert-validity", 0, "lifetime of the servers' TLS certificates (default about a year, as RDS)")
 	f.DurationVar(&cfg.CertRenewBefore, "server-cert-renew-before", 0, "replace a server certificate this long before it ends (default 720h)")
-	f.BoolVar(&cfg.KernelSteering, "kernel-steering", envOr("BOREALIS_KERNEL_STEERING", "true") != "false", "hand admitted connections straight to their server inside the kernel (BPF sk_lookup; needs root and cgroup v2), instead of carrying every byte through the gateway")
-	return cmd
+	f.BoolVar(&cfg.KernelSteering, "kernel-steering", true, "hand admitted connections straight to their server inside the kernel (BPF sk_lookup; needs root and cgroup v2), instead of carrying every byte through the gateway")
+	return withEnv(cmd)
 }
 
 // caCmd groups the certificate authority commands. CAs are the operator's, as RDS's are
@@ -104,22 +118,8 @@ With --set-default, new instances use the new CA (as aws rds modify-certificates
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&dataDir, "data-dir", envOr("BOREALIS_DATA_DIR", ".borealis"), "the data directory serve uses")
+	f.StringVar(&dataDir, "data-dir", ".borealis", "the data directory serve uses")
 	f.StringVar(&keyType, "type", string(pki.ECC384), "key type: ecc384, rsa2048 or rsa4096")
 	f.BoolVar(&setDefault, "set-default", false, "make the new CA the default for new DB instances")
-	return cmd
-}
-
-func envOr(name, def string) string {
-	if v := os.Getenv(name); v != "" {
-		return v
-	}
-	return def
-}
-
-func envList(name string) []string {
-	if v := os.Getenv(name); v != "" {
-		return strings.Split(v, ",")
-	}
-	return nil
+	return withEnv(cmd)
 }

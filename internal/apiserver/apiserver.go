@@ -67,6 +67,9 @@ type Config struct {
 	Metrics   http.Handler // served at /metrics (Prometheus text format), if set
 	Log       *slog.Logger
 	MaxBodyKB int64
+	// BrowserHome is where a browser opening "/" is sent (the console), rather than to an
+	// XML error; "" keeps the error.
+	BrowserHome string
 }
 
 // Handler serves the API over HTTP, and lets other front ends (the console) run actions
@@ -139,7 +142,18 @@ func (h *Handler) bundle(w http.ResponseWriter, r *http.Request) {
 // defaultNamespace is used for errors that occur before the service is known.
 const defaultNamespace = "http://rds.amazonaws.com/doc/2014-10-31/"
 
+// isBrowserVisit reports a plain browser visit of "/": a GET with nothing to sign and
+// nothing signed, asking for HTML. No SDK request looks like this.
+func isBrowserVisit(r *http.Request) bool {
+	return r.Method == http.MethodGet && r.URL.RawQuery == "" && r.Header.Get("Authorization") == "" &&
+		strings.Contains(r.Header.Get("Accept"), "text/html")
+}
+
 func (h *Handler) query(w http.ResponseWriter, r *http.Request) {
+	if h.BrowserHome != "" && isBrowserVisit(r) {
+		http.Redirect(w, r, h.BrowserHome, http.StatusFound)
+		return
+	}
 	start := time.Now()
 	reqID := awsquery.NewRequestID()
 	ns, writeError, writeResult := defaultNamespace, awsquery.WriteError, awsquery.WriteResult

@@ -67,6 +67,19 @@ func token(t *testing.T, hostPort, user, key string) string {
 	return tok
 }
 
+// sessionToken makes a token as rds/auth does from temporary credentials.
+func sessionToken(t *testing.T, hostPort, user string) string {
+	t.Helper()
+	tok, err := auth.BuildAuthToken(context.Background(), hostPort, region, user, aws.CredentialsProviderFunc(
+		func(context.Context) (aws.Credentials, error) {
+			return aws.Credentials{AccessKeyID: keyID, SecretAccessKey: secret, SessionToken: "made-up-session-token"}, nil
+		}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
 // presign makes a token as rds/auth does, with another lifetime.
 func presign(t *testing.T, hostPort, user string, expires int) string {
 	t.Helper()
@@ -107,6 +120,7 @@ func TestTokensAreRefused(t *testing.T) {
 		{"inactive key", "cluster-abc/app_reader", token(t, endpoint+":5432", "app_reader", inactive), now, "unknown or inactive"},
 		{"no rds-db:connect", "cluster-abc/admin", token(t, endpoint+":5432", "admin", keyID), now, "AccessDenied"},
 		{"unknown cluster", "cluster-xyz/app_reader", good, now, "no cluster"},
+		{"signed with a session token", "cluster-abc/app_reader", sessionToken(t, endpoint+":5432", "app_reader"), now, "session token"},
 		{"a password, not a token", "cluster-abc/app_reader", "Secret-pass-1", now, "token"},
 	}
 	for _, c := range cases {

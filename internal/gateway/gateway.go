@@ -302,6 +302,15 @@ const (
 	maxStartupLen   = 10000   // PostgreSQL's own MAX_STARTUP_PACKET_LENGTH
 )
 
+// resetOnClose makes the coming Close send a TCP reset rather than a FIN: a client refused
+// because nothing may or can serve it then reports a refused or reset connection
+// (psql: "Connection reset by peer"), not an orderly close that reads like a server crash.
+func resetOnClose(c net.Conn) {
+	if tc, ok := c.(interface{ SetLinger(int) error }); ok {
+		_ = tc.SetLinger(0)
+	}
+}
+
 func (g *Gateway) handle(ep *endpoint, client net.Conn) {
 	defer client.Close()
 	g.metrics.accepted.WithLabelValues(ep.name).Inc()
@@ -320,11 +329,13 @@ func (g *Gateway) handle(ep *endpoint, client net.Conn) {
 		}
 		g.log.Info("connection refused by security groups", "endpoint", ep.name, "source", source, "groups", groups)
 		refused("security-group")
+		resetOnClose(client)
 		return
 	}
 	if !ok {
 		g.log.Info("connection refused: no server behind endpoint", "endpoint", ep.name, "source", source)
 		refused("no-server")
+		resetOnClose(client)
 		return
 	}
 	// Every PostgreSQL first message starts with a length and a code: 8 bytes.
@@ -354,6 +365,7 @@ func (g *Gateway) handle(ep *endpoint, client net.Conn) {
 	if !g.relayTargetIsServer(ep.name, target) {
 		g.log.Error("connection refused: a process other than the server listens on its private port", "endpoint", ep.name, "backend", target.Addr, "postmaster", target.PID)
 		refused("server-impostor")
+		resetOnClose(client)
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -362,6 +374,7 @@ func (g *Gateway) handle(ep *endpoint, client net.Conn) {
 	if err != nil {
 		g.log.Warn("backend unreachable", "endpoint", ep.name, "backend", target.Addr, "err", err)
 		refused("server-unreachable")
+		resetOnClose(client)
 		return
 	}
 	defer server.Close()

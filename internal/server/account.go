@@ -57,7 +57,7 @@ func ensureAccount(ctx context.Context, st *store.Store, dataDir string, now tim
 	}
 	creds := fmt.Sprintf("# Borealis root user of account %s. Keep this file secret.\n[default]\naws_access_key_id = %s\naws_secret_access_key = %s\n",
 		a.ID, a.RootKey.ID, a.RootKey.Secret)
-	if err := writeFileAtomic(filepath.Join(dataDir, "credentials"), []byte(creds), 0o600); err != nil {
+	if err := writeFileAtomic(filepath.Join(dataDir, credentialsFileName), []byte(creds), 0o600); err != nil {
 		return nil, err
 	}
 	if err := writeBundle(ctx, st, dataDir); err != nil {

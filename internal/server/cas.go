@@ -33,7 +33,7 @@ func writeBundle(ctx context.Context, st *store.Store, dataDir string) error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(filepath.Join(dataDir, "global-bundle.pem"), b, 0o644)
+	return writeFileAtomic(filepath.Join(dataDir, bundleFileName), b, 0o644)
 }
 
 // AddCA creates a new CA of type kt in the data directory's store, next to the ones there,

@@ -52,7 +52,24 @@ type Config struct {
 	// KernelSteering lets the kernel hand admitted connections to their server (package
 	// steer); without it, or where BPF is unavailable, the gateway carries every byte.
 	KernelSteering bool
+	// HTTP bounds the API and console listener's clients (zero: DefaultHTTPLimits).
+	HTTP HTTPLimits
+	// MetricsAddr, if set, serves /metrics on this address alone (plain HTTP) and no
+	// longer on the API's, so the operator decides who may read it.
+	MetricsAddr string
 }
+
+// Files serve writes in the data directory for the operator and the clients.
+const (
+	credentialsFileName = "credentials"       // the root user's access key, as ~/.aws/credentials
+	bundleFileName      = "global-bundle.pem" // the CAs clients trust, as RDS's global bundle
+)
+
+// consolePath is where the console is served (package console serves below it).
+const consolePath = "/console/"
+
+// consoleMaxBody caps a console request's body.
+const consoleMaxBody = 64 << 10
 
 // Run serves until ctx is cancelled, then stops every PostgreSQL server it started.
 func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
@@ -68,6 +85,11 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if err := os.Chmod(dataDir, 0o711); err != nil {
 		return err
 	}
+	lock, err := lockDataDir(dataDir)
+	if err != nil {
+		return err
+	}
+	defer lock.Close()
 	for _, sub := range []string{"clusters", "run"} {
 		if err := os.MkdirAll(filepath.Join(dataDir, sub), 0o711); err != nil {
 			return err
@@ -137,6 +159,11 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		Network:        ec2Svc,
 	}, st, rec.Notify, log.With("component", "rds"))
 
+	metricsHandler := promhttp.HandlerFor(metrics, promhttp.HandlerOpts{})
+	apiMetrics := metricsHandler
+	if cfg.MetricsAddr != "" {
+		apiMetrics = nil
+	}
 	api := apiserver.New(apiserver.Config{
 		Region:   cfg.Region,
 		Verifier: &sigv4.Verifier{Lookup: iamSvc.LookupSecret},
@@ -149,7 +176,8 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		Authenticate: iamSvc.Authenticate,
 		Authorize:    iamSvc.Authorize,
 		CABundle:     func(ctx context.Context) ([]byte, error) { return Bundle(ctx, st) },
-		Metrics:      promhttp.HandlerFor(metrics, promhttp.HandlerOpts{}),
+		Metrics:      apiMetrics,
+		BrowserHome:  consolePath,
 		Log:          log.With("component", "api"),
 	})
 	rootPasswordFile := filepath.Join(dataDir, "root-console-password")
@@ -170,13 +198,15 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		return err
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/console/", con)
+	// The console's forms are a few fields; without a cap, ParseForm reads up to 10 MB.
+	mux.Handle(consolePath, http.MaxBytesHandler(con, consoleMaxBody))
 	mux.Handle("/", api)
 	ln, err := net.Listen("tcp", cfg.APIAddr)
 	if err != nil {
 		return fmt.Errorf("api listener: %w", err)
 	}
-	httpSrv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	httpSrv := newHTTPServer(mux, cfg.HTTP)
+	ln = limitPerSource(ln, cfg.HTTP.withDefaults().MaxConnsPerSource, log.With("component", "api"))
 	scheme := "http"
 	if cfg.APITLS {
 		ca, err := ensureCA(ctx, st, time.Now()) // the first CA: every bundle carries it
@@ -191,14 +221,33 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		ln, scheme = tls.NewListener(ln, httpSrv.TLSConfig), "https"
 	}
 
+	srvErr := make(chan error, 2)
+	var metricsSrv *http.Server
+	metricsURL := apiURLOf(scheme, ln) + "/metrics"
+	if cfg.MetricsAddr != "" {
+		mln, err := net.Listen("tcp", cfg.MetricsAddr)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("metrics listener: %w", err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", metricsHandler)
+		metricsSrv = newHTTPServer(mux, cfg.HTTP)
+		metricsURL = "http://" + mln.Addr().String() + "/metrics"
+		go func() {
+			srvErr <- metricsSrv.Serve(limitPerSource(mln, cfg.HTTP.withDefaults().MaxConnsPerSource, log.With("component", "metrics")))
+		}()
+	}
+
 	recCtx, stopRec := context.WithCancel(context.WithoutCancel(ctx))
 	recDone := make(chan struct{})
 	go func() { defer close(recDone); rec.Run(recCtx) }()
 
-	srvErr := make(chan error, 1)
 	go func() { srvErr <- httpSrv.Serve(ln) }()
-	log.Info("borealis serving", "api", scheme+"://"+ln.Addr().String(), "data_dir", dataDir,
-		"account", acct.ID, "region", cfg.Region, "engine_version", driver.Version())
+	apiURL := apiURLOf(scheme, ln)
+	log.Info("borealis serving", "api", apiURL, "console", apiURL+consolePath, "metrics", metricsURL,
+		"credentials", filepath.Join(dataDir, credentialsFileName), "trust_bundle", filepath.Join(dataDir, bundleFileName),
+		"data_dir", dataDir, "account", acct.ID, "region", cfg.Region, "engine_version", driver.Version())
 
 	select {
 	case <-ctx.Done():
@@ -207,6 +256,9 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	_ = httpSrv.Shutdown(shutdownCtx)
+	if metricsSrv != nil {
+		_ = metricsSrv.Shutdown(shutdownCtx)
+	}
 	stopRec()
 	<-recDone
 	gw.Close()
@@ -217,6 +269,9 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	}
 	return err
 }
+
+// apiURLOf is the URL the API listener ln answers at.
+func apiURLOf(scheme string, ln net.Listener) string { return scheme + "://" + ln.Addr().String() }
 
 // installGuard copies the guard extension into the data directory, where the postgres
 // account can read it (a checkout under /root, say, it could not), and returns its path.

@@ -55,6 +55,9 @@ func (v *Verifier) VerifyPresigned(ctx context.Context, token string, maxExpires
 	if err != nil || expires < 1 || time.Duration(expires)*time.Second > maxExpires {
 		return out, fmt.Errorf("X-Amz-Expires %q not between 1 and %d seconds", truncate(q.Get("X-Amz-Expires"), 20), int(maxExpires.Seconds()))
 	}
+	if hasSessionToken(nil, q) {
+		return out, errors.New("a session token (X-Amz-Security-Token) is not accepted: no temporary credentials exist")
+	}
 	if q.Get("X-Amz-SignedHeaders") != "host" {
 		return out, fmt.Errorf("signed headers %q, want host", truncate(q.Get("X-Amz-SignedHeaders"), 60))
 	}

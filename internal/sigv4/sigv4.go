@@ -46,6 +46,22 @@ const (
 	defaultSkew    = 5 * time.Minute
 )
 
+// securityToken carries a session token, as a header or, presigned, in the query.
+const securityToken = "X-Amz-Security-Token"
+
+// hasSessionToken reports whether the request carries a session token in either form.
+// No temporary credentials exist here, so every session token is invalid: accepting the
+// request on its access key alone would ignore what the client said it signed with.
+func hasSessionToken(h http.Header, q url.Values) bool {
+	_, inHeader := h[http.CanonicalHeaderKey(securityToken)]
+	return inHeader || q.Has(securityToken)
+}
+
+// invalidToken is AWS's answer to an unknown access key or session token.
+func invalidToken() *awsquery.Error {
+	return awsquery.Errorf(http.StatusForbidden, "InvalidClientTokenId", "The security token included in the request is invalid.")
+}
+
 // Verify checks the request's SigV4 Authorization header against body (the full request body bytes,
 // already read by the caller). It returns *awsquery.Error on failure; an error from Lookup is
 // returned as-is.
@@ -117,6 +133,9 @@ func (v *Verifier) Verify(ctx context.Context, r *http.Request, body []byte) (Id
 		return Identity{}, err
 	}
 
+	if hasSessionToken(r.Header, r.URL.Query()) {
+		return Identity{}, invalidToken()
+	}
 	if v.Lookup == nil {
 		return Identity{}, errors.New("sigv4: Verifier.Lookup is nil")
 	}
@@ -125,8 +144,7 @@ func (v *Verifier) Verify(ctx context.Context, r *http.Request, body []byte) (Id
 		return Identity{}, err
 	}
 	if !ok {
-		return Identity{}, awsquery.Errorf(http.StatusForbidden, "InvalidClientTokenId",
-			"The security token included in the request is invalid.")
+		return Identity{}, invalidToken()
 	}
 
 	sum := sha256.Sum256(body)
