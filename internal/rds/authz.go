@@ -53,6 +53,16 @@ func (s *Service) paramGroup(ctx context.Context, k groupKind, name string) auth
 	return r
 }
 
+// subnetGroupResource is the DB subnet group a name resolves to (s.subnetGroup), with its tags.
+func (s *Service) subnetGroupResource(ctx context.Context, name string) authz.Resource {
+	name = strings.ToLower(name)
+	r := authz.On(s.subnetGroupARN(name))
+	if g, err := s.store.SubnetGroup(ctx, name); err == nil {
+		r.Keys = tagKeys(g.Tags, "rds:subgrp-tag/")
+	}
+	return r
+}
+
 // requestTags fills aws:RequestTag/* and aws:TagKeys from the request's Tags.
 func requestTags(p awsquery.Params, keys map[string][]string) {
 	tags, _ := parseTags(p) // a bad tag is refused by the action itself
@@ -97,6 +107,9 @@ func (s *Service) createClusterResources(ctx context.Context, p awsquery.Params,
 	res := []authz.Resource{authz.On(s.clusterARN(strings.ToLower(p.String("DBClusterIdentifier"))))}
 	if g := p.String("DBClusterParameterGroupName"); g != "" {
 		res = append(res, s.paramGroup(ctx, clusterGroups, g))
+	}
+	if g := p.String("DBSubnetGroupName"); g != "" {
+		res = append(res, s.subnetGroupResource(ctx, g))
 	}
 	keys["rds:DatabaseEngine"] = []string{p.String("Engine")}
 	if db := p.String("DatabaseName"); db != "" {

@@ -32,7 +32,7 @@ const denyProd = `{"Version":"2012-10-17","Statement":[
  {"Effect":"Allow","Action":"rds:*","Resource":"*"},
  {"Effect":"Deny","Action":"rds:*","Resource":["arn:aws:rds:us-east-1:123456789012:cluster:prod-*",
   "arn:aws:rds:us-east-1:123456789012:db:prod-*","arn:aws:rds:us-east-1:123456789012:cluster-pg:prod-*",
-  "arn:aws:rds:us-east-1:123456789012:pg:prod-*"]}]}`
+  "arn:aws:rds:us-east-1:123456789012:pg:prod-*","arn:aws:rds:us-east-1:123456789012:subgrp:prod-*"]}]}`
 
 // The tagging actions act on the stored resource, whose name is lower-case: they are
 // authorized on that resource's ARN, so a deny on prod-* holds however the caller spells it.
@@ -76,6 +76,8 @@ func TestEveryIdentifierIsAuthorizedInItsCanonicalForm(t *testing.T) {
 	}{
 		{"CreateDBCluster", []string{"DBClusterIdentifier", "PROD-B"}},
 		{"CreateDBCluster", []string{"DBClusterIdentifier", "ok", "DBClusterParameterGroupName", "PROD-G"}},
+		{"CreateDBCluster", []string{"DBClusterIdentifier", "ok", "DBSubnetGroupName", "Prod-S"}},
+		{"DescribeDBSubnetGroups", []string{"DBSubnetGroupName", "PROD-S"}},
 		{"DescribeDBClusters", []string{"DBClusterIdentifier", "PROD-A"}},
 		{"ModifyDBCluster", []string{"DBClusterIdentifier", "Prod-A"}},
 		{"ModifyDBCluster", []string{"DBClusterIdentifier", "ok", "DBClusterParameterGroupName", "Prod-G"}},
@@ -96,5 +98,20 @@ func TestEveryIdentifierIsAuthorizedInItsCanonicalForm(t *testing.T) {
 		if d := decide(t, s, denyProd, c.action, query(c.kv...)); d != policy.ExplicitDeny {
 			t.Errorf("%s %v: %s, want explicitDeny", c.action, c.kv, d)
 		}
+	}
+}
+
+// CreateDBCluster is authorized on the DB subnet group it names, as AWS's service
+// authorization reference lists (rds:CreateDBCluster on subgrp): a user allowed to create
+// clusters only in one subnet group cannot place one in another.
+func TestCreateDBClusterIsAuthorizedOnItsSubnetGroup(t *testing.T) {
+	s := newTestService(t)
+	const onlyDev = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"rds:CreateDBCluster",
+	 "Resource":["arn:aws:rds:us-east-1:123456789012:cluster:*","arn:aws:rds:us-east-1:123456789012:subgrp:dev"]}]}`
+	if d := decide(t, s, onlyDev, "CreateDBCluster", query("DBClusterIdentifier", "c1", "DBSubnetGroupName", "Dev")); d != policy.Allow {
+		t.Errorf("in its own subnet group: %s", d)
+	}
+	if d := decide(t, s, onlyDev, "CreateDBCluster", query("DBClusterIdentifier", "c1", "DBSubnetGroupName", "secret")); d != policy.ImplicitDeny {
+		t.Errorf("in another subnet group: %s, want implicitDeny", d)
 	}
 }
