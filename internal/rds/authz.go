@@ -115,7 +115,9 @@ func (s *Service) createClusterResources(ctx context.Context, p awsquery.Params,
 	if db := p.String("DatabaseName"); db != "" {
 		keys["rds:DatabaseName"] = []string{db}
 	}
-	keys["rds:StorageEncrypted"] = []string{boolText(p.String("StorageEncrypted") == "true")}
+	// What will happen, not what was asked: Borealis does not encrypt storage (and refuses a
+	// request that asks it to).
+	keys["rds:StorageEncrypted"] = []string{"false"}
 	requestTags(p, keys)
 	return res
 }
@@ -211,11 +213,4 @@ func tagKeys(tags []store.Tag, servicePrefix string) map[string][]string {
 		keys["aws:ResourceTag/"+t.Key] = []string{t.Value}
 	}
 	return keys
-}
-
-func boolText(b bool) string {
-	if b {
-		return "true"
-	}
-	return "false"
 }
