@@ -160,3 +160,35 @@ func TestDeletionProtection(t *testing.T) {
 		t.Fatalf("unprotected delete: %v", err)
 	}
 }
+
+// CreateDBInstance too refuses what it does not do, and creates nothing.
+func TestCreateDBInstanceRefusesWhatItDoesNotDo(t *testing.T) {
+	s := newTestService(t)
+	ctx := context.Background()
+	newCluster(t, s, "c1")
+	for _, kv := range [][]string{
+		{"PubliclyAccessible", "true"},
+		{"PromotionTier", "0"},
+		{"AvailabilityZone", "us-east-1b"},
+		{"MonitoringInterval", "60"},
+		{"EnablePerformanceInsights", "true"},
+		{"PreferredMaintenanceWindow", "sun:03:00-sun:03:30"},
+		{"StorageEncrypted", "true"},
+	} {
+		_, err := s.Do(ctx, "CreateDBInstance", createInstanceQuery("i1", "c1", kv...))
+		if code(err) != "InvalidParameterCombination" {
+			t.Errorf("%v: %v", kv, err)
+		}
+	}
+	if ins, _ := s.store.Instances(ctx); len(ins) != 0 {
+		t.Fatalf("a refused create left instances: %v", ins)
+	}
+	if _, err := s.Do(ctx, "CreateDBInstance", createInstanceQuery("i1", "c1", "PubliclyAccessible", "false", "PromotionTier", "1")); err != nil {
+		t.Fatalf("defaults refused: %v", err)
+	}
+	// A member an Aurora cluster manages keeps RDS's own refusal.
+	_, err := s.Do(ctx, "CreateDBInstance", createInstanceQuery("i2", "c1", "MasterUsername", "x"))
+	if code(err) != "InvalidParameterCombination" || !strings.Contains(err.Error(), "managed by the DB cluster") {
+		t.Errorf("MasterUsername: %v", err)
+	}
+}

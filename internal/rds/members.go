@@ -57,10 +57,31 @@ var modifyClusterMembers = map[string]member{
 	"CopyTagsToSnapshot":    createClusterMembers["CopyTagsToSnapshot"],
 }
 
+// createInstanceMembers: everything CreateDBInstance reads. The members an Aurora cluster
+// manages (MasterUsername, DBName, ...) are read too: the action refuses them with RDS's words.
+var createInstanceMembers = map[string]member{
+	"DBInstanceIdentifier": acted, "DBInstanceClass": acted, "Engine": acted, "EngineVersion": acted,
+	"DBClusterIdentifier": acted, "Tags": acted, "DBParameterGroupName": acted, "CACertificateIdentifier": acted,
+	"MasterUsername": acted, "MasterUserPassword": acted, "DBName": acted, "AllocatedStorage": acted, "Port": acted,
+	"PubliclyAccessible":        onlyDefault("Borealis instances are reached through the cluster endpoint only: PubliclyAccessible must be false.", "false"),
+	"PromotionTier":             onlyDefault("Borealis does not run reader instances yet: PromotionTier must be 1, the default.", "1"),
+	"AutoMinorVersionUpgrade":   onlyDefault("AutoMinorVersionUpgrade must be true: Borealis runs the installed minor version.", "true"),
+	"CopyTagsToSnapshot":        createClusterMembers["CopyTagsToSnapshot"],
+	"EnablePerformanceInsights": createClusterMembers["EnablePerformanceInsights"],
+	"MonitoringInterval":        createClusterMembers["MonitoringInterval"],
+}
+
+// modifyInstanceMembers: everything ModifyDBInstance reads.
+var modifyInstanceMembers = map[string]member{
+	"DBInstanceIdentifier": acted, "ApplyImmediately": acted, "CACertificateIdentifier": acted, "CertificateRotationRestart": acted,
+}
+
 // actionMembers are the actions whose members are checked before they run (Do).
 var actionMembers = map[string]map[string]member{
-	"CreateDBCluster": createClusterMembers,
-	"ModifyDBCluster": modifyClusterMembers,
+	"CreateDBCluster":  createClusterMembers,
+	"ModifyDBCluster":  modifyClusterMembers,
+	"CreateDBInstance": createInstanceMembers,
+	"ModifyDBInstance": modifyInstanceMembers,
 }
 
 // checkMembers refuses, with RDS's InvalidParameterCombination, a request member the action
