@@ -192,3 +192,36 @@ func TestCreateDBInstanceRefusesWhatItDoesNotDo(t *testing.T) {
 		t.Errorf("MasterUsername: %v", err)
 	}
 }
+
+// DeleteDBInstance takes no final snapshot of a cluster member, so it refuses to be asked
+// for one instead of deleting without it; unknown members of the deletes and reboots are
+// refused too, and nothing is deleted.
+func TestDeletesAndRebootsRefuseWhatTheyDoNotDo(t *testing.T) {
+	s := newTestService(t)
+	ctx := context.Background()
+	newCluster(t, s, "c1")
+	if _, err := s.Do(ctx, "CreateDBInstance", createInstanceQuery("i1", "c1")); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		action string
+		kv     []string
+	}{
+		{"DeleteDBInstance", []string{"DBInstanceIdentifier", "i1", "SkipFinalSnapshot", "false", "FinalDBSnapshotIdentifier", "snap1"}},
+		{"DeleteDBInstance", []string{"DBInstanceIdentifier", "i1", "Bogus", "1"}},
+		{"DeleteDBCluster", []string{"DBClusterIdentifier", "c1", "SkipFinalSnapshot", "true", "Bogus", "1"}},
+		{"RebootDBInstance", []string{"DBInstanceIdentifier", "i1", "Bogus", "1"}},
+		{"RebootDBCluster", []string{"DBClusterIdentifier", "c1", "Bogus", "1"}},
+	} {
+		_, err := s.Do(ctx, c.action, query(c.kv...))
+		if code(err) != "InvalidParameterCombination" {
+			t.Errorf("%s %v: %v", c.action, c.kv, err)
+		}
+	}
+	if in, _ := s.store.Instance(ctx, "i1"); in.Status == store.StatusDeleting {
+		t.Fatal("a refused delete deletes the instance")
+	}
+	if _, err := s.Do(ctx, "DeleteDBInstance", query("DBInstanceIdentifier", "i1", "SkipFinalSnapshot", "true", "DeleteAutomatedBackups", "false")); err != nil {
+		t.Fatal(err)
+	}
+}

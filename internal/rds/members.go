@@ -76,12 +76,30 @@ var modifyInstanceMembers = map[string]member{
 	"DBInstanceIdentifier": acted, "ApplyImmediately": acted, "CACertificateIdentifier": acted, "CertificateRotationRestart": acted,
 }
 
+// The deletes and reboots. No automated backups exist, so DeleteAutomatedBackups is carried
+// out whatever it says; DeleteDBCluster refuses a final snapshot itself.
+var (
+	deleteClusterMembers = map[string]member{
+		"DBClusterIdentifier": acted, "SkipFinalSnapshot": acted, "FinalDBSnapshotIdentifier": acted, "DeleteAutomatedBackups": acted,
+	}
+	deleteInstanceMembers = map[string]member{
+		"DBInstanceIdentifier": acted, "SkipFinalSnapshot": acted, "DeleteAutomatedBackups": acted,
+		"FinalDBSnapshotIdentifier": onlyDefault("FinalDBSnapshotIdentifier can not be specified when deleting a cluster member instance."),
+	}
+	rebootClusterMembers  = map[string]member{"DBClusterIdentifier": acted}
+	rebootInstanceMembers = map[string]member{"DBInstanceIdentifier": acted, "ForceFailover": acted}
+)
+
 // actionMembers are the actions whose members are checked before they run (Do).
 var actionMembers = map[string]map[string]member{
 	"CreateDBCluster":  createClusterMembers,
 	"ModifyDBCluster":  modifyClusterMembers,
 	"CreateDBInstance": createInstanceMembers,
 	"ModifyDBInstance": modifyInstanceMembers,
+	"DeleteDBCluster":  deleteClusterMembers,
+	"DeleteDBInstance": deleteInstanceMembers,
+	"RebootDBCluster":  rebootClusterMembers,
+	"RebootDBInstance": rebootInstanceMembers,
 }
 
 // checkMembers refuses, with RDS's InvalidParameterCombination, a request member the action
