@@ -43,11 +43,22 @@ func (s *Service) instance(ctx context.Context, id string) authz.Resource {
 	return r
 }
 
+// paramGroup is the group a name resolves to as the actions look it up (s.group).
 func (s *Service) paramGroup(ctx context.Context, k groupKind, name string) authz.Resource {
-	name = strings.ToLower(arnName(name))
+	name = strings.ToLower(name)
 	r := authz.On(s.groupARN(k, name))
 	if g, err := s.store.ParameterGroup(ctx, k.store, name); err == nil {
 		r.Keys = tagKeys(g.Tags, "rds:"+k.arnType+"-tag/")
+	}
+	return r
+}
+
+// subnetGroupResource is the DB subnet group a name resolves to (s.subnetGroup), with its tags.
+func (s *Service) subnetGroupResource(ctx context.Context, name string) authz.Resource {
+	name = strings.ToLower(name)
+	r := authz.On(s.subnetGroupARN(name))
+	if g, err := s.store.SubnetGroup(ctx, name); err == nil {
+		r.Keys = tagKeys(g.Tags, "rds:subgrp-tag/")
 	}
 	return r
 }
@@ -97,11 +108,16 @@ func (s *Service) createClusterResources(ctx context.Context, p awsquery.Params,
 	if g := p.String("DBClusterParameterGroupName"); g != "" {
 		res = append(res, s.paramGroup(ctx, clusterGroups, g))
 	}
+	if g := p.String("DBSubnetGroupName"); g != "" {
+		res = append(res, s.subnetGroupResource(ctx, g))
+	}
 	keys["rds:DatabaseEngine"] = []string{p.String("Engine")}
 	if db := p.String("DatabaseName"); db != "" {
 		keys["rds:DatabaseName"] = []string{db}
 	}
-	keys["rds:StorageEncrypted"] = []string{boolText(p.String("StorageEncrypted") == "true")}
+	// What will happen, not what was asked: Borealis does not encrypt storage (and refuses a
+	// request that asks it to).
+	keys["rds:StorageEncrypted"] = []string{"false"}
 	requestTags(p, keys)
 	return res
 }
@@ -153,27 +169,36 @@ func (s *Service) newGroupResources(_ context.Context, k groupKind, p awsquery.P
 func (s *Service) copyGroupResources(ctx context.Context, k groupKind, p awsquery.Params, keys map[string][]string) []authz.Resource {
 	requestTags(p, keys)
 	return []authz.Resource{
-		s.paramGroup(ctx, k, p.String("Source"+k.label+"Identifier")),
+		s.paramGroup(ctx, k, arnName(p.String("Source"+k.label+"Identifier"))), // as copyGroup reads it
 		authz.On(s.groupARN(k, strings.ToLower(p.String("Target"+k.label+"Identifier")))),
 	}
 }
 
-// tagResources: the resource the ARN names, with its tags; Add names the new tags, Remove
-// the keys it removes.
+// tagResources: the resource the ARN names, in its canonical form (the stored resource's
+// ARN, name lower-cased as the action looks it up) with its tags, never the ARN as typed:
+// a policy on cluster:prod-* must hold for cluster:PROD-A too. Add names the new tags,
+// Remove the keys it removes.
 func (s *Service) tagResources(ctx context.Context, p awsquery.Params, keys map[string][]string) []authz.Resource {
 	requestTags(p, keys)
 	if names := p.List("TagKeys", "member"); len(names) > 0 {
 		keys["aws:TagKeys"] = names
 	}
 	arn := p.String("ResourceName")
-	r := authz.On(arn)
-	if t, err := s.parseResourceARN(arn); err == nil {
-		prefix := map[string]string{"cluster": "rds:cluster-tag/", "db": "rds:db-tag/", "cluster-pg": "rds:cluster-pg-tag/", "pg": "rds:pg-tag/"}[t.kind]
-		if tags, err := s.resourceTags(ctx, arn); err == nil {
-			r.Keys = tagKeys(tags, prefix)
-		}
+	t, err := s.parseResourceARN(arn)
+	if err != nil {
+		// The action refuses a name it cannot parse before it touches anything.
+		return []authz.Resource{authz.On(arn)}
 	}
-	return []authz.Resource{r}
+	switch t.kind {
+	case "cluster":
+		return []authz.Resource{s.cluster(ctx, t.name)}
+	case "db":
+		return []authz.Resource{s.instance(ctx, t.name)}
+	case "pg":
+		return []authz.Resource{s.paramGroup(ctx, dbGroups, t.name)}
+	default:
+		return []authz.Resource{s.paramGroup(ctx, clusterGroups, t.name)}
+	}
 }
 
 // tagKeys turns a resource's tags into its condition keys: the service's own form and
@@ -188,11 +213,4 @@ func tagKeys(tags []store.Tag, servicePrefix string) map[string][]string {
 		keys["aws:ResourceTag/"+t.Key] = []string{t.Value}
 	}
 	return keys
-}
-
-func boolText(b bool) string {
-	if b {
-		return "true"
-	}
-	return "false"
 }

@@ -162,13 +162,6 @@ func certificateDetails(in store.Instance) *xmlCertificateDetails {
 	return &xmlCertificateDetails{CAIdentifier: in.CertCA, ValidTill: cert.NotAfter.UTC()}
 }
 
-// modifyInstanceSupported are the ModifyDBInstance members Borealis acts on; any other is
-// refused rather than silently ignored.
-var modifyInstanceSupported = map[string]bool{
-	"Action": true, "Version": true, "DBInstanceIdentifier": true, "ApplyImmediately": true,
-	"CACertificateIdentifier": true, "CertificateRotationRestart": true,
-}
-
 // modifyInstance changes an instance's CA. With ApplyImmediately the instance turns
 // "modifying" until the reconciler has issued the new certificate and PostgreSQL has
 // reloaded it (no restart: open sessions keep going), unless CertificateRotationRestart
@@ -178,11 +171,6 @@ func (s *Service) modifyInstance(ctx context.Context, p awsquery.Params) (any, e
 	raw, err := p.Required("DBInstanceIdentifier")
 	if err != nil {
 		return nil, err
-	}
-	for k := range p.Values {
-		if name := strings.SplitN(k, ".", 2)[0]; !modifyInstanceSupported[name] {
-			return nil, awsquery.InvalidParameterCombination("ModifyDBInstance does not support %s in Borealis yet.", awsquery.Clip(name))
-		}
 	}
 	now, _, err := p.Bool("ApplyImmediately")
 	if err != nil {

@@ -14,23 +14,10 @@ func clusterGroupNotFound(name string) error {
 	return awsquery.Errorf(http.StatusNotFound, "DBClusterParameterGroupNotFound", "DBClusterParameterGroup not found: %s", name)
 }
 
-// modifySupported are the ModifyDBCluster members Borealis acts on; any other member is
-// refused rather than silently ignored.
-var modifySupported = map[string]bool{
-	"Action": true, "Version": true, "DBClusterIdentifier": true, "ApplyImmediately": true,
-	"DBClusterParameterGroupName": true, "VpcSecurityGroupIds": true, "EnableIAMDatabaseAuthentication": true,
-	"MasterUserPassword": true,
-}
-
 func (s *Service) modifyCluster(ctx context.Context, p awsquery.Params) (any, error) {
 	raw, err := p.Required("DBClusterIdentifier")
 	if err != nil {
 		return nil, err
-	}
-	for k := range p.Values {
-		if !modifySupported[strings.SplitN(k, ".", 2)[0]] {
-			return nil, awsquery.InvalidParameterCombination("ModifyDBCluster does not support %s in Borealis yet.", awsquery.Clip(strings.SplitN(k, ".", 2)[0]))
-		}
 	}
 	if _, _, err := p.Bool("ApplyImmediately"); err != nil {
 		return nil, err
@@ -44,6 +31,10 @@ func (s *Service) modifyCluster(ctx context.Context, p awsquery.Params) (any, er
 		pg = g.Name
 	}
 	iamAuth, setIAMAuth, err := p.Bool("EnableIAMDatabaseAuthentication")
+	if err != nil {
+		return nil, err
+	}
+	protect, setProtect, err := p.Bool("DeletionProtection")
 	if err != nil {
 		return nil, err
 	}
@@ -73,6 +64,10 @@ func (s *Service) modifyCluster(ctx context.Context, p awsquery.Params) (any, er
 			// Like RDS: the new group's values reach the instances at their next reboot.
 			c.ParameterGroup = pg
 		}
+		if setProtect {
+			// Applies at once: it only guards DeleteDBCluster.
+			c.DeletionProtection = protect
+		}
 		if sgs != nil {
 			// New connections see the new groups at once; open ones are not cut.
 			c.VpcSecurityGroupIDs = sgs
@@ -98,7 +93,7 @@ func (s *Service) modifyCluster(ctx context.Context, p awsquery.Params) (any, er
 		return nil, err
 	}
 	s.log.Info("cluster modified", "cluster", c.ID, "parameter_group", c.ParameterGroup, "iam_database_authentication", c.IAMAuth,
-		"master_password_reset", verifier != "")
+		"deletion_protection", c.DeletionProtection, "master_password_reset", verifier != "")
 	s.notify()
 	members, err := s.store.ClusterInstances(ctx, c.ID)
 	if err != nil {

@@ -66,6 +66,11 @@ func (s *Service) Do(ctx context.Context, action string, p awsquery.Params) (any
 	if !ok {
 		return nil, awsquery.InvalidAction(action)
 	}
+	if members, ok := actionMembers[action]; ok {
+		if err := checkMembers(action, p, members); err != nil {
+			return nil, err
+		}
+	}
 	return a.run(s, ctx, p)
 }
 
@@ -86,11 +91,8 @@ func (s *Service) createCluster(ctx context.Context, p awsquery.Params) (any, er
 	if err != nil {
 		return nil, err
 	}
-	if err := checkEngine(p.String("Engine"), p.String("EngineVersion")); err != nil {
+	if err := checkEngine(p.String("Engine"), p.String("EngineVersion"), s.cfg.EngineVersion); err != nil {
 		return nil, err
-	}
-	if p.String("ManageMasterUserPassword") == "true" {
-		return nil, awsquery.InvalidParameterCombination("ManageMasterUserPassword is not supported by Borealis: set MasterUserPassword.")
 	}
 	user := p.String("MasterUsername")
 	if err := checkMasterUsername(user); err != nil {
@@ -137,6 +139,10 @@ func (s *Service) createCluster(ctx context.Context, p awsquery.Params) (any, er
 	if err != nil {
 		return nil, err
 	}
+	protect, _, err := p.Bool("DeletionProtection")
+	if err != nil {
+		return nil, err
+	}
 	if _, err := s.store.Cluster(ctx, id); err == nil {
 		return nil, clusterExists(id)
 	} else if !errors.Is(err, store.ErrNotFound) {
@@ -174,6 +180,7 @@ func (s *Service) createCluster(ctx context.Context, p awsquery.Params) (any, er
 		ParameterGroup:         pg,
 		Tags:                   tags,
 		IAMAuth:                iamAuth,
+		DeletionProtection:     protect,
 	}
 	if err := s.store.CreateCluster(ctx, c); err != nil {
 		if errors.Is(err, store.ErrExists) {
@@ -288,6 +295,9 @@ func (s *Service) deleteCluster(ctx context.Context, p awsquery.Params) (any, er
 		if c.Status == store.StatusDeleting {
 			return invalidClusterState("Cluster %s is already being deleted.", c.ID)
 		}
+		if c.DeletionProtection {
+			return awsquery.InvalidParameterCombination("Cannot delete protected Cluster, please disable deletion protection and try again.")
+		}
 		for _, m := range members {
 			if m.Status != store.StatusDeleting {
 				return invalidClusterState("Cluster cannot be deleted, it still contains DB instances in non-deleting state.")
@@ -319,7 +329,7 @@ func (s *Service) createInstance(ctx context.Context, p awsquery.Params) (any, e
 	if err := checkInstanceClass(class, s.cfg.EngineVersion); err != nil {
 		return nil, err
 	}
-	if err := checkEngine(p.String("Engine"), p.String("EngineVersion")); err != nil {
+	if err := checkEngine(p.String("Engine"), p.String("EngineVersion"), s.cfg.EngineVersion); err != nil {
 		return nil, err
 	}
 	rawCluster := p.String("DBClusterIdentifier")
@@ -587,6 +597,7 @@ func (s *Service) clusterXML(ctx context.Context, c store.Cluster, members []sto
 		DbClusterResourceID:              c.ResourceID,
 		DBClusterArn:                     s.clusterARN(c.ID),
 		IAMDatabaseAuthenticationEnabled: c.IAMAuth,
+		DeletionProtection:               c.DeletionProtection,
 		ClusterCreateTime:                c.CreatedAt,
 		EngineMode:                       "provisioned",
 		AutoMinorVersionUpgrade:          true,

@@ -220,11 +220,11 @@ func (s *Service) deleteSubnetGroup(ctx context.Context, p awsquery.Params) (any
 	return nil, err
 }
 
-func (s *Service) subnetGroupResources(_ context.Context, p awsquery.Params, keys map[string][]string) []authz.Resource {
+func (s *Service) subnetGroupResources(ctx context.Context, p awsquery.Params, keys map[string][]string) []authz.Resource {
 	name := p.String("DBSubnetGroupName")
 	if name == "" {
 		return []authz.Resource{authz.On("*")}
 	}
 	requestTags(p, keys)
-	return []authz.Resource{authz.On(s.subnetGroupARN(strings.ToLower(name)))}
+	return []authz.Resource{s.subnetGroupResource(ctx, name)}
 }

@@ -99,18 +99,19 @@ func checkDatabaseName(name string) error {
 	return nil
 }
 
-var engineVersionRE = regexp.MustCompile(`^15(\.[0-9]+){0,2}$`)
-
-// checkEngine accepts aurora-postgresql 15.x: the major version Borealis runs.
-func checkEngine(engine, version string) error {
+// checkEngine accepts aurora-postgresql at the version Borealis runs: the major version
+// alone ("15") or the exact installed version ("15.18"). Any other version is refused as
+// RDS refuses one it does not offer, rather than silently becoming the installed one.
+func checkEngine(engine, version, installed string) error {
 	if engine == "" {
 		return awsquery.MissingParameter("Engine")
 	}
 	if engine != Engine {
 		return awsquery.InvalidParameterValue("Invalid DB engine: %s", engine)
 	}
-	if version != "" && !engineVersionRE.MatchString(version) {
-		return awsquery.InvalidParameterCombination("Cannot find version %s for %s", version, engine)
+	major, _, _ := strings.Cut(installed, ".")
+	if version != "" && version != major && version != installed {
+		return awsquery.InvalidParameterCombination("Cannot find version %s for %s", awsquery.Clip(version), engine)
 	}
 	return nil
 }

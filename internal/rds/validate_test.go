@@ -65,16 +65,18 @@ func TestPasswordRulesNeverEchoThePassword(t *testing.T) {
 }
 
 func TestEngineAndClassRules(t *testing.T) {
-	if err := checkEngine("aurora-postgresql", "15.4"); err != nil {
-		t.Error(err)
+	// The major version and the exact installed one; nothing else, not even another 15.x.
+	for version, ok := range map[string]bool{"": true, "15": true, "15.4": true,
+		"15.99": false, "15.3": false, "15.4.1": false, "15.04": false, "16.1": false, "16": false, "14": false, " 15": false} {
+		err := checkEngine("aurora-postgresql", version, "15.4")
+		if ok && err != nil {
+			t.Errorf("%q: %v", version, err)
+		}
+		if !ok && (code(err) != "InvalidParameterCombination" || awsquery.AsError(err).Message != "Cannot find version "+version+" for aurora-postgresql") {
+			t.Errorf("%q: %v", version, err)
+		}
 	}
-	if err := checkEngine("aurora-postgresql", ""); err != nil {
-		t.Error(err)
-	}
-	if code(checkEngine("aurora-postgresql", "16.1")) != "InvalidParameterCombination" {
-		t.Error("16.1 accepted")
-	}
-	if code(checkEngine("postgres", "15.4")) != "InvalidParameterValue" {
+	if code(checkEngine("postgres", "15.4", "15.4")) != "InvalidParameterValue" {
 		t.Error("postgres engine accepted")
 	}
 	for class, ok := range map[string]bool{"db.r6g.large": true, "db.t3.medium": true, "db.serverless": true, "db.m1.small": false, "r6g.large": false} {

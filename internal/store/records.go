@@ -67,6 +67,9 @@ type Cluster struct {
 	// ParameterGroup is the DB cluster parameter group's name.
 	ParameterGroup string `json:"parameter_group"`
 	Tags           []Tag  `json:"tags,omitempty"`
+
+	// DeletionProtection refuses DeleteDBCluster while set.
+	DeletionProtection bool `json:"deletion_protection,omitempty"`
 }
 
 // Tag is a resource tag: RDS resources and IAM entities alike.

@@ -30,7 +30,7 @@ func createCluster(ctx context.Context, t *testing.T, c *rds.Client, id, user, p
 	in := &rds.CreateDBClusterInput{
 		DBClusterIdentifier: aws.String(id),
 		Engine:              aws.String("aurora-postgresql"),
-		EngineVersion:       aws.String("15.4"),
+		EngineVersion:       aws.String("15"),
 		MasterUsername:      aws.String(user),
 		MasterUserPassword:  aws.String(password),
 	}

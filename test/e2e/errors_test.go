@@ -61,6 +61,11 @@ func TestBadInputGetsRDSErrorsAndChangesNothing(t *testing.T) {
 		{"password of 129 characters", clusterInput("e1", func(in *rds.CreateDBClusterInput) { in.MasterUserPassword = aws.String(strings.Repeat("p", 129)) }), "InvalidParameterValue", 400, "longer than 128"},
 		{"other engine", clusterInput("e1", func(in *rds.CreateDBClusterInput) { in.Engine = aws.String("aurora-mysql") }), "InvalidParameterValue", 400, "Invalid DB engine"},
 		{"engine version 16", clusterInput("e1", func(in *rds.CreateDBClusterInput) { in.EngineVersion = aws.String("16.1") }), "InvalidParameterCombination", 400, "Cannot find version 16.1"},
+		{"engine version 15.99", clusterInput("e1", func(in *rds.CreateDBClusterInput) { in.EngineVersion = aws.String("15.99") }), "InvalidParameterCombination", 400, "Cannot find version 15.99 for aurora-postgresql"},
+		{"encrypted storage", clusterInput("e1", func(in *rds.CreateDBClusterInput) { in.StorageEncrypted = aws.Bool(true) }), "InvalidParameterCombination", 400, "does not encrypt storage"},
+		{"KMS key", clusterInput("e1", func(in *rds.CreateDBClusterInput) { in.KmsKeyId = aws.String("alias/aws/rds") }), "InvalidParameterCombination", 400, "does not encrypt storage"},
+		{"backup retention 7", clusterInput("e1", func(in *rds.CreateDBClusterInput) { in.BackupRetentionPeriod = aws.Int32(7) }), "InvalidParameterCombination", 400, "BackupRetentionPeriod"},
+		{"backup window", clusterInput("e1", func(in *rds.CreateDBClusterInput) { in.PreferredBackupWindow = aws.String("03:00-03:30") }), "InvalidParameterCombination", 400, "PreferredBackupWindow"},
 		{"port out of range", clusterInput("e1", func(in *rds.CreateDBClusterInput) { in.Port = aws.Int32(80) }), "InvalidParameterValue", 400, "port"},
 	}
 	for _, tc := range bad {

@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
 	"github.com/aws/aws-sdk-go-v2/service/rds"
+	rdstypes "github.com/aws/aws-sdk-go-v2/service/rds/types"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 )
 
@@ -127,6 +128,32 @@ func TestIAMDecidesEveryManagementAction(t *testing.T) {
 		})
 		_, err := c.CreateDBCluster(ctx, clusterInput("prod-a", nil))
 		denied(t, err, "rds:CreateDBCluster", "cluster:prod-a")
+	})
+
+	t.Run("a deny on cluster:prod-* holds for tagging however the ARN is spelled", func(t *testing.T) {
+		made, err := rootRDS.CreateDBCluster(ctx, clusterInput("prod-tagged", nil))
+		if err != nil {
+			t.Fatal(err)
+		}
+		canonical := aws.ToString(made.DBCluster.DBClusterArn)
+		t.Cleanup(func() {
+			rootRDS.DeleteDBCluster(context.Background(), &rds.DeleteDBClusterInput{DBClusterIdentifier: aws.String("prod-tagged"), SkipFinalSnapshot: aws.Bool(true)})
+		})
+		id, secret := newUser(ctx, t, root, "no-prod-tags", nil, map[string]string{"no-prod": `{"Version":"2012-10-17","Statement":[
+			{"Effect":"Allow","Action":"rds:*","Resource":"*"},
+			{"Effect":"Deny","Action":"rds:*","Resource":"arn:aws:rds:*:*:cluster:prod-*"}]}`})
+		c := srv.rdsAs(id, secret, "")
+		for _, name := range []string{"PROD-TAGGED", "Prod-Tagged"} {
+			arn := strings.TrimSuffix(canonical, "prod-tagged") + name
+			_, err := c.AddTagsToResource(ctx, &rds.AddTagsToResourceInput{ResourceName: aws.String(arn), Tags: []rdstypes.Tag{{Key: aws.String("owner"), Value: aws.String("me")}}})
+			denied(t, err, "rds:AddTagsToResource", "cluster:prod-tagged with an explicit deny")
+			_, err = c.ListTagsForResource(ctx, &rds.ListTagsForResourceInput{ResourceName: aws.String(arn)})
+			denied(t, err, "rds:ListTagsForResource", "cluster:prod-tagged with an explicit deny")
+		}
+		out, err := rootRDS.DescribeDBClusters(ctx, &rds.DescribeDBClustersInput{DBClusterIdentifier: aws.String("prod-tagged")})
+		if err != nil || len(out.DBClusters) != 1 || len(out.DBClusters[0].TagList) != 0 {
+			t.Fatalf("the denied calls tagged the cluster: %+v %v", out, err)
+		}
 	})
 
 	t.Run("an explicit deny beats AdministratorAccess", func(t *testing.T) {
