@@ -29,7 +29,8 @@ cleanup() {
   [ -f "$work/pgbouncer.pid" ] && kill "$(cat "$work/pgbouncer.pid")" 2>/dev/null || true
   [ -n "${bouncer_pid:-}" ] && kill "$bouncer_pid" 2>/dev/null || true
   for p in ${serve_pid:-} ${relay_pid:-}; do kill -TERM "$p" 2>/dev/null; wait "$p" 2>/dev/null || true; done
-  # The clusters' OS accounts: serve removes one only with its cluster.
+  # The clusters' OS accounts (GECOS: engine.TenantMarker): serve removes one only with its
+  # cluster.
   getent passwd | awk -F: -v w="$work/" '$5 == "Borealis PostgreSQL tenant" && index($6, w) == 1 {print $1}' |
     while read -r u; do userdel "$u" 2>/dev/null || true; done
   rm -rf "$work"

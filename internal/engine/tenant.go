@@ -25,12 +25,12 @@ import (
 // database user makes its server open (libpq's sslkey, sslcert, passfile, host=<socket
 // directory>, ...) reaches another cluster's files: they are the other account's, 0700.
 
-// tenantPrefix starts the name of every account Borealis makes; tenantMarker is their GECOS
+// tenantPrefix starts the name of every account Borealis makes; TenantMarker is their GECOS
 // field. An account is only ever used or removed when it carries both: Borealis never
 // takes over or deletes an account it did not make.
 const (
 	tenantPrefix = "borealis-"
-	tenantMarker = "Borealis PostgreSQL tenant"
+	TenantMarker = "Borealis PostgreSQL tenant"
 )
 
 var tenantRE = regexp.MustCompile(`^` + tenantPrefix + `[0-9a-f]{12}$`)
@@ -87,7 +87,7 @@ func (l *Local) ensureTenant(ctx context.Context, s Spec) (account, error) {
 	for attempt := 0; ; attempt++ {
 		a, u, err := lookupAccount(name)
 		if err == nil {
-			if u.Name != tenantMarker {
+			if u.Name != TenantMarker {
 				return account{}, fmt.Errorf("engine: %s: account %q exists but Borealis did not make it (GECOS %q); refusing to run the server as it",
 					s.Name, name, u.Name)
 			}
@@ -105,7 +105,7 @@ func (l *Local) ensureTenant(ctx context.Context, s Spec) (account, error) {
 			return account{}, fmt.Errorf("engine: %s: account %q still missing after useradd", s.Name, name)
 		}
 		args := []string{"--system", "--no-create-home", "--home-dir", filepath.Dir(s.DataDir),
-			"--shell", nologin(), "--comment", tenantMarker}
+			"--shell", nologin(), "--comment", TenantMarker}
 		if _, gerr := user.LookupGroup(name); gerr == nil {
 			args = append(args, "--gid", name) // left by a useradd that died half-way
 		} else {
@@ -173,7 +173,7 @@ func (l *Local) removeTenant(ctx context.Context, s Spec) error {
 		return nil
 	case err != nil:
 		return err
-	case u.Name != tenantMarker:
+	case u.Name != TenantMarker:
 		l.log.Warn("not removing an account Borealis did not make", "instance", s.Name, "account", name)
 		return nil
 	}

@@ -22,9 +22,6 @@ import (
 	"github.com/borealis-db/borealis/internal/engine"
 )
 
-// tenantMarker is the GECOS field of the OS accounts Borealis makes for clusters.
-const tenantMarker = "Borealis PostgreSQL tenant"
-
 // removeTenantAccounts deletes the cluster accounts whose home (the cluster's volume
 // directory) lies under one of dirs: those of clusters a test left behind.
 func removeTenantAccounts(dirs []string) {
@@ -34,7 +31,7 @@ func removeTenantAccounts(dirs []string) {
 	}
 	for _, l := range strings.Split(string(b), "\n") {
 		f := strings.Split(l, ":")
-		if len(f) < 7 || f[4] != tenantMarker {
+		if len(f) < 7 || f[4] != engine.TenantMarker {
 			continue
 		}
 		for _, d := range dirs {
