@@ -8,6 +8,9 @@ package authz
 type Resource struct {
 	ARN  string
 	Keys map[string][]string
+	// Action is the IAM action to allow on this resource when it is not the request's own:
+	// EC2 asks for ec2:CreateTags on a resource created with tags.
+	Action string
 }
 
 // On returns a resource without keys of its own.

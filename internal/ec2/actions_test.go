@@ -25,7 +25,7 @@ func TestEveryRoutedActionHasAnIAMMapping(t *testing.T) {
 	e := newEnv(t)
 	p := params("VpcId", "vpc-0123456789abcdef0", "SubnetId", "subnet-0123456789abcdef0", "GroupId", "sg-0123456789abcdef0",
 		"NetworkInterfaceId", "eni-0123456789abcdef0", "SecurityGroupId.1", "sg-0123456789abcdef0")
-	if len(actions) != 18 {
+	if len(actions) != 22 {
 		t.Fatalf("%d actions in the table", len(actions))
 	}
 	for name, a := range actions {

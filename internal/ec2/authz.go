@@ -98,28 +98,14 @@ func (s *Service) interfaceResource(ctx context.Context, id string) authz.Resour
 	return r
 }
 
-// requestTags fills aws:RequestTag/* and aws:TagKeys from the request's TagSpecification.
-func requestTags(p awsquery.Params, resourceType string, keys map[string][]string) {
-	tags, _ := parseTags(p, resourceType) // a bad tag is refused by the action itself
-	var names []string
-	for _, t := range tags {
-		keys["aws:RequestTag/"+t.Key] = []string{t.Value}
-		names = append(names, t.Key)
-	}
-	if len(names) > 0 {
-		keys["aws:TagKeys"] = names
-	}
-}
-
 func (s *Service) createVpcResources(ctx context.Context, p awsquery.Params, keys map[string][]string) []authz.Resource {
-	requestTags(p, "vpc", keys)
 	tenancy := p.Get("InstanceTenancy")
 	if tenancy == "" {
 		tenancy = tenancyDefault
 	}
 	r := authz.On(s.arn(ctx, "vpc", "*"))
 	r.Keys = map[string][]string{"ec2:Tenancy": {tenancy}, "ec2:Region": {s.cfg.Region}}
-	return []authz.Resource{r}
+	return append([]authz.Resource{r}, s.tagOnCreate(ctx, p, "vpc", "CreateVpc", keys)...)
 }
 
 func (s *Service) vpcResources(ctx context.Context, p awsquery.Params, _ map[string][]string) []authz.Resource {
@@ -127,10 +113,9 @@ func (s *Service) vpcResources(ctx context.Context, p awsquery.Params, _ map[str
 }
 
 func (s *Service) createSubnetResources(ctx context.Context, p awsquery.Params, keys map[string][]string) []authz.Resource {
-	requestTags(p, "subnet", keys)
 	r := authz.On(s.arn(ctx, "subnet", "*"))
 	r.Keys = map[string][]string{"ec2:Vpc": {s.arn(ctx, "vpc", p.Get("VpcId"))}, "ec2:Region": {s.cfg.Region}}
-	return []authz.Resource{r, s.vpcResource(ctx, p.Get("VpcId"))}
+	return append([]authz.Resource{r, s.vpcResource(ctx, p.Get("VpcId"))}, s.tagOnCreate(ctx, p, "subnet", "CreateSubnet", keys)...)
 }
 
 func (s *Service) subnetResources(ctx context.Context, p awsquery.Params, _ map[string][]string) []authz.Resource {
@@ -139,7 +124,6 @@ func (s *Service) subnetResources(ctx context.Context, p awsquery.Params, _ map[
 
 // createGroupResources: the new group (with ec2:Vpc, the VPC it goes into) and that VPC.
 func (s *Service) createGroupResources(ctx context.Context, p awsquery.Params, keys map[string][]string) []authz.Resource {
-	requestTags(p, "security-group", keys)
 	vpcID := p.Get("VpcId")
 	if vpcID == "" {
 		if v, err := s.store.EC2().DefaultVPC(ctx); err == nil {
@@ -148,7 +132,7 @@ func (s *Service) createGroupResources(ctx context.Context, p awsquery.Params, k
 	}
 	r := authz.On(s.arn(ctx, "security-group", "*"))
 	r.Keys = map[string][]string{"ec2:Vpc": {s.arn(ctx, "vpc", vpcID)}, "ec2:Region": {s.cfg.Region}}
-	return []authz.Resource{r, s.vpcResource(ctx, vpcID)}
+	return append([]authz.Resource{r, s.vpcResource(ctx, vpcID)}, s.tagOnCreate(ctx, p, "security-group", "CreateSecurityGroup", keys)...)
 }
 
 func (s *Service) groupResources(ctx context.Context, p awsquery.Params, _ map[string][]string) []authz.Resource {
@@ -159,7 +143,6 @@ func (s *Service) groupResources(ctx context.Context, p awsquery.Params, _ map[s
 // no group named, that is the subnet's VPC's default group, decided on as if named: joining
 // it admits the interface's address wherever the default group is a rule's source.
 func (s *Service) createInterfaceResources(ctx context.Context, p awsquery.Params, keys map[string][]string) []authz.Resource {
-	requestTags(p, "network-interface", keys)
 	sn := s.subnetResource(ctx, p.Get("SubnetId"))
 	r := authz.On(s.arn(ctx, "network-interface", "*"))
 	r.Keys = map[string][]string{"ec2:Subnet": {sn.ARN}, "ec2:Region": {s.cfg.Region}}
@@ -177,7 +160,7 @@ func (s *Service) createInterfaceResources(ctx context.Context, p awsquery.Param
 	for _, id := range groups {
 		res = append(res, s.groupResource(ctx, id, ""))
 	}
-	return res
+	return append(res, s.tagOnCreate(ctx, p, "network-interface", "CreateNetworkInterface", keys)...)
 }
 
 func (s *Service) modifyInterfaceResources(ctx context.Context, p awsquery.Params, _ map[string][]string) []authz.Resource {

@@ -550,10 +550,6 @@ func (s *Service) authorize(ctx context.Context, p awsquery.Params, egress bool)
 	if err != nil {
 		return nil, err
 	}
-	// Rule tags are checked but not kept: rules carry no tags here.
-	if _, err := parseTags(p, "security-group-rule"); err != nil {
-		return nil, err
-	}
 	var g store.SecurityGroup
 	var added []store.SecurityGroupRule
 	err = s.store.EC2Tx(ctx, func(e store.EC2State) error {

@@ -138,6 +138,10 @@ func (e *env) evaluate(action string, res []authz.Resource, keys map[string][]st
 	pol := e.policy
 	e.mu.Unlock()
 	for _, r := range res {
+		action := action
+		if r.Action != "" {
+			action = r.Action
+		}
 		ctx := maps.Clone(keys)
 		maps.Copy(ctx, r.Keys)
 		if policy.Evaluate(policy.Request{Action: action, Resource: r.ARN, Context: ctx}, []*policy.Policy{pol}).Decision != policy.Allow {

@@ -81,17 +81,9 @@ func (s *Service) createNetworkInterface(ctx context.Context, p awsquery.Params)
 	if rawIP == "" {
 		rawIP = p.Get("PrivateIpAddresses.1.PrivateIpAddress")
 	}
-	extra := p.Has("PrivateIpAddresses.2.PrivateIpAddress") || p.Has("Ipv6Addresses.1.Ipv6Address") ||
-		p.Has("Ipv4Prefix.1.Ipv4Prefix") || p.Has("Ipv6Prefix.1.Ipv6Prefix")
-	for _, k := range []string{"SecondaryPrivateIpAddressCount", "Ipv6AddressCount", "Ipv4PrefixCount", "Ipv6PrefixCount"} {
-		n, _, err := p.Int(k)
-		if err != nil {
-			return nil, err
-		}
-		extra = extra || n > 0
-	}
-	if extra {
-		return nil, awsquery.InvalidParameterValue("Borealis network interfaces have one private address: set PrivateIpAddress only.")
+	// The other ways to more addresses are refused by the member table.
+	if p.Has("PrivateIpAddresses.2.PrivateIpAddress") {
+		return nil, awsquery.InvalidParameterValue(oneAddress)
 	}
 	var ip netip.Addr
 	if rawIP != "" {
@@ -312,9 +304,6 @@ func (s *Service) modifyNetworkInterfaceAttribute(ctx context.Context, p awsquer
 		return nil, err
 	}
 	hasDesc := p.Has("Description.Value")
-	if p.Has("SourceDestCheck.Value") || len(prefixes(p, "Attachment")) > 0 || p.Has("AssociatePublicIpAddress") {
-		return nil, awsquery.InvalidParameterValue("Borealis network interfaces have two attributes to modify: groupSet and description.")
-	}
 	switch {
 	case len(groups) > 0 && hasDesc:
 		return nil, awsquery.InvalidParameterCombination("Fields for multiple attribute types specified: groupSet, description")

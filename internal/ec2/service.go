@@ -65,6 +65,9 @@ func (s *Service) Do(ctx context.Context, action string, p awsquery.Params) (any
 	if !ok {
 		return nil, awsquery.InvalidAction(action)
 	}
+	if err := checkMembers(p, a.members); err != nil {
+		return nil, err
+	}
 	// IAM has allowed the call by now, which is all a dry run asks.
 	if dry, _, err := p.Bool("DryRun"); err != nil {
 		return nil, err
@@ -83,9 +86,7 @@ func (s *Service) owner(ctx context.Context) string {
 	return p.AccountID
 }
 
-func (s *Service) zones() []string {
-	return []string{s.cfg.Region + "a", s.cfg.Region + "b", s.cfg.Region + "c"}
-}
+func (s *Service) zones() []string { return AvailabilityZones(s.cfg.Region) }
 
 func (s *Service) arn(ctx context.Context, kind, id string) string {
 	return fmt.Sprintf("arn:aws:ec2:%s:%s:%s/%s", s.cfg.Region, s.owner(ctx), kind, id)
@@ -361,29 +362,20 @@ func parseTags(p awsquery.Params, resourceType string) ([]store.Tag, error) {
 		if rt := p.Get(pre + "ResourceType"); rt != resourceType {
 			return nil, awsquery.InvalidParameterValue("'%s' is not a valid taggable resource type for this operation.", awsquery.Clip(rt))
 		}
-		for _, tp := range prefixes(p, pre+"Tag") {
+		tps := prefixes(p, pre+"Tag")
+		if len(tps) > maxTagsPerResource {
+			return nil, tagLimit() // before reading them: bounds one request's work
+		}
+		for _, tp := range tps {
 			k, v := p.Get(tp+"Key"), p.Get(tp+"Value")
-			switch {
-			case k == "" || len(k) > 128:
-				return nil, awsquery.InvalidParameterValue("Tag keys must be between 1 and 128 characters.")
-			case strings.HasPrefix(strings.ToLower(k), "aws:"):
-				return nil, awsquery.InvalidParameterValue("Tag keys starting with 'aws:' are reserved for internal use")
-			case len(v) > 256:
-				return nil, awsquery.InvalidParameterValue("Tag values must be at most 256 characters.")
+			if err := checkTag(k, v); err != nil {
+				return nil, err
 			}
-			replaced := false
-			for i := range tags {
-				if tags[i].Key == k {
-					tags[i].Value, replaced = v, true
-				}
-			}
-			if !replaced {
-				tags = append(tags, store.Tag{Key: k, Value: v})
-			}
+			tags = mergeTags(tags, []store.Tag{{Key: k, Value: v}})
 		}
 	}
-	if len(tags) > 50 {
-		return nil, fault("TagLimitExceeded", "The maximum number of tags for a resource is 50.")
+	if len(tags) > maxTagsPerResource {
+		return nil, tagLimit()
 	}
 	return tags, nil
 }

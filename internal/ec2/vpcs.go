@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/netip"
 	"slices"
+	"strings"
 
 	"github.com/borealis-db/borealis/internal/awsquery"
 	"github.com/borealis-db/borealis/internal/store"
@@ -104,9 +105,6 @@ func (s *Service) createVpc(ctx context.Context, p awsquery.Params) (any, error)
 	case tenancyDefault, tenancyDedicated:
 	default:
 		return nil, awsquery.InvalidParameterValue("Value (%s) for parameter instanceTenancy is invalid. Valid values: default, dedicated.", awsquery.Clip(tenancy))
-	}
-	if b, _, _ := p.Bool("AmazonProvidedIpv6CidrBlock"); b || p.Has("Ipv6CidrBlock") || p.Has("Ipv4IpamPoolId") || p.Has("Ipv6IpamPoolId") {
-		return nil, awsquery.InvalidParameterValue("Borealis VPCs have one IPv4 CIDR block; IPv6 blocks and IPAM pools are not supported.")
 	}
 	tags, err := parseTags(p, "vpc")
 	if err != nil {
@@ -253,15 +251,9 @@ func (s *Service) createSubnet(ctx context.Context, p awsquery.Params) (any, err
 	if err != nil {
 		return nil, err
 	}
-	zone := p.Get("AvailabilityZone")
-	if zone == "" {
-		zone = s.zones()[0]
-	} else if !slices.Contains(s.zones(), zone) {
-		return nil, awsquery.InvalidParameterValue("Value (%s) for parameter availabilityZone is invalid. Subnets can currently only be created in the following availability zones: %s, %s, %s.",
-			awsquery.Clip(zone), s.zones()[0], s.zones()[1], s.zones()[2])
-	}
-	if p.Has("Ipv6CidrBlock") || p.Has("Ipv4IpamPoolId") || p.Has("Ipv6IpamPoolId") {
-		return nil, awsquery.InvalidParameterValue("Borealis subnets have one IPv4 CIDR block; IPv6 blocks and IPAM pools are not supported.")
+	zone, err := s.subnetZone(p)
+	if err != nil {
+		return nil, err
 	}
 	tags, err := parseTags(p, "subnet")
 	if err != nil {
@@ -299,6 +291,31 @@ func (s *Service) createSubnet(ctx context.Context, p awsquery.Params) (any, err
 	}
 	s.log.Info("subnet created", "subnet", sn.ID, "vpc", vpcID, "cidr", sn.CidrBlock)
 	return createSubnetResult{s.subnetXML(ctx, sn, nil)}, nil
+}
+
+// subnetZone reads AvailabilityZone or AvailabilityZoneId (one of them; the first zone
+// without either).
+func (s *Service) subnetZone(p awsquery.Params) (string, error) {
+	names := s.zones()
+	name, id := p.Get("AvailabilityZone"), p.Get("AvailabilityZoneId")
+	switch {
+	case name != "" && id != "":
+		return "", awsquery.InvalidParameterCombination("Only one of availabilityZone or availabilityZoneId may be specified.")
+	case id != "":
+		for i, n := range names {
+			if zoneID(s.cfg.Region, i) == id {
+				return n, nil
+			}
+		}
+		return "", awsquery.InvalidParameterValue("Value (%s) for parameter availabilityZoneId is invalid. Subnets can currently only be created in the following availability zones: %s.",
+			awsquery.Clip(id), strings.Join(names, ", "))
+	case name == "":
+		return names[0], nil
+	case !slices.Contains(names, name):
+		return "", awsquery.InvalidParameterValue("Value (%s) for parameter availabilityZone is invalid. Subnets can currently only be created in the following availability zones: %s.",
+			awsquery.Clip(name), strings.Join(names, ", "))
+	}
+	return name, nil
 }
 
 func (s *Service) describeSubnets(ctx context.Context, p awsquery.Params) (any, error) {

@@ -318,3 +318,17 @@ type describeNetworkInterfacesResult struct {
 	NetworkInterfaces []xmlNetworkInterface `xml:"networkInterfaceSet>item"`
 	NextToken         string                `xml:"nextToken,omitempty"`
 }
+
+// Tags.
+
+type xmlTagDescription struct {
+	ResourceID   string `xml:"resourceId"`
+	ResourceType string `xml:"resourceType"`
+	Key          string `xml:"key"`
+	Value        string `xml:"value"`
+}
+
+type describeTagsResult struct {
+	Tags      []xmlTagDescription `xml:"tagSet>item"`
+	NextToken string              `xml:"nextToken,omitempty"`
+}

@@ -31,6 +31,10 @@ func (s *Service) Authorize(ctx context.Context, p principal.Principal, action s
 		policies = append(policies[:len(policies):len(policies)], grant)
 	}
 	for _, r := range resources {
+		action := action
+		if r.Action != "" {
+			action = r.Action
+		}
 		reqCtx := maps.Clone(keys)
 		maps.Copy(reqCtx, r.Keys)
 		switch policy.Evaluate(policy.Request{Action: action, Resource: r.ARN, Context: reqCtx}, policies).Decision {

@@ -3,9 +3,11 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"net/netip"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -400,4 +402,50 @@ func (s *Store) IngressFor(ctx context.Context, groupIDs []string) (Ingress, err
 		return nil
 	})
 	return in, err
+}
+
+// Tags
+
+// ec2TagTables maps the id prefix of each taggable EC2 resource to its table. A resource's
+// tags live in its document, so deleting the resource deletes them.
+var ec2TagTables = map[string]string{"vpc": "ec2_vpcs", "subnet": "ec2_subnets", "sg": "ec2_security_groups", "eni": "ec2_network_interfaces"}
+
+func ec2TagTable(id string) (string, bool) {
+	prefix, _, _ := strings.Cut(id, "-")
+	t, ok := ec2TagTables[prefix]
+	return t, ok
+}
+
+// EC2Tags returns the tags of the VPC, subnet, security group or network interface id;
+// ErrNotFound when there is no such resource.
+func (e EC2State) EC2Tags(ctx context.Context, id string) ([]Tag, error) {
+	table, ok := ec2TagTable(id)
+	if !ok {
+		return nil, ErrNotFound
+	}
+	var raw sql.NullString
+	err := e.q.QueryRowContext(ctx, `SELECT json_extract(doc, '$.tags') FROM `+table+` WHERE id = ?`, id).Scan(&raw)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNotFound
+	} else if err != nil || !raw.Valid {
+		return nil, err
+	}
+	var tags []Tag
+	return tags, json.Unmarshal([]byte(raw.String), &tags)
+}
+
+// SetEC2Tags replaces the tags of the resource id names; ErrNotFound when there is none.
+func (e EC2State) SetEC2Tags(ctx context.Context, id string, tags []Tag) error {
+	table, ok := ec2TagTable(id)
+	if !ok {
+		return ErrNotFound
+	}
+	if len(tags) == 0 {
+		return updateRow(ctx, e.q, `UPDATE `+table+` SET doc = json_remove(doc, '$.tags') WHERE id = ?`, id)
+	}
+	doc, err := json.Marshal(tags)
+	if err != nil {
+		return err
+	}
+	return updateRow(ctx, e.q, `UPDATE `+table+` SET doc = json_set(doc, '$.tags', json(?)) WHERE id = ?`, string(doc), id)
 }
