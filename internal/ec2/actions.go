@@ -175,3 +175,5 @@ func checkMembers(p awsquery.Params, m members) error {
 	}
 	return nil
 }
+
+func (m members) has(name string) bool { _, ok := m[name]; return ok }

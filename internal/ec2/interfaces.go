@@ -104,10 +104,25 @@ func (s *Service) createNetworkInterface(ctx context.Context, p awsquery.Params)
 	if err != nil {
 		return nil, err
 	}
+	token := p.Get("ClientToken")
+	if len(token) > maxClientToken {
+		return nil, awsquery.InvalidParameterValue("Value for parameter clientToken is too long: at most %d characters.", maxClientToken)
+	}
 	ni := store.NetworkInterface{ID: newID("eni"), SubnetID: subnetID, OwnerID: s.owner(ctx), MacAddress: newMAC(),
-		Description: desc, GroupIDs: groups, Tags: tags, CreatedAt: s.cfg.Now().UTC()}
+		Description: desc, GroupIDs: groups, Tags: tags, CreatedAt: s.cfg.Now().UTC(), ClientToken: token}
 	names := map[string]string{}
+	retried := false
 	err = s.store.EC2Tx(ctx, func(e store.EC2State) error {
+		if prev, found, err := byClientToken(ctx, e, token); err != nil {
+			return err
+		} else if found {
+			if prev.SubnetID != subnetID || prev.Description != desc || ip.IsValid() && prev.PrivateIP != ip.String() ||
+				len(groups) > 0 && !sameSet(prev.GroupIDs, groups) || !sameSet(tagStrings(prev.Tags), tagStrings(tags)) {
+				return fault("IdempotentParameterMismatch", "The request uses the same client token as a previous, but non-identical request.")
+			}
+			ni, retried = prev, true
+			return groupNames(ctx, e, ni.GroupIDs, names)
+		}
 		sn, err := e.Subnet(ctx, subnetID)
 		if errors.Is(err, store.ErrNotFound) {
 			return subnetNotFound(subnetID)
@@ -157,9 +172,58 @@ func (s *Service) createNetworkInterface(ctx context.Context, p awsquery.Params)
 	if err != nil {
 		return nil, err
 	}
-	s.log.Info("network interface created", "eni", ni.ID, "ip", ni.PrivateIP, "groups", ni.GroupIDs)
-	s.notify()
+	if !retried {
+		s.log.Info("network interface created", "eni", ni.ID, "ip", ni.PrivateIP, "groups", ni.GroupIDs)
+		s.notify()
+	}
 	return createNetworkInterfaceResult{interfaceXML(ni, names)}, nil
+}
+
+// maxClientToken is EC2's limit on an idempotency token.
+const maxClientToken = 64
+
+// byClientToken finds the interface an earlier request with token created.
+func byClientToken(ctx context.Context, e store.EC2State, token string) (store.NetworkInterface, bool, error) {
+	if token == "" {
+		return store.NetworkInterface{}, false, nil
+	}
+	all, err := e.NetworkInterfaces(ctx)
+	if err != nil {
+		return store.NetworkInterface{}, false, err
+	}
+	i := slices.IndexFunc(all, func(ni store.NetworkInterface) bool { return ni.ClientToken == token })
+	if i < 0 {
+		return store.NetworkInterface{}, false, nil
+	}
+	return all[i], true, nil
+}
+
+func groupNames(ctx context.Context, e store.EC2State, ids []string, names map[string]string) error {
+	for _, id := range ids {
+		g, err := e.SecurityGroup(ctx, id)
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		} else if err != nil {
+			return err
+		}
+		names[id] = g.Name
+	}
+	return nil
+}
+
+func sameSet(a, b []string) bool {
+	a, b = slices.Clone(a), slices.Clone(b)
+	slices.Sort(a)
+	slices.Sort(b)
+	return slices.Equal(slices.Compact(a), slices.Compact(b))
+}
+
+func tagStrings(tags []store.Tag) []string {
+	var out []string
+	for _, t := range tags {
+		out = append(out, t.Key+"\x00"+t.Value)
+	}
+	return out
 }
 
 // reservedAtStart is how many addresses EC2 reserves at the start of every subnet (the

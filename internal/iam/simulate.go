@@ -202,11 +202,6 @@ func (s *Service) simulatePrincipalPolicy(ctx context.Context, p awsquery.Params
 	if len(resources) == 0 {
 		resources = []string{"*"}
 	}
-	for _, m := range []string{"ResourcePolicy", "ResourceOwner", "CallerArn", "PermissionsBoundaryPolicyInputList.member.1", "ResourceHandlingOption"} {
-		if p.Has(m) {
-			return nil, invalidInput("%s is not supported by Borealis: it evaluates identity-based policies only.", strings.Split(m, ".")[0])
-		}
-	}
 	pg, err := paging(p)
 	if err != nil {
 		return nil, err

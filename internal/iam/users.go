@@ -42,9 +42,6 @@ func (s *Service) createUser(ctx context.Context, p awsquery.Params) (any, error
 	if err != nil {
 		return nil, err
 	}
-	if p.String("PermissionsBoundary") != "" {
-		return nil, invalidInput("Permissions boundaries are not supported by Borealis.")
-	}
 	ts, err := tags(p)
 	if err != nil {
 		return nil, err

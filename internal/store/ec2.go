@@ -97,6 +97,8 @@ type NetworkInterface struct {
 	GroupIDs         []string  `json:"group_ids"`
 	Tags             []Tag     `json:"tags,omitempty"`
 	CreatedAt        time.Time `json:"created_at"`
+	// ClientToken makes a retried CreateNetworkInterface answer the interface it created.
+	ClientToken string `json:"client_token,omitempty"`
 }
 
 // EC2State reads and writes the EC2 records, either straight on the database (Store.EC2)
