@@ -54,7 +54,9 @@ func TestCreateDescribeDeleteTags(t *testing.T) {
 	if paged := e.tagsOf(e.c, &ec2.DescribeTagsInput{MaxResults: aws.Int32(5)}); !slices.Equal(paged, all) {
 		t.Fatalf("paged %v\nall %v", paged, all)
 	}
-	filter := func(name string, values ...string) types.Filter { return types.Filter{Name: aws.String(name), Values: values} }
+	filter := func(name string, values ...string) types.Filter {
+		return types.Filter{Name: aws.String(name), Values: values}
+	}
 	for _, c := range []struct {
 		f    []types.Filter
 		want int

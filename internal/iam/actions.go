@@ -92,7 +92,7 @@ var iamActions = map[string]iamAction{
 	"ListAttachedUserPolicies":  {forKind((*Service).listAttachedPolicies, userKind), onUser, carries("UserName", "PathPrefix", "Marker", "MaxItems")},
 	"ListAttachedGroupPolicies": {forKind((*Service).listAttachedPolicies, groupKind), onGroup, carries("GroupName", "PathPrefix", "Marker", "MaxItems")},
 
-	"SimulatePrincipalPolicy": {(*Service).simulatePrincipalPolicy, onPolicySource, carries("PolicySourceArn", "PolicyInputList", "ActionNames", "ResourceArns", "ContextEntries", "MaxItems", "Marker").with("PermissionsBoundaryPolicyInputList", only(identityPoliciesOnly)).with("ResourcePolicy", only(identityPoliciesOnly)).with("ResourceOwner", only(identityPoliciesOnly)).with("CallerArn", only(identityPoliciesOnly)).with("ResourceHandlingOption", only(identityPoliciesOnly))},
+	"SimulatePrincipalPolicy": {(*Service).simulatePrincipalPolicy, onPolicySource, carries("PolicySourceArn", "PolicyInputList", "ActionNames", "ResourceArns", "ContextEntries", "MaxItems", "Marker").with("PermissionsBoundaryPolicyInputList", only(identityPoliciesOnly)).with("ResourcePolicy", only(identityPoliciesOnly)).with("ResourceOwner", only(identityPoliciesOnly)).with("CallerArn", only(identityPoliciesOnly)).with("ResourceHandlingOption", only(identityPoliciesOnly)).with("PolicyExclusionList", only(noExclusions))},
 }
 
 // forKind adapts an action shared by users and groups.

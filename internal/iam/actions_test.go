@@ -71,3 +71,45 @@ func TestEveryActionMapped(t *testing.T) {
 		t.Errorf("GetCallerIdentity: %+v", res)
 	}
 }
+
+// TestEveryActionDeclaresItsModelMembers: each IAM action declares exactly the members of
+// its input in the AWS API, carried out or refused with a reason; nothing else is accepted.
+func TestEveryActionDeclaresItsModelMembers(t *testing.T) {
+	client := reflect.TypeOf(&awsiam.Client{})
+	for name, a := range iamActions {
+		m, ok := client.MethodByName(name)
+		if !ok {
+			t.Errorf("%s is not an IAM operation", name)
+			continue
+		}
+		in := m.Type.In(2).Elem()
+		model := map[string]bool{}
+		for i := range in.NumField() {
+			if f := in.Field(i); f.IsExported() {
+				model[f.Name] = true
+				if _, ok := a.members[f.Name]; !ok {
+					t.Errorf("%s: member %s is not declared", name, f.Name)
+				}
+			}
+		}
+		for n, mem := range a.members {
+			if !model[n] {
+				t.Errorf("%s: declares %s, which is not a member of %s", name, n, in.Name())
+			}
+			if mem.why == "" && len(mem.only) > 0 {
+				t.Errorf("%s: %s accepts only some values but says not why", name, n)
+			}
+		}
+	}
+}
+
+func TestMembersNotCarriedOutAreRefused(t *testing.T) {
+	e := newEnv(t)
+	e.fail("InvalidInput", 400, "Foo", "CreateUser", "UserName", "bob", "Foo", "x")
+	e.fail("InvalidInput", 400, "GroupName", "CreateUser", "UserName", "bob", "GroupName", "g") // another action's member
+	e.fail("InvalidInput", 400, "boundaries", "CreateUser", "UserName", "bob", "PermissionsBoundary", "arn:aws:iam::aws:policy/AdministratorAccess")
+	e.fail("InvalidInput", 400, "identity-based", "SimulatePrincipalPolicy", "PolicySourceArn", "arn:aws:iam::123456789012:user/x",
+		"ActionNames.member.1", "rds:DescribeDBClusters", "ResourcePolicy", "{}")
+	e.fail("NoSuchEntity", 404, "", "GetUser", "UserName", "bob") // nothing was created
+	e.do("CreateUser", "UserName", "bob", "Path", "/")
+}

@@ -42,6 +42,7 @@ var envelope = carries("Action", "Version")
 // Why memberSet are refused, each said once.
 const (
 	noBoundaries         = "Permissions boundaries are not supported by Borealis."
+	noExclusions         = "Borealis simulates every policy that applies: PolicyExclusionList is not supported."
 	identityPoliciesOnly = "Borealis evaluates identity-based policies only: PermissionsBoundaryPolicyInputList, ResourcePolicy, ResourceOwner, CallerArn and ResourceHandlingOption are not supported."
 )
 
