@@ -74,6 +74,17 @@ func TestActionsNameTheResourcesAWSDocuments(t *testing.T) {
 			[]string{arn("network-interface", "*"), arn("subnet", "subnet-0123456789abcdef0")}},
 		{"ModifyNetworkInterfaceAttribute", []string{"NetworkInterfaceId", "eni-0123456789abcdef0", "SecurityGroupId.1", sg},
 			[]string{arn("network-interface", "eni-0123456789abcdef0"), arn("security-group", sg)}},
+		{"DescribeTags", nil, []string{"*"}},
+		{"DescribeAvailabilityZones", nil, []string{"*"}},
+		// Each resource tagged, in its canonical form; one not an id still gets an ARN.
+		{"CreateTags", []string{"ResourceId.1", vpc, "ResourceId.2", sg, "ResourceId.3", subnet, "Tag.1.Key", "k"},
+			[]string{arn("vpc", vpc), arn("security-group", sg), arn("subnet", subnet)}},
+		{"DeleteTags", []string{"ResourceId.1", "eni-0123456789abcdef0", "ResourceId.2", "foo"},
+			[]string{arn("network-interface", "eni-0123456789abcdef0"), arn("*", "foo")}},
+		{"CreateTags", nil, []string{arn("*", "*")}},
+		// Tags at creation: ec2:CreateTags on the new resource as well.
+		{"CreateSecurityGroup", []string{"GroupName", "x", "TagSpecification.1.ResourceType", "security-group", "TagSpecification.1.Tag.1.Key", "k"},
+			[]string{arn("security-group", "*"), arn("vpc", vpc), arn("security-group", "*")}},
 		{"NoSuchAction", nil, []string{"*"}},
 	}
 	for _, c := range cases {
@@ -86,8 +97,12 @@ func TestActionsNameTheResourcesAWSDocuments(t *testing.T) {
 			t.Errorf("%s: %v, want %v", c.action, got, c.want)
 		}
 	}
+	res, _ := e.svc.Authorization(e.ctx, "CreateSubnet", params("VpcId", vpc, "TagSpecification.1.ResourceType", "subnet", "TagSpecification.1.Tag.1.Key", "k"))
+	if last := res[len(res)-1]; last.Action != "ec2:CreateTags" || last.Keys["ec2:CreateAction"][0] != "CreateSubnet" || res[0].Action != "" {
+		t.Errorf("CreateSubnet with tags: %+v", res)
+	}
 	// Condition keys: the group's VPC, the new VPC's tenancy, the request's tags.
-	res, _ := e.svc.Authorization(e.ctx, "AuthorizeSecurityGroupIngress", params("GroupId", sg))
+	res, _ = e.svc.Authorization(e.ctx, "AuthorizeSecurityGroupIngress", params("GroupId", sg))
 	if got := res[0].Keys["ec2:Vpc"]; len(got) != 1 || got[0] != arn("vpc", vpc) {
 		t.Errorf("ec2:Vpc = %v", got)
 	}
