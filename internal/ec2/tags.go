@@ -47,7 +47,7 @@ func checkTag(k, v string) error {
 }
 
 func tagLimit() error {
-	return fault("TagLimitExceeded", "The maximum number of tags for a resource is %d.", maxTagsPerResource)
+	return fault("TagLimitExceeded", "The maximum number of Tags for a resource has been reached.")
 }
 
 // mergeTags sets each tag of add on tags, replacing the value of a key already there.
