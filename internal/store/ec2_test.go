@@ -167,3 +167,45 @@ func ec2NoErr(err error) {
 		panic(err)
 	}
 }
+
+func TestEC2TagsLiveInTheirResource(t *testing.T) {
+	ctx := context.Background()
+	s, _ := open(t)
+	e := s.EC2()
+	if err := e.CreateVPC(ctx, VPC{ID: "vpc-1", CidrBlock: "10.0.0.0/16", Tags: []Tag{{Key: "a", Value: "1"}}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.CreateSubnet(ctx, Subnet{ID: "subnet-1", VpcID: "vpc-1"}); err != nil {
+		t.Fatal(err)
+	}
+	if tags, err := e.EC2Tags(ctx, "subnet-1"); err != nil || len(tags) != 0 {
+		t.Fatalf("untagged subnet: %v %v", tags, err)
+	}
+	want := []Tag{{Key: "team", Value: "db"}, {Key: "empty", Value: ""}}
+	if err := e.SetEC2Tags(ctx, "subnet-1", want); err != nil {
+		t.Fatal(err)
+	}
+	if sn, err := e.Subnet(ctx, "subnet-1"); err != nil || fmt.Sprint(sn.Tags) != fmt.Sprint(want) || sn.VpcID != "vpc-1" {
+		t.Fatalf("subnet after SetEC2Tags: %+v %v", sn, err)
+	}
+	if err := e.SetEC2Tags(ctx, "vpc-1", nil); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := e.VPC(ctx, "vpc-1"); err != nil || len(v.Tags) != 0 || v.CidrBlock != "10.0.0.0/16" {
+		t.Fatalf("VPC after clearing tags: %+v %v", v, err)
+	}
+	for _, id := range []string{"vpc-9", "sg-9", "eni-9", "sgr-1", "foo"} {
+		if _, err := e.EC2Tags(ctx, id); !errors.Is(err, ErrNotFound) {
+			t.Errorf("EC2Tags(%s): %v", id, err)
+		}
+		if err := e.SetEC2Tags(ctx, id, want); !errors.Is(err, ErrNotFound) {
+			t.Errorf("SetEC2Tags(%s): %v", id, err)
+		}
+	}
+	if err := e.DeleteSubnet(ctx, "subnet-1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.EC2Tags(ctx, "subnet-1"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("tags of a deleted subnet: %v", err)
+	}
+}
