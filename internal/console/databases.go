@@ -347,8 +347,8 @@ func (c *Console) act(w http.ResponseWriter, r *http.Request, back, service, act
 
 // flashError shows an error on the page the form came from.
 func (c *Console) flashError(w http.ResponseWriter, r *http.Request, back, text string) {
-	if s, ok := sessionFrom(r.Context()); ok {
-		c.sessions.flash(s, "", text)
+	if cur, ok := sessionFrom(r.Context()); ok {
+		c.sessions.flash(cur.s, "", text)
 	}
 	http.Redirect(w, r, back, http.StatusSeeOther)
 }
