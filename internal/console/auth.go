@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -81,6 +82,21 @@ func (c *Console) signInPage(w http.ResponseWriter, r *http.Request) {
 	c.render(w, r, http.StatusOK, "signin.html", page{Title: "Sign in", Data: signInForm{Account: c.cfg.AccountID}})
 }
 
+// sourceKeyOf is the throttle key of a request's source: its IPv4 address, or the /64 of
+// an IPv6 one, since one host commonly holds a whole /64.
+func sourceKeyOf(remoteAddr string) string {
+	ap, err := netip.ParseAddrPort(remoteAddr)
+	if err != nil {
+		return "source:" + remoteAddr
+	}
+	a := ap.Addr().Unmap()
+	if a.Is6() {
+		p, _ := a.Prefix(64)
+		return "source:" + p.String()
+	}
+	return "source:" + a.String()
+}
+
 // badSignIn is the one message for every wrong sign-in: it does not tell whether the
 // account, the user or the password was wrong.
 const badSignIn = "Your authentication information is incorrect. Please try again."
@@ -98,13 +114,15 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		source = r.RemoteAddr
 	}
-	userKey := "user:" + strings.ToLower(account) + "/" + strings.ToLower(user)
+	// The user's key names the user, not the account as typed: serve has one account,
+	// and its id and alias must not be two budgets for the same password.
+	userKey := "user:" + strings.ToLower(user)
 	if root {
-		userKey = "root:" + strings.ToLower(account)
+		userKey = "root"
 	}
 	// A browser that signed in as this user before is throttled on its own: a stranger
 	// guessing from elsewhere slows down the strangers, not the owner on their browser.
-	own, sourceKey := userKey, "source:"+source
+	own, sourceKey := userKey, sourceKeyOf(r.RemoteAddr)
 	if id, ok := c.devices.verify(r, userKey); ok {
 		own = "device:" + id
 	}

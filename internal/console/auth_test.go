@@ -402,3 +402,35 @@ func TestSessionReadsTheUserLive(t *testing.T) {
 		t.Fatal("an ended session came back")
 	}
 }
+
+// One host's addresses are one source: an IPv6 host's whole /64, and an IPv4 address
+// however it is written.
+func TestSourceKeys(t *testing.T) {
+	for _, c := range []struct{ a, b string }{
+		{"[2001:db8:1:2::1]:4000", "[2001:db8:1:2:ffff:ffff:ffff:ffff]:5000"},
+		{"192.0.2.1:4000", "[::ffff:192.0.2.1]:5000"},
+	} {
+		if sourceKeyOf(c.a) != sourceKeyOf(c.b) {
+			t.Errorf("%s and %s are different sources: %s, %s", c.a, c.b, sourceKeyOf(c.a), sourceKeyOf(c.b))
+		}
+	}
+	if sourceKeyOf("[2001:db8:1:2::1]:4000") == sourceKeyOf("[2001:db8:1:3::1]:4000") || sourceKeyOf("192.0.2.1:1") == sourceKeyOf("192.0.2.2:1") {
+		t.Error("different hosts share a source")
+	}
+}
+
+// The account's id and its alias (in any case) are one budget for a user's password.
+func TestAccountSpellingsShareTheUsersBudget(t *testing.T) {
+	tc := newTestConsole(t, &fakeAuth{})
+	checked := 0
+	for i := range 40 {
+		f := signInValues("alice", "wrong-guess")
+		f.Set("account", []string{"111122223333", "acme", "ACME", " acme"}[i%4])
+		if resp := tc.post("/console/signin", fmt.Sprintf("198.51.100.%d", i+1), f); resp.StatusCode == http.StatusUnauthorized {
+			checked++
+		}
+	}
+	if checked >= 10 {
+		t.Fatalf("%d guesses checked across the account's spellings", checked)
+	}
+}
