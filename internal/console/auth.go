@@ -131,6 +131,7 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
 	}
 	var login Login
 	var ok bool
+	checkedAt := c.cfg.Now() // a password set after this ends the session
 	if root {
 		login, ok, err = c.cfg.Auth.SignInRoot(r.Context(), account, password)
 	} else {
@@ -154,7 +155,7 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
 			Error: "Your password has expired. Ask your administrator to reset it."})
 		return
 	}
-	s := &session{principal: login.Principal, user: user, stage: stageDone, reset: login.ResetRequired}
+	s := &session{principal: login.Principal, user: user, stage: stageDone, reset: login.ResetRequired, verified: checkedAt}
 	next := "/console/databases"
 	switch {
 	case login.MFARequired:
