@@ -35,6 +35,11 @@ type Authenticator interface {
 	SignInRoot(ctx context.Context, account, password string) (Login, bool, error)
 	// ChangePassword sets a user's new password, as IAM's ChangePassword does.
 	ChangePassword(ctx context.Context, user, oldPassword, newPassword string) error
+	// Session re-reads a signed-in principal before each request of its session: the
+	// principal as IAM has it now (its tags too). ok is false when the session must end:
+	// the user is gone, or its console password was removed or set after verified, the
+	// session's last proof of the password.
+	Session(ctx context.Context, p principal.Principal, verified time.Time) (principal.Principal, bool, error)
 }
 
 // Login is a sign-in whose password was right.
@@ -69,6 +74,8 @@ type Console struct {
 	pages    map[string]*template.Template
 	sessions *sessions
 	throttle *throttle
+	devices  *devices
+	sleep    func(context.Context, time.Duration) bool // waits for a throttle's slot
 	mux      *http.ServeMux
 }
 
@@ -90,7 +97,7 @@ func New(cfg Config) (*Console, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Console{cfg: cfg, pages: pages, sessions: newSessions(cfg.Now, cfg.SessionTTL, cfg.IdleTTL), throttle: newThrottle(cfg.Now)}
+	c := &Console{cfg: cfg, pages: pages, sessions: newSessions(cfg.Now, cfg.SessionTTL, cfg.IdleTTL), throttle: newThrottle(cfg.Now), devices: newDevices(), sleep: sleepCtx}
 	c.routes()
 	return c, nil
 }
@@ -153,11 +160,11 @@ type page struct {
 }
 
 func (c *Console) render(w http.ResponseWriter, r *http.Request, status int, name string, p page) {
-	if s, ok := sessionFrom(r.Context()); ok {
-		if s.stage == stageDone {
-			p.User = s.principal.ARN
+	if cur, ok := sessionFrom(r.Context()); ok {
+		if cur.stage == stageDone {
+			p.User = cur.principal.ARN
 		}
-		notice, errText := c.sessions.takeFlash(s)
+		notice, errText := c.sessions.takeFlash(cur.s)
 		if p.Notice == "" {
 			p.Notice = notice
 		}
@@ -180,14 +187,14 @@ func (c *Console) render(w http.ResponseWriter, r *http.Request, status int, nam
 // call runs an action for the signed-in user and decodes its result, as the API would
 // send it, into out: the console reads the same shapes as any API client.
 func (c *Console) call(r *http.Request, service, action string, values url.Values, out any) error {
-	s, ok := sessionFrom(r.Context())
+	cur, ok := sessionFrom(r.Context())
 	if !ok {
 		return errors.New("console: no session")
 	}
 	if values == nil {
 		values = url.Values{}
 	}
-	result, err := c.cfg.Call(r.Context(), s.principal, service, action, values, r)
+	result, err := c.cfg.Call(r.Context(), cur.principal, service, action, values, r)
 	if err != nil {
 		return err
 	}
@@ -214,8 +221,8 @@ func (c *Console) errorText(err error) string {
 
 // redirect sends the browser to path after a POST, with a notice for the next page.
 func (c *Console) redirect(w http.ResponseWriter, r *http.Request, path, notice string) {
-	if s, ok := sessionFrom(r.Context()); ok && notice != "" {
-		c.sessions.flash(s, notice, "")
+	if cur, ok := sessionFrom(r.Context()); ok && notice != "" {
+		c.sessions.flash(cur.s, notice, "")
 	}
 	http.Redirect(w, r, path, http.StatusSeeOther)
 }

@@ -17,38 +17,47 @@ func TestThrottleSlowsGuessingWithoutLockingOut(t *testing.T) {
 	c := &clock{time.Unix(1e9, 0)}
 	th := newThrottle(c.now)
 	user, stranger, owner := "user:1/alice", "source:10.0.0.9", "source:10.0.0.1"
-	for range freeAttempts {
-		if d := th.delay(user, stranger); d != 0 {
-			t.Fatalf("delay %v within the free attempts", d)
+	// admitAfter is a serial attempt: it waits for its slot and returns the wait.
+	admitAfter := func(keys ...string) time.Duration {
+		t.Helper()
+		wait, ok := th.admit(keys...)
+		if !ok {
+			t.Fatalf("a serial attempt refused (%v)", wait)
 		}
-		th.failed(user, stranger)
+		c.t = c.t.Add(wait)
+		return wait
 	}
-	first := th.delay(user, stranger)
-	th.failed(user, stranger)
-	second := th.delay(user, stranger)
+	for range freeAttempts {
+		if d := admitAfter(user, stranger); d != 0 {
+			t.Fatalf("pause %v within the free attempts", d)
+		}
+	}
+	first := admitAfter(user, stranger)
+	second := admitAfter(user, stranger)
 	if first <= 0 || second <= first {
-		t.Fatalf("delays %v then %v: want growing", first, second)
+		t.Fatalf("pauses %v then %v: want growing", first, second)
 	}
 	for range 20 {
-		th.failed(user, stranger)
+		admitAfter(user, stranger)
 	}
-	if d := th.delay(user, stranger); d != maxDelay {
-		t.Fatalf("delay %v after many failures, want the cap %v", d, maxDelay)
+	if d := admitAfter(user, stranger); d != maxDelay {
+		t.Fatalf("pause %v after many failures, want the cap %v", d, maxDelay)
 	}
-	// The owner, from another address, is slowed by the user's count but never refused;
-	// a success clears the user's count and leaves the stranger's.
-	if d := th.delay(user, owner); d != maxDelay {
-		t.Fatalf("owner's delay %v", d)
+	// The owner, from another address, is slowed by the user's count but never refused
+	// for longer than the cap; a success clears the user's count and leaves the stranger's.
+	if d := admitAfter(user, owner); d != maxDelay {
+		t.Fatalf("owner's pause %v", d)
 	}
-	th.succeeded(user)
-	if d := th.delay(user, owner); d != 0 {
-		t.Fatalf("owner's delay after a success: %v", d)
+	th.succeeded(user, owner)
+	if d := admitAfter(user, owner); d != 0 {
+		t.Fatalf("owner's pause after a success: %v", d)
 	}
-	if d := th.delay("user:1/bob", stranger); d != maxDelay {
-		t.Fatalf("the stranger's own delay was reset: %v", d)
+	admitAfter("user:1/bob", stranger)
+	if d, _ := th.admit("user:1/carol", stranger); d != maxDelay {
+		t.Fatalf("the stranger's own pause was reset: %v", d)
 	}
-	c.t = c.t.Add(forgetAfter + time.Second)
-	if d := th.delay("user:1/bob", stranger); d != 0 {
+	c.t = c.t.Add(forgetAfter + maxDelay + time.Second)
+	if d := admitAfter("user:1/bob", stranger); d != 0 {
 		t.Fatalf("a quiet source still slowed: %v", d)
 	}
 }
@@ -83,6 +92,21 @@ func TestSessionsExpireWhenIdleAndAtTheirEnd(t *testing.T) {
 	c.t = c.t.Add(31 * time.Minute)
 	if _, ok := ss.get(req()); ok {
 		t.Fatal("an idle session lived on")
+	}
+
+	// A sign-in stopped between its password and its MFA code lasts minutes, not hours.
+	rec = httptest.NewRecorder()
+	ss.start(rec, httptest.NewRequest("POST", "/console/signin", nil), &session{stage: stageMFA})
+	ck, started := rec.Result().Cookies()[0], c.t
+	for range 2 {
+		c.t = c.t.Add(pendingTTL/2 + time.Second)
+		_, ok := ss.get(req())
+		if c.t.Sub(started) <= pendingTTL && !ok {
+			t.Fatal("a pending session ended early")
+		}
+		if c.t.Sub(started) > pendingTTL && ok {
+			t.Fatal("a pending session outlived pendingTTL")
+		}
 	}
 }
 

@@ -25,6 +25,7 @@ type clusterView struct {
 	MasterUsername          string
 	DBClusterParameterGroup string
 	DBSubnetGroup           string
+	DeletionProtection      bool
 	VpcSecurityGroups       []struct {
 		VpcSecurityGroupId string
 		Status             string
@@ -237,6 +238,10 @@ func (c *Console) createDatabase(w http.ResponseWriter, r *http.Request) {
 	for i, sg := range f["security_group"] {
 		cv.Set("VpcSecurityGroupIds.VpcSecurityGroupId."+strconv.Itoa(i+1), sg)
 	}
+	protect := f.Get("deletion_protection") == "true"
+	if protect {
+		cv.Set("DeletionProtection", "true")
+	}
 	f.Del("password") // never rendered back
 	if err := c.call(r, "rds", "CreateDBCluster", cv, nil); err != nil {
 		c.renderNewDatabase(w, r, awsStatus(err), c.errorText(err), f)
@@ -249,13 +254,26 @@ func (c *Console) createDatabase(w http.ResponseWriter, r *http.Request) {
 		"Engine":               {"aurora-postgresql"},
 	}
 	if err := c.call(r, "rds", "CreateDBInstance", iv, nil); err != nil {
-		if derr := c.call(r, "rds", "DeleteDBCluster", url.Values{"DBClusterIdentifier": {id}, "SkipFinalSnapshot": {"true"}}, nil); derr != nil {
+		text := c.errorText(err)
+		if derr := c.undoCreate(r, id, protect); derr != nil {
 			c.cfg.Log.Error("console: undo cluster create", "cluster", id, "err", derr)
+			text += " The cluster " + id + " was created and could not be removed: " + c.errorText(derr)
 		}
-		c.renderNewDatabase(w, r, awsStatus(err), c.errorText(err), f)
+		c.renderNewDatabase(w, r, awsStatus(err), text, f)
 		return
 	}
 	c.redirect(w, r, "/console/databases/"+url.PathEscape(id), "Creating "+id+" and its writer instance "+id+"-writer.")
+}
+
+// undoCreate deletes a cluster that createDatabase made, turning its deletion protection
+// off first, as the user would have to.
+func (c *Console) undoCreate(r *http.Request, id string, protected bool) error {
+	if protected {
+		if err := c.call(r, "rds", "ModifyDBCluster", url.Values{"DBClusterIdentifier": {id}, "DeletionProtection": {"false"}, "ApplyImmediately": {"true"}}, nil); err != nil {
+			return err
+		}
+	}
+	return c.call(r, "rds", "DeleteDBCluster", url.Values{"DBClusterIdentifier": {id}, "SkipFinalSnapshot": {"true"}}, nil)
 }
 
 func (c *Console) addInstance(w http.ResponseWriter, r *http.Request) {
@@ -269,8 +287,9 @@ func (c *Console) addInstance(w http.ResponseWriter, r *http.Request) {
 	c.act(w, r, "/console/databases/"+url.PathEscape(id), "rds", "CreateDBInstance", v, "Creating instance "+v.Get("DBInstanceIdentifier")+".")
 }
 
-// modifyDatabase changes a cluster's security groups or parameter group, or sets a new
-// master password (which also restores the master user's privileges).
+// modifyDatabase changes a cluster's security groups, parameter group or deletion
+// protection, or sets a new master password (which also restores the master user's
+// privileges). Each is ModifyDBCluster, authorized as the API authorizes it.
 func (c *Console) modifyDatabase(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	if err := r.ParseForm(); err != nil {
@@ -285,6 +304,15 @@ func (c *Console) modifyDatabase(w http.ResponseWriter, r *http.Request) {
 		}
 	case "parameter_group":
 		v.Set("DBClusterParameterGroupName", r.PostForm.Get("parameter_group"))
+	case "deletion_protection":
+		protect := r.PostForm.Get("deletion_protection") == "true"
+		v.Set("DeletionProtection", strconv.FormatBool(protect))
+		done := "Deletion protection of " + id + " turned off."
+		if protect {
+			done = "Deletion protection of " + id + " turned on."
+		}
+		c.act(w, r, "/console/databases/"+url.PathEscape(id), "rds", "ModifyDBCluster", v, done)
+		return
 	case "master_password":
 		// Checked by ModifyDBCluster, as CreateDBCluster checks it; never rendered back.
 		v.Set("MasterUserPassword", r.PostForm.Get("password"))
@@ -320,6 +348,16 @@ func (c *Console) deleteDatabase(w http.ResponseWriter, r *http.Request) {
 		c.flashError(w, r, back, c.errorText(err))
 		return
 	}
+	// A protected cluster is asked first, so that RDS's refusal is what the user sees and
+	// no instance is deleted on the way.
+	if clusters[0].DeletionProtection {
+		if err := c.call(r, "rds", "DeleteDBCluster", url.Values{"DBClusterIdentifier": {id}, "SkipFinalSnapshot": {"true"}}, nil); err != nil {
+			c.flashError(w, r, back, c.errorText(err))
+			return
+		}
+		c.redirect(w, r, "/console/databases", "Deleting "+id+".") // protection was turned off meanwhile
+		return
+	}
 	for _, in := range clusters[0].Instances {
 		if in.DBInstanceStatus == "deleting" {
 			continue
@@ -347,8 +385,8 @@ func (c *Console) act(w http.ResponseWriter, r *http.Request, back, service, act
 
 // flashError shows an error on the page the form came from.
 func (c *Console) flashError(w http.ResponseWriter, r *http.Request, back, text string) {
-	if s, ok := sessionFrom(r.Context()); ok {
-		c.sessions.flash(s, "", text)
+	if cur, ok := sessionFrom(r.Context()); ok {
+		c.sessions.flash(cur.s, "", text)
 	}
 	http.Redirect(w, r, back, http.StatusSeeOther)
 }

@@ -42,7 +42,7 @@ func (f *fakeIAM) call(_ context.Context, _ principal.Principal, _, action strin
 // signedInConsole is a console over fake, with a signed-in session's cookie.
 func signedInConsole(t *testing.T, fake *fakeIAM, logs io.Writer) (*Console, *http.Cookie) {
 	t.Helper()
-	c, err := New(Config{Call: fake.call, AccountID: "123456789012", Region: "us-east-1", Log: slog.New(slog.NewTextHandler(logs, nil))})
+	c, err := New(Config{Call: fake.call, Auth: &fakeAuth{}, AccountID: "123456789012", Region: "us-east-1", Log: slog.New(slog.NewTextHandler(logs, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -25,16 +25,41 @@ const (
 	stageDone
 )
 
+// session is one browser's sign-in. The fields after mu's comment change while requests
+// run and are read and written under sessions.mu only; a request works on the current
+// snapshot that get took.
 type session struct {
+	user    string // the IAM user name, for MFA and password changes
+	created time.Time
+	// Guarded by sessions.mu:
 	principal principal.Principal
-	user      string // the IAM user name, for MFA and password changes
 	stage     stage
-	created   time.Time
 	seen      time.Time
-	reset     bool // after the MFA code, a new password is still due
+	// verified is when the session last proved the password (sign-in, or a change through
+	// the console): a password set after it, by anyone else, ends the session.
+	verified time.Time
+	reset    bool // after the MFA code, a new password is still due
+	mfaTries int  // MFA codes tried, counted before they are checked
 	// A notice or error for the next page, after a form's redirect.
 	notice, errText string
 }
+
+// current is a request's view of its session, taken under the lock when the request
+// starts.
+type current struct {
+	s         *session
+	principal principal.Principal
+	stage     stage
+	user      string
+	verified  time.Time
+}
+
+const (
+	// pendingTTL bounds the steps between a right password and a finished sign-in.
+	pendingTTL = 10 * time.Minute
+	// maxMFACodes wrong codes end a pending session: the password is needed again.
+	maxMFACodes = 5
+)
 
 // sessions lives in memory: a restart of serve signs everyone out, which is the safe
 // direction.
@@ -56,6 +81,9 @@ func (ss *sessions) start(w http.ResponseWriter, r *http.Request, s *session) {
 	token := base64.RawURLEncoding.EncodeToString(raw[:])
 	now := ss.now()
 	s.created, s.seen = now, now
+	if s.verified.IsZero() {
+		s.verified = now
+	}
 	ss.mu.Lock()
 	ss.gcLocked(now)
 	ss.byHash[sha256.Sum256([]byte(token))] = s
@@ -65,10 +93,10 @@ func (ss *sessions) start(w http.ResponseWriter, r *http.Request, s *session) {
 }
 
 // get returns the request's live session.
-func (ss *sessions) get(r *http.Request) (*session, bool) {
+func (ss *sessions) get(r *http.Request) (current, bool) {
 	ck, err := r.Cookie(cookieName)
 	if err != nil {
-		return nil, false
+		return current{}, false
 	}
 	h := sha256.Sum256([]byte(ck.Value))
 	now := ss.now()
@@ -76,14 +104,63 @@ func (ss *sessions) get(r *http.Request) (*session, bool) {
 	defer ss.mu.Unlock()
 	s, ok := ss.byHash[h]
 	if !ok {
-		return nil, false
+		return current{}, false
 	}
-	if now.Sub(s.created) > ss.ttl || now.Sub(s.seen) > ss.idle {
+	if ss.expiredLocked(s, now) {
 		delete(ss.byHash, h)
-		return nil, false
+		return current{}, false
 	}
 	s.seen = now
-	return s, true
+	return current{s: s, principal: s.principal, stage: s.stage, user: s.user, verified: s.verified}, true
+}
+
+func (ss *sessions) expiredLocked(s *session, now time.Time) bool {
+	return now.Sub(s.created) > ss.ttl || now.Sub(s.seen) > ss.idle ||
+		s.stage != stageDone && now.Sub(s.created) > pendingTTL
+}
+
+// tryMFA counts a code attempt against a pending session before the code is checked, so
+// that codes sent in parallel count as well; false once the session has had its tries.
+func (ss *sessions) tryMFA(s *session) bool {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	if s.stage != stageMFA || s.mfaTries >= maxMFACodes {
+		return false
+	}
+	s.mfaTries++
+	return true
+}
+
+// mfaDone finishes the MFA step: the session's requests now carry
+// aws:MultiFactorAuthPresent. It says where the user goes next; false if the session is no
+// longer at this step.
+func (ss *sessions) mfaDone(s *session) (next stage, ok bool) {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	if s.stage != stageMFA {
+		return 0, false
+	}
+	s.principal.MFA = true
+	s.stage = stageDone
+	if s.reset {
+		s.stage = stageReset
+	}
+	return s.stage, true
+}
+
+// mfaFailed reports, after a wrong code, whether the pending session has used its tries
+// and must end.
+func (ss *sessions) mfaFailed(s *session) bool {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	return s.stage == stageMFA && s.mfaTries >= maxMFACodes
+}
+
+// passwordChanged finishes a required reset: the new password is this session's proof.
+func (ss *sessions) passwordChanged(s *session) {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	s.reset, s.stage, s.verified = false, stageDone, ss.now()
 }
 
 // end forgets the request's session and clears its cookie.
@@ -99,7 +176,7 @@ func (ss *sessions) end(w http.ResponseWriter, r *http.Request) {
 
 func (ss *sessions) gcLocked(now time.Time) {
 	for h, s := range ss.byHash {
-		if now.Sub(s.created) > ss.ttl || now.Sub(s.seen) > ss.idle {
+		if ss.expiredLocked(s, now) {
 			delete(ss.byHash, h)
 		}
 	}
@@ -107,13 +184,13 @@ func (ss *sessions) gcLocked(now time.Time) {
 
 type sessionKey struct{}
 
-func withSession(ctx context.Context, s *session) context.Context {
-	return context.WithValue(ctx, sessionKey{}, s)
+func withSession(ctx context.Context, cur current) context.Context {
+	return context.WithValue(ctx, sessionKey{}, cur)
 }
 
-func sessionFrom(ctx context.Context) (*session, bool) {
-	s, ok := ctx.Value(sessionKey{}).(*session)
-	return s, ok
+func sessionFrom(ctx context.Context) (current, bool) {
+	cur, ok := ctx.Value(sessionKey{}).(current)
+	return cur, ok
 }
 
 // flash keeps a message for the session's next page.

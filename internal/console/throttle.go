@@ -5,71 +5,93 @@ import (
 	"time"
 )
 
-// throttle slows down password guessing. Failures are counted per user name and per
-// source address; each further attempt for either waits longer, up to maxDelay. Nothing
-// ever locks out: a stranger guessing a user's password slows that user's sign-in down but
-// cannot keep the real user out, and a correct password still works after the wait.
+// throttle slows down guessing. Each key (a user, a source address, a browser the user
+// signed in from before, a user's MFA step) counts its failures; after a few, attempts for
+// the key are spaced out: each gets a slot, a pause after the one before, and waits for it
+// before it is checked. An attempt counts as a failure from the moment it gets its slot,
+// before it is checked, so attempts sent in parallel are held to the serial rate: they
+// queue one pause apart instead of all being checked at once. An attempt whose slot is
+// more than maxDelay away is refused unchecked.
+//
+// Nothing ever locks out: a person trying serially waits at most maxDelay, a correct
+// password checked after the wait still works, and a quiet key is forgotten (forgetAfter).
+// Only a flood that keeps a key's slots taken refuses others, which is why a browser that
+// signed in before gets a key of its own (devices).
 type throttle struct {
-	now   func() time.Time
-	mu    sync.Mutex
-	fails map[string]failures
+	now  func() time.Time
+	mu   sync.Mutex
+	keys map[string]*attempts
 }
 
-type failures struct {
-	n    int
-	last time.Time
+type attempts struct {
+	n    int       // failures, counting attempts still being checked
+	next time.Time // the next attempt's slot is no earlier than this
+	last time.Time // the slot of the last admitted attempt
 }
 
 const (
-	freeAttempts = 3 // failures before any delay
+	freeAttempts = 3 // failures before any pause
 	baseDelay    = 250 * time.Millisecond
 	maxDelay     = 4 * time.Second
 	forgetAfter  = 15 * time.Minute // a quiet key starts afresh
 )
 
 func newThrottle(now func() time.Time) *throttle {
-	return &throttle{now: now, fails: map[string]failures{}}
+	return &throttle{now: now, keys: map[string]*attempts{}}
 }
 
-// delay is how long an attempt for these keys waits before its password is checked.
-func (t *throttle) delay(keys ...string) time.Duration {
+// pause is how long a key waits after its n-th counted failure.
+func pause(n int) time.Duration {
+	if n < freeAttempts {
+		return 0
+	}
+	return min(baseDelay<<min(n-freeAttempts, 8), maxDelay)
+}
+
+// admit gives an attempt for every key its slot: the attempt waits wait, then is checked.
+// ok is false, with how long until a slot is free, when the slot is more than maxDelay
+// away. An admitted attempt counts as a failure against every key until succeeded says
+// otherwise.
+func (t *throttle) admit(keys ...string) (wait time.Duration, ok bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	now := t.now()
-	var d time.Duration
-	for _, k := range keys {
-		f, ok := t.fails[k]
-		if !ok || now.Sub(f.last) > forgetAfter || f.n < freeAttempts {
-			continue
+	for k, a := range t.keys {
+		if now.Sub(a.last) > forgetAfter && !now.Before(a.next) {
+			delete(t.keys, k)
 		}
-		kd := baseDelay << min(f.n-freeAttempts, 8)
-		d = max(d, min(kd, maxDelay))
 	}
-	return d
+	slot := now
+	for _, k := range keys {
+		if a, ok := t.keys[k]; ok && a.next.After(slot) {
+			slot = a.next
+		}
+	}
+	if wait = slot.Sub(now); wait > maxDelay {
+		return wait - maxDelay, false
+	}
+	for _, k := range keys {
+		a := t.keys[k]
+		if a == nil {
+			a = &attempts{}
+			t.keys[k] = a
+		}
+		a.n++
+		a.last, a.next = slot, slot.Add(pause(a.n))
+	}
+	return wait, true
 }
 
-// failed counts a failed attempt against every key.
-func (t *throttle) failed(keys ...string) {
+// succeeded takes back an admitted attempt that was right: it no longer counts against
+// others, and own (the user's key) starts afresh. The source's count is only taken back,
+// not cleared, so that one right guess among many does not reset a guesser's pause.
+func (t *throttle) succeeded(own string, others ...string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	now := t.now()
-	for k, f := range t.fails {
-		if now.Sub(f.last) > forgetAfter {
-			delete(t.fails, k)
+	delete(t.keys, own)
+	for _, k := range others {
+		if a, ok := t.keys[k]; ok && a.n > 0 {
+			a.n--
 		}
 	}
-	for _, k := range keys {
-		f := t.fails[k]
-		f.n++
-		f.last = now
-		t.fails[k] = f
-	}
-}
-
-// succeeded clears the user's count; the source's stays, so that one right guess among
-// many does not reset a guesser's delay.
-func (t *throttle) succeeded(userKey string) {
-	t.mu.Lock()
-	delete(t.fails, userKey)
-	t.mu.Unlock()
 }

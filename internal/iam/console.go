@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"time"
 
 	"github.com/borealis-db/borealis/internal/authz"
 	"github.com/borealis-db/borealis/internal/awsquery"
@@ -52,6 +53,40 @@ func (s *Service) ConsoleSignIn(ctx context.Context, account, userName, password
 	s.log.Info("iam console password accepted", "user", u.Name, "reset_required", login.ResetRequired,
 		"hard_expired", login.HardExpired, "mfa_required", login.MFARequired)
 	return login, true, nil
+}
+
+// ConsoleSession re-reads a console session's principal before each of its requests, so
+// that it is decided as IAM is now: the user's tags as they are (aws:PrincipalTag), its
+// name if renamed. ok is false when the session must end: the user was deleted (or
+// replaced by a new one of the same name), or its console password was deleted, or set
+// after verified (the session's last proof of the password). AWS keeps sessions when a
+// login profile is deleted or a password reset; here removing console access, or resetting
+// a password that may have leaked, ends the sessions it opened. The root user's sessions
+// are kept as they are.
+func (s *Service) ConsoleSession(ctx context.Context, p principal.Principal, verified time.Time) (principal.Principal, bool, error) {
+	if p.Type != principal.User {
+		return p, true, nil
+	}
+	u, err := s.store.IAMUserByID(ctx, p.UserID)
+	if errors.Is(err, store.ErrNotFound) {
+		return principal.Principal{}, false, nil
+	}
+	if err != nil {
+		return principal.Principal{}, false, err
+	}
+	lp, err := s.store.LoginProfile(ctx, u.UserID)
+	if errors.Is(err, store.ErrNotFound) {
+		return principal.Principal{}, false, nil
+	}
+	if err != nil {
+		return principal.Principal{}, false, err
+	}
+	if lp.CreatedAt.After(verified) || lp.PasswordSetAt.After(verified) {
+		return principal.Principal{}, false, nil
+	}
+	fresh := s.userPrincipal(u)
+	fresh.MFA = p.MFA
+	return fresh, true, nil
 }
 
 // loginState is what a user whose password was right must still do before a session.

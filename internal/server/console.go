@@ -2,9 +2,11 @@ package server
 
 import (
 	"context"
+	"time"
 
 	"github.com/borealis-db/borealis/internal/console"
 	"github.com/borealis-db/borealis/internal/iam"
+	"github.com/borealis-db/borealis/internal/principal"
 )
 
 // consoleAuth signs console users in against IAM.
@@ -21,6 +23,10 @@ func (a consoleAuth) CheckMFA(ctx context.Context, user, code string) (bool, err
 
 func (a consoleAuth) ChangePassword(ctx context.Context, user, oldPassword, newPassword string) error {
 	return a.iam.ChangeOwnPassword(ctx, user, oldPassword, newPassword)
+}
+
+func (a consoleAuth) Session(ctx context.Context, p principal.Principal, verified time.Time) (principal.Principal, bool, error) {
+	return a.iam.ConsoleSession(ctx, p, verified)
 }
 
 func (a consoleAuth) SignInRoot(ctx context.Context, account, password string) (console.Login, bool, error) {
