@@ -255,6 +255,9 @@ type Server struct {
 
 // Start serves h on pc and ln until Shutdown.
 func Start(h *Handler, pc net.PacketConn, ln net.Listener, log *slog.Logger) *Server {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	s := &Server{
 		udp:  &mdns.Server{PacketConn: pc, Handler: h, UDPSize: maxUDPSize},
 		tcp:  &mdns.Server{Listener: ln, Handler: h, MaxTCPQueries: 128},
