@@ -42,7 +42,7 @@ trap cleanup EXIT
 start_serve() {
   local name=$1; shift
   local api="127.0.0.1:$(free_port)" dir=$work/$name
-  "$top/bin/borealis" serve --data-dir "$dir" --api-addr "$api" "$@" >"$work/$name.log" 2>&1 &
+  "$top/bin/borealis" serve --data-dir "$dir" --api-addr "$api" --dns-addr off "$@" >"$work/$name.log" 2>&1 &
   printf -v "${name}_pid" %s $!
   for _ in $(seq 1 100); do curl -fsS "http://$api/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
   awsb() { AWS_SHARED_CREDENTIALS_FILE=$dir/credentials aws --endpoint-url "http://$api" --region us-east-1 "$@"; }

@@ -2,11 +2,12 @@
 # Installs what Borealis needs on a Debian 12 machine, as root, and nothing that is already
 # there: PostgreSQL 15 (server, contrib, and the server headers the guard extension builds
 # against), the aws CLI for the end-to-end tests, Chromium for the console's browser tests,
-# and a Java runtime with Debian's PostgreSQL JDBC driver for the IAM token login test.
+# a Java runtime with Debian's PostgreSQL JDBC driver for the IAM token login test, and
+# psycopg2 and asyncpg for the DNS test's drivers (it installs node-postgres itself, with npm).
 set -euo pipefail
 
 need=()
-for pkg in postgresql-15 postgresql-server-dev-15 postgresql-client-15 libpostgresql-jdbc-java; do
+for pkg in postgresql-15 postgresql-server-dev-15 postgresql-client-15 libpostgresql-jdbc-java python3-psycopg2 python3-asyncpg; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || need+=("$pkg")
 done
 command -v aws >/dev/null 2>&1 || need+=(awscli)

@@ -75,6 +75,7 @@ func serveCmd() *cobra.Command {
 	f.BoolVar(&cfg.APITLS, "api-tls", false, "serve the API and the console over HTTPS, with a certificate from Borealis' CA (clients trust global-bundle.pem)")
 	f.StringVar(&cfg.GuardLibrary, "guard-lib", "", "the guard extension (guard.so) to preload into every server; default: next to this binary")
 	f.StringVar(&cfg.MetricsAddr, "metrics-addr", "", "serve /metrics on this address alone (HTTP), instead of on the API's")
+	f.StringVar(&cfg.DNSAddr, "dns-addr", "127.0.0.1:8053", "address (IP:port, UDP and TCP) where serve answers DNS for the endpoint domain, so that endpoint names resolve; "+server.DNSOff+": no DNS server")
 	f.StringVar(&logFormat, "log-format", "text", "log format: text or json")
 	f.StringVar(&logLevel, "log-level", "info", "least severe level logged: debug, info, warn or error")
 	f.DurationVar(&cfg.CertValidity, "server-cert-validity", 0, "lifetime of the servers' TLS certificates (default about a year, as RDS)")

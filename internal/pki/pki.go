@@ -176,7 +176,7 @@ func ParseCA(identifier string, certPEM, keyPEM []byte) (*CA, error) {
 type ServerRequest struct {
 	CommonName string   // the cluster endpoint: RDS puts it in the CN
 	DNSNames   []string // every endpoint name that reaches the server (CN included again: clients check SANs only)
-	IPs        []net.IP // the addresses the gateway listens on
+	IPs        []net.IP // addresses to name too (the API's certificate); endpoint certificates name none
 	Validity   time.Duration
 }
 

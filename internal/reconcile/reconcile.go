@@ -564,24 +564,21 @@ func (r *Reconciler) ca(ctx context.Context, id string) (*pki.CA, error) {
 	return ca, nil
 }
 
-// certRequest names what m's server certificate covers. The writer serves the cluster
-// endpoint, which RDS puts in the CN; the reader endpoint and the instance's own endpoint
-// are SANs, as is the address the endpoints listen on.
+// certRequest names what m's server certificate covers: its endpoint names, and no
+// address, since every endpoint shares the addresses and a certificate naming one would
+// prove only that some Borealis server answered. The writer serves the cluster endpoint,
+// which RDS puts in the CN; the reader endpoint and the instance's own endpoint are SANs.
 func (r *Reconciler) certRequest(c store.Cluster, m store.Instance) pki.ServerRequest {
 	req := pki.ServerRequest{CommonName: c.Endpoint, DNSNames: []string{c.ReaderEndpoint, m.Endpoint}, Validity: r.cfg.CertValidity}
 	if !m.Writer {
 		req.CommonName, req.DNSNames = c.ReaderEndpoint, []string{m.Endpoint}
 	}
-	for _, a := range r.cfg.EndpointAddrs {
-		if ip := net.ParseIP(a); ip != nil && !ip.IsUnspecified() {
-			req.IPs = append(req.IPs, ip)
-		}
-	}
 	return req
 }
 
-// certCovers reports whether a stored certificate is still good for the request's names
-// and has more than CertRenewBefore left.
+// certCovers reports whether a stored certificate names exactly the request's names and
+// addresses (one issued for more, such as the loopback addresses certificates once named,
+// is replaced) and has more than CertRenewBefore left.
 func (r *Reconciler) certCovers(certPEM []byte, req pki.ServerRequest) bool {
 	cert, err := pki.ParseCertificate(certPEM)
 	if err != nil || time.Until(cert.NotAfter) < r.cfg.CertRenewBefore {
@@ -590,10 +587,19 @@ func (r *Reconciler) certCovers(certPEM []byte, req pki.ServerRequest) bool {
 	if cert.Subject.CommonName != req.CommonName {
 		return false
 	}
-	for _, n := range req.DNSNames {
+	want := append([]string{req.CommonName}, req.DNSNames...)
+	for _, n := range cert.DNSNames {
+		if !slices.Contains(want, n) {
+			return false
+		}
+	}
+	for _, n := range want {
 		if !slices.Contains(cert.DNSNames, n) {
 			return false
 		}
+	}
+	if len(cert.IPAddresses) != len(req.IPs) {
+		return false
 	}
 	for _, ip := range req.IPs {
 		if !slices.ContainsFunc(cert.IPAddresses, ip.Equal) {

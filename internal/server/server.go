@@ -57,6 +57,9 @@ type Config struct {
 	// MetricsAddr, if set, serves /metrics on this address alone (plain HTTP) and no
 	// longer on the API's, so the operator decides who may read it.
 	MetricsAddr string
+	// DNSAddr, unless "" or DNSOff, is where serve answers DNS (UDP and TCP) for the
+	// endpoint domain.
+	DNSAddr string
 }
 
 // Files serve writes in the data directory for the operator and the clients.
@@ -159,6 +162,12 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		Network:        ec2Svc,
 	}, st, rec.Notify, log.With("component", "rds"))
 
+	dnsSrv, err := startDNS(cfg, endpointAddrs, st, log.With("component", "dns"))
+	if err != nil {
+		return err
+	}
+	defer dnsSrv.Close()
+
 	metricsHandler := promhttp.HandlerFor(metrics, promhttp.HandlerOpts{})
 	apiMetrics := metricsHandler
 	if cfg.MetricsAddr != "" {
@@ -245,7 +254,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 
 	go func() { srvErr <- httpSrv.Serve(ln) }()
 	apiURL := apiURLOf(scheme, ln)
-	log.Info("borealis serving", "api", apiURL, "console", apiURL+consolePath, "metrics", metricsURL,
+	log.Info("borealis serving", "api", apiURL, "console", apiURL+consolePath, "metrics", metricsURL, "dns", dnsSrv.Addr(),
 		"credentials", filepath.Join(dataDir, credentialsFileName), "trust_bundle", filepath.Join(dataDir, bundleFileName),
 		"data_dir", dataDir, "account", acct.ID, "region", cfg.Region, "engine_version", driver.Version())
 

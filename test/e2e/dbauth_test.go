@@ -116,10 +116,10 @@ func TestIAMDatabaseAuthentication(t *testing.T) {
 		t.Fatalf("psql with the CLI's token: %v\n%s", err, out)
 	}
 
-	// Debian's JDBC driver, with the token as its password (verify-ca: the endpoint name is
-	// not in DNS, and JDBC has no hostaddr; the token still names the endpoint).
-	jdbc := exec.Command("java", "-cp", "/usr/share/java/postgresql.jar", "testdata/JdbcLogin.java",
-		fmt.Sprintf("jdbc:postgresql://127.0.0.1:%d/postgres?sslmode=verify-ca&sslrootcert=%s", port, srv.bundlePath()),
+	// Debian's JDBC driver, with the token as its password, by the endpoint name that serve's
+	// DNS server resolves.
+	jdbc := srv.resolving(t, "java", "-cp", "/usr/share/java/postgresql.jar", "testdata/JdbcLogin.java",
+		fmt.Sprintf("jdbc:postgresql://%s/postgres?sslmode=verify-full&sslrootcert=%s", hostPort, srv.bundlePath()),
 		"app_reader", sdkToken("app_reader"))
 	if out, err := jdbc.CombinedOutput(); err != nil || strings.TrimSpace(string(out)) != "app_reader" {
 		t.Fatalf("JDBC with an SDK token: %v\n%s", err, out)

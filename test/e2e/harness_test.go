@@ -69,6 +69,7 @@ func run(m *testing.M) (int, error) {
 type server struct {
 	DataDir string
 	APIAddr string
+	DNSAddr string // --dns-addr, where the test gave one (see resolving)
 	cmd     *exec.Cmd
 	exited  chan struct{}
 	logPath string
@@ -91,7 +92,12 @@ func (s *sharedServer) get(t *testing.T) *server {
 			s.err = err
 			return
 		}
-		if s.srv, s.err = startServer(dir, freeAddr(t)); s.err == nil {
+		dnsAddr, err := dnsListenAddr()
+		if err != nil {
+			s.err = err
+			return
+		}
+		if s.srv, s.err = startServer(dir, freeAddr(t), "--dns-addr", dnsAddr); s.err == nil {
 			s.err = s.srv.openDefaultGroup(context.Background(), t)
 		}
 	})
@@ -152,11 +158,15 @@ func freeAddr(t *testing.T) string {
 // startServer runs borealis serve, with any extra flags, and waits until its API answers.
 func startServer(dataDir, apiAddr string, args ...string) (*server, error) {
 	s := &server{DataDir: dataDir, APIAddr: apiAddr, exited: make(chan struct{}), logPath: filepath.Join(dataDir, "serve.log")}
+	if i := slices.Index(args, "--dns-addr"); i >= 0 && i+1 < len(args) {
+		s.DNSAddr = args[i+1]
+	}
 	logf, err := os.OpenFile(s.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return nil, err
 	}
-	s.cmd = exec.Command(binary, append([]string{"serve", "--data-dir", dataDir, "--api-addr", apiAddr}, args...)...)
+	// Each serve answers DNS on a port of its own (a test's --dns-addr comes later and wins).
+	s.cmd = exec.Command(binary, append([]string{"serve", "--data-dir", dataDir, "--api-addr", apiAddr, "--dns-addr", "127.0.0.1:0"}, args...)...)
 	health, client := "http://"+apiAddr+"/healthz", http.DefaultClient
 	if slices.Contains(args, "--api-tls") {
 		// Readiness only: the tests verify the certificate themselves.

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the README's walk-through word for word with the real aws CLI and psql against a
 # fresh `borealis serve`, then checks what a newcomer would see. The README's fixed address
-# and data directory are swapped for a free port and a temporary directory, nothing else.
+# and data directory are swapped for a free port and a temporary directory, nothing else
+# (serve's DNS gets a free port too, so that it runs beside a `make run`).
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -27,7 +28,7 @@ check() { # check NAME COMMAND...: one test result line each
 }
 
 cd "$work"
-"$bin" serve --data-dir .borealis --api-addr "$api" >serve.log 2>&1 &
+"$bin" serve --data-dir .borealis --api-addr "$api" --dns-addr 127.0.0.1:0 >serve.log 2>&1 &
 serve_pid=$!
 for _ in $(seq 1 200); do
   curl -fsS "http://$api/healthz" >/dev/null 2>&1 && break

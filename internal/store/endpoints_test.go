@@ -1,0 +1,38 @@
+package store
+
+import (
+	"context"
+	"slices"
+	"testing"
+)
+
+func TestEndpointNamesListEveryClusterAndInstanceEndpoint(t *testing.T) {
+	ctx := context.Background()
+	s, _ := open(t)
+	if n, err := s.EndpointNames(ctx); err != nil || len(n) != 0 {
+		t.Fatalf("empty store: %v %v", n, err)
+	}
+	if err := s.CreateCluster(ctx, Cluster{ID: "c1", Endpoint: "c1.cluster-x.d", ReaderEndpoint: "c1.cluster-ro-x.d"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.CreateInstance(ctx, Instance{ID: "i1", ClusterID: "c1", Endpoint: "i1.x.d"},
+		func(_ Cluster, _ []Instance) (Instance, error) {
+			return Instance{ID: "i1", ClusterID: "c1", Endpoint: "i1.x.d"}, nil
+		}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.EndpointNames(ctx)
+	slices.Sort(got)
+	if want := []string{"c1.cluster-ro-x.d", "c1.cluster-x.d", "i1.x.d"}; err != nil || !slices.Equal(got, want) {
+		t.Fatalf("got %v %v, want %v", got, err, want)
+	}
+	if err := s.DeleteInstance(ctx, "i1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteCluster(ctx, "c1"); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.EndpointNames(ctx); err != nil || len(n) != 0 {
+		t.Fatalf("after deletion: %v %v", n, err)
+	}
+}
