@@ -11,7 +11,7 @@ DEPS    ?= deps
 
 # The commit built from, for `borealis version`: the go command records it only in a plain
 # clone (not a git worktree) and not under GOFLAGS=-buildvcs=false, so make passes it.
-ifeq ($(shell git rev-parse --show-toplevel 2>/dev/null),$(CURDIR))
+ifeq ($(shell git rev-parse --show-toplevel 2>/dev/null),$(realpath $(CURDIR)))
 LDFLAGS += -X main.vcsRevision=$(shell git rev-parse HEAD) \
 	-X main.vcsTime=$(shell TZ=UTC git log -1 --format=%cd --date=format-local:%Y-%m-%dT%H:%M:%SZ) \
 	-X main.vcsModified=$(if $(shell git status --porcelain),true,false)
