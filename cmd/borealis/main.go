@@ -74,6 +74,7 @@ func serveCmd() *cobra.Command {
 	f.StringSliceVar(&cfg.EndpointAddrs, "endpoint-addr", nil, "addresses the cluster endpoints listen on, comma-separated (default 127.0.0.1, and ::1 where the host has IPv6)")
 	f.BoolVar(&cfg.APITLS, "api-tls", false, "serve the API and the console over HTTPS, with a certificate from Borealis' CA (clients trust global-bundle.pem)")
 	f.StringVar(&cfg.GuardLibrary, "guard-lib", "", "the guard extension (guard.so) to preload into every server; default: next to this binary")
+	f.IntVar(&cfg.HTTP.MaxConns, "api-max-conns", server.DefaultHTTPLimits.MaxConns, "connections the API and console listener (and the metrics one) hold open at once; more wait until one closes")
 	f.StringVar(&cfg.MetricsAddr, "metrics-addr", "", "serve /metrics on this address alone (HTTP), instead of on the API's")
 	f.StringVar(&cfg.DNSAddr, "dns-addr", "127.0.0.1:8053", "address (IP:port, UDP and TCP) where serve answers DNS for the endpoint domain, so that endpoint names resolve; "+server.DNSOff+": no DNS server")
 	f.StringVar(&logFormat, "log-format", "text", "log format: text or json")

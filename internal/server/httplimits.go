@@ -1,6 +1,9 @@
 package server
 
 import (
+	"context"
+	"log/slog"
+	"net"
 	"net/http"
 	"time"
 )
@@ -17,7 +20,11 @@ type HTTPLimits struct {
 	// MaxHeaderBytes caps the request line and headers; the API's bodies are capped by
 	// apiserver (MaxBodyKB), the console's by its forms.
 	MaxHeaderBytes int
-	// MaxConnsPerSource caps the connections one client address holds open at once.
+	// MaxConns caps the connections open at once from all clients together; past it a new
+	// connection waits to be accepted until one closes (limitTotal).
+	MaxConns int
+	// MaxConnsPerSource caps the connections one client address holds open at once; past
+	// it a new one is reset (limitPerSource).
 	MaxConnsPerSource int
 }
 
@@ -29,6 +36,9 @@ var DefaultHTTPLimits = HTTPLimits{
 	Write:          60 * time.Second,
 	Idle:           120 * time.Second,
 	MaxHeaderBytes: 64 << 10,
+	// Far below the descriptors serve may hold (Go raises the soft limit to the hard one,
+	// usually 2^19 or more), far above what the clients of one deployment keep open.
+	MaxConns: 4096,
 	// Browsers open about six per host and SDKs pool a few; this leaves room for a busy
 	// host behind one address while keeping one client far from the descriptor limit.
 	MaxConnsPerSource: 256,
@@ -52,6 +62,9 @@ func (l HTTPLimits) withDefaults() HTTPLimits {
 	if l.MaxHeaderBytes == 0 {
 		l.MaxHeaderBytes = d.MaxHeaderBytes
 	}
+	if l.MaxConns == 0 {
+		l.MaxConns = d.MaxConns
+	}
 	if l.MaxConnsPerSource == 0 {
 		l.MaxConnsPerSource = d.MaxConnsPerSource
 	}
@@ -69,4 +82,24 @@ func newHTTPServer(h http.Handler, l HTTPLimits) *http.Server {
 		IdleTimeout:       l.Idle,
 		MaxHeaderBytes:    l.MaxHeaderBytes,
 	}
+}
+
+// listenHTTP listens on addr and serves h there within the limits l: every connection
+// counts against the total cap, then against its source's.
+func listenHTTP(addr string, h http.Handler, l HTTPLimits, log *slog.Logger) (httpListener, error) {
+	l = l.withDefaults()
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return httpListener{}, err
+	}
+	ln = limitPerSource(limitTotal(ln, l.MaxConns, log), l.MaxConnsPerSource, log)
+	return httpListener{srv: newHTTPServer(h, l), ln: ln}, nil
+}
+
+// shutdown stops h: it waits for requests in flight (until ctx ends) and closes the
+// listener, served or not.
+func (h httpListener) shutdown(ctx context.Context) error {
+	err := h.srv.Shutdown(ctx)
+	_ = h.ln.Close() // already closed if served
+	return err
 }

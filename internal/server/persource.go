@@ -37,7 +37,7 @@ func (l *perSourceListener) Accept() (net.Conn, error) {
 		}
 		l.mu.Unlock()
 		if !full {
-			return &sourceConn{Conn: c, release: sync.OnceFunc(func() { l.release(src) })}, nil
+			return &releaseConn{Conn: c, release: sync.OnceFunc(func() { l.release(src) })}, nil
 		}
 		// Debug only: a flood must not become a flood of log lines.
 		l.log.Debug("connection refused: too many open from its source", "source", src, "max", l.max)
@@ -65,13 +65,14 @@ func sourceOf(c net.Conn) netip.Addr {
 	return netip.Addr{}
 }
 
-// sourceConn gives its source's place back when closed (once, however often Close is called).
-type sourceConn struct {
+// releaseConn gives its place back (its source's, or one of the total) when closed, once
+// however often Close is called.
+type releaseConn struct {
 	net.Conn
 	release func()
 }
 
-func (c *sourceConn) Close() error {
+func (c *releaseConn) Close() error {
 	err := c.Conn.Close()
 	c.release()
 	return err

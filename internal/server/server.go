@@ -1,5 +1,6 @@
 // Package server assembles `borealis serve`: the store, the account, the API, the gateway,
-// the PostgreSQL driver and the reconciler, and runs them until the context ends.
+// the PostgreSQL driver and the reconciler. New opens them, Serve runs them until the
+// context ends, Close shuts them down.
 package server
 
 import (
@@ -13,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -74,39 +76,117 @@ const consolePath = "/console/"
 // consoleMaxBody caps a console request's body.
 const consoleMaxBody = 64 << 10
 
-// Run serves until ctx is cancelled, then stops every PostgreSQL server it started.
+// shutdownTimeout bounds Close: HTTP requests in flight and PostgreSQL servers stopping.
+const shutdownTimeout = 30 * time.Second
+
+// Server is one assembled `borealis serve`.
+type Server struct {
+	log           *slog.Logger
+	dataDir       string
+	region        string
+	acct          *account
+	engineVersion string
+	rec           *reconcile.Reconciler
+	dns           *dnsServer // nil without Config.DNSAddr
+
+	// The HTTP listeners: the API and console's, and /metrics' own (srv nil without
+	// Config.MetricsAddr).
+	api, metrics       httpListener
+	apiURL, metricsURL string
+
+	closers   []closer // what New opened, in order; Close runs them backwards
+	closeOnce sync.Once
+	closeErr  error
+
+	mu      sync.Mutex
+	serving bool
+	closed  bool
+	stopRec context.CancelFunc // set by Serve
+	recDone chan struct{}      // closed when the reconciler has stopped
+}
+
+// httpListener is an HTTP server and the listener it serves.
+type httpListener struct {
+	srv *http.Server
+	ln  net.Listener
+}
+
+type closer struct {
+	name  string
+	close func(context.Context) error
+}
+
+// onClose has Close undo what New just opened (Close runs these in reverse order).
+func (s *Server) onClose(name string, f func(context.Context) error) {
+	s.closers = append(s.closers, closer{name, f})
+}
+
+// Run serves until ctx is cancelled, then stops every PostgreSQL server it started. A
+// failure to shut something down is logged (Close), not returned: serve did its work.
 func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
-	dataDir, err := filepath.Abs(cfg.DataDir)
+	s, err := New(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
+	defer s.Close()
+	return s.Serve(ctx)
+}
+
+// New opens everything serve needs: the data directory's lock, the store and the account,
+// the PostgreSQL driver, the gateway, the services and the API's listeners. On an error it
+// releases whatever it had taken, the lock last, so that New may be called again at once.
+// ctx bounds the opening only.
+func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err error) {
+	if cfg.HTTP.MaxConns < 0 || cfg.HTTP.MaxConnsPerSource < 0 {
+		return nil, fmt.Errorf("connection caps must be positive (0: the default), not %d and %d per source", cfg.HTTP.MaxConns, cfg.HTTP.MaxConnsPerSource)
+	}
+	s := &Server{log: log, region: cfg.Region}
+	defer func() {
+		if err != nil {
+			_ = s.Close()
+		}
+	}()
+	if s.dataDir, err = filepath.Abs(cfg.DataDir); err != nil {
+		return nil, err
+	}
+	dataDir := s.dataDir
 	// 0711: PostgreSQL, running as its own account, must traverse into its data directory;
 	// nobody but root may list what is here.
 	if err := os.MkdirAll(dataDir, 0o711); err != nil {
-		return err
+		return nil, err
 	}
 	if err := os.Chmod(dataDir, 0o711); err != nil {
-		return err
+		return nil, err
 	}
 	lock, err := lockDataDir(dataDir)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer lock.Close()
+	s.onClose("data directory lock", func(context.Context) error { return lock.Close() })
 	for _, sub := range []string{"clusters", "run"} {
 		if err := os.MkdirAll(filepath.Join(dataDir, sub), 0o711); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	st, err := store.Open(ctx, filepath.Join(dataDir, "borealis.db"))
 	if err != nil {
-		return fmt.Errorf("open store: %w", err)
+		return nil, fmt.Errorf("open store: %w", err)
 	}
-	defer st.Close()
+	s.onClose("store", func(context.Context) error { return st.Close() })
 	acct, err := ensureAccount(ctx, st, dataDir, time.Now())
 	if err != nil {
-		return fmt.Errorf("account: %w", err)
+		return nil, fmt.Errorf("account: %w", err)
 	}
+	s.acct = acct
+	iamSvc, err := iam.New(iam.Config{AccountID: acct.ID, AccountCreated: acct.RootKey.CreatedAt}, st, log.With("component", "iam"))
+	if err != nil {
+		return nil, err
+	}
+	dbAuth, err := startDBAuth(ctx, cfg.Region, acct.ID, st, iamSvc, log.With("component", "dbauth"))
+	if err != nil {
+		return nil, fmt.Errorf("IAM database authentication: %w", err)
+	}
+	s.onClose("IAM database authentication", func(context.Context) error { return dbAuth.Close() })
 
 	endpointAddrs := cfg.EndpointAddrs
 	if len(endpointAddrs) == 0 {
@@ -114,25 +194,19 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	}
 	guard, err := installGuard(cfg.GuardLibrary, dataDir)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	driver, err := engine.NewLocal(log.With("component", "engine"), engine.Options{})
 	if err != nil {
-		return err
+		return nil, err
 	}
+	s.engineVersion = driver.Version()
+	s.onClose("PostgreSQL servers", driver.Close)
 	metrics := prometheus.NewRegistry()
 	metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	gw := gateway.New(log.With("component", "gateway"), gateway.NewMetrics(metrics), gateway.Options{KernelSteering: cfg.KernelSteering})
-	defer gw.Close()
-	iamSvc, err := iam.New(iam.Config{AccountID: acct.ID, AccountCreated: acct.RootKey.CreatedAt}, st, log.With("component", "iam"))
-	if err != nil {
-		return err
-	}
-	dbAuth, err := startDBAuth(ctx, cfg.Region, acct.ID, st, iamSvc, log.With("component", "dbauth"))
-	if err != nil {
-		return fmt.Errorf("IAM database authentication: %w", err)
-	}
-	defer dbAuth.Close()
+	s.onClose("gateway", func(context.Context) error { gw.Close(); return nil })
+
 	// EC2, RDS and the reconciler refer to each other: RDS places clusters in EC2's VPCs, EC2
 	// asks RDS whether a group is in use, and group changes wake the reconciler, which reads
 	// the groups back to recompute each endpoint's admission.
@@ -146,11 +220,13 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		InUse:     func(ctx context.Context, groupID string) (string, bool) { return rdsSvc.GroupInUse(ctx, groupID) },
 	}, st, func() { rec.SecurityChanged(context.WithoutCancel(ctx)) }, log.With("component", "ec2"))
 	if err := ec2Svc.EnsureDefaults(ctx); err != nil {
-		return fmt.Errorf("default VPC: %w", err)
+		return nil, fmt.Errorf("default VPC: %w", err)
 	}
 	rec = reconcile.New(reconcile.Config{DataDir: dataDir, EndpointAddrs: endpointAddrs, GuardLibrary: guard, Firewall: ec2Svc,
 		CertValidity: cfg.CertValidity, CertRenewBefore: cfg.CertRenewBefore, IAMAuthPort: dbAuth.Port()},
 		st, driver, gw, log.With("component", "reconcile"))
+	s.rec = rec
+	s.onClose("reconciler", s.stopReconciler)
 
 	rdsSvc = rds.New(rds.Config{
 		Region:         cfg.Region,
@@ -162,11 +238,10 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		Network:        ec2Svc,
 	}, st, rec.Notify, log.With("component", "rds"))
 
-	dnsSrv, err := startDNS(cfg, endpointAddrs, st, log.With("component", "dns"))
-	if err != nil {
-		return err
+	if s.dns, err = startDNS(cfg, endpointAddrs, st, log.With("component", "dns")); err != nil {
+		return nil, err
 	}
-	defer dnsSrv.Close()
+	s.onClose("DNS server", func(context.Context) error { s.dns.Close(); return nil })
 
 	metricsHandler := promhttp.HandlerFor(metrics, promhttp.HandlerOpts{})
 	apiMetrics := metricsHandler
@@ -194,7 +269,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		log.Info("root user's console password written", "file", rootPasswordFile)
 		return writeFileAtomic(rootPasswordFile, []byte(pw+"\n"), 0o600)
 	}); err != nil {
-		return fmt.Errorf("root console password: %w", err)
+		return nil, fmt.Errorf("root console password: %w", err)
 	}
 	con, err := console.New(console.Config{
 		Call:      api.Call,
@@ -204,83 +279,120 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		Log:       log.With("component", "console"),
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	mux := http.NewServeMux()
 	// The console's forms are a few fields; without a cap, ParseForm reads up to 10 MB.
 	mux.Handle(consolePath, http.MaxBytesHandler(con, consoleMaxBody))
 	mux.Handle("/", api)
-	ln, err := net.Listen("tcp", cfg.APIAddr)
-	if err != nil {
-		return fmt.Errorf("api listener: %w", err)
+
+	if s.api, err = listenHTTP(cfg.APIAddr, mux, cfg.HTTP, log.With("component", "api")); err != nil {
+		return nil, fmt.Errorf("api listener: %w", err)
 	}
-	httpSrv := newHTTPServer(mux, cfg.HTTP)
-	ln = limitPerSource(ln, cfg.HTTP.withDefaults().MaxConnsPerSource, log.With("component", "api"))
+	s.onClose("API listener", s.api.shutdown)
 	scheme := "http"
 	if cfg.APITLS {
 		ca, err := ensureCA(ctx, st, time.Now()) // the first CA: every bundle carries it
 		if err != nil {
-			ln.Close()
-			return err
+			return nil, err
 		}
-		if httpSrv.TLSConfig, err = apiTLS(ca, ln.Addr().String(), time.Now()); err != nil {
-			ln.Close()
-			return fmt.Errorf("api certificate: %w", err)
+		if s.api.srv.TLSConfig, err = apiTLS(ca, s.api.ln.Addr().String(), time.Now()); err != nil {
+			return nil, fmt.Errorf("api certificate: %w", err)
 		}
-		ln, scheme = tls.NewListener(ln, httpSrv.TLSConfig), "https"
+		s.api.ln, scheme = tls.NewListener(s.api.ln, s.api.srv.TLSConfig), "https"
 	}
-
-	srvErr := make(chan error, 2)
-	var metricsSrv *http.Server
-	metricsURL := apiURLOf(scheme, ln) + "/metrics"
+	s.apiURL = scheme + "://" + s.api.ln.Addr().String()
+	s.metricsURL = s.apiURL + "/metrics"
 	if cfg.MetricsAddr != "" {
-		mln, err := net.Listen("tcp", cfg.MetricsAddr)
-		if err != nil {
-			ln.Close()
-			return fmt.Errorf("metrics listener: %w", err)
-		}
 		mux := http.NewServeMux()
 		mux.Handle("GET /metrics", metricsHandler)
-		metricsSrv = newHTTPServer(mux, cfg.HTTP)
-		metricsURL = "http://" + mln.Addr().String() + "/metrics"
-		go func() {
-			srvErr <- metricsSrv.Serve(limitPerSource(mln, cfg.HTTP.withDefaults().MaxConnsPerSource, log.With("component", "metrics")))
-		}()
+		if s.metrics, err = listenHTTP(cfg.MetricsAddr, mux, cfg.HTTP, log.With("component", "metrics")); err != nil {
+			return nil, fmt.Errorf("metrics listener: %w", err)
+		}
+		s.onClose("metrics listener", s.metrics.shutdown)
+		s.metricsURL = "http://" + s.metrics.ln.Addr().String() + "/metrics"
 	}
+	return s, nil
+}
 
+// Serve runs the reconciler and answers on the listeners until ctx ends or a listener
+// fails; Close then shuts everything down.
+func (s *Server) Serve(ctx context.Context) error {
+	s.mu.Lock()
+	if s.serving || s.closed {
+		s.mu.Unlock()
+		return errors.New("server: Serve called twice, or after Close")
+	}
+	s.serving = true
 	recCtx, stopRec := context.WithCancel(context.WithoutCancel(ctx))
 	recDone := make(chan struct{})
-	go func() { defer close(recDone); rec.Run(recCtx) }()
+	s.stopRec, s.recDone = stopRec, recDone
+	s.mu.Unlock()
+	go func() { defer close(recDone); s.rec.Run(recCtx) }()
 
-	go func() { srvErr <- httpSrv.Serve(ln) }()
-	apiURL := apiURLOf(scheme, ln)
-	log.Info("borealis serving", "api", apiURL, "console", apiURL+consolePath, "metrics", metricsURL, "dns", dnsSrv.Addr(),
-		"credentials", filepath.Join(dataDir, credentialsFileName), "trust_bundle", filepath.Join(dataDir, bundleFileName),
-		"data_dir", dataDir, "account", acct.ID, "region", cfg.Region, "engine_version", driver.Version())
+	srvErr := make(chan error, 2)
+	for _, h := range []httpListener{s.api, s.metrics} {
+		if h.srv != nil {
+			go func() { srvErr <- h.srv.Serve(h.ln) }()
+		}
+	}
+	s.log.Info("borealis serving", "api", s.apiURL, "console", s.apiURL+consolePath, "metrics", s.metricsURL, "dns", s.dns.Addr(),
+		"credentials", filepath.Join(s.dataDir, credentialsFileName), "trust_bundle", filepath.Join(s.dataDir, bundleFileName),
+		"data_dir", s.dataDir, "account", s.acct.ID, "region", s.region, "engine_version", s.engineVersion)
 
+	var err error
 	select {
 	case <-ctx.Done():
 	case err = <-srvErr:
 	}
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	_ = httpSrv.Shutdown(shutdownCtx)
-	if metricsSrv != nil {
-		_ = metricsSrv.Shutdown(shutdownCtx)
-	}
-	stopRec()
-	<-recDone
-	gw.Close()
-	_ = driver.Close(shutdownCtx)
-	log.Info("borealis stopped")
-	if errors.Is(err, http.ErrServerClosed) {
+	if errors.Is(err, http.ErrServerClosed) { // Close was called meanwhile
 		return nil
 	}
 	return err
 }
 
-// apiURLOf is the URL the API listener ln answers at.
-func apiURLOf(scheme string, ln net.Listener) string { return scheme + "://" + ln.Addr().String() }
+// APIURL is where the API and, below /console/, the console answer.
+func (s *Server) APIURL() string { return s.apiURL }
+
+// Close stops answering, stops the reconciler, the endpoints and every PostgreSQL server
+// serve started, and releases the store and the data directory's lock, in that order
+// (the reverse of New's). Failures are logged and returned; Close may be called again and
+// returns the same.
+func (s *Server) Close() error {
+	s.closeOnce.Do(func() {
+		s.mu.Lock()
+		s.closed = true
+		s.mu.Unlock()
+		ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+		defer cancel()
+		var errs []error
+		for i := len(s.closers) - 1; i >= 0; i-- {
+			c := s.closers[i]
+			if err := c.close(ctx); err != nil {
+				s.log.Warn("shutdown: "+c.name, "err", err)
+				errs = append(errs, fmt.Errorf("%s: %w", c.name, err))
+			}
+		}
+		s.closeErr = errors.Join(errs...)
+		if s.apiURL != "" {
+			s.log.Info("borealis stopped")
+		}
+	})
+	return s.closeErr
+}
+
+// stopReconciler ends the reconciler's run, if Serve started one, and waits for its
+// workers to finish their step.
+func (s *Server) stopReconciler(context.Context) error {
+	s.mu.Lock()
+	stop, done := s.stopRec, s.recDone
+	s.mu.Unlock()
+	if stop != nil {
+		stop()
+		<-done
+	}
+	return nil
+}
 
 // installGuard copies the guard extension into the data directory, where the postgres
 // account can read it (a checkout under /root, say, it could not), and returns its path.

@@ -1,0 +1,60 @@
+package server
+
+import (
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// limitTotal caps the connections ln has open at once, whatever their source, as
+// golang.org/x/net/netutil.LimitListener does: at the cap, Accept waits until one closes.
+// A daemon waits rather than refuses here: a burst of clients above the cap is served a
+// moment later instead of failing, those waiting cost the kernel's accept queue and not
+// serve's descriptors (once the queue is full the kernel turns new ones away), and every
+// connection held is bounded by the HTTP timeouts. The per-source cap, inside this one,
+// keeps a single client from filling it. Reaching the cap is logged, at most once a
+// minute, so that an operator seeing clients wait finds the cause.
+func limitTotal(ln net.Listener, max int, log *slog.Logger) net.Listener {
+	return &totalListener{Listener: ln, sem: make(chan struct{}, max), done: make(chan struct{}), log: log}
+}
+
+type totalListener struct {
+	net.Listener
+	sem       chan struct{} // one token per open connection
+	done      chan struct{} // closed by Close, to end a waiting Accept
+	closeOnce sync.Once
+	log       *slog.Logger
+	warned    atomic.Int64 // unix seconds of the last "cap reached" warning
+}
+
+// fullWarnEvery spaces the "cap reached" warnings.
+const fullWarnEvery = time.Minute
+
+func (l *totalListener) Accept() (net.Conn, error) {
+	select {
+	case l.sem <- struct{}{}:
+	default:
+		if now, last := time.Now().Unix(), l.warned.Load(); now-last >= int64(fullWarnEvery/time.Second) && l.warned.CompareAndSwap(last, now) {
+			l.log.Warn("connection cap reached: new connections wait until one closes", "max", cap(l.sem))
+		}
+		select {
+		case l.sem <- struct{}{}:
+		case <-l.done:
+			return nil, net.ErrClosed
+		}
+	}
+	c, err := l.Listener.Accept()
+	if err != nil {
+		<-l.sem
+		return nil, err
+	}
+	return &releaseConn{Conn: c, release: sync.OnceFunc(func() { <-l.sem })}, nil
+}
+
+func (l *totalListener) Close() error {
+	err := l.Listener.Close()
+	l.closeOnce.Do(func() { close(l.done) })
+	return err
+}
