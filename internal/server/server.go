@@ -23,7 +23,6 @@ import (
 	"github.com/borealis-db/borealis/internal/awsquery"
 	"github.com/borealis-db/borealis/internal/console"
 	"github.com/borealis-db/borealis/internal/ec2"
-	"github.com/borealis-db/borealis/internal/engine"
 	"github.com/borealis-db/borealis/internal/gateway"
 	"github.com/borealis-db/borealis/internal/iam"
 	"github.com/borealis-db/borealis/internal/rds"
@@ -57,6 +56,9 @@ type Config struct {
 	// MetricsAddr, if set, serves /metrics on this address alone (plain HTTP) and no
 	// longer on the API's, so the operator decides who may read it.
 	MetricsAddr string
+	// KeepServersOnExit leaves the PostgreSQL servers running when serve stops on purpose,
+	// for the next serve to adopt (they always outlive a crash or kill -9).
+	KeepServersOnExit bool
 }
 
 // Files serve writes in the data directory for the operator and the clients.
@@ -113,7 +115,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	driver, err := engine.NewLocal(log.With("component", "engine"), engine.Options{})
+	driver, ports, err := openEngine(dataDir, endpointAddrs, log)
 	if err != nil {
 		return err
 	}
@@ -155,9 +157,12 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		EndpointDomain: cfg.EndpointDomain,
 		EndpointSuffix: acct.EndpointSuffix,
 		EngineVersion:  driver.Version(),
-		PortAvailable:  func(port int) bool { return portFree(endpointAddrs, port) },
+		Ports:          ports,
 		Network:        ec2Svc,
 	}, st, rec.Notify, log.With("component", "rds"))
+	if err := sweepDataPlane(ctx, st, driver, ports, log); err != nil {
+		return err
+	}
 
 	metricsHandler := promhttp.HandlerFor(metrics, promhttp.HandlerOpts{})
 	apiMetrics := metricsHandler
@@ -262,7 +267,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	stopRec()
 	<-recDone
 	gw.Close()
-	_ = driver.Close(shutdownCtx)
+	closeDriver(shutdownCtx, driver, cfg.KeepServersOnExit, log)
 	log.Info("borealis stopped")
 	if errors.Is(err, http.ErrServerClosed) {
 		return nil
