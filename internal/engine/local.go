@@ -42,6 +42,12 @@ type Options struct {
 	// directory). Servers run detached, marked with it and their name: a driver adopts a
 	// running server only when both match, and StopOrphans stops only its owner's.
 	Owner string
+	// StopWithParent makes every server die with this process (a parent-death signal)
+	// instead of outliving it: for test harnesses, whose servers no one would adopt.
+	StopWithParent bool
+	// Ports is the host's port registry; Destroy releases the claims of the volume's
+	// name (the cluster's). nil: none.
+	Ports *Ports
 }
 
 const defaultBinDir = "/usr/lib/postgresql/15/bin"
@@ -62,6 +68,8 @@ type Local struct {
 	startTimeout time.Duration
 	stopTimeout  time.Duration
 	owner        string
+	attached     bool // Options.StopWithParent
+	ports        *Ports
 
 	spawnc      chan spawnReq
 	quit        chan struct{}
@@ -154,6 +162,8 @@ func NewLocal(logger *slog.Logger, o Options) (*Local, error) {
 		startTimeout: o.StartTimeout,
 		stopTimeout:  o.StopTimeout,
 		owner:        o.Owner,
+		attached:     o.StopWithParent,
+		ports:        o.Ports,
 		spawnc:       make(chan spawnReq),
 		quit:         make(chan struct{}),
 		spawnerDone:  make(chan struct{}),
@@ -218,9 +228,10 @@ func parseVersion(out string) string {
 
 // spawner forks every child, from one goroutine locked to its OS thread.
 //
-// Servers run detached and outlive Borealis (see detachedProcAttr). initdb and
-// the bootstrap server carry Pdeathsig instead, so that a SIGKILLed `borealis
-// serve` leaves no half-made volume running: the kernel signals them when their parent dies. But "parent" is the
+// Servers run detached and outlive Borealis (see detachedProcAttr). initdb,
+// the bootstrap server and the servers of a driver with StopWithParent carry
+// Pdeathsig instead, so that a SIGKILLed `borealis serve` leaves no half-made
+// volume running: the kernel signals them when their parent dies. But "parent" is the
 // forking *thread*: a child forked from an ordinary goroutine is signalled
 // whenever the runtime retires that thread (it does so when a goroutine that
 // locked it returns; go.dev/issue/27505), killing a healthy server while
@@ -546,7 +557,7 @@ func (l *Local) launch(inst *instance, a account, s Spec, extra ...string) (*pro
 	cmd.Dir = s.DataDir
 	cmd.Env = l.env()
 	cmd.Stdout, cmd.Stderr = logf, logf
-	if inst != nil {
+	if inst != nil && !l.attached {
 		cmd.Env = append(cmd.Env, envInstance+"="+s.Name, envOwner+"="+l.owner)
 		cmd.SysProcAttr = detachedProcAttr(a)
 	} else {
@@ -827,7 +838,8 @@ func (l *Local) reloadProc(ctx context.Context, s Spec, p *proc) ([]string, erro
 }
 
 // Destroy stops the server and removes DataDir, then the server's own account
-// with its socket directory and shared memory. The log file stays.
+// with its socket directory and shared memory, and releases the ports claimed
+// for s.Name (Options.Ports). The log file stays.
 func (l *Local) Destroy(ctx context.Context, s Spec) error {
 	if err := s.validatePaths(); err != nil {
 		return err
@@ -846,6 +858,11 @@ func (l *Local) Destroy(ctx context.Context, s Spec) error {
 	}
 	if l.tenant(s) {
 		if err := l.forgetTenant(ctx, s); err != nil {
+			return err
+		}
+	}
+	if l.ports != nil {
+		if err := l.ports.ReleaseName(s.Name); err != nil {
 			return err
 		}
 	}

@@ -147,6 +147,22 @@ func (r *Ports) Release(port int, name string) error {
 	return nil
 }
 
+// ReleaseName drops every claim of this owner for name (a cluster deleted).
+func (r *Ports) ReleaseName(name string) error {
+	held, err := r.Held()
+	if err != nil {
+		return err
+	}
+	for port, n := range held {
+		if n == name {
+			if err := r.Release(port, name); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
 // Held lists the claims of this owner: port → cluster name. The caller releases those of
 // clusters it no longer has, so that no claim outlives its cluster.
 func (r *Ports) Held() (map[int]string, error) {

@@ -210,3 +210,33 @@ func TestStartOnATakenPortSaysSo(t *testing.T) {
 	}
 	f.running(t)
 }
+
+// TestDestroyReleasesTheClustersPorts: a deleted cluster's port claims go with its volume,
+// so the port can be had again at once.
+func TestDestroyReleasesTheClustersPorts(t *testing.T) {
+	root := testRoot(t)
+	owner := ownerDir(t)
+	ports, err := OpenPorts(filepath.Join(root, "ports"), owner, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := NewLocal(testLogger(), Options{Owner: owner, Ports: ports})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close(ctxT(t))
+	p := firstFreeRange(t, 2)
+	if err := ports.Reserve(p, "gone"); err != nil {
+		t.Fatal(err)
+	}
+	if err := ports.Reserve(p+1, "stays"); err != nil {
+		t.Fatal(err)
+	}
+	s := Spec{Name: "gone", DataDir: filepath.Join(root, "gone", "data"), SocketDir: filepath.Join(root, "gone", "sock"), LogFile: filepath.Join(root, "gone", "log")}
+	if err := l.Destroy(ctxT(t), s); err != nil {
+		t.Fatal(err)
+	}
+	if held, err := ports.Held(); err != nil || len(held) != 1 || held[p+1] != "stays" {
+		t.Errorf("Held after Destroy = %v, %v", held, err)
+	}
+}

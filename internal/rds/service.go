@@ -37,7 +37,7 @@ type Config struct {
 	// other programs and other serves, so that CreateDBCluster refuses a port it cannot
 	// have instead of failing later. nil reserves nothing.
 	Ports Ports
-	Now           func() time.Time
+	Now   func() time.Time
 	// Network is the VPC side; nil runs without VPCs (clusters keep the groups asked for).
 	Network Network
 }

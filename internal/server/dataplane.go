@@ -17,7 +17,7 @@ func openEngine(dataDir string, endpointAddrs []string, log *slog.Logger) (*engi
 	if err != nil {
 		return nil, nil, err
 	}
-	driver, err := engine.NewLocal(log.With("component", "engine"), engine.Options{Owner: dataDir})
+	driver, err := engine.NewLocal(log.With("component", "engine"), engine.Options{Owner: dataDir, Ports: ports})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -26,7 +26,8 @@ func openEngine(dataDir string, endpointAddrs []string, log *slog.Logger) (*engi
 
 // sweepDataPlane runs once, before the reconciler and the API: it stops the servers of
 // instances the store no longer has and drops the port claims of clusters it no longer
-// has, and claims again the ports of those it has. Later deletions are the reconciler's.
+// has, and claims again the ports of those it has. Later deletions are the reconciler's
+// (the driver's Destroy releases a cluster's port).
 func sweepDataPlane(ctx context.Context, st *store.Store, driver *engine.Local, ports *engine.Ports, log *slog.Logger) error {
 	clusters, err := st.Clusters(ctx)
 	if err != nil {

@@ -3,10 +3,10 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"slices"
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -290,5 +290,23 @@ func TestTwoServesOnOneHostNeverShareAPort(t *testing.T) {
 				t.Errorf("DeleteDBCluster: %v", err)
 			}
 		}
+	}
+	// A deleted cluster's port is free again, for the other serve too.
+	for port, o := range owner {
+		c := srvs[1-o].rds(t)
+		eventually(t, time.Minute, "the deleted cluster's port to be free", func() (bool, error) {
+			_, err := c.CreateDBCluster(ctx, &rds.CreateDBClusterInput{
+				DBClusterIdentifier: aws.String("heir"),
+				Engine:              aws.String("aurora-postgresql"),
+				MasterUsername:      aws.String("owner1"),
+				MasterUserPassword:  aws.String("Race-pass-123"),
+				Port:                aws.Int32(port),
+			})
+			return err == nil, err
+		})
+		if _, err := c.DeleteDBCluster(ctx, &rds.DeleteDBClusterInput{DBClusterIdentifier: aws.String("heir"), SkipFinalSnapshot: aws.Bool(true)}); err != nil {
+			t.Errorf("DeleteDBCluster: %v", err)
+		}
+		break
 	}
 }
