@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -162,12 +163,17 @@ type Orphan struct {
 	PID     int
 }
 
-// StopOrphans stops the running servers of this driver's owner whose names known does not
-// list (a cluster or instance deleted while serve was away), with their orphaned backends,
-// and removes the lock files they leave. Servers of other owners, and postgres processes
-// Borealis did not start, are never touched. It returns what it stopped; removing an
-// orphan's volume is the caller's decision (Destroy).
-func (l *Local) StopOrphans(ctx context.Context, known []string) ([]Orphan, error) {
+// StopOrphans stops the running servers of this driver's owner, working below the
+// directory under, whose names known does not list (a cluster or instance deleted while
+// serve was away), with their orphaned backends, and removes the lock files they leave.
+// Servers of other owners, and postgres processes Borealis did not start, are never
+// touched; nor is anything outside under, where a process that only claims to be a
+// server could send Borealis. It returns what it stopped; removing an orphan's volume is
+// the caller's decision (Destroy).
+func (l *Local) StopOrphans(ctx context.Context, under string, known []string) ([]Orphan, error) {
+	if err := checkPath("directory", under); err != nil {
+		return nil, err
+	}
 	ents, err := os.ReadDir("/proc")
 	if err != nil {
 		return nil, fmt.Errorf("engine: %w", err)
@@ -186,7 +192,7 @@ func (l *Local) StopOrphans(ctx context.Context, known []string) ([]Orphan, erro
 		if !ok || slices.Contains(known, name) {
 			continue
 		}
-		o, err := l.stopOrphan(ctx, pid, name)
+		o, err := l.stopOrphan(ctx, under, pid, name)
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -199,16 +205,24 @@ func (l *Local) StopOrphans(ctx context.Context, known []string) ([]Orphan, erro
 }
 
 // stopOrphan stops server pid of instance name, pinned by a pidfd and checked again once
-// pinned.
-func (l *Local) stopOrphan(ctx context.Context, pid int, name string) (Orphan, error) {
+// pinned: its marks, a data directory below under, owned by the account it runs as (not
+// root's).
+func (l *Local) stopOrphan(ctx context.Context, under string, pid int, name string) (Orphan, error) {
 	fd, err := unix.PidfdOpen(pid, 0)
 	if err != nil {
 		return Orphan{}, nil // gone meanwhile
 	}
 	dir, err := os.Readlink("/proc/" + strconv.Itoa(pid) + "/cwd")
 	owner, _ := procEnv(pid, envOwner)
-	if n, _ := procEnv(pid, envInstance); err != nil || n != name || owner != l.owner || !alive(pid) {
+	uid, _ := procUIDOf(pid)
+	var dirUID uint32 = 0
+	if fi, serr := os.Lstat(dir); serr == nil && fi.IsDir() {
+		dirUID = fi.Sys().(*syscall.Stat_t).Uid
+	}
+	if n, _ := procEnv(pid, envInstance); err != nil || n != name || owner != l.owner || !alive(pid) ||
+		!strings.HasPrefix(dir, under+"/") || uid == 0 || dirUID != uid {
 		unix.Close(fd)
+		l.log.Warn("not stopping a process that claims to be a server of Borealis", "pid", pid, "instance", name, "cwd", dir, "uid", uid)
 		return Orphan{}, nil
 	}
 	l.mu.Lock()

@@ -287,7 +287,7 @@ func TestOrphanOfDeletedInstanceIsStopped(t *testing.T) {
 	killHelper(t, helper)
 	ctx := ctxT(t)
 
-	if got, err := f.l.StopOrphans(ctx, []string{f.spec.Name}); err != nil || len(got) != 0 || !alive(pid) {
+	if got, err := f.l.StopOrphans(ctx, f.root, []string{f.spec.Name}); err != nil || len(got) != 0 || !alive(pid) {
 		t.Fatalf("StopOrphans of a known server: %v, %v; alive %v", got, err, alive(pid))
 	}
 	other, err := NewLocal(testLogger(), Options{Owner: "/another/borealis"})
@@ -295,11 +295,11 @@ func TestOrphanOfDeletedInstanceIsStopped(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer other.Close(context.Background())
-	if got, err := other.StopOrphans(ctx, nil); err != nil || len(got) != 0 || !alive(pid) {
+	if got, err := other.StopOrphans(ctx, f.root, nil); err != nil || len(got) != 0 || !alive(pid) {
 		t.Fatalf("another owner's StopOrphans: %v, %v; alive %v", got, err, alive(pid))
 	}
 
-	got, err := f.l.StopOrphans(ctx, []string{"some-other-instance"})
+	got, err := f.l.StopOrphans(ctx, f.root, []string{"some-other-instance"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -353,4 +353,82 @@ func TestReleaseKeepsServersRunning(t *testing.T) {
 		t.Error("Close left the adopted server running")
 	}
 	f.running(t)
+}
+
+// TestStopOrphansIgnoresImpostors: a process that only claims to be a server of Borealis
+// (a program named postgres, with the marks in its environment) is neither signalled nor
+// has a postmaster.pid removed for it: not outside the directory StopOrphans is given, not
+// as root, not in a directory its account does not own.
+func TestStopOrphansIgnoresImpostors(t *testing.T) {
+	f := sharedFixture(t)
+	root := testRoot(t)
+	fake := filepath.Join(root, "bin", "postgres")
+	if err := os.MkdirAll(filepath.Dir(fake), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	sleep, err := exec.LookPath("sleep")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(sleep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(fake, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	start := func(t *testing.T, dir string, cred *syscall.Credential) *exec.Cmd {
+		t.Helper()
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, pidFile), []byte("1\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command(fake, "60")
+		cmd.Dir = dir
+		cmd.Env = []string{envInstance + "=gone", envOwner + "=" + f.l.owner}
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+		for !isPostgres(cmd.Process.Pid) {
+			time.Sleep(10 * time.Millisecond)
+		}
+		return cmd
+	}
+	// Outside the directory given, as an account in a directory of its own.
+	var cred *syscall.Credential
+	elsewhere := filepath.Join(root, "elsewhere")
+	if f.l.root {
+		a, _, err := lookupAccount("postgres")
+		if err != nil {
+			t.Fatal(err)
+		}
+		cred = &syscall.Credential{Uid: a.uid, Gid: a.gid}
+		if err := os.MkdirAll(elsewhere, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chown(elsewhere, int(a.uid), int(a.gid)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var cmds = []*exec.Cmd{start(t, elsewhere, cred)}
+	if f.l.root {
+		// Inside the directory given, but as root, and in a directory of root's.
+		cmds = append(cmds, start(t, filepath.Join(f.root, "impostor"), nil))
+	}
+	got, err := f.l.StopOrphans(ctxT(t), f.root, []string{f.spec.Name})
+	if err != nil || len(got) != 0 {
+		t.Errorf("StopOrphans = %+v, %v", got, err)
+	}
+	for _, c := range cmds {
+		if !alive(c.Process.Pid) {
+			t.Errorf("impostor in %s was signalled", c.Dir)
+		}
+		if _, err := os.Stat(filepath.Join(c.Dir, pidFile)); err != nil {
+			t.Errorf("postmaster.pid in %s removed: %v", c.Dir, err)
+		}
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 
 	"github.com/borealis-db/borealis/internal/engine"
 	"github.com/borealis-db/borealis/internal/store"
@@ -28,7 +29,7 @@ func openEngine(dataDir string, endpointAddrs []string, log *slog.Logger) (*engi
 // instances the store no longer has and drops the port claims of clusters it no longer
 // has, and claims again the ports of those it has. Later deletions are the reconciler's
 // (the driver's Destroy releases a cluster's port).
-func sweepDataPlane(ctx context.Context, st *store.Store, driver *engine.Local, ports *engine.Ports, log *slog.Logger) error {
+func sweepDataPlane(ctx context.Context, dataDir string, st *store.Store, driver *engine.Local, ports *engine.Ports, log *slog.Logger) error {
 	clusters, err := st.Clusters(ctx)
 	if err != nil {
 		return err
@@ -41,7 +42,7 @@ func sweepDataPlane(ctx context.Context, st *store.Store, driver *engine.Local, 
 	for _, m := range instances {
 		known = append(known, m.ID)
 	}
-	orphans, err := driver.StopOrphans(ctx, known)
+	orphans, err := driver.StopOrphans(ctx, filepath.Join(dataDir, "clusters"), known)
 	for _, o := range orphans {
 		log.Warn("stopped the server of an instance that no longer exists", "instance", o.Name, "pid", o.PID, "datadir", o.DataDir)
 	}

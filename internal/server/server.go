@@ -160,7 +160,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		Ports:          ports,
 		Network:        ec2Svc,
 	}, st, rec.Notify, log.With("component", "rds"))
-	if err := sweepDataPlane(ctx, st, driver, ports, log); err != nil {
+	if err := sweepDataPlane(ctx, dataDir, st, driver, ports, log); err != nil {
 		return err
 	}
 
