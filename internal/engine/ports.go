@@ -217,7 +217,8 @@ func (r *Ports) claim(port int, name string, bind bool) error {
 	case ok && c.Owner == r.owner:
 		return &PortTakenError{Port: port, Holder: fmt.Sprintf("cluster %s of this Borealis", c.Name)}
 	case ok && !stale(c):
-		return &PortTakenError{Port: port, Holder: fmt.Sprintf("a cluster of the Borealis at %s", c.Owner)}
+		// Not naming its data directory: the error reaches API callers.
+		return &PortTakenError{Port: port, Holder: "a cluster of another Borealis on this host"}
 	}
 	if bind {
 		for _, a := range r.addrs {

@@ -278,7 +278,7 @@ func TestTwoServesOnOneHostNeverShareAPort(t *testing.T) {
 			MasterUserPassword:  aws.String("Race-pass-123"),
 			Port:                aws.Int32(port),
 		})
-		if code, status := apiError(t, err); code != "InvalidParameterValue" || status != 400 || !strings.Contains(err.Error(), "Borealis at "+srvs[o].DataDir) {
+		if code, status := apiError(t, err); code != "InvalidParameterValue" || status != 400 || !strings.Contains(err.Error(), "another Borealis on this host") || strings.Contains(err.Error(), srvs[o].DataDir) {
 			t.Errorf("another serve's port %d: %s %d %v", port, code, status, err)
 		}
 		break
