@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"golang.org/x/sys/unix"
 )
 
 // Options tune a Local driver; the zero value is ready to use.
@@ -37,6 +38,16 @@ type Options struct {
 	// driver escalates to immediate shutdown (SIGQUIT), then SIGKILL.
 	// Default 30 seconds.
 	StopTimeout time.Duration
+	// Owner names the Borealis whose servers this driver runs (serve gives its data
+	// directory). Servers run detached, marked with it and their name: a driver adopts a
+	// running server only when both match, and StopOrphans stops only its owner's.
+	Owner string
+	// StopWithParent makes every server die with this process (a parent-death signal)
+	// instead of outliving it: for test harnesses, whose servers no one would adopt.
+	StopWithParent bool
+	// Ports is the host's port registry; Destroy releases the claims of the volume's
+	// name (the cluster's). nil: none.
+	Ports *Ports
 }
 
 const defaultBinDir = "/usr/lib/postgresql/15/bin"
@@ -56,6 +67,9 @@ type Local struct {
 	locale       string
 	startTimeout time.Duration
 	stopTimeout  time.Duration
+	owner        string
+	attached     bool // Options.StopWithParent
+	ports        *Ports
 
 	spawnc      chan spawnReq
 	quit        chan struct{}
@@ -83,14 +97,42 @@ func (i *instance) set(st State, err error) {
 	i.state, i.since, i.err = st, time.Now(), err
 }
 
-// proc is one postmaster started by this driver.
+// proc is one postmaster of this driver's: a child it started, or one it adopted from an
+// earlier run (then it is not our child and is watched and signalled through a pidfd, which
+// pins the process: a PID reused meanwhile is never signalled).
 type proc struct {
-	cmd      *exec.Cmd
+	cmd      *exec.Cmd // nil when adopted
+	fdMu     sync.Mutex
+	pidfd    int // adopted only; -1 once closed
 	pid      int
 	done     chan struct{} // closed once reaped
 	err      error         // wait status, set before done is closed
 	stopping atomic.Bool   // an exit from now on was asked for
 	ready    bool          // guarded by Local.mu
+}
+
+func (p *proc) signal(sig syscall.Signal) error {
+	if p.cmd != nil {
+		// os.Process knows when the child is reaped: no stray signal.
+		return p.cmd.Process.Signal(sig)
+	}
+	p.fdMu.Lock()
+	defer p.fdMu.Unlock()
+	if p.pidfd < 0 {
+		return os.ErrProcessDone
+	}
+	return unix.PidfdSendSignal(p.pidfd, sig, nil, 0)
+}
+
+// closeFD closes an adopted server's pidfd, never while a signal goes through it (the
+// number could name another file by then).
+func (p *proc) closeFD() {
+	p.fdMu.Lock()
+	defer p.fdMu.Unlock()
+	if p.pidfd >= 0 {
+		unix.Close(p.pidfd)
+		p.pidfd = -1
+	}
 }
 
 type spawnReq struct {
@@ -119,6 +161,9 @@ func NewLocal(logger *slog.Logger, o Options) (*Local, error) {
 		locale:       "C",
 		startTimeout: o.StartTimeout,
 		stopTimeout:  o.StopTimeout,
+		owner:        o.Owner,
+		attached:     o.StopWithParent,
+		ports:        o.Ports,
 		spawnc:       make(chan spawnReq),
 		quit:         make(chan struct{}),
 		spawnerDone:  make(chan struct{}),
@@ -183,8 +228,10 @@ func parseVersion(out string) string {
 
 // spawner forks every child, from one goroutine locked to its OS thread.
 //
-// Children carry Pdeathsig so that a SIGKILLed `borealis serve` leaves no
-// orphan: the kernel signals them when their parent dies. But "parent" is the
+// Servers run detached and outlive Borealis (see detachedProcAttr). initdb,
+// the bootstrap server and the servers of a driver with StopWithParent carry
+// Pdeathsig instead, so that a SIGKILLed `borealis serve` leaves no half-made
+// volume running: the kernel signals them when their parent dies. But "parent" is the
 // forking *thread*: a child forked from an ordinary goroutine is signalled
 // whenever the runtime retires that thread (it does so when a goroutine that
 // locked it returns; go.dev/issue/27505), killing a healthy server while
@@ -240,6 +287,13 @@ func (l *Local) account(ctx context.Context, s Spec) (account, error) {
 
 // tenant tells whether the server of s runs as an account of its own.
 func (l *Local) tenant(s Spec) bool { return l.root && s.OSUser != "" }
+
+// detachedProcAttr starts a server that outlives Borealis: a session of its own (no
+// terminal's signals, no process group of serve's), no parent-death signal, and its
+// output goes to its log file, never to serve's. A restarted serve adopts it.
+func detachedProcAttr(a account) *syscall.SysProcAttr {
+	return &syscall.SysProcAttr{Credential: a.credential(), Setsid: true}
+}
 
 func sysProcAttr(a account, deathSig syscall.Signal) *syscall.SysProcAttr {
 	return &syscall.SysProcAttr{
@@ -503,14 +557,19 @@ func (l *Local) launch(inst *instance, a account, s Spec, extra ...string) (*pro
 	cmd.Dir = s.DataDir
 	cmd.Env = l.env()
 	cmd.Stdout, cmd.Stderr = logf, logf
-	// SIGINT is PostgreSQL's fast shutdown: clean and quick.
-	cmd.SysProcAttr = sysProcAttr(a, syscall.SIGINT)
+	if inst != nil && !l.attached {
+		cmd.Env = append(cmd.Env, envInstance+"="+s.Name, envOwner+"="+l.owner)
+		cmd.SysProcAttr = detachedProcAttr(a)
+	} else {
+		// SIGINT is PostgreSQL's fast shutdown: clean and quick.
+		cmd.SysProcAttr = sysProcAttr(a, syscall.SIGINT)
+	}
 	err = l.spawn(cmd)
 	logf.Close()
 	if err != nil {
 		return nil, fmt.Errorf("engine: %s: starting postgres: %w", s.Name, err)
 	}
-	p := &proc{cmd: cmd, pid: cmd.Process.Pid, done: make(chan struct{})}
+	p := &proc{cmd: cmd, pidfd: -1, pid: cmd.Process.Pid, done: make(chan struct{})}
 	if inst != nil {
 		l.mu.Lock()
 		inst.proc = p
@@ -523,7 +582,11 @@ func (l *Local) launch(inst *instance, a account, s Spec, extra ...string) (*pro
 }
 
 func (l *Local) reap(name string, inst *instance, p *proc) {
-	err := p.cmd.Wait()
+	l.exited(name, inst, p, p.cmd.Wait())
+}
+
+// exited records that p ended with err.
+func (l *Local) exited(name string, inst *instance, p *proc, err error) {
 	var ev *Exit
 	l.mu.Lock()
 	p.err = err
@@ -585,8 +648,11 @@ func (l *Local) waitReady(ctx context.Context, s Spec, p *proc) error {
 
 // Start writes the config files and certificate and starts the server,
 // waiting until it accepts connections. It is a no-op when this driver's
-// server is running. A postgres still running on DataDir from an earlier
-// Borealis process (or its orphaned backends) is stopped first.
+// server is running. A server an earlier run of this driver's owner started
+// for s is adopted, not restarted: it is reloaded with the files, and
+// restarted only when where it listens or a setting that needs a restart
+// changed (see adopt). Any other postgres on DataDir (or orphaned backends) is
+// stopped first. A port held by another program fails with a *PortTakenError.
 func (l *Local) Start(ctx context.Context, s Spec) error {
 	if err := s.validate(); err != nil {
 		return err
@@ -613,6 +679,14 @@ func (l *Local) start(ctx context.Context, inst *instance, s Spec) error {
 	if err != nil {
 		return err
 	}
+	if fd, pf, ok := l.adoptable(s, a); ok {
+		return l.adopt(ctx, inst, a, s, fd, pf)
+	}
+	return l.launchReady(ctx, inst, a, s)
+}
+
+// launchReady starts a new server for s and waits until it is ready.
+func (l *Local) launchReady(ctx context.Context, inst *instance, a account, s Spec) error {
 	// Strays first: a server of the shared account must be gone before its
 	// volume changes hands.
 	if err := l.stopStrays(ctx, s); err != nil {
@@ -623,6 +697,9 @@ func (l *Local) start(ctx context.Context, inst *instance, s Spec) error {
 	}
 	if err := l.writeConfig(a, s); err != nil {
 		return err
+	}
+	if err := checkPortFree(s.ListenAddr, s.Port); err != nil {
+		return fmt.Errorf("engine: %s: %w", s.Name, err)
 	}
 	p, err := l.launch(inst, a, s)
 	if err != nil {
@@ -712,40 +789,57 @@ func (l *Local) Reload(ctx context.Context, s Spec) error {
 	if p == nil {
 		return nil
 	}
+	_, err = l.reloadProc(ctx, s, p)
+	return err
+}
+
+// reloadProc signals p to re-read its files and waits until it has. It returns the
+// settings whose new values wait for a restart.
+func (l *Local) reloadProc(ctx context.Context, s Spec, p *proc) ([]string, error) {
 	// The rdsadmin database: the master user owns "postgres" and could attach settings to it.
 	c, err := l.Connect(ctx, s, Admin)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer c.Close(context.Background())
 	// Every process stamps pg_conf_load_time() when it re-reads the files; a
 	// backend does so after the postmaster, which has then loaded pg_hba.conf.
 	var before, now time.Time
 	if err := c.QueryRow(ctx, "SELECT pg_catalog.pg_conf_load_time()").Scan(&before); err != nil {
-		return fmt.Errorf("engine: %s: reload: %w", s.Name, err)
+		return nil, fmt.Errorf("engine: %s: reload: %w", s.Name, err)
 	}
-	if err := p.cmd.Process.Signal(syscall.SIGHUP); err != nil {
-		return fmt.Errorf("engine: %s: reload: %w", s.Name, err)
+	if err := p.signal(syscall.SIGHUP); err != nil {
+		return nil, fmt.Errorf("engine: %s: reload: %w", s.Name, err)
 	}
 	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	for {
 		if err := c.QueryRow(wctx, "SELECT pg_catalog.pg_conf_load_time()").Scan(&now); err != nil {
-			return fmt.Errorf("engine: %s: reload not confirmed: %w; %s ends:\n%s", s.Name, err, s.LogFile, logTail(s.LogFile))
+			return nil, fmt.Errorf("engine: %s: reload not confirmed: %w; %s ends:\n%s", s.Name, err, s.LogFile, logTail(s.LogFile))
 		}
 		if now.After(before) {
-			return nil
+			break
 		}
 		select {
 		case <-wctx.Done():
-			return fmt.Errorf("engine: %s: reload not confirmed: %w; %s ends:\n%s", s.Name, wctx.Err(), s.LogFile, logTail(s.LogFile))
+			return nil, fmt.Errorf("engine: %s: reload not confirmed: %w; %s ends:\n%s", s.Name, wctx.Err(), s.LogFile, logTail(s.LogFile))
 		case <-time.After(10 * time.Millisecond):
 		}
 	}
+	rows, err := c.Query(ctx, "SELECT name FROM pg_catalog.pg_settings WHERE pending_restart ORDER BY name")
+	if err != nil {
+		return nil, fmt.Errorf("engine: %s: reload: %w", s.Name, err)
+	}
+	pending, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("engine: %s: reload: %w", s.Name, err)
+	}
+	return pending, nil
 }
 
 // Destroy stops the server and removes DataDir, then the server's own account
-// with its socket directory and shared memory. The log file stays.
+// with its socket directory and shared memory, and releases the ports claimed
+// for s.Name (Options.Ports). The log file stays.
 func (l *Local) Destroy(ctx context.Context, s Spec) error {
 	if err := s.validatePaths(); err != nil {
 		return err
@@ -764,6 +858,11 @@ func (l *Local) Destroy(ctx context.Context, s Spec) error {
 	}
 	if l.tenant(s) {
 		if err := l.forgetTenant(ctx, s); err != nil {
+			return err
+		}
+	}
+	if l.ports != nil {
+		if err := l.ports.ReleaseName(s.Name); err != nil {
 			return err
 		}
 	}
@@ -798,7 +897,21 @@ func (l *Local) Connect(ctx context.Context, s Spec, database string) (*pgx.Conn
 	return c, nil
 }
 
-// Close stops every server this driver started (fast shutdown, escalating),
+// Release refuses further operations and leaves every server running, for the
+// next driver of the same owner to adopt (serve asked to keep its servers on exit).
+func (l *Local) Release() {
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return
+	}
+	l.closed = true
+	l.mu.Unlock()
+	close(l.quit)
+	<-l.spawnerDone
+}
+
+// Close stops every server this driver runs (fast shutdown, escalating),
 // then refuses further operations.
 func (l *Local) Close(ctx context.Context) error {
 	l.mu.Lock()
@@ -877,8 +990,7 @@ func (l *Local) stopProc(ctx context.Context, inst *instance, s Spec, p *proc) e
 		{syscall.SIGKILL, 10 * time.Second, false},
 	}
 	for _, st := range steps {
-		// os.Process knows when the child is reaped: no stray signal.
-		p.cmd.Process.Signal(st.sig)
+		p.signal(st.sig)
 		if gone(st.wait, st.useCtx) {
 			break
 		}

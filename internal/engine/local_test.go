@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"bufio"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -15,12 +14,10 @@ import (
 	"errors"
 	"fmt"
 	"github.com/borealis-db/borealis/internal/scram"
-	"io"
 	"log/slog"
 	"math/big"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -33,15 +30,22 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
-// The helper process (see TestParentDeathStopsServer) runs a driver on the
-// spec in this variable, then waits to be killed.
-const helperEnv = "BOREALIS_ENGINE_TEST_HELPER"
+// The helper process (see startHelper) runs a driver on the spec in this
+// variable, then waits to be killed. helperOwnerEnv is its Options.Owner.
+const (
+	helperEnv      = "BOREALIS_ENGINE_TEST_HELPER"
+	helperOwnerEnv = "BOREALIS_ENGINE_TEST_OWNER"
+)
 
 var cleanups []func()
 
 func TestMain(m *testing.M) {
 	if spec := os.Getenv(helperEnv); spec != "" {
 		helperMain(spec)
+		return
+	}
+	if args := os.Getenv(portsHelperEnv); args != "" {
+		portsHelperMain(args)
 		return
 	}
 	code := m.Run()
@@ -57,7 +61,7 @@ func helperMain(specJSON string) {
 		fmt.Println("ERR", err)
 		os.Exit(2)
 	}
-	l, err := NewLocal(nil, Options{})
+	l, err := NewLocal(nil, Options{Owner: os.Getenv(helperOwnerEnv)})
 	if err == nil {
 		err = l.Start(context.Background(), s)
 	}
@@ -554,40 +558,6 @@ func TestStopStartKeepsData(t *testing.T) {
 	}
 }
 
-func TestStartTakesOverOrphanedPostmaster(t *testing.T) {
-	f := sharedFixture(t)
-	f.running(t)
-	drain(f.l.Exits())
-	old := f.l.Status(f.spec.Name).PID
-
-	// A second driver stands for the next `borealis serve`.
-	l2, err := NewLocal(testLogger(), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l2.Close(context.Background())
-	if err := l2.Start(ctxT(t), f.spec); err != nil {
-		t.Fatal(err)
-	}
-	pid := l2.Status(f.spec.Name).PID
-	if f.l.root {
-		// The next run finds the account the first one made.
-		if got, want := procUID(t, pid), strconv.Itoa(int(f.account(t).uid)); got != want || procUID(t, pid) == "0" {
-			t.Errorf("new postmaster's uid %s, want %s", got, want)
-		}
-	}
-	if pid == old || alive(old) {
-		t.Errorf("old postmaster %d still runs (new %d)", old, pid)
-	}
-	if pms := postmasters(serverProcs(f.spec.DataDir)); len(pms) != 1 || pms[0] != pid {
-		t.Errorf("postmasters on the data directory: %v, want [%d]", pms, pid)
-	}
-	waitExit(t, f.l.Exits(), f.spec.Name, old)
-	if st := f.l.Status(f.spec.Name); st.State != StateCrashed {
-		t.Errorf("first driver's status: %+v", st)
-	}
-}
-
 func TestKilledPostmasterIsReportedAndRestarted(t *testing.T) {
 	f := sharedFixture(t)
 	f.running(t)
@@ -628,45 +598,6 @@ func TestKilledPostmasterIsReportedAndRestarted(t *testing.T) {
 	var one int
 	if err := f.admin(t, "postgres").QueryRow(ctxT(t), "SELECT 1").Scan(&one); err != nil {
 		t.Fatal(err)
-	}
-}
-
-func TestParentDeathStopsServer(t *testing.T) {
-	f := sharedFixture(t)
-	f.running(t)
-	spec, err := json.Marshal(f.spec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), helperEnv+"="+string(spec))
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
-	line, err := bufio.NewReader(out).ReadString('\n')
-	if err != nil || !strings.HasPrefix(line, "READY ") {
-		t.Fatalf("helper: %q %v", line, err)
-	}
-	pid, _ := strconv.Atoi(strings.TrimSpace(strings.TrimPrefix(line, "READY ")))
-	if !alive(pid) {
-		t.Fatalf("helper's postmaster %d not running", pid)
-	}
-	go io.Copy(io.Discard, out)
-	// SIGKILL: no chance for the helper to clean up. Pdeathsig must.
-	cmd.Process.Kill()
-	cmd.Wait()
-	deadline := time.Now().Add(30 * time.Second)
-	for len(serverProcs(f.spec.DataDir)) > 0 {
-		if time.Now().After(deadline) {
-			t.Fatalf("postgres processes outlived their parent: %v", serverProcs(f.spec.DataDir))
-		}
-		time.Sleep(20 * time.Millisecond)
 	}
 }
 

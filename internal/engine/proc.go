@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // pgProc is a live PostgreSQL process found in /proc.
@@ -162,4 +163,126 @@ func logTail(path string) string {
 		lines = lines[len(lines)-15:]
 	}
 	return strings.Join(lines, "\n")
+}
+
+// procStartTime is when pid started, from /proc/PID/stat (field 22, clock ticks after
+// boot) and the boot time in /proc/stat. A PID the kernel gave to another process since
+// has another start time.
+func procStartTime(pid int) (time.Time, bool) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return time.Time{}, false
+	}
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return time.Time{}, false
+	}
+	// Fields after comm start with field 3 (state); starttime is field 22.
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 20 {
+		return time.Time{}, false
+	}
+	ticks, err := strconv.ParseInt(f[19], 10, 64)
+	if err != nil {
+		return time.Time{}, false
+	}
+	boot, ok := bootTime()
+	if !ok {
+		return time.Time{}, false
+	}
+	const hz = 100 // USER_HZ: fixed at 100 for /proc on Linux
+	return boot.Add(time.Duration(ticks) * time.Second / hz), true
+}
+
+func bootTime() (time.Time, bool) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return time.Time{}, false
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "btime "); ok {
+			s, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+			return time.Unix(s, 0), err == nil
+		}
+	}
+	return time.Time{}, false
+}
+
+// procEnv reads one variable of pid's initial environment (root, or the same account,
+// may read it).
+func procEnv(pid int, name string) (string, bool) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/environ")
+	if err != nil {
+		return "", false
+	}
+	for _, kv := range bytes.Split(b, []byte{0}) {
+		if v, ok := bytes.CutPrefix(kv, []byte(name+"=")); ok {
+			return string(v), true
+		}
+	}
+	return "", false
+}
+
+// procUIDOf is the real uid of pid.
+func procUIDOf(pid int) (uint32, bool) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return 0, false
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "Uid:"); ok {
+			f := strings.Fields(v)
+			if len(f) == 0 {
+				return 0, false
+			}
+			u, err := strconv.ParseUint(f[0], 10, 32)
+			return uint32(u), err == nil
+		}
+	}
+	return 0, false
+}
+
+// sameDir tells whether pid's working directory is dir itself (same device and inode): a
+// data directory removed and made again under the same name is another directory.
+func sameDir(pid int, dir string) bool {
+	a, err := os.Stat("/proc/" + strconv.Itoa(pid) + "/cwd")
+	if err != nil {
+		return false
+	}
+	b, err := os.Stat(dir)
+	return err == nil && os.SameFile(a, b)
+}
+
+// pidFileInfo is what a postmaster writes to postmaster.pid.
+type pidFileInfo struct {
+	pid       int
+	dataDir   string
+	start     time.Time
+	port      int
+	socketDir string
+	listen    string
+	status    string
+}
+
+// readPidFileInfo parses postmaster.pid (see PostgreSQL's LOCK_FILE_LINE_*).
+func readPidFileInfo(path string) (pidFileInfo, bool) {
+	b, err := readPlain(path)
+	if err != nil {
+		return pidFileInfo{}, false
+	}
+	lines := strings.Split(string(b), "\n")
+	if len(lines) < 8 {
+		return pidFileInfo{}, false
+	}
+	var pf pidFileInfo
+	var e1, e2, e3 error
+	pf.pid, e1 = strconv.Atoi(strings.TrimSpace(lines[0]))
+	pf.dataDir = strings.TrimSpace(lines[1])
+	start, e2 := strconv.ParseInt(strings.TrimSpace(lines[2]), 10, 64)
+	pf.start = time.Unix(start, 0)
+	pf.port, e3 = strconv.Atoi(strings.TrimSpace(lines[3]))
+	pf.socketDir = strings.TrimSpace(lines[4])
+	pf.listen = strings.TrimSpace(lines[5])
+	pf.status = strings.TrimSpace(lines[7])
+	return pf, e1 == nil && e2 == nil && e3 == nil && pf.pid > 0
 }

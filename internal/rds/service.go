@@ -33,10 +33,11 @@ type Config struct {
 	EndpointSuffix string
 	// EngineVersion is the PostgreSQL version actually run (for example 15.18).
 	EngineVersion string
-	// PortAvailable says whether the gateway could listen on a cluster port; it lets
-	// CreateDBCluster refuse a port another program holds instead of failing later.
-	PortAvailable func(port int) bool
-	Now           func() time.Time
+	// Ports reserves a cluster's endpoint port on the host from CreateDBCluster on, against
+	// other programs and other serves, so that CreateDBCluster refuses a port it cannot
+	// have instead of failing later. nil reserves nothing.
+	Ports Ports
+	Now   func() time.Time
 	// Network is the VPC side; nil runs without VPCs (clusters keep the groups asked for).
 	Network Network
 }
@@ -53,9 +54,6 @@ type Service struct {
 func New(cfg Config, st *store.Store, notify func(), log *slog.Logger) *Service {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
-	}
-	if cfg.PortAvailable == nil {
-		cfg.PortAvailable = func(int) bool { return true }
 	}
 	return &Service{cfg: cfg, store: st, notify: notify, log: log}
 }
@@ -152,7 +150,7 @@ func (s *Service) createCluster(ctx context.Context, p awsquery.Params) (any, er
 	if err != nil {
 		return nil, err
 	}
-	port, err = s.choosePort(ctx, port, hasPort)
+	port, err = s.choosePort(ctx, id, port, hasPort)
 	if err != nil {
 		return nil, err
 	}
@@ -183,6 +181,9 @@ func (s *Service) createCluster(ctx context.Context, p awsquery.Params) (any, er
 		DeletionProtection:     protect,
 	}
 	if err := s.store.CreateCluster(ctx, c); err != nil {
+		if s.cfg.Ports != nil {
+			s.cfg.Ports.Release(port, id)
+		}
 		if errors.Is(err, store.ErrExists) {
 			return nil, clusterExists(id)
 		}
@@ -197,9 +198,28 @@ func clusterExists(id string) error {
 	return awsquery.Errorf(http.StatusBadRequest, "DBClusterAlreadyExistsFault", "DB Cluster already exists")
 }
 
-// choosePort returns the endpoint port: the one asked for, or else the first free one from
+// Ports is the host's port registry (engine.Ports).
+type Ports interface {
+	// Reserve claims port for the cluster. A port someone else holds fails with an error
+	// that has a Taken method (engine.PortTakenError), saying why.
+	Reserve(port int, clusterID string) error
+	Release(port int, clusterID string) error
+}
+
+func portTaken(err error) bool {
+	var t interface{ Taken() bool }
+	return errors.As(err, &t) && t.Taken()
+}
+
+// choosePort reserves the endpoint port: the one asked for, or else the first free one from
 // 5432 up, since all endpoints share one listen address here and so need distinct ports.
-func (s *Service) choosePort(ctx context.Context, port int, asked bool) (int, error) {
+func (s *Service) choosePort(ctx context.Context, id string, port int, asked bool) (int, error) {
+	reserve := func(p int) error {
+		if s.cfg.Ports == nil {
+			return nil
+		}
+		return s.cfg.Ports.Reserve(p, id)
+	}
 	clusters, err := s.store.Clusters(ctx)
 	if err != nil {
 		return 0, err
@@ -212,14 +232,21 @@ func (s *Service) choosePort(ctx context.Context, port int, asked bool) (int, er
 		if other, ok := used[port]; ok {
 			return 0, awsquery.InvalidParameterValue("Port %d is already used by the endpoint of DB cluster %s on this Borealis; choose another port.", port, other)
 		}
-		if !s.cfg.PortAvailable(port) {
-			return 0, awsquery.InvalidParameterValue("Port %d is in use by another program on the endpoint address; choose another port.", port)
+		if err := reserve(port); portTaken(err) {
+			return 0, awsquery.InvalidParameterValue("Port %d cannot be had: %v; choose another port.", port, err)
+		} else if err != nil {
+			return 0, err
 		}
 		return port, nil
 	}
 	for p := 5432; p <= 65535; p++ {
-		if _, taken := used[p]; !taken && s.cfg.PortAvailable(p) {
+		if _, taken := used[p]; taken {
+			continue
+		}
+		if err := reserve(p); err == nil {
 			return p, nil
+		} else if !portTaken(err) {
+			return 0, err
 		}
 	}
 	return 0, awsquery.Errorf(http.StatusBadRequest, "InsufficientDBClusterCapacityFault", "No free port is left for a new cluster endpoint.")

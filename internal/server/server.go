@@ -25,7 +25,6 @@ import (
 	"github.com/borealis-db/borealis/internal/awsquery"
 	"github.com/borealis-db/borealis/internal/console"
 	"github.com/borealis-db/borealis/internal/ec2"
-	"github.com/borealis-db/borealis/internal/engine"
 	"github.com/borealis-db/borealis/internal/gateway"
 	"github.com/borealis-db/borealis/internal/iam"
 	"github.com/borealis-db/borealis/internal/rds"
@@ -62,6 +61,9 @@ type Config struct {
 	// DNSAddr, unless "" or DNSOff, is where serve answers DNS (UDP and TCP) for the
 	// endpoint domain.
 	DNSAddr string
+	// KeepServersOnExit leaves the PostgreSQL servers running when serve stops on purpose,
+	// for the next serve to adopt (they always outlive a crash or kill -9).
+	KeepServersOnExit bool
 }
 
 // Files serve writes in the data directory for the operator and the clients.
@@ -196,12 +198,15 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err erro
 	if err != nil {
 		return nil, err
 	}
-	driver, err := engine.NewLocal(log.With("component", "engine"), engine.Options{})
+	driver, ports, err := openEngine(dataDir, endpointAddrs, log)
 	if err != nil {
 		return nil, err
 	}
 	s.engineVersion = driver.Version()
-	s.onClose("PostgreSQL servers", driver.Close)
+	s.onClose("PostgreSQL servers", func(ctx context.Context) error {
+		closeDriver(ctx, driver, cfg.KeepServersOnExit, log)
+		return nil
+	})
 	metrics := prometheus.NewRegistry()
 	metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	gw := gateway.New(log.With("component", "gateway"), gateway.NewMetrics(metrics), gateway.Options{KernelSteering: cfg.KernelSteering})
@@ -234,9 +239,12 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err erro
 		EndpointDomain: cfg.EndpointDomain,
 		EndpointSuffix: acct.EndpointSuffix,
 		EngineVersion:  driver.Version(),
-		PortAvailable:  func(port int) bool { return portFree(endpointAddrs, port) },
+		Ports:          ports,
 		Network:        ec2Svc,
 	}, st, rec.Notify, log.With("component", "rds"))
+	if err := sweepDataPlane(ctx, dataDir, st, driver, ports, log); err != nil {
+		return nil, err
+	}
 
 	if s.dns, err = startDNS(cfg, endpointAddrs, st, log.With("component", "dns")); err != nil {
 		return nil, err

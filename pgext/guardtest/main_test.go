@@ -114,7 +114,7 @@ func setup() (string, error) {
 	if testing.Verbose() {
 		logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
-	if srv.l, err = engine.NewLocal(logger, engine.Options{}); err != nil {
+	if srv.l, err = engine.NewLocal(logger, engine.Options{StopWithParent: true}); err != nil {
 		return root, err
 	}
 	srv.spec = engine.Spec{

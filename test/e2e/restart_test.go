@@ -2,9 +2,11 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -17,11 +19,17 @@ import (
 // postmastersUnder counts running postgres postmasters whose data directory is below dir.
 func postmastersUnder(t *testing.T, dir string) int {
 	t.Helper()
+	return len(postmasterPIDsUnder(t, dir))
+}
+
+// postmasterPIDsUnder lists the running postmasters whose data directory is below dir.
+func postmasterPIDsUnder(t *testing.T, dir string) []int {
+	t.Helper()
 	entries, err := os.ReadDir("/proc")
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := 0
+	var pids []int
 	for _, e := range entries {
 		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
 		if err != nil {
@@ -33,14 +41,48 @@ func postmastersUnder(t *testing.T, dir string) int {
 		}
 		for i, a := range args {
 			if a == "-D" && i+1 < len(args) && strings.HasPrefix(args[i+1], dir) {
-				n++
+				if pid, err := strconv.Atoi(e.Name()); err == nil && !zombie(pid) {
+					pids = append(pids, pid)
+				}
 			}
 		}
 	}
+	// A backend forked a moment ago still shows its postmaster's command line.
+	pids = slices.DeleteFunc(pids, func(pid int) bool { return slices.Contains(pids, ppid(pid)) })
+	slices.Sort(pids)
+	return pids
+}
+
+func procStatFields(pid int) []string {
+	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
+	if err != nil {
+		return nil
+	}
+	i := strings.LastIndexByte(string(b), ')')
+	if i < 0 {
+		return nil
+	}
+	return strings.Fields(string(b[i+1:]))
+}
+
+func zombie(pid int) bool {
+	f := procStatFields(pid)
+	return len(f) < 2 || f[0] == "Z" || f[0] == "X"
+}
+
+func ppid(pid int) int {
+	f := procStatFields(pid)
+	if len(f) < 2 {
+		return 0
+	}
+	n, _ := strconv.Atoi(f[1])
 	return n
 }
 
-func TestKill9OfServeLosesNothingAndLeavesNoOrphan(t *testing.T) {
+// TestKill9OfServeKeepsServersAndLosesNothing: the data plane outlives serve. kill -9 of
+// serve leaves the cluster's server running (and, where the kernel hands connections to
+// it, an open session going); the next serve adopts the same postmaster.
+func TestKill9OfServeKeepsServersAndLosesNothing(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	dir := testDataDir(t, "borealis-restart-")
@@ -69,13 +111,27 @@ func TestKill9OfServeLosesNothingAndLeavesNoOrphan(t *testing.T) {
 	if _, err := conn.Exec(ctx, `CREATE TABLE ledger (n int); INSERT INTO ledger SELECT generate_series(1, 1000)`); err != nil {
 		t.Fatal(err)
 	}
-	conn.Close(ctx)
+	pids := postmasterPIDsUnder(t, dir)
+	if len(pids) != 1 {
+		t.Fatalf("postmasters before the kill: %v", pids)
+	}
 
 	srv.kill()
-	// The postmaster notices its parent died and shuts down: nothing is left running.
-	eventually(t, 60*time.Second, "postmaster to exit after serve was killed", func() (bool, error) {
-		return postmastersUnder(t, dir) == 0, nil
-	})
+	time.Sleep(time.Second)
+	if got := postmasterPIDsUnder(t, dir); !slices.Equal(got, pids) {
+		t.Fatalf("postmasters after serve was killed: %v, want %v still running", got, pids)
+	}
+	want := 1000
+	if srv.steering() {
+		// The session is the server's own socket: serve's death does not touch it.
+		if _, err := conn.Exec(ctx, `INSERT INTO ledger VALUES (1001)`); err != nil {
+			t.Errorf("the open session ended with serve: %v", err)
+		}
+		want++
+	} else {
+		t.Log("the gateway relays here: open sessions end with serve (kernel steering keeps them)")
+	}
+	conn.Close(ctx)
 
 	srv, err = startServer(dir, addr)
 	if err != nil {
@@ -104,11 +160,153 @@ func TestKill9OfServeLosesNothingAndLeavesNoOrphan(t *testing.T) {
 		})
 		return n
 	}()
-	if conn2 != 1000 {
-		t.Fatalf("ledger has %d rows after the restart, want 1000", conn2)
+	if conn2 != want {
+		t.Fatalf("ledger has %d rows after the restart, want %d", conn2, want)
 	}
-	if n := postmastersUnder(t, dir); n != 1 {
-		t.Fatalf("%d postmasters run for the cluster, want exactly 1", n)
+	if got := postmasterPIDsUnder(t, dir); !slices.Equal(got, pids) {
+		t.Fatalf("postmasters after the restart: %v, want the same %v adopted", got, pids)
 	}
 	deleteCluster(ctx, t, c, "durable", instanceID)
+	if n := postmastersUnder(t, dir); n != 0 {
+		t.Errorf("%d postmasters outlived the cluster's deletion", n)
+	}
+}
+
+// TestStopOfServeStopsServersUnlessAskedToKeepThem: SIGTERM stops the servers, unless serve
+// was started with --keep-servers-on-exit; then the next serve adopts them.
+func TestStopOfServeStopsServersUnlessAskedToKeepThem(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dir := testDataDir(t, "borealis-keep-")
+	addr := freeAddr(t)
+	srv, err := startServer(dir, addr, "--keep-servers-on-exit")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.openDefaultGroup(ctx, t); err != nil {
+		t.Fatal(err)
+	}
+	_, instanceID := createCluster(ctx, t, srv.rds(t), "kept", "owner1", "Kept-pass-123", "")
+	pids := postmasterPIDsUnder(t, dir)
+	if len(pids) != 1 {
+		t.Fatalf("postmasters: %v", pids)
+	}
+	srv.stop()
+	if got := postmasterPIDsUnder(t, dir); !slices.Equal(got, pids) {
+		t.Fatalf("after SIGTERM with --keep-servers-on-exit: postmasters %v, want %v", got, pids)
+	}
+
+	srv, err = startServer(dir, addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rds.NewDBInstanceAvailableWaiter(srv.rds(t), waitInstOpts).Wait(ctx, &rds.DescribeDBInstancesInput{DBInstanceIdentifier: aws.String(instanceID)}, 2*time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 30*time.Second, "the restarted serve to adopt the server", func() (bool, error) {
+		b, err := os.ReadFile(srv.logPath)
+		return strings.Contains(string(b), "postgres adopted"), err
+	})
+	if got := postmasterPIDsUnder(t, dir); !slices.Equal(got, pids) {
+		t.Fatalf("after the restart: postmasters %v, want %v adopted\n%s", got, pids, srv.logTail())
+	}
+	srv.stop()
+	if n := postmastersUnder(t, dir); n != 0 {
+		t.Fatalf("%d postmasters outlived SIGTERM of serve", n)
+	}
+}
+
+// TestTwoServesOnOneHostNeverShareAPort: two serves creating clusters at once, each taking
+// the first free port, never pick the same one; a port one holds is refused to the other
+// with the reason.
+func TestTwoServesOnOneHostNeverShareAPort(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	var srvs []*server
+	for i := 0; i < 2; i++ {
+		s, err := startServer(testDataDir(t, "borealis-ports-"), freeAddr(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(s.stop)
+		if err := s.openDefaultGroup(ctx, t); err != nil {
+			t.Fatal(err)
+		}
+		srvs = append(srvs, s)
+	}
+	const each = 3
+	type result struct {
+		serve int
+		port  int32
+		err   error
+	}
+	results := make(chan result, 2*each)
+	for i, s := range srvs {
+		c := s.rds(t)
+		for j := 0; j < each; j++ {
+			go func() {
+				out, err := c.CreateDBCluster(ctx, &rds.CreateDBClusterInput{
+					DBClusterIdentifier: aws.String(fmt.Sprintf("race-%d", j)),
+					Engine:              aws.String("aurora-postgresql"),
+					MasterUsername:      aws.String("owner1"),
+					MasterUserPassword:  aws.String("Race-pass-123"),
+				})
+				r := result{serve: i, err: err}
+				if err == nil {
+					r.port = aws.ToInt32(out.DBCluster.Port)
+				}
+				results <- r
+			}()
+		}
+	}
+	owner := map[int32]int{}
+	for k := 0; k < 2*each; k++ {
+		r := <-results
+		if r.err != nil {
+			t.Fatalf("serve %d: CreateDBCluster: %v", r.serve, r.err)
+		}
+		if o, dup := owner[r.port]; dup {
+			t.Errorf("port %d went to serve %d and serve %d", r.port, o, r.serve)
+		}
+		owner[r.port] = r.serve
+	}
+	for port, o := range owner {
+		_, err := srvs[1-o].rds(t).CreateDBCluster(ctx, &rds.CreateDBClusterInput{
+			DBClusterIdentifier: aws.String("thief"),
+			Engine:              aws.String("aurora-postgresql"),
+			MasterUsername:      aws.String("owner1"),
+			MasterUserPassword:  aws.String("Race-pass-123"),
+			Port:                aws.Int32(port),
+		})
+		if code, status := apiError(t, err); code != "InvalidParameterValue" || status != 400 || !strings.Contains(err.Error(), "another Borealis on this host") || strings.Contains(err.Error(), srvs[o].DataDir) {
+			t.Errorf("another serve's port %d: %s %d %v", port, code, status, err)
+		}
+		break
+	}
+	for _, s := range srvs {
+		c := s.rds(t)
+		for j := 0; j < each; j++ {
+			if _, err := c.DeleteDBCluster(ctx, &rds.DeleteDBClusterInput{DBClusterIdentifier: aws.String(fmt.Sprintf("race-%d", j)), SkipFinalSnapshot: aws.Bool(true)}); err != nil {
+				t.Errorf("DeleteDBCluster: %v", err)
+			}
+		}
+	}
+	// A deleted cluster's port is free again, for the other serve too.
+	for port, o := range owner {
+		c := srvs[1-o].rds(t)
+		eventually(t, time.Minute, "the deleted cluster's port to be free", func() (bool, error) {
+			_, err := c.CreateDBCluster(ctx, &rds.CreateDBClusterInput{
+				DBClusterIdentifier: aws.String("heir"),
+				Engine:              aws.String("aurora-postgresql"),
+				MasterUsername:      aws.String("owner1"),
+				MasterUserPassword:  aws.String("Race-pass-123"),
+				Port:                aws.Int32(port),
+			})
+			return err == nil, err
+		})
+		if _, err := c.DeleteDBCluster(ctx, &rds.DeleteDBClusterInput{DBClusterIdentifier: aws.String("heir"), SkipFinalSnapshot: aws.Bool(true)}); err != nil {
+			t.Errorf("DeleteDBCluster: %v", err)
+		}
+		break
+	}
 }

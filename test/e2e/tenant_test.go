@@ -275,10 +275,11 @@ func TestClustersAreTenantsOfEachOther(t *testing.T) {
 	m.Close(ctx)
 
 	// A kill -9 of serve, then a new serve: the same account runs A's server, on the same data.
+	before := postmastersUnder(t, dir)
 	srv.kill()
-	eventually(t, 60*time.Second, "the servers to stop after serve was killed", func() (bool, error) {
-		return postmastersUnder(t, dir) == 0, nil
-	})
+	if n := postmastersUnder(t, dir); n != before || n == 0 {
+		t.Errorf("%d postmasters after serve was killed, want the %d before still running", n, before)
+	}
 	if srv, err = startServer(dir, addr); err != nil {
 		t.Fatal(err)
 	}
