@@ -95,12 +95,3 @@ func TestActionsNameTheResourcesAWSDocuments(t *testing.T) {
 		}
 	}
 }
-
-// Every member table belongs to a routed action (a misspelt name would check nothing).
-func TestMemberTablesNameRoutedActions(t *testing.T) {
-	for name := range actionMembers {
-		if _, ok := actions[name]; !ok {
-			t.Errorf("members declared for %s, which is not routed", name)
-		}
-	}
-}

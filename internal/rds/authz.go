@@ -138,6 +138,16 @@ func (s *Service) instanceResources(ctx context.Context, p awsquery.Params, _ ma
 	return []authz.Resource{s.instance(ctx, id)}
 }
 
+// modifyInstanceResources: the db and, when the request names one, the DB parameter group
+// it is to use, as RDS authorizes rds:ModifyDBInstance on pg:NAME too.
+func (s *Service) modifyInstanceResources(ctx context.Context, p awsquery.Params, keys map[string][]string) []authz.Resource {
+	res := s.instanceResources(ctx, p, keys)
+	if g := p.String("DBParameterGroupName"); g != "" {
+		res = append(res, s.paramGroup(ctx, dbGroups, g))
+	}
+	return res
+}
+
 // createInstanceResources: the new db and the cluster it joins, as IAM checks both.
 func (s *Service) createInstanceResources(ctx context.Context, p awsquery.Params, keys map[string][]string) []authz.Resource {
 	res := []authz.Resource{authz.On(s.instanceARN(strings.ToLower(p.String("DBInstanceIdentifier"))))}

@@ -1,6 +1,7 @@
 package rds
 
 import (
+	"fmt"
 	"slices"
 	"sort"
 	"strings"
@@ -11,10 +12,12 @@ import (
 // member says what Borealis does with one request member of an action. A member the
 // action carries out has no values; one it does not carry out lists the values it accepts
 // (case-insensitive), which are exactly what Borealis does anyway (RDS's default), and why
-// others are refused.
+// others are refused. A Filters member lists the filter names the action applies.
 type member struct {
-	only []string
-	why  string
+	only    []string
+	why     string
+	filters []string // for Filters: the names the action applies (none: every filter is refused)
+	isList  bool     // filters was set (an empty list refuses every filter)
 }
 
 // acted is a member the action carries out.
@@ -22,14 +25,37 @@ var acted = member{}
 
 func onlyDefault(why string, values ...string) member { return member{only: values, why: why} }
 
+// filters declares the Filters member of a describe: the filter names it applies. RDS
+// documents Filters as "not currently supported" for some describes; those take none, so
+// any filter is refused rather than ignored.
+func filters(names ...string) member { return member{filters: names, isList: true} }
+
+// members is an action's request members, by name (the first part of a flattened key).
+type members map[string]member
+
+// with returns m with more members; m itself is not changed.
+func (m members) with(more members) members {
+	out := make(members, len(m)+len(more))
+	for k, v := range m {
+		out[k] = v
+	}
+	for k, v := range more {
+		out[k] = v
+	}
+	return out
+}
+
 // envelope are the members every query request carries.
-var envelope = map[string]member{"Action": acted, "Version": acted}
+var envelope = members{"Action": acted, "Version": acted}
+
+// paged are the members of a paged describe.
+var paged = members{"MaxRecords": acted, "Marker": acted}
 
 const noEncryption = "Borealis does not encrypt storage yet: StorageEncrypted must be false and KmsKeyId unset."
 
 // createClusterMembers: everything CreateDBCluster reads. Do or refuse: a member not listed,
 // or listed with a value other than its default, is refused and nothing is created.
-var createClusterMembers = map[string]member{
+var createClusterMembers = members{
 	"DBClusterIdentifier": acted, "Engine": acted, "EngineVersion": acted, "MasterUsername": acted,
 	"MasterUserPassword": acted, "DatabaseName": acted, "Port": acted, "DBSubnetGroupName": acted,
 	"VpcSecurityGroupIds": acted, "Tags": acted, "DBClusterParameterGroupName": acted,
@@ -49,7 +75,7 @@ var createClusterMembers = map[string]member{
 
 // modifyClusterMembers: everything ModifyDBCluster reads; any other member is refused rather
 // than silently ignored.
-var modifyClusterMembers = map[string]member{
+var modifyClusterMembers = members{
 	"DBClusterIdentifier": acted, "ApplyImmediately": acted, "DBClusterParameterGroupName": acted,
 	"VpcSecurityGroupIds": acted, "EnableIAMDatabaseAuthentication": acted, "MasterUserPassword": acted,
 	"DeletionProtection":    acted,
@@ -59,7 +85,7 @@ var modifyClusterMembers = map[string]member{
 
 // createInstanceMembers: everything CreateDBInstance reads. The members an Aurora cluster
 // manages (MasterUsername, DBName, ...) are read too: the action refuses them with RDS's words.
-var createInstanceMembers = map[string]member{
+var createInstanceMembers = members{
 	"DBInstanceIdentifier": acted, "DBInstanceClass": acted, "Engine": acted, "EngineVersion": acted,
 	"DBClusterIdentifier": acted, "Tags": acted, "DBParameterGroupName": acted, "CACertificateIdentifier": acted,
 	"MasterUsername": acted, "MasterUserPassword": acted, "DBName": acted, "AllocatedStorage": acted, "Port": acted,
@@ -72,53 +98,100 @@ var createInstanceMembers = map[string]member{
 }
 
 // modifyInstanceMembers: everything ModifyDBInstance reads.
-var modifyInstanceMembers = map[string]member{
+var modifyInstanceMembers = members{
 	"DBInstanceIdentifier": acted, "ApplyImmediately": acted, "CACertificateIdentifier": acted, "CertificateRotationRestart": acted,
+	"DBParameterGroupName": acted,
 }
 
 // The deletes and reboots. No automated backups exist, so DeleteAutomatedBackups is carried
 // out whatever it says; DeleteDBCluster refuses a final snapshot itself.
 var (
-	deleteClusterMembers = map[string]member{
+	deleteClusterMembers = members{
 		"DBClusterIdentifier": acted, "SkipFinalSnapshot": acted, "FinalDBSnapshotIdentifier": acted, "DeleteAutomatedBackups": acted,
 	}
-	deleteInstanceMembers = map[string]member{
+	deleteInstanceMembers = members{
 		"DBInstanceIdentifier": acted, "SkipFinalSnapshot": acted, "DeleteAutomatedBackups": acted,
 		"FinalDBSnapshotIdentifier": onlyDefault("FinalDBSnapshotIdentifier can not be specified when deleting a cluster member instance."),
 	}
-	rebootClusterMembers  = map[string]member{"DBClusterIdentifier": acted}
-	rebootInstanceMembers = map[string]member{"DBInstanceIdentifier": acted, "ForceFailover": acted}
+	rebootClusterMembers  = members{"DBClusterIdentifier": acted}
+	rebootInstanceMembers = members{"DBInstanceIdentifier": acted, "ForceFailover": acted}
 )
 
-// actionMembers are the actions whose members are checked before they run (Do).
-var actionMembers = map[string]map[string]member{
-	"CreateDBCluster":  createClusterMembers,
-	"ModifyDBCluster":  modifyClusterMembers,
-	"CreateDBInstance": createInstanceMembers,
-	"ModifyDBInstance": modifyInstanceMembers,
-	"DeleteDBCluster":  deleteClusterMembers,
-	"DeleteDBInstance": deleteInstanceMembers,
-	"RebootDBCluster":  rebootClusterMembers,
-	"RebootDBInstance": rebootInstanceMembers,
+// The describes. IncludeShared asks for clusters shared from other accounts as well: there
+// are none, so it is carried out whatever it says.
+var (
+	describeClustersMembers = paged.with(members{"DBClusterIdentifier": acted, "IncludeShared": acted,
+		"Filters": filters("db-cluster-id", "db-cluster-resource-id", "engine")})
+	describeInstancesMembers = paged.with(members{"DBInstanceIdentifier": acted,
+		"Filters": filters("db-cluster-id", "db-instance-id", "dbi-resource-id", "engine")})
+)
+
+// Tags, subnet groups and certificates.
+var (
+	addTagsMembers              = members{"ResourceName": acted, "Tags": acted}
+	removeTagsMembers           = members{"ResourceName": acted, "TagKeys": acted}
+	listTagsMembers             = members{"ResourceName": acted, "Filters": filters()}
+	createSubnetGroupMembers    = members{"DBSubnetGroupName": acted, "DBSubnetGroupDescription": acted, "SubnetIds": acted, "Tags": acted}
+	describeSubnetGroupsMembers = paged.with(members{"DBSubnetGroupName": acted, "Filters": filters()})
+	deleteSubnetGroupMembers    = members{"DBSubnetGroupName": acted}
+	describeCertificatesMembers = paged.with(members{"CertificateIdentifier": acted, "Filters": filters()})
+	modifyCertificatesMembers   = members{"CertificateIdentifier": acted, "RemoveCustomerOverride": acted}
+)
+
+// groupMembers are the members of a parameter group action for one kind of group; name
+// adds the member naming the group.
+func groupMembers(k groupKind, m members) members {
+	return m.with(members{k.nameParam: acted})
 }
 
-// checkMembers refuses, with RDS's InvalidParameterCombination, a request member the action
-// does not carry out, unless it asks for what Borealis does anyway.
-func checkMembers(action string, p awsquery.Params, members map[string]member) error {
+// copyGroupMembers are CopyDB(Cluster)ParameterGroup's members.
+func copyGroupMembers(k groupKind) members {
+	return members{"Source" + k.label + "Identifier": acted, "Target" + k.label + "Identifier": acted,
+		"Target" + k.label + "Description": acted, "Tags": acted}
+}
+
+// The engine's facts.
+var (
+	describeEngineVersionsMembers = paged.with(members{"Engine": acted, "EngineVersion": acted, "DBParameterGroupFamily": acted,
+		// Only one version is offered, and it is the default; none is deprecated.
+		"DefaultOnly": acted, "IncludeAll": acted,
+		"ListSupportedCharacterSets": onlyDefault("Borealis does not list character sets: ListSupportedCharacterSets must be false.", "false"),
+		"ListSupportedTimezones":     onlyDefault("Borealis does not list time zones: ListSupportedTimezones must be false.", "false"),
+		"Filters":                    filters("db-parameter-group-family", "engine", "engine-mode", "engine-version", "status")})
+	describeOrderableMembers = paged.with(members{"Engine": acted, "EngineVersion": acted, "DBInstanceClass": acted,
+		"LicenseModel": acted, "Vpc": acted,
+		"AvailabilityZoneGroup": onlyDefault("Borealis has no Local Zones: AvailabilityZoneGroup must be unset."),
+		"Filters":               filters()})
+)
+
+// checkMembers refuses a request member the action does not carry out, unless it asks for
+// what Borealis does anyway (InvalidParameterCombination, as RDS refuses a combination it
+// does not offer), and a filter the action does not apply (InvalidParameterValue, RDS's
+// "Unrecognized filter name"). It runs before the action, so a refused request changes
+// nothing.
+func checkMembers(action string, p awsquery.Params, ms members) error {
 	names := make([]string, 0, len(p.Values))
 	for k := range p.Values {
 		names = append(names, k)
 	}
 	sort.Strings(names) // the same request always gets the same answer
+	filtersChecked := false
 	for _, k := range names {
 		name, _, _ := strings.Cut(k, ".")
-		m, ok := members[name]
+		m, ok := ms[name]
 		if !ok {
 			m, ok = envelope[name]
 		}
 		switch {
 		case !ok:
 			return awsquery.InvalidParameterCombination("%s does not support %s in Borealis yet.", action, awsquery.Clip(name))
+		case m.isList:
+			if !filtersChecked {
+				if err := checkFilters(p, m.filters); err != nil {
+					return err
+				}
+			}
+			filtersChecked = true
 		case m.why == "":
 			continue
 		case !slices.ContainsFunc(m.only, func(v string) bool { return strings.EqualFold(v, p.String(k)) }):
@@ -126,4 +199,70 @@ func checkMembers(action string, p awsquery.Params, members map[string]member) e
 		}
 	}
 	return nil
+}
+
+type filterSet map[string][]string
+
+// parseFilters reads Filters.Filter.N.Name / .Values.Value.M. Every Filters member sent must
+// be read: a filter after a gap in the numbering would otherwise be ignored.
+func parseFilters(p awsquery.Params) (filterSet, error) {
+	fs := filterSet{}
+	read := 0
+	for i := 1; ; i++ {
+		prefix := fmt.Sprintf("Filters.Filter.%d.", i)
+		if !p.Has(prefix + "Name") {
+			break
+		}
+		name := p.String(prefix + "Name")
+		values := p.List(prefix+"Values", "Value")
+		if len(values) == 0 {
+			return nil, awsquery.InvalidParameterValue("Filter %s needs at least one value.", awsquery.Clip(name))
+		}
+		fs[name] = append(fs[name], values...)
+		read += 1 + len(values)
+	}
+	for k := range p.Values {
+		if strings.HasPrefix(k, "Filters.") {
+			read--
+		}
+	}
+	if read != 0 {
+		return nil, awsquery.InvalidParameterValue("Filters must be numbered from 1, each with a Name and its Values numbered from 1.")
+	}
+	return fs, nil
+}
+
+// checkFilters refuses a filter name the action does not apply, as RDS does.
+func checkFilters(p awsquery.Params, known []string) error {
+	fs, err := parseFilters(p)
+	if err != nil {
+		return err
+	}
+	names := make([]string, 0, len(fs))
+	for name := range fs {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		if !slices.Contains(known, name) {
+			return awsquery.InvalidParameterValue("Unrecognized filter name: %s.", awsquery.Clip(name))
+		}
+	}
+	return nil
+}
+
+// match reports whether any of a record's names (identifier, ARN) is among the filter's values.
+func (fs filterSet) match(name string, have ...string) bool {
+	want, ok := fs[name]
+	if !ok {
+		return true
+	}
+	for _, w := range want {
+		for _, h := range have {
+			if strings.EqualFold(w, h) {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"regexp"
+	"sort"
 	"strings"
 
 	"github.com/borealis-db/borealis/internal/awsquery"
@@ -188,8 +189,13 @@ func (s *Service) copyGroup(ctx context.Context, k groupKind, p awsquery.Params)
 	if err != nil {
 		return nil, err
 	}
+	// The copy gets the tags asked for (which IAM saw as aws:RequestTag), not the source's.
+	tags, err := parseTags(p)
+	if err != nil {
+		return nil, err
+	}
 	g := store.ParameterGroup{Name: name, Kind: k.store, Family: src.Family, Description: desc,
-		Values: src.Values, ApplyMethods: src.ApplyMethods, CreatedAt: s.cfg.Now().UTC()}
+		Values: src.Values, ApplyMethods: src.ApplyMethods, CreatedAt: s.cfg.Now().UTC(), Tags: tags}
 	return s.insertGroup(ctx, k, g)
 }
 
@@ -218,7 +224,10 @@ func (s *Service) describeGroups(ctx context.Context, k groupKind, p awsquery.Pa
 		if err != nil {
 			return nil, err
 		}
+		// The default group sorts among the stored ones: the Marker is the last name
+		// of the page before, so the order must be the names' order.
 		groups = append([]store.ParameterGroup{defaultGroup(k)}, stored...)
+		sort.Slice(groups, func(i, j int) bool { return groups[i].Name < groups[j].Name })
 	}
 	var items []xmlGroup
 	next := ""
@@ -404,6 +413,10 @@ func (s *Service) describeParameters(ctx context.Context, k groupKind, g store.P
 	if err != nil {
 		return xmlParameters{}, "", err
 	}
+	filters, err := parseFilters(p)
+	if err != nil {
+		return xmlParameters{}, "", err
+	}
 	source := p.String("Source")
 	if source != "" && source != "user" && source != "engine-default" && source != "system" {
 		return xmlParameters{}, "", awsquery.InvalidParameterValue("Invalid Source %s: must be user, engine-default or system.", awsquery.Clip(source))
@@ -425,7 +438,7 @@ func (s *Service) describeParameters(ctx context.Context, k groupKind, g store.P
 				x.ApplyMethod = m
 			}
 		}
-		if source != "" && x.Source != source || marker != "" && d.Name <= marker {
+		if source != "" && x.Source != source || marker != "" && d.Name <= marker || !filters.match("parameter-name", d.Name) {
 			continue
 		}
 		if len(out.Items) == maxRecords {
