@@ -138,16 +138,14 @@ var (
 	modifyCertificatesMembers   = members{"CertificateIdentifier": acted, "RemoveCustomerOverride": acted}
 )
 
-// groupMembers are the members of a parameter group action for one kind of group; name
-// adds the member naming the group.
+// groupMembers are m and the member naming the group of kind k.
 func groupMembers(k groupKind, m members) members {
 	return m.with(members{k.nameParam: acted})
 }
 
 // copyGroupMembers are CopyDB(Cluster)ParameterGroup's members.
 func copyGroupMembers(k groupKind) members {
-	return members{"Source" + k.label + "Identifier": acted, "Target" + k.label + "Identifier": acted,
-		"Target" + k.label + "Description": acted, "Tags": acted}
+	return members{k.sourceParam: acted, k.targetParam: acted, k.targetDescParam: acted, "Tags": acted}
 }
 
 // The engine's facts.

@@ -23,11 +23,15 @@ type groupKind struct {
 	label     string       // "DBClusterParameterGroup" | "DBParameterGroup"
 	arnType   string       // "cluster-pg" | "pg"
 	nameParam string       // request member naming the group
+	// Copy's request members: the source group, the new group's name and its description.
+	sourceParam, targetParam, targetDescParam string
 }
 
 var (
-	clusterGroups = groupKind{store.ClusterParamGroup, params.ClusterScope, "DBClusterParameterGroup", "cluster-pg", "DBClusterParameterGroupName"}
-	dbGroups      = groupKind{store.DBParamGroup, params.InstanceScope, "DBParameterGroup", "pg", "DBParameterGroupName"}
+	clusterGroups = groupKind{store.ClusterParamGroup, params.ClusterScope, "DBClusterParameterGroup", "cluster-pg", "DBClusterParameterGroupName",
+		"SourceDBClusterParameterGroupIdentifier", "TargetDBClusterParameterGroupIdentifier", "TargetDBClusterParameterGroupDescription"}
+	dbGroups = groupKind{store.DBParamGroup, params.InstanceScope, "DBParameterGroup", "pg", "DBParameterGroupName",
+		"SourceDBParameterGroupIdentifier", "TargetDBParameterGroupIdentifier", "TargetDBParameterGroupDescription"}
 )
 
 // xmlGroup marshals as <DBClusterParameterGroup> or <DBParameterGroup> with that kind's
@@ -171,9 +175,8 @@ func (s *Service) insertGroup(ctx context.Context, k groupKind, g store.Paramete
 }
 
 func (s *Service) copyGroup(ctx context.Context, k groupKind, p awsquery.Params) (any, error) {
-	prefix := "Source" + k.label + "Identifier"
-	target := "Target" + k.label + "Identifier"
-	srcRaw, err := p.Required(prefix)
+	target := k.targetParam
+	srcRaw, err := p.Required(k.sourceParam)
 	if err != nil {
 		return nil, err
 	}
@@ -185,7 +188,7 @@ func (s *Service) copyGroup(ctx context.Context, k groupKind, p awsquery.Params)
 	if err != nil {
 		return nil, err
 	}
-	desc, err := p.Required("Target" + k.label + "Description")
+	desc, err := p.Required(k.targetDescParam)
 	if err != nil {
 		return nil, err
 	}

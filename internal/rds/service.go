@@ -287,6 +287,10 @@ func (s *Service) deleteCluster(ctx context.Context, p awsquery.Params) (any, er
 	if err != nil {
 		return nil, err
 	}
+	// No automated backups exist to keep or delete: any answer is carried out.
+	if _, _, err := p.Bool("DeleteAutomatedBackups"); err != nil {
+		return nil, err
+	}
 	if !skip {
 		if p.String("FinalDBSnapshotIdentifier") == "" {
 			return nil, awsquery.InvalidParameterCombination("FinalDBSnapshotIdentifier is required unless SkipFinalSnapshot is specified.")
@@ -471,6 +475,9 @@ func (s *Service) deleteInstance(ctx context.Context, p awsquery.Params) (any, e
 		return nil, err
 	}
 	if _, _, err := p.Bool("SkipFinalSnapshot"); err != nil {
+		return nil, err
+	}
+	if _, _, err := p.Bool("DeleteAutomatedBackups"); err != nil {
 		return nil, err
 	}
 	in, err := s.store.UpdateInstance(ctx, strings.ToLower(raw), func(in *store.Instance) error {
