@@ -63,12 +63,14 @@ func (s *Service) subnetGroupResource(ctx context.Context, name string) authz.Re
 	return r
 }
 
-// requestTags fills aws:RequestTag/* and aws:TagKeys from the request's Tags.
+// requestTags fills aws:RequestTag/*, RDS's own rds:req-tag/* and aws:TagKeys from the
+// request's Tags: the tags the new resource gets.
 func requestTags(p awsquery.Params, keys map[string][]string) {
 	tags, _ := parseTags(p) // a bad tag is refused by the action itself
 	var names []string
 	for _, t := range tags {
 		keys["aws:RequestTag/"+t.Key] = []string{t.Value}
+		keys["rds:req-tag/"+t.Key] = []string{t.Value}
 		names = append(names, t.Key)
 	}
 	if len(names) > 0 {
@@ -115,9 +117,10 @@ func (s *Service) createClusterResources(ctx context.Context, p awsquery.Params,
 	if db := p.String("DatabaseName"); db != "" {
 		keys["rds:DatabaseName"] = []string{db}
 	}
-	// What will happen, not what was asked: Borealis does not encrypt storage (and refuses a
-	// request that asks it to).
+	// What will happen, not what was asked: Borealis does not encrypt storage nor manage the
+	// master password (and refuses a request that asks it to).
 	keys["rds:StorageEncrypted"] = []string{"false"}
+	keys["rds:ManageMasterUserPassword"] = []string{"false"}
 	requestTags(p, keys)
 	return res
 }
@@ -159,6 +162,12 @@ func (s *Service) createInstanceResources(ctx context.Context, p awsquery.Params
 	}
 	keys["rds:DatabaseClass"] = []string{p.String("DBInstanceClass")}
 	keys["rds:DatabaseEngine"] = []string{p.String("Engine")}
+	// What will happen: a cluster member in a VPC, unencrypted, in one zone, its master
+	// password kept by the cluster (the action refuses a request for anything else).
+	keys["rds:StorageEncrypted"] = []string{"false"}
+	keys["rds:MultiAz"] = []string{"false"}
+	keys["rds:Vpc"] = []string{"true"}
+	keys["rds:ManageMasterUserPassword"] = []string{"false"}
 	requestTags(p, keys)
 	return res
 }

@@ -246,3 +246,32 @@ func TestDescribeOrderableDBInstanceOptions(t *testing.T) {
 		t.Errorf("MaxRecords 1001: %v", err)
 	}
 }
+
+// The condition keys of the creates say what the new resource will be, whatever the
+// request asks: a policy that requires encryption, Multi-AZ or a managed master password
+// is not satisfied by Borealis, one that requires a VPC or RDS's own request-tag key is.
+func TestCreateConditionKeysDescribeWhatWillBe(t *testing.T) {
+	s := fixture(t)
+	allowIf := func(cond string) string {
+		return `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"rds:*","Resource":"*","Condition":` + cond + `}]}`
+	}
+	instance := createInstanceQuery("i2", "c1", "Tags.Tag.1.Key", "team", "Tags.Tag.1.Value", "blue")
+	for cond, want := range map[string]policy.Decision{
+		`{"Bool":{"rds:StorageEncrypted":"true"}}`:         policy.ImplicitDeny,
+		`{"Bool":{"rds:MultiAz":"true"}}`:                  policy.ImplicitDeny,
+		`{"Bool":{"rds:ManageMasterUserPassword":"true"}}`: policy.ImplicitDeny,
+		`{"Bool":{"rds:Vpc":"true"}}`:                      policy.Allow,
+		`{"StringEquals":{"rds:req-tag/team":"blue"}}`:     policy.Allow,
+	} {
+		if got := decide(t, s, allowIf(cond), "CreateDBInstance", instance); got != want {
+			t.Errorf("CreateDBInstance %s: %s, want %s", cond, got, want)
+		}
+	}
+	cluster := query(clusterQuery("c2", "ManageMasterUserPassword", "true", "Tags.Tag.1.Key", "team", "Tags.Tag.1.Value", "blue")...)
+	if got := decide(t, s, allowIf(`{"Bool":{"rds:ManageMasterUserPassword":"true"}}`), "CreateDBCluster", cluster); got == policy.Allow {
+		t.Error("CreateDBCluster: a request for a managed master password satisfied a policy requiring one")
+	}
+	if got := decide(t, s, allowIf(`{"StringEquals":{"rds:req-tag/team":"blue"}}`), "CreateDBCluster", cluster); got != policy.Allow {
+		t.Errorf("CreateDBCluster rds:req-tag: %s", got)
+	}
+}
