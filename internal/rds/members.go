@@ -2,8 +2,10 @@ package rds
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/borealis-db/borealis/internal/awsquery"
@@ -14,10 +16,14 @@ import (
 // (case-insensitive), which are exactly what Borealis does anyway (RDS's default), and why
 // others are refused. A Filters member lists the filter names the action applies.
 type member struct {
-	only    []string
-	why     string
-	filters []string // for Filters: the names the action applies (none: every filter is refused)
-	isList  bool     // filters was set (an empty list refuses every filter)
+	only      []string
+	why       string
+	filters   []string // for Filters: the names the action applies (none: every filter is refused)
+	isFilters bool     // filters was set (an empty list refuses every filter)
+	// A list member is sent as NAME.ELEM.N (N from 1, without gaps), each entry a value or,
+	// with fields, NAME.ELEM.N.FIELD.
+	elem   string
+	fields []string
 }
 
 // acted is a member the action carries out.
@@ -28,7 +34,20 @@ func onlyDefault(why string, values ...string) member { return member{only: valu
 // filters declares the Filters member of a describe: the filter names it applies. RDS
 // documents Filters as "not currently supported" for some describes; those take none, so
 // any filter is refused rather than ignored.
-func filters(names ...string) member { return member{filters: names, isList: true} }
+func filters(names ...string) member { return member{filters: names, isFilters: true} }
+
+// list declares a list member the action carries out: its entries' element name (the
+// model's locationName) and, for a list of structures, their fields.
+func list(elem string, fields ...string) member { return member{elem: elem, fields: fields} }
+
+// The lists the actions read.
+var (
+	tags             = list("Tag", "Key", "Value")
+	tagKeyList       = list("member")
+	securityGroupIDs = list("VpcSecurityGroupId")
+	subnetIDs        = list("SubnetIdentifier")
+	parameterList    = list("Parameter", "ParameterName", "ParameterValue", "ApplyMethod")
+)
 
 // members is an action's request members, by name (the first part of a flattened key).
 type members map[string]member
@@ -58,7 +77,7 @@ const noEncryption = "Borealis does not encrypt storage yet: StorageEncrypted mu
 var createClusterMembers = members{
 	"DBClusterIdentifier": acted, "Engine": acted, "EngineVersion": acted, "MasterUsername": acted,
 	"MasterUserPassword": acted, "DatabaseName": acted, "Port": acted, "DBSubnetGroupName": acted,
-	"VpcSecurityGroupIds": acted, "Tags": acted, "DBClusterParameterGroupName": acted,
+	"VpcSecurityGroupIds": securityGroupIDs, "Tags": tags, "DBClusterParameterGroupName": acted,
 	"EnableIAMDatabaseAuthentication": acted, "DeletionProtection": acted,
 	"ManageMasterUserPassword":  onlyDefault("ManageMasterUserPassword is not supported by Borealis: set MasterUserPassword.", "false"),
 	"StorageEncrypted":          onlyDefault(noEncryption, "false"),
@@ -77,7 +96,7 @@ var createClusterMembers = members{
 // than silently ignored.
 var modifyClusterMembers = members{
 	"DBClusterIdentifier": acted, "ApplyImmediately": acted, "DBClusterParameterGroupName": acted,
-	"VpcSecurityGroupIds": acted, "EnableIAMDatabaseAuthentication": acted, "MasterUserPassword": acted,
+	"VpcSecurityGroupIds": securityGroupIDs, "EnableIAMDatabaseAuthentication": acted, "MasterUserPassword": acted,
 	"DeletionProtection":    acted,
 	"BackupRetentionPeriod": createClusterMembers["BackupRetentionPeriod"],
 	"CopyTagsToSnapshot":    createClusterMembers["CopyTagsToSnapshot"],
@@ -87,7 +106,7 @@ var modifyClusterMembers = members{
 // manages (MasterUsername, DBName, ...) are read too: the action refuses them with RDS's words.
 var createInstanceMembers = members{
 	"DBInstanceIdentifier": acted, "DBInstanceClass": acted, "Engine": acted, "EngineVersion": acted,
-	"DBClusterIdentifier": acted, "Tags": acted, "DBParameterGroupName": acted, "CACertificateIdentifier": acted,
+	"DBClusterIdentifier": acted, "Tags": tags, "DBParameterGroupName": acted, "CACertificateIdentifier": acted,
 	"MasterUsername": acted, "MasterUserPassword": acted, "DBName": acted, "AllocatedStorage": acted, "Port": acted,
 	"PubliclyAccessible":        onlyDefault("Borealis instances are reached through the cluster endpoint only: PubliclyAccessible must be false.", "false"),
 	"PromotionTier":             onlyDefault("Borealis does not run reader instances yet: PromotionTier must be 1, the default.", "1"),
@@ -128,10 +147,10 @@ var (
 
 // Tags, subnet groups and certificates.
 var (
-	addTagsMembers              = members{"ResourceName": acted, "Tags": acted}
-	removeTagsMembers           = members{"ResourceName": acted, "TagKeys": acted}
+	addTagsMembers              = members{"ResourceName": acted, "Tags": tags}
+	removeTagsMembers           = members{"ResourceName": acted, "TagKeys": tagKeyList}
 	listTagsMembers             = members{"ResourceName": acted, "Filters": filters()}
-	createSubnetGroupMembers    = members{"DBSubnetGroupName": acted, "DBSubnetGroupDescription": acted, "SubnetIds": acted, "Tags": acted}
+	createSubnetGroupMembers    = members{"DBSubnetGroupName": acted, "DBSubnetGroupDescription": acted, "SubnetIds": subnetIDs, "Tags": tags}
 	describeSubnetGroupsMembers = paged.with(members{"DBSubnetGroupName": acted, "Filters": filters()})
 	deleteSubnetGroupMembers    = members{"DBSubnetGroupName": acted}
 	describeCertificatesMembers = paged.with(members{"CertificateIdentifier": acted, "Filters": filters()})
@@ -145,7 +164,7 @@ func groupMembers(k groupKind, m members) members {
 
 // copyGroupMembers are CopyDB(Cluster)ParameterGroup's members.
 func copyGroupMembers(k groupKind) members {
-	return members{k.sourceParam: acted, k.targetParam: acted, k.targetDescParam: acted, "Tags": acted}
+	return members{k.sourceParam: acted, k.targetParam: acted, k.targetDescParam: acted, "Tags": tags}
 }
 
 // The engine's facts.
@@ -174,8 +193,9 @@ func checkMembers(action string, p awsquery.Params, ms members) error {
 	}
 	sort.Strings(names) // the same request always gets the same answer
 	filtersChecked := false
+	entries := map[string]map[int]bool{} // list member -> entry numbers sent
 	for _, k := range names {
-		name, _, _ := strings.Cut(k, ".")
+		name, rest, nested := strings.Cut(k, ".")
 		m, ok := ms[name]
 		if !ok {
 			m, ok = envelope[name]
@@ -183,20 +203,58 @@ func checkMembers(action string, p awsquery.Params, ms members) error {
 		switch {
 		case !ok:
 			return awsquery.InvalidParameterCombination("%s does not support %s in Borealis yet.", action, awsquery.Clip(name))
-		case m.isList:
+		case m.elem != "":
+			n, ok := listEntry(m, rest)
+			if !ok {
+				return awsquery.InvalidParameterCombination("%s does not support %s in Borealis yet.", action, awsquery.Clip(k))
+			}
+			if entries[name] == nil {
+				entries[name] = map[int]bool{}
+			}
+			entries[name][n] = true
+		case m.isFilters:
 			if !filtersChecked {
 				if err := checkFilters(p, m.filters); err != nil {
 					return err
 				}
 			}
 			filtersChecked = true
+		case nested:
+			// A scalar member has no parts: NAME.x would be read by nothing.
+			return awsquery.InvalidParameterCombination("%s does not support %s in Borealis yet.", action, awsquery.Clip(k))
 		case m.why == "":
 			continue
 		case !slices.ContainsFunc(m.only, func(v string) bool { return strings.EqualFold(v, p.String(k)) }):
 			return awsquery.InvalidParameterCombination("%s", m.why)
 		}
 	}
+	for _, name := range slices.Sorted(maps.Keys(entries)) {
+		// The actions read entries 1, 2, ... up to the first missing one: one after a gap
+		// would be ignored.
+		for n := 1; n <= len(entries[name]); n++ {
+			if !entries[name][n] {
+				return awsquery.InvalidParameterValue("The entries of %s must be numbered from 1 without gaps.", name)
+			}
+		}
+	}
 	return nil
+}
+
+// listEntry parses what follows a list member's name, ELEM.N or ELEM.N.FIELD, and returns N.
+func listEntry(m member, rest string) (int, bool) {
+	parts := strings.Split(rest, ".")
+	want := 2
+	if len(m.fields) > 0 {
+		want = 3
+	}
+	if len(parts) != want || parts[0] != m.elem || want == 3 && !slices.Contains(m.fields, parts[2]) {
+		return 0, false
+	}
+	n, err := strconv.Atoi(parts[1])
+	if err != nil || n < 1 || strconv.Itoa(n) != parts[1] {
+		return 0, false
+	}
+	return n, true
 }
 
 type filterSet map[string][]string
