@@ -188,7 +188,7 @@ func (s *Service) newGroupResources(_ context.Context, k groupKind, p awsquery.P
 func (s *Service) copyGroupResources(ctx context.Context, k groupKind, p awsquery.Params, keys map[string][]string) []authz.Resource {
 	requestTags(p, keys)
 	return []authz.Resource{
-		s.paramGroup(ctx, k, arnName(p.String(k.sourceParam))), // as copyGroup reads it
+		s.paramGroup(ctx, k, s.sourceGroupName(k, p.String(k.sourceParam))), // as copyGroup reads it
 		authz.On(s.groupARN(k, strings.ToLower(p.String(k.targetParam)))),
 	}
 }

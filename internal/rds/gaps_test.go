@@ -275,3 +275,31 @@ func TestCreateConditionKeysDescribeWhatWillBe(t *testing.T) {
 		t.Errorf("CreateDBCluster rds:req-tag: %s", got)
 	}
 }
+
+// Copy takes its source by name or by ARN; an ARN names a group of this region, account
+// and kind only, never a local group of the same name.
+func TestCopySourceARNNamesOnlyAGroupHere(t *testing.T) {
+	s := fixture(t)
+	ctx := context.Background()
+	copyFrom := func(src, target string) error {
+		_, err := s.Do(ctx, "CopyDBParameterGroup", query("SourceDBParameterGroupIdentifier", src,
+			"TargetDBParameterGroupIdentifier", target, "TargetDBParameterGroupDescription", "d"))
+		return err
+	}
+	for _, src := range []string{
+		"arn:aws:rds:us-east-1:999999999999:pg:g2",         // another account
+		"arn:aws:rds:eu-west-1:123456789012:pg:g2",         // another region
+		"arn:aws:rds:us-east-1:123456789012:cluster-pg:g1", // a cluster group
+		"arn:aws:rds:us-east-1:123456789012:db:g2",
+	} {
+		if err := copyFrom(src, "copy"); code(err) != "DBParameterGroupNotFound" {
+			t.Errorf("%s: %v", src, err)
+		}
+	}
+	if _, err := s.store.ParameterGroup(ctx, store.DBParamGroup, "copy"); err == nil {
+		t.Fatal("a refused copy made a group")
+	}
+	if err := copyFrom("arn:aws:rds:us-east-1:123456789012:pg:G2", "copy"); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -96,7 +96,7 @@ type xmlParameters struct {
 }
 
 func groupNotFound(k groupKind, name string) error {
-	return awsquery.Errorf(http.StatusNotFound, "DBParameterGroupNotFound", "%s not found: %s", k.label, name)
+	return awsquery.Errorf(http.StatusNotFound, "DBParameterGroupNotFound", "%s not found: %s", k.label, awsquery.Clip(name))
 }
 
 func (s *Service) groupARN(k groupKind, name string) string {
@@ -180,7 +180,7 @@ func (s *Service) copyGroup(ctx context.Context, k groupKind, p awsquery.Params)
 	if err != nil {
 		return nil, err
 	}
-	src, err := s.group(ctx, k, arnName(srcRaw))
+	src, err := s.group(ctx, k, s.sourceGroupName(k, srcRaw))
 	if err != nil {
 		return nil, err
 	}
@@ -202,12 +202,16 @@ func (s *Service) copyGroup(ctx context.Context, k groupKind, p awsquery.Params)
 	return s.insertGroup(ctx, k, g)
 }
 
-// arnName accepts a group's name or ARN, as Copy does.
-func arnName(s string) string {
-	if strings.HasPrefix(s, "arn:") {
-		return s[strings.LastIndex(s, ":")+1:]
+// sourceGroupName accepts a group's name or its ARN, as Copy does. An ARN of another
+// region, account or kind of group names no group here (it is not read as a local name).
+func (s *Service) sourceGroupName(k groupKind, raw string) string {
+	if !strings.HasPrefix(raw, "arn:") {
+		return raw
 	}
-	return s
+	if r, err := s.parseResourceARN(raw); err == nil && r.kind == k.arnType {
+		return r.name
+	}
+	return raw // no group is named "arn:...": the action answers not found
 }
 
 func (s *Service) describeGroups(ctx context.Context, k groupKind, p awsquery.Params) (any, error) {
