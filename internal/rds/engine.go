@@ -31,8 +31,13 @@ var instanceClasses = func() []string {
 	return out
 }()
 
-// licenseModel is the only license model of aurora-postgresql.
-const licenseModel = "postgresql-license"
+// The one license model, engine mode, storage type and network type Borealis has.
+const (
+	licenseModel = "postgresql-license"
+	engineMode   = "provisioned"
+	storageType  = "aurora"
+	networkType  = "IPV4"
+)
 
 // offersVersion reports whether an EngineVersion asked for names the installed version:
 // the major version alone ("15") or exactly the installed one ("15.18").
@@ -86,7 +91,7 @@ func (s *Service) describeEngineVersions(ctx context.Context, p awsquery.Params)
 	v := xmlEngineVersion{
 		Engine: Engine, MajorEngineVersion: major, EngineVersion: installed, DBParameterGroupFamily: params.Family,
 		DBEngineDescription: "Aurora (PostgreSQL)", DBEngineVersionDescription: "Borealis PostgreSQL " + installed,
-		SupportedEngineModes: []string{"provisioned"}, Status: "available",
+		SupportedEngineModes: []string{engineMode}, Status: "available",
 		// A new CA is loaded by a reload (ModifyDBInstance without CertificateRotationRestart).
 		SupportsCertificateRotationWithoutRestart: true,
 	}
@@ -95,7 +100,7 @@ func (s *Service) describeEngineVersions(ctx context.Context, p awsquery.Params)
 		(p.String("EngineVersion") == "" || offersVersion(p.String("EngineVersion"), installed)) &&
 		(p.String("DBParameterGroupFamily") == "" || p.String("DBParameterGroupFamily") == params.Family) &&
 		fs.match("engine", v.Engine) && fs.match("engine-version", v.EngineVersion, major) &&
-		fs.match("db-parameter-group-family", v.DBParameterGroupFamily) && fs.match("engine-mode", "provisioned") &&
+		fs.match("db-parameter-group-family", v.DBParameterGroupFamily) && fs.match("engine-mode", engineMode) &&
 		fs.match("status", v.Status) {
 		res.DBEngineVersions.Items = []xmlEngineVersion{v}
 	}
@@ -169,8 +174,8 @@ func (s *Service) describeOrderableOptions(ctx context.Context, p awsquery.Param
 		}
 		res.OrderableDBInstanceOptions.Items = append(res.OrderableDBInstanceOptions.Items, xmlOrderableOption{
 			Engine: Engine, EngineVersion: installed, DBInstanceClass: c, LicenseModel: licenseModel, Vpc: true,
-			StorageType: "aurora", SupportsIAMDatabaseAuthentication: true, SupportedEngineModes: []string{"provisioned"},
-			SupportedNetworkTypes: []string{"IPV4"}, SupportsClusters: true,
+			StorageType: storageType, SupportsIAMDatabaseAuthentication: true, SupportedEngineModes: []string{engineMode},
+			SupportedNetworkTypes: []string{networkType}, SupportsClusters: true,
 		})
 	}
 	return res, nil

@@ -569,10 +569,10 @@ func (s *Service) clusterXML(ctx context.Context, c store.Cluster, members []sto
 		IAMDatabaseAuthenticationEnabled: c.IAMAuth,
 		DeletionProtection:               c.DeletionProtection,
 		ClusterCreateTime:                c.CreatedAt,
-		EngineMode:                       "provisioned",
+		EngineMode:                       engineMode,
 		AutoMinorVersionUpgrade:          true,
-		NetworkType:                      "IPV4",
-		StorageType:                      "aurora",
+		NetworkType:                      networkType,
+		StorageType:                      storageType,
 		TagList:                          tagListXML(c.Tags),
 	}
 	for _, sg := range c.VpcSecurityGroupIDs {
@@ -617,7 +617,7 @@ func (s *Service) instanceXML(ctx context.Context, in store.Instance, c store.Cl
 		EngineVersion:                    in.EngineVersion,
 		AutoMinorVersionUpgrade:          true,
 		LicenseModel:                     licenseModel,
-		StorageType:                      "aurora",
+		StorageType:                      storageType,
 		DBClusterIdentifier:              in.ClusterID,
 		DbiResourceID:                    in.ResourceID,
 		IAMDatabaseAuthenticationEnabled: c.IAMAuth,
@@ -625,7 +625,7 @@ func (s *Service) instanceXML(ctx context.Context, in store.Instance, c store.Cl
 		CertificateDetails:               certificateDetails(in),
 		PromotionTier:                    1,
 		DBInstanceArn:                    s.instanceARN(in.ID),
-		NetworkType:                      "IPV4",
+		NetworkType:                      networkType,
 		TagList:                          tagListXML(in.Tags),
 	}
 	for _, sg := range c.VpcSecurityGroupIDs {

@@ -118,7 +118,7 @@ func checkInstanceClass(class, version string) error {
 		return awsquery.MissingParameter("DBInstanceClass")
 	}
 	if !slices.Contains(instanceClasses, class) {
-		return awsquery.InvalidParameterCombination("RDS does not support creating a DB instance with the following combination: DBInstanceClass=%s, Engine=%s, EngineVersion=%s, LicenseModel=postgresql-license. For supported combinations of instance class and database engine version, see the documentation.", class, Engine, version)
+		return awsquery.InvalidParameterCombination("RDS does not support creating a DB instance with the following combination: DBInstanceClass=%s, Engine=%s, EngineVersion=%s, LicenseModel=%s. For supported combinations of instance class and database engine version, see the documentation.", class, Engine, version, licenseModel)
 	}
 	return nil
 }
