@@ -24,7 +24,7 @@ func newTestService(t *testing.T) *Service {
 func query(kv ...string) awsquery.Params {
 	p := awsquery.Params{Values: map[string][]string{}}
 	for i := 0; i+1 < len(kv); i += 2 {
-		p.Values[kv[i]] = []string{kv[i+1]}
+		p.Values[kv[i]] = append(p.Values[kv[i]], kv[i+1])
 	}
 	return p
 }

@@ -203,6 +203,9 @@ func checkMembers(action string, p awsquery.Params, ms members) error {
 		switch {
 		case !ok:
 			return awsquery.InvalidParameterCombination("%s does not support %s in Borealis yet.", action, awsquery.Clip(name))
+		case len(p.Values[k]) > 1:
+			// Every reader takes the first value: a second one would be ignored.
+			return awsquery.InvalidParameterCombination("%s is given more than once.", awsquery.Clip(k))
 		case m.elem != "":
 			n, ok := listEntry(m, rest)
 			if !ok {

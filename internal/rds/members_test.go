@@ -175,6 +175,7 @@ func TestEveryActionRefusesWhatItDoesNotDo(t *testing.T) {
 				}
 			}
 			refused("unknown member", []string{"NoSuchMember", "1"}, "InvalidParameterCombination", name+" does not support NoSuchMember")
+			refused("a member twice", []string{"Version", "2014-10-31", "Version", "2014-10-31"}, "InvalidParameterCombination", "Version is given more than once.")
 			refused("unknown nested member", []string{"NoSuchList.member.1", "1"}, "InvalidParameterCombination", name+" does not support NoSuchList")
 			for m, d := range a.members {
 				switch {
