@@ -21,7 +21,7 @@ type member struct {
 	filters   []string // for Filters: the names the action applies (none: every filter is refused)
 	isFilters bool     // filters was set (an empty list refuses every filter)
 	// A list member is sent as NAME.ELEM.N (N from 1, without gaps), each entry a value or,
-	// with fields, NAME.ELEM.N.FIELD.
+	// with fields, NAME.ELEM.N.FIELD (a field ending in ".#" is a list: FIELD.1, FIELD.2, ...).
 	elem   string
 	fields []string
 }
@@ -46,7 +46,11 @@ var (
 	tagKeyList       = list("member")
 	securityGroupIDs = list("VpcSecurityGroupId")
 	subnetIDs        = list("SubnetIdentifier")
-	parameterList    = list("Parameter", "ParameterName", "ParameterValue", "ApplyMethod")
+	// A Parameter as DescribeDB*Parameters returns it, which scripts feed back to Modify
+	// and Reset: its descriptive fields change nothing, on RDS either.
+	parameterList = list("Parameter", "ParameterName", "ParameterValue", "ApplyMethod",
+		"Description", "Source", "ApplyType", "DataType", "AllowedValues", "IsModifiable", "MinimumEngineVersion",
+		"SupportedEngineModes.member.#")
 )
 
 // members is an action's request members, by name (the first part of a flattened key).
@@ -245,19 +249,32 @@ func checkMembers(action string, p awsquery.Params, ms members) error {
 
 // listEntry parses what follows a list member's name, ELEM.N or ELEM.N.FIELD, and returns N.
 func listEntry(m member, rest string) (int, bool) {
-	parts := strings.Split(rest, ".")
-	want := 2
-	if len(m.fields) > 0 {
-		want = 3
-	}
-	if len(parts) != want || parts[0] != m.elem || want == 3 && !slices.Contains(m.fields, parts[2]) {
+	parts := strings.SplitN(rest, ".", 3)
+	if len(parts) < 2 || parts[0] != m.elem {
 		return 0, false
 	}
-	n, err := strconv.Atoi(parts[1])
-	if err != nil || n < 1 || strconv.Itoa(n) != parts[1] {
+	if len(m.fields) == 0 && len(parts) != 2 ||
+		len(m.fields) > 0 && (len(parts) != 3 || !slices.ContainsFunc(m.fields, func(f string) bool { return fieldIs(f, parts[2]) })) {
 		return 0, false
 	}
-	return n, true
+	return index(parts[1])
+}
+
+// fieldIs reports whether key names the field f, or an entry of f when f is a list.
+func fieldIs(f, key string) bool {
+	prefix, isList := strings.CutSuffix(f, "#")
+	if !isList {
+		return key == f
+	}
+	n, ok := strings.CutPrefix(key, prefix)
+	_, ok2 := index(n)
+	return ok && ok2
+}
+
+// index parses an entry number: 1, 2, ... written without leading zeros.
+func index(s string) (int, bool) {
+	n, err := strconv.Atoi(s)
+	return n, err == nil && n >= 1 && strconv.Itoa(n) == s
 }
 
 type filterSet map[string][]string

@@ -207,3 +207,27 @@ func TestModifyDBInstanceParameterGroupAppliesAtReboot(t *testing.T) {
 	conn.Close(ctx)
 	deleteCluster(ctx, t, c, "pgswap", instanceID)
 }
+
+// A parameter as DescribeDBClusterParameters returns it (with its description, type and
+// engine modes) can be fed back to ModifyDBClusterParameterGroup, as scripts do on RDS: the
+// descriptive fields change nothing, the value is set.
+func TestDescribedParameterFedBackToModify(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	c := shared.get(t).rds(t)
+	newClusterGroup(ctx, t, c, "fedback")
+	ps := clusterParams(ctx, t, c, "fedback")
+	p := findParam(t, ps, "log_statement")
+	if p.Description == nil || p.DataType == nil || p.Source == nil {
+		t.Fatalf("described parameter lacks fields: %+v", p)
+	}
+	p.SupportedEngineModes = []string{"provisioned"}
+	p.ParameterValue, p.ApplyMethod = aws.String("ddl"), rdstypes.ApplyMethodImmediate
+	if _, err := c.ModifyDBClusterParameterGroup(ctx, &rds.ModifyDBClusterParameterGroupInput{DBClusterParameterGroupName: aws.String("fedback"),
+		Parameters: []rdstypes.Parameter{p}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := findParam(t, clusterParams(ctx, t, c, "fedback"), "log_statement"); aws.ToString(got.ParameterValue) != "ddl" || aws.ToString(got.Source) != "user" {
+		t.Errorf("after modify: %+v", got)
+	}
+}
