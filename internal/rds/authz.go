@@ -63,12 +63,14 @@ func (s *Service) subnetGroupResource(ctx context.Context, name string) authz.Re
 	return r
 }
 
-// requestTags fills aws:RequestTag/* and aws:TagKeys from the request's Tags.
+// requestTags fills aws:RequestTag/*, RDS's own rds:req-tag/* and aws:TagKeys from the
+// request's Tags: the tags the new resource gets.
 func requestTags(p awsquery.Params, keys map[string][]string) {
 	tags, _ := parseTags(p) // a bad tag is refused by the action itself
 	var names []string
 	for _, t := range tags {
 		keys["aws:RequestTag/"+t.Key] = []string{t.Value}
+		keys["rds:req-tag/"+t.Key] = []string{t.Value}
 		names = append(names, t.Key)
 	}
 	if len(names) > 0 {
@@ -115,9 +117,10 @@ func (s *Service) createClusterResources(ctx context.Context, p awsquery.Params,
 	if db := p.String("DatabaseName"); db != "" {
 		keys["rds:DatabaseName"] = []string{db}
 	}
-	// What will happen, not what was asked: Borealis does not encrypt storage (and refuses a
-	// request that asks it to).
+	// What will happen, not what was asked: Borealis does not encrypt storage nor manage the
+	// master password (and refuses a request that asks it to).
 	keys["rds:StorageEncrypted"] = []string{"false"}
+	keys["rds:ManageMasterUserPassword"] = []string{"false"}
 	requestTags(p, keys)
 	return res
 }
@@ -138,6 +141,16 @@ func (s *Service) instanceResources(ctx context.Context, p awsquery.Params, _ ma
 	return []authz.Resource{s.instance(ctx, id)}
 }
 
+// modifyInstanceResources: the db and, when the request names one, the DB parameter group
+// it is to use, as RDS authorizes rds:ModifyDBInstance on pg:NAME too.
+func (s *Service) modifyInstanceResources(ctx context.Context, p awsquery.Params, keys map[string][]string) []authz.Resource {
+	res := s.instanceResources(ctx, p, keys)
+	if g := p.String("DBParameterGroupName"); g != "" {
+		res = append(res, s.paramGroup(ctx, dbGroups, g))
+	}
+	return res
+}
+
 // createInstanceResources: the new db and the cluster it joins, as IAM checks both.
 func (s *Service) createInstanceResources(ctx context.Context, p awsquery.Params, keys map[string][]string) []authz.Resource {
 	res := []authz.Resource{authz.On(s.instanceARN(strings.ToLower(p.String("DBInstanceIdentifier"))))}
@@ -149,6 +162,12 @@ func (s *Service) createInstanceResources(ctx context.Context, p awsquery.Params
 	}
 	keys["rds:DatabaseClass"] = []string{p.String("DBInstanceClass")}
 	keys["rds:DatabaseEngine"] = []string{p.String("Engine")}
+	// What will happen: a cluster member in a VPC, unencrypted, in one zone, its master
+	// password kept by the cluster (the action refuses a request for anything else).
+	keys["rds:StorageEncrypted"] = []string{"false"}
+	keys["rds:MultiAz"] = []string{"false"}
+	keys["rds:Vpc"] = []string{"true"}
+	keys["rds:ManageMasterUserPassword"] = []string{"false"}
 	requestTags(p, keys)
 	return res
 }
@@ -169,8 +188,8 @@ func (s *Service) newGroupResources(_ context.Context, k groupKind, p awsquery.P
 func (s *Service) copyGroupResources(ctx context.Context, k groupKind, p awsquery.Params, keys map[string][]string) []authz.Resource {
 	requestTags(p, keys)
 	return []authz.Resource{
-		s.paramGroup(ctx, k, arnName(p.String("Source"+k.label+"Identifier"))), // as copyGroup reads it
-		authz.On(s.groupARN(k, strings.ToLower(p.String("Target"+k.label+"Identifier")))),
+		s.paramGroup(ctx, k, s.sourceGroupName(k, p.String(k.sourceParam))), // as copyGroup reads it
+		authz.On(s.groupARN(k, strings.ToLower(p.String(k.targetParam)))),
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 
 	"github.com/borealis-db/borealis/internal/awsquery"
 	"github.com/borealis-db/borealis/internal/iam/policy"
+	"github.com/borealis-db/borealis/internal/params"
 )
 
 // decide answers an RDS request as IAM does (iam.Authorize): the policy must allow the
@@ -41,7 +42,7 @@ func TestTaggingIsAuthorizedOnTheCanonicalARN(t *testing.T) {
 	ctx := context.Background()
 	newCluster(t, s, "prod-a")
 	if _, err := s.Do(ctx, "CreateDBClusterParameterGroup", query("DBClusterParameterGroupName", "prod-g",
-		"DBParameterGroupFamily", ParameterGroupFamily, "Description", "d")); err != nil {
+		"DBParameterGroupFamily", params.Family, "Description", "d")); err != nil {
 		t.Fatal(err)
 	}
 	for _, arn := range []string{

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/borealis-db/borealis/internal/awsquery"
+	"github.com/borealis-db/borealis/internal/params"
 	"github.com/borealis-db/borealis/internal/pki"
 	"github.com/borealis-db/borealis/internal/store"
 )
@@ -48,9 +49,6 @@ func (s *Service) describeCertificates(ctx context.Context, p awsquery.Params) (
 	maxRecords, marker, err := paging(p)
 	if err != nil {
 		return nil, err
-	}
-	if p.Has("Filters.Filter.1.Name") {
-		return nil, awsquery.InvalidParameterValue("Filters are not supported by DescribeCertificates.")
 	}
 	cas, err := s.store.CertificateAuthorities(ctx)
 	if err != nil {
@@ -162,7 +160,8 @@ func certificateDetails(in store.Instance) *xmlCertificateDetails {
 	return &xmlCertificateDetails{CAIdentifier: in.CertCA, ValidTill: cert.NotAfter.UTC()}
 }
 
-// modifyInstance changes an instance's CA. With ApplyImmediately the instance turns
+// modifyInstance changes an instance's DB parameter group (pending-reboot, as on RDS) and
+// its CA. With ApplyImmediately the instance turns
 // "modifying" until the reconciler has issued the new certificate and PostgreSQL has
 // reloaded it (no restart: open sessions keep going), unless CertificateRotationRestart
 // asks for a restart. Without it the change waits in PendingModifiedValues for the next
@@ -186,6 +185,17 @@ func (s *Service) modifyInstance(ctx context.Context, p awsquery.Params) (any, e
 			return nil, err
 		}
 	}
+	pg := ""
+	if rawPG := p.String("DBParameterGroupName"); rawPG != "" {
+		g, err := s.group(ctx, dbGroups, rawPG)
+		if err != nil {
+			return nil, err
+		}
+		if g.Family != params.Family {
+			return nil, awsquery.InvalidParameterCombination("The parameter group %s with DBParameterGroupFamily %s can't be used for this instance. Use a parameter group with DBParameterGroupFamily %s.", g.Name, g.Family, params.Family)
+		}
+		pg = g.Name
+	}
 	// The cluster is read first: the store has one connection, which the update holds.
 	cur, err := s.store.Instance(ctx, strings.ToLower(raw))
 	if errors.Is(err, store.ErrNotFound) {
@@ -201,6 +211,12 @@ func (s *Service) modifyInstance(ctx context.Context, p awsquery.Params) (any, e
 		if in.Status != store.StatusAvailable {
 			return awsquery.Errorf(http.StatusBadRequest, "InvalidDBInstanceState", "Instance %s is not currently in the available state.", in.ID)
 		}
+		if pg != "" {
+			// As on RDS, whatever ApplyImmediately says: the instance names the new group at
+			// once and its values reach the server at the next reboot (the instance's
+			// ParameterApplyStatus is pending-reboot until then; see params.Desired).
+			in.ParameterGroup = pg
+		}
 		return applyCAChange(in, cluster, ca, now, restart)
 	})
 	if errors.Is(err, store.ErrNotFound) {
@@ -209,7 +225,8 @@ func (s *Service) modifyInstance(ctx context.Context, p awsquery.Params) (any, e
 	if err != nil {
 		return nil, err
 	}
-	s.log.Info("instance modified", "instance", in.ID, "ca", in.CA(cluster), "pending_ca", in.PendingCAIdentifier, "status", in.Status)
+	s.log.Info("instance modified", "instance", in.ID, "ca", in.CA(cluster), "pending_ca", in.PendingCAIdentifier,
+		"parameter_group", params.GroupName(in.ParameterGroup), "status", in.Status)
 	s.notify()
 	return s.instanceResult(ctx, in, cluster)
 }

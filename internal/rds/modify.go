@@ -11,7 +11,7 @@ import (
 )
 
 func clusterGroupNotFound(name string) error {
-	return awsquery.Errorf(http.StatusNotFound, "DBClusterParameterGroupNotFound", "DBClusterParameterGroup not found: %s", name)
+	return awsquery.Errorf(http.StatusNotFound, "DBClusterParameterGroupNotFound", "DBClusterParameterGroup not found: %s", awsquery.Clip(name))
 }
 
 func (s *Service) modifyCluster(ctx context.Context, p awsquery.Params) (any, error) {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"regexp"
+	"sort"
 	"strings"
 
 	"github.com/borealis-db/borealis/internal/awsquery"
@@ -22,11 +23,15 @@ type groupKind struct {
 	label     string       // "DBClusterParameterGroup" | "DBParameterGroup"
 	arnType   string       // "cluster-pg" | "pg"
 	nameParam string       // request member naming the group
+	// Copy's request members: the source group, the new group's name and its description.
+	sourceParam, targetParam, targetDescParam string
 }
 
 var (
-	clusterGroups = groupKind{store.ClusterParamGroup, params.ClusterScope, "DBClusterParameterGroup", "cluster-pg", "DBClusterParameterGroupName"}
-	dbGroups      = groupKind{store.DBParamGroup, params.InstanceScope, "DBParameterGroup", "pg", "DBParameterGroupName"}
+	clusterGroups = groupKind{store.ClusterParamGroup, params.ClusterScope, "DBClusterParameterGroup", "cluster-pg", "DBClusterParameterGroupName",
+		"SourceDBClusterParameterGroupIdentifier", "TargetDBClusterParameterGroupIdentifier", "TargetDBClusterParameterGroupDescription"}
+	dbGroups = groupKind{store.DBParamGroup, params.InstanceScope, "DBParameterGroup", "pg", "DBParameterGroupName",
+		"SourceDBParameterGroupIdentifier", "TargetDBParameterGroupIdentifier", "TargetDBParameterGroupDescription"}
 )
 
 // xmlGroup marshals as <DBClusterParameterGroup> or <DBParameterGroup> with that kind's
@@ -91,7 +96,7 @@ type xmlParameters struct {
 }
 
 func groupNotFound(k groupKind, name string) error {
-	return awsquery.Errorf(http.StatusNotFound, "DBParameterGroupNotFound", "%s not found: %s", k.label, name)
+	return awsquery.Errorf(http.StatusNotFound, "DBParameterGroupNotFound", "%s not found: %s", k.label, awsquery.Clip(name))
 }
 
 func (s *Service) groupARN(k groupKind, name string) string {
@@ -170,13 +175,12 @@ func (s *Service) insertGroup(ctx context.Context, k groupKind, g store.Paramete
 }
 
 func (s *Service) copyGroup(ctx context.Context, k groupKind, p awsquery.Params) (any, error) {
-	prefix := "Source" + k.label + "Identifier"
-	target := "Target" + k.label + "Identifier"
-	srcRaw, err := p.Required(prefix)
+	target := k.targetParam
+	srcRaw, err := p.Required(k.sourceParam)
 	if err != nil {
 		return nil, err
 	}
-	src, err := s.group(ctx, k, arnName(srcRaw))
+	src, err := s.group(ctx, k, s.sourceGroupName(k, srcRaw))
 	if err != nil {
 		return nil, err
 	}
@@ -184,21 +188,30 @@ func (s *Service) copyGroup(ctx context.Context, k groupKind, p awsquery.Params)
 	if err != nil {
 		return nil, err
 	}
-	desc, err := p.Required("Target" + k.label + "Description")
+	desc, err := p.Required(k.targetDescParam)
+	if err != nil {
+		return nil, err
+	}
+	// The copy gets the tags asked for (which IAM saw as aws:RequestTag), not the source's.
+	tags, err := parseTags(p)
 	if err != nil {
 		return nil, err
 	}
 	g := store.ParameterGroup{Name: name, Kind: k.store, Family: src.Family, Description: desc,
-		Values: src.Values, ApplyMethods: src.ApplyMethods, CreatedAt: s.cfg.Now().UTC()}
+		Values: src.Values, ApplyMethods: src.ApplyMethods, CreatedAt: s.cfg.Now().UTC(), Tags: tags}
 	return s.insertGroup(ctx, k, g)
 }
 
-// arnName accepts a group's name or ARN, as Copy does.
-func arnName(s string) string {
-	if strings.HasPrefix(s, "arn:") {
-		return s[strings.LastIndex(s, ":")+1:]
+// sourceGroupName accepts a group's name or its ARN, as Copy does. An ARN of another
+// region, account or kind of group names no group here (it is not read as a local name).
+func (s *Service) sourceGroupName(k groupKind, raw string) string {
+	if !strings.HasPrefix(raw, "arn:") {
+		return raw
 	}
-	return s
+	if r, err := s.parseResourceARN(raw); err == nil && r.kind == k.arnType {
+		return r.name
+	}
+	return raw // no group is named "arn:...": the action answers not found
 }
 
 func (s *Service) describeGroups(ctx context.Context, k groupKind, p awsquery.Params) (any, error) {
@@ -218,7 +231,10 @@ func (s *Service) describeGroups(ctx context.Context, k groupKind, p awsquery.Pa
 		if err != nil {
 			return nil, err
 		}
+		// The default group sorts among the stored ones: the Marker is the last name
+		// of the page before, so the order must be the names' order.
 		groups = append([]store.ParameterGroup{defaultGroup(k)}, stored...)
+		sort.Slice(groups, func(i, j int) bool { return groups[i].Name < groups[j].Name })
 	}
 	var items []xmlGroup
 	next := ""
@@ -404,6 +420,10 @@ func (s *Service) describeParameters(ctx context.Context, k groupKind, g store.P
 	if err != nil {
 		return xmlParameters{}, "", err
 	}
+	filters, err := parseFilters(p)
+	if err != nil {
+		return xmlParameters{}, "", err
+	}
 	source := p.String("Source")
 	if source != "" && source != "user" && source != "engine-default" && source != "system" {
 		return xmlParameters{}, "", awsquery.InvalidParameterValue("Invalid Source %s: must be user, engine-default or system.", awsquery.Clip(source))
@@ -425,7 +445,7 @@ func (s *Service) describeParameters(ctx context.Context, k groupKind, g store.P
 				x.ApplyMethod = m
 			}
 		}
-		if source != "" && x.Source != source || marker != "" && d.Name <= marker {
+		if source != "" && x.Source != source || marker != "" && d.Name <= marker || !filters.match("parameter-name", d.Name) {
 			continue
 		}
 		if len(out.Items) == maxRecords {

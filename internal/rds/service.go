@@ -64,10 +64,8 @@ func (s *Service) Do(ctx context.Context, action string, p awsquery.Params) (any
 	if !ok {
 		return nil, awsquery.InvalidAction(action)
 	}
-	if members, ok := actionMembers[action]; ok {
-		if err := checkMembers(action, p, members); err != nil {
-			return nil, err
-		}
+	if err := checkMembers(action, p, a.members); err != nil {
+		return nil, err
 	}
 	return a.run(s, ctx, p)
 }
@@ -257,7 +255,10 @@ func (s *Service) describeClusters(ctx context.Context, p awsquery.Params) (any,
 	if err != nil {
 		return nil, err
 	}
-	filters, err := parseFilters(p, "db-cluster-id", "engine")
+	if _, _, err := p.Bool("IncludeShared"); err != nil {
+		return nil, err
+	}
+	filters, err := parseFilters(p)
 	if err != nil {
 		return nil, err
 	}
@@ -286,7 +287,8 @@ func (s *Service) describeClusters(ctx context.Context, p awsquery.Params) (any,
 		if c.ID <= marker && marker != "" {
 			continue
 		}
-		if !filters.match("db-cluster-id", c.ID, s.clusterARN(c.ID)) || !filters.match("engine", c.Engine) {
+		if !filters.match("db-cluster-id", c.ID, s.clusterARN(c.ID)) || !filters.match("db-cluster-resource-id", c.ResourceID) ||
+			!filters.match("engine", c.Engine) {
 			continue
 		}
 		if len(res.DBClusters.Items) == maxRecords {
@@ -310,6 +312,10 @@ func (s *Service) deleteCluster(ctx context.Context, p awsquery.Params) (any, er
 	id := strings.ToLower(raw)
 	skip, _, err := p.Bool("SkipFinalSnapshot")
 	if err != nil {
+		return nil, err
+	}
+	// No automated backups exist to keep or delete: any answer is carried out.
+	if _, _, err := p.Bool("DeleteAutomatedBackups"); err != nil {
 		return nil, err
 	}
 	if !skip {
@@ -443,7 +449,7 @@ func (s *Service) describeInstances(ctx context.Context, p awsquery.Params) (any
 	if err != nil {
 		return nil, err
 	}
-	filters, err := parseFilters(p, "db-cluster-id", "db-instance-id", "engine")
+	filters, err := parseFilters(p)
 	if err != nil {
 		return nil, err
 	}
@@ -473,7 +479,8 @@ func (s *Service) describeInstances(ctx context.Context, p awsquery.Params) (any
 			continue
 		}
 		if !filters.match("db-cluster-id", in.ClusterID, s.clusterARN(in.ClusterID)) ||
-			!filters.match("db-instance-id", in.ID, s.instanceARN(in.ID)) || !filters.match("engine", in.Engine) {
+			!filters.match("db-instance-id", in.ID, s.instanceARN(in.ID)) || !filters.match("dbi-resource-id", in.ResourceID) ||
+			!filters.match("engine", in.Engine) {
 			continue
 		}
 		if len(res.DBInstances.Items) == maxRecords {
@@ -495,6 +502,9 @@ func (s *Service) deleteInstance(ctx context.Context, p awsquery.Params) (any, e
 		return nil, err
 	}
 	if _, _, err := p.Bool("SkipFinalSnapshot"); err != nil {
+		return nil, err
+	}
+	if _, _, err := p.Bool("DeleteAutomatedBackups"); err != nil {
 		return nil, err
 	}
 	in, err := s.store.UpdateInstance(ctx, strings.ToLower(raw), func(in *store.Instance) error {
@@ -521,60 +531,20 @@ func (s *Service) deleteInstance(ctx context.Context, p awsquery.Params) (any, e
 
 // paging reads MaxRecords (20 to 100, default 100, as RDS) and the opaque Marker, which
 // here is the last identifier of the previous page.
-func paging(p awsquery.Params) (int, string, error) {
+func paging(p awsquery.Params) (int, string, error) { return pagingUpTo(p, 100) }
+
+// pagingUpTo is paging for an action whose MaxRecords goes up to max.
+func pagingUpTo(p awsquery.Params, max int) (int, string, error) {
 	n, ok, err := p.Int("MaxRecords")
 	if err != nil {
 		return 0, "", err
 	}
 	if !ok {
 		n = 100
-	} else if n < 20 || n > 100 {
-		return 0, "", awsquery.InvalidParameterValue("Invalid value %d for MaxRecords. Must be between 20 and 100", n)
+	} else if n < 20 || n > max {
+		return 0, "", awsquery.InvalidParameterValue("Invalid value %d for MaxRecords. Must be between 20 and %d", n, max)
 	}
 	return n, p.String("Marker"), nil
-}
-
-type filterSet map[string][]string
-
-// parseFilters reads Filters.Filter.N.Name / .Values.Value.M and refuses names the action
-// does not know, as RDS does.
-func parseFilters(p awsquery.Params, known ...string) (filterSet, error) {
-	fs := filterSet{}
-	for i := 1; ; i++ {
-		prefix := fmt.Sprintf("Filters.Filter.%d.", i)
-		if !p.Has(prefix + "Name") {
-			return fs, nil
-		}
-		name := p.String(prefix + "Name")
-		ok := false
-		for _, k := range known {
-			ok = ok || k == name
-		}
-		if !ok {
-			return nil, awsquery.InvalidParameterValue("Unrecognized filter name: %s.", name)
-		}
-		values := p.List(prefix+"Values", "Value")
-		if len(values) == 0 {
-			return nil, awsquery.InvalidParameterValue("Filter %s needs at least one value.", name)
-		}
-		fs[name] = append(fs[name], values...)
-	}
-}
-
-// match reports whether any of a record's names (identifier, ARN) is among the filter's values.
-func (fs filterSet) match(name string, have ...string) bool {
-	want, ok := fs[name]
-	if !ok {
-		return true
-	}
-	for _, w := range want {
-		for _, h := range have {
-			if strings.EqualFold(w, h) {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 func (s *Service) clusterARN(id string) string {
@@ -626,10 +596,10 @@ func (s *Service) clusterXML(ctx context.Context, c store.Cluster, members []sto
 		IAMDatabaseAuthenticationEnabled: c.IAMAuth,
 		DeletionProtection:               c.DeletionProtection,
 		ClusterCreateTime:                c.CreatedAt,
-		EngineMode:                       "provisioned",
+		EngineMode:                       engineMode,
 		AutoMinorVersionUpgrade:          true,
-		NetworkType:                      "IPV4",
-		StorageType:                      "aurora",
+		NetworkType:                      networkType,
+		StorageType:                      storageType,
 		TagList:                          tagListXML(c.Tags),
 	}
 	for _, sg := range c.VpcSecurityGroupIDs {
@@ -673,8 +643,8 @@ func (s *Service) instanceXML(ctx context.Context, in store.Instance, c store.Cl
 		PreferredMaintenanceWindow:       "sun:05:00-sun:05:30",
 		EngineVersion:                    in.EngineVersion,
 		AutoMinorVersionUpgrade:          true,
-		LicenseModel:                     "postgresql-license",
-		StorageType:                      "aurora",
+		LicenseModel:                     licenseModel,
+		StorageType:                      storageType,
 		DBClusterIdentifier:              in.ClusterID,
 		DbiResourceID:                    in.ResourceID,
 		IAMDatabaseAuthenticationEnabled: c.IAMAuth,
@@ -682,7 +652,7 @@ func (s *Service) instanceXML(ctx context.Context, in store.Instance, c store.Cl
 		CertificateDetails:               certificateDetails(in),
 		PromotionTier:                    1,
 		DBInstanceArn:                    s.instanceARN(in.ID),
-		NetworkType:                      "IPV4",
+		NetworkType:                      networkType,
 		TagList:                          tagListXML(in.Tags),
 	}
 	for _, sg := range c.VpcSecurityGroupIDs {

@@ -85,7 +85,7 @@ func (s *Service) subnetGroupARN(name string) string {
 
 func (s *Service) subnetGroupXML(g store.SubnetGroup) xmlSubnetGroup {
 	x := xmlSubnetGroup{DBSubnetGroupName: g.Name, DBSubnetGroupDescription: g.Description, VpcID: g.VpcID,
-		SubnetGroupStatus: "Complete", DBSubnetGroupArn: s.subnetGroupARN(g.Name), SupportedNetworkTypes: []string{"IPV4"}}
+		SubnetGroupStatus: "Complete", DBSubnetGroupArn: s.subnetGroupARN(g.Name), SupportedNetworkTypes: []string{networkType}}
 	for _, sn := range g.Subnets {
 		var xs xmlSubnet
 		xs.SubnetIdentifier, xs.SubnetAvailabilityZone.Name, xs.SubnetStatus = sn.ID, sn.AvailabilityZone, "Active"

@@ -2,6 +2,7 @@ package rds
 
 import (
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/borealis-db/borealis/internal/awsquery"
@@ -10,9 +11,6 @@ import (
 
 // Engine is the only engine Borealis runs.
 const Engine = "aurora-postgresql"
-
-// ParameterGroupFamily is the family of the engine's default parameter groups.
-const ParameterGroupFamily = "aurora-postgresql15"
 
 var identifierRE = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9-]{0,62}$`)
 
@@ -109,23 +107,18 @@ func checkEngine(engine, version, installed string) error {
 	if engine != Engine {
 		return awsquery.InvalidParameterValue("Invalid DB engine: %s", engine)
 	}
-	major, _, _ := strings.Cut(installed, ".")
-	if version != "" && version != major && version != installed {
+	if version != "" && !offersVersion(version, installed) {
 		return awsquery.InvalidParameterCombination("Cannot find version %s for %s", awsquery.Clip(version), engine)
 	}
 	return nil
 }
 
-// instanceClasses are the Aurora PostgreSQL 15 classes RDS offers. Borealis does not size
-// servers by class yet; the class is validated and reported.
-var instanceClassRE = regexp.MustCompile(`^db\.(r5|r6g|r6gd|r6i|r6id|r7g|r7i|r8g|x2g|r4)\.(large|xlarge|2xlarge|4xlarge|8xlarge|12xlarge|16xlarge|24xlarge|32xlarge|48xlarge)$|^db\.(t3|t4g)\.(medium|large)$|^db\.serverless$`)
-
 func checkInstanceClass(class, version string) error {
 	if class == "" {
 		return awsquery.MissingParameter("DBInstanceClass")
 	}
-	if !instanceClassRE.MatchString(class) {
-		return awsquery.InvalidParameterCombination("RDS does not support creating a DB instance with the following combination: DBInstanceClass=%s, Engine=%s, EngineVersion=%s, LicenseModel=postgresql-license. For supported combinations of instance class and database engine version, see the documentation.", class, Engine, version)
+	if !slices.Contains(instanceClasses, class) {
+		return awsquery.InvalidParameterCombination("RDS does not support creating a DB instance with the following combination: DBInstanceClass=%s, Engine=%s, EngineVersion=%s, LicenseModel=%s. For supported combinations of instance class and database engine version, see the documentation.", class, Engine, version, licenseModel)
 	}
 	return nil
 }
