@@ -3,9 +3,11 @@
 // PostgreSQL: the gateway never terminates it, so the server sees the client's session.
 // The listener is where the security-group check belongs: before one byte is read.
 //
-// With kernel steering (package steer), connections from admitted sources are handed to
-// the server's own listening socket before they reach the gateway's listener; the gateway
-// then sees only what it must refuse, and what cannot be steered.
+// With kernel steering (package steer), the security groups decide at the SYN: a source
+// they do not admit is refused by the kernel (the client's connect fails with "connection
+// refused"), and an admitted one is handed to the server's own listening socket before it
+// reaches the gateway's listener; the gateway then sees only what it relays. Without
+// steering the gateway's listener accepts every connection and resets the refused ones.
 //
 // The servers' private ports are fenced (package steer): no local process but root and
 // the gateway's relay reaches them, so the endpoint is the only door to a server.
@@ -39,19 +41,20 @@ type Target struct {
 	// Admission is the sources the endpoint's security groups admit; nil admits none.
 	Admission *Admission
 	// PID is the server's postmaster, whose listening socket admitted connections are
-	// steered to in the kernel; 0 keeps every connection on the gateway.
+	// steered to in the kernel; 0 relays them (the kernel still refuses the rest).
 	PID int
 }
 
 // Route names the target for a new connection; ok is false while no server serves the
-// endpoint (no writer yet, or it is down), and the client is then closed at once.
+// endpoint (no writer yet, or it is down), and the client is then refused.
 type Route func() (t Target, ok bool)
 
 // Options tune a gateway.
 type Options struct {
-	// KernelSteering hands connections from admitted sources straight to the server's
-	// listening socket inside the kernel (package steer), where BPF is available; the
-	// gateway then sees only the rest: sources to refuse, and endpoints not steered.
+	// KernelSteering has the kernel (package steer), where BPF is available, refuse
+	// sources the security groups do not admit at their SYN and hand admitted ones
+	// straight to the server's listening socket; the gateway then sees only the endpoints
+	// it relays.
 	KernelSteering bool
 }
 
@@ -64,10 +67,12 @@ type Gateway struct {
 
 	// steer is nil without kernel steering. steerMu orders route reads with the kernel
 	// updates they cause, so an older route never overwrites a newer one; seen is what
-	// the metrics took from the kernel's counters so far.
-	steer   *steer.Steering
-	steerMu sync.Mutex
-	seen    map[string]steer.Counters
+	// the metrics took from the kernel's counters so far. steerDone closes when the
+	// refusal log ends.
+	steer     *steer.Steering
+	steerMu   sync.Mutex
+	seen      map[string]steer.Counters
+	steerDone chan struct{}
 
 	// fence is nil where BPF cannot be loaded: the servers' private ports are then open to
 	// every local process. servers maps each fenced server to its cluster, for the
@@ -99,7 +104,7 @@ func New(log *slog.Logger, metrics *Metrics, opts Options) *Gateway {
 	}
 	g := &Gateway{log: log, metrics: metrics, listeners: map[string]*endpoint{}, seen: map[string]steer.Counters{},
 		servers: map[string]string{}, refusedSeen: map[string]steer.FenceCounts{}, fenceDone: make(chan struct{}),
-		checked: map[string]checkedServer{}}
+		checked: map[string]checkedServer{}, steerDone: make(chan struct{})}
 	var err error
 	if g.fence, err = steer.OpenFence(); err != nil {
 		close(g.fenceDone)
@@ -112,11 +117,17 @@ func New(log *slog.Logger, metrics *Metrics, opts Options) *Gateway {
 		log.Warn("gateway relay unavailable; copying with a goroutine per direction", "err", err)
 	}
 	if opts.KernelSteering {
-		if g.steer, err = steer.Open(); err != nil {
-			log.Warn("kernel steering unavailable; the gateway carries every connection", "err", err)
+		g.steer, err = steer.Open()
+		if err != nil {
+			log.Warn("kernel steering unavailable; the gateway carries every connection and resets the refused ones after accepting them", "err", err)
 		} else {
-			log.Info("kernel steering on: admitted connections go straight to their server")
+			log.Info("kernel steering on: refused connections are refused at their SYN, admitted ones go straight to their server")
 		}
+	}
+	if g.steer != nil {
+		go g.logSteeredRefusals()
+	} else {
+		close(g.steerDone)
 	}
 	metrics.beforeCollect = func() {
 		g.collectSteered()
@@ -207,6 +218,7 @@ func (g *Gateway) Close() {
 	g.steer.Close()
 	g.fence.Close()
 	<-g.fenceDone
+	<-g.steerDone
 }
 
 // Refresh reads endpoint name's route again and, with kernel steering, reprograms the
@@ -226,20 +238,38 @@ func (g *Gateway) Refresh(name string) {
 		return
 	}
 	t, ok := g.currentRoute(ep)()
-	server, err := netip.ParseAddrPort(t.Addr)
-	if !ok || t.PID == 0 || t.Admission == nil || err != nil {
-		g.steer.Unroute(name)
-		return
+	locals := kernelLocals(ep.lns)
+	admit := t.Admission.Prefixes()
+	var err error
+	if !ok {
+		err = g.steer.Refuse(name, locals, admit)
+	} else {
+		var server steer.Server // none: the gateway relays admitted connections
+		if addr, perr := netip.ParseAddrPort(t.Addr); perr == nil && t.PID != 0 {
+			server = steer.Server{PID: t.PID, Addr: addr}
+		}
+		err = g.steer.Route(name, locals, server, admit)
 	}
-	locals := make([]netip.AddrPort, 0, len(ep.lns))
-	for _, ln := range ep.lns {
-		locals = append(locals, ln.Addr().(*net.TCPAddr).AddrPort())
-	}
-	if err := g.steer.Route(name, locals, steer.Server{PID: t.PID, Addr: server}, t.Admission.Prefixes()); err != nil {
-		// The gateway's listener takes every connection then, as without steering.
+	if err != nil {
+		// Route leaves the endpoint relayed where the server's socket cannot be had; on
+		// other errors the kernel leaves it alone and the gateway's listener takes every
+		// connection, as without steering.
 		g.log.Warn("kernel steering of endpoint off; the gateway carries its connections", "endpoint", name, "err", err)
-		g.steer.Unroute(name)
 	}
+}
+
+// kernelLocals are the addresses the kernel decides for, of an endpoint's listeners.
+// Go listens on a wildcard address dual-stack, on [::]: IPv4 connections reach it too.
+func kernelLocals(lns []net.Listener) []netip.AddrPort {
+	var out []netip.AddrPort
+	for _, ln := range lns {
+		a := ln.Addr().(*net.TCPAddr).AddrPort()
+		out = append(out, a)
+		if a.Addr().Is6() && a.Addr().IsUnspecified() {
+			out = append(out, netip.AddrPortFrom(netip.IPv4Unspecified(), a.Port()))
+		}
+	}
+	return out
 }
 
 // collectSteered adds what the kernel counted for steered connections since the last
@@ -265,6 +295,13 @@ func (g *Gateway) collectSteered() {
 		g.metrics.open.WithLabelValues(name).Add(float64(now.Accepted-last.Accepted) - float64(now.Closed-last.Closed))
 		g.metrics.bytes.WithLabelValues(name, "in").Add(float64(now.BytesIn - last.BytesIn))
 		g.metrics.bytes.WithLabelValues(name, "out").Add(float64(now.BytesOut - last.BytesOut))
+		// Refusals have their own counts, started afresh apart from the slots'.
+		lastRefused := g.seen[name].Refused
+		if now.Refused.SecurityGroups < lastRefused.SecurityGroups || now.Refused.NoServer < lastRefused.NoServer {
+			lastRefused = steer.Refusals{}
+		}
+		g.metrics.refused.WithLabelValues(name, reasonSecurityGroups).Add(float64(now.Refused.SecurityGroups - lastRefused.SecurityGroups))
+		g.metrics.refused.WithLabelValues(name, reasonNoServer).Add(float64(now.Refused.NoServer - lastRefused.NoServer))
 		g.seen[name] = now
 	}
 }
@@ -327,14 +364,14 @@ func (g *Gateway) handle(ep *endpoint, client net.Conn) {
 		if target.Admission != nil {
 			groups = target.Admission.Groups
 		}
-		g.log.Info("connection refused by security groups", "endpoint", ep.name, "source", source, "groups", groups)
-		refused("security-group")
+		g.log.Info(logSecurityGroups, "endpoint", ep.name, "source", source, "groups", groups)
+		refused(reasonSecurityGroups)
 		resetOnClose(client)
 		return
 	}
 	if !ok {
-		g.log.Info("connection refused: no server behind endpoint", "endpoint", ep.name, "source", source)
-		refused("no-server")
+		g.log.Info(logNoServer, "endpoint", ep.name, "source", source)
+		refused(reasonNoServer)
 		resetOnClose(client)
 		return
 	}

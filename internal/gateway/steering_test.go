@@ -2,28 +2,37 @@ package gateway
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
 	"net/netip"
 	"os"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// TestAdmittedConnectionsAreSteeredPastTheGateway runs the gateway with kernel steering
-// and this process as "the server": an admitted source's connection arrives at the
-// server's own listener still addressed to the endpoint (the gateway never dialled it),
-// the rest still meet the gateway's refusal, and both show in the endpoint metrics.
-func TestAdmittedConnectionsAreSteeredPastTheGateway(t *testing.T) {
+// steeredGateway is a gateway with kernel steering, logging to logs; the test skips
+// where steering cannot be had.
+func steeredGateway(t *testing.T, logs io.Writer) (*Gateway, *prometheus.Registry) {
+	t.Helper()
 	reg := prometheus.NewRegistry()
-	g := New(slog.New(slog.DiscardHandler), NewMetrics(reg), Options{KernelSteering: true})
+	g := New(slog.New(slog.NewTextHandler(logs, nil)), NewMetrics(reg), Options{KernelSteering: true})
 	t.Cleanup(g.Close)
 	if g.steer == nil {
 		t.Skip("no kernel steering here (needs root, BPF and cgroup v2)")
 	}
+	return g, reg
+}
+
+// steeredServer is a listener standing in for the postmaster (this process), echoing;
+// each connection it accepts arrives on the channel.
+func steeredServer(t *testing.T) (net.Listener, chan net.Conn) {
+	t.Helper()
 	var lc net.ListenConfig
 	lc.SetMultipathTCP(false) // as PostgreSQL listens
 	server, err := lc.Listen(context.Background(), "tcp", "127.0.0.1:0")
@@ -31,7 +40,7 @@ func TestAdmittedConnectionsAreSteeredPastTheGateway(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { server.Close() })
-	arrived := make(chan net.Conn, 4)
+	arrived := make(chan net.Conn, 8)
 	go func() {
 		for {
 			c, err := server.Accept()
@@ -42,6 +51,58 @@ func TestAdmittedConnectionsAreSteeredPastTheGateway(t *testing.T) {
 			go func() { defer c.Close(); io.Copy(c, c) }()
 		}
 	}()
+	return server, arrived
+}
+
+func dialFrom(src, dst string) (net.Conn, error) {
+	return (&net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}, Timeout: 5 * time.Second}).Dial("tcp", dst)
+}
+
+// assertRefusedAtSYN expects connect itself to fail with ECONNREFUSED: the kernel
+// answered the SYN with a reset, and nothing was accepted.
+func assertRefusedAtSYN(t *testing.T, src, dst string) {
+	t.Helper()
+	c, err := dialFrom(src, dst)
+	if err == nil {
+		c.Close()
+		t.Fatalf("%s connected to %s; want connection refused", src, dst)
+	}
+	if !errors.Is(err, syscall.ECONNREFUSED) {
+		t.Fatalf("dial %s from %s: %v; want ECONNREFUSED", dst, src, err)
+	}
+}
+
+func waitForLog(t *testing.T, logs *syncBuffer, want ...string) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		for _, line := range strings.Split(logs.String(), "\n") {
+			if containsAll(line, want) {
+				return
+			}
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("no log line with %q in:\n%s", want, logs.String())
+}
+
+func containsAll(s string, subs []string) bool {
+	for _, sub := range subs {
+		if !strings.Contains(s, sub) {
+			return false
+		}
+	}
+	return true
+}
+
+// TestAdmittedConnectionsAreSteeredPastTheGateway runs the gateway with kernel steering
+// and this process as "the server": an admitted source's connection arrives at the
+// server's own listener still addressed to the endpoint (the gateway never dialled it),
+// the rest are refused at their SYN, and both show in the endpoint metrics and the log.
+func TestAdmittedConnectionsAreSteeredPastTheGateway(t *testing.T) {
+	var logs syncBuffer
+	g, reg := steeredGateway(t, &logs)
+	server, arrived := steeredServer(t)
 	only2 := NewAdmission([]string{"sg-test"}, []netip.Prefix{netip.MustParsePrefix("127.0.0.2/32")})
 	route := func() (Target, bool) {
 		return Target{Addr: server.Addr().String(), Admission: only2, PID: os.Getpid()}, true
@@ -51,7 +112,7 @@ func TestAdmittedConnectionsAreSteeredPastTheGateway(t *testing.T) {
 	}
 	endpoint := g.listeners["ep"].lns[0].Addr().String()
 
-	client, err := (&net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP("127.0.0.2")}}).Dial("tcp", endpoint)
+	client, err := dialFrom("127.0.0.2", endpoint)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,19 +132,83 @@ func TestAdmittedConnectionsAreSteeredPastTheGateway(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	assertClosedWithoutData(t, endpoint, []byte("\x00\x00\x00\x08\x04\xd2\x16\x2f"))
+	assertRefusedAtSYN(t, "127.0.0.3", endpoint)
+	waitForLog(t, &logs, "connection refused by security groups", "endpoint=ep", "source=127.0.0.3:", "groups=[sg-test]")
 
 	// A scrape brings in what the kernel counted.
 	if _, err := reg.Gather(); err != nil {
 		t.Fatal(err)
 	}
-	if n := value(g.metrics.accepted.WithLabelValues("ep")); n != 2 {
-		t.Errorf("accepted = %v; want 2, the steered connection and the refused one", n)
+	if n := value(g.metrics.accepted.WithLabelValues("ep")); n != 1 {
+		t.Errorf("accepted = %v; want 1, the steered connection", n)
 	}
 	if n := value(g.metrics.open.WithLabelValues("ep")); n != 1 {
 		t.Errorf("open = %v; want the steered connection", n)
 	}
 	if n := value(g.metrics.refused.WithLabelValues("ep", "security-group")); n != 1 {
 		t.Errorf("refused = %v; want 1", n)
+	}
+}
+
+// Security-group changes apply to the very next connection, and the endpoint refuses at
+// the SYN whether it is steered, relayed or without a server.
+func TestRefusalsFollowTheRouteAtOnce(t *testing.T) {
+	var logs syncBuffer
+	g, reg := steeredGateway(t, &logs)
+	server, arrived := steeredServer(t)
+	target := Target{Addr: server.Addr().String(), PID: os.Getpid(),
+		Admission: NewAdmission([]string{"sg-a"}, []netip.Prefix{netip.MustParsePrefix("127.0.0.2/32")})}
+	serving := true
+	route := func() (Target, bool) { return target, serving }
+	if err := g.Ensure("ep", []string{"127.0.0.1:0", "[::1]:0"}, route); err != nil {
+		t.Fatal(err)
+	}
+	v4, v6 := g.listeners["ep"].lns[0].Addr().String(), g.listeners["ep"].lns[1].Addr().String()
+	steered := func(src, dst string) {
+		t.Helper()
+		c, err := dialFrom(src, dst)
+		if err != nil {
+			t.Fatalf("admitted %s: %v", src, err)
+		}
+		defer c.Close()
+		select {
+		case <-arrived:
+		case <-time.After(5 * time.Second):
+			t.Fatalf("admitted %s never reached the server", src)
+		}
+	}
+	steered("127.0.0.2", v4)
+	assertRefusedAtSYN(t, "127.0.0.3", v4)
+	assertRefusedAtSYN(t, "::1", v6)
+
+	// The rule changes; the next connection meets the new one.
+	target.Admission = NewAdmission([]string{"sg-b"}, []netip.Prefix{netip.MustParsePrefix("127.0.0.3/32"), netip.MustParsePrefix("::1/128")})
+	g.Refresh("ep")
+	steered("127.0.0.3", v4)
+	assertRefusedAtSYN(t, "127.0.0.2", v4)
+	// The server listens on 127.0.0.1 only: the IPv6 endpoint is relayed to it.
+	assertEchoes(t, net.Dialer{}, v6)
+
+	// Relayed (no postmaster to steer to): admitted sources reach the gateway, which
+	// relays them; the others are still refused at the SYN.
+	target.PID = 0
+	g.Refresh("ep")
+	assertEchoes(t, net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP("127.0.0.3")}}, v4)
+	assertRefusedAtSYN(t, "127.0.0.2", v4)
+
+	// No server: everyone is refused at the SYN.
+	serving = false
+	g.Refresh("ep")
+	time.Sleep(250 * time.Millisecond) // the kernel reports one refusal per endpoint in 100 ms
+	assertRefusedAtSYN(t, "127.0.0.3", v4)
+	waitForLog(t, &logs, "connection refused: no server behind endpoint", "endpoint=ep", "source=127.0.0.3:")
+	if _, err := reg.Gather(); err != nil {
+		t.Fatal(err)
+	}
+	if n := value(g.metrics.refused.WithLabelValues("ep", "security-group")); n != 4 {
+		t.Errorf("refused by security groups = %v; want 4", n)
+	}
+	if n := value(g.metrics.refused.WithLabelValues("ep", "no-server")); n != 1 {
+		t.Errorf("refused for want of a server = %v; want 1", n)
 	}
 }

@@ -18,13 +18,20 @@ type Server struct {
 type Counters struct {
 	Accepted, Closed  uint64
 	BytesIn, BytesOut uint64
+	Refused           Refusals
 }
+
+type Refusals struct{ SecurityGroups, NoServer uint64 }
 
 func Open() (*Steering, error) { return nil, errors.New("steer: needs Linux") }
 
 func (*Steering) Route(string, []netip.AddrPort, Server, []netip.Prefix) error {
 	return errors.New("steer: needs Linux")
 }
+func (*Steering) Refuse(string, []netip.AddrPort, []netip.Prefix) error {
+	return errors.New("steer: needs Linux")
+}
+func (*Steering) Read() (Refused, error)   { return Refused{}, ErrSteeringClosed }
 func (*Steering) Unroute(string)           {}
 func (*Steering) Counters(string) Counters { return Counters{} }
 func (*Steering) Close()                   {}
