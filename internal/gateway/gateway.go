@@ -56,6 +56,12 @@ type Options struct {
 	// straight to the server's listening socket; the gateway then sees only the endpoints
 	// it relays.
 	KernelSteering bool
+	// DataDir, when set, pins the kernel programs and maps (steering and the fence) under
+	// a bpffs directory named for it, so that they outlive serve: after a kill -9 the
+	// kernel goes on admitting, refusing and fencing by the last rules, and the next New
+	// with the same DataDir takes them on (see Leave and ReleaseUnclaimed). Relayed
+	// endpoints are the exception: nothing listens for them while serve is down.
+	DataDir string
 }
 
 // Gateway owns the endpoint listeners.
@@ -105,8 +111,15 @@ func New(log *slog.Logger, metrics *Metrics, opts Options) *Gateway {
 	g := &Gateway{log: log, metrics: metrics, listeners: map[string]*endpoint{}, seen: map[string]steer.Counters{},
 		servers: map[string]string{}, refusedSeen: map[string]steer.FenceCounts{}, fenceDone: make(chan struct{}),
 		checked: map[string]checkedServer{}, steerDone: make(chan struct{})}
+	var pinDir string
+	if opts.DataDir != "" {
+		var err error
+		if pinDir, err = steer.PinDir(opts.DataDir); err != nil {
+			log.Warn("kernel programs not pinned: they stop with serve", "err", err)
+		}
+	}
 	var err error
-	if g.fence, err = steer.OpenFence(); err != nil {
+	if g.fence, err = steer.OpenFence(pinDir); err != nil {
 		close(g.fenceDone)
 		log.Warn("private ports unguarded: every local process, and every database server through dblink or postgres_fdw, can connect to a server's private port past its endpoint's security groups (needs root, BPF and cgroup v2)", "err", err)
 	} else {
@@ -117,7 +130,7 @@ func New(log *slog.Logger, metrics *Metrics, opts Options) *Gateway {
 		log.Warn("gateway relay unavailable; copying with a goroutine per direction", "err", err)
 	}
 	if opts.KernelSteering {
-		g.steer, err = steer.Open()
+		g.steer, err = steer.Open(pinDir)
 		if err != nil {
 			log.Warn("kernel steering unavailable; the gateway carries every connection and resets the refused ones after accepting them", "err", err)
 		} else {
@@ -128,6 +141,9 @@ func New(log *slog.Logger, metrics *Metrics, opts Options) *Gateway {
 		go g.logSteeredRefusals()
 	} else {
 		close(g.steerDone)
+	}
+	if pinDir != "" && (g.steer != nil || g.fence != nil) {
+		log.Info("kernel programs pinned: they go on deciding new connections and fencing private ports while serve is down", "dir", pinDir)
 	}
 	metrics.beforeCollect = func() {
 		g.collectSteered()
@@ -181,12 +197,16 @@ func (g *Gateway) ensure(name string, addrs []string, route Route) (created bool
 	return true, nil
 }
 
-// Remove closes endpoint name's listeners. Connections already spliced keep running until
-// their server goes away, as an RDS endpoint being deleted does not cut sessions at once.
+// Remove closes endpoint name's listeners and forgets its kernel state, an earlier
+// serve's too. Connections already spliced keep running until their server goes away, as
+// an RDS endpoint being deleted does not cut sessions at once.
 func (g *Gateway) Remove(name string) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.closeLocked(name)
+	if g.steer != nil {
+		g.steer.Unroute(name)
+	}
 }
 
 func (g *Gateway) closeLocked(name string) {
@@ -205,7 +225,8 @@ func (g *Gateway) closeLocked(name string) {
 	}
 }
 
-// Close closes every listener.
+// Close closes every listener and takes the kernel programs away, pinned or not: the
+// servers' private ports are open again. It is for a serve that stops its servers.
 func (g *Gateway) Close() {
 	g.mu.Lock()
 	for name := range g.listeners {
@@ -219,6 +240,47 @@ func (g *Gateway) Close() {
 	g.fence.Close()
 	<-g.fenceDone
 	<-g.steerDone
+}
+
+// Leave closes every listener and leaves the pinned kernel programs in force, with the
+// last rules they were given: for a serve that stops and leaves its servers running. The
+// next New with the same DataDir takes them on. Without pins it is Close.
+func (g *Gateway) Leave() {
+	g.mu.Lock()
+	for _, ep := range g.listeners {
+		// Not closeLocked: the endpoint's kernel state stays.
+		for _, ln := range ep.lns {
+			ln.Close()
+		}
+		ep.done.Wait()
+	}
+	g.listeners = map[string]*endpoint{}
+	g.mu.Unlock()
+	if g.relay != nil {
+		g.relay.close()
+	}
+	g.steer.Leave()
+	g.fence.Leave()
+	<-g.fenceDone
+	<-g.steerDone
+}
+
+// ReleaseUnclaimed forgets what an earlier serve left in the kernel and this one has not
+// taken up since New: endpoints neither Ensured and Refreshed with a server nor Removed,
+// private ports not fenced by FenceServer. Until then they are enforced as that serve
+// left them. A restarted serve calls it once its first reconciliation has claimed
+// everything that still exists.
+func (g *Gateway) ReleaseUnclaimed() {
+	if g.steer != nil {
+		if names := g.steer.ReleaseUnclaimed(); len(names) > 0 {
+			g.log.Info("endpoints of an earlier serve released", "endpoints", names)
+		}
+	}
+	if g.fence != nil {
+		if ports := g.fence.ReleaseUnclaimed(); len(ports) > 0 {
+			g.log.Info("private ports of an earlier serve no longer fenced", "ports", ports)
+		}
+	}
 }
 
 // Refresh reads endpoint name's route again and, with kernel steering, reprograms the
@@ -238,6 +300,11 @@ func (g *Gateway) Refresh(name string) {
 		return
 	}
 	t, ok := g.currentRoute(ep)()
+	if !ok && g.steer.Adopted(name) {
+		// A restarted serve that does not know the server yet: the kernel keeps steering
+		// by what the earlier serve said, until a route with a server replaces it.
+		return
+	}
 	locals := kernelLocals(ep.lns)
 	admit := t.Admission.Prefixes()
 	var err error

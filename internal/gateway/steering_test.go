@@ -3,17 +3,22 @@ package gateway
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/netip"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/borealis-db/borealis/internal/steer"
 )
 
 // steeredGateway is a gateway with kernel steering, logging to logs; the test skips
@@ -210,5 +215,99 @@ func TestRefusalsFollowTheRouteAtOnce(t *testing.T) {
 	}
 	if n := value(g.metrics.refused.WithLabelValues("ep", "no-server")); n != 1 {
 		t.Errorf("refused for want of a server = %v; want 1", n)
+	}
+}
+
+// TestRestartedGatewayTakesOnThePinnedKernelState: a gateway with a DataDir leaves its
+// kernel programs pinned (Leave, as a killed serve does); while no gateway runs, the
+// endpoint still steers and refuses and the private port stays fenced. The next gateway
+// on the same DataDir keeps that state while it does not know the server yet, applies a
+// new rule at once once it does, and Close takes everything away.
+func TestRestartedGatewayTakesOnThePinnedKernelState(t *testing.T) {
+	dataDir := t.TempDir()
+	t.Cleanup(func() { // whatever a failure left pinned
+		if dir, err := steer.PinDir(dataDir); err == nil {
+			os.RemoveAll(dir)
+		}
+	})
+	var logs syncBuffer
+	reg := prometheus.NewRegistry()
+	first := New(slog.New(slog.NewTextHandler(&logs, nil)), NewMetrics(reg), Options{KernelSteering: true, DataDir: dataDir})
+	if first.steer == nil || first.fence == nil {
+		first.Close()
+		t.Skip("no kernel steering or fence here (needs root, BPF and cgroup v2)")
+	}
+	if !strings.Contains(logs.String(), "kernel programs pinned") {
+		first.Close()
+		t.Skipf("nothing pinned here:\n%s", logs.String())
+	}
+	server, arrived := steeredServer(t)
+	privatePort := server.Addr().(*net.TCPAddr).Port
+	only2 := NewAdmission([]string{"sg-a"}, []netip.Prefix{netip.MustParsePrefix("127.0.0.2/32")})
+	target := Target{Addr: server.Addr().String(), Admission: only2, PID: os.Getpid()}
+	if err := first.Ensure("ep", []string{"127.0.0.1:0"}, func() (Target, bool) { return target, true }); err != nil {
+		first.Close()
+		t.Fatal(err)
+	}
+	endpoint := first.listeners["ep"].lns[0].Addr().String()
+	first.FenceServer("c", "i", privatePort, 0)
+	first.Leave()
+
+	steered := func(src string) {
+		t.Helper()
+		c, err := dialFrom(src, endpoint)
+		if err != nil {
+			t.Fatalf("admitted %s: %v", src, err)
+		}
+		defer c.Close()
+		select {
+		case <-arrived:
+		case <-time.After(5 * time.Second):
+			t.Fatalf("admitted %s never reached the server", src)
+		}
+	}
+	fenced := func() bool {
+		t.Helper()
+		cmd := exec.Command("/usr/bin/python3", "-c", fmt.Sprintf("import socket; socket.create_connection(('127.0.0.1', %d), 5)", privatePort))
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+		out, err := cmd.CombinedOutput()
+		return err != nil && strings.Contains(string(out), "PermissionError")
+	}
+	steered("127.0.0.2")
+	assertRefusedAtSYN(t, "127.0.0.3", endpoint)
+	if !fenced() {
+		t.Fatal("the private port is open while no gateway runs")
+	}
+
+	second := New(slog.New(slog.NewTextHandler(&logs, nil)), nil, Options{KernelSteering: true, DataDir: dataDir})
+	t.Cleanup(second.Close)
+	serving := false // the restarted serve does not know the server yet
+	if err := second.Ensure("ep", []string{endpoint}, func() (Target, bool) { return target, serving }); err != nil {
+		t.Fatal(err)
+	}
+	steered("127.0.0.2")
+	assertRefusedAtSYN(t, "127.0.0.3", endpoint)
+	second.FenceServer("c", "i", privatePort, 0)
+	if !fenced() {
+		t.Fatal("the private port is open after the restart")
+	}
+
+	target.Admission = NewAdmission([]string{"sg-b"}, []netip.Prefix{netip.MustParsePrefix("127.0.0.3/32")})
+	serving = true
+	second.Refresh("ep")
+	steered("127.0.0.3")
+	assertRefusedAtSYN(t, "127.0.0.2", endpoint)
+	second.ReleaseUnclaimed()
+	steered("127.0.0.3")
+
+	second.Close()
+	if fenced() {
+		t.Error("the private port is still fenced after Close")
+	}
+	pins, _ := filepath.Glob("/sys/fs/bpf/borealis/*")
+	for _, p := range pins {
+		if dir, _ := steer.PinDir(dataDir); p == dir {
+			t.Errorf("%s still pinned after Close", p)
+		}
 	}
 }

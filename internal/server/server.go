@@ -119,7 +119,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	}
 	metrics := prometheus.NewRegistry()
 	metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	gw := gateway.New(log.With("component", "gateway"), gateway.NewMetrics(metrics), gateway.Options{KernelSteering: cfg.KernelSteering})
+	gw := gateway.New(log.With("component", "gateway"), gateway.NewMetrics(metrics), gateway.Options{KernelSteering: cfg.KernelSteering, DataDir: dataDir})
 	defer gw.Close()
 	iamSvc, err := iam.New(iam.Config{AccountID: acct.ID, AccountCreated: acct.RootKey.CreatedAt}, st, log.With("component", "iam"))
 	if err != nil {

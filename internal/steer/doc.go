@@ -1,6 +1,8 @@
 // Package steer holds Borealis' kernel programs for the endpoints, written with
-// cilium/ebpf's asm package and loaded by borealis serve (nothing is pinned: they live as
-// long as serve does).
+// cilium/ebpf's asm package and loaded by borealis serve. Given a pin directory (PinDir)
+// their maps and links are pinned in the BPF file system, so they go on deciding and
+// fencing after serve is killed; the next serve adopts them and replaces the programs in
+// place (link updates). Close takes them away; Leave lets go of them in force.
 //
 // Steering decides an endpoint's connections at their SYN, inside the kernel: a BPF
 // sk_lookup program looks up the endpoint address and the source's prefix. A source the

@@ -25,6 +25,7 @@ const (
 	maxRoutes    = maxEndpoints
 	maxSlots     = 4096
 	maxPrefixes  = 1 << 16
+	maxNameLen   = 64 // bytes of an endpoint's name
 	maxConns     = 1 << 16
 	refusedRing  = 1 << 16 // bytes: about a thousand reports between two reads
 )
@@ -78,6 +79,7 @@ type routeRefusals struct {
 
 type maps struct {
 	endpoints  *ebpf.Map // endpointKey → endpointValue
+	names      *ebpf.Map // hash: route → its endpoint's name, for the next serve
 	admit      *ebpf.Map // LPM trie of admitKey
 	listeners  *ebpf.Map // sockmap: slot → the server's listening socket
 	conns      *ebpf.Map // LRU: steered connections not yet closed
@@ -87,7 +89,7 @@ type maps struct {
 }
 
 func (m *maps) close() {
-	for _, x := range []*ebpf.Map{m.endpoints, m.admit, m.listeners, m.conns, m.counters, m.refusals, m.refusedLog} {
+	for _, x := range []*ebpf.Map{m.endpoints, m.names, m.admit, m.listeners, m.conns, m.counters, m.refusals, m.refusedLog} {
 		if x != nil {
 			x.Close()
 		}
@@ -95,9 +97,10 @@ func (m *maps) close() {
 }
 
 // Steering is the loaded programs, their maps and the links that attach them. Close
-// detaches everything; so does the process ending, since nothing is pinned, which is what
-// makes a kill -9 of borealis serve leave no steering behind.
+// detaches everything. Unpinned, so does the process ending; pinned, they stay in force
+// until a later Open adopts them.
 type Steering struct {
+	pins   *pins
 	maps   maps
 	links  []link.Link
 	reader *ringbuf.Reader
@@ -128,29 +131,44 @@ type route struct {
 	slots    map[uint32]uint32 // family → slot, while the door is toServer
 	server   Server
 	ruleset  uint32         // 0: none yet
-	admitted []netip.Prefix // what ruleset holds
+	admitted []netip.Prefix // what ruleset holds, canonical
+	// adopted: taken on from the pins of an earlier serve and not named since. stale are
+	// rulesets its endpoints may still use, deleted once they are written again.
+	adopted bool
+	stale   map[uint32][]netip.Prefix
 }
 
 // Open loads the programs and attaches them: sk_lookup to this process's network
 // namespace and sock_ops to the root of the cgroup v2 hierarchy. It fails, changing
 // nothing, where the kernel or the process's privileges do not allow it.
-func Open() (*Steering, error) {
+//
+// With a pin directory (PinDir), the maps and links are pinned there and outlive the
+// process: after a kill -9 the kernel goes on deciding new connections by the last rules
+// it was given. A later Open with the same directory adopts them: it replaces the
+// programs in the links in one step each (never detaching them) and takes the endpoints
+// on as they were, until Route, Refuse or Unroute names them again.
+func Open(pinDir string) (*Steering, error) {
 	s := &Steering{routes: map[string]*route{}, names: map[uint32]string{}}
 	var err error
+	if s.pins, err = newPins(pinDir, "steer"); err != nil {
+		return nil, err
+	}
 	defer func() {
 		if err != nil {
-			s.Close()
+			s.Leave() // a steering found pinned stays in force
 		}
 	}()
+	adopted := true
 	newMap := func(spec *ebpf.MapSpec) *ebpf.Map {
 		if err != nil {
 			return nil
 		}
-		var m *ebpf.Map
-		m, err = ebpf.NewMap(spec)
+		m, found, e := s.pins.newMap(spec)
+		err, adopted = e, adopted && found
 		return m
 	}
 	s.maps.endpoints = newMap(&ebpf.MapSpec{Name: "borealis_ep", Type: ebpf.Hash, KeySize: 24, ValueSize: 12, MaxEntries: maxEndpoints})
+	s.maps.names = newMap(&ebpf.MapSpec{Name: "borealis_names", Type: ebpf.Hash, KeySize: 4, ValueSize: maxNameLen, MaxEntries: maxRoutes})
 	s.maps.admit = newMap(&ebpf.MapSpec{Name: "borealis_admit", Type: ebpf.LPMTrie, KeySize: 28, ValueSize: 4, MaxEntries: maxPrefixes, Flags: unix.BPF_F_NO_PREALLOC})
 	s.maps.listeners = newMap(&ebpf.MapSpec{Name: "borealis_lsn", Type: ebpf.SockMap, KeySize: 4, ValueSize: 8, MaxEntries: maxSlots})
 	s.maps.conns = newMap(&ebpf.MapSpec{Name: "borealis_conn", Type: ebpf.LRUHash, KeySize: 24, ValueSize: 8, MaxEntries: maxConns})
@@ -175,13 +193,21 @@ func Open() (*Steering, error) {
 	if s.reader, err = ringbuf.NewReader(s.maps.refusedLog); err != nil {
 		return nil, fmt.Errorf("steer: ring buffer reader: %w", err)
 	}
+	if adopted {
+		// Before the new programs run: the state is read as the old ones left it.
+		if err = s.adopt(); err != nil {
+			return nil, fmt.Errorf("steer: pinned state: %w", err)
+		}
+	}
 	cgroup, err := cgroup2Root()
 	if err != nil {
 		return nil, err
 	}
 	// The accounting first: a connection steered before it is attached would go uncounted.
 	var l link.Link
-	if l, err = link.AttachCgroup(link.CgroupOptions{Path: cgroup, Attach: ebpf.AttachCGroupSockOps, Program: ops}); err != nil {
+	if l, err = s.pins.attach("ops", ops, func() (link.Link, error) {
+		return link.AttachCgroup(link.CgroupOptions{Path: cgroup, Attach: ebpf.AttachCGroupSockOps, Program: ops})
+	}); err != nil {
 		return nil, fmt.Errorf("steer: attach sock_ops to %s: %w", cgroup, err)
 	}
 	s.links = append(s.links, l)
@@ -190,10 +216,13 @@ func Open() (*Steering, error) {
 		return nil, fmt.Errorf("steer: %w", err)
 	}
 	defer netns.Close()
-	if l, err = link.AttachNetNs(int(netns.Fd()), lookup); err != nil {
+	if l, err = s.pins.attach("lookup", lookup, func() (link.Link, error) {
+		return link.AttachNetNs(int(netns.Fd()), lookup)
+	}); err != nil {
 		return nil, fmt.Errorf("steer: attach sk_lookup: %w", err)
 	}
 	s.links = append(s.links, l)
+	s.pins.tidy()
 	return s, nil
 }
 
@@ -212,11 +241,21 @@ func cgroup2Root() (string, error) {
 	return "", errors.New("steer: no cgroup v2 hierarchy is mounted")
 }
 
-// Close detaches the programs and releases the maps, and with them the server sockets.
-// A Read in progress returns ErrSteeringClosed.
-func (s *Steering) Close() {
+// Close detaches the programs and releases the maps, and with them the server sockets,
+// pinned or not: nothing is left in force. A Read in progress returns ErrSteeringClosed.
+func (s *Steering) Close() { s.close(true) }
+
+// Leave lets go of the steering and leaves it in force where it is pinned: the next Open
+// with the same directory takes it on. Unpinned, it is Close. A Read in progress returns
+// ErrSteeringClosed.
+func (s *Steering) Leave() { s.close(false) }
+
+func (s *Steering) close(unpin bool) {
 	if s == nil {
 		return
+	}
+	if unpin {
+		s.pins.unpin()
 	}
 	for _, l := range s.links {
 		l.Close()
@@ -265,6 +304,10 @@ func (s *Steering) Refuse(name string, locals []netip.AddrPort, admit []netip.Pr
 }
 
 func (s *Steering) program(name string, locals []netip.AddrPort, d door, server Server, admit []netip.Prefix) error {
+	if len(name) > maxNameLen {
+		return fmt.Errorf("steer: endpoint name %q longer than %d bytes", name, maxNameLen)
+	}
+	admit = canonical(admit)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	r := s.routes[name]
@@ -273,10 +316,18 @@ func (s *Steering) program(name string, locals []netip.AddrPort, d door, server 
 		if err != nil {
 			return err
 		}
+		// The name first: a later serve adopts no endpoint whose name it cannot know.
+		var n [maxNameLen]byte
+		copy(n[:], name)
+		if err := s.maps.names.Put(id, n); err != nil {
+			s.freeRoutes = append(s.freeRoutes, id)
+			return fmt.Errorf("steer: endpoint name: %w", err)
+		}
 		r = &route{id: id, slots: map[uint32]uint32{}}
 		s.routes[name] = r
 		s.names[id] = name
 	}
+	r.adopted = false
 	// The new slots are filled first, the endpoints then switch to them, and the slots
 	// they no longer use are emptied last: no connection meets an empty slot on the way.
 	oldSlots := r.slots
@@ -316,6 +367,10 @@ func (s *Steering) program(name string, locals []netip.AddrPort, d door, server 
 	}
 	r.locals = append(r.locals[:0], locals...)
 	s.deleteRuleset(oldRuleset, oldAdmit)
+	for id, prefixes := range r.stale {
+		s.deleteRuleset(id, prefixes)
+	}
+	r.stale = nil
 	s.emptyUnused(r, oldSlots)
 	return serverErr
 }
@@ -393,12 +448,191 @@ func (s *Steering) unrouteLocked(name string) {
 		_ = s.maps.endpoints.Delete(key)
 	}
 	s.deleteRuleset(r.ruleset, r.admitted)
+	for id, prefixes := range r.stale {
+		s.deleteRuleset(id, prefixes)
+	}
 	for _, slot := range r.slots {
 		s.releaseSlot(slot)
 	}
+	_ = s.maps.names.Delete(r.id)
 	s.freeRoutes = append(s.freeRoutes, r.id)
 	delete(s.names, r.id)
 	delete(s.routes, name)
+}
+
+// Adopted reports whether endpoint name was taken on from an earlier serve's pins and
+// has not been named by Route, Refuse or Unroute since: the kernel still decides its
+// connections by what that serve last said.
+func (s *Steering) Adopted(name string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := s.routes[name]
+	return r != nil && r.adopted
+}
+
+// ReleaseUnclaimed unroutes every endpoint still adopted: what the earlier serve left
+// and this one did not take up.
+func (s *Steering) ReleaseUnclaimed() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []string
+	for name, r := range s.routes {
+		if r.adopted {
+			s.unrouteLocked(name)
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
+// adopt takes on what the pinned maps hold, as an earlier serve left them: its
+// endpoints, their rulesets and slots. What no endpoint uses any more (a serve killed
+// half-way through a change) is deleted.
+func (s *Steering) adopt() error {
+	names := map[uint32]string{}
+	var id uint32
+	var n [maxNameLen]byte
+	it := s.maps.names.Iterate()
+	for it.Next(&id, &n) {
+		name, _, _ := bytes.Cut(n[:], []byte{0})
+		names[id] = string(name)
+	}
+	if err := it.Err(); err != nil {
+		return err
+	}
+	byID := map[uint32]*route{}
+	usedSlots, usedRulesets := map[uint32]bool{}, map[uint32]bool{}
+	var orphans []endpointKey
+	var key endpointKey
+	var val endpointValue
+	it = s.maps.endpoints.Iterate()
+	for it.Next(&key, &val) {
+		if _, ok := names[val.Route]; !ok {
+			orphans = append(orphans, key)
+			continue
+		}
+		r := byID[val.Route]
+		if r == nil {
+			r = &route{id: val.Route, slots: map[uint32]uint32{}, door: toGateway, adopted: true, ruleset: val.Ruleset,
+				stale: map[uint32][]netip.Prefix{}}
+			byID[val.Route] = r
+		}
+		r.locals = append(r.locals, key.addrPort())
+		if val.Ruleset != r.ruleset {
+			r.stale[val.Ruleset] = nil // filled below
+		}
+		usedRulesets[val.Ruleset] = true
+		switch {
+		case val.Slot < maxSlots:
+			r.slots[key.Family], r.door = val.Slot, toServer
+			usedSlots[val.Slot] = true
+		case val.Slot == slotNoServer:
+			r.door = nowhere
+		}
+	}
+	if err := it.Err(); err != nil {
+		return err
+	}
+	for _, k := range orphans {
+		_ = s.maps.endpoints.Delete(k)
+	}
+	for id, name := range names {
+		if byID[id] == nil {
+			byID[id] = &route{id: id, slots: map[uint32]uint32{}, door: toGateway, adopted: true}
+		}
+		s.routes[name], s.names[id] = byID[id], name
+	}
+
+	// The rulesets, from the trie: those in use go to their routes, the rest away.
+	prefixes := map[uint32][]netip.Prefix{}
+	var ak admitKey
+	var one uint32
+	var unused []admitKey
+	it = s.maps.admit.Iterate()
+	for it.Next(&ak, &one) {
+		s.ruleset = max(s.ruleset, ak.Ruleset)
+		if !usedRulesets[ak.Ruleset] {
+			unused = append(unused, ak)
+			continue
+		}
+		prefixes[ak.Ruleset] = append(prefixes[ak.Ruleset], ak.prefix())
+	}
+	if err := it.Err(); err != nil {
+		return err
+	}
+	for _, k := range unused {
+		_ = s.maps.admit.Delete(k)
+	}
+	for _, r := range byID {
+		s.ruleset = max(s.ruleset, r.ruleset)
+		r.admitted = canonical(prefixes[r.ruleset])
+		for id := range r.stale {
+			s.ruleset = max(s.ruleset, id)
+			r.stale[id] = prefixes[id]
+		}
+		if len(r.stale) > 0 {
+			// Its endpoints disagree: the next Route writes them all afresh.
+			r.stale[r.ruleset] = r.admitted
+			r.ruleset, r.admitted = 0, nil
+		}
+	}
+
+	// Slots and route ids in use; the free ones below the highest are free again.
+	for slot := uint32(0); slot < maxSlots; slot++ {
+		if usedSlots[slot] {
+			s.nextSlot = slot + 1
+		} else {
+			_ = s.maps.listeners.Delete(slot)
+		}
+	}
+	for slot := uint32(0); slot < s.nextSlot; slot++ {
+		if !usedSlots[slot] {
+			s.freeSlots = append(s.freeSlots, slot)
+		}
+	}
+	for id := range names {
+		s.nextRoute = max(s.nextRoute, id+1)
+	}
+	for id := uint32(0); id < s.nextRoute; id++ {
+		if _, ok := names[id]; !ok {
+			s.freeRoutes = append(s.freeRoutes, id)
+		}
+	}
+	return nil
+}
+
+func (k endpointKey) addrPort() netip.AddrPort {
+	a := netip.AddrFrom16(k.Addr)
+	if k.Family == afInet {
+		a = netip.AddrFrom4([4]byte(k.Addr[:4]))
+	}
+	return netip.AddrPortFrom(a, uint16(k.Port))
+}
+
+func (k admitKey) prefix() netip.Prefix {
+	a := netip.AddrFrom16(k.Addr)
+	if k.Family == afInet {
+		a = netip.AddrFrom4([4]byte(k.Addr[:4]))
+	}
+	return netip.PrefixFrom(a, int(k.Prefixlen)-64)
+}
+
+// canonical is prefixes masked, sorted and without repeats: one spelling per set, so a
+// set read back from the kernel compares equal to the same set given again.
+func canonical(prefixes []netip.Prefix) []netip.Prefix {
+	out := make([]netip.Prefix, 0, len(prefixes))
+	for _, p := range prefixes {
+		if p.IsValid() {
+			out = append(out, p.Masked())
+		}
+	}
+	slices.SortFunc(out, func(a, b netip.Prefix) int {
+		if c := a.Addr().Compare(b.Addr()); c != 0 {
+			return c
+		}
+		return a.Bits() - b.Bits()
+	})
+	return slices.Compact(out)
 }
 
 // Counters sums what the kernel counted for endpoint name.

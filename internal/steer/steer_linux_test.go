@@ -20,7 +20,7 @@ import (
 
 func open(t *testing.T) *Steering {
 	t.Helper()
-	s, err := Open()
+	s, err := Open("")
 	if err != nil {
 		t.Skipf("no BPF steering on this kernel or for this user: %v", err)
 	}
@@ -349,18 +349,17 @@ func TestSteeredConnectionsAreCounted(t *testing.T) {
 	}
 }
 
-// TestKillLeavesNoSteeringBehind kills -9 a process that holds steering and a fence and
-// checks that their programs are gone with it: nothing is pinned, so a crashed borealis
-// serve leaves no connections being steered to servers it no longer watches (and no
-// private port guarded: they are open to local processes until serve runs again).
+// TestKillLeavesNoSteeringBehind kills -9 a process that holds unpinned steering and a
+// fence and checks that their programs are gone with it: without a pin directory nothing
+// outlives the process (TestPinnedSteeringAndFenceOutliveTheirProcess is the other way).
 func TestKillLeavesNoSteeringBehind(t *testing.T) {
 	if os.Getenv("STEER_TEST_CHILD") == "1" {
-		s, err := Open()
+		s, err := Open("")
 		if err != nil {
 			fmt.Println("error", err)
 			os.Exit(1)
 		}
-		f, err := OpenFence()
+		f, err := OpenFence("")
 		if err != nil {
 			fmt.Println("error", err)
 			os.Exit(1)
