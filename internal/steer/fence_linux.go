@@ -87,13 +87,13 @@ func OpenFence(pinDir string) (*Fence, error) {
 		}
 	}()
 	var found bool
-	if f.maps.ports, found, err = f.pins.newMap(&ebpf.MapSpec{Name: "borealis_fence", Type: ebpf.Hash, KeySize: 4, ValueSize: 16, MaxEntries: maxGuardedPorts}); err != nil {
+	if f.maps.ports, found, err = f.pins.newMap(&ebpf.MapSpec{Name: "borealis_fence", Type: ebpf.Hash, KeySize: 4, ValueSize: 16, MaxEntries: maxGuardedPorts}, false); err != nil {
 		return nil, fmt.Errorf("fence: ports map: %w", err)
 	}
-	if f.maps.owners, _, err = f.pins.newMap(&ebpf.MapSpec{Name: "borealis_owner", Type: ebpf.Hash, KeySize: 4, ValueSize: 4, MaxEntries: maxGuardedPorts}); err != nil {
+	if f.maps.owners, _, err = f.pins.newMap(&ebpf.MapSpec{Name: "borealis_owner", Type: ebpf.Hash, KeySize: 4, ValueSize: 4, MaxEntries: maxGuardedPorts}, false); err != nil {
 		return nil, fmt.Errorf("fence: owners map: %w", err)
 	}
-	if f.maps.refusals, _, err = f.pins.newMap(&ebpf.MapSpec{Name: "borealis_refused", Type: ebpf.RingBuf, MaxEntries: refusalRing}); err != nil {
+	if f.maps.refusals, _, err = f.pins.newMap(&ebpf.MapSpec{Name: "borealis_refused", Type: ebpf.RingBuf, MaxEntries: refusalRing}, false); err != nil {
 		return nil, fmt.Errorf("fence: ring buffer: %w", err)
 	}
 	if found {

@@ -57,18 +57,20 @@ func newPins(dir, part string) (*pins, error) {
 }
 
 // newMap opens the map pinned under spec's name, or creates one and pins it. A pinned
-// map of another shape (an older Borealis) is replaced by a new, empty one; the programs
-// the old one served keep it until they are replaced. adopted says whether the map was
-// found pinned.
-func (p *pins) newMap(spec *ebpf.MapSpec) (m *ebpf.Map, adopted bool, err error) {
+// map of another shape (an older Borealis), or any with fresh, is replaced by a new,
+// empty one; the programs the old one served keep it until they are replaced. adopted
+// says whether the map was found pinned.
+func (p *pins) newMap(spec *ebpf.MapSpec, fresh bool) (m *ebpf.Map, adopted bool, err error) {
 	if p.dir == "" {
 		m, err = ebpf.NewMap(spec)
 		return m, false, err
 	}
 	path := filepath.Join(p.dir, spec.Name)
-	p.names = append(p.names, spec.Name)
+	if !slices.Contains(p.names, spec.Name) {
+		p.names = append(p.names, spec.Name)
+	}
 	if m, err = ebpf.LoadPinnedMap(path, nil); err == nil {
-		if spec.Compatible(m) == nil {
+		if !fresh && spec.Compatible(m) == nil {
 			return m, true, nil
 		}
 		m.Close()

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
 )
 
@@ -271,5 +272,156 @@ func TestReleaseUnclaimedForgetsWhatNobodyTookUp(t *testing.T) {
 	}
 	if strings.Join(names, ",") != "a" {
 		t.Errorf("routes %v; want a alone", names)
+	}
+}
+
+// A process killed half-way through a rule change leaves endpoints that disagree, and
+// rulesets or endpoints nobody uses; the next Open keeps what is in force, deletes the
+// rest, and the next Route puts every endpoint on one ruleset again.
+func TestAdoptionRepairsAHalfDoneChange(t *testing.T) {
+	open(t)
+	dir := pinDir(t)
+	srvLn, server := listen(t, "127.0.0.1:0")
+	gwA, gateway := listen(t, "127.0.0.1:0")
+	gwB, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gwB.Close()
+	go func() {
+		for {
+			c, err := gwB.Accept()
+			if err != nil {
+				return
+			}
+			gateway <- c
+		}
+	}()
+	a, b := netip.MustParseAddrPort(gwA.Addr().String()), netip.MustParseAddrPort(gwB.Addr().String())
+	srv := Server{PID: os.Getpid(), Addr: netip.MustParseAddrPort(srvLn.Addr().String())}
+	only2, only3 := []netip.Prefix{netip.MustParsePrefix("127.0.0.2/32")}, []netip.Prefix{netip.MustParsePrefix("127.0.0.3/32")}
+
+	first, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := first.Route("ep", []netip.AddrPort{a, b}, srv, only2); err != nil {
+		t.Fatal(err)
+	}
+	// The change to 127.0.0.3 reached b alone; another ruleset was written and never used;
+	// an endpoint entry names a route that has no name.
+	r := first.routes["ep"]
+	half, unused := first.ruleset+1, first.ruleset+2
+	for _, k := range append(admitKeys(half, only3), admitKeys(unused, only2)...) {
+		if err := first.maps.admit.Put(k, uint32(1)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fam, kb := endpointKeyOf(b)
+	if err := first.maps.endpoints.Put(kb, endpointValue{Slot: r.slots[fam], Ruleset: half, Route: r.id}); err != nil {
+		t.Fatal(err)
+	}
+	stray := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), 1)
+	_, ks := endpointKeyOf(stray)
+	if err := first.maps.endpoints.Put(ks, endpointValue{Slot: slotRelay, Ruleset: unused, Route: 99}); err != nil {
+		t.Fatal(err)
+	}
+	first.Leave()
+
+	s, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	rulesets := func() map[uint32]int {
+		out := map[uint32]int{}
+		var k admitKey
+		var v uint32
+		it := s.maps.admit.Iterate()
+		for it.Next(&k, &v) {
+			out[k.Ruleset]++
+		}
+		if err := it.Err(); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	if got := rulesets(); len(got) != 2 || got[unused] != 0 {
+		t.Errorf("rulesets after Open %v; want the two in force, not %d", got, unused)
+	}
+	var v endpointValue
+	if err := s.maps.endpoints.Lookup(ks, &v); err == nil {
+		t.Error("the endpoint entry of an unnamed route is still there")
+	}
+	// In force as left: a by the old rule, b by the new one.
+	dialFrom(t, "127.0.0.2", a.String())
+	if got, _ := arrives(t, server, gateway); got != "server" {
+		t.Fatalf("a: 127.0.0.2 reached the %s", got)
+	}
+	dialFrom(t, "127.0.0.3", b.String())
+	if got, _ := arrives(t, server, gateway); got != "server" {
+		t.Fatalf("b: 127.0.0.3 reached the %s", got)
+	}
+
+	if err := s.Route("ep", []netip.AddrPort{a, b}, srv, only3); err != nil {
+		t.Fatal(err)
+	}
+	if got := rulesets(); len(got) != 1 {
+		t.Errorf("rulesets after Route %v; want one", got)
+	}
+	for _, ep := range []netip.AddrPort{a, b} {
+		refusedFrom(t, "127.0.0.2", ep.String(), server, gateway)
+		dialFrom(t, "127.0.0.3", ep.String())
+		if got, _ := arrives(t, server, gateway); got != "server" {
+			t.Fatalf("%s: 127.0.0.3 reached the %s", ep, got)
+		}
+	}
+	if s.ruleset <= unused {
+		t.Errorf("new ruleset id %d reuses an id the kernel had (up to %d)", s.ruleset, unused)
+	}
+}
+
+// Pins of an older shape are not taken on in part: a map that changed shape starts every
+// map afresh, so no ruleset left in the old trie admits under an id given anew.
+func TestPinsOfAnotherShapeStartAfresh(t *testing.T) {
+	open(t)
+	dir := pinDir(t)
+	srvLn, _ := listen(t, "127.0.0.1:0")
+	gw, _ := listen(t, "127.0.0.1:0")
+	srv := Server{PID: os.Getpid(), Addr: netip.MustParseAddrPort(srvLn.Addr().String())}
+	first, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := first.Route("ep", []netip.AddrPort{netip.MustParseAddrPort(gw.Addr().String())}, srv, []netip.Prefix{netip.MustParsePrefix("127.0.0.2/32")}); err != nil {
+		t.Fatal(err)
+	}
+	first.Leave()
+	// An endpoints map as an older Borealis had it.
+	path := filepath.Join(dir, "steer", "borealis_ep")
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	old, err := ebpf.NewMap(&ebpf.MapSpec{Name: "borealis_ep", Type: ebpf.Hash, KeySize: 24, ValueSize: 8, MaxEntries: maxEndpoints})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := old.Pin(path); err != nil {
+		t.Fatal(err)
+	}
+	old.Close()
+
+	s, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if s.Adopted("ep") {
+		t.Error(`"ep" adopted from maps of mixed shapes`)
+	}
+	var k admitKey
+	var v uint32
+	if it := s.maps.admit.Iterate(); it.Next(&k, &v) {
+		t.Errorf("the trie kept %+v", k)
 	}
 }

@@ -158,26 +158,43 @@ func Open(pinDir string) (*Steering, error) {
 			s.Leave() // a steering found pinned stays in force
 		}
 	}()
-	adopted := true
-	newMap := func(spec *ebpf.MapSpec) *ebpf.Map {
-		if err != nil {
-			return nil
-		}
-		m, found, e := s.pins.newMap(spec)
-		err, adopted = e, adopted && found
-		return m
+	specs := []struct {
+		m    **ebpf.Map
+		spec *ebpf.MapSpec
+	}{
+		{&s.maps.endpoints, &ebpf.MapSpec{Name: "borealis_ep", Type: ebpf.Hash, KeySize: 24, ValueSize: 12, MaxEntries: maxEndpoints}},
+		{&s.maps.names, &ebpf.MapSpec{Name: "borealis_names", Type: ebpf.Hash, KeySize: 4, ValueSize: maxNameLen, MaxEntries: maxRoutes}},
+		{&s.maps.admit, &ebpf.MapSpec{Name: "borealis_admit", Type: ebpf.LPMTrie, KeySize: 28, ValueSize: 4, MaxEntries: maxPrefixes, Flags: unix.BPF_F_NO_PREALLOC}},
+		{&s.maps.listeners, &ebpf.MapSpec{Name: "borealis_lsn", Type: ebpf.SockMap, KeySize: 4, ValueSize: 8, MaxEntries: maxSlots}},
+		{&s.maps.conns, &ebpf.MapSpec{Name: "borealis_conn", Type: ebpf.LRUHash, KeySize: 24, ValueSize: 8, MaxEntries: maxConns}},
+		{&s.maps.counters, &ebpf.MapSpec{Name: "borealis_count", Type: ebpf.Array, KeySize: 4, ValueSize: 32, MaxEntries: maxSlots}},
+		{&s.maps.refusals, &ebpf.MapSpec{Name: "borealis_refuse", Type: ebpf.Array, KeySize: 4, ValueSize: 24, MaxEntries: maxRoutes}},
+		{&s.maps.refusedLog, &ebpf.MapSpec{Name: "borealis_rlog", Type: ebpf.RingBuf, MaxEntries: refusedRing}},
 	}
-	s.maps.endpoints = newMap(&ebpf.MapSpec{Name: "borealis_ep", Type: ebpf.Hash, KeySize: 24, ValueSize: 12, MaxEntries: maxEndpoints})
-	s.maps.names = newMap(&ebpf.MapSpec{Name: "borealis_names", Type: ebpf.Hash, KeySize: 4, ValueSize: maxNameLen, MaxEntries: maxRoutes})
-	s.maps.admit = newMap(&ebpf.MapSpec{Name: "borealis_admit", Type: ebpf.LPMTrie, KeySize: 28, ValueSize: 4, MaxEntries: maxPrefixes, Flags: unix.BPF_F_NO_PREALLOC})
-	s.maps.listeners = newMap(&ebpf.MapSpec{Name: "borealis_lsn", Type: ebpf.SockMap, KeySize: 4, ValueSize: 8, MaxEntries: maxSlots})
-	s.maps.conns = newMap(&ebpf.MapSpec{Name: "borealis_conn", Type: ebpf.LRUHash, KeySize: 24, ValueSize: 8, MaxEntries: maxConns})
-	s.maps.counters = newMap(&ebpf.MapSpec{Name: "borealis_count", Type: ebpf.Array, KeySize: 4, ValueSize: 32, MaxEntries: maxSlots})
-	s.maps.refusals = newMap(&ebpf.MapSpec{Name: "borealis_refuse", Type: ebpf.Array, KeySize: 4, ValueSize: 24, MaxEntries: maxRoutes})
-	s.maps.refusedLog = newMap(&ebpf.MapSpec{Name: "borealis_rlog", Type: ebpf.RingBuf, MaxEntries: refusedRing})
+	openMaps := func(fresh bool) (found int, err error) {
+		for _, x := range specs {
+			var ok bool
+			if *x.m, ok, err = s.pins.newMap(x.spec, fresh); err != nil {
+				return found, err
+			}
+			if ok {
+				found++
+			}
+		}
+		return found, nil
+	}
+	found, err := openMaps(false)
+	if err == nil && found > 0 && found < len(specs) {
+		// Some are of an older Borealis's shape: the state cannot be taken on in part
+		// (rulesets left in the trie would admit under the ids given anew). All afresh.
+		s.maps.close()
+		s.maps = maps{}
+		found, err = openMaps(true)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("steer: maps: %w", err)
 	}
+	adopted := found == len(specs)
 	lookup, err := ebpf.NewProgram(&ebpf.ProgramSpec{Name: "borealis_lookup", Type: ebpf.SkLookup,
 		AttachType: ebpf.AttachSkLookup, License: "GPL", Instructions: lookupProgram(&s.maps)})
 	if err != nil {
