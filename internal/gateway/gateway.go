@@ -274,6 +274,9 @@ func (g *Gateway) ReleaseUnclaimed() {
 	if g.steer != nil {
 		if names := g.steer.ReleaseUnclaimed(); len(names) > 0 {
 			g.log.Info("endpoints of an earlier serve released", "endpoints", names)
+			for _, name := range names {
+				g.Refresh(name) // one this serve listens for is programmed anew
+			}
 		}
 	}
 	if g.fence != nil {

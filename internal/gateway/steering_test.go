@@ -287,6 +287,9 @@ func TestRestartedGatewayTakesOnThePinnedKernelState(t *testing.T) {
 	}
 	steered("127.0.0.2")
 	assertRefusedAtSYN(t, "127.0.0.3", endpoint)
+	if !second.steer.Adopted("ep") {
+		t.Fatal(`"ep" not adopted`)
+	}
 	second.FenceServer("c", "i", privatePort, 0)
 	if !fenced() {
 		t.Fatal("the private port is open after the restart")
@@ -309,5 +312,46 @@ func TestRestartedGatewayTakesOnThePinnedKernelState(t *testing.T) {
 		if dir, _ := steer.PinDir(dataDir); p == dir {
 			t.Errorf("%s still pinned after Close", p)
 		}
+	}
+}
+
+// An endpoint the restarted serve listens for but never finds a server behind is, once
+// ReleaseUnclaimed lets the earlier serve's state go, refused at the SYN as any endpoint
+// without a server: not left to the gateway's listener.
+func TestReleasedEndpointWithoutServerIsRefusedAtTheSYN(t *testing.T) {
+	dataDir := t.TempDir()
+	t.Cleanup(func() {
+		if dir, err := steer.PinDir(dataDir); err == nil {
+			os.RemoveAll(dir)
+		}
+	})
+	var logs syncBuffer
+	first := New(slog.New(slog.NewTextHandler(&logs, nil)), nil, Options{KernelSteering: true, DataDir: dataDir})
+	if first.steer == nil || !strings.Contains(logs.String(), "kernel programs pinned") {
+		first.Close()
+		t.Skip("no pinned kernel steering here (needs root, BPF, cgroup v2 and bpffs)")
+	}
+	server, _ := steeredServer(t)
+	target := Target{Addr: server.Addr().String(), PID: os.Getpid(),
+		Admission: NewAdmission([]string{"sg-a"}, []netip.Prefix{netip.MustParsePrefix("127.0.0.2/32")})}
+	if err := first.Ensure("ep", []string{"127.0.0.1:0"}, func() (Target, bool) { return target, true }); err != nil {
+		first.Close()
+		t.Fatal(err)
+	}
+	endpoint := first.listeners["ep"].lns[0].Addr().String()
+	first.Leave()
+
+	second := New(slog.New(slog.DiscardHandler), nil, Options{KernelSteering: true, DataDir: dataDir})
+	t.Cleanup(second.Close)
+	if err := second.Ensure("ep", []string{endpoint}, func() (Target, bool) { return target, false }); err != nil {
+		t.Fatal(err)
+	}
+	second.ReleaseUnclaimed()
+	if second.steer.Adopted("ep") {
+		t.Fatal(`"ep" still adopted`)
+	}
+	assertRefusedAtSYN(t, "127.0.0.2", endpoint)
+	if c := second.steer.Counters("ep"); c.Refused.NoServer != 1 {
+		t.Errorf("kernel counts %+v; want the admitted source refused for want of a server", c)
 	}
 }
