@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -57,6 +58,25 @@ func steeredServer(t *testing.T) (net.Listener, chan net.Conn) {
 		}
 	}()
 	return server, arrived
+}
+
+// routeVar is a route the test changes while the gateway reads it.
+type routeVar struct {
+	mu sync.Mutex
+	t  Target
+	ok bool
+}
+
+func (r *routeVar) set(change func(t *Target, ok *bool)) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	change(&r.t, &r.ok)
+}
+
+func (r *routeVar) route() (Target, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.t, r.ok
 }
 
 func dialFrom(src, dst string) (net.Conn, error) {
@@ -161,11 +181,9 @@ func TestRefusalsFollowTheRouteAtOnce(t *testing.T) {
 	var logs syncBuffer
 	g, reg := steeredGateway(t, &logs)
 	server, arrived := steeredServer(t)
-	target := Target{Addr: server.Addr().String(), PID: os.Getpid(),
-		Admission: NewAdmission([]string{"sg-a"}, []netip.Prefix{netip.MustParsePrefix("127.0.0.2/32")})}
-	serving := true
-	route := func() (Target, bool) { return target, serving }
-	if err := g.Ensure("ep", []string{"127.0.0.1:0", "[::1]:0"}, route); err != nil {
+	rv := &routeVar{t: Target{Addr: server.Addr().String(), PID: os.Getpid(),
+		Admission: NewAdmission([]string{"sg-a"}, []netip.Prefix{netip.MustParsePrefix("127.0.0.2/32")})}, ok: true}
+	if err := g.Ensure("ep", []string{"127.0.0.1:0", "[::1]:0"}, rv.route); err != nil {
 		t.Fatal(err)
 	}
 	v4, v6 := g.listeners["ep"].lns[0].Addr().String(), g.listeners["ep"].lns[1].Addr().String()
@@ -187,7 +205,9 @@ func TestRefusalsFollowTheRouteAtOnce(t *testing.T) {
 	assertRefusedAtSYN(t, "::1", v6)
 
 	// The rule changes; the next connection meets the new one.
-	target.Admission = NewAdmission([]string{"sg-b"}, []netip.Prefix{netip.MustParsePrefix("127.0.0.3/32"), netip.MustParsePrefix("::1/128")})
+	rv.set(func(t *Target, _ *bool) {
+		t.Admission = NewAdmission([]string{"sg-b"}, []netip.Prefix{netip.MustParsePrefix("127.0.0.3/32"), netip.MustParsePrefix("::1/128")})
+	})
 	g.Refresh("ep")
 	steered("127.0.0.3", v4)
 	assertRefusedAtSYN(t, "127.0.0.2", v4)
@@ -196,13 +216,13 @@ func TestRefusalsFollowTheRouteAtOnce(t *testing.T) {
 
 	// Relayed (no postmaster to steer to): admitted sources reach the gateway, which
 	// relays them; the others are still refused at the SYN.
-	target.PID = 0
+	rv.set(func(t *Target, _ *bool) { t.PID = 0 })
 	g.Refresh("ep")
 	assertEchoes(t, net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP("127.0.0.3")}}, v4)
 	assertRefusedAtSYN(t, "127.0.0.2", v4)
 
 	// No server: everyone is refused at the SYN.
-	serving = false
+	rv.set(func(_ *Target, ok *bool) { *ok = false })
 	g.Refresh("ep")
 	time.Sleep(250 * time.Millisecond) // the kernel reports one refusal per endpoint in 100 ms
 	assertRefusedAtSYN(t, "127.0.0.3", v4)
@@ -244,8 +264,8 @@ func TestRestartedGatewayTakesOnThePinnedKernelState(t *testing.T) {
 	server, arrived := steeredServer(t)
 	privatePort := server.Addr().(*net.TCPAddr).Port
 	only2 := NewAdmission([]string{"sg-a"}, []netip.Prefix{netip.MustParsePrefix("127.0.0.2/32")})
-	target := Target{Addr: server.Addr().String(), Admission: only2, PID: os.Getpid()}
-	if err := first.Ensure("ep", []string{"127.0.0.1:0"}, func() (Target, bool) { return target, true }); err != nil {
+	rv := &routeVar{t: Target{Addr: server.Addr().String(), Admission: only2, PID: os.Getpid()}, ok: true}
+	if err := first.Ensure("ep", []string{"127.0.0.1:0"}, rv.route); err != nil {
 		first.Close()
 		t.Fatal(err)
 	}
@@ -281,8 +301,8 @@ func TestRestartedGatewayTakesOnThePinnedKernelState(t *testing.T) {
 
 	second := New(slog.New(slog.NewTextHandler(&logs, nil)), nil, Options{KernelSteering: true, DataDir: dataDir})
 	t.Cleanup(second.Close)
-	serving := false // the restarted serve does not know the server yet
-	if err := second.Ensure("ep", []string{endpoint}, func() (Target, bool) { return target, serving }); err != nil {
+	rv.set(func(_ *Target, ok *bool) { *ok = false }) // the restarted serve does not know the server yet
+	if err := second.Ensure("ep", []string{endpoint}, rv.route); err != nil {
 		t.Fatal(err)
 	}
 	steered("127.0.0.2")
@@ -295,8 +315,9 @@ func TestRestartedGatewayTakesOnThePinnedKernelState(t *testing.T) {
 		t.Fatal("the private port is open after the restart")
 	}
 
-	target.Admission = NewAdmission([]string{"sg-b"}, []netip.Prefix{netip.MustParsePrefix("127.0.0.3/32")})
-	serving = true
+	rv.set(func(t *Target, ok *bool) {
+		t.Admission, *ok = NewAdmission([]string{"sg-b"}, []netip.Prefix{netip.MustParsePrefix("127.0.0.3/32")}), true
+	})
 	second.Refresh("ep")
 	steered("127.0.0.3")
 	assertRefusedAtSYN(t, "127.0.0.2", endpoint)
