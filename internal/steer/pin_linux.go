@@ -18,12 +18,16 @@ import (
 const bpffs = "/sys/fs/bpf"
 
 // PinDir is the bpffs directory where the programs, maps and links of the serve whose
-// data directory is dataDir are pinned: /sys/fs/bpf/borealis/<hash of dataDir>. It mounts
-// the BPF file system at /sys/fs/bpf where nothing has.
+// data directory is dataDir are pinned: /sys/fs/bpf/borealis/<hash of dataDir's real
+// path>, the same whichever relative path or symbolic link names it. It mounts the BPF
+// file system at /sys/fs/bpf where nothing has.
 func PinDir(dataDir string) (string, error) {
 	abs, err := filepath.Abs(dataDir)
 	if err != nil {
 		return "", fmt.Errorf("steer: %w", err)
+	}
+	if real, err := filepath.EvalSymlinks(abs); err == nil {
+		abs = real
 	}
 	var st unix.Statfs_t
 	if err := unix.Statfs(bpffs, &st); err != nil {

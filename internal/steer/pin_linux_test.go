@@ -425,3 +425,25 @@ func TestPinsOfAnotherShapeStartAfresh(t *testing.T) {
 		t.Errorf("the trie kept %+v", k)
 	}
 }
+
+// One data directory, one pin directory, however it is named.
+func TestPinDirIsTheDataDirectorysWhateverItsName(t *testing.T) {
+	dir := t.TempDir()
+	link := filepath.Join(t.TempDir(), "link")
+	if err := os.Symlink(dir, link); err != nil {
+		t.Fatal(err)
+	}
+	want, err := PinDir(dir)
+	if err != nil {
+		t.Skipf("no BPF file system: %v", err)
+	}
+	t.Chdir(filepath.Dir(dir))
+	for _, name := range []string{link, filepath.Base(dir), dir + "/"} {
+		if got, err := PinDir(name); err != nil || got != want {
+			t.Errorf("PinDir(%q) = %q, %v; want %q", name, got, err, want)
+		}
+	}
+	if other, _ := PinDir(t.TempDir()); other == want {
+		t.Error("two data directories share a pin directory")
+	}
+}
