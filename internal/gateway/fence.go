@@ -93,18 +93,10 @@ func (g *Gateway) collectRefused() {
 	}
 }
 
-// Logging of refusals is bounded: a local process looping on connect must not flood the
-// log. The counts at /metrics stay exact.
-const (
-	refusalLogBurst  = 20
-	refusalLogWindow = 10 * time.Second
-)
-
 // logRefusals logs who the fence refused until the fence closes.
 func (g *Gateway) logRefusals() {
 	defer close(g.fenceDone)
-	var windowStart time.Time
-	logged, suppressed := 0, 0
+	var limit logLimit
 	for {
 		r, err := g.fence.Read()
 		if errors.Is(err, steer.ErrFenceClosed) {
@@ -114,21 +106,16 @@ func (g *Gateway) logRefusals() {
 			g.log.Warn("private port refusals: report unreadable", "err", err)
 			continue
 		}
-		if now := time.Now(); now.Sub(windowStart) > refusalLogWindow {
-			windowStart, logged = now, 0
-		}
-		if logged >= refusalLogBurst {
-			suppressed++
+		ok, heldBack := limit.allow(time.Now())
+		if !ok {
 			continue
 		}
-		logged++
 		g.fenceMu.Lock()
 		cluster := g.servers[r.Name]
 		g.fenceMu.Unlock()
 		attrs := []any{"cluster", cluster, "instance", r.Name, "addr", r.Addr.String(), "uid", r.UID, "pid", r.PID, "command", r.Comm}
-		if suppressed > 0 {
-			attrs = append(attrs, "not_logged_before", suppressed)
-			suppressed = 0
+		if heldBack > 0 {
+			attrs = append(attrs, "not_logged_before", heldBack)
 		}
 		if r.Call == "bind" {
 			g.log.Warn("bind of a private port refused: only its server listens there", attrs...)

@@ -3,9 +3,11 @@
 // PostgreSQL: the gateway never terminates it, so the server sees the client's session.
 // The listener is where the security-group check belongs: before one byte is read.
 //
-// With kernel steering (package steer), connections from admitted sources are handed to
-// the server's own listening socket before they reach the gateway's listener; the gateway
-// then sees only what it must refuse, and what cannot be steered.
+// With kernel steering (package steer), the security groups decide at the SYN: a source
+// they do not admit is refused by the kernel (the client's connect fails with "connection
+// refused"), and an admitted one is handed to the server's own listening socket before it
+// reaches the gateway's listener; the gateway then sees only what it relays. Without
+// steering the gateway's listener accepts every connection and resets the refused ones.
 //
 // The servers' private ports are fenced (package steer): no local process but root and
 // the gateway's relay reaches them, so the endpoint is the only door to a server.
@@ -39,20 +41,27 @@ type Target struct {
 	// Admission is the sources the endpoint's security groups admit; nil admits none.
 	Admission *Admission
 	// PID is the server's postmaster, whose listening socket admitted connections are
-	// steered to in the kernel; 0 keeps every connection on the gateway.
+	// steered to in the kernel; 0 relays them (the kernel still refuses the rest).
 	PID int
 }
 
 // Route names the target for a new connection; ok is false while no server serves the
-// endpoint (no writer yet, or it is down), and the client is then closed at once.
+// endpoint (no writer yet, or it is down), and the client is then refused.
 type Route func() (t Target, ok bool)
 
 // Options tune a gateway.
 type Options struct {
-	// KernelSteering hands connections from admitted sources straight to the server's
-	// listening socket inside the kernel (package steer), where BPF is available; the
-	// gateway then sees only the rest: sources to refuse, and endpoints not steered.
+	// KernelSteering has the kernel (package steer), where BPF is available, refuse
+	// sources the security groups do not admit at their SYN and hand admitted ones
+	// straight to the server's listening socket; the gateway then sees only the endpoints
+	// it relays.
 	KernelSteering bool
+	// DataDir, when set, pins the kernel programs and maps (steering and the fence) under
+	// a bpffs directory named for it, so that they outlive serve: after a kill -9 the
+	// kernel goes on admitting, refusing and fencing by the last rules, and the next New
+	// with the same DataDir takes them on (see Leave and ReleaseUnclaimed). Relayed
+	// endpoints are the exception: nothing listens for them while serve is down.
+	DataDir string
 }
 
 // Gateway owns the endpoint listeners.
@@ -64,10 +73,12 @@ type Gateway struct {
 
 	// steer is nil without kernel steering. steerMu orders route reads with the kernel
 	// updates they cause, so an older route never overwrites a newer one; seen is what
-	// the metrics took from the kernel's counters so far.
-	steer   *steer.Steering
-	steerMu sync.Mutex
-	seen    map[string]steer.Counters
+	// the metrics took from the kernel's counters so far. steerDone closes when the
+	// refusal log ends.
+	steer     *steer.Steering
+	steerMu   sync.Mutex
+	seen      map[string]steer.Counters
+	steerDone chan struct{}
 
 	// fence is nil where BPF cannot be loaded: the servers' private ports are then open to
 	// every local process. servers maps each fenced server to its cluster, for the
@@ -99,9 +110,16 @@ func New(log *slog.Logger, metrics *Metrics, opts Options) *Gateway {
 	}
 	g := &Gateway{log: log, metrics: metrics, listeners: map[string]*endpoint{}, seen: map[string]steer.Counters{},
 		servers: map[string]string{}, refusedSeen: map[string]steer.FenceCounts{}, fenceDone: make(chan struct{}),
-		checked: map[string]checkedServer{}}
+		checked: map[string]checkedServer{}, steerDone: make(chan struct{})}
+	var pinDir string
+	if opts.DataDir != "" {
+		var err error
+		if pinDir, err = steer.PinDir(opts.DataDir); err != nil {
+			log.Warn("kernel programs not pinned: they stop with serve", "err", err)
+		}
+	}
 	var err error
-	if g.fence, err = steer.OpenFence(); err != nil {
+	if g.fence, err = steer.OpenFence(pinDir); err != nil {
 		close(g.fenceDone)
 		log.Warn("private ports unguarded: every local process, and every database server through dblink or postgres_fdw, can connect to a server's private port past its endpoint's security groups (needs root, BPF and cgroup v2)", "err", err)
 	} else {
@@ -112,11 +130,20 @@ func New(log *slog.Logger, metrics *Metrics, opts Options) *Gateway {
 		log.Warn("gateway relay unavailable; copying with a goroutine per direction", "err", err)
 	}
 	if opts.KernelSteering {
-		if g.steer, err = steer.Open(); err != nil {
-			log.Warn("kernel steering unavailable; the gateway carries every connection", "err", err)
+		g.steer, err = steer.Open(pinDir)
+		if err != nil {
+			log.Warn("kernel steering unavailable; the gateway carries every connection and resets the refused ones after accepting them", "err", err)
 		} else {
-			log.Info("kernel steering on: admitted connections go straight to their server")
+			log.Info("kernel steering on: refused connections are refused at their SYN, admitted ones go straight to their server")
 		}
+	}
+	if g.steer != nil {
+		go g.logSteeredRefusals()
+	} else {
+		close(g.steerDone)
+	}
+	if pinDir != "" && (g.steer != nil || g.fence != nil) {
+		log.Info("kernel programs pinned: they go on deciding new connections and fencing private ports while serve is down", "dir", pinDir)
 	}
 	metrics.beforeCollect = func() {
 		g.collectSteered()
@@ -170,12 +197,16 @@ func (g *Gateway) ensure(name string, addrs []string, route Route) (created bool
 	return true, nil
 }
 
-// Remove closes endpoint name's listeners. Connections already spliced keep running until
-// their server goes away, as an RDS endpoint being deleted does not cut sessions at once.
+// Remove closes endpoint name's listeners and forgets its kernel state, an earlier
+// serve's too. Connections already spliced keep running until their server goes away, as
+// an RDS endpoint being deleted does not cut sessions at once.
 func (g *Gateway) Remove(name string) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.closeLocked(name)
+	if g.steer != nil {
+		g.steer.Unroute(name)
+	}
 }
 
 func (g *Gateway) closeLocked(name string) {
@@ -194,7 +225,8 @@ func (g *Gateway) closeLocked(name string) {
 	}
 }
 
-// Close closes every listener.
+// Close closes every listener and takes the kernel programs away, pinned or not: the
+// servers' private ports are open again. It is for a serve that stops its servers.
 func (g *Gateway) Close() {
 	g.mu.Lock()
 	for name := range g.listeners {
@@ -207,6 +239,51 @@ func (g *Gateway) Close() {
 	g.steer.Close()
 	g.fence.Close()
 	<-g.fenceDone
+	<-g.steerDone
+}
+
+// Leave closes every listener and leaves the pinned kernel programs in force, with the
+// last rules they were given: for a serve that stops and leaves its servers running. The
+// next New with the same DataDir takes them on. Without pins it is Close.
+func (g *Gateway) Leave() {
+	g.mu.Lock()
+	for _, ep := range g.listeners {
+		// Not closeLocked: the endpoint's kernel state stays.
+		for _, ln := range ep.lns {
+			ln.Close()
+		}
+		ep.done.Wait()
+	}
+	g.listeners = map[string]*endpoint{}
+	g.mu.Unlock()
+	if g.relay != nil {
+		g.relay.close()
+	}
+	g.steer.Leave()
+	g.fence.Leave()
+	<-g.fenceDone
+	<-g.steerDone
+}
+
+// ReleaseUnclaimed forgets what an earlier serve left in the kernel and this one has not
+// taken up since New: endpoints neither Ensured and Refreshed with a server nor Removed,
+// private ports not fenced by FenceServer. Until then they are enforced as that serve
+// left them. A restarted serve calls it once its first reconciliation has claimed
+// everything that still exists.
+func (g *Gateway) ReleaseUnclaimed() {
+	if g.steer != nil {
+		if names := g.steer.ReleaseUnclaimed(); len(names) > 0 {
+			g.log.Info("endpoints of an earlier serve released", "endpoints", names)
+			for _, name := range names {
+				g.Refresh(name) // one this serve listens for is programmed anew
+			}
+		}
+	}
+	if g.fence != nil {
+		if ports := g.fence.ReleaseUnclaimed(); len(ports) > 0 {
+			g.log.Info("private ports of an earlier serve no longer fenced", "ports", ports)
+		}
+	}
 }
 
 // Refresh reads endpoint name's route again and, with kernel steering, reprograms the
@@ -226,20 +303,43 @@ func (g *Gateway) Refresh(name string) {
 		return
 	}
 	t, ok := g.currentRoute(ep)()
-	server, err := netip.ParseAddrPort(t.Addr)
-	if !ok || t.PID == 0 || t.Admission == nil || err != nil {
-		g.steer.Unroute(name)
+	if !ok && g.steer.Adopted(name) {
+		// A restarted serve that does not know the server yet: the kernel keeps steering
+		// by what the earlier serve said, until a route with a server replaces it.
 		return
 	}
-	locals := make([]netip.AddrPort, 0, len(ep.lns))
-	for _, ln := range ep.lns {
-		locals = append(locals, ln.Addr().(*net.TCPAddr).AddrPort())
+	locals := kernelLocals(ep.lns)
+	admit := t.Admission.Prefixes()
+	var err error
+	if !ok {
+		err = g.steer.Refuse(name, locals, admit)
+	} else {
+		var server steer.Server // none: the gateway relays admitted connections
+		if addr, perr := netip.ParseAddrPort(t.Addr); perr == nil && t.PID != 0 {
+			server = steer.Server{PID: t.PID, Addr: addr}
+		}
+		err = g.steer.Route(name, locals, server, admit)
 	}
-	if err := g.steer.Route(name, locals, steer.Server{PID: t.PID, Addr: server}, t.Admission.Prefixes()); err != nil {
-		// The gateway's listener takes every connection then, as without steering.
+	if err != nil {
+		// Route leaves the endpoint relayed where the server's socket cannot be had; on
+		// other errors the kernel leaves it alone and the gateway's listener takes every
+		// connection, as without steering.
 		g.log.Warn("kernel steering of endpoint off; the gateway carries its connections", "endpoint", name, "err", err)
-		g.steer.Unroute(name)
 	}
+}
+
+// kernelLocals are the addresses the kernel decides for, of an endpoint's listeners.
+// Go listens on a wildcard address dual-stack, on [::]: IPv4 connections reach it too.
+func kernelLocals(lns []net.Listener) []netip.AddrPort {
+	var out []netip.AddrPort
+	for _, ln := range lns {
+		a := ln.Addr().(*net.TCPAddr).AddrPort()
+		out = append(out, a)
+		if a.Addr().Is6() && a.Addr().IsUnspecified() {
+			out = append(out, netip.AddrPortFrom(netip.IPv4Unspecified(), a.Port()))
+		}
+	}
+	return out
 }
 
 // collectSteered adds what the kernel counted for steered connections since the last
@@ -265,6 +365,13 @@ func (g *Gateway) collectSteered() {
 		g.metrics.open.WithLabelValues(name).Add(float64(now.Accepted-last.Accepted) - float64(now.Closed-last.Closed))
 		g.metrics.bytes.WithLabelValues(name, "in").Add(float64(now.BytesIn - last.BytesIn))
 		g.metrics.bytes.WithLabelValues(name, "out").Add(float64(now.BytesOut - last.BytesOut))
+		// Refusals have their own counts, started afresh apart from the slots'.
+		lastRefused := g.seen[name].Refused
+		if now.Refused.SecurityGroups < lastRefused.SecurityGroups || now.Refused.NoServer < lastRefused.NoServer {
+			lastRefused = steer.Refusals{}
+		}
+		g.metrics.refused.WithLabelValues(name, reasonSecurityGroups).Add(float64(now.Refused.SecurityGroups - lastRefused.SecurityGroups))
+		g.metrics.refused.WithLabelValues(name, reasonNoServer).Add(float64(now.Refused.NoServer - lastRefused.NoServer))
 		g.seen[name] = now
 	}
 }
@@ -327,14 +434,14 @@ func (g *Gateway) handle(ep *endpoint, client net.Conn) {
 		if target.Admission != nil {
 			groups = target.Admission.Groups
 		}
-		g.log.Info("connection refused by security groups", "endpoint", ep.name, "source", source, "groups", groups)
-		refused("security-group")
+		g.log.Info(logSecurityGroups, "endpoint", ep.name, "source", source, "groups", groups)
+		refused(reasonSecurityGroups)
 		resetOnClose(client)
 		return
 	}
 	if !ok {
-		g.log.Info("connection refused: no server behind endpoint", "endpoint", ep.name, "source", source)
-		refused("no-server")
+		g.log.Info(logNoServer, "endpoint", ep.name, "source", source)
+		refused(reasonNoServer)
 		resetOnClose(client)
 		return
 	}

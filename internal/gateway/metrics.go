@@ -2,6 +2,13 @@ package gateway
 
 import "github.com/prometheus/client_golang/prometheus"
 
+// Reasons a connection is refused before it reaches a server, as the refused metric
+// labels them; the kernel refuses for the first two at the SYN, where it steers.
+const (
+	reasonSecurityGroups = "security-group"
+	reasonNoServer       = "no-server"
+)
+
 // Metrics counts what the endpoints do, per endpoint.
 type Metrics struct {
 	accepted *prometheus.CounterVec
@@ -45,7 +52,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		accepted: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "borealis_endpoint_connections_accepted_total",
 			Help: "Connections accepted at an endpoint: by the gateway, or handed to the server by the kernel."}, []string{"endpoint"}),
 		refused: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "borealis_endpoint_connections_refused_total",
-			Help: "Connections closed before reaching a server, by reason."}, []string{"endpoint", "reason"}),
+			Help: "Connections refused before reaching a server, by reason: at their SYN by the kernel where it steers, else accepted and reset by the gateway."}, []string{"endpoint", "reason"}),
 		open: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "borealis_endpoint_connections_open",
 			Help: "Connections open to a server now, relayed or steered."}, []string{"endpoint"}),
 		bytes: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "borealis_endpoint_bytes_total",

@@ -118,6 +118,13 @@ type closer struct {
 	close func(context.Context) error
 }
 
+// wasServing says whether Serve ran: until then, nothing was started for this serve to stop.
+func (s *Server) wasServing() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.serving
+}
+
 // onClose has Close undo what New just opened (Close runs these in reverse order).
 func (s *Server) onClose(name string, f func(context.Context) error) {
 	s.closers = append(s.closers, closer{name, f})
@@ -209,8 +216,17 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err erro
 	})
 	metrics := prometheus.NewRegistry()
 	metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	gw := gateway.New(log.With("component", "gateway"), gateway.NewMetrics(metrics), gateway.Options{KernelSteering: cfg.KernelSteering})
-	s.onClose("gateway", func(context.Context) error { gw.Close(); return nil })
+	gw := gateway.New(log.With("component", "gateway"), gateway.NewMetrics(metrics), gateway.Options{KernelSteering: cfg.KernelSteering, DataDir: dataDir})
+	s.onClose("gateway", func(context.Context) error {
+		// The kernel programs go with the servers: a serve that leaves its servers running
+		// (or never got to serve them) leaves the programs in force for the next serve.
+		if cfg.KeepServersOnExit || !s.wasServing() {
+			gw.Leave()
+		} else {
+			gw.Close()
+		}
+		return nil
+	})
 
 	// EC2, RDS and the reconciler refer to each other: RDS places clusters in EC2's VPCs, EC2
 	// asks RDS whether a group is in use, and group changes wake the reconciler, which reads

@@ -39,9 +39,11 @@ func (c FenceCounts) add(d FenceCounts) FenceCounts {
 // account; and the kernel does not hand it out as an ephemeral port
 // (ip_local_reserved_ports). Its programs hang on the root of the cgroup v2 hierarchy
 // beside any others (multi-attach), so every process of the host's cgroup tree meets
-// them, whatever its network namespace. As with Steering, nothing is pinned: Close, or
-// the process ending however it ends, detaches them and the ports are open again.
+// them, whatever its network namespace. As with Steering, where it is pinned it outlives
+// the process, else Close, or the process ending however it ends, detaches them and the
+// ports are open again.
 type Fence struct {
+	pins   *pins
 	maps   fenceMaps
 	links  []link.Link
 	reader *ringbuf.Reader
@@ -50,6 +52,7 @@ type Fence struct {
 	names    map[string]uint16      // name → guarded port
 	refs     map[uint16]int         // port → how many names guard it
 	base     map[string]FenceCounts // what a name's earlier ports refused
+	adopted  map[uint16]bool        // guarded by an earlier serve, not named by Guard since
 	reserved reservedPorts
 }
 
@@ -66,23 +69,43 @@ type Refusal struct {
 // OpenFence loads the connect and bind programs and attaches them to the root of the
 // cgroup v2 hierarchy. It fails, changing nothing, where the kernel or the process's
 // privileges do not allow it; no port is guarded until Guard names it.
-func OpenFence() (*Fence, error) {
+//
+// With a pin directory (PinDir), the maps and links are pinned there and outlive the
+// process: after a kill -9 the guarded ports stay guarded. A later OpenFence with the same
+// directory replaces the programs in the links in one step each, so the ports are never
+// open on the way, and takes the guarded ports on until Guard names them again.
+func OpenFence(pinDir string) (*Fence, error) {
 	f := &Fence{names: map[string]uint16{}, refs: map[uint16]int{}, base: map[string]FenceCounts{},
-		reserved: reservedPorts{path: reservedPortsPath}}
+		adopted: map[uint16]bool{}, reserved: reservedPorts{path: reservedPortsPath}}
 	var err error
+	if f.pins, err = newPins(pinDir, "fence"); err != nil {
+		return nil, err
+	}
 	defer func() {
 		if err != nil {
-			f.Close()
+			f.Leave() // a fence found pinned stays in force
 		}
 	}()
-	if f.maps.ports, err = ebpf.NewMap(&ebpf.MapSpec{Name: "borealis_fence", Type: ebpf.Hash, KeySize: 4, ValueSize: 16, MaxEntries: maxGuardedPorts}); err != nil {
+	var found bool
+	if f.maps.ports, found, err = f.pins.newMap(&ebpf.MapSpec{Name: "borealis_fence", Type: ebpf.Hash, KeySize: 4, ValueSize: 16, MaxEntries: maxGuardedPorts}, false); err != nil {
 		return nil, fmt.Errorf("fence: ports map: %w", err)
 	}
-	if f.maps.owners, err = ebpf.NewMap(&ebpf.MapSpec{Name: "borealis_owner", Type: ebpf.Hash, KeySize: 4, ValueSize: 4, MaxEntries: maxGuardedPorts}); err != nil {
+	if f.maps.owners, _, err = f.pins.newMap(&ebpf.MapSpec{Name: "borealis_owner", Type: ebpf.Hash, KeySize: 4, ValueSize: 4, MaxEntries: maxGuardedPorts}, false); err != nil {
 		return nil, fmt.Errorf("fence: owners map: %w", err)
 	}
-	if f.maps.refusals, err = ebpf.NewMap(&ebpf.MapSpec{Name: "borealis_refused", Type: ebpf.RingBuf, MaxEntries: refusalRing}); err != nil {
+	if f.maps.refusals, _, err = f.pins.newMap(&ebpf.MapSpec{Name: "borealis_refused", Type: ebpf.RingBuf, MaxEntries: refusalRing}, false); err != nil {
 		return nil, fmt.Errorf("fence: ring buffer: %w", err)
+	}
+	if found {
+		var key uint32
+		var counts FenceCounts
+		it := f.maps.ports.Iterate()
+		for it.Next(&key, &counts) {
+			f.adopted[portOfKey(key)] = true
+		}
+		if err = it.Err(); err != nil {
+			return nil, fmt.Errorf("fence: pinned ports: %w", err)
+		}
 	}
 	cgroup, err := cgroup2Root()
 	if err != nil {
@@ -105,7 +128,9 @@ func OpenFence() (*Fence, error) {
 			return nil, fmt.Errorf("fence: %s program: %w", h.name, err)
 		}
 		var l link.Link
-		l, err = link.AttachCgroup(link.CgroupOptions{Path: cgroup, Attach: h.attach, Program: prog})
+		l, err = f.pins.attach(h.name, prog, func() (link.Link, error) {
+			return link.AttachCgroup(link.CgroupOptions{Path: cgroup, Attach: h.attach, Program: prog})
+		})
 		prog.Close()
 		if err != nil {
 			return nil, fmt.Errorf("fence: attach %s to %s: %w", h.name, cgroup, err)
@@ -115,14 +140,26 @@ func OpenFence() (*Fence, error) {
 	if f.reader, err = ringbuf.NewReader(f.maps.refusals); err != nil {
 		return nil, fmt.Errorf("fence: ring buffer reader: %w", err)
 	}
+	f.pins.tidy()
 	return f, nil
 }
 
-// Close detaches the programs and gives back the reserved ports: every port is open to
-// every local process again. A Read in progress returns ErrFenceClosed.
-func (f *Fence) Close() {
+// Close detaches the programs, pinned or not, and gives back the reserved ports: every
+// port is open to every local process again. A Read in progress returns ErrFenceClosed.
+func (f *Fence) Close() { f.close(true) }
+
+// Leave lets go of the fence and leaves it in force where it is pinned, the ports
+// reserved: the next OpenFence with the same directory takes it on. Unpinned, it is
+// Close. A Read in progress returns ErrFenceClosed.
+func (f *Fence) Leave() { f.close(false) }
+
+func (f *Fence) close(unpin bool) {
 	if f == nil {
 		return
+	}
+	pinned := f.pins != nil && f.pins.dir != ""
+	if unpin && pinned {
+		f.pins.unpin()
 	}
 	for _, l := range f.links {
 		l.Close()
@@ -132,10 +169,16 @@ func (f *Fence) Close() {
 		f.reader.Close()
 	}
 	f.mu.Lock()
-	for port := range f.refs {
-		_ = f.reserved.release(port)
+	if unpin || !pinned {
+		for port := range f.refs {
+			_ = f.reserved.release(port)
+		}
+		for port := range f.adopted {
+			_ = f.reserved.release(port)
+		}
 	}
 	f.refs = map[uint16]int{}
+	f.adopted = map[uint16]bool{}
 	f.mu.Unlock()
 	for _, m := range []*ebpf.Map{f.maps.ports, f.maps.owners, f.maps.refusals} {
 		if m != nil {
@@ -149,6 +192,28 @@ func portKey(port uint16) uint32 {
 	var b [4]byte
 	binary.BigEndian.PutUint16(b[:2], port)
 	return binary.NativeEndian.Uint32(b[:])
+}
+
+func portOfKey(key uint32) uint16 {
+	var b [4]byte
+	binary.NativeEndian.PutUint32(b[:], key)
+	return binary.BigEndian.Uint16(b[:2])
+}
+
+// ReleaseUnclaimed stops guarding the ports an earlier serve guarded that Guard has not
+// named since, and returns them.
+func (f *Fence) ReleaseUnclaimed() []uint16 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []uint16
+	for port := range f.adopted {
+		_ = f.maps.ports.Delete(portKey(port))
+		_ = f.maps.owners.Delete(portKey(port))
+		_ = f.reserved.release(port)
+		out = append(out, port)
+	}
+	f.adopted = map[uint16]bool{}
+	return out
 }
 
 // Guard refuses connects to port to everyone but root and the relay from now on, and
@@ -169,7 +234,12 @@ func (f *Fence) Guard(name string, port uint16, owner int) error {
 	if had && old == port {
 		return errors.Join(errs...)
 	}
-	if f.refs[port] == 0 {
+	if f.refs[port] == 0 && f.adopted[port] {
+		delete(f.adopted, port) // guarded all along: its counts carry on
+		if err := f.reserved.reserve(port); err != nil {
+			errs = append(errs, fmt.Errorf("fence: reserve port %d: %w", port, err))
+		}
+	} else if f.refs[port] == 0 {
 		if err := f.maps.ports.Update(portKey(port), FenceCounts{}, ebpf.UpdateNoExist); err != nil {
 			return errors.Join(append(errs, fmt.Errorf("fence: guard port %d: %w", port, err))...)
 		}

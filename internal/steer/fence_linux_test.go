@@ -24,7 +24,7 @@ import (
 
 func openFence(t *testing.T) *Fence {
 	t.Helper()
-	f, err := OpenFence()
+	f, err := OpenFence("")
 	if err != nil {
 		t.Skipf("no BPF fence on this kernel or for this user: %v", err)
 	}
@@ -47,6 +47,10 @@ var attacks = []string{
 func TestMain(m *testing.M) {
 	if os.Getenv(fenceChildEnv) != "" {
 		fenceChild()
+		return
+	}
+	if os.Getenv(pinChildEnv) != "" {
+		pinChild()
 		return
 	}
 	os.Exit(m.Run())

@@ -37,6 +37,7 @@ const (
 	afInet6 = 10
 
 	ipprotoTCP = 6
+	skDrop     = 0
 	skPass     = 1
 
 	sockOpsPassiveEstablished = 5  // BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB
@@ -47,12 +48,37 @@ const (
 
 // Stack layout shared by both programs (offsets from the frame pointer R10).
 const (
-	stackEndpoint = -24 // endpointKey, 24 bytes
-	stackAdmit    = -56 // admitKey, 28 bytes (32 reserved)
-	stackSlot     = -60 // uint32
-	stackConn     = -88 // connKey, 24 bytes
-	stackConnVal  = -96 // connValue, 8 bytes
+	stackEndpoint = -24  // endpointKey, 24 bytes
+	stackAdmit    = -56  // admitKey, 28 bytes (32 reserved)
+	stackSlot     = -60  // uint32
+	stackConn     = -88  // connKey, 24 bytes
+	stackConnVal  = -96  // connValue, 8 bytes
+	stackRecord   = -144 // refusalRecord of the sk_lookup program, 48 bytes
 )
+
+// What an endpoint's slot says besides a listening socket.
+const (
+	slotRelay    = maxSlots     // admitted connections reach the gateway's listener
+	slotNoServer = maxSlots + 1 // no server runs: admitted connections are refused too
+)
+
+// A refused connection is reported at most once in this long per endpoint: a client
+// retrying in a loop, or a SYN flood, costs the ring and its reader nothing more. The
+// counts stay exact.
+const reportGap = 100_000_000 // ns
+
+// A refusal of the sk_lookup program, as it writes it to the ring buffer. The middle
+// (Family, Ports, Remote) is laid out as connKey.
+type refusedRecord struct {
+	Route  uint32
+	Reason uint32
+	Family uint32
+	Ports  uint32 // the remote port (network order) | the local port << 16
+	Remote [16]byte
+	Local  [16]byte
+}
+
+const refusedSize = 48
 
 func mapPtr(dst asm.Register, m *ebpf.Map) asm.Instruction {
 	ins := asm.LoadMapPtr(dst, 0)
@@ -102,9 +128,13 @@ func lookupElem(m *ebpf.Map, key int16) asm.Instructions {
 }
 
 // lookupProgram is the sk_lookup program. For a TCP connection to one of the endpoint
-// addresses it is told about, from a source the endpoint's ruleset admits, it assigns the
-// server's listening socket and notes the connection for the accounting; anything else it
-// passes on untouched, to the gateway's own listener.
+// addresses it is told about (or to the wildcard address it is told about, on that port)
+// it decides at the SYN: a source the endpoint's ruleset does not admit is refused
+// (SK_DROP, which the kernel answers with a reset: the client's connect fails with
+// ECONNREFUSED), and so is every source while no server runs; an admitted one is assigned
+// the server's listening socket and noted for the accounting, or passed on to the
+// gateway's own listener where the endpoint is relayed. Refusals are counted per
+// endpoint and reported on the ring buffer. Anything else it passes on untouched.
 //
 // Registers: R6 the context, R7 the family, R8 the endpoint's slot, R9 its ruleset.
 func lookupProgram(m *maps) asm.Instructions {
@@ -114,24 +144,32 @@ func lookupProgram(m *maps) asm.Instructions {
 			asm.LoadMem(asm.R2, asm.R6, lookupProtocol, asm.Word),
 			asm.JNE.Imm(asm.R2, ipprotoTCP, "pass"),
 		},
-		// endpointKey{Port, Family, Addr} of the local side.
+		// endpointKey{Port, Family, Addr} of the local side, and the refusal report.
 		zero(stackEndpoint, 24),
+		zero(stackRecord, refusedSize),
 		asm.Instructions{
 			asm.LoadMem(asm.R2, asm.R6, lookupLocalPort, asm.Word),
 			asm.StoreMem(asm.RFP, stackEndpoint, asm.R2, asm.Word),
 			asm.LoadMem(asm.R7, asm.R6, lookupFamily, asm.Word),
 			asm.StoreMem(asm.RFP, stackEndpoint+4, asm.R7, asm.Word),
+			asm.StoreMem(asm.RFP, stackRecord+8, asm.R7, asm.Word),
 			asm.JEq.Imm(asm.R7, afInet6, "local6"),
 			asm.JNE.Imm(asm.R7, afInet, "pass"),
 		},
-		copyWords(lookupLocalIP4, 1, stackEndpoint+8),
+		copyWords(lookupLocalIP4, 1, stackEndpoint+8, stackRecord+32),
 		asm.Instructions{asm.Ja.Label("endpoint")},
-		labelled("local6", copyWords(lookupLocalIP6, 4, stackEndpoint+8)),
+		labelled("local6", copyWords(lookupLocalIP6, 4, stackEndpoint+8, stackRecord+32)),
 		labelled("endpoint", lookupElem(m.endpoints, stackEndpoint)),
+		asm.Instructions{asm.JNE.Imm(asm.R0, 0, "found")},
+		// An endpoint listening on the wildcard address of its family.
+		zero(stackEndpoint+8, 16),
+		lookupElem(m.endpoints, stackEndpoint),
 		asm.Instructions{
 			asm.JEq.Imm(asm.R0, 0, "pass"),
-			asm.LoadMem(asm.R8, asm.R0, 0, asm.Word),
+			asm.LoadMem(asm.R8, asm.R0, 0, asm.Word).WithSymbol("found"),
 			asm.LoadMem(asm.R9, asm.R0, 4, asm.Word),
+			asm.LoadMem(asm.R2, asm.R0, 8, asm.Word),
+			asm.StoreMem(asm.RFP, stackRecord, asm.R2, asm.Word),
 			// admitKey{Prefixlen: all 192 bits, Ruleset, Family, Addr} and
 			// connKey{Family, Ports, Remote} of the remote side; Ports is the remote port
 			// (network order) | the local port << 16.
@@ -144,22 +182,26 @@ func lookupProgram(m *maps) asm.Instructions {
 			asm.LSh.Imm32(asm.R3, 16),
 			asm.Or.Reg32(asm.R2, asm.R3),
 			asm.StoreMem(asm.RFP, stackConn+4, asm.R2, asm.Word),
+			asm.StoreMem(asm.RFP, stackRecord+12, asm.R2, asm.Word),
 		},
 		zero(stackAdmit+12, 16),
 		zero(stackConn+8, 16),
 		asm.Instructions{asm.JEq.Imm(asm.R7, afInet6, "remote6")},
-		copyWords(lookupRemoteIP4, 1, stackAdmit+12, stackConn+8),
+		copyWords(lookupRemoteIP4, 1, stackAdmit+12, stackConn+8, stackRecord+16),
 		asm.Instructions{asm.Ja.Label("admit")},
-		labelled("remote6", copyWords(lookupRemoteIP6, 4, stackAdmit+12, stackConn+8)),
+		labelled("remote6", copyWords(lookupRemoteIP6, 4, stackAdmit+12, stackConn+8, stackRecord+16)),
 		labelled("admit", lookupElem(m.admit, stackAdmit)),
 		asm.Instructions{
-			asm.JEq.Imm(asm.R0, 0, "pass"),
-			// The server's listening socket in the endpoint's slot.
+			asm.JEq.Imm(asm.R0, 0, "refuse_sg"),
+			asm.JEq.Imm(asm.R8, slotRelay, "pass"),
+			asm.JEq.Imm(asm.R8, slotNoServer, "refuse_none"),
+			// The server's listening socket in the endpoint's slot; none once the server
+			// has exited.
 			asm.StoreMem(asm.RFP, stackSlot, asm.R8, asm.Word),
 		},
 		lookupElem(m.listeners, stackSlot),
 		asm.Instructions{
-			asm.JEq.Imm(asm.R0, 0, "pass"),
+			asm.JEq.Imm(asm.R0, 0, "refuse_none"),
 			asm.Mov.Reg(asm.R7, asm.R0),
 			asm.Mov.Reg(asm.R1, asm.R6),
 			asm.Mov.Reg(asm.R2, asm.R7),
@@ -182,6 +224,38 @@ func lookupProgram(m *maps) asm.Instructions {
 			asm.FnMapUpdateElem.Call(),
 
 			asm.Mov.Imm(asm.R0, skPass).WithSymbol("pass"),
+			asm.Return(),
+
+			// Refused: count it under the endpoint's route and the reason, report it
+			// unless the endpoint reported one a moment ago, and drop it.
+			asm.StoreImm(asm.RFP, stackRecord+4, int64(RefusedBySecurityGroups), asm.Word).WithSymbol("refuse_sg"),
+			asm.Ja.Label("refuse"),
+			asm.StoreImm(asm.RFP, stackRecord+4, int64(RefusedNoServer), asm.Word).WithSymbol("refuse_none"),
+		},
+		labelled("refuse", lookupElem(m.refusals, stackRecord)),
+		asm.Instructions{
+			asm.JEq.Imm(asm.R0, 0, "drop"),
+			asm.Mov.Reg(asm.R7, asm.R0),
+			asm.Mov.Reg(asm.R1, asm.R7),
+			asm.LoadMem(asm.R2, asm.RFP, stackRecord+4, asm.Word),
+			asm.JNE.Imm(asm.R2, int32(RefusedNoServer), "count"),
+			asm.Add.Imm(asm.R1, 8),
+			asm.Mov.Imm(asm.R2, 1).WithSymbol("count"),
+			asm.AddAtomic.Mem(asm.R1, asm.R2, asm.DWord, 0),
+			asm.FnKtimeGetNs.Call(),
+			asm.LoadMem(asm.R2, asm.R7, 16, asm.DWord),
+			asm.Mov.Reg(asm.R3, asm.R0),
+			asm.Sub.Reg(asm.R3, asm.R2),
+			asm.JLT.Imm(asm.R3, reportGap, "drop"),
+			asm.StoreMem(asm.R7, 16, asm.R0, asm.DWord),
+			mapPtr(asm.R1, m.refusedLog),
+			asm.Mov.Reg(asm.R2, asm.RFP),
+			asm.Add.Imm(asm.R2, stackRecord),
+			asm.Mov.Imm(asm.R3, refusedSize),
+			asm.Mov.Imm(asm.R4, 0),
+			asm.FnRingbufOutput.Call(), // a full ring loses the report, never the count
+
+			asm.Mov.Imm(asm.R0, skDrop).WithSymbol("drop"),
 			asm.Return(),
 		},
 	)

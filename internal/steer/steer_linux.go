@@ -1,6 +1,8 @@
 package steer
 
 import (
+	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -12,6 +14,7 @@ import (
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
+	"github.com/cilium/ebpf/ringbuf"
 	"golang.org/x/sys/unix"
 )
 
@@ -19,9 +22,12 @@ import (
 // reaches the gateway's listener instead.
 const (
 	maxEndpoints = 4096
+	maxRoutes    = maxEndpoints
 	maxSlots     = 4096
 	maxPrefixes  = 1 << 16
+	maxNameLen   = 64 // bytes of an endpoint's name
 	maxConns     = 1 << 16
+	refusedRing  = 1 << 16 // bytes: about a thousand reports between two reads
 )
 
 type endpointKey struct {
@@ -31,8 +37,9 @@ type endpointKey struct {
 }
 
 type endpointValue struct {
-	Slot    uint32
+	Slot    uint32 // a listener slot, slotRelay or slotNoServer
 	Ruleset uint32
+	Route   uint32 // where its refusals are counted
 }
 
 type admitKey struct {
@@ -42,24 +49,47 @@ type admitKey struct {
 	Addr      [16]byte
 }
 
-// Counters are what the kernel counted for the connections steered through one slot.
+// Counters are what the kernel counted for an endpoint: the connections it steered and
+// the ones it refused.
 type Counters struct {
 	Accepted, Closed uint64
 	// Received and sent (acknowledged) by the server's socket, as the kernel's TCP
 	// counters (RFC 4898) have them: a FIN counts as one byte.
 	BytesIn, BytesOut uint64
+	Refused           Refusals
+}
+
+// Refusals count the connections refused at their SYN, by reason.
+type Refusals struct {
+	SecurityGroups uint64 // no rule admits the source
+	NoServer       uint64 // admitted, but no server runs behind the endpoint
+}
+
+// slotCounters are the counts of one listener slot, as the sock_ops program keeps them.
+type slotCounters struct {
+	Accepted, Closed  uint64
+	BytesIn, BytesOut uint64
+}
+
+// routeRefusals are the counts of one route, as the sk_lookup program keeps them.
+type routeRefusals struct {
+	Refusals
+	ReportedAt uint64 // ns since boot: when the last refusal was reported
 }
 
 type maps struct {
-	endpoints *ebpf.Map // endpointKey → endpointValue
-	admit     *ebpf.Map // LPM trie of admitKey
-	listeners *ebpf.Map // sockmap: slot → the server's listening socket
-	conns     *ebpf.Map // LRU: steered connections not yet closed
-	counters  *ebpf.Map // array: slot → Counters
+	endpoints  *ebpf.Map // endpointKey → endpointValue
+	names      *ebpf.Map // hash: route → its endpoint's name, for the next serve
+	admit      *ebpf.Map // LPM trie of admitKey
+	listeners  *ebpf.Map // sockmap: slot → the server's listening socket
+	conns      *ebpf.Map // LRU: steered connections not yet closed
+	counters   *ebpf.Map // array: slot → slotCounters
+	refusals   *ebpf.Map // array: route → routeRefusals
+	refusedLog *ebpf.Map // ring buffer of refusedRecord
 }
 
 func (m *maps) close() {
-	for _, x := range []*ebpf.Map{m.endpoints, m.admit, m.listeners, m.conns, m.counters} {
+	for _, x := range []*ebpf.Map{m.endpoints, m.names, m.admit, m.listeners, m.conns, m.counters, m.refusals, m.refusedLog} {
 		if x != nil {
 			x.Close()
 		}
@@ -67,54 +97,104 @@ func (m *maps) close() {
 }
 
 // Steering is the loaded programs, their maps and the links that attach them. Close
-// detaches everything; so does the process ending, since nothing is pinned, which is what
-// makes a kill -9 of borealis serve leave no steering behind.
+// detaches everything. Unpinned, so does the process ending; pinned, they stay in force
+// until a later Open adopts them.
 type Steering struct {
-	maps  maps
-	links []link.Link
+	pins   *pins
+	maps   maps
+	links  []link.Link
+	reader *ringbuf.Reader
 
-	mu        sync.Mutex
-	routes    map[string]*route
-	freeSlots []uint32
-	nextSlot  uint32
-	ruleset   uint32
+	mu         sync.Mutex
+	routes     map[string]*route
+	names      map[uint32]string // route id → name, for the reports
+	freeSlots  []uint32
+	nextSlot   uint32
+	freeRoutes []uint32
+	nextRoute  uint32
+	ruleset    uint32
 }
 
+// door is where an endpoint's admitted connections go.
+type door int
+
+const (
+	toServer  door = iota // the server's listening socket, in the kernel
+	toGateway             // the gateway's listener, which relays them
+	nowhere               // refused: no server runs
+)
+
 type route struct {
+	id       uint32
 	locals   []netip.AddrPort
-	slots    map[uint32]uint32 // family → slot
+	door     door
+	slots    map[uint32]uint32 // family → slot, while the door is toServer
 	server   Server
 	ruleset  uint32         // 0: none yet
-	admitted []netip.Prefix // what ruleset holds
+	admitted []netip.Prefix // what ruleset holds, canonical
+	// adopted: taken on from the pins of an earlier serve and not named since. stale are
+	// rulesets its endpoints may still use, deleted once they are written again.
+	adopted bool
+	stale   map[uint32][]netip.Prefix
 }
 
 // Open loads the programs and attaches them: sk_lookup to this process's network
 // namespace and sock_ops to the root of the cgroup v2 hierarchy. It fails, changing
 // nothing, where the kernel or the process's privileges do not allow it.
-func Open() (*Steering, error) {
-	s := &Steering{routes: map[string]*route{}}
+//
+// With a pin directory (PinDir), the maps and links are pinned there and outlive the
+// process: after a kill -9 the kernel goes on deciding new connections by the last rules
+// it was given. A later Open with the same directory adopts them: it replaces the
+// programs in the links in one step each (never detaching them) and takes the endpoints
+// on as they were, until Route, Refuse or Unroute names them again.
+func Open(pinDir string) (*Steering, error) {
+	s := &Steering{routes: map[string]*route{}, names: map[uint32]string{}}
 	var err error
+	if s.pins, err = newPins(pinDir, "steer"); err != nil {
+		return nil, err
+	}
 	defer func() {
 		if err != nil {
-			s.Close()
+			s.Leave() // a steering found pinned stays in force
 		}
 	}()
-	newMap := func(spec *ebpf.MapSpec) *ebpf.Map {
-		if err != nil {
-			return nil
-		}
-		var m *ebpf.Map
-		m, err = ebpf.NewMap(spec)
-		return m
+	specs := []struct {
+		m    **ebpf.Map
+		spec *ebpf.MapSpec
+	}{
+		{&s.maps.endpoints, &ebpf.MapSpec{Name: "borealis_ep", Type: ebpf.Hash, KeySize: 24, ValueSize: 12, MaxEntries: maxEndpoints}},
+		{&s.maps.names, &ebpf.MapSpec{Name: "borealis_names", Type: ebpf.Hash, KeySize: 4, ValueSize: maxNameLen, MaxEntries: maxRoutes}},
+		{&s.maps.admit, &ebpf.MapSpec{Name: "borealis_admit", Type: ebpf.LPMTrie, KeySize: 28, ValueSize: 4, MaxEntries: maxPrefixes, Flags: unix.BPF_F_NO_PREALLOC}},
+		{&s.maps.listeners, &ebpf.MapSpec{Name: "borealis_lsn", Type: ebpf.SockMap, KeySize: 4, ValueSize: 8, MaxEntries: maxSlots}},
+		{&s.maps.conns, &ebpf.MapSpec{Name: "borealis_conn", Type: ebpf.LRUHash, KeySize: 24, ValueSize: 8, MaxEntries: maxConns}},
+		{&s.maps.counters, &ebpf.MapSpec{Name: "borealis_count", Type: ebpf.Array, KeySize: 4, ValueSize: 32, MaxEntries: maxSlots}},
+		{&s.maps.refusals, &ebpf.MapSpec{Name: "borealis_refuse", Type: ebpf.Array, KeySize: 4, ValueSize: 24, MaxEntries: maxRoutes}},
+		{&s.maps.refusedLog, &ebpf.MapSpec{Name: "borealis_rlog", Type: ebpf.RingBuf, MaxEntries: refusedRing}},
 	}
-	s.maps.endpoints = newMap(&ebpf.MapSpec{Name: "borealis_ep", Type: ebpf.Hash, KeySize: 24, ValueSize: 8, MaxEntries: maxEndpoints})
-	s.maps.admit = newMap(&ebpf.MapSpec{Name: "borealis_admit", Type: ebpf.LPMTrie, KeySize: 28, ValueSize: 4, MaxEntries: maxPrefixes, Flags: unix.BPF_F_NO_PREALLOC})
-	s.maps.listeners = newMap(&ebpf.MapSpec{Name: "borealis_lsn", Type: ebpf.SockMap, KeySize: 4, ValueSize: 8, MaxEntries: maxSlots})
-	s.maps.conns = newMap(&ebpf.MapSpec{Name: "borealis_conn", Type: ebpf.LRUHash, KeySize: 24, ValueSize: 8, MaxEntries: maxConns})
-	s.maps.counters = newMap(&ebpf.MapSpec{Name: "borealis_count", Type: ebpf.Array, KeySize: 4, ValueSize: 32, MaxEntries: maxSlots})
+	openMaps := func(fresh bool) (found int, err error) {
+		for _, x := range specs {
+			var ok bool
+			if *x.m, ok, err = s.pins.newMap(x.spec, fresh); err != nil {
+				return found, err
+			}
+			if ok {
+				found++
+			}
+		}
+		return found, nil
+	}
+	found, err := openMaps(false)
+	if err == nil && found > 0 && found < len(specs) {
+		// Some are of an older Borealis's shape: the state cannot be taken on in part
+		// (rulesets left in the trie would admit under the ids given anew). All afresh.
+		s.maps.close()
+		s.maps = maps{}
+		found, err = openMaps(true)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("steer: maps: %w", err)
 	}
+	adopted := found == len(specs)
 	lookup, err := ebpf.NewProgram(&ebpf.ProgramSpec{Name: "borealis_lookup", Type: ebpf.SkLookup,
 		AttachType: ebpf.AttachSkLookup, License: "GPL", Instructions: lookupProgram(&s.maps)})
 	if err != nil {
@@ -127,13 +207,24 @@ func Open() (*Steering, error) {
 		return nil, fmt.Errorf("steer: sock_ops program: %w", err)
 	}
 	defer ops.Close()
+	if s.reader, err = ringbuf.NewReader(s.maps.refusedLog); err != nil {
+		return nil, fmt.Errorf("steer: ring buffer reader: %w", err)
+	}
+	if adopted {
+		// Before the new programs run: the state is read as the old ones left it.
+		if err = s.adopt(); err != nil {
+			return nil, fmt.Errorf("steer: pinned state: %w", err)
+		}
+	}
 	cgroup, err := cgroup2Root()
 	if err != nil {
 		return nil, err
 	}
 	// The accounting first: a connection steered before it is attached would go uncounted.
 	var l link.Link
-	if l, err = link.AttachCgroup(link.CgroupOptions{Path: cgroup, Attach: ebpf.AttachCGroupSockOps, Program: ops}); err != nil {
+	if l, err = s.pins.attach("ops", ops, func() (link.Link, error) {
+		return link.AttachCgroup(link.CgroupOptions{Path: cgroup, Attach: ebpf.AttachCGroupSockOps, Program: ops})
+	}); err != nil {
 		return nil, fmt.Errorf("steer: attach sock_ops to %s: %w", cgroup, err)
 	}
 	s.links = append(s.links, l)
@@ -142,10 +233,13 @@ func Open() (*Steering, error) {
 		return nil, fmt.Errorf("steer: %w", err)
 	}
 	defer netns.Close()
-	if l, err = link.AttachNetNs(int(netns.Fd()), lookup); err != nil {
+	if l, err = s.pins.attach("lookup", lookup, func() (link.Link, error) {
+		return link.AttachNetNs(int(netns.Fd()), lookup)
+	}); err != nil {
 		return nil, fmt.Errorf("steer: attach sk_lookup: %w", err)
 	}
 	s.links = append(s.links, l)
+	s.pins.tidy()
 	return s, nil
 }
 
@@ -164,13 +258,28 @@ func cgroup2Root() (string, error) {
 	return "", errors.New("steer: no cgroup v2 hierarchy is mounted")
 }
 
-// Close detaches the programs and releases the maps, and with them the server sockets.
-func (s *Steering) Close() {
+// Close detaches the programs and releases the maps, and with them the server sockets,
+// pinned or not: nothing is left in force. A Read in progress returns ErrSteeringClosed.
+func (s *Steering) Close() { s.close(true) }
+
+// Leave lets go of the steering and leaves it in force where it is pinned: the next Open
+// with the same directory takes it on. Unpinned, it is Close. A Read in progress returns
+// ErrSteeringClosed.
+func (s *Steering) Leave() { s.close(false) }
+
+func (s *Steering) close(unpin bool) {
 	if s == nil {
 		return
 	}
+	if unpin {
+		s.pins.unpin()
+	}
 	for _, l := range s.links {
 		l.Close()
+	}
+	s.links = nil
+	if s.reader != nil {
+		s.reader.Close()
 	}
 	s.maps.close()
 	s.mu.Lock()
@@ -185,37 +294,85 @@ type Server struct {
 	Addr netip.AddrPort
 }
 
-// Route steers new connections to locals (the endpoint's addresses) from sources that
-// admit covers to server's listening socket of the same family. It is idempotent and
-// cheap when nothing changed; a change of admit is atomic for every local address: a
-// connection sees the old prefixes or the new ones, never a mixture.
+// Route programs endpoint name's addresses locals for new connections: one from a source
+// admit does not cover is refused at its SYN (the client's connect fails with "connection
+// refused"), counted and reported; an admitted one is handed to server's listening socket
+// of the same family or, where server has none (PID 0, or none in that family), passed on
+// to the gateway's listener on locals, to be relayed. It is idempotent and cheap when
+// nothing changed; a change of admit is atomic for every local address: a connection
+// sees the old prefixes or the new ones, never a mixture.
+//
+// An error about server's sockets leaves the endpoint programmed, its admitted
+// connections passed on to the gateway; any other error leaves it unprogrammed: every
+// connection reaches the gateway's listener, as without steering.
 func (s *Steering) Route(name string, locals []netip.AddrPort, server Server, admit []netip.Prefix) error {
+	d := toServer
+	if server.PID == 0 {
+		d = toGateway
+	}
+	return s.program(name, locals, d, server, admit)
+}
+
+// Refuse programs endpoint name's addresses locals to refuse every new connection at its
+// SYN: no server runs behind it. Sources admit covers are counted as refused for want of
+// a server, the rest as refused by the security groups. Errors are as Route's.
+func (s *Steering) Refuse(name string, locals []netip.AddrPort, admit []netip.Prefix) error {
+	return s.program(name, locals, nowhere, Server{}, admit)
+}
+
+func (s *Steering) program(name string, locals []netip.AddrPort, d door, server Server, admit []netip.Prefix) error {
+	if len(name) > maxNameLen {
+		return fmt.Errorf("steer: endpoint name %q longer than %d bytes", name, maxNameLen)
+	}
+	admit = canonical(admit)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	r := s.routes[name]
 	if r == nil {
-		r = &route{slots: map[uint32]uint32{}}
-		s.routes[name] = r
-	}
-	if r.server != server || !s.listening(r) {
-		if err := s.attachServer(r, server); err != nil {
-			s.unrouteLocked(name)
+		id, err := s.allocRoute()
+		if err != nil {
 			return err
 		}
+		// The name first: a later serve adopts no endpoint whose name it cannot know.
+		var n [maxNameLen]byte
+		copy(n[:], name)
+		if err := s.maps.names.Put(id, n); err != nil {
+			s.freeRoutes = append(s.freeRoutes, id)
+			return fmt.Errorf("steer: endpoint name: %w", err)
+		}
+		r = &route{id: id, slots: map[uint32]uint32{}}
+		s.routes[name] = r
+		s.names[id] = name
 	}
-	if err := s.setRuleset(r, admit); err != nil {
+	r.adopted = false
+	// The new slots are filled first, the endpoints then switch to them, and the slots
+	// they no longer use are emptied last: no connection meets an empty slot on the way.
+	oldSlots := r.slots
+	var serverErr error
+	if d == toServer && (r.server != server || !s.listening(r)) {
+		slots, err := s.attachServer(r, server)
+		if err != nil {
+			serverErr, d = err, toGateway
+		} else {
+			r.slots, r.server = slots, server
+		}
+	}
+	if d != toServer {
+		r.slots, r.server = map[uint32]uint32{}, Server{}
+	}
+	r.door = d
+	oldRuleset, oldAdmit, err := s.setRuleset(r, admit)
+	if err != nil {
+		s.emptyUnused(r, oldSlots)
 		s.unrouteLocked(name)
 		return err
 	}
 	keep := map[endpointKey]bool{}
 	for _, l := range locals {
 		fam, key := endpointKeyOf(l)
-		slot, ok := r.slots[fam]
-		if !ok {
-			continue // the server does not listen in this family: the gateway relays
-		}
 		keep[key] = true
-		if err := s.maps.endpoints.Put(key, endpointValue{Slot: slot, Ruleset: r.ruleset}); err != nil {
+		if err := s.maps.endpoints.Put(key, r.endpointValue(fam)); err != nil {
+			s.emptyUnused(r, oldSlots)
 			s.unrouteLocked(name)
 			return fmt.Errorf("steer: endpoint %s: %w", l, err)
 		}
@@ -226,10 +383,71 @@ func (s *Steering) Route(name string, locals []netip.AddrPort, server Server, ad
 		}
 	}
 	r.locals = append(r.locals[:0], locals...)
-	return nil
+	s.deleteRuleset(oldRuleset, oldAdmit)
+	for id, prefixes := range r.stale {
+		s.deleteRuleset(id, prefixes)
+	}
+	r.stale = nil
+	s.emptyUnused(r, oldSlots)
+	return serverErr
 }
 
-// Unroute stops steering name's connections; they reach the gateway's listener again.
+// Read waits for the next report of a refused connection. Reports are best effort: at
+// most one per endpoint in 100 ms, and a full ring drops them; the counts are exact.
+func (s *Steering) Read() (Refused, error) {
+	rec, err := s.reader.Read()
+	if errors.Is(err, ringbuf.ErrClosed) {
+		return Refused{}, ErrSteeringClosed
+	}
+	if err != nil {
+		return Refused{}, fmt.Errorf("steer: %w", err)
+	}
+	var r refusedRecord
+	if err := binary.Read(bytes.NewReader(rec.RawSample), binary.NativeEndian, &r); err != nil {
+		return Refused{}, fmt.Errorf("steer: report: %w", err)
+	}
+	remote, local := netip.AddrFrom16(r.Remote), netip.AddrFrom16(r.Local)
+	if r.Family == afInet {
+		remote, local = netip.AddrFrom4([4]byte(r.Remote[:4])), netip.AddrFrom4([4]byte(r.Local[:4]))
+	}
+	// The remote port as the context has it (network order), the local one in host order.
+	var pb [2]byte
+	binary.NativeEndian.PutUint16(pb[:], uint16(r.Ports))
+	out := Refused{Reason: Reason(r.Reason),
+		Source:   netip.AddrPortFrom(remote, binary.BigEndian.Uint16(pb[:])),
+		Endpoint: netip.AddrPortFrom(local, uint16(r.Ports>>16))}
+	s.mu.Lock()
+	out.Name = s.names[r.Route]
+	s.mu.Unlock()
+	return out, nil
+}
+
+// endpointValue is what the sk_lookup program finds for r's address of family fam.
+func (r *route) endpointValue(fam uint32) endpointValue {
+	v := endpointValue{Slot: slotRelay, Ruleset: r.ruleset, Route: r.id}
+	if slot, ok := r.slots[fam]; ok {
+		v.Slot = slot
+	} else if r.door == nowhere {
+		v.Slot = slotNoServer
+	}
+	return v
+}
+
+// emptyUnused empties the slots of old that r no longer uses.
+func (s *Steering) emptyUnused(r *route, old map[uint32]uint32) {
+	for fam, slot := range old {
+		if now, ok := r.slots[fam]; !ok || now != slot {
+			s.releaseSlot(slot)
+		}
+	}
+}
+
+func (s *Steering) releaseSlot(slot uint32) {
+	_ = s.maps.listeners.Delete(slot)
+	s.freeSlots = append(s.freeSlots, slot)
+}
+
+// Unroute forgets endpoint name: its connections reach the gateway's listener again.
 // Connections already steered are the server's and stay open.
 func (s *Steering) Unroute(name string) {
 	s.mu.Lock()
@@ -247,14 +465,194 @@ func (s *Steering) unrouteLocked(name string) {
 		_ = s.maps.endpoints.Delete(key)
 	}
 	s.deleteRuleset(r.ruleset, r.admitted)
-	for _, slot := range r.slots {
-		_ = s.maps.listeners.Delete(slot)
-		s.freeSlots = append(s.freeSlots, slot)
+	for id, prefixes := range r.stale {
+		s.deleteRuleset(id, prefixes)
 	}
+	for _, slot := range r.slots {
+		s.releaseSlot(slot)
+	}
+	_ = s.maps.names.Delete(r.id)
+	s.freeRoutes = append(s.freeRoutes, r.id)
+	delete(s.names, r.id)
 	delete(s.routes, name)
 }
 
-// Counters sums what the kernel counted for name's steered connections.
+// Adopted reports whether endpoint name was taken on from an earlier serve's pins and
+// has not been named by Route, Refuse or Unroute since: the kernel still decides its
+// connections by what that serve last said.
+func (s *Steering) Adopted(name string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := s.routes[name]
+	return r != nil && r.adopted
+}
+
+// ReleaseUnclaimed unroutes every endpoint still adopted: what the earlier serve left
+// and this one did not take up.
+func (s *Steering) ReleaseUnclaimed() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []string
+	for name, r := range s.routes {
+		if r.adopted {
+			s.unrouteLocked(name)
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
+// adopt takes on what the pinned maps hold, as an earlier serve left them: its
+// endpoints, their rulesets and slots. What no endpoint uses any more (a serve killed
+// half-way through a change) is deleted.
+func (s *Steering) adopt() error {
+	names := map[uint32]string{}
+	var id uint32
+	var n [maxNameLen]byte
+	it := s.maps.names.Iterate()
+	for it.Next(&id, &n) {
+		name, _, _ := bytes.Cut(n[:], []byte{0})
+		names[id] = string(name)
+	}
+	if err := it.Err(); err != nil {
+		return err
+	}
+	byID := map[uint32]*route{}
+	usedSlots, usedRulesets := map[uint32]bool{}, map[uint32]bool{}
+	var orphans []endpointKey
+	var key endpointKey
+	var val endpointValue
+	it = s.maps.endpoints.Iterate()
+	for it.Next(&key, &val) {
+		if _, ok := names[val.Route]; !ok {
+			orphans = append(orphans, key)
+			continue
+		}
+		r := byID[val.Route]
+		if r == nil {
+			r = &route{id: val.Route, slots: map[uint32]uint32{}, door: toGateway, adopted: true, ruleset: val.Ruleset,
+				stale: map[uint32][]netip.Prefix{}}
+			byID[val.Route] = r
+		}
+		r.locals = append(r.locals, key.addrPort())
+		if val.Ruleset != r.ruleset {
+			r.stale[val.Ruleset] = nil // filled below
+		}
+		usedRulesets[val.Ruleset] = true
+		switch {
+		case val.Slot < maxSlots:
+			r.slots[key.Family], r.door = val.Slot, toServer
+			usedSlots[val.Slot] = true
+		case val.Slot == slotNoServer:
+			r.door = nowhere
+		}
+	}
+	if err := it.Err(); err != nil {
+		return err
+	}
+	for _, k := range orphans {
+		_ = s.maps.endpoints.Delete(k)
+	}
+	for id, name := range names {
+		if byID[id] == nil {
+			byID[id] = &route{id: id, slots: map[uint32]uint32{}, door: toGateway, adopted: true}
+		}
+		s.routes[name], s.names[id] = byID[id], name
+	}
+
+	// The rulesets, from the trie: those in use go to their routes, the rest away.
+	prefixes := map[uint32][]netip.Prefix{}
+	var ak admitKey
+	var one uint32
+	var unused []admitKey
+	it = s.maps.admit.Iterate()
+	for it.Next(&ak, &one) {
+		s.ruleset = max(s.ruleset, ak.Ruleset)
+		if !usedRulesets[ak.Ruleset] {
+			unused = append(unused, ak)
+			continue
+		}
+		prefixes[ak.Ruleset] = append(prefixes[ak.Ruleset], ak.prefix())
+	}
+	if err := it.Err(); err != nil {
+		return err
+	}
+	for _, k := range unused {
+		_ = s.maps.admit.Delete(k)
+	}
+	for _, r := range byID {
+		s.ruleset = max(s.ruleset, r.ruleset)
+		r.admitted = canonical(prefixes[r.ruleset])
+		for id := range r.stale {
+			s.ruleset = max(s.ruleset, id)
+			r.stale[id] = prefixes[id]
+		}
+		if len(r.stale) > 0 {
+			// Its endpoints disagree: the next Route writes them all afresh.
+			r.stale[r.ruleset] = r.admitted
+			r.ruleset, r.admitted = 0, nil
+		}
+	}
+
+	// Slots and route ids in use; the free ones below the highest are free again.
+	for slot := uint32(0); slot < maxSlots; slot++ {
+		if usedSlots[slot] {
+			s.nextSlot = slot + 1
+		} else {
+			_ = s.maps.listeners.Delete(slot)
+		}
+	}
+	for slot := uint32(0); slot < s.nextSlot; slot++ {
+		if !usedSlots[slot] {
+			s.freeSlots = append(s.freeSlots, slot)
+		}
+	}
+	for id := range names {
+		s.nextRoute = max(s.nextRoute, id+1)
+	}
+	for id := uint32(0); id < s.nextRoute; id++ {
+		if _, ok := names[id]; !ok {
+			s.freeRoutes = append(s.freeRoutes, id)
+		}
+	}
+	return nil
+}
+
+func (k endpointKey) addrPort() netip.AddrPort {
+	a := netip.AddrFrom16(k.Addr)
+	if k.Family == afInet {
+		a = netip.AddrFrom4([4]byte(k.Addr[:4]))
+	}
+	return netip.AddrPortFrom(a, uint16(k.Port))
+}
+
+func (k admitKey) prefix() netip.Prefix {
+	a := netip.AddrFrom16(k.Addr)
+	if k.Family == afInet {
+		a = netip.AddrFrom4([4]byte(k.Addr[:4]))
+	}
+	return netip.PrefixFrom(a, int(k.Prefixlen)-64)
+}
+
+// canonical is prefixes masked, sorted and without repeats: one spelling per set, so a
+// set read back from the kernel compares equal to the same set given again.
+func canonical(prefixes []netip.Prefix) []netip.Prefix {
+	out := make([]netip.Prefix, 0, len(prefixes))
+	for _, p := range prefixes {
+		if p.IsValid() {
+			out = append(out, p.Masked())
+		}
+	}
+	slices.SortFunc(out, func(a, b netip.Prefix) int {
+		if c := a.Addr().Compare(b.Addr()); c != 0 {
+			return c
+		}
+		return a.Bits() - b.Bits()
+	})
+	return slices.Compact(out)
+}
+
+// Counters sums what the kernel counted for endpoint name.
 func (s *Steering) Counters(name string) Counters {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -264,13 +662,17 @@ func (s *Steering) Counters(name string) Counters {
 		return sum
 	}
 	for _, slot := range r.slots {
-		var c Counters
+		var c slotCounters
 		if err := s.maps.counters.Lookup(slot, &c); err == nil {
 			sum.Accepted += c.Accepted
 			sum.Closed += c.Closed
 			sum.BytesIn += c.BytesIn
 			sum.BytesOut += c.BytesOut
 		}
+	}
+	var rc routeRefusals
+	if err := s.maps.refusals.Lookup(r.id, &rc); err == nil {
+		sum.Refused = rc.Refusals
 	}
 	return sum
 }
@@ -290,11 +692,13 @@ func (s *Steering) listening(r *route) bool {
 	return true
 }
 
-// attachServer puts server's listening sockets into r's slots, one per family.
-func (s *Steering) attachServer(r *route, server Server) error {
+// attachServer puts server's listening sockets into slots for r, one per family: r's
+// own where it has one for the family, else fresh ones. The slots r stops using are
+// left to the caller to empty.
+func (s *Steering) attachServer(r *route, server Server) (map[uint32]uint32, error) {
 	socks, err := listeningSockets(server)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer func() {
 		// The sockmap holds the sockets; a descriptor of ours would keep a listener open
@@ -303,27 +707,29 @@ func (s *Steering) attachServer(r *route, server Server) error {
 			f.Close()
 		}
 	}()
-	for fam, slot := range r.slots {
-		if _, ok := socks[fam]; !ok { // the server no longer listens in this family
-			_ = s.maps.listeners.Delete(slot)
-			delete(r.slots, fam)
-			s.freeSlots = append(s.freeSlots, slot)
-		}
-	}
+	slots := map[uint32]uint32{}
+	var fresh []uint32
 	for fam, f := range socks {
 		slot, ok := r.slots[fam]
 		if !ok {
 			if slot, err = s.allocSlot(); err != nil {
-				return err
+				break
 			}
-			r.slots[fam] = slot
+			fresh = append(fresh, slot)
 		}
-		if err := s.maps.listeners.Put(slot, uint64(f.Fd())); err != nil {
-			return fmt.Errorf("steer: listening socket of postmaster %d: %w", server.PID, err)
+		slots[fam] = slot
+		if err = s.maps.listeners.Put(slot, uint64(f.Fd())); err != nil {
+			err = fmt.Errorf("steer: listening socket of postmaster %d: %w", server.PID, err)
+			break
 		}
 	}
-	r.server = server
-	return nil
+	if err != nil {
+		for _, slot := range fresh {
+			s.releaseSlot(slot)
+		}
+		return nil, err
+	}
+	return slots, nil
 }
 
 func (s *Steering) allocSlot() (uint32, error) {
@@ -337,18 +743,33 @@ func (s *Steering) allocSlot() (uint32, error) {
 	}
 	slot := s.freeSlots[0]
 	s.freeSlots = s.freeSlots[1:]
-	if err := s.maps.counters.Put(slot, Counters{}); err != nil {
+	if err := s.maps.counters.Put(slot, slotCounters{}); err != nil {
 		return 0, fmt.Errorf("steer: reset counters of slot %d: %w", slot, err)
 	}
 	return slot, nil
 }
 
-// setRuleset installs admit under a fresh ruleset id unless r already has exactly it;
-// the endpoints switch to the new id (one atomic write each) and the old id's prefixes
-// are deleted after.
-func (s *Steering) setRuleset(r *route, admit []netip.Prefix) error {
+func (s *Steering) allocRoute() (uint32, error) {
+	if s.nextRoute < maxRoutes {
+		s.nextRoute++
+		return s.nextRoute - 1, nil
+	}
+	if len(s.freeRoutes) == 0 {
+		return 0, errors.New("steer: no free endpoint route")
+	}
+	id := s.freeRoutes[0]
+	s.freeRoutes = s.freeRoutes[1:]
+	if err := s.maps.refusals.Put(id, routeRefusals{}); err != nil {
+		return 0, fmt.Errorf("steer: reset counters of route %d: %w", id, err)
+	}
+	return id, nil
+}
+
+// setRuleset installs admit under a fresh ruleset id unless r already has exactly it,
+// and returns the id (and prefixes) to delete once no endpoint uses it any more.
+func (s *Steering) setRuleset(r *route, admit []netip.Prefix) (uint32, []netip.Prefix, error) {
 	if r.ruleset != 0 && slices.Equal(r.admitted, admit) {
-		return nil
+		return 0, nil, nil
 	}
 	s.ruleset++
 	id := s.ruleset
@@ -358,19 +779,12 @@ func (s *Steering) setRuleset(r *route, admit []netip.Prefix) error {
 			for _, k := range keys[:i] {
 				_ = s.maps.admit.Delete(k)
 			}
-			return fmt.Errorf("steer: admission prefixes: %w", err)
+			return 0, nil, fmt.Errorf("steer: admission prefixes: %w", err)
 		}
 	}
 	old, oldAdmit := r.ruleset, r.admitted
 	r.ruleset, r.admitted = id, slices.Clone(admit)
-	for _, l := range r.locals {
-		fam, key := endpointKeyOf(l)
-		if slot, ok := r.slots[fam]; ok {
-			_ = s.maps.endpoints.Put(key, endpointValue{Slot: slot, Ruleset: id})
-		}
-	}
-	s.deleteRuleset(old, oldAdmit)
-	return nil
+	return old, oldAdmit, nil
 }
 
 func (s *Steering) deleteRuleset(id uint32, admit []netip.Prefix) {

@@ -3,12 +3,15 @@ package steer
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/netip"
 	"os"
 	"os/exec"
+	"strconv"
+	"syscall"
 	"testing"
 	"time"
 
@@ -17,7 +20,7 @@ import (
 
 func open(t *testing.T) *Steering {
 	t.Helper()
-	s, err := Open()
+	s, err := Open("")
 	if err != nil {
 		t.Skipf("no BPF steering on this kernel or for this user: %v", err)
 	}
@@ -75,8 +78,60 @@ func arrives(t *testing.T, server, gateway chan net.Conn) (string, net.Conn) {
 	return "", nil
 }
 
-func TestAdmittedSourcesReachTheServerAndOthersTheGateway(t *testing.T) {
+// refusedFrom dials dst from src and expects the kernel's reset at the SYN: connect
+// fails with ECONNREFUSED and neither listener ever sees the connection.
+func refusedFrom(t *testing.T, src, dst string, server, gateway chan net.Conn) {
+	t.Helper()
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}, Timeout: 5 * time.Second}
+	c, err := d.Dial("tcp", dst)
+	if err == nil {
+		c.Close()
+		t.Fatalf("%s connected to %s; want connection refused", src, dst)
+	}
+	if !errors.Is(err, syscall.ECONNREFUSED) {
+		t.Fatalf("dial %s from %s: %v; want ECONNREFUSED", dst, src, err)
+	}
+	select {
+	case <-server:
+		t.Fatalf("refused %s still reached the server", src)
+	case <-gateway:
+		t.Fatalf("refused %s still reached the gateway", src)
+	default:
+	}
+}
+
+// reports collects what s reports of refused connections.
+func reports(t *testing.T, s *Steering) chan Refused {
+	ch := make(chan Refused, 64)
+	go func() {
+		for {
+			r, err := s.Read()
+			if err != nil {
+				return
+			}
+			ch <- r
+		}
+	}()
+	return ch
+}
+
+func nextReport(t *testing.T, ch chan Refused) Refused {
+	t.Helper()
+	select {
+	case r := <-ch:
+		return r
+	case <-time.After(5 * time.Second):
+		t.Fatal("no report of the refused connection")
+	}
+	return Refused{}
+}
+
+// waitGap lets the per-endpoint report interval pass, so the next refusal is reported.
+func waitGap() { time.Sleep(2 * reportGap * time.Nanosecond) }
+
+func TestAdmittedSourcesReachTheServerAndOthersAreRefusedAtTheSYN(t *testing.T) {
 	s := open(t)
+	refusals := reports(t, s)
 	srvLn, server := listen(t, "127.0.0.1:0")
 	gwLn, gateway := listen(t, "127.0.0.1:0")
 	endpoint := netip.MustParseAddrPort(gwLn.Addr().String())
@@ -93,9 +148,20 @@ func TestAdmittedSourcesReachTheServerAndOthersTheGateway(t *testing.T) {
 	if c.LocalAddr().String() != endpoint.String() || c.RemoteAddr().(*net.TCPAddr).IP.String() != "127.0.0.2" {
 		t.Fatalf("steered connection %s → %s; want the client's address to the endpoint's", c.RemoteAddr(), c.LocalAddr())
 	}
-	dialFrom(t, "127.0.0.3", endpoint.String())
-	if got, _ := arrives(t, server, gateway); got != "gateway" {
-		t.Fatalf("127.0.0.3, not admitted, reached the %s", got)
+	refusedFrom(t, "127.0.0.3", endpoint.String(), server, gateway)
+	r := nextReport(t, refusals)
+	if r.Name != "ep" || r.Reason != RefusedBySecurityGroups || r.Source.Addr() != netip.MustParseAddr("127.0.0.3") || r.Source.Port() == 0 || r.Endpoint != endpoint {
+		t.Fatalf("report %+v; want ep, security groups, from 127.0.0.3 to %s", r, endpoint)
+	}
+	// A second refusal at once is counted, not reported again.
+	refusedFrom(t, "127.0.0.3", endpoint.String(), server, gateway)
+	if c := s.Counters("ep"); c.Refused != (Refusals{SecurityGroups: 2}) || c.Accepted != 1 {
+		t.Fatalf("counted %+v; want 1 accepted and 2 refused by the security groups", c)
+	}
+	select {
+	case r := <-refusals:
+		t.Fatalf("a second report within the interval: %+v", r)
+	case <-time.After(50 * time.Millisecond):
 	}
 
 	// A new admission replaces the old one for new connections.
@@ -106,16 +172,142 @@ func TestAdmittedSourcesReachTheServerAndOthersTheGateway(t *testing.T) {
 	if got, _ := arrives(t, server, gateway); got != "server" {
 		t.Fatalf("127.0.0.3, admitted now, reached the %s", got)
 	}
-	dialFrom(t, "127.0.0.2", endpoint.String())
-	if got, _ := arrives(t, server, gateway); got != "gateway" {
-		t.Fatalf("127.0.0.2, no longer admitted, reached the %s", got)
+	refusedFrom(t, "127.0.0.2", endpoint.String(), server, gateway)
+
+	// The server exits: admitted sources are refused too, for want of it.
+	srvLn.Close()
+	waitGap()
+	refusedFrom(t, "127.0.0.3", endpoint.String(), server, gateway)
+	if r := nextReport(t, refusals); r.Reason != RefusedNoServer || r.Source.Addr() != netip.MustParseAddr("127.0.0.3") {
+		t.Fatalf("report %+v; want no server, from 127.0.0.3", r)
+	}
+	if c := s.Counters("ep"); c.Refused != (Refusals{SecurityGroups: 3, NoServer: 1}) {
+		t.Fatalf("refusals counted %+v; want 3 by the security groups and 1 for want of a server", c.Refused)
 	}
 
 	s.Unroute("ep")
-	dialFrom(t, "127.0.0.3", endpoint.String())
+	dialFrom(t, "127.0.0.2", endpoint.String())
 	if got, _ := arrives(t, server, gateway); got != "gateway" {
-		t.Fatalf("after Unroute, 127.0.0.3 reached the %s", got)
+		t.Fatalf("after Unroute, 127.0.0.2 reached the %s", got)
 	}
+}
+
+// An endpoint that is not steered (its server's socket cannot be had, or the gateway
+// relays it) still refuses at the SYN; admitted sources reach the gateway's listener.
+func TestRelayedEndpointRefusesAtTheSYNAndPassesTheAdmitted(t *testing.T) {
+	s := open(t)
+	_, server := listen(t, "127.0.0.1:0")
+	gwLn, gateway := listen(t, "127.0.0.1:0")
+	endpoint := netip.MustParseAddrPort(gwLn.Addr().String())
+	if err := s.Route("ep", []netip.AddrPort{endpoint}, Server{}, []netip.Prefix{netip.MustParsePrefix("127.0.0.2/32")}); err != nil {
+		t.Fatal(err)
+	}
+	dialFrom(t, "127.0.0.2", endpoint.String())
+	if got, _ := arrives(t, server, gateway); got != "gateway" {
+		t.Fatalf("admitted 127.0.0.2 reached the %s; want the gateway, which relays", got)
+	}
+	refusedFrom(t, "127.0.0.3", endpoint.String(), server, gateway)
+
+	// A server that cannot be steered to (no such process) leaves the endpoint relayed.
+	err := s.Route("ep", []netip.AddrPort{endpoint}, Server{PID: 1 << 30, Addr: netip.MustParseAddrPort("127.0.0.1:1")}, []netip.Prefix{netip.MustParsePrefix("127.0.0.2/32")})
+	if err == nil {
+		t.Fatal("Route to a process that does not exist succeeded")
+	}
+	dialFrom(t, "127.0.0.2", endpoint.String())
+	if got, _ := arrives(t, server, gateway); got != "gateway" {
+		t.Fatalf("admitted 127.0.0.2 reached the %s; want the gateway, which relays", got)
+	}
+	refusedFrom(t, "127.0.0.3", endpoint.String(), server, gateway)
+
+	// No server at all: everyone is refused, each counted under its reason.
+	if err := s.Refuse("ep", []netip.AddrPort{endpoint}, []netip.Prefix{netip.MustParsePrefix("127.0.0.2/32")}); err != nil {
+		t.Fatal(err)
+	}
+	refusedFrom(t, "127.0.0.2", endpoint.String(), server, gateway)
+	refusedFrom(t, "127.0.0.3", endpoint.String(), server, gateway)
+	if c := s.Counters("ep"); c.Refused != (Refusals{SecurityGroups: 3, NoServer: 1}) {
+		t.Fatalf("refusals counted %+v; want 3 by the security groups and 1 for want of a server", c.Refused)
+	}
+}
+
+// One endpoint on IPv4 and IPv6 with one admission: each family is steered to the
+// server's socket of that family, and refused by the same rules.
+func TestBothFamiliesAreSteeredAndRefused(t *testing.T) {
+	s := open(t)
+	srvLn, server := listen(t, "127.0.0.1:0")
+	port := srvLn.Addr().(*net.TCPAddr).Port
+	var lc net.ListenConfig
+	lc.SetMultipathTCP(false)
+	srv6, err := lc.Listen(context.Background(), "tcp", net.JoinHostPort("::1", strconv.Itoa(port)))
+	if err != nil {
+		t.Skipf("no IPv6 loopback, or its port is taken: %v", err)
+	}
+	defer srv6.Close()
+	go func() {
+		for {
+			c, err := srv6.Accept()
+			if err != nil {
+				return
+			}
+			server <- c
+		}
+	}()
+	gw4, gateway := listen(t, "127.0.0.1:0")
+	gw6, err := lc.Listen(context.Background(), "tcp", "[::1]:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gw6.Close()
+	go func() {
+		for {
+			c, err := gw6.Accept()
+			if err != nil {
+				return
+			}
+			gateway <- c
+		}
+	}()
+	locals := []netip.AddrPort{netip.MustParseAddrPort(gw4.Addr().String()), netip.MustParseAddrPort(gw6.Addr().String())}
+	srv := Server{PID: os.Getpid(), Addr: netip.MustParseAddrPort(srvLn.Addr().String())}
+
+	if err := s.Route("ep", locals, srv, []netip.Prefix{netip.MustParsePrefix("::1/128")}); err != nil {
+		t.Fatal(err)
+	}
+	dialFrom(t, "::1", locals[1].String())
+	if got, c := arrives(t, server, gateway); got != "server" || c.LocalAddr().String() != locals[1].String() {
+		t.Fatalf("admitted ::1 reached the %s", got)
+	}
+	refusedFrom(t, "127.0.0.1", locals[0].String(), server, gateway)
+
+	if err := s.Route("ep", locals, srv, []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}); err != nil {
+		t.Fatal(err)
+	}
+	dialFrom(t, "127.0.0.1", locals[0].String())
+	if got, c := arrives(t, server, gateway); got != "server" || c.LocalAddr().String() != locals[0].String() {
+		t.Fatalf("admitted 127.0.0.1 reached the %s", got)
+	}
+	refusedFrom(t, "::1", locals[1].String(), server, gateway)
+	if c := s.Counters("ep"); c.Refused.SecurityGroups != 2 || c.Accepted != 2 {
+		t.Fatalf("counted %+v; want 2 steered and 2 refused", c)
+	}
+}
+
+// An endpoint on the wildcard address decides for every address of the host.
+func TestWildcardEndpointIsSteeredAndRefused(t *testing.T) {
+	s := open(t)
+	srvLn, server := listen(t, "127.0.0.1:0")
+	gwLn, gateway := listen(t, "0.0.0.0:0") // Go listens dual-stack, on [::]
+	wildcard := netip.AddrPortFrom(netip.IPv4Unspecified(), uint16(gwLn.Addr().(*net.TCPAddr).Port))
+	endpoint := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), wildcard.Port())
+	srv := Server{PID: os.Getpid(), Addr: netip.MustParseAddrPort(srvLn.Addr().String())}
+	if err := s.Route("ep", []netip.AddrPort{wildcard}, srv, []netip.Prefix{netip.MustParsePrefix("127.0.0.2/32")}); err != nil {
+		t.Fatal(err)
+	}
+	dialFrom(t, "127.0.0.2", endpoint.String())
+	if got, _ := arrives(t, server, gateway); got != "server" {
+		t.Fatalf("admitted 127.0.0.2 reached the %s", got)
+	}
+	refusedFrom(t, "127.0.0.3", endpoint.String(), server, gateway)
 }
 
 func TestSteeredConnectionsAreCounted(t *testing.T) {
@@ -157,18 +349,17 @@ func TestSteeredConnectionsAreCounted(t *testing.T) {
 	}
 }
 
-// TestKillLeavesNoSteeringBehind kills -9 a process that holds steering and a fence and
-// checks that their programs are gone with it: nothing is pinned, so a crashed borealis
-// serve leaves no connections being steered to servers it no longer watches (and no
-// private port guarded: they are open to local processes until serve runs again).
+// TestKillLeavesNoSteeringBehind kills -9 a process that holds unpinned steering and a
+// fence and checks that their programs are gone with it: without a pin directory nothing
+// outlives the process (TestPinnedSteeringAndFenceOutliveTheirProcess is the other way).
 func TestKillLeavesNoSteeringBehind(t *testing.T) {
 	if os.Getenv("STEER_TEST_CHILD") == "1" {
-		s, err := Open()
+		s, err := Open("")
 		if err != nil {
 			fmt.Println("error", err)
 			os.Exit(1)
 		}
-		f, err := OpenFence()
+		f, err := OpenFence("")
 		if err != nil {
 			fmt.Println("error", err)
 			os.Exit(1)

@@ -18,13 +18,26 @@ type Server struct {
 type Counters struct {
 	Accepted, Closed  uint64
 	BytesIn, BytesOut uint64
+	Refused           Refusals
 }
 
-func Open() (*Steering, error) { return nil, errors.New("steer: needs Linux") }
+type Refusals struct{ SecurityGroups, NoServer uint64 }
+
+func Open(string) (*Steering, error) { return nil, errors.New("steer: needs Linux") }
+
+func PinDir(string) (string, error) { return "", errors.New("steer: needs Linux") }
+
+func (*Steering) Leave()                     {}
+func (*Steering) Adopted(string) bool        { return false }
+func (*Steering) ReleaseUnclaimed() []string { return nil }
 
 func (*Steering) Route(string, []netip.AddrPort, Server, []netip.Prefix) error {
 	return errors.New("steer: needs Linux")
 }
+func (*Steering) Refuse(string, []netip.AddrPort, []netip.Prefix) error {
+	return errors.New("steer: needs Linux")
+}
+func (*Steering) Read() (Refused, error)   { return Refused{}, ErrSteeringClosed }
 func (*Steering) Unroute(string)           {}
 func (*Steering) Counters(string) Counters { return Counters{} }
 func (*Steering) Close()                   {}
@@ -46,9 +59,11 @@ type Refusal struct {
 
 var ErrFenceClosed = errors.New("fence: closed")
 
-func OpenFence() (*Fence, error)          { return nil, errors.New("fence: needs Linux") }
-func (*Fence) Close()                     {}
-func (*Fence) Guard(string, uint16) error { return errors.New("fence: needs Linux") }
-func (*Fence) Release(string)             {}
-func (*Fence) Refused(string) uint64      { return 0 }
-func (*Fence) Read() (Refusal, error)     { return Refusal{}, ErrFenceClosed }
+func OpenFence(string) (*Fence, error)         { return nil, errors.New("fence: needs Linux") }
+func (*Fence) Leave()                          {}
+func (*Fence) ReleaseUnclaimed() []uint16      { return nil }
+func (*Fence) Close()                          {}
+func (*Fence) Guard(string, uint16, int) error { return errors.New("fence: needs Linux") }
+func (*Fence) Release(string)                  {}
+func (*Fence) Refused(string) FenceCounts      { return FenceCounts{} }
+func (*Fence) Read() (Refusal, error)          { return Refusal{}, ErrFenceClosed }

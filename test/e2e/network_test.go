@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"os/exec"
+	"strings"
 	"testing"
 	"time"
 
@@ -128,6 +130,16 @@ func TestSecurityGroupsDecideWhoReachesAnEndpoint(t *testing.T) {
 
 	if reaches("127.0.0.2") || reaches("127.0.0.1") {
 		t.Fatal("a group without rules admitted a connection")
+	}
+	// What psql says to a source no rule admits: with kernel steering the SYN is refused,
+	// as a closed port's is; without, the gateway accepts and resets.
+	psql := exec.Command("psql", "-w", fmt.Sprintf("host=%s hostaddr=127.0.0.1 port=%d dbname=postgres user=master1 sslmode=verify-full sslrootcert=%s connect_timeout=5",
+		endpoint, port, srv.bundlePath()), "-c", "SELECT 1")
+	out, err := psql.CombinedOutput()
+	t.Logf("psql from a refused source (kernel steering %v): %s", srv.steering(), out)
+	want := map[bool]string{true: "Connection refused", false: "server closed the connection unexpectedly"}[srv.steering()]
+	if err == nil || !strings.Contains(string(out), want) {
+		t.Errorf("psql from a refused source: %v\n%s\nwant %q", err, out, want)
 	}
 	authorize(fence, rule("tcp", port, port, "127.0.0.2/32"))
 	eventuallyReaches("127.0.0.2", true)
