@@ -19,6 +19,7 @@ import (
 
 	"github.com/borealis-db/borealis/internal/awsquery"
 	"github.com/borealis-db/borealis/internal/principal"
+	"github.com/borealis-db/borealis/internal/store"
 )
 
 // Caller runs one API action as a principal, authorized as the API authorizes it.
@@ -120,10 +121,8 @@ func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 func parsePages() (map[string]*template.Template, error) {
 	funcs := template.FuncMap{
-		"add": func(a, b int) int { return a + b },
-		"transitional": func(status string) bool {
-			return status != "available" && status != "stopped" && status != "failed"
-		},
+		"add":          func(a, b int) int { return a + b },
+		"transitional": func(status string) bool { return !store.Status(status).Settled() },
 	}
 	layout, err := template.New("layout.html").Funcs(funcs).ParseFS(assets, "templates/layout.html")
 	if err != nil {

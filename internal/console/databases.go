@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/borealis-db/borealis/internal/awsquery"
+	"github.com/borealis-db/borealis/internal/store"
 	"net/http"
 	"net/url"
 	"slices"
@@ -80,11 +81,11 @@ func (c clusterView) IsWriter(id string) bool {
 
 // Changing reports whether the cluster or one of its instances is between states.
 func (c clusterView) Changing() bool {
-	if c.Status != "available" {
+	if store.Status(c.Status) != store.StatusAvailable {
 		return true
 	}
 	for _, i := range c.Instances {
-		if i.DBInstanceStatus != "available" {
+		if store.Status(i.DBInstanceStatus) != store.StatusAvailable {
 			return true
 		}
 	}
@@ -359,7 +360,7 @@ func (c *Console) deleteDatabase(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	for _, in := range clusters[0].Instances {
-		if in.DBInstanceStatus == "deleting" {
+		if store.Status(in.DBInstanceStatus) == store.StatusDeleting {
 			continue
 		}
 		if err := c.call(r, "rds", "DeleteDBInstance", url.Values{"DBInstanceIdentifier": {in.DBInstanceIdentifier}}, nil); err != nil {

@@ -168,14 +168,14 @@ func TestInstanceCAOnCreateModifyAndReboot(t *testing.T) {
 		t.Fatal(err)
 	}
 	x := out.(instanceResult).DBInstance
-	if x.CACertificateIdentifier != store.LegacyCAIdentifier || x.PendingModifiedValues == nil || x.PendingModifiedValues.CACertificateIdentifier != eccCA || x.DBInstanceStatus != store.StatusAvailable {
+	if x.CACertificateIdentifier != store.LegacyCAIdentifier || x.PendingModifiedValues == nil || x.PendingModifiedValues.CACertificateIdentifier != eccCA || store.Status(x.DBInstanceStatus) != store.StatusAvailable {
 		t.Fatalf("pending: %+v %+v", x, x.PendingModifiedValues)
 	}
 	out, err = s.Do(ctx, "RebootDBInstance", query("DBInstanceIdentifier", "i1"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if x := out.(instanceResult).DBInstance; x.CACertificateIdentifier != eccCA || x.PendingModifiedValues != nil || x.DBInstanceStatus != store.StatusRebooting {
+	if x := out.(instanceResult).DBInstance; x.CACertificateIdentifier != eccCA || x.PendingModifiedValues != nil || store.Status(x.DBInstanceStatus) != store.StatusRebooting {
 		t.Fatalf("after reboot: %s %+v %s", x.CACertificateIdentifier, x.PendingModifiedValues, x.DBInstanceStatus)
 	}
 
@@ -190,7 +190,7 @@ func TestInstanceCAOnCreateModifyAndReboot(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if x := out.(instanceResult).DBInstance; x.CACertificateIdentifier != store.LegacyCAIdentifier || x.DBInstanceStatus != store.StatusModifying {
+	if x := out.(instanceResult).DBInstance; x.CACertificateIdentifier != store.LegacyCAIdentifier || store.Status(x.DBInstanceStatus) != store.StatusModifying {
 		t.Fatalf("apply immediately: %s %s", x.CACertificateIdentifier, x.DBInstanceStatus)
 	}
 }

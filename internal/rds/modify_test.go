@@ -102,7 +102,7 @@ func TestModifyDBClusterMasterPassword(t *testing.T) {
 	}
 }
 
-func setStatus(t *testing.T, s *Service, id, status string) {
+func setStatus(t *testing.T, s *Service, id string, status store.Status) {
 	t.Helper()
 	if _, err := s.store.UpdateCluster(context.Background(), id, func(c *store.Cluster) error {
 		c.Status = status

@@ -9,19 +9,41 @@ import (
 	"time"
 )
 
-// Statuses of clusters and instances, as the RDS API reports them: the API sets the ones a
-// call starts, the reconciler the ones it reaches.
+// Status is the lifecycle status of a cluster or instance, as the RDS API reports it: the
+// API sets the ones a call starts, the reconciler the ones it reaches or observes. Every
+// status is declared here, so that a misspelt one does not compile.
+type Status string
+
 const (
-	StatusCreating  = "creating"
-	StatusAvailable = "available"
-	StatusDeleting  = "deleting"
-	StatusRebooting = "rebooting"
-	StatusModifying = "modifying"
+	StatusCreating  Status = "creating"
+	StatusAvailable Status = "available"
+	StatusDeleting  Status = "deleting"
+	StatusRebooting Status = "rebooting"
+	StatusModifying Status = "modifying"
 	// StatusResettingMaster: ModifyDBCluster set a new master password verifier that the
 	// writer's server is to get, with the master's attributes restored (RDS's
 	// "resetting-master-credentials").
-	StatusResettingMaster = "resetting-master-credentials"
+	StatusResettingMaster Status = "resetting-master-credentials"
+
+	// The statuses the reconciler observes: a server that cannot start (or does not accept
+	// connections) is never reported available. StatusReason says why.
+	StatusFailed                 Status = "failed"
+	StatusStorageFull            Status = "storage-full"
+	StatusIncompatibleParameters Status = "incompatible-parameters"
 )
+
+// Unhealthy reports whether s is one the reconciler sets because the server cannot serve:
+// it ends, without a reboot, once the server starts and accepts connections.
+func (s Status) Unhealthy() bool {
+	switch s {
+	case StatusFailed, StatusStorageFull, StatusIncompatibleParameters:
+		return true
+	}
+	return false
+}
+
+// Settled reports whether nothing is under way: the status stays until something changes.
+func (s Status) Settled() bool { return s == StatusAvailable || s.Unhealthy() }
 
 // AccessKey is an IAM access key. The secret is kept because SigV4 verification needs it,
 // as AWS keeps it; the state file is 0600.
@@ -49,12 +71,15 @@ type Cluster struct {
 	VpcSecurityGroupIDs    []string `json:"vpc_security_group_ids,omitempty"`
 	VpcID                  string   `json:"vpc_id,omitempty"`
 	// IAMAuth is IAMDatabaseAuthenticationEnabled: members of rds_iam log in with tokens.
-	IAMAuth        bool      `json:"iam_database_authentication,omitempty"`
-	SubnetGroup    string    `json:"subnet_group,omitempty"` // "" is the default group
-	Endpoint       string    `json:"endpoint"`
-	ReaderEndpoint string    `json:"reader_endpoint"`
-	Status         string    `json:"status"`
-	CreatedAt      time.Time `json:"created_at"`
+	IAMAuth        bool   `json:"iam_database_authentication,omitempty"`
+	SubnetGroup    string `json:"subnet_group,omitempty"` // "" is the default group
+	Endpoint       string `json:"endpoint"`
+	ReaderEndpoint string `json:"reader_endpoint"`
+	Status         Status `json:"status"`
+	// StatusReason says why Status is not available when the reconciler set it so (the
+	// writer's server cannot start, say); "" otherwise. No secret ever goes in it.
+	StatusReason string    `json:"status_reason,omitempty"`
+	CreatedAt    time.Time `json:"created_at"`
 	// Secrets the data plane needs; never rendered in an API response. CertPEM/KeyPEM serve
 	// the bootstrap server on the volume only: each instance's server has its own
 	// certificate (Instance.CertPEM), from the instance's CA.
@@ -80,15 +105,19 @@ type Tag struct {
 
 // Instance is a DB instance of a cluster: one PostgreSQL server.
 type Instance struct {
-	ID            string    `json:"id"`
-	ClusterID     string    `json:"cluster_id"`
-	ResourceID    string    `json:"resource_id"` // db-XXXX
-	Class         string    `json:"class"`
-	Engine        string    `json:"engine"`
-	EngineVersion string    `json:"engine_version"`
-	Endpoint      string    `json:"endpoint"`
-	Status        string    `json:"status"`
-	CreatedAt     time.Time `json:"created_at"`
+	ID            string `json:"id"`
+	ClusterID     string `json:"cluster_id"`
+	ResourceID    string `json:"resource_id"` // db-XXXX
+	Class         string `json:"class"`
+	Engine        string `json:"engine"`
+	EngineVersion string `json:"engine_version"`
+	Endpoint      string `json:"endpoint"`
+	Status        Status `json:"status"`
+	// StatusReason says why the reconciler set Status (a server that cannot start, one
+	// restarted after it ended unexpectedly); "" when the API set it or it is available.
+	// RebootRequested tells the two apart. No secret ever goes in it.
+	StatusReason string    `json:"status_reason,omitempty"`
+	CreatedAt    time.Time `json:"created_at"`
 	// PrivatePort is the loopback port PostgreSQL listens on; the gateway splices to it.
 	PrivatePort int `json:"private_port"`
 	// Writer marks the instance that runs the cluster volume read-write.
@@ -110,6 +139,12 @@ type Instance struct {
 	CertPEM []byte `json:"cert_pem,omitempty"`
 	KeyPEM  []byte `json:"key_pem,omitempty"`
 	CertCA  string `json:"cert_ca,omitempty"`
+}
+
+// RebootRequested reports whether a reboot the API asked for waits to be carried out: the
+// reconciler's own "rebooting" (a server restarted after it ended) always has a reason.
+func (in Instance) RebootRequested() bool {
+	return in.Status == StatusRebooting && in.StatusReason == ""
 }
 
 // CA returns the CA the instance's certificate is to come from.
