@@ -35,6 +35,9 @@ type Driver interface {
 	Restart(ctx context.Context, s Spec) error
 	// Status reports the driver's view of the server named name.
 	Status(name string) Status
+	// Accepting reports whether the server of s accepts connections now (not starting,
+	// recovering or stopping): the fact that "available" stands for.
+	Accepting(s Spec) bool
 	// Destroy stops the server and removes its data directory.
 	Destroy(ctx context.Context, s Spec) error
 	// ResetMaster gives the master user of the running server of s the password verifier
