@@ -20,6 +20,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/borealis-db/borealis/internal/dbauth"
 	"github.com/borealis-db/borealis/internal/engine"
 	"github.com/borealis-db/borealis/internal/gateway"
@@ -48,6 +50,11 @@ type Config struct {
 	IAMAuthPort int
 	// Firewall says what a cluster's security groups admit; nil admits nothing.
 	Firewall Firewall
+	// Metrics registers the start attempts and last start error of each instance (nil:
+	// not exported).
+	Metrics prometheus.Registerer
+	// Now is the clock of the restart backoff (nil: time.Now).
+	Now func() time.Time
 }
 
 // Firewall reads security groups: the source prefixes their ingress rules admit for TCP on
@@ -66,8 +73,11 @@ type Reconciler struct {
 	log     *slog.Logger
 	wake    chan struct{}
 
+	metrics *metrics
+
 	mu      sync.Mutex
-	workers map[string]chan struct{}  // cluster id → kick channel
+	workers map[string]kicks          // cluster id → its worker's kicks
+	backoff map[string]backoff        // instance id → its failed starts
 	routes  map[string]gateway.Target // cluster id → the writer, when one runs
 	// epoch counts security changes; admitted holds, per route, the epoch its admission was
 	// read in, so that a pass that read the groups before a change cannot undo it.
@@ -93,10 +103,15 @@ func New(cfg Config, st *store.Store, d engine.Driver, gw *gateway.Gateway, log 
 		// Else every pass would replace a certificate that is "about to end" from its start.
 		cfg.CertRenewBefore = cfg.CertValidity / 2
 	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
 	return &Reconciler{
 		cfg: cfg, store: st, driver: d, gateway: gw, log: log,
+		metrics:  newMetrics(cfg.Metrics),
 		wake:     make(chan struct{}, 1),
-		workers:  map[string]chan struct{}{},
+		workers:  map[string]kicks{},
+		backoff:  map[string]backoff{},
 		routes:   map[string]gateway.Target{},
 		admitted: map[string]uint64{},
 		applied:  map[string]string{},
@@ -116,21 +131,28 @@ func (r *Reconciler) Notify() {
 func (r *Reconciler) Run(ctx context.Context) {
 	tick := time.NewTicker(r.cfg.Interval)
 	defer tick.Stop()
+	periodic := false
 	for {
-		r.dispatch(ctx)
+		r.dispatch(ctx, periodic)
+		periodic = false
 		select {
 		case <-ctx.Done():
 			r.wg.Wait()
 			return
 		case <-r.wake:
 		case <-tick.C:
+			periodic = true
 		case ex := <-r.driver.Exits():
 			r.log.Warn("postgres exited unexpectedly; restarting", "server", ex.Name, "err", ex.Err)
 		}
 	}
 }
 
-func (r *Reconciler) dispatch(ctx context.Context) {
+// kicks wake a cluster's worker: now for a change (an API call, a server that ended), or
+// periodically, which a worker waiting out its backoff ignores.
+type kicks struct{ now, periodic chan struct{} }
+
+func (r *Reconciler) dispatch(ctx context.Context, periodic bool) {
 	clusters, err := r.store.Clusters(ctx)
 	if err != nil {
 		if ctx.Err() == nil {
@@ -141,31 +163,44 @@ func (r *Reconciler) dispatch(ctx context.Context) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, c := range clusters {
-		kick, ok := r.workers[c.ID]
+		k, ok := r.workers[c.ID]
 		if !ok {
-			kick = make(chan struct{}, 1)
-			r.workers[c.ID] = kick
+			k = kicks{make(chan struct{}, 1), make(chan struct{}, 1)}
+			r.workers[c.ID] = k
 			r.wg.Add(1)
-			go r.work(ctx, c.ID, kick)
+			go r.work(ctx, c.ID, k)
 		}
-		select {
-		case kick <- struct{}{}:
-		default:
+		if periodic {
+			kick(k.periodic)
+		} else {
+			kick(k.now)
 		}
+	}
+}
+
+func kick(c chan struct{}) {
+	select {
+	case c <- struct{}{}:
+	default:
 	}
 }
 
 // errGone tells a worker that its cluster no longer exists.
 var errGone = errors.New("cluster gone")
 
-func (r *Reconciler) work(ctx context.Context, id string, kick chan struct{}) {
+func (r *Reconciler) work(ctx context.Context, id string, k kicks) {
 	defer r.wg.Done()
-	backoff := time.Second
+	failures := 0
+	var retryAt time.Time // after an error, periodic kicks wait until then
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-kick:
+		case <-k.now:
+		case <-k.periodic:
+			if r.cfg.Now().Before(retryAt) {
+				continue
+			}
 		}
 		err := r.reconcileCluster(ctx, id)
 		switch {
@@ -177,16 +212,13 @@ func (r *Reconciler) work(ctx context.Context, id string, kick chan struct{}) {
 			r.mu.Unlock()
 			return
 		case err != nil && ctx.Err() == nil:
-			r.log.Error("reconcile cluster", "cluster", id, "err", err, "retry_in", backoff)
-			time.AfterFunc(backoff, func() {
-				select {
-				case kick <- struct{}{}:
-				default:
-				}
-			})
-			backoff = min(backoff*2, 30*time.Second)
+			failures++
+			delay := retryDelay(failures)
+			retryAt = r.cfg.Now().Add(delay)
+			r.log.Error("reconcile cluster", "cluster", id, "err", err, "retry_in", delay)
+			time.AfterFunc(delay, func() { kick(k.periodic) })
 		default:
-			backoff = time.Second
+			failures, retryAt = 0, time.Time{}
 		}
 	}
 }
@@ -226,17 +258,24 @@ func (r *Reconciler) reconcileCluster(ctx context.Context, id string) error {
 		if err != nil {
 			return err
 		}
-		if err := r.driver.Create(ctx, r.volumeSpec(c, port), engine.Bootstrap{
+		spec := r.volumeSpec(c, port)
+		logOff := logSize(spec.LogFile)
+		if err := r.driver.Create(ctx, spec, engine.Bootstrap{
 			MasterUsername:         c.MasterUsername,
 			MasterPasswordVerifier: c.MasterPasswordVerifier,
 			DatabaseName:           c.DatabaseName,
 		}); err != nil {
+			// A full volume is said (the retries back off in work); anything else leaves
+			// the cluster creating while it is retried.
+			if st, reason := classifyStart(err, logSince(spec.LogFile, logOff), volumeFree(r.clusterDir(c))); st == store.StatusStorageFull {
+				r.setClusterStatus(ctx, id, func(cur store.Cluster) bool { return cur.Status == store.StatusCreating }, st, reason)
+			}
 			return fmt.Errorf("create volume: %w", err)
 		}
 		if c, err = r.store.UpdateCluster(ctx, id, func(c *store.Cluster) error {
 			c.VolumeReady = true
-			if c.Status == store.StatusCreating {
-				c.Status = store.StatusAvailable
+			if c.Status == store.StatusCreating || c.Status == store.StatusStorageFull {
+				c.Status, c.StatusReason = store.StatusAvailable, ""
 			}
 			return nil
 		}); err != nil {
@@ -249,8 +288,12 @@ func (r *Reconciler) reconcileCluster(ctx context.Context, id string) error {
 		return fmt.Errorf("security groups: %w", err)
 	}
 	var errs []error
+	waiting := false // a server is down and waits for its next start
 	for _, m := range members {
-		if err := r.reconcileInstance(ctx, c, m, admission); err != nil {
+		switch err := r.reconcileInstance(ctx, c, m, admission); {
+		case errors.Is(err, errWaiting):
+			waiting = true
+		case err != nil:
 			errs = append(errs, fmt.Errorf("instance %s: %w", m.ID, err))
 		}
 	}
@@ -260,7 +303,7 @@ func (r *Reconciler) reconcileCluster(ctx context.Context, id string) error {
 		// the next one to start.
 		done = slices.ContainsFunc(members, func(m store.Instance) bool { return m.Writer && m.Status != store.StatusDeleting })
 	}
-	if done && len(errs) == 0 {
+	if done && !waiting && len(errs) == 0 {
 		// Every running server now has the change (IAM authentication reaches pg_hba.conf
 		// by a reload in reconcileInstance): the modification is done.
 		if _, err := r.store.UpdateCluster(ctx, id, func(cur *store.Cluster) error {
@@ -274,9 +317,17 @@ func (r *Reconciler) reconcileCluster(ctx context.Context, id string) error {
 		r.log.Info("cluster modified", "cluster", id, "iam_database_authentication", c.IAMAuth,
 			"master_password_reset", c.Status == store.StatusResettingMaster)
 	}
+	if err := r.followWriter(ctx, id); err != nil {
+		errs = append(errs, err)
+	}
 	return errors.Join(errs...)
 }
 
+// errWaiting says that an instance's server is down and waits for its next start: its
+// status says why, and the pass is not an error.
+var errWaiting = errors.New("server not running; waiting for the next start")
+
+// reconcileInstance gathers the facts about m, decides, and carries the decision out.
 func (r *Reconciler) reconcileInstance(ctx context.Context, c store.Cluster, m store.Instance, admission admission) error {
 	if m.Status == store.StatusDeleting {
 		return r.deleteInstance(ctx, c, m)
@@ -305,41 +356,58 @@ func (r *Reconciler) reconcileInstance(ctx context.Context, c store.Cluster, m s
 	if err != nil {
 		return fmt.Errorf("server certificate: %w", err)
 	}
+	// A (re)start applies every parameter, static ones included.
+	spec := r.instanceSpec(c, m, d.Values)
 	running := r.driver.Status(m.ID).State == engine.StateRunning
-	if !running || m.Status == store.StatusRebooting {
-		// A (re)start applies every parameter, static ones included.
-		spec := r.instanceSpec(c, m, d.Values)
-		if running {
-			err = r.driver.Restart(ctx, spec)
-		} else {
-			err = r.driver.Start(ctx, spec)
-		}
-		if err != nil {
-			return fmt.Errorf("start: %w", err)
-		}
-		r.setApplied(m.ID, d.Values, c)
-		r.log.Info("instance running", "instance", m.ID, "cluster", c.ID, "rebooted", m.Status == store.StatusRebooting)
-		started := &store.StartedParams{ClusterGroup: d.ClusterGroup, DBGroup: d.DBGroup, Values: d.Values}
-		// Route first: a client that sees "available" must reach the server.
-		r.setRoute(c, m, d.Now(started), admission)
-		if m, err = r.settle(ctx, c, m, started); err != nil {
+	f := facts{
+		Instance:  m,
+		Running:   running,
+		Accepting: running && r.driver.Accepting(spec),
+		Pending:   reissued || r.appliedChanged(m.ID, d.Now(m.Started), c),
+		Spec:      startKey(d.Values, c, m),
+		Now:       r.cfg.Now(),
+	}
+	r.mu.Lock()
+	if !running {
+		r.backoff[m.ID] = r.backoff[m.ID].ended(f.Now)
+	}
+	f.Backoff = r.backoff[m.ID]
+	r.mu.Unlock()
+	dec := decide(f)
+	if dec.Status != "" {
+		if m, err = r.mark(ctx, m, dec.Status, dec.Reason); err != nil {
 			return err
 		}
-	} else if now := d.Now(m.Started); reissued || r.appliedChanged(m.ID, now, c) {
+	}
+	up := f.Accepting // the server accepts connections once the action is done
+	switch dec.Action {
+	case actWait:
+		return errWaiting
+	case actStart, actRestart:
+		if m, err = r.start(ctx, c, m, d, spec, f, admission); err != nil {
+			return err
+		}
+		up = true
+	case actReload:
 		// Dynamic parameters and a new certificate take effect on reload: PostgreSQL rereads
 		// its certificate on SIGHUP and open sessions keep theirs.
+		now := d.Now(m.Started)
 		if err := r.driver.Reload(ctx, r.instanceSpec(c, m, now)); err != nil {
 			return fmt.Errorf("reload: %w", err)
 		}
 		r.setApplied(m.ID, now, c)
 		r.log.Info("instance reloaded", "instance", m.ID, "cluster", c.ID, "new_certificate", reissued)
-		if reissued {
-			if m, err = r.settle(ctx, c, m, nil); err != nil {
-				return err
-			}
+		if m, err = r.settle(ctx, c, m, nil); err != nil {
+			return err
+		}
+	case actSettle:
+		// Nothing was left to apply (say, the CA asked for is the one already served), or
+		// the server accepts connections again.
+		if m, err = r.settle(ctx, c, m, nil); err != nil {
+			return err
 		}
 	}
-	if c.Status == store.StatusResettingMaster && m.Writer {
+	if up && c.Status == store.StatusResettingMaster && m.Writer {
 		// Idempotent: after a crash half-way the store still says resetting, and this runs
 		// again. Open sessions are not touched.
 		spec := r.volumeSpec(c, m.PrivatePort)
@@ -349,15 +417,126 @@ func (r *Reconciler) reconcileInstance(ctx context.Context, c store.Cluster, m s
 		}
 		r.log.Info("master user reset", "instance", m.ID, "cluster", c.ID, "master_username", c.MasterUsername)
 	}
-	if m.Status == store.StatusModifying {
-		// Nothing was left to apply (say, the CA asked for is the one already served).
-		if m, err = r.settle(ctx, c, m, nil); err != nil {
-			return err
-		}
-	}
 	r.setRoute(c, m, d.Now(m.Started), admission)
 	r.gateway.FenceServer(c.ID, m.ID, m.PrivatePort, r.driver.Status(m.ID).PID) // its account may bind the port
+	if !up {
+		return errWaiting
+	}
 	return nil
+}
+
+// start carries out actStart and actRestart: the server runs with spec and m is settled,
+// or the failure is recorded in m's status and backoff and errWaiting returned.
+func (r *Reconciler) start(ctx context.Context, c store.Cluster, m store.Instance, d params.Desired, spec engine.Spec, f facts, admission admission) (store.Instance, error) {
+	logOff := logSize(spec.LogFile)
+	var err error
+	if f.Running {
+		err = r.driver.Restart(ctx, spec)
+	} else {
+		err = r.driver.Start(ctx, spec)
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			return m, err // serve is stopping: nothing was learnt about the server
+		}
+		return m, r.startFailed(ctx, c, m, spec, f, logOff, err)
+	}
+	r.mu.Lock()
+	r.backoff[m.ID] = r.backoff[m.ID].started(f.Spec, f.Now)
+	r.mu.Unlock()
+	r.metrics.started(c.ID, m.ID)
+	r.setApplied(m.ID, d.Values, c)
+	r.log.Info("instance running", "instance", m.ID, "cluster", c.ID, "rebooted", f.Running, "previous_status", m.Status)
+	started := &store.StartedParams{ClusterGroup: d.ClusterGroup, DBGroup: d.DBGroup, Values: d.Values}
+	// Route first: a client that sees "available" must reach the server.
+	r.setRoute(c, m, d.Now(started), admission)
+	return r.settle(ctx, c, m, started)
+}
+
+// startFailed records a failed start: the status and reason that fit, the next attempt
+// further away, the metrics.
+func (r *Reconciler) startFailed(ctx context.Context, c store.Cluster, m store.Instance, spec engine.Spec, f facts, logOff int64, cause error) error {
+	status, reason := classifyStart(cause, logSince(spec.LogFile, logOff), volumeFree(r.clusterDir(c)))
+	r.mu.Lock()
+	b := r.backoff[m.ID].failed(f.Spec, f.Now)
+	r.backoff[m.ID] = b
+	r.mu.Unlock()
+	r.metrics.failed(c.ID, m.ID, b, status, reason, f.Now)
+	r.log.Error("instance cannot start", "instance", m.ID, "cluster", c.ID, "status", status, "reason", reason,
+		"failures", b.Failures, "retry_in", b.Next.Sub(f.Now), "err", cause)
+	if _, err := r.store.UpdateInstance(ctx, m.ID, func(in *store.Instance) error {
+		if in.Status != store.StatusDeleting {
+			in.Status, in.StatusReason = status, reason
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	return errWaiting
+}
+
+// mark sets m's status and reason, unless the API changed the status since the pass read
+// it (a DeleteDBInstance or a reboot asked for meanwhile wins).
+func (r *Reconciler) mark(ctx context.Context, m store.Instance, status store.Status, reason string) (store.Instance, error) {
+	from := m.Status
+	m, err := r.store.UpdateInstance(ctx, m.ID, func(in *store.Instance) error {
+		if in.Status == from {
+			in.Status, in.StatusReason = status, reason
+		}
+		return nil
+	})
+	if err == nil && m.Status == status {
+		r.log.Info("instance status", "instance", m.ID, "status", status, "reason", reason)
+	}
+	return m, err
+}
+
+// startKey identifies what a start of m's server runs with: a change to it (a parameter
+// fixed, a new certificate) is tried at once, whatever the backoff.
+func startKey(v params.Values, c store.Cluster, m store.Instance) string {
+	return fingerprint(v) + strconv.FormatBool(c.IAMAuth) + m.CertCA + strconv.Itoa(m.PrivatePort)
+}
+
+// followWriter makes the cluster's status follow its writer's (see clusterFollow).
+func (r *Reconciler) followWriter(ctx context.Context, id string) error {
+	members, err := r.store.ClusterInstances(ctx, id)
+	if err != nil {
+		return err
+	}
+	var writer *store.Instance
+	for i := range members {
+		if members[i].Writer && members[i].Status != store.StatusDeleting {
+			writer = &members[i]
+		}
+	}
+	return r.setClusterStatusFn(ctx, id, func(cur store.Cluster) (store.Status, string, bool) {
+		return clusterFollow(cur, writer)
+	})
+}
+
+// setClusterStatus sets the cluster's status and reason when when says so of its current
+// record.
+func (r *Reconciler) setClusterStatus(ctx context.Context, id string, when func(store.Cluster) bool, status store.Status, reason string) {
+	if err := r.setClusterStatusFn(ctx, id, func(cur store.Cluster) (store.Status, string, bool) {
+		return status, reason, when(cur)
+	}); err != nil {
+		r.log.Error("cluster status", "cluster", id, "err", err)
+	}
+}
+
+func (r *Reconciler) setClusterStatusFn(ctx context.Context, id string, fn func(store.Cluster) (store.Status, string, bool)) error {
+	var changed *store.Cluster
+	_, err := r.store.UpdateCluster(ctx, id, func(cur *store.Cluster) error {
+		if status, reason, ok := fn(*cur); ok {
+			cur.Status, cur.StatusReason = status, reason
+			changed = cur
+		}
+		return nil
+	})
+	if changed != nil && err == nil {
+		r.log.Info("cluster status", "cluster", id, "status", changed.Status, "reason", changed.StatusReason)
+	}
+	return err
 }
 
 // setRoute points the cluster endpoint at its writer, with the checks the running
@@ -428,7 +607,9 @@ func (r *Reconciler) deleteInstance(ctx context.Context, c store.Cluster, m stor
 		delete(r.admitted, c.ID)
 	}
 	delete(r.applied, m.ID)
+	delete(r.backoff, m.ID)
 	r.mu.Unlock()
+	r.metrics.forget(c.ID, m.ID)
 	r.gateway.Refresh(c.ID)
 	spec := r.volumeSpec(c, m.PrivatePort)
 	spec.Name = m.ID
@@ -524,8 +705,9 @@ func (r *Reconciler) ensureCert(ctx context.Context, c store.Cluster, m store.In
 	return m, true, nil
 }
 
-// settle records what m's server now runs with (its certificate and, after a (re)start,
-// its parameters) and ends the status that waited for it.
+// settle records what m's server, which accepts connections, now runs with (its
+// certificate and, after a (re)start, its parameters) and ends the status that waited for
+// it: this is where an instance becomes available.
 func (r *Reconciler) settle(ctx context.Context, c store.Cluster, m store.Instance, started *store.StartedParams) (store.Instance, error) {
 	return r.store.UpdateInstance(ctx, m.ID, func(in *store.Instance) error {
 		in.CertPEM, in.KeyPEM, in.CertCA = m.CertPEM, m.KeyPEM, m.CertCA
@@ -533,10 +715,14 @@ func (r *Reconciler) settle(ctx context.Context, c store.Cluster, m store.Instan
 			in.Started = started
 		}
 		switch {
-		case started != nil && (in.Status == store.StatusCreating || in.Status == store.StatusRebooting):
-			in.Status = store.StatusAvailable
-		case in.Status == store.StatusModifying && in.CA(c) == m.CertCA:
-			in.Status = store.StatusAvailable
+		case in.Status == store.StatusModifying:
+			if in.CA(c) == m.CertCA {
+				in.Status, in.StatusReason = store.StatusAvailable, ""
+			}
+		case in.RebootRequested() && started == nil:
+			// asked for while this pass ran: the next pass restarts
+		case in.Status == store.StatusCreating, in.Status == store.StatusRebooting, in.Status.Unhealthy():
+			in.Status, in.StatusReason = store.StatusAvailable, ""
 		}
 		return nil
 	})
