@@ -9,6 +9,8 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -39,7 +41,8 @@ type statusRig struct {
 func newStatusRig(t *testing.T) *statusRig {
 	t.Helper()
 	ctx := context.Background()
-	driver, err := engine.NewLocal(nil, engine.Options{})
+	// A server that hangs on a full volume is given up on in seconds, not minutes.
+	driver, err := engine.NewLocal(nil, engine.Options{StartTimeout: 10 * time.Second})
 	if err != nil {
 		t.Skipf("no PostgreSQL: %v", err)
 	}
@@ -288,5 +291,79 @@ func TestServerThatCannotStartIsNotAvailable(t *testing.T) {
 	g.pass()
 	if in := g.instance(); in.Status != store.StatusAvailable || g.attempts("ok") != 2 || g.driver.Status("i1").PID == pid {
 		t.Fatalf("after the delay: %q, starts %d", in.Status, g.attempts("ok"))
+	}
+}
+
+// TestFullVolumeIsStorageFull: a server whose volume (a small tmpfs) is full cannot start
+// again after it ends: the instance and its cluster are storage-full, with the reason, and
+// once space is freed the next start after the delay makes them available again.
+func TestFullVolumeIsStorageFull(t *testing.T) {
+	g := newStatusRig(t)
+	g.addCluster("")
+	c := g.cluster()
+	vol := g.r.clusterDir(c)
+	if err := os.MkdirAll(vol, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=80m,mode=0755", "tmpfs", vol).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount a tmpfs: %v %s", err, out)
+	}
+	t.Cleanup(func() {
+		// Before the cluster's deletion: the server stops, then the mount goes.
+		if err := g.driver.Stop(context.Background(), g.r.volumeSpec(c, 0)); err != nil {
+			t.Error(err)
+		}
+		if out, err := exec.Command("umount", vol).CombinedOutput(); err != nil {
+			t.Errorf("umount: %v %s", err, out)
+			exec.Command("umount", "-l", vol).Run()
+		}
+	})
+
+	g.pass()
+	if in := g.instance(); in.Status != store.StatusAvailable {
+		t.Fatalf("on a volume with room: %q %q", in.Status, in.StatusReason)
+	}
+	filler := filepath.Join(vol, "filler")
+	f, err := os.Create(filler)
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 1<<20)
+	for {
+		if _, err := f.Write(buf); err != nil {
+			if !errors.Is(err, syscall.ENOSPC) {
+				t.Fatal(err)
+			}
+			break
+		}
+	}
+	f.Close()
+
+	// The server ends long after its start: one more start is tried at once, and fails.
+	g.clock = g.clock.Add(stableAfter)
+	if err := syscall.Kill(g.driver.Status("i1").PID, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; g.driver.Status("i1").State == engine.StateRunning; i++ {
+		if i > 1000 {
+			t.Fatal("the driver did not see the postmaster end")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	g.pass()
+	in, c := g.instance(), g.cluster()
+	if in.Status != store.StatusStorageFull || in.StatusReason != reasonStorageFull || c.Status != store.StatusStorageFull {
+		t.Fatalf("on a full volume: instance %q %q, cluster %q; starts failed %d", in.Status, in.StatusReason, c.Status, g.attempts("failed"))
+	}
+	g.pass()
+	if g.attempts("failed") != 1 {
+		t.Errorf("retried before the delay: %d attempts", g.attempts("failed"))
+	}
+
+	os.Remove(filler)
+	g.clock = g.r.backoff["i1"].Next
+	g.pass()
+	if in, c := g.instance(), g.cluster(); in.Status != store.StatusAvailable || c.Status != store.StatusAvailable || in.StatusReason != "" {
+		t.Fatalf("with room again: instance %q %q, cluster %q", in.Status, in.StatusReason, c.Status)
 	}
 }
