@@ -215,8 +215,8 @@ func (r *Reconciler) work(ctx context.Context, id string, k kicks) {
 			failures++
 			delay := retryDelay(failures)
 			retryAt = r.cfg.Now().Add(delay)
+			// The first periodic kick after retryAt retries.
 			r.log.Error("reconcile cluster", "cluster", id, "err", err, "retry_in", delay)
-			time.AfterFunc(delay, func() { kick(k.periodic) })
 		default:
 			failures, retryAt = 0, time.Time{}
 		}
