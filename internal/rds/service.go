@@ -665,6 +665,10 @@ func (s *Service) instanceXML(ctx context.Context, in store.Instance, c store.Cl
 	if in.PendingCAIdentifier != "" {
 		x.PendingModifiedValues = &xmlPendingModifiedValues{CACertificateIdentifier: in.PendingCAIdentifier}
 	}
+	if in.StatusReason != "" {
+		// The reconciler's reason for a status it set (a server that cannot start).
+		x.StatusInfos = &xmlStatusInfos{[]xmlStatusInfo{{StatusType: "instance", Normal: in.Status == store.StatusAvailable, Status: string(in.Status), Message: in.StatusReason}}}
+	}
 	return x, nil
 }
 

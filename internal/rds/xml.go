@@ -116,7 +116,21 @@ type xmlInstance struct {
 	NetworkType                      string                    `xml:"NetworkType"`
 	CertificateDetails               *xmlCertificateDetails    `xml:"CertificateDetails,omitempty"`
 	PendingModifiedValues            *xmlPendingModifiedValues `xml:"PendingModifiedValues,omitempty"`
+	StatusInfos                      *xmlStatusInfos           `xml:"StatusInfos,omitempty"`
 	TagList                          xmlTagList                `xml:"TagList"`
+}
+
+// xmlStatusInfos say why an instance is not available (RDS uses the list for read
+// replication only; SDKs read any StatusType).
+type xmlStatusInfos struct {
+	Items []xmlStatusInfo `xml:"DBInstanceStatusInfo"`
+}
+
+type xmlStatusInfo struct {
+	StatusType string `xml:"StatusType"`
+	Normal     bool   `xml:"Normal"`
+	Status     string `xml:"Status"`
+	Message    string `xml:"Message"`
 }
 
 type clusterResult struct {
