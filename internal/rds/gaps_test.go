@@ -73,7 +73,7 @@ func TestModifyDBInstanceParameterGroup(t *testing.T) {
 	if g := x.DBParameterGroups[0]; g.DBParameterGroupName != "g2" || g.ParameterApplyStatus != "pending-reboot" {
 		t.Errorf("after modify: %+v", g)
 	}
-	if x.DBInstanceStatus != store.StatusAvailable {
+	if store.Status(x.DBInstanceStatus) != store.StatusAvailable {
 		t.Errorf("status %s: a group change does not take the instance down", x.DBInstanceStatus)
 	}
 	// The reboot applies it: the reconciler restarts the server with the new group.
