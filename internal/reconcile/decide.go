@@ -26,12 +26,15 @@ func (a action) String() string { return actionNames[a] }
 
 // facts are what a pass knows about one instance before it acts.
 type facts struct {
-	Instance  store.Instance // the record: status, reason, whether a reboot was asked for
-	Running   bool           // the driver's server runs
-	Accepting bool           // and accepts connections
-	Pending   bool           // settings or a certificate differ from what the server runs with
-	Backoff   backoff        // the failed starts before this pass
-	Spec      string         // what a start would run (startKey): a new one is tried at once
+	Instance store.Instance // the record: status, reason, whether a reboot was asked for
+	Running  bool           // the driver's server runs
+	// Ended: the driver ran the server and it ended without being asked to. A server the
+	// driver never ran (serve just started) may still be running, to be adopted by Start.
+	Ended     bool
+	Accepting bool    // and accepts connections
+	Pending   bool    // settings or a certificate differ from what the server runs with
+	Backoff   backoff // the failed starts before this pass
+	Spec      string  // what a start would run (startKey): a new one is tried at once
 	Now       time.Time
 }
 
@@ -63,8 +66,8 @@ func decide(f facts) decision {
 		if f.Backoff.waiting(f.Spec, f.Now) {
 			d.Action = actWait
 		}
-		if m.Status == store.StatusAvailable {
-			// It ran and ended (or serve restarted): say so while it is down.
+		if m.Status == store.StatusAvailable && f.Ended {
+			// It ran and ended: say so while it is down.
 			d.Status, d.Reason = store.StatusRebooting, reasonStarting
 		}
 		// creating, rebooting, modifying: the start carries the change out; a failure

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/borealis-db/borealis/internal/engine"
 	"github.com/borealis-db/borealis/internal/store"
 )
 
@@ -36,8 +37,11 @@ func TestDecide(t *testing.T) {
 			facts{Instance: inst(store.StatusCreating, "")},
 			decision{Action: actStart}},
 		{"an available instance whose server ended is rebooting while it starts again",
-			facts{Instance: inst(store.StatusAvailable, "")},
+			facts{Instance: inst(store.StatusAvailable, ""), Ended: true},
 			decision{Action: actStart, Status: store.StatusRebooting, Reason: reasonStarting}},
+		{"an available instance whose server this serve never ran is started (or adopted) as it is",
+			facts{Instance: inst(store.StatusAvailable, "")},
+			decision{Action: actStart}},
 		{"a reboot asked for while no server runs is a start",
 			facts{Instance: inst(store.StatusRebooting, "")},
 			decision{Action: actStart}},
@@ -48,7 +52,7 @@ func TestDecide(t *testing.T) {
 			facts{Instance: inst(store.StatusIncompatibleParameters, reasonParameters), Backoff: failedOnce, Spec: "s1", Now: t0.Add(999 * time.Millisecond)},
 			decision{Action: actWait}},
 		{"an available instance whose server ended soon after its start waits, rebooting",
-			facts{Instance: inst(store.StatusAvailable, ""), Backoff: failedOnce, Spec: "s1", Now: t0},
+			facts{Instance: inst(store.StatusAvailable, ""), Ended: true, Backoff: failedOnce, Spec: "s1", Now: t0},
 			decision{Action: actWait, Status: store.StatusRebooting, Reason: reasonStarting}},
 		{"once the delay has passed the start is tried again",
 			facts{Instance: inst(store.StatusFailed, reasonFailed), Backoff: failedOnce, Spec: "s1", Now: t0.Add(time.Second)},
@@ -119,7 +123,9 @@ func TestDecideNeverSaysAvailableWithoutAServer(t *testing.T) {
 		for _, reason := range []string{"", reasonStarting} {
 			for _, running := range []bool{false, true} {
 				for _, accepting := range []bool{false, true} {
-					f := facts{Instance: inst(st, reason), Running: running, Accepting: running && accepting, Now: t0}
+					// A server the driver never ran may run still (adoption): only one that
+					// ended is known to be down.
+					f := facts{Instance: inst(st, reason), Running: running, Accepting: running && accepting, Ended: !running, Now: t0}
 					d := decide(f)
 					if d.Status == store.StatusAvailable {
 						t.Errorf("%+v: decide sets available itself", f)
@@ -212,6 +218,7 @@ func TestClusterFollowsItsWriter(t *testing.T) {
 		ok         bool
 	}{
 		{"a failing writer fails the cluster", cluster(store.StatusAvailable, ""), w(store.StatusStorageFull, reasonStorageFull), store.StatusStorageFull, reasonStorageFull, true},
+		{"a writer whose port is taken", cluster(store.StatusAvailable, ""), w(store.StatusIncompatibleNetwork, reasonServerPort), store.StatusIncompatibleNetwork, reasonServerPort, true},
 		{"the reason changes with the writer's", cluster(store.StatusFailed, reasonFailed), w(store.StatusIncompatibleParameters, reasonParameters), store.StatusIncompatibleParameters, reasonParameters, true},
 		{"a writer serving again makes the cluster available", cluster(store.StatusIncompatibleParameters, reasonParameters), w(store.StatusAvailable, ""), store.StatusAvailable, "", true},
 		{"nothing changes when both agree", cluster(store.StatusAvailable, ""), w(store.StatusAvailable, ""), "", "", false},
@@ -242,6 +249,10 @@ func TestClassifyStart(t *testing.T) {
 		want   store.Status
 		reason string
 	}{
+		{"the server's port is held by another program", &engine.PortTakenError{Port: 5432, Holder: "another program"}, "", 1 << 30,
+			store.StatusIncompatibleNetwork, reasonServerPort},
+		{"the server's port is in use", fmt.Errorf("engine: i1: %w", &os.SyscallError{Syscall: "bind", Err: syscall.EADDRINUSE}), "", 1 << 30,
+			store.StatusIncompatibleNetwork, reasonServerPort},
 		{"no space in the log", exited,
 			"2026-01-01 00:00:00.000 UTC [12] PANIC:  could not write to file \"pg_wal/xlogtemp.12\": No space left on device\n", 1 << 30,
 			store.StatusStorageFull, reasonStorageFull},

@@ -47,10 +47,12 @@ func (r *Reconciler) reconcileInstance(ctx context.Context, c store.Cluster, m s
 	}
 	// A (re)start applies every parameter, static ones included.
 	spec := r.instanceSpec(c, m, d.Values)
-	running := r.driver.Status(m.ID).State == engine.StateRunning
+	state := r.driver.Status(m.ID).State
+	running := state == engine.StateRunning
 	f := facts{
 		Instance:  m,
 		Running:   running,
+		Ended:     state == engine.StateCrashed,
 		Accepting: running && r.driver.Accepting(spec),
 		Pending:   reissued || r.appliedChanged(m.ID, d.Now(m.Started), c),
 		Spec:      startKey(d.Values, c, m),
