@@ -8,6 +8,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/borealis-db/borealis/internal/engine"
 	"github.com/borealis-db/borealis/internal/store"
 )
 
@@ -21,6 +22,8 @@ const (
 	reasonStorageFull = "The database server cannot start: its storage volume is full."
 	reasonParameters  = "The database server cannot start with the values of its parameter groups"
 	reasonFailed      = "The database server cannot start; the server log says why."
+	reasonServerPort  = "The database server cannot start: its port is taken by another program or server."
+	reasonEndpoint    = "The cluster endpoint cannot listen: its port is taken by another program or server."
 )
 
 var (
@@ -51,6 +54,9 @@ var parameterFailures = []struct{ text, params string }{
 // classifyStart says what a failed start means: err is the driver's error, log what the
 // server wrote during the attempt, free the bytes left on the volume (-1: unknown).
 func classifyStart(err error, log string, free int64) (store.Status, string) {
+	if portTaken(err) {
+		return store.StatusIncompatibleNetwork, reasonServerPort
+	}
 	// err's text is not searched: it quotes the log's tail, older lines included.
 	if errors.Is(err, syscall.ENOSPC) || strings.Contains(log, "No space left on device") {
 		return store.StatusStorageFull, reasonStorageFull
@@ -72,6 +78,11 @@ func classifyStart(err error, log string, free int64) (store.Status, string) {
 		return store.StatusStorageFull, reasonStorageFull
 	}
 	return store.StatusFailed, reasonFailed
+}
+
+// portTaken reports whether err is a port someone else holds.
+func portTaken(err error) bool {
+	return errors.Is(err, engine.ErrPortTaken) || errors.Is(err, syscall.EADDRINUSE)
 }
 
 // maxLogRead bounds what logSince reads: a start writes a few lines.

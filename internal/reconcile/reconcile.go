@@ -246,7 +246,21 @@ func (r *Reconciler) reconcileCluster(ctx context.Context, id string) error {
 		addrs[i] = net.JoinHostPort(a, strconv.Itoa(c.Port))
 	}
 	if err := r.gateway.Ensure(id, addrs, r.route(id)); err != nil {
+		if portTaken(err) {
+			// Never available through a port that leads elsewhere (RDS's incompatible-network).
+			r.setClusterStatus(ctx, id, func(cur store.Cluster) bool {
+				return cur.Status.Settled() || cur.Status == store.StatusCreating
+			}, store.StatusIncompatibleNetwork, reasonEndpoint)
+		}
 		return fmt.Errorf("endpoint %v: %w", addrs, err)
+	}
+	if c.Status == store.StatusIncompatibleNetwork && c.StatusReason == reasonEndpoint {
+		// The endpoint listens again; the writer's status is followed below.
+		again := store.StatusAvailable
+		if !c.VolumeReady {
+			again = store.StatusCreating
+		}
+		r.setClusterStatus(ctx, id, func(cur store.Cluster) bool { return cur.StatusReason == reasonEndpoint }, again, "")
 	}
 	c, err = r.ensureSecrets(ctx, c)
 	if err != nil {

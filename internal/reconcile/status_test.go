@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -365,5 +366,28 @@ func TestFullVolumeIsStorageFull(t *testing.T) {
 	g.pass()
 	if in, c := g.instance(), g.cluster(); in.Status != store.StatusAvailable || c.Status != store.StatusAvailable || in.StatusReason != "" {
 		t.Fatalf("with room again: instance %q %q, cluster %q", in.Status, in.StatusReason, c.Status)
+	}
+}
+
+// TestTakenEndpointPortIsIncompatibleNetwork: a cluster whose endpoint port another
+// program holds is incompatible-network with the reason, never available (clients on that
+// port would reach the other program); once the port is free the cluster comes up.
+func TestTakenEndpointPortIsIncompatibleNetwork(t *testing.T) {
+	g := newStatusRig(t)
+	g.addCluster("")
+	ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(g.cluster().Port)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := g.r.reconcileCluster(g.ctx, "c1"); err == nil {
+		t.Fatal("a pass with the endpoint's port taken succeeded")
+	}
+	if c := g.cluster(); c.Status != store.StatusIncompatibleNetwork || c.StatusReason != reasonEndpoint {
+		t.Fatalf("cluster with its port taken: %q %q", c.Status, c.StatusReason)
+	}
+	ln.Close()
+	g.pass()
+	if c, in := g.cluster(), g.instance(); c.Status != store.StatusAvailable || c.StatusReason != "" || in.Status != store.StatusAvailable {
+		t.Fatalf("with the port free: cluster %q %q, instance %q", c.Status, c.StatusReason, in.Status)
 	}
 }

@@ -30,13 +30,14 @@ const (
 	StatusFailed                 Status = "failed"
 	StatusStorageFull            Status = "storage-full"
 	StatusIncompatibleParameters Status = "incompatible-parameters"
+	StatusIncompatibleNetwork    Status = "incompatible-network" // a port it needs is taken
 )
 
 // Unhealthy reports whether s is one the reconciler sets because the server cannot serve:
 // it ends, without a reboot, once the server starts and accepts connections.
 func (s Status) Unhealthy() bool {
 	switch s {
-	case StatusFailed, StatusStorageFull, StatusIncompatibleParameters:
+	case StatusFailed, StatusStorageFull, StatusIncompatibleParameters, StatusIncompatibleNetwork:
 		return true
 	}
 	return false
