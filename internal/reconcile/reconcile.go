@@ -86,6 +86,10 @@ type Reconciler struct {
 	applied  map[string]string  // instance id → fingerprint of the settings its server runs with
 	cas      map[string]*pki.CA // CAs read so far; a CA never changes once made
 	wg       sync.WaitGroup
+
+	// firstPass counts the clusters of the first dispatch that have not finished a pass:
+	// until they all have, what an earlier serve left in the kernel stays in force.
+	firstPass sync.WaitGroup
 }
 
 // New returns a reconciler; Run starts it.
@@ -132,8 +136,13 @@ func (r *Reconciler) Run(ctx context.Context) {
 	tick := time.NewTicker(r.cfg.Interval)
 	defer tick.Stop()
 	periodic := false
+	first := true
 	for {
-		r.dispatch(ctx, periodic)
+		r.dispatch(ctx, periodic, first)
+		if first {
+			first = false
+			go r.releaseUnclaimed(ctx)
+		}
 		periodic = false
 		select {
 		case <-ctx.Done():
@@ -152,7 +161,17 @@ func (r *Reconciler) Run(ctx context.Context) {
 // periodically, which a worker waiting out its backoff ignores.
 type kicks struct{ now, periodic chan struct{} }
 
-func (r *Reconciler) dispatch(ctx context.Context, periodic bool) {
+// releaseUnclaimed lets go of the endpoints and private ports an earlier serve left pinned
+// and this one did not take up, once every cluster has had its first pass: clusters
+// deleted while serve was away are forgotten, existing ones were claimed in that pass.
+func (r *Reconciler) releaseUnclaimed(ctx context.Context) {
+	r.firstPass.Wait()
+	if ctx.Err() == nil {
+		r.gateway.ReleaseUnclaimed()
+	}
+}
+
+func (r *Reconciler) dispatch(ctx context.Context, periodic, first bool) {
 	clusters, err := r.store.Clusters(ctx)
 	if err != nil {
 		if ctx.Err() == nil {
@@ -168,7 +187,12 @@ func (r *Reconciler) dispatch(ctx context.Context, periodic bool) {
 			k = kicks{make(chan struct{}, 1), make(chan struct{}, 1)}
 			r.workers[c.ID] = k
 			r.wg.Add(1)
-			go r.work(ctx, c.ID, k)
+			done := func() {}
+			if first {
+				r.firstPass.Add(1)
+				done = sync.OnceFunc(r.firstPass.Done)
+			}
+			go r.work(ctx, c.ID, k, done)
 		}
 		if periodic {
 			kick(k.periodic)
@@ -188,8 +212,10 @@ func kick(c chan struct{}) {
 // errGone tells a worker that its cluster no longer exists.
 var errGone = errors.New("cluster gone")
 
-func (r *Reconciler) work(ctx context.Context, id string, k kicks) {
+// work runs cluster id's passes; firstDone is called after the first, whatever its result.
+func (r *Reconciler) work(ctx context.Context, id string, k kicks, firstDone func()) {
 	defer r.wg.Done()
+	defer firstDone()
 	failures := 0
 	var retryAt time.Time // after an error, periodic kicks wait until then
 	for {
@@ -203,6 +229,7 @@ func (r *Reconciler) work(ctx context.Context, id string, k kicks) {
 			}
 		}
 		err := r.reconcileCluster(ctx, id)
+		firstDone()
 		switch {
 		case errors.Is(err, errGone):
 			r.mu.Lock()

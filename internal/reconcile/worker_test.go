@@ -74,7 +74,7 @@ func TestPeriodicPassRespectsTheBackoff(t *testing.T) {
 	r := New(Config{DataDir: t.TempDir(), EndpointAddrs: []string{"127.0.0.1"}, Now: now}, st, d, gw, slog.New(slog.DiscardHandler))
 	k := kicks{make(chan struct{}, 1), make(chan struct{}, 1)}
 	r.wg.Add(1)
-	go r.work(ctx, "c1", k)
+	go r.work(ctx, "c1", k, func() {})
 	defer func() { cancel(); r.wg.Wait() }()
 
 	expect := func(want ...string) {
