@@ -12,5 +12,5 @@ func (l *Local) Accepting(s Spec) bool {
 		return false
 	}
 	pid, status := readPidFile(filepath.Join(s.DataDir, pidFile))
-	return pid == st.PID && status == "ready"
+	return pid == st.PID && serving(status)
 }

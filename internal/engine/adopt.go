@@ -63,7 +63,7 @@ func (l *Local) notOurs(s Spec, a account, pf pidFileInfo) string {
 		return "a backend, not a postmaster"
 	case pf.dataDir != s.DataDir || !sameDir(pid, s.DataDir):
 		return "not working on this data directory"
-	case pf.status != "ready" && pf.status != "starting":
+	case !serving(pf.status) && pf.status != "starting":
 		return "status " + strconv.Quote(pf.status)
 	}
 	if uid, ok := procUIDOf(pid); !ok || uid != a.uid {

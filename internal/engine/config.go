@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
+	"net"
 	"sort"
 	"strconv"
 	"strings"
@@ -19,6 +20,10 @@ const (
 	certFile     = "server.crt"
 	keyFile      = "server.key"
 	pidFile      = "postmaster.pid"
+	standbyFile  = "standby.signal"
+	// passFile holds a reader's replication password (libpq's passfile), so that no
+	// setting, which pg_read_all_settings members can read, carries it.
+	passFile = "borealis.pgpass"
 )
 
 // includeLine ends postgresql.conf. PostgreSQL reads postgresql.auto.conf
@@ -37,6 +42,8 @@ var managed = map[string]bool{
 	"hba_file": true, "ident_file": true, "data_directory": true, "config_file": true,
 	"external_pid_file": true, "cluster_name": true,
 	"logging_collector": true, "log_destination": true,
+	// Where and as whom a reader streams from: a secret's file, Borealis' choice alone.
+	"primary_conninfo": true, "primary_slot_name": true,
 	// Directives, not parameters, but written the same way.
 	"include": true, "include_dir": true, "include_if_exists": true,
 }
@@ -78,7 +85,7 @@ func renderConf(s Spec) string {
 	b.WriteString("# postgresql.conf includes this file last.\n\n# Defaults and parameter group\n")
 	writeSettings(&b, merged)
 	b.WriteString("\n# Managed by Borealis\n")
-	writeSettings(&b, map[string]string{
+	own := map[string]string{
 		"listen_addresses":        strings.Trim(s.ListenAddr+","+s.ListenIPv6, ","),
 		"port":                    strconv.Itoa(s.Port),
 		"unix_socket_directories": s.SocketDir,
@@ -90,7 +97,12 @@ func renderConf(s Spec) string {
 		"cluster_name":            s.Name,
 		"logging_collector":       "off",
 		"log_destination":         "stderr",
-	})
+	}
+	if s.Primary != nil {
+		own["primary_conninfo"] = primaryConninfo(s)
+		own["hot_standby"] = "on"
+	}
+	writeSettings(&b, own)
 	return b.String()
 }
 
@@ -192,6 +204,10 @@ func hbaRules(s Spec) []hbaRule {
 		method = "md5"
 	}
 	rules := []hbaRule{
+		{"hostssl", "replication", Replicator, hostPrefix(s.ListenAddr), "scram-sha-256", "readers stream from Borealis' private address only, with its secret"},
+		{"host", "replication", "all", "all", "reject", "no one else replicates"},
+		{"local", "replication", "all", "", "reject", ""},
+		{"host", "all", Replicator, "all", "reject", "the replication role logs in for replication only"},
 		{"local", "all", Admin, "", "md5", "only Borealis, over the socket"},
 		{"host", "all", Admin, "all", "reject", "never over TCP (every TCP client comes through an endpoint)"},
 		{"local", "all", "all", "", "reject", "users come in over TCP only"},
@@ -234,4 +250,12 @@ func renderHBA(rules []hbaRule) string {
 		lines[i] = strings.TrimRight(l, " ")
 	}
 	return strings.Join(lines, "\n")
+}
+
+// hostPrefix is the pg_hba address matching addr alone.
+func hostPrefix(addr string) string {
+	if ip := net.ParseIP(addr); ip != nil && ip.To4() == nil {
+		return addr + "/128"
+	}
+	return addr + "/32"
 }

@@ -24,6 +24,9 @@ type Driver interface {
 	// Create initialises the cluster volume and runs the bootstrap SQL,
 	// leaving the server stopped. Idempotent and crash-safe.
 	Create(ctx context.Context, s Spec, b Bootstrap) error
+	// CreateReplica makes the volume of a reader, s (s.Primary set), from a fresh base
+	// backup of the running server of source, leaving it stopped. Idempotent and crash-safe.
+	CreateReplica(ctx context.Context, s, source Spec) error
 	// Start writes the config files and starts the server; a no-op when the
 	// driver's own server for s.Name is running.
 	Start(ctx context.Context, s Spec) error
@@ -87,6 +90,9 @@ type Spec struct {
 	// PasswordMethod is the pg_hba method for password logins: "md5" (which also
 	// accepts SCRAM-stored passwords) or "scram-sha-256" (SCRAM only). "" is md5.
 	PasswordMethod string
+	// Primary makes the server a hot standby streaming from the writer reached there (a
+	// reader); nil runs it read-write. Only Promote ends a standby's recovery.
+	Primary *Primary
 	// IAMAuth sends members of rds_iam to IAM database authentication; nil refuses them
 	// (as RDS does while the cluster's IAM authentication is off).
 	IAMAuth *IAMAuth
@@ -97,6 +103,12 @@ type Spec struct {
 type IAMAuth struct {
 	LDAPPort int
 	Prefix   string
+}
+
+// Primary is where a reader's server streams WAL from: the writer's private address.
+type Primary struct {
+	Addr string
+	Port int
 }
 
 // Bootstrap is what the first start of a new cluster volume creates.
@@ -137,6 +149,11 @@ type Exit struct {
 
 // Admin is the bootstrap superuser, reserved to Borealis.
 const Admin = "rdsadmin"
+
+// Replicator is the role readers stream WAL as, reserved to Borealis (Aurora's name for
+// it): replication only, over TLS from the private address, with a secret only Borealis
+// holds (see replicationPassword).
+const Replicator = "rdsrepladmin"
 
 // MaxSocketPathLen bounds SocketDir + "/.s.PGSQL.<port>" (sun_path holds 108
 // bytes; the margin leaves room for PostgreSQL's own checks).
@@ -192,6 +209,9 @@ func (s Spec) validate() error {
 	}
 	if ip := net.ParseIP(s.ListenIPv6); s.ListenIPv6 != "" && (ip == nil || ip.To4() != nil) {
 		return fmt.Errorf("engine: %s: IPv6 listen address %q is not an IPv6 address", s.Name, s.ListenIPv6)
+	}
+	if p := s.Primary; p != nil && (net.ParseIP(p.Addr) == nil || p.Port < 1 || p.Port > 65535) {
+		return fmt.Errorf("engine: %s: primary %s:%d is not an IP address and port", s.Name, p.Addr, p.Port)
 	}
 	if len(s.CertPEM) == 0 || len(s.KeyPEM) == 0 {
 		return fmt.Errorf("engine: %s: a TLS certificate and key are required", s.Name)
@@ -267,7 +287,7 @@ func checkMaster(username, verifier string) error {
 
 func reservedRole(name string) bool {
 	switch n := strings.ToLower(name); {
-	case n == Admin, n == "rdsrepladmin", n == "rdstopmgr", n == "public", n == "none":
+	case n == Admin, n == Replicator, n == "rdstopmgr", n == "public", n == "none":
 		return true
 	default:
 		return strings.HasPrefix(n, "rds_") || strings.HasPrefix(n, "pg_")

@@ -530,6 +530,9 @@ func (l *Local) writeConfig(a account, s Spec) error {
 			return err
 		}
 	}
+	if err := writeStandbyFiles(a, s); err != nil {
+		return err
+	}
 	auto, err := readPlain(filepath.Join(dd, autoConfFile))
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("engine: %w", err)
@@ -631,7 +634,7 @@ func (l *Local) waitReady(ctx context.Context, s Spec, p *proc) error {
 	t := time.NewTicker(10 * time.Millisecond)
 	defer t.Stop()
 	for {
-		if pid, st := readPidFile(filepath.Join(s.DataDir, pidFile)); pid == p.pid && st == "ready" {
+		if pid, st := readPidFile(filepath.Join(s.DataDir, pidFile)); pid == p.pid && serving(st) {
 			return nil
 		}
 		select {

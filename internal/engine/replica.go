@@ -1,0 +1,210 @@
+package engine
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/borealis-db/borealis/internal/scram"
+)
+
+// replicationPassword is Replicator's password in the cluster of s: derived from rdsadmin's,
+// which every server of a cluster shares and only Borealis knows, so that nothing more is
+// stored and a reader made on any serve run finds the same one.
+func replicationPassword(s Spec) string {
+	m := hmac.New(sha256.New, []byte(s.AdminPassword))
+	m.Write([]byte("borealis streaming replication"))
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+// primaryConninfo is a reader's primary_conninfo: TLS to the writer's private address, the
+// password in passFile (pg_read_all_settings members read settings, never that file).
+func primaryConninfo(s Spec) string {
+	p := s.Primary
+	return fmt.Sprintf("host=%s port=%d user=%s passfile=%s sslmode=require application_name=%s",
+		p.Addr, p.Port, Replicator, filepath.Join(s.DataDir, passFile), s.Name)
+}
+
+// passLine is the libpq passfile line for Replicator at the primary of s (the password is
+// hex: nothing to escape).
+func passLine(s Spec) []byte {
+	return []byte(fmt.Sprintf("%s:%d:*:%s:%s\n", s.Primary.Addr, s.Primary.Port, Replicator, replicationPassword(s)))
+}
+
+// writeStandbyFiles makes the server of s a standby of s.Primary at its next start.
+func writeStandbyFiles(a account, s Spec) error {
+	if s.Primary == nil {
+		return nil
+	}
+	if err := a.writeFile(filepath.Join(s.DataDir, passFile), passLine(s), 0o600); err != nil {
+		return err
+	}
+	return a.writeFile(filepath.Join(s.DataDir, standbyFile), nil, 0o600)
+}
+
+// ensureReplicator gives Replicator on the running server of s its attributes (replication
+// and login, nothing else) and the cluster's replication password. The session logs
+// nothing: the statement carries the verifier.
+func (l *Local) ensureReplicator(ctx context.Context, s Spec) error {
+	c, err := l.Connect(ctx, s, Admin)
+	if err != nil {
+		return err
+	}
+	defer c.Close(context.Background())
+	if err := setupAdminSession(ctx, c); err != nil {
+		return fmt.Errorf("engine: %s: %w", s.Name, err)
+	}
+	verifier, err := scram.Verifier(replicationPassword(s))
+	if err != nil {
+		return fmt.Errorf("engine: %s: %w", s.Name, err)
+	}
+	return pgx.BeginFunc(ctx, c, func(tx pgx.Tx) error {
+		var exists bool
+		if err := tx.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = $1)", Replicator).Scan(&exists); err != nil {
+			return fmt.Errorf("engine: %s: replication role: %w", s.Name, err)
+		}
+		verb := "CREATE ROLE "
+		if exists {
+			verb = "ALTER ROLE "
+		}
+		q := verb + ident(Replicator) + " WITH LOGIN REPLICATION NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT NOBYPASSRLS CONNECTION LIMIT 5 PASSWORD " + quoteLiteral(verifier)
+		if _, err := tx.Exec(ctx, q); err != nil {
+			// Never the statement: it carries the verifier.
+			return fmt.Errorf("engine: %s: replication role: %s", s.Name, pgErrText(err))
+		}
+		return nil
+	})
+}
+
+// pgErrText is err without anything a server could quote from the statement.
+func pgErrText(err error) string {
+	if pe := (*pgconn.PgError)(nil); errors.As(err, &pe) {
+		return "SQLSTATE " + pe.Code
+	}
+	return "failed"
+}
+
+// CreateReplica makes the reader volume s from a base backup of the running server of
+// source, taken by pg_basebackup as the cluster's OS account (the reader's volume is that
+// account's too) over TLS as Replicator. The copy lands in a staging directory beside
+// DataDir and is renamed into place with the marker written last, so that a crash half-way
+// leaves no volume that looks complete: the next call starts over.
+func (l *Local) CreateReplica(ctx context.Context, s, source Spec) error {
+	if err := s.validate(); err != nil {
+		return err
+	}
+	if err := source.validate(); err != nil {
+		return err
+	}
+	if s.Primary == nil {
+		return fmt.Errorf("engine: %s: a replica needs a primary", s.Name)
+	}
+	if s.OSUser != source.OSUser || s.AdminPassword != source.AdminPassword {
+		return fmt.Errorf("engine: %s: a replica belongs to its source's cluster", s.Name)
+	}
+	inst, err := l.lock(s.Name)
+	if err != nil {
+		return err
+	}
+	defer inst.op.Unlock()
+	a, err := l.account(ctx, s)
+	if err != nil {
+		return err
+	}
+	if created(s) {
+		return nil
+	}
+	if err := l.stop(ctx, inst, s); err != nil {
+		return err
+	}
+	if err := l.prepare(a, s); err != nil {
+		return err
+	}
+	if err := l.ensureReplicator(ctx, source); err != nil {
+		return err
+	}
+	staging := s.DataDir + ".new"
+	if err := os.RemoveAll(staging); err != nil {
+		return fmt.Errorf("engine: %w", err)
+	}
+	if err := a.ensureOwnedDir(staging, 0o700); err != nil {
+		return err
+	}
+	l.log.Info("copying the writer for a reader", "instance", s.Name, "source", source.Name, "account", a.name)
+	if err := l.runBasebackup(ctx, a, s, source, staging); err != nil {
+		os.RemoveAll(staging)
+		return err
+	}
+	// The source's marker came with the copy: this volume is complete only when renamed.
+	if err := os.Remove(filepath.Join(staging, Marker)); err != nil && !os.IsNotExist(err) {
+		return fmt.Errorf("engine: %w", err)
+	}
+	for _, f := range []string{pidFile, passFile, standbyFile} {
+		os.Remove(filepath.Join(staging, f))
+	}
+	if err := a.writeFile(filepath.Join(staging, Marker), []byte("borealis replica 1\n"), 0o600); err != nil {
+		return err
+	}
+	if err := syncDir(staging); err != nil {
+		return fmt.Errorf("engine: %w", err)
+	}
+	if err := os.RemoveAll(s.DataDir); err != nil {
+		return fmt.Errorf("engine: %w", err)
+	}
+	if err := os.Rename(staging, s.DataDir); err != nil {
+		return fmt.Errorf("engine: %w", err)
+	}
+	if err := syncDir(filepath.Dir(s.DataDir)); err != nil {
+		return fmt.Errorf("engine: %w", err)
+	}
+	l.log.Info("reader volume created", "instance", s.Name)
+	return nil
+}
+
+// runBasebackup copies the running server of source into dir.
+func (l *Local) runBasebackup(ctx context.Context, a account, s, source Spec, dir string) error {
+	logf, err := openLog(s.LogFile, l.root)
+	if err != nil {
+		return err
+	}
+	defer logf.Close()
+	conn := fmt.Sprintf("host=%s port=%d user=%s sslmode=require application_name=%s",
+		source.ListenAddr, source.Port, Replicator, s.Name)
+	cmd := exec.Command(filepath.Join(filepath.Dir(l.postgres), "pg_basebackup"),
+		"-D", dir, "-d", conn, "-X", "stream", "-c", "fast", "--no-password")
+	cmd.Dir = "/"
+	// The password by environment: /proc/PID/environ is the account's and root's alone.
+	cmd.Env = append(l.env(), "PGPASSWORD="+replicationPassword(s))
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = sysProcAttr(a, syscall.SIGKILL)
+	if err := l.spawn(cmd); err != nil {
+		return fmt.Errorf("engine: %s: starting pg_basebackup: %w", s.Name, err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err = <-done:
+	case <-ctx.Done():
+		cmd.Process.Kill()
+		<-done
+		err = ctx.Err()
+	}
+	if err != nil {
+		return fmt.Errorf("engine: %s: pg_basebackup: %w; %s ends:\n%s", s.Name, err, s.LogFile, logTail(s.LogFile))
+	}
+	return nil
+}
+
+// serving tells the postmaster.pid statuses of a server that accepts connections: a
+// primary's "ready", a hot standby's "standby".
+func serving(status string) bool { return status == "ready" || status == "standby" }

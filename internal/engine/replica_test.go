@@ -1,0 +1,143 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// readerOf is a reader of f's volume: the same account and volume directory, a data
+// directory, log and port of its own, streaming from f's server.
+func readerOf(t *testing.T, f *fixture, name string) *fixture {
+	t.Helper()
+	r := *f
+	vol := filepath.Dir(f.spec.DataDir)
+	r.spec.Name = name
+	r.spec.DataDir = filepath.Join(vol, "data-"+name)
+	r.spec.LogFile = filepath.Join(vol, name+".log")
+	r.spec.Port = freePort(t)
+	r.spec.Primary = &Primary{Addr: f.spec.ListenAddr, Port: f.spec.Port}
+	return &r
+}
+
+// waitRow polls the reader until the query returns want.
+func waitRow(t *testing.T, c *pgx.Conn, sql, want string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var got string
+		err := c.QueryRow(ctxT(t), sql).Scan(&got)
+		if err == nil && got == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: got %q, %v; want %q", sql, got, err, want)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestReaderStreamsFromTheWriter: a reader made from a base backup of the running writer
+// is a hot standby of it, as the cluster's own account: rows written on the writer are
+// read on the reader, and writes there fail with PostgreSQL's read-only error.
+func TestReaderStreamsFromTheWriter(t *testing.T) {
+	f := newFixture(t, "replw")
+	if err := f.l.Create(ctxT(t), f.spec, f.boot); err != nil {
+		t.Fatal(err)
+	}
+	f.running(t)
+	w := f.admin(t, "appdb")
+	if _, err := w.Exec(ctxT(t), "CREATE TABLE public.t (v text); INSERT INTO public.t VALUES ('before')"); err != nil {
+		t.Fatal(err)
+	}
+	r := readerOf(t, f, "replr")
+	if err := f.l.CreateReplica(ctxT(t), r.spec, f.spec); err != nil {
+		t.Fatal(err)
+	}
+	r.running(t)
+	if !f.l.Accepting(r.spec) {
+		t.Fatal("the reader's server does not accept connections")
+	}
+	if a := r.account(t); owner(r.spec.DataDir) != int64(a.uid) {
+		t.Errorf("reader data directory owned by uid %d, want the cluster's account %s", owner(r.spec.DataDir), a.name)
+	}
+	rc := r.admin(t, "appdb")
+	if got := scalar(t, rc, "SELECT pg_catalog.pg_is_in_recovery()::text"); got != "true" {
+		t.Fatalf("pg_is_in_recovery() on the reader = %s", got)
+	}
+	waitRow(t, rc, "SELECT string_agg(v, ',' ORDER BY v) FROM public.t", "before")
+	if _, err := w.Exec(ctxT(t), "INSERT INTO public.t VALUES ('after')"); err != nil {
+		t.Fatal(err)
+	}
+	waitRow(t, rc, "SELECT string_agg(v, ',' ORDER BY v) FROM public.t", "after,before")
+
+	// The master's password, set on the writer, works on the reader.
+	mc, err := r.tcp(ctxT(t), "master", f.password, "appdb")
+	if err != nil {
+		t.Fatalf("master on the reader: %v", err)
+	}
+	defer mc.Close(context.Background())
+	_, err = mc.Exec(ctxT(t), "INSERT INTO public.t VALUES ('no')")
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) || pe.Code != "25006" {
+		t.Fatalf("write on the reader: %v, want SQLSTATE 25006", err)
+	}
+
+	// Idempotent: a second call leaves the made volume alone.
+	if err := f.l.CreateReplica(ctxT(t), r.spec, f.spec); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(r.spec.DataDir + ".new"); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("staging directory left: %v", err)
+	}
+}
+
+// TestReplicationRoleIsBorealisOnly: the replication role logs in for replication only,
+// from the private address over TLS with the cluster's secret: not as a database session,
+// not with another password, not in plaintext, and no other role replicates.
+func TestReplicationRoleIsBorealisOnly(t *testing.T) {
+	f := newFixture(t, "repla")
+	if err := f.l.Create(ctxT(t), f.spec, f.boot); err != nil {
+		t.Fatal(err)
+	}
+	f.running(t)
+	if err := f.l.ensureReplicator(ctxT(t), f.spec); err != nil {
+		t.Fatal(err)
+	}
+	secret := replicationPassword(f.spec)
+	try := func(user, password, extra string) error {
+		cs := fmt.Sprintf("host=127.0.0.1 port=%d user=%s password=%s dbname=postgres %s", f.spec.Port, user, password, extra)
+		c, err := pgconn.Connect(ctxT(t), cs)
+		if err == nil {
+			c.Close(context.Background())
+		}
+		return err
+	}
+	if err := try(Replicator, secret, "sslmode=require replication=true"); err != nil {
+		t.Fatalf("Borealis' own replication login: %v", err)
+	}
+	for _, c := range []struct{ what, user, password, extra string }{
+		{"a database session", Replicator, secret, "sslmode=require"},
+		{"a logical walsender", Replicator, secret, "sslmode=require replication=database"},
+		{"another password", Replicator, "guess", "sslmode=require replication=true"},
+		{"plaintext", Replicator, secret, "sslmode=disable replication=true"},
+		{"the master", "master", f.password, "sslmode=require replication=true"},
+		{"rdsadmin", Admin, f.spec.AdminPassword, "sslmode=require replication=true"},
+	} {
+		if err := try(c.user, c.password, c.extra); err == nil {
+			t.Errorf("%s: logged in", c.what)
+		}
+	}
+	// The secret never sits in a setting or the auto config.
+	c := f.admin(t, "postgres")
+	if n := scalar(t, c, fmt.Sprintf("SELECT count(*)::text FROM pg_catalog.pg_settings WHERE setting LIKE '%%%s%%'", secret)); n != "0" {
+		t.Errorf("%s settings hold the replication password", n)
+	}
+}
