@@ -42,7 +42,8 @@
  *    - DROP ROLE: cannot drop reserved role "X"
  *    - GRANT/REVOKE of a reserved role (GRANT, CREATE ROLE ... IN ROLE,
  *      ALTER GROUP ... ADD/DROP USER): only members of rds_superuser and
- *      roles holding the role WITH ADMIN OPTION:
+ *      roles holding the role WITH ADMIN OPTION; of rdsrepladmin and
+ *      rdstopmgr, which only Borealis uses, superusers alone:
  *        permission denied to grant reserved role "X"
  *        permission denied to revoke reserved role "X"
  *    - a reserved role may not gain or lose a membership (GRANT ... TO,
@@ -193,6 +194,19 @@ reserved_name(const char *name)
 		pg_strcasecmp(name, "rdsadmin") == 0 ||
 		pg_strcasecmp(name, "rdsrepladmin") == 0 ||
 		pg_strcasecmp(name, "rdstopmgr") == 0;
+}
+
+/*
+ * Reserved roles only Borealis uses (rdsrepladmin streams WAL to readers): no
+ * one but a superuser grants or revokes them, rds_superuser included, since a
+ * member could SET ROLE to one and act with its REPLICATION attribute.
+ */
+static bool
+borealis_only_name(const char *name)
+{
+	return name != NULL &&
+		(pg_strcasecmp(name, "rdsrepladmin") == 0 ||
+		 pg_strcasecmp(name, "rdstopmgr") == 0);
 }
 
 static bool
@@ -444,6 +458,14 @@ check_grant(Oid roleid, const char *grantedName, List *grantees, bool is_grant)
 						 errmsg("permission denied to %s role \"%s\"", verb, grantedName),
 						 errdetail("Membership in \"%s\" gives access to the server's files or programs; only superusers and roles with ADMIN OPTION on \"%s\" may %s it.",
 								   power, grantedName, verb)));
+		}
+		else if (borealis_only_name(grantedName))
+		{
+			if (!superuser())
+				ereport(ERROR,
+						(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+						 errmsg("permission denied to %s reserved role \"%s\"", verb, grantedName),
+						 errdetail("Only Borealis uses \"%s\".", grantedName)));
 		}
 		else if (reserved_name(grantedName))
 		{
