@@ -185,6 +185,10 @@ func (s *Service) modifyInstance(ctx context.Context, p awsquery.Params) (any, e
 			return nil, err
 		}
 	}
+	tier, err := promotionTier(p)
+	if err != nil {
+		return nil, err
+	}
 	pg := ""
 	if rawPG := p.String("DBParameterGroupName"); rawPG != "" {
 		g, err := s.group(ctx, dbGroups, rawPG)
@@ -216,6 +220,11 @@ func (s *Service) modifyInstance(ctx context.Context, p awsquery.Params) (any, e
 			// once and its values reach the server at the next reboot (the instance's
 			// ParameterApplyStatus is pending-reboot until then; see params.Desired).
 			in.ParameterGroup = pg
+		}
+		if tier != nil {
+			// Takes effect at once whatever ApplyImmediately says, as on RDS: it only orders
+			// the readers for the next failover.
+			in.PromotionTier = tier
 		}
 		return applyCAChange(in, cluster, ca, now, restart)
 	})

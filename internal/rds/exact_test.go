@@ -168,7 +168,6 @@ func TestCreateDBInstanceRefusesWhatItDoesNotDo(t *testing.T) {
 	newCluster(t, s, "c1")
 	for _, kv := range [][]string{
 		{"PubliclyAccessible", "true"},
-		{"PromotionTier", "0"},
 		{"AvailabilityZone", "us-east-1b"},
 		{"MonitoringInterval", "60"},
 		{"EnablePerformanceInsights", "true"},

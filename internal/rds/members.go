@@ -113,7 +113,7 @@ var createInstanceMembers = members{
 	"DBClusterIdentifier": acted, "Tags": tags, "DBParameterGroupName": acted, "CACertificateIdentifier": acted,
 	"MasterUsername": acted, "MasterUserPassword": acted, "DBName": acted, "AllocatedStorage": acted, "Port": acted,
 	"PubliclyAccessible":        onlyDefault("Borealis instances are reached through the cluster endpoint only: PubliclyAccessible must be false.", "false"),
-	"PromotionTier":             onlyDefault("Borealis does not run reader instances yet: PromotionTier must be 1, the default.", "1"),
+	"PromotionTier":             acted,
 	"AutoMinorVersionUpgrade":   onlyDefault("AutoMinorVersionUpgrade must be true: Borealis runs the installed minor version.", "true"),
 	"CopyTagsToSnapshot":        createClusterMembers["CopyTagsToSnapshot"],
 	"EnablePerformanceInsights": createClusterMembers["EnablePerformanceInsights"],
@@ -123,7 +123,7 @@ var createInstanceMembers = members{
 // modifyInstanceMembers: everything ModifyDBInstance reads.
 var modifyInstanceMembers = members{
 	"DBInstanceIdentifier": acted, "ApplyImmediately": acted, "CACertificateIdentifier": acted, "CertificateRotationRestart": acted,
-	"DBParameterGroupName": acted,
+	"DBParameterGroupName": acted, "PromotionTier": acted,
 }
 
 // The deletes and reboots. No automated backups exist, so DeleteAutomatedBackups is carried

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -378,6 +379,10 @@ func (s *Service) createInstance(ctx context.Context, p awsquery.Params) (any, e
 	if err != nil {
 		return nil, err
 	}
+	tier, err := promotionTier(p)
+	if err != nil {
+		return nil, err
+	}
 	pg := ""
 	if raw := p.String("DBParameterGroupName"); raw != "" {
 		g, err := s.group(ctx, dbGroups, raw)
@@ -415,6 +420,7 @@ func (s *Service) createInstance(ctx context.Context, p awsquery.Params) (any, e
 		Status:         store.StatusCreating,
 		CreatedAt:      s.cfg.Now().UTC(),
 		CAIdentifier:   ca,
+		PromotionTier:  tier,
 	}
 	var cluster store.Cluster
 	in, err = s.store.CreateInstance(ctx, in, func(c store.Cluster, members []store.Instance) (store.Instance, error) {
@@ -422,13 +428,8 @@ func (s *Service) createInstance(ctx context.Context, p awsquery.Params) (any, e
 		if c.Status == store.StatusDeleting {
 			return in, invalidClusterState("The DB cluster %s is being deleted.", c.ID)
 		}
-		for _, m := range members {
-			if m.Writer && m.Status != store.StatusDeleting {
-				// Readers need replication, which a later issue brings.
-				return in, awsquery.InvalidParameterCombination("DB cluster %s already has a writer instance (%s); Borealis does not run reader instances yet.", c.ID, m.ID)
-			}
-		}
-		in.Writer = true
+		// The first instance is the writer; the next ones are readers of it.
+		in.Writer = !slices.ContainsFunc(members, func(m store.Instance) bool { return m.Writer && m.Status != store.StatusDeleting })
 		return in, nil
 	})
 	switch {
@@ -616,7 +617,7 @@ func (s *Service) clusterXML(ctx context.Context, c store.Cluster, members []sto
 		}
 		x.DBClusterMembers.Items = append(x.DBClusterMembers.Items, xmlClusterMember{
 			DBInstanceIdentifier: m.ID, IsClusterWriter: m.Writer,
-			DBClusterParameterGroupStatus: d.ApplyStatus(m.Started), PromotionTier: 1,
+			DBClusterParameterGroupStatus: d.ApplyStatus(m.Started), PromotionTier: m.Tier(),
 		})
 	}
 	return x, nil
@@ -650,7 +651,7 @@ func (s *Service) instanceXML(ctx context.Context, in store.Instance, c store.Cl
 		IAMDatabaseAuthenticationEnabled: c.IAMAuth,
 		CACertificateIdentifier:          in.CA(c),
 		CertificateDetails:               certificateDetails(in),
-		PromotionTier:                    1,
+		PromotionTier:                    in.Tier(),
 		DBInstanceArn:                    s.instanceARN(in.ID),
 		NetworkType:                      networkType,
 		TagList:                          tagListXML(in.Tags),
@@ -684,4 +685,18 @@ func newResourceID(prefix string) (string, error) {
 		b[i] = resourceAlphabet[int(b[i])%len(resourceAlphabet)]
 	}
 	return prefix + string(b[:]), nil
+}
+
+// promotionTier reads PromotionTier (0 to 15, as RDS); nil when absent.
+func promotionTier(p awsquery.Params) (*int, error) {
+	n, ok, err := p.Int("PromotionTier")
+	switch {
+	case err != nil:
+		return nil, err
+	case !ok:
+		return nil, nil
+	case n < 0 || n > 15:
+		return nil, awsquery.InvalidParameterValue("Invalid value %d for PromotionTier: valid values are 0 through 15.", n)
+	}
+	return &n, nil
 }

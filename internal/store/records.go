@@ -121,8 +121,12 @@ type Instance struct {
 	CreatedAt    time.Time `json:"created_at"`
 	// PrivatePort is the loopback port PostgreSQL listens on; the gateway splices to it.
 	PrivatePort int `json:"private_port"`
-	// Writer marks the instance that runs the cluster volume read-write.
+	// Writer marks the instance that runs the cluster volume read-write; the others are
+	// readers, hot standbys streaming from it.
 	Writer bool `json:"writer"`
+	// PromotionTier orders the readers for failover (0 first, up to 15); nil is RDS's
+	// default, 1 (see Tier).
+	PromotionTier *int `json:"promotion_tier,omitempty"`
 	// ParameterGroup is the DB parameter group's name.
 	ParameterGroup string `json:"parameter_group"`
 	Tags           []Tag  `json:"tags,omitempty"`
@@ -146,6 +150,17 @@ type Instance struct {
 // reconciler's own "rebooting" (a server restarted after it ended) always has a reason.
 func (in Instance) RebootRequested() bool {
 	return in.Status == StatusRebooting && in.StatusReason == ""
+}
+
+// DefaultPromotionTier is RDS's promotion tier for an instance made without one.
+const DefaultPromotionTier = 1
+
+// Tier is the instance's promotion tier.
+func (in Instance) Tier() int {
+	if in.PromotionTier == nil {
+		return DefaultPromotionTier
+	}
+	return *in.PromotionTier
 }
 
 // CA returns the CA the instance's certificate is to come from.
