@@ -16,12 +16,12 @@ import (
 var errWaiting = errors.New("server not running; waiting for the next start")
 
 // reconcileInstance gathers the facts about m, decides, and carries the decision out.
-func (r *Reconciler) reconcileInstance(ctx context.Context, c store.Cluster, m store.Instance, admission admission) error {
+func (r *Reconciler) reconcileInstance(ctx context.Context, c store.Cluster, m store.Instance, writer *store.Instance, admission admission) error {
 	if decide(facts{Instance: m}).Action == actDelete {
 		// Before the facts that cost (a port, a certificate): none matters to a deletion.
 		return r.deleteInstance(ctx, c, m)
 	}
-	if m.PrivatePort == 0 {
+	if m.PrivatePort == 0 || (!m.Writer && m.Volume == "") {
 		port, err := freePort()
 		if err != nil {
 			return err
@@ -29,6 +29,9 @@ func (r *Reconciler) reconcileInstance(ctx context.Context, c store.Cluster, m s
 		if m, err = r.store.UpdateInstance(ctx, m.ID, func(in *store.Instance) error {
 			if in.PrivatePort == 0 {
 				in.PrivatePort = port
+			}
+			if !in.Writer && in.Volume == "" {
+				in.Volume = readerVolume(*in)
 			}
 			return nil
 		}); err != nil {
@@ -45,9 +48,18 @@ func (r *Reconciler) reconcileInstance(ctx context.Context, c store.Cluster, m s
 	if err != nil {
 		return fmt.Errorf("server certificate: %w", err)
 	}
+	primary, err := r.primary(c, m, writer)
+	if err != nil {
+		return err
+	}
 	// A (re)start applies every parameter, static ones included.
-	spec := r.instanceSpec(c, m, d.Values)
+	spec := r.instanceSpec(c, m, d.Values, primary)
 	state := r.driver.Status(m.ID).State
+	if primary != nil && state != engine.StateRunning {
+		if err := r.ensureReplica(ctx, c, spec, *writer); err != nil {
+			return err
+		}
+	}
 	running := state == engine.StateRunning
 	f := facts{
 		Instance:  m,
@@ -83,7 +95,7 @@ func (r *Reconciler) reconcileInstance(ctx context.Context, c store.Cluster, m s
 		// Dynamic parameters and a new certificate take effect on reload: PostgreSQL rereads
 		// its certificate on SIGHUP and open sessions keep theirs.
 		now := d.Now(m.Started)
-		if err := r.driver.Reload(ctx, r.instanceSpec(c, m, now)); err != nil {
+		if err := r.driver.Reload(ctx, r.instanceSpec(c, m, now, primary)); err != nil {
 			return fmt.Errorf("reload: %w", err)
 		}
 		r.setApplied(m.ID, now, c)
@@ -101,8 +113,7 @@ func (r *Reconciler) reconcileInstance(ctx context.Context, c store.Cluster, m s
 	if up && c.Status == store.StatusResettingMaster && m.Writer {
 		// Idempotent: after a crash half-way the store still says resetting, and this runs
 		// again. Open sessions are not touched.
-		spec := r.volumeSpec(c, m.PrivatePort)
-		spec.Name = m.ID
+		spec := r.serverSpec(c, m)
 		if err := r.driver.ResetMaster(ctx, spec, c.MasterUsername, c.MasterPasswordVerifier); err != nil {
 			return fmt.Errorf("reset master user: %w", err)
 		}

@@ -330,8 +330,10 @@ func (r *Reconciler) reconcileCluster(ctx context.Context, id string) error {
 	}
 	var errs []error
 	waiting := false // a server is down and waits for its next start
+	// The writer first: its readers stream from it.
+	slices.SortStableFunc(members, func(a, b store.Instance) int { return boolOrder(b.Writer) - boolOrder(a.Writer) })
 	for _, m := range members {
-		switch err := r.reconcileInstance(ctx, c, m, admission); {
+		switch err := r.reconcileInstance(ctx, c, m, writerOf(members), admission); {
 		case errors.Is(err, errWaiting):
 			waiting = true
 		case err != nil:
@@ -382,10 +384,11 @@ func (r *Reconciler) setRoute(c store.Cluster, m store.Instance, running params.
 	r.gateway.Refresh(c.ID)
 }
 
-// instanceSpec is the server of instance m with parameter values v.
-func (r *Reconciler) instanceSpec(c store.Cluster, m store.Instance, v params.Values) engine.Spec {
-	spec := r.volumeSpec(c, m.PrivatePort)
-	spec.Name = m.ID
+// instanceSpec is the server of instance m with parameter values v; primary is where a
+// reader streams from (nil for the writer).
+func (r *Reconciler) instanceSpec(c store.Cluster, m store.Instance, v params.Values, primary *engine.Primary) engine.Spec {
+	spec := r.serverSpec(c, m)
+	spec.Primary = primary
 	spec.CertPEM, spec.KeyPEM = m.CertPEM, m.KeyPEM
 	srv := params.ForServer(v, r.cfg.GuardLibrary != "")
 	spec.Settings, spec.ForceSSL, spec.PasswordMethod = srv.Settings, srv.ForceSSL, srv.PasswordMethod
@@ -436,10 +439,15 @@ func (r *Reconciler) deleteInstance(ctx context.Context, c store.Cluster, m stor
 	r.mu.Unlock()
 	r.metrics.forget(c.ID, m.ID)
 	r.gateway.Refresh(c.ID)
-	spec := r.volumeSpec(c, m.PrivatePort)
-	spec.Name = m.ID
+	spec := r.serverSpec(c, m)
 	if err := r.driver.Stop(ctx, spec); err != nil {
 		return fmt.Errorf("stop: %w", err)
+	}
+	if m.Volume != "" {
+		// A reader's own copy; the cluster volume goes with the cluster.
+		if err := os.RemoveAll(spec.DataDir); err != nil {
+			return err
+		}
 	}
 	r.gateway.UnfenceServer(m.ID)
 	if err := r.store.DeleteInstance(ctx, m.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
@@ -582,7 +590,9 @@ func (r *Reconciler) ca(ctx context.Context, id string) (*pki.CA, error) {
 func (r *Reconciler) certRequest(c store.Cluster, m store.Instance) pki.ServerRequest {
 	req := pki.ServerRequest{CommonName: c.Endpoint, DNSNames: []string{c.ReaderEndpoint, m.Endpoint}, Validity: r.cfg.CertValidity}
 	if !m.Writer {
-		req.CommonName, req.DNSNames = c.ReaderEndpoint, []string{m.Endpoint}
+		// The cluster endpoint too: a failover makes a reader the writer without a new
+		// certificate.
+		req.CommonName, req.DNSNames = c.ReaderEndpoint, []string{c.Endpoint, m.Endpoint}
 	}
 	return req
 }

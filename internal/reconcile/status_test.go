@@ -264,7 +264,7 @@ func TestServerThatCannotStartIsNotAvailable(t *testing.T) {
 	if in.Status != store.StatusAvailable || in.StatusReason != "" || c.Status != store.StatusAvailable || c.StatusReason != "" {
 		t.Fatalf("after the fix: instance %q %q, cluster %q %q", in.Status, in.StatusReason, c.Status, c.StatusReason)
 	}
-	spec := g.r.instanceSpec(c, in, nil)
+	spec := g.r.instanceSpec(c, in, nil, nil)
 	if !g.driver.Accepting(spec) || g.attempts("ok") != 1 {
 		t.Fatalf("available without a server accepting connections (attempts ok %d)", g.attempts("ok"))
 	}

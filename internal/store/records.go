@@ -124,6 +124,10 @@ type Instance struct {
 	// Writer marks the instance that runs the cluster volume read-write; the others are
 	// readers, hot standbys streaming from it.
 	Writer bool `json:"writer"`
+	// Volume is the directory of the instance's data directory in the cluster's volume
+	// directory: "" for the cluster volume itself (data, which the first writer
+	// bootstrapped), the instance's own for a reader made from a copy of the writer.
+	Volume string `json:"volume,omitempty"`
 	// PromotionTier orders the readers for failover (0 first, up to 15); nil is RDS's
 	// default, 1 (see Tier).
 	PromotionTier *int `json:"promotion_tier,omitempty"`
