@@ -43,6 +43,10 @@ type Target struct {
 	// PID is the server's postmaster, whose listening socket admitted connections are
 	// steered to in the kernel; 0 relays them (the kernel still refuses the rest).
 	PID int
+	// Pick, when set, chooses the server of a TLS connection by the name its ClientHello
+	// asks for (see names.go): the endpoints of a cluster with readers share one port.
+	// ok false refuses the connection. The endpoint is then relayed, never steered.
+	Pick func(serverName string) (t Target, ok bool)
 }
 
 // Route names the target for a new connection; ok is false while no server serves the
@@ -315,7 +319,7 @@ func (g *Gateway) Refresh(name string) {
 		err = g.steer.Refuse(name, locals, admit)
 	} else {
 		var server steer.Server // none: the gateway relays admitted connections
-		if addr, perr := netip.ParseAddrPort(t.Addr); perr == nil && t.PID != 0 {
+		if addr, perr := netip.ParseAddrPort(t.Addr); perr == nil && t.PID != 0 && t.Pick == nil {
 			server = steer.Server{PID: t.PID, Addr: addr}
 		}
 		err = g.steer.Route(name, locals, server, admit)
@@ -468,6 +472,15 @@ func (g *Gateway) handle(ep *endpoint, client net.Conn) {
 		refused("plaintext")
 		return
 	}
+	if target.Pick != nil && code == sslRequestCode && length == 8 {
+		server, sent := g.pickByName(ep, client, head[:], target, refused)
+		if server == nil {
+			return
+		}
+		defer server.Close()
+		g.carryCounted(ep, client, server, sent)
+		return
+	}
 	_ = client.SetReadDeadline(time.Time{})
 	if !g.relayTargetIsServer(ep.name, target) {
 		g.log.Error("connection refused: a process other than the server listens on its private port", "endpoint", ep.name, "backend", target.Addr, "postmaster", target.PID)
@@ -488,11 +501,17 @@ func (g *Gateway) handle(ep *endpoint, client net.Conn) {
 	if _, err := server.Write(head[:]); err != nil {
 		return
 	}
+	g.carryCounted(ep, client, server, int64(len(head)))
+}
+
+// carryCounted carries a connection to its end, counting it open meanwhile and its bytes
+// (sent: what the gateway already passed to the server).
+func (g *Gateway) carryCounted(ep *endpoint, client, server net.Conn, sent int64) {
 	open := g.metrics.open.WithLabelValues(ep.name)
 	open.Inc()
 	in, out := g.carry(client, server)
 	open.Dec()
-	g.metrics.bytes.WithLabelValues(ep.name, "in").Add(float64(in + int64(len(head))))
+	g.metrics.bytes.WithLabelValues(ep.name, "in").Add(float64(in + sent))
 	g.metrics.bytes.WithLabelValues(ep.name, "out").Add(float64(out))
 }
 

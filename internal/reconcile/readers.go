@@ -3,9 +3,15 @@ package reconcile
 import (
 	"context"
 	"fmt"
+	"net"
 	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
 
 	"github.com/borealis-db/borealis/internal/engine"
+	"github.com/borealis-db/borealis/internal/gateway"
+	"github.com/borealis-db/borealis/internal/params"
 	"github.com/borealis-db/borealis/internal/store"
 )
 
@@ -69,4 +75,111 @@ func (r *Reconciler) ensureReplica(ctx context.Context, c store.Cluster, spec en
 		return fmt.Errorf("reader volume: %w", err)
 	}
 	return nil
+}
+
+// serving is how the names of one cluster's endpoints reach its servers, for the
+// gateway's choice by name (gateway.Target.Pick). Guarded by Reconciler.mu.
+type serving struct {
+	readerEndpoint string
+	all            map[string]bool           // every instance endpoint of the cluster
+	up             map[string]gateway.Target // instance endpoint → its server, while it serves
+	readers        []string                  // the endpoints in up of readers, sorted
+	next           uint64                    // the reader endpoint's round robin
+}
+
+// knowEndpoints records the names of c's endpoints: an instance endpoint of an instance
+// that does not serve is refused, never sent elsewhere.
+func (r *Reconciler) knowEndpoints(c store.Cluster, members []store.Instance) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	sv := r.servingOf(c.ID)
+	sv.readerEndpoint = strings.ToLower(c.ReaderEndpoint)
+	sv.all = map[string]bool{}
+	for _, m := range members {
+		if m.Status != store.StatusDeleting {
+			sv.all[strings.ToLower(m.Endpoint)] = true
+		}
+	}
+}
+
+// servingOf returns the cluster's record, made when missing. r.mu is held.
+func (r *Reconciler) servingOf(id string) *serving {
+	sv := r.serving[id]
+	if sv == nil {
+		sv = &serving{all: map[string]bool{}, up: map[string]gateway.Target{}}
+		r.serving[id] = sv
+	}
+	return sv
+}
+
+// serve records that m's server serves: its endpoint reaches it, and, for a reader, the
+// reader endpoint.
+func (r *Reconciler) serve(c store.Cluster, m store.Instance, running params.Values) {
+	t := gateway.Target{
+		Addr:     net.JoinHostPort("127.0.0.1", strconv.Itoa(m.PrivatePort)),
+		ForceSSL: running["rds.force_ssl"] == "1",
+		PID:      r.driver.Status(m.ID).PID,
+	}
+	name := strings.ToLower(m.Endpoint)
+	r.mu.Lock()
+	sv := r.servingOf(c.ID)
+	old, had := sv.up[name]
+	sv.up[name] = t
+	r.setReaders(sv, name, !m.Writer)
+	r.mu.Unlock()
+	if !had || old.Addr != t.Addr || old.PID != t.PID {
+		r.gateway.Refresh(c.ID)
+	}
+}
+
+// unserve records that m's server does not serve (now or any longer).
+func (r *Reconciler) unserve(clusterID string, m store.Instance) {
+	name := strings.ToLower(m.Endpoint)
+	r.mu.Lock()
+	sv := r.serving[clusterID]
+	had := false
+	if sv != nil {
+		_, had = sv.up[name]
+		delete(sv.up, name)
+		r.setReaders(sv, name, false)
+	}
+	r.mu.Unlock()
+	if had {
+		r.gateway.Refresh(clusterID)
+	}
+}
+
+// setReaders puts name in or out of the reader endpoint's rotation. r.mu is held.
+func (r *Reconciler) setReaders(sv *serving, name string, in bool) {
+	sv.readers = slices.DeleteFunc(sv.readers, func(n string) bool { return n == name })
+	if in {
+		sv.readers = append(sv.readers, name)
+		slices.Sort(sv.readers)
+	}
+}
+
+// picker chooses the server for a connection to the cluster's port by the name the client
+// asked for: the reader endpoint spreads new connections over the serving readers in
+// turn (the writer when none serves, as on Aurora), an instance endpoint reaches its
+// instance alone, and any other name (the cluster endpoint, none) the writer.
+func (r *Reconciler) picker(clusterID string, writer gateway.Target) func(string) (gateway.Target, bool) {
+	return func(name string) (gateway.Target, bool) {
+		name = strings.ToLower(name)
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		sv := r.serving[clusterID]
+		switch {
+		case sv == nil:
+			return writer, true
+		case name == sv.readerEndpoint && len(sv.readers) > 0:
+			sv.next++
+			return sv.up[sv.readers[sv.next%uint64(len(sv.readers))]], true
+		case name == sv.readerEndpoint:
+			return writer, true
+		case sv.all[name]:
+			t, ok := sv.up[name]
+			return t, ok
+		}
+		return writer, true
+	}
 }

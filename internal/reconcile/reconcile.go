@@ -79,6 +79,7 @@ type Reconciler struct {
 	workers map[string]kicks          // cluster id → its worker's kicks
 	backoff map[string]backoff        // instance id → its failed starts
 	routes  map[string]gateway.Target // cluster id → the writer, when one runs
+	serving map[string]*serving       // cluster id → its serving instances, by endpoint name
 	// epoch counts security changes; admitted holds, per route, the epoch its admission was
 	// read in, so that a pass that read the groups before a change cannot undo it.
 	epoch    uint64
@@ -117,6 +118,7 @@ func New(cfg Config, st *store.Store, d engine.Driver, gw *gateway.Gateway, log 
 		workers:  map[string]kicks{},
 		backoff:  map[string]backoff{},
 		routes:   map[string]gateway.Target{},
+		serving:  map[string]*serving{},
 		admitted: map[string]uint64{},
 		applied:  map[string]string{},
 		cas:      map[string]*pki.CA{},
@@ -235,6 +237,7 @@ func (r *Reconciler) work(ctx context.Context, id string, k kicks, firstDone fun
 			r.mu.Lock()
 			delete(r.workers, id)
 			delete(r.routes, id)
+			delete(r.serving, id)
 			delete(r.admitted, id)
 			r.mu.Unlock()
 			return
@@ -332,9 +335,11 @@ func (r *Reconciler) reconcileCluster(ctx context.Context, id string) error {
 	waiting := false // a server is down and waits for its next start
 	// The writer first: its readers stream from it.
 	slices.SortStableFunc(members, func(a, b store.Instance) int { return boolOrder(b.Writer) - boolOrder(a.Writer) })
+	r.knowEndpoints(c, members)
 	for _, m := range members {
 		switch err := r.reconcileInstance(ctx, c, m, writerOf(members), admission); {
 		case errors.Is(err, errWaiting):
+			r.unserve(c.ID, m)
 			waiting = true
 		case err != nil:
 			errs = append(errs, fmt.Errorf("instance %s: %w", m.ID, err))
@@ -369,6 +374,7 @@ func (r *Reconciler) reconcileCluster(ctx context.Context, id string) error {
 // setRoute points the cluster endpoint at its writer, with the checks the running
 // parameters ask of the gateway.
 func (r *Reconciler) setRoute(c store.Cluster, m store.Instance, running params.Values, a admission) {
+	r.serve(c, m, running)
 	if !m.Writer {
 		return
 	}
@@ -437,6 +443,7 @@ func (r *Reconciler) deleteInstance(ctx context.Context, c store.Cluster, m stor
 	delete(r.applied, m.ID)
 	delete(r.backoff, m.ID)
 	r.mu.Unlock()
+	r.unserve(c.ID, m)
 	r.metrics.forget(c.ID, m.ID)
 	r.gateway.Refresh(c.ID)
 	spec := r.serverSpec(c, m)
@@ -698,6 +705,9 @@ func (r *Reconciler) route(clusterID string) gateway.Route {
 		r.mu.Lock()
 		defer r.mu.Unlock()
 		t, ok := r.routes[clusterID]
+		if sv := r.serving[clusterID]; ok && sv != nil && len(sv.all) > 1 {
+			t.Pick = r.picker(clusterID, t)
+		}
 		return t, ok
 	}
 }

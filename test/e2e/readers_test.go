@@ -1,0 +1,160 @@
+package e2e
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"slices"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/rds"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// whoAnswers is the instance behind a session (the server's cluster_name is its instance
+// identifier) and whether it is a reader (in recovery).
+func whoAnswers(ctx context.Context, t *testing.T, conn *pgx.Conn) (string, bool) {
+	t.Helper()
+	var name string
+	var reader bool
+	if err := conn.QueryRow(ctx, "SELECT current_setting('cluster_name'), pg_is_in_recovery()").Scan(&name, &reader); err != nil {
+		t.Fatal(err)
+	}
+	return name, reader
+}
+
+func addReader(ctx context.Context, t *testing.T, c *rds.Client, cluster, id string, tier int32) {
+	t.Helper()
+	out, err := c.CreateDBInstance(ctx, &rds.CreateDBInstanceInput{
+		DBInstanceIdentifier: aws.String(id),
+		DBClusterIdentifier:  aws.String(cluster),
+		DBInstanceClass:      aws.String("db.r6g.large"),
+		Engine:               aws.String("aurora-postgresql"),
+		PromotionTier:        aws.Int32(tier),
+	})
+	if err != nil {
+		t.Fatalf("CreateDBInstance %s: %v", id, err)
+	}
+	if got := aws.ToString(out.DBInstance.DBInstanceStatus); got != "creating" {
+		t.Errorf("new reader %s: status %q, want creating", id, got)
+	}
+}
+
+// TestReadersStreamFromTheWriter: a cluster with a writer and two readers. Each reader is
+// a hot standby of the writer, reached by its instance endpoint: rows written on the
+// writer are read on both, a write there fails with PostgreSQL's read-only error, a role
+// and password made on the writer log in on the readers, and the security rules hold.
+func TestReadersStreamFromTheWriter(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	srv := shared.get(t)
+	c := srv.rds(t)
+	const user, password = "dbmaster", "S3cret-pass!"
+	desc, writerID := createCluster(ctx, t, c, "Readers-1", user, password, "appdb")
+	cl := desc.DBClusters[0]
+	port := aws.ToInt32(cl.Port)
+	readers := []string{"readers-1-r1", "readers-1-r2"}
+	addReader(ctx, t, c, "Readers-1", readers[0], 0)
+	addReader(ctx, t, c, "Readers-1", readers[1], 15)
+	for _, id := range readers {
+		if err := rds.NewDBInstanceAvailableWaiter(c, waitInstOpts).Wait(ctx, &rds.DescribeDBInstancesInput{DBInstanceIdentifier: aws.String(id)}, 3*time.Minute); err != nil {
+			t.Fatalf("wait reader %s available: %v", id, err)
+		}
+	}
+	t.Cleanup(func() {
+		for _, id := range append(readers, writerID) {
+			c.DeleteDBInstance(ctx, &rds.DeleteDBInstanceInput{DBInstanceIdentifier: aws.String(id), SkipFinalSnapshot: aws.Bool(true)})
+		}
+		for _, id := range append(readers, writerID) {
+			rds.NewDBInstanceDeletedWaiter(c, waitDelOpts).Wait(ctx, &rds.DescribeDBInstancesInput{DBInstanceIdentifier: aws.String(id)}, 2*time.Minute)
+		}
+		c.DeleteDBCluster(ctx, &rds.DeleteDBClusterInput{DBClusterIdentifier: aws.String("Readers-1"), SkipFinalSnapshot: aws.Bool(true)})
+	})
+
+	t.Run("DBClusterMembers lists the readers with their tiers", func(t *testing.T) {
+		out, err := c.DescribeDBClusters(ctx, &rds.DescribeDBClustersInput{DBClusterIdentifier: aws.String("Readers-1")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		type member struct {
+			writer bool
+			tier   int32
+		}
+		got := map[string]member{}
+		for _, m := range out.DBClusters[0].DBClusterMembers {
+			got[aws.ToString(m.DBInstanceIdentifier)] = member{aws.ToBool(m.IsClusterWriter), aws.ToInt32(m.PromotionTier)}
+		}
+		want := map[string]member{writerID: {true, 1}, readers[0]: {false, 0}, readers[1]: {false, 15}}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("members %v, want %v", got, want)
+		}
+	})
+
+	w := srv.connect(ctx, t, aws.ToString(cl.Endpoint), port, user, password, "appdb")
+	if name, reader := whoAnswers(ctx, t, w); name != writerID || reader {
+		t.Fatalf("the cluster endpoint reached %s (reader %v), want the writer", name, reader)
+	}
+	for _, q := range []string{
+		"CREATE TABLE t (v text)", "INSERT INTO t VALUES ('one'), ('two')",
+		"CREATE ROLE app LOGIN PASSWORD 'App-pass-1'", "GRANT SELECT ON t TO app",
+	} {
+		if _, err := w.Exec(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+
+	for _, id := range readers {
+		t.Run("reader "+id, func(t *testing.T) {
+			in := describeInstance(ctx, t, c, id)
+			endpoint := aws.ToString(in.Endpoint.Address)
+			r := srv.connect(ctx, t, endpoint, aws.ToInt32(in.Endpoint.Port), user, password, "appdb")
+			if name, reader := whoAnswers(ctx, t, r); name != id || !reader {
+				t.Fatalf("its instance endpoint reached %s (reader %v)", name, reader)
+			}
+			eventually(t, 30*time.Second, "the writer's rows on "+id, func() (bool, error) {
+				rows := queryRows(ctx, t, r, "SELECT v FROM t ORDER BY v")
+				return fmt.Sprint(rows) == "[one two]", fmt.Errorf("rows %v", rows)
+			})
+			_, err := r.Exec(ctx, "INSERT INTO t VALUES ('three')")
+			var pe *pgconn.PgError
+			if !errors.As(err, &pe) || pe.Code != "25006" {
+				t.Errorf("write on a reader: %v, want SQLSTATE 25006", err)
+			}
+			// The role and password made on the writer work here.
+			eventually(t, 30*time.Second, "app's login on "+id, func() (bool, error) {
+				conn, err := srv.tryConnect(ctx, endpoint, aws.ToInt32(in.Endpoint.Port), "app", "App-pass-1", "appdb")
+				if err == nil {
+					conn.Close(ctx)
+				}
+				return err == nil, err
+			})
+			// The guard runs here too: the master cannot reach the replication role.
+			_, err = r.Exec(ctx, "GRANT rdsrepladmin TO "+user)
+			if !errors.As(err, &pe) || pe.Code != "42501" && pe.Code != "25006" {
+				t.Errorf("GRANT rdsrepladmin on a reader: %v", err)
+			}
+			tc, ok := r.PgConn().Conn().(*tls.Conn)
+			if !ok {
+				t.Fatal("the connection is not TLS")
+			}
+			names := slices.Clone(tc.ConnectionState().PeerCertificates[0].DNSNames)
+			want := []string{aws.ToString(cl.Endpoint), aws.ToString(cl.ReaderEndpoint), endpoint}
+			slices.Sort(names)
+			slices.Sort(want)
+			if !slices.Equal(names, want) {
+				t.Errorf("%s's certificate names %v, want %v", id, names, want)
+			}
+		})
+	}
+	t.Run("the writer's instance endpoint reaches the writer", func(t *testing.T) {
+		in := describeInstance(ctx, t, c, writerID)
+		conn := srv.connect(ctx, t, aws.ToString(in.Endpoint.Address), aws.ToInt32(in.Endpoint.Port), user, password, "appdb")
+		if name, reader := whoAnswers(ctx, t, conn); name != writerID || reader {
+			t.Errorf("reached %s (reader %v)", name, reader)
+		}
+	})
+}
