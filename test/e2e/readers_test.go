@@ -4,8 +4,10 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
-	"slices"
 	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -150,11 +152,53 @@ func TestReadersStreamFromTheWriter(t *testing.T) {
 			}
 		})
 	}
+	t.Run("the reader endpoint spreads new connections over the readers", func(t *testing.T) {
+		seen := map[string]int{}
+		for range 6 {
+			conn := srv.connect(ctx, t, aws.ToString(cl.ReaderEndpoint), port, user, password, "appdb")
+			name, reader := whoAnswers(ctx, t, conn)
+			if !reader {
+				t.Errorf("the reader endpoint reached %s, not a reader", name)
+			}
+			seen[name]++
+			conn.Close(ctx)
+		}
+		if seen[readers[0]] == 0 || seen[readers[1]] == 0 || len(seen) != 2 {
+			t.Errorf("the reader endpoint reached %v; want both readers", seen)
+		}
+	})
 	t.Run("the writer's instance endpoint reaches the writer", func(t *testing.T) {
 		in := describeInstance(ctx, t, c, writerID)
 		conn := srv.connect(ctx, t, aws.ToString(in.Endpoint.Address), aws.ToInt32(in.Endpoint.Port), user, password, "appdb")
 		if name, reader := whoAnswers(ctx, t, conn); name != writerID || reader {
 			t.Errorf("reached %s (reader %v)", name, reader)
+		}
+	})
+
+	t.Run("without readers the reader endpoint reaches the writer", func(t *testing.T) {
+		for _, id := range readers {
+			if _, err := c.DeleteDBInstance(ctx, &rds.DeleteDBInstanceInput{DBInstanceIdentifier: aws.String(id), SkipFinalSnapshot: aws.Bool(true)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, id := range readers {
+			if err := rds.NewDBInstanceDeletedWaiter(c, waitDelOpts).Wait(ctx, &rds.DescribeDBInstancesInput{DBInstanceIdentifier: aws.String(id)}, 2*time.Minute); err != nil {
+				t.Fatal(err)
+			}
+		}
+		conn := srv.connect(ctx, t, aws.ToString(cl.ReaderEndpoint), port, user, password, "appdb")
+		if name, reader := whoAnswers(ctx, t, conn); name != writerID || reader {
+			t.Errorf("reached %s (reader %v), want the writer", name, reader)
+		}
+		// The deleted readers' copies are gone; the writer's rows are not.
+		left, _ := filepath.Glob(filepath.Join(srv.DataDir, "clusters", aws.ToString(cl.DbClusterResourceId), "data-*"))
+		for _, p := range left {
+			if fi, err := os.Stat(p); err == nil && fi.IsDir() {
+				t.Errorf("a deleted reader left its data directory %s", p)
+			}
+		}
+		if rows := queryRows(ctx, t, conn, "SELECT v FROM t ORDER BY v"); fmt.Sprint(rows) != "[one two]" {
+			t.Errorf("rows %v", rows)
 		}
 	})
 }
