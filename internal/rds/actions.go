@@ -45,6 +45,7 @@ var actions = map[string]action{
 	"ModifyDBCluster":        {(*Service).modifyCluster, (*Service).modifyClusterResources, modifyClusterMembers},
 	"DeleteDBCluster":        {(*Service).deleteCluster, (*Service).clusterResources, deleteClusterMembers},
 	"RebootDBCluster":        {(*Service).rebootCluster, (*Service).clusterResources, rebootClusterMembers},
+	"FailoverDBCluster":      {(*Service).failoverCluster, (*Service).clusterResources, failoverClusterMembers},
 	"CreateDBInstance":       {(*Service).createInstance, (*Service).createInstanceResources, createInstanceMembers},
 	"DescribeDBInstances":    {(*Service).describeInstances, (*Service).instanceResources, describeInstancesMembers},
 	"ModifyDBInstance":       {(*Service).modifyInstance, (*Service).modifyInstanceResources, modifyInstanceMembers},

@@ -136,8 +136,9 @@ var (
 		"DBInstanceIdentifier": acted, "SkipFinalSnapshot": acted, "DeleteAutomatedBackups": acted,
 		"FinalDBSnapshotIdentifier": onlyDefault("FinalDBSnapshotIdentifier can not be specified when deleting a cluster member instance."),
 	}
-	rebootClusterMembers  = members{"DBClusterIdentifier": acted}
-	rebootInstanceMembers = members{"DBInstanceIdentifier": acted, "ForceFailover": acted}
+	rebootClusterMembers   = members{"DBClusterIdentifier": acted}
+	failoverClusterMembers = members{"DBClusterIdentifier": acted, "TargetDBInstanceIdentifier": acted}
+	rebootInstanceMembers  = members{"DBInstanceIdentifier": acted, "ForceFailover": acted}
 )
 
 // The describes. IncludeShared asks for clusters shared from other accounts as well: there

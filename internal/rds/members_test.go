@@ -101,6 +101,7 @@ var validRequests = map[string][]string{
 	"ModifyDBCluster":                        {"DBClusterIdentifier", "c1", "DeletionProtection", "true"},
 	"DeleteDBCluster":                        {"DBClusterIdentifier", "c1", "SkipFinalSnapshot", "true"},
 	"RebootDBCluster":                        {"DBClusterIdentifier", "c1"},
+	"FailoverDBCluster":                      {"DBClusterIdentifier", "c1"},
 	"CreateDBInstance":                       {"DBInstanceIdentifier", "i2", "DBClusterIdentifier", "c1", "DBInstanceClass", "db.r6g.large", "Engine", Engine},
 	"DescribeDBInstances":                    nil,
 	"ModifyDBInstance":                       {"DBInstanceIdentifier", "i1", "DBParameterGroupName", "g2"},

@@ -508,6 +508,9 @@ func (s *Service) deleteInstance(ctx context.Context, p awsquery.Params) (any, e
 	if _, _, err := p.Bool("DeleteAutomatedBackups"); err != nil {
 		return nil, err
 	}
+	if err := s.failoverBeforeDelete(ctx, strings.ToLower(raw)); err != nil {
+		return nil, err
+	}
 	in, err := s.store.UpdateInstance(ctx, strings.ToLower(raw), func(in *store.Instance) error {
 		if in.Status == store.StatusDeleting {
 			return awsquery.Errorf(http.StatusBadRequest, "InvalidDBInstanceState", "Instance %s is already being deleted.", in.ID)

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 	"time"
 )
@@ -24,6 +25,9 @@ const (
 	// writer's server is to get, with the master's attributes restored (RDS's
 	// "resetting-master-credentials").
 	StatusResettingMaster Status = "resetting-master-credentials"
+	// StatusFailingOver: the cluster's writer moved to a reader (FailoverDBCluster, the
+	// writer's server lost, its instance deleted) until that server is promoted.
+	StatusFailingOver Status = "failing-over"
 
 	// The statuses the reconciler observes: a server that cannot start (or does not accept
 	// connections) is never reported available. StatusReason says why.
@@ -165,6 +169,65 @@ func (in Instance) Tier() int {
 		return DefaultPromotionTier
 	}
 	return *in.PromotionTier
+}
+
+// FailoverCandidates are the readers among members a failover may promote (available
+// ones), in RDS's order: the lowest promotion tier first (then by identifier; the
+// reconciler prefers the most caught up within a tier).
+func FailoverCandidates(members []Instance) []Instance {
+	var out []Instance
+	for _, m := range members {
+		if !m.Writer && m.Status == StatusAvailable {
+			out = append(out, m)
+		}
+	}
+	slices.SortStableFunc(out, func(a, b Instance) int {
+		if a.Tier() != b.Tier() {
+			return a.Tier() - b.Tier()
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	return out
+}
+
+// MoveWriter makes the member choose names the writer of its cluster, every other member
+// a reader of it, and the cluster failing-over, in one transaction: there is never a
+// moment with two writers or none. choose sees the cluster and its members and may refuse.
+func (s *Store) MoveWriter(ctx context.Context, clusterID string, choose func(Cluster, []Instance) (string, error)) (Cluster, error) {
+	return s.clusters().updateTx(ctx, clusterID, func(tx *sql.Tx, c *Cluster) error {
+		members, err := instancesOf(ctx, tx, clusterID)
+		if err != nil {
+			return err
+		}
+		target, err := choose(*c, members)
+		if err != nil {
+			return err
+		}
+		found := false
+		for _, m := range members {
+			if m.ID == target {
+				found = true
+			}
+			if m.Writer == (m.ID == target) {
+				continue
+			}
+			m.Writer = m.ID == target
+			doc, err := marshal(m)
+			if err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, `UPDATE instances SET doc = ? WHERE id = ?`, doc, m.ID); err != nil {
+				return err
+			}
+		}
+		if !found {
+			return ErrNotFound
+		}
+		if c.Status != StatusDeleting {
+			c.Status, c.StatusReason = StatusFailingOver, ""
+		}
+		return nil
+	})
 }
 
 // CA returns the CA the instance's certificate is to come from.

@@ -1,0 +1,93 @@
+package rds
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/borealis-db/borealis/internal/awsquery"
+	"github.com/borealis-db/borealis/internal/store"
+)
+
+// failoverCluster moves the cluster's writer to a reader: the target, else the first of
+// store.FailoverCandidates. The store says so at once (the cluster turns failing-over);
+// the reconciler then stops the old writer's server, promotes the new one's, moves the
+// cluster endpoint to it, and makes the old writer a reader of the new one.
+func (s *Service) failoverCluster(ctx context.Context, p awsquery.Params) (any, error) {
+	raw, err := p.Required("DBClusterIdentifier")
+	if err != nil {
+		return nil, err
+	}
+	target := strings.ToLower(p.String("TargetDBInstanceIdentifier"))
+	id := strings.ToLower(raw)
+	chosen := ""
+	c, err := s.store.MoveWriter(ctx, id, func(c store.Cluster, members []store.Instance) (string, error) {
+		if c.Status != store.StatusAvailable {
+			return "", invalidClusterState("DB cluster %s is not in the available state.", c.ID)
+		}
+		if target == "" {
+			candidates := store.FailoverCandidates(members)
+			if len(candidates) == 0 {
+				return "", invalidClusterState("DB cluster %s has no available reader to fail over to.", c.ID)
+			}
+			chosen = candidates[0].ID
+			return chosen, nil
+		}
+		for _, m := range members {
+			switch {
+			case m.ID != target:
+				continue
+			case m.Writer:
+				return "", invalidClusterState("DB instance %s is already the writer of DB cluster %s.", m.ID, c.ID)
+			case m.Status != store.StatusAvailable:
+				return "", awsquery.Errorf(http.StatusBadRequest, "InvalidDBInstanceState", "DB instance %s is not in the available state.", m.ID)
+			}
+			chosen = m.ID
+			return chosen, nil
+		}
+		return "", awsquery.InvalidParameterValue("DB instance %s is not a member of DB cluster %s.", p.String("TargetDBInstanceIdentifier"), c.ID)
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, clusterNotFound(raw)
+	}
+	if err != nil {
+		return nil, err
+	}
+	s.log.Info("cluster failing over", "cluster", c.ID, "writer", chosen)
+	s.notify()
+	members, err := s.store.ClusterInstances(ctx, c.ID)
+	if err != nil {
+		return nil, err
+	}
+	return s.clusterResult(ctx, c, members)
+}
+
+// failoverBeforeDelete moves the writer to the first failover candidate when the instance
+// DeleteDBInstance deletes is its cluster's writer and an available reader exists, as RDS
+// does: the cluster keeps a writer.
+func (s *Service) failoverBeforeDelete(ctx context.Context, id string) error {
+	in, err := s.store.Instance(ctx, id)
+	if err != nil || !in.Writer || in.Status == store.StatusDeleting {
+		return nil // the delete itself says what is wrong
+	}
+	moved := ""
+	_, err = s.store.MoveWriter(ctx, in.ClusterID, func(c store.Cluster, members []store.Instance) (string, error) {
+		candidates := store.FailoverCandidates(members)
+		if c.Status == store.StatusDeleting || len(candidates) == 0 {
+			return "", errNoFailover
+		}
+		moved = candidates[0].ID
+		return moved, nil
+	})
+	switch {
+	case errors.Is(err, errNoFailover), errors.Is(err, store.ErrNotFound):
+		return nil
+	case err != nil:
+		return err
+	}
+	s.log.Info("cluster failing over before its writer is deleted", "cluster", in.ClusterID, "writer", moved, "deleted", id)
+	return nil
+}
+
+var errNoFailover = errors.New("no failover")
