@@ -25,8 +25,15 @@ type Driver interface {
 	// leaving the server stopped. Idempotent and crash-safe.
 	Create(ctx context.Context, s Spec, b Bootstrap) error
 	// CreateReplica makes the volume of a reader, s (s.Primary set), from a fresh base
-	// backup of the running server of source, leaving it stopped. Idempotent and crash-safe.
+	// backup of the running server of source, leaving it stopped; a volume that is no
+	// standby's (a former writer's) is copied afresh. Idempotent and crash-safe.
 	CreateReplica(ctx context.Context, s, source Spec) error
+	// Standby reports whether the volume of s is a standby's (a reader's, or one made the
+	// writer and not promoted yet).
+	Standby(s Spec) bool
+	// Promote ends the recovery of the running standby of s: it becomes read-write.
+	// Idempotent.
+	Promote(ctx context.Context, s Spec) error
 	// Start writes the config files and starts the server; a no-op when the
 	// driver's own server for s.Name is running.
 	Start(ctx context.Context, s Spec) error

@@ -121,11 +121,16 @@ func (l *Local) CreateReplica(ctx context.Context, s, source Spec) error {
 	if err != nil {
 		return err
 	}
-	if created(s) {
+	if created(s) && l.Standby(s) {
 		return nil
 	}
 	if err := l.stop(ctx, inst, s); err != nil {
 		return err
+	}
+	if created(s) {
+		// A former writer (a failover moved the cluster's writer away): its WAL may hold
+		// what the new writer never got, so it is copied afresh rather than rewound.
+		l.log.Warn("the volume of a former writer is copied afresh from the new writer", "instance", s.Name, "source", source.Name)
 	}
 	if err := l.prepare(a, s); err != nil {
 		return err
@@ -208,3 +213,45 @@ func (l *Local) runBasebackup(ctx context.Context, a account, s, source Spec, di
 // serving tells the postmaster.pid statuses of a server that accepts connections: a
 // primary's "ready", a hot standby's "standby".
 func serving(status string) bool { return status == "ready" || status == "standby" }
+
+// Standby reports whether the volume of s is a standby's: PostgreSQL removes standby.signal
+// when it promotes the server.
+func (l *Local) Standby(s Spec) bool {
+	_, err := os.Stat(filepath.Join(s.DataDir, standbyFile))
+	return err == nil
+}
+
+// Promote ends the recovery of the running standby of s (pg_promote, waiting until the
+// server accepts writes). A server already read-write is left alone.
+func (l *Local) Promote(ctx context.Context, s Spec) error {
+	if err := s.validatePaths(); err != nil {
+		return err
+	}
+	inst, err := l.lock(s.Name)
+	if err != nil {
+		return err
+	}
+	defer inst.op.Unlock()
+	c, err := l.Connect(ctx, s, Admin)
+	if err != nil {
+		return err
+	}
+	defer c.Close(context.Background())
+	var recovering bool
+	if err := c.QueryRow(ctx, "SELECT pg_catalog.pg_is_in_recovery()").Scan(&recovering); err != nil {
+		return fmt.Errorf("engine: %s: promote: %w", s.Name, err)
+	}
+	if !recovering {
+		return nil
+	}
+	var done bool
+	if err := c.QueryRow(ctx, "SELECT pg_catalog.pg_promote(true, 60)").Scan(&done); err != nil {
+		return fmt.Errorf("engine: %s: promote: %w", s.Name, err)
+	}
+	if !done {
+		return fmt.Errorf("engine: %s: promotion not finished within 60 s; %s ends:\n%s", s.Name, s.LogFile, logTail(s.LogFile))
+	}
+	os.Remove(filepath.Join(s.DataDir, passFile))
+	l.log.Info("standby promoted: it is the writer", "instance", s.Name)
+	return nil
+}

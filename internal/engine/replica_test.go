@@ -141,3 +141,63 @@ func TestReplicationRoleIsBorealisOnly(t *testing.T) {
 		t.Errorf("%s settings hold the replication password", n)
 	}
 }
+
+// TestPromoteAndRejoin: the failover mechanics. The writer stops, its reader is promoted
+// and takes writes, and the former writer's volume, copied afresh from the new writer,
+// streams from it; nothing committed before the writer stopped is lost.
+func TestPromoteAndRejoin(t *testing.T) {
+	f := newFixture(t, "failw")
+	if err := f.l.Create(ctxT(t), f.spec, f.boot); err != nil {
+		t.Fatal(err)
+	}
+	f.running(t)
+	r := readerOf(t, f, "failr")
+	if err := f.l.CreateReplica(ctxT(t), r.spec, f.spec); err != nil {
+		t.Fatal(err)
+	}
+	r.running(t)
+	w := f.admin(t, "appdb")
+	if _, err := w.Exec(ctxT(t), "CREATE TABLE public.t (v text); INSERT INTO public.t VALUES ('committed')"); err != nil {
+		t.Fatal(err)
+	}
+	w.Close(context.Background())
+	f.stopped(t) // a fast shutdown sends the standby every WAL record first
+
+	if !f.l.Standby(r.spec) {
+		t.Fatal("the reader's volume is not a standby's")
+	}
+	promoted := r.spec
+	promoted.Primary = nil
+	if err := f.l.Promote(ctxT(t), promoted); err != nil {
+		t.Fatal(err)
+	}
+	if f.l.Standby(promoted) {
+		t.Error("standby.signal outlived the promotion")
+	}
+	if err := f.l.Promote(ctxT(t), promoted); err != nil {
+		t.Fatalf("a second Promote: %v", err)
+	}
+	nw := r.admin(t, "appdb")
+	if got := scalar(t, nw, "SELECT string_agg(v, ',') FROM public.t"); got != "committed" {
+		t.Fatalf("rows on the new writer: %q", got)
+	}
+	if _, err := nw.Exec(ctxT(t), "INSERT INTO public.t VALUES ('after')"); err != nil {
+		t.Fatalf("write on the promoted server: %v", err)
+	}
+
+	// The former writer rejoins as a reader of the new one.
+	old := *f
+	old.spec.Primary = &Primary{Addr: promoted.ListenAddr, Port: promoted.Port}
+	if f.l.Standby(old.spec) {
+		t.Fatal("the former writer's volume claims to be a standby's")
+	}
+	if err := f.l.CreateReplica(ctxT(t), old.spec, promoted); err != nil {
+		t.Fatal(err)
+	}
+	old.running(t)
+	oc := old.admin(t, "appdb")
+	if got := scalar(t, oc, "SELECT pg_catalog.pg_is_in_recovery()::text"); got != "true" {
+		t.Fatalf("the former writer is not a standby: %s", got)
+	}
+	waitRow(t, oc, "SELECT string_agg(v, ',' ORDER BY v) FROM public.t", "after,committed")
+}
