@@ -31,9 +31,12 @@ type Driver interface {
 	// Standby reports whether the volume of s is a standby's (a reader's, or one made the
 	// writer and not promoted yet).
 	Standby(s Spec) bool
-	// Promote ends the recovery of the running standby of s: it becomes read-write.
-	// Idempotent.
-	Promote(ctx context.Context, s Spec) error
+	// Promote ends the recovery of the running standby of s: it becomes read-write, once
+	// it has received the WAL up to upTo (0: at once), or after a bound. Idempotent.
+	Promote(ctx context.Context, s Spec, upTo uint64) error
+	// EndOfWAL is where the WAL of the stopped server of s ends (its last checkpoint);
+	// false when it cannot be read.
+	EndOfWAL(ctx context.Context, s Spec) (uint64, bool)
 	// Start writes the config files and starts the server; a no-op when the
 	// driver's own server for s.Name is running.
 	Start(ctx context.Context, s Spec) error

@@ -10,7 +10,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"syscall"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -157,6 +160,13 @@ func (l *Local) CreateReplica(ctx context.Context, s, source Spec) error {
 	for _, f := range []string{pidFile, passFile, standbyFile} {
 		os.Remove(filepath.Join(staging, f))
 	}
+	// A standby's volume from the start: were the first start to fail, the next call must
+	// not take it for a former writer's.
+	st := s
+	st.DataDir = staging
+	if err := writeStandbyFiles(a, st); err != nil {
+		return err
+	}
 	if err := a.writeFile(filepath.Join(staging, Marker), []byte("borealis replica 1\n"), 0o600); err != nil {
 		return err
 	}
@@ -223,7 +233,7 @@ func (l *Local) Standby(s Spec) bool {
 
 // Promote ends the recovery of the running standby of s (pg_promote, waiting until the
 // server accepts writes). A server already read-write is left alone.
-func (l *Local) Promote(ctx context.Context, s Spec) error {
+func (l *Local) Promote(ctx context.Context, s Spec, upTo uint64) error {
 	if err := s.validatePaths(); err != nil {
 		return err
 	}
@@ -244,6 +254,9 @@ func (l *Local) Promote(ctx context.Context, s Spec) error {
 	if !recovering {
 		return nil
 	}
+	if upTo > 0 {
+		l.waitReceived(ctx, c, s, upTo)
+	}
 	var done bool
 	if err := c.QueryRow(ctx, "SELECT pg_catalog.pg_promote(true, 60)").Scan(&done); err != nil {
 		return fmt.Errorf("engine: %s: promote: %w", s.Name, err)
@@ -255,3 +268,63 @@ func (l *Local) Promote(ctx context.Context, s Spec) error {
 	l.log.Info("standby promoted: it is the writer", "instance", s.Name)
 	return nil
 }
+
+// promoteWait bounds how long a promotion waits for WAL the standby may still receive.
+const promoteWait = 10 * time.Second
+
+// waitReceived waits, at most promoteWait, until the standby behind c has received the WAL
+// up to upTo: what the old writer sent before it stopped is then not lost.
+func (l *Local) waitReceived(ctx context.Context, c *pgx.Conn, s Spec, upTo uint64) {
+	deadline := time.Now().Add(promoteWait)
+	for {
+		var text string
+		err := c.QueryRow(ctx, "SELECT coalesce(pg_catalog.pg_last_wal_receive_lsn(), pg_catalog.pg_last_wal_replay_lsn(), '0/0')::text").Scan(&text)
+		got, perr := ParseLSN(text)
+		if err == nil && perr == nil && got > upTo {
+			return
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			l.log.Warn("promoting a standby that did not receive all of the old writer's WAL", "instance", s.Name, "received", text, "want_past", FormatLSN(upTo))
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// EndOfWAL reads the last checkpoint of the stopped server of s with pg_controldata: after
+// a clean shutdown, the end of its WAL.
+func (l *Local) EndOfWAL(ctx context.Context, s Spec) (uint64, bool) {
+	if err := s.validatePaths(); err != nil {
+		return 0, false
+	}
+	cmd := exec.CommandContext(ctx, filepath.Join(filepath.Dir(l.postgres), "pg_controldata"), "-D", s.DataDir)
+	cmd.Env = l.env()
+	out, err := cmd.Output()
+	if err != nil {
+		return 0, false
+	}
+	for _, line := range strings.Split(string(out), "\n") {
+		if v, ok := strings.CutPrefix(line, "Latest checkpoint location:"); ok {
+			lsn, err := ParseLSN(strings.TrimSpace(v))
+			return lsn, err == nil
+		}
+	}
+	return 0, false
+}
+
+// ParseLSN reads PostgreSQL's "X/Y" (two hexadecimal halves).
+func ParseLSN(s string) (uint64, error) {
+	hi, lo, ok := strings.Cut(s, "/")
+	if !ok {
+		return 0, fmt.Errorf("engine: LSN %q", s)
+	}
+	h, err1 := strconv.ParseUint(hi, 16, 32)
+	l, err2 := strconv.ParseUint(lo, 16, 32)
+	if err := errors.Join(err1, err2); err != nil {
+		return 0, fmt.Errorf("engine: LSN %q: %w", s, err)
+	}
+	return h<<32 | l, nil
+}
+
+// FormatLSN writes an LSN as PostgreSQL does.
+func FormatLSN(lsn uint64) string { return fmt.Sprintf("%X/%X", lsn>>32, uint32(lsn)) }

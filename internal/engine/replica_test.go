@@ -156,25 +156,34 @@ func TestPromoteAndRejoin(t *testing.T) {
 		t.Fatal(err)
 	}
 	r.running(t)
+	r2 := readerOf(t, f, "failr2")
+	if err := f.l.CreateReplica(ctxT(t), r2.spec, f.spec); err != nil {
+		t.Fatal(err)
+	}
+	r2.running(t)
 	w := f.admin(t, "appdb")
 	if _, err := w.Exec(ctxT(t), "CREATE TABLE public.t (v text); INSERT INTO public.t VALUES ('committed')"); err != nil {
 		t.Fatal(err)
 	}
 	w.Close(context.Background())
 	f.stopped(t) // a fast shutdown sends the standby every WAL record first
+	end, ok := f.l.EndOfWAL(ctxT(t), f.spec)
+	if !ok || end == 0 {
+		t.Fatalf("EndOfWAL of the stopped writer: %v %v", end, ok)
+	}
 
 	if !f.l.Standby(r.spec) {
 		t.Fatal("the reader's volume is not a standby's")
 	}
 	promoted := r.spec
 	promoted.Primary = nil
-	if err := f.l.Promote(ctxT(t), promoted); err != nil {
+	if err := f.l.Promote(ctxT(t), promoted, end); err != nil {
 		t.Fatal(err)
 	}
 	if f.l.Standby(promoted) {
 		t.Error("standby.signal outlived the promotion")
 	}
-	if err := f.l.Promote(ctxT(t), promoted); err != nil {
+	if err := f.l.Promote(ctxT(t), promoted, end); err != nil {
 		t.Fatalf("a second Promote: %v", err)
 	}
 	nw := r.admin(t, "appdb")
@@ -184,6 +193,13 @@ func TestPromoteAndRejoin(t *testing.T) {
 	if _, err := nw.Exec(ctxT(t), "INSERT INTO public.t VALUES ('after')"); err != nil {
 		t.Fatalf("write on the promoted server: %v", err)
 	}
+
+	// The other reader follows the new writer once told where it is.
+	r2.spec.Primary = &Primary{Addr: promoted.ListenAddr, Port: promoted.Port}
+	if err := f.l.Reload(ctxT(t), r2.spec); err != nil {
+		t.Fatal(err)
+	}
+	waitRow(t, r2.admin(t, "appdb"), "SELECT string_agg(v, ',' ORDER BY v) FROM public.t", "after,committed")
 
 	// The former writer rejoins as a reader of the new one.
 	old := *f

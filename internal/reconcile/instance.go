@@ -16,7 +16,8 @@ import (
 var errWaiting = errors.New("server not running; waiting for the next start")
 
 // reconcileInstance gathers the facts about m, decides, and carries the decision out.
-func (r *Reconciler) reconcileInstance(ctx context.Context, c store.Cluster, m store.Instance, writer *store.Instance, admission admission) error {
+func (r *Reconciler) reconcileInstance(ctx context.Context, c store.Cluster, m store.Instance, members []store.Instance, admission admission) error {
+	writer := writerOf(members)
 	if decide(facts{Instance: m}).Action == actDelete {
 		// Before the facts that cost (a port, a certificate): none matters to a deletion.
 		return r.deleteInstance(ctx, c, m)
@@ -60,13 +61,21 @@ func (r *Reconciler) reconcileInstance(ctx context.Context, c store.Cluster, m s
 			return err
 		}
 	}
+	if m.Writer && state == engine.StateRunning && r.driver.Standby(spec) {
+		// A failover: before anything else is applied (a reload would stop its streaming
+		// from the old writer), the old writer stops and this server is promoted.
+		if err := r.takeOver(ctx, c, m, spec, members); err != nil {
+			return err
+		}
+		r.setRoute(c, m, d.Now(m.Started), admission) // the cluster endpoint follows at once
+	}
 	running := state == engine.StateRunning
 	f := facts{
 		Instance:  m,
 		Running:   running,
 		Ended:     state == engine.StateCrashed,
 		Accepting: running && r.driver.Accepting(spec),
-		Pending:   reissued || r.appliedChanged(m.ID, d.Now(m.Started), c),
+		Pending:   reissued || r.appliedChanged(m.ID, d.Now(m.Started), c, primary),
 		Spec:      startKey(d.Values, c, m),
 		Now:       r.cfg.Now(),
 	}
@@ -98,7 +107,7 @@ func (r *Reconciler) reconcileInstance(ctx context.Context, c store.Cluster, m s
 		if err := r.driver.Reload(ctx, r.instanceSpec(c, m, now, primary)); err != nil {
 			return fmt.Errorf("reload: %w", err)
 		}
-		r.setApplied(m.ID, now, c)
+		r.setApplied(m.ID, now, c, primary)
 		r.log.Info("instance reloaded", "instance", m.ID, "cluster", c.ID, "new_certificate", reissued)
 		if m, err = r.settle(ctx, c, m, nil); err != nil {
 			return err
@@ -119,7 +128,16 @@ func (r *Reconciler) reconcileInstance(ctx context.Context, c store.Cluster, m s
 		}
 		r.log.Info("master user reset", "instance", m.ID, "cluster", c.ID, "master_username", c.MasterUsername)
 	}
+	if m.Writer && up {
+		if err := r.takeOver(ctx, c, m, spec, members); err != nil {
+			return err
+		}
+	}
 	r.setRoute(c, m, d.Now(m.Started), admission)
+	if m.Writer && up && c.Status == store.StatusFailingOver && !r.driver.Standby(spec) {
+		// The failover is done once the cluster endpoint reaches the promoted server.
+		r.setClusterStatus(ctx, c.ID, func(cur store.Cluster) bool { return cur.Status == store.StatusFailingOver }, store.StatusAvailable, "")
+	}
 	r.gateway.FenceServer(c.ID, m.ID, m.PrivatePort, r.driver.Status(m.ID).PID) // its account may bind the port
 	if !up {
 		return errWaiting
@@ -147,7 +165,7 @@ func (r *Reconciler) start(ctx context.Context, c store.Cluster, m store.Instanc
 	r.backoff[m.ID] = r.backoff[m.ID].started(f.Spec, f.Now)
 	r.mu.Unlock()
 	r.metrics.started(c.ID, m.ID)
-	r.setApplied(m.ID, d.Values, c)
+	r.setApplied(m.ID, d.Values, c, spec.Primary)
 	r.log.Info("instance running", "instance", m.ID, "cluster", c.ID, "rebooted", f.Running, "previous_status", m.Status)
 	started := &store.StartedParams{ClusterGroup: d.ClusterGroup, DBGroup: d.DBGroup, Values: d.Values}
 	// Route first: a client that sees "available" must reach the server.

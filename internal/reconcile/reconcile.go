@@ -337,12 +337,21 @@ func (r *Reconciler) reconcileCluster(ctx context.Context, id string) error {
 	slices.SortStableFunc(members, func(a, b store.Instance) int { return boolOrder(b.Writer) - boolOrder(a.Writer) })
 	r.knowEndpoints(c, members)
 	for _, m := range members {
-		switch err := r.reconcileInstance(ctx, c, m, writerOf(members), admission); {
+		switch err := r.reconcileInstance(ctx, c, m, members, admission); {
 		case errors.Is(err, errWaiting):
 			r.unserve(c.ID, m)
 			waiting = true
 		case err != nil:
 			errs = append(errs, fmt.Errorf("instance %s: %w", m.ID, err))
+		}
+	}
+	if waiting {
+		switch moved, err := r.autoFailover(ctx, c, members); {
+		case err != nil:
+			errs = append(errs, fmt.Errorf("failover: %w", err))
+		case moved:
+			// Carry it out now: the next pass finds the new writer.
+			return r.reconcileCluster(ctx, id)
 		}
 	}
 	done := c.Status == store.StatusModifying
@@ -420,18 +429,27 @@ func fingerprint(v params.Values) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-// setApplied records what a server runs with: its parameters and the cluster settings
-// that reach pg_hba.conf, so that a change to either is applied by a reload.
-func (r *Reconciler) setApplied(id string, v params.Values, c store.Cluster) {
+// setApplied records what a server runs with: its parameters, the cluster settings that
+// reach pg_hba.conf and, for a reader, where it streams from, so that a change to any is
+// applied by a reload.
+func (r *Reconciler) setApplied(id string, v params.Values, c store.Cluster, primary *engine.Primary) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.applied[id] = fingerprint(v) + strconv.FormatBool(c.IAMAuth)
+	r.applied[id] = appliedKey(v, c, primary)
 }
 
-func (r *Reconciler) appliedChanged(id string, v params.Values, c store.Cluster) bool {
+func (r *Reconciler) appliedChanged(id string, v params.Values, c store.Cluster, primary *engine.Primary) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.applied[id] != fingerprint(v)+strconv.FormatBool(c.IAMAuth)
+	return r.applied[id] != appliedKey(v, c, primary)
+}
+
+func appliedKey(v params.Values, c store.Cluster, primary *engine.Primary) string {
+	k := fingerprint(v) + strconv.FormatBool(c.IAMAuth)
+	if primary != nil {
+		k += " " + net.JoinHostPort(primary.Addr, strconv.Itoa(primary.Port))
+	}
+	return k
 }
 
 func (r *Reconciler) deleteInstance(ctx context.Context, c store.Cluster, m store.Instance) error {

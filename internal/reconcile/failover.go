@@ -1,0 +1,138 @@
+package reconcile
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/borealis-db/borealis/internal/engine"
+	"github.com/borealis-db/borealis/internal/store"
+)
+
+// A failover moves the writer in the store first (FailoverDBCluster, DeleteDBInstance of
+// the writer, or autoFailover below), in one transaction; the reconciler then carries it
+// out, idempotently, from what it finds:
+//  1. the new writer's server, still a standby, is the writer's: every other member's
+//     server still running read-write (the old writer) is stopped first, which ends its
+//     sessions and, a fast shutdown, sends the standbys its last WAL;
+//  2. the new writer is promoted, and the cluster endpoint routes to it (setRoute);
+//  3. the old writer, now a reader, finds its volume no standby's and is copied afresh
+//     from the new writer (CreateReplica), then streams from it.
+// What a client can lose: with asynchronous replication, transactions the old writer
+// committed but had not sent to the promoted reader when its server was killed (not after
+// a fast shutdown, which sends everything first). The choice of the most caught-up reader
+// of the lowest tier keeps that window to the replication lag.
+
+// reasonRejoining is the status reason of a former writer while it becomes a reader.
+const reasonRejoining = "The instance is becoming a reader of the cluster's new writer."
+
+// takeOver completes a failover to m, the writer, whose server runs: it stops the old
+// writer's server, then promotes m's (reconcileInstance then routes the cluster endpoint
+// to it and ends the cluster's failing-over).
+func (r *Reconciler) takeOver(ctx context.Context, c store.Cluster, m store.Instance, spec engine.Spec, members []store.Instance) error {
+	if r.driver.Standby(spec) {
+		upTo := uint64(0) // where the old writer's WAL ends
+		for _, o := range members {
+			if o.ID == m.ID {
+				continue
+			}
+			os := r.serverSpec(c, o)
+			if r.driver.Standby(os) {
+				continue
+			}
+			// Never two writers: the old one stops before the new one takes writes. A fast
+			// shutdown ends its sessions and sends the standbys its WAL to the end first.
+			r.unserve(c.ID, o)
+			if err := r.driver.Stop(ctx, os); err != nil {
+				return fmt.Errorf("stop the old writer %s: %w", o.ID, err)
+			}
+			if lsn, ok := r.driver.EndOfWAL(ctx, os); ok && lsn > upTo {
+				upTo = lsn
+			}
+			if o.Status == store.StatusAvailable {
+				if _, err := r.mark(ctx, o, store.StatusRebooting, reasonRejoining); err != nil {
+					return err
+				}
+			}
+		}
+		if err := r.driver.Promote(ctx, spec, upTo); err != nil {
+			return fmt.Errorf("promote: %w", err)
+		}
+		r.log.Info("failover: the new writer is promoted", "cluster", c.ID, "writer", m.ID)
+	}
+	return nil
+}
+
+// autoFailover moves the writer to the best available reader when the writer's server is
+// down and its restart failed (the pass found it waiting, not running): the most caught
+// up of the lowest promotion tier. It reports whether it moved the writer.
+func (r *Reconciler) autoFailover(ctx context.Context, c store.Cluster, members []store.Instance) (bool, error) {
+	w := writerOf(members)
+	if w == nil || c.Status == store.StatusDeleting || c.Status == store.StatusFailingOver {
+		return false, nil
+	}
+	if st := r.driver.Status(w.ID).State; st == engine.StateRunning || st == engine.StateStarting || st == engine.StateStopping {
+		return false, nil
+	}
+	target := r.mostCaughtUp(ctx, c, store.FailoverCandidates(members))
+	if target == "" {
+		return false, nil
+	}
+	_, err := r.store.MoveWriter(ctx, c.ID, func(cur store.Cluster, now []store.Instance) (string, error) {
+		if nw := writerOf(now); nw == nil || nw.ID != w.ID {
+			return "", errMoved
+		}
+		for _, m := range store.FailoverCandidates(now) {
+			if m.ID == target {
+				return target, nil
+			}
+		}
+		return "", errMoved
+	})
+	if errors.Is(err, errMoved) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	r.log.Warn("failover: the writer's server is down and did not come back; a reader takes over",
+		"cluster", c.ID, "old_writer", w.ID, "writer", target)
+	return true, nil
+}
+
+var errMoved = errors.New("the writer moved meanwhile")
+
+// mostCaughtUp picks, among the candidates of the lowest tier, the reader that replayed
+// the most WAL; "" when none answers.
+func (r *Reconciler) mostCaughtUp(ctx context.Context, c store.Cluster, candidates []store.Instance) string {
+	best, bestLSN := "", uint64(0)
+	for _, m := range candidates {
+		if m.Tier() != candidates[0].Tier() {
+			break
+		}
+		lsn, err := r.replayLSN(ctx, r.serverSpec(c, m))
+		if err != nil {
+			r.log.Warn("failover candidate does not answer", "instance", m.ID, "err", err)
+			continue
+		}
+		if best == "" || lsn > bestLSN {
+			best, bestLSN = m.ID, lsn
+		}
+	}
+	return best
+}
+
+// replayLSN is how far the standby of s has replayed the WAL.
+func (r *Reconciler) replayLSN(ctx context.Context, s engine.Spec) (uint64, error) {
+	conn, err := r.driver.Connect(ctx, s, engine.Admin)
+	if err != nil {
+		return 0, err
+	}
+	defer conn.Close(context.Background())
+	var text string
+	if err := conn.QueryRow(ctx, "SELECT coalesce(pg_catalog.pg_last_wal_replay_lsn(), '0/0')::text").Scan(&text); err != nil {
+		return 0, err
+	}
+	return engine.ParseLSN(text)
+}
+
