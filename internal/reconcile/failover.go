@@ -135,4 +135,3 @@ func (r *Reconciler) replayLSN(ctx context.Context, s engine.Spec) (uint64, erro
 	}
 	return engine.ParseLSN(text)
 }
-
