@@ -71,3 +71,82 @@ func TestSecondInstanceIsAReaderWithItsPromotionTier(t *testing.T) {
 		t.Errorf("after ModifyDBInstance: PromotionTier %d", got)
 	}
 }
+
+// FailoverDBCluster moves the writer to the target, else to the reader of the lowest tier,
+// turning the cluster failing-over; it refuses what RDS refuses.
+func TestFailoverDBClusterMovesTheWriter(t *testing.T) {
+	ctx := context.Background()
+	s := newTestService(t)
+	newCluster(t, s, "c1")
+	available := func(ids ...string) {
+		t.Helper()
+		for _, id := range ids {
+			if _, err := s.store.UpdateInstance(ctx, id, func(in *store.Instance) error {
+				in.Status = store.StatusAvailable
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		setStatus(t, s, "c1", store.StatusAvailable)
+	}
+	_, err := s.Do(ctx, "FailoverDBCluster", query("DBClusterIdentifier", "nope"))
+	wantError(t, err, "DBClusterNotFoundFault", http.StatusNotFound)
+	for _, q := range [][]string{{"w1"}, {"r1", "PromotionTier", "2"}, {"r2", "PromotionTier", "0"}} {
+		if _, err := s.Do(ctx, "CreateDBInstance", createInstanceQuery(q[0], "c1", q[1:]...)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, err = s.Do(ctx, "FailoverDBCluster", query("DBClusterIdentifier", "c1"))
+	wantError(t, err, "InvalidDBClusterStateFault", http.StatusBadRequest) // creating
+	setStatus(t, s, "c1", store.StatusAvailable)
+	_, err = s.Do(ctx, "FailoverDBCluster", query("DBClusterIdentifier", "c1"))
+	wantError(t, err, "InvalidDBClusterStateFault", http.StatusBadRequest) // no available reader
+	available("w1", "r1", "r2")
+	_, err = s.Do(ctx, "FailoverDBCluster", query("DBClusterIdentifier", "c1", "TargetDBInstanceIdentifier", "w1"))
+	wantError(t, err, "InvalidDBClusterStateFault", http.StatusBadRequest)
+	_, err = s.Do(ctx, "FailoverDBCluster", query("DBClusterIdentifier", "c1", "TargetDBInstanceIdentifier", "other"))
+	wantError(t, err, "InvalidParameterValue", http.StatusBadRequest)
+
+	writer := func() string {
+		members, _ := s.store.ClusterInstances(ctx, "c1")
+		w := ""
+		for _, m := range members {
+			if m.Writer {
+				if w != "" {
+					t.Fatalf("two writers: %s, %s", w, m.ID)
+				}
+				w = m.ID
+			}
+		}
+		return w
+	}
+	out, err := s.Do(ctx, "FailoverDBCluster", query("DBClusterIdentifier", "C1", "TargetDBInstanceIdentifier", "R1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := out.(clusterResult).DBCluster.Status; st != "failing-over" || writer() != "r1" {
+		t.Errorf("after a failover to r1: status %s, writer %s", st, writer())
+	}
+	_, err = s.Do(ctx, "FailoverDBCluster", query("DBClusterIdentifier", "c1"))
+	wantError(t, err, "InvalidDBClusterStateFault", http.StatusBadRequest) // failing over
+	available()
+	if _, err := s.Do(ctx, "FailoverDBCluster", query("DBClusterIdentifier", "c1")); err != nil {
+		t.Fatal(err)
+	}
+	if w := writer(); w != "r2" {
+		t.Errorf("without a target: writer %s, want r2 (tier 0)", w)
+	}
+
+	// Deleting the writer fails over first.
+	available()
+	if _, err := s.Do(ctx, "DeleteDBInstance", query("DBInstanceIdentifier", "r2", "SkipFinalSnapshot", "true")); err != nil {
+		t.Fatal(err)
+	}
+	if w := writer(); w != "w1" { // tier 1 before r1's 2
+		t.Errorf("after deleting the writer: writer %q", w)
+	}
+	if in, _ := s.store.Instance(ctx, "r2"); in.Writer || in.Status != store.StatusDeleting {
+		t.Errorf("the deleted writer: %+v", in)
+	}
+}
