@@ -216,8 +216,8 @@ func (f *Fence) ReleaseUnclaimed() []uint16 {
 	return out
 }
 
-// Guard refuses connects to port to everyone but root, the relay and owner from now on,
-// and binds of it to everyone but root and owner (the uid that runs the server; negative
+// Guard refuses connects to port to everyone but root and the relay from now on, and
+// binds of it to everyone but root and owner (the uid that runs the server; negative
 // while unknown: anyone may bind then), and counts refusals under name. A name guards one
 // port at a time: guarding another releases the first, and the counts carry on. An
 // error says what is not guarded; the rest is.

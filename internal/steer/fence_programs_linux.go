@@ -55,9 +55,7 @@ const (
 // (afInet6) program, for call.
 //
 // A stream socket's connect to a guarded port, at any address, is refused (EPERM) unless
-// the socket carries RelayMark or the caller's uid is 0 or the server's own (its entry in
-// owners; with none, no one's): a reader's server streams from its writer, which runs as
-// the same account (the cluster's), and no other account's process gets through. The address is not looked at:
+// the socket carries RelayMark or the caller's uid is 0. The address is not looked at:
 // 127.0.0.1, the rest of 127/8, 0.0.0.0, ::1, ::, v4-mapped forms and whatever else the
 // kernel may route to the server are all the same port.
 //
@@ -84,14 +82,6 @@ func fenceProgram(m *fenceMaps, family int32, call int32) asm.Instructions {
 			asm.LoadMem(asm.R3, asm.R2, sockMark, asm.Word),
 			asm.JEq.Imm(asm.R3, RelayMark, "allow"),
 		}
-		owner = slices.Concat(
-			lookupElem(m.owners, stackPort),
-			asm.Instructions{
-				asm.JEq.Imm(asm.R0, 0, "refused"),
-				asm.LoadMem(asm.R2, asm.R0, 0, asm.Word),
-				asm.JEq.Reg(asm.R2, asm.R8, "allow"),
-			},
-		)
 	} else {
 		counter = 8
 		owner = slices.Concat(
@@ -126,7 +116,7 @@ func fenceProgram(m *fenceMaps, family int32, call int32) asm.Instructions {
 		owner,
 		asm.Instructions{
 			// Refused: count it, then tell who it was.
-			asm.Mov.Imm(asm.R2, 1).WithSymbol("refused"),
+			asm.Mov.Imm(asm.R2, 1),
 			asm.AddAtomic.Mem(asm.R7, asm.R2, asm.DWord, counter),
 			asm.StoreImm(asm.RFP, stackRefusal+4, int64(family), asm.Word),
 			asm.StoreMem(asm.RFP, stackRefusal+8, asm.R8, asm.Word),
