@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
-	"net"
 	"sort"
 	"strconv"
 	"strings"
@@ -204,9 +203,9 @@ func hbaRules(s Spec) []hbaRule {
 		method = "md5"
 	}
 	rules := []hbaRule{
-		{"hostssl", "replication", Replicator, hostPrefix(s.ListenAddr), "scram-sha-256", "readers stream from Borealis' private address only, with its secret"},
-		{"host", "replication", "all", "all", "reject", "no one else replicates"},
-		{"local", "replication", "all", "", "reject", ""},
+		{"local", "replication", Replicator, "", "scram-sha-256", "readers stream over the cluster's own socket, with Borealis' secret"},
+		{"local", "replication", "all", "", "reject", "no one else replicates"},
+		{"host", "replication", "all", "all", "reject", "nor over TCP: never through an endpoint"},
 		{"host", "all", Replicator, "all", "reject", "the replication role logs in for replication only"},
 		{"local", "all", Admin, "", "md5", "only Borealis, over the socket"},
 		{"host", "all", Admin, "all", "reject", "never over TCP (every TCP client comes through an endpoint)"},
@@ -250,12 +249,4 @@ func renderHBA(rules []hbaRule) string {
 		lines[i] = strings.TrimRight(l, " ")
 	}
 	return strings.Join(lines, "\n")
-}
-
-// hostPrefix is the pg_hba address matching addr alone.
-func hostPrefix(addr string) string {
-	if ip := net.ParseIP(addr); ip != nil && ip.To4() == nil {
-		return addr + "/128"
-	}
-	return addr + "/32"
 }

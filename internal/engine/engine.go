@@ -115,10 +115,13 @@ type IAMAuth struct {
 	Prefix   string
 }
 
-// Primary is where a reader's server streams WAL from: the writer's private address.
+// Primary is where a reader's server streams WAL from: the writer's unix socket
+// (SocketDir/.s.PGSQL.Port), in the cluster's own directory. Not TCP: the fence keeps
+// every local process, servers included, off the private ports (so dblink cannot pass
+// the endpoint), and the socket directory is the cluster's account's alone.
 type Primary struct {
-	Addr string
-	Port int
+	SocketDir string
+	Port      int
 }
 
 // Bootstrap is what the first start of a new cluster volume creates.
@@ -161,8 +164,8 @@ type Exit struct {
 const Admin = "rdsadmin"
 
 // Replicator is the role readers stream WAL as, reserved to Borealis (Aurora's name for
-// it): replication only, over TLS from the private address, with a secret only Borealis
-// holds (see replicationPassword).
+// it): replication only, over the writer's socket, with a secret only Borealis holds (see
+// replicationPassword); never over TCP, so never through an endpoint.
 const Replicator = "rdsrepladmin"
 
 // MaxSocketPathLen bounds SocketDir + "/.s.PGSQL.<port>" (sun_path holds 108
@@ -220,8 +223,13 @@ func (s Spec) validate() error {
 	if ip := net.ParseIP(s.ListenIPv6); s.ListenIPv6 != "" && (ip == nil || ip.To4() != nil) {
 		return fmt.Errorf("engine: %s: IPv6 listen address %q is not an IPv6 address", s.Name, s.ListenIPv6)
 	}
-	if p := s.Primary; p != nil && (net.ParseIP(p.Addr) == nil || p.Port < 1 || p.Port > 65535) {
-		return fmt.Errorf("engine: %s: primary %s:%d is not an IP address and port", s.Name, p.Addr, p.Port)
+	if p := s.Primary; p != nil {
+		if err := checkPath("primary socket directory", p.SocketDir); err != nil {
+			return err
+		}
+		if p.Port < 1 || p.Port > 65535 || len(SocketPath(Spec{SocketDir: p.SocketDir, Port: p.Port})) > MaxSocketPathLen {
+			return fmt.Errorf("engine: %s: primary socket %s, port %d: out of range", s.Name, p.SocketDir, p.Port)
+		}
 	}
 	if len(s.CertPEM) == 0 || len(s.KeyPEM) == 0 {
 		return fmt.Errorf("engine: %s: a TLS certificate and key are required", s.Name)

@@ -30,18 +30,19 @@ func replicationPassword(s Spec) string {
 	return hex.EncodeToString(m.Sum(nil))
 }
 
-// primaryConninfo is a reader's primary_conninfo: TLS to the writer's private address, the
-// password in passFile (pg_read_all_settings members read settings, never that file).
+// primaryConninfo is a reader's primary_conninfo: the writer's socket, the password in
+// passFile (pg_read_all_settings members read settings, never that file).
 func primaryConninfo(s Spec) string {
 	p := s.Primary
-	return fmt.Sprintf("host=%s port=%d user=%s passfile=%s sslmode=require application_name=%s",
-		p.Addr, p.Port, Replicator, filepath.Join(s.DataDir, passFile), s.Name)
+	return fmt.Sprintf("host=%s port=%d user=%s passfile=%s sslmode=disable application_name=%s",
+		p.SocketDir, p.Port, Replicator, filepath.Join(s.DataDir, passFile), s.Name)
 }
 
-// passLine is the libpq passfile line for Replicator at the primary of s (the password is
-// hex: nothing to escape).
+// passLine is the libpq passfile line for Replicator at the primary of s: libpq matches a
+// socket directory other than the default by its path (the password is hex).
 func passLine(s Spec) []byte {
-	return []byte(fmt.Sprintf("%s:%d:*:%s:%s\n", s.Primary.Addr, s.Primary.Port, Replicator, replicationPassword(s)))
+	host := strings.NewReplacer(`\`, `\\`, ":", `\:`).Replace(s.Primary.SocketDir)
+	return []byte(fmt.Sprintf("%s:%d:*:%s:%s\n", host, s.Primary.Port, Replicator, replicationPassword(s)))
 }
 
 // writeStandbyFiles makes the server of s a standby of s.Primary at its next start.
@@ -99,7 +100,7 @@ func pgErrText(err error) string {
 
 // CreateReplica makes the reader volume s from a base backup of the running server of
 // source, taken by pg_basebackup as the cluster's OS account (the reader's volume is that
-// account's too) over TLS as Replicator. The copy lands in a staging directory beside
+// account's too) over source's socket as Replicator. The copy lands in a staging directory beside
 // DataDir and is renamed into place with the marker written last, so that a crash half-way
 // leaves no volume that looks complete: the next call starts over.
 func (l *Local) CreateReplica(ctx context.Context, s, source Spec) error {
@@ -193,8 +194,8 @@ func (l *Local) runBasebackup(ctx context.Context, a account, s, source Spec, di
 		return err
 	}
 	defer logf.Close()
-	conn := fmt.Sprintf("host=%s port=%d user=%s sslmode=require application_name=%s",
-		source.ListenAddr, source.Port, Replicator, s.Name)
+	conn := fmt.Sprintf("host=%s port=%d user=%s sslmode=disable application_name=%s",
+		source.SocketDir, source.Port, Replicator, s.Name)
 	cmd := exec.Command(filepath.Join(filepath.Dir(l.postgres), "pg_basebackup"),
 		"-D", dir, "-d", conn, "-X", "stream", "-c", "fast", "--no-password")
 	cmd.Dir = "/"

@@ -23,7 +23,7 @@ func readerOf(t *testing.T, f *fixture, name string) *fixture {
 	r.spec.DataDir = filepath.Join(vol, "data-"+name)
 	r.spec.LogFile = filepath.Join(vol, name+".log")
 	r.spec.Port = freePort(t)
-	r.spec.Primary = &Primary{Addr: f.spec.ListenAddr, Port: f.spec.Port}
+	r.spec.Primary = &Primary{SocketDir: f.spec.SocketDir, Port: f.spec.Port}
 	return &r
 }
 
@@ -76,6 +76,11 @@ func TestReaderStreamsFromTheWriter(t *testing.T) {
 	if _, err := w.Exec(ctxT(t), "INSERT INTO public.t VALUES ('after')"); err != nil {
 		t.Fatal(err)
 	}
+	defer func() {
+		if t.Failed() {
+			t.Logf("reader log:\n%s", logTail(r.spec.LogFile))
+		}
+	}()
 	waitRow(t, rc, "SELECT string_agg(v, ',' ORDER BY v) FROM public.t", "after,before")
 
 	// The master's password, set on the writer, works on the reader.
@@ -100,8 +105,9 @@ func TestReaderStreamsFromTheWriter(t *testing.T) {
 }
 
 // TestReplicationRoleIsBorealisOnly: the replication role logs in for replication only,
-// from the private address over TLS with the cluster's secret: not as a database session,
-// not with another password, not in plaintext, and no other role replicates.
+// over the server's socket with the cluster's secret: not as a database session, not with
+// another password, not over TCP (where every endpoint leads), and no other role
+// replicates.
 func TestReplicationRoleIsBorealisOnly(t *testing.T) {
 	f := newFixture(t, "repla")
 	if err := f.l.Create(ctxT(t), f.spec, f.boot); err != nil {
@@ -112,26 +118,30 @@ func TestReplicationRoleIsBorealisOnly(t *testing.T) {
 		t.Fatal(err)
 	}
 	secret := replicationPassword(f.spec)
-	try := func(user, password, extra string) error {
-		cs := fmt.Sprintf("host=127.0.0.1 port=%d user=%s password=%s dbname=postgres %s", f.spec.Port, user, password, extra)
+	try := func(host, user, password, extra string) error {
+		cs := fmt.Sprintf("host=%s port=%d user=%s password=%s dbname=postgres %s", host, f.spec.Port, user, password, extra)
 		c, err := pgconn.Connect(ctxT(t), cs)
 		if err == nil {
 			c.Close(context.Background())
 		}
 		return err
 	}
-	if err := try(Replicator, secret, "sslmode=require replication=true"); err != nil {
+	sock := f.spec.SocketDir
+	if err := try(sock, Replicator, secret, "replication=true"); err != nil {
 		t.Fatalf("Borealis' own replication login: %v", err)
 	}
-	for _, c := range []struct{ what, user, password, extra string }{
-		{"a database session", Replicator, secret, "sslmode=require"},
-		{"a logical walsender", Replicator, secret, "sslmode=require replication=database"},
-		{"another password", Replicator, "guess", "sslmode=require replication=true"},
-		{"plaintext", Replicator, secret, "sslmode=disable replication=true"},
-		{"the master", "master", f.password, "sslmode=require replication=true"},
-		{"rdsadmin", Admin, f.spec.AdminPassword, "sslmode=require replication=true"},
+	for _, c := range []struct{ what, host, user, password, extra string }{
+		{"a database session", sock, Replicator, secret, ""},
+		{"a logical walsender", sock, Replicator, secret, "replication=database"},
+		{"another password", sock, Replicator, "guess", "replication=true"},
+		{"over TCP with TLS", "127.0.0.1", Replicator, secret, "sslmode=require replication=true"},
+		{"over TCP in plaintext", "127.0.0.1", Replicator, secret, "sslmode=disable replication=true"},
+		{"a database session over TCP", "127.0.0.1", Replicator, secret, "sslmode=require"},
+		{"the master", "127.0.0.1", "master", f.password, "sslmode=require replication=true"},
+		{"the master over the socket", sock, "master", f.password, "replication=true"},
+		{"rdsadmin", sock, Admin, f.spec.AdminPassword, "replication=true"},
 	} {
-		if err := try(c.user, c.password, c.extra); err == nil {
+		if err := try(c.host, c.user, c.password, c.extra); err == nil {
 			t.Errorf("%s: logged in", c.what)
 		}
 	}
@@ -195,7 +205,7 @@ func TestPromoteAndRejoin(t *testing.T) {
 	}
 
 	// The other reader follows the new writer once told where it is.
-	r2.spec.Primary = &Primary{Addr: promoted.ListenAddr, Port: promoted.Port}
+	r2.spec.Primary = &Primary{SocketDir: promoted.SocketDir, Port: promoted.Port}
 	if err := f.l.Reload(ctxT(t), r2.spec); err != nil {
 		t.Fatal(err)
 	}
@@ -203,7 +213,7 @@ func TestPromoteAndRejoin(t *testing.T) {
 
 	// The former writer rejoins as a reader of the new one.
 	old := *f
-	old.spec.Primary = &Primary{Addr: promoted.ListenAddr, Port: promoted.Port}
+	old.spec.Primary = &Primary{SocketDir: promoted.SocketDir, Port: promoted.Port}
 	if f.l.Standby(old.spec) {
 		t.Fatal("the former writer's volume claims to be a standby's")
 	}

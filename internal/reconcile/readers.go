@@ -52,7 +52,7 @@ func boolOrder(b bool) int {
 	return 0
 }
 
-// primary is where reader m streams from: the writer's private address. A reader without
+// primary is where reader m streams from: the writer's socket. A reader without
 // a writer to stream from waits (errWaiting); the writer itself has none (nil).
 func (r *Reconciler) primary(c store.Cluster, m store.Instance, writer *store.Instance) (*engine.Primary, error) {
 	if m.Writer {
@@ -61,7 +61,7 @@ func (r *Reconciler) primary(c store.Cluster, m store.Instance, writer *store.In
 	if writer == nil || writer.PrivatePort == 0 {
 		return nil, errWaiting
 	}
-	return &engine.Primary{Addr: r.volumeSpec(c, 0).ListenAddr, Port: writer.PrivatePort}, nil
+	return &engine.Primary{SocketDir: r.volumeSpec(c, 0).SocketDir, Port: writer.PrivatePort}, nil
 }
 
 // ensureReplica makes the reader volume of spec from a fresh base backup of the writer,

@@ -447,7 +447,7 @@ func (r *Reconciler) appliedChanged(id string, v params.Values, c store.Cluster,
 func appliedKey(v params.Values, c store.Cluster, primary *engine.Primary) string {
 	k := fingerprint(v) + strconv.FormatBool(c.IAMAuth)
 	if primary != nil {
-		k += " " + net.JoinHostPort(primary.Addr, strconv.Itoa(primary.Port))
+		k += " " + engine.SocketPath(engine.Spec{SocketDir: primary.SocketDir, Port: primary.Port})
 	}
 	return k
 }
