@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -182,4 +183,42 @@ func (r *Reconciler) picker(clusterID string, writer gateway.Target) func(string
 		}
 		return writer, true
 	}
+}
+
+// dropVolume disposes of the data directory of m, whose server is stopped, as m is
+// deleted: a reader's own copy is removed; the cluster volume stays with the cluster; and
+// the copy of a writer that had no reader to fail over to becomes the cluster volume, as
+// an Aurora cluster keeps its data without instances: the next writer runs on it.
+// Idempotent: a crash between the steps finds the copy still there and does them again.
+func (r *Reconciler) dropVolume(ctx context.Context, c store.Cluster, m store.Instance, spec engine.Spec) error {
+	if m.Volume == "" {
+		return nil
+	}
+	if !m.Writer {
+		return os.RemoveAll(spec.DataDir)
+	}
+	if _, err := os.Stat(spec.DataDir); err != nil {
+		return nil // moved already
+	}
+	members, err := r.store.ClusterInstances(ctx, c.ID)
+	if err != nil {
+		return err
+	}
+	for _, o := range members {
+		if o.ID != m.ID && o.Volume == "" && o.Status != store.StatusDeleting {
+			// A reader runs on the cluster volume: the writer's data is kept where it is
+			// rather than put over it.
+			r.log.Warn("the deleted writer's data is kept beside the cluster volume, which a reader uses", "cluster", c.ID, "instance", m.ID, "datadir", spec.DataDir)
+			return nil
+		}
+	}
+	volume := r.volumeSpec(c, 0).DataDir
+	if err := os.RemoveAll(volume); err != nil {
+		return err
+	}
+	if err := os.Rename(spec.DataDir, volume); err != nil {
+		return err
+	}
+	r.log.Info("the deleted writer's data is the cluster volume again", "cluster", c.ID, "instance", m.ID)
+	return nil
 }

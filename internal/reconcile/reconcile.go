@@ -468,11 +468,8 @@ func (r *Reconciler) deleteInstance(ctx context.Context, c store.Cluster, m stor
 	if err := r.driver.Stop(ctx, spec); err != nil {
 		return fmt.Errorf("stop: %w", err)
 	}
-	if m.Volume != "" {
-		// A reader's own copy; the cluster volume goes with the cluster.
-		if err := os.RemoveAll(spec.DataDir); err != nil {
-			return err
-		}
+	if err := r.dropVolume(ctx, c, m, spec); err != nil {
+		return err
 	}
 	r.gateway.UnfenceServer(m.ID)
 	if err := r.store.DeleteInstance(ctx, m.ID); err != nil && !errors.Is(err, store.ErrNotFound) {

@@ -170,6 +170,33 @@ func TestFailover(t *testing.T) {
 		rows := strings.Join(queryRows(ctx, t, rc, "SELECT v FROM t ORDER BY v"), ",")
 		return rows == "after-api,after-kill,before", nil
 	})
+	nc.Close(ctx)
+	check.Close(ctx)
+	rc.Close(ctx)
+
+	// Every instance deleted, the cluster keeps its data: the next writer has the rows.
+	for _, id := range []string{r1, first, r0} {
+		if _, err := c.DeleteDBInstance(ctx, &rds.DeleteDBInstanceInput{DBInstanceIdentifier: aws.String(id), SkipFinalSnapshot: aws.Bool(true)}); err != nil {
+			t.Fatal(err)
+		}
+		if err := rds.NewDBInstanceDeletedWaiter(c, waitDelOpts).Wait(ctx, &rds.DescribeDBInstancesInput{DBInstanceIdentifier: aws.String(id)}, 2*time.Minute); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const next = "failover-1-next"
+	if _, err := c.CreateDBInstance(ctx, &rds.CreateDBInstanceInput{DBInstanceIdentifier: aws.String(next), DBClusterIdentifier: aws.String("Failover-1"),
+		DBInstanceClass: aws.String("db.r6g.large"), Engine: aws.String("aurora-postgresql")}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		c.DeleteDBInstance(ctx, &rds.DeleteDBInstanceInput{DBInstanceIdentifier: aws.String(next), SkipFinalSnapshot: aws.Bool(true)})
+		rds.NewDBInstanceDeletedWaiter(c, waitDelOpts).Wait(ctx, &rds.DescribeDBInstancesInput{DBInstanceIdentifier: aws.String(next)}, 2*time.Minute)
+	})
+	waitAvailable(next)
+	last := srv.connect(ctx, t, endpoint, port, user, password, "appdb")
+	if rows := strings.Join(queryRows(ctx, t, last, "SELECT v FROM t ORDER BY v"), ","); rows != "after-api,after-kill,before" {
+		t.Errorf("rows on the next writer: %s", rows)
+	}
 }
 
 // waitRows polls t's rows until they are want, for 30 s.
