@@ -5,9 +5,11 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"testing"
 	"time"
 
@@ -201,4 +203,88 @@ func TestReadersStreamFromTheWriter(t *testing.T) {
 			t.Errorf("rows %v", rows)
 		}
 	})
+}
+
+// TestKill9OfServeKeepsReaders: serve killed and started again adopts the writer's and the
+// reader's servers (the same postmasters), and the reader streams on, reached by its names.
+func TestKill9OfServeKeepsReaders(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dir := testDataDir(t, "borealis-readers-restart-")
+	addr := freeAddr(t)
+	srv, err := startServer(dir, addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.openDefaultGroup(ctx, t); err != nil {
+		t.Fatal(err)
+	}
+	c := srv.rds(t)
+	_, freePort, _ := net.SplitHostPort(freeAddr(t))
+	pin, _ := strconv.Atoi(freePort)
+	const user, password = "owner1", "Durable-pass1"
+	desc, writerID := createCluster(ctx, t, c, "durable-ro", user, password, "", func(in *rds.CreateDBClusterInput) {
+		in.Port = aws.Int32(int32(pin))
+	})
+	cl := desc.DBClusters[0]
+	port := aws.ToInt32(cl.Port)
+	const readerID = "durable-ro-r1"
+	addReader(ctx, t, c, "durable-ro", readerID, 1)
+	if err := rds.NewDBInstanceAvailableWaiter(c, waitInstOpts).Wait(ctx, &rds.DescribeDBInstancesInput{DBInstanceIdentifier: aws.String(readerID)}, 3*time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	w := srv.connect(ctx, t, aws.ToString(cl.Endpoint), port, user, password, "postgres")
+	if _, err := w.Exec(ctx, "CREATE TABLE t (v text); INSERT INTO t VALUES ('before')"); err != nil {
+		t.Fatal(err)
+	}
+	w.Close(ctx)
+	pids := postmasterPIDsUnder(t, dir)
+	if len(pids) != 2 {
+		t.Fatalf("postmasters: %v, want the writer's and the reader's", pids)
+	}
+
+	srv.kill()
+	srv, err = startServer(dir, addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.stop)
+	c = srv.rds(t)
+	for _, id := range []string{writerID, readerID} {
+		if err := rds.NewDBInstanceAvailableWaiter(c, waitInstOpts).Wait(ctx, &rds.DescribeDBInstancesInput{DBInstanceIdentifier: aws.String(id)}, 2*time.Minute); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var w2 *pgx.Conn
+	eventually(t, 60*time.Second, "the cluster endpoint again", func() (bool, error) {
+		w2, err = srv.tryConnect(ctx, aws.ToString(cl.Endpoint), port, user, password, "postgres")
+		return err == nil, err
+	})
+	defer w2.Close(ctx)
+	if _, err := w2.Exec(ctx, "INSERT INTO t VALUES ('after')"); err != nil {
+		t.Fatal(err)
+	}
+	var r *pgx.Conn
+	eventually(t, 60*time.Second, "the reader endpoint again", func() (bool, error) {
+		r, err = srv.tryConnect(ctx, aws.ToString(cl.ReaderEndpoint), port, user, password, "postgres")
+		return err == nil, err
+	})
+	defer r.Close(ctx)
+	if name, reader := whoAnswers(ctx, t, r); name != readerID || !reader {
+		t.Errorf("the reader endpoint reached %s (reader %v)", name, reader)
+	}
+	eventually(t, 30*time.Second, "the reader to stream on", func() (bool, error) {
+		rows := queryRows(ctx, t, r, "SELECT v FROM t ORDER BY v")
+		return fmt.Sprint(rows) == "[after before]", fmt.Errorf("rows %v", rows)
+	})
+	if got := postmasterPIDsUnder(t, dir); !slices.Equal(got, pids) {
+		t.Errorf("postmasters after the restart: %v, want the same %v adopted", got, pids)
+	}
+	for _, id := range []string{readerID, writerID} {
+		c.DeleteDBInstance(ctx, &rds.DeleteDBInstanceInput{DBInstanceIdentifier: aws.String(id), SkipFinalSnapshot: aws.Bool(true)})
+	}
+	for _, id := range []string{readerID, writerID} {
+		rds.NewDBInstanceDeletedWaiter(c, waitDelOpts).Wait(ctx, &rds.DescribeDBInstancesInput{DBInstanceIdentifier: aws.String(id)}, 2*time.Minute)
+	}
+	c.DeleteDBCluster(ctx, &rds.DeleteDBClusterInput{DBClusterIdentifier: aws.String("durable-ro"), SkipFinalSnapshot: aws.Bool(true)})
 }
