@@ -135,3 +135,45 @@ func (r *Reconciler) replayLSN(ctx context.Context, s engine.Spec) (uint64, erro
 	}
 	return engine.ParseLSN(text)
 }
+
+// measureLag sets each serving reader's replica lag in bytes, against the writer's current
+// WAL position; a server that does not answer keeps its last value.
+func (r *Reconciler) measureLag(ctx context.Context, c store.Cluster, members []store.Instance) {
+	w := writerOf(members)
+	if w == nil || len(members) < 2 {
+		return
+	}
+	ws := r.serverSpec(c, *w)
+	if !r.driver.Accepting(ws) || r.driver.Standby(ws) {
+		return
+	}
+	conn, err := r.driver.Connect(ctx, ws, engine.Admin)
+	if err != nil {
+		return
+	}
+	var text string
+	err = conn.QueryRow(ctx, "SELECT pg_catalog.pg_current_wal_lsn()::text").Scan(&text)
+	conn.Close(context.Background())
+	head, perr := engine.ParseLSN(text)
+	if err != nil || perr != nil {
+		return
+	}
+	for _, m := range members {
+		if m.Writer || m.Status == store.StatusDeleting {
+			continue
+		}
+		s := r.serverSpec(c, m)
+		if !r.driver.Accepting(s) {
+			continue
+		}
+		lsn, err := r.replayLSN(ctx, s)
+		if err != nil {
+			continue
+		}
+		lag := float64(0)
+		if head > lsn {
+			lag = float64(head - lsn)
+		}
+		r.metrics.lag.WithLabelValues(c.ID, m.ID).Set(lag)
+	}
+}

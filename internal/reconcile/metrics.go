@@ -14,6 +14,7 @@ type metrics struct {
 	attempts *prometheus.CounterVec
 	failures *prometheus.GaugeVec
 	lastErr  *prometheus.GaugeVec
+	lag      *prometheus.GaugeVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -24,9 +25,11 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "Failed starts of an instance's server in a row; 0 once one succeeds. The next start waits 1s doubling to 5m."}, []string{"cluster", "instance"}),
 		lastErr: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "borealis_instance_last_start_error_timestamp_seconds",
 			Help: "When the last failed start of an instance's server happened, with the status and reason it gave the instance."}, []string{"cluster", "instance", "status", "reason"}),
+		lag: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "borealis_replica_lag_bytes",
+			Help: "WAL a reader has still to replay: the writer's current WAL position less the reader's replay position, at the last reconciler pass."}, []string{"cluster", "instance"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.attempts, m.failures, m.lastErr)
+		reg.MustRegister(m.attempts, m.failures, m.lastErr, m.lag)
 	}
 	return m
 }
@@ -49,4 +52,5 @@ func (m *metrics) forget(cluster, instance string) {
 	m.attempts.DeletePartialMatch(l)
 	m.failures.DeletePartialMatch(l)
 	m.lastErr.DeletePartialMatch(l)
+	m.lag.DeletePartialMatch(l)
 }

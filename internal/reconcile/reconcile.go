@@ -345,6 +345,7 @@ func (r *Reconciler) reconcileCluster(ctx context.Context, id string) error {
 			errs = append(errs, fmt.Errorf("instance %s: %w", m.ID, err))
 		}
 	}
+	r.measureLag(ctx, c, members)
 	if waiting {
 		switch moved, err := r.autoFailover(ctx, c, members); {
 		case err != nil:

@@ -5,9 +5,12 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"testing"
@@ -122,6 +125,15 @@ func TestReadersStreamFromTheWriter(t *testing.T) {
 			eventually(t, 30*time.Second, "the writer's rows on "+id, func() (bool, error) {
 				rows := queryRows(ctx, t, r, "SELECT v FROM t ORDER BY v")
 				return fmt.Sprint(rows) == "[one two]", fmt.Errorf("rows %v", rows)
+			})
+			eventually(t, 10*time.Second, id+"'s replica lag at /metrics", func() (bool, error) {
+				resp, err := http.Get("http://" + srv.APIAddr + "/metrics")
+				if err != nil {
+					return false, err
+				}
+				defer resp.Body.Close()
+				body, _ := io.ReadAll(resp.Body)
+				return regexp.MustCompile(`(?m)^borealis_replica_lag_bytes\{cluster="readers-1",instance="` + id + `"\} \d`).Match(body), nil
 			})
 			_, err := r.Exec(ctx, "INSERT INTO t VALUES ('three')")
 			var pe *pgconn.PgError
