@@ -22,17 +22,19 @@ func (r *Reconciler) reconcileInstance(ctx context.Context, c store.Cluster, m s
 		// Before the facts that cost (a port, a certificate): none matters to a deletion.
 		return r.deleteInstance(ctx, c, m)
 	}
-	if m.PrivatePort == 0 || (!m.Writer && m.Volume == "") {
-		port, err := freePort()
+	if m.PrivatePort == 0 {
+		port, err := r.privatePort(c.ID)
 		if err != nil {
 			return err
 		}
 		if m, err = r.store.UpdateInstance(ctx, m.ID, func(in *store.Instance) error {
 			if in.PrivatePort == 0 {
 				in.PrivatePort = port
-			}
-			if !in.Writer && in.Volume == "" {
-				in.Volume = readerVolume(*in)
+				if !in.Writer && in.Volume == "" {
+					// A new reader gets a copy of its own; a writer made a reader by a
+					// failover keeps its volume, copied afresh in place.
+					in.Volume = readerVolume(*in)
+				}
 			}
 			return nil
 		}); err != nil {

@@ -55,6 +55,16 @@ type Config struct {
 	Metrics prometheus.Registerer
 	// Now is the clock of the restart backoff (nil: time.Now).
 	Now func() time.Time
+	// Ports is the host's port registry (engine.Ports), where each server's private port
+	// is claimed under its cluster's name, as endpoint ports are: another serve on the host
+	// then never gives it to an endpoint. nil: none.
+	Ports PortRegistry
+}
+
+// PortRegistry claims ports on the host for a cluster (engine.Ports).
+type PortRegistry interface {
+	Reserve(port int, name string) error
+	Release(port int, name string) error
 }
 
 // Firewall reads security groups: the source prefixes their ingress rules admit for TCP on
@@ -473,6 +483,11 @@ func (r *Reconciler) deleteInstance(ctx context.Context, c store.Cluster, m stor
 		return err
 	}
 	r.gateway.UnfenceServer(m.ID)
+	if r.cfg.Ports != nil && m.PrivatePort != 0 {
+		if err := r.cfg.Ports.Release(m.PrivatePort, c.ID); err != nil {
+			return err
+		}
+	}
 	if err := r.store.DeleteInstance(ctx, m.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
@@ -768,6 +783,25 @@ func (r *Reconciler) ipv6Twin() string {
 		}
 	}
 	return ""
+}
+
+// privatePort finds a port for a server of cluster id to listen on privately, claimed in
+// the host's port registry.
+func (r *Reconciler) privatePort(id string) (int, error) {
+	var err error
+	for range 20 {
+		var port int
+		if port, err = freePort(); err != nil {
+			return 0, err
+		}
+		if r.cfg.Ports == nil {
+			return port, nil
+		}
+		if err = r.cfg.Ports.Reserve(port, id); err == nil {
+			return port, nil
+		}
+	}
+	return 0, fmt.Errorf("no private port: %w", err)
 }
 
 // freePort asks the kernel for an unused loopback port for a server's private listener.

@@ -53,16 +53,26 @@ func sweepDataPlane(ctx context.Context, dataDir string, st *store.Store, driver
 	if err != nil {
 		return err
 	}
-	byID := make(map[string]int, len(clusters))
+	// A cluster's ports: its endpoint's and its servers' private ones.
+	byID := make(map[string]map[int]bool, len(clusters))
 	for _, c := range clusters {
-		byID[c.ID] = c.Port
+		byID[c.ID] = map[int]bool{c.Port: true}
 		if err := ports.Hold(c.Port, c.ID); err != nil {
 			// The reconciler finds the endpoint cannot listen, and says so.
 			log.Error("cluster port held elsewhere", "cluster", c.ID, "port", c.Port, "err", err)
 		}
 	}
+	for _, m := range instances {
+		if own := byID[m.ClusterID]; own != nil && m.PrivatePort != 0 {
+			own[m.PrivatePort] = true
+			if err := ports.Hold(m.PrivatePort, m.ClusterID); err != nil {
+				// The server finds its port taken, and its status says so.
+				log.Error("private port held elsewhere", "instance", m.ID, "port", m.PrivatePort, "err", err)
+			}
+		}
+	}
 	for port, id := range held {
-		if p, ok := byID[id]; !ok || p != port {
+		if !byID[id][port] {
 			if err := ports.Release(port, id); err != nil {
 				return err
 			}

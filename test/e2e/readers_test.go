@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -122,6 +123,11 @@ func TestReadersStreamFromTheWriter(t *testing.T) {
 			if name, reader := whoAnswers(ctx, t, r); name != id || !reader {
 				t.Fatalf("its instance endpoint reached %s (reader %v)", name, reader)
 			}
+			// Its private port is claimed in the host's port registry, for the cluster.
+			claim, err := os.ReadFile(filepath.Join("/var/lib/borealis/ports", strconv.Itoa(privatePort(ctx, t, r))))
+			if err != nil || !strings.Contains(string(claim), `"readers-1"`) {
+				t.Errorf("%s's private port claim: %s %v", id, claim, err)
+			}
 			eventually(t, 30*time.Second, "the writer's rows on "+id, func() (bool, error) {
 				rows := queryRows(ctx, t, r, "SELECT v FROM t ORDER BY v")
 				return fmt.Sprint(rows) == "[one two]", fmt.Errorf("rows %v", rows)
@@ -135,7 +141,7 @@ func TestReadersStreamFromTheWriter(t *testing.T) {
 				body, _ := io.ReadAll(resp.Body)
 				return regexp.MustCompile(`(?m)^borealis_replica_lag_bytes\{cluster="readers-1",instance="` + id + `"\} \d`).Match(body), nil
 			})
-			_, err := r.Exec(ctx, "INSERT INTO t VALUES ('three')")
+			_, err = r.Exec(ctx, "INSERT INTO t VALUES ('three')")
 			var pe *pgconn.PgError
 			if !errors.As(err, &pe) || pe.Code != "25006" {
 				t.Errorf("write on a reader: %v, want SQLSTATE 25006", err)
