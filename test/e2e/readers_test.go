@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/rds/auth"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/rds"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -305,4 +307,64 @@ func TestKill9OfServeKeepsReaders(t *testing.T) {
 		rds.NewDBInstanceDeletedWaiter(c, waitDelOpts).Wait(ctx, &rds.DescribeDBInstancesInput{DBInstanceIdentifier: aws.String(id)}, 2*time.Minute)
 	}
 	c.DeleteDBCluster(ctx, &rds.DeleteDBClusterInput{DBClusterIdentifier: aws.String("durable-ro"), SkipFinalSnapshot: aws.Bool(true)})
+}
+
+// TestIAMLoginOnAReader: IAM database authentication holds on a reader as on the writer: a
+// token for the reader endpoint logs a member of rds_iam in there, and its password no
+// longer does.
+func TestIAMLoginOnAReader(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	srv := shared.get(t)
+	c := srv.rds(t)
+	desc, writerID := createCluster(ctx, t, c, "iam-ro", "owner1", "Owner-pass-123", "", func(in *rds.CreateDBClusterInput) {
+		in.EnableIAMDatabaseAuthentication = aws.Bool(true)
+	})
+	cl := desc.DBClusters[0]
+	port := aws.ToInt32(cl.Port)
+	const readerID = "iam-ro-r1"
+	addReader(ctx, t, c, "iam-ro", readerID, 1)
+	if err := rds.NewDBInstanceAvailableWaiter(c, waitInstOpts).Wait(ctx, &rds.DescribeDBInstancesInput{DBInstanceIdentifier: aws.String(readerID)}, 3*time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		for _, id := range []string{readerID, writerID} {
+			c.DeleteDBInstance(ctx, &rds.DeleteDBInstanceInput{DBInstanceIdentifier: aws.String(id), SkipFinalSnapshot: aws.Bool(true)})
+		}
+		for _, id := range []string{readerID, writerID} {
+			rds.NewDBInstanceDeletedWaiter(c, waitDelOpts).Wait(ctx, &rds.DescribeDBInstancesInput{DBInstanceIdentifier: aws.String(id)}, 2*time.Minute)
+		}
+		c.DeleteDBCluster(ctx, &rds.DeleteDBClusterInput{DBClusterIdentifier: aws.String("iam-ro"), SkipFinalSnapshot: aws.Bool(true)})
+	})
+	owner := srv.connect(ctx, t, aws.ToString(cl.Endpoint), port, "owner1", "Owner-pass-123", "postgres")
+	for _, q := range []string{`CREATE ROLE app_ro LOGIN PASSWORD 'Ro-pass-1234'`, `GRANT rds_iam TO app_ro`} {
+		if _, err := owner.Exec(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	consoleUser(ctx, t, srv, "db-ro", "Db-ro-pass-123", nil,
+		`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"rds-db:connect","Resource":"arn:aws:rds-db:us-east-1:*:dbuser:*/app_*"}]}`)
+	k, err := srv.iam(t).CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: aws.String("db-ro")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ro := aws.ToString(cl.ReaderEndpoint)
+	var conn *pgx.Conn
+	eventually(t, 30*time.Second, "a token login through the reader endpoint", func() (bool, error) {
+		tok, err := auth.BuildAuthToken(ctx, fmt.Sprintf("%s:%d", ro, port), "us-east-1", "app_ro",
+			staticCreds(aws.ToString(k.AccessKey.AccessKeyId), aws.ToString(k.AccessKey.SecretAccessKey)))
+		if err != nil {
+			return false, err
+		}
+		conn, err = srv.loginWith(ctx, ro, port, "app_ro", tok, "verify-full")
+		return err == nil, err
+	})
+	defer conn.Close(ctx)
+	if name, reader := whoAnswers(ctx, t, conn); name != readerID || !reader {
+		t.Errorf("the token login reached %s (reader %v), want the reader", name, reader)
+	}
+	if c, err := srv.loginWith(ctx, ro, port, "app_ro", "Ro-pass-1234", "verify-full"); err == nil {
+		c.Close(ctx)
+		t.Error("a member of rds_iam logged in on the reader with its password")
+	}
 }
