@@ -21,6 +21,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/rds/auth"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/rds"
+	rdstypes "github.com/aws/aws-sdk-go-v2/service/rds/types"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 )
@@ -366,5 +367,87 @@ func TestIAMLoginOnAReader(t *testing.T) {
 	if c, err := srv.loginWith(ctx, ro, port, "app_ro", "Ro-pass-1234", "verify-full"); err == nil {
 		c.Close(ctx)
 		t.Error("a member of rds_iam logged in on the reader with its password")
+	}
+}
+
+// TestReaderRunsWithTheClusterRulesAndItsOwnGroup: the cluster parameter group's rds.*
+// settings and the guard hold on a reader, and the reader runs with its own DB parameter
+// group, not the writer's.
+func TestReaderRunsWithTheClusterRulesAndItsOwnGroup(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	srv := shared.get(t)
+	c := srv.rds(t)
+	newClusterGroup(ctx, t, c, "ro-rules")
+	if _, err := c.ModifyDBClusterParameterGroup(ctx, &rds.ModifyDBClusterParameterGroupInput{DBClusterParameterGroupName: aws.String("ro-rules"),
+		Parameters: []rdstypes.Parameter{
+			param("rds.restrict_password_commands", "1", rdstypes.ApplyMethodPendingReboot),
+			param("rds.force_ssl", "1", rdstypes.ApplyMethodImmediate),
+		}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.CreateDBParameterGroup(ctx, &rds.CreateDBParameterGroupInput{DBParameterGroupName: aws.String("ro-own"),
+		DBParameterGroupFamily: aws.String("aurora-postgresql15"), Description: aws.String("ro-own")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.ModifyDBParameterGroup(ctx, &rds.ModifyDBParameterGroupInput{DBParameterGroupName: aws.String("ro-own"),
+		Parameters: []rdstypes.Parameter{param("work_mem", "7168", rdstypes.ApplyMethodImmediate)}}); err != nil {
+		t.Fatal(err)
+	}
+	desc, writerID := createCluster(ctx, t, c, "ro-rules", "master1", "Master-pass1", "", func(in *rds.CreateDBClusterInput) {
+		in.DBClusterParameterGroupName = aws.String("ro-rules")
+	})
+	cl := desc.DBClusters[0]
+	port := aws.ToInt32(cl.Port)
+	const readerID = "ro-rules-r1"
+	if _, err := c.CreateDBInstance(ctx, &rds.CreateDBInstanceInput{DBInstanceIdentifier: aws.String(readerID), DBClusterIdentifier: aws.String("ro-rules"),
+		DBInstanceClass: aws.String("db.r6g.large"), Engine: aws.String("aurora-postgresql"), DBParameterGroupName: aws.String("ro-own")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := rds.NewDBInstanceAvailableWaiter(c, waitInstOpts).Wait(ctx, &rds.DescribeDBInstancesInput{DBInstanceIdentifier: aws.String(readerID)}, 3*time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		for _, id := range []string{readerID, writerID} {
+			c.DeleteDBInstance(ctx, &rds.DeleteDBInstanceInput{DBInstanceIdentifier: aws.String(id), SkipFinalSnapshot: aws.Bool(true)})
+		}
+		for _, id := range []string{readerID, writerID} {
+			rds.NewDBInstanceDeletedWaiter(c, waitDelOpts).Wait(ctx, &rds.DescribeDBInstancesInput{DBInstanceIdentifier: aws.String(id)}, 2*time.Minute)
+		}
+		c.DeleteDBCluster(ctx, &rds.DeleteDBClusterInput{DBClusterIdentifier: aws.String("ro-rules"), SkipFinalSnapshot: aws.Bool(true)})
+	})
+	w := srv.connect(ctx, t, aws.ToString(cl.Endpoint), port, "master1", "Master-pass1", "postgres")
+	for _, q := range []string{"CREATE ROLE cr LOGIN CREATEROLE PASSWORD 'Cr-pass-1234'", "CREATE ROLE victim LOGIN PASSWORD 'Victim-pass-1'"} {
+		if _, err := w.Exec(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	in := describeInstance(ctx, t, c, readerID)
+	ep, eport := aws.ToString(in.Endpoint.Address), aws.ToInt32(in.Endpoint.Port)
+	r := srv.connect(ctx, t, ep, eport, "master1", "Master-pass1", "postgres")
+	if name, reader := whoAnswers(ctx, t, r); name != readerID || !reader {
+		t.Fatalf("reached %s (reader %v)", name, reader)
+	}
+	for name, want := range map[string]string{"rds.force_ssl": "on", "rds.restrict_password_commands": "on", "work_mem": "7MB"} {
+		if got := show(ctx, t, r, name); got != want {
+			t.Errorf("on the reader, %s = %s, want %s", name, got, want)
+		}
+	}
+	if got := show(ctx, t, w, "work_mem"); got == "7MB" {
+		t.Error("the writer runs with the reader's DB parameter group")
+	}
+	// The guard refuses first: a CREATEROLE role outside rds_password gets its refusal on
+	// a reader too, not only the read-only one.
+	var cr *pgx.Conn
+	eventually(t, 30*time.Second, "cr's login on the reader", func() (bool, error) {
+		var err error
+		cr, err = srv.tryConnect(ctx, ep, eport, "cr", "Cr-pass-1234", "postgres")
+		return err == nil, err
+	})
+	defer cr.Close(ctx)
+	_, err := cr.Exec(ctx, "ALTER ROLE victim PASSWORD 'Other-pass-1'")
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) || pe.Code != "42501" || !strings.Contains(pe.Message, "rds_password") {
+		t.Errorf("a password change by cr on the reader: %v; want the guard's refusal", err)
 	}
 }
