@@ -47,6 +47,9 @@ type Target struct {
 	// asks for (see names.go): the endpoints of a cluster with readers share one port.
 	// ok false refuses the connection. The endpoint is then relayed, never steered.
 	Pick func(serverName string) (t Target, ok bool)
+	// Servers lists every server Pick may choose, for a CancelRequest, which names no
+	// endpoint: it goes to each, and only the one that issued its key acts on it.
+	Servers func() []Target
 }
 
 // Route names the target for a new connection; ok is false while no server serves the
@@ -408,9 +411,11 @@ const tlsHandshakeByte = 0x16
 
 // PostgreSQL's first-message codes (the int32 after the length).
 const (
-	sslRequestCode  = 80877103
-	protocolVersion = 3 << 16 // a StartupMessage of protocol 3.0
-	maxStartupLen   = 10000   // PostgreSQL's own MAX_STARTUP_PACKET_LENGTH
+	sslRequestCode    = 80877103
+	gssEncRequestCode = 80877104
+	cancelRequestCode = 80877102
+	protocolVersion   = 3 << 16 // a StartupMessage of protocol 3.0
+	maxStartupLen     = 10000   // PostgreSQL's own MAX_STARTUP_PACKET_LENGTH
 )
 
 // resetOnClose makes the coming Close send a TCP reset rather than a FIN: a client refused
@@ -470,6 +475,27 @@ func (g *Gateway) handle(ep *endpoint, client net.Conn) {
 	if target.ForceSSL && code == protocolVersion {
 		g.refusePlaintext(ep, client, length)
 		refused("plaintext")
+		return
+	}
+	if target.Pick != nil && code == gssEncRequestCode && length == 8 {
+		// No GSSAPI encryption: the client goes on with an SSLRequest (or plaintext), which
+		// names the endpoint it wants; forwarding this one would tie it to the writer.
+		if _, err := client.Write([]byte{'N'}); err != nil {
+			return
+		}
+		if _, err := io.ReadFull(client, head[:]); err != nil {
+			return
+		}
+		length = int(binary.BigEndian.Uint32(head[0:4]))
+		code = binary.BigEndian.Uint32(head[4:8])
+		if target.ForceSSL && code == protocolVersion {
+			g.refusePlaintext(ep, client, length)
+			refused("plaintext")
+			return
+		}
+	}
+	if target.Pick != nil && code == cancelRequestCode && length == 16 && target.Servers != nil {
+		g.cancelEverywhere(ep, client, head[:], target.Servers())
 		return
 	}
 	if target.Pick != nil && code == sslRequestCode && length == 8 {

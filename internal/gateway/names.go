@@ -112,3 +112,27 @@ func (g *Gateway) pickByName(ep *endpoint, client net.Conn, head []byte, target 
 	}
 	return server, int64(len(head) + len(hello))
 }
+
+// cancelEverywhere passes a CancelRequest (head, then the process id and secret key) to
+// every server of the endpoint: the key is the issuing server's alone, so the others do
+// nothing with it, and the client, which expects no answer, is then closed.
+func (g *Gateway) cancelEverywhere(ep *endpoint, client net.Conn, head []byte, servers []Target) {
+	var key [8]byte
+	if _, err := io.ReadFull(client, key[:]); err != nil {
+		return
+	}
+	msg := append(append([]byte(nil), head...), key[:]...)
+	for _, t := range servers {
+		if !g.relayTargetIsServer(ep.name+" "+t.Addr, t) {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		server, err := relayDialer.DialContext(ctx, "tcp", t.Addr)
+		cancel()
+		if err != nil {
+			continue
+		}
+		server.Write(msg)
+		server.Close()
+	}
+}

@@ -122,3 +122,87 @@ func TestPickSendsAConnectionByTheNameItAsksFor(t *testing.T) {
 		t.Errorf("Pick asked %v", asked)
 	}
 }
+
+// A GSSAPI encryption request on such an endpoint is declined by the gateway itself, so
+// that the SSLRequest that follows still chooses the server by name.
+func TestPickDeclinesGSSEncryptionAndStillChoosesByName(t *testing.T) {
+	r := tlsBackend(t, "r.test")
+	addr := newGateway(t, func() (Target, bool) {
+		return Target{Addr: tlsBackend(t, "w.test"), Admission: loopback, Pick: func(name string) (Target, bool) {
+			return Target{Addr: r}, name == "r.test"
+		}}, true
+	})
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	req := make([]byte, 8)
+	binary.BigEndian.PutUint32(req, 8)
+	binary.BigEndian.PutUint32(req[4:], gssEncRequestCode)
+	c.Write(req)
+	var b [1]byte
+	if _, err := io.ReadFull(c, b[:]); err != nil || b[0] != 'N' {
+		t.Fatalf("answer to GSSENCRequest: %q %v", b, err)
+	}
+	binary.BigEndian.PutUint32(req[4:], sslRequestCode)
+	c.Write(req)
+	if _, err := io.ReadFull(c, b[:]); err != nil || b[0] != 'S' {
+		t.Fatalf("answer to SSLRequest: %q %v", b, err)
+	}
+	tc := tls.Client(c, &tls.Config{ServerName: "r.test", InsecureSkipVerify: true})
+	if got, _ := io.ReadAll(tc); string(got) != "r.test" {
+		t.Errorf("reached %q, want r.test", got)
+	}
+}
+
+// A CancelRequest names no endpoint: it reaches every server Servers lists.
+func TestCancelRequestReachesEveryServer(t *testing.T) {
+	got := make(chan string, 4)
+	backend := func(name string) string {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { ln.Close() })
+		go func() {
+			for {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				var msg [16]byte
+				if _, err := io.ReadFull(c, msg[:]); err == nil && binary.BigEndian.Uint32(msg[4:]) == cancelRequestCode {
+					got <- name
+				}
+				c.Close()
+			}
+		}()
+		return ln.Addr().String()
+	}
+	w, r := backend("w"), backend("r")
+	addr := newGateway(t, func() (Target, bool) {
+		return Target{Addr: w, Admission: loopback,
+			Pick:    func(string) (Target, bool) { return Target{Addr: w}, true },
+			Servers: func() []Target { return []Target{{Addr: w}, {Addr: r}} }}, true
+	})
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg := make([]byte, 16)
+	binary.BigEndian.PutUint32(msg, 16)
+	binary.BigEndian.PutUint32(msg[4:], cancelRequestCode)
+	c.Write(msg)
+	c.Close()
+	seen := map[string]bool{}
+	for range 2 {
+		select {
+		case n := <-got:
+			seen[n] = true
+		case <-time.After(5 * time.Second):
+			t.Fatalf("the cancel reached %v only", seen)
+		}
+	}
+}

@@ -222,3 +222,18 @@ func (r *Reconciler) dropVolume(ctx context.Context, c store.Cluster, m store.In
 	r.log.Info("the deleted writer's data is the cluster volume again", "cluster", c.ID, "instance", m.ID)
 	return nil
 }
+
+// servers lists the cluster's serving servers, for a CancelRequest, which names none.
+func (r *Reconciler) servers(clusterID string) func() []gateway.Target {
+	return func() []gateway.Target {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		var out []gateway.Target
+		if sv := r.serving[clusterID]; sv != nil {
+			for _, t := range sv.up {
+				out = append(out, t)
+			}
+		}
+		return out
+	}
+}

@@ -737,7 +737,7 @@ func (r *Reconciler) route(clusterID string) gateway.Route {
 		defer r.mu.Unlock()
 		t, ok := r.routes[clusterID]
 		if sv := r.serving[clusterID]; ok && sv != nil && len(sv.all) > 1 {
-			t.Pick = r.picker(clusterID, t)
+			t.Pick, t.Servers = r.picker(clusterID, t), r.servers(clusterID)
 		}
 		return t, ok
 	}

@@ -149,6 +149,24 @@ func TestReadersStreamFromTheWriter(t *testing.T) {
 			if !errors.As(err, &pe) || pe.Code != "25006" {
 				t.Errorf("write on a reader: %v, want SQLSTATE 25006", err)
 			}
+			// A cancel, which names no endpoint, reaches the reader's session.
+			done := make(chan error, 1)
+			go func() {
+				_, err := r.Exec(ctx, "SELECT pg_sleep(60)")
+				done <- err
+			}()
+			time.Sleep(300 * time.Millisecond)
+			if err := r.PgConn().CancelRequest(ctx); err != nil {
+				t.Fatalf("CancelRequest: %v", err)
+			}
+			select {
+			case err := <-done:
+				if !errors.As(err, &pe) || pe.Code != "57014" {
+					t.Errorf("the cancelled query: %v, want SQLSTATE 57014", err)
+				}
+			case <-time.After(20 * time.Second):
+				t.Fatal("the cancel did not reach the reader")
+			}
 			// The role and password made on the writer work here.
 			eventually(t, 30*time.Second, "app's login on "+id, func() (bool, error) {
 				conn, err := srv.tryConnect(ctx, endpoint, aws.ToInt32(in.Endpoint.Port), "app", "App-pass-1", "appdb")
