@@ -34,6 +34,13 @@ type Driver interface {
 	// Promote ends the recovery of the running standby of s: it becomes read-write, once
 	// it has received the WAL up to upTo (0: at once), or after a bound. Idempotent.
 	Promote(ctx context.Context, s Spec, upTo uint64) error
+	// Rebase copies the reader volume s afresh from the running server of source, as
+	// CreateReplica does for a volume that is none (a standby that replayed WAL its new
+	// writer never had cannot follow it).
+	Rebase(ctx context.Context, s, source Spec) error
+	// TimelineStart is where the timeline of the running writer s began: its promotion's
+	// switch point; false for a writer never promoted.
+	TimelineStart(ctx context.Context, s Spec) (uint64, bool)
 	// EndOfWAL is where the WAL of the stopped server of s ends (its last checkpoint);
 	// false when it cannot be read.
 	EndOfWAL(ctx context.Context, s Spec) (uint64, bool)

@@ -104,6 +104,15 @@ func pgErrText(err error) string {
 // DataDir and is renamed into place with the marker written last, so that a crash half-way
 // leaves no volume that looks complete: the next call starts over.
 func (l *Local) CreateReplica(ctx context.Context, s, source Spec) error {
+	return l.createReplica(ctx, s, source, false)
+}
+
+// Rebase copies the reader volume s afresh from source, whatever it holds.
+func (l *Local) Rebase(ctx context.Context, s, source Spec) error {
+	return l.createReplica(ctx, s, source, true)
+}
+
+func (l *Local) createReplica(ctx context.Context, s, source Spec, afresh bool) error {
 	if err := s.validate(); err != nil {
 		return err
 	}
@@ -125,7 +134,7 @@ func (l *Local) CreateReplica(ctx context.Context, s, source Spec) error {
 	if err != nil {
 		return err
 	}
-	if created(s) && l.Standby(s) {
+	if created(s) && l.Standby(s) && !afresh {
 		return nil
 	}
 	if err := l.stop(ctx, inst, s); err != nil {
@@ -329,3 +338,25 @@ func ParseLSN(s string) (uint64, error) {
 
 // FormatLSN writes an LSN as PostgreSQL does.
 func FormatLSN(lsn uint64) string { return fmt.Sprintf("%X/%X", lsn>>32, uint32(lsn)) }
+
+// TimelineStart reads the switch point of the running writer's timeline from its history
+// file (the last line: parent timeline, switch point, reason).
+func (l *Local) TimelineStart(ctx context.Context, s Spec) (uint64, bool) {
+	c, err := l.Connect(ctx, s, Admin)
+	if err != nil {
+		return 0, false
+	}
+	defer c.Close(context.Background())
+	var history string
+	err = c.QueryRow(ctx, `SELECT pg_catalog.pg_read_file('pg_wal/' || substr(pg_catalog.pg_walfile_name(pg_catalog.pg_current_wal_lsn()), 1, 8) || '.history')`).Scan(&history)
+	if err != nil {
+		return 0, false // timeline 1 has no history file
+	}
+	lines := strings.Split(strings.TrimSpace(history), "\n")
+	f := strings.Fields(lines[len(lines)-1])
+	if len(f) < 2 {
+		return 0, false
+	}
+	lsn, err := ParseLSN(f[1])
+	return lsn, err == nil
+}

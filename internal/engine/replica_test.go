@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
 
@@ -226,4 +227,71 @@ func TestPromoteAndRejoin(t *testing.T) {
 		t.Fatalf("the former writer is not a standby: %s", got)
 	}
 	waitRow(t, oc, "SELECT string_agg(v, ',' ORDER BY v) FROM public.t", "after,committed")
+}
+
+// TestReaderAheadOfTheNewWriterIsRebased: after a crash, a reader that replayed WAL the
+// promoted one never received is past the new timeline's start, and cannot follow it;
+// copied afresh (Rebase), it streams from the new writer.
+func TestReaderAheadOfTheNewWriterIsRebased(t *testing.T) {
+	f := newFixture(t, "forkw")
+	if err := f.l.Create(ctxT(t), f.spec, f.boot); err != nil {
+		t.Fatal(err)
+	}
+	f.running(t)
+	if _, ok := f.l.TimelineStart(ctxT(t), f.spec); ok {
+		t.Error("a writer never promoted has a timeline start")
+	}
+	behind, ahead := readerOf(t, f, "forkr1"), readerOf(t, f, "forkr2")
+	for _, r := range []*fixture{behind, ahead} {
+		if err := f.l.CreateReplica(ctxT(t), r.spec, f.spec); err != nil {
+			t.Fatal(err)
+		}
+		r.running(t)
+	}
+	w := f.admin(t, "appdb")
+	if _, err := w.Exec(ctxT(t), "CREATE TABLE public.t (v text); INSERT INTO public.t VALUES ('a')"); err != nil {
+		t.Fatal(err)
+	}
+	const rows = "SELECT string_agg(v, ',' ORDER BY v) FROM public.t"
+	waitRow(t, behind.admin(t, "appdb"), rows, "a")
+	// behind stops receiving; ahead gets one more transaction; the writer crashes.
+	cut := behind.spec
+	cut.Primary = &Primary{SocketDir: f.spec.SocketDir, Port: freePort(t)}
+	if err := f.l.Reload(ctxT(t), cut); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(500 * time.Millisecond)
+	if _, err := w.Exec(ctxT(t), "INSERT INTO public.t VALUES ('b')"); err != nil {
+		t.Fatal(err)
+	}
+	waitRow(t, ahead.admin(t, "appdb"), rows, "a,b")
+	if err := syscall.Kill(f.l.Status(f.spec.Name).PID, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	promoted := behind.spec
+	promoted.Primary = nil
+	if err := f.l.Promote(ctxT(t), promoted, 0); err != nil {
+		t.Fatal(err)
+	}
+	fork, ok := f.l.TimelineStart(ctxT(t), promoted)
+	if !ok {
+		t.Fatal("no timeline start on the promoted server")
+	}
+	var replayed string
+	if err := ahead.admin(t, "appdb").QueryRow(ctxT(t), "SELECT pg_catalog.pg_last_wal_replay_lsn()::text").Scan(&replayed); err != nil {
+		t.Fatal(err)
+	}
+	if lsn, _ := ParseLSN(replayed); lsn <= fork {
+		t.Fatalf("the reader ahead replayed %s, not past the timeline start %s", replayed, FormatLSN(fork))
+	}
+	ahead.spec.Primary = &Primary{SocketDir: promoted.SocketDir, Port: promoted.Port}
+	if err := f.l.Rebase(ctxT(t), ahead.spec, promoted); err != nil {
+		t.Fatal(err)
+	}
+	ahead.running(t)
+	nw := behind.admin(t, "appdb")
+	if _, err := nw.Exec(ctxT(t), "INSERT INTO public.t VALUES ('c')"); err != nil {
+		t.Fatal(err)
+	}
+	waitRow(t, ahead.admin(t, "appdb"), rows, "a,c")
 }

@@ -59,6 +59,9 @@ func (r *Reconciler) takeOver(ctx context.Context, c store.Cluster, m store.Inst
 			return fmt.Errorf("promote: %w", err)
 		}
 		r.log.Info("failover: the new writer is promoted", "cluster", c.ID, "writer", m.ID)
+		if err := r.rebaseAhead(ctx, c, m, spec, members); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -176,4 +179,37 @@ func (r *Reconciler) measureLag(ctx context.Context, c store.Cluster, members []
 		}
 		r.metrics.lag.WithLabelValues(c.ID, m.ID).Set(lag)
 	}
+}
+
+// rebaseAhead copies afresh, from the new writer m, every running reader that replayed WAL
+// past the point where m's timeline began (WAL of the old writer's that m never got, after
+// a crash): such a standby cannot follow m, and would otherwise serve ever older reads.
+func (r *Reconciler) rebaseAhead(ctx context.Context, c store.Cluster, m store.Instance, spec engine.Spec, members []store.Instance) error {
+	fork, ok := r.driver.TimelineStart(ctx, spec)
+	if !ok {
+		return nil
+	}
+	for _, o := range members {
+		os := r.serverSpec(c, o)
+		if o.ID == m.ID || o.Status == store.StatusDeleting || !r.driver.Standby(os) || r.driver.Status(o.ID).State != engine.StateRunning {
+			continue
+		}
+		lsn, err := r.replayLSN(ctx, os)
+		if err != nil || lsn <= fork {
+			continue
+		}
+		r.log.Warn("failover: a reader replayed WAL the new writer never had; it is copied afresh",
+			"cluster", c.ID, "instance", o.ID, "replayed", engine.FormatLSN(lsn), "timeline_start", engine.FormatLSN(fork))
+		r.unserve(c.ID, o)
+		if o.Status == store.StatusAvailable {
+			if _, err := r.mark(ctx, o, store.StatusRebooting, reasonRejoining); err != nil {
+				return err
+			}
+		}
+		os.Primary = &engine.Primary{SocketDir: spec.SocketDir, Port: spec.Port}
+		if err := r.driver.Rebase(ctx, os, spec); err != nil {
+			return fmt.Errorf("copy %s afresh: %w", o.ID, err)
+		}
+	}
+	return nil
 }
