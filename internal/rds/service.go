@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/borealis-db/borealis/internal/awsquery"
+	"github.com/borealis-db/borealis/internal/ec2"
 	"github.com/borealis-db/borealis/internal/params"
 	"github.com/borealis-db/borealis/internal/store"
 )
@@ -558,9 +559,9 @@ func (s *Service) instanceARN(id string) string {
 // hostedZoneID is a fixed stand-in for Route 53's zone of the endpoints.
 const hostedZoneID = "Z2BOREALIS0RDS"
 
-func (s *Service) zones() []string {
-	return []string{s.cfg.Region + "a", s.cfg.Region + "b", s.cfg.Region + "c"}
-}
+// zones are the region's availability zones, as the EC2 side declares them: a cluster
+// spans them all and its instances are placed in the first.
+func (s *Service) zones() []string { return ec2.AvailabilityZones(s.cfg.Region) }
 
 func (s *Service) clusterResult(ctx context.Context, c store.Cluster, members []store.Instance) (any, error) {
 	x, err := s.clusterXML(ctx, c, members)
@@ -639,7 +640,7 @@ func (s *Service) instanceXML(ctx context.Context, in store.Instance, c store.Cl
 		PreferredBackupWindow:            "07:00-07:30",
 		BackupRetentionPeriod:            1,
 		DBParameterGroups:                []xmlParameterGroupStatus{{d.DBGroup, d.ApplyStatus(in.Started)}},
-		AvailabilityZone:                 s.cfg.Region + "a",
+		AvailabilityZone:                 s.zones()[0],
 		PreferredMaintenanceWindow:       "sun:05:00-sun:05:30",
 		EngineVersion:                    in.EngineVersion,
 		AutoMinorVersionUpgrade:          true,
