@@ -512,7 +512,7 @@ func (s *Service) deleteInstance(ctx context.Context, p awsquery.Params) (any, e
 		if in.Status == store.StatusDeleting {
 			return awsquery.Errorf(http.StatusBadRequest, "InvalidDBInstanceState", "Instance %s is already being deleted.", in.ID)
 		}
-		in.Status = store.StatusDeleting
+		in.SetStatus(store.StatusDeleting)
 		return nil
 	})
 	if errors.Is(err, store.ErrNotFound) {

@@ -368,7 +368,7 @@ func (s *Store) MarkClusterDeleting(ctx context.Context, id string, refuse func(
 		if err := refuse(*c, members); err != nil {
 			return err
 		}
-		c.Status = StatusDeleting
+		c.SetStatus(StatusDeleting)
 		return nil
 	})
 }
