@@ -609,6 +609,9 @@ func (s *Service) clusterXML(ctx context.Context, c store.Cluster, members []sto
 	if c.Status == store.StatusResettingMaster {
 		x.PendingModifiedValues = &xmlClusterPending{MasterUserPassword: "****"}
 	}
+	if info, ok := statusInfo("cluster", c.Status, c.StatusReason); ok {
+		x.StatusInfos = &xmlClusterStatusInfos{[]xmlStatusInfo{info}}
+	}
 	sort.Slice(members, func(i, j int) bool { return members[i].ID < members[j].ID })
 	for _, m := range members {
 		d, err := params.ForInstance(ctx, s.store, c, m)
@@ -666,9 +669,8 @@ func (s *Service) instanceXML(ctx context.Context, in store.Instance, c store.Cl
 	if in.PendingCAIdentifier != "" {
 		x.PendingModifiedValues = &xmlPendingModifiedValues{CACertificateIdentifier: in.PendingCAIdentifier}
 	}
-	if in.StatusReason != "" {
-		// The reconciler's reason for a status it set (a server that cannot start).
-		x.StatusInfos = &xmlStatusInfos{[]xmlStatusInfo{{StatusType: "instance", Normal: in.Status == store.StatusAvailable, Status: string(in.Status), Message: in.StatusReason}}}
+	if info, ok := statusInfo("instance", in.Status, in.StatusReason); ok {
+		x.StatusInfos = &xmlStatusInfos{[]xmlStatusInfo{info}}
 	}
 	return x, nil
 }

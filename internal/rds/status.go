@@ -11,3 +11,13 @@ import "github.com/borealis-db/borealis/internal/store"
 func rebootable(s store.Status) bool {
 	return s == store.StatusAvailable || s == store.StatusIncompatibleParameters
 }
+
+// statusInfo is the StatusInfos entry that says why a cluster or instance has the status
+// the reconciler set (a server that cannot start, an endpoint port taken); ok is false
+// when there is no reason to give.
+func statusInfo(kind string, s store.Status, reason string) (xmlStatusInfo, bool) {
+	if reason == "" {
+		return xmlStatusInfo{}, false
+	}
+	return xmlStatusInfo{StatusType: kind, Normal: s == store.StatusAvailable, Status: string(s), Message: reason}, true
+}

@@ -2,7 +2,9 @@ package rds
 
 import (
 	"context"
+	"encoding/xml"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/borealis-db/borealis/internal/store"
@@ -108,5 +110,39 @@ func TestAPIStatusesHaveNoReason(t *testing.T) {
 	}
 	if c, _ := s.store.Cluster(ctx, "c1"); c.Status != store.StatusDeleting || c.StatusReason != "" {
 		t.Errorf("deleting cluster stored %s %q", c.Status, c.StatusReason)
+	}
+}
+
+// The cluster's reason (its writer's, or its endpoint's port taken) reaches
+// DescribeDBClusters as a DBClusterStatusInfo, as the instance's reaches DescribeDBInstances.
+func TestDescribeShowsWhyAClusterIsNotAvailable(t *testing.T) {
+	ctx := context.Background()
+	s := newTestService(t)
+	newCluster(t, s, "c1")
+	describe := func() xmlCluster {
+		t.Helper()
+		out, err := s.Do(ctx, "DescribeDBClusters", query("DBClusterIdentifier", "c1"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out.(describeClustersResult).DBClusters.Items[0]
+	}
+	if x := describe(); x.StatusInfos != nil {
+		t.Fatalf("StatusInfos without a reason: %+v", x.StatusInfos)
+	}
+	const reason = "The cluster endpoint port is taken by another process."
+	if _, err := s.store.UpdateCluster(ctx, "c1", func(c *store.Cluster) error {
+		c.Status, c.StatusReason = store.StatusIncompatibleNetwork, reason
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	b, err := xml.Marshal(describe())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "<StatusInfos><DBClusterStatusInfo><StatusType>cluster</StatusType><Normal>false</Normal><Status>incompatible-network</Status><Message>" + reason + "</Message></DBClusterStatusInfo></StatusInfos>"
+	if !strings.Contains(string(b), want) {
+		t.Errorf("described %s\nwant %s", b, want)
 	}
 }

@@ -26,23 +26,24 @@ type xmlCluster struct {
 	DBClusterMembers           struct {
 		Items []xmlClusterMember `xml:"DBClusterMember"`
 	} `xml:"DBClusterMembers"`
-	VpcSecurityGroups                []xmlVpcSGMembership `xml:"VpcSecurityGroups>VpcSecurityGroupMembership"`
-	HostedZoneID                     string               `xml:"HostedZoneId"`
-	StorageEncrypted                 bool                 `xml:"StorageEncrypted"`
-	DbClusterResourceID              string               `xml:"DbClusterResourceId"`
-	DBClusterArn                     string               `xml:"DBClusterArn"`
-	IAMDatabaseAuthenticationEnabled bool                 `xml:"IAMDatabaseAuthenticationEnabled"`
-	ClusterCreateTime                time.Time            `xml:"ClusterCreateTime"`
-	EngineMode                       string               `xml:"EngineMode"`
-	DeletionProtection               bool                 `xml:"DeletionProtection"`
-	HTTPEndpointEnabled              bool                 `xml:"HttpEndpointEnabled"`
-	CopyTagsToSnapshot               bool                 `xml:"CopyTagsToSnapshot"`
-	CrossAccountClone                bool                 `xml:"CrossAccountClone"`
-	AutoMinorVersionUpgrade          bool                 `xml:"AutoMinorVersionUpgrade"`
-	NetworkType                      string               `xml:"NetworkType"`
-	StorageType                      string               `xml:"StorageType"`
-	TagList                          xmlTagList           `xml:"TagList"`
-	PendingModifiedValues            *xmlClusterPending   `xml:"PendingModifiedValues,omitempty"`
+	VpcSecurityGroups                []xmlVpcSGMembership   `xml:"VpcSecurityGroups>VpcSecurityGroupMembership"`
+	HostedZoneID                     string                 `xml:"HostedZoneId"`
+	StorageEncrypted                 bool                   `xml:"StorageEncrypted"`
+	DbClusterResourceID              string                 `xml:"DbClusterResourceId"`
+	DBClusterArn                     string                 `xml:"DBClusterArn"`
+	IAMDatabaseAuthenticationEnabled bool                   `xml:"IAMDatabaseAuthenticationEnabled"`
+	ClusterCreateTime                time.Time              `xml:"ClusterCreateTime"`
+	EngineMode                       string                 `xml:"EngineMode"`
+	DeletionProtection               bool                   `xml:"DeletionProtection"`
+	HTTPEndpointEnabled              bool                   `xml:"HttpEndpointEnabled"`
+	CopyTagsToSnapshot               bool                   `xml:"CopyTagsToSnapshot"`
+	CrossAccountClone                bool                   `xml:"CrossAccountClone"`
+	AutoMinorVersionUpgrade          bool                   `xml:"AutoMinorVersionUpgrade"`
+	NetworkType                      string                 `xml:"NetworkType"`
+	StorageType                      string                 `xml:"StorageType"`
+	TagList                          xmlTagList             `xml:"TagList"`
+	PendingModifiedValues            *xmlClusterPending     `xml:"PendingModifiedValues,omitempty"`
+	StatusInfos                      *xmlClusterStatusInfos `xml:"StatusInfos,omitempty"`
 }
 
 // xmlClusterPending is ClusterPendingModifiedValues. A new master password shows as
@@ -124,6 +125,12 @@ type xmlInstance struct {
 // replication only; SDKs read any StatusType).
 type xmlStatusInfos struct {
 	Items []xmlStatusInfo `xml:"DBInstanceStatusInfo"`
+}
+
+// xmlClusterStatusInfos say why a cluster is not available (the model's
+// DBClusterStatusInfo, "reserved for future use" by RDS).
+type xmlClusterStatusInfos struct {
+	Items []xmlStatusInfo `xml:"DBClusterStatusInfo"`
 }
 
 type xmlStatusInfo struct {

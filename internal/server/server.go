@@ -301,6 +301,8 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err erro
 		AccountID: acct.ID,
 		Region:    cfg.Region,
 		Log:       log.With("component", "console"),
+		// The connection lines: by the endpoint name when serve answers DNS for it.
+		NamesResolve: s.dns != nil, EndpointHostaddr: hostaddr(endpointAddrs),
 	})
 	if err != nil {
 		return nil, err
