@@ -16,7 +16,7 @@ import (
 // connection held is bounded by the HTTP timeouts. The per-source cap, inside this one,
 // keeps a single client from filling it. Reaching the cap is logged, at most once a
 // minute, so that an operator seeing clients wait finds the cause.
-func limitTotal(ln net.Listener, max int, log *slog.Logger) net.Listener {
+func limitTotal(ln net.Listener, max int, log *slog.Logger) *totalListener {
 	return &totalListener{Listener: ln, sem: make(chan struct{}, max), done: make(chan struct{}), log: log}
 }
 
@@ -27,6 +27,15 @@ type totalListener struct {
 	closeOnce sync.Once
 	log       *slog.Logger
 	warned    atomic.Int64 // unix seconds of the last "cap reached" warning
+	// onFull, if set, runs when a new connection has to wait for a place (yieldIdle).
+	onFull func()
+}
+
+// nearCap reports whether the places taken (the connections open, and the one a waiting
+// Accept holds for the next) reach the cap's last eighth, or the cap itself when it is
+// small.
+func (l *totalListener) nearCap() bool {
+	return len(l.sem) >= cap(l.sem)-cap(l.sem)/8
 }
 
 // fullWarnEvery spaces the "cap reached" warnings.
@@ -38,6 +47,9 @@ func (l *totalListener) Accept() (net.Conn, error) {
 	default:
 		if now, last := time.Now().Unix(), l.warned.Load(); now-last >= int64(fullWarnEvery/time.Second) && l.warned.CompareAndSwap(last, now) {
 			l.log.Warn("connection cap reached: new connections wait until one closes", "max", cap(l.sem))
+		}
+		if l.onFull != nil {
+			l.onFull()
 		}
 		select {
 		case l.sem <- struct{}{}:
