@@ -109,13 +109,15 @@ func (c clusterView) IsWriter(id string) bool {
 	return false
 }
 
-// Changing reports whether the cluster or one of its instances is between states.
+// Changing reports whether the cluster or one of its instances is between states. A
+// failure status (incompatible-parameters, ...) is settled: it stays until the user fixes
+// something, perhaps with this page's forms, which a reload would wipe.
 func (c clusterView) Changing() bool {
-	if store.Status(c.Status) != store.StatusAvailable {
+	if !store.Status(c.Status).Settled() {
 		return true
 	}
 	for _, i := range c.Instances {
-		if store.Status(i.DBInstanceStatus) != store.StatusAvailable {
+		if !store.Status(i.DBInstanceStatus).Settled() {
 			return true
 		}
 	}

@@ -67,6 +67,10 @@ func TestConsoleShowsTheStatusReason(t *testing.T) {
 			t.Errorf("list lacks %q", want)
 		}
 	}
+	// A failure status is settled: the page does not reload under the forms that fix it.
+	if strings.Contains(page, `http-equiv="refresh"`) || strings.Contains(list, `http-equiv="refresh"`) {
+		t.Error("a page with a failed cluster reloads itself")
+	}
 	// An available cluster shows no reason line.
 	f := &fakeRDS{}
 	c, ck = rdsConsole(t, f)
