@@ -26,24 +26,26 @@ type xmlCluster struct {
 	DBClusterMembers           struct {
 		Items []xmlClusterMember `xml:"DBClusterMember"`
 	} `xml:"DBClusterMembers"`
-	VpcSecurityGroups                []xmlVpcSGMembership   `xml:"VpcSecurityGroups>VpcSecurityGroupMembership"`
-	HostedZoneID                     string                 `xml:"HostedZoneId"`
-	StorageEncrypted                 bool                   `xml:"StorageEncrypted"`
-	DbClusterResourceID              string                 `xml:"DbClusterResourceId"`
-	DBClusterArn                     string                 `xml:"DBClusterArn"`
-	IAMDatabaseAuthenticationEnabled bool                   `xml:"IAMDatabaseAuthenticationEnabled"`
-	ClusterCreateTime                time.Time              `xml:"ClusterCreateTime"`
-	EngineMode                       string                 `xml:"EngineMode"`
-	DeletionProtection               bool                   `xml:"DeletionProtection"`
-	HTTPEndpointEnabled              bool                   `xml:"HttpEndpointEnabled"`
-	CopyTagsToSnapshot               bool                   `xml:"CopyTagsToSnapshot"`
-	CrossAccountClone                bool                   `xml:"CrossAccountClone"`
-	AutoMinorVersionUpgrade          bool                   `xml:"AutoMinorVersionUpgrade"`
-	NetworkType                      string                 `xml:"NetworkType"`
-	StorageType                      string                 `xml:"StorageType"`
-	TagList                          xmlTagList             `xml:"TagList"`
-	PendingModifiedValues            *xmlClusterPending     `xml:"PendingModifiedValues,omitempty"`
-	StatusInfos                      *xmlClusterStatusInfos `xml:"StatusInfos,omitempty"`
+	VpcSecurityGroups                []xmlVpcSGMembership `xml:"VpcSecurityGroups>VpcSecurityGroupMembership"`
+	HostedZoneID                     string               `xml:"HostedZoneId"`
+	StorageEncrypted                 bool                 `xml:"StorageEncrypted"`
+	DbClusterResourceID              string               `xml:"DbClusterResourceId"`
+	DBClusterArn                     string               `xml:"DBClusterArn"`
+	IAMDatabaseAuthenticationEnabled bool                 `xml:"IAMDatabaseAuthenticationEnabled"`
+	ClusterCreateTime                time.Time            `xml:"ClusterCreateTime"`
+	EngineMode                       string               `xml:"EngineMode"`
+	DeletionProtection               bool                 `xml:"DeletionProtection"`
+	HTTPEndpointEnabled              bool                 `xml:"HttpEndpointEnabled"`
+	CopyTagsToSnapshot               bool                 `xml:"CopyTagsToSnapshot"`
+	CrossAccountClone                bool                 `xml:"CrossAccountClone"`
+	AutoMinorVersionUpgrade          bool                 `xml:"AutoMinorVersionUpgrade"`
+	NetworkType                      string               `xml:"NetworkType"`
+	StorageType                      string               `xml:"StorageType"`
+	TagList                          xmlTagList           `xml:"TagList"`
+	PendingModifiedValues            *xmlClusterPending   `xml:"PendingModifiedValues,omitempty"`
+
+	// Why the cluster is not available, when serve knows (a reason the reconciler set).
+	StatusInfos *xmlClusterStatusInfos `xml:"StatusInfos,omitempty"`
 }
 
 // xmlClusterPending is ClusterPendingModifiedValues. A new master password shows as
