@@ -86,7 +86,7 @@ func newHTTPServer(h http.Handler, l HTTPLimits) *http.Server {
 
 // listenHTTP listens on addr and serves h there within the limits l: every connection
 // counts against the total cap, then against its source's; near the total cap, idle
-// kept-alive connections give way (yieldIdle).
+// kept-alive connections, and new ones that send nothing, give way (yieldIdle).
 func listenHTTP(addr string, h http.Handler, l HTTPLimits, log *slog.Logger) (httpListener, error) {
 	l = l.withDefaults()
 	ln, err := net.Listen("tcp", addr)
@@ -95,7 +95,7 @@ func listenHTTP(addr string, h http.Handler, l HTTPLimits, log *slog.Logger) (ht
 	}
 	total := limitTotal(ln, l.MaxConns, log)
 	srv := newHTTPServer(h, l)
-	yieldIdle(srv, total)
+	yieldIdle(srv, total, l.ReadHeader)
 	return httpListener{srv: srv, ln: limitPerSource(total, l.MaxConnsPerSource, log)}, nil
 }
 

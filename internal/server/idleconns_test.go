@@ -179,3 +179,19 @@ func TestIdleConnectionsStayBelowTheCap(t *testing.T) {
 		t.Fatal("an idle connection was closed far below the cap")
 	}
 }
+
+// New connections that send nothing cannot hold the cap for the whole header timeout
+// (10 s): when serve has no place for one more, those silent for half of it are closed.
+func TestStalledNewConnectionsGiveWayAtTheCap(t *testing.T) {
+	_, dial := capped(t, 4, false, make(chan struct{}))
+	for i := 1; i <= 4; i++ {
+		dial(fmt.Sprintf("127.0.0.%d", i)) // connects, sends nothing
+	}
+	start := time.Now()
+	if err := request(dial("127.0.0.5"), "/", 9*time.Second); err != nil {
+		t.Fatalf("a client behind four silent connections: %v, want it served before their header timeout", err)
+	}
+	if d := time.Since(start); d > DefaultHTTPLimits.ReadHeader*3/4 {
+		t.Errorf("served after %v", d)
+	}
+}
