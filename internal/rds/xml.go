@@ -21,7 +21,7 @@ type xmlCluster struct {
 	EngineVersion              string   `xml:"EngineVersion"`
 	Port                       int      `xml:"Port"`
 	MasterUsername             string   `xml:"MasterUsername"`
-	PreferredBackupWindow      string   `xml:"PreferredBackupWindow"`
+	PreferredBackupWindow      string   `xml:"PreferredBackupWindow,omitempty"` // none until backups exist (issue 16)
 	PreferredMaintenanceWindow string   `xml:"PreferredMaintenanceWindow"`
 	DBClusterMembers           struct {
 		Items []xmlClusterMember `xml:"DBClusterMember"`
@@ -92,7 +92,7 @@ type xmlInstance struct {
 	Endpoint                         *xmlEndpoint              `xml:"Endpoint,omitempty"`
 	AllocatedStorage                 int                       `xml:"AllocatedStorage"`
 	InstanceCreateTime               time.Time                 `xml:"InstanceCreateTime"`
-	PreferredBackupWindow            string                    `xml:"PreferredBackupWindow"`
+	PreferredBackupWindow            string                    `xml:"PreferredBackupWindow,omitempty"` // none until backups exist
 	BackupRetentionPeriod            int                       `xml:"BackupRetentionPeriod"`
 	VpcSecurityGroups                []xmlVpcSGMembership      `xml:"VpcSecurityGroups>VpcSecurityGroupMembership"`
 	DBParameterGroups                []xmlParameterGroupStatus `xml:"DBParameterGroups>DBParameterGroup"`

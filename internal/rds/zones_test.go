@@ -31,3 +31,25 @@ func TestDescribedZonesAreEC2s(t *testing.T) {
 		t.Errorf("cluster zones %v, EC2's %v", got, zones)
 	}
 }
+
+// No backups are taken yet, so Describe names no backup window: a window it showed would be
+// one in which nothing happens.
+func TestDescribeNamesNoBackupWindowWhileNoBackupsAreTaken(t *testing.T) {
+	ctx := context.Background()
+	s := newTestService(t)
+	newCluster(t, s, "c1")
+	out, err := s.Do(ctx, "CreateDBInstance", createInstanceQuery("i1", "c1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := out.(instanceResult).DBInstance.PreferredBackupWindow; w != "" {
+		t.Errorf("instance backup window %q", w)
+	}
+	c, err := s.Do(ctx, "DescribeDBClusters", query("DBClusterIdentifier", "c1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := c.(describeClustersResult).DBClusters.Items[0].PreferredBackupWindow; w != "" {
+		t.Errorf("cluster backup window %q", w)
+	}
+}
