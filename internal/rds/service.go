@@ -40,6 +40,8 @@ type Config struct {
 	Now   func() time.Time
 	// Network is the VPC side; nil runs without VPCs (clusters keep the groups asked for).
 	Network Network
+	// StorageRoom, if set, refuses new clusters when the volume has no room for one.
+	StorageRoom func() error
 }
 
 // Service implements the RDS actions Borealis supports.
@@ -143,6 +145,11 @@ func (s *Service) createCluster(ctx context.Context, p awsquery.Params) (any, er
 		return nil, clusterExists(id)
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return nil, err
+	}
+	if s.cfg.StorageRoom != nil {
+		if err := s.cfg.StorageRoom(); err != nil {
+			return nil, awsquery.Errorf(http.StatusBadRequest, "InsufficientStorageClusterCapacity", "There is insufficient storage available for the current action: %v", err)
+		}
 	}
 	ca, err := s.defaultCA(ctx)
 	if err != nil {

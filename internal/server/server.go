@@ -4,6 +4,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -64,6 +65,9 @@ type Config struct {
 	// KeepServersOnExit leaves the PostgreSQL servers running when serve stops on purpose,
 	// for the next serve to adopt (they always outlive a crash or kill -9).
 	KeepServersOnExit bool
+	// StateReserve is the free space (bytes) kept on the data volume for serve's own state:
+	// below it new clusters are refused (0: DefaultStateReserve; negative: no reserve).
+	StateReserve int64
 }
 
 // Files serve writes in the data directory for the operator and the clients.
@@ -216,6 +220,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err erro
 	})
 	metrics := prometheus.NewRegistry()
 	metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	registerVolumeMetrics(metrics, dataDir)
 	gw := gateway.New(log.With("component", "gateway"), gateway.NewMetrics(metrics), gateway.Options{KernelSteering: cfg.KernelSteering, DataDir: dataDir})
 	s.onClose("gateway", func(context.Context) error {
 		// The kernel programs go with the servers: a serve that leaves its servers running
@@ -257,6 +262,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err erro
 		EngineVersion:  driver.Version(),
 		Ports:          ports,
 		Network:        ec2Svc,
+		StorageRoom:    stateRoom(dataDir, cmp.Or(cfg.StateReserve, DefaultStateReserve)),
 	}, st, rec.Notify, log.With("component", "rds"))
 	if err := sweepDataPlane(ctx, dataDir, st, driver, ports, log); err != nil {
 		return nil, err
