@@ -42,6 +42,9 @@ type Config struct {
 	Network Network
 	// StorageRoom, if set, refuses new clusters when the volume has no room for one.
 	StorageRoom func() error
+	// DefaultStorageLimit is a cluster's storage limit in bytes when AllocatedStorage
+	// does not set one (0: store.DefaultStorageLimit).
+	DefaultStorageLimit int64
 }
 
 // Service implements the RDS actions Borealis supports.
@@ -56,6 +59,9 @@ type Service struct {
 func New(cfg Config, st *store.Store, notify func(), log *slog.Logger) *Service {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.DefaultStorageLimit <= 0 {
+		cfg.DefaultStorageLimit = store.DefaultStorageLimit
 	}
 	return &Service{cfg: cfg, store: st, notify: notify, log: log}
 }
@@ -141,6 +147,10 @@ func (s *Service) createCluster(ctx context.Context, p awsquery.Params) (any, er
 	if err != nil {
 		return nil, err
 	}
+	storage, err := allocatedStorage(p)
+	if err != nil {
+		return nil, err
+	}
 	if _, err := s.store.Cluster(ctx, id); err == nil {
 		return nil, clusterExists(id)
 	} else if !errors.Is(err, store.ErrNotFound) {
@@ -184,6 +194,7 @@ func (s *Service) createCluster(ctx context.Context, p awsquery.Params) (any, er
 		Tags:                   tags,
 		IAMAuth:                iamAuth,
 		DeletionProtection:     protect,
+		AllocatedStorage:       storage,
 	}
 	if err := s.store.CreateCluster(ctx, c); err != nil {
 		if s.cfg.Ports != nil {
@@ -581,7 +592,7 @@ func (s *Service) instanceResult(ctx context.Context, in store.Instance, c store
 
 func (s *Service) clusterXML(ctx context.Context, c store.Cluster, members []store.Instance) (xmlCluster, error) {
 	x := xmlCluster{
-		AllocatedStorage:                 1,
+		AllocatedStorage:                 storageGiB(c.StorageLimit(s.cfg.DefaultStorageLimit)),
 		AvailabilityZones:                s.zones(),
 		BackupRetentionPeriod:            1,
 		DatabaseName:                     c.DatabaseName,

@@ -1,0 +1,173 @@
+package e2e
+
+import (
+	"context"
+	"errors"
+	"net"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/rds"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// storageTestLimit is the default storage limit of the test's serve: a few tens of MiB
+// above an empty cluster's size (about 30 MiB without its write-ahead log).
+const storageTestLimit = 64 << 20
+
+// fillUntilRefused inserts uncompressible rows into table until the cluster refuses
+// writes, and returns the refusal; it fails the test if a bounded number of inserts
+// (well past the limit) all went through.
+func fillUntilRefused(ctx context.Context, t *testing.T, conn *pgx.Conn, table string) *pgconn.PgError {
+	t.Helper()
+	// ~3.5 MB a statement: 10000 rows of 320 random hex characters (under the TOAST
+	// threshold, so not compressed).
+	insert := "INSERT INTO " + table + " SELECT md5(random()::text)||md5(random()::text)||md5(random()::text)||md5(random()::text)||md5(random()::text)||" +
+		"md5(random()::text)||md5(random()::text)||md5(random()::text)||md5(random()::text)||md5(random()::text) FROM generate_series(1, 10000)"
+	for i := 0; i < 200; i++ {
+		_, err := conn.Exec(ctx, insert)
+		if err == nil {
+			continue
+		}
+		var pe *pgconn.PgError
+		if !errors.As(err, &pe) {
+			t.Fatalf("insert %d: %v", i, err)
+		}
+		return pe
+	}
+	t.Fatalf("700 MB inserted into a cluster limited to %d MiB, and no insert was refused", storageTestLimit>>20)
+	return nil
+}
+
+func wantStorageFullRefusal(t *testing.T, pe *pgconn.PgError) {
+	t.Helper()
+	if pe.Code != "25006" || !strings.Contains(pe.Message, "storage-full") {
+		t.Fatalf("refusal: %s %q, want 25006 saying storage-full", pe.Code, pe.Message)
+	}
+}
+
+func instanceStatus(ctx context.Context, t *testing.T, c *rds.Client, id string) (status, info string) {
+	t.Helper()
+	out, err := c.DescribeDBInstances(ctx, &rds.DescribeDBInstancesInput{DBInstanceIdentifier: aws.String(id)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := out.DBInstances[0]
+	for _, si := range in.StatusInfos {
+		info += aws.ToString(si.Message)
+	}
+	return aws.ToString(in.DBInstanceStatus), info
+}
+
+func clusterStatus(ctx context.Context, t *testing.T, c *rds.Client, id string) (string, int32) {
+	t.Helper()
+	out, err := c.DescribeDBClusters(ctx, &rds.DescribeDBClustersInput{DBClusterIdentifier: aws.String(id)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return aws.ToString(out.DBClusters[0].Status), aws.ToInt32(out.DBClusters[0].AllocatedStorage)
+}
+
+// TestClusterAtItsStorageLimitIsReadOnly: a cluster filled by INSERTs up to its storage
+// limit becomes storage-full (with the reason) and read-only for its master user, while
+// another cluster and the API keep working; it is read-write and available again once
+// the data is dropped, and, filled again, once ModifyDBCluster raises its limit.
+func TestClusterAtItsStorageLimitIsReadOnly(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dir := testDataDir(t, "borealis-storage-")
+	srv, err := startServer(dir, freeAddr(t), "--default-storage-limit", strconv.Itoa(storageTestLimit))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.stop)
+	if err := srv.openDefaultGroup(ctx, t); err != nil {
+		t.Fatal(err)
+	}
+	c := srv.rds(t)
+	ports := func(in *rds.CreateDBClusterInput) { // its own port, away from other serves'
+		_, p, _ := net.SplitHostPort(freeAddr(t))
+		n, _ := strconv.Atoi(p)
+		in.Port = aws.Int32(int32(n))
+	}
+	small, smallWriter := createCluster(ctx, t, c, "small", "owner1", "Small-pass1", "", ports)
+	roomy, roomyWriter := createCluster(ctx, t, c, "roomy", "owner2", "Roomy-pass1", "", ports, func(in *rds.CreateDBClusterInput) {
+		in.AllocatedStorage = aws.Int32(1) // GiB
+	})
+	defer deleteCluster(ctx, t, c, "small", smallWriter)
+	defer deleteCluster(ctx, t, c, "roomy", roomyWriter)
+	if _, gib := clusterStatus(ctx, t, c, "small"); gib != 1 {
+		t.Errorf("small's AllocatedStorage is %d, want its default limit rounded up to 1 GiB", gib)
+	}
+
+	sc := small.DBClusters[0]
+	conn := srv.connect(ctx, t, aws.ToString(sc.Endpoint), aws.ToInt32(sc.Port), "owner1", "Small-pass1", "postgres")
+	if _, err := conn.Exec(ctx, "CREATE TABLE fill (b text)"); err != nil {
+		t.Fatal(err)
+	}
+	rc := roomy.DBClusters[0]
+	other := srv.connect(ctx, t, aws.ToString(rc.Endpoint), aws.ToInt32(rc.Port), "owner2", "Roomy-pass1", "postgres")
+	if _, err := other.Exec(ctx, "CREATE TABLE t (n int)"); err != nil {
+		t.Fatal(err)
+	}
+
+	full := func(what string) {
+		t.Helper()
+		wantStorageFullRefusal(t, fillUntilRefused(ctx, t, conn, "fill"))
+		eventually(t, time.Minute, what+": storage-full", func() (bool, error) {
+			st, info := instanceStatus(ctx, t, c, smallWriter)
+			cst, _ := clusterStatus(ctx, t, c, "small")
+			return st == "storage-full" && cst == "storage-full" && strings.Contains(info, "storage limit"), nil
+		})
+		// A new session is held too, however it asks.
+		s2 := srv.connect(ctx, t, aws.ToString(sc.Endpoint), aws.ToInt32(sc.Port), "owner1", "Small-pass1", "postgres")
+		for _, q := range []string{"SET default_transaction_read_only = off; INSERT INTO fill VALUES ('x')", "BEGIN READ WRITE; INSERT INTO fill VALUES ('x'); COMMIT"} {
+			var pe *pgconn.PgError
+			if _, err := s2.Exec(ctx, q); !errors.As(err, &pe) {
+				t.Fatalf("%s on a storage-full cluster: %v", q, err)
+			}
+			wantStorageFullRefusal(t, pe)
+			s2.Exec(ctx, "ROLLBACK")
+		}
+		// The other cluster and the API keep working.
+		if _, err := other.Exec(ctx, "INSERT INTO t SELECT generate_series(1, 1000)"); err != nil {
+			t.Fatalf("the other cluster, while %s is full: %v", "small", err)
+		}
+		if st, _ := instanceStatus(ctx, t, c, roomyWriter); st != "available" {
+			t.Fatalf("the other cluster's writer is %s", st)
+		}
+	}
+	writable := func(what, stmt string) {
+		t.Helper()
+		eventually(t, time.Minute, what+": available and writable", func() (bool, error) {
+			st, _ := instanceStatus(ctx, t, c, smallWriter)
+			cst, _ := clusterStatus(ctx, t, c, "small")
+			if st != "available" || cst != "available" {
+				return false, nil
+			}
+			_, err := conn.Exec(ctx, stmt)
+			return err == nil, err
+		})
+	}
+
+	full("first fill")
+	// Drop the data: the cluster recovers on its own.
+	if _, err := conn.Exec(ctx, "DROP TABLE fill"); err != nil {
+		t.Fatalf("DROP TABLE on a storage-full cluster: %v", err)
+	}
+	writable("after DROP TABLE", "CREATE TABLE fill (b text)")
+
+	full("second fill")
+	// Raise the limit: the cluster recovers with its data.
+	if _, err := c.ModifyDBCluster(ctx, &rds.ModifyDBClusterInput{DBClusterIdentifier: aws.String("small"), AllocatedStorage: aws.Int32(1), ApplyImmediately: aws.Bool(true)}); err != nil {
+		t.Fatalf("ModifyDBCluster AllocatedStorage on a storage-full cluster: %v", err)
+	}
+	writable("after ModifyDBCluster AllocatedStorage=1", "INSERT INTO fill VALUES ('after')")
+	if _, gib := clusterStatus(ctx, t, c, "small"); gib != 1 {
+		t.Errorf("AllocatedStorage after ModifyDBCluster: %d, want 1", gib)
+	}
+}
