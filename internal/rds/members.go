@@ -101,7 +101,7 @@ var createClusterMembers = members{
 var modifyClusterMembers = members{
 	"DBClusterIdentifier": acted, "ApplyImmediately": acted, "DBClusterParameterGroupName": acted,
 	"VpcSecurityGroupIds": securityGroupIDs, "EnableIAMDatabaseAuthentication": acted, "MasterUserPassword": acted,
-	"DeletionProtection":    acted, "AllocatedStorage": acted,
+	"DeletionProtection": acted, "AllocatedStorage": acted,
 	"BackupRetentionPeriod": createClusterMembers["BackupRetentionPeriod"],
 	"CopyTagsToSnapshot":    createClusterMembers["CopyTagsToSnapshot"],
 }

@@ -38,7 +38,7 @@ type facts struct {
 	// StorageFull is the cluster's reason for being read-only at its storage limit; "" when
 	// it is not.
 	StorageFull string
-	Now       time.Time
+	Now         time.Time
 }
 
 // decision is what to do, and the status to record first ("" keeps the record's).
