@@ -18,8 +18,11 @@
  * DoCopy), nextval()/setval() and large-object writes, whichever statement
  * calls them. Resetting the mode does not help: SET transaction_read_only
  * = off is refused once the transaction took a snapshot, and every later
- * statement sets it again. Temporary tables stay writable, as PostgreSQL
- * allows in read-only transactions.
+ * statement sets it again. Unlike a client's read-only transaction, temporary
+ * tables are held too (they take the same volume): ExecutorStart refuses
+ * every plan that is not a plain SELECT, ProcessUtility every COPY FROM.
+ * NOTIFY and pg_notify() are refused too: their queue (pg_notify) grows on
+ * the volume while a listener lags.
  *
  * What frees space stays allowed so the user can recover: DROP (any
  * object), DROP DATABASE and TRUNCATE run with the mode the transaction had
@@ -32,14 +35,13 @@
  * DATABASE SET refuse it and ALTER SYSTEM is the bootstrap superuser's.
  * Sessions of superusers (rdsadmin: serve itself) are left alone.
  *
- * Large objects: PostgreSQL's large-object functions write pg_largeobject
- * whatever the transaction's mode, so the guard refuses creating one (an
- * object access hook: lo_create, lo_from_bytea, lo_import).
- *
- * Known gaps: writing into a large object that exists (lo_put, lowrite)
- * is not refused; and a fast-path function call (the protocol's
- * FunctionCall message) runs no executor, so as the first thing in a
- * transaction it is not made read-only.
+ * Functions that write whatever the transaction's mode (the large-object
+ * ones write pg_largeobject), and those whose own check a fast-path call
+ * (the protocol's FunctionCall message, which runs no executor) would get
+ * past (nextval, setval), are refused when they are about to run: an object
+ * access hook sees every function an expression or a fast-path call runs,
+ * builtins included. Creating a large object any other way is refused too.
+ * lo_unlink frees space and stays allowed.
  *
  * The refusal's message says why: an emit_log_hook adds that the cluster
  * is storage-full to the 25006 errors the switch caused.
@@ -56,6 +58,8 @@
 #include "miscadmin.h"
 #include "nodes/parsenodes.h"
 #include "tcop/utility.h"
+#include "utils/fmgroids.h"
+#include "utils/lsyscache.h"
 #include "utils/elog.h"
 #include "utils/guc.h"
 
@@ -94,7 +98,13 @@ force(void)
 static void
 readonly_ExecutorStart(QueryDesc *queryDesc, int eflags)
 {
+	PlannedStmt *pstmt = queryDesc->plannedstmt;
+
 	force();
+	/* temporary tables too: any plan that writes */
+	if (applies() && !(eflags & EXEC_FLAG_EXPLAIN_ONLY) &&
+		(pstmt->commandType != CMD_SELECT || pstmt->hasModifyingCTE))
+		PreventCommandIfReadOnly(CreateCommandName((Node *) pstmt));
 	if (prev_executor_start)
 		prev_executor_start(queryDesc, eflags);
 	else
@@ -162,13 +172,51 @@ readonly_ProcessUtility(PlannedStmt *pstmt, const char *queryString, bool readOn
 		return;
 	}
 	force();
+	if (IsA(parsetree, CopyStmt) && ((CopyStmt *) parsetree)->is_from && applies())
+		PreventCommandIfReadOnly("COPY FROM");	/* into a temporary table too */
+	if (IsA(parsetree, NotifyStmt) && applies())
+		PreventCommandIfReadOnly("NOTIFY"); /* the queue grows under pg_notify */
 	call_next(pstmt, queryString, readOnlyTree, context, params, queryEnv, dest, qc);
 }
 
-/* A new large object: refused, as if the transaction were read-only. */
+/* Functions that write outside the executor's read-only checks. */
+static bool
+writes_anyway(Oid fn)
+{
+	switch (fn)
+	{
+		case F_LO_CREATE:
+		case F_LO_CREAT:
+		case F_LO_FROM_BYTEA:
+		case F_LO_IMPORT_TEXT:
+		case F_LO_IMPORT_TEXT_OID:
+		case F_LOWRITE:
+		case F_LO_PUT:
+		case F_LO_TRUNCATE:
+		case F_LO_TRUNCATE64:
+		case F_NEXTVAL:
+		case F_SETVAL_REGCLASS_INT8:
+		case F_SETVAL_REGCLASS_INT8_BOOL:
+		case F_PG_NOTIFY:		/* the queue grows under pg_notify */
+			return true;
+		default:
+			return false;
+	}
+}
+
+/* Functions that write, and new large objects: refused as in a read-only transaction. */
 static void
 readonly_object_access(ObjectAccessType access, Oid classId, Oid objectId, int subId, void *arg)
 {
+	if (access == OAT_FUNCTION_EXECUTE && writes_anyway(objectId) && applies())
+	{
+		char	   *name = get_func_name(objectId);
+
+		force();
+		ereport(ERROR,
+				(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
+				 errmsg("cannot execute %s() in a read-only transaction", name ? name : "function")));
+	}
 	if (access == OAT_POST_CREATE && (classId == LargeObjectRelationId || classId == LargeObjectMetadataRelationId) && applies())
 	{
 		force();

@@ -59,8 +59,18 @@ func TestReadOnlySwitch(t *testing.T) {
 	} {
 		mustExec(t, m, q)
 	}
+	// A session that made a temporary table before the switch, and opened a large object.
+	early := as(t, master)
+	mustExec(t, early, "CREATE TEMP TABLE ro_temp (id int)")
 	setReadOnly(t, true)
 	m = as(t, master)
+
+	for _, q := range []string{"INSERT INTO ro_temp VALUES (1)", "UPDATE ro_temp SET id = 2", "WITH x AS (INSERT INTO ro_temp VALUES (3) RETURNING id) SELECT * FROM x"} {
+		_, err := early.Exec(ctxT(t), q)
+		wantStorageFull(t, q+" (a temporary table)", err)
+	}
+	_, err := early.PgConn().CopyFrom(ctxT(t), strings.NewReader("9\n"), "COPY ro_temp FROM STDIN")
+	wantStorageFull(t, "COPY FROM into a temporary table", err)
 
 	refused := []struct{ what, sql string }{
 		{"INSERT", "INSERT INTO ro_t VALUES (3)"},
@@ -81,6 +91,12 @@ func TestReadOnlySwitch(t *testing.T) {
 		{"lo_from_bytea", "SELECT lo_from_bytea(0, 'x')"},
 		{"lo_create", "SELECT lo_create(0)"},
 		{"lo_creat", "SELECT lo_creat(-1)"},
+		{"lo_put into an existing large object", "SELECT lo_put(4242, 0, 'x')"},
+		{"lowrite into an existing large object", "SELECT lowrite(lo_open(4242, 131072), 'x')"},
+		{"lo_truncate", "SELECT lo_truncate(lo_open(4242, 131072), 1000000)"},
+		{"NOTIFY", "NOTIFY ro_channel, 'x'"},
+		{"pg_notify", "SELECT pg_notify('ro_channel', 'x')"},
+		{"nextval in a PL/pgSQL expression", "DO $$ DECLARE n bigint; BEGIN n := nextval('ro_seq'); END $$"},
 		{"CREATE DATABASE", "CREATE DATABASE ro_db"},
 		{"materialized view", "CREATE MATERIALIZED VIEW ro_mv AS SELECT 1"},
 	}
@@ -90,7 +106,7 @@ func TestReadOnlySwitch(t *testing.T) {
 	}
 
 	// COPY FROM
-	_, err := m.PgConn().CopyFrom(ctxT(t), strings.NewReader("9\n"), "COPY ro_t FROM STDIN")
+	_, err = m.PgConn().CopyFrom(ctxT(t), strings.NewReader("9\n"), "COPY ro_t FROM STDIN")
 	wantStorageFull(t, "COPY FROM", err)
 
 	// Attempts to turn the mode off first.
