@@ -365,8 +365,10 @@ func (s *Server) Serve(ctx context.Context) error {
 	s.mu.Unlock()
 	go func() {
 		defer close(recDone)
-		go s.rec.WatchStorage(recCtx, s.storageLimit, reconcile.StorageCheckInterval) // ends with recCtx; writes only the store
+		var watch sync.WaitGroup // the storage watch writes to the store: done before it closes
+		watch.Go(func() { s.rec.WatchStorage(recCtx, s.storageLimit, reconcile.StorageCheckInterval) })
 		s.rec.Run(recCtx)
+		watch.Wait()
 	}()
 
 	srvErr := make(chan error, 2)

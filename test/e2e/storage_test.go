@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"net"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -170,4 +173,92 @@ func TestClusterAtItsStorageLimitIsReadOnly(t *testing.T) {
 	if _, gib := clusterStatus(ctx, t, c, "small"); gib != 1 {
 		t.Errorf("AllocatedStorage after ModifyDBCluster: %d, want 1", gib)
 	}
+}
+
+// TestServeRestartsOnAFullVolume: serve's data directory on a volume that fills up (a
+// tmpfs, filled by another program) while serve is down: serve starts again (it rewrites
+// nothing that is unchanged), adopts the server it left running, which keeps serving
+// reads, and a management call whose change cannot be stored is refused saying why, with
+// nothing changed.
+func TestServeRestartsOnAFullVolume(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	vol := testDataDir(t, "borealis-fullvol-")
+	if err := syscall.Mount("tmpfs", vol, "tmpfs", 0, "size=512m,mode=0755"); err != nil {
+		t.Skipf("cannot mount a tmpfs here: %v", err)
+	}
+	t.Cleanup(func() { syscall.Unmount(vol, syscall.MNT_DETACH) })
+	dir := filepath.Join(vol, "data")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	addr := freeAddr(t)
+	// No reserve: the test volume is smaller than the default one.
+	srv, err := startServer(dir, addr, "--keep-servers-on-exit", "--state-reserve", "-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.openDefaultGroup(ctx, t); err != nil {
+		t.Fatal(err)
+	}
+	c := srv.rds(t)
+	desc, writer := createCluster(ctx, t, c, "fullvol", "owner1", "Fullvol-pass1", "", func(in *rds.CreateDBClusterInput) {
+		_, p, _ := net.SplitHostPort(freeAddr(t))
+		n, _ := strconv.Atoi(p)
+		in.Port = aws.Int32(int32(n))
+	})
+	cl := desc.DBClusters[0]
+	conn := srv.connect(ctx, t, aws.ToString(cl.Endpoint), aws.ToInt32(cl.Port), "owner1", "Fullvol-pass1", "postgres")
+	if _, err := conn.Exec(ctx, "CREATE TABLE kept AS SELECT generate_series(1, 100) AS n; CHECKPOINT"); err != nil {
+		// CHECKPOINT needs pg_checkpoint, which the master may not have: the table is enough.
+		if _, err := conn.Exec(ctx, "CREATE TABLE IF NOT EXISTS kept AS SELECT generate_series(1, 100) AS n"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	conn.Close(ctx)
+	srv.stop()
+
+	// Another program fills the volume.
+	filler := filepath.Join(vol, "filler")
+	f, err := os.Create(filler)
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 64<<10)
+	for _, n := range []int{len(buf), 4096, 512, 1} {
+		for {
+			if _, err := f.Write(buf[:n]); err != nil {
+				break
+			}
+		}
+	}
+	f.Close()
+	t.Cleanup(func() { os.Remove(filler) })
+
+	srv, err = startServer(dir, addr, "--state-reserve", "-1")
+	if err != nil {
+		t.Fatalf("serve does not start on a full volume: %v", err)
+	}
+	t.Cleanup(srv.stop)
+	c = srv.rds(t)
+	if err := rds.NewDBInstanceAvailableWaiter(c, waitInstOpts).Wait(ctx, &rds.DescribeDBInstancesInput{DBInstanceIdentifier: aws.String(writer)}, 2*time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	conn = srv.connect(ctx, t, aws.ToString(cl.Endpoint), aws.ToInt32(cl.Port), "owner1", "Fullvol-pass1", "postgres")
+	var n int
+	if err := conn.QueryRow(ctx, "SELECT count(*) FROM kept").Scan(&n); err != nil || n != 100 {
+		t.Fatalf("reading through the endpoint after the restart: %d, %v", n, err)
+	}
+	_, err = c.CreateDBClusterParameterGroup(ctx, &rds.CreateDBClusterParameterGroupInput{DBClusterParameterGroupName: aws.String("fullvol-group"),
+		DBParameterGroupFamily: aws.String("aurora-postgresql15"), Description: aws.String("cannot be stored")})
+	if code, status := apiError(t, err); code != "InternalFailure" || status != 500 || !strings.Contains(err.Error(), "volume holding its state is full") {
+		t.Fatalf("CreateDBClusterParameterGroup on a full volume: %s %d %v", code, status, err)
+	}
+	if _, err := c.DescribeDBClusterParameterGroups(ctx, &rds.DescribeDBClusterParameterGroupsInput{DBClusterParameterGroupName: aws.String("fullvol-group")}); err == nil {
+		t.Fatal("the group that could not be stored exists")
+	}
+
+	// Room again: the cluster is deleted as usual (its server with it).
+	os.Remove(filler)
+	deleteCluster(ctx, t, c, "fullvol", writer)
 }
