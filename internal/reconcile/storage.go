@@ -6,8 +6,11 @@ import (
 	"fmt"
 	"io/fs"
 	"path/filepath"
+	"slices"
 	"syscall"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/borealis-db/borealis/internal/store"
 )
@@ -28,10 +31,22 @@ func storageFullReason(limit int64) string {
 // read-write and available again. The servers follow through their passes (the guard's
 // borealis.read_only, applied by a reload).
 func (r *Reconciler) WatchStorage(ctx context.Context, defaultLimit int64, interval time.Duration) {
+	g := storageGauges{
+		shown: map[string]bool{},
+		used: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "borealis_cluster_storage_used_bytes",
+			Help: "Space a cluster's volume takes (its files but the write-ahead log), measured every second."}, []string{"cluster"}),
+		limit: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "borealis_cluster_storage_limit_bytes",
+			Help: "A cluster's storage limit: at it the cluster is read-only (storage-full)."}, []string{"cluster"}),
+	}
+	if r.cfg.Metrics != nil {
+		r.cfg.Metrics.MustRegister(g.used, g.limit)
+		defer r.cfg.Metrics.Unregister(g.used)
+		defer r.cfg.Metrics.Unregister(g.limit)
+	}
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
-		if err := r.checkStorage(ctx, defaultLimit); err != nil && ctx.Err() == nil {
+		if err := r.checkStorage(ctx, defaultLimit, g); err != nil && ctx.Err() == nil {
 			r.log.Error("storage check", "err", err)
 		}
 		select {
@@ -42,12 +57,28 @@ func (r *Reconciler) WatchStorage(ctx context.Context, defaultLimit int64, inter
 	}
 }
 
-func (r *Reconciler) checkStorage(ctx context.Context, defaultLimit int64) error {
+// storageGauges are each cluster's usage and limit in /metrics, and the clusters they
+// have series for (a deleted cluster's go).
+type storageGauges struct {
+	used, limit *prometheus.GaugeVec
+	shown       map[string]bool
+}
+
+func (r *Reconciler) checkStorage(ctx context.Context, defaultLimit int64, g storageGauges) error {
 	clusters, err := r.store.Clusters(ctx)
 	if err != nil {
 		return err
 	}
 	changed := false
+	defer func() {
+		for id := range g.shown {
+			if !slices.ContainsFunc(clusters, func(c store.Cluster) bool { return c.ID == id }) {
+				g.used.DeleteLabelValues(id)
+				g.limit.DeleteLabelValues(id)
+				delete(g.shown, id)
+			}
+		}
+	}()
 	for _, c := range clusters {
 		if !c.VolumeReady || c.Status == store.StatusDeleting {
 			continue
@@ -58,6 +89,9 @@ func (r *Reconciler) checkStorage(ctx context.Context, defaultLimit int64) error
 			continue
 		}
 		limit := c.StorageLimit(defaultLimit)
+		g.shown[c.ID] = true
+		g.used.WithLabelValues(c.ID).Set(float64(used))
+		g.limit.WithLabelValues(c.ID).Set(float64(limit))
 		want := ""
 		if used >= limit {
 			want = storageFullReason(limit)

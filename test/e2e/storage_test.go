@@ -3,7 +3,9 @@ package e2e
 import (
 	"context"
 	"errors"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -172,6 +174,18 @@ func TestClusterAtItsStorageLimitIsReadOnly(t *testing.T) {
 	writable("after ModifyDBCluster AllocatedStorage=1", "INSERT INTO fill VALUES ('after')")
 	if _, gib := clusterStatus(ctx, t, c, "small"); gib != 1 {
 		t.Errorf("AllocatedStorage after ModifyDBCluster: %d, want 1", gib)
+	}
+	res, err := http.Get("http://" + srv.APIAddr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	for _, want := range []string{`borealis_cluster_storage_limit_bytes{cluster="small"} 1.073741824e+09`, `borealis_cluster_storage_limit_bytes{cluster="roomy"} 1.073741824e+09`,
+		`borealis_cluster_storage_used_bytes{cluster="small"} `, "borealis_data_volume_free_bytes ", "borealis_data_volume_size_bytes "} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
 	}
 }
 
