@@ -44,7 +44,11 @@
  * lo_unlink frees space and stays allowed.
  *
  * The refusal's message says why: an emit_log_hook adds that the cluster
- * is storage-full to the 25006 errors the switch caused.
+ * is storage-full to the 25006 errors the switch caused. A statement that
+ * writes while the switch goes on runs until it ends (sessions re-read the
+ * configuration between statements), so serve cancels those when it turns
+ * the switch on (internal/engine): the client gets PostgreSQL's "canceling
+ * statement due to user request" (57014), its next statement the refusal.
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"

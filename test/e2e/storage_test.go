@@ -42,6 +42,9 @@ func fillUntilRefused(ctx context.Context, t *testing.T, conn *pgx.Conn, table s
 		if !errors.As(err, &pe) {
 			t.Fatalf("insert %d: %v", i, err)
 		}
+		if pe.Code == "57014" {
+			continue // canceled as the cluster turned read-only: the next one is refused
+		}
 		return pe
 	}
 	t.Fatalf("700 MB inserted into a cluster limited to %d MiB, and no insert was refused", storageTestLimit>>20)
@@ -120,9 +123,24 @@ func TestClusterAtItsStorageLimitIsReadOnly(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	full := func(what string) {
+	full := func(what string, oneStatement bool) {
 		t.Helper()
-		wantStorageFullRefusal(t, fillUntilRefused(ctx, t, conn, "fill"))
+		if oneStatement {
+			// ~1 GB in one INSERT: sessions re-read the switch between statements only, so
+			// serve cancels this one when it turns the cluster read-only.
+			_, err := conn.Exec(ctx, "INSERT INTO fill SELECT repeat(md5(random()::text)||md5(random()::text), 5) FROM generate_series(1, 3000000)")
+			var pe *pgconn.PgError
+			if !errors.As(err, &pe) || pe.Code != "57014" {
+				t.Fatalf("one INSERT of 1 GB into a cluster limited to %d MiB: %v, want it canceled (57014)", storageTestLimit>>20, err)
+			}
+			_, err = conn.Exec(ctx, "INSERT INTO fill VALUES ('next')")
+			if !errors.As(err, &pe) {
+				t.Fatalf("the statement after the canceled one: %v", err)
+			}
+			wantStorageFullRefusal(t, pe)
+		} else {
+			wantStorageFullRefusal(t, fillUntilRefused(ctx, t, conn, "fill"))
+		}
 		eventually(t, time.Minute, what+": storage-full", func() (bool, error) {
 			st, info := instanceStatus(ctx, t, c, smallWriter)
 			cst, _ := clusterStatus(ctx, t, c, "small")
@@ -159,14 +177,14 @@ func TestClusterAtItsStorageLimitIsReadOnly(t *testing.T) {
 		})
 	}
 
-	full("first fill")
+	full("first fill", false)
 	// Drop the data: the cluster recovers on its own.
 	if _, err := conn.Exec(ctx, "DROP TABLE fill"); err != nil {
 		t.Fatalf("DROP TABLE on a storage-full cluster: %v", err)
 	}
 	writable("after DROP TABLE", "CREATE TABLE fill (b text)")
 
-	full("second fill")
+	full("second fill, in one statement", true)
 	// Raise the limit: the cluster recovers with its data.
 	if _, err := c.ModifyDBCluster(ctx, &rds.ModifyDBClusterInput{DBClusterIdentifier: aws.String("small"), AllocatedStorage: aws.Int32(1), ApplyImmediately: aws.Bool(true)}); err != nil {
 		t.Fatalf("ModifyDBCluster AllocatedStorage on a storage-full cluster: %v", err)
