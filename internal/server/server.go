@@ -157,6 +157,9 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err erro
 	if cfg.HTTP.MaxConns < 0 || cfg.HTTP.MaxConnsPerSource < 0 {
 		return nil, fmt.Errorf("connection caps must be positive (0: the default), not %d and %d per source", cfg.HTTP.MaxConns, cfg.HTTP.MaxConnsPerSource)
 	}
+	if cfg.DefaultStorageLimit < 0 {
+		return nil, fmt.Errorf("the default storage limit must be positive (0: %d bytes), not %d", store.DefaultStorageLimit, cfg.DefaultStorageLimit)
+	}
 	s := &Server{log: log, region: cfg.Region, storageLimit: cmp.Or(cfg.DefaultStorageLimit, store.DefaultStorageLimit)}
 	defer func() {
 		if err != nil {

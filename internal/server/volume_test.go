@@ -12,7 +12,6 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/service/rds"
 	"github.com/aws/smithy-go"
 )
@@ -137,5 +136,4 @@ func TestServeOnAFullVolume(t *testing.T) {
 			t.Errorf("/metrics lacks %q", want)
 		}
 	}
-	var _ = retry.AddWithMaxAttempts
 }

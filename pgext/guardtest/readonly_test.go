@@ -5,7 +5,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
@@ -206,5 +205,4 @@ func TestReadOnlySwitch(t *testing.T) {
 	} {
 		mustExec(t, m, q)
 	}
-	var _ pgx.Tx = tx
 }
