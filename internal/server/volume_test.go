@@ -125,6 +125,16 @@ func TestServeOnAFullVolume(t *testing.T) {
 		}
 	}
 
+	// Once there is room again, the same call is carried out.
+	if err := os.Remove(filepath.Join(vol, "filler")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.CreateDBClusterParameterGroup(ctx, &rds.CreateDBClusterParameterGroupInput{DBClusterParameterGroupName: aws.String("full-test"),
+		DBParameterGroupFamily: aws.String("aurora-postgresql15"), Description: aws.String("stored once there is room")}); err != nil {
+		t.Fatalf("CreateDBClusterParameterGroup once space is freed: %v", err)
+	}
+	fill(t, vol)
+
 	res, err := http.Get(s.APIURL() + "/metrics")
 	if err != nil {
 		t.Fatal(err)
