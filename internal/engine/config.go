@@ -90,8 +90,19 @@ func renderConf(s Spec) string {
 		"cluster_name":            s.Name,
 		"logging_collector":       "off",
 		"log_destination":         "stderr",
+		readOnlySetting:           onOff(s.ReadOnly),
 	})
 	return b.String()
+}
+
+// readOnlySetting is the guard's storage-full switch (pgext/guard/readonly.c).
+const readOnlySetting = "borealis.read_only"
+
+func onOff(b bool) string {
+	if b {
+		return "on"
+	}
+	return "off"
 }
 
 func writeSettings(b *strings.Builder, m map[string]string) {

@@ -60,7 +60,7 @@ var createClusterMembers = members{
 	"DBClusterIdentifier": acted, "Engine": acted, "EngineVersion": acted, "MasterUsername": acted,
 	"MasterUserPassword": acted, "DatabaseName": acted, "Port": acted, "DBSubnetGroupName": acted,
 	"VpcSecurityGroupIds": securityGroupIDs, "Tags": tags, "DBClusterParameterGroupName": acted,
-	"EnableIAMDatabaseAuthentication": acted, "DeletionProtection": acted,
+	"EnableIAMDatabaseAuthentication": acted, "DeletionProtection": acted, "AllocatedStorage": acted,
 	"ManageMasterUserPassword":  onlyDefault("ManageMasterUserPassword is not supported by Borealis: set MasterUserPassword.", "false"),
 	"StorageEncrypted":          onlyDefault(noEncryption, "false"),
 	"KmsKeyId":                  onlyDefault(noEncryption),
@@ -79,7 +79,7 @@ var createClusterMembers = members{
 var modifyClusterMembers = members{
 	"DBClusterIdentifier": acted, "ApplyImmediately": acted, "DBClusterParameterGroupName": acted,
 	"VpcSecurityGroupIds": securityGroupIDs, "EnableIAMDatabaseAuthentication": acted, "MasterUserPassword": acted,
-	"DeletionProtection":    acted,
+	"DeletionProtection": acted, "AllocatedStorage": acted,
 	"BackupRetentionPeriod": createClusterMembers["BackupRetentionPeriod"],
 	"CopyTagsToSnapshot":    createClusterMembers["CopyTagsToSnapshot"],
 }

@@ -44,6 +44,10 @@ func (s *Service) modifyCluster(ctx context.Context, p awsquery.Params) (any, er
 			return nil, err
 		}
 	}
+	storage, err := allocatedStorage(p)
+	if err != nil {
+		return nil, err
+	}
 	var sgs []string
 	if asked := p.List("VpcSecurityGroupIds", "VpcSecurityGroupId"); len(asked) > 0 {
 		cur, err := s.store.Cluster(ctx, strings.ToLower(raw))
@@ -57,8 +61,14 @@ func (s *Service) modifyCluster(ctx context.Context, p awsquery.Params) (any, er
 		}
 	}
 	c, err := s.store.UpdateCluster(ctx, strings.ToLower(raw), func(c *store.Cluster) error {
-		if c.Status != store.StatusAvailable {
+		// A cluster at its storage limit may have the limit raised, as RDS lets storage be
+		// added to a storage-full instance.
+		if c.Status != store.StatusAvailable && !(c.Status == store.StatusStorageFull && c.StorageFull != "" && onlyStorage(p)) {
 			return invalidClusterState("DB cluster %s is not available for modification with status %s.", c.ID, c.Status)
+		}
+		if storage != 0 {
+			// Applies at once: serve's storage watch compares the usage with it.
+			c.AllocatedStorage = storage
 		}
 		if pg != "" {
 			// Like RDS: the new group's values reach the instances at their next reboot.

@@ -41,6 +41,11 @@ type Config struct {
 	Now   func() time.Time
 	// Network is the VPC side; nil runs without VPCs (clusters keep the groups asked for).
 	Network Network
+	// StorageRoom, if set, refuses new clusters when the volume has no room for one.
+	StorageRoom func() error
+	// DefaultStorageLimit is a cluster's storage limit in bytes when AllocatedStorage
+	// does not set one (0: store.DefaultStorageLimit).
+	DefaultStorageLimit int64
 }
 
 // Service implements the RDS actions Borealis supports.
@@ -55,6 +60,9 @@ type Service struct {
 func New(cfg Config, st *store.Store, notify func(), log *slog.Logger) *Service {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.DefaultStorageLimit <= 0 {
+		cfg.DefaultStorageLimit = store.DefaultStorageLimit
 	}
 	return &Service{cfg: cfg, store: st, notify: notify, log: log}
 }
@@ -140,10 +148,19 @@ func (s *Service) createCluster(ctx context.Context, p awsquery.Params) (any, er
 	if err != nil {
 		return nil, err
 	}
+	storage, err := allocatedStorage(p)
+	if err != nil {
+		return nil, err
+	}
 	if _, err := s.store.Cluster(ctx, id); err == nil {
 		return nil, clusterExists(id)
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return nil, err
+	}
+	if s.cfg.StorageRoom != nil {
+		if err := s.cfg.StorageRoom(); err != nil {
+			return nil, awsquery.Errorf(http.StatusBadRequest, "InsufficientStorageClusterCapacity", "There is insufficient storage available for the current action: %v", err)
+		}
 	}
 	ca, err := s.defaultCA(ctx)
 	if err != nil {
@@ -178,6 +195,7 @@ func (s *Service) createCluster(ctx context.Context, p awsquery.Params) (any, er
 		Tags:                   tags,
 		IAMAuth:                iamAuth,
 		DeletionProtection:     protect,
+		AllocatedStorage:       storage,
 	}
 	if err := s.store.CreateCluster(ctx, c); err != nil {
 		if s.cfg.Ports != nil {
@@ -575,7 +593,7 @@ func (s *Service) instanceResult(ctx context.Context, in store.Instance, c store
 
 func (s *Service) clusterXML(ctx context.Context, c store.Cluster, members []store.Instance) (xmlCluster, error) {
 	x := xmlCluster{
-		AllocatedStorage:                 1,
+		AllocatedStorage:                 storageGiB(c.StorageLimit(s.cfg.DefaultStorageLimit)),
 		AvailabilityZones:                s.zones(),
 		BackupRetentionPeriod:            1,
 		DatabaseName:                     c.DatabaseName,

@@ -392,6 +392,7 @@ func (r *Reconciler) instanceSpec(c store.Cluster, m store.Instance, v params.Va
 	if r.cfg.GuardLibrary != "" {
 		spec.Settings["shared_preload_libraries"] = r.cfg.GuardLibrary
 	}
+	spec.ReadOnly = c.StorageFull != "" // at its storage limit (storage.go)
 	if c.IAMAuth && r.cfg.IAMAuthPort != 0 {
 		spec.IAMAuth = &engine.IAMAuth{LDAPPort: r.cfg.IAMAuthPort, Prefix: dbauth.BindDNPrefix(c.ResourceID)}
 	}
@@ -416,13 +417,13 @@ func fingerprint(v params.Values) string {
 func (r *Reconciler) setApplied(id string, v params.Values, c store.Cluster) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.applied[id] = fingerprint(v) + strconv.FormatBool(c.IAMAuth)
+	r.applied[id] = fingerprint(v) + strconv.FormatBool(c.IAMAuth) + strconv.FormatBool(c.StorageFull != "")
 }
 
 func (r *Reconciler) appliedChanged(id string, v params.Values, c store.Cluster) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.applied[id] != fingerprint(v)+strconv.FormatBool(c.IAMAuth)
+	return r.applied[id] != fingerprint(v)+strconv.FormatBool(c.IAMAuth)+strconv.FormatBool(c.StorageFull != "")
 }
 
 func (r *Reconciler) deleteInstance(ctx context.Context, c store.Cluster, m store.Instance) error {
@@ -546,6 +547,9 @@ func (r *Reconciler) settle(ctx context.Context, c store.Cluster, m store.Instan
 			}
 		case in.RebootRequested() && started == nil:
 			// asked for while this pass ran: the next pass restarts
+		case c.StorageFull != "":
+			// Up, and read-only at its storage limit (storage.go).
+			in.Status, in.StatusReason = store.StatusStorageFull, c.StorageFull
 		case in.Status == store.StatusCreating, in.Status == store.StatusRebooting, in.Status.Unhealthy():
 			in.Status, in.StatusReason = store.StatusAvailable, ""
 		}
