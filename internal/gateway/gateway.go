@@ -286,6 +286,22 @@ func (g *Gateway) ReleaseUnclaimed() {
 	}
 }
 
+// Readmit applies a new admission to endpoint name while the kernel still steers it by
+// an earlier serve's last word (see Refresh: until this serve knows the endpoint's
+// server), before it returns, so that a rule changed right after a restart applies to
+// the next connection. Once the endpoint has a route, Refresh is the way; Readmit then
+// changes nothing.
+func (g *Gateway) Readmit(name string, a *Admission) {
+	if g.steer == nil {
+		return
+	}
+	g.steerMu.Lock()
+	defer g.steerMu.Unlock()
+	if _, err := g.steer.Readmit(name, a.Prefixes()); err != nil {
+		g.log.Warn("kernel admission of an adopted endpoint not changed", "endpoint", name, "err", err)
+	}
+}
+
 // Refresh reads endpoint name's route again and, with kernel steering, reprograms the
 // kernel before it returns, so that a new writer or a new admission applies to the very
 // next connection. Whoever changes what a Route returns calls it, outside any lock the

@@ -83,8 +83,9 @@ type Reconciler struct {
 	// read in, so that a pass that read the groups before a change cannot undo it.
 	epoch    uint64
 	admitted map[string]uint64
-	applied  map[string]string  // instance id → fingerprint of the settings its server runs with
-	cas      map[string]*pki.CA // CAs read so far; a CA never changes once made
+	early    map[string]admission // cluster id → SecurityChanged's admission, before its route
+	applied  map[string]string    // instance id → fingerprint of the settings its server runs with
+	cas      map[string]*pki.CA   // CAs read so far; a CA never changes once made
 	wg       sync.WaitGroup
 
 	// firstPass counts the clusters of the first dispatch that have not finished a pass:
@@ -118,6 +119,7 @@ func New(cfg Config, st *store.Store, d engine.Driver, gw *gateway.Gateway, log 
 		backoff:  map[string]backoff{},
 		routes:   map[string]gateway.Target{},
 		admitted: map[string]uint64{},
+		early:    map[string]admission{},
 		applied:  map[string]string{},
 		cas:      map[string]*pki.CA{},
 	}
@@ -236,6 +238,7 @@ func (r *Reconciler) work(ctx context.Context, id string, k kicks, firstDone fun
 			delete(r.workers, id)
 			delete(r.routes, id)
 			delete(r.admitted, id)
+			delete(r.early, id)
 			r.mu.Unlock()
 			return
 		case err != nil && ctx.Err() == nil:
@@ -641,41 +644,54 @@ func (r *Reconciler) admission(ctx context.Context, c store.Cluster) (admission,
 	return admission{gateway.NewAdmission(c.VpcSecurityGroupIDs, prefixes), epoch}, nil
 }
 
-// SecurityChanged recomputes what every routed endpoint admits before it returns, so that
-// a client told its rule was authorized (or revoked) can rely on it at once; connections
-// already open are not touched. The EC2 API calls it after every change to security groups
-// or network interfaces.
+// SecurityChanged recomputes what every endpoint admits before it returns, so that a
+// client told its rule was authorized (or revoked) can rely on it at once; connections
+// already open are not touched. An endpoint without a route yet (a restarted serve before
+// its cluster's first pass) is changed where the kernel still steers it as the earlier
+// serve left it, and the pass that routes it keeps this admission over one it read before.
+// The EC2 API calls it after every change to security groups or network interfaces.
 func (r *Reconciler) SecurityChanged(ctx context.Context) {
 	r.mu.Lock()
 	r.epoch++
-	ids := make([]string, 0, len(r.routes))
-	for id := range r.routes {
-		ids = append(ids, id)
-	}
 	r.mu.Unlock()
-	for _, id := range ids {
-		c, err := r.store.Cluster(ctx, id)
-		if err != nil {
-			continue // deleted meanwhile; its worker removes the route
-		}
+	defer r.Notify()
+	clusters, err := r.store.Clusters(ctx)
+	if err != nil {
+		r.log.Error("clusters unreadable; endpoints keep their last admission until the next pass", "err", err)
+		return
+	}
+	for _, c := range clusters {
 		a, err := r.admission(ctx, c)
 		if err != nil {
-			r.log.Error("security groups unreadable; the endpoint keeps its last admission", "cluster", id, "err", err)
+			r.log.Error("security groups unreadable; the endpoint keeps its last admission", "cluster", c.ID, "err", err)
 			continue
 		}
 		r.mu.Lock()
-		if t, ok := r.routes[id]; ok {
-			r.setAdmission(id, &t, a)
-			r.routes[id] = t
+		t, routed := r.routes[c.ID]
+		if routed {
+			r.setAdmission(c.ID, &t, a)
+			r.routes[c.ID] = t
+		} else if e, ok := r.early[c.ID]; !ok || e.epoch < a.epoch {
+			r.early[c.ID] = a
 		}
 		r.mu.Unlock()
-		r.gateway.Refresh(id)
+		if routed {
+			r.gateway.Refresh(c.ID)
+		} else {
+			r.gateway.Readmit(c.ID, a.Admission)
+		}
 	}
-	r.Notify()
 }
 
-// setAdmission puts a into t unless t holds one read after a. r.mu is held.
+// setAdmission puts a into t unless t holds one read after a; a route's first admission
+// is SecurityChanged's when that was read after a. r.mu is held.
 func (r *Reconciler) setAdmission(id string, t *gateway.Target, a admission) {
+	if e, ok := r.early[id]; ok {
+		delete(r.early, id)
+		if e.epoch > a.epoch {
+			a = e
+		}
+	}
 	if t.Admission != nil && a.epoch < r.admitted[id] {
 		return
 	}

@@ -31,6 +31,8 @@ func (*Steering) Leave()                     {}
 func (*Steering) Adopted(string) bool        { return false }
 func (*Steering) ReleaseUnclaimed() []string { return nil }
 
+func (*Steering) Readmit(string, []netip.Prefix) (bool, error) { return false, nil }
+
 func (*Steering) Route(string, []netip.AddrPort, Server, []netip.Prefix) error {
 	return errors.New("steer: needs Linux")
 }
