@@ -194,7 +194,26 @@ func (g *Gateway) ensure(name string, addrs []string, route Route) (created bool
 		go g.serve(ep, ln)
 		g.log.Info("endpoint listening", "endpoint", name, "addr", ln.Addr().String())
 	}
+	g.guardEndpoint(ep)
 	return true, nil
+}
+
+// guardEndpoint has the fence refuse binds of ep's ports to every local process but
+// root (serve) until Remove, pinned with the rest: while serve is away, or restarting,
+// nobody takes the port to answer the endpoint's clients in its place.
+func (g *Gateway) guardEndpoint(ep *endpoint) {
+	if g.fence == nil {
+		return
+	}
+	ports := make([]uint16, 0, len(ep.lns))
+	for _, ln := range ep.lns {
+		if a, ok := ln.Addr().(*net.TCPAddr); ok {
+			ports = append(ports, uint16(a.Port))
+		}
+	}
+	if err := g.fence.GuardEndpoint(ep.name, ports...); err != nil {
+		g.log.Warn("endpoint port not guarded: a local process may bind it while serve is away", "endpoint", ep.name, "ports", ports, "err", err)
+	}
 }
 
 // Remove closes endpoint name's listeners and forgets its kernel state, an earlier
@@ -206,6 +225,9 @@ func (g *Gateway) Remove(name string) {
 	g.closeLocked(name)
 	if g.steer != nil {
 		g.steer.Unroute(name)
+	}
+	if g.fence != nil {
+		g.fence.ReleaseEndpoint(name)
 	}
 }
 

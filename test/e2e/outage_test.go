@@ -150,6 +150,13 @@ func TestKill9OfServeDuringPgbenchFailsNoTransaction(t *testing.T) {
 	if err := reach("127.0.0.2"); !refusedAtConnect(err) {
 		t.Errorf("a new connection from a refused source while serve is down: %v, want connection refused", err)
 	}
+	// Nor can a local account take the endpoint's port, which nothing listens on now, to
+	// answer the endpoint's clients in serve's place.
+	squat := exec.Command("/usr/bin/python3", "-c", fmt.Sprintf("import socket; socket.create_server(('127.0.0.1', %d))", port))
+	squat.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	if out, err := squat.CombinedOutput(); err == nil || !strings.Contains(string(out), "PermissionError") {
+		t.Errorf("nobody binding the endpoint's port while serve is down: %v %s; want PermissionError", err, out)
+	}
 	var atKill int
 	if conn, err := srv.tryConnectFrom(ctx, "127.0.0.3", endpoint, port, "owner1", "Outage-pass1", "postgres"); err == nil {
 		err = conn.QueryRow(ctx, `SELECT count(*) FROM pgbench_history`).Scan(&atKill)
