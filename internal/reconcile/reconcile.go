@@ -8,6 +8,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -219,17 +220,26 @@ func (r *Reconciler) work(ctx context.Context, id string, k kicks, firstDone fun
 	defer r.wg.Done()
 	defer firstDone()
 	failures := 0
-	var retryAt time.Time // after an error, periodic kicks wait until then
+	// After an error, kicks wait until retryAt: a change kicked now (an API call, a
+	// server's end) waits too unless it changed what the API asks of this cluster, which
+	// was failedOn when the failing pass began. Else every API call, about any cluster,
+	// would retry a cluster whose passes keep failing.
+	var retryAt time.Time
+	var failedOn string
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-k.now:
+			if r.backingOff(retryAt) && r.desiredKey(ctx, id) == failedOn {
+				continue
+			}
 		case <-k.periodic:
-			if r.cfg.Now().Before(retryAt) {
+			if r.backingOff(retryAt) {
 				continue
 			}
 		}
+		key := r.desiredKey(ctx, id)
 		err := r.reconcileCluster(ctx, id)
 		firstDone()
 		switch {
@@ -244,13 +254,60 @@ func (r *Reconciler) work(ctx context.Context, id string, k kicks, firstDone fun
 		case err != nil && ctx.Err() == nil:
 			failures++
 			delay := retryDelay(failures)
-			retryAt = r.cfg.Now().Add(delay)
-			// The first periodic kick after retryAt retries.
+			retryAt, failedOn = r.cfg.Now().Add(delay), key
+			// The first kick after retryAt retries.
 			r.log.Error("reconcile cluster", "cluster", id, "err", err, "retry_in", delay)
 		default:
-			failures, retryAt = 0, time.Time{}
+			failures, retryAt, failedOn = 0, time.Time{}, ""
 		}
 	}
+}
+
+// backingOff reports whether a worker that failed waits until retryAt still.
+func (r *Reconciler) backingOff(retryAt time.Time) bool {
+	return !retryAt.IsZero() && r.cfg.Now().Before(retryAt)
+}
+
+// desiredKey fingerprints what the API asks of cluster id: its record and its instances',
+// less what the reconciler writes itself (the statuses it sets and their reasons, secrets
+// and certificates, the volume's readiness, private ports, what a server started with)
+// and tags, which no pass depends on. "" when the cluster cannot be read.
+func (r *Reconciler) desiredKey(ctx context.Context, id string) string {
+	c, err := r.store.Cluster(ctx, id)
+	if err != nil {
+		return ""
+	}
+	members, err := r.store.ClusterInstances(ctx, id)
+	if err != nil {
+		return ""
+	}
+	asked := func(s store.Status, reason string) store.Status {
+		switch {
+		case s == store.StatusDeleting, s == store.StatusModifying, s == store.StatusResettingMaster,
+			s == store.StatusRebooting && reason == "": // a reboot the API asked for
+			return s
+		}
+		return ""
+	}
+	c.Status, c.StatusReason = asked(c.Status, c.StatusReason), ""
+	c.AdminPassword, c.CertPEM, c.KeyPEM, c.VolumeReady, c.Tags = "", nil, nil, false, nil
+	if c.CAIdentifier == "" {
+		c.CAIdentifier = store.LegacyCAIdentifier // what the first pass writes
+	}
+	for i := range members {
+		m := &members[i]
+		m.Status, m.StatusReason = asked(m.Status, m.StatusReason), ""
+		m.PrivatePort, m.Started, m.CertPEM, m.KeyPEM, m.CertCA, m.Tags = 0, nil, nil, nil, "", nil
+	}
+	b, err := json.Marshal(struct {
+		C store.Cluster
+		M []store.Instance
+	}{c, members})
+	if err != nil {
+		return ""
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
 }
 
 func (r *Reconciler) reconcileCluster(ctx context.Context, id string) error {
