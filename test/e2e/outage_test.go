@@ -65,7 +65,11 @@ func TestKill9OfServeDuringPgbenchFailsNoTransaction(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { srv.stop() }) // whichever serve runs last
+	t.Cleanup(func() { // whichever serve runs last
+		if srv != nil {
+			srv.stop()
+		}
+	})
 	if !srv.steering() {
 		t.Skip("no kernel steering here (needs root, BPF and cgroup v2): relayed endpoints are the documented exception, their sessions end with serve")
 	}
