@@ -490,7 +490,10 @@ func TestFenceKeepsAnEndpointPortForServe(t *testing.T) {
 			if err != nil {
 				return
 			}
-			c.Close()
+			// The client closes first: a close from this side would leave the endpoint's
+			// port in TIME_WAIT, and the bind after ReleaseEndpoint below would find it
+			// in use.
+			go func() { io.Copy(io.Discard, c); c.Close() }()
 		}
 	}()
 	if got, _ := runAttacks(t, as(nobody), 0, port, "connect 127.0.0.1"); got["connect 127.0.0.1"] != "ok" {
