@@ -14,6 +14,7 @@ import (
 
 	"github.com/borealis-db/borealis/internal/pki"
 	"github.com/borealis-db/borealis/internal/server"
+	"github.com/borealis-db/borealis/internal/store"
 )
 
 func main() {
@@ -82,6 +83,8 @@ func serveCmd() *cobra.Command {
 	f.DurationVar(&cfg.CertValidity, "server-cert-validity", 0, "lifetime of the servers' TLS certificates (default about a year, as RDS)")
 	f.DurationVar(&cfg.CertRenewBefore, "server-cert-renew-before", 0, "replace a server certificate this long before it ends (default 720h)")
 	f.BoolVar(&cfg.KernelSteering, "kernel-steering", true, "hand admitted connections straight to their server inside the kernel (BPF sk_lookup; needs root and cgroup v2), instead of carrying every byte through the gateway")
+	f.Int64Var(&cfg.DefaultStorageLimit, "default-storage-limit", store.DefaultStorageLimit, "a cluster's storage limit in bytes unless CreateDBCluster/ModifyDBCluster AllocatedStorage (GiB) sets one: at it the cluster is made read-only (storage-full)")
+	f.Int64Var(&cfg.StateReserve, "state-reserve", server.DefaultStateReserve, "bytes of free space kept on the data volume for serve's own state: below it CreateDBCluster is refused (InsufficientStorageClusterCapacity); -1: no reserve")
 	f.BoolVar(&cfg.KeepServersOnExit, "keep-servers-on-exit", false, "leave the PostgreSQL servers running when serve stops (SIGTERM, SIGINT), for the next serve to adopt; they always outlive a crash")
 	return withEnv(cmd)
 }

@@ -120,7 +120,8 @@ func (h *Handler) Call(ctx context.Context, caller principal.Principal, service,
 	if err := h.Authorize(ctx, caller, service+":"+action, resources, keys); err != nil {
 		return nil, err
 	}
-	return ep.Service.Do(ctx, action, p)
+	res, err := ep.Service.Do(ctx, action, p)
+	return res, clientError(err)
 }
 
 func (h *Handler) bundle(w http.ResponseWriter, r *http.Request) {
@@ -170,7 +171,7 @@ func (h *Handler) query(w http.ResponseWriter, r *http.Request) {
 	}
 	action, status, akid := "", http.StatusOK, ""
 	fail := func(err error) {
-		e := awsquery.AsError(err)
+		e := awsquery.AsError(clientError(err))
 		status = e.Status
 		if status >= 500 {
 			h.Log.Error("request failed", "request_id", reqID, "action", action, "err", err)

@@ -59,6 +59,12 @@ type Config struct {
 	Region    string
 	// BundlePath is where the API serves the CA trust bundle.
 	BundlePath string
+	// NamesResolve: serve answers DNS for the endpoint names (--dns-addr), so a host whose
+	// resolver asks it connects by the name alone.
+	NamesResolve bool
+	// EndpointHostaddr is an address the endpoints listen on, for the connection line of a
+	// host whose resolver does not ask serve (libpq's hostaddr); "" shows none.
+	EndpointHostaddr string
 	// SessionTTL bounds a session's life (default 12 h); IdleTTL ends an unused one
 	// (default 1 h).
 	SessionTTL, IdleTTL time.Duration

@@ -36,8 +36,37 @@ type clusterView struct {
 		IsClusterWriter               bool
 		DBClusterParameterGroupStatus string
 	} `xml:"DBClusterMembers>DBClusterMember"`
-	Instances []instanceView `xml:"-"`
+	StatusInfos []statusInfo   `xml:"StatusInfos>DBClusterStatusInfo"`
+	Instances   []instanceView `xml:"-"`
 }
+
+// statusInfo says why a cluster or an instance has a status serve set (a server that
+// cannot start, a port taken): DescribeDB*'s StatusInfos.
+type statusInfo struct {
+	Normal  bool
+	Status  string
+	Message string
+}
+
+// reason is what status infos say of a resource that is not available.
+func reason(status string, infos []statusInfo) string {
+	if store.Status(status) == store.StatusAvailable {
+		return ""
+	}
+	var out []string
+	for _, i := range infos {
+		if !i.Normal && i.Message != "" {
+			out = append(out, i.Message)
+		}
+	}
+	return strings.Join(out, " ")
+}
+
+// Reason says why the cluster is not available, when serve knows.
+func (c clusterView) Reason() string { return reason(c.Status, c.StatusInfos) }
+
+// Reason says why the instance is not available, when serve knows.
+func (i instanceView) Reason() string { return reason(i.DBInstanceStatus, i.StatusInfos) }
 
 type instanceView struct {
 	DBInstanceIdentifier    string
@@ -57,6 +86,7 @@ type instanceView struct {
 		CAIdentifier string
 		ValidTill    string
 	}
+	StatusInfos []statusInfo `xml:"StatusInfos>DBInstanceStatusInfo"`
 }
 
 // PendingReboot reports whether a parameter change waits for this instance's reboot.
@@ -79,13 +109,15 @@ func (c clusterView) IsWriter(id string) bool {
 	return false
 }
 
-// Changing reports whether the cluster or one of its instances is between states.
+// Changing reports whether the cluster or one of its instances is between states. A
+// failure status (incompatible-parameters, ...) is settled: it stays until the user fixes
+// something, perhaps with this page's forms, which a reload would wipe.
 func (c clusterView) Changing() bool {
-	if store.Status(c.Status) != store.StatusAvailable {
+	if !store.Status(c.Status).Settled() {
 		return true
 	}
 	for _, i := range c.Instances {
-		if store.Status(i.DBInstanceStatus) != store.StatusAvailable {
+		if !store.Status(i.DBInstanceStatus).Settled() {
 			return true
 		}
 	}
@@ -152,22 +184,36 @@ func (c *Console) databases(w http.ResponseWriter, r *http.Request) {
 	c.render(w, r, http.StatusOK, "databases.html", p)
 }
 
-type psqlCommand struct{ Cluster clusterView }
+// connectLines are the psql command lines the cluster page shows for its writer endpoint,
+// each verifying the server certificate against the endpoint name with the trust bundle:
+// ByName for a host whose resolver asks serve for endpoint names, WithHostaddr for one
+// whose resolver does not (the README's "Names that resolve" says how to point it there).
+type connectLines struct {
+	ByName, WithHostaddr string
+}
 
-// Command is a psql command line for the cluster's writer endpoint that verifies the
-// server certificate against the trust bundle.
-func (p psqlCommand) Command() string {
-	db := p.Cluster.DatabaseName
+func (c *Console) connectLines(cl clusterView) connectLines {
+	db := cl.DatabaseName
 	if db == "" {
 		db = "postgres"
 	}
-	return fmt.Sprintf(`psql "host=%s hostaddr=127.0.0.1 port=%d dbname=%s user=%s sslmode=verify-full sslrootcert=global-bundle.pem"`,
-		p.Cluster.Endpoint, p.Cluster.Port, db, p.Cluster.MasterUsername)
+	line := func(hostaddr string) string {
+		return fmt.Sprintf(`psql "host=%s%s port=%d dbname=%s user=%s sslmode=verify-full sslrootcert=global-bundle.pem"`,
+			cl.Endpoint, hostaddr, cl.Port, db, cl.MasterUsername)
+	}
+	var out connectLines
+	if c.cfg.NamesResolve || c.cfg.EndpointHostaddr == "" {
+		out.ByName = line("")
+	}
+	if c.cfg.EndpointHostaddr != "" {
+		out.WithHostaddr = line(" hostaddr=" + c.cfg.EndpointHostaddr)
+	}
+	return out
 }
 
 type databaseData struct {
 	Cluster     clusterView
-	Psql        string
+	Connect     connectLines
 	BundlePath  string
 	Groups      []groupView
 	ParamGroups []paramGroupView
@@ -182,7 +228,7 @@ func (c *Console) database(w http.ResponseWriter, r *http.Request) {
 		c.render(w, r, awsStatus(err), "database.html", p)
 		return
 	}
-	d := databaseData{Cluster: clusters[0], Psql: psqlCommand{clusters[0]}.Command(), BundlePath: c.cfg.BundlePath}
+	d := databaseData{Cluster: clusters[0], Connect: c.connectLines(clusters[0]), BundlePath: c.cfg.BundlePath}
 	if d.Cluster.Changing() {
 		p.Refresh = 5
 	}

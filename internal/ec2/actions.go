@@ -2,9 +2,6 @@ package ec2
 
 import (
 	"context"
-	"slices"
-	"sort"
-	"strings"
 
 	"github.com/borealis-db/borealis/internal/authz"
 	"github.com/borealis-db/borealis/internal/awsquery"
@@ -19,24 +16,27 @@ type action struct {
 	members   members
 }
 
-// member says what Borealis does with one request member (its name before the first dot:
-// Filter for Filter.1.Name). A member the action carries out has no values; one it does
-// not lists the values it accepts (case-insensitive): exactly what Borealis does anyway,
-// EC2's default, with why others are refused. No values at all: refused whenever sent.
-type member struct {
-	only []string
-	why  string
-}
+// The request-member declarations are awsquery's; these are their short names here.
+type members = awsquery.Members
 
-type members map[string]member
-
-// acted is a member the action carries out.
-var acted = member{}
-
-func only(why string, values ...string) member { return member{only: values, why: why} }
+var (
+	acted = awsquery.Acted
+	only  = awsquery.OnlyDefault
+)
 
 // envelope are the members every request may carry; DryRun is answered by Do.
 var envelope = members{"Action": acted, "Version": acted, "DryRun": acted}
+
+// memberRules refuse a request member the action does not carry out: one EC2 does not
+// know is UnknownParameter, as EC2 answers; one it knows but Borealis does not do, set to
+// anything but what Borealis does anyway, is InvalidParameterValue with why.
+var memberRules = awsquery.MemberRules{
+	Envelope: envelope,
+	Unknown: func(_, name string) error {
+		return fault("UnknownParameter", "The parameter %s is not recognized", name)
+	},
+	NotDefault: func(why string) error { return awsquery.InvalidParameterValue("%s", why) },
+}
 
 // Why members are refused, each said once.
 const (
@@ -144,36 +144,7 @@ var actions = map[string]action{
 	}},
 }
 
-func with(m members, name string, mem member) members {
+func with(m members, name string, mem awsquery.Member) members {
 	m[name] = mem
 	return m
 }
-
-// checkMembers refuses a request member the action does not carry out: one EC2 does not
-// know is UnknownParameter, as EC2 answers; one it knows but Borealis does not do,
-// set to anything but what Borealis does anyway, is InvalidParameterValue with why.
-func checkMembers(p awsquery.Params, m members) error {
-	names := make([]string, 0, len(p.Values))
-	for k := range p.Values {
-		names = append(names, k)
-	}
-	sort.Strings(names) // the same request always gets the same answer
-	for _, k := range names {
-		name, _, _ := strings.Cut(k, ".")
-		mem, ok := m[name]
-		if !ok {
-			mem, ok = envelope[name]
-		}
-		switch {
-		case !ok:
-			return fault("UnknownParameter", "The parameter %s is not recognized", awsquery.Clip(name))
-		case mem.why == "":
-			continue
-		case !slices.ContainsFunc(mem.only, func(v string) bool { return strings.EqualFold(v, p.Get(k)) }):
-			return awsquery.InvalidParameterValue("%s", mem.why)
-		}
-	}
-	return nil
-}
-
-func (m members) has(name string) bool { _, ok := m[name]; return ok }

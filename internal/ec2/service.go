@@ -65,7 +65,7 @@ func (s *Service) Do(ctx context.Context, action string, p awsquery.Params) (any
 	if !ok {
 		return nil, awsquery.InvalidAction(action)
 	}
-	if err := checkMembers(p, a.members); err != nil {
+	if err := memberRules.Check(action, p, a.members); err != nil {
 		return nil, err
 	}
 	// IAM has allowed the call by now, which is all a dry run asks.

@@ -405,14 +405,14 @@ func TestEveryActionDeclaresItsModelMembers(t *testing.T) {
 				q = alias
 			}
 			switch {
-			case a.members.has(q) || q == "DryRun":
-			case strings.HasSuffix(q, "es") && a.members.has(strings.TrimSuffix(q, "es")):
+			case a.members.Has(q) || q == "DryRun":
+			case strings.HasSuffix(q, "es") && a.members.Has(strings.TrimSuffix(q, "es")):
 				q = strings.TrimSuffix(q, "es")
-			case strings.HasSuffix(q, "s") && a.members.has(strings.TrimSuffix(q, "s")):
+			case strings.HasSuffix(q, "s") && a.members.Has(strings.TrimSuffix(q, "s")):
 				q = strings.TrimSuffix(q, "s")
 			}
 			model[q] = true
-			if !a.members.has(q) && q != "DryRun" {
+			if !a.members.Has(q) && q != "DryRun" {
 				t.Errorf("%s: member %s (%s) is not declared", name, q, f.Name)
 			}
 		}
@@ -420,7 +420,7 @@ func TestEveryActionDeclaresItsModelMembers(t *testing.T) {
 			if !model[q] {
 				t.Errorf("%s: declares %s, which is not a member of %s", name, q, in.Name())
 			}
-			if mem.why == "" && len(mem.only) > 0 {
+			if mem.Why == "" && len(mem.Only) > 0 {
 				t.Errorf("%s: %s accepts only some values but says not why", name, q)
 			}
 		}

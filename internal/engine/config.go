@@ -96,6 +96,7 @@ func renderConf(s Spec) string {
 		"cluster_name":            s.Name,
 		"logging_collector":       "off",
 		"log_destination":         "stderr",
+		readOnlySetting:           onOff(s.ReadOnly),
 	}
 	if s.Primary != nil {
 		own["primary_conninfo"] = primaryConninfo(s)
@@ -103,6 +104,16 @@ func renderConf(s Spec) string {
 	}
 	writeSettings(&b, own)
 	return b.String()
+}
+
+// readOnlySetting is the guard's storage-full switch (pgext/guard/readonly.c).
+const readOnlySetting = "borealis.read_only"
+
+func onOff(b bool) string {
+	if b {
+		return "on"
+	}
+	return "off"
 }
 
 func writeSettings(b *strings.Builder, m map[string]string) {

@@ -113,6 +113,9 @@ type Spec struct {
 	// IAMAuth sends members of rds_iam to IAM database authentication; nil refuses them
 	// (as RDS does while the cluster's IAM authentication is off).
 	IAMAuth *IAMAuth
+	// ReadOnly turns on the guard's borealis.read_only (storage-full): every session but
+	// a superuser's writes nothing except what frees space. Applied by a reload.
+	ReadOnly bool
 }
 
 // IAMAuth is where PostgreSQL's ldap method asks about a token: the responder's loopback

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -259,6 +260,9 @@ func openLog(path string, root bool) (*os.File, error) {
 // opened through a symlink or link the account put there: Borealis writes
 // as root into directories the account owns.
 func (a account) writeFile(path string, data []byte, perm fs.FileMode) error {
+	if a.holds(path, data, perm) {
+		return nil // nothing to write: a full volume does not stop a start
+	}
 	tmp := path + ".tmp"
 	if err := os.Remove(tmp); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("engine: %w", err)
@@ -288,6 +292,20 @@ func (a account) writeFile(path string, data []byte, perm fs.FileMode) error {
 		return fmt.Errorf("engine: writing %s: %w", path, err)
 	}
 	return nil
+}
+
+// holds reports whether path already is a plain file of the account's with
+// exactly data and perm, so that writeFile has nothing to do.
+func (a account) holds(path string, data []byte, perm fs.FileMode) bool {
+	fi, err := os.Lstat(path)
+	if err != nil || !fi.Mode().IsRegular() || fi.Mode().Perm() != perm || fi.Size() != int64(len(data)) {
+		return false
+	}
+	if st := fi.Sys().(*syscall.Stat_t); a.setuid && (st.Uid != a.uid || st.Gid != a.gid) {
+		return false
+	}
+	b, err := readPlain(path)
+	return err == nil && bytes.Equal(b, data)
 }
 
 // readPlain reads a file that the server's account may have replaced, as

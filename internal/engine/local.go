@@ -796,6 +796,13 @@ func (l *Local) Reload(ctx context.Context, s Spec) error {
 	return err
 }
 
+// cancelWriters cancels the statements of sessions, but superusers', whose transaction
+// has written (it has a transaction id).
+const cancelWriters = `SELECT pg_catalog.pg_cancel_backend(a.pid) FROM pg_catalog.pg_stat_activity a
+	JOIN pg_catalog.pg_roles r ON r.oid = a.usesysid
+	WHERE a.backend_type = 'client backend' AND a.state = 'active' AND a.backend_xid IS NOT NULL
+	AND NOT r.rolsuper AND a.pid <> pg_catalog.pg_backend_pid()`
+
 // reloadProc signals p to re-read its files and waits until it has. It returns the
 // settings whose new values wait for a restart.
 func (l *Local) reloadProc(ctx context.Context, s Spec, p *proc) ([]string, error) {
@@ -827,6 +834,14 @@ func (l *Local) reloadProc(ctx context.Context, s Spec, p *proc) ([]string, erro
 		case <-wctx.Done():
 			return nil, fmt.Errorf("engine: %s: reload not confirmed: %w; %s ends:\n%s", s.Name, wctx.Err(), s.LogFile, logTail(s.LogFile))
 		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	if s.ReadOnly {
+		// Sessions re-read the settings between statements: one writing now (a single
+		// INSERT of gigabytes) would go on filling the volume. Cancel it; its next
+		// statement is refused.
+		if _, err := c.Exec(ctx, cancelWriters); err != nil {
+			return nil, fmt.Errorf("engine: %s: cancel writing statements: %w", s.Name, err)
 		}
 	}
 	rows, err := c.Query(ctx, "SELECT name FROM pg_catalog.pg_settings WHERE pending_restart ORDER BY name")

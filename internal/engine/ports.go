@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -279,6 +280,9 @@ func (r *Ports) lock() (func(), error) {
 
 // writeAtomic replaces path with data, durably.
 func writeAtomic(path string, data []byte) error {
+	if b, err := readPlain(path); err == nil && bytes.Equal(b, data) {
+		return nil // unchanged: nothing to write on a full volume
+	}
 	tmp := path + ".tmp"
 	os.Remove(tmp)
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL|unix.O_NOFOLLOW, 0o600)

@@ -110,6 +110,14 @@ func (g *Gateway) logRefusals() {
 		if !ok {
 			continue
 		}
+		if r.Endpoint {
+			attrs := []any{"endpoint", r.Name, "addr", r.Addr.String(), "uid", r.UID, "pid", r.PID, "command", r.Comm}
+			if heldBack > 0 {
+				attrs = append(attrs, "not_logged_before", heldBack)
+			}
+			g.log.Warn("bind of an endpoint's port refused: only serve listens there", attrs...)
+			continue
+		}
 		g.fenceMu.Lock()
 		cluster := g.servers[r.Name]
 		g.fenceMu.Unlock()

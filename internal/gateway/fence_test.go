@@ -203,3 +203,49 @@ while True:
 	}()
 	assertEchoes(t, net.Dialer{}, endpoint)
 }
+
+// TestEndpointPortIsServesFromEnsureToRemove: from Ensure on, no local account but root
+// binds the endpoint's port, so none can take it while serve is away; the refusal is
+// logged; Remove gives the port back.
+func TestEndpointPortIsServesFromEnsureToRemove(t *testing.T) {
+	var logs syncBuffer
+	g := New(slog.New(slog.NewTextHandler(&logs, nil)), nil, Options{})
+	t.Cleanup(g.Close)
+	if g.fence == nil {
+		t.Skip("no fence here (needs root, BPF and cgroup v2)")
+	}
+	if err := g.Ensure("ep", []string{"127.0.0.1:0"}, func() (Target, bool) { return Target{}, false }); err != nil {
+		t.Fatal(err)
+	}
+	port := g.listeners["ep"].lns[0].Addr().(*net.TCPAddr).Port
+	// nobody binds the port on another address (the endpoint's own is taken by serve).
+	bindAsNobody := func() string {
+		t.Helper()
+		cmd := exec.Command("/usr/bin/python3", "-c", fmt.Sprintf("import socket; socket.create_server(('127.0.0.2', %d))", port))
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			return string(out)
+		}
+		return "ok"
+	}
+	if got := bindAsNobody(); !strings.Contains(got, "PermissionError") {
+		t.Errorf("nobody's bind of the endpoint's port: %s; want PermissionError", got)
+	}
+	eventuallyTrue(t, "the refused bind logged", func() bool {
+		return strings.Contains(logs.String(), "bind of an endpoint's port refused") && strings.Contains(logs.String(), "endpoint=ep")
+	})
+	g.Remove("ep")
+	if got := bindAsNobody(); got != "ok" {
+		t.Errorf("nobody's bind after Remove: %s; want ok", got)
+	}
+}
+
+func eventuallyTrue(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); !cond(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+	}
+}

@@ -201,7 +201,26 @@ func (g *Gateway) ensure(name string, addrs []string, route Route) (created bool
 		go g.serve(ep, ln)
 		g.log.Info("endpoint listening", "endpoint", name, "addr", ln.Addr().String())
 	}
+	g.guardEndpoint(ep)
 	return true, nil
+}
+
+// guardEndpoint has the fence refuse binds of ep's ports to every local process but
+// root (serve) until Remove, pinned with the rest: while serve is away, or restarting,
+// nobody takes the port to answer the endpoint's clients in its place.
+func (g *Gateway) guardEndpoint(ep *endpoint) {
+	if g.fence == nil {
+		return
+	}
+	ports := make([]uint16, 0, len(ep.lns))
+	for _, ln := range ep.lns {
+		if a, ok := ln.Addr().(*net.TCPAddr); ok {
+			ports = append(ports, uint16(a.Port))
+		}
+	}
+	if err := g.fence.GuardEndpoint(ep.name, ports...); err != nil {
+		g.log.Warn("endpoint port not guarded: a local process may bind it while serve is away", "endpoint", ep.name, "ports", ports, "err", err)
+	}
 }
 
 // Remove closes endpoint name's listeners and forgets its kernel state, an earlier
@@ -213,6 +232,9 @@ func (g *Gateway) Remove(name string) {
 	g.closeLocked(name)
 	if g.steer != nil {
 		g.steer.Unroute(name)
+	}
+	if g.fence != nil {
+		g.fence.ReleaseEndpoint(name)
 	}
 }
 
@@ -290,6 +312,22 @@ func (g *Gateway) ReleaseUnclaimed() {
 		if ports := g.fence.ReleaseUnclaimed(); len(ports) > 0 {
 			g.log.Info("private ports of an earlier serve no longer fenced", "ports", ports)
 		}
+	}
+}
+
+// Readmit applies a new admission to endpoint name while the kernel still steers it by
+// an earlier serve's last word (see Refresh: until this serve knows the endpoint's
+// server), before it returns, so that a rule changed right after a restart applies to
+// the next connection. Once the endpoint has a route, Refresh is the way; Readmit then
+// changes nothing.
+func (g *Gateway) Readmit(name string, a *Admission) {
+	if g.steer == nil {
+		return
+	}
+	g.steerMu.Lock()
+	defer g.steerMu.Unlock()
+	if _, err := g.steer.Readmit(name, a.Prefixes()); err != nil {
+		g.log.Warn("kernel admission of an adopted endpoint not changed", "endpoint", name, "err", err)
 	}
 }
 

@@ -293,10 +293,22 @@ func TestRestartedGatewayTakesOnThePinnedKernelState(t *testing.T) {
 		out, err := cmd.CombinedOutput()
 		return err != nil && strings.Contains(string(out), "PermissionError")
 	}
+	// The endpoint's port, which nothing listens on now, is no other account's to take.
+	endpointBindRefused := func() bool {
+		t.Helper()
+		_, port, _ := net.SplitHostPort(endpoint)
+		cmd := exec.Command("/usr/bin/python3", "-c", fmt.Sprintf("import socket; socket.create_server(('127.0.0.1', %s))", port))
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+		out, err := cmd.CombinedOutput()
+		return err != nil && strings.Contains(string(out), "PermissionError")
+	}
 	steered("127.0.0.2")
 	assertRefusedAtSYN(t, "127.0.0.3", endpoint)
 	if !fenced() {
 		t.Fatal("the private port is open while no gateway runs")
+	}
+	if !endpointBindRefused() {
+		t.Fatal("another account can bind the endpoint's port while no gateway runs")
 	}
 
 	second := New(slog.New(slog.NewTextHandler(&logs, nil)), nil, Options{KernelSteering: true, DataDir: dataDir})
@@ -314,6 +326,13 @@ func TestRestartedGatewayTakesOnThePinnedKernelState(t *testing.T) {
 	if !fenced() {
 		t.Fatal("the private port is open after the restart")
 	}
+	// A rule changed before the restarted serve knows the server applies at once.
+	second.Readmit("ep", NewAdmission([]string{"sg-a"}, []netip.Prefix{netip.MustParsePrefix("127.0.0.4/32")}))
+	steered("127.0.0.4")
+	assertRefusedAtSYN(t, "127.0.0.2", endpoint)
+	if !second.steer.Adopted("ep") {
+		t.Fatal(`"ep" no longer adopted after Readmit`)
+	}
 
 	rv.set(func(t *Target, ok *bool) {
 		t.Admission, *ok = NewAdmission([]string{"sg-b"}, []netip.Prefix{netip.MustParsePrefix("127.0.0.3/32")}), true
@@ -327,6 +346,9 @@ func TestRestartedGatewayTakesOnThePinnedKernelState(t *testing.T) {
 	second.Close()
 	if fenced() {
 		t.Error("the private port is still fenced after Close")
+	}
+	if endpointBindRefused() {
+		t.Error("the endpoint's port is still guarded after Close")
 	}
 	pins, _ := filepath.Glob("/sys/fs/bpf/borealis/*")
 	for _, p := range pins {

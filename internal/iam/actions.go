@@ -18,12 +18,12 @@ type resourcesFunc func(*Service, context.Context, awsquery.Params, map[string][
 type iamAction struct {
 	run       runFunc
 	resources resourcesFunc
-	members   memberSet
+	members   awsquery.Members
 }
 
 // iamActions is every IAM action Borealis serves, by its IAM action name.
 var iamActions = map[string]iamAction{
-	"CreateUser":   {(*Service).createUser, withRequestTags(onNewUser), carries("Path", "UserName", "Tags").with("PermissionsBoundary", only(noBoundaries, ""))},
+	"CreateUser":   {(*Service).createUser, withRequestTags(onNewUser), carries("Path", "UserName", "Tags").With(awsquery.Members{"PermissionsBoundary": only(noBoundaries, "")})},
 	"GetUser":      {(*Service).getUser, onUser, carries("UserName")},
 	"ListUsers":    {(*Service).listUsers, onAny, carries("PathPrefix", "Marker", "MaxItems")},
 	"DeleteUser":   {(*Service).deleteUser, onUser, carries("UserName")},
@@ -92,7 +92,10 @@ var iamActions = map[string]iamAction{
 	"ListAttachedUserPolicies":  {forKind((*Service).listAttachedPolicies, userKind), onUser, carries("UserName", "PathPrefix", "Marker", "MaxItems")},
 	"ListAttachedGroupPolicies": {forKind((*Service).listAttachedPolicies, groupKind), onGroup, carries("GroupName", "PathPrefix", "Marker", "MaxItems")},
 
-	"SimulatePrincipalPolicy": {(*Service).simulatePrincipalPolicy, onPolicySource, carries("PolicySourceArn", "PolicyInputList", "ActionNames", "ResourceArns", "ContextEntries", "MaxItems", "Marker").with("PermissionsBoundaryPolicyInputList", only(identityPoliciesOnly)).with("ResourcePolicy", only(identityPoliciesOnly)).with("ResourceOwner", only(identityPoliciesOnly)).with("CallerArn", only(identityPoliciesOnly)).with("ResourceHandlingOption", only(identityPoliciesOnly)).with("PolicyExclusionList", only(noExclusions))},
+	"SimulatePrincipalPolicy": {(*Service).simulatePrincipalPolicy, onPolicySource, carries("PolicySourceArn", "PolicyInputList", "ActionNames", "ResourceArns", "ContextEntries", "MaxItems", "Marker").With(awsquery.Members{
+		"PermissionsBoundaryPolicyInputList": only(identityPoliciesOnly), "ResourcePolicy": only(identityPoliciesOnly),
+		"ResourceOwner": only(identityPoliciesOnly), "CallerArn": only(identityPoliciesOnly),
+		"ResourceHandlingOption": only(identityPoliciesOnly), "PolicyExclusionList": only(noExclusions)})},
 }
 
 // forKind adapts an action shared by users and groups.

@@ -96,7 +96,7 @@ func TestEveryActionDeclaresItsModelMembers(t *testing.T) {
 			if !model[n] {
 				t.Errorf("%s: declares %s, which is not a member of %s", name, n, in.Name())
 			}
-			if mem.why == "" && len(mem.only) > 0 {
+			if mem.Why == "" && len(mem.Only) > 0 {
 				t.Errorf("%s: %s accepts only some values but says not why", name, n)
 			}
 		}

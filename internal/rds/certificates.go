@@ -264,9 +264,9 @@ func applyCAChange(in *store.Instance, c store.Cluster, ca string, now, restart 
 		return nil
 	}
 	in.CAIdentifier = ca
-	in.Status = store.StatusModifying
+	in.SetStatus(store.StatusModifying)
 	if restart {
-		in.Status = store.StatusRebooting
+		in.SetStatus(store.StatusRebooting)
 	}
 	return nil
 }

@@ -2,43 +2,22 @@ package rds
 
 import (
 	"fmt"
-	"maps"
 	"slices"
 	"sort"
-	"strconv"
 	"strings"
 
 	"github.com/borealis-db/borealis/internal/awsquery"
 )
 
-// member says what Borealis does with one request member of an action. A member the
-// action carries out has no values; one it does not carry out lists the values it accepts
-// (case-insensitive), which are exactly what Borealis does anyway (RDS's default), and why
-// others are refused. A Filters member lists the filter names the action applies.
-type member struct {
-	only      []string
-	why       string
-	filters   []string // for Filters: the names the action applies (none: every filter is refused)
-	isFilters bool     // filters was set (an empty list refuses every filter)
-	// A list member is sent as NAME.ELEM.N (N from 1, without gaps), each entry a value or,
-	// with fields, NAME.ELEM.N.FIELD (a field ending in ".#" is a list: FIELD.1, FIELD.2, ...).
-	elem   string
-	fields []string
-}
+// The request-member declarations are awsquery's; these are their short names here.
+type members = awsquery.Members
 
-// acted is a member the action carries out.
-var acted = member{}
-
-func onlyDefault(why string, values ...string) member { return member{only: values, why: why} }
-
-// filters declares the Filters member of a describe: the filter names it applies. RDS
-// documents Filters as "not currently supported" for some describes; those take none, so
-// any filter is refused rather than ignored.
-func filters(names ...string) member { return member{filters: names, isFilters: true} }
-
-// list declares a list member the action carries out: its entries' element name (the
-// model's locationName) and, for a list of structures, their fields.
-func list(elem string, fields ...string) member { return member{elem: elem, fields: fields} }
+var (
+	acted       = awsquery.Acted
+	onlyDefault = awsquery.OnlyDefault
+	filters     = awsquery.Filters
+	list        = awsquery.List
+)
 
 // The lists the actions read.
 var (
@@ -53,23 +32,22 @@ var (
 		"SupportedEngineModes.member.#")
 )
 
-// members is an action's request members, by name (the first part of a flattened key).
-type members map[string]member
-
-// with returns m with more members; m itself is not changed.
-func (m members) with(more members) members {
-	out := make(members, len(m)+len(more))
-	for k, v := range m {
-		out[k] = v
-	}
-	for k, v := range more {
-		out[k] = v
-	}
-	return out
-}
-
 // envelope are the members every query request carries.
 var envelope = members{"Action": acted, "Version": acted}
+
+// memberRules refuse a request member the action does not carry out, unless it asks for
+// what Borealis does anyway, with InvalidParameterCombination (as RDS refuses a
+// combination it does not offer), and a filter the action does not apply with
+// InvalidParameterValue (RDS's "Unrecognized filter name").
+var memberRules = awsquery.MemberRules{
+	Envelope: envelope,
+	Unknown: func(action, name string) error {
+		return awsquery.InvalidParameterCombination("%s does not support %s in Borealis yet.", action, name)
+	},
+	NotDefault: func(why string) error { return awsquery.InvalidParameterCombination("%s", why) },
+	Strict:     true,
+	Filters:    checkFilters,
+}
 
 // paged are the members of a paged describe.
 var paged = members{"MaxRecords": acted, "Marker": acted}
@@ -82,7 +60,7 @@ var createClusterMembers = members{
 	"DBClusterIdentifier": acted, "Engine": acted, "EngineVersion": acted, "MasterUsername": acted,
 	"MasterUserPassword": acted, "DatabaseName": acted, "Port": acted, "DBSubnetGroupName": acted,
 	"VpcSecurityGroupIds": securityGroupIDs, "Tags": tags, "DBClusterParameterGroupName": acted,
-	"EnableIAMDatabaseAuthentication": acted, "DeletionProtection": acted,
+	"EnableIAMDatabaseAuthentication": acted, "DeletionProtection": acted, "AllocatedStorage": acted,
 	"ManageMasterUserPassword":  onlyDefault("ManageMasterUserPassword is not supported by Borealis: set MasterUserPassword.", "false"),
 	"StorageEncrypted":          onlyDefault(noEncryption, "false"),
 	"KmsKeyId":                  onlyDefault(noEncryption),
@@ -101,7 +79,7 @@ var createClusterMembers = members{
 var modifyClusterMembers = members{
 	"DBClusterIdentifier": acted, "ApplyImmediately": acted, "DBClusterParameterGroupName": acted,
 	"VpcSecurityGroupIds": securityGroupIDs, "EnableIAMDatabaseAuthentication": acted, "MasterUserPassword": acted,
-	"DeletionProtection":    acted,
+	"DeletionProtection": acted, "AllocatedStorage": acted,
 	"BackupRetentionPeriod": createClusterMembers["BackupRetentionPeriod"],
 	"CopyTagsToSnapshot":    createClusterMembers["CopyTagsToSnapshot"],
 }
@@ -144,9 +122,9 @@ var (
 // The describes. IncludeShared asks for clusters shared from other accounts as well: there
 // are none, so it is carried out whatever it says.
 var (
-	describeClustersMembers = paged.with(members{"DBClusterIdentifier": acted, "IncludeShared": acted,
+	describeClustersMembers = paged.With(members{"DBClusterIdentifier": acted, "IncludeShared": acted,
 		"Filters": filters("db-cluster-id", "db-cluster-resource-id", "engine")})
-	describeInstancesMembers = paged.with(members{"DBInstanceIdentifier": acted,
+	describeInstancesMembers = paged.With(members{"DBInstanceIdentifier": acted,
 		"Filters": filters("db-cluster-id", "db-instance-id", "dbi-resource-id", "engine")})
 )
 
@@ -156,15 +134,15 @@ var (
 	removeTagsMembers           = members{"ResourceName": acted, "TagKeys": tagKeyList}
 	listTagsMembers             = members{"ResourceName": acted, "Filters": filters()}
 	createSubnetGroupMembers    = members{"DBSubnetGroupName": acted, "DBSubnetGroupDescription": acted, "SubnetIds": subnetIDs, "Tags": tags}
-	describeSubnetGroupsMembers = paged.with(members{"DBSubnetGroupName": acted, "Filters": filters()})
+	describeSubnetGroupsMembers = paged.With(members{"DBSubnetGroupName": acted, "Filters": filters()})
 	deleteSubnetGroupMembers    = members{"DBSubnetGroupName": acted}
-	describeCertificatesMembers = paged.with(members{"CertificateIdentifier": acted, "Filters": filters()})
+	describeCertificatesMembers = paged.With(members{"CertificateIdentifier": acted, "Filters": filters()})
 	modifyCertificatesMembers   = members{"CertificateIdentifier": acted, "RemoveCustomerOverride": acted}
 )
 
 // groupMembers are m and the member naming the group of kind k.
 func groupMembers(k groupKind, m members) members {
-	return m.with(members{k.nameParam: acted})
+	return m.With(members{k.nameParam: acted})
 }
 
 // copyGroupMembers are CopyDB(Cluster)ParameterGroup's members.
@@ -174,109 +152,17 @@ func copyGroupMembers(k groupKind) members {
 
 // The engine's facts.
 var (
-	describeEngineVersionsMembers = paged.with(members{"Engine": acted, "EngineVersion": acted, "DBParameterGroupFamily": acted,
+	describeEngineVersionsMembers = paged.With(members{"Engine": acted, "EngineVersion": acted, "DBParameterGroupFamily": acted,
 		// Only one version is offered, and it is the default; none is deprecated.
 		"DefaultOnly": acted, "IncludeAll": acted,
 		"ListSupportedCharacterSets": onlyDefault("Borealis does not list character sets: ListSupportedCharacterSets must be false.", "false"),
 		"ListSupportedTimezones":     onlyDefault("Borealis does not list time zones: ListSupportedTimezones must be false.", "false"),
 		"Filters":                    filters("db-parameter-group-family", "engine", "engine-mode", "engine-version", "status")})
-	describeOrderableMembers = paged.with(members{"Engine": acted, "EngineVersion": acted, "DBInstanceClass": acted,
+	describeOrderableMembers = paged.With(members{"Engine": acted, "EngineVersion": acted, "DBInstanceClass": acted,
 		"LicenseModel": acted, "Vpc": acted,
 		"AvailabilityZoneGroup": onlyDefault("Borealis has no Local Zones: AvailabilityZoneGroup must be unset."),
 		"Filters":               filters()})
 )
-
-// checkMembers refuses a request member the action does not carry out, unless it asks for
-// what Borealis does anyway (InvalidParameterCombination, as RDS refuses a combination it
-// does not offer), and a filter the action does not apply (InvalidParameterValue, RDS's
-// "Unrecognized filter name"). It runs before the action, so a refused request changes
-// nothing.
-func checkMembers(action string, p awsquery.Params, ms members) error {
-	names := make([]string, 0, len(p.Values))
-	for k := range p.Values {
-		names = append(names, k)
-	}
-	sort.Strings(names) // the same request always gets the same answer
-	filtersChecked := false
-	entries := map[string]map[int]bool{} // list member -> entry numbers sent
-	for _, k := range names {
-		name, rest, nested := strings.Cut(k, ".")
-		m, ok := ms[name]
-		if !ok {
-			m, ok = envelope[name]
-		}
-		switch {
-		case !ok:
-			return awsquery.InvalidParameterCombination("%s does not support %s in Borealis yet.", action, awsquery.Clip(name))
-		case len(p.Values[k]) > 1:
-			// Every reader takes the first value: a second one would be ignored.
-			return awsquery.InvalidParameterCombination("%s is given more than once.", awsquery.Clip(k))
-		case m.elem != "":
-			n, ok := listEntry(m, rest)
-			if !ok {
-				return awsquery.InvalidParameterCombination("%s does not support %s in Borealis yet.", action, awsquery.Clip(k))
-			}
-			if entries[name] == nil {
-				entries[name] = map[int]bool{}
-			}
-			entries[name][n] = true
-		case m.isFilters:
-			if !filtersChecked {
-				if err := checkFilters(p, m.filters); err != nil {
-					return err
-				}
-			}
-			filtersChecked = true
-		case nested:
-			// A scalar member has no parts: NAME.x would be read by nothing.
-			return awsquery.InvalidParameterCombination("%s does not support %s in Borealis yet.", action, awsquery.Clip(k))
-		case m.why == "":
-			continue
-		case !slices.ContainsFunc(m.only, func(v string) bool { return strings.EqualFold(v, p.String(k)) }):
-			return awsquery.InvalidParameterCombination("%s", m.why)
-		}
-	}
-	for _, name := range slices.Sorted(maps.Keys(entries)) {
-		// The actions read entries 1, 2, ... up to the first missing one: one after a gap
-		// would be ignored.
-		for n := 1; n <= len(entries[name]); n++ {
-			if !entries[name][n] {
-				return awsquery.InvalidParameterValue("The entries of %s must be numbered from 1 without gaps.", name)
-			}
-		}
-	}
-	return nil
-}
-
-// listEntry parses what follows a list member's name, ELEM.N or ELEM.N.FIELD, and returns N.
-func listEntry(m member, rest string) (int, bool) {
-	parts := strings.SplitN(rest, ".", 3)
-	if len(parts) < 2 || parts[0] != m.elem {
-		return 0, false
-	}
-	if len(m.fields) == 0 && len(parts) != 2 ||
-		len(m.fields) > 0 && (len(parts) != 3 || !slices.ContainsFunc(m.fields, func(f string) bool { return fieldIs(f, parts[2]) })) {
-		return 0, false
-	}
-	return index(parts[1])
-}
-
-// fieldIs reports whether key names the field f, or an entry of f when f is a list.
-func fieldIs(f, key string) bool {
-	prefix, isList := strings.CutSuffix(f, "#")
-	if !isList {
-		return key == f
-	}
-	n, ok := strings.CutPrefix(key, prefix)
-	_, ok2 := index(n)
-	return ok && ok2
-}
-
-// index parses an entry number: 1, 2, ... written without leading zeros.
-func index(s string) (int, bool) {
-	n, err := strconv.Atoi(s)
-	return n, err == nil && n >= 1 && strconv.Itoa(n) == s
-}
 
 type filterSet map[string][]string
 

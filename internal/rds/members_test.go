@@ -159,7 +159,7 @@ func TestEveryActionRefusesWhatItDoesNotDo(t *testing.T) {
 			if !ok {
 				t.Fatal("no valid request in the test: add one")
 			}
-			if err := checkMembers(name, query(base...), a.members); err != nil {
+			if err := memberRules.Check(name, query(base...), a.members); err != nil {
 				t.Fatalf("a valid request is refused: %v", err)
 			}
 			s := fixture(t)
@@ -180,24 +180,24 @@ func TestEveryActionRefusesWhatItDoesNotDo(t *testing.T) {
 			refused("unknown nested member", []string{"NoSuchList.member.1", "1"}, "InvalidParameterCombination", name+" does not support NoSuchList")
 			for m, d := range a.members {
 				switch {
-				case d.isFilters:
+				case d.IsFilters:
 					refused("filter", []string{"Filters.Filter.1.Name", "no-such-filter", "Filters.Filter.1.Values.Value.1", "x"},
 						"InvalidParameterValue", "Unrecognized filter name: no-such-filter")
 					refused("filter after a gap", []string{"Filters.Filter.2.Name", "no-such-filter", "Filters.Filter.2.Values.Value.1", "x"},
 						"InvalidParameterValue", "Filters must be numbered from 1")
-				case d.elem != "":
-					entry := m + "." + d.elem + ".7"
-					if len(d.fields) > 0 {
-						refused("unknown field", []string{m + "." + d.elem + ".1.Bogus", "x"}, "InvalidParameterCombination", "does not support "+m+"."+d.elem+".1.Bogus")
-						entry += "." + d.fields[0]
+				case d.Elem != "":
+					entry := m + "." + d.Elem + ".7"
+					if len(d.Fields) > 0 {
+						refused("unknown field", []string{m + "." + d.Elem + ".1.Bogus", "x"}, "InvalidParameterCombination", "does not support "+m+"."+d.Elem+".1.Bogus")
+						entry += "." + d.Fields[0]
 					}
 					refused("entry after a gap", []string{entry, "x"}, "InvalidParameterValue", "The entries of "+m+" must be numbered from 1 without gaps.")
 					refused("other element name", []string{m + ".Bogus.1", "x"}, "InvalidParameterCombination", "does not support "+m+".Bogus.1")
-					refused("entry 01", []string{m + "." + d.elem + ".01", "x"}, "InvalidParameterCombination", "does not support "+m)
+					refused("entry 01", []string{m + "." + d.Elem + ".01", "x"}, "InvalidParameterCombination", "does not support "+m)
 				default:
 					refused("parts of a scalar", []string{m + ".1", "x"}, "InvalidParameterCombination", "does not support "+m+".1")
-					if d.why != "" {
-						refused("member at no default", []string{m, "not-a-default"}, "InvalidParameterCombination", d.why)
+					if d.Why != "" {
+						refused("member at no default", []string{m, "not-a-default"}, "InvalidParameterCombination", d.Why)
 					}
 				}
 			}
@@ -226,7 +226,7 @@ func TestEveryDeclaredFilterIsApplied(t *testing.T) {
 	}
 	n := 0
 	for _, name := range sortedActions() {
-		for _, f := range actions[name].members["Filters"].filters {
+		for _, f := range actions[name].members["Filters"].Filters {
 			n++
 			all := answer(name)
 			none := answer(name, "Filters.Filter.1.Name", f, "Filters.Filter.1.Values.Value.1", "no-such-value")
@@ -277,7 +277,7 @@ func TestDeclaredMembersAreRead(t *testing.T) {
 	for _, name := range sortedActions() {
 		for m, d := range actions[name].members {
 			// Only-default members and filters are carried out by the table itself.
-			if d.why == "" && !d.isFilters && !read[m] {
+			if d.Why == "" && !d.IsFilters && !read[m] {
 				t.Errorf("%s declares %s (%+v), which no code reads", name, m, d)
 			}
 		}

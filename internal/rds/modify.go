@@ -44,6 +44,10 @@ func (s *Service) modifyCluster(ctx context.Context, p awsquery.Params) (any, er
 			return nil, err
 		}
 	}
+	storage, err := allocatedStorage(p)
+	if err != nil {
+		return nil, err
+	}
 	var sgs []string
 	if asked := p.List("VpcSecurityGroupIds", "VpcSecurityGroupId"); len(asked) > 0 {
 		cur, err := s.store.Cluster(ctx, strings.ToLower(raw))
@@ -57,8 +61,14 @@ func (s *Service) modifyCluster(ctx context.Context, p awsquery.Params) (any, er
 		}
 	}
 	c, err := s.store.UpdateCluster(ctx, strings.ToLower(raw), func(c *store.Cluster) error {
-		if c.Status != store.StatusAvailable {
+		// A cluster at its storage limit may have the limit raised, as RDS lets storage be
+		// added to a storage-full instance.
+		if c.Status != store.StatusAvailable && !(c.Status == store.StatusStorageFull && c.StorageFull != "" && onlyStorage(p)) {
 			return invalidClusterState("DB cluster %s is not available for modification with status %s.", c.ID, c.Status)
+		}
+		if storage != 0 {
+			// Applies at once: serve's storage watch compares the usage with it.
+			c.AllocatedStorage = storage
 		}
 		if pg != "" {
 			// Like RDS: the new group's values reach the instances at their next reboot.
@@ -75,14 +85,16 @@ func (s *Service) modifyCluster(ctx context.Context, p awsquery.Params) (any, er
 		if setIAMAuth && iamAuth != c.IAMAuth {
 			// Applies at once, by a reload of pg_hba.conf; the cluster is "modifying" until
 			// every instance has it, as on RDS.
-			c.IAMAuth, c.Status = iamAuth, store.StatusModifying
+			c.IAMAuth = iamAuth
+			c.SetStatus(store.StatusModifying)
 		}
 		if verifier != "" {
 			// Applies at once, without a reboot, as on RDS: the reconciler sets the
 			// password and restores the master's attributes, membership and settings,
 			// then the cluster is available again. Ranks above "modifying": the
 			// reconciler finishes any reload before it ends either.
-			c.MasterPasswordVerifier, c.Status = verifier, store.StatusResettingMaster
+			c.MasterPasswordVerifier = verifier
+			c.SetStatus(store.StatusResettingMaster)
 		}
 		return nil
 	})
@@ -113,10 +125,10 @@ func (s *Service) rebootInstance(ctx context.Context, p awsquery.Params) (any, e
 		return nil, awsquery.InvalidParameterCombination("ForceFailover needs reader instances, which Borealis does not run yet.")
 	}
 	in, err := s.store.UpdateInstance(ctx, strings.ToLower(raw), func(in *store.Instance) error {
-		if in.Status != store.StatusAvailable {
+		if !rebootable(in.Status) {
 			return awsquery.Errorf(http.StatusBadRequest, "InvalidDBInstanceState", "Instance %s is not currently in the available state.", in.ID)
 		}
-		in.Status = store.StatusRebooting
+		in.SetStatus(store.StatusRebooting)
 		applyPending(in)
 		return nil
 	})
@@ -147,7 +159,7 @@ func (s *Service) rebootCluster(ctx context.Context, p awsquery.Params) (any, er
 	if err != nil {
 		return nil, err
 	}
-	if c.Status != store.StatusAvailable {
+	if !rebootable(c.Status) {
 		return nil, invalidClusterState("DB cluster %s is not in the available state.", c.ID)
 	}
 	members, err := s.store.ClusterInstances(ctx, c.ID)
@@ -155,14 +167,14 @@ func (s *Service) rebootCluster(ctx context.Context, p awsquery.Params) (any, er
 		return nil, err
 	}
 	for _, m := range members {
-		if m.Status != store.StatusAvailable {
+		if !rebootable(m.Status) {
 			return nil, awsquery.Errorf(http.StatusBadRequest, "InvalidDBInstanceState", "Instance %s is not currently in the available state.", m.ID)
 		}
 	}
 	for i, m := range members {
 		if members[i], err = s.store.UpdateInstance(ctx, m.ID, func(in *store.Instance) error {
-			if in.Status == store.StatusAvailable {
-				in.Status = store.StatusRebooting
+			if rebootable(in.Status) {
+				in.SetStatus(store.StatusRebooting)
 				applyPending(in)
 			}
 			return nil

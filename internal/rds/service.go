@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/borealis-db/borealis/internal/awsquery"
+	"github.com/borealis-db/borealis/internal/ec2"
 	"github.com/borealis-db/borealis/internal/params"
 	"github.com/borealis-db/borealis/internal/store"
 )
@@ -41,6 +42,11 @@ type Config struct {
 	Now   func() time.Time
 	// Network is the VPC side; nil runs without VPCs (clusters keep the groups asked for).
 	Network Network
+	// StorageRoom, if set, refuses new clusters when the volume has no room for one.
+	StorageRoom func() error
+	// DefaultStorageLimit is a cluster's storage limit in bytes when AllocatedStorage
+	// does not set one (0: store.DefaultStorageLimit).
+	DefaultStorageLimit int64
 }
 
 // Service implements the RDS actions Borealis supports.
@@ -56,6 +62,9 @@ func New(cfg Config, st *store.Store, notify func(), log *slog.Logger) *Service 
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.DefaultStorageLimit <= 0 {
+		cfg.DefaultStorageLimit = store.DefaultStorageLimit
+	}
 	return &Service{cfg: cfg, store: st, notify: notify, log: log}
 }
 
@@ -65,7 +74,7 @@ func (s *Service) Do(ctx context.Context, action string, p awsquery.Params) (any
 	if !ok {
 		return nil, awsquery.InvalidAction(action)
 	}
-	if err := checkMembers(action, p, a.members); err != nil {
+	if err := memberRules.Check(action, p, a.members); err != nil {
 		return nil, err
 	}
 	return a.run(s, ctx, p)
@@ -140,10 +149,19 @@ func (s *Service) createCluster(ctx context.Context, p awsquery.Params) (any, er
 	if err != nil {
 		return nil, err
 	}
+	storage, err := allocatedStorage(p)
+	if err != nil {
+		return nil, err
+	}
 	if _, err := s.store.Cluster(ctx, id); err == nil {
 		return nil, clusterExists(id)
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return nil, err
+	}
+	if s.cfg.StorageRoom != nil {
+		if err := s.cfg.StorageRoom(); err != nil {
+			return nil, awsquery.Errorf(http.StatusBadRequest, "InsufficientStorageClusterCapacity", "There is insufficient storage available for the current action: %v", err)
+		}
 	}
 	ca, err := s.defaultCA(ctx)
 	if err != nil {
@@ -178,6 +196,7 @@ func (s *Service) createCluster(ctx context.Context, p awsquery.Params) (any, er
 		Tags:                   tags,
 		IAMAuth:                iamAuth,
 		DeletionProtection:     protect,
+		AllocatedStorage:       storage,
 	}
 	if err := s.store.CreateCluster(ctx, c); err != nil {
 		if s.cfg.Ports != nil {
@@ -515,7 +534,7 @@ func (s *Service) deleteInstance(ctx context.Context, p awsquery.Params) (any, e
 		if in.Status == store.StatusDeleting {
 			return awsquery.Errorf(http.StatusBadRequest, "InvalidDBInstanceState", "Instance %s is already being deleted.", in.ID)
 		}
-		in.Status = store.StatusDeleting
+		in.SetStatus(store.StatusDeleting)
 		return nil
 	})
 	if errors.Is(err, store.ErrNotFound) {
@@ -562,9 +581,9 @@ func (s *Service) instanceARN(id string) string {
 // hostedZoneID is a fixed stand-in for Route 53's zone of the endpoints.
 const hostedZoneID = "Z2BOREALIS0RDS"
 
-func (s *Service) zones() []string {
-	return []string{s.cfg.Region + "a", s.cfg.Region + "b", s.cfg.Region + "c"}
-}
+// zones are the region's availability zones, as the EC2 side declares them: a cluster
+// spans them all and its instances are placed in the first.
+func (s *Service) zones() []string { return ec2.AvailabilityZones(s.cfg.Region) }
 
 func (s *Service) clusterResult(ctx context.Context, c store.Cluster, members []store.Instance) (any, error) {
 	x, err := s.clusterXML(ctx, c, members)
@@ -578,7 +597,7 @@ func (s *Service) instanceResult(ctx context.Context, in store.Instance, c store
 
 func (s *Service) clusterXML(ctx context.Context, c store.Cluster, members []store.Instance) (xmlCluster, error) {
 	x := xmlCluster{
-		AllocatedStorage:                 1,
+		AllocatedStorage:                 storageGiB(c.StorageLimit(s.cfg.DefaultStorageLimit)),
 		AvailabilityZones:                s.zones(),
 		BackupRetentionPeriod:            1,
 		DatabaseName:                     c.DatabaseName,
@@ -592,7 +611,6 @@ func (s *Service) clusterXML(ctx context.Context, c store.Cluster, members []sto
 		EngineVersion:                    c.EngineVersion,
 		Port:                             c.Port,
 		MasterUsername:                   c.MasterUsername,
-		PreferredBackupWindow:            "07:00-07:30",
 		PreferredMaintenanceWindow:       "sun:05:00-sun:05:30",
 		HostedZoneID:                     hostedZoneID,
 		DbClusterResourceID:              c.ResourceID,
@@ -611,6 +629,9 @@ func (s *Service) clusterXML(ctx context.Context, c store.Cluster, members []sto
 	}
 	if c.Status == store.StatusResettingMaster {
 		x.PendingModifiedValues = &xmlClusterPending{MasterUserPassword: "****"}
+	}
+	if info, ok := statusInfo("cluster", c.Status, c.StatusReason); ok {
+		x.StatusInfos = &xmlClusterStatusInfos{[]xmlStatusInfo{info}}
 	}
 	sort.Slice(members, func(i, j int) bool { return members[i].ID < members[j].ID })
 	for _, m := range members {
@@ -640,10 +661,9 @@ func (s *Service) instanceXML(ctx context.Context, in store.Instance, c store.Cl
 		DBName:                           c.DatabaseName,
 		AllocatedStorage:                 1,
 		InstanceCreateTime:               in.CreatedAt,
-		PreferredBackupWindow:            "07:00-07:30",
 		BackupRetentionPeriod:            1,
 		DBParameterGroups:                []xmlParameterGroupStatus{{d.DBGroup, d.ApplyStatus(in.Started)}},
-		AvailabilityZone:                 s.cfg.Region + "a",
+		AvailabilityZone:                 s.zones()[0],
 		PreferredMaintenanceWindow:       "sun:05:00-sun:05:30",
 		EngineVersion:                    in.EngineVersion,
 		AutoMinorVersionUpgrade:          true,
@@ -669,9 +689,8 @@ func (s *Service) instanceXML(ctx context.Context, in store.Instance, c store.Cl
 	if in.PendingCAIdentifier != "" {
 		x.PendingModifiedValues = &xmlPendingModifiedValues{CACertificateIdentifier: in.PendingCAIdentifier}
 	}
-	if in.StatusReason != "" {
-		// The reconciler's reason for a status it set (a server that cannot start).
-		x.StatusInfos = &xmlStatusInfos{[]xmlStatusInfo{{StatusType: "instance", Normal: in.Status == store.StatusAvailable, Status: string(in.Status), Message: in.StatusReason}}}
+	if info, ok := statusInfo("instance", in.Status, in.StatusReason); ok {
+		x.StatusInfos = &xmlStatusInfos{[]xmlStatusInfo{info}}
 	}
 	return x, nil
 }

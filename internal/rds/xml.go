@@ -21,7 +21,7 @@ type xmlCluster struct {
 	EngineVersion              string   `xml:"EngineVersion"`
 	Port                       int      `xml:"Port"`
 	MasterUsername             string   `xml:"MasterUsername"`
-	PreferredBackupWindow      string   `xml:"PreferredBackupWindow"`
+	PreferredBackupWindow      string   `xml:"PreferredBackupWindow,omitempty"` // none until backups exist (issue 16)
 	PreferredMaintenanceWindow string   `xml:"PreferredMaintenanceWindow"`
 	DBClusterMembers           struct {
 		Items []xmlClusterMember `xml:"DBClusterMember"`
@@ -43,6 +43,9 @@ type xmlCluster struct {
 	StorageType                      string               `xml:"StorageType"`
 	TagList                          xmlTagList           `xml:"TagList"`
 	PendingModifiedValues            *xmlClusterPending   `xml:"PendingModifiedValues,omitempty"`
+
+	// Why the cluster is not available, when serve knows (a reason the reconciler set).
+	StatusInfos *xmlClusterStatusInfos `xml:"StatusInfos,omitempty"`
 }
 
 // xmlClusterPending is ClusterPendingModifiedValues. A new master password shows as
@@ -89,7 +92,7 @@ type xmlInstance struct {
 	Endpoint                         *xmlEndpoint              `xml:"Endpoint,omitempty"`
 	AllocatedStorage                 int                       `xml:"AllocatedStorage"`
 	InstanceCreateTime               time.Time                 `xml:"InstanceCreateTime"`
-	PreferredBackupWindow            string                    `xml:"PreferredBackupWindow"`
+	PreferredBackupWindow            string                    `xml:"PreferredBackupWindow,omitempty"` // none until backups exist
 	BackupRetentionPeriod            int                       `xml:"BackupRetentionPeriod"`
 	VpcSecurityGroups                []xmlVpcSGMembership      `xml:"VpcSecurityGroups>VpcSecurityGroupMembership"`
 	DBParameterGroups                []xmlParameterGroupStatus `xml:"DBParameterGroups>DBParameterGroup"`
@@ -124,6 +127,12 @@ type xmlInstance struct {
 // replication only; SDKs read any StatusType).
 type xmlStatusInfos struct {
 	Items []xmlStatusInfo `xml:"DBInstanceStatusInfo"`
+}
+
+// xmlClusterStatusInfos say why a cluster is not available (the model's
+// DBClusterStatusInfo, "reserved for future use" by RDS).
+type xmlClusterStatusInfos struct {
+	Items []xmlStatusInfo `xml:"DBClusterStatusInfo"`
 }
 
 type xmlStatusInfo struct {

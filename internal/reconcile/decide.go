@@ -35,7 +35,10 @@ type facts struct {
 	Pending   bool    // settings or a certificate differ from what the server runs with
 	Backoff   backoff // the failed starts before this pass
 	Spec      string  // what a start would run (startKey): a new one is tried at once
-	Now       time.Time
+	// StorageFull is the cluster's reason for being read-only at its storage limit; "" when
+	// it is not.
+	StorageFull string
+	Now         time.Time
 }
 
 // decision is what to do, and the status to record first ("" keeps the record's).
@@ -82,6 +85,10 @@ func decide(f facts) decision {
 		return decision{Action: actNone}
 	case f.Pending:
 		return decision{Action: actReload}
+	case f.StorageFull != "" && m.Status == store.StatusStorageFull && m.StatusReason == f.StorageFull:
+		return decision{Action: actNone}
+	case f.StorageFull != "" && m.Status == store.StatusAvailable:
+		return decision{Action: actSettle} // settle marks it storage-full
 	case m.Status == store.StatusModifying, m.Status == store.StatusCreating,
 		m.Status == store.StatusRebooting, m.Status.Unhealthy():
 		return decision{Action: actSettle}

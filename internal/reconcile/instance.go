@@ -73,13 +73,14 @@ func (r *Reconciler) reconcileInstance(ctx context.Context, c store.Cluster, m s
 	}
 	running := state == engine.StateRunning
 	f := facts{
-		Instance:  m,
-		Running:   running,
-		Ended:     state == engine.StateCrashed,
-		Accepting: running && r.driver.Accepting(spec),
-		Pending:   reissued || r.appliedChanged(m.ID, d.Now(m.Started), c, primary),
-		Spec:      startKey(d.Values, c, m),
-		Now:       r.cfg.Now(),
+		Instance:    m,
+		Running:     running,
+		Ended:       state == engine.StateCrashed,
+		Accepting:   running && r.driver.Accepting(spec),
+		Pending:     reissued || r.appliedChanged(m.ID, d.Now(m.Started), c, primary),
+		Spec:        startKey(d.Values, c, m),
+		StorageFull: c.StorageFull,
+		Now:         r.cfg.Now(),
 	}
 	r.mu.Lock()
 	if !running {

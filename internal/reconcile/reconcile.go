@@ -8,6 +8,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -94,8 +95,9 @@ type Reconciler struct {
 	// read in, so that a pass that read the groups before a change cannot undo it.
 	epoch    uint64
 	admitted map[string]uint64
-	applied  map[string]string  // instance id → fingerprint of the settings its server runs with
-	cas      map[string]*pki.CA // CAs read so far; a CA never changes once made
+	early    map[string]admission // cluster id → SecurityChanged's admission, before its route
+	applied  map[string]string    // instance id → fingerprint of the settings its server runs with
+	cas      map[string]*pki.CA   // CAs read so far; a CA never changes once made
 	wg       sync.WaitGroup
 
 	// firstPass counts the clusters of the first dispatch that have not finished a pass:
@@ -130,6 +132,7 @@ func New(cfg Config, st *store.Store, d engine.Driver, gw *gateway.Gateway, log 
 		routes:   map[string]gateway.Target{},
 		serving:  map[string]*serving{},
 		admitted: map[string]uint64{},
+		early:    map[string]admission{},
 		applied:  map[string]string{},
 		cas:      map[string]*pki.CA{},
 	}
@@ -229,17 +232,26 @@ func (r *Reconciler) work(ctx context.Context, id string, k kicks, firstDone fun
 	defer r.wg.Done()
 	defer firstDone()
 	failures := 0
-	var retryAt time.Time // after an error, periodic kicks wait until then
+	// After an error, kicks wait until retryAt: a change kicked now (an API call, a
+	// server's end) waits too unless it changed what the API asks of this cluster, which
+	// was failedOn when the failing pass began. Else every API call, about any cluster,
+	// would retry a cluster whose passes keep failing.
+	var retryAt time.Time
+	var failedOn string
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-k.now:
+			if r.backingOff(retryAt) && r.desiredKey(ctx, id) == failedOn {
+				continue
+			}
 		case <-k.periodic:
-			if r.cfg.Now().Before(retryAt) {
+			if r.backingOff(retryAt) {
 				continue
 			}
 		}
+		key := r.desiredKey(ctx, id)
 		err := r.reconcileCluster(ctx, id)
 		firstDone()
 		switch {
@@ -249,18 +261,67 @@ func (r *Reconciler) work(ctx context.Context, id string, k kicks, firstDone fun
 			delete(r.routes, id)
 			delete(r.serving, id)
 			delete(r.admitted, id)
+			delete(r.early, id)
 			r.mu.Unlock()
 			return
 		case err != nil && ctx.Err() == nil:
 			failures++
 			delay := retryDelay(failures)
-			retryAt = r.cfg.Now().Add(delay)
-			// The first periodic kick after retryAt retries.
+			retryAt, failedOn = r.cfg.Now().Add(delay), key
+			// The first kick after retryAt retries.
 			r.log.Error("reconcile cluster", "cluster", id, "err", err, "retry_in", delay)
 		default:
-			failures, retryAt = 0, time.Time{}
+			failures, retryAt, failedOn = 0, time.Time{}, ""
 		}
 	}
+}
+
+// backingOff reports whether a worker that failed waits until retryAt still.
+func (r *Reconciler) backingOff(retryAt time.Time) bool {
+	return !retryAt.IsZero() && r.cfg.Now().Before(retryAt)
+}
+
+// desiredKey fingerprints what the API asks of cluster id: its record and its instances',
+// less what the reconciler writes itself (the statuses it sets and their reasons, secrets
+// and certificates, the volume's readiness, private ports, readers' volumes, what a server
+// started with)
+// and tags, which no pass depends on. "" when the cluster cannot be read.
+func (r *Reconciler) desiredKey(ctx context.Context, id string) string {
+	c, err := r.store.Cluster(ctx, id)
+	if err != nil {
+		return ""
+	}
+	members, err := r.store.ClusterInstances(ctx, id)
+	if err != nil {
+		return ""
+	}
+	asked := func(s store.Status, reason string) store.Status {
+		switch {
+		case s == store.StatusDeleting, s == store.StatusModifying, s == store.StatusResettingMaster, s == store.StatusFailingOver,
+			s == store.StatusRebooting && reason == "": // a reboot the API asked for
+			return s
+		}
+		return ""
+	}
+	c.Status, c.StatusReason = asked(c.Status, c.StatusReason), ""
+	c.AdminPassword, c.CertPEM, c.KeyPEM, c.VolumeReady, c.Tags = "", nil, nil, false, nil
+	if c.CAIdentifier == "" {
+		c.CAIdentifier = store.LegacyCAIdentifier // what the first pass writes
+	}
+	for i := range members {
+		m := &members[i]
+		m.Status, m.StatusReason = asked(m.Status, m.StatusReason), ""
+		m.PrivatePort, m.Volume, m.Started, m.CertPEM, m.KeyPEM, m.CertCA, m.Tags = 0, "", nil, nil, nil, "", nil
+	}
+	b, err := json.Marshal(struct {
+		C store.Cluster
+		M []store.Instance
+	}{c, members})
+	if err != nil {
+		return ""
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
 }
 
 func (r *Reconciler) reconcileCluster(ctx context.Context, id string) error {
@@ -421,6 +482,7 @@ func (r *Reconciler) instanceSpec(c store.Cluster, m store.Instance, v params.Va
 	if r.cfg.GuardLibrary != "" {
 		spec.Settings["shared_preload_libraries"] = r.cfg.GuardLibrary
 	}
+	spec.ReadOnly = c.StorageFull != "" // at its storage limit (storage.go)
 	if c.IAMAuth && r.cfg.IAMAuthPort != 0 {
 		spec.IAMAuth = &engine.IAMAuth{LDAPPort: r.cfg.IAMAuthPort, Prefix: dbauth.BindDNPrefix(c.ResourceID)}
 	}
@@ -456,7 +518,7 @@ func (r *Reconciler) appliedChanged(id string, v params.Values, c store.Cluster,
 }
 
 func appliedKey(v params.Values, c store.Cluster, primary *engine.Primary) string {
-	k := fingerprint(v) + strconv.FormatBool(c.IAMAuth)
+	k := fingerprint(v) + strconv.FormatBool(c.IAMAuth) + strconv.FormatBool(c.StorageFull != "")
 	if primary != nil {
 		k += " " + engine.SocketPath(engine.Spec{SocketDir: primary.SocketDir, Port: primary.Port})
 	}
@@ -592,6 +654,9 @@ func (r *Reconciler) settle(ctx context.Context, c store.Cluster, m store.Instan
 			}
 		case in.RebootRequested() && started == nil:
 			// asked for while this pass ran: the next pass restarts
+		case c.StorageFull != "":
+			// Up, and read-only at its storage limit (storage.go).
+			in.Status, in.StatusReason = store.StatusStorageFull, c.StorageFull
 		case in.Status == store.StatusCreating, in.Status == store.StatusRebooting, in.Status.Unhealthy():
 			in.Status, in.StatusReason = store.StatusAvailable, ""
 		}
@@ -689,41 +754,54 @@ func (r *Reconciler) admission(ctx context.Context, c store.Cluster) (admission,
 	return admission{gateway.NewAdmission(c.VpcSecurityGroupIDs, prefixes), epoch}, nil
 }
 
-// SecurityChanged recomputes what every routed endpoint admits before it returns, so that
-// a client told its rule was authorized (or revoked) can rely on it at once; connections
-// already open are not touched. The EC2 API calls it after every change to security groups
-// or network interfaces.
+// SecurityChanged recomputes what every endpoint admits before it returns, so that a
+// client told its rule was authorized (or revoked) can rely on it at once; connections
+// already open are not touched. An endpoint without a route yet (a restarted serve before
+// its cluster's first pass) is changed where the kernel still steers it as the earlier
+// serve left it, and the pass that routes it keeps this admission over one it read before.
+// The EC2 API calls it after every change to security groups or network interfaces.
 func (r *Reconciler) SecurityChanged(ctx context.Context) {
 	r.mu.Lock()
 	r.epoch++
-	ids := make([]string, 0, len(r.routes))
-	for id := range r.routes {
-		ids = append(ids, id)
-	}
 	r.mu.Unlock()
-	for _, id := range ids {
-		c, err := r.store.Cluster(ctx, id)
-		if err != nil {
-			continue // deleted meanwhile; its worker removes the route
-		}
+	defer r.Notify()
+	clusters, err := r.store.Clusters(ctx)
+	if err != nil {
+		r.log.Error("clusters unreadable; endpoints keep their last admission until the next pass", "err", err)
+		return
+	}
+	for _, c := range clusters {
 		a, err := r.admission(ctx, c)
 		if err != nil {
-			r.log.Error("security groups unreadable; the endpoint keeps its last admission", "cluster", id, "err", err)
+			r.log.Error("security groups unreadable; the endpoint keeps its last admission", "cluster", c.ID, "err", err)
 			continue
 		}
 		r.mu.Lock()
-		if t, ok := r.routes[id]; ok {
-			r.setAdmission(id, &t, a)
-			r.routes[id] = t
+		t, routed := r.routes[c.ID]
+		if routed {
+			r.setAdmission(c.ID, &t, a)
+			r.routes[c.ID] = t
+		} else if e, ok := r.early[c.ID]; !ok || e.epoch < a.epoch {
+			r.early[c.ID] = a
 		}
 		r.mu.Unlock()
-		r.gateway.Refresh(id)
+		if routed {
+			r.gateway.Refresh(c.ID)
+		} else {
+			r.gateway.Readmit(c.ID, a.Admission)
+		}
 	}
-	r.Notify()
 }
 
-// setAdmission puts a into t unless t holds one read after a. r.mu is held.
+// setAdmission puts a into t unless t holds one read after a; a route's first admission
+// is SecurityChanged's when that was read after a. r.mu is held.
 func (r *Reconciler) setAdmission(id string, t *gateway.Target, a admission) {
+	if e, ok := r.early[id]; ok {
+		delete(r.early, id)
+		if e.epoch > a.epoch {
+			a = e
+		}
+	}
 	if t.Admission != nil && a.epoch < r.admitted[id] {
 		return
 	}

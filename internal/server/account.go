@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -92,27 +93,50 @@ func ensureCA(ctx context.Context, st *store.Store, now time.Time) (*pki.CA, err
 	return pki.ParseCA(pki.DefaultCAIdentifier, []byte(certPEM), []byte(keyPEM))
 }
 
-// writeFileAtomic replaces path with data so that a reader never sees half a file. The
-// temporary file has a name of its own, since `borealis ca add` may rewrite the bundle
+// writeFileAtomic replaces path with data so that a reader never sees half a file, and
+// durably (fsync of the file, then of the directory). A file that already holds data with
+// perm is left alone: serve writes these on every start, and must start on a full volume.
+// The temporary file has a name of its own, since `borealis ca add` may rewrite the bundle
 // while serve starts.
 func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
+	if fi, err := os.Lstat(path); err == nil && fi.Mode().IsRegular() && fi.Mode().Perm() == perm && fi.Size() == int64(len(data)) {
+		if b, err := os.ReadFile(path); err == nil && bytes.Equal(b, data) {
+			return nil
+		}
+	}
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
 	if err != nil {
 		return err
 	}
 	tmp := f.Name()
 	defer os.Remove(tmp) // a no-op once renamed
-	if _, err := f.Write(data); err != nil {
-		f.Close()
+	err = f.Chmod(perm)
+	if err == nil {
+		_, err = f.Write(data)
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err == nil {
+		err = syncDir(filepath.Dir(path))
+	}
+	return err
+}
+
+// syncDir makes a rename in dir durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
 		return err
 	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Chmod(tmp, perm); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
+	defer d.Close()
+	return d.Sync()
 }
 
 func randomString(n int, alphabet string) string {

@@ -16,7 +16,7 @@ import (
 // connection held is bounded by the HTTP timeouts. The per-source cap, inside this one,
 // keeps a single client from filling it. Reaching the cap is logged, at most once a
 // minute, so that an operator seeing clients wait finds the cause.
-func limitTotal(ln net.Listener, max int, log *slog.Logger) net.Listener {
+func limitTotal(ln net.Listener, max int, log *slog.Logger) *totalListener {
 	return &totalListener{Listener: ln, sem: make(chan struct{}, max), done: make(chan struct{}), log: log}
 }
 
@@ -27,6 +27,16 @@ type totalListener struct {
 	closeOnce sync.Once
 	log       *slog.Logger
 	warned    atomic.Int64 // unix seconds of the last "cap reached" warning
+	// onFull, if set, runs when a new connection has to wait for a place, and every
+	// fullRecheck while it waits (yieldIdle).
+	onFull func()
+}
+
+// nearCap reports whether the places taken (the connections open, and the one a waiting
+// Accept holds for the next) reach the cap's last eighth, or the cap itself when it is
+// small.
+func (l *totalListener) nearCap() bool {
+	return len(l.sem) >= cap(l.sem)-cap(l.sem)/8
 }
 
 // fullWarnEvery spaces the "cap reached" warnings.
@@ -39,10 +49,8 @@ func (l *totalListener) Accept() (net.Conn, error) {
 		if now, last := time.Now().Unix(), l.warned.Load(); now-last >= int64(fullWarnEvery/time.Second) && l.warned.CompareAndSwap(last, now) {
 			l.log.Warn("connection cap reached: new connections wait until one closes", "max", cap(l.sem))
 		}
-		select {
-		case l.sem <- struct{}{}:
-		case <-l.done:
-			return nil, net.ErrClosed
+		if err := l.waitForPlace(); err != nil {
+			return nil, err
 		}
 	}
 	c, err := l.Listener.Accept()
@@ -51,6 +59,31 @@ func (l *totalListener) Accept() (net.Conn, error) {
 		return nil, err
 	}
 	return &releaseConn{Conn: c, release: sync.OnceFunc(func() { <-l.sem })}, nil
+}
+
+// fullRecheck is how often onFull runs again while Accept waits for a place: connections
+// may have become idle or stalled since.
+const fullRecheck = time.Second
+
+// waitForPlace takes a place once one is free, running onFull meanwhile.
+func (l *totalListener) waitForPlace() error {
+	var tick <-chan time.Time
+	if l.onFull != nil {
+		l.onFull()
+		t := time.NewTicker(fullRecheck)
+		defer t.Stop()
+		tick = t.C
+	}
+	for {
+		select {
+		case l.sem <- struct{}{}:
+			return nil
+		case <-l.done:
+			return net.ErrClosed
+		case <-tick:
+			l.onFull()
+		}
+	}
 }
 
 func (l *totalListener) Close() error {

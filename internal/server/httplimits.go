@@ -85,15 +85,18 @@ func newHTTPServer(h http.Handler, l HTTPLimits) *http.Server {
 }
 
 // listenHTTP listens on addr and serves h there within the limits l: every connection
-// counts against the total cap, then against its source's.
+// counts against the total cap, then against its source's; near the total cap, idle
+// kept-alive connections, and new ones that send nothing, give way (yieldIdle).
 func listenHTTP(addr string, h http.Handler, l HTTPLimits, log *slog.Logger) (httpListener, error) {
 	l = l.withDefaults()
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return httpListener{}, err
 	}
-	ln = limitPerSource(limitTotal(ln, l.MaxConns, log), l.MaxConnsPerSource, log)
-	return httpListener{srv: newHTTPServer(h, l), ln: ln}, nil
+	total := limitTotal(ln, l.MaxConns, log)
+	srv := newHTTPServer(h, l)
+	yieldIdle(srv, total, l.ReadHeader)
+	return httpListener{srv: srv, ln: limitPerSource(total, l.MaxConnsPerSource, log)}, nil
 }
 
 // shutdown stops h: it waits for requests in flight (until ctx ends) and closes the

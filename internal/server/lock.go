@@ -36,11 +36,12 @@ func lockDataDir(dataDir string) (*os.File, error) {
 		}
 		return nil, fmt.Errorf("lock %s: %w", path, err)
 	}
-	err = f.Truncate(0)
-	if err == nil {
-		_, err = f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
-	}
-	if err != nil {
+	// The pid only names the holder in the error above: on a full volume, where it may
+	// not be written, the lock holds all the same.
+	pid := []byte(strconv.Itoa(os.Getpid()) + "\n")
+	if _, err := f.WriteAt(pid, 0); err == nil {
+		err = f.Truncate(int64(len(pid)))
+	} else if !errors.Is(err, unix.ENOSPC) && !errors.Is(err, unix.EDQUOT) {
 		f.Close()
 		return nil, fmt.Errorf("lock file %s: %w", path, err)
 	}

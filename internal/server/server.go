@@ -4,6 +4,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -64,6 +65,12 @@ type Config struct {
 	// KeepServersOnExit leaves the PostgreSQL servers running when serve stops on purpose,
 	// for the next serve to adopt (they always outlive a crash or kill -9).
 	KeepServersOnExit bool
+	// DefaultStorageLimit is a cluster's storage limit in bytes unless its
+	// AllocatedStorage sets one (0: store.DefaultStorageLimit).
+	DefaultStorageLimit int64
+	// StateReserve is the free space (bytes) kept on the data volume for serve's own state:
+	// below it new clusters are refused (0: DefaultStateReserve; negative: no reserve).
+	StateReserve int64
 }
 
 // Files serve writes in the data directory for the operator and the clients.
@@ -88,6 +95,7 @@ type Server struct {
 	region        string
 	acct          *account
 	engineVersion string
+	storageLimit  int64 // a cluster's storage limit unless it sets one
 	rec           *reconcile.Reconciler
 	dns           *dnsServer // nil without Config.DNSAddr
 
@@ -149,7 +157,10 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err erro
 	if cfg.HTTP.MaxConns < 0 || cfg.HTTP.MaxConnsPerSource < 0 {
 		return nil, fmt.Errorf("connection caps must be positive (0: the default), not %d and %d per source", cfg.HTTP.MaxConns, cfg.HTTP.MaxConnsPerSource)
 	}
-	s := &Server{log: log, region: cfg.Region}
+	if cfg.DefaultStorageLimit < 0 {
+		return nil, fmt.Errorf("the default storage limit must be positive (0: %d bytes), not %d", store.DefaultStorageLimit, cfg.DefaultStorageLimit)
+	}
+	s := &Server{log: log, region: cfg.Region, storageLimit: cmp.Or(cfg.DefaultStorageLimit, store.DefaultStorageLimit)}
 	defer func() {
 		if err != nil {
 			_ = s.Close()
@@ -216,6 +227,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err erro
 	})
 	metrics := prometheus.NewRegistry()
 	metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	registerVolumeMetrics(metrics, dataDir)
 	gw := gateway.New(log.With("component", "gateway"), gateway.NewMetrics(metrics), gateway.Options{KernelSteering: cfg.KernelSteering, DataDir: dataDir})
 	s.onClose("gateway", func(context.Context) error {
 		// The kernel programs go with the servers: a serve that leaves its servers running
@@ -250,13 +262,15 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err erro
 	s.onClose("reconciler", s.stopReconciler)
 
 	rdsSvc = rds.New(rds.Config{
-		Region:         cfg.Region,
-		AccountID:      acct.ID,
-		EndpointDomain: cfg.EndpointDomain,
-		EndpointSuffix: acct.EndpointSuffix,
-		EngineVersion:  driver.Version(),
-		Ports:          ports,
-		Network:        ec2Svc,
+		Region:              cfg.Region,
+		AccountID:           acct.ID,
+		EndpointDomain:      cfg.EndpointDomain,
+		EndpointSuffix:      acct.EndpointSuffix,
+		EngineVersion:       driver.Version(),
+		Ports:               ports,
+		Network:             ec2Svc,
+		StorageRoom:         stateRoom(dataDir, cmp.Or(cfg.StateReserve, DefaultStateReserve)),
+		DefaultStorageLimit: s.storageLimit,
 	}, st, rec.Notify, log.With("component", "rds"))
 	if err := sweepDataPlane(ctx, dataDir, st, driver, ports, log); err != nil {
 		return nil, err
@@ -301,6 +315,8 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err erro
 		AccountID: acct.ID,
 		Region:    cfg.Region,
 		Log:       log.With("component", "console"),
+		// The connection lines: by the endpoint name when serve answers DNS for it.
+		NamesResolve: s.dns != nil, EndpointHostaddr: hostaddr(endpointAddrs),
 	})
 	if err != nil {
 		return nil, err
@@ -352,7 +368,13 @@ func (s *Server) Serve(ctx context.Context) error {
 	recDone := make(chan struct{})
 	s.stopRec, s.recDone = stopRec, recDone
 	s.mu.Unlock()
-	go func() { defer close(recDone); s.rec.Run(recCtx) }()
+	go func() {
+		defer close(recDone)
+		var watch sync.WaitGroup // the storage watch writes to the store: done before it closes
+		watch.Go(func() { s.rec.WatchStorage(recCtx, s.storageLimit, reconcile.StorageCheckInterval) })
+		s.rec.Run(recCtx)
+		watch.Wait()
+	}()
 
 	srvErr := make(chan error, 2)
 	for _, h := range []httpListener{s.api, s.metrics} {

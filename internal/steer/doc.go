@@ -18,6 +18,6 @@
 // The fence makes the endpoint the only door: cgroup connect programs refuse a connect
 // to a server's private port from every local process but root and the gateway's relay
 // (whose sockets carry RelayMark), database servers included; cgroup bind programs and
-// the kernel's reserved ports keep the port for its server while it is down. It works
-// with steering on or off.
+// the kernel's reserved ports keep the port for its server while it is down, and an
+// endpoint's port for serve (root) while serve is away. It works with steering on or off.
 package steer

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"sync"
 
 	"github.com/cilium/ebpf"
@@ -19,9 +20,11 @@ const (
 )
 
 type fenceMaps struct {
-	ports    *ebpf.Map // hash: port (network order) → FenceCounts
-	owners   *ebpf.Map // hash: port (network order) → the uid that may bind it
-	refusals *ebpf.Map // ring buffer of refusalRecord
+	ports  *ebpf.Map // hash: port (network order) → FenceCounts
+	owners *ebpf.Map // hash: port (network order) → the uid that may bind it
+	// endpoints: hash: an endpoint's port (network order) → FenceCounts (binds only)
+	endpoints *ebpf.Map
+	refusals  *ebpf.Map // ring buffer of refusalRecord
 }
 
 // FenceCounts are the calls the fence refused on a port.
@@ -37,7 +40,9 @@ func (c FenceCounts) add(d FenceCounts) FenceCounts {
 // port is refused (EPERM) unless it comes from root or from a socket that carries
 // RelayMark, the gateway's; a bind of it, unless it comes from root or the server's own
 // account; and the kernel does not hand it out as an ephemeral port
-// (ip_local_reserved_ports). Its programs hang on the root of the cgroup v2 hierarchy
+// (ip_local_reserved_ports). It keeps them off the endpoints' ports too, where clients
+// connect: a bind there is refused unless it comes from root (serve), and the kernel
+// does not hand them out either. Its programs hang on the root of the cgroup v2 hierarchy
 // beside any others (multi-attach), so every process of the host's cgroup tree meets
 // them, whatever its network namespace. As with Steering, where it is pinned it outlives
 // the process, else Close, or the process ending however it ends, detaches them and the
@@ -54,16 +59,22 @@ type Fence struct {
 	base     map[string]FenceCounts // what a name's earlier ports refused
 	adopted  map[uint16]bool        // guarded by an earlier serve, not named by Guard since
 	reserved reservedPorts
+
+	// The endpoints' ports, as names, refs and adopted are the private ports'.
+	endpoints        map[string][]uint16
+	endpointRefs     map[uint16]int
+	adoptedEndpoints map[uint16]bool
 }
 
 // Refusal is one connect or bind the fence refused: who tried, and which address.
 type Refusal struct {
-	Name string // what guards the port now ("" if released meanwhile)
-	Call string // "connect" or "bind"
-	Addr netip.AddrPort
-	UID  uint32
-	PID  uint32
-	Comm string // the calling thread's name
+	Name     string // what guards the port now ("" if released meanwhile)
+	Endpoint bool   // Name is an endpoint's (GuardEndpoint), not a server's (Guard)
+	Call     string // "connect" or "bind"
+	Addr     netip.AddrPort
+	UID      uint32
+	PID      uint32
+	Comm     string // the calling thread's name
 }
 
 // OpenFence loads the connect and bind programs and attaches them to the root of the
@@ -76,7 +87,8 @@ type Refusal struct {
 // open on the way, and takes the guarded ports on until Guard names them again.
 func OpenFence(pinDir string) (*Fence, error) {
 	f := &Fence{names: map[string]uint16{}, refs: map[uint16]int{}, base: map[string]FenceCounts{},
-		adopted: map[uint16]bool{}, reserved: reservedPorts{path: reservedPortsPath}}
+		adopted: map[uint16]bool{}, reserved: reservedPorts{path: reservedPortsPath},
+		endpoints: map[string][]uint16{}, endpointRefs: map[uint16]int{}, adoptedEndpoints: map[uint16]bool{}}
 	var err error
 	if f.pins, err = newPins(pinDir, "fence"); err != nil {
 		return nil, err
@@ -93,6 +105,10 @@ func OpenFence(pinDir string) (*Fence, error) {
 	if f.maps.owners, _, err = f.pins.newMap(&ebpf.MapSpec{Name: "borealis_owner", Type: ebpf.Hash, KeySize: 4, ValueSize: 4, MaxEntries: maxGuardedPorts}, false); err != nil {
 		return nil, fmt.Errorf("fence: owners map: %w", err)
 	}
+	var endpointsFound bool
+	if f.maps.endpoints, endpointsFound, err = f.pins.newMap(&ebpf.MapSpec{Name: "borealis_endpoint", Type: ebpf.Hash, KeySize: 4, ValueSize: 16, MaxEntries: maxGuardedPorts}, false); err != nil {
+		return nil, fmt.Errorf("fence: endpoints map: %w", err)
+	}
 	if f.maps.refusals, _, err = f.pins.newMap(&ebpf.MapSpec{Name: "borealis_refused", Type: ebpf.RingBuf, MaxEntries: refusalRing}, false); err != nil {
 		return nil, fmt.Errorf("fence: ring buffer: %w", err)
 	}
@@ -105,6 +121,17 @@ func OpenFence(pinDir string) (*Fence, error) {
 		}
 		if err = it.Err(); err != nil {
 			return nil, fmt.Errorf("fence: pinned ports: %w", err)
+		}
+	}
+	if endpointsFound {
+		var key uint32
+		var counts FenceCounts
+		it := f.maps.endpoints.Iterate()
+		for it.Next(&key, &counts) {
+			f.adoptedEndpoints[portOfKey(key)] = true
+		}
+		if err = it.Err(); err != nil {
+			return nil, fmt.Errorf("fence: pinned endpoint ports: %w", err)
 		}
 	}
 	cgroup, err := cgroup2Root()
@@ -170,17 +197,21 @@ func (f *Fence) close(unpin bool) {
 	}
 	f.mu.Lock()
 	if unpin || !pinned {
-		for port := range f.refs {
-			_ = f.reserved.release(port)
+		for _, ports := range []map[uint16]int{f.refs, f.endpointRefs} {
+			for port := range ports {
+				_ = f.reserved.release(port)
+			}
 		}
-		for port := range f.adopted {
-			_ = f.reserved.release(port)
+		for _, ports := range []map[uint16]bool{f.adopted, f.adoptedEndpoints} {
+			for port := range ports {
+				_ = f.reserved.release(port)
+			}
 		}
 	}
-	f.refs = map[uint16]int{}
-	f.adopted = map[uint16]bool{}
+	f.refs, f.endpointRefs = map[uint16]int{}, map[uint16]int{}
+	f.adopted, f.adoptedEndpoints = map[uint16]bool{}, map[uint16]bool{}
 	f.mu.Unlock()
-	for _, m := range []*ebpf.Map{f.maps.ports, f.maps.owners, f.maps.refusals} {
+	for _, m := range []*ebpf.Map{f.maps.ports, f.maps.owners, f.maps.endpoints, f.maps.refusals} {
 		if m != nil {
 			m.Close()
 		}
@@ -200,20 +231,103 @@ func portOfKey(key uint32) uint16 {
 	return binary.BigEndian.Uint16(b[:2])
 }
 
-// ReleaseUnclaimed stops guarding the ports an earlier serve guarded that Guard has not
-// named since, and returns them.
+// ReleaseUnclaimed stops guarding the ports an earlier serve guarded that Guard or
+// GuardEndpoint has not named since, and returns them.
 func (f *Fence) ReleaseUnclaimed() []uint16 {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	var out []uint16
 	for port := range f.adopted {
+		delete(f.adopted, port)
 		_ = f.maps.ports.Delete(portKey(port))
 		_ = f.maps.owners.Delete(portKey(port))
-		_ = f.reserved.release(port)
+		f.unreserve(port)
 		out = append(out, port)
 	}
-	f.adopted = map[uint16]bool{}
+	for port := range f.adoptedEndpoints {
+		delete(f.adoptedEndpoints, port)
+		_ = f.maps.endpoints.Delete(portKey(port))
+		f.unreserve(port)
+		out = append(out, port)
+	}
 	return out
+}
+
+// unreserve gives port back to the kernel's ephemeral choice unless it is still
+// guarded, as a private or an endpoint port. f.mu is held.
+func (f *Fence) unreserve(port uint16) {
+	if f.refs[port] > 0 || f.adopted[port] || f.endpointRefs[port] > 0 || f.adoptedEndpoints[port] {
+		return
+	}
+	_ = f.reserved.release(port)
+}
+
+// GuardEndpoint refuses binds of endpoint name's ports to everyone but root from now on,
+// so that no local process takes one while serve is away (or before it listens again) to
+// answer the endpoint's clients in its place; connects there are not touched. The kernel
+// no longer hands them out as ephemeral ports. The ports replace those name had.
+func (f *Fence) GuardEndpoint(name string, ports ...uint16) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	ports = slices.Compact(slices.Sorted(slices.Values(ports)))
+	old := f.endpoints[name]
+	if slices.Equal(old, ports) {
+		return nil
+	}
+	var errs []error
+	var guarded []uint16
+	for _, port := range ports {
+		if f.endpointRefs[port] == 0 && !f.adoptedEndpoints[port] {
+			if err := f.maps.endpoints.Update(portKey(port), FenceCounts{}, ebpf.UpdateNoExist); err != nil {
+				errs = append(errs, fmt.Errorf("fence: guard endpoint port %d: %w", port, err))
+				continue
+			}
+		}
+		delete(f.adoptedEndpoints, port) // guarded all along
+		f.endpointRefs[port]++
+		guarded = append(guarded, port)
+		if err := f.reserved.reserve(port); err != nil {
+			errs = append(errs, fmt.Errorf("fence: reserve port %d: %w", port, err))
+		}
+	}
+	f.endpoints[name] = guarded
+	for _, port := range old {
+		f.unrefEndpoint(port)
+	}
+	return errors.Join(errs...)
+}
+
+// ReleaseEndpoint stops guarding endpoint name's ports, unless another endpoint guards
+// them too.
+func (f *Fence) ReleaseEndpoint(name string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, port := range f.endpoints[name] {
+		f.unrefEndpoint(port)
+	}
+	delete(f.endpoints, name)
+}
+
+func (f *Fence) unrefEndpoint(port uint16) {
+	if f.endpointRefs[port]--; f.endpointRefs[port] <= 0 {
+		delete(f.endpointRefs, port)
+		_ = f.maps.endpoints.Delete(portKey(port))
+		f.unreserve(port)
+	}
+}
+
+// EndpointBindsRefused is how many binds of endpoint name's ports the fence refused while
+// they were guarded (an earlier serve's refusals included, for ports it took on).
+func (f *Fence) EndpointBindsRefused(name string) uint64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var n uint64
+	for _, port := range f.endpoints[name] {
+		var c FenceCounts
+		_ = f.maps.endpoints.Lookup(portKey(port), &c)
+		n += c.Binds
+	}
+	return n
 }
 
 // Guard refuses connects to port to everyone but root and the relay from now on, and
@@ -272,7 +386,7 @@ func (f *Fence) unref(port uint16) {
 		delete(f.refs, port)
 		_ = f.maps.ports.Delete(portKey(port))
 		_ = f.maps.owners.Delete(portKey(port))
-		_ = f.reserved.release(port)
+		f.unreserve(port)
 	}
 }
 
@@ -327,6 +441,14 @@ func (f *Fence) Read() (Refusal, error) {
 		if p == port {
 			out.Name = name
 			break
+		}
+	}
+	if out.Name == "" && r.Call == callBind {
+		for name, ports := range f.endpoints {
+			if slices.Contains(ports, port) {
+				out.Name, out.Endpoint = name, true
+				break
+			}
 		}
 	}
 	f.mu.Unlock()

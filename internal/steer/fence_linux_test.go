@@ -442,6 +442,146 @@ func TestFenceKeepsAGuardedPortForItsServer(t *testing.T) {
 	}
 }
 
+// TestFenceKeepsAnEndpointPortForServe: while serve is away, no local account but root
+// can take an endpoint's port (to answer its clients in serve's place), by naming it or
+// by the kernel's choice; clients still connect there.
+func TestFenceKeepsAnEndpointPortForServe(t *testing.T) {
+	f := openFence(t)
+	nobody, pg := lookupAccount(t, "nobody"), lookupAccount(t, "postgres")
+	port := freePort(t)
+	binds := []string{"bind 127.0.0.1", "bind 0.0.0.0", "bind ::1", "bind ::", "bind ::ffff:127.0.0.1"}
+	// Unguarded, nobody takes it.
+	if got, _ := runAttacks(t, as(nobody), 0, port, "bind 127.0.0.1"); got["bind 127.0.0.1"] != "ok" {
+		t.Fatalf("before the fence, nobody's bind: %s; want ok", got["bind 127.0.0.1"])
+	}
+	if err := f.GuardEndpoint("ep", uint16(port)); err != nil {
+		t.Fatal(err)
+	}
+	got, pid := runAttacks(t, as(nobody), 0, port, binds...)
+	for _, a := range binds {
+		if got[a] != "EPERM" {
+			t.Errorf("nobody, %s: %s; want EPERM", a, got[a])
+		}
+	}
+	if r := readRefusal(t, f); r.Call != "bind" || r.Name != "ep" || !r.Endpoint || r.UID != nobody.Uid || int(r.PID) != pid || r.Addr.Port() != uint16(port) {
+		t.Errorf("report: %+v; want nobody's bind of endpoint ep's port %d", r, port)
+	}
+	// No server account either: an endpoint's port is serve's alone.
+	if got, _ := runAttacks(t, as(pg), 0, port, "bind 127.0.0.1"); got["bind 127.0.0.1"] != "EPERM" {
+		t.Errorf("postgres: %s; want EPERM", got["bind 127.0.0.1"])
+	}
+	if n := f.EndpointBindsRefused("ep"); n != uint64(len(binds)+1) {
+		t.Errorf("EndpointBindsRefused = %d; want %d", n, len(binds)+1)
+	}
+	if n := f.Refused("ep"); n != (FenceCounts{}) {
+		t.Errorf("Refused (private ports) = %+v; want nothing", n)
+	}
+	if !reservedPortsHold(t, port) {
+		t.Errorf("port %d not in %s", port, reservedPortsPath)
+	}
+	// Root (serve) listens there, and every account connects: it is where clients go.
+	ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+	if err != nil {
+		t.Fatalf("root's bind: %v", err)
+	}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			// The client closes first: a close from this side would leave the endpoint's
+			// port in TIME_WAIT, and the bind after ReleaseEndpoint below would find it
+			// in use.
+			go func() { io.Copy(io.Discard, c); c.Close() }()
+		}
+	}()
+	if got, _ := runAttacks(t, as(nobody), 0, port, "connect 127.0.0.1"); got["connect 127.0.0.1"] != "ok" {
+		t.Errorf("nobody's connect to the endpoint: %s; want ok", got["connect 127.0.0.1"])
+	}
+	ln.Close()
+
+	// A private port guarded beside it keeps its owner's rule; the endpoint's release
+	// leaves that one alone.
+	private := freePort(t)
+	if err := f.Guard("srv", uint16(private), int(pg.Uid)); err != nil {
+		t.Fatal(err)
+	}
+	f.ReleaseEndpoint("ep")
+	if reservedPortsHold(t, port) {
+		t.Errorf("port %d still reserved after ReleaseEndpoint", port)
+	}
+	if got, _ := runAttacks(t, as(nobody), 0, port, "bind 127.0.0.1"); got["bind 127.0.0.1"] != "ok" {
+		t.Errorf("nobody after ReleaseEndpoint: %s; want ok", got["bind 127.0.0.1"])
+	}
+	if got, _ := runAttacks(t, as(pg), 0, private, "bind 127.0.0.1"); got["bind 127.0.0.1"] != "ok" {
+		t.Errorf("postgres, the private port's owner: %s; want ok", got["bind 127.0.0.1"])
+	}
+	if got, _ := runAttacks(t, as(nobody), 0, private, "bind 127.0.0.1"); got["bind 127.0.0.1"] != "EPERM" {
+		t.Errorf("nobody on the private port: %s; want EPERM", got["bind 127.0.0.1"])
+	}
+}
+
+// TestPinnedFenceKeepsEndpointPortsAcrossARestart: a fence left pinned (Leave) keeps the
+// endpoint ports from other accounts while no process owns it; the next one takes them
+// on, keeps those it names again and lets go of the others at ReleaseUnclaimed.
+func TestPinnedFenceKeepsEndpointPortsAcrossARestart(t *testing.T) {
+	openFence(t)
+	nobody := lookupAccount(t, "nobody")
+	dir := pinDir(t)
+	kept, gone := freePort(t), freePort(t)
+	first, err := OpenFence(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := first.GuardEndpoint("kept", uint16(kept)); err != nil {
+		t.Fatal(err)
+	}
+	if err := first.GuardEndpoint("gone", uint16(gone)); err != nil {
+		t.Fatal(err)
+	}
+	first.Leave()
+	for _, port := range []int{kept, gone} {
+		if got, _ := runAttacks(t, as(nobody), 0, port, "bind 127.0.0.1"); got["bind 127.0.0.1"] != "EPERM" {
+			t.Errorf("with no process owning the fence, nobody's bind of %d: %s; want EPERM", port, got["bind 127.0.0.1"])
+		}
+		if !reservedPortsHold(t, port) {
+			t.Errorf("port %d not reserved after Leave", port)
+		}
+	}
+
+	f, err := OpenFence(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := f.GuardEndpoint("kept", uint16(kept)); err != nil {
+		t.Fatal(err)
+	}
+	if n := f.EndpointBindsRefused("kept"); n != 1 {
+		t.Errorf("taken on: %d binds refused; want the one refused while no process owned it", n)
+	}
+	if released := f.ReleaseUnclaimed(); len(released) != 1 || int(released[0]) != gone {
+		t.Errorf("released %v; want [%d]", released, gone)
+	}
+	if got, _ := runAttacks(t, as(nobody), 0, gone, "bind 127.0.0.1"); got["bind 127.0.0.1"] != "ok" {
+		t.Errorf("the released endpoint port: %s; want ok", got["bind 127.0.0.1"])
+	}
+	if reservedPortsHold(t, gone) {
+		t.Errorf("released port %d still reserved", gone)
+	}
+	if got, _ := runAttacks(t, as(nobody), 0, kept, "bind 127.0.0.1"); got["bind 127.0.0.1"] != "EPERM" {
+		t.Errorf("the endpoint port named again: %s; want EPERM", got["bind 127.0.0.1"])
+	}
+	f.Close()
+	if got, _ := runAttacks(t, as(nobody), 0, kept, "bind 127.0.0.1"); got["bind 127.0.0.1"] != "ok" {
+		t.Errorf("after Close: %s; want ok", got["bind 127.0.0.1"])
+	}
+	if reservedPortsHold(t, kept) {
+		t.Errorf("port %d still reserved after Close", kept)
+	}
+}
+
 func TestPortListsReadAndWriteAsTheSysctlDoes(t *testing.T) {
 	set, err := parsePortList("8080,9000-9002,40000\n")
 	if err != nil {

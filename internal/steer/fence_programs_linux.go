@@ -61,7 +61,10 @@ const (
 //
 // A bind of a guarded port is refused unless the caller's uid is 0 or the server's own
 // (its entry in owners; with none, anyone may bind): no local process takes the port
-// while the server is down, to answer the relay's dial in its place.
+// while the server is down, to answer the relay's dial in its place. A bind of an
+// endpoint's port (in endpoints; connects there are the clients') is refused unless the
+// caller's uid is 0: no local process takes it while serve is away, to answer the
+// endpoint's clients in its place.
 //
 // A refusal is counted in the port's entry and reported on the ring buffer with who
 // tried.
@@ -74,8 +77,9 @@ func fenceProgram(m *fenceMaps, family int32, call int32) asm.Instructions {
 	} else {
 		addr = copyWords(addrUserIP6, 4, stackRefusal+24)
 	}
-	var relay, owner asm.Instructions
+	var relay, owner, endpoint asm.Instructions
 	counter := int16(0)
+	notGuarded := "allow"
 	if call == callConnect {
 		relay = asm.Instructions{
 			asm.LoadMem(asm.R2, asm.R6, addrSk, asm.DWord),
@@ -84,14 +88,28 @@ func fenceProgram(m *fenceMaps, family int32, call int32) asm.Instructions {
 		}
 	} else {
 		counter = 8
+		notGuarded = "endpoint"
 		owner = slices.Concat(
 			lookupElem(m.owners, stackPort),
 			asm.Instructions{
 				asm.JEq.Imm(asm.R0, 0, "allow"),
 				asm.LoadMem(asm.R2, asm.R0, 0, asm.Word),
 				asm.JEq.Reg(asm.R2, asm.R8, "allow"),
+				asm.Ja.Label("refuse"),
 			},
 		)
+		// Not a private port: an endpoint's, which root alone binds.
+		endpoint = slices.Concat(
+			lookupElem(m.endpoints, stackPort),
+			asm.Instructions{
+				asm.JEq.Imm(asm.R0, 0, "allow"),
+				asm.Mov.Reg(asm.R7, asm.R0),
+				asm.FnGetCurrentUidGid.Call(),
+				asm.Mov.Reg32(asm.R8, asm.R0),
+				asm.JEq.Imm(asm.R8, 0, "allow"),
+			},
+		)
+		endpoint[0] = endpoint[0].WithSymbol("endpoint")
 	}
 	return slices.Concat(
 		asm.Instructions{
@@ -104,7 +122,7 @@ func fenceProgram(m *fenceMaps, family int32, call int32) asm.Instructions {
 		},
 		lookupElem(m.ports, stackPort),
 		asm.Instructions{
-			asm.JEq.Imm(asm.R0, 0, "allow"),
+			asm.JEq.Imm(asm.R0, 0, notGuarded),
 			asm.Mov.Reg(asm.R7, asm.R0),
 		},
 		relay,
@@ -114,9 +132,10 @@ func fenceProgram(m *fenceMaps, family int32, call int32) asm.Instructions {
 			asm.JEq.Imm(asm.R8, 0, "allow"),
 		},
 		owner,
+		endpoint,
 		asm.Instructions{
 			// Refused: count it, then tell who it was.
-			asm.Mov.Imm(asm.R2, 1),
+			asm.Mov.Imm(asm.R2, 1).WithSymbol("refuse"),
 			asm.AddAtomic.Mem(asm.R7, asm.R2, asm.DWord, counter),
 			asm.StoreImm(asm.RFP, stackRefusal+4, int64(family), asm.Word),
 			asm.StoreMem(asm.RFP, stackRefusal+8, asm.R8, asm.Word),

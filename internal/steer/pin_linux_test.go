@@ -275,6 +275,66 @@ func TestReleaseUnclaimedForgetsWhatNobodyTookUp(t *testing.T) {
 	}
 }
 
+// A restarted process that does not know an adopted endpoint's server yet changes what
+// it admits with Readmit: the next connection meets the new rules, admitted ones still go
+// to the server the earlier process named, and the endpoint stays adopted until Route.
+func TestReadmitChangesWhatAnAdoptedEndpointAdmits(t *testing.T) {
+	open(t)
+	dir := pinDir(t)
+	srvLn, server := listen(t, "127.0.0.1:0")
+	gwLn, gateway := listen(t, "127.0.0.1:0")
+	ep := netip.MustParseAddrPort(gwLn.Addr().String())
+	srv := Server{PID: os.Getpid(), Addr: netip.MustParseAddrPort(srvLn.Addr().String())}
+	first, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := first.Route("ep", []netip.AddrPort{ep}, srv, []netip.Prefix{netip.MustParsePrefix("127.0.0.2/32")}); err != nil {
+		t.Fatal(err)
+	}
+	first.Leave()
+
+	s, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if ok, err := s.Readmit("other", nil); ok || err != nil {
+		t.Errorf("Readmit of an endpoint nobody adopted: %v %v; want false, nil", ok, err)
+	}
+	if ok, err := s.Readmit("ep", []netip.Prefix{netip.MustParsePrefix("127.0.0.3/32")}); !ok || err != nil {
+		t.Fatalf("Readmit: %v %v", ok, err)
+	}
+	if !s.Adopted("ep") {
+		t.Error(`"ep" no longer adopted after Readmit`)
+	}
+	dialFrom(t, "127.0.0.3", ep.String())
+	if got, _ := arrives(t, server, gateway); got != "server" {
+		t.Fatalf("127.0.0.3, admitted by Readmit, reached the %s", got)
+	}
+	refusedFrom(t, "127.0.0.2", ep.String(), server, gateway)
+	// One ruleset in the kernel: the earlier one is gone.
+	var ak admitKey
+	var one uint32
+	var keys []admitKey
+	for it := s.maps.admit.Iterate(); it.Next(&ak, &one); {
+		keys = append(keys, ak)
+	}
+	if len(keys) != 1 || keys[0].prefix() != netip.MustParsePrefix("127.0.0.3/32") {
+		t.Errorf("admission prefixes in the kernel: %+v; want 127.0.0.3/32 alone", keys)
+	}
+	if err := s.Route("ep", []netip.AddrPort{ep}, srv, []netip.Prefix{netip.MustParsePrefix("127.0.0.2/32")}); err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := s.Readmit("ep", nil); ok {
+		t.Error("Readmit changed an endpoint Route has programmed since")
+	}
+	dialFrom(t, "127.0.0.2", ep.String())
+	if got, _ := arrives(t, server, gateway); got != "server" {
+		t.Fatalf("127.0.0.2, admitted by Route, reached the %s", got)
+	}
+}
+
 // A process killed half-way through a rule change leaves endpoints that disagree, and
 // rulesets or endpoints nobody uses; the next Open keeps what is in force, deletes the
 // rest, and the next Route puts every endpoint on one ruleset again.

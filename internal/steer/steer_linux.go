@@ -487,6 +487,44 @@ func (s *Steering) Adopted(name string) bool {
 	return r != nil && r.adopted
 }
 
+// Readmit changes what an adopted endpoint (see Adopted) admits and leaves where its
+// admitted connections go as the earlier serve left them: a restarted serve that does not
+// know the endpoint's server yet applies a rule changed meanwhile to the next connection.
+// It reports false, changing nothing, for an endpoint that is not adopted: Route and Refuse
+// program those. The endpoint stays adopted.
+func (s *Steering) Readmit(name string, admit []netip.Prefix) (bool, error) {
+	admit = canonical(admit)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := s.routes[name]
+	if r == nil || !r.adopted {
+		return false, nil
+	}
+	oldRuleset, oldAdmit, err := s.setRuleset(r, admit)
+	if err != nil {
+		return true, err
+	}
+	for _, l := range r.locals {
+		fam, key := endpointKeyOf(l)
+		if err := s.maps.endpoints.Put(key, r.endpointValue(fam)); err != nil {
+			// Some endpoints may still use the old ruleset: the next Route deletes it.
+			if oldRuleset != 0 {
+				if r.stale == nil {
+					r.stale = map[uint32][]netip.Prefix{}
+				}
+				r.stale[oldRuleset] = oldAdmit
+			}
+			return true, fmt.Errorf("steer: endpoint %s: %w", l, err)
+		}
+	}
+	s.deleteRuleset(oldRuleset, oldAdmit)
+	for id, prefixes := range r.stale {
+		s.deleteRuleset(id, prefixes)
+	}
+	r.stale = nil
+	return true, nil
+}
+
 // ReleaseUnclaimed unroutes every endpoint still adopted: what the earlier serve left
 // and this one did not take up.
 func (s *Steering) ReleaseUnclaimed() []string {

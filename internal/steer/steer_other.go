@@ -31,6 +31,8 @@ func (*Steering) Leave()                     {}
 func (*Steering) Adopted(string) bool        { return false }
 func (*Steering) ReleaseUnclaimed() []string { return nil }
 
+func (*Steering) Readmit(string, []netip.Prefix) (bool, error) { return false, nil }
+
 func (*Steering) Route(string, []netip.AddrPort, Server, []netip.Prefix) error {
 	return errors.New("steer: needs Linux")
 }
@@ -51,6 +53,7 @@ type FenceCounts struct{ Connects, Binds uint64 }
 
 type Refusal struct {
 	Name     string
+	Endpoint bool
 	Call     string
 	Addr     netip.AddrPort
 	UID, PID uint32
@@ -65,5 +68,10 @@ func (*Fence) ReleaseUnclaimed() []uint16      { return nil }
 func (*Fence) Close()                          {}
 func (*Fence) Guard(string, uint16, int) error { return errors.New("fence: needs Linux") }
 func (*Fence) Release(string)                  {}
-func (*Fence) Refused(string) FenceCounts      { return FenceCounts{} }
-func (*Fence) Read() (Refusal, error)          { return Refusal{}, ErrFenceClosed }
+func (*Fence) GuardEndpoint(string, ...uint16) error {
+	return errors.New("fence: needs Linux")
+}
+func (*Fence) ReleaseEndpoint(string)             {}
+func (*Fence) EndpointBindsRefused(string) uint64 { return 0 }
+func (*Fence) Refused(string) FenceCounts         { return FenceCounts{} }
+func (*Fence) Read() (Refusal, error)             { return Refusal{}, ErrFenceClosed }

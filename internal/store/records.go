@@ -100,6 +100,25 @@ type Cluster struct {
 
 	// DeletionProtection refuses DeleteDBCluster while set.
 	DeletionProtection bool `json:"deletion_protection,omitempty"`
+
+	// AllocatedStorage is the cluster's storage limit in GiB (CreateDBCluster and
+	// ModifyDBCluster AllocatedStorage); 0 is serve's default limit (StorageLimit).
+	AllocatedStorage int `json:"allocated_storage,omitempty"`
+	// StorageFull, when set, says why the cluster is read-only: it reached its storage
+	// limit. Serve's storage watch sets and clears it; the servers follow.
+	StorageFull string `json:"storage_full,omitempty"`
+}
+
+// DefaultStorageLimit is a cluster's storage limit when neither AllocatedStorage nor
+// serve's --default-storage-limit sets one: 20 GiB, RDS's default allocated storage.
+const DefaultStorageLimit = 20 << 30
+
+// StorageLimit is the cluster's storage limit in bytes, def where it has none of its own.
+func (c Cluster) StorageLimit(def int64) int64 {
+	if c.AllocatedStorage > 0 {
+		return int64(c.AllocatedStorage) << 30
+	}
+	return def
 }
 
 // Tag is a resource tag: RDS resources and IAM entities alike.
@@ -450,7 +469,7 @@ func (s *Store) MarkClusterDeleting(ctx context.Context, id string, refuse func(
 		if err := refuse(*c, members); err != nil {
 			return err
 		}
-		c.Status = StatusDeleting
+		c.SetStatus(StatusDeleting)
 		return nil
 	})
 }

@@ -76,10 +76,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	}
 	// synchronous=FULL: an acknowledged API call survives a kill -9 or power loss.
 	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_txlock=immediate"
-	db, err := sql.Open("sqlite", dsn)
-	if err != nil {
-		return nil, err
-	}
+	db := sql.OpenDB(persistentWAL(dsn))
 	db.SetMaxOpenConns(1) // one writer; SQLite serialises anyway, this avoids SQLITE_BUSY
 	s := &Store{db: db}
 	if err := s.migrate(ctx); err != nil {
@@ -106,6 +103,9 @@ func (s *Store) migrate(ctx context.Context) error {
 		if _, err := tx.ExecContext(ctx, migrations[i]); err != nil {
 			return fmt.Errorf("store: migration %d: %w", i+1, err)
 		}
+	}
+	if version == len(migrations) {
+		return nil // nothing to write: a start on a full volume reads only
 	}
 	if _, err := tx.ExecContext(ctx, fmt.Sprintf(`PRAGMA user_version = %d`, len(migrations))); err != nil {
 		return err

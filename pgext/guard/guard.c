@@ -111,6 +111,9 @@
  * 7. Stored secrets (password verifiers, user-mapping options, subscription
  *    connection strings) are read by superusers only: secrets.c.
  *
+ * 8. borealis.read_only (storage-full): no writes but those that free
+ *    space: readonly.c.
+ *
  * Role specifications CURRENT_USER, CURRENT_ROLE, SESSION_USER, PUBLIC and
  * names that do not exist are resolved without raising errors: whatever the
  * guard does not recognise is left to PostgreSQL and its usual errors.
@@ -1183,4 +1186,5 @@ _PG_init(void)
 	guard_log_init();
 	guard_ext_init();
 	secrets_init();
+	guard_read_only_init();
 }

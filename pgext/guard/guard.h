@@ -44,4 +44,7 @@ extern PlannedStmt *check_delegation(PlannedStmt *pstmt, bool *readOnlyTree);
 /* secrets.c: stored secrets stay with superusers */
 extern void secrets_init(void);
 
+/* readonly.c: borealis.read_only, the storage-full switch */
+extern void guard_read_only_init(void);
+
 #endif							/* GUARD_H */

@@ -237,6 +237,15 @@ func TestConsoleManagesAClusterForAnIAMUser(t *testing.T) {
 	if !strings.HasPrefix(endpoint, "webconsole.cluster-") || !strings.Contains(psql, "sslmode=verify-full") || !strings.Contains(psql, endpoint) {
 		t.Fatalf("endpoint %q, psql %q\n%s", endpoint, psql, detail)
 	}
+	// serve answers DNS here: the line connects by the name; hostaddr only in the one for a
+	// host whose resolver does not ask serve.
+	viaAddr, err := get(b, chromedp.Text(css(`#psql-hostaddr`)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(psql, "hostaddr") || !strings.Contains(viaAddr, "hostaddr=127.0.0.1") || !strings.Contains(viaAddr, endpoint) {
+		t.Fatalf("psql %q, with hostaddr %q", psql, viaAddr)
+	}
 	screenshot(t, b, "database-detail")
 
 	// The cluster's security group: add an inbound rule.
