@@ -78,7 +78,7 @@ func renderConf(s Spec) string {
 	b.WriteString("# postgresql.conf includes this file last.\n\n# Defaults and parameter group\n")
 	writeSettings(&b, merged)
 	b.WriteString("\n# Managed by Borealis\n")
-	writeSettings(&b, map[string]string{
+	managed := map[string]string{
 		"listen_addresses":        strings.Trim(s.ListenAddr+","+s.ListenIPv6, ","),
 		"port":                    strconv.Itoa(s.Port),
 		"unix_socket_directories": s.SocketDir,
@@ -91,7 +91,13 @@ func renderConf(s Spec) string {
 		"logging_collector":       "off",
 		"log_destination":         "stderr",
 		readOnlySetting:           onOff(s.ReadOnly),
-	})
+	}
+	if s.ReadOnly {
+		// SELECTs still run, and one sorting more than work_mem writes temporary files on
+		// the volume: none while storage-full.
+		managed["temp_file_limit"] = "0"
+	}
+	writeSettings(&b, managed)
 	return b.String()
 }
 
