@@ -15,6 +15,7 @@ import (
 	"time"
 
 	mdns "github.com/miekg/dns"
+	"golang.org/x/net/netutil"
 )
 
 // Names is where the server reads, at each query, which endpoint names exist, so that a
@@ -49,6 +50,11 @@ const maxInFlight = 64
 // maxUDPSize is the largest UDP answer, whatever EDNS buffer a client offers (the DNS flag
 // day 2020 figure: no fragments).
 const maxUDPSize = 1232
+
+// maxTCPConns bounds the TCP connections served at once: each holds a descriptor of
+// serve's (which the API needs too) for minutes if its client keeps asking. Past it,
+// connections wait in the kernel's queue; UDP is not held up.
+const maxTCPConns = 256
 
 // lookupTimeout bounds one query's read of the store.
 const lookupTimeout = 2 * time.Second
@@ -260,7 +266,7 @@ func Start(h *Handler, pc net.PacketConn, ln net.Listener, log *slog.Logger) *Se
 	}
 	s := &Server{
 		udp:  &mdns.Server{PacketConn: pc, Handler: h, UDPSize: maxUDPSize},
-		tcp:  &mdns.Server{Listener: ln, Handler: h, MaxTCPQueries: 128},
+		tcp:  &mdns.Server{Listener: netutil.LimitListener(ln, maxTCPConns), Handler: h, MaxTCPQueries: 128},
 		addr: pc.LocalAddr().String(),
 	}
 	for _, srv := range []*mdns.Server{s.udp, s.tcp} {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"net/netip"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -396,4 +397,39 @@ func TestListenGivesUDPAndTCPOnePort(t *testing.T) {
 	if _, _, err := Listen("localhost:53"); err == nil {
 		t.Error("a host name was accepted")
 	}
+}
+
+// TestTCPConnectionsAreCapped: a local process opening connections to the DNS port by the
+// thousand (each may stay open for minutes, a query every few seconds) does not take a
+// descriptor of serve's for each: past maxTCPConns they wait in the kernel's queue, and
+// UDP still answers.
+func TestTCPConnectionsAreCapped(t *testing.T) {
+	addr := serve(t, &names{})
+	fds := func() int {
+		ents, err := os.ReadDir("/proc/self/fd")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(ents)
+	}
+	before := fds()
+	const extra = 300
+	var conns []net.Conn
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	for range maxTCPConns + extra {
+		c, err := net.DialTimeout("tcp", addr, 2*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, c)
+	}
+	time.Sleep(500 * time.Millisecond) // for the server to accept what it will
+	if served := fds() - before - len(conns); served > maxTCPConns+5 {
+		t.Errorf("%d client connections took %d descriptors of the server's; want at most %d", len(conns), served, maxTCPConns)
+	}
+	ask(t, "udp", addr, query(zone, mdns.TypeSOA))
 }

@@ -213,13 +213,22 @@ func (l *Local) stopOrphan(ctx context.Context, under string, pid int, name stri
 		return Orphan{}, nil // gone meanwhile
 	}
 	dir, err := os.Readlink("/proc/" + strconv.Itoa(pid) + "/cwd")
+	// The directory itself, not its name: the account owns it and could put a symlink
+	// in its place (to another tenant's data directory) once the checks below are done.
+	cwd, cerr := unix.Open("/proc/"+strconv.Itoa(pid)+"/cwd", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if cerr != nil {
+		cwd = -1
+	} else {
+		defer unix.Close(cwd)
+	}
 	owner, _ := procEnv(pid, envOwner)
 	uid, _ := procUIDOf(pid)
+	var st unix.Stat_t
 	var dirUID uint32 = 0
-	if fi, serr := os.Lstat(dir); serr == nil && fi.IsDir() {
-		dirUID = fi.Sys().(*syscall.Stat_t).Uid
+	if cerr == nil && unix.Fstat(cwd, &st) == nil {
+		dirUID = st.Uid
 	}
-	if n, _ := procEnv(pid, envInstance); err != nil || n != name || owner != l.owner || !alive(pid) ||
+	if n, _ := procEnv(pid, envInstance); err != nil || cerr != nil || n != name || owner != l.owner || !alive(pid) ||
 		!strings.HasPrefix(dir, under+"/") || uid == 0 || dirUID != uid {
 		unix.Close(fd)
 		l.log.Warn("not stopping a process that claims to be a server of Borealis", "pid", pid, "instance", name, "cwd", dir, "uid", uid)
@@ -237,8 +246,47 @@ func (l *Local) stopOrphan(ctx context.Context, under string, pid int, name stri
 	p := &proc{pidfd: fd, pid: pid, done: make(chan struct{})}
 	p.stopping.Store(true)
 	go l.watch(name, nil, p)
-	if err := l.stopProc(ctx, nil, Spec{Name: name, DataDir: dir}, p); err != nil {
+	// No DataDir: stopStrays would go by the name.
+	if err := l.stopProc(ctx, nil, Spec{Name: name}, p); err != nil {
+		return Orphan{}, err
+	}
+	if err := l.stopOrphanStrays(ctx, name, cwd, st, uid); err != nil {
 		return Orphan{}, err
 	}
 	return Orphan{Name: name, DataDir: dir, PID: pid}, nil
+}
+
+// stopOrphanStrays does for a stopped orphan what stopStrays does for a data directory,
+// on the directory the orphan worked in (dirfd, st) and its account's processes only: its
+// backends left running are stopped and its postmaster.pid removed.
+func (l *Local) stopOrphanStrays(ctx context.Context, name string, dirfd int, st unix.Stat_t, uid uint32) error {
+	in := func() []int {
+		var out []int
+		ents, _ := os.ReadDir("/proc")
+		for _, e := range ents {
+			pid, err := strconv.Atoi(e.Name())
+			if err != nil || !isPostgres(pid) || !alive(pid) {
+				continue
+			}
+			var cst unix.Stat_t
+			if u, ok := procUIDOf(pid); !ok || u != uid || unix.Stat("/proc/"+e.Name()+"/cwd", &cst) != nil ||
+				cst.Dev != st.Dev || cst.Ino != st.Ino {
+				continue
+			}
+			out = append(out, pid)
+		}
+		return out
+	}
+	for _, pid := range in() {
+		l.log.Warn("stopping an orphaned postgres backend", "instance", name, "pid", pid)
+		l.terminate(ctx, pid, []syscall.Signal{syscall.SIGQUIT, syscall.SIGKILL},
+			[]time.Duration{5 * time.Second, 5 * time.Second})
+	}
+	if left := in(); len(left) > 0 {
+		return fmt.Errorf("engine: %s: postgres process %d did not exit", name, left[0])
+	}
+	if err := unix.Unlinkat(dirfd, pidFile, 0); err != nil && !errors.Is(err, unix.ENOENT) {
+		return fmt.Errorf("engine: %s: removing %s: %w", name, pidFile, err)
+	}
+	return nil
 }

@@ -432,3 +432,96 @@ func TestStopOrphansIgnoresImpostors(t *testing.T) {
 		}
 	}
 }
+
+// TestStopOrphansDirectorySwappedAfterCheck: an impostor in a directory of its own account
+// below the one given (a tenant's data directory, say) that, when told to stop, puts a
+// symlink in place of its working directory does not make StopOrphans signal the
+// processes, or remove the postmaster.pid, where the symlink points: another tenant's
+// server, here a root process.
+func TestStopOrphansDirectorySwappedAfterCheck(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: the impostor runs as another account")
+	}
+	a, _, err := lookupAccount("postgres")
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := testRoot(t)
+	copyAs := func(dir, src string) string {
+		t.Helper()
+		p, err := exec.LookPath(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dst := filepath.Join(root, dir, "postgres")
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(dst, b, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		return dst
+	}
+	sleepPG, shPG := copyAs("bin1", "sleep"), copyAs("bin2", "sh")
+
+	// The victim: a "postgres" of root's outside the directory given.
+	victimDir := filepath.Join(root, "victim")
+	if err := os.MkdirAll(victimDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(victimDir, pidFile), []byte("1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	victim := exec.Command(sleepPG, "60")
+	victim.Dir = victimDir
+	if err := victim.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { victim.Process.Kill(); victim.Wait() })
+
+	// The impostor: the tenant's account, in a directory of its own below under.
+	under := filepath.Join(root, "clusters")
+	data := filepath.Join(under, "vol", "data")
+	sub := filepath.Join(data, "sub")
+	if err := os.MkdirAll(sub, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []string{data, sub} {
+		if err := os.Chown(d, int(a.uid), int(a.gid)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l, err := NewLocal(nil, Options{Owner: root})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close(context.Background()) })
+	script := fmt.Sprintf(`trap 'cd %s && mv sub sub.old && ln -s %s sub; exit 0' INT; : >%s/trapped; while :; do sleep 0.05; done`, data, victimDir, data)
+	imp := exec.Command(shPG, "-c", script)
+	imp.Dir = sub
+	imp.Env = []string{"PATH=/usr/bin:/bin", envInstance + "=gone", envOwner + "=" + root}
+	imp.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: a.uid, Gid: a.gid}}
+	if err := imp.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { imp.Process.Kill() })
+	for _, err := os.Stat(filepath.Join(data, "trapped")); err != nil; _, err = os.Stat(filepath.Join(data, "trapped")) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	go imp.Wait() // reap it: a zombie is not gone for the pidfd watch
+
+	l.StopOrphans(ctxT(t), under, nil)
+	if fi, err := os.Lstat(sub); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		t.Fatalf("the impostor did not swap its directory (%v): the test proves nothing", err)
+	}
+	if !alive(victim.Process.Pid) {
+		t.Error("the process where the swapped directory points was signalled")
+	}
+	if _, err := os.Stat(filepath.Join(victimDir, pidFile)); err != nil {
+		t.Errorf("postmaster.pid where the swapped directory points removed: %v", err)
+	}
+}

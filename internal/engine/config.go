@@ -102,6 +102,11 @@ func renderConf(s Spec) string {
 		own["primary_conninfo"] = primaryConninfo(s)
 		own["hot_standby"] = "on"
 	}
+	if s.ReadOnly {
+		// SELECTs still run, and one sorting more than work_mem writes temporary files on
+		// the volume: none while storage-full.
+		own["temp_file_limit"] = "0"
+	}
 	writeSettings(&b, own)
 	return b.String()
 }

@@ -176,10 +176,24 @@ func (l *Local) prepareTenantSocketDir(a account, dir string) error {
 			return fmt.Errorf("engine: socket directory %s belongs to uid %d; the server needs one of its own (owned by %s)", dir, uid, a.name)
 		}
 	}
-	if err := os.Lchown(dir, int(a.uid), int(a.gid)); err != nil {
+	// Through a descriptor of the directory itself: in a sticky directory (/tmp) its owner
+	// may rename it away and put a symlink in its place since the checks above.
+	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("engine: socket directory %s: %w", dir, err)
+	}
+	defer unix.Close(fd)
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
 		return fmt.Errorf("engine: %w", err)
 	}
-	if err := os.Chmod(dir, 0o700); err != nil {
+	if st.Uid != a.uid && st.Uid != 0 {
+		return fmt.Errorf("engine: socket directory %s belongs to uid %d; the server needs one of its own (owned by %s)", dir, st.Uid, a.name)
+	}
+	if err := unix.Fchown(fd, int(a.uid), int(a.gid)); err != nil {
+		return fmt.Errorf("engine: %w", err)
+	}
+	if err := unix.Fchmod(fd, 0o700); err != nil {
 		return fmt.Errorf("engine: %w", err)
 	}
 	return nil

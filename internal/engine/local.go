@@ -797,10 +797,14 @@ func (l *Local) Reload(ctx context.Context, s Spec) error {
 }
 
 // cancelWriters cancels the statements of sessions, but superusers', whose transaction
-// has written (it has a transaction id).
+// has written (it has a transaction id) or that write temporary files (named
+// pgsql_tmpPID..., the PID of the session, a parallel query's leader's too).
 const cancelWriters = `SELECT pg_catalog.pg_cancel_backend(a.pid) FROM pg_catalog.pg_stat_activity a
 	JOIN pg_catalog.pg_roles r ON r.oid = a.usesysid
-	WHERE a.backend_type = 'client backend' AND a.state = 'active' AND a.backend_xid IS NOT NULL
+	WHERE a.backend_type = 'client backend' AND a.state = 'active'
+	AND (a.backend_xid IS NOT NULL OR a.pid IN (
+		SELECT pg_catalog.substring(f, '^pgsql_tmp([0-9]+)')::int
+		FROM pg_catalog.pg_ls_dir('base/pgsql_tmp', true, false) f WHERE f ~ '^pgsql_tmp[0-9]+'))
 	AND NOT r.rolsuper AND a.pid <> pg_catalog.pg_backend_pid()`
 
 // reloadProc signals p to re-read its files and waits until it has. It returns the

@@ -22,7 +22,9 @@
  * tables are held too (they take the same volume): ExecutorStart refuses
  * every plan that is not a plain SELECT, ProcessUtility every COPY FROM.
  * NOTIFY and pg_notify() are refused too: their queue (pg_notify) grows on
- * the volume while a listener lags.
+ * the volume while a listener lags. So are pg_logical_emit_message(), which
+ * writes WAL in any transaction, and REINDEX CONCURRENTLY, which leaves its
+ * new index behind when canceled.
  *
  * What frees space stays allowed so the user can recover: DROP (any
  * object), DROP DATABASE and TRUNCATE run with the mode the transaction had
@@ -58,6 +60,7 @@
 #include "catalog/objectaccess.h"
 #include "catalog/pg_largeobject.h"
 #include "catalog/pg_largeobject_metadata.h"
+#include "commands/defrem.h"
 #include "executor/executor.h"
 #include "miscadmin.h"
 #include "nodes/parsenodes.h"
@@ -141,6 +144,27 @@ call_next(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
 		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context, params, queryEnv, dest, qc);
 }
 
+/*
+ * REINDEX CONCURRENTLY builds the new index in transactions of its own: canceled or
+ * failed, it leaves that index (invalid, but written), and a loop of them grows the
+ * volume. The other rewrites (REINDEX, CLUSTER, VACUUM FULL) drop their new files when
+ * they fail.
+ */
+static bool
+reindex_concurrently(ReindexStmt *stmt)
+{
+	ListCell   *lc;
+
+	foreach(lc, stmt->params)
+	{
+		DefElem    *opt = (DefElem *) lfirst(lc);
+
+		if (strcmp(opt->defname, "concurrently") == 0 && defGetBoolean(opt))
+			return true;
+	}
+	return false;
+}
+
 static void
 readonly_ProcessUtility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
 						ProcessUtilityContext context, ParamListInfo params,
@@ -176,6 +200,8 @@ readonly_ProcessUtility(PlannedStmt *pstmt, const char *queryString, bool readOn
 		return;
 	}
 	force();
+	if (IsA(parsetree, ReindexStmt) && reindex_concurrently((ReindexStmt *) parsetree) && applies())
+		PreventCommandIfReadOnly("REINDEX CONCURRENTLY");	/* leaves its new index when canceled */
 	if (IsA(parsetree, CopyStmt) && ((CopyStmt *) parsetree)->is_from && applies())
 		PreventCommandIfReadOnly("COPY FROM");	/* into a temporary table too */
 	if (IsA(parsetree, NotifyStmt) && applies())
@@ -202,6 +228,8 @@ writes_anyway(Oid fn)
 		case F_SETVAL_REGCLASS_INT8:
 		case F_SETVAL_REGCLASS_INT8_BOOL:
 		case F_PG_NOTIFY:		/* the queue grows under pg_notify */
+		case F_PG_LOGICAL_EMIT_MESSAGE_BOOL_TEXT_TEXT:	/* WAL, whatever the mode */
+		case F_PG_LOGICAL_EMIT_MESSAGE_BOOL_TEXT_BYTEA:
 			return true;
 		default:
 			return false;

@@ -98,6 +98,13 @@ func TestReadOnlySwitch(t *testing.T) {
 		{"nextval in a PL/pgSQL expression", "DO $$ DECLARE n bigint; BEGIN n := nextval('ro_seq'); END $$"},
 		{"CREATE DATABASE", "CREATE DATABASE ro_db"},
 		{"materialized view", "CREATE MATERIALIZED VIEW ro_mv AS SELECT 1"},
+		// WAL only, but every byte of it is written to the volume.
+		{"pg_logical_emit_message", "SELECT pg_logical_emit_message(false, 'ro', repeat('x', 100000))"},
+		{"pg_logical_emit_message (bytea)", "SELECT pg_logical_emit_message(true, 'ro', '\\x00'::bytea)"},
+		// Canceled or failed, it leaves its new index behind (invalid, but full size): a
+		// loop of them fills the volume.
+		{"REINDEX CONCURRENTLY", "REINDEX INDEX CONCURRENTLY ro_big_i"},
+		{"REINDEX TABLE CONCURRENTLY", "REINDEX (VERBOSE) TABLE CONCURRENTLY ro_big"},
 	}
 	for _, r := range refused {
 		_, err := m.Exec(ctxT(t), r.sql)
