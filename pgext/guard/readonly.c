@@ -23,13 +23,13 @@
  * every plan that is not a plain SELECT, ProcessUtility every COPY FROM.
  * NOTIFY and pg_notify() are refused too: their queue (pg_notify) grows on
  * the volume while a listener lags. So are pg_logical_emit_message(), which
- * writes WAL in any transaction, and REINDEX CONCURRENTLY, which leaves its
- * new index behind when canceled.
+ * writes WAL in any transaction, and the rewrites (REINDEX, CLUSTER, VACUUM
+ * FULL), which write a new copy of what they rebuild first.
  *
  * What frees space stays allowed so the user can recover: DROP (any
  * object), DROP DATABASE and TRUNCATE run with the mode the transaction had
- * before the guard set it; VACUUM (and ANALYZE, CLUSTER, REINDEX) are
- * already allowed in read-only transactions. Anything such a statement runs
+ * before the guard set it; plain VACUUM and ANALYZE are already allowed in
+ * read-only transactions. Anything such a statement runs
  * (a TRUNCATE trigger) goes through ExecutorStart and is read-only again.
  *
  * The switch is PGC_SIGHUP: only the server configuration sets it (serve,
@@ -144,25 +144,40 @@ call_next(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
 		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context, params, queryEnv, dest, qc);
 }
 
-/*
- * REINDEX CONCURRENTLY builds the new index in transactions of its own: canceled or
- * failed, it leaves that index (invalid, but written), and a loop of them grows the
- * volume. The other rewrites (REINDEX, CLUSTER, VACUUM FULL) drop their new files when
- * they fail.
- */
+/* has_option says whether a utility statement's option list turns option name on. */
 static bool
-reindex_concurrently(ReindexStmt *stmt)
+has_option(List *params, const char *name)
 {
 	ListCell   *lc;
 
-	foreach(lc, stmt->params)
+	foreach(lc, params)
 	{
 		DefElem    *opt = (DefElem *) lfirst(lc);
 
-		if (strcmp(opt->defname, "concurrently") == 0 && defGetBoolean(opt))
+		if (strcmp(opt->defname, name) == 0 && defGetBoolean(opt))
 			return true;
 	}
 	return false;
+}
+
+/*
+ * The rewrites: REINDEX, CLUSTER and VACUUM FULL write a whole new copy of what they
+ * rebuild before the old one goes, so at the limit each takes the size of a table or an
+ * index more of the volume the others share (and REINDEX CONCURRENTLY, canceled, leaves
+ * its copy behind). PostgreSQL allows them in read-only transactions; storage-full
+ * does not. Plain VACUUM frees space in place and stays allowed.
+ */
+static const char *
+rewrite(Node *parsetree)
+{
+	if (IsA(parsetree, ReindexStmt))
+		return has_option(((ReindexStmt *) parsetree)->params, "concurrently") ? "REINDEX CONCURRENTLY" : "REINDEX";
+	if (IsA(parsetree, ClusterStmt))
+		return "CLUSTER";
+	if (IsA(parsetree, VacuumStmt) && ((VacuumStmt *) parsetree)->is_vacuumcmd &&
+		has_option(((VacuumStmt *) parsetree)->options, "full"))
+		return "VACUUM FULL";
+	return NULL;
 }
 
 static void
@@ -200,8 +215,8 @@ readonly_ProcessUtility(PlannedStmt *pstmt, const char *queryString, bool readOn
 		return;
 	}
 	force();
-	if (IsA(parsetree, ReindexStmt) && reindex_concurrently((ReindexStmt *) parsetree) && applies())
-		PreventCommandIfReadOnly("REINDEX CONCURRENTLY");	/* leaves its new index when canceled */
+	if (rewrite(parsetree) != NULL && applies())
+		PreventCommandIfReadOnly(rewrite(parsetree));	/* a new copy on the volume */
 	if (IsA(parsetree, CopyStmt) && ((CopyStmt *) parsetree)->is_from && applies())
 		PreventCommandIfReadOnly("COPY FROM");	/* into a temporary table too */
 	if (IsA(parsetree, NotifyStmt) && applies())

@@ -105,6 +105,12 @@ func TestReadOnlySwitch(t *testing.T) {
 		// loop of them fills the volume.
 		{"REINDEX CONCURRENTLY", "REINDEX INDEX CONCURRENTLY ro_big_i"},
 		{"REINDEX TABLE CONCURRENTLY", "REINDEX (VERBOSE) TABLE CONCURRENTLY ro_big"},
+		// The other rewrites take a table's or an index's size more before the old goes.
+		{"REINDEX", "REINDEX INDEX ro_big_i"},
+		{"CLUSTER", "CLUSTER ro_big USING ro_big_i"},
+		{"VACUUM FULL", "VACUUM FULL ro_big"},
+		{"VACUUM (FULL)", "VACUUM (FULL, ANALYZE) ro_big"},
+		{"VACUUM (FULL true)", "VACUUM (FULL true) ro_big"},
 	}
 	for _, r := range refused {
 		_, err := m.Exec(ctxT(t), r.sql)
@@ -171,6 +177,7 @@ func TestReadOnlySwitch(t *testing.T) {
 		"DROP TABLE ro_big",
 		"DROP SCHEMA ro_schema CASCADE",
 		"VACUUM ro_t",
+		"VACUUM (FULL false) ro_t",
 		"ANALYZE ro_t",
 	} {
 		mustExec(t, m, q)
