@@ -31,13 +31,16 @@ type clusterView struct {
 		VpcSecurityGroupId string
 		Status             string
 	} `xml:"VpcSecurityGroups>VpcSecurityGroupMembership"`
-	Members []struct {
-		DBInstanceIdentifier          string
-		IsClusterWriter               bool
-		DBClusterParameterGroupStatus string
-	} `xml:"DBClusterMembers>DBClusterMember"`
-	StatusInfos []statusInfo   `xml:"StatusInfos>DBClusterStatusInfo"`
-	Instances   []instanceView `xml:"-"`
+	Members     []clusterMember `xml:"DBClusterMembers>DBClusterMember"`
+	StatusInfos []statusInfo    `xml:"StatusInfos>DBClusterStatusInfo"`
+	Instances   []instanceView  `xml:"-"`
+}
+
+type clusterMember struct {
+	DBInstanceIdentifier          string
+	IsClusterWriter               bool
+	DBClusterParameterGroupStatus string
+	PromotionTier                 int
 }
 
 // statusInfo says why a cluster or an instance has a status serve set (a server that
@@ -74,6 +77,7 @@ type instanceView struct {
 	DBInstanceStatus        string
 	DBClusterIdentifier     string
 	CACertificateIdentifier string
+	PromotionTier           int
 	Endpoint                struct {
 		Address string
 		Port    int
@@ -109,6 +113,22 @@ func (c clusterView) IsWriter(id string) bool {
 	return false
 }
 
+// HasWriter reports whether the cluster has a writer: an instance added then is a reader.
+func (c clusterView) HasWriter() bool {
+	return slices.ContainsFunc(c.Members, func(m clusterMember) bool { return m.IsClusterWriter })
+}
+
+// Readers are the cluster's instances that are not its writer, the failover targets.
+func (c clusterView) Readers() []instanceView {
+	var out []instanceView
+	for _, i := range c.Instances {
+		if !c.IsWriter(i.DBInstanceIdentifier) {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
 // Changing reports whether the cluster or one of its instances is between states. A
 // failure status (incompatible-parameters, ...) is settled: it stays until the user fixes
 // something, perhaps with this page's forms, which a reload would wipe.
@@ -132,6 +152,7 @@ func (c *Console) databaseRoutes(m *http.ServeMux) {
 	m.HandleFunc("POST /console/databases/{id}/delete", c.signedIn(c.deleteDatabase))
 	m.HandleFunc("POST /console/databases/{id}/instances", c.signedIn(c.addInstance))
 	m.HandleFunc("POST /console/databases/{id}/modify", c.signedIn(c.modifyDatabase))
+	m.HandleFunc("POST /console/databases/{id}/failover", c.signedIn(c.failoverDatabase))
 	m.HandleFunc("POST /console/instances/{id}/reboot", c.signedIn(c.rebootInstance))
 	m.HandleFunc("POST /console/instances/{id}/delete", c.signedIn(c.deleteInstance))
 }
@@ -184,24 +205,25 @@ func (c *Console) databases(w http.ResponseWriter, r *http.Request) {
 	c.render(w, r, http.StatusOK, "databases.html", p)
 }
 
-// connectLines are the psql command lines the cluster page shows for its writer endpoint,
-// each verifying the server certificate against the endpoint name with the trust bundle:
+// connectLines are the psql command lines the cluster page shows for an endpoint (the
+// writer's, the reader's), each verifying the server certificate against the endpoint name with the trust bundle:
 // ByName for a host whose resolver asks serve for endpoint names, WithHostaddr for one
 // whose resolver does not (the README's "Names that resolve" says how to point it there).
 type connectLines struct {
+	ID                   string // the page element's, psql for the cluster endpoint
 	ByName, WithHostaddr string
 }
 
-func (c *Console) connectLines(cl clusterView) connectLines {
+func (c *Console) connectLines(cl clusterView, id, endpoint string) connectLines {
 	db := cl.DatabaseName
 	if db == "" {
 		db = "postgres"
 	}
 	line := func(hostaddr string) string {
 		return fmt.Sprintf(`psql "host=%s%s port=%d dbname=%s user=%s sslmode=verify-full sslrootcert=global-bundle.pem"`,
-			cl.Endpoint, hostaddr, cl.Port, db, cl.MasterUsername)
+			endpoint, hostaddr, cl.Port, db, cl.MasterUsername)
 	}
-	var out connectLines
+	out := connectLines{ID: id}
 	if c.cfg.NamesResolve || c.cfg.EndpointHostaddr == "" {
 		out.ByName = line("")
 	}
@@ -212,11 +234,13 @@ func (c *Console) connectLines(cl clusterView) connectLines {
 }
 
 type databaseData struct {
-	Cluster     clusterView
-	Connect     connectLines
-	BundlePath  string
-	Groups      []groupView
-	ParamGroups []paramGroupView
+	Cluster       clusterView
+	Connect       connectLines // the cluster (writer) endpoint
+	ReaderConnect connectLines // the reader endpoint
+	Classes       []string
+	BundlePath    string
+	Groups        []groupView
+	ParamGroups   []paramGroupView
 }
 
 func (c *Console) database(w http.ResponseWriter, r *http.Request) {
@@ -228,7 +252,11 @@ func (c *Console) database(w http.ResponseWriter, r *http.Request) {
 		c.render(w, r, awsStatus(err), "database.html", p)
 		return
 	}
-	d := databaseData{Cluster: clusters[0], Connect: c.connectLines(clusters[0]), BundlePath: c.cfg.BundlePath}
+	cl := clusters[0]
+	d := databaseData{Cluster: cl, Connect: c.connectLines(cl, "psql", cl.Endpoint), Classes: instanceClasses, BundlePath: c.cfg.BundlePath}
+	if cl.ReaderEndpoint != "" {
+		d.ReaderConnect = c.connectLines(cl, "psql-reader", cl.ReaderEndpoint)
+	}
 	if d.Cluster.Changing() {
 		p.Refresh = 5
 	}
@@ -323,6 +351,8 @@ func (c *Console) undoCreate(r *http.Request, id string, protected bool) error {
 	return c.call(r, "rds", "DeleteDBCluster", url.Values{"DBClusterIdentifier": {id}, "SkipFinalSnapshot": {"true"}}, nil)
 }
 
+// addInstance adds an instance to a cluster: a reader when it has a writer (RDS decides).
+// The promotion tier, when given, is checked by CreateDBInstance as from the API.
 func (c *Console) addInstance(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	v := url.Values{
@@ -331,7 +361,23 @@ func (c *Console) addInstance(w http.ResponseWriter, r *http.Request) {
 		"DBInstanceClass":      {r.PostFormValue("class")},
 		"Engine":               {"aurora-postgresql"},
 	}
+	if tier := strings.TrimSpace(r.PostFormValue("promotion_tier")); tier != "" {
+		v.Set("PromotionTier", tier)
+	}
 	c.act(w, r, "/console/databases/"+url.PathEscape(id), "rds", "CreateDBInstance", v, "Creating instance "+v.Get("DBInstanceIdentifier")+".")
+}
+
+// failoverDatabase moves the cluster's writer to the target reader, or to the one RDS
+// chooses (lowest promotion tier) when none is named.
+func (c *Console) failoverDatabase(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	v := url.Values{"DBClusterIdentifier": {id}}
+	done := "Failing over " + id + "."
+	if target := r.PostFormValue("target"); target != "" {
+		v.Set("TargetDBInstanceIdentifier", target)
+		done = "Failing over " + id + " to " + target + "."
+	}
+	c.act(w, r, "/console/databases/"+url.PathEscape(id), "rds", "FailoverDBCluster", v, done)
 }
 
 // modifyDatabase changes a cluster's security groups, parameter group or deletion

@@ -18,6 +18,7 @@ import (
 // console runs, as RDS does for deletion protection.
 type fakeRDS struct {
 	protected bool
+	reader    bool // the cluster also has a reader, prod-r1 (tier 0)
 	calls     []string         // actions, in order
 	values    []url.Values     // their parameters
 	failOn    map[string]error // actions that fail
@@ -31,13 +32,26 @@ func (f *fakeRDS) call(_ context.Context, _ principal.Principal, _, action strin
 	}
 	switch action {
 	case "DescribeDBClusters":
+		cl := clusterView{DBClusterIdentifier: "prod", Status: "available", DeletionProtection: f.protected,
+			Endpoint: "prod.cluster-abc.borealis.internal", ReaderEndpoint: "prod.cluster-ro-abc.borealis.internal", Port: 5432, MasterUsername: "boss",
+			Members: []clusterMember{{DBInstanceIdentifier: "prod-writer", IsClusterWriter: true, PromotionTier: 1}}}
+		if f.reader {
+			cl.Members = append(cl.Members, clusterMember{DBInstanceIdentifier: "prod-r1", PromotionTier: 0})
+		}
 		return struct {
 			Items []clusterView `xml:"DBClusters>DBCluster"`
-		}{[]clusterView{{DBClusterIdentifier: "prod", Status: "available", DeletionProtection: f.protected}}}, nil
+		}{[]clusterView{cl}}, nil
 	case "DescribeDBInstances":
+		in := []instanceView{{DBInstanceIdentifier: "prod-writer", DBClusterIdentifier: "prod", DBInstanceStatus: "available", PromotionTier: 1}}
+		in[0].Endpoint.Address = "prod-writer.abc.borealis.internal"
+		if f.reader {
+			r := instanceView{DBInstanceIdentifier: "prod-r1", DBClusterIdentifier: "prod", DBInstanceStatus: "available", PromotionTier: 0}
+			r.Endpoint.Address = "prod-r1.abc.borealis.internal"
+			in = append(in, r)
+		}
 		return struct {
 			Items []instanceView `xml:"DBInstances>DBInstance"`
-		}{[]instanceView{{DBInstanceIdentifier: "prod-writer", DBClusterIdentifier: "prod", DBInstanceStatus: "available"}}}, nil
+		}{in}, nil
 	case "CreateDBCluster":
 		f.protected = v.Get("DeletionProtection") == "true"
 	case "ModifyDBCluster":
