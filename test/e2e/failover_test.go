@@ -59,6 +59,11 @@ func TestFailover(t *testing.T) {
 		}
 	}
 	waitAvailable(r0, r1)
+	// A reboot with a failover is the writer's only.
+	_, err := c.RebootDBInstance(ctx, &rds.RebootDBInstanceInput{DBInstanceIdentifier: aws.String(r0), ForceFailover: aws.Bool(true)})
+	if code, status := apiError(t, err); code != "InvalidParameterCombination" || status != 400 {
+		t.Errorf("RebootDBInstance ForceFailover on a reader: %s %d", code, status)
+	}
 	t.Cleanup(func() {
 		for _, id := range []string{r0, r1, first} {
 			c.DeleteDBInstance(ctx, &rds.DeleteDBInstanceInput{DBInstanceIdentifier: aws.String(id), SkipFinalSnapshot: aws.Bool(true)})
