@@ -122,7 +122,7 @@ func (s *Service) rebootInstance(ctx context.Context, p awsquery.Params) (any, e
 	if failover, _, err := p.Bool("ForceFailover"); err != nil {
 		return nil, err
 	} else if failover {
-		return nil, awsquery.InvalidParameterCombination("ForceFailover needs reader instances, which Borealis does not run yet.")
+		return s.rebootWithFailover(ctx, raw)
 	}
 	in, err := s.store.UpdateInstance(ctx, strings.ToLower(raw), func(in *store.Instance) error {
 		if !rebootable(in.Status) {

@@ -150,3 +150,62 @@ func TestFailoverDBClusterMovesTheWriter(t *testing.T) {
 		t.Errorf("the deleted writer: %+v", in)
 	}
 }
+
+// RebootDBInstance with ForceFailover on the writer fails over as FailoverDBCluster does
+// (to the reader of the lowest tier); on a reader, or with no available reader, RDS
+// refuses the combination.
+func TestRebootWithForceFailover(t *testing.T) {
+	ctx := context.Background()
+	s := newTestService(t)
+	newCluster(t, s, "c1")
+	for _, q := range [][]string{{"w1"}, {"r1", "PromotionTier", "2"}, {"r2", "PromotionTier", "0"}} {
+		if _, err := s.Do(ctx, "CreateDBInstance", createInstanceQuery(q[0], "c1", q[1:]...)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	available := func(ids ...string) {
+		t.Helper()
+		for _, id := range ids {
+			if _, err := s.store.UpdateInstance(ctx, id, func(in *store.Instance) error {
+				in.Status = store.StatusAvailable
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		setStatus(t, s, "c1", store.StatusAvailable)
+	}
+	reboot := func(id string) (any, error) {
+		return s.Do(ctx, "RebootDBInstance", query("DBInstanceIdentifier", id, "ForceFailover", "true"))
+	}
+	available("w1")
+	_, err := reboot("nope")
+	wantError(t, err, "DBInstanceNotFound", http.StatusNotFound)
+	_, err = reboot("w1") // the readers are still creating
+	wantError(t, err, "InvalidParameterCombination", http.StatusBadRequest)
+	available("r1", "r2")
+	_, err = reboot("r1")
+	wantError(t, err, "InvalidParameterCombination", http.StatusBadRequest)
+
+	out, err := reboot("W1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if in := out.(instanceResult).DBInstance; in.DBInstanceIdentifier != "w1" {
+		t.Errorf("answered for %s", in.DBInstanceIdentifier)
+	}
+	members, err := s.store.ClusterInstances(ctx, "c1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range members {
+		if m.Writer != (m.ID == "r2") {
+			t.Errorf("%s: writer %v; want r2 (tier 0) the only writer", m.ID, m.Writer)
+		}
+	}
+	if c, _ := s.store.Cluster(ctx, "c1"); c.Status != store.StatusFailingOver {
+		t.Errorf("cluster status %s", c.Status)
+	}
+	_, err = reboot("r2") // the cluster is failing over
+	wantError(t, err, "InvalidDBClusterStateFault", http.StatusBadRequest)
+}

@@ -59,6 +59,11 @@ func TestFailover(t *testing.T) {
 		}
 	}
 	waitAvailable(r0, r1)
+	// A reboot with a failover is the writer's only.
+	_, err := c.RebootDBInstance(ctx, &rds.RebootDBInstanceInput{DBInstanceIdentifier: aws.String(r0), ForceFailover: aws.Bool(true)})
+	if code, status := apiError(t, err); code != "InvalidParameterCombination" || status != 400 {
+		t.Errorf("RebootDBInstance ForceFailover on a reader: %s %d", code, status)
+	}
 	t.Cleanup(func() {
 		for _, id := range []string{r0, r1, first} {
 			c.DeleteDBInstance(ctx, &rds.DeleteDBInstanceInput{DBInstanceIdentifier: aws.String(id), SkipFinalSnapshot: aws.Bool(true)})
@@ -173,6 +178,23 @@ func TestFailover(t *testing.T) {
 	nc.Close(ctx)
 	check.Close(ctx)
 	rc.Close(ctx)
+
+	// A reboot of the writer with ForceFailover moves the writer as FailoverDBCluster does;
+	// the old writer comes back as a reader.
+	if _, err := c.RebootDBInstance(ctx, &rds.RebootDBInstanceInput{DBInstanceIdentifier: aws.String(w), ForceFailover: aws.Bool(true)}); err != nil {
+		t.Fatalf("RebootDBInstance ForceFailover on the writer %s: %v", w, err)
+	}
+	eventually(t, 2*time.Minute, "the failover of the reboot", func() (bool, error) {
+		nw, st := clusterWriter(ctx, t, c, "Failover-1")
+		return nw != w && nw != "" && st == "available", nil
+	})
+	waitAvailable(w)
+	after := srv.connect(ctx, t, endpoint, port, user, password, "appdb")
+	if _, err := after.Exec(ctx, "INSERT INTO t VALUES ('after-reboot')"); err != nil {
+		t.Errorf("write after the reboot with a failover: %v", err)
+	}
+	after.Exec(ctx, "DELETE FROM t WHERE v = 'after-reboot'")
+	after.Close(ctx)
 
 	// Every instance deleted, the cluster keeps its data: the next writer has the rows.
 	for _, id := range []string{r1, first, r0} {
