@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/borealis-db/borealis/internal/engine"
 	"github.com/borealis-db/borealis/internal/store"
@@ -140,29 +141,36 @@ func (r *Reconciler) replayLSN(ctx context.Context, s engine.Spec) (uint64, erro
 }
 
 // measureLag sets each serving reader's replica lag in bytes, against the writer's current
-// WAL position; a server that does not answer keeps its last value.
-func (r *Reconciler) measureLag(ctx context.Context, c store.Cluster, members []store.Instance) {
+// WAL position; a server that does not answer keeps its last value. A reader that lost its
+// source is copied afresh (rebaseLost).
+func (r *Reconciler) measureLag(ctx context.Context, c store.Cluster, members []store.Instance) error {
 	w := writerOf(members)
 	if w == nil || len(members) < 2 {
-		return
+		return nil
 	}
 	ws := r.serverSpec(c, *w)
 	if !r.driver.Accepting(ws) || r.driver.Standby(ws) {
-		return
+		// No source to stream from: the readers' count starts over once there is one.
+		for _, m := range members {
+			r.forgetLost(m.ID)
+		}
+		return nil
 	}
 	conn, err := r.driver.Connect(ctx, ws, engine.Admin)
 	if err != nil {
-		return
+		return nil
 	}
 	var text string
 	err = conn.QueryRow(ctx, "SELECT pg_catalog.pg_current_wal_lsn()::text").Scan(&text)
 	conn.Close(context.Background())
 	head, perr := engine.ParseLSN(text)
 	if err != nil || perr != nil {
-		return
+		return nil
 	}
+	var errs []error
 	for _, m := range members {
 		if m.Writer || m.Status == store.StatusDeleting {
+			r.forgetLost(m.ID)
 			continue
 		}
 		s := r.serverSpec(c, m)
@@ -178,7 +186,90 @@ func (r *Reconciler) measureLag(ctx context.Context, c store.Cluster, members []
 			lag = float64(head - lsn)
 		}
 		r.metrics.lag.WithLabelValues(c.ID, m.ID).Set(lag)
+		if err := r.rebaseLost(ctx, c, m, s, *w, ws); err != nil {
+			errs = append(errs, err)
+		}
 	}
+	return errors.Join(errs...)
+}
+
+// A reader whose WAL receiver does not stream cannot follow the writer: say the WAL it
+// needs next was recycled by the writer (no replication slots, so after a few failovers
+// in a row it may be gone), and it would serve ever older reads while available. After
+// lostPasses passes in a row without streaming, spanning lostFor at least (a server just
+// started takes a moment to connect, and passes can follow each other closely), it is taken
+// out of the reader endpoint and copied afresh from the writer.
+const (
+	lostPasses = 5
+	lostFor    = 30 * time.Second
+	reasonLost = "The reader lost its source and is being copied afresh from the writer."
+)
+
+// lostSource counts the passes in a row that found a reader's WAL receiver not streaming.
+type lostSource struct {
+	passes int
+	since  time.Time
+}
+
+// rebaseLost checks that reader m, whose server s accepts connections, streams from the
+// writer w (server ws); when it has not for long enough it is copied afresh.
+func (r *Reconciler) rebaseLost(ctx context.Context, c store.Cluster, m store.Instance, s engine.Spec, w store.Instance, ws engine.Spec) error {
+	streaming, err := r.streaming(ctx, s)
+	if err != nil {
+		return nil // a server that does not answer is not counted either way
+	}
+	now := r.cfg.Now()
+	r.mu.Lock()
+	l := r.lost[m.ID]
+	if streaming {
+		delete(r.lost, m.ID)
+	} else {
+		if l.passes == 0 {
+			l.since = now
+		}
+		l.passes++
+		r.lost[m.ID] = l
+	}
+	r.mu.Unlock()
+	if streaming || l.passes < lostPasses || now.Sub(l.since) < lostFor {
+		return nil
+	}
+	r.log.Warn("a reader does not stream from the writer; it is copied afresh",
+		"cluster", c.ID, "instance", m.ID, "passes", l.passes)
+	r.unserve(c.ID, m)
+	if m.Status == store.StatusAvailable {
+		if _, err := r.mark(ctx, m, store.StatusRebooting, reasonLost); err != nil {
+			return err
+		}
+	}
+	primary, err := r.primary(c, m, &w)
+	if err != nil {
+		return err
+	}
+	s.Primary = primary
+	if err := r.driver.Rebase(ctx, s, ws); err != nil {
+		return fmt.Errorf("copy %s afresh: %w", m.ID, err)
+	}
+	r.forgetLost(m.ID)
+	return nil
+}
+
+func (r *Reconciler) forgetLost(id string) {
+	r.mu.Lock()
+	delete(r.lost, id)
+	r.mu.Unlock()
+}
+
+// streaming says whether the WAL receiver of the standby s streams from its primary.
+func (r *Reconciler) streaming(ctx context.Context, s engine.Spec) (bool, error) {
+	conn, err := r.driver.Connect(ctx, s, engine.Admin)
+	if err != nil {
+		return false, err
+	}
+	defer conn.Close(context.Background())
+	var ok bool
+	err = conn.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_stat_wal_receiver WHERE status = 'streaming')").Scan(&ok)
+	return ok, err
 }
 
 // rebaseAhead copies afresh, from the new writer m, every running reader that replayed WAL

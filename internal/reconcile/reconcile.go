@@ -95,9 +95,10 @@ type Reconciler struct {
 	// read in, so that a pass that read the groups before a change cannot undo it.
 	epoch    uint64
 	admitted map[string]uint64
-	early    map[string]admission // cluster id → SecurityChanged's admission, before its route
-	applied  map[string]string    // instance id → fingerprint of the settings its server runs with
-	cas      map[string]*pki.CA   // CAs read so far; a CA never changes once made
+	early    map[string]admission  // cluster id → SecurityChanged's admission, before its route
+	applied  map[string]string     // instance id → fingerprint of the settings its server runs with
+	lost     map[string]lostSource // reader id → the passes in a row it did not stream
+	cas      map[string]*pki.CA    // CAs read so far; a CA never changes once made
 	wg       sync.WaitGroup
 
 	// firstPass counts the clusters of the first dispatch that have not finished a pass:
@@ -134,6 +135,7 @@ func New(cfg Config, st *store.Store, d engine.Driver, gw *gateway.Gateway, log 
 		admitted: map[string]uint64{},
 		early:    map[string]admission{},
 		applied:  map[string]string{},
+		lost:     map[string]lostSource{},
 		cas:      map[string]*pki.CA{},
 	}
 }
@@ -416,7 +418,9 @@ func (r *Reconciler) reconcileCluster(ctx context.Context, id string) error {
 			errs = append(errs, fmt.Errorf("instance %s: %w", m.ID, err))
 		}
 	}
-	r.measureLag(ctx, c, members)
+	if err := r.measureLag(ctx, c, members); err != nil {
+		errs = append(errs, fmt.Errorf("readers: %w", err))
+	}
 	if waiting {
 		switch moved, err := r.autoFailover(ctx, c, members); {
 		case err != nil:

@@ -1,0 +1,122 @@
+package reconcile
+
+import (
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/borealis-db/borealis/internal/engine"
+	"github.com/borealis-db/borealis/internal/store"
+)
+
+// TestReaderThatLostItsSourceIsCopiedAfresh: a reader whose next WAL the writer recycled
+// (it was down while the writer wrote and checkpointed; no replication slots) cannot
+// stream again. Within a bounded number of passes it leaves the reader endpoint, says
+// why, is copied afresh from the writer, and then sees a row written after.
+func TestReaderThatLostItsSourceIsCopiedAfresh(t *testing.T) {
+	g := newStatusRig(t)
+	g.addCluster("")
+	reader := store.Instance{ID: "i2", ClusterID: "c1", ResourceID: "db-READER" + strings.ToUpper(g.cluster().ResourceID[8:16]),
+		Engine: "aurora-postgresql", Endpoint: "i2.x.test", Status: store.StatusCreating, CreatedAt: time.Now()}
+	if _, err := g.st.CreateInstance(g.ctx, reader, func(store.Cluster, []store.Instance) (store.Instance, error) { return reader, nil }); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		g.st.UpdateInstance(g.ctx, "i2", func(in *store.Instance) error { in.Status = store.StatusDeleting; return nil })
+	})
+	get := func(id string) store.Instance {
+		in, err := g.st.Instance(g.ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return in
+	}
+	// Passes follow each other without a wait; the clock moves a minute per pass, past
+	// any restart backoff and lostFor.
+	pass := func() {
+		g.clock = g.clock.Add(time.Minute)
+		g.pass()
+	}
+	for i := 0; i < 20 && (get("i1").Status != store.StatusAvailable || get("i2").Status != store.StatusAvailable); i++ {
+		pass()
+		time.Sleep(100 * time.Millisecond)
+	}
+	if get("i2").Status != store.StatusAvailable {
+		t.Fatalf("the reader did not become available: %q %q", get("i2").Status, get("i2").StatusReason)
+	}
+	c := g.cluster()
+	ws, rs := g.r.serverSpec(c, get("i1")), g.r.serverSpec(c, get("i2"))
+	exec := func(s engine.Spec, sql ...string) {
+		t.Helper()
+		conn, err := g.driver.Connect(g.ctx, s, engine.Admin)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close(g.ctx)
+		for _, q := range sql {
+			if _, err := conn.Exec(g.ctx, q); err != nil {
+				t.Fatalf("%s: %v", q, err)
+			}
+		}
+	}
+	// The writer keeps as little WAL as it may: the reader is down longer than any
+	// wal_keep_size covers.
+	exec(ws, "ALTER SYSTEM SET min_wal_size = '32MB'", "ALTER SYSTEM SET max_wal_size = '32MB'", "ALTER SYSTEM SET wal_keep_size = 0",
+		"SELECT pg_reload_conf()", "CREATE TABLE public.t (x int)")
+
+	if err := g.driver.Stop(g.ctx, rs); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 8; i++ {
+		exec(ws, "INSERT INTO public.t SELECT generate_series(1, 1000)", "SELECT pg_switch_wal()", "CHECKPOINT")
+	}
+	exec(ws, "INSERT INTO public.t VALUES (-1)")
+
+	sees := func() bool {
+		conn, err := g.driver.Connect(g.ctx, rs, engine.Admin)
+		if err != nil {
+			return false
+		}
+		defer conn.Close(g.ctx)
+		var n int
+		if err := conn.QueryRow(g.ctx, "SELECT count(*) FROM public.t WHERE x = -1").Scan(&n); err != nil {
+			return false
+		}
+		return n == 1
+	}
+	told := false
+	for i := 0; i < 30 && !sees(); i++ {
+		pass()
+		if in := get("i2"); in.StatusReason == reasonLost {
+			told = true
+			if in.Status == store.StatusAvailable {
+				t.Fatalf("the reader is available with reason %q", in.StatusReason)
+			}
+			g.r.mu.Lock()
+			in := strings.ToLower("i2.x.test")
+			for _, n := range g.r.serving["c1"].readers {
+				if n == in {
+					t.Errorf("the reader that lost its source is still behind the reader endpoint")
+				}
+			}
+			g.r.mu.Unlock()
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if !sees() {
+		t.Fatalf("the reader never got the row written after it lost its source: %q %q", get("i2").Status, get("i2").StatusReason)
+	}
+	if b, err := os.ReadFile(rs.LogFile); err != nil || !strings.Contains(string(b), "has already been removed") {
+		t.Errorf("the reader's log never said its WAL was removed (%v): the test did not make it lose its source", err)
+	}
+	if !told {
+		t.Errorf("the reader's status never said it lost its source")
+	}
+	for i := 0; i < 5 && get("i2").Status != store.StatusAvailable; i++ {
+		pass()
+	}
+	if in := get("i2"); in.Status != store.StatusAvailable || in.StatusReason != "" {
+		t.Errorf("the reader after its copy: %q %q", in.Status, in.StatusReason)
+	}
+}
