@@ -97,6 +97,10 @@ func renderConf(s Spec) string {
 		"logging_collector":       "off",
 		"log_destination":         "stderr",
 		readOnlySetting:           onOff(s.ReadOnly),
+		// A reader briefly behind (a restart, a failover) still finds the WAL it needs
+		// next (there are no replication slots); pg_wal, outside the storage limit, may
+		// grow by this much beyond max_wal_size.
+		"wal_keep_size": walKeepSize,
 	}
 	if s.Primary != nil {
 		own["primary_conninfo"] = primaryConninfo(s)
@@ -110,6 +114,9 @@ func renderConf(s Spec) string {
 	writeSettings(&b, own)
 	return b.String()
 }
+
+// walKeepSize is the WAL every server keeps for its readers beyond what checkpoints need.
+const walKeepSize = "128MB"
 
 // readOnlySetting is the guard's storage-full switch (pgext/guard/readonly.c).
 const readOnlySetting = "borealis.read_only"

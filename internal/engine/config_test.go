@@ -65,6 +65,7 @@ func TestRenderConf(t *testing.T) {
 		"shared_buffers = '32MB'\n", "work_mem = '4MB'\n", "max_connections = '100'\n",
 		"listen_addresses = '127.0.0.2'\n", "port = '5433'\n", "unix_socket_directories = '/run/b'\n",
 		"ssl = 'on'\n", "ssl_min_protocol_version = 'TLSv1.2'\n", "password_encryption = 'md5'\n",
+		"wal_keep_size = '128MB'\n",
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("borealis.conf lacks %q:\n%s", want, got)
