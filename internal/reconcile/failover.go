@@ -238,9 +238,13 @@ func (r *Reconciler) rebaseLost(ctx context.Context, c store.Cluster, m store.In
 		"cluster", c.ID, "instance", m.ID, "passes", l.passes)
 	r.unserve(c.ID, m)
 	if m.Status == store.StatusAvailable {
-		if _, err := r.mark(ctx, m, store.StatusRebooting, reasonLost); err != nil {
+		var err error
+		if m, err = r.mark(ctx, m, store.StatusRebooting, reasonLost); err != nil {
 			return err
 		}
+	}
+	if m.Status == store.StatusDeleting {
+		return nil // DeleteDBInstance meanwhile: no copy for a reader on its way out
 	}
 	primary, err := r.primary(c, m, &w)
 	if err != nil {
