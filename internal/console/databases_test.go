@@ -18,7 +18,7 @@ import (
 // console runs, as RDS does for deletion protection.
 type fakeRDS struct {
 	protected bool
-	reader    bool // the cluster also has a reader, prod-r1 (tier 0)
+	reader    bool             // the cluster also has a reader, prod-r1 (tier 0)
 	calls     []string         // actions, in order
 	values    []url.Values     // their parameters
 	failOn    map[string]error // actions that fail

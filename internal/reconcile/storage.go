@@ -123,7 +123,7 @@ func (r *Reconciler) checkStorage(ctx context.Context, defaultLimit int64, g sto
 
 // volumeUsage is the space a cluster's volume takes: the blocks of every file in it (the
 // databases, pg_xact and the like, the server log) but its write-ahead log, which
-// max_wal_size bounds and checkpoints recycle. Files that vanish during the walk (a
+// max_wal_size (plus wal_keep_size, kept for readers) bounds and checkpoints recycle. Files that vanish during the walk (a
 // dropped table) count nothing.
 func volumeUsage(dir string) (int64, error) {
 	var used int64
