@@ -47,8 +47,9 @@ func postmasterPIDsUnder(t *testing.T, dir string) []int {
 			}
 		}
 	}
-	// A backend forked a moment ago still shows its postmaster's command line.
-	pids = slices.DeleteFunc(pids, func(pid int) bool { return slices.Contains(pids, ppid(pid)) })
+	// A backend forked a moment ago still shows its postmaster's command line; a postmaster
+	// leads a session of its own (it runs detached from serve), which no backend does.
+	pids = slices.DeleteFunc(pids, func(pid int) bool { return slices.Contains(pids, ppid(pid)) || session(pid) != pid })
 	slices.Sort(pids)
 	return pids
 }
@@ -68,6 +69,16 @@ func procStatFields(pid int) []string {
 func zombie(pid int) bool {
 	f := procStatFields(pid)
 	return len(f) < 2 || f[0] == "Z" || f[0] == "X"
+}
+
+// session is pid's session id (0 once it is gone).
+func session(pid int) int {
+	f := procStatFields(pid)
+	if len(f) < 4 {
+		return 0
+	}
+	n, _ := strconv.Atoi(f[3])
+	return n
 }
 
 func ppid(pid int) int {
