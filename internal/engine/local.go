@@ -477,16 +477,23 @@ func (l *Local) runInitdb(ctx context.Context, a account, s Spec) error {
 		"-E", "UTF8", "--locale="+l.locale, "--auth=scram-sha-256")
 	cmd.Dir = "/" // initdb fails in a cwd it cannot read (e.g. /root)
 	cmd.Env = l.env()
-	cmd.Stdout, cmd.Stderr = logf, logf
-	// A half-done initdb is worthless: kill it with Borealis.
-	cmd.SysProcAttr = sysProcAttr(a, syscall.SIGKILL)
-	err = l.spawn(cmd)
+	err = l.runTool(ctx, a, s, cmd, logf, "initdb")
 	logf.Close()
-	if err != nil {
-		return fmt.Errorf("engine: %s: starting initdb: %w", s.Name, err)
+	return err
+}
+
+// runTool runs one of PostgreSQL's tools (initdb, pg_basebackup) as account a, its output
+// into s's log, until it ends or ctx does. A half-done run is worthless: it dies with
+// Borealis, and is killed when ctx ends.
+func (l *Local) runTool(ctx context.Context, a account, s Spec, cmd *exec.Cmd, logf *os.File, name string) error {
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = sysProcAttr(a, syscall.SIGKILL)
+	if err := l.spawn(cmd); err != nil {
+		return fmt.Errorf("engine: %s: starting %s: %w", s.Name, name, err)
 	}
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
+	var err error
 	select {
 	case err = <-done:
 	case <-ctx.Done():
@@ -495,7 +502,7 @@ func (l *Local) runInitdb(ctx context.Context, a account, s Spec) error {
 		err = ctx.Err()
 	}
 	if err != nil {
-		return fmt.Errorf("engine: %s: initdb: %w; %s ends:\n%s", s.Name, err, s.LogFile, logTail(s.LogFile))
+		return fmt.Errorf("engine: %s: %s: %w; %s ends:\n%s", s.Name, name, err, s.LogFile, logTail(s.LogFile))
 	}
 	return nil
 }

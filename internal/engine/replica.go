@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -210,24 +209,7 @@ func (l *Local) runBasebackup(ctx context.Context, a account, s, source Spec, di
 	cmd.Dir = "/"
 	// The password by environment: /proc/PID/environ is the account's and root's alone.
 	cmd.Env = append(l.env(), "PGPASSWORD="+replicationPassword(s))
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = sysProcAttr(a, syscall.SIGKILL)
-	if err := l.spawn(cmd); err != nil {
-		return fmt.Errorf("engine: %s: starting pg_basebackup: %w", s.Name, err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	select {
-	case err = <-done:
-	case <-ctx.Done():
-		cmd.Process.Kill()
-		<-done
-		err = ctx.Err()
-	}
-	if err != nil {
-		return fmt.Errorf("engine: %s: pg_basebackup: %w; %s ends:\n%s", s.Name, err, s.LogFile, logTail(s.LogFile))
-	}
-	return nil
+	return l.runTool(ctx, a, s, cmd, logf, "pg_basebackup")
 }
 
 // serving tells the postmaster.pid statuses of a server that accepts connections: a
