@@ -130,24 +130,12 @@ func (s *Service) createTags(ctx context.Context, p awsquery.Params) (any, error
 	if err != nil {
 		return nil, err
 	}
-	// All or nothing: a resource that is missing or full leaves every resource as it was.
-	err = s.store.EC2Tx(ctx, func(e store.EC2State) error {
-		for _, id := range ids {
-			tags, err := e.EC2Tags(ctx, id)
-			if errors.Is(err, store.ErrNotFound) {
-				return tagNotFound(id)
-			} else if err != nil {
-				return err
-			}
-			tags = mergeTags(tags, add)
-			if len(tags) > maxTagsPerResource {
-				return tagLimit()
-			}
-			if err := e.SetEC2Tags(ctx, id, tags); err != nil {
-				return err
-			}
+	err = s.editTags(ctx, ids, func(tags []store.Tag) ([]store.Tag, error) {
+		tags = mergeTags(tags, add)
+		if len(tags) > maxTagsPerResource {
+			return nil, tagLimit()
 		}
-		return nil
+		return tags, nil
 	})
 	if err != nil {
 		return nil, err
@@ -203,7 +191,25 @@ func (s *Service) deleteTags(ctx context.Context, p awsquery.Params) (any, error
 	if err != nil {
 		return nil, err
 	}
-	err = s.store.EC2Tx(ctx, func(e store.EC2State) error {
+	err = s.editTags(ctx, ids, func(tags []store.Tag) ([]store.Tag, error) {
+		gone := deleted(tags, dels)
+		if len(gone) == 0 {
+			return nil, nil
+		}
+		return slices.DeleteFunc(tags, func(t store.Tag) bool { return slices.Contains(gone, t) }), nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.log.Info("tags deleted", "resources", len(ids))
+	return nil, nil
+}
+
+// editTags gives each resource's tags to edit and stores what it returns (nil: unchanged),
+// all or nothing: a resource that is missing, or an edit that fails, leaves every resource
+// as it was.
+func (s *Service) editTags(ctx context.Context, ids []string, edit func([]store.Tag) ([]store.Tag, error)) error {
+	return s.store.EC2Tx(ctx, func(e store.EC2State) error {
 		for _, id := range ids {
 			tags, err := e.EC2Tags(ctx, id)
 			if errors.Is(err, store.ErrNotFound) {
@@ -211,22 +217,19 @@ func (s *Service) deleteTags(ctx context.Context, p awsquery.Params) (any, error
 			} else if err != nil {
 				return err
 			}
-			gone := deleted(tags, dels)
-			if len(gone) == 0 {
+			next, err := edit(tags)
+			if err != nil {
+				return err
+			}
+			if next == nil {
 				continue
 			}
-			kept := slices.DeleteFunc(tags, func(t store.Tag) bool { return slices.Contains(gone, t) })
-			if err := e.SetEC2Tags(ctx, id, kept); err != nil {
+			if err := e.SetEC2Tags(ctx, id, next); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	s.log.Info("tags deleted", "resources", len(ids))
-	return nil, nil
 }
 
 // tagRow is one tag of one resource, as DescribeTags lists it.
