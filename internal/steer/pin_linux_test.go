@@ -225,15 +225,7 @@ func TestReleaseUnclaimedForgetsWhatNobodyTookUp(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer gwB.Close()
-	go func() {
-		for {
-			c, err := gwB.Accept()
-			if err != nil {
-				return
-			}
-			gateway <- c
-		}
-	}()
+	acceptInto(gwB, gateway)
 	a, b := netip.MustParseAddrPort(gwA.Addr().String()), netip.MustParseAddrPort(gwB.Addr().String())
 	srv := Server{PID: os.Getpid(), Addr: netip.MustParseAddrPort(srvLn.Addr().String())}
 	only2 := []netip.Prefix{netip.MustParsePrefix("127.0.0.2/32")}
@@ -348,15 +340,7 @@ func TestAdoptionRepairsAHalfDoneChange(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer gwB.Close()
-	go func() {
-		for {
-			c, err := gwB.Accept()
-			if err != nil {
-				return
-			}
-			gateway <- c
-		}
-	}()
+	acceptInto(gwB, gateway)
 	a, b := netip.MustParseAddrPort(gwA.Addr().String()), netip.MustParseAddrPort(gwB.Addr().String())
 	srv := Server{PID: os.Getpid(), Addr: netip.MustParseAddrPort(srvLn.Addr().String())}
 	only2, only3 := []netip.Prefix{netip.MustParsePrefix("127.0.0.2/32")}, []netip.Prefix{netip.MustParsePrefix("127.0.0.3/32")}

@@ -41,6 +41,12 @@ func listen(t *testing.T, addr string) (net.Listener, chan net.Conn) {
 	}
 	t.Cleanup(func() { ln.Close() })
 	ch := make(chan net.Conn, 8)
+	acceptInto(ln, ch)
+	return ln, ch
+}
+
+// acceptInto hands every connection ln accepts to ch, until ln closes.
+func acceptInto(ln net.Listener, ch chan<- net.Conn) {
 	go func() {
 		for {
 			c, err := ln.Accept()
@@ -50,7 +56,6 @@ func listen(t *testing.T, addr string) (net.Listener, chan net.Conn) {
 			ch <- c
 		}
 	}()
-	return ln, ch
 }
 
 func dialFrom(t *testing.T, src, dst string) net.Conn {
@@ -258,15 +263,7 @@ func TestBothFamiliesAreSteeredAndRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer gw6.Close()
-	go func() {
-		for {
-			c, err := gw6.Accept()
-			if err != nil {
-				return
-			}
-			gateway <- c
-		}
-	}()
+	acceptInto(gw6, gateway)
 	locals := []netip.AddrPort{netip.MustParseAddrPort(gw4.Addr().String()), netip.MustParseAddrPort(gw6.Addr().String())}
 	srv := Server{PID: os.Getpid(), Addr: netip.MustParseAddrPort(srvLn.Addr().String())}
 
