@@ -229,7 +229,8 @@ func kick(c chan struct{}) {
 // errGone tells a worker that its cluster no longer exists.
 var errGone = errors.New("cluster gone")
 
-// work runs cluster id's passes; firstDone is called after the first, whatever its result.
+// work runs cluster id's passes; firstDone is called after the first that succeeds (or
+// finds the cluster gone), or when the worker ends.
 func (r *Reconciler) work(ctx context.Context, id string, k kicks, firstDone func()) {
 	defer r.wg.Done()
 	defer firstDone()
@@ -255,7 +256,11 @@ func (r *Reconciler) work(ctx context.Context, id string, k kicks, firstDone fun
 		}
 		key := r.desiredKey(ctx, id)
 		err := r.reconcileCluster(ctx, id)
-		firstDone()
+		if err == nil || errors.Is(err, errGone) {
+			// A failed pass may not have claimed the cluster's endpoint yet: what an
+			// earlier serve left for it stays in force until a pass succeeds.
+			firstDone()
+		}
 		switch {
 		case errors.Is(err, errGone):
 			r.mu.Lock()

@@ -273,7 +273,17 @@ func TestServeRestartsOnAFullVolume(t *testing.T) {
 	if err := rds.NewDBInstanceAvailableWaiter(c, waitInstOpts).Wait(ctx, &rds.DescribeDBInstancesInput{DBInstanceIdentifier: aws.String(writer)}, 2*time.Minute); err != nil {
 		t.Fatal(err)
 	}
-	conn = srv.connect(ctx, t, aws.ToString(cl.Endpoint), aws.ToInt32(cl.Port), "owner1", "Fullvol-pass1", "postgres")
+	// The adopted server serves through the endpoint once this serve has claimed it (its
+	// first pass on a full volume may need a retry).
+	eventually(t, time.Minute, "the endpoint to serve the adopted server", func() (bool, error) {
+		cn, err := srv.tryConnect(ctx, aws.ToString(cl.Endpoint), aws.ToInt32(cl.Port), "owner1", "Fullvol-pass1", "postgres")
+		if err != nil {
+			return false, err
+		}
+		conn = cn
+		return true, nil
+	})
+	t.Cleanup(func() { conn.Close(context.Background()) })
 	var n int
 	if err := conn.QueryRow(ctx, "SELECT count(*) FROM kept").Scan(&n); err != nil || n != 100 {
 		t.Fatalf("reading through the endpoint after the restart: %d, %v", n, err)
