@@ -232,7 +232,7 @@ func lookupProgram(m *maps) asm.Instructions {
 			asm.Ja.Label("refuse"),
 			asm.StoreImm(asm.RFP, stackRecord+4, int64(RefusedNoServer), asm.Word).WithSymbol("refuse_none"),
 		},
-		labelled("refuse", lookupElem(m.refusals, stackRecord)),
+		labelled("refuse", append(countSource(&m.sourceMaps), lookupElem(m.refusals, stackRecord)...)),
 		asm.Instructions{
 			asm.JEq.Imm(asm.R0, 0, "drop"),
 			asm.Mov.Reg(asm.R7, asm.R0),

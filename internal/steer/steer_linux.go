@@ -86,6 +86,7 @@ type maps struct {
 	counters   *ebpf.Map // array: slot → slotCounters
 	refusals   *ebpf.Map // array: route → routeRefusals
 	refusedLog *ebpf.Map // ring buffer of refusedRecord
+	sourceMaps           // refusals per source (sources_linux.go)
 }
 
 func (m *maps) close() {
@@ -94,6 +95,7 @@ func (m *maps) close() {
 			x.Close()
 		}
 	}
+	m.sourceMaps.close()
 }
 
 // Steering is the loaded programs, their maps and the links that attach them. Close
@@ -105,6 +107,7 @@ type Steering struct {
 	links  []link.Link
 	reader *ringbuf.Reader
 
+	drainMu    sync.Mutex // one DrainRefused at a time
 	mu         sync.Mutex
 	routes     map[string]*route
 	names      map[uint32]string // route id → name, for the reports
@@ -171,6 +174,7 @@ func Open(pinDir string) (*Steering, error) {
 		{&s.maps.refusals, &ebpf.MapSpec{Name: "borealis_refuse", Type: ebpf.Array, KeySize: 4, ValueSize: 24, MaxEntries: maxRoutes}},
 		{&s.maps.refusedLog, &ebpf.MapSpec{Name: "borealis_rlog", Type: ebpf.RingBuf, MaxEntries: refusedRing}},
 	}
+	specs = append(specs, s.maps.sourceMaps.specs()...)
 	openMaps := func(fresh bool) (found int, err error) {
 		for _, x := range specs {
 			var ok bool
