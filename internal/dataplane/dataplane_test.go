@@ -1,0 +1,126 @@
+package dataplane
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/netip"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+type memSink struct {
+	mu     sync.Mutex
+	events []Event
+}
+
+func (m *memSink) RecordDataPlane(_ context.Context, events []Event) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.events = append(m.events, events...)
+	return nil
+}
+
+func newCollector(limits Limits) (*Collector, *memSink) {
+	sink := &memSink{}
+	return New(sink, slog.New(slog.NewTextHandler(io.Discard, nil)), limits), sink
+}
+
+var t0 = time.Date(2026, 12, 5, 6, 0, 0, 0, time.UTC)
+
+func TestARefusedSourceBecomesOneCountedEvent(t *testing.T) {
+	c, sink := newCollector(DefaultLimits)
+	src := netip.MustParseAddr("192.0.2.7")
+	err := c.Flush(context.Background(), []Refusal{
+		{Endpoint: "db.cluster-x.localhost", Groups: []string{"sg-1"}, Source: src, Count: 3, First: t0, Last: t0.Add(time.Second)},
+		{Endpoint: "db.cluster-x.localhost", Groups: []string{"sg-1"}, Source: src, Count: 2, First: t0.Add(2 * time.Second), Last: t0.Add(3 * time.Second)},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sink.events) != 1 {
+		t.Fatalf("events %+v; want one", sink.events)
+	}
+	e := sink.events[0]
+	want := "5 connections from 192.0.2.7 to db.cluster-x.localhost refused by security groups sg-1 between 2026-12-05T06:00:00Z and 2026-12-05T06:00:03Z"
+	if e.Name != NameRefused || e.SourceIP != "192.0.2.7" || e.ErrorMessage != want || e.Details.Count != 5 || !e.Time.Equal(t0.Add(3*time.Second)) {
+		t.Fatalf("event %+v; want %q", e, want)
+	}
+}
+
+func TestAScanFromManySourcesIsBounded(t *testing.T) {
+	c, sink := newCollector(Limits{Events: 10, Tally: 100})
+	var refused []Refusal
+	src := netip.MustParseAddr("198.51.100.1")
+	for i := range 1000 {
+		refused = append(refused, Refusal{Endpoint: "ep", Source: src, Count: uint64(1 + i%3), First: t0, Last: t0})
+		src = src.Next()
+	}
+	refused = append(refused, Refusal{Endpoint: "ep", Count: 500, First: t0, Last: t0}) // past the kernel's table
+	if err := c.Flush(context.Background(), refused); err != nil {
+		t.Fatal(err)
+	}
+	if len(sink.events) != 10 {
+		t.Fatalf("%d events; want 10", len(sink.events))
+	}
+	var total uint64
+	for _, e := range sink.events {
+		total += e.Details.Count
+	}
+	last := sink.events[9]
+	if total != 1999+500 || last.SourceIP != "" || last.Details.SourcesNotItemized != 1000-9+1 {
+		t.Fatalf("counted %d in all, summary %+v; want 2499, and 992 sources not itemized", total, last)
+	}
+	if sink.events[0].Details.Count != 3 {
+		t.Fatalf("first event %+v; want one of the largest counts", sink.events[0])
+	}
+}
+
+func TestFailedAuthenticationsAreRecordedAtOnceThenCounted(t *testing.T) {
+	c, sink := newCollector(Limits{Events: 6, Tally: 100})
+	ctx := context.Background()
+	f := AuthFailure{Time: t0, Cluster: "cluster-abc", Endpoint: "db.cluster-abc.localhost:5432", Source: netip.MustParseAddr("192.0.2.9"),
+		DBUser: "app", Reason: "ExpiredToken", Message: "the token has expired", AccessKeyID: "AKIAEXAMPLE"}
+	c.AuthFailed(ctx, f)
+	if len(sink.events) != 1 || sink.events[0].ErrorCode != "ExpiredToken" || sink.events[0].SourceIP != "192.0.2.9" || sink.events[0].Details.DBUser != "app" {
+		t.Fatalf("after one failure: %+v; want its event at once", sink.events)
+	}
+	// A spray: the same failure many times, and many users.
+	for i := range 50 {
+		f.Time = t0.Add(time.Duration(i) * time.Second)
+		c.AuthFailed(ctx, f)
+	}
+	for i := range 200 {
+		g := f
+		g.DBUser = "user" + strings.Repeat("x", i%7) + string(rune('a'+i%26)) + string(rune('a'+i/26))
+		c.AuthFailed(ctx, g)
+	}
+	immediate := len(sink.events)
+	if immediate != 3 {
+		t.Fatalf("%d events at once; want 3 (half the limit)", immediate)
+	}
+	if err := c.Flush(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	flushed := sink.events[immediate:]
+	if len(flushed) != 6 {
+		t.Fatalf("%d events at the flush; want 6", len(flushed))
+	}
+	var total uint64
+	for _, e := range sink.events {
+		total += e.Details.Count
+	}
+	if total != 1+50+200 {
+		t.Fatalf("counted %d failures; want 251", total)
+	}
+	if e := flushed[0]; e.Details.Count != 50 || !strings.Contains(e.ErrorMessage, "50 IAM database authentications") {
+		t.Fatalf("first flushed event %+v; want the 50 repeats", e)
+	}
+	// The next interval starts afresh.
+	c.AuthFailed(ctx, f)
+	if len(sink.events) != immediate+6+1 {
+		t.Fatalf("a failure in the next interval was not recorded at once")
+	}
+}
