@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/borealis-db/borealis/internal/authz"
+	"github.com/borealis-db/borealis/internal/dataplane"
 	"github.com/borealis-db/borealis/internal/principal"
 	"github.com/borealis-db/borealis/internal/sigv4"
 )
@@ -43,6 +44,8 @@ type Config struct {
 	Authorize func(ctx context.Context, p principal.Principal, action string, resources []authz.Resource, keys map[string][]string) error
 	// Cluster finds a cluster by resource id; ok is false when there is none.
 	Cluster func(ctx context.Context, resourceID string) (c Cluster, ok bool, err error)
+	// Refused, if set, records a refused token in the audit trail (package dataplane).
+	Refused func(ctx context.Context, f dataplane.AuthFailure)
 	Log     *slog.Logger
 	Now     func() time.Time
 }
@@ -70,6 +73,9 @@ func (a *Authority) Bind(ctx context.Context, dn, token string) error {
 	p, err := a.check(ctx, resourceID, user, token)
 	if err != nil {
 		a.cfg.Log.Warn("iam database authentication refused", "cluster", resourceID, "db_user", user, "principal", p.ARN, "reason", err.Error())
+		if a.cfg.Refused != nil {
+			a.cfg.Refused(ctx, a.failure(ctx, resourceID, user, token, principalRef{p.ARN, p.AccessKeyID}, err))
+		}
 		return err
 	}
 	a.cfg.Log.Info("iam database authentication accepted", "cluster", resourceID, "db_user", user, "principal", p.ARN, "access_key", p.AccessKeyID)

@@ -109,7 +109,7 @@ func (s *LDAPServer) handle(c net.Conn) {
 			code := resultInvalidCredentials
 			if err != nil {
 				code = resultProtocolError
-			} else if s.bind(context.Background(), dn, password) == nil {
+			} else if s.bind(withLDAPConn(context.Background(), c), dn, password) == nil {
 				code = resultSuccess
 			}
 			if _, err := c.Write(bindResponse(id, code)); err != nil || code == resultProtocolError {

@@ -1,0 +1,167 @@
+package dbauth
+
+import (
+	"context"
+	"encoding/json"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/borealis-db/borealis/internal/dataplane"
+)
+
+// recording has a records its refusals.
+func recording(a *Authority) *[]dataplane.AuthFailure {
+	var got []dataplane.AuthFailure
+	a.cfg.Refused = func(_ context.Context, f dataplane.AuthFailure) { got = append(got, f) }
+	return &got
+}
+
+func TestEachRefusalIsRecordedWithItsReasonAndNoTokenText(t *testing.T) {
+	now := time.Now()
+	good := token(t, endpoint+":5432", "app_reader", keyID)
+	tampered := good[:len(good)-1] + string("0123456789abcdef"[(strings.IndexByte("0123456789abcdef", good[len(good)-1])+1)%16])
+	cases := []struct {
+		name, dn, token string
+		now             time.Time
+		reason, key     string
+	}{
+		{"expired", "cluster-abc/app_reader", good, now.Add(16 * time.Minute), "ExpiredToken", keyID},
+		{"signed in the future", "cluster-abc/app_reader", good, now.Add(-10 * time.Minute), "TokenNotYetValid", keyID},
+		{"another user", "cluster-abc/app_writer", good, now, "WrongDBUser", keyID},
+		{"another port", "cluster-abc/app_reader", token(t, endpoint+":5433", "app_reader", keyID), now, "WrongEndpoint", keyID},
+		{"tampered signature", "cluster-abc/app_reader", tampered, now, "SignatureDoesNotMatch", keyID},
+		{"inactive key", "cluster-abc/app_reader", token(t, endpoint+":5432", "app_reader", inactive), now, "InvalidClientTokenId", inactive},
+		{"no rds-db:connect", "cluster-abc/admin", token(t, endpoint+":5432", "admin", keyID), now, "AccessDenied", keyID},
+		{"unknown cluster", "cluster-xyz/app_reader", good, now, "UnknownCluster", keyID},
+		{"signed with a session token", "cluster-abc/app_reader", sessionToken(t, endpoint+":5432", "app_reader"), now, "UnsupportedToken", keyID},
+		{"a password, not a token", "cluster-abc/app_reader", "Secret-pass-1", now, "MalformedToken", ""},
+		{"a one-hour token", "cluster-abc/app_reader", presign(t, endpoint+":5432", "app_reader", 3600), now, "MalformedToken", keyID},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			a, _ := authority(func() time.Time { return c.now })
+			got := recording(a)
+			if err := a.Bind(context.Background(), c.dn, c.token); err == nil {
+				t.Fatal("admitted")
+			}
+			if len(*got) != 1 {
+				t.Fatalf("recorded %d refusals; want 1", len(*got))
+			}
+			f := (*got)[0]
+			user := strings.TrimPrefix(c.dn, c.dn[:strings.IndexByte(c.dn, '/')+1])
+			if f.Reason != c.reason || f.Message == "" || f.DBUser != user || f.AccessKeyID != c.key {
+				t.Fatalf("recorded %+v; want reason %s, user %s, key %q", f, c.reason, user, c.key)
+			}
+			b, _ := json.Marshal(f)
+			for _, secretPart := range tokenSecrets(c.token) {
+				if strings.Contains(string(b), secretPart) {
+					t.Fatalf("the record %s holds %q of the token", b, secretPart)
+				}
+			}
+		})
+	}
+}
+
+// tokenSecrets are what of a token must never be recorded: the token, its signature,
+// and each half of the signature.
+func tokenSecrets(tok string) []string {
+	out := []string{tok}
+	if _, sig, ok := strings.Cut(tok, "X-Amz-Signature="); ok {
+		sig, _, _ = strings.Cut(sig, "&")
+		out = append(out, sig, sig[:len(sig)/2], sig[len(sig)/2:])
+	}
+	return out
+}
+
+// The refusal names the client of the backend that asked: a child process stands in for
+// a PostgreSQL backend, with a client connection and its LDAP bind.
+func TestRefusalNamesTheBackendsClient(t *testing.T) {
+	if os.Getenv(backendChildEnv) != "" {
+		t.Skip("the child's own run")
+	}
+	client, err := net.Listen("tcp", "127.0.0.7:0")
+	if err != nil {
+		t.Skipf("no 127.0.0.7: %v", err)
+	}
+	defer client.Close()
+	go func() {
+		for {
+			c, err := client.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close()
+		}
+	}()
+	a, _ := authority(time.Now)
+	got := recording(a)
+	srv, err := ListenLDAP("127.0.0.1:0", a.Bind, a.cfg.Log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestBackendChild$")
+	cmd.Env = append(os.Environ(), backendChildEnv+"="+client.Addr().String()+" "+net.JoinHostPort("127.0.0.1", strconv.Itoa(srv.Port())))
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("child: %v\n%s", err, out)
+	}
+	local := strings.TrimSpace(lastLine(string(out)))
+	if len(*got) != 1 {
+		t.Fatalf("recorded %d refusals; want 1\n%s", len(*got), out)
+	}
+	f := (*got)[0]
+	if f.Source != netip.MustParseAddr("127.0.0.7") || f.Endpoint != local || f.Reason != "MalformedToken" {
+		t.Fatalf("recorded %+v; want the client 127.0.0.7 on %s", f, local)
+	}
+}
+
+const backendChildEnv = "DBAUTH_BACKEND_CHILD"
+
+// TestBackendChild is the stand-in backend: it connects to the client's address, binds
+// to the responder with a password that is no token, and prints its client socket's
+// local address.
+func TestBackendChild(t *testing.T) {
+	addrs := strings.Fields(os.Getenv(backendChildEnv))
+	if len(addrs) != 2 {
+		t.Skip("run by TestRefusalNamesTheBackendsClient")
+	}
+	c, err := net.Dial("tcp", addrs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	l, err := net.Dial("tcp", addrs[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	bind := encode(tagInteger, []byte{3})
+	bind = append(bind, encode(tagOctetString, []byte(BindDNPrefix("cluster-abc")+"app_reader"))...)
+	bind = append(bind, encode(tagSimpleAuth, []byte("not-a-token"))...)
+	msg := append(encode(tagInteger, []byte{1}), encode(tagBindRequest, bind)...)
+	if _, err := l.Write(encode(tagSequence, msg)); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 64)
+	if _, err := l.Read(buf); err != nil {
+		t.Fatal(err)
+	}
+	os.Stdout.WriteString("\n" + c.LocalAddr().String() + "\n")
+}
+
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	for i := len(lines) - 1; i >= 0; i-- {
+		if strings.Count(lines[i], ":") == 1 && strings.HasPrefix(lines[i], "127.") {
+			return lines[i]
+		}
+	}
+	return ""
+}
