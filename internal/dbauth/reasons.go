@@ -115,4 +115,3 @@ func isAlnum(s string) bool {
 	}
 	return true
 }
-

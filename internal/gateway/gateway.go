@@ -100,6 +100,7 @@ type Gateway struct {
 	mu        sync.Mutex
 	listeners map[string]*endpoint
 	conns     sync.WaitGroup
+	tally     refusalTally // its own refusals, for the audit trail (dataplane.go)
 }
 
 type endpoint struct {
@@ -483,6 +484,7 @@ func (g *Gateway) handle(ep *endpoint, client net.Conn) {
 		}
 		g.log.Info(logSecurityGroups, "endpoint", ep.name, "source", source, "groups", groups)
 		refused(reasonSecurityGroups)
+		g.tally.add(ep.name, src, time.Now())
 		resetOnClose(client)
 		return
 	}

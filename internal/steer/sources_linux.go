@@ -175,17 +175,6 @@ func concat(parts ...asm.Instructions) asm.Instructions {
 	return out
 }
 
-// SourceRefusals are the connections from one source to one endpoint that the kernel
-// refused for one reason, between First and Last. An invalid Source stands for every
-// source past the per-source table's capacity ("not itemized").
-type SourceRefusals struct {
-	Name        string // the endpoint ("" if forgotten meanwhile)
-	Reason      Reason
-	Source      netip.Addr
-	Count       uint64
-	First, Last time.Time
-}
-
 // DrainRefused returns what the kernel counted per source since the last drain, by this
 // serve or an earlier one, and starts the counts afresh; it loses no refusal, whether
 // counted meanwhile or while serve was away.

@@ -182,4 +182,3 @@ func mapsEqual(a, b map[SourceRefusals]uint64) bool {
 	}
 	return true
 }
-

@@ -1,0 +1,87 @@
+package gateway
+
+import (
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/borealis-db/borealis/internal/dataplane"
+	"github.com/borealis-db/borealis/internal/steer"
+)
+
+// maxTallied bounds the sources the gateway counts apart between two drains, as the
+// kernel's table does; past it they are counted together per endpoint.
+const maxTallied = 4096
+
+// refusalTally counts the connections the gateway itself refused by the security groups
+// (those the kernel did not decide: no steering, or an endpoint it does not hold), per
+// endpoint and source, for the audit trail.
+type refusalTally struct {
+	mu     sync.Mutex
+	counts map[tallyKey]*dataplane.Refusal
+}
+
+type tallyKey struct {
+	endpoint string
+	source   netip.Addr // invalid: sources past maxTallied
+}
+
+func (t *refusalTally) add(endpoint string, source netip.Addr, now time.Time) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.counts == nil {
+		t.counts = map[tallyKey]*dataplane.Refusal{}
+	}
+	k := tallyKey{endpoint, source.Unmap()}
+	r := t.counts[k]
+	if r == nil && len(t.counts) >= maxTallied {
+		k.source = netip.Addr{}
+		r = t.counts[k]
+	}
+	if r == nil {
+		r = &dataplane.Refusal{Endpoint: endpoint, Source: k.source, First: now}
+		t.counts[k] = r
+	}
+	r.Count++
+	r.Last = now
+}
+
+func (t *refusalTally) drain() []dataplane.Refusal {
+	t.mu.Lock()
+	counts := t.counts
+	t.counts = nil
+	t.mu.Unlock()
+	out := make([]dataplane.Refusal, 0, len(counts))
+	for _, r := range counts {
+		out = append(out, *r)
+	}
+	return out
+}
+
+// DrainRefused returns the connections refused by the security groups since the last
+// drain, per endpoint and source, whether the kernel refused them at their SYN (also
+// while no serve ran, where its programs are pinned) or the gateway after accepting them,
+// each with the security groups its endpoint consults now.
+func (g *Gateway) DrainRefused() ([]dataplane.Refusal, error) {
+	out := g.tally.drain()
+	var err error
+	if g.steer != nil {
+		var kernel []steer.SourceRefusals
+		kernel, err = g.steer.DrainRefused()
+		for _, r := range kernel {
+			if r.Reason != steer.RefusedBySecurityGroups {
+				continue // no server: not a decision of the groups (counted at /metrics)
+			}
+			out = append(out, dataplane.Refusal{Endpoint: r.Name, Source: r.Source, Count: r.Count, First: r.First, Last: r.Last})
+		}
+	}
+	groups := map[string][]string{}
+	for i := range out {
+		name := out[i].Endpoint
+		if _, ok := groups[name]; !ok {
+			groups[name] = g.groups(name)
+		}
+		out[i].Groups = groups[name]
+	}
+	return out, err
+}

@@ -1,0 +1,71 @@
+package gateway
+
+import (
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"slices"
+	"testing"
+)
+
+func drained(t *testing.T, g *Gateway) map[string]uint64 {
+	t.Helper()
+	rs, err := g.DrainRefused()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]uint64{}
+	for _, r := range rs {
+		if !slices.Equal(r.Groups, []string{"sg-test"}) {
+			t.Fatalf("refusal %+v; want the endpoint's groups", r)
+		}
+		out[r.Endpoint+" "+r.Source.String()] += r.Count
+	}
+	return out
+}
+
+// Without steering the gateway refuses after accepting; each refusal is counted for the
+// trail by endpoint and source.
+func TestGatewayRefusalsAreDrainedBySource(t *testing.T) {
+	backend := echoServer(t)
+	g := New(slog.New(slog.DiscardHandler), nil, Options{})
+	t.Cleanup(g.Close)
+	only2 := NewAdmission([]string{"sg-test"}, []netip.Prefix{netip.MustParsePrefix("127.0.0.2/32")})
+	if err := g.Ensure("ep", []string{"127.0.0.1:0"}, func() (Target, bool) { return Target{Addr: backend, Admission: only2}, true }); err != nil {
+		t.Fatal(err)
+	}
+	addr := g.listeners["ep"].lns[0].Addr().String()
+	for range 2 {
+		assertClosedWithoutData(t, addr, []byte("\x00\x00\x00\x08\x04\xd2\x16\x2f"))
+	}
+	assertEchoes(t, net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP("127.0.0.2")}}, addr)
+	if got := drained(t, g); len(got) != 1 || got["ep 127.0.0.1"] != 2 {
+		t.Fatalf("drained %v; want 2 refusals of 127.0.0.1 on ep", got)
+	}
+	if got := drained(t, g); len(got) != 0 {
+		t.Fatalf("drained again %v; want nothing", got)
+	}
+}
+
+// With steering the kernel's counts per source are drained the same way.
+func TestSteeredRefusalsAreDrainedBySource(t *testing.T) {
+	g, _ := steeredGateway(t, io.Discard)
+	server, _ := steeredServer(t)
+	only2 := NewAdmission([]string{"sg-test"}, []netip.Prefix{netip.MustParsePrefix("127.0.0.2/32")})
+	route := func() (Target, bool) {
+		return Target{Addr: server.Addr().String(), Admission: only2, PID: os.Getpid()}, true
+	}
+	if err := g.Ensure("ep", []string{"127.0.0.1:0"}, route); err != nil {
+		t.Fatal(err)
+	}
+	endpoint := g.listeners["ep"].lns[0].Addr().String()
+	for range 3 {
+		assertRefusedAtSYN(t, "127.0.0.3", endpoint)
+	}
+	assertRefusedAtSYN(t, "127.0.0.4", endpoint)
+	if got := drained(t, g); len(got) != 2 || got["ep 127.0.0.3"] != 3 || got["ep 127.0.0.4"] != 1 {
+		t.Fatalf("drained %v; want 3 refusals of 127.0.0.3 and 1 of 127.0.0.4", got)
+	}
+}
