@@ -85,6 +85,7 @@ func serveCmd() *cobra.Command {
 	f.BoolVar(&cfg.KernelSteering, "kernel-steering", true, "hand admitted connections straight to their server inside the kernel (BPF sk_lookup; needs root and cgroup v2), instead of carrying every byte through the gateway")
 	f.Int64Var(&cfg.DefaultStorageLimit, "default-storage-limit", store.DefaultStorageLimit, "a cluster's storage limit in bytes unless CreateDBCluster/ModifyDBCluster AllocatedStorage (GiB) sets one: at it the cluster is made read-only (storage-full)")
 	f.Int64Var(&cfg.StateReserve, "state-reserve", server.DefaultStateReserve, "bytes of free space kept on the data volume for serve's own state: below it CreateDBCluster is refused (InsufficientStorageClusterCapacity); -1: no reserve")
+	f.DurationVar(&cfg.RefusalAuditInterval, "audit-refusal-interval", server.DefaultRefusalAuditInterval, "how often connections refused by the security groups are recorded in the audit trail, as counted events per source and endpoint")
 	f.BoolVar(&cfg.KeepServersOnExit, "keep-servers-on-exit", false, "leave the PostgreSQL servers running when serve stops (SIGTERM, SIGINT), for the next serve to adopt; they always outlive a crash")
 	return withEnv(cmd)
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 
+	"github.com/borealis-db/borealis/internal/dataplane"
 	"github.com/borealis-db/borealis/internal/dbauth"
 	"github.com/borealis-db/borealis/internal/iam"
 	"github.com/borealis-db/borealis/internal/sigv4"
@@ -13,7 +14,7 @@ import (
 
 // startDBAuth starts the loopback responder PostgreSQL's ldap method asks about IAM
 // database authentication tokens (see package dbauth).
-func startDBAuth(ctx context.Context, region, accountID string, st *store.Store, iamSvc *iam.Service, log *slog.Logger) (*dbauth.LDAPServer, error) {
+func startDBAuth(ctx context.Context, region, accountID string, st *store.Store, iamSvc *iam.Service, refused func(context.Context, dataplane.AuthFailure), log *slog.Logger) (*dbauth.LDAPServer, error) {
 	a := dbauth.New(dbauth.Config{
 		Region:       region,
 		AccountID:    accountID,
@@ -37,7 +38,8 @@ func startDBAuth(ctx context.Context, region, accountID string, st *store.Store,
 			}
 			return dbauth.Cluster{ResourceID: c.ResourceID, Hosts: hosts, Port: c.Port, IAMEnabled: c.IAMAuth}, true, nil
 		},
-		Log: log,
+		Refused: refused,
+		Log:     log,
 	})
 	return dbauth.ListenLDAP("127.0.0.1:0", a.Bind, log)
 }

@@ -71,6 +71,9 @@ type Config struct {
 	// StateReserve is the free space (bytes) kept on the data volume for serve's own state:
 	// below it new clusters are refused (0: DefaultStateReserve; negative: no reserve).
 	StateReserve int64
+	// RefusalAuditInterval is how often refused connections are drained into the audit
+	// trail as counted events (0: DefaultRefusalAuditInterval).
+	RefusalAuditInterval time.Duration
 }
 
 // Files serve writes in the data directory for the operator and the clients.
@@ -202,7 +205,8 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err erro
 	if err != nil {
 		return nil, err
 	}
-	dbAuth, err := startDBAuth(ctx, cfg.Region, acct.ID, st, iamSvc, log.With("component", "dbauth"))
+	refusals := newDataPlaneAudit(cfg.Region, acct.ID, log.With("component", "audit"))
+	dbAuth, err := startDBAuth(ctx, cfg.Region, acct.ID, st, iamSvc, refusals.authFailed, log.With("component", "dbauth"))
 	if err != nil {
 		return nil, fmt.Errorf("IAM database authentication: %w", err)
 	}

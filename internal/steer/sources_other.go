@@ -4,4 +4,6 @@ package steer
 
 import "errors"
 
-func (*Steering) DrainRefused() ([]SourceRefusals, error) { return nil, errors.New("steer: needs Linux") }
+func (*Steering) DrainRefused() ([]SourceRefusals, error) {
+	return nil, errors.New("steer: needs Linux")
+}
