@@ -60,12 +60,13 @@ func (s *Server) startDataPlaneAudit(d *dataPlaneAudit, trail *audit.Trail, gw *
 			d.log.Error("refused connections not recorded in the audit trail", "err", err)
 		}
 	}
+	// What the kernel counted while no serve ran, before anything new.
+	flush(context.Background())
 	d.done.Add(1)
 	go func() {
 		defer d.done.Done()
 		t := time.NewTicker(interval)
 		defer t.Stop()
-		flush(context.Background())
 		for {
 			select {
 			case <-d.stop:
