@@ -71,6 +71,9 @@ type Config struct {
 	// StateReserve is the free space (bytes) kept on the data volume for serve's own state:
 	// below it new clusters are refused (0: DefaultStateReserve; negative: no reserve).
 	StateReserve int64
+	// AuditRetention is how long the audit trail keeps events (0: audit.DefaultRetention,
+	// 90 days; negative: forever).
+	AuditRetention time.Duration
 }
 
 // Files serve writes in the data directory for the operator and the clients.
@@ -281,6 +284,10 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err erro
 	}
 	s.onClose("DNS server", func(context.Context) error { s.dns.Close(); return nil })
 
+	trail, err := s.openTrail(ctx, cfg, log.With("component", "audit"))
+	if err != nil {
+		return nil, fmt.Errorf("audit trail: %w", err)
+	}
 	metricsHandler := promhttp.HandlerFor(metrics, promhttp.HandlerOpts{})
 	apiMetrics := metricsHandler
 	if cfg.MetricsAddr != "" {
@@ -294,7 +301,9 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err erro
 			"ec2": {Namespace: ec2.Namespace, Version: ec2.Version, Service: ec2Svc, WriteResult: awsquery.WriteEC2Result, WriteError: awsquery.WriteEC2Error},
 			"iam": {Namespace: iam.Namespace, Version: iam.Version, Service: iamSvc},
 			"sts": {Namespace: iam.STSNamespace, Version: iam.STSVersion, Service: iamSvc.STS()},
+			"cloudtrail": cloudTrailEndpoint(trail),
 		},
+		Trail:        trail,
 		Authenticate: iamSvc.Authenticate,
 		Authorize:    iamSvc.Authorize,
 		CABundle:     func(ctx context.Context) ([]byte, error) { return Bundle(ctx, st) },
