@@ -301,7 +301,6 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err erro
 			"ec2": {Namespace: ec2.Namespace, Version: ec2.Version, Service: ec2Svc, WriteResult: awsquery.WriteEC2Result, WriteError: awsquery.WriteEC2Error},
 			"iam": {Namespace: iam.Namespace, Version: iam.Version, Service: iamSvc},
 			"sts": {Namespace: iam.STSNamespace, Version: iam.STSVersion, Service: iamSvc.STS()},
-			"cloudtrail": cloudTrailEndpoint(trail),
 		},
 		Trail:        trail,
 		Authenticate: iamSvc.Authenticate,
@@ -311,6 +310,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err erro
 		BrowserHome:  consolePath,
 		Log:          log.With("component", "api"),
 	})
+	api.Services["cloudtrail"] = cloudTrailEndpoint(trail)
 	rootPasswordFile := filepath.Join(dataDir, "root-console-password")
 	if err := iamSvc.EnsureRootPassword(ctx, func(pw string) error {
 		log.Info("root user's console password written", "file", rootPasswordFile)
@@ -324,6 +324,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err erro
 		AccountID: acct.ID,
 		Region:    cfg.Region,
 		Log:       log.With("component", "console"),
+		Trail:     trail,
 		// The connection lines: by the endpoint name when serve answers DNS for it.
 		NamesResolve: s.dns != nil, EndpointHostaddr: hostaddr(endpointAddrs),
 	})
