@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/borealis-db/borealis/internal/audit"
 	"github.com/borealis-db/borealis/internal/pki"
 	"github.com/borealis-db/borealis/internal/server"
 	"github.com/borealis-db/borealis/internal/store"
@@ -33,7 +34,7 @@ func rootCmd() *cobra.Command {
 	}
 	// --version prints what `borealis version` does.
 	root.SetVersionTemplate("borealis {{.Version}}\n")
-	root.AddCommand(serveCmd(), caCmd(), versionCmd())
+	root.AddCommand(serveCmd(), caCmd(), versionCmd(), auditCmd())
 	return root
 }
 
@@ -87,6 +88,7 @@ func serveCmd() *cobra.Command {
 	f.Int64Var(&cfg.StateReserve, "state-reserve", server.DefaultStateReserve, "bytes of free space kept on the data volume for serve's own state: below it CreateDBCluster is refused (InsufficientStorageClusterCapacity); -1: no reserve")
 	f.DurationVar(&cfg.RefusalAuditInterval, "audit-refusal-interval", server.DefaultRefusalAuditInterval, "how often connections refused by the security groups are recorded in the audit trail, as counted events per source and endpoint")
 	f.BoolVar(&cfg.KeepServersOnExit, "keep-servers-on-exit", false, "leave the PostgreSQL servers running when serve stops (SIGTERM, SIGINT), for the next serve to adopt; they always outlive a crash")
+	f.DurationVar(&cfg.AuditRetention, "audit-retention", audit.DefaultRetention, "how long the audit trail keeps events (whole UTC days; a negative value keeps them forever)")
 	return withEnv(cmd)
 }
 

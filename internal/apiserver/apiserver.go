@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/borealis-db/borealis/internal/audit"
 	"github.com/borealis-db/borealis/internal/authz"
 	"github.com/borealis-db/borealis/internal/awsquery"
 	"github.com/borealis-db/borealis/internal/principal"
@@ -51,6 +52,9 @@ type Endpoint struct {
 	// WriteEC2Error). Nil means awsquery.WriteResult and WriteError, as RDS, IAM and STS use.
 	WriteResult func(w http.ResponseWriter, namespace, action, requestID string, result any)
 	WriteError  func(w http.ResponseWriter, namespace, requestID string, err error)
+	// JSONTarget, when set, makes this a JSON 1.1 service (CloudTrail): the action comes
+	// from X-Amz-Target "<JSONTarget>.<Action>" and the input is a JSON object.
+	JSONTarget string
 }
 
 // Config assembles the handler.
@@ -70,13 +74,17 @@ type Config struct {
 	// BrowserHome is where a browser opening "/" is sent (the console), rather than to an
 	// XML error; "" keeps the error.
 	BrowserHome string
+	// Trail, if set, records every call (allowed or denied) before its answer is written,
+	// and the requests refused before a caller is known, within a budget.
+	Trail Recorder
 }
 
 // Handler serves the API over HTTP, and lets other front ends (the console) run actions
 // through the same authorization.
 type Handler struct {
 	Config
-	mux *http.ServeMux
+	mux      *http.ServeMux
+	rejected *audit.Limiter
 }
 
 // New returns the API's handler.
@@ -85,7 +93,7 @@ func New(cfg Config) *Handler {
 		cfg.MaxBodyKB = 1024
 	}
 	mux := http.NewServeMux()
-	h := &Handler{Config: cfg, mux: mux}
+	h := &Handler{Config: cfg, mux: mux, rejected: &audit.Limiter{Rate: rejectedRate, Burst: rejectedBurst}}
 	mux.HandleFunc("GET /global-bundle.pem", h.bundle)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") })
 	if cfg.Metrics != nil {
@@ -100,14 +108,20 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.Serv
 
 // Call runs one action of service as caller, authorized exactly as a signed request from
 // r's client would be: the console's buttons are API calls. values holds the action's
-// parameters in Query form.
+// parameters in Query form. The call is recorded in the trail as the console's.
 func (h *Handler) Call(ctx context.Context, caller principal.Principal, service, action string, values url.Values, r *http.Request) (any, error) {
+	return h.call(ctx, caller, service, action, values, r, awsquery.NewRequestID(), true)
+}
+
+// call authorizes and runs one action, and records it in the trail, allowed or denied,
+// before returning: the one place where every call is decided.
+func (h *Handler) call(ctx context.Context, caller principal.Principal, service, action string, values url.Values, r *http.Request, reqID string, console bool) (any, error) {
 	ep, ok := h.Services[service]
 	if !ok {
 		return nil, awsquery.Errorf(http.StatusBadRequest, "InvalidAction", "Service %s is not served here.", awsquery.Clip(service))
 	}
 	values.Set("Action", action)
-	if values.Get("Version") == "" {
+	if values.Get("Version") == "" && ep.JSONTarget == "" {
 		values.Set("Version", ep.Version)
 	}
 	ctx = principal.With(ctx, caller)
@@ -118,10 +132,14 @@ func (h *Handler) Call(ctx context.Context, caller principal.Principal, service,
 	}
 	addGlobalKeys(keys, r, caller, h.Region)
 	if err := h.Authorize(ctx, caller, service+":"+action, resources, keys); err != nil {
-		return nil, err
+		return nil, h.record(ctx, h.callEvent(caller, service, action, values, r, reqID, console, resources, err, err), err)
 	}
 	res, err := ep.Service.Do(ctx, action, p)
-	return res, clientError(err)
+	err = clientError(err)
+	if err := h.record(ctx, h.callEvent(caller, service, action, values, r, reqID, console, resources, nil, err), err); err != nil {
+		return nil, err
+	}
+	return res, nil
 }
 
 func (h *Handler) bundle(w http.ResponseWriter, r *http.Request) {
@@ -158,7 +176,9 @@ func (h *Handler) query(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	reqID := awsquery.NewRequestID()
 	ns, writeError, writeResult := defaultNamespace, awsquery.WriteError, awsquery.WriteResult
-	if svc, _, ok := sigv4.ParseScope(r); ok {
+	svc := "" // the service the signature's scope names, even if the signature fails
+	if s, _, ok := sigv4.ParseScope(r); ok {
+		svc = s
 		if ep, ok := h.Services[svc]; ok {
 			ns = ep.Namespace
 			if ep.WriteError != nil {
@@ -169,8 +189,11 @@ func (h *Handler) query(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
-	action, status, akid := "", http.StatusOK, ""
+	action, status, akid, called := "", http.StatusOK, "", false
 	fail := func(err error) {
+		if !called && !h.recordRejected(r.Context(), r, svc, action, reqID, err) {
+			err = notRecorded
+		}
 		e := awsquery.AsError(clientError(err))
 		status = e.Status
 		if status >= 500 {
@@ -195,6 +218,7 @@ func (h *Handler) query(w http.ResponseWriter, r *http.Request) {
 	}
 	id, err := h.Verifier.Verify(r.Context(), r, body)
 	if err != nil {
+		action = claimedAction(r, body, h.Services[svc].JSONTarget)
 		fail(err)
 		return
 	}
@@ -208,26 +232,39 @@ func (h *Handler) query(w http.ResponseWriter, r *http.Request) {
 		fail(awsquery.Errorf(http.StatusForbidden, "SignatureDoesNotMatch", "Credential should be scoped to correct service: '%s' is not served by this endpoint.", awsquery.Clip(id.Service)))
 		return
 	}
-	params, err := formValues(r, body)
-	if err != nil {
-		fail(err)
-		return
-	}
-	action = params.Get("Action")
-	if action == "" {
-		fail(awsquery.Errorf(http.StatusBadRequest, "MissingAction", "The request must contain the parameter Action."))
-		return
-	}
-	if v := params.Get("Version"); v != ep.Version {
-		fail(awsquery.Errorf(http.StatusBadRequest, "InvalidAction", "Could not find operation %s for version %s", awsquery.Clip(action), awsquery.Clip(v)))
-		return
+	var params url.Values
+	if ep.JSONTarget != "" {
+		if action, err = jsonAction(r, ep.JSONTarget); err != nil {
+			fail(err)
+			return
+		}
+		if params, err = jsonValues(body); err != nil {
+			fail(err)
+			return
+		}
+		params.Del("Action")
+	} else {
+		if params, err = formValues(r, body); err != nil {
+			fail(err)
+			return
+		}
+		action = params.Get("Action")
+		if action == "" {
+			fail(awsquery.Errorf(http.StatusBadRequest, "MissingAction", "The request must contain the parameter Action."))
+			return
+		}
+		if v := params.Get("Version"); v != ep.Version {
+			fail(awsquery.Errorf(http.StatusBadRequest, "InvalidAction", "Could not find operation %s for version %s", awsquery.Clip(action), awsquery.Clip(v)))
+			return
+		}
 	}
 	caller, err := h.Authenticate(r.Context(), id.AccessKeyID)
 	if err != nil {
 		fail(err)
 		return
 	}
-	result, err := h.Call(r.Context(), caller, id.Service, action, params, r)
+	called = true
+	result, err := h.call(r.Context(), caller, id.Service, action, params, r, reqID, false)
 	if err != nil {
 		fail(err)
 		return
@@ -265,4 +302,20 @@ func addGlobalKeys(keys map[string][]string, r *http.Request, p principal.Princi
 	keys["aws:SourceIp"] = []string{host}
 	keys["aws:SecureTransport"] = []string{strconv.FormatBool(r.TLS != nil)}
 	keys["aws:RequestedRegion"] = []string{region}
+}
+
+// claimedAction is the action a request that failed authentication names, best effort,
+// for its event.
+func claimedAction(r *http.Request, body []byte, jsonTarget string) string {
+	if jsonTarget != "" {
+		a, _ := strings.CutPrefix(r.Header.Get("X-Amz-Target"), jsonTarget+".")
+		return a
+	}
+	if a := r.URL.Query().Get("Action"); a != "" {
+		return a
+	}
+	if v, err := url.ParseQuery(string(body)); err == nil {
+		return v.Get("Action")
+	}
+	return ""
 }

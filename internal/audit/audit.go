@@ -78,6 +78,8 @@ type Event struct {
 	RecipientAccountID  string         `json:"recipientAccountId,omitempty"`
 	AdditionalEventData map[string]any `json:"additionalEventData,omitempty"`
 	EventCategory       string         `json:"eventCategory"`
+	// SessionCredentialFromConsole is "true" for a call made from the console.
+	SessionCredentialFromConsole string `json:"sessionCredentialFromConsole,omitempty"`
 }
 
 // EventVersion is the record format version Borealis writes (CloudTrail's current one).

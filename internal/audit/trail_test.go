@@ -74,8 +74,8 @@ func TestVerifyPassesOnAnIntactTrailAndNamesTheFirstTamperedEvent(t *testing.T) 
 			l[4] = bytes.Replace(l[4], []byte("alice"), []byte("alicf"), 1)
 			return l
 		}, "event 5 "},
-		"an event deleted": {func(l [][]byte) [][]byte { return append(l[:1], l[2:]...) }, "event 2 was removed"},
-		"two swapped":      {func(l [][]byte) [][]byte { l[1], l[2] = l[2], l[1]; return l }, "reordered"},
+		"an event deleted":  {func(l [][]byte) [][]byte { return append(l[:1], l[2:]...) }, "event 2 was removed"},
+		"two swapped":       {func(l [][]byte) [][]byte { l[1], l[2] = l[2], l[1]; return l }, "reordered"},
 		"the first deleted": {func(l [][]byte) [][]byte { return l[1:] }, "event 1 was removed"},
 	}
 	for name, c := range cases {

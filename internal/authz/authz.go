@@ -15,3 +15,21 @@ type Resource struct {
 
 // On returns a resource without keys of its own.
 func On(arn string) Resource { return Resource{ARN: arn} }
+
+// Denial is a refused authorization with its reason, for the audit trail: the deciding
+// statement of an explicit deny, or that no statement allowed. It wraps the AWS error the
+// client sees.
+type Denial struct {
+	Err      error
+	Decision string // "explicitDeny" or "implicitDeny"
+	Action   string
+	Resource string
+	// Policy and Statement name the deciding Deny statement: the policy's name (inline) or
+	// ARN (managed), and the statement's Sid, or its position ("#1" is the first) when it
+	// has none. Both are "" for an implicit deny.
+	Policy    string
+	Statement string
+}
+
+func (d *Denial) Error() string { return d.Err.Error() }
+func (d *Denial) Unwrap() error { return d.Err }

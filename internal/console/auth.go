@@ -32,6 +32,7 @@ func (c *Console) routes() {
 	c.networkRoutes(m)
 	c.parameterRoutes(m)
 	c.iamRoutes(m)
+	c.historyRoutes(m)
 	c.mux = m
 }
 
@@ -144,6 +145,7 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
 	}
 	if !ok || user == "" && !root || password == "" {
 		c.cfg.Log.Info("console: sign-in failed", "account", account, "user", user, "source", source)
+		c.failedSignIn(r, user, root, "Failed authentication")
 		c.render(w, r, http.StatusUnauthorized, "signin.html", page{Title: "Sign in", Error: badSignIn, Data: form})
 		return
 	}
@@ -151,6 +153,7 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
 	c.devices.issue(w, r, userKey)
 	if login.HardExpired {
 		c.cfg.Log.Info("console: sign-in refused, password expired", "principal", login.Principal.ARN, "source", source)
+		_ = c.recordSignIn(r, signInOutcome{p: login.Principal, known: true, reason: "Password expired"})
 		c.render(w, r, http.StatusForbidden, "signin.html", page{Title: "Sign in", Data: form,
 			Error: "Your password has expired. Ask your administrator to reset it."})
 		return
@@ -162,6 +165,12 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
 		s.stage, next = stageMFA, "/console/mfa"
 	case login.ResetRequired:
 		s.stage, next = stageReset, "/console/password"
+	}
+	if s.stage != stageMFA { // with MFA, the sign-in is recorded once the code is checked
+		if err := c.recordSignIn(r, signInOutcome{p: login.Principal, known: true, success: true}); err != nil {
+			c.render(w, r, http.StatusInternalServerError, "signin.html", page{Title: "Sign in", Error: "Sign-in is not available right now.", Data: form})
+			return
+		}
 	}
 	c.sessions.end(w, r) // a new session id at every sign-in: no fixation
 	c.sessions.start(w, r, s)
@@ -193,6 +202,7 @@ func (c *Console) mfa(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			c.cfg.Log.Error("console: mfa", "err", err)
 		}
+		_ = c.recordSignIn(r, signInOutcome{p: cur.principal, known: true, mfaUsed: true, reason: "Failed authentication"})
 		if c.sessions.mfaFailed(cur.s) {
 			c.mfaSpent(w, r, cur)
 			return
@@ -201,6 +211,11 @@ func (c *Console) mfa(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c.throttle.succeeded(key)
+	if err := c.recordSignIn(r, signInOutcome{p: cur.principal, known: true, success: true, mfaUsed: true}); err != nil {
+		c.sessions.end(w, r)
+		c.render(w, r.WithContext(context.Background()), http.StatusInternalServerError, "signin.html", page{Title: "Sign in", Error: "Sign-in is not available right now."})
+		return
+	}
 	switch next, ok := c.sessions.mfaDone(cur.s); {
 	case !ok:
 		http.Redirect(w, r, "/console/signin", http.StatusSeeOther)

@@ -17,6 +17,7 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/borealis-db/borealis/internal/audit"
 	"github.com/borealis-db/borealis/internal/awsquery"
 	"github.com/borealis-db/borealis/internal/principal"
 	"github.com/borealis-db/borealis/internal/store"
@@ -70,6 +71,8 @@ type Config struct {
 	SessionTTL, IdleTTL time.Duration
 	Log                 *slog.Logger
 	Now                 func() time.Time
+	// Trail, if set, records every sign-in (ConsoleLogin) before its answer.
+	Trail Recorder
 }
 
 //go:embed templates static
@@ -84,6 +87,8 @@ type Console struct {
 	devices  *devices
 	sleep    func(context.Context, time.Duration) bool // waits for a throttle's slot
 	mux      *http.ServeMux
+	// anonymousSignIns bounds the recorded sign-in failures that name no real user.
+	anonymousSignIns *audit.Limiter
 }
 
 // New returns the console's handler, to be mounted at /console/.
@@ -104,7 +109,8 @@ func New(cfg Config) (*Console, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Console{cfg: cfg, pages: pages, sessions: newSessions(cfg.Now, cfg.SessionTTL, cfg.IdleTTL), throttle: newThrottle(cfg.Now), devices: newDevices(), sleep: sleepCtx}
+	c := &Console{cfg: cfg, pages: pages, sessions: newSessions(cfg.Now, cfg.SessionTTL, cfg.IdleTTL), throttle: newThrottle(cfg.Now), devices: newDevices(), sleep: sleepCtx,
+		anonymousSignIns: &audit.Limiter{Rate: anonymousSignInRate, Burst: anonymousSignInBurst}}
 	c.routes()
 	return c, nil
 }

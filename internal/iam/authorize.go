@@ -4,6 +4,7 @@ import (
 	"context"
 	"maps"
 	"net/http"
+	"strconv"
 
 	"github.com/borealis-db/borealis/internal/authz"
 	"github.com/borealis-db/borealis/internal/awsquery"
@@ -19,7 +20,7 @@ func (s *Service) Authorize(ctx context.Context, p principal.Principal, action s
 	if p.IsRoot() || action == "sts:GetCallerIdentity" {
 		return nil
 	}
-	policies, _, err := s.PoliciesFor(ctx, p)
+	policies, names, err := s.PoliciesFor(ctx, p)
 	if err != nil {
 		return err
 	}
@@ -37,16 +38,32 @@ func (s *Service) Authorize(ctx context.Context, p principal.Principal, action s
 		}
 		reqCtx := maps.Clone(keys)
 		maps.Copy(reqCtx, r.Keys)
-		switch policy.Evaluate(policy.Request{Action: action, Resource: r.ARN, Context: reqCtx}, policies).Decision {
+		res := policy.Evaluate(policy.Request{Action: action, Resource: r.ARN, Context: reqCtx}, policies)
+		switch res.Decision {
 		case policy.Allow:
 			continue
 		case policy.ExplicitDeny:
-			return awsquery.Errorf(http.StatusForbidden, "AccessDenied",
-				"User: %s is not authorized to perform: %s on resource: %s with an explicit deny in an identity-based policy", p.ARN, action, r.ARN)
+			return denial(res, names, action, r.ARN, awsquery.Errorf(http.StatusForbidden, "AccessDenied",
+				"User: %s is not authorized to perform: %s on resource: %s with an explicit deny in an identity-based policy", p.ARN, action, r.ARN))
 		default:
-			return awsquery.Errorf(http.StatusForbidden, "AccessDenied",
-				"User: %s is not authorized to perform: %s on resource: %s because no identity-based policy allows the %s action", p.ARN, action, r.ARN, action)
+			return denial(res, names, action, r.ARN, awsquery.Errorf(http.StatusForbidden, "AccessDenied",
+				"User: %s is not authorized to perform: %s on resource: %s because no identity-based policy allows the %s action", p.ARN, action, r.ARN, action))
 		}
 	}
 	return nil
+}
+
+// denial wraps a refusal with the statement that decided it, for the audit trail.
+func denial(res policy.Result, names []string, action, resource string, err error) error {
+	d := &authz.Denial{Err: err, Decision: res.Decision.String(), Action: action, Resource: resource}
+	if res.Decision == policy.ExplicitDeny {
+		if res.PolicyIndex < len(names) {
+			d.Policy = names[res.PolicyIndex]
+		}
+		d.Statement = res.Sid
+		if d.Statement == "" {
+			d.Statement = "#" + strconv.Itoa(res.StatementIndex+1)
+		}
+	}
+	return d
 }

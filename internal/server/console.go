@@ -33,3 +33,9 @@ func (a consoleAuth) SignInRoot(ctx context.Context, account, password string) (
 	p, ok, err := a.iam.RootSignIn(ctx, account, password)
 	return console.Login{Principal: p}, ok, err
 }
+
+func (a consoleAuth) UserPrincipal(ctx context.Context, user string) (principal.Principal, bool, error) {
+	return a.iam.UserPrincipal(ctx, user)
+}
+
+func (a consoleAuth) RootPrincipal() principal.Principal { return a.iam.RootPrincipal("") }

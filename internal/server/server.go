@@ -71,6 +71,9 @@ type Config struct {
 	// StateReserve is the free space (bytes) kept on the data volume for serve's own state:
 	// below it new clusters are refused (0: DefaultStateReserve; negative: no reserve).
 	StateReserve int64
+	// AuditRetention is how long the audit trail keeps events (0: audit.DefaultRetention,
+	// 90 days; negative: forever).
+	AuditRetention time.Duration
 	// RefusalAuditInterval is how often refused connections are drained into the audit
 	// trail as counted events (0: DefaultRefusalAuditInterval).
 	RefusalAuditInterval time.Duration
@@ -285,6 +288,11 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err erro
 	}
 	s.onClose("DNS server", func(context.Context) error { s.dns.Close(); return nil })
 
+	trail, err := s.openTrail(ctx, cfg, log.With("component", "audit"))
+	if err != nil {
+		return nil, fmt.Errorf("audit trail: %w", err)
+	}
+	s.startDataPlaneAudit(refusals, trail, gw, cfg.RefusalAuditInterval)
 	metricsHandler := promhttp.HandlerFor(metrics, promhttp.HandlerOpts{})
 	apiMetrics := metricsHandler
 	if cfg.MetricsAddr != "" {
@@ -299,6 +307,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err erro
 			"iam": {Namespace: iam.Namespace, Version: iam.Version, Service: iamSvc},
 			"sts": {Namespace: iam.STSNamespace, Version: iam.STSVersion, Service: iamSvc.STS()},
 		},
+		Trail:        trail,
 		Authenticate: iamSvc.Authenticate,
 		Authorize:    iamSvc.Authorize,
 		CABundle:     func(ctx context.Context) ([]byte, error) { return Bundle(ctx, st) },
@@ -306,6 +315,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err erro
 		BrowserHome:  consolePath,
 		Log:          log.With("component", "api"),
 	})
+	api.Services["cloudtrail"] = cloudTrailEndpoint(trail)
 	rootPasswordFile := filepath.Join(dataDir, "root-console-password")
 	if err := iamSvc.EnsureRootPassword(ctx, func(pw string) error {
 		log.Info("root user's console password written", "file", rootPasswordFile)
@@ -319,6 +329,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err erro
 		AccountID: acct.ID,
 		Region:    cfg.Region,
 		Log:       log.With("component", "console"),
+		Trail:     trail,
 		// The connection lines: by the endpoint name when serve answers DNS for it.
 		NamesResolve: s.dns != nil, EndpointHostaddr: hostaddr(endpointAddrs),
 	})
