@@ -12,9 +12,9 @@ import (
 // AuthFailure is one failed IAM database authentication. It never holds the token.
 type AuthFailure struct {
 	Time         time.Time
-	Cluster      string     // the cluster's resource id, as the login named it
-	Endpoint     string     // the address the client connected to, where known
-	Source       netip.Addr // the client, where known
+	Cluster      string         // the cluster's resource id, as the login named it
+	Endpoint     string         // the address the client connected to, where known
+	Source       netip.AddrPort // the client, where known
 	DBUser       string
 	Reason       string // a code, e.g. ExpiredToken (package dbauth's reasons)
 	Message      string // what the reason means, for the reader
@@ -33,7 +33,7 @@ type authKey struct {
 // (so a single failed login is in the trail before the client sees its error), counted
 // toward the next flush after that.
 func (c *Collector) AuthFailed(ctx context.Context, f AuthFailure) {
-	k := authKey{f.Cluster, f.Endpoint, f.Source, f.DBUser, f.Reason, f.Message}
+	k := authKey{f.Cluster, f.Endpoint, f.Source.Addr(), f.DBUser, f.Reason, f.Message}
 	c.mu.Lock()
 	t := c.auth[k]
 	now := t == nil && c.budget > 0

@@ -81,7 +81,7 @@ func TestAScanFromManySourcesIsBounded(t *testing.T) {
 func TestFailedAuthenticationsAreRecordedAtOnceThenCounted(t *testing.T) {
 	c, sink := newCollector(Limits{Events: 6, Tally: 100})
 	ctx := context.Background()
-	f := AuthFailure{Time: t0, Cluster: "cluster-abc", Endpoint: "db.cluster-abc.localhost:5432", Source: netip.MustParseAddr("192.0.2.9"),
+	f := AuthFailure{Time: t0, Cluster: "cluster-abc", Endpoint: "db.cluster-abc.localhost:5432", Source: netip.MustParseAddrPort("192.0.2.9:50000"),
 		DBUser: "app", Reason: "ExpiredToken", Message: "the token has expired", AccessKeyID: "AKIAEXAMPLE"}
 	c.AuthFailed(ctx, f)
 	if len(sink.events) != 1 || sink.events[0].ErrorCode != "ExpiredToken" || sink.events[0].SourceIP != "192.0.2.9" || sink.events[0].Details.DBUser != "app" {

@@ -75,7 +75,7 @@ func (a *Authority) failure(ctx context.Context, resourceID, user, token string,
 	}
 	if c, ok := ctx.Value(ldapPeerKey{}).(ldapConn); ok {
 		if src, ep, ok := clientOf(c.remote, c.local); ok {
-			f.Source, f.Endpoint = src.Addr(), ep.String()
+			f.Source, f.Endpoint = src, ep.String()
 		}
 	}
 	if f.Time.IsZero() {

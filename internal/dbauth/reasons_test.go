@@ -117,7 +117,7 @@ func TestRefusalNamesTheBackendsClient(t *testing.T) {
 		t.Fatalf("recorded %d refusals; want 1\n%s", len(*got), out)
 	}
 	f := (*got)[0]
-	if f.Source != netip.MustParseAddr("127.0.0.7") || f.Endpoint != local || f.Reason != "MalformedToken" {
+	if f.Source.Addr() != netip.MustParseAddr("127.0.0.7") || f.Endpoint != local || f.Reason != "MalformedToken" {
 		t.Fatalf("recorded %+v; want the client 127.0.0.7 on %s", f, local)
 	}
 }

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"net"
 	"net/netip"
 	"sync"
 	"time"
@@ -84,4 +85,54 @@ func (g *Gateway) DrainRefused() ([]dataplane.Refusal, error) {
 		out[i].Groups = groups[name]
 	}
 	return out, err
+}
+
+// relayOrigins are the relayed connections in progress, by the address of the gateway's
+// socket to the server: what a server sees as its client's address leads back to the real
+// client (for the audit of a failed login on a relayed endpoint).
+type relayOrigins struct {
+	mu sync.Mutex
+	m  map[netip.AddrPort]relayOrigin
+}
+
+type relayOrigin struct{ client, endpoint netip.AddrPort }
+
+// hold notes server's origin, client, until the returned func is called.
+func (o *relayOrigins) hold(client, server net.Conn) func() {
+	relay, ok1 := addrPort(server.LocalAddr())
+	src, ok2 := addrPort(client.RemoteAddr())
+	ep, ok3 := addrPort(client.LocalAddr())
+	if !ok1 || !ok2 || !ok3 {
+		return func() {}
+	}
+	o.mu.Lock()
+	if o.m == nil {
+		o.m = map[netip.AddrPort]relayOrigin{}
+	}
+	o.m[relay] = relayOrigin{src, ep}
+	o.mu.Unlock()
+	return func() {
+		o.mu.Lock()
+		delete(o.m, relay)
+		o.mu.Unlock()
+	}
+}
+
+func addrPort(a net.Addr) (netip.AddrPort, bool) {
+	t, ok := a.(*net.TCPAddr)
+	if !ok {
+		return netip.AddrPort{}, false
+	}
+	ap := t.AddrPort()
+	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()), true
+}
+
+// Origin is the client and the endpoint address of the relayed connection whose socket to
+// the server is relay; ok is false for anything else (a steered connection's client is
+// the server's own peer).
+func (g *Gateway) Origin(relay netip.AddrPort) (client, endpoint netip.AddrPort, ok bool) {
+	g.origins.mu.Lock()
+	defer g.origins.mu.Unlock()
+	o, ok := g.origins.m[netip.AddrPortFrom(relay.Addr().Unmap(), relay.Port())]
+	return o.client, o.endpoint, ok
 }

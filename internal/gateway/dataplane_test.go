@@ -8,6 +8,7 @@ import (
 	"os"
 	"slices"
 	"testing"
+	"time"
 )
 
 func drained(t *testing.T, g *Gateway) map[string]uint64 {
@@ -67,5 +68,56 @@ func TestSteeredRefusalsAreDrainedBySource(t *testing.T) {
 	assertRefusedAtSYN(t, "127.0.0.4", endpoint)
 	if got := drained(t, g); len(got) != 2 || got["ep 127.0.0.3"] != 3 || got["ep 127.0.0.4"] != 1 {
 		t.Fatalf("drained %v; want 3 refusals of 127.0.0.3 and 1 of 127.0.0.4", got)
+	}
+}
+
+// A relayed connection's server sees the gateway as its client; Origin leads back to the
+// real one while the connection lasts.
+func TestOriginOfARelayedConnectionIsItsClient(t *testing.T) {
+	backend, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer backend.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, err := backend.Accept()
+		if err == nil {
+			accepted <- c
+		}
+	}()
+	g := New(slog.New(slog.DiscardHandler), nil, Options{})
+	t.Cleanup(g.Close)
+	only2 := NewAdmission([]string{"sg-test"}, []netip.Prefix{netip.MustParsePrefix("127.0.0.2/32")})
+	if err := g.Ensure("ep", []string{"127.0.0.1:0"}, func() (Target, bool) { return Target{Addr: backend.Addr().String(), Admission: only2}, true }); err != nil {
+		t.Fatal(err)
+	}
+	addr := g.listeners["ep"].lns[0].Addr().String()
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP("127.0.0.2")}}
+	client, err := d.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.Write([]byte("\x00\x00\x00\x08\x04\xd2\x16\x2f")); err != nil {
+		t.Fatal(err)
+	}
+	server := <-accepted
+	defer server.Close()
+	relay := netip.MustParseAddrPort(server.RemoteAddr().String())
+	src, ep, ok := g.Origin(relay)
+	if !ok || src.String() != client.LocalAddr().String() || ep.String() != addr {
+		t.Fatalf("Origin(%s) = %s, %s, %v; want %s on %s", relay, src, ep, ok, client.LocalAddr(), addr)
+	}
+	client.Close()
+	server.Close()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if _, _, ok := g.Origin(relay); !ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("Origin still known after the connection ended")
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

@@ -101,6 +101,7 @@ type Gateway struct {
 	listeners map[string]*endpoint
 	conns     sync.WaitGroup
 	tally     refusalTally // its own refusals, for the audit trail (dataplane.go)
+	origins   relayOrigins // the relayed connections' clients, for the same
 }
 
 type endpoint struct {
@@ -573,6 +574,7 @@ func (g *Gateway) handle(ep *endpoint, client net.Conn) {
 // carryCounted carries a connection to its end, counting it open meanwhile and its bytes
 // (sent: what the gateway already passed to the server).
 func (g *Gateway) carryCounted(ep *endpoint, client, server net.Conn, sent int64) {
+	defer g.origins.hold(client, server)()
 	open := g.metrics.open.WithLabelValues(ep.name)
 	open.Inc()
 	in, out := g.carry(client, server)

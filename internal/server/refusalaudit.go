@@ -24,6 +24,7 @@ type dataPlaneAudit struct {
 	region, accountID string
 	log               *slog.Logger
 	trail             atomic.Pointer[audit.Trail] // set once the trail is open
+	gateway           atomic.Pointer[gateway.Gateway]
 	collector         *dataplane.Collector
 
 	stop chan struct{}
@@ -40,6 +41,12 @@ func newDataPlaneAudit(region, accountID string, log *slog.Logger) *dataPlaneAud
 
 // authFailed is dbauth's Config.Refused.
 func (d *dataPlaneAudit) authFailed(ctx context.Context, f dataplane.AuthFailure) {
+	// A relayed login's backend sees the gateway as its client: the gateway knows who.
+	if gw := d.gateway.Load(); gw != nil && f.Source.IsValid() {
+		if client, endpoint, ok := gw.Origin(f.Source); ok {
+			f.Source, f.Endpoint = client, endpoint.String()
+		}
+	}
 	d.collector.AuthFailed(ctx, f)
 }
 
@@ -48,6 +55,7 @@ func (d *dataPlaneAudit) authFailed(ctx context.Context, f dataplane.AuthFailure
 // while no serve ran are in the first drain.
 func (s *Server) startDataPlaneAudit(d *dataPlaneAudit, trail *audit.Trail, gw *gateway.Gateway, interval time.Duration) {
 	d.trail.Store(trail)
+	d.gateway.Store(gw)
 	if interval <= 0 {
 		interval = DefaultRefusalAuditInterval
 	}

@@ -47,7 +47,9 @@ func TestFailedIAMLoginsReachTheTrailWithoutTheirTokens(t *testing.T) {
 		Authenticate: func(_ context.Context, id string) (principal.Principal, error) {
 			return principal.Principal{Type: principal.User, AccountID: "123456789012", ARN: "arn:aws:iam::123456789012:user/app", AccessKeyID: id}, nil
 		},
-		Authorize: func(context.Context, principal.Principal, string, []authz.Resource, map[string][]string) error { return nil },
+		Authorize: func(context.Context, principal.Principal, string, []authz.Resource, map[string][]string) error {
+			return nil
+		},
 		Cluster: func(_ context.Context, id string) (dbauth.Cluster, bool, error) {
 			return dbauth.Cluster{ResourceID: "cluster-abc", Hosts: []string{endpoint}, Port: 5432, IAMEnabled: true}, id == "cluster-abc", nil
 		},
@@ -55,7 +57,9 @@ func TestFailedIAMLoginsReachTheTrailWithoutTheirTokens(t *testing.T) {
 		Log:     log,
 	})
 	tok, err := auth.BuildAuthToken(context.Background(), endpoint+":5432", "us-east-1", "app_reader", aws.CredentialsProviderFunc(
-		func(context.Context) (aws.Credentials, error) { return aws.Credentials{AccessKeyID: keyID, SecretAccessKey: secret}, nil }))
+		func(context.Context) (aws.Credentials, error) {
+			return aws.Credentials{AccessKeyID: keyID, SecretAccessKey: secret}, nil
+		}))
 	if err != nil {
 		t.Fatal(err)
 	}

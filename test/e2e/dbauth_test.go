@@ -160,6 +160,11 @@ func TestIAMDatabaseAuthentication(t *testing.T) {
 	if strings.Contains(string(logText), good) || strings.Contains(string(logText), "X-Amz-Signature=") {
 		t.Error("a token reached serve's log")
 	}
+	tokens := []string{good, tampered}
+	for _, r := range refused {
+		tokens = append(tokens, r.password)
+	}
+	assertIAMRefusalsInTrail(t, srv, tokens, "ExpiredToken", "SignatureDoesNotMatch", "WrongDBUser", "WrongEndpoint", "InvalidClientTokenId", "AccessDenied")
 
 	// Turned off, tokens stop working (and members of rds_iam cannot log in at all).
 	if _, err := c.ModifyDBCluster(ctx, &rds.ModifyDBClusterInput{DBClusterIdentifier: aws.String("iamdb"), EnableIAMDatabaseAuthentication: aws.Bool(false), ApplyImmediately: aws.Bool(true)}); err != nil {

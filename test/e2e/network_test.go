@@ -146,6 +146,8 @@ func TestSecurityGroupsDecideWhoReachesAnEndpoint(t *testing.T) {
 	if reaches("127.0.0.3") {
 		t.Error("127.0.0.3 admitted by a rule for 127.0.0.2")
 	}
+	// The trail has the refusals, counted (within a drain interval).
+	assertRefusedInTrail(t, srv, "127.0.0.3", aws.ToString(cl.DBClusterIdentifier), fence)
 	open, err := srv.tryConnectFrom(ctx, "127.0.0.2", endpoint, port, "master1", "Master-pass1", "postgres")
 	if err != nil {
 		t.Fatal(err)
