@@ -68,7 +68,7 @@ type Refusal struct {
 	First, Last time.Time
 }
 
-// Limits bound what reaches the trail.
+// Limits bound what reaches the trail; a zero field takes its default.
 type Limits struct {
 	// Events is the most events of each kind per interval, a summary included.
 	Events int
@@ -77,9 +77,12 @@ type Limits struct {
 	Tally int
 }
 
-// DefaultLimits: 20 events per kind per interval; with serve's 30 s interval, a day of
-// constant scanning adds at most about 115,000 events.
-var DefaultLimits = Limits{Events: 20, Tally: 4096}
+// The default limits: with serve's 30 s interval, a day of constant scanning adds at most
+// about 58,000 events of each kind.
+const (
+	DefaultEvents = 20
+	DefaultTally  = 4096
+)
 
 // Collector gathers refusals between flushes.
 type Collector struct {
@@ -102,6 +105,12 @@ type tally struct {
 
 // New returns a Collector writing to sink.
 func New(sink Sink, log *slog.Logger, limits Limits) *Collector {
+	if limits.Events <= 1 {
+		limits.Events = DefaultEvents
+	}
+	if limits.Tally <= 0 {
+		limits.Tally = DefaultTally
+	}
 	c := &Collector{sink: sink, log: log, limits: limits}
 	c.reset()
 	return c

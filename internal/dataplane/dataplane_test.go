@@ -31,7 +31,7 @@ func newCollector(limits Limits) (*Collector, *memSink) {
 var t0 = time.Date(2026, 12, 5, 6, 0, 0, 0, time.UTC)
 
 func TestARefusedSourceBecomesOneCountedEvent(t *testing.T) {
-	c, sink := newCollector(DefaultLimits)
+	c, sink := newCollector(Limits{})
 	src := netip.MustParseAddr("192.0.2.7")
 	err := c.Flush(context.Background(), []Refusal{
 		{Endpoint: "db.cluster-x.localhost", Groups: []string{"sg-1"}, Source: src, Count: 3, First: t0, Last: t0.Add(time.Second)},

@@ -35,7 +35,7 @@ type dataPlaneAudit struct {
 // startDataPlaneAudit gives it one.
 func newDataPlaneAudit(region, accountID string, log *slog.Logger) *dataPlaneAudit {
 	d := &dataPlaneAudit{region: region, accountID: accountID, log: log, stop: make(chan struct{})}
-	d.collector = dataplane.New(d, log, dataplane.DefaultLimits)
+	d.collector = dataplane.New(d, log, dataplane.Limits{})
 	return d
 }
 

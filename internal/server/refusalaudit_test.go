@@ -198,9 +198,9 @@ func TestAScanAddsABoundedNumberOfEvents(t *testing.T) {
 		total += e.AdditionalEventData["count"].(float64)
 	}
 	last := events[0] // newest first: the summary
-	if len(events) != dataplane.DefaultLimits.Events || total != sources || last.SourceIPAddress != "" ||
-		last.AdditionalEventData["sourcesNotItemized"].(float64) != sources-float64(dataplane.DefaultLimits.Events-1) {
+	if len(events) != dataplane.DefaultEvents || total != sources || last.SourceIPAddress != "" ||
+		last.AdditionalEventData["sourcesNotItemized"].(float64) != sources-float64(dataplane.DefaultEvents-1) {
 		t.Fatalf("%d events counting %v refusals, the last %+v; want %d counting %d, the last a summary of %d sources",
-			len(events), total, last, dataplane.DefaultLimits.Events, sources, sources-dataplane.DefaultLimits.Events+1)
+			len(events), total, last, dataplane.DefaultEvents, sources, sources-dataplane.DefaultEvents+1)
 	}
 }
