@@ -15,8 +15,9 @@ import (
 // backend, ours at responder), the client that backend serves: the remote and local
 // addresses of the backend's other established TCP connection. It reads /proc: the
 // socket tables, then the descriptors of the processes of the backend's account only.
-// ok is false where it cannot tell (the backend gone, or no such connection).
-func clientOf(backend, responder netip.AddrPort) (source, endpoint netip.AddrPort, ok bool) {
+// ok is false where it cannot tell (the backend gone, or no such connection), or where
+// the process is not a backend (isBackend of its executable).
+func clientOf(backend, responder netip.AddrPort, isBackend func(exe string) bool) (source, endpoint netip.AddrPort, ok bool) {
 	socks := tcpSockets()
 	var ldap *tcpSocket
 	for i := range socks {
@@ -30,6 +31,9 @@ func clientOf(backend, responder netip.AddrPort) (source, endpoint netip.AddrPor
 	}
 	pid := ownerOf(ldap.inode, ldap.uid)
 	if pid == "" {
+		return source, endpoint, false
+	}
+	if exe, err := os.Readlink("/proc/" + pid + "/exe"); err != nil || !isBackend(exe) {
 		return source, endpoint, false
 	}
 	mine := socketInodes(pid)

@@ -46,6 +46,10 @@ type Config struct {
 	Cluster func(ctx context.Context, resourceID string) (c Cluster, ok bool, err error)
 	// Refused, if set, records a refused token in the audit trail (package dataplane).
 	Refused func(ctx context.Context, f dataplane.AuthFailure)
+	// IsBackend says whether the executable a bind's process runs is PostgreSQL's, whose
+	// client the refusal then names (nil: one named postgres). Any local process can
+	// reach the responder; its other connections must not pass for a client.
+	IsBackend func(exe string) bool
 	Log     *slog.Logger
 	Now     func() time.Time
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"net/netip"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -74,7 +75,11 @@ func (a *Authority) failure(ctx context.Context, resourceID, user, token string,
 		f.AccessKeyID = accessKeyOf(token)
 	}
 	if c, ok := ctx.Value(ldapPeerKey{}).(ldapConn); ok {
-		if src, ep, ok := clientOf(c.remote, c.local); ok {
+		isBackend := a.cfg.IsBackend
+		if isBackend == nil {
+			isBackend = func(exe string) bool { return filepath.Base(exe) == "postgres" }
+		}
+		if src, ep, ok := clientOf(c.remote, c.local, isBackend); ok {
 			f.Source, f.Endpoint = src, ep.String()
 		}
 	}

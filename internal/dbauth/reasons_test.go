@@ -101,6 +101,7 @@ func TestRefusalNamesTheBackendsClient(t *testing.T) {
 	}()
 	a, _ := authority(time.Now)
 	got := recording(a)
+	a.cfg.IsBackend = func(exe string) bool { return exe == testBinary(t) }
 	srv, err := ListenLDAP("127.0.0.1:0", a.Bind, a.cfg.Log)
 	if err != nil {
 		t.Fatal(err)
@@ -164,4 +165,49 @@ func lastLine(s string) string {
 		}
 	}
 	return ""
+}
+
+func testBinary(t *testing.T) string {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return exe
+}
+
+// Any local process can bind to the responder: one that is not a backend does not get
+// its other connections passed off as a client.
+func TestABindFromAnotherProcessNamesNoClient(t *testing.T) {
+	if os.Getenv(backendChildEnv) != "" {
+		t.Skip("the child's own run")
+	}
+	client, err := net.Listen("tcp", "127.0.0.7:0")
+	if err != nil {
+		t.Skipf("no 127.0.0.7: %v", err)
+	}
+	defer client.Close()
+	go func() {
+		for {
+			c, err := client.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close()
+		}
+	}()
+	a, _ := authority(time.Now)
+	got := recording(a)
+	srv, err := ListenLDAP("127.0.0.1:0", a.Bind, a.cfg.Log) // IsBackend nil: postgres only
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestBackendChild$")
+	cmd.Env = append(os.Environ(), backendChildEnv+"="+client.Addr().String()+" "+net.JoinHostPort("127.0.0.1", strconv.Itoa(srv.Port())))
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("child: %v\n%s", err, out)
+	}
+	if len(*got) != 1 || (*got)[0].Source.IsValid() || (*got)[0].Endpoint != "" {
+		t.Fatalf("recorded %+v; want one refusal naming no client", *got)
+	}
 }
