@@ -16,6 +16,7 @@ n=${2:-4000}
 cd "$top"
 summarize() { # unit-suffix: the two metrics are ns/UNIT-off and ns/UNIT-counting
 	awk -v unit="$1" '/^Benchmark/ {
+		print
 		name=$1; sub(/-[0-9]+$/, "", name)
 		for (i = 4; i < NF; i++) {
 			if ($(i+1) == "ns/" unit "-off") o = $i
@@ -33,5 +34,5 @@ summarize() { # unit-suffix: the two metrics are ns/UNIT-off and ns/UNIT-countin
 			printf "%s: median ns/%s off %.1f, counting %.1f; time counting/off, median of the runs: %.3f\n", p, unit, median(off[p]), median(on[p]), median(ratio[p])
 	}'
 }
-go test -count="$rounds" -run '^$' -bench '^BenchmarkLookupProgram$' -benchtime 4x ./internal/steer/ | tee /dev/stderr | summarize run
-go test -count="$rounds" -run '^$' -bench '^BenchmarkConnect$' -benchtime "${n}x" ./internal/steer/ | tee /dev/stderr | summarize connect
+go test -count="$rounds" -run '^$' -bench '^BenchmarkLookupProgram$' -benchtime 4x ./internal/steer/ | summarize run
+go test -count="$rounds" -run '^$' -bench '^BenchmarkConnect$' -benchtime "${n}x" ./internal/steer/ | summarize connect
