@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -143,8 +144,8 @@ func TestRejectedRequestsAreRecordedWithinABudget(t *testing.T) {
 // that fsyncs each event, concurrent calls sharing fsyncs). See BENCHMARKS.md.
 func BenchmarkCallTrailOffVsOn(b *testing.B) {
 	body := "Action=DescribeDBClusters&Version=2014-10-31&DBClusterIdentifier=db1"
-	run := func(b *testing.B, h http.Handler) {
-		b.SetParallelism(4)
+	run := func(b *testing.B, h http.Handler, parallelism int) {
+		b.SetParallelism(parallelism)
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
 				if code, out := serve(h, signedRequest(b, body)); code != http.StatusOK {
@@ -153,13 +154,15 @@ func BenchmarkCallTrailOffVsOn(b *testing.B) {
 			}
 		})
 	}
-	b.Run("off", func(b *testing.B) { run(b, testHandler(nil)) })
-	b.Run("on", func(b *testing.B) {
-		t, err := audit.Open(context.Background(), b.TempDir(), audit.Options{})
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer t.Close()
-		run(b, testHandler(t))
-	})
+	for _, parallelism := range []int{1, 8} {
+		b.Run(fmt.Sprintf("callers=%dxGOMAXPROCS/off", parallelism), func(b *testing.B) { run(b, testHandler(nil), parallelism) })
+		b.Run(fmt.Sprintf("callers=%dxGOMAXPROCS/on", parallelism), func(b *testing.B) {
+			t, err := audit.Open(context.Background(), b.TempDir(), audit.Options{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer t.Close()
+			run(b, testHandler(t), parallelism)
+		})
+	}
 }

@@ -367,7 +367,7 @@ func (t *Trail) syncTo(seq uint64, f *os.File) error {
 		}
 		return errors.New("audit: segment switched before its records were synced")
 	}
-	if err := cur.Sync(); err != nil {
+	if err := datasync(cur); err != nil {
 		return err
 	}
 	t.synced = upto
