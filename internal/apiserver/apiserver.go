@@ -308,7 +308,7 @@ func addGlobalKeys(keys map[string][]string, r *http.Request, p principal.Princi
 // for its event.
 func claimedAction(r *http.Request, body []byte, jsonTarget string) string {
 	if jsonTarget != "" {
-		a, _ := strings.CutPrefix(r.Header.Get("X-Amz-Target"), jsonTarget+".")
+		a, _ := jsonAction(r, jsonTarget)
 		return a
 	}
 	if a := r.URL.Query().Get("Action"); a != "" {

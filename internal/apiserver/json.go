@@ -21,6 +21,9 @@ import (
 func jsonAction(r *http.Request, prefix string) (string, error) {
 	t := r.Header.Get("X-Amz-Target")
 	action, ok := strings.CutPrefix(t, prefix+".")
+	if !ok { // aws-sdk-go-v2 sends the service shape's name alone: "CloudTrail_20131101.LookupEvents"
+		action, ok = strings.CutPrefix(t, prefix[strings.LastIndexByte(prefix, '.')+1:]+".")
+	}
 	if !ok || action == "" {
 		return "", awsquery.Errorf(http.StatusBadRequest, "UnknownOperationException", "The operation %s is not known.", awsquery.Clip(t))
 	}
@@ -85,9 +88,23 @@ func WriteJSONResult(w http.ResponseWriter, _, _, requestID string, result any) 
 	_, _ = w.Write(b)
 }
 
+// jsonCodes are the JSON protocol's names of the common errors the Query protocol names
+// otherwise.
+var jsonCodes = map[string]string{
+	"AccessDenied":               "AccessDeniedException",
+	"InvalidClientTokenId":       "UnrecognizedClientException",
+	"SignatureDoesNotMatch":      "InvalidSignatureException",
+	"MissingAuthenticationToken": "MissingAuthenticationTokenException",
+	"IncompleteSignature":        "IncompleteSignatureException",
+	"InternalFailure":            "InternalFailure",
+}
+
 // WriteJSONError writes a JSON 1.1 error: {"__type": code, "message": ...}.
 func WriteJSONError(w http.ResponseWriter, _, requestID string, err error) {
-	e := awsquery.AsError(err)
+	e := *awsquery.AsError(err)
+	if c, ok := jsonCodes[e.Code]; ok {
+		e.Code = c
+	}
 	b, _ := json.Marshal(map[string]string{"__type": e.Code, "message": e.Message})
 	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
 	w.Header().Set("X-Amzn-Requestid", requestID)

@@ -40,6 +40,11 @@ const DefaultRetention = 90 * 24 * time.Hour
 // DefaultSegmentBytes bounds one segment file, and so what Lookup reads at once.
 const DefaultSegmentBytes = 64 << 20
 
+// reserveBytes is the space kept allocated ahead of the current segment's end (about 4,000
+// events), so that the trail still records, and serve still answers, for a while on a
+// full volume; it is renewed when less than half is left.
+const reserveBytes = 4 << 20
+
 // Dir is the trail's directory inside serve's data directory.
 func Dir(dataDir string) string { return filepath.Join(dataDir, "audit") }
 
@@ -56,6 +61,7 @@ type Trail struct {
 	f       *os.File
 	segDay  string // UTC day of the current segment, 20060102
 	size    int64  // bytes of the current segment that hold whole records
+	room    int64  // the current segment's blocks are reserved up to here (see reserve)
 	seq     uint64 // the last appended event's sequence number
 	head    string // and its hash
 	broken  error  // a failed write that could not be undone: no more appends
@@ -200,6 +206,7 @@ func (t *Trail) openTail(s segment) error {
 		return err
 	}
 	t.f, t.segDay, t.size, t.seq, t.head = f, s.day, int64(good), seq, head
+	t.reserve()
 	return nil
 }
 
@@ -269,7 +276,11 @@ func (t *Trail) append(now time.Time, body []byte) (uint64, *os.File, error) {
 		t.mu.Lock()
 		if t.broken == nil && (t.f == nil || t.segDay != day || t.size >= t.opts.SegmentBytes) {
 			if err := t.startSegment(day); err != nil {
-				t.broken = err
+				if t.f == nil {
+					t.broken = err
+				} else { // keep appending to the current segment; try again at the next event
+					t.opts.Log.Error("audit: cannot start a new segment", "err", err)
+				}
 			}
 		}
 		t.syncMu.Unlock()
@@ -298,6 +309,9 @@ func (t *Trail) append(now time.Time, body []byte) (uint64, *os.File, error) {
 	}
 	t.size += int64(len(rec))
 	t.seq, t.head = seq, hash
+	if t.room-t.size < reserveBytes/2 {
+		t.reserve()
+	}
 	return seq, t.f, nil
 }
 
@@ -308,19 +322,33 @@ func (t *Trail) startSegment(day string) error {
 			return err
 		}
 		t.synced = t.seq
-		t.f.Close()
-		t.f = nil
 	}
-	f, err := os.OpenFile(filepath.Join(t.dir, segmentName(t.seq+1, day)), os.O_WRONLY|os.O_CREATE|os.O_EXCL|os.O_APPEND, 0o600)
+	path := filepath.Join(t.dir, segmentName(t.seq+1, day))
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL|os.O_APPEND, 0o600)
 	if err != nil {
 		return err
 	}
 	if err := syncDir(t.dir); err != nil {
 		f.Close()
+		os.Remove(path)
 		return err
 	}
-	t.f, t.segDay, t.size = f, day, 0
+	if t.f != nil {
+		t.f.Close()
+	}
+	t.f, t.segDay, t.size, t.room = f, day, 0, 0
+	t.reserve()
 	return nil
+}
+
+// reserve keeps reserveBytes allocated past the current segment's end. Holds mu.
+func (t *Trail) reserve() {
+	if err := preallocate(t.f, t.size, reserveBytes); err != nil {
+		t.opts.Log.Warn("audit: no space reserved ahead of the trail", "err", err)
+		t.room = t.size + reserveBytes/2 // try again after a while, not at every event
+		return
+	}
+	t.room = t.size + reserveBytes
 }
 
 // syncTo makes every record up to seq durable; concurrent callers share one fsync.
@@ -339,7 +367,7 @@ func (t *Trail) syncTo(seq uint64, f *os.File) error {
 		}
 		return errors.New("audit: segment switched before its records were synced")
 	}
-	if err := cur.Sync(); err != nil {
+	if err := datasync(cur); err != nil {
 		return err
 	}
 	t.synced = upto
@@ -413,8 +441,15 @@ func (t *Trail) expire(ctx context.Context) error {
 		if i == len(segs)-1 {
 			break // the current segment stays: the cut event goes there
 		}
-		day, err := time.Parse("20060102", s.day)
-		if err != nil || !day.AddDate(0, 0, 1).Before(cutoff) && !day.AddDate(0, 0, 1).Equal(cutoff) {
+		// a segment goes once its last event is older than the retention
+		last, err := lastOf(t.dir, segs[i+1])
+		if err != nil {
+			return err
+		}
+		var e struct {
+			EventTime time.Time `json:"eventTime"`
+		}
+		if json.Unmarshal(last.Event, &e) != nil || !e.EventTime.Before(cutoff) {
 			break
 		}
 		drop = append(drop, s)
