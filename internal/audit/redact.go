@@ -45,7 +45,9 @@ func Redact(v url.Values) map[string]any {
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		if k == "Action" || k == "Version" {
+		// the protocol's own members, and a presigned request's signature members (its
+		// signature would let the request be replayed until it expires)
+		if k == "Action" || k == "Version" || len(k) > 6 && strings.EqualFold(k[:6], "X-Amz-") {
 			continue
 		}
 		vals := v[k]

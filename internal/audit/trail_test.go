@@ -166,9 +166,30 @@ func TestRedactHidesSecretsAndKeepsPolicies(t *testing.T) {
 	got := Redact(map[string][]string{
 		"Action": {"CreateDBCluster"}, "MasterUserPassword": {"hunter2hunter2"}, "Password": {"p"},
 		"AuthenticationCode1": {"123456"}, "PolicyDocument": {`{"Statement":[]}`}, "DBClusterIdentifier": {"db1"},
+		"X-Amz-Signature": {"abcdef"}, "X-Amz-Credential": {"AKIA/x"}, "TokenCode": {"654321"}, "OldPassword": {"o"}, "NewPassword": {"n"},
 	})
 	if got["masterUserPassword"] != Hidden || got["password"] != Hidden || got["authenticationCode1"] != Hidden ||
-		got["policyDocument"] != `{"Statement":[]}` || got["dBClusterIdentifier"] != "db1" || got["action"] != nil {
+		got["policyDocument"] != `{"Statement":[]}` || got["dBClusterIdentifier"] != "db1" || got["action"] != nil ||
+		got["x-Amz-Signature"] != nil || got["x-Amz-Credential"] != nil || got["tokenCode"] != Hidden || got["oldPassword"] != Hidden || got["newPassword"] != Hidden {
 		t.Fatalf("%v", got)
+	}
+}
+
+// A value with a newline or a forged record in it stays inside its own line.
+func TestAnInjectedLineStaysInsideItsEvent(t *testing.T) {
+	dir := t.TempDir()
+	tr := openTest(t, dir, time.Now)
+	forged := "x\n{\"seq\":2,\"prev\":\"" + genesis + "\",\"hash\":\"00\",\"event\":{}}\n"
+	if err := tr.Record(context.Background(), Event{EventName: "A", UserAgent: forged}); err != nil {
+		t.Fatal(err)
+	}
+	recordN(t, tr, "B")
+	rep, err := Verify(dir)
+	if err != nil || rep.Problem != "" || rep.Events != 2 {
+		t.Fatalf("%+v %v", rep, err)
+	}
+	got, _, _ := tr.Lookup(Query{Max: 5, Attribute: AttrEventName, Value: "A"})
+	if len(got) != 1 || got[0].Event.UserAgent != forged {
+		t.Fatalf("%+v", got)
 	}
 }

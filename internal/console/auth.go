@@ -278,7 +278,13 @@ func (c *Console) password(w http.ResponseWriter, r *http.Request) {
 		c.render(w, r, http.StatusBadRequest, "password.html", page{Title: "Choose a new password", Error: "The new passwords do not match."})
 		return
 	}
-	if err := c.cfg.Auth.ChangePassword(r.Context(), cur.user, old, nw); err != nil {
+	err := c.cfg.Auth.ChangePassword(r.Context(), cur.user, old, nw)
+	if rerr := c.recordOwnPasswordChange(r, cur.principal, err); rerr != nil && err == nil {
+		c.render(w, r, http.StatusInternalServerError, "password.html", page{Title: "Choose a new password",
+			Error: "Your password was changed, but the change could not be recorded in the audit trail."})
+		return
+	}
+	if err != nil {
 		c.render(w, r, http.StatusBadRequest, "password.html", page{Title: "Choose a new password", Error: c.errorText(err)})
 		return
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/borealis-db/borealis/internal/audit"
+	"github.com/borealis-db/borealis/internal/awsquery"
 	"github.com/borealis-db/borealis/internal/principal"
 )
 
@@ -119,4 +120,44 @@ func (c *Console) failedSignIn(r *http.Request, user string, root bool, reason s
 		}
 	}
 	_ = c.recordSignIn(r, o)
+}
+
+// recordOwnPasswordChange records the console's password change, which IAM carries out
+// outside the API's path (the session may not yet be allowed any action), as CloudTrail
+// records iam:ChangePassword; the passwords are hidden.
+func (c *Console) recordOwnPasswordChange(r *http.Request, p principal.Principal, err error) error {
+	if c.cfg.Trail == nil {
+		return nil
+	}
+	source, _, serr := net.SplitHostPort(r.RemoteAddr)
+	if serr != nil {
+		source = r.RemoteAddr
+	}
+	ua := r.UserAgent()
+	if len(ua) > 512 {
+		ua = ua[:512]
+	}
+	e := audit.Event{
+		UserIdentity:                 audit.UserIdentity{Type: "IAMUser", PrincipalID: p.UserID, ARN: p.ARN, AccountID: p.AccountID, UserName: p.UserName},
+		EventSource:                  "iam.amazonaws.com",
+		EventName:                    "ChangePassword",
+		AWSRegion:                    c.cfg.Region,
+		SourceIPAddress:              source,
+		UserAgent:                    ua,
+		RequestParameters:            map[string]any{"oldPassword": audit.Hidden, "newPassword": audit.Hidden},
+		EventType:                    audit.TypeAPICall,
+		ManagementEvent:              true,
+		RecipientAccountID:           c.cfg.AccountID,
+		Resources:                    []audit.Resource{{ARN: p.ARN, AccountID: p.AccountID, Type: audit.ResourceType(p.ARN)}},
+		SessionCredentialFromConsole: "true",
+	}
+	if err != nil {
+		ae := awsquery.AsError(err)
+		e.ErrorCode, e.ErrorMessage = ae.Code, ae.Message
+	}
+	if rerr := c.cfg.Trail.Record(context.WithoutCancel(r.Context()), e); rerr != nil {
+		c.cfg.Log.Error("console: the password change's event was not recorded", "err", rerr)
+		return rerr
+	}
+	return nil
 }

@@ -1,0 +1,93 @@
+package console
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/borealis-db/borealis/internal/audit"
+)
+
+type memTrail struct {
+	mu      sync.Mutex
+	events  []audit.Event
+	failing bool
+}
+
+func (m *memTrail) Record(_ context.Context, e audit.Event) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.failing {
+		return errors.New("disk gone")
+	}
+	m.events = append(m.events, e)
+	return nil
+}
+
+// Sign-ins are ConsoleLogin events: the password's failure, the MFA code's failure and the
+// success say whether MFA was used, and never carry the password or the code.
+func TestSignInsAreRecordedAsConsoleLogin(t *testing.T) {
+	tc := newTestConsole(t, &fakeAuth{mfa: true})
+	trail := &memTrail{}
+	tc.cfg.Trail = trail
+	tc.post("/console/signin", "198.51.100.7", signInValues("dana", "Wrong-pass-1"))
+	resp := tc.post("/console/signin", "198.51.100.7", signInValues("dana", rightPassword))
+	sess := cookie(t, resp, cookieName)
+	tc.post("/console/mfa", "198.51.100.7", map[string][]string{"code": {"000000"}}, sess)
+	tc.post("/console/mfa", "198.51.100.7", map[string][]string{"code": {rightCode}}, sess)
+	var got []string
+	for _, e := range trail.events {
+		if e.EventName != "ConsoleLogin" || e.EventType != audit.TypeConsoleSignIn || e.SourceIPAddress != "198.51.100.7" {
+			t.Fatalf("event %+v", e)
+		}
+		got = append(got, fmt.Sprintf("%s %v %v", e.UserIdentity.UserName, e.ResponseElements["ConsoleLogin"], e.AdditionalEventData["MFAUsed"]))
+		if s := fmt.Sprintf("%+v", e); containsAny(s, "Wrong-pass-1", rightPassword, rightCode) {
+			t.Fatalf("a secret in %s", s)
+		}
+	}
+	want := []string{audit.Hidden + " Failure No", "dana Failure Yes", "dana Success Yes"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("events %q, want %q", got, want)
+	}
+}
+
+func containsAny(s string, subs ...string) bool {
+	for _, x := range subs {
+		if strings.Contains(s, x) {
+			return true
+		}
+	}
+	return false
+}
+
+// A sign-in whose event cannot be recorded does not sign in.
+func TestNoSignInWithoutItsEvent(t *testing.T) {
+	tc := newTestConsole(t, &fakeAuth{})
+	tc.cfg.Trail = &memTrail{failing: true}
+	resp := tc.post("/console/signin", "198.51.100.8", signInValues("erin", rightPassword))
+	if resp.StatusCode != http.StatusInternalServerError {
+		t.Fatalf("status %d", resp.StatusCode)
+	}
+	for _, ck := range resp.Cookies() {
+		if ck.Name == cookieName && ck.MaxAge >= 0 && ck.Value != "" {
+			t.Fatal("a session was started")
+		}
+	}
+}
+
+// Failed sign-ins naming no user are recorded within a budget, whatever their sources.
+func TestAnonymousSignInFailuresAreBudgeted(t *testing.T) {
+	tc := newTestConsole(t, &fakeAuth{})
+	trail := &memTrail{}
+	tc.cfg.Trail = trail
+	for i := range 3 * anonymousSignInBurst {
+		tc.post("/console/signin", fmt.Sprintf("203.0.113.%d", i%250+1), signInValues(fmt.Sprintf("nobody%d", i), "x"))
+	}
+	if n := len(trail.events); n < anonymousSignInBurst || n > anonymousSignInBurst+1 {
+		t.Fatalf("%d events, want about %d", n, anonymousSignInBurst)
+	}
+}
