@@ -44,14 +44,15 @@ type Config struct {
 	Authorize func(ctx context.Context, p principal.Principal, action string, resources []authz.Resource, keys map[string][]string) error
 	// Cluster finds a cluster by resource id; ok is false when there is none.
 	Cluster func(ctx context.Context, resourceID string) (c Cluster, ok bool, err error)
+	Log     *slog.Logger
+	Now     func() time.Time
+
 	// Refused, if set, records a refused token in the audit trail (package dataplane).
 	Refused func(ctx context.Context, f dataplane.AuthFailure)
 	// IsBackend says whether the executable a bind's process runs is PostgreSQL's, whose
 	// client the refusal then names (nil: one named postgres). Any local process can
 	// reach the responder; its other connections must not pass for a client.
 	IsBackend func(exe string) bool
-	Log     *slog.Logger
-	Now     func() time.Time
 }
 
 // Authority checks tokens.

@@ -35,7 +35,9 @@ func lookupEventsCLI(t *testing.T, srv *server, eventName string) (string, []tra
 	if err != nil {
 		t.Fatalf("aws cloudtrail lookup-events: %v\n%s", err, out)
 	}
-	var res struct{ Events []struct{ CloudTrailEvent string } }
+	var res struct {
+		Events []struct{ CloudTrailEvent string }
+	}
 	if err := json.Unmarshal(out, &res); err != nil {
 		t.Fatalf("aws cloudtrail lookup-events: %v\n%s", err, out)
 	}
