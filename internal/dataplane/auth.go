@@ -79,7 +79,7 @@ func authEvent(k authKey, t *tally) Event {
 	}
 	return Event{Time: t.last, Name: NameConnect, SourceIP: src, AccessKeyID: t.accessKey, PrincipalARN: t.principal,
 		ErrorCode: k.reason, ErrorMessage: msg,
-		Details: Details{Endpoint: endpointOf(k), DBUser: k.dbUser, Reason: k.reason, Count: t.count, FirstTime: t.first, LastTime: t.last}}
+		Details: Details{Endpoint: endpointOf(k), Cluster: k.cluster, DBUser: k.dbUser, Reason: k.reason, Count: t.count, FirstTime: t.first, LastTime: t.last}}
 }
 
 func endpointOf(k authKey) string {

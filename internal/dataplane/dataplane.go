@@ -44,6 +44,7 @@ type Event struct {
 // Details are what an event counts.
 type Details struct {
 	Endpoint           string    `json:"endpoint"`
+	Cluster            string    `json:"cluster,omitempty"` // a failed authentication's cluster resource id
 	SecurityGroups     []string  `json:"securityGroups,omitempty"`
 	DBUser             string    `json:"dbUser,omitempty"`
 	Reason             string    `json:"reason,omitempty"`

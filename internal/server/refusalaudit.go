@@ -3,7 +3,9 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -126,6 +128,7 @@ func (d *dataPlaneAudit) record(e dataplane.Event) audit.Event {
 		details["sourcesNotItemized"] = e.Details.SourcesNotItemized
 	}
 	return audit.Event{
+		Resources:           d.resources(e),
 		UserIdentity:        id,
 		EventTime:           e.Time.UTC(),
 		EventSource:         dataplane.EventSource,
@@ -139,4 +142,19 @@ func (d *dataPlaneAudit) record(e dataplane.Event) audit.Event {
 		RecipientAccountID:  d.accountID,
 		AdditionalEventData: details,
 	}
+}
+
+// resources are what an event is about, for LookupEvents' ResourceName: the cluster whose
+// endpoint refused (its gateway endpoint is named by the cluster identifier), or the
+// database user a token was refused for (the resource of rds-db:connect).
+func (d *dataPlaneAudit) resources(e dataplane.Event) []audit.Resource {
+	switch {
+	case e.Name == dataplane.NameRefused && e.Details.Endpoint != "" && !strings.Contains(e.Details.Endpoint, ","):
+		return []audit.Resource{{ARN: fmt.Sprintf("arn:aws:rds:%s:%s:cluster:%s", d.region, d.accountID, e.Details.Endpoint),
+			AccountID: d.accountID, Type: "AWS::RDS::DBCluster"}}
+	case e.Name == dataplane.NameConnect && e.Details.Cluster != "" && e.Details.DBUser != "":
+		return []audit.Resource{{ARN: fmt.Sprintf("arn:aws:rds-db:%s:%s:dbuser:%s/%s", d.region, d.accountID, e.Details.Cluster, e.Details.DBUser),
+			AccountID: d.accountID, Type: "AWS::RDS::DBUser"}}
+	}
+	return nil
 }

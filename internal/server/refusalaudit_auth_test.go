@@ -86,6 +86,9 @@ func TestFailedIAMLoginsReachTheTrailWithoutTheirTokens(t *testing.T) {
 		if e.EventSource != dataplane.EventSource || e.UserIdentity.AccessKeyID != keyID || e.AdditionalEventData["dbUser"] != "app_reader" {
 			t.Fatalf("event %+v; want rds-db.amazonaws.com, key %s, database user app_reader", e, keyID)
 		}
+		if len(e.Resources) != 1 || e.Resources[0].ARN != "arn:aws:rds-db:us-east-1:123456789012:dbuser:cluster-abc/app_reader" {
+			t.Fatalf("resources %+v; want the database user's ARN", e.Resources)
+		}
 		reasons[e.ErrorCode] = true
 	}
 	if len(got) != 2 || !reasons["ExpiredToken"] || !reasons["SignatureDoesNotMatch"] {

@@ -126,6 +126,9 @@ func TestRefusedConnectionsReachTheTrailAcrossARestart(t *testing.T) {
 		t.Fatalf("trail has %+v; want one event counting 3 refusals of 127.0.0.3", events)
 	}
 	e := events[0]
+	if len(e.Resources) != 1 || e.Resources[0].ARN != "arn:aws:rds:us-east-1:123456789012:cluster:ep" {
+		t.Fatalf("resources %+v; want the cluster ep", e.Resources)
+	}
 	if e.EventType != audit.TypeServiceEvent || e.AdditionalEventData["endpoint"] != "ep" ||
 		!strings.Contains(e.ErrorMessage, "3 connections from 127.0.0.3 to ep refused by security groups sg-0123") {
 		t.Fatalf("event %+v; want an AwsServiceEvent for ep naming sg-0123", e)
