@@ -1,120 +1,115 @@
 package dbauth
 
 import (
-	"bufio"
 	"encoding/binary"
-	"encoding/hex"
+	"errors"
 	"net/netip"
 	"os"
 	"strconv"
 	"strings"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // clientOf finds, for the LDAP connection a PostgreSQL backend opened (its side at
 // backend, ours at responder), the client that backend serves: the remote and local
-// addresses of the backend's other established TCP connection. It reads /proc: the
-// socket tables, then the descriptors of the processes of the backend's account only.
+// addresses of the backend's other connected TCP socket. The kernel names the backend's
+// socket (sock_diag: its inode and account), /proc the process holding it (among that
+// account's only), and the process's own descriptors its other connection.
 // ok is false where it cannot tell (the backend gone, or no such connection), or where
 // the process is not a backend (isBackend of its executable).
 func clientOf(backend, responder netip.AddrPort, isBackend func(exe string) bool) (source, endpoint netip.AddrPort, ok bool) {
-	socks := tcpSockets()
-	var ldap *tcpSocket
-	for i := range socks {
-		if socks[i].local == backend && socks[i].remote == responder {
-			ldap = &socks[i]
-			break
-		}
-	}
-	if ldap == nil {
+	inode, uid, err := diagLookup(backend, responder)
+	if err != nil {
 		return source, endpoint, false
 	}
-	pid := ownerOf(ldap.inode, ldap.uid)
-	if pid == "" {
+	if uid == 0 {
+		return source, endpoint, false // PostgreSQL never runs as root
+	}
+	pid := ownerOf(inode, uid)
+	if pid == 0 {
 		return source, endpoint, false
 	}
-	if exe, err := os.Readlink("/proc/" + pid + "/exe"); err != nil || !isBackend(exe) {
+	if exe, err := os.Readlink("/proc/" + strconv.Itoa(pid) + "/exe"); err != nil || !isBackend(exe) {
 		return source, endpoint, false
 	}
-	mine := socketInodes(pid)
-	for _, s := range socks {
-		if s.inode != ldap.inode && s.state == tcpEstablished && mine[s.inode] {
-			return s.remote, s.local, true
-		}
-	}
-	return source, endpoint, false
+	return otherConnection(pid, inode)
 }
 
-const tcpEstablished = 1
-
-type tcpSocket struct {
-	local, remote netip.AddrPort
-	state         int
-	uid           uint32
-	inode         string
+// diagLookup asks the kernel (NETLINK_SOCK_DIAG) for the TCP socket local → remote: its
+// inode and its owner's uid. One exact request, not a walk of every socket.
+func diagLookup(local, remote netip.AddrPort) (inode, uid uint32, err error) {
+	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, unix.NETLINK_INET_DIAG)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer unix.Close(fd)
+	family := byte(unix.AF_INET)
+	if !local.Addr().Unmap().Is4() {
+		family = unix.AF_INET6
+	}
+	// struct nlmsghdr, then struct inet_diag_req_v2 with its inet_diag_sockid.
+	req := make([]byte, 16+56)
+	binary.NativeEndian.PutUint32(req[0:], uint32(len(req)))
+	binary.NativeEndian.PutUint16(req[4:], unix.SOCK_DIAG_BY_FAMILY)
+	binary.NativeEndian.PutUint16(req[6:], unix.NLM_F_REQUEST)
+	r := req[16:]
+	r[0], r[1] = family, unix.IPPROTO_TCP
+	binary.NativeEndian.PutUint32(r[4:], 0xffffffff) // every state
+	id := r[8:]
+	binary.BigEndian.PutUint16(id[0:], local.Port())
+	binary.BigEndian.PutUint16(id[2:], remote.Port())
+	putAddr(id[4:20], local.Addr(), family)
+	putAddr(id[20:36], remote.Addr(), family)
+	binary.NativeEndian.PutUint32(id[40:], 0xffffffff) // INET_DIAG_NOCOOKIE
+	binary.NativeEndian.PutUint32(id[44:], 0xffffffff)
+	if err := unix.Sendto(fd, req, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
+		return 0, 0, err
+	}
+	buf := make([]byte, 8192)
+	n, _, err := unix.Recvfrom(fd, buf, 0)
+	if err != nil {
+		return 0, 0, err
+	}
+	msgs, err := syscall.ParseNetlinkMessage(buf[:n])
+	if err != nil {
+		return 0, 0, err
+	}
+	for _, m := range msgs {
+		// struct inet_diag_msg: family, state, timer, retrans, the sockid (48), expires,
+		// rqueue, wqueue, uid, inode.
+		if m.Header.Type == unix.SOCK_DIAG_BY_FAMILY && len(m.Data) >= 72 {
+			return binary.NativeEndian.Uint32(m.Data[68:]), binary.NativeEndian.Uint32(m.Data[64:]), nil
+		}
+	}
+	return 0, 0, errors.New("dbauth: no such socket")
 }
 
-// tcpSockets reads /proc/net/tcp and tcp6.
-func tcpSockets() []tcpSocket {
-	var out []tcpSocket
-	for _, name := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
-		f, err := os.Open(name)
-		if err != nil {
-			continue
-		}
-		sc := bufio.NewScanner(f)
-		sc.Scan() // the header
-		for sc.Scan() {
-			fl := strings.Fields(sc.Text())
-			if len(fl) < 10 {
-				continue
-			}
-			local, ok1 := procAddr(fl[1])
-			remote, ok2 := procAddr(fl[2])
-			state, err1 := strconv.ParseUint(fl[3], 16, 8)
-			uid, err2 := strconv.ParseUint(fl[7], 10, 32)
-			if !ok1 || !ok2 || err1 != nil || err2 != nil || fl[9] == "0" {
-				continue
-			}
-			out = append(out, tcpSocket{local: local, remote: remote, state: int(state), uid: uint32(uid), inode: fl[9]})
-		}
-		f.Close()
+func putAddr(dst []byte, a netip.Addr, family byte) {
+	if family == unix.AF_INET {
+		b := a.Unmap().As4()
+		copy(dst, b[:])
+		return
 	}
-	return out
-}
-
-// procAddr parses /proc/net/tcp's "0100007F:1F90": the address in 32-bit words of host
-// order, the port in hex. IPv4-mapped IPv6 addresses come back as IPv4.
-func procAddr(s string) (netip.AddrPort, bool) {
-	a, p, ok := strings.Cut(s, ":")
-	raw, err := hex.DecodeString(a)
-	port, err2 := strconv.ParseUint(p, 16, 16)
-	if !ok || err != nil || err2 != nil || (len(raw) != 4 && len(raw) != 16) {
-		return netip.AddrPort{}, false
-	}
-	for i := 0; i < len(raw); i += 4 {
-		binary.BigEndian.PutUint32(raw[i:], binary.NativeEndian.Uint32(raw[i:]))
-	}
-	addr, _ := netip.AddrFromSlice(raw)
-	return netip.AddrPortFrom(addr.Unmap(), uint16(port)), true
+	b := a.As16()
+	copy(dst, b[:])
 }
 
 // ownerOf is the process of account uid that holds socket inode.
-func ownerOf(inode string, uid uint32) string {
+func ownerOf(inode, uid uint32) int {
 	entries, err := os.ReadDir("/proc")
 	if err != nil {
-		return ""
+		return 0
 	}
-	target := "socket:[" + inode + "]"
+	target := "socket:[" + strconv.FormatUint(uint64(inode), 10) + "]"
 	for _, e := range entries {
-		if _, err := strconv.Atoi(e.Name()); err != nil {
-			continue
-		}
-		info, err := e.Info()
+		pid, err := strconv.Atoi(e.Name())
 		if err != nil {
 			continue
 		}
-		if st, ok := info.Sys().(*syscall.Stat_t); !ok || st.Uid != uid {
+		var st unix.Stat_t
+		if unix.Stat("/proc/"+e.Name(), &st) != nil || st.Uid != uid {
 			continue
 		}
 		dir := "/proc/" + e.Name() + "/fd/"
@@ -124,27 +119,72 @@ func ownerOf(inode string, uid uint32) string {
 		}
 		for _, fd := range fds {
 			if l, err := os.Readlink(dir + fd.Name()); err == nil && l == target {
-				return e.Name()
+				return pid
 			}
 		}
 	}
-	return ""
+	return 0
 }
 
-// socketInodes are the sockets process pid holds.
-func socketInodes(pid string) map[string]bool {
-	out := map[string]bool{}
-	dir := "/proc/" + pid + "/fd/"
+// otherConnection is the first connected TCP socket of process pid other than inode: its
+// peer and its own address, read from a duplicate (pidfd_getfd) of the descriptor.
+func otherConnection(pid int, inode uint32) (peer, self netip.AddrPort, ok bool) {
+	dir := "/proc/" + strconv.Itoa(pid) + "/fd/"
 	fds, err := os.ReadDir(dir)
 	if err != nil {
-		return out
+		return peer, self, false
 	}
-	for _, fd := range fds {
-		if l, err := os.Readlink(dir + fd.Name()); err == nil {
-			if in, ok := strings.CutPrefix(l, "socket:["); ok {
-				out[strings.TrimSuffix(in, "]")] = true
-			}
+	pidfd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		return peer, self, false
+	}
+	defer unix.Close(pidfd)
+	skip := "socket:[" + strconv.FormatUint(uint64(inode), 10) + "]"
+	for _, e := range fds {
+		l, err := os.Readlink(dir + e.Name())
+		if err != nil || l == skip || !strings.HasPrefix(l, "socket:[") {
+			continue
+		}
+		n, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		fd, err := unix.PidfdGetfd(pidfd, n, 0)
+		if err != nil {
+			continue
+		}
+		peer, self, ok = connectedTCP(fd)
+		unix.Close(fd)
+		if ok {
+			return peer, self, true
 		}
 	}
-	return out
+	return peer, self, false
+}
+
+func connectedTCP(fd int) (peer, self netip.AddrPort, ok bool) {
+	if v, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_PROTOCOL); err != nil || v != unix.IPPROTO_TCP {
+		return peer, self, false
+	}
+	rsa, err := unix.Getpeername(fd)
+	if err != nil {
+		return peer, self, false
+	}
+	lsa, err := unix.Getsockname(fd)
+	if err != nil {
+		return peer, self, false
+	}
+	peer, ok1 := sockaddr(rsa)
+	self, ok2 := sockaddr(lsa)
+	return peer, self, ok1 && ok2
+}
+
+func sockaddr(sa unix.Sockaddr) (netip.AddrPort, bool) {
+	switch sa := sa.(type) {
+	case *unix.SockaddrInet4:
+		return netip.AddrPortFrom(netip.AddrFrom4(sa.Addr), uint16(sa.Port)), true
+	case *unix.SockaddrInet6:
+		return netip.AddrPortFrom(netip.AddrFrom16(sa.Addr).Unmap(), uint16(sa.Port)), true
+	}
+	return netip.AddrPort{}, false
 }

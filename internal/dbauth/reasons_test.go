@@ -7,8 +7,10 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -101,19 +103,15 @@ func TestRefusalNamesTheBackendsClient(t *testing.T) {
 	}()
 	a, _ := authority(time.Now)
 	got := recording(a)
-	a.cfg.IsBackend = func(exe string) bool { return exe == testBinary(t) }
+	child := childBinary(t)
+	a.cfg.IsBackend = func(exe string) bool { return exe == child }
 	srv, err := ListenLDAP("127.0.0.1:0", a.Bind, a.cfg.Log)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer srv.Close()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestBackendChild$")
-	cmd.Env = append(os.Environ(), backendChildEnv+"="+client.Addr().String()+" "+net.JoinHostPort("127.0.0.1", strconv.Itoa(srv.Port())))
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("child: %v\n%s", err, out)
-	}
-	local := strings.TrimSpace(lastLine(string(out)))
+	out := runBackendChild(t, child, client.Addr().String(), srv.Port())
+	local := strings.TrimSpace(lastLine(out))
 	if len(*got) != 1 {
 		t.Fatalf("recorded %d refusals; want 1\n%s", len(*got), out)
 	}
@@ -167,12 +165,49 @@ func lastLine(s string) string {
 	return ""
 }
 
-func testBinary(t *testing.T) string {
-	exe, err := os.Executable()
+// childBinary is a copy of the test binary that the nobody account can run: PostgreSQL
+// never runs as root, and the responder names no client of a root process.
+func childBinary(t *testing.T) string {
+	t.Helper()
+	b, err := os.ReadFile(os.Args[0])
 	if err != nil {
 		t.Fatal(err)
 	}
+	dir, err := os.MkdirTemp("", "dbauth-child-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	exe := filepath.Join(dir, "backend")
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(exe, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	return exe
+}
+
+// runBackendChild runs TestBackendChild in exe as nobody, with a client connection to
+// client and a bind to the responder on port; it returns the child's output.
+func runBackendChild(t *testing.T, exe, client string, port int) string {
+	t.Helper()
+	out, err := exec.Command("id", "-u", "nobody").Output()
+	if err != nil {
+		t.Skipf("no nobody account: %v", err)
+	}
+	uid, _ := strconv.Atoi(strings.TrimSpace(string(out)))
+	out, _ = exec.Command("id", "-g", "nobody").Output()
+	gid, _ := strconv.Atoi(strings.TrimSpace(string(out)))
+	cmd := exec.Command(exe, "-test.run=^TestBackendChild$")
+	cmd.Env = append(os.Environ(), backendChildEnv+"="+client+" "+net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+	cmd.Dir = "/"
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}}
+	b, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("child: %v\n%s", err, b)
+	}
+	return string(b)
 }
 
 // Any local process can bind to the responder: one that is not a backend does not get
@@ -202,11 +237,7 @@ func TestABindFromAnotherProcessNamesNoClient(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer srv.Close()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestBackendChild$")
-	cmd.Env = append(os.Environ(), backendChildEnv+"="+client.Addr().String()+" "+net.JoinHostPort("127.0.0.1", strconv.Itoa(srv.Port())))
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("child: %v\n%s", err, out)
-	}
+	runBackendChild(t, childBinary(t), client.Addr().String(), srv.Port())
 	if len(*got) != 1 || (*got)[0].Source.IsValid() || (*got)[0].Endpoint != "" {
 		t.Fatalf("recorded %+v; want one refusal naming no client", *got)
 	}
