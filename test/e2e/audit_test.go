@@ -385,6 +385,10 @@ func awsCLIFindsTheDeniedDeletion(t *testing.T, srv *server, keyID, secret strin
 	if !found {
 		t.Errorf("aws cloudtrail lookup-events: no denied deletion with its statement in %+v", del)
 	}
+	refused := run("--lookup-attributes", "AttributeKey=AccessKeyId,AttributeValue=AKIATRAILBOGUSKEY000")
+	if len(refused) == 0 || refused[0].ErrorCode != "InvalidClientTokenId" || refused[0].UserIdentity.Type != "Unknown" {
+		t.Errorf("aws cloudtrail lookup-events by the refused key: %+v", refused)
+	}
 	var kinds = map[string]bool{}
 	for _, r := range run("--lookup-attributes", "AttributeKey=Username,AttributeValue=trail-auditor") {
 		kinds[r.EventType+" "+r.EventName] = true
