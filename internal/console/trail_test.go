@@ -103,7 +103,7 @@ func TestEventHistoryShowsRecordsAsText(t *testing.T) {
 	call := func(_ context.Context, _ principal.Principal, service, action string, _ url.Values, _ *http.Request) (any, error) {
 		type event struct {
 			EventId, EventName, ReadOnly, Username, CloudTrailEvent string
-			EventTime                                              float64
+			EventTime                                               float64
 		}
 		return struct{ Events []event }{[]event{{EventId: "1", EventName: evil, Username: evil, CloudTrailEvent: record}}}, nil
 	}
