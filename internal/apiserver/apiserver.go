@@ -191,8 +191,8 @@ func (h *Handler) query(w http.ResponseWriter, r *http.Request) {
 	}
 	action, status, akid, called := "", http.StatusOK, "", false
 	fail := func(err error) {
-		if !called && !h.recordRejected(r.Context(), r, svc, action, reqID, err) {
-			err = notRecorded
+		if !called {
+			h.recordRejected(r.Context(), r, svc, action, reqID, err)
 		}
 		e := awsquery.AsError(clientError(err))
 		status = e.Status

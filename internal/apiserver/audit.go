@@ -155,14 +155,14 @@ func (h *Handler) record(ctx context.Context, e audit.Event, err error) error {
 
 // recordRejected records a request refused before any caller was established (a bad or
 // missing signature, an unknown key, a malformed request), within the rejected-request
-// budget. It reports false when the event could not be made durable.
-func (h *Handler) recordRejected(ctx context.Context, r *http.Request, service, action, reqID string, err error) bool {
+// budget. The refusal is answered even if its event cannot be recorded: nothing was done.
+func (h *Handler) recordRejected(ctx context.Context, r *http.Request, service, action, reqID string, err error) {
 	if h.Trail == nil {
-		return true
+		return
 	}
 	ok, suppressed := h.rejected.Allow(time.Now())
 	if !ok {
-		return true
+		return
 	}
 	ae := awsquery.AsError(err)
 	source := "unknown"
@@ -189,9 +189,7 @@ func (h *Handler) recordRejected(ctx context.Context, r *http.Request, service, 
 	}
 	if rerr := h.Trail.Record(context.WithoutCancel(ctx), e); rerr != nil {
 		h.Log.Error("audit: a rejected request's event was not recorded", "request_id", reqID, "err", rerr)
-		return false
 	}
-	return true
 }
 
 // cleanAction keeps a claimed action name only if it looks like one.

@@ -426,7 +426,12 @@ const CutEventName = "TrailExpired"
 func (t *Trail) expire(ctx context.Context) error {
 	now := t.opts.Now().UTC()
 	t.mu.Lock()
-	t.expired = now.Format("20060102")
+	day := now.Format("20060102")
+	if t.expired == day {
+		t.mu.Unlock()
+		return nil // done today, or being done by a concurrent Record
+	}
+	t.expired = day
 	t.mu.Unlock()
 	if t.opts.Retention <= 0 {
 		return nil

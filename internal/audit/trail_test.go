@@ -3,9 +3,11 @@ package audit
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -191,5 +193,33 @@ func TestAnInjectedLineStaysInsideItsEvent(t *testing.T) {
 	got, _, _ := tr.Lookup(Query{Max: 5, Attribute: AttrEventName, Value: "A"})
 	if len(got) != 1 || got[0].Event.UserAgent != forged {
 		t.Fatalf("%+v", got)
+	}
+}
+
+// Concurrent Records (sharing fsyncs, across a segment switch) form one intact chain.
+func TestConcurrentRecordsFormOneChain(t *testing.T) {
+	dir := t.TempDir()
+	tr, err := Open(context.Background(), dir, Options{SegmentBytes: 4 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Go(func() {
+			for i := range 25 {
+				if err := tr.Record(context.Background(), Event{EventName: fmt.Sprintf("G%dE%d", g, i)}); err != nil {
+					t.Error(err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	rep, err := Verify(dir)
+	if err != nil || rep.Problem != "" || rep.Events != 200 {
+		t.Fatalf("%+v %v", rep, err)
+	}
+	if segs, _ := segments(dir); len(segs) < 2 {
+		t.Fatalf("no segment switch happened: %v", segs)
 	}
 }

@@ -4,12 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/borealis-db/borealis/internal/audit"
+	"github.com/borealis-db/borealis/internal/principal"
 )
 
 type memTrail struct {
@@ -89,5 +92,28 @@ func TestAnonymousSignInFailuresAreBudgeted(t *testing.T) {
 	}
 	if n := len(trail.events); n < anonymousSignInBurst || n > anonymousSignInBurst+1 {
 		t.Fatalf("%d events, want about %d", n, anonymousSignInBurst)
+	}
+}
+
+// What a caller put in the trail (a user agent, a parameter) is shown as text on the event
+// history page, never as markup: the trail is written by anyone who can send a request.
+func TestEventHistoryShowsRecordsAsText(t *testing.T) {
+	evil := `<script>alert(1)</script>`
+	record := `{"userAgent":"` + evil + `","sourceIPAddress":"` + evil + `","additionalEventData":{"authorization":{"decision":"explicitDeny","policy":"` + evil + `","statement":"s"}}}`
+	call := func(_ context.Context, _ principal.Principal, service, action string, _ url.Values, _ *http.Request) (any, error) {
+		type event struct {
+			EventId, EventName, ReadOnly, Username, CloudTrailEvent string
+			EventTime                                               float64
+		}
+		return struct{ Events []event }{[]event{{EventId: "1", EventName: evil, Username: evil, CloudTrailEvent: record}}}, nil
+	}
+	f := &fakeAuth{}
+	tc := newTestConsole(t, f)
+	tc.cfg.Call = call
+	resp := tc.post("/console/signin", "198.51.100.9", signInValues("frank", rightPassword))
+	page := tc.get("/console/event-history", cookie(t, resp, cookieName))
+	body, _ := io.ReadAll(page.Body)
+	if page.StatusCode != http.StatusOK || strings.Contains(string(body), evil) || !strings.Contains(string(body), "&lt;script&gt;") {
+		t.Fatalf("%d\n%s", page.StatusCode, body)
 	}
 }
