@@ -133,6 +133,8 @@ var validRequests = map[string][]string{
 	"DescribeDBParameters":                   {"DBParameterGroupName", "g2"},
 	"DescribeEngineDefaultClusterParameters": {"DBParameterGroupFamily", params.Family},
 	"DescribeEngineDefaultParameters":        {"DBParameterGroupFamily", params.Family},
+	"DescribeEvents":                         {"SourceType", "db-instance", "SourceIdentifier", "i1", "Duration", "60"},
+	"DescribeEventCategories":                {"SourceType", "db-instance"},
 }
 
 func sortedActions() []string {

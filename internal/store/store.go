@@ -63,8 +63,8 @@ var migrations = []string{
 	`UPDATE clusters SET doc = json_remove(json_set(doc, '$.master_password_verifier', json_extract(doc, '$.master_password_md5')), '$.master_password_md5')
 		WHERE json_type(doc, '$.master_password_md5') = 'text'`,
 	// RDS events (see events.go), kept rdsevent.Retention; at in Unix nanoseconds.
-	`CREATE TABLE rds_events (seq INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, source_type TEXT NOT NULL, source_id TEXT NOT NULL, doc TEXT NOT NULL)`,
-	`CREATE INDEX rds_events_at ON rds_events (at)`,
+	`CREATE TABLE IF NOT EXISTS rds_events (seq INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, source_type TEXT NOT NULL, source_id TEXT NOT NULL, doc TEXT NOT NULL)`,
+	`CREATE INDEX IF NOT EXISTS rds_events_at ON rds_events (at)`,
 }
 
 // Open opens (creating if needed) the state file at path, 0600 because it holds secrets.
