@@ -63,6 +63,9 @@ var actions = map[string]action{
 	// resource type for them).
 	"DescribeEvents":          {(*Service).describeEvents, anyResource, describeEventsMembers},
 	"DescribeEventCategories": {(*Service).describeEventCategories, anyResource, describeEventCategoriesMembers},
+	// The database logs: IAM checks them on the db instance's ARN.
+	"DescribeDBLogFiles":       {(*Service).describeDBLogFiles, (*Service).instanceResources, describeLogFilesMembers},
+	"DownloadDBLogFilePortion": {(*Service).downloadDBLogFilePortion, (*Service).instanceResources, downloadLogPortionMembers},
 
 	"DescribeDBEngineVersions":           {(*Service).describeEngineVersions, anyResource, describeEngineVersionsMembers},
 	"DescribeOrderableDBInstanceOptions": {(*Service).describeOrderableOptions, anyResource, describeOrderableMembers},

@@ -135,6 +135,8 @@ var validRequests = map[string][]string{
 	"DescribeEngineDefaultParameters":        {"DBParameterGroupFamily", params.Family},
 	"DescribeEvents":                         {"SourceType", "db-instance", "SourceIdentifier", "i1", "Duration", "60"},
 	"DescribeEventCategories":                {"SourceType", "db-instance"},
+	"DescribeDBLogFiles":                     {"DBInstanceIdentifier", "i1"},
+	"DownloadDBLogFilePortion":               {"DBInstanceIdentifier", "i1", "LogFileName", "error/postgresql.log"},
 }
 
 func sortedActions() []string {

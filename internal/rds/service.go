@@ -49,6 +49,8 @@ type Config struct {
 	DefaultStorageLimit int64
 	// Events keeps RDS events (nil: the store).
 	Events EventLog
+	// Logs finds instances' PostgreSQL logs (nil: DescribeDBLogFiles is refused).
+	Logs InstanceLogs
 }
 
 // Service implements the RDS actions Borealis supports.

@@ -271,6 +271,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err erro
 		Network:             ec2Svc,
 		StorageRoom:         stateRoom(dataDir, cmp.Or(cfg.StateReserve, DefaultStateReserve)),
 		DefaultStorageLimit: s.storageLimit,
+		Logs:                rec,
 	}, st, rec.Notify, log.With("component", "rds"))
 	if err := sweepDataPlane(ctx, dataDir, st, driver, ports, log); err != nil {
 		return nil, err
