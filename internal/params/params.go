@@ -114,6 +114,7 @@ var catalogue = func() map[string]Def {
 		{Name: "max_connections", Description: "Sets the maximum number of concurrent connections.", DataType: "integer", AllowedValues: "6-5000", Static: true, Modifiable: true, Default: "100", Scope: InstanceScope, PG: "max_connections"},
 		{Name: "shared_buffers", Description: "(8kB) Sets the number of shared memory buffers used by the server.", DataType: "integer", AllowedValues: "16-1048576", Static: true, Modifiable: true, Default: "2048", Scope: InstanceScope, PG: "shared_buffers"},
 	}
+	defs = append(defs, auditDefs...)
 	m := make(map[string]Def, len(defs))
 	for _, d := range defs {
 		m[d.Name] = d

@@ -18,6 +18,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -497,7 +498,8 @@ func (r *Reconciler) instanceSpec(c store.Cluster, m store.Instance, v params.Va
 	srv := params.ForServer(v, r.cfg.GuardLibrary != "")
 	spec.Settings, spec.ForceSSL, spec.PasswordMethod = srv.Settings, srv.ForceSSL, srv.PasswordMethod
 	if r.cfg.GuardLibrary != "" {
-		spec.Settings["shared_preload_libraries"] = r.cfg.GuardLibrary
+		// The guard first, by path; then what the parameter groups preload (pgaudit, ...).
+		spec.Settings["shared_preload_libraries"] = strings.Trim(r.cfg.GuardLibrary+","+spec.Settings["shared_preload_libraries"], ",")
 	}
 	spec.ReadOnly = c.StorageFull != "" // at its storage limit (storage.go)
 	if c.IAMAuth && r.cfg.IAMAuthPort != 0 {
