@@ -105,9 +105,10 @@ func (s *Service) describeEvents(ctx context.Context, p awsquery.Params) (any, e
 	}
 }
 
-// eventWindow is the time range DescribeEvents covers: StartTime to EndTime; a missing
-// end is StartTime plus Duration (or now), a missing start is the end less Duration
-// (default 60 minutes), as RDS reads them.
+// eventWindow is the time range DescribeEvents covers, as RDS reads its members: Duration
+// (minutes, default 60) back from now when neither StartTime nor EndTime is given, and
+// ignored when one is; StartTime alone runs to now, EndTime alone starts 60 minutes
+// before it.
 func (s *Service) eventWindow(p awsquery.Params) (time.Time, time.Time, error) {
 	now := s.cfg.Now().UTC()
 	start, hasStart, err := timestamp(p, "StartTime")
@@ -131,12 +132,10 @@ func (s *Service) eventWindow(p awsquery.Params) (time.Time, time.Time, error) {
 	}
 	switch {
 	case hasStart && hasEnd:
-	case hasStart && hasDuration:
-		end = start.Add(window)
 	case hasStart:
 		end = now
 	case hasEnd:
-		start = end.Add(-window)
+		start = end.Add(-defaultEventWindow)
 	default:
 		end, start = now, now.Add(-window)
 	}

@@ -59,7 +59,7 @@ func TestDescribeEventsReportsParameterChanges(t *testing.T) {
 }
 
 // TestDescribeEventsWindowAndPaging: the last 60 minutes by default, Duration and
-// StartTime/EndTime as RDS reads them, oldest first, MaxRecords pages with a Marker.
+// StartTime/EndTime as RDS reads them (the rds-describe-events manual), oldest first, MaxRecords pages with a Marker.
 func TestDescribeEventsWindowAndPaging(t *testing.T) {
 	s := newTestService(t)
 	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
@@ -102,8 +102,12 @@ func TestDescribeEventsWindowAndPaging(t *testing.T) {
 	if r := describeEvents(t, s, "StartTime", "2026-03-01T08:30Z", "EndTime", "2026-03-01T09:30:00Z"); !slices.Equal(messages(r), []string{"old: DB instance restarted"}) {
 		t.Errorf("StartTime/EndTime: %q", messages(r))
 	}
-	if r := describeEvents(t, s, "StartTime", "2026-03-01T08:30:00Z", "Duration", "10"); len(r.Events.Items) != 0 {
-		t.Errorf("StartTime and Duration 10: %q", messages(r))
+	// Duration is ignored beside StartTime or EndTime; StartTime alone runs to now.
+	if r := describeEvents(t, s, "StartTime", "2026-03-01T08:30:00Z", "Duration", "10"); len(r.Events.Items) != 46 {
+		t.Errorf("StartTime and Duration 10: %d events", len(r.Events.Items))
+	}
+	if r := describeEvents(t, s, "EndTime", "2026-03-01T09:10:00Z", "Duration", "600"); !slices.Equal(messages(r), []string{"old: DB instance restarted"}) {
+		t.Errorf("EndTime: %q", messages(r))
 	}
 }
 
