@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/borealis-db/borealis/internal/awsquery"
+	"github.com/borealis-db/borealis/internal/iam/policy"
 	"github.com/borealis-db/borealis/internal/store"
 )
 
@@ -171,5 +172,25 @@ func TestDescribeDBLogFilesFilters(t *testing.T) {
 	_, err := s.Do(context.Background(), "DescribeDBLogFiles", query("DBInstanceIdentifier", "nope"))
 	if e := awsquery.AsError(err); e == nil || e.Code != "DBInstanceNotFound" || e.Status != 404 {
 		t.Errorf("unknown instance: %v", err)
+	}
+}
+
+// A narrow IAM user reads one instance's logs: the log actions are decided on the db
+// instance's canonical ARN, so a policy on i1 does not open another instance's log, and a
+// deny on prod-* holds however the caller spells the identifier.
+func TestLogActionsAreAuthorizedOnTheInstance(t *testing.T) {
+	s := fixture(t)
+	const onlyI1 = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow",
+		"Action":["rds:DescribeDBLogFiles","rds:DownloadDBLogFilePortion"],"Resource":"arn:aws:rds:us-east-1:123456789012:db:i1"}]}`
+	for _, action := range []string{"DescribeDBLogFiles", "DownloadDBLogFilePortion"} {
+		if d := decide(t, s, onlyI1, action, query("DBInstanceIdentifier", "I1", "LogFileName", logFileName)); d != policy.Allow {
+			t.Errorf("%s on i1: %s", action, d)
+		}
+		if d := decide(t, s, onlyI1, action, query("DBInstanceIdentifier", "i2", "LogFileName", logFileName)); d == policy.Allow {
+			t.Errorf("%s on i2 allowed by a policy on i1", action)
+		}
+		if d := decide(t, s, denyProd, action, query("DBInstanceIdentifier", "PROD-I", "LogFileName", logFileName)); d != policy.ExplicitDeny {
+			t.Errorf("%s on PROD-I: %s, want explicitDeny", action, d)
+		}
 	}
 }
