@@ -149,7 +149,9 @@ func (d Def) Validate(v string) error {
 		if err != nil {
 			return bad
 		}
-		lo, hi, _ := strings.Cut(d.AllowedValues, "-")
+		// "6-5000", "-1-2147483647": the separator is the first '-' after the first character.
+		lo, hi, _ := strings.Cut(d.AllowedValues[1:], "-")
+		lo = d.AllowedValues[:1] + lo
 		min, _ := strconv.ParseInt(lo, 10, 64)
 		max, _ := strconv.ParseInt(hi, 10, 64)
 		if n < min || n > max {

@@ -17,7 +17,8 @@ var auditClasses = []string{"all", "ddl", "function", "misc", "misc_set", "none"
 
 var auditRoleRE = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
 
-// auditDefs are pgaudit's parameters as Aurora's parameter groups carry them: dynamic,
+// auditDefs are pgaudit's and auto_explain's parameters as Aurora's parameter groups carry
+// them: dynamic,
 // and the parameter group's alone (they are superuser settings: the master cannot SET
 // them or ALTER ROLE/DATABASE ... SET them, so it cannot hide its own statements from the
 // audit a group asks for).
@@ -53,5 +54,9 @@ var auditDefs = []Def{
 	{Name: "pgaudit.log_parameter", Description: "Specifies that audit logging should include the parameters that were passed with the statement.", DataType: "boolean", AllowedValues: "0,1", Modifiable: true, Default: "0", Scope: BothScopes, PG: "pgaudit.log_parameter"},
 	{Name: "pgaudit.log_relation", Description: "Specifies whether session audit logging should create a separate log entry for each relation referenced in a SELECT or DML statement.", DataType: "boolean", AllowedValues: "0,1", Modifiable: true, Default: "0", Scope: BothScopes, PG: "pgaudit.log_relation"},
 	{Name: "pgaudit.log_statement_once", Description: "Specifies whether logging will include the statement text and parameters with the first log entry for a statement/substatement combination or with every entry.", DataType: "boolean", AllowedValues: "0,1", Modifiable: true, Default: "0", Scope: BothScopes, PG: "pgaudit.log_statement_once"},
+	// auto_explain's plans of slow statements (it is in Preloadable).
+	{Name: "auto_explain.log_min_duration", Description: "Sets the minimum execution time above which plans will be logged.", DataType: "integer", AllowedValues: "-1-2147483647", Modifiable: true, Default: "-1", Scope: BothScopes, PG: "auto_explain.log_min_duration"},
+	{Name: "auto_explain.log_analyze", Description: "Use EXPLAIN ANALYZE for plan logging.", DataType: "boolean", AllowedValues: "0,1", Modifiable: true, Default: "0", Scope: BothScopes, PG: "auto_explain.log_analyze"},
+	{Name: "auto_explain.log_nested_statements", Description: "Log nested statements.", DataType: "boolean", AllowedValues: "0,1", Modifiable: true, Default: "0", Scope: BothScopes, PG: "auto_explain.log_nested_statements"},
 	{Name: "pgaudit.log_level", Description: "Specifies the log level that will be used for log entries.", DataType: "string", AllowedValues: "debug5,debug4,debug3,debug2,debug1,info,notice,warning,log", Modifiable: true, Default: "log", Scope: BothScopes, PG: "pgaudit.log_level"},
 }

@@ -26,6 +26,11 @@ func TestPgauditParameters(t *testing.T) {
 		{"pgaudit.log_level", "log", true},
 		{"pgaudit.log_level", "error", false},
 		{"pgaudit.log_parameter", "1", true},
+		{"auto_explain.log_min_duration", "-1", true},
+		{"auto_explain.log_min_duration", "0", true},
+		{"auto_explain.log_min_duration", "-2", false},
+		{"max_connections", "5", false},
+		{"max_connections", "6", true},
 	} {
 		d, ok := Lookup(c.name)
 		if !ok {

@@ -408,6 +408,10 @@ filter(ErrorData *edata)
 	{
 		char	   *m = mask_literals(edata->assoc_context, edata->message);
 
+		/* The context quotes the statements the block ran, literals and all. */
+		edata->hide_ctx = true;
+		drop_string(&edata->internalquery);
+
 		if (m != NULL)
 		{
 			pfree(edata->message);

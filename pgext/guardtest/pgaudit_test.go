@@ -17,7 +17,7 @@ func withPgaudit(t *testing.T, extra map[string]string) {
 		t.Skip("pgaudit is not installed (scripts/install-deps.sh installs postgresql-15-pgaudit)")
 	}
 	s := settings("on")
-	s["shared_preload_libraries"] = srv.libPath + ",pgaudit"
+	s["shared_preload_libraries"] = srv.libPath + ",pgaudit,auto_explain"
 	maps.Copy(s, extra)
 	restart := func(s map[string]string) {
 		srv.spec.Settings = s
@@ -32,7 +32,8 @@ func withPgaudit(t *testing.T, extra map[string]string) {
 }
 
 // TestPgauditKeepsNoPasswordAndCannotBeSilenced: with pgaudit preloaded and logging
-// everything (pgaudit.log = all, parameters too, and log_statement = all beside), the
+// everything (pgaudit.log = all, parameters too; log_statement = all and auto_explain's
+// plans of every statement, nested ones too, beside), the
 // master creates the extension as on Aurora, and its audit lines land in the server log;
 // the statements that carry passwords (CREATE/ALTER ROLE ... PASSWORD, psql's \password,
 // user mappings, dblink connection strings, a syntax error in one) leave none there. The
@@ -44,6 +45,9 @@ func TestPgauditKeepsNoPasswordAndCannotBeSilenced(t *testing.T) {
 		"pgaudit.log_parameter": "on",
 		"pgaudit.log_catalog":   "off",
 		"log_statement":         "all",
+		// auto_explain logs each plan with its query text.
+		"auto_explain.log_min_duration":      "0",
+		"auto_explain.log_nested_statements": "on",
 	})
 	m := as(t, master)
 	mustExec(t, m, "CREATE EXTENSION IF NOT EXISTS pgaudit")
@@ -85,6 +89,8 @@ func TestPgauditKeepsNoPasswordAndCannotBeSilenced(t *testing.T) {
 		"CREATE USER MAPPING FOR pa_t SERVER pa_srv OPTIONS (user 'pa_t', password '" + secret("mapping") + "')",
 		"ALTER USER MAPPING FOR pa_t SERVER pa_srv OPTIONS (SET password '" + secret("mapping-alter") + "')",
 		"DO $$ BEGIN EXECUTE 'ALTER ROLE pa_t PASS' || 'WORD ''" + secret("concat") + "'''; END $$",
+		// A planned statement beside a built password command: auto_explain's plan lines.
+		"DO $$ BEGIN PERFORM 1 FROM pg_roles WHERE rolname = '" + secret("planned") + "'; EXECUTE 'ALTER ROLE pa_t PASS' || 'WORD ''" + secret("planned-concat") + "'''; END $$",
 	} {
 		mustExec(t, m, q)
 	}
