@@ -23,11 +23,6 @@ type InstanceLogs interface {
 	InstanceLog(ctx context.Context, instanceID string) (string, error)
 }
 
-// logFileName is the name DescribeDBLogFiles gives an instance's PostgreSQL log, the
-// directory RDS lists PostgreSQL's logs in. A request names a file only by one of the
-// names listed: nothing a caller sends becomes part of a path.
-const logFileName = "error/postgresql.log"
-
 // Download limits, as RDS documents them: 10000 lines when NumberOfLines is not given,
 // never more than 1 MB in one answer.
 const (
@@ -41,43 +36,54 @@ var (
 	downloadLogPortionMembers = members{"DBInstanceIdentifier": acted, "LogFileName": acted, "Marker": acted, "NumberOfLines": acted}
 )
 
-// logFile is one of an instance's log files.
+// logFile is one of an instance's log files: an hour of its log (loghours.go).
 type logFile struct {
-	name string
-	path string
-	size int64
-	mod  time.Time
+	name       string
+	start, end int64
+	mod        time.Time
 }
 
-// instanceLogs returns the log files of instance raw.
-func (s *Service) instanceLogs(ctx context.Context, raw string) ([]logFile, error) {
+func (f logFile) size() int64 { return f.end - f.start }
+
+// instanceLogs returns the log files of instance raw, and the log they are parts of (nil
+// when there is none yet; the caller closes it). A request names a file only by one of
+// the names listed: nothing a caller sends becomes part of a path.
+func (s *Service) instanceLogs(ctx context.Context, raw string) ([]logFile, *os.File, error) {
 	if raw == "" {
-		return nil, awsquery.MissingParameter("DBInstanceIdentifier")
+		return nil, nil, awsquery.MissingParameter("DBInstanceIdentifier")
 	}
 	id := strings.ToLower(raw)
 	if s.cfg.Logs == nil {
-		return nil, awsquery.Errorf(http.StatusBadRequest, "InvalidParameterCombination", "This Borealis serves no database logs.")
+		return nil, nil, awsquery.Errorf(http.StatusBadRequest, "InvalidParameterCombination", "This Borealis serves no database logs.")
 	}
 	path, err := s.cfg.Logs.InstanceLog(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, instanceNotFound(raw)
+		return nil, nil, instanceNotFound(raw)
 	}
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	f, err := openLog(path)
 	if err != nil {
 		if !errors.Is(err, os.ErrNotExist) { // else no server has written yet
 			s.log.Warn("instance log not served", "instance", id, "err", err)
 		}
-		return nil, nil
+		return nil, nil, nil
 	}
-	defer f.Close()
 	fi, err := f.Stat()
 	if err != nil {
-		return nil, err
+		f.Close()
+		return nil, nil, err
 	}
-	return []logFile{{name: logFileName, path: path, size: fi.Size(), mod: fi.ModTime()}}, nil
+	var files []logFile
+	for _, h := range logHours(f, fi.Size(), fi.ModTime()) {
+		mod := fi.ModTime()
+		if end := h.hour.Add(time.Hour); h.end < fi.Size() && end.Before(mod) {
+			mod = end // an hour the log has gone past
+		}
+		files = append(files, logFile{name: h.name(), start: h.start, end: h.end, mod: mod})
+	}
+	return files, f, nil
 }
 
 // openLog opens a log file for reading: never through a symbolic link, never anything but
@@ -115,9 +121,12 @@ func (s *Service) describeDBLogFiles(ctx context.Context, p awsquery.Params) (an
 	if err != nil {
 		return nil, err
 	}
-	files, err := s.instanceLogs(ctx, p.String("DBInstanceIdentifier"))
+	files, f, err := s.instanceLogs(ctx, p.String("DBInstanceIdentifier"))
 	if err != nil {
 		return nil, err
+	}
+	if f != nil {
+		f.Close()
 	}
 	sort.Slice(files, func(i, j int) bool { return files[i].name < files[j].name })
 	var res describeDBLogFilesResult
@@ -125,7 +134,7 @@ func (s *Service) describeDBLogFiles(ctx context.Context, p awsquery.Params) (an
 		switch {
 		case !strings.Contains(f.name, p.String("FilenameContains")),
 			hasSince && f.mod.UnixMilli() < since,
-			hasSize && f.size <= larger,
+			hasSize && f.size() <= larger,
 			marker != "" && f.name <= marker:
 			continue
 		}
@@ -133,7 +142,7 @@ func (s *Service) describeDBLogFiles(ctx context.Context, p awsquery.Params) (an
 			res.Marker = res.Files.Items[maxRecords-1].LogFileName
 			break
 		}
-		res.Files.Items = append(res.Files.Items, xmlLogFile{LogFileName: f.name, LastWritten: f.mod.UnixMilli(), Size: f.size})
+		res.Files.Items = append(res.Files.Items, xmlLogFile{LogFileName: f.name, LastWritten: f.mod.UnixMilli(), Size: f.size()})
 	}
 	return res, nil
 }
@@ -178,9 +187,12 @@ func (s *Service) downloadDBLogFilePortion(ctx context.Context, p awsquery.Param
 			return nil, awsquery.InvalidParameterValue("Invalid marker: %s", awsquery.Clip(p.String("Marker")))
 		}
 	}
-	files, err := s.instanceLogs(ctx, p.String("DBInstanceIdentifier"))
+	files, f, err := s.instanceLogs(ctx, p.String("DBInstanceIdentifier"))
 	if err != nil {
 		return nil, err
+	}
+	if f != nil {
+		defer f.Close()
 	}
 	i := -1
 	for j := range files {
@@ -191,25 +203,17 @@ func (s *Service) downloadDBLogFilePortion(ctx context.Context, p awsquery.Param
 	if i < 0 {
 		return nil, logFileNotFound(name)
 	}
-	f, err := openLog(files[i].path)
-	if err != nil {
-		return nil, logFileNotFound(name)
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	size := fi.Size()
+	size := files[i].size()
+	part := io.NewSectionReader(f, files[i].start, size)
 	if from > size {
 		from = size
 	}
 	var data []byte
 	var next int64
 	if from < 0 {
-		data, next = tailLines(f, size, lines)
+		data, next = tailLines(part, size, lines)
 	} else {
-		data, next = headLines(f, from, size, lines)
+		data, next = headLines(part, from, size, lines)
 	}
 	return downloadLogPortionResult{LogFileData: string(data), Marker: strconv.FormatInt(next, 10), AdditionalDataPending: next < size}, nil
 }

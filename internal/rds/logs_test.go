@@ -34,9 +34,17 @@ func logService(t *testing.T, content string) (*Service, string) {
 	return s, path
 }
 
+// hourFile is the name of the test logs' hour.
+const hourFile = "error/postgresql.log.2026-01-01-00"
+
 func download(t *testing.T, s *Service, kv ...string) (downloadLogPortionResult, error) {
 	t.Helper()
-	out, err := s.Do(context.Background(), "DownloadDBLogFilePortion", query(append([]string{"DBInstanceIdentifier", "i1", "LogFileName", "error/postgresql.log"}, kv...)...))
+	return downloadFile(t, s, hourFile, kv...)
+}
+
+func downloadFile(t *testing.T, s *Service, name string, kv ...string) (downloadLogPortionResult, error) {
+	t.Helper()
+	out, err := s.Do(context.Background(), "DownloadDBLogFilePortion", query(append([]string{"DBInstanceIdentifier", "i1", "LogFileName", name}, kv...)...))
 	if err != nil {
 		return downloadLogPortionResult{}, err
 	}
@@ -46,7 +54,7 @@ func download(t *testing.T, s *Service, kv ...string) (downloadLogPortionResult,
 func numberedLines(n int) string {
 	var b strings.Builder
 	for i := 1; i <= n; i++ {
-		fmt.Fprintf(&b, "line %d\n", i)
+		fmt.Fprintf(&b, "2026-01-01 00:%02d:00.000 UTC [1] line %d\n", i%60, i)
 	}
 	return b.String()
 }
@@ -81,7 +89,7 @@ func TestDownloadDBLogFilePortionPagesByMarker(t *testing.T) {
 	}
 	// Without a Marker: the most recent lines, and the end as the Marker.
 	r, err := download(t, s, "NumberOfLines", "2")
-	if err != nil || r.LogFileData != "line 9\nline 10\n" || r.AdditionalDataPending || r.Marker != fmt.Sprint(len(content)) {
+	if err != nil || r.LogFileData != strings.Join(strings.SplitAfter(content, "\n")[8:10], "") || r.AdditionalDataPending || r.Marker != fmt.Sprint(len(content)) {
 		t.Errorf("tail: %+v %v", r, err)
 	}
 	if r, err := download(t, s); err != nil || r.LogFileData != content {
@@ -91,7 +99,7 @@ func TestDownloadDBLogFilePortionPagesByMarker(t *testing.T) {
 
 // TestDownloadDBLogFilePortionIsAtMostOneMegabyte: a long log comes in portions of 1 MB.
 func TestDownloadDBLogFilePortionIsAtMostOneMegabyte(t *testing.T) {
-	content := strings.Repeat(strings.Repeat("x", 99)+"\n", 15000) // 1.5 MB
+	content := strings.Repeat("2026-01-01 00:00:00.000 UTC [1] "+strings.Repeat("x", 99)+"\n", 12000) // 1.5 MB
 	s, _ := logService(t, content)
 	r, err := download(t, s, "Marker", "0", "NumberOfLines", "100000")
 	if err != nil {
@@ -110,15 +118,16 @@ func TestDownloadDBLogFilePortionIsAtMostOneMegabyte(t *testing.T) {
 // a path, a traversal or a near miss reads nothing. A log file replaced by a symbolic link
 // (to a file the caller may not read) or by a file of another owner is not served.
 func TestLogFileNamesNeverReachThePath(t *testing.T) {
-	s, path := logService(t, "line 1\n")
-	for _, name := range []string{"../../../../etc/passwd", "/etc/passwd", "error/postgresql.log/../../../../etc/passwd",
-		"error/../error/postgresql.log", "error/postgresql.log\x00", "ERROR/POSTGRESQL.LOG", path, "postgresql.log"} {
+	s, path := logService(t, numberedLines(1))
+	for _, name := range []string{"../../../../etc/passwd", "/etc/passwd", hourFile + "/../../../../etc/passwd",
+		"error/../" + hourFile, hourFile + "\x00", strings.ToUpper(hourFile), path, "postgresql.log", "error/postgresql.log",
+		"error/postgresql.log.2026-01-01-01", "error/postgresql.log.*"} {
 		_, err := s.Do(context.Background(), "DownloadDBLogFilePortion", query("DBInstanceIdentifier", "i1", "LogFileName", name))
 		if e := awsquery.AsError(err); e == nil || e.Code != "DBLogFileNotFoundFault" || e.Status != 404 {
 			t.Errorf("%q: %v, want DBLogFileNotFoundFault", name, err)
 		}
 	}
-	if _, err := s.Do(context.Background(), "DownloadDBLogFilePortion", query("DBInstanceIdentifier", "i9", "LogFileName", "error/postgresql.log")); awsquery.AsError(err) == nil || awsquery.AsError(err).Code != "DBInstanceNotFound" {
+	if _, err := s.Do(context.Background(), "DownloadDBLogFilePortion", query("DBInstanceIdentifier", "i9", "LogFileName", hourFile)); awsquery.AsError(err) == nil || awsquery.AsError(err).Code != "DBInstanceNotFound" {
 		t.Errorf("another instance: %v", err)
 	}
 
@@ -147,7 +156,8 @@ func TestLogFileNamesNeverReachThePath(t *testing.T) {
 // TestDescribeDBLogFilesFilters: the instance's log is listed with its size and time, and
 // the filters RDS offers select it or not.
 func TestDescribeDBLogFilesFilters(t *testing.T) {
-	s, _ := logService(t, "line 1\n")
+	s, _ := logService(t, numberedLines(1))
+	size := fmt.Sprint(len(numberedLines(1)))
 	list := func(kv ...string) []xmlLogFile {
 		t.Helper()
 		out, err := s.Do(context.Background(), "DescribeDBLogFiles", query(append([]string{"DBInstanceIdentifier", "I1"}, kv...)...))
@@ -156,15 +166,15 @@ func TestDescribeDBLogFilesFilters(t *testing.T) {
 		}
 		return out.(describeDBLogFilesResult).Files.Items
 	}
-	if fs := list(); len(fs) != 1 || fs[0].LogFileName != "error/postgresql.log" || fs[0].Size != 7 || fs[0].LastWritten == 0 {
+	if fs := list(); len(fs) != 1 || fs[0].LogFileName != hourFile || fmt.Sprint(fs[0].Size) != size || fs[0].LastWritten == 0 {
 		t.Errorf("%+v", fs)
 	}
-	for _, kv := range [][]string{{"FilenameContains", "mysql"}, {"FileSize", "7"}, {"FileLastWritten", "99999999999999"}} {
+	for _, kv := range [][]string{{"FilenameContains", "mysql"}, {"FileSize", size}, {"FileLastWritten", "99999999999999"}} {
 		if fs := list(kv...); len(fs) != 0 {
 			t.Errorf("%v: %+v", kv, fs)
 		}
 	}
-	for _, kv := range [][]string{{"FilenameContains", "postgresql"}, {"FileSize", "6"}, {"FileLastWritten", "0"}} {
+	for _, kv := range [][]string{{"FilenameContains", "postgresql.log.2026-01-01"}, {"FileSize", "6"}, {"FileLastWritten", "0"}} {
 		if fs := list(kv...); len(fs) != 1 {
 			t.Errorf("%v: %+v", kv, fs)
 		}
@@ -183,14 +193,58 @@ func TestLogActionsAreAuthorizedOnTheInstance(t *testing.T) {
 	const onlyI1 = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow",
 		"Action":["rds:DescribeDBLogFiles","rds:DownloadDBLogFilePortion"],"Resource":"arn:aws:rds:us-east-1:123456789012:db:i1"}]}`
 	for _, action := range []string{"DescribeDBLogFiles", "DownloadDBLogFilePortion"} {
-		if d := decide(t, s, onlyI1, action, query("DBInstanceIdentifier", "I1", "LogFileName", logFileName)); d != policy.Allow {
+		if d := decide(t, s, onlyI1, action, query("DBInstanceIdentifier", "I1", "LogFileName", hourFile)); d != policy.Allow {
 			t.Errorf("%s on i1: %s", action, d)
 		}
-		if d := decide(t, s, onlyI1, action, query("DBInstanceIdentifier", "i2", "LogFileName", logFileName)); d == policy.Allow {
+		if d := decide(t, s, onlyI1, action, query("DBInstanceIdentifier", "i2", "LogFileName", hourFile)); d == policy.Allow {
 			t.Errorf("%s on i2 allowed by a policy on i1", action)
 		}
-		if d := decide(t, s, denyProd, action, query("DBInstanceIdentifier", "PROD-I", "LogFileName", logFileName)); d != policy.ExplicitDeny {
+		if d := decide(t, s, denyProd, action, query("DBInstanceIdentifier", "PROD-I", "LogFileName", hourFile)); d != policy.ExplicitDeny {
 			t.Errorf("%s on PROD-I: %s, want explicitDeny", action, d)
 		}
+	}
+}
+
+// TestLogIsListedByTheHour: the log is listed as RDS lists PostgreSQL's, one file per hour
+// of its time stamps (lines that continue an entry, and what initdb wrote before the first
+// stamp, stay with it; an hour without lines has no file); the hours' portions make the
+// whole log, and the current hour grows with it.
+func TestLogIsListedByTheHour(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("The files belonging to this database system will be owned by user \"x\".\n")
+	stamp := func(h, m int, text string) { fmt.Fprintf(&b, "2026-01-01 %02d:%02d:07.123 UTC [42] %s\n", h, m, text) }
+	stamp(5, 1, "LOG:  database system is ready")
+	stamp(5, 59, "LOG:  statement: SELECT 1")
+	b.WriteString("\tcontinued on a second line\n")
+	stamp(7, 0, "LOG:  checkpoint starting")
+	b.WriteString(strings.Repeat("y", 3*scanWindow) + "\n") // a line longer than a scan window
+	stamp(7, 30, "LOG:  checkpoint complete")
+	stamp(8, 15, "LOG:  the last line")
+	content := b.String()
+	s, _ := logService(t, content)
+	out, err := s.Do(context.Background(), "DescribeDBLogFiles", query("DBInstanceIdentifier", "i1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	var whole strings.Builder
+	for _, f := range out.(describeDBLogFilesResult).Files.Items {
+		names = append(names, f.LogFileName)
+		r, err := downloadFile(t, s, f.LogFileName, "Marker", "0", "NumberOfLines", "1000")
+		if err != nil || r.AdditionalDataPending || int64(len(r.LogFileData)) != f.Size {
+			t.Fatalf("%s: %d bytes of %d, pending %v, %v", f.LogFileName, len(r.LogFileData), f.Size, r.AdditionalDataPending, err)
+		}
+		whole.WriteString(r.LogFileData)
+	}
+	want := []string{"error/postgresql.log.2026-01-01-05", "error/postgresql.log.2026-01-01-07", "error/postgresql.log.2026-01-01-08"}
+	if strings.Join(names, " ") != strings.Join(want, " ") {
+		t.Errorf("files %q, want %q", names, want)
+	}
+	if whole.String() != content {
+		t.Error("the hours do not make the whole log")
+	}
+	r, _ := downloadFile(t, s, want[0], "Marker", "0")
+	if !strings.HasPrefix(r.LogFileData, "The files belonging") || !strings.HasSuffix(r.LogFileData, "\tcontinued on a second line\n") {
+		t.Errorf("the first hour: %q", r.LogFileData)
 	}
 }

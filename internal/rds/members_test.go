@@ -136,7 +136,7 @@ var validRequests = map[string][]string{
 	"DescribeEvents":                         {"SourceType", "db-instance", "SourceIdentifier", "i1", "Duration", "60"},
 	"DescribeEventCategories":                {"SourceType", "db-instance"},
 	"DescribeDBLogFiles":                     {"DBInstanceIdentifier", "i1"},
-	"DownloadDBLogFilePortion":               {"DBInstanceIdentifier", "i1", "LogFileName", "error/postgresql.log"},
+	"DownloadDBLogFilePortion":               {"DBInstanceIdentifier", "i1", "LogFileName", "error/postgresql.log.2026-01-01-00"},
 }
 
 func sortedActions() []string {

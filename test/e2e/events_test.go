@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -139,35 +140,43 @@ func TestEventsAndDatabaseLogs(t *testing.T) {
 	}
 	conn.Close(ctx)
 
-	files, err := c.DescribeDBLogFiles(ctx, &rds.DescribeDBLogFilesInput{DBInstanceIdentifier: aws.String(writer)})
-	if err != nil || len(files.DescribeDBLogFiles) != 1 || aws.ToString(files.DescribeDBLogFiles[0].LogFileName) != "error/postgresql.log" ||
-		aws.ToInt64(files.DescribeDBLogFiles[0].Size) == 0 {
-		t.Fatalf("DescribeDBLogFiles: %+v %v", files, err)
-	}
-	name := files.DescribeDBLogFiles[0].LogFileName
+	// The log by the hour, as RDS names PostgreSQL's; each hour page by page.
 	var log strings.Builder
+	var last string
 	eventually(t, time.Minute, "pgaudit lines in the log", func() (bool, error) {
+		files, err := c.DescribeDBLogFiles(ctx, &rds.DescribeDBLogFilesInput{DBInstanceIdentifier: aws.String(writer)})
+		if err != nil || len(files.DescribeDBLogFiles) == 0 {
+			return false, err
+		}
 		log.Reset()
-		marker, pages := "0", 0
-		for {
-			out, err := c.DownloadDBLogFilePortion(ctx, &rds.DownloadDBLogFilePortionInput{DBInstanceIdentifier: aws.String(writer),
-				LogFileName: name, Marker: aws.String(marker), NumberOfLines: aws.Int32(40)})
-			if err != nil {
-				return false, err
+		pages := 0
+		for _, f := range files.DescribeDBLogFiles {
+			name := f.LogFileName
+			if !regexp.MustCompile(`^error/postgresql\.log\.\d{4}-\d{2}-\d{2}-\d{2}$`).MatchString(aws.ToString(name)) || aws.ToInt64(f.Size) == 0 {
+				t.Fatalf("log file %s of %d bytes", aws.ToString(name), aws.ToInt64(f.Size))
 			}
-			if n := strings.Count(aws.ToString(out.LogFileData), "\n"); n > 40 {
-				t.Fatalf("%d lines in a portion of 40", n)
-			}
-			log.WriteString(aws.ToString(out.LogFileData))
-			pages++
-			marker = aws.ToString(out.Marker)
-			if !aws.ToBool(out.AdditionalDataPending) {
-				break
+			last = aws.ToString(name)
+			marker := "0"
+			for {
+				out, err := c.DownloadDBLogFilePortion(ctx, &rds.DownloadDBLogFilePortionInput{DBInstanceIdentifier: aws.String(writer),
+					LogFileName: name, Marker: aws.String(marker), NumberOfLines: aws.Int32(40)})
+				if err != nil {
+					return false, err
+				}
+				if n := strings.Count(aws.ToString(out.LogFileData), "\n"); n > 40 {
+					t.Fatalf("%d lines in a portion of 40", n)
+				}
+				log.WriteString(aws.ToString(out.LogFileData))
+				pages++
+				marker = aws.ToString(out.Marker)
+				if !aws.ToBool(out.AdditionalDataPending) {
+					break
+				}
 			}
 		}
 		return pages > 1 && strings.Contains(log.String(), "AUDIT: SESSION,") && strings.Contains(log.String(), "ev_audited"), nil
 	})
-	if out := awsCLI(t, srv, "rds", "download-db-log-file-portion", "--db-instance-identifier", writer, "--log-file-name", "error/postgresql.log",
+	if out := awsCLI(t, srv, "rds", "download-db-log-file-portion", "--db-instance-identifier", writer, "--log-file-name", last,
 		"--starting-token", "0", "--output", "text"); out != nil && !strings.Contains(string(out), "AUDIT: SESSION,") {
 		t.Errorf("aws rds download-db-log-file-portion: no pgaudit line in %d bytes", len(out))
 	}
