@@ -18,6 +18,10 @@ const (
 	logHourFormat = "2006-01-02-15"
 	stampLayout   = "2006-01-02 15:04:05" // the start of %m, "2026-12-05 06:27:09.867 UTC"
 	scanWindow    = 4 << 10
+	// maxLogHours bounds the files one log is listed as: any session can write lines that
+	// look stamped (a statement's text is logged), so the stamps may be forged, and each
+	// hour costs a bisection. The last file then holds the rest.
+	maxLogHours = 500
 )
 
 // logHour is one hourly file: bytes [start, end) of the log.
@@ -108,8 +112,9 @@ func firstFrom(r io.ReaderAt, size int64, h time.Time) int64 {
 	return size
 }
 
-// logHours splits a log of size bytes, last written at mod, into its hours, oldest first.
-// A log without a stamped line is one hour: mod's.
+// logHours splits a log of size bytes, last written at mod, into its hours, oldest first:
+// whatever the stamps say (forged ones out of order too), the hours cover the whole log, in
+// order, each byte once. A log without a stamped line is one hour: mod's.
 func logHours(r io.ReaderAt, size int64, mod time.Time) []logHour {
 	h, _, ok := stampAfter(r, size, 0)
 	if !ok {
@@ -122,7 +127,7 @@ func logHours(r io.ReaderAt, size int64, mod time.Time) []logHour {
 	start := int64(0)
 	for {
 		next := firstFrom(r, size, h.Add(time.Hour))
-		if next <= start || next >= size {
+		if next <= start || next >= size || len(out) == maxLogHours-1 {
 			out = append(out, logHour{hour: h, start: start, end: size})
 			return out
 		}

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/borealis-db/borealis/internal/awsquery"
 	"github.com/borealis-db/borealis/internal/iam/policy"
@@ -246,5 +247,35 @@ func TestLogIsListedByTheHour(t *testing.T) {
 	r, _ := downloadFile(t, s, want[0], "Marker", "0")
 	if !strings.HasPrefix(r.LogFileData, "The files belonging") || !strings.HasSuffix(r.LogFileData, "\tcontinued on a second line\n") {
 		t.Errorf("the first hour: %q", r.LogFileData)
+	}
+}
+
+// Lines that only look stamped (a session's statement text is logged as sent) may claim any
+// hour: the hours still cover the whole log once, in order, and a flood of them lists at
+// most maxLogHours files.
+func TestForgedStampsNeitherHideLinesNorFloodTheListing(t *testing.T) {
+	var b strings.Builder
+	fmt.Fprintf(&b, "2026-01-01 05:00:00.000 UTC [1] LOG:  real\n")
+	for i := range 2 * maxLogHours {
+		// An ERROR's STATEMENT line with newlines in the statement: forged stamps, going
+		// forward and back in time.
+		fmt.Fprintf(&b, "2026-01-01 05:00:01.000 UTC [2] STATEMENT:  SELECT '\n%s forged\n'\n",
+			time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(i*(1-2*(i%2)))*time.Hour).Format("2006-01-02 15:04:05.000 UTC"))
+	}
+	fmt.Fprintf(&b, "2026-01-01 06:00:00.000 UTC [1] LOG:  real again\n")
+	content := b.String()
+	hours := logHours(strings.NewReader(content), int64(len(content)), time.Now())
+	if len(hours) == 0 || len(hours) > maxLogHours {
+		t.Fatalf("%d hours", len(hours))
+	}
+	at := int64(0)
+	for _, h := range hours {
+		if h.start != at || h.end <= h.start {
+			t.Fatalf("hour %s covers [%d, %d) after %d", h.name(), h.start, h.end, at)
+		}
+		at = h.end
+	}
+	if at != int64(len(content)) {
+		t.Fatalf("the hours end at %d of %d", at, len(content))
 	}
 }
