@@ -29,6 +29,7 @@ func (c *Console) routes() {
 		http.Redirect(w, r, "/console/databases", http.StatusSeeOther)
 	}))
 	c.databaseRoutes(m)
+	c.instanceRoutes(m)
 	c.networkRoutes(m)
 	c.parameterRoutes(m)
 	c.iamRoutes(m)

@@ -73,14 +73,18 @@ func (a account) checkTraversable(p string) error {
 		case !fi.IsDir():
 			return fmt.Errorf("engine: %s (a parent of %s) is not a directory", d, p)
 		case !a.may(fi, 1):
-			return fmt.Errorf("engine: directory %s is not traversable by the %s account (uid %d), so PostgreSQL cannot reach %s; grant it search (x) permission or choose another place",
-				d, a.name, a.uid, p)
+			return fmt.Errorf("engine: %w: directory %s is not traversable by the %s account (uid %d), so PostgreSQL cannot reach %s; grant it search (x) permission or choose another place",
+				ErrUnreachable, d, a.name, a.uid, p)
 		}
 		if d == "/" {
 			return nil
 		}
 	}
 }
+
+// ErrUnreachable is a directory of a server that its account cannot reach (a parent it
+// may not traverse): the server cannot start until the host's permissions change.
+var ErrUnreachable = errors.New("directory unreachable by the server's account")
 
 // mkdirParents creates the missing parents of p as root-owned 0711
 // directories: traversable by PostgreSQL, listable by nobody else.

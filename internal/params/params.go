@@ -114,6 +114,7 @@ var catalogue = func() map[string]Def {
 		{Name: "max_connections", Description: "Sets the maximum number of concurrent connections.", DataType: "integer", AllowedValues: "6-5000", Static: true, Modifiable: true, Default: "100", Scope: InstanceScope, PG: "max_connections"},
 		{Name: "shared_buffers", Description: "(8kB) Sets the number of shared memory buffers used by the server.", DataType: "integer", AllowedValues: "16-1048576", Static: true, Modifiable: true, Default: "2048", Scope: InstanceScope, PG: "shared_buffers"},
 	}
+	defs = append(defs, auditDefs...)
 	m := make(map[string]Def, len(defs))
 	for _, d := range defs {
 		m[d.Name] = d
@@ -148,7 +149,9 @@ func (d Def) Validate(v string) error {
 		if err != nil {
 			return bad
 		}
-		lo, hi, _ := strings.Cut(d.AllowedValues, "-")
+		// "6-5000", "-1-2147483647": the separator is the first '-' after the first character.
+		lo, hi, _ := strings.Cut(d.AllowedValues[1:], "-")
+		lo = d.AllowedValues[:1] + lo
 		min, _ := strconv.ParseInt(lo, 10, 64)
 		max, _ := strconv.ParseInt(hi, 10, 64)
 		if n < min || n > max {

@@ -59,6 +59,13 @@ var actions = map[string]action{
 	"DeleteDBSubnetGroup":    {(*Service).deleteSubnetGroup, (*Service).subnetGroupResources, deleteSubnetGroupMembers},
 	"DescribeCertificates":   {(*Service).describeCertificates, (*Service).certResources, describeCertificatesMembers},
 	"ModifyCertificates":     {(*Service).modifyCertificates, anyResource, modifyCertificatesMembers},
+	// IAM checks the events actions on "*" (the service authorization reference names no
+	// resource type for them).
+	"DescribeEvents":          {(*Service).describeEvents, anyResource, describeEventsMembers},
+	"DescribeEventCategories": {(*Service).describeEventCategories, anyResource, describeEventCategoriesMembers},
+	// The database logs: IAM checks them on the db instance's ARN.
+	"DescribeDBLogFiles":       {(*Service).describeDBLogFiles, (*Service).instanceResources, describeLogFilesMembers},
+	"DownloadDBLogFilePortion": {(*Service).downloadDBLogFilePortion, (*Service).instanceResources, downloadLogPortionMembers},
 
 	"DescribeDBEngineVersions":           {(*Service).describeEngineVersions, anyResource, describeEngineVersionsMembers},
 	"DescribeOrderableDBInstanceOptions": {(*Service).describeOrderableOptions, anyResource, describeOrderableMembers},

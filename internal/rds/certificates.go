@@ -10,6 +10,7 @@ import (
 	"github.com/borealis-db/borealis/internal/awsquery"
 	"github.com/borealis-db/borealis/internal/params"
 	"github.com/borealis-db/borealis/internal/pki"
+	"github.com/borealis-db/borealis/internal/rdsevent"
 	"github.com/borealis-db/borealis/internal/store"
 )
 
@@ -236,6 +237,9 @@ func (s *Service) modifyInstance(ctx context.Context, p awsquery.Params) (any, e
 	}
 	s.log.Info("instance modified", "instance", in.ID, "ca", in.CA(cluster), "pending_ca", in.PendingCAIdentifier,
 		"parameter_group", params.GroupName(in.ParameterGroup), "status", in.Status)
+	if p.String("DBParameterGroupName") != "" {
+		s.emit(ctx, rdsevent.InstanceParamsChanged.New(in.ID, s.cfg.Now(), params.GroupName(in.ParameterGroup)))
+	}
 	s.notify()
 	return s.instanceResult(ctx, in, cluster)
 }

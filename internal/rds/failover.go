@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/borealis-db/borealis/internal/awsquery"
+	"github.com/borealis-db/borealis/internal/rdsevent"
 	"github.com/borealis-db/borealis/internal/store"
 )
 
@@ -34,6 +35,7 @@ func (s *Service) failoverCluster(ctx context.Context, p awsquery.Params) (any, 
 		return nil, err
 	}
 	s.log.Info("cluster failing over", "cluster", c.ID, "writer", chosen)
+	s.emit(ctx, rdsevent.FailoverStarted.New(c.ID, s.cfg.Now(), chosen))
 	s.notify()
 	members, err := s.store.ClusterInstances(ctx, c.ID)
 	if err != nil {
@@ -109,6 +111,7 @@ func (s *Service) rebootWithFailover(ctx context.Context, raw string) (any, erro
 		return nil, err
 	}
 	s.log.Info("instance rebooting with a failover", "instance", id, "cluster", c.ID, "writer", chosen)
+	s.emit(ctx, rdsevent.FailoverStarted.New(c.ID, s.cfg.Now(), chosen))
 	s.notify()
 	if in, err = s.store.Instance(ctx, id); err != nil {
 		return nil, err

@@ -133,6 +133,10 @@ var validRequests = map[string][]string{
 	"DescribeDBParameters":                   {"DBParameterGroupName", "g2"},
 	"DescribeEngineDefaultClusterParameters": {"DBParameterGroupFamily", params.Family},
 	"DescribeEngineDefaultParameters":        {"DBParameterGroupFamily", params.Family},
+	"DescribeEvents":                         {"SourceType", "db-instance", "SourceIdentifier", "i1", "Duration", "60"},
+	"DescribeEventCategories":                {"SourceType", "db-instance"},
+	"DescribeDBLogFiles":                     {"DBInstanceIdentifier", "i1"},
+	"DownloadDBLogFilePortion":               {"DBInstanceIdentifier", "i1", "LogFileName", "error/postgresql.log.2026-01-01-00"},
 }
 
 func sortedActions() []string {

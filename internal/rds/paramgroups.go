@@ -371,6 +371,7 @@ func (s *Service) modifyGroup(ctx context.Context, k groupKind, p awsquery.Param
 		return nil, err
 	}
 	s.log.Info("parameter group modified", "kind", k.store, "group", g.Name, "parameters", len(changes), "reset_all", resetAll)
+	s.groupEvents(ctx, k, g.Name, changes, reset, resetAll)
 	s.notify()
 	return struct {
 		Name xmlText

@@ -47,6 +47,10 @@ type Config struct {
 	// DefaultStorageLimit is a cluster's storage limit in bytes when AllocatedStorage
 	// does not set one (0: store.DefaultStorageLimit).
 	DefaultStorageLimit int64
+	// Events keeps RDS events (nil: the store).
+	Events EventLog
+	// Logs finds instances' PostgreSQL logs (nil: DescribeDBLogFiles is refused).
+	Logs InstanceLogs
 }
 
 // Service implements the RDS actions Borealis supports.
@@ -55,6 +59,7 @@ type Service struct {
 	store  *store.Store
 	notify func()
 	log    *slog.Logger
+	events EventLog
 }
 
 // New returns the RDS service. notify wakes the reconciler after a desired-state change.
@@ -65,7 +70,11 @@ func New(cfg Config, st *store.Store, notify func(), log *slog.Logger) *Service 
 	if cfg.DefaultStorageLimit <= 0 {
 		cfg.DefaultStorageLimit = store.DefaultStorageLimit
 	}
-	return &Service{cfg: cfg, store: st, notify: notify, log: log}
+	events := cfg.Events
+	if events == nil && st != nil {
+		events = st
+	}
+	return &Service{cfg: cfg, store: st, notify: notify, log: log, events: events}
 }
 
 // Do runs one RDS action and returns the value to encode as its Result element.

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/borealis-db/borealis/internal/engine"
+	"github.com/borealis-db/borealis/internal/rdsevent"
 	"github.com/borealis-db/borealis/internal/store"
 )
 
@@ -101,6 +102,7 @@ func (r *Reconciler) autoFailover(ctx context.Context, c store.Cluster, members 
 	}
 	r.log.Warn("failover: the writer's server is down and did not come back; a reader takes over",
 		"cluster", c.ID, "old_writer", w.ID, "writer", target)
+	r.emit(ctx, rdsevent.FailoverStarted, c.ID, target)
 	return true, nil
 }
 

@@ -24,6 +24,7 @@ const (
 	reasonFailed      = "The database server cannot start; the server log says why."
 	reasonServerPort  = "The database server cannot start: its port is taken by another program or server."
 	reasonEndpoint    = "The cluster endpoint cannot listen: its port is taken by another program or server."
+	reasonUnreachable = "The database server cannot start: its account cannot reach its data directory (a directory above it is not traversable, or the files are not readable by it)."
 )
 
 var (
@@ -56,6 +57,9 @@ var parameterFailures = []struct{ text, params string }{
 func classifyStart(err error, log string, free int64) (store.Status, string) {
 	if portTaken(err) {
 		return store.StatusIncompatibleNetwork, reasonServerPort
+	}
+	if errors.Is(err, engine.ErrUnreachable) || errors.Is(err, syscall.EACCES) || strings.Contains(log, "Permission denied") {
+		return store.StatusFailed, reasonUnreachable
 	}
 	// err's text is not searched: it quotes the log's tail, older lines included.
 	if errors.Is(err, syscall.ENOSPC) || strings.Contains(log, "No space left on device") {

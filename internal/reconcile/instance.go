@@ -8,6 +8,7 @@ import (
 
 	"github.com/borealis-db/borealis/internal/engine"
 	"github.com/borealis-db/borealis/internal/params"
+	"github.com/borealis-db/borealis/internal/rdsevent"
 	"github.com/borealis-db/borealis/internal/store"
 )
 
@@ -107,10 +108,14 @@ func (r *Reconciler) reconcileInstance(ctx context.Context, c store.Cluster, m s
 		// Dynamic parameters and a new certificate take effect on reload: PostgreSQL rereads
 		// its certificate on SIGHUP and open sessions keep theirs.
 		now := d.Now(m.Started)
+		paramsChanged := r.appliedChanged(m.ID, now, c, primary) && !reissued
 		if err := r.driver.Reload(ctx, r.instanceSpec(c, m, now, primary)); err != nil {
 			return fmt.Errorf("reload: %w", err)
 		}
 		r.setApplied(m.ID, now, c, primary)
+		if paramsChanged {
+			r.emit(ctx, rdsevent.InstanceParamsApplied, m.ID)
+		}
 		r.log.Info("instance reloaded", "instance", m.ID, "cluster", c.ID, "new_certificate", reissued)
 		if m, err = r.settle(ctx, c, m, nil); err != nil {
 			return err
@@ -139,7 +144,9 @@ func (r *Reconciler) reconcileInstance(ctx context.Context, c store.Cluster, m s
 	r.setRoute(c, m, d.Now(m.Started), admission)
 	if m.Writer && up && c.Status == store.StatusFailingOver && !r.driver.Standby(spec) {
 		// The failover is done once the cluster endpoint reaches the promoted server.
-		r.setClusterStatus(ctx, c.ID, func(cur store.Cluster) bool { return cur.Status == store.StatusFailingOver }, store.StatusAvailable, "")
+		if r.setClusterStatus(ctx, c.ID, func(cur store.Cluster) bool { return cur.Status == store.StatusFailingOver }, store.StatusAvailable, "") {
+			r.emit(ctx, rdsevent.FailoverCompleted, c.ID, m.ID)
+		}
 	}
 	r.gateway.FenceServer(c.ID, m.ID, m.PrivatePort, r.driver.Status(m.ID).PID) // its account may bind the port
 	if !up {
@@ -187,13 +194,18 @@ func (r *Reconciler) startFailed(ctx context.Context, c store.Cluster, m store.I
 	r.metrics.failed(c.ID, m.ID, b, status, reason, f.Now)
 	r.log.Error("instance cannot start", "instance", m.ID, "cluster", c.ID, "status", status, "reason", reason,
 		"failures", b.Failures, "retry_in", b.Next.Sub(f.Now), "err", cause)
+	changed := false
 	if _, err := r.store.UpdateInstance(ctx, m.ID, func(in *store.Instance) error {
 		if in.Status != store.StatusDeleting {
+			changed = in.Status != status || in.StatusReason != reason
 			in.Status, in.StatusReason = status, reason
 		}
 		return nil
 	}); err != nil {
 		return err
+	}
+	if changed { // once per failure, not per retry
+		r.emit(ctx, failureKind(status), m.ID, reason)
 	}
 	return errWaiting
 }
@@ -239,12 +251,16 @@ func (r *Reconciler) followWriter(ctx context.Context, id string) error {
 
 // setClusterStatus sets the cluster's status and reason when when says so of its current
 // record.
-func (r *Reconciler) setClusterStatus(ctx context.Context, id string, when func(store.Cluster) bool, status store.Status, reason string) {
+func (r *Reconciler) setClusterStatus(ctx context.Context, id string, when func(store.Cluster) bool, status store.Status, reason string) (changed bool) {
 	if err := r.setClusterStatusFn(ctx, id, func(cur store.Cluster) (store.Status, string, bool) {
-		return status, reason, when(cur)
+		ok := when(cur)
+		changed = ok && (cur.Status != status || cur.StatusReason != reason)
+		return status, reason, ok
 	}); err != nil {
 		r.log.Error("cluster status", "cluster", id, "err", err)
+		return false
 	}
+	return changed
 }
 
 func (r *Reconciler) setClusterStatusFn(ctx context.Context, id string, fn func(store.Cluster) (store.Status, string, bool)) error {

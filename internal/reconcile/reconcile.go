@@ -18,6 +18,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -28,6 +29,7 @@ import (
 	"github.com/borealis-db/borealis/internal/gateway"
 	"github.com/borealis-db/borealis/internal/params"
 	"github.com/borealis-db/borealis/internal/pki"
+	"github.com/borealis-db/borealis/internal/rdsevent"
 	"github.com/borealis-db/borealis/internal/store"
 )
 
@@ -60,6 +62,8 @@ type Config struct {
 	// is claimed under its cluster's name, as endpoint ports are: another serve on the host
 	// then never gives it to an endpoint. nil: none.
 	Ports PortRegistry
+	// Events keeps the RDS events the reconciler emits; nil: none.
+	Events EventLog
 }
 
 // PortRegistry claims ports on the host for a cluster (engine.Ports).
@@ -387,16 +391,17 @@ func (r *Reconciler) reconcileCluster(ctx context.Context, id string) error {
 			MasterPasswordVerifier: c.MasterPasswordVerifier,
 			DatabaseName:           c.DatabaseName,
 		}); err != nil {
-			// A full volume is said (the retries back off in work); anything else leaves
-			// the cluster creating while it is retried.
-			if st, reason := classifyStart(err, logSince(spec.LogFile, logOff), volumeFree(r.clusterDir(c))); st == store.StatusStorageFull {
-				r.setClusterStatus(ctx, id, func(cur store.Cluster) bool { return cur.Status == store.StatusCreating }, st, reason)
+			// The cluster and its writer leave creating for the failure status that says
+			// why (the retries back off in work; a later success makes them available).
+			if ctx.Err() == nil {
+				st, reason := classifyStart(err, logSince(spec.LogFile, logOff), volumeFree(r.clusterDir(c)))
+				r.createFailed(ctx, c, members, st, reason)
 			}
 			return fmt.Errorf("create volume: %w", err)
 		}
 		if c, err = r.store.UpdateCluster(ctx, id, func(c *store.Cluster) error {
 			c.VolumeReady = true
-			if c.Status == store.StatusCreating || c.Status == store.StatusStorageFull {
+			if c.Status == store.StatusCreating || c.Status.Unhealthy() {
 				c.Status, c.StatusReason = store.StatusAvailable, ""
 			}
 			return nil
@@ -404,6 +409,7 @@ func (r *Reconciler) reconcileCluster(ctx context.Context, id string) error {
 			return err
 		}
 		r.log.Info("cluster volume ready", "cluster", id)
+		r.emit(ctx, rdsevent.ClusterCreated, id)
 	}
 	admission, err := r.admission(ctx, c)
 	if err != nil {
@@ -454,6 +460,9 @@ func (r *Reconciler) reconcileCluster(ctx context.Context, id string) error {
 		}
 		r.log.Info("cluster modified", "cluster", id, "iam_database_authentication", c.IAMAuth,
 			"master_password_reset", c.Status == store.StatusResettingMaster)
+		if c.Status == store.StatusResettingMaster {
+			r.emit(ctx, rdsevent.MasterReset, id)
+		}
 	}
 	if err := r.followWriter(ctx, id); err != nil {
 		errs = append(errs, err)
@@ -489,7 +498,8 @@ func (r *Reconciler) instanceSpec(c store.Cluster, m store.Instance, v params.Va
 	srv := params.ForServer(v, r.cfg.GuardLibrary != "")
 	spec.Settings, spec.ForceSSL, spec.PasswordMethod = srv.Settings, srv.ForceSSL, srv.PasswordMethod
 	if r.cfg.GuardLibrary != "" {
-		spec.Settings["shared_preload_libraries"] = r.cfg.GuardLibrary
+		// The guard first, by path; then what the parameter groups preload (pgaudit, ...).
+		spec.Settings["shared_preload_libraries"] = strings.Trim(r.cfg.GuardLibrary+","+spec.Settings["shared_preload_libraries"], ",")
 	}
 	spec.ReadOnly = c.StorageFull != "" // at its storage limit (storage.go)
 	if c.IAMAuth && r.cfg.IAMAuthPort != 0 {
@@ -563,6 +573,7 @@ func (r *Reconciler) deleteInstance(ctx context.Context, c store.Cluster, m stor
 		return err
 	}
 	r.log.Info("instance deleted", "instance", m.ID, "cluster", c.ID)
+	r.emit(ctx, rdsevent.InstanceDeleted, m.ID)
 	return nil
 }
 
@@ -583,6 +594,7 @@ func (r *Reconciler) deleteCluster(ctx context.Context, c store.Cluster, members
 		return err
 	}
 	r.log.Info("cluster deleted", "cluster", c.ID)
+	r.emit(ctx, rdsevent.ClusterDeleted, c.ID)
 	return errGone
 }
 
@@ -651,7 +663,10 @@ func (r *Reconciler) ensureCert(ctx context.Context, c store.Cluster, m store.In
 // certificate and, after a (re)start, its parameters) and ends the status that waited for
 // it: this is where an instance becomes available.
 func (r *Reconciler) settle(ctx context.Context, c store.Cluster, m store.Instance, started *store.StartedParams) (store.Instance, error) {
-	return r.store.UpdateInstance(ctx, m.ID, func(in *store.Instance) error {
+	var from store.Status
+	first := false
+	in, err := r.store.UpdateInstance(ctx, m.ID, func(in *store.Instance) error {
+		from, first = in.Status, in.Started == nil
 		in.CertPEM, in.KeyPEM, in.CertCA = m.CertPEM, m.KeyPEM, m.CertCA
 		if started != nil {
 			in.Started = started
@@ -671,6 +686,10 @@ func (r *Reconciler) settle(ctx context.Context, c store.Cluster, m store.Instan
 		}
 		return nil
 	})
+	if k, ok := settledKind(from, in.Status, started != nil, first); ok && err == nil {
+		r.emit(ctx, k, in.ID, in.StatusReason)
+	}
+	return in, err
 }
 
 // ca returns CA id, read from the store the first time: `borealis ca add` may have added

@@ -76,7 +76,7 @@ func newStatusRig(t *testing.T) *statusRig {
 	}
 	rig := &statusRig{t: t, ctx: ctx, st: st, driver: driver, reg: prometheus.NewRegistry(), clock: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
 	gw := gateway.New(log, gateway.NewMetrics(prometheus.NewRegistry()), gateway.Options{})
-	rig.r = New(Config{DataDir: root, EndpointAddrs: []string{"127.0.0.1"}, Metrics: rig.reg, Now: func() time.Time { return rig.clock }},
+	rig.r = New(Config{DataDir: root, EndpointAddrs: []string{"127.0.0.1"}, Metrics: rig.reg, Now: func() time.Time { return rig.clock }, Events: st},
 		st, driver, gw, log)
 	return rig
 }

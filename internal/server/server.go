@@ -263,7 +263,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err erro
 		return nil, fmt.Errorf("default VPC: %w", err)
 	}
 	rec = reconcile.New(reconcile.Config{DataDir: dataDir, EndpointAddrs: endpointAddrs, GuardLibrary: guard, Firewall: ec2Svc,
-		CertValidity: cfg.CertValidity, CertRenewBefore: cfg.CertRenewBefore, IAMAuthPort: dbAuth.Port(), Metrics: metrics, Ports: ports},
+		CertValidity: cfg.CertValidity, CertRenewBefore: cfg.CertRenewBefore, IAMAuthPort: dbAuth.Port(), Metrics: metrics, Ports: ports, Events: st},
 		st, driver, gw, log.With("component", "reconcile"))
 	s.rec = rec
 	s.onClose("reconciler", s.stopReconciler)
@@ -278,6 +278,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err erro
 		Network:             ec2Svc,
 		StorageRoom:         stateRoom(dataDir, cmp.Or(cfg.StateReserve, DefaultStateReserve)),
 		DefaultStorageLimit: s.storageLimit,
+		Logs:                rec,
 	}, st, rec.Notify, log.With("component", "rds"))
 	if err := sweepDataPlane(ctx, dataDir, st, driver, ports, log); err != nil {
 		return nil, err

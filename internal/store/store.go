@@ -62,6 +62,9 @@ var migrations = []string{
 	// The master's verifier may be SCRAM-SHA-256 now, not md5 only: the field is renamed.
 	`UPDATE clusters SET doc = json_remove(json_set(doc, '$.master_password_verifier', json_extract(doc, '$.master_password_md5')), '$.master_password_md5')
 		WHERE json_type(doc, '$.master_password_md5') = 'text'`,
+	// RDS events (see events.go), kept rdsevent.Retention; at in Unix nanoseconds.
+	`CREATE TABLE IF NOT EXISTS rds_events (seq INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, source_type TEXT NOT NULL, source_id TEXT NOT NULL, doc TEXT NOT NULL)`,
+	`CREATE INDEX IF NOT EXISTS rds_events_at ON rds_events (at)`,
 }
 
 // Open opens (creating if needed) the state file at path, 0600 because it holds secrets.

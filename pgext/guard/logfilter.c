@@ -27,9 +27,15 @@
  * || 'WORD ...', a function taking the password as an argument). Hiding
  * more than needed is fine; hiding less is not.
  *
- * Left: log_statement writes a statement before it runs, so a statement
- * whose text neither says "password" nor holds a URI (the password passed
- * to a function, say) is logged by log_statement = all as sent.
+ * A statement that builds SQL at run time (DO, EXECUTE) may spell a password
+ * command so that its text never says "password" ('PASS' || 'WORD ...'): the
+ * log lines that quote it (log_statement, pgaudit's AUDIT lines) show its
+ * string literals as ***.
+ *
+ * Left: log_statement and pgaudit write a statement before it runs, so a
+ * statement whose text neither says "password" nor holds a URI nor builds
+ * SQL (the password passed to a function, say) is logged as sent, and so are
+ * its bind parameters with pgaudit.log_parameter.
  *
  * The hook never raises an error: it allocates with MCXT_ALLOC_NO_OOM and
  * blanks what it cannot replace, and it does not run while it is running.
@@ -301,12 +307,119 @@ drop_string(char **s)
 	}
 }
 
+/* Is s the word w (case-insensitive), not part of a longer identifier? */
+static bool
+word_at(const char *start, const char *s, const char *w)
+{
+	size_t		len = strlen(w);
+
+	return pg_strncasecmp(s, w, len) == 0 &&
+		(s == start || !(isalnum((unsigned char) s[-1]) || s[-1] == '_')) &&
+		!(isalnum((unsigned char) s[len]) || s[len] == '_');
+}
+
+/*
+ * Does the statement build SQL at run time (a DO block, EXECUTE)? Its text may
+ * then spell a password command so that it never says "password" ('PASS' ||
+ * 'WORD'), and the lines that quote it before it runs (log_statement,
+ * pgaudit's AUDIT lines) cannot know.
+ */
+static bool
+runs_dynamic_sql(const char *s)
+{
+	const char *p;
+
+	if (s == NULL)
+		return false;
+	for (p = s; *p; p++)
+		if (word_at(s, p, "execute") || word_at(s, p, "do"))
+			return true;
+	return false;
+}
+
+/*
+ * The message with the contents of its string literals ('...', E'...',
+ * $tag$...$tag$) shown as ***: what a statement that builds SQL passes to
+ * it. NULL if out of memory.
+ */
+static char *
+mask_literals(MemoryContext cxt, const char *m)
+{
+	/* "***" may be longer than what it replaces: "''" becomes "'***'". */
+	char	   *out = MemoryContextAllocExtended(cxt, strlen(m) * 3 + 1, MCXT_ALLOC_NO_OOM);
+	char	   *o = out;
+
+	if (out == NULL)
+		return NULL;
+	while (*m)
+	{
+		if (*m == '\'')
+		{
+			*o++ = *m++;
+			while (*m && !(*m == '\'' && m[1] != '\''))
+				m += (*m == '\'' || *m == '\\') && m[1] ? 2 : 1;
+			memcpy(o, "***", 3);
+			o += 3;
+			if (*m)
+				*o++ = *m++;
+			continue;
+		}
+		if (*m == '$')
+		{
+			const char *t = m + 1;
+			const char *end;
+			size_t		tag;
+
+			while (isalnum((unsigned char) *t) || *t == '_')
+				t++;
+			if (*t == '$')
+			{
+				tag = t - m + 1;
+				end = m + tag;
+				while (*end && strncmp(end, m, tag) != 0)
+					end++;
+				memcpy(o, m, tag);
+				o += tag;
+				memcpy(o, "***", 3);
+				o += 3;
+				m = end;
+				if (*m)
+				{
+					memcpy(o, m, tag);
+					o += tag;
+					m += tag;
+				}
+				continue;
+			}
+		}
+		*o++ = *m++;
+	}
+	*o = '\0';
+	return out;
+}
+
 static void
 filter(ErrorData *edata)
 {
 	bool		echoes;
 	bool		log_level = edata->elevel == LOG || edata->elevel == LOG_SERVER_ONLY;
 
+	if (log_level && edata->message != NULL && runs_dynamic_sql(debug_query_string))
+	{
+		char	   *m = mask_literals(edata->assoc_context, edata->message);
+
+		/* The context quotes the statements the block ran, literals and all. */
+		edata->hide_ctx = true;
+		drop_string(&edata->internalquery);
+
+		if (m != NULL)
+		{
+			pfree(edata->message);
+			edata->message = m;
+		}
+		else
+			edata->message[0] = '\0';
+	}
 	if (!(mentions_secret(debug_query_string) ||
 		  statement_was_noted(debug_query_string) ||
 		  mentions_secret(edata->internalquery) ||

@@ -12,6 +12,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/rds"
+	rdstypes "github.com/aws/aws-sdk-go-v2/service/rds/types"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -106,6 +107,8 @@ func TestFailover(t *testing.T) {
 	if _, err := old.Exec(ctx, "SELECT 1"); err == nil {
 		t.Error("a session on the old writer outlived the failover")
 	}
+	waitEvent(ctx, t, c, rdstypes.SourceTypeDbCluster, "failover-1", "Started same AZ failover to DB instance: "+r1)
+	waitEvent(ctx, t, c, rdstypes.SourceTypeDbCluster, "failover-1", "Completed failover to DB instance: "+r1)
 	conn := srv.connect(ctx, t, endpoint, port, user, password, "appdb")
 	if name, reader := whoAnswers(ctx, t, conn); name != r1 || reader {
 		t.Fatalf("the cluster endpoint reached %s (reader %v), want %s", name, reader, r1)

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -61,6 +62,11 @@ func TestServerThatCannotStartIsNeverAvailable(t *testing.T) {
 		if strings.Contains(aws.ToString(si.Message), "NOSUCHCIPHER") {
 			t.Errorf("the reason quotes the value: %q", aws.ToString(si.Message))
 		}
+	}
+	// The reason is an event too (once, not per retry).
+	if got := eventMessages(ctx, t, c, rdstypes.SourceTypeDbInstance, "status-1-writer"); !slices.Contains(got,
+		"Database instance put into incompatible-parameters. "+aws.ToString(in.StatusInfos[0].Message)) {
+		t.Errorf("events %q", got)
 	}
 	cl, err := c.DescribeDBClusters(ctx, &rds.DescribeDBClustersInput{DBClusterIdentifier: aws.String("status-1")})
 	if err != nil || aws.ToString(cl.DBClusters[0].Status) != "incompatible-parameters" {
