@@ -454,3 +454,31 @@ func TestGetSessionToken(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A role session is no user: actions on "the caller" need a UserName, as on AWS, and it
+// cannot make itself long-term keys.
+func TestRoleSessionIsNotAUser(t *testing.T) {
+	e := newSTSEnv(t)
+	ctx := context.Background()
+	_, aliceSTS := e.userWithKey("alice", allow("sts:AssumeRole", "*"))
+	e.role("Ops")
+	e.do("PutRolePolicy", "RoleName", "Ops", "PolicyName", "iam", "PolicyDocument", allow("iam:*", "*"))
+	out, err := aliceSTS.AssumeRole(ctx, &sts.AssumeRoleInput{RoleArn: aws.String(roleARNPrefix + "Ops"), RoleSessionName: aws.String("s0")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _ := e.withCreds(static(out.Credentials))
+	for name, call := range map[string]func() error{
+		"GetUser":         func() error { _, err := c.GetUser(ctx, &iam.GetUserInput{}); return err },
+		"CreateAccessKey": func() error { _, err := c.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{}); return err },
+		"ListAccessKeys":  func() error { _, err := c.ListAccessKeys(ctx, &iam.ListAccessKeysInput{}); return err },
+	} {
+		ae := apiError(t, call(), "ValidationError", http.StatusBadRequest)
+		if ae.ErrorMessage() != "Must specify userName when calling with non-User credentials" {
+			t.Fatalf("%s: %q", name, ae.ErrorMessage())
+		}
+	}
+	if n, _ := e.st.AccessKeysOf(ctx, "root"); len(n) != 1 {
+		t.Fatalf("root keys: %v", n)
+	}
+}
