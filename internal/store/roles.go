@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"strings"
 	"time"
 )
 
@@ -120,17 +121,20 @@ func (s *Store) RolePolicies(ctx context.Context, roleID string) (IAMRole, Polic
 		if h.Attached, err = queryStrings(ctx, tx, `SELECT policy_arn FROM iam_attachments WHERE owner_id = ? ORDER BY policy_arn`, h.ID); err != nil {
 			return err
 		}
-		for _, arn := range h.Attached {
-			mp, err := queryDoc[ManagedPolicy](ctx, tx, `SELECT doc FROM iam_policies WHERE id = ?`, arn)
-			if errors.Is(err, ErrNotFound) {
-				continue // an AWS managed policy: not stored
-			}
-			if err != nil {
-				return err
-			}
-			managed[arn] = mp
+		if len(h.Attached) == 0 {
+			return nil
 		}
-		return nil
+		// One query for every customer managed policy attached; AWS managed ones are not stored.
+		arns := make([]any, len(h.Attached))
+		for i, a := range h.Attached {
+			arns[i] = a
+		}
+		marks := strings.TrimSuffix(strings.Repeat("?,", len(arns)), ",")
+		policies, err := queryDocs[ManagedPolicy](ctx, tx, `SELECT doc FROM iam_policies WHERE id IN (`+marks+`)`, arns...)
+		for _, p := range policies {
+			managed[p.ARN] = p
+		}
+		return err
 	})
 	return r, h, managed, err
 }
