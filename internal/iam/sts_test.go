@@ -482,3 +482,46 @@ func TestRoleSessionIsNotAUser(t *testing.T) {
 		t.Fatalf("root keys: %v", n)
 	}
 }
+
+// A role ARN is matched exactly: another case or path names no role.
+func TestAssumeRoleARNIsExact(t *testing.T) {
+	e := newSTSEnv(t)
+	ctx := context.Background()
+	_, aliceSTS := e.userWithKey("alice", allow("sts:AssumeRole", "*"))
+	e.role("Ops", "Path", "/team/")
+	for _, arn := range []string{roleARNPrefix + "Ops", roleARNPrefix + "team/ops", "arn:aws:iam::210987654321:role/team/Ops"} {
+		_, err := aliceSTS.AssumeRole(ctx, &sts.AssumeRoleInput{RoleArn: aws.String(arn), RoleSessionName: aws.String("s0")})
+		apiError(t, err, "AccessDenied", http.StatusForbidden)
+	}
+	if _, err := aliceSTS.AssumeRole(ctx, &sts.AssumeRoleInput{RoleArn: aws.String(roleARNPrefix + "team/Ops"), RoleSessionName: aws.String("s0")}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A source identity needs sts:SetSourceIdentity, stays with the session and its chained
+// sessions, and is the aws:SourceIdentity condition key.
+func TestSourceIdentity(t *testing.T) {
+	e := newSTSEnv(t)
+	ctx := context.Background()
+	_, aliceSTS := e.userWithKey("alice", allow("sts:*", "*"))
+	e.role("Ops")
+	in := &sts.AssumeRoleInput{RoleArn: aws.String(roleARNPrefix + "Ops"), RoleSessionName: aws.String("s0"), SourceIdentity: aws.String("alice@corp")}
+	_, err := aliceSTS.AssumeRole(ctx, in)
+	ae := apiError(t, err, "AccessDenied", http.StatusForbidden)
+	if !strings.Contains(ae.ErrorMessage(), "sts:SetSourceIdentity") {
+		t.Fatalf("message %q", ae.ErrorMessage())
+	}
+	e.do("UpdateAssumeRolePolicy", "RoleName", "Ops", "PolicyDocument", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"`+testAccount+`"},"Action":["sts:AssumeRole","sts:SetSourceIdentity"]}]}`)
+	e.do("PutRolePolicy", "RoleName", "Ops", "PolicyName", "p", "PolicyDocument", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sts:AssumeRole","Resource":"*","Condition":{"StringEquals":{"aws:SourceIdentity":"alice@corp"}}}]}`)
+	out, err := aliceSTS.AssumeRole(ctx, in)
+	if err != nil || aws.ToString(out.SourceIdentity) != "alice@corp" {
+		t.Fatalf("%+v %v", out, err)
+	}
+	_, ops := e.withCreds(static(out.Credentials))
+	// The chained session keeps it (its policy asks for it) and may not change it.
+	if _, err := ops.AssumeRole(ctx, &sts.AssumeRoleInput{RoleArn: aws.String(roleARNPrefix + "Ops"), RoleSessionName: aws.String("s1")}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = ops.AssumeRole(ctx, &sts.AssumeRoleInput{RoleArn: aws.String(roleARNPrefix + "Ops"), RoleSessionName: aws.String("s2"), SourceIdentity: aws.String("mallory")})
+	apiError(t, err, "AccessDenied", http.StatusForbidden)
+}
