@@ -525,3 +525,35 @@ func TestSourceIdentity(t *testing.T) {
 	_, err = ops.AssumeRole(ctx, &sts.AssumeRoleInput{RoleArn: aws.String(roleARNPrefix + "Ops"), RoleSessionName: aws.String("s2"), SourceIdentity: aws.String("mallory")})
 	apiError(t, err, "AccessDenied", http.StatusForbidden)
 }
+
+// Transitive session tags pass on to the sessions a session starts, and cannot be set again.
+func TestTransitiveTags(t *testing.T) {
+	e := newSTSEnv(t)
+	ctx := context.Background()
+	_, aliceSTS := e.userWithKey("alice", allow("sts:*", "*"))
+	trust := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"` + testAccount + `"},"Action":["sts:AssumeRole","sts:TagSession"]}]}`
+	e.role("First", "AssumeRolePolicyDocument", trust)
+	e.role("Second", "AssumeRolePolicyDocument", trust)
+	e.do("PutRolePolicy", "RoleName", "First", "PolicyName", "p", "PolicyDocument", allow("sts:*", "*"))
+	e.do("PutRolePolicy", "RoleName", "Second", "PolicyName", "p", "PolicyDocument", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iam:GetRole","Resource":"*","Condition":{"StringEquals":{"aws:PrincipalTag/project":"aurora"}}}]}`)
+	_, err := aliceSTS.AssumeRole(ctx, &sts.AssumeRoleInput{RoleArn: aws.String(roleARNPrefix + "First"), RoleSessionName: aws.String("s0"),
+		TransitiveTagKeys: []string{"project"}})
+	apiError(t, err, "InvalidParameterValue", http.StatusBadRequest) // not one of the session tags
+	out, err := aliceSTS.AssumeRole(ctx, &sts.AssumeRoleInput{RoleArn: aws.String(roleARNPrefix + "First"), RoleSessionName: aws.String("s0"),
+		Tags: []ststypes.Tag{{Key: aws.String("project"), Value: aws.String("aurora")}}, TransitiveTagKeys: []string{"project"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, first := e.withCreds(static(out.Credentials))
+	_, err = first.AssumeRole(ctx, &sts.AssumeRoleInput{RoleArn: aws.String(roleARNPrefix + "Second"), RoleSessionName: aws.String("s1"),
+		Tags: []ststypes.Tag{{Key: aws.String("Project"), Value: aws.String("other")}}})
+	apiError(t, err, "InvalidParameterValue", http.StatusBadRequest)
+	out, err = first.AssumeRole(ctx, &sts.AssumeRoleInput{RoleArn: aws.String(roleARNPrefix + "Second"), RoleSessionName: aws.String("s1")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, _ := e.withCreds(static(out.Credentials))
+	if _, err := second.GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String("Second")}); err != nil {
+		t.Fatal(err)
+	}
+}

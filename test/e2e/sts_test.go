@@ -144,6 +144,22 @@ role_arn = `+roleARN("sts-vendor")+`
 source_profile = source
 external_id = acme-42
 region = us-east-1
+
+[profile source-svc]
+aws_access_key_id = `+aliceID+`
+aws_secret_access_key = `+aliceSecret+`
+services = borealis
+
+[profile dev-svc]
+role_arn = `+roleARN("sts-dev")+`
+source_profile = source-svc
+role_session_name = svc
+region = us-east-1
+services = borealis
+
+[services borealis]
+sts =
+  endpoint_url = `+endpoint+`
 `), 0o600); err != nil {
 			t.Fatal(err)
 		}
@@ -169,6 +185,13 @@ region = us-east-1
 			"--master-username", "admin1", "--master-user-password", "good-password-1")
 		if err == nil || !strings.Contains(out, "AccessDenied") || !strings.Contains(out, "assumed-role/sts-dev/cli") {
 			t.Fatalf("create-db-cluster outside the role: %v\n%s", err, out)
+		}
+		// A services section instead of AWS_ENDPOINT_URL.
+		cmd := exec.Command("aws", "sts", "get-caller-identity", "--profile", "dev-svc", "--output", "text", "--query", "Arn")
+		cmd.Env = append(os.Environ(), "AWS_CONFIG_FILE="+config, "AWS_SHARED_CREDENTIALS_FILE=/dev/null", "AWS_ENDPOINT_URL=",
+			"HOME="+dir, "AWS_ACCESS_KEY_ID=", "AWS_SECRET_ACCESS_KEY=", "AWS_SESSION_TOKEN=", "AWS_PROFILE=")
+		if b, err := cmd.CombinedOutput(); err != nil || strings.TrimSpace(string(b)) != "arn:aws:sts::"+account+":assumed-role/sts-dev/svc" {
+			t.Fatalf("services section: %v\n%s", err, b)
 		}
 		out, err = aws("vendor", "sts", "get-caller-identity")
 		if err == nil || !strings.Contains(out, "AccessDenied") {
