@@ -578,17 +578,10 @@ func (s *Service) sessionRolePolicies(ctx context.Context, c principal.Principal
 	if c.Session == nil || c.Session.RoleID == "" {
 		return nil, nil, nil
 	}
-	_, h, managed, err := s.store.RolePolicies(ctx, c.Session.RoleID)
+	sp, err := s.rolePolicies(ctx, c.Session.RoleID)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, nil, nil // deleted meanwhile: nothing allows anything
 	}
-	if err != nil {
-		return nil, nil, err
-	}
-	sp, err := s.holderPolicies(h, func(arn string) (store.ManagedPolicy, bool) {
-		mp, ok := managed[arn]
-		return mp, ok
-	})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -599,4 +592,17 @@ func (s *Service) sessionRolePolicies(ctx context.Context, c principal.Principal
 		names = append(names, x.id)
 	}
 	return policies, names, nil
+}
+
+// rolePolicies are a role's inline policies and the default versions of its attached
+// managed ones, parsed, read in one transaction; store.ErrNotFound when the role is gone.
+func (s *Service) rolePolicies(ctx context.Context, roleID string) ([]sourcedPolicy, error) {
+	_, h, managed, err := s.store.RolePolicies(ctx, roleID)
+	if err != nil {
+		return nil, err
+	}
+	return s.holderPolicies(h, func(arn string) (store.ManagedPolicy, bool) {
+		mp, ok := managed[arn]
+		return mp, ok
+	})
 }
