@@ -497,10 +497,15 @@ func (s *Service) mayAssume(ctx context.Context, c principal.Principal, r store.
 	if err != nil {
 		return false, err
 	}
-	if identity == policy.ExplicitDeny || session == policy.ExplicitDeny {
+	switch {
+	case identity == policy.ExplicitDeny || session == policy.ExplicitDeny:
 		return false, nil
+	case tr.ViaRole: // the role named, not the session: its session policies still narrow
+		return session == policy.Allow, nil
+	case tr.Direct:
+		return true, nil
 	}
-	return tr.Direct || identity == policy.Allow && session == policy.Allow, nil
+	return identity == policy.Allow && session == policy.Allow, nil
 }
 
 // trustCaller is the caller as the role's trust policy sees it: its ARNs, less those the
@@ -518,7 +523,9 @@ func (s *Service) trustCaller(c principal.Principal, r store.IAMRole) policy.Cal
 		add(c.ARN, c.UserID)
 	case principal.AssumedRole:
 		add(c.ARN, "")
-		add(c.Session.RoleARN, c.Session.RoleID)
+		if want, named := r.TrustIDs[c.Session.RoleARN]; !named || want == c.Session.RoleID {
+			tc.RoleARN = c.Session.RoleARN
+		}
 	}
 	return tc
 }

@@ -557,3 +557,35 @@ func TestTransitiveTags(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A trust policy naming a role lets its sessions in without the role's own permission, but
+// a session's session policies still narrow; naming the session itself is enough.
+func TestTrustNamingARoleOrASession(t *testing.T) {
+	e := newSTSEnv(t)
+	ctx := context.Background()
+	_, aliceSTS := e.userWithKey("alice", allow("sts:AssumeRole", roleARNPrefix+"Ops"))
+	e.role("Ops")
+	e.role("Next", "AssumeRolePolicyDocument", trustOf(roleARNPrefix+"Ops"))
+	e.role("ForSession", "AssumeRolePolicyDocument", trustOf("arn:aws:sts::"+testAccount+":assumed-role/Ops/narrow"))
+	ops := func(name string, sessionPolicy *string) *sts.Client {
+		out, err := aliceSTS.AssumeRole(ctx, &sts.AssumeRoleInput{RoleArn: aws.String(roleARNPrefix + "Ops"), RoleSessionName: aws.String(name), Policy: sessionPolicy})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, c := e.withCreds(static(out.Credentials))
+		return c
+	}
+	next := func(c *sts.Client, role string) error {
+		_, err := c.AssumeRole(ctx, &sts.AssumeRoleInput{RoleArn: aws.String(roleARNPrefix + role), RoleSessionName: aws.String("n1")})
+		return err
+	}
+	// Ops has no policy at all: naming its ARN is enough for a plain session.
+	if err := next(ops("plain", nil), "Next"); err != nil {
+		t.Fatal(err)
+	}
+	narrow := ops("narrow", aws.String(allow("iam:GetRole", "*")))
+	apiError(t, next(narrow, "Next"), "AccessDenied", http.StatusForbidden)
+	if err := next(narrow, "ForSession"); err != nil {
+		t.Fatal(err)
+	}
+}
