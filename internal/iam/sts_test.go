@@ -3,6 +3,7 @@ package iam
 import (
 	"context"
 	"crypto/rand"
+	"encoding/base64"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -589,3 +590,38 @@ func TestTrustNamingARoleOrASession(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// Secrets stay out of the log: a session's secret and token, and the session key.
+func TestSessionSecretsAreNotLogged(t *testing.T) {
+	e := newSTSEnv(t)
+	var logs strings.Builder
+	var mu sync.Mutex
+	e.svc.log = slog.New(slog.NewTextHandler(writerFunc(func(p []byte) (int, error) { mu.Lock(); defer mu.Unlock(); return logs.Write(p) }), nil))
+	ctx := context.Background()
+	_, aliceSTS := e.userWithKey("alice", allow("sts:*", "*"))
+	e.role("Ops")
+	out, err := aliceSTS.AssumeRole(ctx, &sts.AssumeRoleInput{RoleArn: aws.String(roleARNPrefix + "Ops"), RoleSessionName: aws.String("s0")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := aliceSTS.GetSessionToken(ctx, &sts.GetSessionTokenInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	text := logs.String()
+	mu.Unlock()
+	if !strings.Contains(text, aws.ToString(out.Credentials.AccessKeyId)) {
+		t.Fatalf("the session is not logged: %s", text)
+	}
+	for _, secret := range []string{aws.ToString(out.Credentials.SecretAccessKey), aws.ToString(out.Credentials.SessionToken),
+		aws.ToString(st.Credentials.SecretAccessKey), aws.ToString(st.Credentials.SessionToken), base64.StdEncoding.EncodeToString(e.svc.sessionKey)} {
+		if strings.Contains(text, secret) {
+			t.Fatal("a secret was logged")
+		}
+	}
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
