@@ -35,7 +35,7 @@ type Authorizable interface {
 }
 
 // Authenticator turns a verified access key into the caller.
-type Authenticator func(ctx context.Context, accessKeyID string) (principal.Principal, error)
+type Authenticator func(ctx context.Context, accessKeyID, sessionToken string) (principal.Principal, error)
 
 // Authorizer decides whether the caller may perform action ("rds:CreateDBCluster") on every
 // resource, given the request's condition keys and each resource's own; it returns the AWS
@@ -134,6 +134,7 @@ func (h *Handler) call(ctx context.Context, caller principal.Principal, service,
 	if err := h.Authorize(ctx, caller, service+":"+action, resources, keys); err != nil {
 		return nil, h.record(ctx, h.callEvent(caller, service, action, values, r, reqID, console, resources, err, err), err)
 	}
+	ctx = authz.WithKeys(ctx, keys) // for an action that decides in part itself (sts:AssumeRole)
 	res, err := ep.Service.Do(ctx, action, p)
 	err = clientError(err)
 	if err := h.record(ctx, h.callEvent(caller, service, action, values, r, reqID, console, resources, nil, err), err); err != nil {
@@ -258,7 +259,7 @@ func (h *Handler) query(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	caller, err := h.Authenticate(r.Context(), id.AccessKeyID)
+	caller, err := h.Authenticate(r.Context(), id.AccessKeyID, id.SessionToken)
 	if err != nil {
 		fail(err)
 		return

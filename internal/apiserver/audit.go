@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -72,6 +73,14 @@ func identity(p principal.Principal) audit.UserIdentity {
 	default:
 		id.Type = p.Type
 		id.UserName = p.UserName
+	}
+	if sess := p.Session; sess != nil {
+		sc := &audit.SessionContext{SourceIdentity: sess.SourceIdentity,
+			Attributes: audit.SessionAttributes{CreationDate: sess.IssuedAt.UTC(), MFAAuthenticated: strconv.FormatBool(!sess.MFAAt.IsZero())}}
+		if sess.RoleID != "" {
+			sc.SessionIssuer = &audit.SessionIssuer{Type: "Role", PrincipalID: sess.RoleID, ARN: sess.RoleARN, AccountID: p.AccountID, UserName: sess.RoleName}
+		}
+		id.SessionContext = sc
 	}
 	return id
 }

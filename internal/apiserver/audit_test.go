@@ -60,7 +60,7 @@ func testHandler(trail Recorder) *Handler {
 		Region:   "us-east-1",
 		Verifier: &sigv4.Verifier{Lookup: func(_ context.Context, id string) (string, bool, error) { return testSecret, true, nil }},
 		Services: map[string]Endpoint{"rds": {Namespace: "ns", Version: "2014-10-31", Service: fakeRDS{}}},
-		Authenticate: func(_ context.Context, id string) (principal.Principal, error) {
+		Authenticate: func(_ context.Context, id, _ string) (principal.Principal, error) {
 			return principal.Principal{Type: principal.User, AccountID: "123456789012", ARN: "arn:aws:iam::123456789012:user/alice", UserID: "AIDAALICE", UserName: "alice", AccessKeyID: id}, nil
 		},
 		Authorize: func(_ context.Context, p principal.Principal, action string, rs []authz.Resource, _ map[string][]string) error {

@@ -46,6 +46,31 @@ type UserIdentity struct {
 	UserName    string `json:"userName,omitempty"`
 	// InvokedBy names the service that acted, for AWSService identities.
 	InvokedBy string `json:"invokedBy,omitempty"`
+	// SessionContext is set for temporary credentials, as CloudTrail records them.
+	SessionContext *SessionContext `json:"sessionContext,omitempty"`
+}
+
+// SessionContext is a temporary credential's origin: the role it assumed (none for
+// GetSessionToken) and when and how it was issued.
+type SessionContext struct {
+	SessionIssuer  *SessionIssuer    `json:"sessionIssuer,omitempty"`
+	Attributes     SessionAttributes `json:"attributes"`
+	SourceIdentity string            `json:"sourceIdentity,omitempty"`
+}
+
+// SessionIssuer is the role behind a role session.
+type SessionIssuer struct {
+	Type        string `json:"type"` // Role
+	PrincipalID string `json:"principalId"`
+	ARN         string `json:"arn"`
+	AccountID   string `json:"accountId"`
+	UserName    string `json:"userName"`
+}
+
+// SessionAttributes are CloudTrail's session attributes ("true"/"false" as strings, as there).
+type SessionAttributes struct {
+	CreationDate     time.Time `json:"creationDate"`
+	MFAAuthenticated string    `json:"mfaAuthenticated"`
 }
 
 // Resource is one element of a record's resources list.

@@ -2,6 +2,8 @@
 // describe their requests and the IAM side that answers.
 package authz
 
+import "context"
+
 // Resource is one resource an action touches, with the condition keys that belong to it
 // (its tags: aws:ResourceTag/*, rds:cluster-tag/*, ...). IAM must allow the action on
 // every resource of a request.
@@ -33,3 +35,19 @@ type Denial struct {
 
 func (d *Denial) Error() string { return d.Err.Error() }
 func (d *Denial) Unwrap() error { return d.Err }
+
+type keysKey struct{}
+
+// WithKeys returns ctx carrying the request's condition keys, global ones included, for an
+// action that decides part of its authorization itself (sts:AssumeRole judges the role's
+// trust policy).
+func WithKeys(ctx context.Context, keys map[string][]string) context.Context {
+	return context.WithValue(ctx, keysKey{}, keys)
+}
+
+// KeysFrom returns the keys WithKeys put in ctx; ok is false when there are none, and an
+// action that needs them must then refuse.
+func KeysFrom(ctx context.Context) (map[string][]string, bool) {
+	k, ok := ctx.Value(keysKey{}).(map[string][]string)
+	return k, ok
+}

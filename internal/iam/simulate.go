@@ -23,8 +23,12 @@ type sourcedPolicy struct {
 // PoliciesFor returns every identity-based policy that applies to the caller: the user's
 // inline policies and the default versions of its attached managed policies, then the
 // same for each of its groups. names holds, in parallel, each policy's name (inline) or ARN
-// (managed), for messages. The root user has none: it is allowed everything.
+// (managed), for messages. A role session has its role's. The root user has none: it is
+// allowed everything.
 func (s *Service) PoliciesFor(ctx context.Context, p principal.Principal) (policies []*policy.Policy, names []string, err error) {
+	if p.Type == principal.AssumedRole {
+		return s.sessionRolePolicies(ctx, p)
+	}
 	if p.Type != principal.User || p.UserID == "" {
 		return nil, nil, nil
 	}

@@ -44,7 +44,7 @@ func TestFailedIAMLoginsReachTheTrailWithoutTheirTokens(t *testing.T) {
 		Verifier: &sigv4.Verifier{Now: func() time.Time { return clock() }, Lookup: func(_ context.Context, id string) (string, bool, error) {
 			return secret, id == keyID, nil
 		}},
-		Authenticate: func(_ context.Context, id string) (principal.Principal, error) {
+		Authenticate: func(_ context.Context, id, _ string) (principal.Principal, error) {
 			return principal.Principal{Type: principal.User, AccountID: "123456789012", ARN: "arn:aws:iam::123456789012:user/app", AccessKeyID: id}, nil
 		},
 		Authorize: func(context.Context, principal.Principal, string, []authz.Resource, map[string][]string) error {

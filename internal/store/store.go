@@ -65,6 +65,9 @@ var migrations = []string{
 	// RDS events (see events.go), kept rdsevent.Retention; at in Unix nanoseconds.
 	`CREATE TABLE IF NOT EXISTS rds_events (seq INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, source_type TEXT NOT NULL, source_id TEXT NOT NULL, doc TEXT NOT NULL)`,
 	`CREATE INDEX IF NOT EXISTS rds_events_at ON rds_events (at)`,
+	// IAM roles (see roles.go), keyed by lower-case name; their policies live with users' and
+	// groups' in iam_inline_policies and iam_attachments, under the role id.
+	`CREATE TABLE iam_roles (id TEXT PRIMARY KEY, role_id TEXT NOT NULL UNIQUE, doc TEXT NOT NULL)`,
 }
 
 // Open opens (creating if needed) the state file at path, 0600 because it holds secrets.
