@@ -23,13 +23,16 @@ type iamAction struct {
 
 // iamActions is every IAM action Borealis serves, by its IAM action name.
 var iamActions = map[string]iamAction{
-	"CreateUser":   {(*Service).createUser, withRequestTags(onNewUser), carries("Path", "UserName", "Tags").With(awsquery.Members{"PermissionsBoundary": only(noBoundaries, "")})},
+	"CreateUser":   {(*Service).createUser, withRequestBoundary(withRequestTags(onNewUser)), carries("Path", "UserName", "Tags", "PermissionsBoundary")},
 	"GetUser":      {(*Service).getUser, onUser, carries("UserName")},
 	"ListUsers":    {(*Service).listUsers, onAny, carries("PathPrefix", "Marker", "MaxItems")},
 	"DeleteUser":   {(*Service).deleteUser, onUser, carries("UserName")},
 	"TagUser":      {(*Service).tagUser, withRequestTags(onUser), carries("UserName", "Tags")},
 	"UntagUser":    {(*Service).untagUser, withTagKeys(onUser), carries("UserName", "TagKeys")},
 	"ListUserTags": {(*Service).listUserTags, onUser, carries("UserName", "Marker", "MaxItems")},
+
+	"PutUserPermissionsBoundary":    {(*Service).putUserPermissionsBoundary, withRequestBoundary(onUser), carries("UserName", "PermissionsBoundary")},
+	"DeleteUserPermissionsBoundary": {(*Service).deleteUserPermissionsBoundary, withUserBoundary(onUser), carries("UserName")},
 
 	"CreateGroup":         {(*Service).createGroup, onNewGroup, carries("Path", "GroupName")},
 	"GetGroup":            {(*Service).getGroup, onGroup, carries("GroupName", "Marker", "MaxItems")},
@@ -66,13 +69,13 @@ var iamActions = map[string]iamAction{
 	"UpdateAccountPasswordPolicy": {(*Service).updatePasswordPolicy, onAny, carries("MinimumPasswordLength", "RequireSymbols", "RequireNumbers", "RequireUppercaseCharacters", "RequireLowercaseCharacters", "AllowUsersToChangePassword", "MaxPasswordAge", "PasswordReusePrevention", "HardExpiry")},
 	"DeleteAccountPasswordPolicy": {noParams((*Service).deletePasswordPolicy), onAny, carries()},
 
-	"PutUserPolicy":     {forKind((*Service).putInlinePolicy, userKind), onUser, carries("UserName", "PolicyName", "PolicyDocument")},
+	"PutUserPolicy":     {forKind((*Service).putInlinePolicy, userKind), withUserBoundary(onUser), carries("UserName", "PolicyName", "PolicyDocument")},
 	"PutGroupPolicy":    {forKind((*Service).putInlinePolicy, groupKind), onGroup, carries("GroupName", "PolicyName", "PolicyDocument")},
 	"GetUserPolicy":     {forKind((*Service).getInlinePolicy, userKind), onUser, carries("UserName", "PolicyName")},
 	"GetGroupPolicy":    {forKind((*Service).getInlinePolicy, groupKind), onGroup, carries("GroupName", "PolicyName")},
 	"ListUserPolicies":  {forKind((*Service).listInlinePolicies, userKind), onUser, carries("UserName", "Marker", "MaxItems")},
 	"ListGroupPolicies": {forKind((*Service).listInlinePolicies, groupKind), onGroup, carries("GroupName", "Marker", "MaxItems")},
-	"DeleteUserPolicy":  {forKind((*Service).deleteInlinePolicy, userKind), onUser, carries("UserName", "PolicyName")},
+	"DeleteUserPolicy":  {forKind((*Service).deleteInlinePolicy, userKind), withUserBoundary(onUser), carries("UserName", "PolicyName")},
 	"DeleteGroupPolicy": {forKind((*Service).deleteInlinePolicy, groupKind), onGroup, carries("GroupName", "PolicyName")},
 
 	"CreatePolicy":            {(*Service).createPolicy, withRequestTags(onNewPolicy), carries("PolicyName", "Path", "PolicyDocument", "Description", "Tags")},
@@ -85,15 +88,15 @@ var iamActions = map[string]iamAction{
 	"DeletePolicyVersion":     {(*Service).deletePolicyVersion, onPolicy, carries("PolicyArn", "VersionId")},
 	"SetDefaultPolicyVersion": {(*Service).setDefaultPolicyVersion, onPolicy, carries("PolicyArn", "VersionId")},
 
-	"AttachUserPolicy":          {forKind((*Service).attachPolicy, userKind), withPolicyARN(onUser), carries("UserName", "PolicyArn")},
+	"AttachUserPolicy":          {forKind((*Service).attachPolicy, userKind), withUserBoundary(withPolicyARN(onUser)), carries("UserName", "PolicyArn")},
 	"AttachGroupPolicy":         {forKind((*Service).attachPolicy, groupKind), withPolicyARN(onGroup), carries("GroupName", "PolicyArn")},
-	"DetachUserPolicy":          {forKind((*Service).detachPolicy, userKind), withPolicyARN(onUser), carries("UserName", "PolicyArn")},
+	"DetachUserPolicy":          {forKind((*Service).detachPolicy, userKind), withUserBoundary(withPolicyARN(onUser)), carries("UserName", "PolicyArn")},
 	"DetachGroupPolicy":         {forKind((*Service).detachPolicy, groupKind), withPolicyARN(onGroup), carries("GroupName", "PolicyArn")},
 	"ListAttachedUserPolicies":  {forKind((*Service).listAttachedPolicies, userKind), onUser, carries("UserName", "PathPrefix", "Marker", "MaxItems")},
 	"ListAttachedGroupPolicies": {forKind((*Service).listAttachedPolicies, groupKind), onGroup, carries("GroupName", "PathPrefix", "Marker", "MaxItems")},
 
 	"SimulatePrincipalPolicy": {(*Service).simulatePrincipalPolicy, onPolicySource, carries("PolicySourceArn", "PolicyInputList", "ActionNames", "ResourceArns", "ContextEntries", "MaxItems", "Marker").With(awsquery.Members{
-		"PermissionsBoundaryPolicyInputList": only(identityPoliciesOnly), "ResourcePolicy": only(identityPoliciesOnly),
+		"PermissionsBoundaryPolicyInputList": awsquery.Acted, "ResourcePolicy": only(identityPoliciesOnly),
 		"ResourceOwner": only(identityPoliciesOnly), "CallerArn": only(identityPoliciesOnly),
 		"ResourceHandlingOption": only(identityPoliciesOnly), "PolicyExclusionList": only(noExclusions)})},
 }
