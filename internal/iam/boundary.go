@@ -82,7 +82,7 @@ func toBoundary(arn string) *xmlBoundary {
 	if arn == "" {
 		return nil
 	}
-	return &xmlBoundary{Type: "Policy", Arn: arn}
+	return &xmlBoundary{Type: "PermissionsBoundaryPolicy", Arn: arn}
 }
 
 func (s *Service) putUserPermissionsBoundary(ctx context.Context, p awsquery.Params) (any, error) {
