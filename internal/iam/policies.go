@@ -19,17 +19,29 @@ type entityKind int
 const (
 	userKind entityKind = iota
 	groupKind
+	roleKind
 )
 
 func (k entityKind) String() string {
-	if k == groupKind {
+	switch k {
+	case groupKind:
 		return policy.EntityGroup
+	case roleKind:
+		return policy.EntityRole
 	}
 	return policy.EntityUser
 }
 
 // owner reads UserName or GroupName and finds the entity: its id and name.
 func (s *Service) owner(ctx context.Context, kind entityKind, p awsquery.Params) (id, entityName string, err error) {
+	if kind == roleKind {
+		n, err := nameParam(p, "RoleName", 64)
+		if err != nil {
+			return "", "", err
+		}
+		r, err := s.lookupRole(ctx, n)
+		return r.RoleID, r.Name, err
+	}
 	if kind == groupKind {
 		n, err := nameParam(p, "GroupName", 128)
 		if err != nil {
@@ -98,6 +110,9 @@ func (s *Service) getInlinePolicy(ctx context.Context, kind entityKind, p awsque
 	}
 	if err != nil {
 		return nil, err
+	}
+	if kind == roleKind {
+		return getRolePolicyResult{RoleName: ownerName, PolicyName: ip.Name, PolicyDocument: urlEncode(ip.Document)}, nil
 	}
 	if kind == groupKind {
 		return getGroupPolicyResult{GroupName: ownerName, PolicyName: ip.Name, PolicyDocument: urlEncode(ip.Document)}, nil
@@ -628,10 +643,7 @@ func (s *Service) attachPolicy(ctx context.Context, kind entityKind, p awsquery.
 	if !ok {
 		return nil, policyNotAttachable(arn)
 	}
-	quota := "PoliciesPerUser"
-	if kind == groupKind {
-		quota = "PoliciesPerGroup"
-	}
+	quota := map[entityKind]string{userKind: "PoliciesPerUser", groupKind: "PoliciesPerGroup", roleKind: "PoliciesPerRole"}[kind]
 	err = s.store.AttachPolicy(ctx, ownerID, arn, r.aws == nil, func(attached []string) error {
 		if len(attached) >= maxPoliciesPerEntity {
 			return limitExceeded("Cannot exceed quota for %s: %d", quota, maxPoliciesPerEntity)

@@ -387,7 +387,7 @@ func groupsForUser(ctx context.Context, q queryer, userID string) ([]IAMGroup, e
 // --- inline policies
 
 func ownerExists(ctx context.Context, q queryer, ownerID string) (bool, error) {
-	return exists(ctx, q, `SELECT 1 FROM iam_users WHERE user_id = ?1 UNION ALL SELECT 1 FROM iam_groups WHERE group_id = ?1`, ownerID)
+	return exists(ctx, q, `SELECT 1 FROM iam_users WHERE user_id = ?1 UNION ALL SELECT 1 FROM iam_groups WHERE group_id = ?1 UNION ALL SELECT 1 FROM iam_roles WHERE role_id = ?1`, ownerID)
 }
 
 // PutInlinePolicy adds or replaces (by name, in any case) an inline policy of a user or

@@ -62,6 +62,9 @@ var migrations = []string{
 	// The master's verifier may be SCRAM-SHA-256 now, not md5 only: the field is renamed.
 	`UPDATE clusters SET doc = json_remove(json_set(doc, '$.master_password_verifier', json_extract(doc, '$.master_password_md5')), '$.master_password_md5')
 		WHERE json_type(doc, '$.master_password_md5') = 'text'`,
+	// IAM roles (see roles.go), keyed by lower-case name; their policies live with users' and
+	// groups' in iam_inline_policies and iam_attachments, under the role id.
+	`CREATE TABLE iam_roles (id TEXT PRIMARY KEY, role_id TEXT NOT NULL UNIQUE, doc TEXT NOT NULL)`,
 }
 
 // Open opens (creating if needed) the state file at path, 0600 because it holds secrets.

@@ -2,10 +2,12 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -100,15 +102,26 @@ func TestInstancesAndClusterDeletionAreChecked(t *testing.T) {
 // the record changes.
 func TestOldMasterMD5VerifierIsMigrated(t *testing.T) {
 	ctx := context.Background()
-	s, path := open(t)
+	// The state file as it was just before that migration (later ones follow it).
+	path := filepath.Join(t.TempDir(), "state.db")
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := slices.IndexFunc(migrations, func(m string) bool { return strings.Contains(m, "master_password_md5") })
+	for _, m := range migrations[:before] {
+		if _, err := db.ExecContext(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+	}
 	const old = `{"id":"c1","master_username":"admin","master_password_md5":"md5aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa","status":"available"}`
-	if _, err := s.db.ExecContext(ctx, `INSERT INTO clusters (id, doc) VALUES ('c1', ?)`, old); err != nil {
+	if _, err := db.ExecContext(ctx, `INSERT INTO clusters (id, doc) VALUES ('c1', ?)`, old); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.db.ExecContext(ctx, fmt.Sprintf(`PRAGMA user_version = %d`, len(migrations)-1)); err != nil {
+	if _, err := db.ExecContext(ctx, fmt.Sprintf(`PRAGMA user_version = %d`, before)); err != nil {
 		t.Fatal(err)
 	}
-	s.Close()
+	db.Close()
 	s2, err := Open(ctx, path)
 	if err != nil {
 		t.Fatal(err)

@@ -81,6 +81,9 @@ func Evaluate(req Request, policies []*Policy) Result {
 		for si := range cp.stmts {
 			st := &cp.stmts[si]
 			t := st.applies(action, &req, ctx)
+			if st.principal && t == tTrue {
+				t = tUnknown
+			}
 			switch {
 			case st.deny && t != tFalse: // an indeterminate Deny applies
 				denies = appendRef(denies, StatementRef{pi, si, st.sid})
@@ -162,6 +165,9 @@ type compiledStatement struct {
 	action, notAction     []pattern
 	resource, notResource []pattern
 	conds                 []compiledCondition
+	// principal: the statement has a Principal or NotPrincipal, which only EvaluateTrust
+	// judges; in Evaluate such a statement never allows (and, if a Deny, applies).
+	principal bool
 }
 
 func compilePolicy(p *Policy) *compiledPolicy {
@@ -172,6 +178,7 @@ func compilePolicy(p *Policy) *compiledPolicy {
 		cs := &cp.stmts[i]
 		cs.sid = st.Sid
 		cs.deny = st.Effect != "Allow"
+		cs.principal = st.Principal != nil || st.NotPrincipal != nil
 		cs.action = compileList(lowerAll(st.Action), false, true)
 		cs.notAction = compileList(lowerAll(st.NotAction), false, true)
 		cs.resource = compileList(st.Resource, vars, true)

@@ -35,6 +35,11 @@ type Statement struct {
 	Resource    []string
 	NotResource []string
 	Condition   []Condition // in document order
+	// Principal and NotPrincipal are a trust policy's (ParseTrust): principal type ("AWS",
+	// "Service") to values; "Principal": "*" is {"AWS": ["*"]}. Identity policies have
+	// neither, and Evaluate never lets a statement that has one allow anything.
+	Principal    map[string][]string
+	NotPrincipal map[string][]string
 }
 
 // Policy size quotas, in characters excluding white space
@@ -59,8 +64,17 @@ const (
 // 2008-10-17. Errors are *MalformedError. Parse does not check sizes; see
 // ParseManaged and CheckInlineSize.
 func Parse(doc string) (*Policy, error) {
-	return parse(doc, false)
+	return parse(doc, modeIdentity)
 }
+
+// parseMode is the kind of document parse checks.
+type parseMode int
+
+const (
+	modeIdentity parseMode = iota // an inline identity-based policy
+	modeManaged                   // a managed policy: Version 2012-10-17 required
+	modeTrust                     // a role trust policy: Principal, no Resource
+)
 
 // ParseManaged parses and validates a managed policy document as IAM does on
 // CreatePolicy and CreatePolicyVersion: the document must not exceed
@@ -74,7 +88,7 @@ func ParseManaged(doc string) (*Policy, error) {
 			Size:   n, Limit: ManagedPolicyMaxSize,
 		}
 	}
-	return parse(doc, true)
+	return parse(doc, modeManaged)
 }
 
 // Size returns the size IAM charges a policy document against its quotas:
@@ -130,9 +144,10 @@ type rawStatement struct {
 	st                          Statement
 	hasAction, hasNotAction     bool
 	hasResource, hasNotResource bool
+	hasPrincipal                bool // Principal or NotPrincipal
 }
 
-func parse(doc string, requireCurrentVersion bool) (*Policy, error) {
+func parse(doc string, mode parseMode) (*Policy, error) {
 	// "Policy documents can contain only the following Unicode characters:
 	// horizontal tab (U+0009), linefeed (U+000A), carriage return (U+000D),
 	// and characters in the range U+0020 to U+00FF."
@@ -186,12 +201,12 @@ func parse(doc string, requireCurrentVersion bool) (*Policy, error) {
 	}
 	raws := make([]rawStatement, len(items))
 	for i, it := range items {
-		if err := parseStatement(it, i, &raws[i]); err != nil {
+		if err := parseStatement(it, i, &raws[i], mode == modeTrust); err != nil {
 			return nil, err
 		}
 	}
 
-	if requireCurrentVersion && p.Version != Version2012 {
+	if mode == modeManaged && p.Version != Version2012 {
 		return nil, malformed(ReasonVersion, "Version is %q", p.Version)
 	}
 
@@ -241,8 +256,13 @@ func parse(doc string, requireCurrentVersion bool) (*Policy, error) {
 			return nil, malformed(ReasonNoActions, "statement %d has no Action or NotAction", i)
 		}
 	}
+	if mode == modeTrust {
+		if err := checkTrust(raws); err != nil {
+			return nil, err
+		}
+	}
 	for i := range raws {
-		if len(raws[i].st.Resource) == 0 && len(raws[i].st.NotResource) == 0 {
+		if mode != modeTrust && len(raws[i].st.Resource) == 0 && len(raws[i].st.NotResource) == 0 {
 			return nil, malformed(ReasonNoResources, "statement %d has no Resource or NotResource", i)
 		}
 	}
@@ -273,12 +293,12 @@ func parse(doc string, requireCurrentVersion bool) (*Policy, error) {
 	return p, nil
 }
 
-func parseStatement(v *jvalue, idx int, out *rawStatement) error {
+func parseStatement(v *jvalue, idx int, out *rawStatement, trust bool) error {
 	if v.kind != jObject {
 		return malformed(ReasonSyntax, "statement %d is a JSON %s, not an object", idx, v.kind)
 	}
 	for _, m := range v.obj {
-		if m.key == "Principal" || m.key == "NotPrincipal" {
+		if !trust && (m.key == "Principal" || m.key == "NotPrincipal") {
 			return malformed(ReasonPrincipal, "statement %d has %s", idx, m.key)
 		}
 	}
@@ -311,6 +331,21 @@ func parseStatement(v *jvalue, idx int, out *rawStatement) error {
 			var err error
 			if st.Condition, err = parseConditionBlock(m.val, idx); err != nil {
 				return err
+			}
+			ok = true
+		case "Principal", "NotPrincipal": // trust policies only: refused above otherwise
+			if out.hasPrincipal {
+				return malformed(ReasonSyntax, "statement %d contains both Principal and NotPrincipal", idx)
+			}
+			out.hasPrincipal = true
+			pr, err := parsePrincipal(m.val, idx)
+			if err != nil {
+				return err
+			}
+			if m.key == "Principal" {
+				st.Principal = pr
+			} else {
+				st.NotPrincipal = pr
 			}
 			ok = true
 		default:
