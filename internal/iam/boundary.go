@@ -9,6 +9,7 @@ import (
 	"github.com/borealis-db/borealis/internal/authz"
 	"github.com/borealis-db/borealis/internal/awsquery"
 	"github.com/borealis-db/borealis/internal/iam/policy"
+	"github.com/borealis-db/borealis/internal/principal"
 	"github.com/borealis-db/borealis/internal/store"
 )
 
@@ -147,4 +148,100 @@ func withUserBoundary(f resourcesFunc) resourcesFunc {
 		}
 		return f(s, ctx, p, keys)
 	}
+}
+
+// withRoleBoundary is withUserBoundary for the role named by RoleName.
+func withRoleBoundary(f resourcesFunc) resourcesFunc {
+	return func(s *Service, ctx context.Context, p awsquery.Params, keys map[string][]string) []authz.Resource {
+		if r, err := s.store.IAMRole(ctx, p.String("RoleName")); err == nil && r.PermissionsBoundary != "" {
+			keys["iam:PermissionsBoundary"] = []string{r.PermissionsBoundary}
+		}
+		return f(s, ctx, p, keys)
+	}
+}
+
+func (s *Service) putRolePermissionsBoundary(ctx context.Context, p awsquery.Params) (any, error) {
+	roleName, err := nameParam(p, "RoleName", 64)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.lookupRole(ctx, roleName); err != nil {
+		return nil, err
+	}
+	arn, local, err := s.boundaryParam(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	return nil, s.setRoleBoundary(ctx, roleName, arn, local)
+}
+
+func (s *Service) deleteRolePermissionsBoundary(ctx context.Context, p awsquery.Params) (any, error) {
+	roleName, err := nameParam(p, "RoleName", 64)
+	if err != nil {
+		return nil, err
+	}
+	return nil, s.setRoleBoundary(ctx, roleName, "", false)
+}
+
+func (s *Service) setRoleBoundary(ctx context.Context, roleName, arn string, local bool) error {
+	_, err := s.store.SetIAMRoleBoundary(ctx, roleName, arn, local)
+	if errors.Is(err, store.ErrNotFound) {
+		if _, rerr := s.lookupRole(ctx, roleName); rerr != nil {
+			return rerr
+		}
+		return boundaryNotAttachable(arn)
+	}
+	if err == nil {
+		s.log.Info("iam role permissions boundary set", "role", roleName, "boundary", arn)
+	}
+	return err
+}
+
+// rolePermissions reads a role's identity-based policies and its boundary at one moment:
+// what a session of the role is allowed before its session policies narrow it.
+func (s *Service) rolePermissions(ctx context.Context, roleID string) (permissions, error) {
+	r, h, managed, err := s.store.RolePolicies(ctx, roleID)
+	if err != nil {
+		return permissions{}, err
+	}
+	local := func(arn string) (store.ManagedPolicy, bool) {
+		mp, ok := managed[arn]
+		return mp, ok
+	}
+	var pm permissions
+	if pm.identity, err = s.holderPolicies(h, local); err != nil {
+		return permissions{}, err
+	}
+	if r.PermissionsBoundary != "" {
+		if pm.boundary, err = s.boundarySource(r.PermissionsBoundary, local); err != nil {
+			return permissions{}, err
+		}
+	}
+	return pm, nil
+}
+
+// roleSimulationSource is simulationSource for a role: its policies within its boundary,
+// and the keys every session of it carries (the session's own, such as aws:userid, are
+// missing context values).
+func (s *Service) roleSimulationSource(ctx context.Context, arn, roleName string) (permissions, map[string][]string, error) {
+	r, err := s.store.IAMRole(ctx, roleName)
+	if errors.Is(err, store.ErrNotFound) || err == nil && s.roleARN(r) != arn {
+		return permissions{}, nil, noSuchRole(roleName)
+	}
+	if err != nil {
+		return permissions{}, nil, err
+	}
+	pm, err := s.rolePermissions(ctx, r.RoleID)
+	if err != nil {
+		return permissions{}, nil, err
+	}
+	keys := map[string][]string{
+		"aws:PrincipalArn":     {arn},
+		"aws:PrincipalAccount": {s.cfg.AccountID},
+		"aws:PrincipalType":    {principal.AssumedRole},
+	}
+	for _, t := range r.Tags {
+		keys["aws:PrincipalTag/"+t.Key] = []string{t.Value}
+	}
+	return pm, keys, nil
 }

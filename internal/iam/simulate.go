@@ -181,11 +181,14 @@ func hasKey(m map[string][]string, k string) bool {
 func (s *Service) simulationSource(ctx context.Context, arn string) (permissions, map[string][]string, error) {
 	prefix := "arn:aws:iam::" + s.cfg.AccountID + ":"
 	rest, ok := strings.CutPrefix(arn, prefix)
-	if !ok || !strings.HasPrefix(rest, "user/") && !strings.HasPrefix(rest, "group/") {
-		return permissions{}, nil, invalidInput("Invalid PolicySourceArn %s: give the ARN of a user or group of account %s.", awsquery.Clip(arn), s.cfg.AccountID)
+	if !ok || !strings.HasPrefix(rest, "user/") && !strings.HasPrefix(rest, "group/") && !strings.HasPrefix(rest, "role/") {
+		return permissions{}, nil, invalidInput("Invalid PolicySourceArn %s: give the ARN of a user, group or role of account %s.", awsquery.Clip(arn), s.cfg.AccountID)
 	}
 	entityName := rest[strings.LastIndex(rest, "/")+1:]
 	keys := map[string][]string{}
+	if strings.HasPrefix(rest, "role/") {
+		return s.roleSimulationSource(ctx, arn, entityName)
+	}
 	if strings.HasPrefix(rest, "group/") {
 		g, err := s.store.IAMGroup(ctx, entityName)
 		if errors.Is(err, store.ErrNotFound) || err == nil && s.groupARN(g) != arn {

@@ -49,9 +49,60 @@ func (s *Store) SetIAMUserBoundary(ctx context.Context, name, arn string, local 
 	return u, err
 }
 
-// BoundaryUsageCounts returns how many users each policy is the permissions boundary of.
+// CreateIAMRoleBounded inserts a role as CreateIAMRole does; when local, its
+// PermissionsBoundary must name a stored managed policy (ErrNotFound otherwise).
+func (s *Store) CreateIAMRoleBounded(ctx context.Context, r IAMRole, local bool) error {
+	doc, err := marshal(r)
+	if err != nil {
+		return err
+	}
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		if err := requireBoundary(ctx, tx, r.PermissionsBoundary, local); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO iam_roles (id, role_id, doc) VALUES (?, ?, ?)`, nameKey(r.Name), r.RoleID, doc)
+		return insertErr(err)
+	})
+}
+
+// SetIAMRoleBoundary is SetIAMUserBoundary for a role.
+func (s *Store) SetIAMRoleBoundary(ctx context.Context, name, arn string, local bool) (IAMRole, error) {
+	var r IAMRole
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		if r, err = queryDoc[IAMRole](ctx, tx, `SELECT doc FROM iam_roles WHERE id = ?`, nameKey(name)); err != nil {
+			return err
+		}
+		if err := requireBoundary(ctx, tx, arn, local); err != nil {
+			return err
+		}
+		r.PermissionsBoundary = arn
+		doc, err := marshal(r)
+		if err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE iam_roles SET doc = ? WHERE id = ?`, doc, nameKey(r.Name))
+		return err
+	})
+	return r, err
+}
+
+// appendBoundary adds a boundary's ARN (if any) to the ARNs of managed policies to read.
+func appendBoundary(arns []string, boundary string) []string {
+	if boundary == "" {
+		return arns
+	}
+	return append(arns[:len(arns):len(arns)], boundary)
+}
+
+// boundaryUsers is every user and role with a permissions boundary, as (policy ARN) rows.
+const boundaryUsers = `SELECT json_extract(doc, '$.permissions_boundary') AS b FROM iam_users WHERE b IS NOT NULL
+	UNION ALL SELECT json_extract(doc, '$.permissions_boundary') AS b FROM iam_roles WHERE b IS NOT NULL`
+
+// BoundaryUsageCounts returns how many users and roles each policy is the permissions
+// boundary of.
 func (s *Store) BoundaryUsageCounts(ctx context.Context) (map[string]int, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT json_extract(doc, '$.permissions_boundary') AS b, count(*) FROM iam_users WHERE b IS NOT NULL GROUP BY b`)
+	rows, err := s.db.QueryContext(ctx, `SELECT b, count(*) FROM (`+boundaryUsers+`) GROUP BY b`)
 	if err != nil {
 		return nil, err
 	}
@@ -80,5 +131,5 @@ func requireBoundary(ctx context.Context, q queryer, arn string, local bool) err
 }
 
 func boundaryUses(ctx context.Context, q queryer, arn string) (int, error) {
-	return count(ctx, q, `SELECT count(*) FROM iam_users WHERE json_extract(doc, '$.permissions_boundary') = ?`, arn)
+	return count(ctx, q, `SELECT count(*) FROM (`+boundaryUsers+`) WHERE b = ?`, arn)
 }

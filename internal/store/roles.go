@@ -22,6 +22,8 @@ type IAMRole struct {
 	MaxSessionDuration int               `json:"max_session_duration"` // seconds
 	Tags               []Tag             `json:"tags,omitempty"`
 	CreatedAt          time.Time         `json:"created_at"`
+	// PermissionsBoundary: as IAMUser's (set through boundary.go).
+	PermissionsBoundary string `json:"permissions_boundary,omitempty"`
 }
 
 // RoleDependents is what keeps a role from being deleted.
@@ -103,7 +105,8 @@ func (s *Store) DeleteIAMRole(ctx context.Context, name string, refuse func(IAMR
 }
 
 // RolePolicies returns, read in one transaction, a role with its inline and attached
-// policies and the customer managed policies it attaches (as EffectivePoliciesOf for a user).
+// policies and the customer managed policies it attaches or has as its boundary (as
+// EffectivePoliciesOf for a user).
 func (s *Store) RolePolicies(ctx context.Context, roleID string) (IAMRole, PolicyHolder, map[string]ManagedPolicy, error) {
 	var r IAMRole
 	var h PolicyHolder
@@ -120,7 +123,7 @@ func (s *Store) RolePolicies(ctx context.Context, roleID string) (IAMRole, Polic
 		if h.Attached, err = queryStrings(ctx, tx, `SELECT policy_arn FROM iam_attachments WHERE owner_id = ? ORDER BY policy_arn`, h.ID); err != nil {
 			return err
 		}
-		for _, arn := range h.Attached {
+		for _, arn := range appendBoundary(h.Attached, r.PermissionsBoundary) {
 			mp, err := queryDoc[ManagedPolicy](ctx, tx, `SELECT doc FROM iam_policies WHERE id = ?`, arn)
 			if errors.Is(err, ErrNotFound) {
 				continue // an AWS managed policy: not stored
