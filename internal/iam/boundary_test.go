@@ -251,6 +251,15 @@ func TestDelegatedUserCreationHoldsAgainstTheDelegate(t *testing.T) {
 	refused("a user with another boundary", "CreateUser", "UserName", "free", "Path", "/delegated/", "PermissionsBoundary", adminARN)
 	refused("a user with her own, wider boundary", "CreateUser", "UserName", "free", "Path", "/delegated/", "PermissionsBoundary", danaBoundary)
 	refused("the boundary in another case", "CreateUser", "UserName", "free", "Path", "/delegated/", "PermissionsBoundary", strings.Replace(b, "DelegatedUserBoundary", "delegateduserboundary", 1))
+	// The boundary twice, B first: IAM reads a repeated member's first value, and the
+	// decision and the action read the same one.
+	if _, err := e.callAs("dana", "CreateUser", "UserName", "twice", "Path", "/delegated/", "PermissionsBoundary", b, "PermissionsBoundary", adminARN); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.do("GetUser", "UserName", "twice").(userResult).User.PermissionsBoundary; got == nil || got.Arn != b {
+		t.Errorf("two boundaries given: %+v", got)
+	}
+	refused("two boundaries, another first", "CreateUser", "UserName", "free", "Path", "/delegated/", "PermissionsBoundary", adminARN, "PermissionsBoundary", b)
 	if _, err := e.st.IAMUser(context.Background(), "free"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("a refused CreateUser created the user: %v", err)
 	}
