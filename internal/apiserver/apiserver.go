@@ -34,7 +34,7 @@ type Authorizable interface {
 }
 
 // Authenticator turns a verified access key into the caller.
-type Authenticator func(ctx context.Context, accessKeyID string) (principal.Principal, error)
+type Authenticator func(ctx context.Context, accessKeyID, sessionToken string) (principal.Principal, error)
 
 // Authorizer decides whether the caller may perform action ("rds:CreateDBCluster") on every
 // resource, given the request's condition keys and each resource's own; it returns the AWS
@@ -120,6 +120,7 @@ func (h *Handler) Call(ctx context.Context, caller principal.Principal, service,
 	if err := h.Authorize(ctx, caller, service+":"+action, resources, keys); err != nil {
 		return nil, err
 	}
+	ctx = authz.WithKeys(ctx, keys) // for an action that decides in part itself (sts:AssumeRole)
 	res, err := ep.Service.Do(ctx, action, p)
 	return res, clientError(err)
 }
@@ -222,7 +223,7 @@ func (h *Handler) query(w http.ResponseWriter, r *http.Request) {
 		fail(awsquery.Errorf(http.StatusBadRequest, "InvalidAction", "Could not find operation %s for version %s", awsquery.Clip(action), awsquery.Clip(v)))
 		return
 	}
-	caller, err := h.Authenticate(r.Context(), id.AccessKeyID)
+	caller, err := h.Authenticate(r.Context(), id.AccessKeyID, id.SessionToken)
 	if err != nil {
 		fail(err)
 		return

@@ -38,7 +38,7 @@ type Config struct {
 	AccountID string
 	Verifier  *sigv4.Verifier
 	// Authenticate turns the token's access key into its principal.
-	Authenticate func(ctx context.Context, accessKeyID string) (principal.Principal, error)
+	Authenticate func(ctx context.Context, accessKeyID, sessionToken string) (principal.Principal, error)
 	// Authorize is the IAM evaluator.
 	Authorize func(ctx context.Context, p principal.Principal, action string, resources []authz.Resource, keys map[string][]string) error
 	// Cluster finds a cluster by resource id; ok is false when there is none.
@@ -108,7 +108,7 @@ func (a *Authority) check(ctx context.Context, resourceID, user, token string) (
 	if err != nil || port != strconv.Itoa(c.Port) || !slices.ContainsFunc(c.Hosts, func(h string) bool { return strings.EqualFold(h, host) }) {
 		return none, fmt.Errorf("token for %s, not an endpoint of this cluster on port %d", t.Host, c.Port)
 	}
-	p, err := a.cfg.Authenticate(ctx, t.AccessKeyID)
+	p, err := a.cfg.Authenticate(ctx, t.AccessKeyID, t.SessionToken)
 	if err != nil {
 		return none, fmt.Errorf("access key %s: %w", t.AccessKeyID, err)
 	}

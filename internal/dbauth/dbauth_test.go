@@ -37,7 +37,7 @@ func authority(now func() time.Time) (*Authority, *[]string) {
 		Verifier: &sigv4.Verifier{Now: now, Lookup: func(_ context.Context, id string) (string, bool, error) {
 			return secret, id == keyID, nil
 		}},
-		Authenticate: func(_ context.Context, id string) (principal.Principal, error) {
+		Authenticate: func(_ context.Context, id, _ string) (principal.Principal, error) {
 			return principal.Principal{Type: principal.User, AccountID: account, ARN: "arn:aws:iam::" + account + ":user/app", UserName: "app", AccessKeyID: id}, nil
 		},
 		Authorize: func(_ context.Context, _ principal.Principal, action string, res []authz.Resource, _ map[string][]string) error {

@@ -78,7 +78,7 @@ func newEnv(t *testing.T) *env {
 		Services: map[string]apiserver.Endpoint{
 			"ec2": {Namespace: Namespace, Version: Version, Service: e.svc, WriteResult: awsquery.WriteEC2Result, WriteError: awsquery.WriteEC2Error},
 		},
-		Authenticate: func(_ context.Context, id string) (principal.Principal, error) {
+		Authenticate: func(_ context.Context, id, _ string) (principal.Principal, error) {
 			return principal.Principal{Type: principal.Root, AccountID: testAccount, ARN: "arn:aws:iam::" + testAccount + ":root", UserID: testAccount, AccessKeyID: id}, nil
 		},
 		Authorize: func(_ context.Context, p principal.Principal, action string, res []authz.Resource, keys map[string][]string) error {

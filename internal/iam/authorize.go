@@ -12,20 +12,55 @@ import (
 	"github.com/borealis-db/borealis/internal/principal"
 )
 
-// Authorize decides one API call as IAM does: the root user may do everything; a user
-// what its identity-based policies allow on every resource of the call, within its
-// permissions boundary, an explicit deny in either winning. It fails closed: an error
+// decidedByAction are the actions Authorize lets through because the action decides for
+// itself or needs no permission, as on AWS: GetCallerIdentity and GetSessionToken need none;
+// AssumeRole judges the role's trust policy with the caller's policies (assumeRole).
+var decidedByAction = map[string]bool{
+	"sts:GetCallerIdentity": true,
+	"sts:GetSessionToken":   true,
+	"sts:AssumeRole":        true,
+}
+
+// Authorize decides one API call as IAM does: the root user may do everything; a user or a
+// role session what its identity-based policies allow on every resource of the call, within
+// its (or its role's) permissions boundary and, for a session with session policies, what
+// those allow too, an explicit deny in any of them winning. It fails closed: an error
 // reading the policies refuses the call.
 func (s *Service) Authorize(ctx context.Context, p principal.Principal, action string, resources []authz.Resource, keys map[string][]string) error {
-	// GetCallerIdentity needs no permission, as on AWS.
-	if p.IsRoot() || action == "sts:GetCallerIdentity" {
+	if decidedByAction[action] {
 		return nil
 	}
-	perms, err := s.permissionsFor(ctx, p)
+	if p.IsRoot() && p.Session == nil {
+		return nil
+	}
+	if err := sessionLimits(p, action); err != nil {
+		return err
+	}
+	if p.IsRoot() {
+		return nil
+	}
+	return s.decide(ctx, p, action, resources, keys)
+}
+
+// sessionLimits are what GetSessionToken's credentials may not do, as on AWS: IAM without
+// MFA. (AssumeRole and GetCallerIdentity stay open to them.)
+func sessionLimits(p principal.Principal, action string) error {
+	if p.Session == nil || p.Session.RoleID != "" {
+		return nil
+	}
+	if len(action) > 4 && action[:4] == "iam:" && p.Session.MFAAt.IsZero() {
+		return accessDenied("User: %s is not authorized to perform: %s because no MFA authentication information was provided with the session's credentials", p.ARN, action)
+	}
+	return nil
+}
+
+// decide evaluates the caller's policies for every resource of the request.
+func (s *Service) decide(ctx context.Context, p principal.Principal, action string, resources []authz.Resource, keys map[string][]string) error {
+	set, err := s.decisionSetFor(ctx, p)
 	if err != nil {
 		return err
 	}
-	policies, bounds := perms.identityPolicies(), perms.bounds()
+	policies := set.policies
 	grant, err := s.passwordChangeGrant(ctx, p, action)
 	if err != nil {
 		return err
@@ -40,7 +75,7 @@ func (s *Service) Authorize(ctx context.Context, p principal.Principal, action s
 		}
 		reqCtx := maps.Clone(keys)
 		maps.Copy(reqCtx, r.Keys)
-		switch v := policy.EvaluateBounded(policy.Request{Action: action, Resource: r.ARN, Context: reqCtx}, policies, bounds); v.Decision {
+		switch v := policy.EvaluateBounded(policy.Request{Action: action, Resource: r.ARN, Context: reqCtx}, policies, set.bounds); v.Decision {
 		case policy.Allow:
 			continue
 		case policy.ExplicitDeny:
@@ -61,3 +96,32 @@ func article(kind string) string {
 	}
 	return "a " + kind
 }
+
+// decisionSet is what decides a principal's requests, read once per call: its
+// identity-based policies (a role session's are its role's), capped by its permissions
+// boundary (or its role's) and by its session policies when it has any.
+type decisionSet struct {
+	policies []*policy.Policy
+	bounds   []policy.Bound
+}
+
+func (s *Service) decisionSetFor(ctx context.Context, p principal.Principal) (decisionSet, error) {
+	perms, err := s.permissionsFor(ctx, p)
+	if err != nil {
+		return decisionSet{}, err
+	}
+	set := decisionSet{policies: perms.identityPolicies(), bounds: perms.bounds()}
+	// Session policies narrow: when the session has any, they must allow too, even if every
+	// managed one they name has been deleted since (then nothing is allowed).
+	if p.Session.HasSessionPolicies() {
+		sp, err := s.sessionPolicies(ctx, p.Session)
+		if err != nil {
+			return decisionSet{}, err
+		}
+		set.bounds = append(set.bounds, policy.Bound{Kind: sessionPolicyKind, Policies: sp})
+	}
+	return set, nil
+}
+
+// sessionPolicyKind names session policies in denials, as AWS's messages do.
+const sessionPolicyKind = "session policy"

@@ -16,7 +16,7 @@ func benchDecision(b *testing.B, e *env, keyID string) {
 	keys := map[string][]string{"aws:SourceIp": {"127.0.0.1"}, "aws:SecureTransport": {"false"}, "rds:DatabaseEngine": {"aurora-postgresql"}}
 	b.ReportAllocs()
 	for b.Loop() {
-		p, err := e.svc.Authenticate(ctx, keyID)
+		p, err := e.svc.Authenticate(ctx, keyID, "")
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -222,11 +222,11 @@ func TestAccessKeys(t *testing.T) {
 	}
 
 	ctx := context.Background()
-	p, err := e.svc.Authenticate(ctx, k1.AccessKeyID)
+	p, err := e.svc.Authenticate(ctx, k1.AccessKeyID, "")
 	if err != nil || p.Type != principal.User || p.UserName != "alice" || p.ARN != "arn:aws:iam::123456789012:user/alice" || p.AccessKeyID != k1.AccessKeyID {
 		t.Fatalf("Authenticate user: %+v %v", p, err)
 	}
-	if p, err := e.svc.Authenticate(ctx, rootKeyID); err != nil || !p.IsRoot() || p.UserID != testAccount {
+	if p, err := e.svc.Authenticate(ctx, rootKeyID, ""); err != nil || !p.IsRoot() || p.UserID != testAccount {
 		t.Fatalf("Authenticate root: %+v %v", p, err)
 	}
 	if secret, ok, err := e.svc.LookupSecret(ctx, k1.AccessKeyID); err != nil || !ok || secret != k1.SecretAccessKey {
@@ -242,14 +242,14 @@ func TestAccessKeys(t *testing.T) {
 	if _, ok, err := e.svc.LookupSecret(ctx, k1.AccessKeyID); ok || err != nil {
 		t.Fatalf("inactive key looked up: %v %v", ok, err)
 	}
-	expectError(t, "InvalidClientTokenId", 403, "", func() error { _, err := e.svc.Authenticate(ctx, k1.AccessKeyID); return err })
+	expectError(t, "InvalidClientTokenId", 403, "", func() error { _, err := e.svc.Authenticate(ctx, k1.AccessKeyID, ""); return err })
 	for _, k := range e.do("ListAccessKeys", "UserName", "alice").(listAccessKeysResult).AccessKeyMetadata.Items {
 		if k.AccessKeyID == k1.AccessKeyID && k.Status != "Inactive" {
 			t.Fatalf("status listed %+v", k)
 		}
 	}
 	e.do("UpdateAccessKey", "UserName", "alice", "AccessKeyId", k1.AccessKeyID, "Status", "Active")
-	if _, err := e.svc.Authenticate(ctx, k1.AccessKeyID); err != nil {
+	if _, err := e.svc.Authenticate(ctx, k1.AccessKeyID, ""); err != nil {
 		t.Fatal(err)
 	}
 
@@ -260,7 +260,7 @@ func TestAccessKeys(t *testing.T) {
 	if _, ok, _ := e.svc.LookupSecret(ctx, k2.AccessKeyID); ok {
 		t.Fatal("deleted key looked up")
 	}
-	expectError(t, "InvalidClientTokenId", 403, "", func() error { _, err := e.svc.Authenticate(ctx, k2.AccessKeyID); return err })
+	expectError(t, "InvalidClientTokenId", 403, "", func() error { _, err := e.svc.Authenticate(ctx, k2.AccessKeyID, ""); return err })
 	e.fail("NoSuchEntity", 404, "", "DeleteAccessKey", "UserName", "alice", "AccessKeyId", k2.AccessKeyID)
 
 	// The secret is stored for SigV4 but never shown again.
@@ -561,7 +561,7 @@ func TestPoliciesForCollectsUserAndGroupPolicies(t *testing.T) {
 
 	ctx := context.Background()
 	k := e.key("alice")
-	p, err := e.svc.Authenticate(ctx, k.AccessKeyID)
+	p, err := e.svc.Authenticate(ctx, k.AccessKeyID, "")
 	if err != nil {
 		t.Fatal(err)
 	}

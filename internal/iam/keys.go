@@ -136,9 +136,17 @@ func (s *Service) deleteAccessKey(ctx context.Context, p awsquery.Params) (any, 
 }
 
 // Authenticate turns a verified access key into the caller: the root user or an IAM user
-// with its tags. An inactive, deleted or orphaned key is refused with InvalidClientTokenId,
-// as AWS does.
-func (s *Service) Authenticate(ctx context.Context, accessKeyID string) (principal.Principal, error) {
+// with its tags or, with a session token, the session it names. An inactive, deleted or
+// orphaned key is refused with InvalidClientTokenId, as AWS does; an expired session with
+// ExpiredToken.
+func (s *Service) Authenticate(ctx context.Context, accessKeyID, sessionToken string) (principal.Principal, error) {
+	if sessionToken != "" {
+		c, _, err := s.openSession(accessKeyID, sessionToken)
+		if err != nil {
+			return principal.Principal{}, err
+		}
+		return s.sessionPrincipal(ctx, accessKeyID, c)
+	}
 	k, err := s.store.AccessKey(ctx, accessKeyID)
 	if errors.Is(err, store.ErrNotFound) || err == nil && k.Status != keyActive {
 		return principal.Principal{}, invalidToken()

@@ -58,7 +58,10 @@ type Config struct {
 	// PasswordIterations is the PBKDF2 iteration count for new password hashes; 0 means
 	// DefaultPasswordIterations. Tests lower it; stored hashes keep their own count.
 	PasswordIterations int
-	Now                func() time.Time
+	// SessionKey (base64, from NewSessionKey) signs session tokens; kept by the caller so that
+	// sessions survive a restart. Empty means a key of this process only (tests).
+	SessionKey string
+	Now        func() time.Time
 }
 
 // Service implements the IAM actions Borealis supports.
@@ -69,6 +72,8 @@ type Service struct {
 	aws   awsManaged
 	// parsed caches parsed documents for the authorization path.
 	parsed parseCache
+	// sessionKey signs session tokens and derives their secrets (see session.go).
+	sessionKey []byte
 }
 
 // New returns the IAM service. It fails only if an AWS managed policy's document does not
@@ -84,7 +89,14 @@ func New(cfg Config, st *store.Store, log *slog.Logger) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Service{cfg: cfg, store: st, log: log, aws: aws}, nil
+	if cfg.SessionKey == "" {
+		cfg.SessionKey = NewSessionKey()
+	}
+	key, err := base64.StdEncoding.DecodeString(cfg.SessionKey)
+	if err != nil || len(key) < sessionKeyBytes {
+		return nil, errors.New("iam: the session key is not 32 bytes of base64")
+	}
+	return &Service{cfg: cfg, store: st, log: log, aws: aws, sessionKey: key}, nil
 }
 
 // Do runs one IAM action and returns the value to encode as its Result element.

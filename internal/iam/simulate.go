@@ -23,7 +23,8 @@ type sourcedPolicy struct {
 // PoliciesFor returns every identity-based policy that applies to the caller: the user's
 // inline policies and the default versions of its attached managed policies, then the
 // same for each of its groups. names holds, in parallel, each policy's name (inline) or ARN
-// (managed), for messages. The root user has none: it is allowed everything.
+// (managed), for messages. A role session has its role's. The root user has none: it is
+// allowed everything.
 func (s *Service) PoliciesFor(ctx context.Context, p principal.Principal) (policies []*policy.Policy, names []string, err error) {
 	perms, err := s.permissionsFor(ctx, p)
 	for _, x := range perms.identity {
@@ -57,10 +58,16 @@ func (pm permissions) identityPolicies() []*policy.Policy {
 }
 
 func (s *Service) permissionsFor(ctx context.Context, p principal.Principal) (permissions, error) {
-	if p.Type != principal.User || p.UserID == "" {
+	var pm permissions
+	var err error
+	switch {
+	case p.Type == principal.AssumedRole && p.Session != nil && p.Session.RoleID != "":
+		pm, err = s.rolePermissions(ctx, p.Session.RoleID)
+	case p.Type == principal.User && p.UserID != "":
+		pm, err = s.userPermissions(ctx, p.UserID)
+	default:
 		return permissions{}, nil
 	}
-	pm, err := s.userPermissions(ctx, p.UserID)
 	if errors.Is(err, store.ErrNotFound) {
 		return permissions{}, nil // deleted meanwhile: nothing allows anything
 	}

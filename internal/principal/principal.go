@@ -49,7 +49,9 @@ type Session struct {
 	// allowed by them as well as by the role's policies.
 	Policies   []string
 	PolicyARNs []string
-	// TransitiveTagKeys are the session tags that pass on to a chained role session.
+	// Tags are the session tags (Principal.Tags has them over the role's own);
+	// TransitiveTagKeys those that pass on to a role session this one starts.
+	Tags              map[string]string
 	TransitiveTagKeys []string
 	SourceIdentity    string
 	// Chained is set for a session a role session assumed (at most an hour, as on AWS).

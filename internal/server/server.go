@@ -198,7 +198,11 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err erro
 		return nil, fmt.Errorf("account: %w", err)
 	}
 	s.acct = acct
-	iamSvc, err := iam.New(iam.Config{AccountID: acct.ID, AccountCreated: acct.RootKey.CreatedAt}, st, log.With("component", "iam"))
+	sessionKey, err := stsSessionKey(ctx, st)
+	if err != nil {
+		return nil, err
+	}
+	iamSvc, err := iam.New(iam.Config{AccountID: acct.ID, AccountCreated: acct.RootKey.CreatedAt, SessionKey: sessionKey}, st, log.With("component", "iam"))
 	if err != nil {
 		return nil, err
 	}
@@ -288,7 +292,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err erro
 	}
 	api := apiserver.New(apiserver.Config{
 		Region:   cfg.Region,
-		Verifier: &sigv4.Verifier{Lookup: iamSvc.LookupSecret},
+		Verifier: &sigv4.Verifier{Lookup: iamSvc.LookupSecret, Session: iamSvc.LookupSession},
 		Services: map[string]apiserver.Endpoint{
 			"rds": {Namespace: rds.Namespace, Version: "2014-10-31", Service: rdsSvc},
 			"ec2": {Namespace: ec2.Namespace, Version: ec2.Version, Service: ec2Svc, WriteResult: awsquery.WriteEC2Result, WriteError: awsquery.WriteEC2Error},

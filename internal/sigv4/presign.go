@@ -55,9 +55,7 @@ func (v *Verifier) VerifyPresigned(ctx context.Context, token string, maxExpires
 	if err != nil || expires < 1 || time.Duration(expires)*time.Second > maxExpires {
 		return out, fmt.Errorf("X-Amz-Expires %q not between 1 and %d seconds", truncate(q.Get("X-Amz-Expires"), 20), int(maxExpires.Seconds()))
 	}
-	if hasSessionToken(nil, q) {
-		return out, errors.New("a session token (X-Amz-Security-Token) is not accepted: no temporary credentials exist")
-	}
+	token, hasToken := sessionToken(nil, q)
 	if q.Get("X-Amz-SignedHeaders") != "host" {
 		return out, fmt.Errorf("signed headers %q, want host", truncate(q.Get("X-Amz-SignedHeaders"), 60))
 	}
@@ -79,12 +77,12 @@ func (v *Verifier) VerifyPresigned(ctx context.Context, token string, maxExpires
 	if now.After(signedAt.Add(time.Duration(expires) * time.Second)) {
 		return out, fmt.Errorf("expired at %s", signedAt.Add(time.Duration(expires)*time.Second).UTC().Format(time.RFC3339))
 	}
-	secret, ok, err := v.Lookup(ctx, scope.accessKeyID)
+	secret, err := v.secretFor(ctx, scope.accessKeyID, token, hasToken)
 	if err != nil {
-		return out, err
-	}
-	if !ok {
-		return out, fmt.Errorf("access key %s unknown or inactive", truncate(scope.accessKeyID, 30))
+		if hasToken {
+			return out, fmt.Errorf("access key %s with its session token: %w", truncate(scope.accessKeyID, 30), err)
+		}
+		return out, fmt.Errorf("access key %s unknown or inactive: %w", truncate(scope.accessKeyID, 30), err)
 	}
 	// The canonical query is the URL's own, less the signature.
 	var kept []string
@@ -104,7 +102,7 @@ func (v *Verifier) VerifyPresigned(ctx context.Context, token string, maxExpires
 					q.Del(k)
 				}
 			}
-			out.Identity = Identity{AccessKeyID: scope.accessKeyID, Region: scope.region, Service: scope.service, Time: signedAt}
+			out.Identity = Identity{AccessKeyID: scope.accessKeyID, Region: scope.region, Service: scope.service, Time: signedAt, SessionToken: token}
 			out.Host, out.Query = u.Host, q
 			return out, nil
 		}

@@ -23,9 +23,15 @@ import (
 // Lookup returns the secret access key of an active access key id; ok=false when unknown/inactive.
 type Lookup func(ctx context.Context, accessKeyID string) (secret string, ok bool, err error)
 
+// SessionLookup returns the secret of temporary credentials: an access key id with the
+// session token sent with it. Its error (InvalidClientTokenId, ExpiredToken) is the answer.
+type SessionLookup func(ctx context.Context, accessKeyID, sessionToken string) (secret string, err error)
+
 // Verifier checks SigV4 signatures. Its zero Now and MaxSkew take AWS-like defaults.
 type Verifier struct {
-	Lookup  Lookup
+	Lookup Lookup
+	// Session verifies session tokens; nil refuses every request that carries one.
+	Session SessionLookup
 	Now     func() time.Time // nil means time.Now
 	MaxSkew time.Duration    // 0 means 5 minutes
 }
@@ -36,6 +42,9 @@ type Identity struct {
 	Region      string // from the credential scope
 	Service     string // from the credential scope, e.g. "rds", "ec2", "iam", "sts"
 	Time        time.Time
+	// SessionToken is the session token of temporary credentials ("" for a long-term key),
+	// verified with the signature.
+	SessionToken string
 }
 
 const (
@@ -49,12 +58,45 @@ const (
 // securityToken carries a session token, as a header or, presigned, in the query.
 const securityToken = "X-Amz-Security-Token"
 
-// hasSessionToken reports whether the request carries a session token in either form.
-// No temporary credentials exist here, so every session token is invalid: accepting the
-// request on its access key alone would ignore what the client said it signed with.
-func hasSessionToken(h http.Header, q url.Values) bool {
-	_, inHeader := h[http.CanonicalHeaderKey(securityToken)]
-	return inHeader || q.Has(securityToken)
+// sessionToken returns the session token a request carries, as a header or in the query.
+// ok is false when it carries none; a token sent empty, twice, or differently in the two
+// places is returned as "" with ok true, which no lookup accepts: a request is never served
+// as if a token it carries were absent.
+func sessionToken(h http.Header, q url.Values) (token string, ok bool) {
+	hv, inHeader := h[http.CanonicalHeaderKey(securityToken)]
+	qv, inQuery := q[securityToken]
+	if !inHeader && !inQuery {
+		return "", false
+	}
+	all := append(append([]string{}, hv...), qv...)
+	for _, v := range all {
+		if v != all[0] {
+			return "", true
+		}
+	}
+	return all[0], true
+}
+
+// secretFor returns the secret that must have signed: the long-term key's or, with a
+// session token, the session's.
+func (v *Verifier) secretFor(ctx context.Context, accessKeyID, token string, hasToken bool) (string, error) {
+	if hasToken {
+		if v.Session == nil || token == "" {
+			return "", invalidToken()
+		}
+		return v.Session(ctx, accessKeyID, token)
+	}
+	if v.Lookup == nil {
+		return "", errors.New("sigv4: Verifier.Lookup is nil")
+	}
+	secret, ok, err := v.Lookup(ctx, accessKeyID)
+	if err != nil {
+		return "", err
+	}
+	if !ok {
+		return "", invalidToken()
+	}
+	return secret, nil
 }
 
 // invalidToken is AWS's answer to an unknown access key or session token.
@@ -133,18 +175,10 @@ func (v *Verifier) Verify(ctx context.Context, r *http.Request, body []byte) (Id
 		return Identity{}, err
 	}
 
-	if hasSessionToken(r.Header, r.URL.Query()) {
-		return Identity{}, invalidToken()
-	}
-	if v.Lookup == nil {
-		return Identity{}, errors.New("sigv4: Verifier.Lookup is nil")
-	}
-	secret, ok, err := v.Lookup(ctx, scope.accessKeyID)
+	token, hasToken := sessionToken(r.Header, r.URL.Query())
+	secret, err := v.secretFor(ctx, scope.accessKeyID, token, hasToken)
 	if err != nil {
 		return Identity{}, err
-	}
-	if !ok {
-		return Identity{}, invalidToken()
 	}
 
 	sum := sha256.Sum256(body)
@@ -163,7 +197,7 @@ func (v *Verifier) Verify(ctx context.Context, r *http.Request, body []byte) (Id
 		return Identity{}, mismatch("The request signature we calculated does not match the signature you provided. " +
 			"Check your AWS Secret Access Key and signing method. Consult the service documentation for details.")
 	}
-	return Identity{AccessKeyID: scope.accessKeyID, Region: scope.region, Service: scope.service, Time: t}, nil
+	return Identity{AccessKeyID: scope.accessKeyID, Region: scope.region, Service: scope.service, Time: t, SessionToken: token}, nil
 }
 
 // ParseScope extracts the credential scope from the Authorization header (or a presigned
