@@ -138,7 +138,10 @@ func TestRoleSimulationMatchesSessionCalls(t *testing.T) {
 		{"iam:ListUsers", func(c *iam.Client) error { _, err := c.ListUsers(ctx, &iam.ListUsersInput{}); return err }},
 		{"iam:ListGroups", func(c *iam.Client) error { _, err := c.ListGroups(ctx, &iam.ListGroupsInput{}); return err }},
 		{"iam:ListPolicies", func(c *iam.Client) error { _, err := c.ListPolicies(ctx, &iam.ListPoliciesInput{}); return err }},
-		{"iam:CreateGroup", func(c *iam.Client) error { _, err := c.CreateGroup(ctx, &iam.CreateGroupInput{GroupName: aws.String("g")}); return err }},
+		{"iam:CreateGroup", func(c *iam.Client) error {
+			_, err := c.CreateGroup(ctx, &iam.CreateGroupInput{GroupName: aws.String("g")})
+			return err
+		}},
 	}
 	for _, role := range []string{"Capped", "Plain"} {
 		out, err := aliceSTS.AssumeRole(ctx, &sts.AssumeRoleInput{RoleArn: aws.String(roleARNPrefix + role), RoleSessionName: aws.String("s1")})
