@@ -15,6 +15,48 @@ func (c *Console) iamRoleRoutes(m *http.ServeMux) {
 	m.HandleFunc("POST "+base+"/delete", c.signedIn(c.deleteIAMRole))
 	m.HandleFunc("POST "+base+"/trust", c.signedIn(c.updateTrustPolicy))
 	c.policyRoutes(m, base, "Role", c.renderIAMRole)
+	m.HandleFunc("POST /console/switchrole", c.signedIn(c.switchRole))
+	m.HandleFunc("POST /console/switchrole/back", c.signedIn(c.switchBack))
+}
+
+// switchRoleDuration is how long a console role session lasts, as AWS's console's do.
+const switchRoleDuration = "3600"
+
+// switchRole assumes a role as the signed-in principal (AssumeRole decides: the role's
+// trust policy and the principal's policies) and runs the console as that session.
+func (c *Console) switchRole(w http.ResponseWriter, r *http.Request) {
+	arn := strings.TrimSpace(r.PostFormValue("role_arn"))
+	back := r.PostFormValue("back")
+	if !strings.HasPrefix(back, "/console/") {
+		back = "/console/"
+	}
+	cur, _ := sessionFrom(r.Context())
+	if cur.role != nil {
+		c.flashError(w, r, back, "Switch back before switching to another role.")
+		return
+	}
+	name := r.PostFormValue("session_name")
+	if name == "" {
+		name = cur.user
+		if name == "" {
+			name = "root"
+		}
+	}
+	var out struct{ Credentials struct{ AccessKeyId, SessionToken string } }
+	err := c.call(r, "sts", "AssumeRole", url.Values{"RoleArn": {arn}, "RoleSessionName": {name}, "DurationSeconds": {switchRoleDuration}}, &out)
+	if err != nil {
+		c.flashError(w, r, back, c.errorText(err))
+		return
+	}
+	c.sessions.switchRole(cur.s, &roleCreds{keyID: out.Credentials.AccessKeyId, token: out.Credentials.SessionToken})
+	c.cfg.Log.Info("console: switched role", "principal", cur.principal.ARN, "role", arn, "access_key", out.Credentials.AccessKeyId)
+	c.redirect(w, r, "/console/", "Switched to role "+arn+".")
+}
+
+func (c *Console) switchBack(w http.ResponseWriter, r *http.Request) {
+	cur, _ := sessionFrom(r.Context())
+	c.sessions.switchRole(cur.s, nil)
+	c.redirect(w, r, "/console/", "Switched back to "+cur.signedIn+".")
 }
 
 // roleView is a role as IAM lists and gets it.

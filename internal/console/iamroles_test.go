@@ -52,3 +52,72 @@ func TestRolePageShowsTrustPolicyAndBoundary(t *testing.T) {
 		t.Fatalf("refused trust policy (%d):\n%s", refused.Code, refused.Body)
 	}
 }
+
+// TestSwitchRoleRunsTheConsoleAsTheRoleSession: after "switch role" every API call of the
+// console is the role session's, the header says who signed in, switching back restores
+// the user, and a session that stops being valid ends the switch with a message.
+func TestSwitchRoleRunsTheConsoleAsTheRoleSession(t *testing.T) {
+	roleARN := "arn:aws:iam::123456789012:role/Ops"
+	sessionARN := "arn:aws:sts::123456789012:assumed-role/Ops/admin"
+	var callers []string
+	var assumed url.Values
+	call := func(_ context.Context, p principal.Principal, service, action string, v url.Values, _ *http.Request) (any, error) {
+		callers = append(callers, action+" as "+p.ARN)
+		if service == "sts" && action == "AssumeRole" {
+			assumed = v
+			var out struct {
+				Credentials struct{ AccessKeyId, SecretAccessKey, SessionToken string }
+			}
+			out.Credentials.AccessKeyId, out.Credentials.SecretAccessKey, out.Credentials.SessionToken = "ASIAEXAMPLE", "secret", "token-ASIAEXAMPLE"
+			return out, nil
+		}
+		return nil, nil
+	}
+	auth := &fakeAuth{roleSessions: map[string]principal.Principal{"ASIAEXAMPLE": {Type: principal.AssumedRole, ARN: sessionARN}}}
+	c, err := New(Config{Call: call, Auth: auth, AccountID: "123456789012", Region: "us-east-1", Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := httptest.NewRecorder()
+	c.sessions.start(rec, httptest.NewRequest("POST", "/console/signin", nil),
+		&session{principal: principal.Principal{Type: principal.User, ARN: "arn:aws:iam::123456789012:user/admin"}, user: "admin", stage: stageDone})
+	ck := rec.Result().Cookies()[0]
+
+	sw := serve(c, ck, "POST", "/console/switchrole", url.Values{"role_arn": {roleARN}, "back": {"/console/iam/roles/Ops"}})
+	if sw.Code != http.StatusSeeOther || assumed.Get("RoleArn") != roleARN || assumed.Get("RoleSessionName") != "admin" || callers[len(callers)-1] != "AssumeRole as arn:aws:iam::123456789012:user/admin" {
+		t.Fatalf("switch: %d %v %v", sw.Code, assumed, callers)
+	}
+	callers = nil
+	page := serve(c, ck, "GET", "/console/iam/roles", nil)
+	body := page.Body.String()
+	if !strings.Contains(body, sessionARN+" · us-east-1") || !strings.Contains(body, "signed in as arn:aws:iam::123456789012:user/admin") || !strings.Contains(body, "Switch back") {
+		t.Fatalf("header while switched:\n%s", body)
+	}
+	if len(callers) == 0 || callers[0] != "ListRoles as "+sessionARN {
+		t.Fatalf("calls while switched: %v", callers)
+	}
+	if strings.Contains(body, "token-ASIAEXAMPLE") {
+		t.Fatal("the session token is in the page")
+	}
+	serve(c, ck, "POST", "/console/switchrole/back", url.Values{})
+	callers = nil
+	serve(c, ck, "GET", "/console/iam/roles", nil)
+	if callers[0] != "ListRoles as arn:aws:iam::123456789012:user/admin" {
+		t.Fatalf("after switching back: %v", callers)
+	}
+
+	// The session expires (or its role is deleted): the next request is the user's again.
+	serve(c, ck, "POST", "/console/switchrole", url.Values{"role_arn": {roleARN}})
+	auth.mu.Lock()
+	delete(auth.roleSessions, "ASIAEXAMPLE")
+	auth.mu.Unlock()
+	ended := serve(c, ck, "GET", "/console/iam/roles", nil)
+	if ended.Code != http.StatusSeeOther {
+		t.Fatalf("expired role session answered %d", ended.Code)
+	}
+	callers = nil
+	again := serve(c, ck, "GET", "/console/iam/roles", nil).Body.String()
+	if !strings.Contains(again, "The role session ended (ExpiredToken") || callers[0] != "ListRoles as arn:aws:iam::123456789012:user/admin" {
+		t.Fatalf("after the session ended: %v\n%s", callers, again)
+	}
+}

@@ -33,3 +33,7 @@ func (a consoleAuth) SignInRoot(ctx context.Context, account, password string) (
 	p, ok, err := a.iam.RootSignIn(ctx, account, password)
 	return console.Login{Principal: p}, ok, err
 }
+
+func (a consoleAuth) RoleSession(ctx context.Context, accessKeyID, sessionToken string) (principal.Principal, error) {
+	return a.iam.Authenticate(ctx, accessKeyID, sessionToken)
+}
