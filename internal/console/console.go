@@ -157,17 +157,17 @@ func parsePages() (map[string]*template.Template, error) {
 
 // page is what every template gets.
 type page struct {
-	Title   string
-	User    string // the signed-in principal's ARN, "" on the sign-in pages
+	Title string
+	User  string // the signed-in principal's ARN, "" on the sign-in pages
 	// SignedIn is the signed-in principal's ARN while the console runs as a role session
 	// (User is then the session's).
 	SignedIn string
-	Account string
-	Region  string
-	Error   string // an AWS error or a form problem, shown above the content
-	Notice  string
-	Refresh int // seconds until the page reloads itself, while something is changing
-	Data    any
+	Account  string
+	Region   string
+	Error    string // an AWS error or a form problem, shown above the content
+	Notice   string
+	Refresh  int // seconds until the page reloads itself, while something is changing
+	Data     any
 }
 
 func (c *Console) render(w http.ResponseWriter, r *http.Request, status int, name string, p page) {

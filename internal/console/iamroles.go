@@ -42,7 +42,9 @@ func (c *Console) switchRole(w http.ResponseWriter, r *http.Request) {
 			name = "root"
 		}
 	}
-	var out struct{ Credentials struct{ AccessKeyId, SessionToken string } }
+	var out struct {
+		Credentials struct{ AccessKeyId, SessionToken string }
+	}
 	err := c.call(r, "sts", "AssumeRole", url.Values{"RoleArn": {arn}, "RoleSessionName": {name}, "DurationSeconds": {switchRoleDuration}}, &out)
 	if err != nil {
 		c.flashError(w, r, back, c.errorText(err))
