@@ -83,6 +83,16 @@ func TestSwitchRoleRunsTheConsoleAsTheRoleSession(t *testing.T) {
 		&session{principal: principal.Principal{Type: principal.User, ARN: "arn:aws:iam::123456789012:user/admin"}, user: "admin", stage: stageDone})
 	ck := rec.Result().Cookies()[0]
 
+	// Another site cannot make the browser switch.
+	forged := httptest.NewRequest("POST", "/console/switchrole", strings.NewReader(url.Values{"role_arn": {roleARN}}.Encode()))
+	forged.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	forged.Header.Set("Sec-Fetch-Site", "cross-site")
+	forged.AddCookie(ck)
+	frec := httptest.NewRecorder()
+	c.ServeHTTP(frec, forged)
+	if frec.Code != http.StatusForbidden || assumed != nil {
+		t.Fatalf("a cross-site switch answered %d, AssumeRole %v", frec.Code, assumed)
+	}
 	sw := serve(c, ck, "POST", "/console/switchrole", url.Values{"role_arn": {roleARN}, "back": {"/console/iam/roles/Ops"}})
 	if sw.Code != http.StatusSeeOther || assumed.Get("RoleArn") != roleARN || assumed.Get("RoleSessionName") != "admin" || callers[len(callers)-1] != "AssumeRole as arn:aws:iam::123456789012:user/admin" {
 		t.Fatalf("switch: %d %v %v", sw.Code, assumed, callers)
