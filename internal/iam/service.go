@@ -446,6 +446,9 @@ func (s *Service) subject(ctx context.Context, p awsquery.Params) (subject, erro
 	if c.IsRoot() {
 		return subject{root: true}, nil
 	}
+	if c.Type != principal.User {
+		return subject{}, awsquery.Errorf(http.StatusBadRequest, "ValidationError", "Must specify userName when calling with non-User credentials")
+	}
 	u, err := s.store.IAMUserByID(ctx, c.UserID)
 	if errors.Is(err, store.ErrNotFound) {
 		return subject{}, noSuchEntity("The user with name %s cannot be found.", c.UserName)

@@ -454,3 +454,106 @@ func TestGetSessionToken(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A role session is no user: actions on "the caller" need a UserName, as on AWS, and it
+// cannot make itself long-term keys.
+func TestRoleSessionIsNotAUser(t *testing.T) {
+	e := newSTSEnv(t)
+	ctx := context.Background()
+	_, aliceSTS := e.userWithKey("alice", allow("sts:AssumeRole", "*"))
+	e.role("Ops")
+	e.do("PutRolePolicy", "RoleName", "Ops", "PolicyName", "iam", "PolicyDocument", allow("iam:*", "*"))
+	out, err := aliceSTS.AssumeRole(ctx, &sts.AssumeRoleInput{RoleArn: aws.String(roleARNPrefix + "Ops"), RoleSessionName: aws.String("s0")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _ := e.withCreds(static(out.Credentials))
+	for name, call := range map[string]func() error{
+		"GetUser":         func() error { _, err := c.GetUser(ctx, &iam.GetUserInput{}); return err },
+		"CreateAccessKey": func() error { _, err := c.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{}); return err },
+		"ListAccessKeys":  func() error { _, err := c.ListAccessKeys(ctx, &iam.ListAccessKeysInput{}); return err },
+	} {
+		ae := apiError(t, call(), "ValidationError", http.StatusBadRequest)
+		if ae.ErrorMessage() != "Must specify userName when calling with non-User credentials" {
+			t.Fatalf("%s: %q", name, ae.ErrorMessage())
+		}
+	}
+	if n, _ := e.st.AccessKeysOf(ctx, "root"); len(n) != 1 {
+		t.Fatalf("root keys: %v", n)
+	}
+}
+
+// A role ARN is matched exactly: another case or path names no role.
+func TestAssumeRoleARNIsExact(t *testing.T) {
+	e := newSTSEnv(t)
+	ctx := context.Background()
+	_, aliceSTS := e.userWithKey("alice", allow("sts:AssumeRole", "*"))
+	e.role("Ops", "Path", "/team/")
+	for _, arn := range []string{roleARNPrefix + "Ops", roleARNPrefix + "team/ops", "arn:aws:iam::210987654321:role/team/Ops"} {
+		_, err := aliceSTS.AssumeRole(ctx, &sts.AssumeRoleInput{RoleArn: aws.String(arn), RoleSessionName: aws.String("s0")})
+		apiError(t, err, "AccessDenied", http.StatusForbidden)
+	}
+	if _, err := aliceSTS.AssumeRole(ctx, &sts.AssumeRoleInput{RoleArn: aws.String(roleARNPrefix + "team/Ops"), RoleSessionName: aws.String("s0")}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A source identity needs sts:SetSourceIdentity, stays with the session and its chained
+// sessions, and is the aws:SourceIdentity condition key.
+func TestSourceIdentity(t *testing.T) {
+	e := newSTSEnv(t)
+	ctx := context.Background()
+	_, aliceSTS := e.userWithKey("alice", allow("sts:*", "*"))
+	e.role("Ops")
+	in := &sts.AssumeRoleInput{RoleArn: aws.String(roleARNPrefix + "Ops"), RoleSessionName: aws.String("s0"), SourceIdentity: aws.String("alice@corp")}
+	_, err := aliceSTS.AssumeRole(ctx, in)
+	ae := apiError(t, err, "AccessDenied", http.StatusForbidden)
+	if !strings.Contains(ae.ErrorMessage(), "sts:SetSourceIdentity") {
+		t.Fatalf("message %q", ae.ErrorMessage())
+	}
+	e.do("UpdateAssumeRolePolicy", "RoleName", "Ops", "PolicyDocument", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"`+testAccount+`"},"Action":["sts:AssumeRole","sts:SetSourceIdentity"]}]}`)
+	e.do("PutRolePolicy", "RoleName", "Ops", "PolicyName", "p", "PolicyDocument", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sts:AssumeRole","Resource":"*","Condition":{"StringEquals":{"aws:SourceIdentity":"alice@corp"}}}]}`)
+	out, err := aliceSTS.AssumeRole(ctx, in)
+	if err != nil || aws.ToString(out.SourceIdentity) != "alice@corp" {
+		t.Fatalf("%+v %v", out, err)
+	}
+	_, ops := e.withCreds(static(out.Credentials))
+	// The chained session keeps it (its policy asks for it) and may not change it.
+	if _, err := ops.AssumeRole(ctx, &sts.AssumeRoleInput{RoleArn: aws.String(roleARNPrefix + "Ops"), RoleSessionName: aws.String("s1")}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = ops.AssumeRole(ctx, &sts.AssumeRoleInput{RoleArn: aws.String(roleARNPrefix + "Ops"), RoleSessionName: aws.String("s2"), SourceIdentity: aws.String("mallory")})
+	apiError(t, err, "AccessDenied", http.StatusForbidden)
+}
+
+// Transitive session tags pass on to the sessions a session starts, and cannot be set again.
+func TestTransitiveTags(t *testing.T) {
+	e := newSTSEnv(t)
+	ctx := context.Background()
+	_, aliceSTS := e.userWithKey("alice", allow("sts:*", "*"))
+	trust := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"` + testAccount + `"},"Action":["sts:AssumeRole","sts:TagSession"]}]}`
+	e.role("First", "AssumeRolePolicyDocument", trust)
+	e.role("Second", "AssumeRolePolicyDocument", trust)
+	e.do("PutRolePolicy", "RoleName", "First", "PolicyName", "p", "PolicyDocument", allow("sts:*", "*"))
+	e.do("PutRolePolicy", "RoleName", "Second", "PolicyName", "p", "PolicyDocument", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iam:GetRole","Resource":"*","Condition":{"StringEquals":{"aws:PrincipalTag/project":"aurora"}}}]}`)
+	_, err := aliceSTS.AssumeRole(ctx, &sts.AssumeRoleInput{RoleArn: aws.String(roleARNPrefix + "First"), RoleSessionName: aws.String("s0"),
+		TransitiveTagKeys: []string{"project"}})
+	apiError(t, err, "InvalidParameterValue", http.StatusBadRequest) // not one of the session tags
+	out, err := aliceSTS.AssumeRole(ctx, &sts.AssumeRoleInput{RoleArn: aws.String(roleARNPrefix + "First"), RoleSessionName: aws.String("s0"),
+		Tags: []ststypes.Tag{{Key: aws.String("project"), Value: aws.String("aurora")}}, TransitiveTagKeys: []string{"project"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, first := e.withCreds(static(out.Credentials))
+	_, err = first.AssumeRole(ctx, &sts.AssumeRoleInput{RoleArn: aws.String(roleARNPrefix + "Second"), RoleSessionName: aws.String("s1"),
+		Tags: []ststypes.Tag{{Key: aws.String("Project"), Value: aws.String("other")}}})
+	apiError(t, err, "InvalidParameterValue", http.StatusBadRequest)
+	out, err = first.AssumeRole(ctx, &sts.AssumeRoleInput{RoleArn: aws.String(roleARNPrefix + "Second"), RoleSessionName: aws.String("s1")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, _ := e.withCreds(static(out.Credentials))
+	if _, err := second.GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String("Second")}); err != nil {
+		t.Fatal(err)
+	}
+}

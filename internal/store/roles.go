@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"strings"
 	"time"
 )
 
@@ -123,17 +124,20 @@ func (s *Store) RolePolicies(ctx context.Context, roleID string) (IAMRole, Polic
 		if h.Attached, err = queryStrings(ctx, tx, `SELECT policy_arn FROM iam_attachments WHERE owner_id = ? ORDER BY policy_arn`, h.ID); err != nil {
 			return err
 		}
-		for _, arn := range appendBoundary(h.Attached, r.PermissionsBoundary) {
-			mp, err := queryDoc[ManagedPolicy](ctx, tx, `SELECT doc FROM iam_policies WHERE id = ?`, arn)
-			if errors.Is(err, ErrNotFound) {
-				continue // an AWS managed policy: not stored
-			}
-			if err != nil {
-				return err
-			}
-			managed[arn] = mp
+		if len(h.Attached) == 0 && r.PermissionsBoundary == "" {
+			return nil
 		}
-		return nil
+		// One query for every customer managed policy attached; AWS managed ones are not stored.
+		var arns []any
+		for _, a := range appendBoundary(h.Attached, r.PermissionsBoundary) {
+			arns = append(arns, a)
+		}
+		marks := strings.TrimSuffix(strings.Repeat("?,", len(arns)), ",")
+		policies, err := queryDocs[ManagedPolicy](ctx, tx, `SELECT doc FROM iam_policies WHERE id IN (`+marks+`)`, arns...)
+		for _, p := range policies {
+			managed[p.ARN] = p
+		}
+		return err
 	})
 	return r, h, managed, err
 }

@@ -2,6 +2,7 @@ package policy
 
 import (
 	"errors"
+	"strings"
 	"testing"
 )
 
@@ -90,4 +91,39 @@ func TestTrustPoliciesFailClosed(t *testing.T) {
 	if _, err := Parse(`{"Statement":[{"Effect":"Allow","Principal":"*","Action":"sts:AssumeRole","Resource":"*"}]}`); err == nil {
 		t.Fatal("Parse accepted a Principal")
 	}
+}
+
+// Whatever ParseTrust accepts grants only AssumeRole-family actions, never allows anything
+// as an identity policy, and evaluates without panicking.
+func FuzzParseTrust(f *testing.F) {
+	for _, seed := range []string{
+		`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"123456789012"},"Action":"sts:AssumeRole"}]}`,
+		`{"Statement":{"Effect":"Deny","NotPrincipal":{"AWS":["arn:aws:iam::123456789012:user/a","*"]},"Action":"sts:*","Condition":{"StringEquals":{"sts:ExternalId":"x"}}}}`,
+		`{"Statement":[{"Effect":"Allow","Principal":"*","Action":["sts:TagSession","sts:Assume*"]},{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}`,
+		`{"Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:sts::123456789012:assumed-role/R/s"},"Action":"sts:SetSourceIdentity"}]}`,
+	} {
+		f.Add(seed)
+	}
+	callers := []Caller{{Account: acct, ARNs: []string{"arn:aws:iam::" + acct + ":user/a"}}, {Account: "1", ARNs: []string{"*", ""}}, {}}
+	f.Fuzz(func(t *testing.T, doc string) {
+		p, err := ParseTrust(doc)
+		if err != nil {
+			var me *MalformedError
+			if !errors.As(err, &me) || me.Reason == "" || p != nil {
+				t.Fatalf("ParseTrust error %#v", err)
+			}
+			return
+		}
+		for _, action := range []string{"sts:AssumeRole", "sts:TagSession", "rds:CreateDBCluster", "iam:PassRole", "*"} {
+			if r := Evaluate(Request{Action: action, Resource: "*"}, []*Policy{p}); r.Decision == Allow {
+				t.Fatalf("a trust policy allowed %s as an identity policy", action)
+			}
+			for _, c := range callers {
+				r := EvaluateTrust(Request{Action: action, Context: kv("sts:ExternalId", "x")}, p, c)
+				if r.Decision == Allow && !strings.HasPrefix(action, "sts:") {
+					t.Fatalf("a trust policy allowed %s", action)
+				}
+			}
+		}
+	})
 }
