@@ -58,7 +58,9 @@ func (s *Service) boundarySource(arn string, local func(string) (store.ManagedPo
 // boundaryParam reads a PermissionsBoundary member naming a managed policy that exists.
 // local reports whether it is the account's own (AWS managed policies are not stored).
 func (s *Service) boundaryParam(ctx context.Context, p awsquery.Params) (arn string, local bool, err error) {
-	arn = p.String("PermissionsBoundary")
+	if arn, err = required(p, "PermissionsBoundary"); err != nil {
+		return "", false, err
+	}
 	if len(arn) < 20 || len(arn) > 2048 {
 		return "", false, validationError("permissionsBoundary", arn, "Member must have length between 20 and 2048")
 	}
@@ -102,7 +104,7 @@ func (s *Service) putUserPermissionsBoundary(ctx context.Context, p awsquery.Par
 }
 
 func (s *Service) deleteUserPermissionsBoundary(ctx context.Context, p awsquery.Params) (any, error) {
-	userName, err := nameParam(p, "UserName", 128)
+	userName, err := nameParam(p, "UserName", 64)
 	if err != nil {
 		return nil, err
 	}
