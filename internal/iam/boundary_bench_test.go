@@ -1,8 +1,12 @@
 package iam
 
 import (
+	"context"
 	"fmt"
 	"testing"
+	"time"
+
+	"github.com/borealis-db/borealis/internal/authz"
 )
 
 // benchTenPolicies gives the user "bench" the 10 attached policies of
@@ -45,4 +49,39 @@ func BenchmarkBoundaryDecision(b *testing.B) {
 			benchDecision(b, e, e.key("bench").AccessKeyID)
 		})
 	}
+}
+
+// BenchmarkBoundaryDecisionPaired runs the two decisions of BenchmarkBoundaryDecision
+// alternately in one loop and reports each one's time and their ratio: on a shared,
+// loaded machine both see the same load, so the ratio holds where separate runs drift.
+func BenchmarkBoundaryDecisionPaired(b *testing.B) {
+	without, with := benchTenPolicies(b, false), benchTenPolicies(b, true)
+	pairedDecisions(b, []*env{without, with}, []string{without.key("bench").AccessKeyID, with.key("bench").AccessKeyID})
+}
+
+// pairedDecisions times benchDecision's call for each env in turn, every iteration, and
+// reports without-ns/op, with-ns/op and with/without.
+func pairedDecisions(b *testing.B, envs []*env, keys []string) {
+	ctx := context.Background()
+	res := []authz.Resource{{ARN: "arn:aws:rds:us-east-1:" + testAccount + ":cluster:dev-orders"}}
+	reqKeys := map[string][]string{"aws:SourceIp": {"127.0.0.1"}, "aws:SecureTransport": {"false"}, "rds:DatabaseEngine": {"aurora-postgresql"}}
+	spent := make([]time.Duration, len(envs))
+	n := 0
+	for b.Loop() {
+		for i, e := range envs {
+			start := time.Now()
+			p, err := e.svc.Authenticate(ctx, keys[i], "")
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := e.svc.Authorize(ctx, p, "rds:CreateDBCluster", res, reqKeys); err != nil {
+				b.Fatal(err)
+			}
+			spent[i] += time.Since(start)
+		}
+		n++
+	}
+	b.ReportMetric(float64(spent[0].Nanoseconds())/float64(n), "without-ns/op")
+	b.ReportMetric(float64(spent[1].Nanoseconds())/float64(n), "with-ns/op")
+	b.ReportMetric(float64(spent[1])/float64(spent[0]), "with/without")
 }

@@ -1,6 +1,9 @@
 package policy
 
-import "testing"
+import (
+	"testing"
+	"time"
+)
 
 // BenchmarkEvaluateBoundary: the evaluation alone (no store) for BenchmarkEvaluate's five
 // policies, without and with a permissions boundary of five statements (one of the same
@@ -17,10 +20,11 @@ func BenchmarkEvaluateBoundary(b *testing.B) {
 			"aws:tagkeys": {"env", "team"}, "aws:requesttag/team": {"db"},
 		},
 	}
-	for _, c := range []struct {
+	cases := []struct {
 		name   string
 		bounds []Bound
-	}{{"without", nil}, {"with", []Bound{{Kind: BoundaryKind, Policies: ps[4:]}}}} {
+	}{{"without", nil}, {"with", []Bound{{Kind: BoundaryKind, Policies: ps[4:]}}}}
+	for _, c := range cases {
 		b.Run(c.name, func(b *testing.B) {
 			if v := EvaluateBounded(req, ps, c.bounds); v.Decision != Allow {
 				b.Fatalf("unexpected verdict %+v", v)
@@ -31,4 +35,20 @@ func BenchmarkEvaluateBoundary(b *testing.B) {
 			}
 		})
 	}
+	// Both alternately in one loop, so that both see the same load: the ratio to read.
+	b.Run("paired", func(b *testing.B) {
+		var spent [2]time.Duration
+		n := 0
+		for b.Loop() {
+			for i, c := range cases {
+				start := time.Now()
+				EvaluateBounded(req, ps, c.bounds)
+				spent[i] += time.Since(start)
+			}
+			n++
+		}
+		b.ReportMetric(float64(spent[0].Nanoseconds())/float64(n), "without-ns/op")
+		b.ReportMetric(float64(spent[1].Nanoseconds())/float64(n), "with-ns/op")
+		b.ReportMetric(float64(spent[1])/float64(spent[0]), "with/without")
+	})
 }
