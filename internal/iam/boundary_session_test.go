@@ -168,3 +168,26 @@ func TestRoleSimulationMatchesSessionCalls(t *testing.T) {
 		}
 	}
 }
+
+// TestTrustNamingARoleIsCappedByItsBoundary: a trust policy naming a session's role (not
+// the session) lets the role's boundary cap the chained AssumeRole, as its session
+// policies do.
+func TestTrustNamingARoleIsCappedByItsBoundary(t *testing.T) {
+	e := newSTSEnv(t)
+	ctx := context.Background()
+	_, aliceSTS := e.userWithKey("alice", allow("sts:AssumeRole", "*"))
+	noSTS := e.policy("NoSTS", allow("iam:*", "*"))
+	e.role("First")
+	e.role("Second", "AssumeRolePolicyDocument", trustOf(roleARNPrefix+"First"))
+	out, err := aliceSTS.AssumeRole(ctx, &sts.AssumeRoleInput{RoleArn: aws.String(roleARNPrefix + "First"), RoleSessionName: aws.String("s1")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, firstSTS := e.withCreds(static(out.Credentials))
+	if _, err := firstSTS.AssumeRole(ctx, &sts.AssumeRoleInput{RoleArn: aws.String(roleARNPrefix + "Second"), RoleSessionName: aws.String("s2")}); err != nil {
+		t.Fatalf("trust naming First, no boundary: %v", err)
+	}
+	e.do("PutRolePermissionsBoundary", "RoleName", "First", "PermissionsBoundary", noSTS)
+	_, err = firstSTS.AssumeRole(ctx, &sts.AssumeRoleInput{RoleArn: aws.String(roleARNPrefix + "Second"), RoleSessionName: aws.String("s3")})
+	apiError(t, err, "AccessDenied", http.StatusForbidden)
+}

@@ -499,12 +499,23 @@ func (s *Service) mayAssume(ctx context.Context, c principal.Principal, r store.
 	}
 	// A trust policy naming the caller itself is not capped by the caller's boundary or
 	// session policies, as AWS evaluates a resource-based policy granting to the principal;
-	// an explicit deny in any of them still refuses.
+	// one naming a session's role leaves the role's boundary and the session policies to
+	// allow too (not its identity policies); an explicit deny anywhere still refuses.
 	v := policy.EvaluateBounded(req, set.policies, set.bounds)
-	if v.Decision == policy.ExplicitDeny {
+	switch {
+	case v.Decision == policy.ExplicitDeny:
 		return false, nil
+	case tr.ViaRole:
+		for _, b := range v.Bounds {
+			if b.Decision != policy.Allow {
+				return false, nil
+			}
+		}
+		return true, nil
+	case tr.Direct:
+		return true, nil
 	}
-	return tr.Direct || v.Decision == policy.Allow, nil
+	return v.Decision == policy.Allow, nil
 }
 
 // trustCaller is the caller as the role's trust policy sees it: its ARNs, less those the
@@ -522,7 +533,9 @@ func (s *Service) trustCaller(c principal.Principal, r store.IAMRole) policy.Cal
 		add(c.ARN, c.UserID)
 	case principal.AssumedRole:
 		add(c.ARN, "")
-		add(c.Session.RoleARN, c.Session.RoleID)
+		if want, named := r.TrustIDs[c.Session.RoleARN]; !named || want == c.Session.RoleID {
+			tc.RoleARN = c.Session.RoleARN
+		}
 	}
 	return tc
 }

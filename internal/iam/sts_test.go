@@ -3,6 +3,7 @@ package iam
 import (
 	"context"
 	"crypto/rand"
+	"encoding/base64"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -557,3 +558,70 @@ func TestTransitiveTags(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A trust policy naming a role lets its sessions in without the role's own permission, but
+// a session's session policies still narrow; naming the session itself is enough.
+func TestTrustNamingARoleOrASession(t *testing.T) {
+	e := newSTSEnv(t)
+	ctx := context.Background()
+	_, aliceSTS := e.userWithKey("alice", allow("sts:AssumeRole", roleARNPrefix+"Ops"))
+	e.role("Ops")
+	e.role("Next", "AssumeRolePolicyDocument", trustOf(roleARNPrefix+"Ops"))
+	e.role("ForSession", "AssumeRolePolicyDocument", trustOf("arn:aws:sts::"+testAccount+":assumed-role/Ops/narrow"))
+	ops := func(name string, sessionPolicy *string) *sts.Client {
+		out, err := aliceSTS.AssumeRole(ctx, &sts.AssumeRoleInput{RoleArn: aws.String(roleARNPrefix + "Ops"), RoleSessionName: aws.String(name), Policy: sessionPolicy})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, c := e.withCreds(static(out.Credentials))
+		return c
+	}
+	next := func(c *sts.Client, role string) error {
+		_, err := c.AssumeRole(ctx, &sts.AssumeRoleInput{RoleArn: aws.String(roleARNPrefix + role), RoleSessionName: aws.String("n1")})
+		return err
+	}
+	// Ops has no policy at all: naming its ARN is enough for a plain session.
+	if err := next(ops("plain", nil), "Next"); err != nil {
+		t.Fatal(err)
+	}
+	narrow := ops("narrow", aws.String(allow("iam:GetRole", "*")))
+	apiError(t, next(narrow, "Next"), "AccessDenied", http.StatusForbidden)
+	if err := next(narrow, "ForSession"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Secrets stay out of the log: a session's secret and token, and the session key.
+func TestSessionSecretsAreNotLogged(t *testing.T) {
+	e := newSTSEnv(t)
+	var logs strings.Builder
+	var mu sync.Mutex
+	e.svc.log = slog.New(slog.NewTextHandler(writerFunc(func(p []byte) (int, error) { mu.Lock(); defer mu.Unlock(); return logs.Write(p) }), nil))
+	ctx := context.Background()
+	_, aliceSTS := e.userWithKey("alice", allow("sts:*", "*"))
+	e.role("Ops")
+	out, err := aliceSTS.AssumeRole(ctx, &sts.AssumeRoleInput{RoleArn: aws.String(roleARNPrefix + "Ops"), RoleSessionName: aws.String("s0")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := aliceSTS.GetSessionToken(ctx, &sts.GetSessionTokenInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	text := logs.String()
+	mu.Unlock()
+	if !strings.Contains(text, aws.ToString(out.Credentials.AccessKeyId)) {
+		t.Fatalf("the session is not logged: %s", text)
+	}
+	for _, secret := range []string{aws.ToString(out.Credentials.SecretAccessKey), aws.ToString(out.Credentials.SessionToken),
+		aws.ToString(st.Credentials.SecretAccessKey), aws.ToString(st.Credentials.SessionToken), base64.StdEncoding.EncodeToString(e.svc.sessionKey)} {
+		if strings.Contains(text, secret) {
+			t.Fatal("a secret was logged")
+		}
+	}
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }

@@ -202,3 +202,56 @@ sts =
 		}
 	})
 }
+
+// Temporary credentials outlive a kill -9 of serve (the session key is in the state file),
+// and a role deleted after the restart ends its sessions at once.
+func TestRoleSessionsSurviveAKill9(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dir := testDataDir(t, "borealis-sts-")
+	addr := freeAddr(t)
+	srv, err := startServer(dir, addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := srv.iam(t)
+	id, secret := newUser(ctx, t, root, "alice", nil, map[string]string{
+		"assume": `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sts:AssumeRole","Resource":"*"}]}`})
+	rootID, rootSecret := srv.rootKey(t)
+	endpoint := aws.String("http://" + addr)
+	who, err := sts.New(sts.Options{Region: "us-east-1", BaseEndpoint: endpoint, Credentials: staticCreds(rootID, rootSecret)}).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := root.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String("Ops"),
+		AssumeRolePolicyDocument: aws.String(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"` + aws.ToString(who.Account) + `"},"Action":"sts:AssumeRole"}]}`)}); err != nil {
+		t.Fatal(err)
+	}
+	out, err := sts.New(sts.Options{Region: "us-east-1", BaseEndpoint: endpoint, Credentials: staticCreds(id, secret), Retryer: connectionRetryer()}).
+		AssumeRole(ctx, &sts.AssumeRoleInput{RoleArn: aws.String("arn:aws:iam::" + aws.ToString(who.Account) + ":role/Ops"), RoleSessionName: aws.String("before")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	session := sts.New(sts.Options{Region: "us-east-1", BaseEndpoint: endpoint, Retryer: connectionRetryer(),
+		Credentials: aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
+			return aws.Credentials{AccessKeyID: aws.ToString(out.Credentials.AccessKeyId), SecretAccessKey: aws.ToString(out.Credentials.SecretAccessKey),
+				SessionToken: aws.ToString(out.Credentials.SessionToken)}, nil
+		})})
+
+	srv.kill()
+	if srv, err = startServer(dir, addr); err != nil {
+		t.Fatal(err)
+	}
+	defer srv.stop()
+	me, err := session.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	if err != nil || !strings.HasSuffix(aws.ToString(me.Arn), ":assumed-role/Ops/before") {
+		t.Fatalf("after the restart: %+v %v", me, err)
+	}
+	if _, err := srv.iam(t).DeleteRole(ctx, &iam.DeleteRoleInput{RoleName: aws.String("Ops")}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = session.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	if code, status := apiError(t, err); code != "InvalidClientTokenId" || status != 403 {
+		t.Fatalf("after DeleteRole: %s/%d", code, status)
+	}
+}

@@ -149,10 +149,12 @@ func isTrustAction(a string) bool {
 // Caller is who asks to assume a role, as a trust policy's Principal element sees it.
 type Caller struct {
 	Account string
-	// ARNs are the caller's own ARNs, which a Principal may name directly: a user's ARN; a
-	// role session's ARN and its role's ARN. An ARN the trust policy named for an entity
-	// since deleted and made again must be left out by the caller.
+	// ARNs are the caller's own ARNs, which a Principal may name directly: a user's ARN, or a
+	// role session's ARN. An ARN the trust policy named for an entity since deleted and made
+	// again must be left out by the caller.
 	ARNs []string
+	// RoleARN is a role session's role, which a Principal may name too; left out as ARNs are.
+	RoleARN string
 }
 
 // TrustResult is the answer of a trust policy.
@@ -162,6 +164,10 @@ type TrustResult struct {
 	// its account: then, in the same account, the caller's identity policies need not allow
 	// the action too (an explicit deny in them still refuses).
 	Direct bool
+	// ViaRole is set when the caller is named directly only through its role's ARN: as AWS
+	// has it, a resource-based policy naming a role (not the session) leaves the session's
+	// own limits (its session policies) to allow the action too.
+	ViaRole bool
 }
 
 // EvaluateTrust answers req (Resource is ignored: the role is the resource) against a trust
@@ -179,10 +185,11 @@ func EvaluateTrust(req Request, p *Policy, c Caller) TrustResult {
 		cp = compilePolicy(p)
 	}
 	var res TrustResult
+	viaSession := false // some allowing statement names the caller, not (only) its role
 	for si := range cp.stmts {
 		cs := &cp.stmts[si]
 		st := &p.Statements[si]
-		pm, direct := principalMatch(st, c)
+		pm, direct, viaRole := principalMatch(st, c)
 		t := and(pm, matchElement(cs.action, cs.notAction, func(pt *pattern) bool {
 			return pt.isMatchAll() || matchTokens(pt.toks, action)
 		}))
@@ -197,27 +204,29 @@ func EvaluateTrust(req Request, p *Policy, c Caller) TrustResult {
 			return TrustResult{Decision: ExplicitDeny}
 		case !cs.deny && t == tTrue:
 			res.Decision = Allow
-			res.Direct = res.Direct || direct
+			res.Direct = res.Direct || direct || viaRole
+			viaSession = viaSession || direct
 		}
 	}
+	res.ViaRole = res.Direct && !viaSession
 	return res
 }
 
 // principalMatch says whether a statement's Principal or NotPrincipal takes in the caller,
-// and whether by naming it directly.
-func principalMatch(st *Statement, c Caller) (tri, bool) {
+// and whether by naming it directly, or its role.
+func principalMatch(st *Statement, c Caller) (t tri, direct, viaRole bool) {
 	switch {
 	case st.Principal != nil && st.NotPrincipal == nil:
-		m, direct := anyPrincipal(st.Principal, c)
-		return triOf(m), direct
+		m, direct, viaRole := anyPrincipal(st.Principal, c)
+		return triOf(m), direct, viaRole
 	case st.NotPrincipal != nil && st.Principal == nil:
-		m, _ := anyPrincipal(st.NotPrincipal, c)
-		return triOf(!m), false
+		m, _, _ := anyPrincipal(st.NotPrincipal, c)
+		return triOf(!m), false, false
 	}
-	return tUnknown, false
+	return tUnknown, false, false
 }
 
-func anyPrincipal(pr map[string][]string, c Caller) (match, direct bool) {
+func anyPrincipal(pr map[string][]string, c Caller) (match, direct, viaRole bool) {
 	for _, v := range pr[PrincipalAWS] { // other types never match
 		switch {
 		case v == "*":
@@ -228,6 +237,8 @@ func anyPrincipal(pr map[string][]string, c Caller) (match, direct bool) {
 			if rootARNPattern.FindStringSubmatch(v)[1] == c.Account {
 				match = true
 			}
+		case c.RoleARN != "" && v == c.RoleARN:
+			match, viaRole = true, true
 		default:
 			for _, a := range c.ARNs {
 				if a != "" && a == v {
@@ -236,5 +247,5 @@ func anyPrincipal(pr map[string][]string, c Caller) (match, direct bool) {
 			}
 		}
 	}
-	return match, direct
+	return match, direct, viaRole
 }

@@ -19,7 +19,7 @@ func trust(t *testing.T, doc string) *Policy {
 
 func TestTrustPrincipals(t *testing.T) {
 	user := Caller{Account: acct, ARNs: []string{"arn:aws:iam::" + acct + ":user/alice"}}
-	session := Caller{Account: acct, ARNs: []string{"arn:aws:sts::" + acct + ":assumed-role/App/s1", "arn:aws:iam::" + acct + ":role/App"}}
+	session := Caller{Account: acct, ARNs: []string{"arn:aws:sts::" + acct + ":assumed-role/App/s1"}, RoleARN: "arn:aws:iam::" + acct + ":role/App"}
 	other := Caller{Account: "210987654321", ARNs: []string{"arn:aws:iam::210987654321:user/alice"}}
 	assume := Request{Action: "sts:AssumeRole"}
 	cases := []struct {
@@ -27,14 +27,14 @@ func TestTrustPrincipals(t *testing.T) {
 		caller          Caller
 		want            TrustResult
 	}{
-		{"account id delegates", `{"AWS":"` + acct + `"}`, user, TrustResult{Allow, false}},
-		{"root arn delegates", `{"AWS":"arn:aws:iam::` + acct + `:root"}`, user, TrustResult{Allow, false}},
-		{"user arn is direct", `{"AWS":"arn:aws:iam::` + acct + `:user/alice"}`, user, TrustResult{Allow, true}},
+		{"account id delegates", `{"AWS":"` + acct + `"}`, user, TrustResult{Decision: Allow}},
+		{"root arn delegates", `{"AWS":"arn:aws:iam::` + acct + `:root"}`, user, TrustResult{Decision: Allow}},
+		{"user arn is direct", `{"AWS":"arn:aws:iam::` + acct + `:user/alice"}`, user, TrustResult{Decision: Allow, Direct: true}},
 		{"another user", `{"AWS":"arn:aws:iam::` + acct + `:user/bob"}`, user, TrustResult{}},
 		{"another account", `{"AWS":"` + acct + `"}`, other, TrustResult{}},
-		{"star", `"*"`, other, TrustResult{Allow, true}},
-		{"role arn names its sessions", `{"AWS":"arn:aws:iam::` + acct + `:role/App"}`, session, TrustResult{Allow, true}},
-		{"session arn", `{"AWS":"arn:aws:sts::` + acct + `:assumed-role/App/s1"}`, session, TrustResult{Allow, true}},
+		{"star", `"*"`, other, TrustResult{Decision: Allow, Direct: true}},
+		{"role arn names its sessions", `{"AWS":"arn:aws:iam::` + acct + `:role/App"}`, session, TrustResult{Allow, true, true}},
+		{"session arn", `{"AWS":"arn:aws:sts::` + acct + `:assumed-role/App/s1"}`, session, TrustResult{Decision: Allow, Direct: true}},
 		{"service never matches", `{"Service":"ec2.amazonaws.com"}`, user, TrustResult{}},
 	}
 	for _, c := range cases {
