@@ -67,6 +67,18 @@ func (c *Console) pending(want stage, h http.HandlerFunc) http.HandlerFunc {
 		}
 		p.MFA = cur.principal.MFA // proven at sign-in, for this session only
 		cur.principal = p
+		if cur.role != nil {
+			// Switched to a role: every request is the role session's, proven afresh, so an
+			// expired or revoked session (or a deleted role) ends the switch at once.
+			rp, err := c.cfg.Auth.RoleSession(r.Context(), cur.role.keyID, cur.role.token)
+			if err != nil {
+				c.sessions.switchRole(cur.s, nil)
+				c.sessions.flash(cur.s, "", "The role session ended ("+c.errorText(err)+"): back to "+p.ARN+".")
+				http.Redirect(w, r, r.URL.Path, http.StatusSeeOther)
+				return
+			}
+			cur.signedIn, cur.principal = p.ARN, rp
+		}
 		h(w, r.WithContext(withSession(r.Context(), cur)))
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/borealis-db/borealis/internal/awsquery"
 	"github.com/borealis-db/borealis/internal/principal"
 )
 
@@ -32,6 +33,18 @@ type fakeAuth struct {
 	gone             bool
 	callerTags       []map[string]string // the tags of each API call's caller
 	callerMFA        []bool
+	// roleSessions are the live role sessions, by access key id (switch role).
+	roleSessions map[string]principal.Principal
+}
+
+func (f *fakeAuth) RoleSession(_ context.Context, keyID, token string) (principal.Principal, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	p, ok := f.roleSessions[keyID]
+	if !ok || token != "token-"+keyID {
+		return principal.Principal{}, awsquery.Errorf(http.StatusForbidden, "ExpiredToken", "The security token included in the request is expired")
+	}
+	return p, nil
 }
 
 func (f *fakeAuth) wait() {

@@ -37,6 +37,9 @@ type Authenticator interface {
 	SignInRoot(ctx context.Context, account, password string) (Login, bool, error)
 	// ChangePassword sets a user's new password, as IAM's ChangePassword does.
 	ChangePassword(ctx context.Context, user, oldPassword, newPassword string) error
+	// RoleSession is the principal temporary credentials (a role session the console switched
+	// to) name now; an error (ExpiredToken, InvalidClientTokenId) once they name none.
+	RoleSession(ctx context.Context, accessKeyID, sessionToken string) (principal.Principal, error)
 	// Session re-reads a signed-in principal before each request of its session: the
 	// principal as IAM has it now (its tags too). ok is false when the session must end:
 	// the user is gone, or its console password was removed or set after verified, the
@@ -160,20 +163,23 @@ func parsePages() (map[string]*template.Template, error) {
 
 // page is what every template gets.
 type page struct {
-	Title   string
-	User    string // the signed-in principal's ARN, "" on the sign-in pages
-	Account string
-	Region  string
-	Error   string // an AWS error or a form problem, shown above the content
-	Notice  string
-	Refresh int // seconds until the page reloads itself, while something is changing
-	Data    any
+	Title string
+	User  string // the signed-in principal's ARN, "" on the sign-in pages
+	// SignedIn is the signed-in principal's ARN while the console runs as a role session
+	// (User is then the session's).
+	SignedIn string
+	Account  string
+	Region   string
+	Error    string // an AWS error or a form problem, shown above the content
+	Notice   string
+	Refresh  int // seconds until the page reloads itself, while something is changing
+	Data     any
 }
 
 func (c *Console) render(w http.ResponseWriter, r *http.Request, status int, name string, p page) {
 	if cur, ok := sessionFrom(r.Context()); ok {
 		if cur.stage == stageDone {
-			p.User = cur.principal.ARN
+			p.User, p.SignedIn = cur.principal.ARN, cur.signedIn
 		}
 		notice, errText := c.sessions.takeFlash(cur.s)
 		if p.Notice == "" {

@@ -16,11 +16,12 @@ import (
 // The shapes the IAM pages read, named as in IAM's responses (botocore iam 2010-05-08).
 
 type iamUserView struct {
-	UserName   string
-	UserId     string
-	Arn        string
-	Path       string
-	CreateDate string
+	UserName            string
+	UserId              string
+	Arn                 string
+	Path                string
+	CreateDate          string
+	PermissionsBoundary struct{ PermissionsBoundaryArn string } // GetUser only
 }
 
 // Created is the creation date without the time of day.
@@ -103,6 +104,7 @@ func (c *Console) iamRoutes(m *http.ServeMux) {
 	}))
 	c.iamUserRoutes(m)
 	c.iamGroupRoutes(m)
+	c.iamRoleRoutes(m)
 	c.iamPolicyRoutes(m)
 	m.HandleFunc("GET /console/iam/simulate", c.signedIn(c.simulatePage))
 }
@@ -163,7 +165,7 @@ func (c *Console) section(err error) string {
 
 // holder is a user or a group: what inline and managed policies attach to.
 type holder struct {
-	Kind string // "User" or "Group", as in the IAM action names
+	Kind string // "User", "Group" or "Role", as in the IAM action names
 	Name string
 }
 
@@ -186,6 +188,9 @@ func (h holder) Path() string {
 
 // IsUser reports whether the holder is a user.
 func (h holder) IsUser() bool { return h.Kind == "User" }
+
+// IsRole reports whether the holder is a role.
+func (h holder) IsRole() bool { return h.Kind == "Role" }
 
 // editorView is the inline policy editor's content: a policy being viewed, or text the
 // user typed that IAM refused, kept so that nothing typed is lost.

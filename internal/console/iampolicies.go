@@ -170,6 +170,7 @@ type simulateData struct {
 	Resource string
 	Users    []iamUserView
 	Groups   []iamGroupView
+	Roles    []roleView
 	Ran      bool
 	Results  []evalResultView
 }
@@ -189,6 +190,7 @@ func (c *Console) simulatePage(w http.ResponseWriter, r *http.Request) {
 	}
 	d.Users, _ = listAll[iamUserView](c, r, "ListUsers", nil, "Users")
 	d.Groups, _ = listAll[iamGroupView](c, r, "ListGroups", nil, "Groups")
+	d.Roles, _ = listAll[roleView](c, r, "ListRoles", nil, "Roles")
 	p := page{Title: "Policy simulator"}
 	status := http.StatusOK
 	if actions := splitActions(d.Actions); len(actions) > 0 {

@@ -42,6 +42,15 @@ type session struct {
 	mfaTries int  // MFA codes tried, counted before they are checked
 	// A notice or error for the next page, after a form's redirect.
 	notice, errText string
+	// role is the role session the console runs as after "switch role" (nil: the signed-in
+	// principal itself).
+	role *roleCreds
+}
+
+// roleCreds are a switched-to role session's credentials, kept in memory only: the key id
+// and session token prove the session to IAM on every request (its secret is not kept).
+type roleCreds struct {
+	keyID, token string
 }
 
 // current is a request's view of its session, taken under the lock when the request
@@ -52,6 +61,9 @@ type current struct {
 	stage     stage
 	user      string
 	verified  time.Time
+	role      *roleCreds
+	// signedIn is the signed-in principal's ARN while the console runs as a role session.
+	signedIn string
 }
 
 const (
@@ -111,7 +123,7 @@ func (ss *sessions) get(r *http.Request) (current, bool) {
 		return current{}, false
 	}
 	s.seen = now
-	return current{s: s, principal: s.principal, stage: s.stage, user: s.user, verified: s.verified}, true
+	return current{s: s, principal: s.principal, stage: s.stage, user: s.user, verified: s.verified, role: s.role}, true
 }
 
 func (ss *sessions) expiredLocked(s *session, now time.Time) bool {
@@ -207,4 +219,12 @@ func (ss *sessions) takeFlash(s *session) (notice, errText string) {
 	notice, errText = s.notice, s.errText
 	s.notice, s.errText = "", ""
 	return notice, errText
+}
+
+// switchRole makes the session run as a role session (nil: as the signed-in principal
+// again).
+func (ss *sessions) switchRole(s *session, rc *roleCreds) {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	s.role = rc
 }

@@ -107,7 +107,6 @@ func TestMembersNotCarriedOutAreRefused(t *testing.T) {
 	e := newEnv(t)
 	e.fail("InvalidInput", 400, "Foo", "CreateUser", "UserName", "bob", "Foo", "x")
 	e.fail("InvalidInput", 400, "GroupName", "CreateUser", "UserName", "bob", "GroupName", "g") // another action's member
-	e.fail("InvalidInput", 400, "boundaries", "CreateUser", "UserName", "bob", "PermissionsBoundary", "arn:aws:iam::aws:policy/AdministratorAccess")
 	e.fail("InvalidInput", 400, "identity-based", "SimulatePrincipalPolicy", "PolicySourceArn", "arn:aws:iam::123456789012:user/x",
 		"ActionNames.member.1", "rds:DescribeDBClusters", "ResourcePolicy", "{}")
 	e.fail("NoSuchEntity", 404, "", "GetUser", "UserName", "bob") // nothing was created

@@ -23,7 +23,6 @@ var memberRules = awsquery.MemberRules{
 
 // Why members are refused, each said once.
 const (
-	noBoundaries         = "Permissions boundaries are not supported by Borealis."
 	noExclusions         = "Borealis simulates every policy that applies: PolicyExclusionList is not supported."
-	identityPoliciesOnly = "Borealis evaluates identity-based policies only: PermissionsBoundaryPolicyInputList, ResourcePolicy, ResourceOwner, CallerArn and ResourceHandlingOption are not supported."
+	identityPoliciesOnly = "Borealis evaluates identity-based policies and permissions boundaries only: ResourcePolicy, ResourceOwner, CallerArn and ResourceHandlingOption are not supported."
 )

@@ -257,7 +257,9 @@ func (s *Service) customerPolicy(ctx context.Context, action string, p awsquery.
 	return arn, nil
 }
 
-func (s *Service) toPolicy(r managedRef, attachments int, detail bool) xmlPolicy {
+// toPolicy shows a managed policy; u holds how many entities attach it and use it as their
+// permissions boundary.
+func (s *Service) toPolicy(r managedRef, u usage, detail bool) xmlPolicy {
 	var x xmlPolicy
 	if a := r.aws; a != nil {
 		x = xmlPolicy{PolicyName: a.Name, PolicyID: a.ID, Arn: a.arn(), Path: "/", DefaultVersionID: a.Version,
@@ -276,7 +278,8 @@ func (s *Service) toPolicy(r managedRef, attachments int, detail bool) xmlPolicy
 			}
 		}
 	}
-	x.AttachmentCount = attachments
+	x.AttachmentCount = u.attachments[x.Arn]
+	x.PermissionsBoundaryUsageCount = u.boundaries[x.Arn]
 	x.IsAttachable = true
 	return x
 }
@@ -322,7 +325,7 @@ func (s *Service) createPolicy(ctx context.Context, p awsquery.Params) (any, err
 	} else if err != nil {
 		return nil, err
 	}
-	return policyResult{Policy: s.toPolicy(managedRef{local: mp}, 0, true)}, nil
+	return policyResult{Policy: s.toPolicy(managedRef{local: mp}, usage{}, true)}, nil
 }
 
 func (s *Service) getPolicy(ctx context.Context, p awsquery.Params) (any, error) {
@@ -337,11 +340,11 @@ func (s *Service) getPolicy(ctx context.Context, p awsquery.Params) (any, error)
 	if !ok {
 		return nil, policyNotFound(arn)
 	}
-	counts, err := s.store.AttachmentCounts(ctx)
+	u, err := s.usage(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return policyResult{Policy: s.toPolicy(r, counts[r.arn()], true)}, nil
+	return policyResult{Policy: s.toPolicy(r, u, true)}, nil
 }
 
 func (s *Service) listPolicies(ctx context.Context, p awsquery.Params) (any, error) {
@@ -353,10 +356,11 @@ func (s *Service) listPolicies(ctx context.Context, p awsquery.Params) (any, err
 	default:
 		return nil, validationError("scope", scope, "Member must satisfy enum value set: [All, AWS, Local]")
 	}
-	switch f := p.String("PolicyUsageFilter"); f {
+	usageFilter := p.String("PolicyUsageFilter")
+	switch usageFilter {
 	case "", "PermissionsPolicy", "PermissionsBoundary":
 	default:
-		return nil, validationError("policyUsageFilter", f, "Member must satisfy enum value set: [PermissionsPolicy, PermissionsBoundary]")
+		return nil, validationError("policyUsageFilter", usageFilter, "Member must satisfy enum value set: [PermissionsPolicy, PermissionsBoundary]")
 	}
 	onlyAttached, err := optionalBool(p, "OnlyAttached")
 	if err != nil {
@@ -370,7 +374,7 @@ func (s *Service) listPolicies(ctx context.Context, p awsquery.Params) (any, err
 	if err != nil {
 		return nil, err
 	}
-	counts, err := s.store.AttachmentCounts(ctx)
+	u, err := s.usage(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -381,8 +385,15 @@ func (s *Service) listPolicies(ctx context.Context, p awsquery.Params) (any, err
 	}
 	var all []entry
 	add := func(key string, r managedRef) {
-		x := s.toPolicy(r, counts[r.arn()], false)
-		if strings.HasPrefix(x.Path, prefix) && (!onlyAttached || x.AttachmentCount > 0) {
+		x := s.toPolicy(r, u, false)
+		used := x.AttachmentCount > 0 || x.PermissionsBoundaryUsageCount > 0
+		switch usageFilter {
+		case "PermissionsPolicy":
+			used = x.AttachmentCount > 0
+		case "PermissionsBoundary":
+			used = x.PermissionsBoundaryUsageCount > 0
+		}
+		if strings.HasPrefix(x.Path, prefix) && (!onlyAttached || used) {
 			all = append(all, entry{key, x})
 		}
 	}
@@ -694,4 +705,16 @@ func (s *Service) listAttachedPolicies(ctx context.Context, kind entityKind, p a
 
 func attachedKey(a xmlAttachedPolicy) string {
 	return strings.ToLower(a.PolicyName) + "\x00" + a.PolicyArn
+}
+
+// usage is how many entities use each managed policy, by ARN.
+type usage struct{ attachments, boundaries map[string]int }
+
+func (s *Service) usage(ctx context.Context) (usage, error) {
+	a, err := s.store.AttachmentCounts(ctx)
+	if err != nil {
+		return usage{}, err
+	}
+	b, err := s.store.BoundaryUsageCounts(ctx)
+	return usage{a, b}, err
 }

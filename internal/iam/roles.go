@@ -35,6 +35,7 @@ type xmlRole struct {
 	AssumeRolePolicyDocument string           `xml:"AssumeRolePolicyDocument"` // URL-encoded
 	Description              string           `xml:"Description,omitempty"`
 	MaxSessionDuration       int              `xml:"MaxSessionDuration"`
+	PermissionsBoundary      *xmlBoundary     `xml:"PermissionsBoundary"` // nil in ListRoles, as on AWS
 	Tags                     *members[xmlTag] `xml:"Tags"`
 }
 
@@ -63,6 +64,9 @@ func (s *Service) toRole(r store.IAMRole, withTags bool) xmlRole {
 		AssumeRolePolicyDocument: urlEncode(r.TrustPolicy), Description: r.Description, MaxSessionDuration: r.MaxSessionDuration}
 	if withTags && len(r.Tags) > 0 {
 		x.Tags = &members[xmlTag]{Items: toTags(r.Tags)}
+	}
+	if withTags {
+		x.PermissionsBoundary = toBoundary(r.PermissionsBoundary)
 	}
 	return x
 }
@@ -203,8 +207,16 @@ func (s *Service) createRole(ctx context.Context, p awsquery.Params) (any, error
 	}
 	r := store.IAMRole{RoleID: newID("AROA"), Name: roleName, Path: path, Description: desc, TrustPolicy: doc, TrustIDs: ids,
 		MaxSessionDuration: maxDur, Tags: ts, CreatedAt: s.now()}
-	if err := s.store.CreateIAMRole(ctx, r); errors.Is(err, store.ErrExists) {
+	var local bool
+	if p.Has("PermissionsBoundary") {
+		if r.PermissionsBoundary, local, err = s.boundaryParam(ctx, p); err != nil {
+			return nil, err
+		}
+	}
+	if err := s.store.CreateIAMRoleBounded(ctx, r, local); errors.Is(err, store.ErrExists) {
 		return nil, alreadyExists("Role with name %s already exists.", roleName)
+	} else if errors.Is(err, store.ErrNotFound) {
+		return nil, boundaryNotAttachable(r.PermissionsBoundary) // deleted meanwhile
 	} else if err != nil {
 		return nil, err
 	}

@@ -51,7 +51,6 @@ func TestCreateRoleRefusesBadInput(t *testing.T) {
 		{"no trust", "ValidationError", "'assumeRolePolicyDocument' failed to satisfy constraint: Member must not be null", nil},
 		{"short session", "ValidationError", "Member must have value greater than or equal to 3600", []string{"MaxSessionDuration", "3599", "AssumeRolePolicyDocument", trustAccount()}},
 		{"long session", "ValidationError", "Member must have value less than or equal to 43200", []string{"MaxSessionDuration", "43201", "AssumeRolePolicyDocument", trustAccount()}},
-		{"boundary", "InvalidInput", "Permissions boundaries", []string{"PermissionsBoundary", "arn:aws:iam::aws:policy/ReadOnlyAccess", "AssumeRolePolicyDocument", trustAccount()}},
 		{"identity policy", "MalformedPolicyDocument", "Has prohibited field Resource", []string{"AssumeRolePolicyDocument", allow("sts:AssumeRole", "*")}},
 		{"no principal", "MalformedPolicyDocument", "Missing required field Principal", []string{"AssumeRolePolicyDocument", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sts:AssumeRole"}]}`}},
 		{"other action", "MalformedPolicyDocument", "AssumeRole policy may only specify STS AssumeRole actions.", []string{"AssumeRolePolicyDocument", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"` + testAccount + `"},"Action":"rds:*"}]}`}},

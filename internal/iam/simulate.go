@@ -26,43 +26,77 @@ type sourcedPolicy struct {
 // (managed), for messages. A role session has its role's. The root user has none: it is
 // allowed everything.
 func (s *Service) PoliciesFor(ctx context.Context, p principal.Principal) (policies []*policy.Policy, names []string, err error) {
-	if p.Type == principal.AssumedRole {
-		return s.sessionRolePolicies(ctx, p)
-	}
-	if p.Type != principal.User || p.UserID == "" {
-		return nil, nil, nil
-	}
-	sp, err := s.userPolicies(ctx, p.UserID)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, nil, nil // deleted meanwhile: nothing allows anything
-	}
-	if err != nil {
-		return nil, nil, err
-	}
-	for _, x := range sp {
+	perms, err := s.permissionsFor(ctx, p)
+	for _, x := range perms.identity {
 		policies = append(policies, x.policy)
 		names = append(names, x.id)
 	}
-	return policies, names, nil
+	return policies, names, err
 }
 
-func (s *Service) userPolicies(ctx context.Context, userID string) ([]sourcedPolicy, error) {
+// permissions is everything that decides a principal's requests, read at one moment: its
+// identity-based policies, capped by its permissions boundary when it has one.
+type permissions struct {
+	identity []sourcedPolicy
+	boundary *boundarySource // nil: no boundary
+}
+
+// bounds returns the caps on the identity-based policies, for policy.EvaluateBounded.
+func (pm permissions) bounds() []policy.Bound {
+	if pm.boundary == nil {
+		return nil
+	}
+	return []policy.Bound{pm.boundary.bound()}
+}
+
+func (pm permissions) identityPolicies() []*policy.Policy {
+	out := make([]*policy.Policy, len(pm.identity))
+	for i, x := range pm.identity {
+		out[i] = x.policy
+	}
+	return out
+}
+
+func (s *Service) permissionsFor(ctx context.Context, p principal.Principal) (permissions, error) {
+	var pm permissions
+	var err error
+	switch {
+	case p.Type == principal.AssumedRole && p.Session != nil && p.Session.RoleID != "":
+		pm, err = s.rolePermissions(ctx, p.Session.RoleID)
+	case p.Type == principal.User && p.UserID != "":
+		pm, err = s.userPermissions(ctx, p.UserID)
+	default:
+		return permissions{}, nil
+	}
+	if errors.Is(err, store.ErrNotFound) {
+		return permissions{}, nil // deleted meanwhile: nothing allows anything
+	}
+	return pm, err
+}
+
+func (s *Service) userPermissions(ctx context.Context, userID string) (permissions, error) {
 	e, err := s.store.EffectivePoliciesOf(ctx, userID)
 	if err != nil {
-		return nil, err
+		return permissions{}, err
 	}
-	var out []sourcedPolicy
+	local := func(arn string) (store.ManagedPolicy, bool) {
+		mp, ok := e.Managed[arn]
+		return mp, ok
+	}
+	var pm permissions
 	for _, h := range e.Holders {
-		sp, err := s.holderPolicies(h, func(arn string) (store.ManagedPolicy, bool) {
-			mp, ok := e.Managed[arn]
-			return mp, ok
-		})
+		sp, err := s.holderPolicies(h, local)
 		if err != nil {
-			return nil, err
+			return permissions{}, err
 		}
-		out = append(out, sp...)
+		pm.identity = append(pm.identity, sp...)
 	}
-	return out, nil
+	if arn := e.User.PermissionsBoundary; arn != "" {
+		if pm.boundary, err = s.boundarySource(arn, local); err != nil {
+			return permissions{}, err
+		}
+	}
+	return pm, nil
 }
 
 func (s *Service) groupPolicies(ctx context.Context, g store.IAMGroup) ([]sourcedPolicy, error) {
@@ -148,38 +182,42 @@ func hasKey(m map[string][]string, k string) bool {
 	return false
 }
 
-// simulationSource finds the user or group PolicySourceArn names, with its policies and the
-// global condition keys a request of that user would carry.
-func (s *Service) simulationSource(ctx context.Context, arn string) ([]sourcedPolicy, map[string][]string, error) {
+// simulationSource finds the user or group PolicySourceArn names, with its policies (and a
+// user's permissions boundary) and the global condition keys a request of that user would
+// carry.
+func (s *Service) simulationSource(ctx context.Context, arn string) (permissions, map[string][]string, error) {
 	prefix := "arn:aws:iam::" + s.cfg.AccountID + ":"
 	rest, ok := strings.CutPrefix(arn, prefix)
-	if !ok || !strings.HasPrefix(rest, "user/") && !strings.HasPrefix(rest, "group/") {
-		return nil, nil, invalidInput("Invalid PolicySourceArn %s: give the ARN of a user or group of account %s.", awsquery.Clip(arn), s.cfg.AccountID)
+	if !ok || !strings.HasPrefix(rest, "user/") && !strings.HasPrefix(rest, "group/") && !strings.HasPrefix(rest, "role/") {
+		return permissions{}, nil, invalidInput("Invalid PolicySourceArn %s: give the ARN of a user, group or role of account %s.", awsquery.Clip(arn), s.cfg.AccountID)
 	}
 	entityName := rest[strings.LastIndex(rest, "/")+1:]
 	keys := map[string][]string{}
+	if strings.HasPrefix(rest, "role/") {
+		return s.roleSimulationSource(ctx, arn, entityName)
+	}
 	if strings.HasPrefix(rest, "group/") {
 		g, err := s.store.IAMGroup(ctx, entityName)
 		if errors.Is(err, store.ErrNotFound) || err == nil && s.groupARN(g) != arn {
-			return nil, nil, noSuchEntity("The group with name %s cannot be found.", entityName)
+			return permissions{}, nil, noSuchEntity("The group with name %s cannot be found.", entityName)
 		}
 		if err != nil {
-			return nil, nil, err
+			return permissions{}, nil, err
 		}
 		sp, err := s.groupPolicies(ctx, g)
 		keys["aws:PrincipalAccount"] = []string{s.cfg.AccountID}
-		return sp, keys, err
+		return permissions{identity: sp}, keys, err
 	}
 	u, err := s.store.IAMUser(ctx, entityName)
 	if errors.Is(err, store.ErrNotFound) || err == nil && s.userARN(u) != arn {
-		return nil, nil, noSuchEntity("The user with name %s cannot be found.", entityName)
+		return permissions{}, nil, noSuchEntity("The user with name %s cannot be found.", entityName)
 	}
 	if err != nil {
-		return nil, nil, err
+		return permissions{}, nil, err
 	}
-	sp, err := s.userPolicies(ctx, u.UserID)
+	pm, err := s.userPermissions(ctx, u.UserID)
 	if err != nil {
-		return nil, nil, err
+		return permissions{}, nil, err
 	}
 	pr := s.userPrincipal(u)
 	keys["aws:username"] = []string{pr.UserName}
@@ -190,7 +228,7 @@ func (s *Service) simulationSource(ctx context.Context, arn string) ([]sourcedPo
 	for k, v := range pr.Tags {
 		keys["aws:PrincipalTag/"+k] = []string{v}
 	}
-	return sp, keys, nil
+	return pm, keys, nil
 }
 
 func (s *Service) simulatePrincipalPolicy(ctx context.Context, p awsquery.Params) (any, error) {
@@ -214,7 +252,7 @@ func (s *Service) simulatePrincipalPolicy(ctx context.Context, p awsquery.Params
 	if err != nil {
 		return nil, err
 	}
-	sources, globals, err := s.simulationSource(ctx, src)
+	perms, globals, err := s.simulationSource(ctx, src)
 	if err != nil {
 		return nil, err
 	}
@@ -223,7 +261,19 @@ func (s *Service) simulatePrincipalPolicy(ctx context.Context, p awsquery.Params
 		if err != nil {
 			return nil, policyError(err)
 		}
-		sources = append(sources, sourcedPolicy{policy: pol, id: "PolicyInputList." + strconv.Itoa(i+1), kind: "user"})
+		perms.identity = append(perms.identity, sourcedPolicy{policy: pol, id: "PolicyInputList." + strconv.Itoa(i+1), kind: "user"})
+	}
+	// A boundary given replaces the entity's own, as on AWS: an entity has one at a time.
+	switch docs := p.List("PermissionsBoundaryPolicyInputList", "member"); len(docs) {
+	case 0:
+	case 1:
+		pol, err := policy.ParseManaged(docs[0])
+		if err != nil {
+			return nil, policyError(err)
+		}
+		perms.boundary = &boundarySource{arn: "PermissionsBoundaryPolicyInputList.1", kind: "user", doc: pol}
+	default:
+		return nil, invalidInput("You can input only one permissions boundary policy.")
 	}
 	// The global keys a real request would carry, unless the caller gave them.
 	now := s.cfg.Now().UTC()
@@ -234,26 +284,42 @@ func (s *Service) simulatePrincipalPolicy(ctx context.Context, p awsquery.Params
 			reqCtx[k] = v
 		}
 	}
-	policies := make([]*policy.Policy, len(sources))
+	sources := perms.identity
+	var boundaryDocs []*policy.Policy
+	if b := perms.boundary; b != nil && b.doc != nil {
+		boundaryDocs = []*policy.Policy{b.doc}
+	}
 	var missing []string
 	seen := map[string]bool{}
-	for i, sp := range sources {
-		policies[i] = sp.policy
-		for _, k := range sp.policy.ContextKeys() {
+	for _, pol := range append(perms.identityPolicies(), boundaryDocs...) {
+		for _, k := range pol.ContextKeys() {
 			if lk := strings.ToLower(k); !seen[lk] && !hasKey(reqCtx, k) {
 				seen[lk] = true
 				missing = append(missing, k)
 			}
 		}
 	}
+	policies, bounds := perms.identityPolicies(), perms.bounds()
 	var results []xmlEvaluationResult
 	for _, action := range actions {
 		for _, res := range resources {
-			r := policy.Evaluate(policy.Request{Action: action, Resource: res, Context: reqCtx}, policies)
-			er := xmlEvaluationResult{EvalActionName: action, EvalResourceName: res, EvalDecision: r.Decision.String()}
-			for _, m := range r.Matched {
-				sp := sources[m.PolicyIndex]
-				er.MatchedStatements.Items = append(er.MatchedStatements.Items, xmlStatement{SourcePolicyID: sp.id, SourcePolicyType: sp.kind})
+			// The same evaluation as Authorize, so that the simulation predicts the call.
+			v := policy.EvaluateBounded(policy.Request{Action: action, Resource: res, Context: reqCtx}, policies, bounds)
+			er := xmlEvaluationResult{EvalActionName: action, EvalResourceName: res, EvalDecision: v.Decision.String()}
+			matched := func(r policy.Result, srcs func(int) xmlStatement) {
+				if r.Decision != v.Decision {
+					return
+				}
+				for _, m := range r.Matched {
+					er.MatchedStatements.Items = append(er.MatchedStatements.Items, srcs(m.PolicyIndex))
+				}
+			}
+			matched(v.Identity, func(i int) xmlStatement {
+				return xmlStatement{SourcePolicyID: sources[i].id, SourcePolicyType: sources[i].kind}
+			})
+			if b := perms.boundary; b != nil {
+				matched(v.Bounds[0], func(int) xmlStatement { return xmlStatement{SourcePolicyID: b.arn, SourcePolicyType: b.kind} })
+				er.PermissionsBoundaryDecisionDetail = &xmlBoundaryDetail{AllowedByPermissionsBoundary: v.Bounds[0].Decision == policy.Allow}
 			}
 			er.MissingContextValues.Items = missing
 			results = append(results, er)

@@ -493,19 +493,29 @@ func (s *Service) mayAssume(ctx context.Context, c principal.Principal, r store.
 	if tr.Decision != policy.Allow {
 		return false, nil
 	}
-	identity, session, err := s.decisions(ctx, c, req)
+	set, err := s.decisionSetFor(ctx, c)
 	if err != nil {
 		return false, err
 	}
+	// A trust policy naming the caller itself is not capped by the caller's boundary or
+	// session policies, as AWS evaluates a resource-based policy granting to the principal;
+	// one naming a session's role leaves the role's boundary and the session policies to
+	// allow too (not its identity policies); an explicit deny anywhere still refuses.
+	v := policy.EvaluateBounded(req, set.policies, set.bounds)
 	switch {
-	case identity == policy.ExplicitDeny || session == policy.ExplicitDeny:
+	case v.Decision == policy.ExplicitDeny:
 		return false, nil
-	case tr.ViaRole: // the role named, not the session: its session policies still narrow
-		return session == policy.Allow, nil
+	case tr.ViaRole:
+		for _, b := range v.Bounds {
+			if b.Decision != policy.Allow {
+				return false, nil
+			}
+		}
+		return true, nil
 	case tr.Direct:
 		return true, nil
 	}
-	return identity == policy.Allow && session == policy.Allow, nil
+	return v.Decision == policy.Allow, nil
 }
 
 // trustCaller is the caller as the role's trust policy sees it: its ARNs, less those the
@@ -528,24 +538,6 @@ func (s *Service) trustCaller(c principal.Principal, r store.IAMRole) policy.Cal
 		}
 	}
 	return tc
-}
-
-// decisions evaluates one request against the caller's identity-based policies and, when its
-// session has any, its session policies (session is Allow when it has none).
-func (s *Service) decisions(ctx context.Context, c principal.Principal, req policy.Request) (identity, session policy.Decision, err error) {
-	policies, _, err := s.PoliciesFor(ctx, c)
-	if err != nil {
-		return 0, 0, err
-	}
-	identity, session = policy.Evaluate(req, policies).Decision, policy.Allow
-	if c.Session.HasSessionPolicies() {
-		sp, err := s.sessionPolicies(ctx, c.Session)
-		if err != nil {
-			return 0, 0, err
-		}
-		session = policy.Evaluate(req, sp).Decision
-	}
-	return identity, session, nil
 }
 
 // sessionPolicies parses a session's inline session policy and the default versions of the
@@ -578,38 +570,4 @@ func (s *Service) sessionPolicies(ctx context.Context, sess *principal.Session) 
 		out = append(out, p)
 	}
 	return out, nil
-}
-
-// sessionRolePolicies are a role session's role's policies, read afresh (PoliciesFor).
-func (s *Service) sessionRolePolicies(ctx context.Context, c principal.Principal) ([]*policy.Policy, []string, error) {
-	if c.Session == nil || c.Session.RoleID == "" {
-		return nil, nil, nil
-	}
-	sp, err := s.rolePolicies(ctx, c.Session.RoleID)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, nil, nil // deleted meanwhile: nothing allows anything
-	}
-	if err != nil {
-		return nil, nil, err
-	}
-	var policies []*policy.Policy
-	var names []string
-	for _, x := range sp {
-		policies = append(policies, x.policy)
-		names = append(names, x.id)
-	}
-	return policies, names, nil
-}
-
-// rolePolicies are a role's inline policies and the default versions of its attached
-// managed ones, parsed, read in one transaction; store.ErrNotFound when the role is gone.
-func (s *Service) rolePolicies(ctx context.Context, roleID string) ([]sourcedPolicy, error) {
-	_, h, managed, err := s.store.RolePolicies(ctx, roleID)
-	if err != nil {
-		return nil, err
-	}
-	return s.holderPolicies(h, func(arn string) (store.ManagedPolicy, bool) {
-		mp, ok := managed[arn]
-		return mp, ok
-	})
 }

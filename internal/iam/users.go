@@ -10,10 +10,13 @@ import (
 	"github.com/borealis-db/borealis/internal/store"
 )
 
-func (s *Service) toUser(u store.IAMUser, withTags bool) xmlUser {
+func (s *Service) toUser(u store.IAMUser, detail bool) xmlUser {
 	x := xmlUser{Path: u.Path, UserName: u.Name, UserID: u.UserID, Arn: s.userARN(u), CreateDate: u.CreatedAt}
-	if withTags && len(u.Tags) > 0 {
+	if detail && len(u.Tags) > 0 {
 		x.Tags = &members[xmlTag]{Items: toTags(u.Tags)}
+	}
+	if detail {
+		x.PermissionsBoundary = toBoundary(u.PermissionsBoundary)
 	}
 	return x
 }
@@ -47,8 +50,16 @@ func (s *Service) createUser(ctx context.Context, p awsquery.Params) (any, error
 		return nil, err
 	}
 	u := store.IAMUser{UserID: newID("AIDA"), Name: userName, Path: path, Tags: ts, CreatedAt: s.now()}
-	if err := s.store.CreateIAMUser(ctx, u); errors.Is(err, store.ErrExists) {
+	var local bool
+	if p.Has("PermissionsBoundary") {
+		if u.PermissionsBoundary, local, err = s.boundaryParam(ctx, p); err != nil {
+			return nil, err
+		}
+	}
+	if err := s.store.CreateIAMUserBounded(ctx, u, local); errors.Is(err, store.ErrExists) {
 		return nil, alreadyExists("User with name %s already exists.", userName)
+	} else if errors.Is(err, store.ErrNotFound) {
+		return nil, boundaryNotAttachable(u.PermissionsBoundary) // deleted meanwhile
 	} else if err != nil {
 		return nil, err
 	}

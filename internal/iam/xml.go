@@ -16,12 +16,19 @@ type xmlTag struct {
 }
 
 type xmlUser struct {
-	Path       string           `xml:"Path,omitempty"`
-	UserName   string           `xml:"UserName,omitempty"`
-	UserID     string           `xml:"UserId"`
-	Arn        string           `xml:"Arn"`
-	CreateDate time.Time        `xml:"CreateDate"`
-	Tags       *members[xmlTag] `xml:"Tags"` // nil: not listed (ListUsers omits tags)
+	Path       string    `xml:"Path,omitempty"`
+	UserName   string    `xml:"UserName,omitempty"`
+	UserID     string    `xml:"UserId"`
+	Arn        string    `xml:"Arn"`
+	CreateDate time.Time `xml:"CreateDate"`
+	// PermissionsBoundary and Tags are nil where not shown (ListUsers omits both, as on AWS).
+	PermissionsBoundary *xmlBoundary     `xml:"PermissionsBoundary"`
+	Tags                *members[xmlTag] `xml:"Tags"`
+}
+
+type xmlBoundary struct {
+	Type string `xml:"PermissionsBoundaryType"`
+	Arn  string `xml:"PermissionsBoundaryArn"`
 }
 
 type xmlGroup struct {
@@ -199,6 +206,12 @@ type xmlEvaluationResult struct {
 	EvalDecision         string                `xml:"EvalDecision"`
 	MatchedStatements    members[xmlStatement] `xml:"MatchedStatements"`
 	MissingContextValues members[string]       `xml:"MissingContextValues"`
+	// PermissionsBoundaryDecisionDetail is set when a boundary applies to the simulation.
+	PermissionsBoundaryDecisionDetail *xmlBoundaryDetail `xml:"PermissionsBoundaryDecisionDetail"`
+}
+
+type xmlBoundaryDetail struct {
+	AllowedByPermissionsBoundary bool `xml:"AllowedByPermissionsBoundary"`
 }
 
 type simulateResult struct {

@@ -39,3 +39,6 @@ func (a consoleAuth) UserPrincipal(ctx context.Context, user string) (principal.
 }
 
 func (a consoleAuth) RootPrincipal() principal.Principal { return a.iam.RootPrincipal("") }
+func (a consoleAuth) RoleSession(ctx context.Context, accessKeyID, sessionToken string) (principal.Principal, error) {
+	return a.iam.Authenticate(ctx, accessKeyID, sessionToken)
+}

@@ -8,7 +8,6 @@ import (
 	"github.com/borealis-db/borealis/internal/dataplane"
 	"github.com/borealis-db/borealis/internal/dbauth"
 	"github.com/borealis-db/borealis/internal/iam"
-	"github.com/borealis-db/borealis/internal/sigv4"
 	"github.com/borealis-db/borealis/internal/store"
 )
 
@@ -18,7 +17,7 @@ func startDBAuth(ctx context.Context, region, accountID string, st *store.Store,
 	a := dbauth.New(dbauth.Config{
 		Region:       region,
 		AccountID:    accountID,
-		Verifier:     &sigv4.Verifier{Lookup: iamSvc.LookupSecret},
+		Verifier:     dbauth.TokenVerifier(iamSvc, nil),
 		Authenticate: iamSvc.Authenticate,
 		Authorize:    iamSvc.Authorize,
 		Cluster: func(ctx context.Context, resourceID string) (dbauth.Cluster, bool, error) {

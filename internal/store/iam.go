@@ -23,6 +23,10 @@ type IAMUser struct {
 	Path      string    `json:"path"`
 	Tags      []Tag     `json:"tags,omitempty"`
 	CreatedAt time.Time `json:"created_at"`
+	// PermissionsBoundary is the ARN of the managed policy capping the user's permissions;
+	// "" for none. Set through CreateIAMUserBounded and SetIAMUserBoundary, which check that
+	// an account's policy exists.
+	PermissionsBoundary string `json:"permissions_boundary,omitempty"`
 }
 
 // IAMGroup is an IAM group.
@@ -466,7 +470,8 @@ func (s *Store) UpdateManagedPolicy(ctx context.Context, arn string, fn func(*Ma
 }
 
 // DeleteManagedPolicy removes a managed policy unless refuse, shown the policy and the
-// number of users and groups it is attached to, returns an error.
+// number of users and groups it is attached to or is the permissions boundary of, returns an
+// error.
 func (s *Store) DeleteManagedPolicy(ctx context.Context, arn string, refuse func(p ManagedPolicy, attachments int) error) error {
 	return s.inTx(ctx, func(tx *sql.Tx) error {
 		p, err := queryDoc[ManagedPolicy](ctx, tx, `SELECT doc FROM iam_policies WHERE id = ?`, arn)
@@ -477,7 +482,11 @@ func (s *Store) DeleteManagedPolicy(ctx context.Context, arn string, refuse func
 		if err != nil {
 			return err
 		}
-		if err := refuse(p, n); err != nil {
+		b, err := boundaryUses(ctx, tx, arn)
+		if err != nil {
+			return err
+		}
+		if err := refuse(p, n+b); err != nil {
 			return err
 		}
 		_, err = tx.ExecContext(ctx, `DELETE FROM iam_policies WHERE id = ?`, arn)
@@ -763,7 +772,8 @@ func (s *Store) DeleteMFADevice(ctx context.Context, serial string, refuse func(
 // --- what applies to a user
 
 // EffectivePoliciesOf returns, read in one transaction, a user's policies and those of its
-// groups, with the customer managed policies they attach.
+// groups, with the customer managed policies they attach and the user's permissions
+// boundary (absent from Managed when it is gone or AWS managed).
 func (s *Store) EffectivePoliciesOf(ctx context.Context, userID string) (EffectivePolicies, error) {
 	var e EffectivePolicies
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
@@ -792,6 +802,9 @@ func (s *Store) EffectivePoliciesOf(ctx context.Context, userID string) (Effecti
 			for _, arn := range h.Attached {
 				arns = append(arns, arn)
 			}
+		}
+		if b := e.User.PermissionsBoundary; b != "" {
+			arns = append(arns, b)
 		}
 		if len(arns) == 0 {
 			return nil

@@ -23,6 +23,8 @@ type IAMRole struct {
 	MaxSessionDuration int               `json:"max_session_duration"` // seconds
 	Tags               []Tag             `json:"tags,omitempty"`
 	CreatedAt          time.Time         `json:"created_at"`
+	// PermissionsBoundary: as IAMUser's (set through boundary.go).
+	PermissionsBoundary string `json:"permissions_boundary,omitempty"`
 }
 
 // RoleDependents is what keeps a role from being deleted.
@@ -104,7 +106,8 @@ func (s *Store) DeleteIAMRole(ctx context.Context, name string, refuse func(IAMR
 }
 
 // RolePolicies returns, read in one transaction, a role with its inline and attached
-// policies and the customer managed policies it attaches (as EffectivePoliciesOf for a user).
+// policies and the customer managed policies it attaches or has as its boundary (as
+// EffectivePoliciesOf for a user).
 func (s *Store) RolePolicies(ctx context.Context, roleID string) (IAMRole, PolicyHolder, map[string]ManagedPolicy, error) {
 	var r IAMRole
 	var h PolicyHolder
@@ -121,13 +124,13 @@ func (s *Store) RolePolicies(ctx context.Context, roleID string) (IAMRole, Polic
 		if h.Attached, err = queryStrings(ctx, tx, `SELECT policy_arn FROM iam_attachments WHERE owner_id = ? ORDER BY policy_arn`, h.ID); err != nil {
 			return err
 		}
-		if len(h.Attached) == 0 {
+		if len(h.Attached) == 0 && r.PermissionsBoundary == "" {
 			return nil
 		}
 		// One query for every customer managed policy attached; AWS managed ones are not stored.
-		arns := make([]any, len(h.Attached))
-		for i, a := range h.Attached {
-			arns[i] = a
+		var arns []any
+		for _, a := range appendBoundary(h.Attached, r.PermissionsBoundary) {
+			arns = append(arns, a)
 		}
 		marks := strings.TrimSuffix(strings.Repeat("?,", len(arns)), ",")
 		policies, err := queryDocs[ManagedPolicy](ctx, tx, `SELECT doc FROM iam_policies WHERE id IN (`+marks+`)`, arns...)

@@ -1,0 +1,249 @@
+package iam
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/borealis-db/borealis/internal/authz"
+	"github.com/borealis-db/borealis/internal/awsquery"
+	"github.com/borealis-db/borealis/internal/iam/policy"
+	"github.com/borealis-db/borealis/internal/principal"
+	"github.com/borealis-db/borealis/internal/store"
+)
+
+// Permissions boundaries: a managed policy that caps what a user's identity-based policies
+// grant (see docs/permissions-boundaries.md).
+
+// boundarySource is a principal's permissions boundary as read for a decision.
+type boundarySource struct {
+	arn  string
+	kind string         // SourcePolicyType: aws-managed | user-managed
+	doc  *policy.Policy // nil when the policy is gone: the boundary then allows nothing
+}
+
+func (b *boundarySource) bound() policy.Bound {
+	pb := policy.Bound{Kind: policy.BoundaryKind}
+	if b.doc != nil {
+		pb.Policies = []*policy.Policy{b.doc}
+	}
+	return pb
+}
+
+// boundarySource reads the boundary arn names; local finds the account's managed policies
+// read with the principal's other policies.
+func (s *Service) boundarySource(arn string, local func(string) (store.ManagedPolicy, bool)) (*boundarySource, error) {
+	if name, ok := strings.CutPrefix(arn, awsPolicyARNPrefix); ok {
+		b := &boundarySource{arn: arn, kind: "aws-managed"}
+		if a := s.aws[name]; a != nil {
+			b.doc = a.parsed
+		}
+		return b, nil
+	}
+	b := &boundarySource{arn: arn, kind: "user-managed"}
+	mp, ok := local(arn)
+	if !ok {
+		return b, nil
+	}
+	v, _ := mp.Version(mp.DefaultVersion)
+	p, err := s.parsed.parse(v.Document)
+	if err != nil {
+		return nil, fmt.Errorf("iam: permissions boundary %s %s: %w", arn, v.ID, err)
+	}
+	b.doc = p
+	return b, nil
+}
+
+// boundaryParam reads a PermissionsBoundary member naming a managed policy that exists.
+// local reports whether it is the account's own (AWS managed policies are not stored).
+func (s *Service) boundaryParam(ctx context.Context, p awsquery.Params) (arn string, local bool, err error) {
+	if arn, err = required(p, "PermissionsBoundary"); err != nil {
+		return "", false, err
+	}
+	if len(arn) < 20 || len(arn) > 2048 {
+		return "", false, validationError("permissionsBoundary", arn, "Member must have length between 20 and 2048")
+	}
+	if _, _, _, ok := splitPolicyARN(arn); !ok {
+		return "", false, invalidInput("ARN %s is not valid.", awsquery.Clip(arn))
+	}
+	r, ok, err := s.managed(ctx, arn)
+	if err != nil {
+		return "", false, err
+	}
+	if !ok {
+		return "", false, boundaryNotAttachable(arn)
+	}
+	return arn, r.aws == nil, nil
+}
+
+func boundaryNotAttachable(arn string) error {
+	return noSuchEntity("Scope ARN: %s does not exist or is not attachable.", awsquery.Clip(arn))
+}
+
+func toBoundary(arn string) *xmlBoundary {
+	if arn == "" {
+		return nil
+	}
+	return &xmlBoundary{Type: "PermissionsBoundaryPolicy", Arn: arn}
+}
+
+func (s *Service) putUserPermissionsBoundary(ctx context.Context, p awsquery.Params) (any, error) {
+	userName, err := nameParam(p, "UserName", 64)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.lookupUser(ctx, userName); err != nil {
+		return nil, err
+	}
+	arn, local, err := s.boundaryParam(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	return nil, s.setUserBoundary(ctx, userName, arn, local)
+}
+
+func (s *Service) deleteUserPermissionsBoundary(ctx context.Context, p awsquery.Params) (any, error) {
+	userName, err := nameParam(p, "UserName", 64)
+	if err != nil {
+		return nil, err
+	}
+	return nil, s.setUserBoundary(ctx, userName, "", false)
+}
+
+func (s *Service) setUserBoundary(ctx context.Context, userName, arn string, local bool) error {
+	_, err := s.store.SetIAMUserBoundary(ctx, userName, arn, local)
+	if errors.Is(err, store.ErrNotFound) {
+		// The user or the policy went meanwhile: say which.
+		if _, uerr := s.lookupUser(ctx, userName); uerr != nil {
+			return uerr
+		}
+		return boundaryNotAttachable(arn)
+	}
+	if err == nil {
+		s.log.Info("iam user permissions boundary set", "user", userName, "boundary", arn)
+	}
+	return err
+}
+
+// Condition key iam:PermissionsBoundary, on the actions the IAM service authorization
+// reference lists it for: the boundary a request sets, or the one its user has.
+
+// withRequestBoundary adds the request's PermissionsBoundary (CreateUser,
+// PutUserPermissionsBoundary).
+func withRequestBoundary(f resourcesFunc) resourcesFunc {
+	return func(s *Service, ctx context.Context, p awsquery.Params, keys map[string][]string) []authz.Resource {
+		if b := p.String("PermissionsBoundary"); b != "" {
+			keys["iam:PermissionsBoundary"] = []string{b}
+		}
+		return f(s, ctx, p, keys)
+	}
+}
+
+// withUserBoundary adds the boundary the user named by UserName has now (changing its
+// policies or removing its boundary). A user without one carries no key, so a condition
+// requiring a boundary does not match.
+func withUserBoundary(f resourcesFunc) resourcesFunc {
+	return func(s *Service, ctx context.Context, p awsquery.Params, keys map[string][]string) []authz.Resource {
+		if u, err := s.store.IAMUser(ctx, p.String("UserName")); err == nil && u.PermissionsBoundary != "" {
+			keys["iam:PermissionsBoundary"] = []string{u.PermissionsBoundary}
+		}
+		return f(s, ctx, p, keys)
+	}
+}
+
+// withRoleBoundary is withUserBoundary for the role named by RoleName.
+func withRoleBoundary(f resourcesFunc) resourcesFunc {
+	return func(s *Service, ctx context.Context, p awsquery.Params, keys map[string][]string) []authz.Resource {
+		if r, err := s.store.IAMRole(ctx, p.String("RoleName")); err == nil && r.PermissionsBoundary != "" {
+			keys["iam:PermissionsBoundary"] = []string{r.PermissionsBoundary}
+		}
+		return f(s, ctx, p, keys)
+	}
+}
+
+func (s *Service) putRolePermissionsBoundary(ctx context.Context, p awsquery.Params) (any, error) {
+	roleName, err := nameParam(p, "RoleName", 64)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.lookupRole(ctx, roleName); err != nil {
+		return nil, err
+	}
+	arn, local, err := s.boundaryParam(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	return nil, s.setRoleBoundary(ctx, roleName, arn, local)
+}
+
+func (s *Service) deleteRolePermissionsBoundary(ctx context.Context, p awsquery.Params) (any, error) {
+	roleName, err := nameParam(p, "RoleName", 64)
+	if err != nil {
+		return nil, err
+	}
+	return nil, s.setRoleBoundary(ctx, roleName, "", false)
+}
+
+func (s *Service) setRoleBoundary(ctx context.Context, roleName, arn string, local bool) error {
+	_, err := s.store.SetIAMRoleBoundary(ctx, roleName, arn, local)
+	if errors.Is(err, store.ErrNotFound) {
+		if _, rerr := s.lookupRole(ctx, roleName); rerr != nil {
+			return rerr
+		}
+		return boundaryNotAttachable(arn)
+	}
+	if err == nil {
+		s.log.Info("iam role permissions boundary set", "role", roleName, "boundary", arn)
+	}
+	return err
+}
+
+// rolePermissions reads a role's identity-based policies and its boundary at one moment:
+// what a session of the role is allowed before its session policies narrow it.
+func (s *Service) rolePermissions(ctx context.Context, roleID string) (permissions, error) {
+	r, h, managed, err := s.store.RolePolicies(ctx, roleID)
+	if err != nil {
+		return permissions{}, err
+	}
+	local := func(arn string) (store.ManagedPolicy, bool) {
+		mp, ok := managed[arn]
+		return mp, ok
+	}
+	var pm permissions
+	if pm.identity, err = s.holderPolicies(h, local); err != nil {
+		return permissions{}, err
+	}
+	if r.PermissionsBoundary != "" {
+		if pm.boundary, err = s.boundarySource(r.PermissionsBoundary, local); err != nil {
+			return permissions{}, err
+		}
+	}
+	return pm, nil
+}
+
+// roleSimulationSource is simulationSource for a role: its policies within its boundary,
+// and the keys every session of it carries (the session's own, such as aws:userid, are
+// missing context values).
+func (s *Service) roleSimulationSource(ctx context.Context, arn, roleName string) (permissions, map[string][]string, error) {
+	r, err := s.store.IAMRole(ctx, roleName)
+	if errors.Is(err, store.ErrNotFound) || err == nil && s.roleARN(r) != arn {
+		return permissions{}, nil, noSuchRole(roleName)
+	}
+	if err != nil {
+		return permissions{}, nil, err
+	}
+	pm, err := s.rolePermissions(ctx, r.RoleID)
+	if err != nil {
+		return permissions{}, nil, err
+	}
+	keys := map[string][]string{
+		"aws:PrincipalArn":     {arn},
+		"aws:PrincipalAccount": {s.cfg.AccountID},
+		"aws:PrincipalType":    {principal.AssumedRole},
+	}
+	for _, t := range r.Tags {
+		keys["aws:PrincipalTag/"+t.Key] = []string{t.Value}
+	}
+	return pm, keys, nil
+}
