@@ -41,7 +41,7 @@ func TestEachRefusalIsRecordedWithItsReasonAndNoTokenText(t *testing.T) {
 		{"inactive key", "cluster-abc/app_reader", token(t, endpoint+":5432", "app_reader", inactive), now, "InvalidClientTokenId", inactive},
 		{"no rds-db:connect", "cluster-abc/admin", token(t, endpoint+":5432", "admin", keyID), now, "AccessDenied", keyID},
 		{"unknown cluster", "cluster-xyz/app_reader", good, now, "UnknownCluster", keyID},
-		{"signed with a session token", "cluster-abc/app_reader", sessionToken(t, endpoint+":5432", "app_reader"), now, "UnsupportedToken", keyID},
+		{"a made-up session token", "cluster-abc/app_reader", sessionToken(t, endpoint+":5432", "app_reader"), now, "InvalidClientTokenId", keyID},
 		{"a password, not a token", "cluster-abc/app_reader", "Secret-pass-1", now, "MalformedToken", ""},
 		{"a one-hour token", "cluster-abc/app_reader", presign(t, endpoint+":5432", "app_reader", 3600), now, "MalformedToken", keyID},
 	}
