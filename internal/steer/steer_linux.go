@@ -150,8 +150,8 @@ type route struct {
 	door   door
 	// servers are where admitted connections go while the door is toServer, in order;
 	// bound holds each one's slots (family → slot).
-	servers []Server
-	bound   map[Server]map[uint32]uint32
+	servers  []Server
+	bound    map[Server]map[uint32]uint32
 	ruleset  uint32         // 0: none yet
 	admitted []netip.Prefix // what ruleset holds, canonical
 	// adopted: taken on from the pins of an earlier serve and not named since. stale are
