@@ -86,6 +86,13 @@ type serving struct {
 	up             map[string]gateway.Target // instance endpoint → its server, while it serves
 	readers        []string                  // the endpoints in up of readers, sorted
 	next           uint64                    // the reader endpoint's round robin
+	own            map[string]bool           // gateway names of the endpoints on own addresses (endpoints.go)
+	admission      *gateway.Admission        // what the security groups admit, for those
+	admissionEpoch uint64
+	// passed: a pass went over every instance. Until then the reader endpoint is not
+	// programmed anew: after a restart, the writer found first would take the readers'
+	// place for a moment; the kernel keeps what the earlier serve said meanwhile.
+	passed bool
 }
 
 // knowEndpoints records the names of c's endpoints: an instance endpoint of an instance
@@ -130,6 +137,7 @@ func (r *Reconciler) serve(c store.Cluster, m store.Instance, running params.Val
 	r.mu.Unlock()
 	if !had || old.Addr != t.Addr || old.PID != t.PID {
 		r.gateway.Refresh(c.ID)
+		r.refreshOwn(c.ID)
 	}
 }
 
@@ -147,6 +155,7 @@ func (r *Reconciler) unserve(clusterID string, m store.Instance) {
 	r.mu.Unlock()
 	if had {
 		r.gateway.Refresh(clusterID)
+		r.refreshOwn(clusterID)
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 
 	"github.com/borealis-db/borealis/internal/dns"
+	"github.com/borealis-db/borealis/internal/epaddr"
 	"github.com/borealis-db/borealis/internal/store"
 )
 
@@ -36,6 +37,7 @@ func startDNS(cfg Config, endpointAddrs []string, st *store.Store, log *slog.Log
 	h, err := dns.NewHandler(dns.Config{
 		Zone:    cfg.EndpointDomain,
 		Addrs:   answerAddrs(endpointAddrs, self, log),
+		Own:     func(name string) (netip.Addr, bool) { return epaddr.Own(epaddr.Parse(endpointAddrs), name) },
 		NSAddrs: self,
 		Names:   st,
 		Log:     log,

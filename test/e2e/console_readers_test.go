@@ -74,7 +74,7 @@ func TestConsoleAddsAReaderAndFailsOver(t *testing.T) {
 		t.Fatal(err)
 	}
 	if !strings.Contains(roEndpoint, ".cluster-ro-") || !strings.Contains(psql, "host="+roEndpoint+" port=") || !strings.Contains(psql, "sslmode=verify-full") ||
-		!strings.Contains(viaAddr, "host="+roEndpoint+" hostaddr=127.0.0.1 ") {
+		!strings.Contains(viaAddr, "host="+roEndpoint+" hostaddr="+endpointAddr(roEndpoint)+" ") {
 		t.Fatalf("reader endpoint %q: psql %q, with hostaddr %q", roEndpoint, psql, viaAddr)
 	}
 	screenshot(t, b, "database-reader")
