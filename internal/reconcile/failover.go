@@ -186,6 +186,9 @@ func (r *Reconciler) measureLag(ctx context.Context, c store.Cluster, members []
 			lag = float64(head - lsn)
 		}
 		r.metrics.lag.WithLabelValues(c.ID, m.ID).Set(lag)
+		if err := r.judgeLag(ctx, c, m, uint64(lag)); err != nil {
+			errs = append(errs, err)
+		}
 		if err := r.rebaseLost(ctx, c, m, s, *w, ws); err != nil {
 			errs = append(errs, err)
 		}

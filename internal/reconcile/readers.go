@@ -93,6 +93,7 @@ type serving struct {
 	// programmed anew: after a restart, the writer found first would take the readers'
 	// place for a moment; the kernel keeps what the earlier serve said meanwhile.
 	passed bool
+	behind map[string]bool // reader endpoints out of the reader endpoint for their lag (lag.go)
 }
 
 // knowEndpoints records the names of c's endpoints: an instance endpoint of an instance
@@ -159,10 +160,11 @@ func (r *Reconciler) unserve(clusterID string, m store.Instance) {
 	}
 }
 
-// setReaders puts name in or out of the reader endpoint's rotation. r.mu is held.
+// setReaders puts name in or out of the reader endpoint's rotation; a reader too far
+// behind stays out. r.mu is held.
 func (r *Reconciler) setReaders(sv *serving, name string, in bool) {
 	sv.readers = slices.DeleteFunc(sv.readers, func(n string) bool { return n == name })
-	if in {
+	if in && !sv.behind[name] {
 		sv.readers = append(sv.readers, name)
 		slices.Sort(sv.readers)
 	}
