@@ -27,12 +27,12 @@ const (
 
 // names is a Names whose contents the test changes.
 type names struct {
-	mu    sync.Mutex
+	mu       sync.Mutex
 	list     []string
 	clusters []string // those of list that are cluster endpoints
 	err      error
-	calls atomic.Int32
-	delay time.Duration
+	calls    atomic.Int32
+	delay    time.Duration
 }
 
 func (n *names) EndpointNames(context.Context) ([]store.EndpointName, error) {
