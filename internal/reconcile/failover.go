@@ -50,7 +50,7 @@ func (r *Reconciler) takeOver(ctx context.Context, c store.Cluster, m store.Inst
 			if lsn, ok := r.driver.EndOfWAL(ctx, os); ok && lsn > upTo {
 				upTo = lsn
 			}
-			if o.Status == store.StatusAvailable {
+			if o.Status == store.StatusAvailable || o.Status == store.StatusFailed || o.Status == store.StatusRebooting {
 				if _, err := r.mark(ctx, o, store.StatusRebooting, reasonRejoining); err != nil {
 					return err
 				}
