@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -314,7 +315,23 @@ func TestKill9OfServeKeepsReaders(t *testing.T) {
 		}
 	}
 
+	// The security groups decide first on the reader's own address too: 127.0.0.9 is no
+	// source the default group admits.
+	refused := func(when string) {
+		t.Helper()
+		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP("127.0.0.9")}, Timeout: 5 * time.Second}
+		c, err := d.Dial("tcp", net.JoinHostPort(endpointAddr(ro), strconv.Itoa(int(port))))
+		if err == nil {
+			c.Close()
+			t.Errorf("%s: 127.0.0.9 connected to the reader endpoint", when)
+		} else if !errors.Is(err, syscall.ECONNREFUSED) {
+			t.Errorf("%s: 127.0.0.9 to the reader endpoint: %v, want connection refused", when, err)
+		}
+	}
+	refused("serve running")
+
 	srv.kill()
+	refused("serve down")
 	// While serve is away the kernel goes on steering the reader endpoint by its pins.
 	if p, err := plain(); err != nil {
 		t.Errorf("the reader endpoint while serve is down: %v", err)
