@@ -34,10 +34,11 @@ func startDNS(cfg Config, endpointAddrs []string, st *store.Store, log *slog.Log
 		return nil, fmt.Errorf("dns listener: %w", err)
 	}
 	self := dns.ListenAddrs(pc.LocalAddr().String())
+	bases := epaddr.Parse(endpointAddrs)
 	h, err := dns.NewHandler(dns.Config{
 		Zone:    cfg.EndpointDomain,
 		Addrs:   answerAddrs(endpointAddrs, self, log),
-		Own:     func(name string) (netip.Addr, bool) { return epaddr.Own(epaddr.Parse(endpointAddrs), name) },
+		Own:     func(name string) (netip.Addr, bool) { return epaddr.Own(bases, name) },
 		NSAddrs: self,
 		Names:   st,
 		Log:     log,
