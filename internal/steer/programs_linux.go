@@ -266,8 +266,10 @@ func lookupProgram(m *maps) asm.Instructions {
 
 // spreadProgram is the sk_lookup program's part for an endpoint that spreads its
 // connections (slotSpread): it finds the endpoint's slots for the connection's family,
-// starts at a random one and takes the first that holds a listening socket, as the chosen
-// slot (R8) and the socket (R0), at "assign"; none: refused for want of a server.
+// starts at the one whose turn it is (round robin: the turn moves on by one per
+// connection; two SYNs at the same moment on two CPUs may take the same turn, which costs
+// balance, never correctness) and takes the first that holds a listening socket, as the
+// chosen slot (R8) and the socket (R0), at "assign"; none: refused for want of a server.
 //
 // Registers on entry: R7 the family; the route id is in the refusal record.
 func spreadProgram(m *maps) asm.Instructions {
@@ -282,8 +284,10 @@ func spreadProgram(m *maps) asm.Instructions {
 	out = append(out,
 		asm.JEq.Imm(asm.R0, 0, "refuse_none"),
 		asm.Mov.Reg(asm.R9, asm.R0),
-		asm.FnGetPrandomU32.Call(),
-		asm.Mov.Reg32(asm.R8, asm.R0),
+		asm.LoadMem(asm.R8, asm.R9, 4, asm.Word), // Next
+		asm.Mov.Reg32(asm.R2, asm.R8),
+		asm.Add.Imm32(asm.R2, 1),
+		asm.StoreMem(asm.R9, 4, asm.R2, asm.Word),
 	)
 	for i := range int32(maxSpread) {
 		out = append(out,
@@ -296,7 +300,7 @@ func spreadProgram(m *maps) asm.Instructions {
 			asm.LSh.Imm(asm.R3, 2),
 			asm.Mov.Reg(asm.R1, asm.R9),
 			asm.Add.Reg(asm.R1, asm.R3),
-			asm.LoadMem(asm.R7, asm.R1, 4, asm.Word), // Slots[(start+i) % Count]
+			asm.LoadMem(asm.R7, asm.R1, 8, asm.Word), // Slots[(Next+i) % Count]
 			asm.StoreMem(asm.RFP, stackSlot, asm.R7, asm.Word),
 		)
 		out = append(out, lookupElem(m.listeners, stackSlot)...)

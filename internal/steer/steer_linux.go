@@ -44,13 +44,15 @@ type endpointValue struct {
 }
 
 // spreadValue lists the slots an endpoint spreads its connections over, for one family;
-// the sk_lookup program starts at a random one and takes the first that holds a socket.
+// the sk_lookup program starts at slot Next (then moves it on: round robin) and takes the
+// first that holds a socket.
 type spreadValue struct {
 	Count uint32
+	Next  uint32 // the kernel's turn; a rewrite of the list starts it anew
 	Slots [maxSpread]uint32
 }
 
-const spreadSize = 4 + 4*maxSpread
+const spreadSize = 8 + 4*maxSpread
 
 // spreadKey is the spread map's key of route id's endpoints of family fam.
 func spreadKey(id, fam uint32) uint32 {
@@ -336,8 +338,8 @@ func (s *Steering) Route(name string, locals []netip.AddrPort, server Server, ad
 }
 
 // Spread is Route for an endpoint with several servers (a cluster's readers): each
-// admitted connection is handed to one of their listening sockets, chosen at random in the
-// kernel among those that still listen. Servers past the sixteenth are left out. A server
+// admitted connection is handed to one of their listening sockets, in turn, in the kernel,
+// among those that still listen. Servers past the sixteenth are left out. A server
 // whose sockets cannot be had is left out too, with an error; with none left, admitted
 // connections reach the gateway.
 func (s *Steering) Spread(name string, locals []netip.AddrPort, servers []Server, admit []netip.Prefix) error {
