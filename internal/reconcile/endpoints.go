@@ -36,15 +36,18 @@ func (r *Reconciler) ownEndpoints(c store.Cluster, members []store.Instance) {
 		return
 	}
 	want := map[string]bool{}
+	shared := false // some name has no listener of its own: the cluster address decides by name
 	ensure := func(gwName, dnsName string, route gateway.Route) {
 		a, ok := epaddr.Own(r.bases, dnsName)
 		if !ok {
+			shared = true
 			return
 		}
 		want[gwName] = true
 		addr := net.JoinHostPort(a.String(), strconv.Itoa(c.Port))
 		if err := r.gateway.Ensure(gwName, []string{addr}, route); err != nil {
-			r.log.Warn("endpoint not listening on its own address; it is reached through the cluster endpoint's, by name", "endpoint", dnsName, "addr", addr, "err", err)
+			shared = true
+			r.log.Warn("endpoint not listening on its own address; it is reached through the cluster endpoint's, by name, relayed", "endpoint", dnsName, "addr", addr, "err", err)
 		}
 	}
 	ensure(readerName(c.ID), c.ReaderEndpoint, r.readerRoute(c.ID))
@@ -62,7 +65,12 @@ func (r *Reconciler) ownEndpoints(c store.Cluster, members []store.Instance) {
 		}
 	}
 	sv.own = want
+	changed := sv.shared != shared
+	sv.shared = shared
 	r.mu.Unlock()
+	if changed {
+		r.gateway.Refresh(c.ID)
+	}
 	for _, name := range gone {
 		r.gateway.Remove(name)
 	}

@@ -94,6 +94,7 @@ type serving struct {
 	// place for a moment; the kernel keeps what the earlier serve said meanwhile.
 	passed bool
 	behind map[string]bool // reader endpoints out of the reader endpoint for their lag (lag.go)
+	shared bool            // a name lacks its own listener: the cluster address is relayed, by name
 }
 
 // knowEndpoints records the names of c's endpoints: an instance endpoint of an instance

@@ -840,7 +840,7 @@ func (r *Reconciler) route(clusterID string) gateway.Route {
 		t, ok := r.routes[clusterID]
 		if sv := r.serving[clusterID]; ok && sv != nil && len(sv.all) > 1 {
 			t.Pick, t.Servers = r.picker(clusterID, t), r.servers(clusterID)
-			t.ByAddress = epaddr.Capable(r.bases) // the other names have addresses of their own
+			t.ByAddress = epaddr.Capable(r.bases) && !sv.shared // the other names have addresses of their own
 		}
 		return t, ok
 	}

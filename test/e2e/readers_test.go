@@ -25,6 +25,7 @@ import (
 	rdstypes "github.com/aws/aws-sdk-go-v2/service/rds/types"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	mdns "github.com/miekg/dns"
 )
 
 // whoAnswers is the instance behind a session (the server's cluster_name is its instance
@@ -208,6 +209,32 @@ func TestReadersStreamFromTheWriter(t *testing.T) {
 		}
 		if seen[readers[0]] == 0 || seen[readers[1]] == 0 || len(seen) != 2 {
 			t.Errorf("the reader endpoint reached %v; want both readers", seen)
+		}
+	})
+	t.Run("serve's DNS gives the reader endpoint its own address, which reaches a reader", func(t *testing.T) {
+		ro := aws.ToString(cl.ReaderEndpoint)
+		r := dnsQuery(t, srv.DNSAddr, ro, mdns.TypeA)
+		if len(r.Answer) != 1 || r.Answer[0].(*mdns.A).A.String() != endpointAddr(ro) || endpointAddr(ro) == "127.0.0.1" {
+			t.Fatalf("A %s: %v; want its own address %s", ro, r.Answer, endpointAddr(ro))
+		}
+		if r := dnsQuery(t, srv.DNSAddr, ro, mdns.TypeAAAA); len(r.Answer) != 0 {
+			t.Errorf("AAAA %s: %v; want none (::1 is the cluster endpoint's)", ro, r.Answer)
+		}
+		cfg, err := pgx.ParseConfig(fmt.Sprintf("host=%s port=%d user=%s password=%s dbname=appdb sslmode=verify-full sslrootcert=%s connect_timeout=10",
+			ro, port, user, password, srv.bundlePath()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.LookupFunc = (&net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, network, srv.DNSAddr)
+		}}).LookupHost
+		conn, err := pgx.ConnectConfig(ctx, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close(ctx)
+		if name, reader := whoAnswers(ctx, t, conn); !reader {
+			t.Errorf("the reader endpoint by its name reached %s, not a reader", name)
 		}
 	})
 	t.Run("the writer's instance endpoint reaches the writer", func(t *testing.T) {
