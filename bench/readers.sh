@@ -10,7 +10,8 @@
 #     readers' sockets at the SYN);
 #  2b. kernel-steered against relayed: a second serve with --kernel-steering=false and the
 #     same cluster (a writer, two readers, pgbench -i -s SCALE); pgbench -S through each
-#     one's reader endpoint, alternated twice, SECONDS each, 4 clients, verify-full TLS;
+#     one's reader endpoint, alternated twice (steered first, then relayed first), SECONDS
+#     each, 4 clients, verify-full TLS;
 #  3. automatic failover (the pgbench tables dropped first): the writer's postmaster killed
 #     (kill -9) with its restart prevented (its PG_VERSION removed first, as test/e2e
 #     TestFailover does), to the first write that commits through the cluster endpoint (a
@@ -123,9 +124,12 @@ endpoint2=$(awsb2 rds describe-db-clusters --db-cluster-identifier relayed --que
 reader_endpoint2=$(awsb2 rds describe-db-clusters --db-cluster-identifier relayed --query 'DBClusters[0].ReaderEndpoint' --output text)
 conninfo2() { echo "host=$1 hostaddr=$("$work/endpointaddr" "$1") port=$port2 user=bench password=Bench-pass-1 dbname=bench sslmode=verify-full sslrootcert=$dir2/global-bundle.pem"; }
 PGSSLMODE=verify-full pgbench -i -q -s "$scale" "$(conninfo2 "$endpoint2")" 2>&1 | tail -1
-sleep 2 # the readers replay the load
+sleep 10 # the readers replay the load and settle
+steered="kernel-steered $(conninfo "$reader_endpoint" | tr ' ' '|')" relayed="relayed $(conninfo2 "$reader_endpoint2" | tr ' ' '|')"
 for pass in 1 2; do
-  for target in "kernel-steered $(conninfo "$reader_endpoint" | tr ' ' '|')" "relayed $(conninfo2 "$reader_endpoint2" | tr ' ' '|')"; do
+  order=("$steered" "$relayed")
+  [ "$pass" = 2 ] && order=("$relayed" "$steered") # neither always goes first
+  for target in "${order[@]}"; do
     set -- $target
     pgbench -S -n -c 4 -j 2 -T "$secs" "$(echo "$2" | tr '|' ' ')" >"$work/pgbench.out" 2>&1 || { cat "$work/pgbench.out"; exit 1; }
     tps=$(awk '/^tps/ { print $3 }' "$work/pgbench.out")
