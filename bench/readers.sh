@@ -6,7 +6,12 @@
 #     that pgbench -i -s SCALE filled (~15 MB a scale unit; that third reader is deleted);
 #  2. the reader endpoint: pgbench -S through the reader endpoint (two readers) against
 #     pgbench -S on one reader's instance endpoint, alternated twice, SECONDS each, 4 clients,
-#     verify-full TLS (both endpoints are relayed: the cluster has readers);
+#     verify-full TLS (both steered in the kernel: the reader endpoint spreads over the
+#     readers' sockets at the SYN);
+#  2b. kernel-steered against relayed: a second serve with --kernel-steering=false and the
+#     same cluster (a writer, two readers, pgbench -i -s SCALE); pgbench -S through each
+#     one's reader endpoint, alternated twice (steered first, then relayed first), SECONDS
+#     each, 4 clients, verify-full TLS;
 #  3. automatic failover (the pgbench tables dropped first): the writer's postmaster killed
 #     (kill -9) with its restart prevented (its PG_VERSION removed first, as test/e2e
 #     TestFailover does), to the first write that commits through the cluster endpoint (a
@@ -32,7 +37,7 @@ work=$(mktemp -d /tmp/borealis-readers-bench-XXXXXX)
 chmod 755 "$work"
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 cleanup() {
-  [ -f "$work/serve.pid" ] && kill -TERM "$(cat "$work/serve.pid")" 2>/dev/null || true
+  for f in "$work/serve.pid" "$work/serve2.pid"; do [ -f "$f" ] && kill -TERM "$(cat "$f")" 2>/dev/null || true; done
   for d in primary standby; do [ -f "$work/floor/$d/postmaster.pid" ] && runuser -u postgres -- "$pgbin/pg_ctl" stop -m immediate -D "$work/floor/$d" >/dev/null 2>&1 || true; done
   sleep 2
   getent passwd | awk -F: -v w="$work/" '$5 == "Borealis PostgreSQL tenant" && index($6, w) == 1 {print $1}' |
@@ -41,6 +46,7 @@ cleanup() {
 }
 trap cleanup EXIT
 go build -C "$top" -o "$work/failoverprobe" ./bench/failoverprobe
+go build -C "$top" -o "$work/endpointaddr" ./bench/endpointaddr # where a name listens (serve's DNS is off)
 now() { date +%s.%N; }
 ms() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.0f", (b - a) * 1000 }'; }
 load() { cut -d' ' -f1-3 /proc/loadavg; }
@@ -70,7 +76,7 @@ awsb ec2 authorize-security-group-ingress --group-id "$sg" --protocol tcp --port
 endpoint=$(awsb rds describe-db-clusters --db-cluster-identifier bench --query 'DBClusters[0].Endpoint' --output text)
 reader_endpoint=$(awsb rds describe-db-clusters --db-cluster-identifier bench --query 'DBClusters[0].ReaderEndpoint' --output text)
 rid=$(awsb rds describe-db-clusters --db-cluster-identifier bench --query 'DBClusters[0].DbClusterResourceId' --output text)
-conninfo() { echo "host=$1 hostaddr=127.0.0.1 port=$port user=bench password=Bench-pass-1 dbname=bench sslmode=verify-full sslrootcert=$dir/global-bundle.pem"; }
+conninfo() { echo "host=$1 hostaddr=$("$work/endpointaddr" "$1") port=$port user=bench password=Bench-pass-1 dbname=bench sslmode=verify-full sslrootcert=$dir/global-bundle.pem"; }
 psql "$(conninfo "$endpoint")" -qc 'CREATE TABLE failover_probe (t timestamptz)'
 
 echo "== reader creation (load $(load))"
@@ -94,6 +100,44 @@ for pass in 1 2; do
     echo "pass $pass $1: tps $tps (load $(load))"
   done
 done
+
+echo "== the reader endpoint kernel-steered against relayed (a second serve, --kernel-steering=false) (load $(load))"
+dir2=$work/serve2 api2="127.0.0.1:$(free_port)" port2=$(free_port)
+"$top/bin/borealis" serve --data-dir "$dir2" --api-addr "$api2" --dns-addr off --kernel-steering=false >>"$work/serve2.log" 2>&1 &
+echo $! >"$work/serve2.pid"
+for _ in $(seq 1 600); do curl -fsS "http://$api2/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
+awsb2() { AWS_SHARED_CREDENTIALS_FILE=$dir2/credentials aws --endpoint-url "http://$api2" --region us-east-1 "$@"; }
+awsb2 rds create-db-cluster --db-cluster-identifier relayed --engine aurora-postgresql --port "$port2" \
+  --master-username bench --master-user-password 'Bench-pass-1' --database-name bench >/dev/null
+for r in "relayed-w 1" "relayed-r0 0" "relayed-r1 1"; do
+  set -- $r
+  awsb2 rds create-db-instance --db-instance-identifier "$1" --db-cluster-identifier relayed --promotion-tier "$2" \
+    --db-instance-class db.r6g.large --engine aurora-postgresql >/dev/null
+  for _ in $(seq 1 1500); do
+    [ "$(awsb2 rds describe-db-instances --db-instance-identifier "$1" --query 'DBInstances[0].DBInstanceStatus' --output text 2>/dev/null)" = available ] && break
+    sleep 0.2
+  done
+done
+sg2=$(awsb2 rds describe-db-clusters --db-cluster-identifier relayed --query 'DBClusters[0].VpcSecurityGroups[0].VpcSecurityGroupId' --output text)
+awsb2 ec2 authorize-security-group-ingress --group-id "$sg2" --protocol tcp --port "$port2" --cidr 127.0.0.1/32 >/dev/null
+endpoint2=$(awsb2 rds describe-db-clusters --db-cluster-identifier relayed --query 'DBClusters[0].Endpoint' --output text)
+reader_endpoint2=$(awsb2 rds describe-db-clusters --db-cluster-identifier relayed --query 'DBClusters[0].ReaderEndpoint' --output text)
+conninfo2() { echo "host=$1 hostaddr=$("$work/endpointaddr" "$1") port=$port2 user=bench password=Bench-pass-1 dbname=bench sslmode=verify-full sslrootcert=$dir2/global-bundle.pem"; }
+PGSSLMODE=verify-full pgbench -i -q -s "$scale" "$(conninfo2 "$endpoint2")" 2>&1 | tail -1
+sleep 10 # the readers replay the load and settle
+steered="kernel-steered $(conninfo "$reader_endpoint" | tr ' ' '|')" relayed="relayed $(conninfo2 "$reader_endpoint2" | tr ' ' '|')"
+for pass in 1 2; do
+  order=("$steered" "$relayed")
+  [ "$pass" = 2 ] && order=("$relayed" "$steered") # neither always goes first
+  for target in "${order[@]}"; do
+    set -- $target
+    pgbench -S -n -c 4 -j 2 -T "$secs" "$(echo "$2" | tr '|' ' ')" >"$work/pgbench.out" 2>&1 || { cat "$work/pgbench.out"; exit 1; }
+    tps=$(awk '/^tps/ { print $3 }' "$work/pgbench.out")
+    echo "pass $pass reader endpoint $1: tps $tps (load $(load))" | tee -a "$work/steered"
+  done
+done
+awk '/kernel-steered/ { k += $7; nk++ } /relayed/ { r += $7; nr++ } END { printf "mean tps: kernel-steered %.0f, relayed %.0f, ratio %.2f\n", k / nk, r / nr, (k / nk) / (r / nr) }' "$work/steered"
+kill -TERM "$(cat "$work/serve2.pid")" && rm -f "$work/serve2.pid"
 
 echo "== reader creation, cluster filled by pgbench -i -s $scale (load $(load))"
 size=$(psql "$(conninfo "$endpoint")" -Atc "SELECT pg_size_pretty(sum(pg_database_size(datname))) FROM pg_database")

@@ -69,6 +69,9 @@ type Config struct {
 	// EndpointHostaddr is an address the endpoints listen on, for the connection line of a
 	// host whose resolver does not ask serve (libpq's hostaddr); "" shows none.
 	EndpointHostaddr string
+	// OwnHostaddr gives a reader or instance endpoint name the address of its own it
+	// listens at (package epaddr), for its hostaddr line; nil or false: EndpointHostaddr.
+	OwnHostaddr func(endpoint string) (string, bool)
 	// SessionTTL bounds a session's life (default 12 h); IdleTTL ends an unused one
 	// (default 1 h).
 	SessionTTL, IdleTTL time.Duration

@@ -227,8 +227,14 @@ func (c *Console) connectLines(cl clusterView, id, endpoint string) connectLines
 	if c.cfg.NamesResolve || c.cfg.EndpointHostaddr == "" {
 		out.ByName = line("")
 	}
-	if c.cfg.EndpointHostaddr != "" {
-		out.WithHostaddr = line(" hostaddr=" + c.cfg.EndpointHostaddr)
+	hostaddr := c.cfg.EndpointHostaddr
+	if endpoint != cl.Endpoint && c.cfg.OwnHostaddr != nil {
+		if a, ok := c.cfg.OwnHostaddr(endpoint); ok {
+			hostaddr = a
+		}
+	}
+	if hostaddr != "" {
+		out.WithHostaddr = line(" hostaddr=" + hostaddr)
 	}
 	return out
 }

@@ -16,13 +16,15 @@ import (
 
 	mdns "github.com/miekg/dns"
 	"golang.org/x/net/netutil"
+
+	"github.com/borealis-db/borealis/internal/store"
 )
 
 // Names is where the server reads, at each query, which endpoint names exist, so that a
 // cluster created or deleted is answered for at once.
 type Names interface {
 	// EndpointNames lists every endpoint name that exists now, without a trailing dot.
-	EndpointNames(ctx context.Context) ([]string, error)
+	EndpointNames(ctx context.Context) ([]store.EndpointName, error)
 }
 
 // Config is what the server answers.
@@ -32,6 +34,9 @@ type Config struct {
 	Zone string
 	// Addrs are the addresses every endpoint listens on: the answer to A and AAAA.
 	Addrs []netip.Addr
+	// Own, when set, gives a reader or instance endpoint name an address of its own
+	// (package epaddr), its only answer; false: Addrs, as for a cluster endpoint.
+	Own func(name string) (netip.Addr, bool)
 	// NSAddrs are the addresses this server answers at (ns.ZONE, the zone's name server);
 	// none where it listens on every address.
 	NSAddrs []netip.Addr
@@ -65,6 +70,7 @@ type Handler struct {
 	fqdn     string // zone with the trailing dot: owner of the SOA and NS records
 	nsName   string // ns.ZONE.
 	addrs    []netip.Addr
+	own      func(string) (netip.Addr, bool)
 	nsAddrs  []netip.Addr
 	names    Names
 	log      *slog.Logger
@@ -86,7 +92,7 @@ func NewHandler(cfg Config) (*Handler, error) {
 	}
 	return &Handler{
 		zone: zone, fqdn: zone + ".", nsName: "ns." + zone + ".",
-		addrs: cfg.Addrs, nsAddrs: cfg.NSAddrs, names: &fresh{src: cfg.Names}, log: log,
+		addrs: cfg.Addrs, own: cfg.Own, nsAddrs: cfg.NSAddrs, names: &fresh{src: cfg.Names}, log: log,
 		inFlight: make(chan struct{}, maxInFlight),
 	}, nil
 }
@@ -204,9 +210,14 @@ func (h *Handler) lookup(ctx context.Context, name string) (bool, []netip.Addr, 
 		return false, nil, err
 	}
 	below := false
-	for _, n := range names {
-		n = strings.ToLower(n)
+	for _, e := range names {
+		n := strings.ToLower(e.Name)
 		if n == name {
+			if !e.Cluster && h.own != nil {
+				if a, ok := h.own(n); ok {
+					return true, []netip.Addr{a}, nil
+				}
+			}
 			return true, h.addrs, nil
 		}
 		below = below || strings.HasSuffix(n, "."+name)

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	mdns "github.com/miekg/dns"
+
+	"github.com/borealis-db/borealis/internal/store"
 )
 
 const (
@@ -25,19 +27,24 @@ const (
 
 // names is a Names whose contents the test changes.
 type names struct {
-	mu    sync.Mutex
-	list  []string
-	err   error
-	calls atomic.Int32
-	delay time.Duration
+	mu       sync.Mutex
+	list     []string
+	clusters []string // those of list that are cluster endpoints
+	err      error
+	calls    atomic.Int32
+	delay    time.Duration
 }
 
-func (n *names) EndpointNames(context.Context) ([]string, error) {
+func (n *names) EndpointNames(context.Context) ([]store.EndpointName, error) {
 	n.calls.Add(1)
 	time.Sleep(n.delay)
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	return slices.Clone(n.list), n.err
+	var out []store.EndpointName
+	for _, name := range n.list {
+		out = append(out, store.EndpointName{Name: name, Cluster: slices.Contains(n.clusters, name)})
+	}
+	return out, n.err
 }
 
 func (n *names) set(list ...string) { n.mu.Lock(); n.list = list; n.mu.Unlock() }
@@ -432,4 +439,26 @@ func TestTCPConnectionsAreCapped(t *testing.T) {
 		t.Errorf("%d client connections took %d descriptors of the server's; want at most %d", len(conns), served, maxTCPConns)
 	}
 	ask(t, "udp", addr, query(zone, mdns.TypeSOA))
+}
+
+func TestReaderAndInstanceEndpointsResolveToAddressesOfTheirOwn(t *testing.T) {
+	own := map[string]netip.Addr{strings.ToLower(reader): netip.MustParseAddr("127.64.0.7"), strings.ToLower(instance): netip.MustParseAddr("127.64.0.9")}
+	h, err := NewHandler(Config{Zone: "Borealis.Localhost.", Addrs: []netip.Addr{netip.MustParseAddr("127.0.0.1"), netip.MustParseAddr("::1")},
+		Names: &names{list: []string{endpoint, reader, instance}, clusters: []string{endpoint}},
+		Own:   func(n string) (netip.Addr, bool) { a, ok := own[n]; return a, ok }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string][]string{endpoint: {"127.0.0.1"}, reader: {"127.64.0.7"}, instance: {"127.64.0.9"}} {
+		if r := h.Answer(context.Background(), query(name, mdns.TypeA), false); !slices.Equal(answers(r), want) {
+			t.Errorf("A %s: %v; want %v", name, answers(r), want)
+		}
+	}
+	// No AAAA for a name with its own IPv4 address: ::1 is the cluster endpoint's.
+	if r := h.Answer(context.Background(), query(reader, mdns.TypeAAAA), false); r.Rcode != mdns.RcodeSuccess || len(r.Answer) != 0 {
+		t.Errorf("AAAA %s: rcode %d %v; want no data", reader, r.Rcode, answers(r))
+	}
+	if r := h.Answer(context.Background(), query(endpoint, mdns.TypeAAAA), false); !slices.Equal(answers(r), []string{"::1"}) {
+		t.Errorf("AAAA %s: %v", endpoint, answers(r))
+	}
 }

@@ -3,6 +3,8 @@ package dns
 import (
 	"context"
 	"sync"
+
+	"github.com/borealis-db/borealis/internal/store"
 )
 
 // fresh reads Names for many queries at once without ever answering from a read that began
@@ -19,11 +21,11 @@ type fresh struct {
 
 type round struct {
 	done  chan struct{}
-	names []string
+	names []store.EndpointName
 	err   error
 }
 
-func (f *fresh) EndpointNames(ctx context.Context) ([]string, error) {
+func (f *fresh) EndpointNames(ctx context.Context) ([]store.EndpointName, error) {
 	f.mu.Lock()
 	if f.next == nil {
 		f.next = &round{done: make(chan struct{})}

@@ -47,9 +47,28 @@ type Target struct {
 	// asks for (see names.go): the endpoints of a cluster with readers share one port.
 	// ok false refuses the connection. The endpoint is then relayed, never steered.
 	Pick func(serverName string) (t Target, ok bool)
-	// Servers lists every server Pick may choose, for a CancelRequest, which names no
-	// endpoint: it goes to each, and only the one that issued its key acts on it.
+	// Servers lists every server Pick may choose (or Spread holds), for a CancelRequest,
+	// which names no endpoint: it goes to each, and only the one that issued its key acts
+	// on it.
 	Servers func() []Target
+	// ByAddress says the names of the endpoint's cluster have addresses of their own
+	// (package epaddr): the kernel may hand this address's connections to the target's
+	// server whatever name they ask for, though Pick is set for the relay.
+	ByAddress bool
+	// Spread lists the servers an endpoint spreads its connections over (a reader
+	// endpoint's readers): the kernel chooses among their sockets; relayed, the Route
+	// itself names one server per connection, in turn.
+	Spread []Target
+}
+
+// steerServer is t's server for the kernel: none without a postmaster or a private
+// address.
+func steerServer(t Target) (steer.Server, bool) {
+	addr, err := netip.ParseAddrPort(t.Addr)
+	if err != nil || t.PID == 0 {
+		return steer.Server{}, false
+	}
+	return steer.Server{PID: t.PID, Addr: addr}, true
 }
 
 // Route names the target for a new connection; ok is false while no server serves the
@@ -360,10 +379,18 @@ func (g *Gateway) Refresh(name string) {
 	var err error
 	if !ok {
 		err = g.steer.Refuse(name, locals, admit)
+	} else if len(t.Spread) > 0 {
+		var servers []steer.Server
+		for _, x := range t.Spread {
+			if srv, ok := steerServer(x); ok {
+				servers = append(servers, srv)
+			}
+		}
+		err = g.steer.Spread(name, locals, servers, admit)
 	} else {
 		var server steer.Server // none: the gateway relays admitted connections
-		if addr, perr := netip.ParseAddrPort(t.Addr); perr == nil && t.PID != 0 && t.Pick == nil {
-			server = steer.Server{PID: t.PID, Addr: addr}
+		if t.Pick == nil || t.ByAddress {
+			server, _ = steerServer(t)
 		}
 		err = g.steer.Route(name, locals, server, admit)
 	}
@@ -535,7 +562,7 @@ func (g *Gateway) handle(ep *endpoint, client net.Conn) {
 			return
 		}
 	}
-	if target.Pick != nil && code == cancelRequestCode && length == 16 && target.Servers != nil {
+	if (target.Pick != nil || len(target.Spread) > 0) && code == cancelRequestCode && length == 16 && target.Servers != nil {
 		g.cancelEverywhere(ep, client, head[:], target.Servers())
 		return
 	}
@@ -549,7 +576,11 @@ func (g *Gateway) handle(ep *endpoint, client net.Conn) {
 		return
 	}
 	_ = client.SetReadDeadline(time.Time{})
-	if !g.relayTargetIsServer(ep.name, target) {
+	checkKey := ep.name
+	if len(target.Spread) > 0 {
+		checkKey += " " + target.Addr // the server changes from one connection to the next
+	}
+	if !g.relayTargetIsServer(checkKey, target) {
 		g.log.Error("connection refused: a process other than the server listens on its private port", "endpoint", ep.name, "backend", target.Addr, "postmaster", target.PID)
 		refused("server-impostor")
 		resetOnClose(client)

@@ -698,8 +698,15 @@ func (s *Service) instanceXML(ctx context.Context, in store.Instance, c store.Cl
 	if in.PendingCAIdentifier != "" {
 		x.PendingModifiedValues = &xmlPendingModifiedValues{CACertificateIdentifier: in.PendingCAIdentifier}
 	}
+	var infos []xmlStatusInfo
 	if info, ok := statusInfo("instance", in.Status, in.StatusReason); ok {
-		x.StatusInfos = &xmlStatusInfos{[]xmlStatusInfo{info}}
+		infos = append(infos, info)
+	}
+	if info, ok := replicationInfo(in); ok {
+		infos = append(infos, info)
+	}
+	if len(infos) > 0 {
+		x.StatusInfos = &xmlStatusInfos{infos}
 	}
 	return x, nil
 }

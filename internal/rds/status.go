@@ -21,3 +21,13 @@ func statusInfo(kind string, s store.Status, reason string) (xmlStatusInfo, bool
 	}
 	return xmlStatusInfo{StatusType: kind, Normal: s == store.StatusAvailable, Status: string(s), Message: reason}, true
 }
+
+// replicationInfo is a reader's StatusInfos entry as RDS gives a read replica's:
+// StatusType "read replication", Status "replicating" (Normal) or "error" with the reason.
+func replicationInfo(in store.Instance) (xmlStatusInfo, bool) {
+	if in.Writer || in.Replication == "" {
+		return xmlStatusInfo{}, false
+	}
+	return xmlStatusInfo{StatusType: "read replication", Normal: in.Replication == store.ReplicationStreaming,
+		Status: in.Replication, Message: in.ReplicationMessage}, true
+}

@@ -51,7 +51,7 @@ func (r *Reconciler) takeOver(ctx context.Context, c store.Cluster, m store.Inst
 			if lsn, ok := r.driver.EndOfWAL(ctx, os); ok && lsn > upTo {
 				upTo = lsn
 			}
-			if o.Status == store.StatusAvailable {
+			if o.Status == store.StatusAvailable || o.Status == store.StatusFailed || o.Status == store.StatusRebooting {
 				if _, err := r.mark(ctx, o, store.StatusRebooting, reasonRejoining); err != nil {
 					return err
 				}
@@ -188,6 +188,9 @@ func (r *Reconciler) measureLag(ctx context.Context, c store.Cluster, members []
 			lag = float64(head - lsn)
 		}
 		r.metrics.lag.WithLabelValues(c.ID, m.ID).Set(lag)
+		if err := r.judgeLag(ctx, c, m, uint64(lag)); err != nil {
+			errs = append(errs, err)
+		}
 		if err := r.rebaseLost(ctx, c, m, s, *w, ws); err != nil {
 			errs = append(errs, err)
 		}

@@ -58,6 +58,12 @@ func (r *Reconciler) reconcileInstance(ctx context.Context, c store.Cluster, m s
 	}
 	// A (re)start applies every parameter, static ones included.
 	spec := r.instanceSpec(c, m, d.Values, primary)
+	if gone, err := r.dropGoneWriter(ctx, c, m, spec, members); err != nil || gone {
+		if err == nil {
+			err = errWaiting
+		}
+		return err
+	}
 	state := r.driver.Status(m.ID).State
 	if primary != nil && state != engine.StateRunning {
 		if err := r.ensureReplica(ctx, c, spec, *writer); err != nil {
@@ -100,7 +106,10 @@ func (r *Reconciler) reconcileInstance(ctx context.Context, c store.Cluster, m s
 	case actWait:
 		return errWaiting
 	case actStart, actRestart:
-		if m, err = r.start(ctx, c, m, d, spec, f, admission); err != nil {
+		sctx, cancel := r.startBudget(ctx, c, m, members, f)
+		m, err = r.start(sctx, c, m, d, spec, f, admission)
+		cancel()
+		if err != nil {
 			return err
 		}
 		up = true
@@ -166,10 +175,14 @@ func (r *Reconciler) start(ctx context.Context, c store.Cluster, m store.Instanc
 		err = r.driver.Start(ctx, spec)
 	}
 	if err != nil {
-		if ctx.Err() != nil {
+		slow := overBudget(ctx)
+		if ctx.Err() != nil && !slow {
 			return m, err // serve is stopping: nothing was learnt about the server
 		}
-		return m, r.startFailed(ctx, c, m, spec, f, logOff, err)
+		if slow {
+			err = fmt.Errorf("%w: %w", errRestartBudget, err)
+		}
+		return m, r.startFailed(context.WithoutCancel(ctx), c, m, spec, f, logOff, err)
 	}
 	r.mu.Lock()
 	r.backoff[m.ID] = r.backoff[m.ID].started(f.Spec, f.Now)
@@ -187,6 +200,9 @@ func (r *Reconciler) start(ctx context.Context, c store.Cluster, m store.Instanc
 // further away, the metrics.
 func (r *Reconciler) startFailed(ctx context.Context, c store.Cluster, m store.Instance, spec engine.Spec, f facts, logOff int64, cause error) error {
 	status, reason := classifyStart(cause, logSince(spec.LogFile, logOff), volumeFree(r.clusterDir(c)))
+	if errors.Is(cause, errRestartBudget) {
+		status, reason = store.StatusRebooting, reasonSlowStart // failed over at once (hang.go)
+	}
 	r.mu.Lock()
 	b := r.backoff[m.ID].failed(f.Spec, f.Now)
 	r.backoff[m.ID] = b

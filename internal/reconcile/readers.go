@@ -86,6 +86,15 @@ type serving struct {
 	up             map[string]gateway.Target // instance endpoint → its server, while it serves
 	readers        []string                  // the endpoints in up of readers, sorted
 	next           uint64                    // the reader endpoint's round robin
+	own            map[string]bool           // gateway names of the endpoints on own addresses (endpoints.go)
+	admission      *gateway.Admission        // what the security groups admit, for those
+	admissionEpoch uint64
+	// passed: a pass went over every instance. Until then the reader endpoint is not
+	// programmed anew: after a restart, the writer found first would take the readers'
+	// place for a moment; the kernel keeps what the earlier serve said meanwhile.
+	passed bool
+	behind map[string]bool // reader endpoints out of the reader endpoint for their lag (lag.go)
+	shared bool            // a name lacks its own listener: the cluster address is relayed, by name
 }
 
 // knowEndpoints records the names of c's endpoints: an instance endpoint of an instance
@@ -130,6 +139,7 @@ func (r *Reconciler) serve(c store.Cluster, m store.Instance, running params.Val
 	r.mu.Unlock()
 	if !had || old.Addr != t.Addr || old.PID != t.PID {
 		r.gateway.Refresh(c.ID)
+		r.refreshOwn(c.ID)
 	}
 }
 
@@ -147,13 +157,15 @@ func (r *Reconciler) unserve(clusterID string, m store.Instance) {
 	r.mu.Unlock()
 	if had {
 		r.gateway.Refresh(clusterID)
+		r.refreshOwn(clusterID)
 	}
 }
 
-// setReaders puts name in or out of the reader endpoint's rotation. r.mu is held.
+// setReaders puts name in or out of the reader endpoint's rotation; a reader too far
+// behind stays out. r.mu is held.
 func (r *Reconciler) setReaders(sv *serving, name string, in bool) {
 	sv.readers = slices.DeleteFunc(sv.readers, func(n string) bool { return n == name })
-	if in {
+	if in && !sv.behind[name] {
 		sv.readers = append(sv.readers, name)
 		slices.Sort(sv.readers)
 	}

@@ -26,6 +26,7 @@ import (
 
 	"github.com/borealis-db/borealis/internal/dbauth"
 	"github.com/borealis-db/borealis/internal/engine"
+	"github.com/borealis-db/borealis/internal/epaddr"
 	"github.com/borealis-db/borealis/internal/gateway"
 	"github.com/borealis-db/borealis/internal/params"
 	"github.com/borealis-db/borealis/internal/pki"
@@ -103,6 +104,7 @@ type Reconciler struct {
 	applied  map[string]string     // instance id → fingerprint of the settings its server runs with
 	lost     map[string]lostSource // reader id → the passes in a row it did not stream
 	cas      map[string]*pki.CA    // CAs read so far; a CA never changes once made
+	bases    []netip.Addr          // the endpoint addresses, for epaddr
 	wg       sync.WaitGroup
 
 	// firstPass counts the clusters of the first dispatch that have not finished a pass:
@@ -128,6 +130,7 @@ func New(cfg Config, st *store.Store, d engine.Driver, gw *gateway.Gateway, log 
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	logOwnAddresses(log, epaddr.Capable(epaddr.Parse(cfg.EndpointAddrs)))
 	return &Reconciler{
 		cfg: cfg, store: st, driver: d, gateway: gw, log: log,
 		metrics:  newMetrics(cfg.Metrics),
@@ -141,6 +144,7 @@ func New(cfg Config, st *store.Store, d engine.Driver, gw *gateway.Gateway, log 
 		applied:  map[string]string{},
 		lost:     map[string]lostSource{},
 		cas:      map[string]*pki.CA{},
+		bases:    epaddr.Parse(cfg.EndpointAddrs),
 	}
 }
 
@@ -339,6 +343,7 @@ func (r *Reconciler) reconcileCluster(ctx context.Context, id string) error {
 	c, err := r.store.Cluster(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
 		r.gateway.Remove(id)
+		r.removeOwn(id)
 		return errGone
 	}
 	if err != nil {
@@ -420,6 +425,10 @@ func (r *Reconciler) reconcileCluster(ctx context.Context, id string) error {
 	// The writer first: its readers stream from it.
 	slices.SortStableFunc(members, func(a, b store.Instance) int { return boolOrder(b.Writer) - boolOrder(a.Writer) })
 	r.knowEndpoints(c, members)
+	r.mu.Lock()
+	r.setClusterAdmission(id, admission)
+	r.mu.Unlock()
+	r.ownEndpoints(c, members)
 	for _, m := range members {
 		switch err := r.reconcileInstance(ctx, c, m, members, admission); {
 		case errors.Is(err, errWaiting):
@@ -432,6 +441,7 @@ func (r *Reconciler) reconcileCluster(ctx context.Context, id string) error {
 	if err := r.measureLag(ctx, c, members); err != nil {
 		errs = append(errs, fmt.Errorf("readers: %w", err))
 	}
+	r.passedAll(id)
 	if waiting {
 		switch moved, err := r.autoFailover(ctx, c, members); {
 		case err != nil:
@@ -487,6 +497,7 @@ func (r *Reconciler) setRoute(c store.Cluster, m store.Instance, running params.
 	r.routes[c.ID] = t
 	r.mu.Unlock()
 	r.gateway.Refresh(c.ID)
+	r.refreshOwn(c.ID)
 }
 
 // instanceSpec is the server of instance m with parameter values v; primary is where a
@@ -556,6 +567,7 @@ func (r *Reconciler) deleteInstance(ctx context.Context, c store.Cluster, m stor
 	r.unserve(c.ID, m)
 	r.metrics.forget(c.ID, m.ID)
 	r.gateway.Refresh(c.ID)
+	r.refreshOwn(c.ID)
 	spec := r.serverSpec(c, m)
 	if err := r.driver.Stop(ctx, spec); err != nil {
 		return fmt.Errorf("stop: %w", err)
@@ -584,6 +596,7 @@ func (r *Reconciler) deleteCluster(ctx context.Context, c store.Cluster, members
 		}
 	}
 	r.gateway.Remove(c.ID)
+	r.removeOwn(c.ID)
 	if err := r.driver.Destroy(ctx, r.volumeSpec(c, 0)); err != nil {
 		return fmt.Errorf("destroy volume: %w", err)
 	}
@@ -805,6 +818,7 @@ func (r *Reconciler) SecurityChanged(ctx context.Context) {
 			continue
 		}
 		r.mu.Lock()
+		r.setClusterAdmission(c.ID, a)
 		t, routed := r.routes[c.ID]
 		if routed {
 			r.setAdmission(c.ID, &t, a)
@@ -818,6 +832,7 @@ func (r *Reconciler) SecurityChanged(ctx context.Context) {
 		} else {
 			r.gateway.Readmit(c.ID, a.Admission)
 		}
+		r.readmitOwn(ctx, c.ID, a.Admission)
 	}
 }
 
@@ -844,6 +859,7 @@ func (r *Reconciler) route(clusterID string) gateway.Route {
 		t, ok := r.routes[clusterID]
 		if sv := r.serving[clusterID]; ok && sv != nil && len(sv.all) > 1 {
 			t.Pick, t.Servers = r.picker(clusterID, t), r.servers(clusterID)
+			t.ByAddress = epaddr.Capable(r.bases) && !sv.shared // the other names have addresses of their own
 		}
 		return t, ok
 	}

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 
 	"github.com/borealis-db/borealis/internal/dns"
+	"github.com/borealis-db/borealis/internal/epaddr"
 	"github.com/borealis-db/borealis/internal/store"
 )
 
@@ -33,9 +34,11 @@ func startDNS(cfg Config, endpointAddrs []string, st *store.Store, log *slog.Log
 		return nil, fmt.Errorf("dns listener: %w", err)
 	}
 	self := dns.ListenAddrs(pc.LocalAddr().String())
+	bases := epaddr.Parse(endpointAddrs)
 	h, err := dns.NewHandler(dns.Config{
 		Zone:    cfg.EndpointDomain,
 		Addrs:   answerAddrs(endpointAddrs, self, log),
+		Own:     func(name string) (netip.Addr, bool) { return epaddr.Own(bases, name) },
 		NSAddrs: self,
 		Names:   st,
 		Log:     log,

@@ -1,6 +1,10 @@
 package server
 
-import "net/netip"
+import (
+	"net/netip"
+
+	"github.com/borealis-db/borealis/internal/epaddr"
+)
 
 // hostaddr is the address a client on this host gives libpq (hostaddr) to reach the
 // endpoints without a name lookup: the first endpoint address, or loopback in its family
@@ -19,4 +23,14 @@ func hostaddr(endpointAddrs []string) string {
 		return a.Unmap().String()
 	}
 	return ""
+}
+
+// ownHostaddr is the hostaddr of a reader or instance endpoint that listens on an address
+// of its own (package epaddr).
+func ownHostaddr(endpointAddrs []string) func(string) (string, bool) {
+	bases := epaddr.Parse(endpointAddrs)
+	return func(name string) (string, bool) {
+		a, ok := epaddr.Own(bases, name)
+		return a.String(), ok
+	}
 }

@@ -337,6 +337,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err erro
 		Trail:     trail,
 		// The connection lines: by the endpoint name when serve answers DNS for it.
 		NamesResolve: s.dns != nil, EndpointHostaddr: hostaddr(endpointAddrs),
+		OwnHostaddr: ownHostaddr(endpointAddrs),
 	})
 	if err != nil {
 		return nil, err

@@ -362,7 +362,7 @@ func TestAdoptionRepairsAHalfDoneChange(t *testing.T) {
 		}
 	}
 	fam, kb := endpointKeyOf(b)
-	if err := first.maps.endpoints.Put(kb, endpointValue{Slot: r.slots[fam], Ruleset: half, Route: r.id}); err != nil {
+	if err := first.maps.endpoints.Put(kb, endpointValue{Slot: r.famSlots(fam)[0], Ruleset: half, Route: r.id}); err != nil {
 		t.Fatal(err)
 	}
 	stray := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), 1)

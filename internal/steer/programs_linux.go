@@ -60,6 +60,7 @@ const (
 const (
 	slotRelay    = maxSlots     // admitted connections reach the gateway's listener
 	slotNoServer = maxSlots + 1 // no server runs: admitted connections are refused too
+	slotSpread   = maxSlots + 2 // several servers: the spread map lists their slots
 )
 
 // A refused connection is reported at most once in this long per endpoint: a client
@@ -195,6 +196,7 @@ func lookupProgram(m *maps) asm.Instructions {
 			asm.JEq.Imm(asm.R0, 0, "refuse_sg"),
 			asm.JEq.Imm(asm.R8, slotRelay, "pass"),
 			asm.JEq.Imm(asm.R8, slotNoServer, "refuse_none"),
+			asm.JEq.Imm(asm.R8, slotSpread, "spread"),
 			// The server's listening socket in the endpoint's slot; none once the server
 			// has exited.
 			asm.StoreMem(asm.RFP, stackSlot, asm.R8, asm.Word),
@@ -202,7 +204,7 @@ func lookupProgram(m *maps) asm.Instructions {
 		lookupElem(m.listeners, stackSlot),
 		asm.Instructions{
 			asm.JEq.Imm(asm.R0, 0, "refuse_none"),
-			asm.Mov.Reg(asm.R7, asm.R0),
+			asm.Mov.Reg(asm.R7, asm.R0).WithSymbol("assign"),
 			asm.Mov.Reg(asm.R1, asm.R6),
 			asm.Mov.Reg(asm.R2, asm.R7),
 			asm.Mov.Imm(asm.R3, 0),
@@ -258,6 +260,56 @@ func lookupProgram(m *maps) asm.Instructions {
 			asm.Mov.Imm(asm.R0, skDrop).WithSymbol("drop"),
 			asm.Return(),
 		},
+		spreadProgram(m),
+	)
+}
+
+// spreadProgram is the sk_lookup program's part for an endpoint that spreads its
+// connections (slotSpread): it finds the endpoint's slots for the connection's family,
+// starts at the one whose turn it is (round robin: the turn moves on by one per
+// connection; two SYNs at the same moment on two CPUs may take the same turn, which costs
+// balance, never correctness) and takes the first that holds a listening socket, as the
+// chosen slot (R8) and the socket (R0), at "assign"; none: refused for want of a server.
+//
+// Registers on entry: R7 the family; the route id is in the refusal record.
+func spreadProgram(m *maps) asm.Instructions {
+	out := asm.Instructions{
+		asm.LoadMem(asm.R2, asm.RFP, stackRecord, asm.Word).WithSymbol("spread"),
+		asm.LSh.Imm32(asm.R2, 1),
+		asm.JNE.Imm(asm.R7, afInet6, "spread_key"),
+		asm.Or.Imm32(asm.R2, 1),
+		asm.StoreMem(asm.RFP, stackSlot, asm.R2, asm.Word).WithSymbol("spread_key"),
+	}
+	out = append(out, lookupElem(m.spread, stackSlot)...)
+	out = append(out,
+		asm.JEq.Imm(asm.R0, 0, "refuse_none"),
+		asm.Mov.Reg(asm.R9, asm.R0),
+		asm.LoadMem(asm.R8, asm.R9, 4, asm.Word), // Next
+		asm.Mov.Reg32(asm.R2, asm.R8),
+		asm.Add.Imm32(asm.R2, 1),
+		asm.StoreMem(asm.R9, 4, asm.R2, asm.Word),
+	)
+	for i := range int32(maxSpread) {
+		out = append(out,
+			asm.LoadMem(asm.R2, asm.R9, 0, asm.Word), // Count
+			asm.JLE.Imm(asm.R2, i, "refuse_none"),
+			asm.Mov.Reg32(asm.R3, asm.R8),
+			asm.Add.Imm32(asm.R3, i),
+			asm.Mod.Reg32(asm.R3, asm.R2),
+			asm.JGT.Imm(asm.R3, maxSpread-1, "refuse_none"), // bounds for the verifier
+			asm.LSh.Imm(asm.R3, 2),
+			asm.Mov.Reg(asm.R1, asm.R9),
+			asm.Add.Reg(asm.R1, asm.R3),
+			asm.LoadMem(asm.R7, asm.R1, 8, asm.Word), // Slots[(Next+i) % Count]
+			asm.StoreMem(asm.RFP, stackSlot, asm.R7, asm.Word),
+		)
+		out = append(out, lookupElem(m.listeners, stackSlot)...)
+		out = append(out, asm.JNE.Imm(asm.R0, 0, "spread_found"))
+	}
+	return append(out,
+		asm.Ja.Label("refuse_none"),
+		asm.Mov.Reg(asm.R8, asm.R7).WithSymbol("spread_found"),
+		asm.Ja.Label("assign"),
 	)
 }
 

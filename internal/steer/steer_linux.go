@@ -25,7 +25,8 @@ const (
 	maxRoutes    = maxEndpoints
 	maxSlots     = 4096
 	maxPrefixes  = 1 << 16
-	maxNameLen   = 64 // bytes of an endpoint's name
+	maxNameLen   = 128 // bytes of an endpoint's name
+	maxSpread    = 16  // servers one endpoint spreads over: Aurora's 15 readers, and one more
 	maxConns     = 1 << 16
 	refusedRing  = 1 << 16 // bytes: about a thousand reports between two reads
 )
@@ -40,6 +41,26 @@ type endpointValue struct {
 	Slot    uint32 // a listener slot, slotRelay or slotNoServer
 	Ruleset uint32
 	Route   uint32 // where its refusals are counted
+}
+
+// spreadValue lists the slots an endpoint spreads its connections over, for one family;
+// the sk_lookup program starts at slot Next (then moves it on: round robin) and takes the
+// first that holds a socket.
+type spreadValue struct {
+	Count uint32
+	Next  uint32 // the kernel's turn; a rewrite of the list starts it anew
+	Slots [maxSpread]uint32
+}
+
+const spreadSize = 8 + 4*maxSpread
+
+// spreadKey is the spread map's key of route id's endpoints of family fam.
+func spreadKey(id, fam uint32) uint32 {
+	k := id << 1
+	if fam == afInet6 {
+		k |= 1
+	}
+	return k
 }
 
 type admitKey struct {
@@ -86,11 +107,12 @@ type maps struct {
 	counters   *ebpf.Map // array: slot → slotCounters
 	refusals   *ebpf.Map // array: route → routeRefusals
 	refusedLog *ebpf.Map // ring buffer of refusedRecord
+	spread     *ebpf.Map // hash: spreadKey → spreadValue
 	sourceMaps           // refusals per source (sources_linux.go)
 }
 
 func (m *maps) close() {
-	for _, x := range []*ebpf.Map{m.endpoints, m.names, m.admit, m.listeners, m.conns, m.counters, m.refusals, m.refusedLog} {
+	for _, x := range []*ebpf.Map{m.endpoints, m.names, m.admit, m.listeners, m.conns, m.counters, m.refusals, m.refusedLog, m.spread} {
 		if x != nil {
 			x.Close()
 		}
@@ -128,11 +150,13 @@ const (
 )
 
 type route struct {
-	id       uint32
-	locals   []netip.AddrPort
-	door     door
-	slots    map[uint32]uint32 // family → slot, while the door is toServer
-	server   Server
+	id     uint32
+	locals []netip.AddrPort
+	door   door
+	// servers are where admitted connections go while the door is toServer, in order;
+	// bound holds each one's slots (family → slot).
+	servers  []Server
+	bound    map[Server]map[uint32]uint32
 	ruleset  uint32         // 0: none yet
 	admitted []netip.Prefix // what ruleset holds, canonical
 	// adopted: taken on from the pins of an earlier serve and not named since. stale are
@@ -173,6 +197,7 @@ func Open(pinDir string) (*Steering, error) {
 		{&s.maps.counters, &ebpf.MapSpec{Name: "borealis_count", Type: ebpf.Array, KeySize: 4, ValueSize: 32, MaxEntries: maxSlots}},
 		{&s.maps.refusals, &ebpf.MapSpec{Name: "borealis_refuse", Type: ebpf.Array, KeySize: 4, ValueSize: 24, MaxEntries: maxRoutes}},
 		{&s.maps.refusedLog, &ebpf.MapSpec{Name: "borealis_rlog", Type: ebpf.RingBuf, MaxEntries: refusedRing}},
+		{&s.maps.spread, &ebpf.MapSpec{Name: "borealis_spread", Type: ebpf.Hash, KeySize: 4, ValueSize: spreadSize, MaxEntries: 2 * maxRoutes}},
 	}
 	specs = append(specs, s.maps.sourceMaps.specs()...)
 	openMaps := func(fresh bool) (found int, err error) {
@@ -310,21 +335,33 @@ type Server struct {
 // connections passed on to the gateway; any other error leaves it unprogrammed: every
 // connection reaches the gateway's listener, as without steering.
 func (s *Steering) Route(name string, locals []netip.AddrPort, server Server, admit []netip.Prefix) error {
-	d := toServer
 	if server.PID == 0 {
-		d = toGateway
+		return s.program(name, locals, toGateway, nil, admit)
 	}
-	return s.program(name, locals, d, server, admit)
+	return s.program(name, locals, toServer, []Server{server}, admit)
+}
+
+// Spread is Route for an endpoint with several servers (a cluster's readers): each
+// admitted connection is handed to one of their listening sockets, in turn, in the kernel,
+// among those that still listen. Servers past the sixteenth are left out. A server
+// whose sockets cannot be had is left out too, with an error; with none left, admitted
+// connections reach the gateway.
+func (s *Steering) Spread(name string, locals []netip.AddrPort, servers []Server, admit []netip.Prefix) error {
+	servers = slices.DeleteFunc(slices.Clone(servers), func(x Server) bool { return x.PID == 0 })
+	if len(servers) == 0 {
+		return s.program(name, locals, toGateway, nil, admit)
+	}
+	return s.program(name, locals, toServer, servers[:min(len(servers), maxSpread)], admit)
 }
 
 // Refuse programs endpoint name's addresses locals to refuse every new connection at its
 // SYN: no server runs behind it. Sources admit covers are counted as refused for want of
 // a server, the rest as refused by the security groups. Errors are as Route's.
 func (s *Steering) Refuse(name string, locals []netip.AddrPort, admit []netip.Prefix) error {
-	return s.program(name, locals, nowhere, Server{}, admit)
+	return s.program(name, locals, nowhere, nil, admit)
 }
 
-func (s *Steering) program(name string, locals []netip.AddrPort, d door, server Server, admit []netip.Prefix) error {
+func (s *Steering) program(name string, locals []netip.AddrPort, d door, servers []Server, admit []netip.Prefix) error {
 	if len(name) > maxNameLen {
 		return fmt.Errorf("steer: endpoint name %q longer than %d bytes", name, maxNameLen)
 	}
@@ -344,41 +381,82 @@ func (s *Steering) program(name string, locals []netip.AddrPort, d door, server 
 			s.freeRoutes = append(s.freeRoutes, id)
 			return fmt.Errorf("steer: endpoint name: %w", err)
 		}
-		r = &route{id: id, slots: map[uint32]uint32{}}
+		r = &route{id: id, bound: map[Server]map[uint32]uint32{}}
 		s.routes[name] = r
 		s.names[id] = name
 	}
 	r.adopted = false
 	// The new slots are filled first, the endpoints then switch to them, and the slots
 	// they no longer use are emptied last: no connection meets an empty slot on the way.
-	oldSlots := r.slots
+	oldBound := r.bound
 	var serverErr error
-	if d == toServer && (r.server != server || !s.listening(r)) {
-		slots, err := s.attachServer(r, server)
-		if err != nil {
-			serverErr, d = err, toGateway
+	if d == toServer {
+		bound := map[Server]map[uint32]uint32{}
+		var order []Server
+		for _, srv := range servers {
+			slots, ok := r.bound[srv]
+			if !ok || !s.listening(slots) {
+				reuse := slots
+				if !ok && len(servers) == 1 && len(r.bound) == 1 {
+					// One server for another: its slots go on counting for the endpoint.
+					for _, old := range r.bound {
+						reuse = old
+					}
+				}
+				var err error
+				if slots, err = s.attachServer(reuse, srv); err != nil {
+					serverErr = errors.Join(serverErr, err)
+					continue
+				}
+			}
+			bound[srv] = slots
+			order = append(order, srv)
+		}
+		if len(order) == 0 {
+			d = toGateway
 		} else {
-			r.slots, r.server = slots, server
+			r.bound, r.servers = bound, order
 		}
 	}
 	if d != toServer {
-		r.slots, r.server = map[uint32]uint32{}, Server{}
+		r.bound, r.servers = map[Server]map[uint32]uint32{}, nil
 	}
 	r.door = d
 	oldRuleset, oldAdmit, err := s.setRuleset(r, admit)
 	if err != nil {
-		s.emptyUnused(r, oldSlots)
+		s.emptyUnused(r, oldBound)
 		s.unrouteLocked(name)
 		return err
+	}
+	// The spread lists before the endpoints that point at them.
+	spreading := map[uint32]bool{}
+	for _, fam := range []uint32{afInet, afInet6} {
+		slots := r.famSlots(fam)
+		if len(slots) < 2 {
+			continue
+		}
+		v := spreadValue{Count: uint32(len(slots))}
+		copy(v.Slots[:], slots)
+		if err := s.maps.spread.Put(spreadKey(r.id, fam), v); err != nil {
+			s.emptyUnused(r, oldBound)
+			s.unrouteLocked(name)
+			return fmt.Errorf("steer: spread of %s: %w", name, err)
+		}
+		spreading[fam] = true
 	}
 	keep := map[endpointKey]bool{}
 	for _, l := range locals {
 		fam, key := endpointKeyOf(l)
 		keep[key] = true
 		if err := s.maps.endpoints.Put(key, r.endpointValue(fam)); err != nil {
-			s.emptyUnused(r, oldSlots)
+			s.emptyUnused(r, oldBound)
 			s.unrouteLocked(name)
 			return fmt.Errorf("steer: endpoint %s: %w", l, err)
+		}
+	}
+	for _, fam := range []uint32{afInet, afInet6} {
+		if !spreading[fam] {
+			_ = s.maps.spread.Delete(spreadKey(r.id, fam))
 		}
 	}
 	for _, l := range r.locals {
@@ -392,7 +470,7 @@ func (s *Steering) program(name string, locals []netip.AddrPort, d door, server 
 		s.deleteRuleset(id, prefixes)
 	}
 	r.stale = nil
-	s.emptyUnused(r, oldSlots)
+	s.emptyUnused(r, oldBound)
 	return serverErr
 }
 
@@ -429,19 +507,48 @@ func (s *Steering) Read() (Refused, error) {
 // endpointValue is what the sk_lookup program finds for r's address of family fam.
 func (r *route) endpointValue(fam uint32) endpointValue {
 	v := endpointValue{Slot: slotRelay, Ruleset: r.ruleset, Route: r.id}
-	if slot, ok := r.slots[fam]; ok {
-		v.Slot = slot
-	} else if r.door == nowhere {
+	switch slots := r.famSlots(fam); {
+	case len(slots) == 1:
+		v.Slot = slots[0]
+	case len(slots) > 1:
+		v.Slot = slotSpread
+	case r.door == nowhere:
 		v.Slot = slotNoServer
 	}
 	return v
 }
 
+// famSlots are the slots of r's servers for family fam, in the servers' order.
+func (r *route) famSlots(fam uint32) []uint32 {
+	var out []uint32
+	for _, srv := range r.servers {
+		if slot, ok := r.bound[srv][fam]; ok {
+			out = append(out, slot)
+		}
+	}
+	return out
+}
+
+// allSlots are every slot r's servers hold.
+func (r *route) allSlots() map[uint32]bool {
+	out := map[uint32]bool{}
+	for _, slots := range r.bound {
+		for _, slot := range slots {
+			out[slot] = true
+		}
+	}
+	return out
+}
+
 // emptyUnused empties the slots of old that r no longer uses.
-func (s *Steering) emptyUnused(r *route, old map[uint32]uint32) {
-	for fam, slot := range old {
-		if now, ok := r.slots[fam]; !ok || now != slot {
-			s.releaseSlot(slot)
+func (s *Steering) emptyUnused(r *route, old map[Server]map[uint32]uint32) {
+	now := r.allSlots()
+	for _, slots := range old {
+		for _, slot := range slots {
+			if !now[slot] {
+				s.releaseSlot(slot)
+				now[slot] = true // released once
+			}
 		}
 	}
 }
@@ -472,8 +579,11 @@ func (s *Steering) unrouteLocked(name string) {
 	for id, prefixes := range r.stale {
 		s.deleteRuleset(id, prefixes)
 	}
-	for _, slot := range r.slots {
+	for slot := range r.allSlots() {
 		s.releaseSlot(slot)
+	}
+	for _, fam := range []uint32{afInet, afInet6} {
+		_ = s.maps.spread.Delete(spreadKey(r.id, fam))
 	}
 	_ = s.maps.names.Delete(r.id)
 	s.freeRoutes = append(s.freeRoutes, r.id)
@@ -572,7 +682,7 @@ func (s *Steering) adopt() error {
 		}
 		r := byID[val.Route]
 		if r == nil {
-			r = &route{id: val.Route, slots: map[uint32]uint32{}, door: toGateway, adopted: true, ruleset: val.Ruleset,
+			r = &route{id: val.Route, bound: map[Server]map[uint32]uint32{}, door: toGateway, adopted: true, ruleset: val.Ruleset,
 				stale: map[uint32][]netip.Prefix{}}
 			byID[val.Route] = r
 		}
@@ -583,8 +693,17 @@ func (s *Steering) adopt() error {
 		usedRulesets[val.Ruleset] = true
 		switch {
 		case val.Slot < maxSlots:
-			r.slots[key.Family], r.door = val.Slot, toServer
+			r.adoptSlots(key.Family, []uint32{val.Slot})
 			usedSlots[val.Slot] = true
+		case val.Slot == slotSpread:
+			var sv spreadValue
+			if err := s.maps.spread.Lookup(spreadKey(val.Route, key.Family), &sv); err == nil {
+				slots := sv.Slots[:min(sv.Count, maxSpread)]
+				r.adoptSlots(key.Family, slots)
+				for _, slot := range slots {
+					usedSlots[slot] = true
+				}
+			}
 		case val.Slot == slotNoServer:
 			r.door = nowhere
 		}
@@ -597,7 +716,7 @@ func (s *Steering) adopt() error {
 	}
 	for id, name := range names {
 		if byID[id] == nil {
-			byID[id] = &route{id: id, slots: map[uint32]uint32{}, door: toGateway, adopted: true}
+			byID[id] = &route{id: id, bound: map[Server]map[uint32]uint32{}, door: toGateway, adopted: true}
 		}
 		s.routes[name], s.names[id] = byID[id], name
 	}
@@ -660,6 +779,23 @@ func (s *Steering) adopt() error {
 	return nil
 }
 
+// adoptSlots takes on slots an earlier serve gave r for family fam, in its order, under
+// servers that stand for the unknown ones (negative PIDs, never a real server's): the
+// endpoint values rebuilt from them (Readmit) are the earlier serve's, and the next Route
+// or Spread replaces them.
+func (r *route) adoptSlots(fam uint32, slots []uint32) {
+	for i, slot := range slots {
+		if i == len(r.servers) {
+			r.servers = append(r.servers, Server{PID: -1 - i})
+			r.bound[r.servers[i]] = map[uint32]uint32{}
+		}
+		r.bound[r.servers[i]][fam] = slot
+	}
+	if len(slots) > 0 {
+		r.door = toServer
+	}
+}
+
 func (k endpointKey) addrPort() netip.AddrPort {
 	a := netip.AddrFrom16(k.Addr)
 	if k.Family == afInet {
@@ -703,7 +839,7 @@ func (s *Steering) Counters(name string) Counters {
 	if r == nil {
 		return sum
 	}
-	for _, slot := range r.slots {
+	for slot := range r.allSlots() {
 		var c slotCounters
 		if err := s.maps.counters.Lookup(slot, &c); err == nil {
 			sum.Accepted += c.Accepted
@@ -719,13 +855,13 @@ func (s *Steering) Counters(name string) Counters {
 	return sum
 }
 
-// listening reports whether every slot of r still holds a socket: a server that exited
-// took its listening sockets out of the sockmap as they closed.
-func (s *Steering) listening(r *route) bool {
-	if len(r.slots) == 0 {
+// listening reports whether every slot of a server still holds a socket: a server that
+// exited took its listening sockets out of the sockmap as they closed.
+func (s *Steering) listening(slots map[uint32]uint32) bool {
+	if len(slots) == 0 {
 		return false
 	}
-	for _, slot := range r.slots {
+	for _, slot := range slots {
 		var cookie uint64
 		if err := s.maps.listeners.Lookup(slot, &cookie); err != nil {
 			return false
@@ -734,10 +870,10 @@ func (s *Steering) listening(r *route) bool {
 	return true
 }
 
-// attachServer puts server's listening sockets into slots for r, one per family: r's
-// own where it has one for the family, else fresh ones. The slots r stops using are
-// left to the caller to empty.
-func (s *Steering) attachServer(r *route, server Server) (map[uint32]uint32, error) {
+// attachServer puts server's listening sockets into slots, one per family: those of reuse
+// where it has one for the family, else fresh ones. The slots no longer used are left to
+// the caller to empty.
+func (s *Steering) attachServer(reuse map[uint32]uint32, server Server) (map[uint32]uint32, error) {
 	socks, err := listeningSockets(server)
 	if err != nil {
 		return nil, err
@@ -752,7 +888,7 @@ func (s *Steering) attachServer(r *route, server Server) (map[uint32]uint32, err
 	slots := map[uint32]uint32{}
 	var fresh []uint32
 	for fam, f := range socks {
-		slot, ok := r.slots[fam]
+		slot, ok := reuse[fam]
 		if !ok {
 			if slot, err = s.allocSlot(); err != nil {
 				break

@@ -36,6 +36,9 @@ func (*Steering) Readmit(string, []netip.Prefix) (bool, error) { return false, n
 func (*Steering) Route(string, []netip.AddrPort, Server, []netip.Prefix) error {
 	return errors.New("steer: needs Linux")
 }
+func (*Steering) Spread(string, []netip.AddrPort, []Server, []netip.Prefix) error {
+	return errors.New("steer: needs Linux")
+}
 func (*Steering) Refuse(string, []netip.AddrPort, []netip.Prefix) error {
 	return errors.New("steer: needs Linux")
 }

@@ -2,26 +2,34 @@ package store
 
 import "context"
 
+// EndpointName is an endpoint's name, and whether it is a cluster endpoint (the others,
+// reader and instance endpoints, may have addresses of their own).
+type EndpointName struct {
+	Name    string
+	Cluster bool
+}
+
 // EndpointNames lists the endpoint names of every cluster (its cluster and reader
 // endpoints) and instance that exists: the names the DNS server answers for. It reads three
 // fields, not whole records, since it runs for DNS queries.
-func (s *Store) EndpointNames(ctx context.Context) ([]string, error) {
+func (s *Store) EndpointNames(ctx context.Context) ([]EndpointName, error) {
 	rows, err := s.db.QueryContext(ctx, `
-		SELECT json_extract(doc, '$.endpoint') FROM clusters
-		UNION ALL SELECT json_extract(doc, '$.reader_endpoint') FROM clusters
-		UNION ALL SELECT json_extract(doc, '$.endpoint') FROM instances`)
+		SELECT json_extract(doc, '$.endpoint'), 1 FROM clusters
+		UNION ALL SELECT json_extract(doc, '$.reader_endpoint'), 0 FROM clusters
+		UNION ALL SELECT json_extract(doc, '$.endpoint'), 0 FROM instances`)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var names []string
+	var names []EndpointName
 	for rows.Next() {
 		var n *string
-		if err := rows.Scan(&n); err != nil {
+		var cluster bool
+		if err := rows.Scan(&n, &cluster); err != nil {
 			return nil, err
 		}
 		if n != nil && *n != "" {
-			names = append(names, *n)
+			names = append(names, EndpointName{Name: *n, Cluster: cluster})
 		}
 	}
 	return names, rows.Err()

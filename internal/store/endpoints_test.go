@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -22,8 +23,8 @@ func TestEndpointNamesListEveryClusterAndInstanceEndpoint(t *testing.T) {
 		t.Fatal(err)
 	}
 	got, err := s.EndpointNames(ctx)
-	slices.Sort(got)
-	if want := []string{"c1.cluster-ro-x.d", "c1.cluster-x.d", "i1.x.d"}; err != nil || !slices.Equal(got, want) {
+	slices.SortFunc(got, func(a, b EndpointName) int { return strings.Compare(a.Name, b.Name) })
+	if want := []EndpointName{{"c1.cluster-ro-x.d", false}, {"c1.cluster-x.d", true}, {"i1.x.d", false}}; err != nil || !slices.Equal(got, want) {
 		t.Fatalf("got %v %v, want %v", got, err, want)
 	}
 	if err := s.DeleteInstance(ctx, "i1"); err != nil {

@@ -171,7 +171,18 @@ type Instance struct {
 	CertPEM []byte `json:"cert_pem,omitempty"`
 	KeyPEM  []byte `json:"key_pem,omitempty"`
 	CertCA  string `json:"cert_ca,omitempty"`
+	// Replication is a reader's replication as RDS reports a read replica's (StatusInfos,
+	// StatusType "read replication"): ReplicationStreaming, or ReplicationError with
+	// ReplicationMessage saying why; "" for the writer, or before it was first measured.
+	Replication        string `json:"replication,omitempty"`
+	ReplicationMessage string `json:"replication_message,omitempty"`
 }
+
+// The values of Instance.Replication: RDS's for a read replica.
+const (
+	ReplicationStreaming = "replicating"
+	ReplicationError     = "error"
+)
 
 // RebootRequested reports whether a reboot the API asked for waits to be carried out: the
 // reconciler's own "rebooting" (a server restarted after it ended) always has a reason.
@@ -231,6 +242,7 @@ func (s *Store) MoveWriter(ctx context.Context, clusterID string, choose func(Cl
 				continue
 			}
 			m.Writer = m.ID == target
+			m.Replication, m.ReplicationMessage = "", "" // measured anew in its new role
 			doc, err := marshal(m)
 			if err != nil {
 				return err

@@ -51,7 +51,7 @@ func connectPinned(ctx context.Context, dir, name string, rootPEM []byte, endpoi
 	if err != nil {
 		return nil, err
 	}
-	cfg.LookupFunc = func(context.Context, string) ([]string, error) { return []string{"127.0.0.1"}, nil }
+	cfg.LookupFunc = lookupEndpoint
 	return pgx.ConnectConfig(ctx, cfg)
 }
 

@@ -74,7 +74,7 @@ func TestConsoleAddsAReaderAndFailsOver(t *testing.T) {
 		t.Fatal(err)
 	}
 	if !strings.Contains(roEndpoint, ".cluster-ro-") || !strings.Contains(psql, "host="+roEndpoint+" port=") || !strings.Contains(psql, "sslmode=verify-full") ||
-		!strings.Contains(viaAddr, "host="+roEndpoint+" hostaddr=127.0.0.1 ") {
+		!strings.Contains(viaAddr, "host="+roEndpoint+" hostaddr="+endpointAddr(roEndpoint)+" ") {
 		t.Fatalf("reader endpoint %q: psql %q, with hostaddr %q", roEndpoint, psql, viaAddr)
 	}
 	screenshot(t, b, "database-reader")
@@ -100,4 +100,25 @@ func TestConsoleAddsAReaderAndFailsOver(t *testing.T) {
 		t.Fatalf("DescribeDBClusters names %s the writer (cluster %s), want %s", w, st, reader)
 	}
 	screenshot(t, b, "database-failover")
+
+	// A read-only user pressing Failover is refused with the API's error, and nothing moves:
+	// an accepted FailoverDBCluster would have made the cluster failing-over at once.
+	roAccount := consoleUser(ctx, t, srv, "console-readers-ro", "Readers-ro-123", []string{"arn:aws:iam::aws:policy/AmazonRDSReadOnlyAccess"}, "")
+	ro := browser(t)
+	signIn(t, ro, srv, roAccount, "console-readers-ro", "Readers-ro-123")
+	if err := do(ro,
+		chromedp.Navigate(page),
+		chromedp.WaitVisible(css(`#target`)),
+		chromedp.SetValue(css(`#target`), writer),
+		submit(`#target`),
+	); err != nil {
+		t.Fatal(err)
+	}
+	if got := mainText(t, ro); !strings.Contains(got, "AccessDenied") || !strings.Contains(got, "rds:FailoverDBCluster") {
+		t.Fatalf("a read-only failover:\n%s", got)
+	}
+	screenshot(t, ro, "database-failover-denied")
+	if w, st := clusterWriter(ctx, t, rc, "consolero"); w != reader || st != "available" {
+		t.Fatalf("after a denied failover DescribeDBClusters names %s the writer (cluster %s), want %s still", w, st, reader)
+	}
 }

@@ -28,7 +28,7 @@ func (s *server) loginWith(ctx context.Context, endpoint string, port int32, use
 		return nil, err
 	}
 	cfg.Password = password
-	cfg.LookupFunc = func(context.Context, string) ([]string, error) { return []string{"127.0.0.1"}, nil }
+	cfg.LookupFunc = lookupEndpoint
 	return pgx.ConnectConfig(ctx, cfg)
 }
 

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -27,6 +28,8 @@ import (
 	"github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 	"github.com/jackc/pgx/v5"
+
+	"github.com/borealis-db/borealis/internal/epaddr"
 )
 
 // binary is the borealis binary under test: $BOREALIS_BIN (make test sets it) or one built
@@ -290,13 +293,31 @@ func (s *server) connect(ctx context.Context, t *testing.T, endpoint string, por
 	return conn
 }
 
+// endpointAddr is where endpoint name listens, as serve's DNS answers it (package
+// epaddr): the cluster endpoint on 127.0.0.1, the reader and instance endpoints on
+// loopback addresses of their own.
+func endpointAddr(name string) string {
+	if strings.Contains(name, ".cluster-") && !strings.Contains(name, ".cluster-ro-") {
+		return "127.0.0.1"
+	}
+	if a, ok := epaddr.Own([]netip.Addr{netip.MustParseAddr("127.0.0.1")}, name); ok {
+		return a.String()
+	}
+	return "127.0.0.1"
+}
+
+// lookupEndpoint is a pgx LookupFunc resolving endpoint names as serve's DNS does.
+func lookupEndpoint(_ context.Context, host string) ([]string, error) {
+	return []string{endpointAddr(host)}, nil
+}
+
 func (s *server) tryConnect(ctx context.Context, endpoint string, port int32, user, password, db string) (*pgx.Conn, error) {
 	cfg, err := pgx.ParseConfig(fmt.Sprintf("host=%s port=%d user=%s password=%s dbname=%s sslmode=verify-full sslrootcert=%s connect_timeout=10",
 		endpoint, port, user, password, db, s.bundlePath()))
 	if err != nil {
 		return nil, err
 	}
-	cfg.LookupFunc = func(context.Context, string) ([]string, error) { return []string{"127.0.0.1"}, nil }
+	cfg.LookupFunc = lookupEndpoint
 	return pgx.ConnectConfig(ctx, cfg)
 }
 

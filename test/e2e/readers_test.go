@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -24,6 +25,7 @@ import (
 	rdstypes "github.com/aws/aws-sdk-go-v2/service/rds/types"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	mdns "github.com/miekg/dns"
 )
 
 // whoAnswers is the instance behind a session (the server's cluster_name is its instance
@@ -194,6 +196,7 @@ func TestReadersStreamFromTheWriter(t *testing.T) {
 		})
 	}
 	t.Run("the reader endpoint spreads new connections over the readers", func(t *testing.T) {
+		// In turn, in the kernel (or the relay): 6 connections, 3 each.
 		seen := map[string]int{}
 		for range 6 {
 			conn := srv.connect(ctx, t, aws.ToString(cl.ReaderEndpoint), port, user, password, "appdb")
@@ -206,6 +209,32 @@ func TestReadersStreamFromTheWriter(t *testing.T) {
 		}
 		if seen[readers[0]] == 0 || seen[readers[1]] == 0 || len(seen) != 2 {
 			t.Errorf("the reader endpoint reached %v; want both readers", seen)
+		}
+	})
+	t.Run("serve's DNS gives the reader endpoint its own address, which reaches a reader", func(t *testing.T) {
+		ro := aws.ToString(cl.ReaderEndpoint)
+		r := dnsQuery(t, srv.DNSAddr, ro, mdns.TypeA)
+		if len(r.Answer) != 1 || r.Answer[0].(*mdns.A).A.String() != endpointAddr(ro) || endpointAddr(ro) == "127.0.0.1" {
+			t.Fatalf("A %s: %v; want its own address %s", ro, r.Answer, endpointAddr(ro))
+		}
+		if r := dnsQuery(t, srv.DNSAddr, ro, mdns.TypeAAAA); len(r.Answer) != 0 {
+			t.Errorf("AAAA %s: %v; want none (::1 is the cluster endpoint's)", ro, r.Answer)
+		}
+		cfg, err := pgx.ParseConfig(fmt.Sprintf("host=%s port=%d user=%s password=%s dbname=appdb sslmode=verify-full sslrootcert=%s connect_timeout=10",
+			ro, port, user, password, srv.bundlePath()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.LookupFunc = (&net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, network, srv.DNSAddr)
+		}}).LookupHost
+		conn, err := pgx.ConnectConfig(ctx, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close(ctx)
+		if name, reader := whoAnswers(ctx, t, conn); !reader {
+			t.Errorf("the reader endpoint by its name reached %s, not a reader", name)
 		}
 	})
 	t.Run("the writer's instance endpoint reaches the writer", func(t *testing.T) {
@@ -281,8 +310,69 @@ func TestKill9OfServeKeepsReaders(t *testing.T) {
 	if len(pids) != 2 {
 		t.Fatalf("postmasters: %v, want the writer's and the reader's", pids)
 	}
+	// Sessions through the reader endpoint, over TLS and in plaintext (which names no
+	// endpoint: its address does), reach the reader and outlive serve.
+	ro := aws.ToString(cl.ReaderEndpoint)
+	plain := func() (*pgx.Conn, error) {
+		cfg, err := pgx.ParseConfig(fmt.Sprintf("host=%s port=%d user=%s password=%s dbname=postgres sslmode=disable connect_timeout=10", ro, port, user, password))
+		if err != nil {
+			return nil, err
+		}
+		cfg.LookupFunc = lookupEndpoint
+		return pgx.ConnectConfig(ctx, cfg)
+	}
+	var sessions []*pgx.Conn
+	eventually(t, 30*time.Second, "the reader through the reader endpoint", func() (bool, error) {
+		c, err := srv.tryConnect(ctx, ro, port, user, password, "postgres")
+		if err != nil {
+			return false, err
+		}
+		sessions = append(sessions, c)
+		return true, nil
+	})
+	p, err := plain()
+	if err != nil {
+		t.Fatalf("plaintext through the reader endpoint: %v", err)
+	}
+	sessions = append(sessions, p)
+	for _, s := range sessions {
+		defer s.Close(ctx)
+		if name, reader := whoAnswers(ctx, t, s); name != readerID || !reader {
+			t.Fatalf("the reader endpoint reached %s (reader %v)", name, reader)
+		}
+	}
+
+	// The security groups decide first on the reader's own address too: 127.0.0.9 is no
+	// source the default group admits.
+	refused := func(when string) {
+		t.Helper()
+		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP("127.0.0.9")}, Timeout: 5 * time.Second}
+		c, err := d.Dial("tcp", net.JoinHostPort(endpointAddr(ro), strconv.Itoa(int(port))))
+		if err == nil {
+			c.Close()
+			t.Errorf("%s: 127.0.0.9 connected to the reader endpoint", when)
+		} else if !errors.Is(err, syscall.ECONNREFUSED) {
+			t.Errorf("%s: 127.0.0.9 to the reader endpoint: %v, want connection refused", when, err)
+		}
+	}
+	refused("serve running")
 
 	srv.kill()
+	refused("serve down")
+	// While serve is away the kernel goes on steering the reader endpoint by its pins.
+	if p, err := plain(); err != nil {
+		t.Errorf("the reader endpoint while serve is down: %v", err)
+	} else {
+		if name, _ := whoAnswers(ctx, t, p); name != readerID {
+			t.Errorf("the reader endpoint while serve is down reached %s", name)
+		}
+		p.Close(ctx)
+	}
+	for _, s := range sessions {
+		if name, _ := whoAnswers(ctx, t, s); name != readerID {
+			t.Errorf("a reader session after kill -9 of serve answers as %s", name)
+		}
+	}
 	srv, err = startServer(dir, addr)
 	if err != nil {
 		t.Fatal(err)
@@ -318,6 +408,11 @@ func TestKill9OfServeKeepsReaders(t *testing.T) {
 	})
 	if got := postmasterPIDsUnder(t, dir); !slices.Equal(got, pids) {
 		t.Errorf("postmasters after the restart: %v, want the same %v adopted", got, pids)
+	}
+	for _, s := range sessions {
+		if rows := queryRows(ctx, t, s, "SELECT v FROM t ORDER BY v"); fmt.Sprint(rows) != "[after before]" {
+			t.Errorf("a reader session opened before the restart reads %v", rows)
+		}
 	}
 	for _, id := range []string{readerID, writerID} {
 		c.DeleteDBInstance(ctx, &rds.DeleteDBInstanceInput{DBInstanceIdentifier: aws.String(id), SkipFinalSnapshot: aws.Bool(true)})
