@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"sort"
 	"strings"
 	"time"
 
@@ -30,10 +31,14 @@ const (
 	rejectedBurst = 100
 )
 
-// Bounds on what a request puts in its event: a user agent, each parameter value.
+// Bounds on what a request puts in its event: a user agent, each parameter value, all
+// parameters together (names and values; what is left out is counted in the event). Any
+// caller with a key, even one allowed nothing, can make calls; without the last bound each
+// call of a megabyte would write a megabyte to the trail.
 const (
 	maxUserAgent  = 512
 	maxParamValue = 8 << 10
+	maxParams     = 64 << 10
 )
 
 // notRecorded is what the caller sees when its call's event could not be made durable:
@@ -77,20 +82,34 @@ func identity(p principal.Principal) audit.UserIdentity {
 }
 
 // requestParameters are the call's parameters as the trail keeps them: secrets hidden,
-// each value bounded.
-func requestParameters(v url.Values) map[string]any {
-	out := audit.Redact(v)
-	for k, val := range out {
-		switch x := val.(type) {
+// each value bounded, and all of them within maxParams (in name order; omitted counts the
+// parameters left out).
+func requestParameters(v url.Values) (out map[string]any, omitted int) {
+	out = audit.Redact(v)
+	keys := make([]string, 0, len(out))
+	for k := range out {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	size := 0
+	for _, k := range keys {
+		size += len(k)
+		switch x := out[k].(type) {
 		case string:
-			out[k] = clipText(x, maxParamValue)
+			x = clipText(x, maxParamValue)
+			out[k], size = x, size+len(x)
 		case []string:
 			for i := range x {
 				x[i] = clipText(x[i], maxParamValue)
+				size += len(x[i])
 			}
 		}
+		if size > maxParams {
+			delete(out, k)
+			omitted++
+		}
 	}
-	return out
+	return out, omitted
 }
 
 // decision is what the trail says about the authorization of a call.
@@ -118,13 +137,16 @@ func (h *Handler) callEvent(caller principal.Principal, service, action string, 
 		AWSRegion:           h.Region,
 		SourceIPAddress:     sourceIP(r),
 		UserAgent:           clipText(r.UserAgent(), maxUserAgent),
-		RequestParameters:   requestParameters(values),
 		RequestID:           reqID,
 		EventType:           audit.TypeAPICall,
 		ReadOnly:            audit.IsReadOnly(action),
 		ManagementEvent:     true,
 		RecipientAccountID:  caller.AccountID,
 		AdditionalEventData: map[string]any{"authorization": decision(authErr)},
+	}
+	var omitted int
+	if e.RequestParameters, omitted = requestParameters(values); omitted > 0 {
+		e.AdditionalEventData["requestParametersOmitted"] = omitted
 	}
 	if console {
 		e.SessionCredentialFromConsole = "true"

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -164,5 +165,29 @@ func BenchmarkCallTrailOffVsOn(b *testing.B) {
 			defer t.Close()
 			run(b, testHandler(t), parallelism)
 		})
+	}
+}
+
+// A caller allowed nothing cannot make each of its calls write a megabyte to the trail:
+// the request's parameters are bounded as a whole, the left-out ones counted.
+func TestACallsParametersAreBoundedInItsEvent(t *testing.T) {
+	trail := &memTrail{}
+	h := testHandler(trail)
+	var b strings.Builder
+	b.WriteString("Action=DeleteDBCluster&Version=2014-10-31&DBClusterIdentifier=db1")
+	for i := range 120 {
+		fmt.Fprintf(&b, "&Junk%03d=%s", i, strings.Repeat("x", 8<<10))
+	}
+	serve(h, signedRequest(t, b.String()))
+	if len(trail.events) != 1 {
+		t.Fatalf("%d events", len(trail.events))
+	}
+	e := trail.events[0]
+	body, _ := json.Marshal(e)
+	if len(body) > maxParams+4<<10 {
+		t.Fatalf("the event is %d bytes", len(body))
+	}
+	if e.RequestParameters["dBClusterIdentifier"] != "db1" || e.AdditionalEventData["requestParametersOmitted"] == nil || e.ErrorCode != "AccessDenied" {
+		t.Fatalf("%v %v", e.RequestParameters["dBClusterIdentifier"], e.AdditionalEventData)
 	}
 }
