@@ -101,7 +101,7 @@ func (t *Trail) Lookup(q Query) ([]Stored, bool, error) {
 				continue
 			}
 			if !q.Start.IsZero() && !day.AddDate(0, 0, 1).After(q.Start) {
-				break
+				continue // not break: a clock stepped back puts an earlier day after a later one
 			}
 		}
 		recs, err := readSegment(t.dir, s)

@@ -117,7 +117,9 @@ func segments(dir string) ([]segment, error) {
 		}
 		segs = append(segs, segment{name: n, first: first, day: n[21:29]})
 	}
-	sort.Slice(segs, func(i, j int) bool { return segs[i].first < segs[j].first })
+	sort.Slice(segs, func(i, j int) bool {
+		return segs[i].first < segs[j].first || segs[i].first == segs[j].first && segs[i].name < segs[j].name
+	})
 	return segs, nil
 }
 
@@ -143,9 +145,23 @@ func Open(ctx context.Context, dir string, opts Options) (*Trail, error) {
 	if err != nil {
 		return nil, err
 	}
+	// a segment created just before a crash holds nothing: remove it, so that the next one
+	// (of another day, with the same first sequence number) is the only one to continue
+	for len(segs) > 1 {
+		last := filepath.Join(dir, segs[len(segs)-1].name)
+		if fi, err := os.Stat(last); err != nil || fi.Size() != 0 {
+			break
+		}
+		if err := os.Remove(last); err != nil {
+			return nil, err
+		}
+		if err := syncDir(dir); err != nil {
+			return nil, err
+		}
+		segs = segs[:len(segs)-1]
+	}
 	if len(segs) > 0 {
-		last := segs[len(segs)-1]
-		if err := t.openTail(last); err != nil {
+		if err := t.openTail(segs[len(segs)-1]); err != nil {
 			return nil, err
 		}
 	}
