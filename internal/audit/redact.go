@@ -59,12 +59,13 @@ func secretPart(n string) bool {
 // secretIn reports a member that is secret only in one action's request.
 func secretIn(action, name string) bool {
 	// the attribute's new value, which is the instance's user data for Attribute=userData
-	return action == "ModifyInstanceAttribute" && name == "Value"
+	return action == "ModifyInstanceAttribute" && strings.EqualFold(name, "Value")
 }
 
 // Redact turns Query-protocol parameters into CloudTrail's requestParameters: member names
 // with a lower-case first letter, each secret's value replaced by Hidden, and the protocol's
-// own Action and Version left out. A parameter given several times keeps every value.
+// own Action and Version left out. A parameter given several times (or under two names
+// that differ only in the first letter's case) keeps every value.
 func Redact(v url.Values) map[string]any {
 	if len(v) == 0 {
 		return nil
@@ -86,6 +87,15 @@ func Redact(v url.Values) map[string]any {
 		if IsSecret(k) || secretIn(v.Get("Action"), k) {
 			out[name] = Hidden
 			continue
+		}
+		// "DBClusterIdentifier" and "dBClusterIdentifier" (which the service ignores) have
+		// one name here: keep every value, the member's first (upper case sorts first),
+		// rather than let the second stand for the first
+		switch prev := out[name].(type) {
+		case string:
+			vals = append([]string{prev}, vals...)
+		case []string:
+			vals = append(prev, vals...)
 		}
 		if len(vals) == 1 {
 			out[name] = vals[0]

@@ -54,3 +54,14 @@ func TestRedactKeepsPasswordSettings(t *testing.T) {
 		}
 	}
 }
+
+// A caller cannot make its event name another resource than the one acted on by sending a
+// second member that differs only in its first letter's case (which the service ignores
+// and which the trail would write under the same name).
+func TestRedactKeepsBothValuesOfMembersThatLowerToOneName(t *testing.T) {
+	got := Redact(map[string][]string{"Action": {"DeleteDBCluster"}, "DBClusterIdentifier": {"real"}, "dBClusterIdentifier": {"decoy"}})
+	v, _ := got["dBClusterIdentifier"].([]string)
+	if len(v) != 2 || v[0] != "real" || v[1] != "decoy" {
+		t.Fatalf("%#v", got["dBClusterIdentifier"])
+	}
+}
