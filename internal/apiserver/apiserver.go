@@ -134,6 +134,11 @@ func (h *Handler) call(ctx context.Context, caller principal.Principal, service,
 	if err := h.Authorize(ctx, caller, service+":"+action, resources, keys); err != nil {
 		return nil, h.record(ctx, h.callEvent(caller, service, action, values, r, reqID, console, resources, err, err), err)
 	}
+	if err := h.ready(action); err != nil {
+		// not carried out (whatever becomes of its event, tried all the same: a smaller one may fit)
+		_ = h.record(ctx, h.callEvent(caller, service, action, values, r, reqID, console, resources, nil, err), err)
+		return nil, err
+	}
 	res, err := ep.Service.Do(ctx, action, p)
 	err = clientError(err)
 	if err := h.record(ctx, h.callEvent(caller, service, action, values, r, reqID, console, resources, nil, err), err); err != nil {

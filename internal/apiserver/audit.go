@@ -163,6 +163,35 @@ func (h *Handler) callEvent(caller principal.Principal, service, action string, 
 	return e
 }
 
+// readier is a Recorder that can tell beforehand whether an event would be written
+// (audit.Trail: open, with space reserved for it).
+type readier interface {
+	Ready(need int64) error
+}
+
+// maxEventBytes bounds one call's event (its parameters are bounded at maxParams).
+const maxEventBytes = maxParams + 64<<10
+
+// trailRefused answers a call refused because its event could not be written.
+var trailRefused = &awsquery.Error{
+	Code:    "ServiceUnavailable",
+	Message: "The audit trail cannot record the request now (its volume may be full), so nothing was done. Retry once the audit trail is writable.",
+	Status:  http.StatusServiceUnavailable,
+}
+
+// ready says whether the call's event could be recorded, before the call is carried out.
+func (h *Handler) ready(action string) error {
+	r, ok := h.Trail.(readier)
+	if !ok {
+		return nil
+	}
+	if err := r.Ready(maxEventBytes); err != nil {
+		h.Log.Error("audit: a call refused, as its event could not be recorded", "action", action, "err", err)
+		return trailRefused
+	}
+	return nil
+}
+
 // record makes e durable, or turns the call into a failure.
 func (h *Handler) record(ctx context.Context, e audit.Event, err error) error {
 	if h.Trail == nil {

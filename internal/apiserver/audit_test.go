@@ -191,3 +191,41 @@ func TestACallsParametersAreBoundedInItsEvent(t *testing.T) {
 		t.Fatalf("%v %v", e.RequestParameters["dBClusterIdentifier"], e.AdditionalEventData)
 	}
 }
+
+// countingRDS counts the actions carried out.
+type countingRDS struct{ done int }
+
+func (c *countingRDS) Do(context.Context, string, awsquery.Params) (any, error) {
+	c.done++
+	return struct{}{}, nil
+}
+
+// readyTrail is a memTrail that can say it has no room for an event.
+type readyTrail struct {
+	memTrail
+	full bool
+}
+
+func (r *readyTrail) Ready(int64) error {
+	if r.full {
+		return errors.New("no space left on device")
+	}
+	return nil
+}
+
+// A trail that cannot take the call's event (a full volume) refuses the call before it is
+// carried out: filling the volume must not let anyone act without a trace.
+func TestACallIsNotCarriedOutWhenTheTrailHasNoRoom(t *testing.T) {
+	trail := &readyTrail{full: true}
+	h := testHandler(trail)
+	svc := &countingRDS{}
+	h.Services["rds"] = Endpoint{Namespace: "ns", Version: "2014-10-31", Service: svc}
+	code, _ := serve(h, signedRequest(t, "Action=CreateDBCluster&Version=2014-10-31&DBClusterIdentifier=db1"))
+	if svc.done != 0 || code < 500 {
+		t.Fatalf("carried out %d times, answered %d", svc.done, code)
+	}
+	trail.full = false
+	if code, _ := serve(h, signedRequest(t, "Action=CreateDBCluster&Version=2014-10-31&DBClusterIdentifier=db1")); svc.done != 1 || code != 200 {
+		t.Fatalf("carried out %d times, answered %d", svc.done, code)
+	}
+}

@@ -57,15 +57,19 @@ type Trail struct {
 	syncMu sync.Mutex
 	synced uint64 // every event up to this seq is durable
 
-	mu      sync.Mutex
-	f       *os.File
-	segDay  string // UTC day of the current segment, 20060102
-	size    int64  // bytes of the current segment that hold whole records
-	room    int64  // the current segment's blocks are reserved up to here (see reserve)
-	seq     uint64 // the last appended event's sequence number
-	head    string // and its hash
-	broken  error  // a failed write that could not be undone: no more appends
-	expired string // the day whose expiry was last done
+	mu     sync.Mutex
+	f      *os.File
+	segDay string // UTC day of the current segment, 20060102
+	size   int64  // bytes of the current segment that hold whole records
+	room   int64  // the reservation is renewed when this is near (see reserve)
+	// reserved is where the current segment's blocks are really reserved up to (room is
+	// only a retry mark after a failed reservation)
+	reserved int64
+	prealloc func(f *os.File, off, n int64) error
+	seq      uint64 // the last appended event's sequence number
+	head     string // and its hash
+	broken   error  // a failed write that could not be undone: no more appends
+	expired  string // the day whose expiry was last done
 }
 
 // genesis is the previous hash of the first event.
@@ -140,7 +144,7 @@ func Open(ctx context.Context, dir string, opts Options) (*Trail, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
-	t := &Trail{dir: dir, opts: opts, head: genesis}
+	t := &Trail{dir: dir, opts: opts, head: genesis, prealloc: preallocate}
 	segs, err := segments(dir)
 	if err != nil {
 		return nil, err
@@ -352,19 +356,40 @@ func (t *Trail) startSegment(day string) error {
 	if t.f != nil {
 		t.f.Close()
 	}
-	t.f, t.segDay, t.size, t.room = f, day, 0, 0
+	t.f, t.segDay, t.size, t.room, t.reserved = f, day, 0, 0, 0
 	t.reserve()
 	return nil
 }
 
 // reserve keeps reserveBytes allocated past the current segment's end. Holds mu.
-func (t *Trail) reserve() {
-	if err := preallocate(t.f, t.size, reserveBytes); err != nil {
+func (t *Trail) reserve() error {
+	if err := t.prealloc(t.f, t.size, reserveBytes); err != nil {
 		t.opts.Log.Warn("audit: no space reserved ahead of the trail", "err", err)
 		t.room = t.size + reserveBytes/2 // try again after a while, not at every event
-		return
+		return err
 	}
-	t.room = t.size + reserveBytes
+	t.room, t.reserved = t.size+reserveBytes, t.size+reserveBytes
+	return nil
+}
+
+// Ready reports whether an event of up to need bytes can be recorded now: the trail is
+// open and, on a volume where space can be reserved, that much is reserved ahead of the
+// current segment (reserving more now if it is not). A caller that acts and then records
+// the outcome asks first, so that on a full volume the call is refused rather than carried
+// out without its event.
+func (t *Trail) Ready(need int64) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.broken != nil {
+		return fmt.Errorf("audit trail unavailable: %w", t.broken)
+	}
+	if t.f == nil || t.reserved-t.size >= need {
+		return nil
+	}
+	if err := t.reserve(); err != nil && noSpace(err) {
+		return fmt.Errorf("audit trail: no space to record an event: %w", err)
+	}
+	return nil // reserved, or the volume cannot reserve (best effort, as before)
 }
 
 // syncTo makes every record up to seq durable; concurrent callers share one fsync.
