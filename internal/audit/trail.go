@@ -144,10 +144,18 @@ func Open(ctx context.Context, dir string, opts Options) (*Trail, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
+	if err := private(dir); err != nil {
+		return nil, err
+	}
 	t := &Trail{dir: dir, opts: opts, head: genesis, prealloc: preallocate}
 	segs, err := segments(dir)
 	if err != nil {
 		return nil, err
+	}
+	for _, sg := range segs {
+		if err := private(filepath.Join(dir, sg.name)); err != nil {
+			return nil, err
+		}
 	}
 	// a segment created just before a crash holds nothing: remove it, so that the next one
 	// (of another day, with the same first sequence number) is the only one to continue
@@ -175,6 +183,23 @@ func Open(ctx context.Context, dir string, opts Options) (*Trail, error) {
 		return nil, err
 	}
 	return t, nil
+}
+
+// private makes the trail's directory or a segment readable by its owner only (it names
+// every user's calls, for IAM to grant), and refuses a symbolic link in its place: the
+// trail is not written, nor its permissions changed, where a link points.
+func private(path string) error {
+	fi, err := os.Lstat(path)
+	if err != nil {
+		return err
+	}
+	if fi.Mode()&os.ModeSymlink != 0 {
+		return fmt.Errorf("audit trail: %s is a symbolic link", path)
+	}
+	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
+		return os.Chmod(path, perm&0o700)
+	}
+	return nil
 }
 
 // openTail reopens the newest segment for appending, after checking its records.
