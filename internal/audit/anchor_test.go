@@ -43,3 +43,47 @@ func TestAnAnchorExplainedAwayByACutIsReportedUnchecked(t *testing.T) {
 		t.Fatalf("%+v", rep)
 	}
 }
+
+// A record line is exactly what the writer writes: a line with a second, differently
+// cased member (which Go's decoder takes, and a case-sensitive reader of the file does
+// not), or any other extra member or spacing, is reported as changed, so that the file
+// cannot say one thing to verify and another to another reader.
+func TestVerifyAcceptsOnlyTheWritersOwnLines(t *testing.T) {
+	for name, edit := range map[string]func(l []byte) []byte{
+		"cased duplicates": func(l []byte) []byte {
+			var rec line
+			json.Unmarshal(l, &rec)
+			forged := []byte(`{"eventName":"Forged"}`)
+			return append(l[:len(l)-1], fmt.Appendf(nil, `,"Event":%s,"Hash":%q}`, forged, chainHash(rec.Seq, rec.Prev, forged))...)
+		},
+		"extra member": func(l []byte) []byte { return append(l[:len(l)-1], []byte(`,"note":"x"}`)...) },
+		"spacing":      func(l []byte) []byte { return append([]byte(" "), l...) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			tr := openTest(t, dir, time.Now)
+			recordN(t, tr, "A", "B")
+			tr.Close()
+			editLines(t, segmentFile(t, dir), func(l [][]byte) [][]byte {
+				l[1] = edit(append([]byte(nil), l[1]...))
+				return l
+			})
+			if p := verifyProblem(t, dir); p == "" {
+				t.Fatal("verify passed")
+			}
+		})
+	}
+}
+
+// What the writer escapes (markup, line separators, invalid UTF-8) still reads back as its
+// own line.
+func TestVerifyAcceptsEscapedValues(t *testing.T) {
+	dir := t.TempDir()
+	tr := openTest(t, dir, time.Now)
+	if err := tr.Record(t.Context(), Event{EventName: "A", UserAgent: "<a href='x'>&\u2028\u2029\xff\x00\"\\"}); err != nil {
+		t.Fatal(err)
+	}
+	if p := verifyProblem(t, dir); p != "" {
+		t.Fatal(p)
+	}
+}

@@ -232,7 +232,8 @@ func (t *Trail) openTail(s segment) error {
 			continue
 		}
 		var l line
-		if err := json.Unmarshal(raw, &l); err != nil || l.Seq != seq+1 || (head != "" && l.Prev != head) || chainHash(l.Seq, l.Prev, l.Event) != l.Hash {
+		if err := json.Unmarshal(raw, &l); err != nil || l.Seq != seq+1 || (head != "" && l.Prev != head) ||
+			chainHash(l.Seq, l.Prev, l.Event) != l.Hash || !canonical(record{line: l, raw: raw}) {
 			f.Close()
 			return fmt.Errorf("audit trail %s is damaged at line %d: run `borealis audit verify`", path, i+1)
 		}

@@ -13,7 +13,8 @@ import (
 
 type record struct {
 	line
-	n int // line number in its segment, from 1
+	n   int    // line number in its segment, from 1
+	raw []byte // the line as read
 }
 
 // readSegment reads a segment's whole records; a final line without its newline (being
@@ -33,9 +34,17 @@ func readSegment(dir string, s segment) ([]record, error) {
 		if json.Unmarshal(raw, &l) != nil {
 			l = line{}
 		}
-		recs = append(recs, record{line: l, n: i + 1})
+		recs = append(recs, record{line: l, n: i + 1, raw: raw})
 	}
 	return recs, nil
+}
+
+// canonical reports whether r's line is exactly what the writer writes for its record: Go's
+// decoder accepts repeated and differently cased members (taking the last), which
+// another reader of the file may read differently.
+func canonical(r record) bool {
+	b, err := json.Marshal(r.line)
+	return err == nil && bytes.Equal(b, r.raw)
 }
 
 // Report is the outcome of Verify.
@@ -141,6 +150,8 @@ func Verify(dir string, anchors ...Anchor) (Report, error) {
 					}
 				}
 				return fail(want, "event %d was removed (%s holds event %d after event %d)", want, where, r.Seq, prevSeq)
+			case !canonical(r):
+				return fail(r.Seq, "event %d (%s) was changed: the line is not as written (an extra, repeated or differently cased member, or spacing)", r.Seq, where)
 			case chainHash(r.Seq, r.Prev, r.Event) != r.Hash:
 				return fail(r.Seq, "event %d (%s) was changed: its hash does not match its content", r.Seq, where)
 			case r.Prev != prevHash:
