@@ -65,11 +65,14 @@ type Trail struct {
 	// reserved is where the current segment's blocks are really reserved up to (room is
 	// only a retry mark after a failed reservation)
 	reserved int64
-	prealloc func(f *os.File, off, n int64) error
-	seq      uint64 // the last appended event's sequence number
-	head     string // and its hash
-	broken   error  // a failed write that could not be undone: no more appends
-	expired  string // the day whose expiry was last done
+	// unreservable: the volume cannot reserve space at all (not a full one); Ready then
+	// does not try at every call
+	unreservable bool
+	prealloc     func(f *os.File, off, n int64) error
+	seq          uint64 // the last appended event's sequence number
+	head         string // and its hash
+	broken       error  // a failed write that could not be undone: no more appends
+	expired      string // the day whose expiry was last done
 }
 
 // genesis is the previous hash of the first event.
@@ -394,7 +397,7 @@ func (t *Trail) reserve() error {
 		t.room = t.size + reserveBytes/2 // try again after a while, not at every event
 		return err
 	}
-	t.room, t.reserved = t.size+reserveBytes, t.size+reserveBytes
+	t.room, t.reserved, t.unreservable = t.size+reserveBytes, t.size+reserveBytes, false
 	return nil
 }
 
@@ -409,13 +412,16 @@ func (t *Trail) Ready(need int64) error {
 	if t.broken != nil {
 		return fmt.Errorf("audit trail unavailable: %w", t.broken)
 	}
-	if t.f == nil || t.reserved-t.size >= need {
+	if t.f == nil || t.unreservable || t.reserved-t.size >= need {
 		return nil
 	}
-	if err := t.reserve(); err != nil && noSpace(err) {
-		return fmt.Errorf("audit trail: no space to record an event: %w", err)
+	if err := t.reserve(); err != nil {
+		if noSpace(err) {
+			return fmt.Errorf("audit trail: no space to record an event: %w", err)
+		}
+		t.unreservable = true // best effort, as before
 	}
-	return nil // reserved, or the volume cannot reserve (best effort, as before)
+	return nil
 }
 
 // syncTo makes every record up to seq durable; concurrent callers share one fsync.
