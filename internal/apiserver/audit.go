@@ -221,7 +221,7 @@ func (h *Handler) recordRejected(ctx context.Context, r *http.Request, service, 
 		source = service + ".amazonaws.com"
 	}
 	e := audit.Event{
-		UserIdentity:    audit.UserIdentity{Type: "Unknown", AccessKeyID: clipText(sigv4.ClaimedAccessKey(r), 128)},
+		UserIdentity:    audit.UserIdentity{Type: "Unknown", AccessKeyID: claimedKeyID(r)},
 		EventSource:     source,
 		EventName:       cleanAction(action),
 		AWSRegion:       h.Region,
@@ -241,6 +241,17 @@ func (h *Handler) recordRejected(ctx context.Context, r *http.Request, service, 
 	if rerr := h.Trail.Record(context.WithoutCancel(ctx), e); rerr != nil {
 		h.Log.Error("audit: a rejected request's event was not recorded", "request_id", reqID, "err", rerr)
 	}
+}
+
+// claimedKeyID is the access key id a refused request claims, if it looks like one (upper
+// case letters and digits): a secret key pasted in its place is not recorded, as
+// CloudTrail hides a sign-in's mistyped user name.
+func claimedKeyID(r *http.Request) string {
+	k := sigv4.ClaimedAccessKey(r)
+	if len(k) > 128 || strings.IndexFunc(k, func(r rune) bool { return !('A' <= r && r <= 'Z' || '0' <= r && r <= '9') }) >= 0 {
+		return audit.Hidden
+	}
+	return k
 }
 
 // cleanAction keeps a claimed action name only if it looks like one.

@@ -229,3 +229,16 @@ func TestACallIsNotCarriedOutWhenTheTrailHasNoRoom(t *testing.T) {
 		t.Fatalf("carried out %d times, answered %d", svc.done, code)
 	}
 }
+
+// A secret access key pasted where the key id goes is not written to the trail, which
+// every principal allowed cloudtrail:LookupEvents reads: only what looks like a key id is.
+func TestARejectedRequestsClaimedKeyIsRecordedOnlyIfItLooksLikeAKeyID(t *testing.T) {
+	trail := &memTrail{}
+	h := testHandler(trail)
+	r := httptest.NewRequest(http.MethodPost, "/", strings.NewReader("Action=DescribeDBClusters&Version=2014-10-31"))
+	r.Header.Set("Authorization", "AWS4-HMAC-SHA256 Credential=wJalrXUtnFEMIK7MDENGbPxRfiCYsecretKEYab/20260101/us-east-1/rds/aws4_request, SignedHeaders=host, Signature=00")
+	serve(h, r)
+	if len(trail.events) != 1 || strings.Contains(fmt.Sprintf("%+v", trail.events[0]), "wJalrXUtnFEMI") {
+		t.Fatalf("%+v", trail.events)
+	}
+}
