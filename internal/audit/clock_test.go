@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -46,5 +47,29 @@ func TestAnEmptySegmentLeftByACrashDoesNotForkTheChain(t *testing.T) {
 	}
 	if rep, err := Verify(dir); err != nil || rep.Problem != "" || rep.Events != 4 {
 		t.Fatalf("%+v %v", rep, err)
+	}
+}
+
+// A lookup for something rare examines at most Scan records a page, and pages on from
+// where it stopped, so that one call does not read the whole trail.
+func TestLookupPageBoundsTheRecordsExamined(t *testing.T) {
+	dir := t.TempDir()
+	tr := openTest(t, dir, time.Now)
+	recordN(t, tr, "A", "B", "C", "D", "E", "F")
+	q := Query{Max: 10, Attribute: AttrEventName, Value: "A", Scan: 2}
+	var pages []string
+	for {
+		p, err := tr.LookupPage(q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pages = append(pages, fmt.Sprintf("%d/%d", len(p.Events), p.Next))
+		if p.Next == 0 {
+			break
+		}
+		q.Before = p.Next
+	}
+	if got := fmt.Sprint(pages); got != "[0/5 0/3 1/0]" {
+		t.Fatalf("pages %s", got)
 	}
 }
