@@ -41,3 +41,24 @@ func TestReadySaysNoOnAFullVolume(t *testing.T) {
 		t.Fatal("ready when closed")
 	}
 }
+
+// On a full volume at midnight, the trail keeps appending into the space reserved in the
+// current segment rather than start a new day's segment it could not write.
+func TestNoNewSegmentWithoutRoomForIt(t *testing.T) {
+	dir := t.TempDir()
+	c := &clock{time.Date(2026, 3, 1, 23, 59, 0, 0, time.UTC)}
+	tr := openTest(t, dir, c.now)
+	recordN(t, tr, "A")
+	tr.mu.Lock()
+	tr.prealloc = func(*os.File, int64, int64) error { return syscall.ENOSPC }
+	tr.mu.Unlock()
+	c.t = c.t.Add(2 * time.Minute)
+	recordN(t, tr, "B")
+	segs, err := segments(dir)
+	if err != nil || len(segs) != 1 {
+		t.Fatalf("%v %v", segs, err)
+	}
+	if p := verifyProblem(t, dir); p != "" {
+		t.Fatal(p)
+	}
+}

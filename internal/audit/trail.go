@@ -377,6 +377,13 @@ func (t *Trail) startSegment(day string) error {
 	if err != nil {
 		return err
 	}
+	// on a full volume, keep writing into the current segment's reserved space rather than
+	// start one that cannot be written
+	if err := t.prealloc(f, 0, reserveBytes); err != nil && noSpace(err) && t.f != nil {
+		f.Close()
+		os.Remove(path)
+		return err
+	}
 	if err := syncDir(t.dir); err != nil {
 		f.Close()
 		os.Remove(path)
