@@ -114,12 +114,17 @@ func (t *Trail) LookupPage(q Query) (Page, error) {
 		if q.Before != 0 && s.first >= q.Before {
 			continue
 		}
+		// a segment's events are from its day on, to the day the next segment began (a
+		// segment goes on past its day when the next one could not be started), or to its
+		// own day's end if the next began earlier (a clock stepped back)
 		if day, err := time.Parse("20060102", s.day); err == nil {
 			if !q.End.IsZero() && day.After(q.End) {
 				continue
 			}
-			if !q.Start.IsZero() && !day.AddDate(0, 0, 1).After(q.Start) {
-				continue // not break: a clock stepped back puts an earlier day after a later one
+			if i+1 < len(segs) && !q.Start.IsZero() {
+				if next, err := time.Parse("20060102", max(s.day, segs[i+1].day)); err == nil && !next.AddDate(0, 0, 1).After(q.Start) {
+					continue // not break: after a clock stepped back, older segments may still match
+				}
 			}
 		}
 		recs, err := readSegment(t.dir, s)

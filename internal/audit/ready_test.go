@@ -61,4 +61,9 @@ func TestNoNewSegmentWithoutRoomForIt(t *testing.T) {
 	if p := verifyProblem(t, dir); p != "" {
 		t.Fatal(p)
 	}
+	// and the new day's event, in the old day's segment, is found from the new day on
+	got, _, err := tr.Lookup(Query{Max: 10, Start: time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)})
+	if err != nil || len(got) != 1 || got[0].Event.EventName != "B" {
+		t.Fatalf("%v %v", got, err)
+	}
 }
