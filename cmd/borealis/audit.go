@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -52,6 +53,11 @@ Exits 1 when the trail is not intact.`,
 				return errTampered
 			}
 			fmt.Fprintf(out, "ok: %d events intact (events %d to %d)\nhead: %d:%s\n", rep.Events, rep.First, rep.HeadSeq, rep.HeadSeq, rep.HeadHash)
+			for _, a := range rep.Unchecked {
+				c := rep.Cut
+				fmt.Fprintf(out, "warning: event %d (noted) cannot be checked: the expiry recorded at event %d (%s, retention %s) removed events up to %d; if you noted it less than that retention before then, the trail was rewritten\n",
+					a.Seq, c.At, c.Time.Format(time.RFC3339), c.Retention, c.Seq)
+			}
 			return nil
 		},
 	}

@@ -135,6 +135,11 @@ func (h *Handler) call(ctx context.Context, caller principal.Principal, service,
 		return nil, h.record(ctx, h.callEvent(caller, service, action, values, r, reqID, console, resources, err, err), err)
 	}
 	ctx = authz.WithKeys(ctx, keys) // for an action that decides in part itself (sts:AssumeRole)
+	if err := h.ready(action); err != nil {
+		// not carried out (whatever becomes of its event, tried all the same: a smaller one may fit)
+		_ = h.record(ctx, h.callEvent(caller, service, action, values, r, reqID, console, resources, nil, err), err)
+		return nil, err
+	}
 	res, err := ep.Service.Do(ctx, action, p)
 	err = clientError(err)
 	if err := h.record(ctx, h.callEvent(caller, service, action, values, r, reqID, console, resources, nil, err), err); err != nil {

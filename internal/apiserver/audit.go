@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"sort"
 	"strings"
 	"time"
 
@@ -31,10 +32,14 @@ const (
 	rejectedBurst = 100
 )
 
-// Bounds on what a request puts in its event: a user agent, each parameter value.
+// Bounds on what a request puts in its event: a user agent, each parameter value, all
+// parameters together (names and values; what is left out is counted in the event). Any
+// caller with a key, even one allowed nothing, can make calls; without the last bound each
+// call of a megabyte would write a megabyte to the trail.
 const (
 	maxUserAgent  = 512
 	maxParamValue = 8 << 10
+	maxParams     = 64 << 10
 )
 
 // notRecorded is what the caller sees when its call's event could not be made durable:
@@ -86,20 +91,34 @@ func identity(p principal.Principal) audit.UserIdentity {
 }
 
 // requestParameters are the call's parameters as the trail keeps them: secrets hidden,
-// each value bounded.
-func requestParameters(v url.Values) map[string]any {
-	out := audit.Redact(v)
-	for k, val := range out {
-		switch x := val.(type) {
+// each value bounded, and all of them within maxParams (in name order; omitted counts the
+// parameters left out).
+func requestParameters(v url.Values) (out map[string]any, omitted int) {
+	out = audit.Redact(v)
+	keys := make([]string, 0, len(out))
+	for k := range out {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	size := 0
+	for _, k := range keys {
+		size += len(k)
+		switch x := out[k].(type) {
 		case string:
-			out[k] = clipText(x, maxParamValue)
+			x = clipText(x, maxParamValue)
+			out[k], size = x, size+len(x)
 		case []string:
 			for i := range x {
 				x[i] = clipText(x[i], maxParamValue)
+				size += len(x[i])
 			}
 		}
+		if size > maxParams {
+			delete(out, k)
+			omitted++
+		}
 	}
-	return out
+	return out, omitted
 }
 
 // decision is what the trail says about the authorization of a call.
@@ -127,13 +146,16 @@ func (h *Handler) callEvent(caller principal.Principal, service, action string, 
 		AWSRegion:           h.Region,
 		SourceIPAddress:     sourceIP(r),
 		UserAgent:           clipText(r.UserAgent(), maxUserAgent),
-		RequestParameters:   requestParameters(values),
 		RequestID:           reqID,
 		EventType:           audit.TypeAPICall,
 		ReadOnly:            audit.IsReadOnly(action),
 		ManagementEvent:     true,
 		RecipientAccountID:  caller.AccountID,
 		AdditionalEventData: map[string]any{"authorization": decision(authErr)},
+	}
+	var omitted int
+	if e.RequestParameters, omitted = requestParameters(values); omitted > 0 {
+		e.AdditionalEventData["requestParametersOmitted"] = omitted
 	}
 	if console {
 		e.SessionCredentialFromConsole = "true"
@@ -148,6 +170,35 @@ func (h *Handler) callEvent(caller principal.Principal, service, action string, 
 		e.ErrorCode, e.ErrorMessage = ae.Code, ae.Message
 	}
 	return e
+}
+
+// readier is a Recorder that can tell beforehand whether an event would be written
+// (audit.Trail: open, with space reserved for it).
+type readier interface {
+	Ready(need int64) error
+}
+
+// maxEventBytes bounds one call's event (its parameters are bounded at maxParams).
+const maxEventBytes = maxParams + 64<<10
+
+// trailRefused answers a call refused because its event could not be written.
+var trailRefused = &awsquery.Error{
+	Code:    "ServiceUnavailable",
+	Message: "The audit trail cannot record the request now (its volume may be full), so nothing was done. Retry once the audit trail is writable.",
+	Status:  http.StatusServiceUnavailable,
+}
+
+// ready says whether the call's event could be recorded, before the call is carried out.
+func (h *Handler) ready(action string) error {
+	r, ok := h.Trail.(readier)
+	if !ok {
+		return nil
+	}
+	if err := r.Ready(maxEventBytes); err != nil {
+		h.Log.Error("audit: a call refused, as its event could not be recorded", "action", action, "err", err)
+		return trailRefused
+	}
+	return nil
 }
 
 // record makes e durable, or turns the call into a failure.
@@ -179,7 +230,7 @@ func (h *Handler) recordRejected(ctx context.Context, r *http.Request, service, 
 		source = service + ".amazonaws.com"
 	}
 	e := audit.Event{
-		UserIdentity:    audit.UserIdentity{Type: "Unknown", AccessKeyID: clipText(sigv4.ClaimedAccessKey(r), 128)},
+		UserIdentity:    audit.UserIdentity{Type: "Unknown", AccessKeyID: claimedKeyID(r)},
 		EventSource:     source,
 		EventName:       cleanAction(action),
 		AWSRegion:       h.Region,
@@ -199,6 +250,17 @@ func (h *Handler) recordRejected(ctx context.Context, r *http.Request, service, 
 	if rerr := h.Trail.Record(context.WithoutCancel(ctx), e); rerr != nil {
 		h.Log.Error("audit: a rejected request's event was not recorded", "request_id", reqID, "err", rerr)
 	}
+}
+
+// claimedKeyID is the access key id a refused request claims, if it looks like one (upper
+// case letters and digits): a secret key pasted in its place is not recorded, as
+// CloudTrail hides a sign-in's mistyped user name.
+func claimedKeyID(r *http.Request) string {
+	k := sigv4.ClaimedAccessKey(r)
+	if len(k) > 128 || strings.IndexFunc(k, func(r rune) bool { return !('A' <= r && r <= 'Z' || '0' <= r && r <= '9') }) >= 0 {
+		return audit.Hidden
+	}
+	return k
 }
 
 // cleanAction keeps a claimed action name only if it looks like one.

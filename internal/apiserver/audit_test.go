@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -164,5 +165,80 @@ func BenchmarkCallTrailOffVsOn(b *testing.B) {
 			defer t.Close()
 			run(b, testHandler(t), parallelism)
 		})
+	}
+}
+
+// A caller allowed nothing cannot make each of its calls write a megabyte to the trail:
+// the request's parameters are bounded as a whole, the left-out ones counted.
+func TestACallsParametersAreBoundedInItsEvent(t *testing.T) {
+	trail := &memTrail{}
+	h := testHandler(trail)
+	var b strings.Builder
+	b.WriteString("Action=DeleteDBCluster&Version=2014-10-31&DBClusterIdentifier=db1")
+	for i := range 120 {
+		fmt.Fprintf(&b, "&Junk%03d=%s", i, strings.Repeat("x", 8<<10))
+	}
+	serve(h, signedRequest(t, b.String()))
+	if len(trail.events) != 1 {
+		t.Fatalf("%d events", len(trail.events))
+	}
+	e := trail.events[0]
+	body, _ := json.Marshal(e)
+	if len(body) > maxParams+4<<10 {
+		t.Fatalf("the event is %d bytes", len(body))
+	}
+	if e.RequestParameters["dBClusterIdentifier"] != "db1" || e.AdditionalEventData["requestParametersOmitted"] == nil || e.ErrorCode != "AccessDenied" {
+		t.Fatalf("%v %v", e.RequestParameters["dBClusterIdentifier"], e.AdditionalEventData)
+	}
+}
+
+// countingRDS counts the actions carried out.
+type countingRDS struct{ done int }
+
+func (c *countingRDS) Do(context.Context, string, awsquery.Params) (any, error) {
+	c.done++
+	return struct{}{}, nil
+}
+
+// readyTrail is a memTrail that can say it has no room for an event.
+type readyTrail struct {
+	memTrail
+	full bool
+}
+
+func (r *readyTrail) Ready(int64) error {
+	if r.full {
+		return errors.New("no space left on device")
+	}
+	return nil
+}
+
+// A trail that cannot take the call's event (a full volume) refuses the call before it is
+// carried out: filling the volume must not let anyone act without a trace.
+func TestACallIsNotCarriedOutWhenTheTrailHasNoRoom(t *testing.T) {
+	trail := &readyTrail{full: true}
+	h := testHandler(trail)
+	svc := &countingRDS{}
+	h.Services["rds"] = Endpoint{Namespace: "ns", Version: "2014-10-31", Service: svc}
+	code, _ := serve(h, signedRequest(t, "Action=CreateDBCluster&Version=2014-10-31&DBClusterIdentifier=db1"))
+	if svc.done != 0 || code < 500 {
+		t.Fatalf("carried out %d times, answered %d", svc.done, code)
+	}
+	trail.full = false
+	if code, _ := serve(h, signedRequest(t, "Action=CreateDBCluster&Version=2014-10-31&DBClusterIdentifier=db1")); svc.done != 1 || code != 200 {
+		t.Fatalf("carried out %d times, answered %d", svc.done, code)
+	}
+}
+
+// A secret access key pasted where the key id goes is not written to the trail, which
+// every principal allowed cloudtrail:LookupEvents reads: only what looks like a key id is.
+func TestARejectedRequestsClaimedKeyIsRecordedOnlyIfItLooksLikeAKeyID(t *testing.T) {
+	trail := &memTrail{}
+	h := testHandler(trail)
+	r := httptest.NewRequest(http.MethodPost, "/", strings.NewReader("Action=DescribeDBClusters&Version=2014-10-31"))
+	r.Header.Set("Authorization", "AWS4-HMAC-SHA256 Credential=wJalrXUtnFEMIK7MDENGbPxRfiCYsecretKEYab/20260101/us-east-1/rds/aws4_request, SignedHeaders=host, Signature=00")
+	serve(h, r)
+	if len(trail.events) != 1 || strings.Contains(fmt.Sprintf("%+v", trail.events[0]), "wJalrXUtnFEMI") {
+		t.Fatalf("%+v", trail.events)
 	}
 }

@@ -24,6 +24,16 @@ type Query struct {
 	Start, End       time.Time // inclusive; zero means unbounded
 	Before           uint64    // only events older than this sequence number (paging); 0: none
 	Max              int       // at most this many (>0)
+	// Scan, if > 0, bounds the records examined: a page then ends early (with Next set)
+	// rather than read the whole trail for a filter that matches little.
+	Scan int
+}
+
+// Page is one page of a lookup: its events, newest first, and, when more may remain,
+// Next: the Before of the next page.
+type Page struct {
+	Events []Stored
+	Next   uint64
 }
 
 // Username is what CloudTrail reports as an event's user name: the IAM user's name, or
@@ -86,33 +96,50 @@ func shortName(arn string) string {
 // Before set to the last one's Seq). It reads the segments from the newest, skipping the
 // days outside the time range: a linear scan bounded by the retention.
 func (t *Trail) Lookup(q Query) ([]Stored, bool, error) {
+	q.Scan = 0
+	p, err := t.LookupPage(q)
+	return p.Events, p.Next != 0, err
+}
+
+// LookupPage is Lookup that examines at most q.Scan records (if > 0).
+func (t *Trail) LookupPage(q Query) (Page, error) {
 	segs, err := segments(t.dir)
 	if err != nil {
-		return nil, false, err
+		return Page{}, err
 	}
 	var out []Stored
+	examined := 0
 	for i := len(segs) - 1; i >= 0; i-- {
 		s := segs[i]
 		if q.Before != 0 && s.first >= q.Before {
 			continue
 		}
+		// a segment's events are from its day on, to the day the next segment began (a
+		// segment goes on past its day when the next one could not be started), or to its
+		// own day's end if the next began earlier (a clock stepped back)
 		if day, err := time.Parse("20060102", s.day); err == nil {
 			if !q.End.IsZero() && day.After(q.End) {
 				continue
 			}
-			if !q.Start.IsZero() && !day.AddDate(0, 0, 1).After(q.Start) {
-				break
+			if i+1 < len(segs) && !q.Start.IsZero() {
+				if next, err := time.Parse("20060102", max(s.day, segs[i+1].day)); err == nil && !next.AddDate(0, 0, 1).After(q.Start) {
+					continue // not break: after a clock stepped back, older segments may still match
+				}
 			}
 		}
 		recs, err := readSegment(t.dir, s)
 		if err != nil {
-			return nil, false, err
+			return Page{}, err
 		}
 		for j := len(recs) - 1; j >= 0; j-- {
 			r := recs[j]
 			if r.Seq == 0 || (q.Before != 0 && r.Seq >= q.Before) {
 				continue
 			}
+			if q.Scan > 0 && examined == q.Scan {
+				return Page{Events: out, Next: r.Seq + 1}, nil
+			}
+			examined++
 			var e Event
 			if json.Unmarshal(r.Event, &e) != nil {
 				continue
@@ -124,10 +151,10 @@ func (t *Trail) Lookup(q Query) ([]Stored, bool, error) {
 				continue
 			}
 			if len(out) == q.Max {
-				return out, true, nil
+				return Page{Events: out, Next: out[len(out)-1].Seq}, nil
 			}
 			out = append(out, Stored{Seq: r.Seq, Hash: r.Hash, Event: e, Raw: r.Event})
 		}
 	}
-	return out, false, nil
+	return Page{Events: out}, nil
 }

@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"errors"
 	"os"
 
 	"golang.org/x/sys/unix"
@@ -16,3 +17,6 @@ func preallocate(f *os.File, off, n int64) error {
 // datasync flushes the file's data and the metadata needed to read it back (its size),
 // not its times: fdatasync(2), all an appended record needs to survive.
 func datasync(f *os.File) error { return unix.Fdatasync(int(f.Fd())) }
+
+// noSpace reports an error that says the volume (or the quota) is full.
+func noSpace(err error) bool { return errors.Is(err, unix.ENOSPC) || errors.Is(err, unix.EDQUOT) }

@@ -11,19 +11,44 @@ import (
 const Hidden = "HIDDEN_DUE_TO_SECURITY_REASONS"
 
 // IsSecret reports whether a request parameter named name (a Query-protocol name such as
-// "MasterUserPassword" or "Tags.member.1.Value"; only its last part counts) carries a
-// secret: a password, a secret or private key, a session token, an MFA code. Policy
-// documents and paging tokens are not secrets.
+// "MasterUserPassword" or "LaunchSpecification.UserData") carries a secret: a password, a
+// secret or private key, a session token or assertion, an MFA code, a presigned URL or
+// signature (replayable until it expires), instance user data. Any part of a nested name
+// counts, so a secret structure hides all its members. Policy documents, paging tokens
+// and password settings (a policy's minimum length, the managed-password switches) are
+// not secrets.
 func IsSecret(name string) bool {
-	if i := strings.LastIndexByte(name, '.'); i >= 0 {
-		name = name[i+1:]
+	var parent string
+	for _, part := range strings.Split(strings.ToLower(name), ".") {
+		if part == "member" || strings.Trim(part, "0123456789") == "" {
+			continue
+		}
+		if secretPart(part) || part == "value" && parent == "optionsettings" ||
+			part == "url" && (parent == "diskcontainer" || parent == "diskcontainers") {
+			return true
+		}
+		parent = part
 	}
-	n := strings.ToLower(name)
-	switch n {
-	case "nexttoken", "marker", "policydocument", "assumerolepolicydocument", "policy":
+	return false
+}
+
+// notSecret are member names that contain a secret's word but hold none.
+var notSecret = map[string]bool{
+	"nexttoken": true, "marker": true, "policydocument": true, "assumerolepolicydocument": true, "policy": true,
+	"minimumpasswordlength": true, "maxpasswordage": true, "passwordreuseprevention": true,
+	"allowuserstochangepassword": true, "passwordresetrequired": true,
+	"managemasteruserpassword": true, "rotatemasteruserpassword": true, "masterusersecretkmskeyid": true,
+}
+
+// secretWords mark a member as secret wherever they occur in its name (lower case).
+var secretWords = []string{"password", "secret", "token", "privatekey", "authenticationcode", "totp", "mfacode", "seed",
+	"presignedurl", "samlassertion", "userdata", "presharedkey", "credentials", "signature", "manifesturl", "initquery"}
+
+func secretPart(n string) bool {
+	if notSecret[n] {
 		return false
 	}
-	for _, s := range []string{"password", "secret", "token", "privatekey", "authenticationcode", "totp", "mfacode", "seed"} {
+	for _, s := range secretWords {
 		if strings.Contains(n, s) {
 			return true
 		}
@@ -31,9 +56,16 @@ func IsSecret(name string) bool {
 	return false
 }
 
+// secretIn reports a member that is secret only in one action's request.
+func secretIn(action, name string) bool {
+	// the attribute's new value, which is the instance's user data for Attribute=userData
+	return action == "ModifyInstanceAttribute" && strings.EqualFold(name, "Value")
+}
+
 // Redact turns Query-protocol parameters into CloudTrail's requestParameters: member names
 // with a lower-case first letter, each secret's value replaced by Hidden, and the protocol's
-// own Action and Version left out. A parameter given several times keeps every value.
+// own Action and Version left out. A parameter given several times (or under two names
+// that differ only in the first letter's case) keeps every value.
 func Redact(v url.Values) map[string]any {
 	if len(v) == 0 {
 		return nil
@@ -52,9 +84,18 @@ func Redact(v url.Values) map[string]any {
 		}
 		vals := v[k]
 		name := lowerFirst(k)
-		if IsSecret(k) {
+		if IsSecret(k) || secretIn(v.Get("Action"), k) {
 			out[name] = Hidden
 			continue
+		}
+		// "DBClusterIdentifier" and "dBClusterIdentifier" (which the service ignores) have
+		// one name here: keep every value, the member's first (upper case sorts first),
+		// rather than let the second stand for the first
+		switch prev := out[name].(type) {
+		case string:
+			vals = append([]string{prev}, vals...)
+		case []string:
+			vals = append(prev, vals...)
 		}
 		if len(vals) == 1 {
 			out[name] = vals[0]

@@ -57,15 +57,22 @@ type Trail struct {
 	syncMu sync.Mutex
 	synced uint64 // every event up to this seq is durable
 
-	mu      sync.Mutex
-	f       *os.File
-	segDay  string // UTC day of the current segment, 20060102
-	size    int64  // bytes of the current segment that hold whole records
-	room    int64  // the current segment's blocks are reserved up to here (see reserve)
-	seq     uint64 // the last appended event's sequence number
-	head    string // and its hash
-	broken  error  // a failed write that could not be undone: no more appends
-	expired string // the day whose expiry was last done
+	mu     sync.Mutex
+	f      *os.File
+	segDay string // UTC day of the current segment, 20060102
+	size   int64  // bytes of the current segment that hold whole records
+	room   int64  // the reservation is renewed when this is near (see reserve)
+	// reserved is where the current segment's blocks are really reserved up to (room is
+	// only a retry mark after a failed reservation)
+	reserved int64
+	// unreservable: the volume cannot reserve space at all (not a full one); Ready then
+	// does not try at every call
+	unreservable bool
+	prealloc     func(f *os.File, off, n int64) error
+	seq          uint64 // the last appended event's sequence number
+	head         string // and its hash
+	broken       error  // a failed write that could not be undone: no more appends
+	expired      string // the day whose expiry was last done
 }
 
 // genesis is the previous hash of the first event.
@@ -117,7 +124,9 @@ func segments(dir string) ([]segment, error) {
 		}
 		segs = append(segs, segment{name: n, first: first, day: n[21:29]})
 	}
-	sort.Slice(segs, func(i, j int) bool { return segs[i].first < segs[j].first })
+	sort.Slice(segs, func(i, j int) bool {
+		return segs[i].first < segs[j].first || segs[i].first == segs[j].first && segs[i].name < segs[j].name
+	})
 	return segs, nil
 }
 
@@ -138,14 +147,36 @@ func Open(ctx context.Context, dir string, opts Options) (*Trail, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
-	t := &Trail{dir: dir, opts: opts, head: genesis}
+	if err := private(dir); err != nil {
+		return nil, err
+	}
+	t := &Trail{dir: dir, opts: opts, head: genesis, prealloc: preallocate}
 	segs, err := segments(dir)
 	if err != nil {
 		return nil, err
 	}
+	for _, sg := range segs {
+		if err := private(filepath.Join(dir, sg.name)); err != nil {
+			return nil, err
+		}
+	}
+	// a segment created just before a crash holds nothing: remove it, so that the next one
+	// (of another day, with the same first sequence number) is the only one to continue
+	for len(segs) > 1 {
+		last := filepath.Join(dir, segs[len(segs)-1].name)
+		if fi, err := os.Stat(last); err != nil || fi.Size() != 0 {
+			break
+		}
+		if err := os.Remove(last); err != nil {
+			return nil, err
+		}
+		if err := syncDir(dir); err != nil {
+			return nil, err
+		}
+		segs = segs[:len(segs)-1]
+	}
 	if len(segs) > 0 {
-		last := segs[len(segs)-1]
-		if err := t.openTail(last); err != nil {
+		if err := t.openTail(segs[len(segs)-1]); err != nil {
 			return nil, err
 		}
 	}
@@ -155,6 +186,23 @@ func Open(ctx context.Context, dir string, opts Options) (*Trail, error) {
 		return nil, err
 	}
 	return t, nil
+}
+
+// private makes the trail's directory or a segment readable by its owner only (it names
+// every user's calls, for IAM to grant), and refuses a symbolic link in its place: the
+// trail is not written, nor its permissions changed, where a link points.
+func private(path string) error {
+	fi, err := os.Lstat(path)
+	if err != nil {
+		return err
+	}
+	if fi.Mode()&os.ModeSymlink != 0 {
+		return fmt.Errorf("audit trail: %s is a symbolic link", path)
+	}
+	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
+		return os.Chmod(path, perm&0o700)
+	}
+	return nil
 }
 
 // openTail reopens the newest segment for appending, after checking its records.
@@ -187,7 +235,8 @@ func (t *Trail) openTail(s segment) error {
 			continue
 		}
 		var l line
-		if err := json.Unmarshal(raw, &l); err != nil || l.Seq != seq+1 || (head != "" && l.Prev != head) || chainHash(l.Seq, l.Prev, l.Event) != l.Hash {
+		if err := json.Unmarshal(raw, &l); err != nil || l.Seq != seq+1 || (head != "" && l.Prev != head) ||
+			chainHash(l.Seq, l.Prev, l.Event) != l.Hash || !canonical(record{line: l, raw: raw}) {
 			f.Close()
 			return fmt.Errorf("audit trail %s is damaged at line %d: run `borealis audit verify`", path, i+1)
 		}
@@ -328,6 +377,13 @@ func (t *Trail) startSegment(day string) error {
 	if err != nil {
 		return err
 	}
+	// on a full volume, keep writing into the current segment's reserved space rather than
+	// start one that cannot be written
+	if err := t.prealloc(f, 0, reserveBytes); err != nil && noSpace(err) && t.f != nil {
+		f.Close()
+		os.Remove(path)
+		return err
+	}
 	if err := syncDir(t.dir); err != nil {
 		f.Close()
 		os.Remove(path)
@@ -336,19 +392,43 @@ func (t *Trail) startSegment(day string) error {
 	if t.f != nil {
 		t.f.Close()
 	}
-	t.f, t.segDay, t.size, t.room = f, day, 0, 0
+	t.f, t.segDay, t.size, t.room, t.reserved = f, day, 0, 0, 0
 	t.reserve()
 	return nil
 }
 
 // reserve keeps reserveBytes allocated past the current segment's end. Holds mu.
-func (t *Trail) reserve() {
-	if err := preallocate(t.f, t.size, reserveBytes); err != nil {
+func (t *Trail) reserve() error {
+	if err := t.prealloc(t.f, t.size, reserveBytes); err != nil {
 		t.opts.Log.Warn("audit: no space reserved ahead of the trail", "err", err)
 		t.room = t.size + reserveBytes/2 // try again after a while, not at every event
-		return
+		return err
 	}
-	t.room = t.size + reserveBytes
+	t.room, t.reserved, t.unreservable = t.size+reserveBytes, t.size+reserveBytes, false
+	return nil
+}
+
+// Ready reports whether an event of up to need bytes can be recorded now: the trail is
+// open and, on a volume where space can be reserved, that much is reserved ahead of the
+// current segment (reserving more now if it is not). A caller that acts and then records
+// the outcome asks first, so that on a full volume the call is refused rather than carried
+// out without its event.
+func (t *Trail) Ready(need int64) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.broken != nil {
+		return fmt.Errorf("audit trail unavailable: %w", t.broken)
+	}
+	if t.f == nil || t.unreservable || t.reserved-t.size >= need {
+		return nil
+	}
+	if err := t.reserve(); err != nil {
+		if noSpace(err) {
+			return fmt.Errorf("audit trail: no space to record an event: %w", err)
+		}
+		t.unreservable = true // best effort, as before
+	}
+	return nil
 }
 
 // syncTo makes every record up to seq durable; concurrent callers share one fsync.

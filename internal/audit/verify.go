@@ -8,11 +8,13 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 )
 
 type record struct {
 	line
-	n int // line number in its segment, from 1
+	n   int    // line number in its segment, from 1
+	raw []byte // the line as read
 }
 
 // readSegment reads a segment's whole records; a final line without its newline (being
@@ -32,9 +34,17 @@ func readSegment(dir string, s segment) ([]record, error) {
 		if json.Unmarshal(raw, &l) != nil {
 			l = line{}
 		}
-		recs = append(recs, record{line: l, n: i + 1})
+		recs = append(recs, record{line: l, n: i + 1, raw: raw})
 	}
 	return recs, nil
+}
+
+// canonical reports whether r's line is exactly what the writer writes for its record: Go's
+// decoder accepts repeated and differently cased members (taking the last), which
+// another reader of the file may read differently.
+func canonical(r record) bool {
+	b, err := json.Marshal(r.line)
+	return err == nil && bytes.Equal(b, r.raw)
 }
 
 // Report is the outcome of Verify.
@@ -48,6 +58,22 @@ type Report struct {
 	Problem string
 	// ProblemSeq is the sequence number the problem was found at.
 	ProblemSeq uint64
+	// Cut is the last expiry recorded in the chain (nil if none).
+	Cut *Cut
+	// Unchecked are the anchors older than the oldest event: expired since they were
+	// noted, according to Cut, which nothing outside the trail confirms (an attacker who can
+	// write the trail can record a cut too). If one was noted less than Cut.Retention
+	// before Cut.Time, the trail was rewritten.
+	Unchecked []Anchor
+}
+
+// Cut is an expiry recorded in the chain: at event At (time Time, under Retention), the
+// events up to Seq (whose hash was Hash) were removed.
+type Cut struct {
+	Anchor
+	At        uint64
+	Time      time.Time
+	Retention string
 }
 
 // Anchor is a (sequence number, hash) pair kept outside the trail.
@@ -85,7 +111,7 @@ func Verify(dir string, anchors ...Anchor) (Report, error) {
 		prevSeq    uint64
 		prevHash   string
 		firstPrev  string
-		cut        *Anchor
+		cut        *Cut
 		hashAt     = map[uint64]string{}
 		wantHashes = map[uint64]string{}
 	)
@@ -124,25 +150,30 @@ func Verify(dir string, anchors ...Anchor) (Report, error) {
 					}
 				}
 				return fail(want, "event %d was removed (%s holds event %d after event %d)", want, where, r.Seq, prevSeq)
+			case !canonical(r):
+				return fail(r.Seq, "event %d (%s) was changed: the line is not as written (an extra, repeated or differently cased member, or spacing)", r.Seq, where)
 			case chainHash(r.Seq, r.Prev, r.Event) != r.Hash:
 				return fail(r.Seq, "event %d (%s) was changed: its hash does not match its content", r.Seq, where)
 			case r.Prev != prevHash:
 				return fail(r.Seq, "event %d (%s) does not follow event %d: the chain is broken (an event was changed, removed or inserted)", r.Seq, where, prevSeq)
 			}
 			var e struct {
-				EventSource         string `json:"eventSource"`
-				EventName           string `json:"eventName"`
-				EventType           string `json:"eventType"`
+				EventSource         string    `json:"eventSource"`
+				EventName           string    `json:"eventName"`
+				EventType           string    `json:"eventType"`
+				EventTime           time.Time `json:"eventTime"`
 				AdditionalEventData struct {
 					CutSequence uint64 `json:"cutSequence"`
 					CutHash     string `json:"cutHash"`
+					Retention   string `json:"retention"`
 				} `json:"additionalEventData"`
 			}
 			if err := json.Unmarshal(r.Event, &e); err != nil {
 				return fail(r.Seq, "event %d (%s) was changed: its record is not JSON", r.Seq, where)
 			}
 			if e.EventName == CutEventName && e.EventType == TypeServiceEvent && e.EventSource == "cloudtrail.amazonaws.com" {
-				cut = &Anchor{Seq: e.AdditionalEventData.CutSequence, Hash: e.AdditionalEventData.CutHash}
+				cut = &Cut{Anchor: Anchor{Seq: e.AdditionalEventData.CutSequence, Hash: e.AdditionalEventData.CutHash},
+					At: r.Seq, Time: e.EventTime, Retention: e.AdditionalEventData.Retention}
 			}
 			if len(wantHashes) > 0 {
 				hashAt[r.Seq] = r.Hash
@@ -151,7 +182,7 @@ func Verify(dir string, anchors ...Anchor) (Report, error) {
 			rep.Events++
 		}
 	}
-	rep.HeadSeq, rep.HeadHash = prevSeq, prevHash
+	rep.HeadSeq, rep.HeadHash, rep.Cut = prevSeq, prevHash, cut
 	if rep.Events == 0 {
 		rep.HeadHash = genesis
 	}
@@ -169,8 +200,12 @@ func Verify(dir string, anchors ...Anchor) (Report, error) {
 		switch {
 		case a.Seq > rep.HeadSeq:
 			return fail(rep.HeadSeq+1, "the trail ends at event %d, but event %d was noted: events from %d on were removed", rep.HeadSeq, a.Seq, rep.HeadSeq+1)
+		case a.Seq == 0: // the empty trail's head: nothing to find
+		case cut != nil && a.Seq == cut.Seq && a.Hash != cut.Hash:
+			return fail(a.Seq, "event %d is not the one noted (hash %s): the expiry recorded at event %d names another: the trail was rewritten", a.Seq, a.Hash, cut.At)
 		case a.Seq < rep.First:
-			// expired since it was noted: the chain from the cut on is what remains
+			// expired since it was noted, says the chain: reported, as nothing confirms it
+			rep.Unchecked = append(rep.Unchecked, a)
 		case hashAt[a.Seq] != a.Hash:
 			return fail(a.Seq, "event %d is not the one noted (hash %s): the trail was rewritten", a.Seq, a.Hash)
 		}

@@ -29,8 +29,13 @@ const (
 
 // Trail is what LookupEvents reads.
 type Trail interface {
-	Lookup(q audit.Query) ([]audit.Stored, bool, error)
+	LookupPage(q audit.Query) (audit.Page, error)
 }
+
+// maxScan bounds the events one LookupEvents call examines (about 40 MiB of records): a
+// filter that matches little answers a short page with a NextToken, as CloudTrail may,
+// rather than read the whole trail in one call.
+const maxScan = 20000
 
 // Service answers the CloudTrail API.
 type Service struct {
@@ -157,16 +162,17 @@ func (s *Service) lookupEvents(p awsquery.Params) (any, error) {
 			return nil, err
 		}
 	}
-	found, more, err := s.trail.Lookup(q)
+	q.Scan = maxScan
+	page, err := s.trail.LookupPage(q)
 	if err != nil {
 		return nil, err
 	}
-	out := LookupEventsResult{Events: make([]Event, 0, len(found))}
-	for _, st := range found {
+	out := LookupEventsResult{Events: make([]Event, 0, len(page.Events))}
+	for _, st := range page.Events {
 		out.Events = append(out.Events, summary(st))
 	}
-	if more && len(found) > 0 {
-		out.NextToken = token(found[len(found)-1].Seq, q)
+	if page.Next != 0 {
+		out.NextToken = token(page.Next, q)
 	}
 	return out, nil
 }

@@ -2,6 +2,7 @@ package cloudtrail
 
 import (
 	"context"
+	"errors"
 	"net/url"
 	"testing"
 	"time"
@@ -15,7 +16,10 @@ type fakeTrail struct{ n int }
 
 var t0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 
-func (f fakeTrail) Lookup(q audit.Query) ([]audit.Stored, bool, error) {
+func (f fakeTrail) LookupPage(q audit.Query) (audit.Page, error) {
+	if q.Scan <= 0 {
+		return audit.Page{}, errors.New("a lookup without a scan bound")
+	}
 	var out []audit.Stored
 	for seq := f.n; seq >= 1; seq-- {
 		if q.Before != 0 && uint64(seq) >= q.Before {
@@ -26,11 +30,11 @@ func (f fakeTrail) Lookup(q audit.Query) ([]audit.Stored, bool, error) {
 			continue
 		}
 		if len(out) == q.Max {
-			return out, true, nil
+			return audit.Page{Events: out, Next: out[len(out)-1].Seq}, nil
 		}
 		out = append(out, audit.Stored{Seq: uint64(seq), Event: e, Raw: []byte(`{}`)})
 	}
-	return out, false, nil
+	return audit.Page{Events: out}, nil
 }
 
 func lookup(t *testing.T, v url.Values) (LookupEventsResult, string) {

@@ -291,6 +291,12 @@ func (c *Console) password(w http.ResponseWriter, r *http.Request) {
 		c.render(w, r, http.StatusBadRequest, "password.html", page{Title: "Choose a new password", Error: "The new passwords do not match."})
 		return
 	}
+	if err := c.trailReady(); err != nil {
+		c.cfg.Log.Error("console: password change refused, as its event could not be recorded", "err", err)
+		c.render(w, r, http.StatusServiceUnavailable, "password.html", page{Title: "Choose a new password",
+			Error: "Your password cannot be changed right now: the audit trail cannot record the change. Nothing was changed."})
+		return
+	}
 	err := c.cfg.Auth.ChangePassword(r.Context(), cur.user, old, nw)
 	if rerr := c.recordOwnPasswordChange(r, cur.principal, err); rerr != nil && err == nil {
 		c.render(w, r, http.StatusInternalServerError, "password.html", page{Title: "Choose a new password",

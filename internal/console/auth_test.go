@@ -27,6 +27,8 @@ const (
 type fakeAuth struct {
 	gate             chan struct{}
 	passwords, codes atomic.Int32 // checks that reached IAM
+	changes          atomic.Int32 // password changes
+	reset            bool         // sign-ins must choose a new password
 	mfa              bool
 	mu               sync.Mutex
 	tags             map[string]string
@@ -60,7 +62,7 @@ func (f *fakeAuth) SignIn(_ context.Context, account, user, password string) (Lo
 		return Login{}, false, nil
 	}
 	return Login{Principal: principal.Principal{Type: principal.User, ARN: "arn:aws:iam::111122223333:user/" + user,
-		UserName: user, UserID: "AIDA" + user}, MFARequired: f.mfa}, true, nil
+		UserName: user, UserID: "AIDA" + user}, MFARequired: f.mfa, ResetRequired: f.reset}, true, nil
 }
 
 func (f *fakeAuth) CheckMFA(_ context.Context, user, code string) (bool, error) {
@@ -73,7 +75,10 @@ func (f *fakeAuth) SignInRoot(context.Context, string, string) (Login, bool, err
 	return Login{}, false, nil
 }
 
-func (f *fakeAuth) ChangePassword(context.Context, string, string, string) error { return nil }
+func (f *fakeAuth) ChangePassword(context.Context, string, string, string) error {
+	f.changes.Add(1)
+	return nil
+}
 
 func (f *fakeAuth) Session(_ context.Context, p principal.Principal, _ time.Time) (principal.Principal, bool, error) {
 	f.mu.Lock()

@@ -122,6 +122,15 @@ func (c *Console) failedSignIn(r *http.Request, user string, root bool, reason s
 	_ = c.recordSignIn(r, o)
 }
 
+// trailReady says whether an event can be recorded now, when the trail can tell (see
+// audit.Trail.Ready), for what the console carries out before recording it.
+func (c *Console) trailReady() error {
+	if r, ok := c.cfg.Trail.(interface{ Ready(need int64) error }); ok {
+		return r.Ready(16 << 10)
+	}
+	return nil
+}
+
 // recordOwnPasswordChange records the console's password change, which IAM carries out
 // outside the API's path (the session may not yet be allowed any action), as CloudTrail
 // records iam:ChangePassword; the passwords are hidden.

@@ -117,3 +117,22 @@ func TestEventHistoryShowsRecordsAsText(t *testing.T) {
 		t.Fatalf("%d\n%s", page.StatusCode, body)
 	}
 }
+
+// fullTrail records nothing more: its volume is full.
+type fullTrail struct{ memTrail }
+
+func (*fullTrail) Ready(int64) error { return errors.New("no space left on device") }
+
+// The console's own password change, which IAM carries out outside the API's path, is not
+// carried out when its event cannot be recorded.
+func TestNoPasswordChangeWhenTheTrailHasNoRoom(t *testing.T) {
+	auth := &fakeAuth{reset: true}
+	tc := newTestConsole(t, auth)
+	tc.cfg.Trail = &memTrail{}
+	sess := cookie(t, tc.post("/console/signin", "198.51.100.9", signInValues("fay", rightPassword)), cookieName)
+	tc.cfg.Trail = &fullTrail{}
+	resp := tc.post("/console/password", "198.51.100.9", url.Values{"old": {rightPassword}, "new": {"New-pass-123"}, "again": {"New-pass-123"}}, sess)
+	if auth.changes.Load() != 0 || resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("%d changes, status %d", auth.changes.Load(), resp.StatusCode)
+	}
+}
