@@ -37,6 +37,13 @@ func clientOf(backend, responder netip.AddrPort, isBackend func(exe string) bool
 	return otherConnection(pid, inode)
 }
 
+// peerUID is the account that owns the socket backend → responder: the process at the
+// other end of a responder connection (sockets keep their creator's uid).
+func peerUID(backend, responder netip.AddrPort) (uint32, error) {
+	_, uid, err := diagLookup(backend, responder)
+	return uid, err
+}
+
 // diagLookup asks the kernel (NETLINK_SOCK_DIAG) for the TCP socket local → remote: its
 // inode and its owner's uid. One exact request, not a walk of every socket.
 func diagLookup(local, remote netip.AddrPort) (inode, uid uint32, err error) {

@@ -4,9 +4,13 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"os"
+	"os/user"
+	"strconv"
 
 	"github.com/borealis-db/borealis/internal/dataplane"
 	"github.com/borealis-db/borealis/internal/dbauth"
+	"github.com/borealis-db/borealis/internal/engine"
 	"github.com/borealis-db/borealis/internal/iam"
 	"github.com/borealis-db/borealis/internal/sigv4"
 	"github.com/borealis-db/borealis/internal/store"
@@ -38,8 +42,24 @@ func startDBAuth(ctx context.Context, region, accountID string, st *store.Store,
 			}
 			return dbauth.Cluster{ResourceID: c.ResourceID, Hosts: hosts, Port: c.Port, IAMEnabled: c.IAMAuth}, true, nil
 		},
+		Owner:   serverAccount,
 		Refused: refused,
 		Log:     log,
 	})
 	return dbauth.ListenLDAP("127.0.0.1:0", a.Bind, log)
+}
+
+// serverAccount is the OS account a cluster's servers run as, the only one whose
+// connections may ask the responder about it: the cluster's tenant account when serve is
+// root, else serve's own (whose servers it runs as itself).
+func serverAccount(resourceID string) (uint32, bool) {
+	if os.Geteuid() != 0 {
+		return uint32(os.Geteuid()), true
+	}
+	u, err := user.Lookup(engine.TenantUser(resourceID))
+	if err != nil {
+		return 0, false
+	}
+	uid, err := strconv.ParseUint(u.Uid, 10, 32)
+	return uint32(uid), err == nil && uid != 0
 }
