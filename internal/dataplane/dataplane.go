@@ -159,20 +159,37 @@ func refusalEvents(refused []Refusal, max int) []Event {
 		s.Count += r.Count
 		s.First, s.Last = earlier(s.First, r.First), later(s.Last, r.Last)
 	}
-	items := make([]*Refusal, 0, len(order))
+	// Itemized sources first, in turns across endpoints (each endpoint's largest count
+	// first, the endpoint with the largest first), so that a flood at one endpoint, from
+	// sources real or spoofed, cannot push another endpoint's sources into the summary;
+	// the untracked remainder last.
+	byEndpoint := map[string][]*Refusal{}
+	var endpoints []string
+	var untracked []*Refusal
 	for _, k := range order {
-		items = append(items, sums[k])
-	}
-	// Itemized sources first, largest counts first; the untracked remainder last.
-	slices.SortStableFunc(items, func(a, b *Refusal) int {
-		if a.Source.IsValid() != b.Source.IsValid() {
-			if a.Source.IsValid() {
-				return -1
-			}
-			return 1
+		r := sums[k]
+		if !r.Source.IsValid() {
+			untracked = append(untracked, r)
+			continue
 		}
-		return cmp.Compare(b.Count, a.Count)
-	})
+		if byEndpoint[k.endpoint] == nil {
+			endpoints = append(endpoints, k.endpoint)
+		}
+		byEndpoint[k.endpoint] = append(byEndpoint[k.endpoint], r)
+	}
+	for _, rs := range byEndpoint {
+		slices.SortStableFunc(rs, func(a, b *Refusal) int { return cmp.Compare(b.Count, a.Count) })
+	}
+	slices.SortStableFunc(endpoints, func(a, b string) int { return cmp.Compare(byEndpoint[b][0].Count, byEndpoint[a][0].Count) })
+	items := make([]*Refusal, 0, len(order))
+	for turn := 0; len(items) < len(order)-len(untracked); turn++ {
+		for _, e := range endpoints {
+			if rs := byEndpoint[e]; turn < len(rs) {
+				items = append(items, rs[turn])
+			}
+		}
+	}
+	items = append(items, untracked...)
 	var out []Event
 	for i, r := range items {
 		if len(out) == max-1 && i < len(items)-1 {

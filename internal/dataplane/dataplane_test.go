@@ -78,6 +78,33 @@ func TestAScanFromManySourcesIsBounded(t *testing.T) {
 	}
 }
 
+// A flood of refusals at one endpoint, from many sources with large counts, does not push
+// a single refusal at another endpoint (another tenant's) into the summary: the sources
+// are itemized in turns across endpoints.
+func TestAFloodAtOneEndpointHidesNoSourceOfAnother(t *testing.T) {
+	c, sink := newCollector(Limits{Events: 10, Tally: 100})
+	var refused []Refusal
+	src := netip.MustParseAddr("198.51.100.1")
+	for range 50 {
+		refused = append(refused, Refusal{Endpoint: "noisy", Source: src, Count: 1000, First: t0, Last: t0})
+		src = src.Next()
+	}
+	prober := netip.MustParseAddr("203.0.113.5")
+	refused = append(refused, Refusal{Endpoint: "quiet", Source: prober, Count: 1, First: t0, Last: t0})
+	if err := c.Flush(context.Background(), refused); err != nil {
+		t.Fatal(err)
+	}
+	if len(sink.events) != 10 {
+		t.Fatalf("%d events; want 10", len(sink.events))
+	}
+	for _, e := range sink.events {
+		if e.SourceIP == prober.String() && e.Details.Endpoint == "quiet" {
+			return
+		}
+	}
+	t.Fatalf("the refusal of %s at quiet is not itemized: %+v", prober, sink.events)
+}
+
 func TestFailedAuthenticationsAreRecordedAtOnceThenCounted(t *testing.T) {
 	c, sink := newCollector(Limits{Events: 6, Tally: 100})
 	ctx := context.Background()
