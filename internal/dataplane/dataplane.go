@@ -73,8 +73,8 @@ type Refusal struct {
 type Limits struct {
 	// Events is the most events of each kind per interval, a summary included.
 	Events int
-	// Tally is the most distinct failed-authentication keys held between two flushes;
-	// past it they are counted together.
+	// Tally is the most distinct failed-authentication keys held between two flushes, a
+	// sixteenth of it (or twice Events) per cluster; past it they are counted together.
 	Tally int
 }
 
@@ -93,8 +93,10 @@ type Collector struct {
 
 	mu       sync.Mutex
 	auth     map[authKey]*tally
-	authOver map[string]*tally // by reason, past Limits.Tally
-	budget   int               // failed authentications still recorded at once this interval
+	authOver map[string]*tally // by reason, past Limits.Tally or a cluster's share of it
+	// authPerCluster is how many of auth's keys each cluster holds.
+	authPerCluster map[string]int
+	budget         int // failed authentications still recorded at once this interval
 }
 
 type tally struct {
@@ -118,7 +120,7 @@ func New(sink Sink, log *slog.Logger, limits Limits) *Collector {
 }
 
 func (c *Collector) reset() {
-	c.auth, c.authOver, c.budget = map[authKey]*tally{}, map[string]*tally{}, c.limits.Events/2
+	c.auth, c.authOver, c.authPerCluster, c.budget = map[authKey]*tally{}, map[string]*tally{}, map[string]int{}, c.limits.Events/2
 }
 
 // Flush records refused (drained from the kernel and the gateway since the last flush)
