@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net/netip"
 	"os/exec"
 	"runtime"
 	"strconv"
@@ -38,8 +39,10 @@ func TestNoLocalUserTakesTheResponderPortWhileServeIsAway(t *testing.T) {
 	first.Close()
 	gw.Leave() // killed: the fence stays pinned, the servers keep running
 
-	if err := bindAs(nobody, port); !errors.Is(err, syscall.EPERM) {
-		t.Fatalf("a local user's bind of the responder's port while serve is away: %v; want EPERM", err)
+	for _, addr := range []string{"127.0.0.1", "0.0.0.0", "::"} { // [::] takes IPv4 too
+		if err := bindAs(nobody, addr, port); !errors.Is(err, syscall.EPERM) {
+			t.Fatalf("a local user's bind of [%s]:%d, the responder's port, while serve is away: %v; want EPERM", addr, port, err)
+		}
 	}
 
 	gw = gateway.New(log, nil, gateway.Options{DataDir: dataDir})
@@ -57,7 +60,7 @@ func TestNoLocalUserTakesTheResponderPortWhileServeIsAway(t *testing.T) {
 	}
 	gw.ReleaseUnclaimed() // the reconciler's first pass
 	next.Close()
-	if err := bindAs(nobody, port); !errors.Is(err, syscall.EPERM) {
+	if err := bindAs(nobody, "127.0.0.1", port); !errors.Is(err, syscall.EPERM) {
 		t.Fatalf("a local user's bind of the responder's port after the next serve's first pass: %v; want EPERM", err)
 	}
 }
@@ -75,9 +78,18 @@ func nobodyUID(t *testing.T) int {
 	return uid
 }
 
-// bindAs binds 127.0.0.1:port as uid: on a thread of its own whose real and effective
-// uid are uid (what the fence reads), never given back to the runtime.
-func bindAs(uid, port int) error {
+// bindAs binds addr:port as uid (an IPv6 address dual-stack): on a thread of its own
+// whose real and effective uid are uid (what the fence reads), never given back to the
+// runtime.
+func bindAs(uid int, addr string, port int) error {
+	ip := netip.MustParseAddr(addr)
+	family := syscall.AF_INET
+	var sa syscall.Sockaddr
+	if ip.Is4() {
+		sa = &syscall.SockaddrInet4{Port: port, Addr: ip.As4()}
+	} else {
+		family, sa = syscall.AF_INET6, &syscall.SockaddrInet6{Port: port, Addr: ip.As16()}
+	}
 	done := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread() // not unlocked: the thread ends with the goroutine
@@ -85,13 +97,16 @@ func bindAs(uid, port int) error {
 			done <- e
 			return
 		}
-		fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+		fd, err := syscall.Socket(family, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
 		if err != nil {
 			done <- err
 			return
 		}
 		defer syscall.Close(fd)
-		done <- syscall.Bind(fd, &syscall.SockaddrInet4{Port: port, Addr: [4]byte{127, 0, 0, 1}})
+		if ip.Is6() {
+			_ = syscall.SetsockoptInt(fd, syscall.IPPROTO_IPV6, syscall.IPV6_V6ONLY, 0)
+		}
+		done <- syscall.Bind(fd, sa)
 	}()
 	return <-done
 }
