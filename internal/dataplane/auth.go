@@ -41,7 +41,8 @@ func (c *Collector) AuthFailed(ctx context.Context, f AuthFailure) {
 		c.budget--
 		// Later ones are counted from here on, for the flush.
 		c.auth[k] = &tally{accessKey: f.AccessKeyID, principal: f.PrincipalARN}
-	} else if t == nil && len(c.auth) >= c.limits.Tally {
+		c.authPerCluster[f.Cluster]++
+	} else if t == nil && (len(c.auth) >= c.limits.Tally || c.authPerCluster[f.Cluster] >= c.clusterShare()) {
 		t = c.authOver[f.Reason]
 		if t == nil {
 			t = &tally{first: f.Time}
@@ -50,6 +51,7 @@ func (c *Collector) AuthFailed(ctx context.Context, f AuthFailure) {
 	} else if t == nil {
 		t = &tally{first: f.Time, accessKey: f.AccessKeyID, principal: f.PrincipalARN}
 		c.auth[k] = t
+		c.authPerCluster[f.Cluster]++
 	}
 	if t != nil {
 		t.count++
@@ -66,6 +68,11 @@ func (c *Collector) AuthFailed(ctx context.Context, f AuthFailure) {
 		}
 	}
 }
+
+// clusterShare is the most keys one cluster holds in the tally (enough to fill an
+// interval's events): a spray at one cluster cannot fill it and leave another's failures
+// counted only by reason.
+func (c *Collector) clusterShare() int { return max(2*c.limits.Events, c.limits.Tally/16) }
 
 func authEvent(k authKey, t *tally) Event {
 	src := ""
@@ -108,6 +115,25 @@ func authEvents(auth map[authKey]*tally, over map[string]*tally, max int) []Even
 		}
 		return a.t.first.Compare(b.t.first)
 	})
+	// In turns across clusters, each cluster's largest first: a spray at one cluster
+	// cannot push another's failures into the summary.
+	byCluster := map[string][]item{}
+	var clusters []string
+	for _, it := range items {
+		if byCluster[it.k.cluster] == nil {
+			clusters = append(clusters, it.k.cluster)
+		}
+		byCluster[it.k.cluster] = append(byCluster[it.k.cluster], it)
+	}
+	ordered := make([]item, 0, len(items))
+	for turn := 0; len(ordered) < len(items); turn++ {
+		for _, c := range clusters {
+			if its := byCluster[c]; turn < len(its) {
+				ordered = append(ordered, its[turn])
+			}
+		}
+	}
+	items = ordered
 	var out []Event
 	var rest tally
 	var restKeys uint64

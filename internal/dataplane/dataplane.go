@@ -73,8 +73,8 @@ type Refusal struct {
 type Limits struct {
 	// Events is the most events of each kind per interval, a summary included.
 	Events int
-	// Tally is the most distinct failed-authentication keys held between two flushes;
-	// past it they are counted together.
+	// Tally is the most distinct failed-authentication keys held between two flushes, a
+	// sixteenth of it (or twice Events) per cluster; past it they are counted together.
 	Tally int
 }
 
@@ -93,8 +93,10 @@ type Collector struct {
 
 	mu       sync.Mutex
 	auth     map[authKey]*tally
-	authOver map[string]*tally // by reason, past Limits.Tally
-	budget   int               // failed authentications still recorded at once this interval
+	authOver map[string]*tally // by reason, past Limits.Tally or a cluster's share of it
+	// authPerCluster is how many of auth's keys each cluster holds.
+	authPerCluster map[string]int
+	budget         int // failed authentications still recorded at once this interval
 }
 
 type tally struct {
@@ -118,7 +120,7 @@ func New(sink Sink, log *slog.Logger, limits Limits) *Collector {
 }
 
 func (c *Collector) reset() {
-	c.auth, c.authOver, c.budget = map[authKey]*tally{}, map[string]*tally{}, c.limits.Events/2
+	c.auth, c.authOver, c.authPerCluster, c.budget = map[authKey]*tally{}, map[string]*tally{}, map[string]int{}, c.limits.Events/2
 }
 
 // Flush records refused (drained from the kernel and the gateway since the last flush)
@@ -159,20 +161,37 @@ func refusalEvents(refused []Refusal, max int) []Event {
 		s.Count += r.Count
 		s.First, s.Last = earlier(s.First, r.First), later(s.Last, r.Last)
 	}
-	items := make([]*Refusal, 0, len(order))
+	// Itemized sources first, in turns across endpoints (each endpoint's largest count
+	// first, the endpoint with the largest first), so that a flood at one endpoint, from
+	// sources real or spoofed, cannot push another endpoint's sources into the summary;
+	// the untracked remainder last.
+	byEndpoint := map[string][]*Refusal{}
+	var endpoints []string
+	var untracked []*Refusal
 	for _, k := range order {
-		items = append(items, sums[k])
-	}
-	// Itemized sources first, largest counts first; the untracked remainder last.
-	slices.SortStableFunc(items, func(a, b *Refusal) int {
-		if a.Source.IsValid() != b.Source.IsValid() {
-			if a.Source.IsValid() {
-				return -1
-			}
-			return 1
+		r := sums[k]
+		if !r.Source.IsValid() {
+			untracked = append(untracked, r)
+			continue
 		}
-		return cmp.Compare(b.Count, a.Count)
-	})
+		if byEndpoint[k.endpoint] == nil {
+			endpoints = append(endpoints, k.endpoint)
+		}
+		byEndpoint[k.endpoint] = append(byEndpoint[k.endpoint], r)
+	}
+	for _, rs := range byEndpoint {
+		slices.SortStableFunc(rs, func(a, b *Refusal) int { return cmp.Compare(b.Count, a.Count) })
+	}
+	slices.SortStableFunc(endpoints, func(a, b string) int { return cmp.Compare(byEndpoint[b][0].Count, byEndpoint[a][0].Count) })
+	items := make([]*Refusal, 0, len(order))
+	for turn := 0; len(items) < len(order)-len(untracked); turn++ {
+		for _, e := range endpoints {
+			if rs := byEndpoint[e]; turn < len(rs) {
+				items = append(items, rs[turn])
+			}
+		}
+	}
+	items = append(items, untracked...)
 	var out []Event
 	for i, r := range items {
 		if len(out) == max-1 && i < len(items)-1 {

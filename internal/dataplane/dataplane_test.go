@@ -78,6 +78,33 @@ func TestAScanFromManySourcesIsBounded(t *testing.T) {
 	}
 }
 
+// A flood of refusals at one endpoint, from many sources with large counts, does not push
+// a single refusal at another endpoint (another tenant's) into the summary: the sources
+// are itemized in turns across endpoints.
+func TestAFloodAtOneEndpointHidesNoSourceOfAnother(t *testing.T) {
+	c, sink := newCollector(Limits{Events: 10, Tally: 100})
+	var refused []Refusal
+	src := netip.MustParseAddr("198.51.100.1")
+	for range 50 {
+		refused = append(refused, Refusal{Endpoint: "noisy", Source: src, Count: 1000, First: t0, Last: t0})
+		src = src.Next()
+	}
+	prober := netip.MustParseAddr("203.0.113.5")
+	refused = append(refused, Refusal{Endpoint: "quiet", Source: prober, Count: 1, First: t0, Last: t0})
+	if err := c.Flush(context.Background(), refused); err != nil {
+		t.Fatal(err)
+	}
+	if len(sink.events) != 10 {
+		t.Fatalf("%d events; want 10", len(sink.events))
+	}
+	for _, e := range sink.events {
+		if e.SourceIP == prober.String() && e.Details.Endpoint == "quiet" {
+			return
+		}
+	}
+	t.Fatalf("the refusal of %s at quiet is not itemized: %+v", prober, sink.events)
+}
+
 func TestFailedAuthenticationsAreRecordedAtOnceThenCounted(t *testing.T) {
 	c, sink := newCollector(Limits{Events: 6, Tally: 100})
 	ctx := context.Background()
@@ -122,5 +149,59 @@ func TestFailedAuthenticationsAreRecordedAtOnceThenCounted(t *testing.T) {
 	c.AuthFailed(ctx, f)
 	if len(sink.events) != immediate+6+1 {
 		t.Fatalf("a failure in the next interval was not recorded at once")
+	}
+}
+
+// A spray of failed logins at one cluster does not push another cluster's single failure
+// into the summary, though it came after the interval's immediate events were spent.
+func TestASprayAtOneClusterHidesNoFailureOfAnother(t *testing.T) {
+	c, sink := newCollector(Limits{Events: 6, Tally: 100})
+	ctx := context.Background()
+	for i := range 40 {
+		f := AuthFailure{Time: t0, Cluster: "cluster-noisy", Source: netip.MustParseAddrPort("198.51.100.1:5000"),
+			DBUser: "user" + string(rune('a'+i%20)), Reason: "ExpiredToken", Message: "the token has expired"}
+		for range 10 {
+			c.AuthFailed(ctx, f)
+		}
+	}
+	c.AuthFailed(ctx, AuthFailure{Time: t0, Cluster: "cluster-quiet", Source: netip.MustParseAddrPort("203.0.113.5:5000"),
+		DBUser: "app", Reason: "SignatureDoesNotMatch", Message: "tampered"})
+	if err := c.Flush(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range sink.events {
+		if e.Details.Cluster == "cluster-quiet" && e.SourceIP == "203.0.113.5" {
+			return
+		}
+	}
+	t.Fatalf("cluster-quiet's failure is not itemized: %+v", sink.events)
+}
+
+// A spray of more failed-login keys than the tally holds, at one cluster, leaves another
+// cluster's failure itemized: a cluster holds a share of the tally only.
+func TestASprayPastTheTallyHidesNoFailureOfAnother(t *testing.T) {
+	c, sink := newCollector(Limits{Events: 6, Tally: 640})
+	ctx := context.Background()
+	src := netip.MustParseAddr("2001:db8::1")
+	for range 700 {
+		c.AuthFailed(ctx, AuthFailure{Time: t0, Cluster: "cluster-noisy", Source: netip.AddrPortFrom(src, 5000),
+			DBUser: "app", Reason: "ExpiredToken", Message: "the token has expired"})
+		src = src.Next()
+	}
+	c.AuthFailed(ctx, AuthFailure{Time: t0, Cluster: "cluster-quiet", Source: netip.MustParseAddrPort("203.0.113.5:5000"),
+		DBUser: "app", Reason: "ExpiredToken", Message: "the token has expired"})
+	if err := c.Flush(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	var total uint64
+	found := false
+	for _, e := range sink.events {
+		total += e.Details.Count
+		if e.Details.Cluster == "cluster-quiet" && e.SourceIP == "203.0.113.5" {
+			found = true
+		}
+	}
+	if !found || total != 701 {
+		t.Fatalf("cluster-quiet's failure itemized: %v, %d counted; want it, and 701: %+v", found, total, sink.events)
 	}
 }

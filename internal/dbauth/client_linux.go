@@ -31,10 +31,27 @@ func clientOf(backend, responder netip.AddrPort, isBackend func(exe string) bool
 	if pid == 0 {
 		return source, endpoint, false
 	}
+	pidfd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		return source, endpoint, false
+	}
+	defer unix.Close(pidfd)
+	// The pid may have gone to another process since the walk (another account's, with
+	// another client): the one the pidfd holds must still hold the socket.
+	if !holds(pid, inode, uid) {
+		return source, endpoint, false
+	}
 	if exe, err := os.Readlink("/proc/" + strconv.Itoa(pid) + "/exe"); err != nil || !isBackend(exe) {
 		return source, endpoint, false
 	}
-	return otherConnection(pid, inode)
+	return otherConnection(pid, pidfd, inode)
+}
+
+// peerUID is the account that owns the socket backend → responder: the process at the
+// other end of a responder connection (sockets keep their creator's uid).
+func peerUID(backend, responder netip.AddrPort) (uint32, error) {
+	_, uid, err := diagLookup(backend, responder)
+	return uid, err
 }
 
 // diagLookup asks the kernel (NETLINK_SOCK_DIAG) for the TCP socket local → remote: its
@@ -102,43 +119,47 @@ func ownerOf(inode, uid uint32) int {
 	if err != nil {
 		return 0
 	}
-	target := "socket:[" + strconv.FormatUint(uint64(inode), 10) + "]"
 	for _, e := range entries {
 		pid, err := strconv.Atoi(e.Name())
 		if err != nil {
 			continue
 		}
-		var st unix.Stat_t
-		if unix.Stat("/proc/"+e.Name(), &st) != nil || st.Uid != uid {
-			continue
-		}
-		dir := "/proc/" + e.Name() + "/fd/"
-		fds, err := os.ReadDir(dir)
-		if err != nil {
-			continue
-		}
-		for _, fd := range fds {
-			if l, err := os.Readlink(dir + fd.Name()); err == nil && l == target {
-				return pid
-			}
+		if holds(pid, inode, uid) {
+			return pid
 		}
 	}
 	return 0
 }
 
-// otherConnection is the first connected TCP socket of process pid other than inode: its
-// peer and its own address, read from a duplicate (pidfd_getfd) of the descriptor.
-func otherConnection(pid int, inode uint32) (peer, self netip.AddrPort, ok bool) {
+// holds says whether process pid, of account uid, has socket inode open.
+func holds(pid int, inode, uid uint32) bool {
+	var st unix.Stat_t
+	if unix.Stat("/proc/"+strconv.Itoa(pid), &st) != nil || st.Uid != uid {
+		return false
+	}
+	target := "socket:[" + strconv.FormatUint(uint64(inode), 10) + "]"
+	dir := "/proc/" + strconv.Itoa(pid) + "/fd/"
+	fds, err := os.ReadDir(dir)
+	if err != nil {
+		return false
+	}
+	for _, fd := range fds {
+		if l, err := os.Readlink(dir + fd.Name()); err == nil && l == target {
+			return true
+		}
+	}
+	return false
+}
+
+// otherConnection is the first connected TCP socket of process pid (held by pidfd) other
+// than inode: its peer and its own address, read from a duplicate (pidfd_getfd) of the
+// descriptor.
+func otherConnection(pid, pidfd int, inode uint32) (peer, self netip.AddrPort, ok bool) {
 	dir := "/proc/" + strconv.Itoa(pid) + "/fd/"
 	fds, err := os.ReadDir(dir)
 	if err != nil {
 		return peer, self, false
 	}
-	pidfd, err := unix.PidfdOpen(pid, 0)
-	if err != nil {
-		return peer, self, false
-	}
-	defer unix.Close(pidfd)
 	skip := "socket:[" + strconv.FormatUint(uint64(inode), 10) + "]"
 	for _, e := range fds {
 		l, err := os.Readlink(dir + e.Name())

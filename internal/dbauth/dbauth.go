@@ -53,6 +53,11 @@ type Config struct {
 	// client the refusal then names (nil: one named postgres). Any local process can
 	// reach the responder; its other connections must not pass for a client.
 	IsBackend func(exe string) bool
+	// Owner, if set, is the OS account of the cluster resourceID's servers (ok false: none
+	// known). Only a connection of that account may ask about the cluster: any local
+	// process can reach the responder, and no other (a local user, another tenant's
+	// server) may use it to try tokens or to leave refusals in the cluster's name.
+	Owner func(resourceID string) (uid uint32, ok bool)
 }
 
 // Authority checks tokens.
@@ -75,6 +80,10 @@ func BindDNPrefix(resourceID string) string { return resourceID + "/" }
 // for the client; the reason goes to the operator's log, never the token.
 func (a *Authority) Bind(ctx context.Context, dn, token string) error {
 	resourceID, user, _ := strings.Cut(dn, "/")
+	if err := a.fromOwner(ctx, resourceID); err != nil {
+		a.cfg.Log.Warn("iam database authentication: a bind from outside the cluster's account refused (not recorded)", "cluster", truncate(resourceID, 64), "reason", err.Error())
+		return err
+	}
 	p, err := a.check(ctx, resourceID, user, token)
 	if err != nil {
 		a.cfg.Log.Warn("iam database authentication refused", "cluster", resourceID, "db_user", user, "principal", p.ARN, "reason", err.Error())
@@ -85,6 +94,37 @@ func (a *Authority) Bind(ctx context.Context, dn, token string) error {
 	}
 	a.cfg.Log.Info("iam database authentication accepted", "cluster", resourceID, "db_user", user, "principal", p.ARN, "access_key", p.AccessKeyID)
 	return nil
+}
+
+// fromOwner says whether the bind came over a connection the cluster's account opened:
+// the kernel's owner of the other end's socket.
+func (a *Authority) fromOwner(ctx context.Context, resourceID string) error {
+	if a.cfg.Owner == nil {
+		return nil
+	}
+	want, ok := a.cfg.Owner(resourceID)
+	if !ok {
+		return errors.New("no account for the cluster")
+	}
+	c, ok := ctx.Value(ldapPeerKey{}).(ldapConn)
+	if !ok {
+		return errors.New("not over a connection")
+	}
+	uid, err := peerUID(c.remote, c.local)
+	if err != nil {
+		return fmt.Errorf("the connection's account: %w", err)
+	}
+	if uid != want {
+		return fmt.Errorf("connection of uid %d, not the cluster's account", uid)
+	}
+	return nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
 }
 
 func (a *Authority) check(ctx context.Context, resourceID, user, token string) (principal.Principal, error) {

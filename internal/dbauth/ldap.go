@@ -34,6 +34,12 @@ const (
 	resultInvalidCredentials = 49
 
 	maxMessage = 64 << 10 // a token is about 1 KiB; anything far larger is not PostgreSQL
+
+	// maxConnsPerAccount is the most connections one OS account holds open to the
+	// responder at once: any local process can connect, and one account's idle
+	// connections must not take serve's descriptors or the other accounts' turn. A
+	// server's binds are one per login being authenticated, and short.
+	maxConnsPerAccount = 64
 )
 
 // BindFunc decides one simple bind: nil admits it. The error is for the audit log only.
@@ -45,7 +51,13 @@ type LDAPServer struct {
 	bind BindFunc
 	log  *slog.Logger
 	wg   sync.WaitGroup
+
+	mu   sync.Mutex
+	open map[uint32]int // connections open per account (noAccount: unknown)
 }
+
+// noAccount stands for the accounts peerUID cannot tell.
+const noAccount = ^uint32(0)
 
 // ListenLDAP starts a responder on addr (127.0.0.1:0 picks a port).
 func ListenLDAP(addr string, bind BindFunc, log *slog.Logger) (*LDAPServer, error) {
@@ -53,7 +65,7 @@ func ListenLDAP(addr string, bind BindFunc, log *slog.Logger) (*LDAPServer, erro
 	if err != nil {
 		return nil, err
 	}
-	s := &LDAPServer{ln: ln, bind: bind, log: log}
+	s := &LDAPServer{ln: ln, bind: bind, log: log, open: map[uint32]int{}}
 	s.wg.Add(1)
 	go s.serve()
 	return s, nil
@@ -80,11 +92,45 @@ func (s *LDAPServer) serve() {
 			time.Sleep(50 * time.Millisecond)
 			continue
 		}
+		uid, ok := s.admit(c)
+		if !ok {
+			c.Close()
+			continue
+		}
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
+			defer s.release(uid)
 			s.handle(c)
 		}()
+	}
+}
+
+// admit counts c under its account (the kernel's owner of the other end's socket), unless
+// that account holds maxConnsPerAccount already.
+func (s *LDAPServer) admit(c net.Conn) (uint32, bool) {
+	uid := noAccount
+	r, ok1 := c.RemoteAddr().(*net.TCPAddr)
+	l, ok2 := c.LocalAddr().(*net.TCPAddr)
+	if ok1 && ok2 {
+		if u, err := peerUID(r.AddrPort(), l.AddrPort()); err == nil {
+			uid = u
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.open[uid] >= maxConnsPerAccount {
+		return uid, false
+	}
+	s.open[uid]++
+	return uid, true
+}
+
+func (s *LDAPServer) release(uid uint32) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.open[uid]--; s.open[uid] <= 0 {
+		delete(s.open, uid)
 	}
 }
 
@@ -131,11 +177,15 @@ func readTLV(r io.ByteReader) (byte, []byte, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	body := make([]byte, n)
-	for i := range body {
-		if body[i], err = r.ReadByte(); err != nil {
+	// Grown as the bytes arrive: a length alone, which costs the peer 4 bytes, allocates
+	// nothing.
+	body := make([]byte, 0, min(n, 512))
+	for len(body) < n {
+		b, err := r.ReadByte()
+		if err != nil {
 			return 0, nil, err
 		}
+		body = append(body, b)
 	}
 	return tag, body, nil
 }

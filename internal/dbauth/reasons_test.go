@@ -1,6 +1,7 @@
 package dbauth
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"net"
@@ -128,6 +129,10 @@ const backendChildEnv = "DBAUTH_BACKEND_CHILD"
 // local address.
 func TestBackendChild(t *testing.T) {
 	addrs := strings.Fields(os.Getenv(backendChildEnv))
+	password := "not-a-token"
+	if len(addrs) == 3 { // a password of the parent's choice
+		password, addrs = addrs[2], addrs[:2]
+	}
 	if len(addrs) != 2 {
 		t.Skip("run by TestRefusalNamesTheBackendsClient")
 	}
@@ -143,14 +148,18 @@ func TestBackendChild(t *testing.T) {
 	defer l.Close()
 	bind := encode(tagInteger, []byte{3})
 	bind = append(bind, encode(tagOctetString, []byte(BindDNPrefix("cluster-abc")+"app_reader"))...)
-	bind = append(bind, encode(tagSimpleAuth, []byte("not-a-token"))...)
+	bind = append(bind, encode(tagSimpleAuth, []byte(password))...)
 	msg := append(encode(tagInteger, []byte{1}), encode(tagBindRequest, bind)...)
 	if _, err := l.Write(encode(tagSequence, msg)); err != nil {
 		t.Fatal(err)
 	}
-	buf := make([]byte, 64)
-	if _, err := l.Read(buf); err != nil {
+	_, resp, err := readTLV(bufio.NewReader(l))
+	if err != nil {
 		t.Fatal(err)
+	}
+	_, _, body, _ := parseMessage(resp)
+	if els, _ := elements(body); len(els) > 0 && len(els[0].body) == 1 {
+		os.Stdout.WriteString("\nresult " + strconv.Itoa(int(els[0].body[0])))
 	}
 	os.Stdout.WriteString("\n" + c.LocalAddr().String() + "\n")
 }
@@ -189,25 +198,96 @@ func childBinary(t *testing.T) string {
 }
 
 // runBackendChild runs TestBackendChild in exe as nobody, with a client connection to
-// client and a bind to the responder on port; it returns the child's output.
-func runBackendChild(t *testing.T, exe, client string, port int) string {
+// client and a bind to the responder on port (with password, if given); it returns the
+// child's output.
+func runBackendChild(t *testing.T, exe, client string, port int, password ...string) string {
 	t.Helper()
-	out, err := exec.Command("id", "-u", "nobody").Output()
-	if err != nil {
-		t.Skipf("no nobody account: %v", err)
-	}
-	uid, _ := strconv.Atoi(strings.TrimSpace(string(out)))
-	out, _ = exec.Command("id", "-g", "nobody").Output()
-	gid, _ := strconv.Atoi(strings.TrimSpace(string(out)))
+	uid, gid := nobody(t)
 	cmd := exec.Command(exe, "-test.run=^TestBackendChild$")
-	cmd.Env = append(os.Environ(), backendChildEnv+"="+client+" "+net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+	cmd.Env = append(os.Environ(), backendChildEnv+"="+strings.Join(append([]string{client, net.JoinHostPort("127.0.0.1", strconv.Itoa(port))}, password...), " "))
 	cmd.Dir = "/"
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uid, Gid: gid}}
 	b, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("child: %v\n%s", err, b)
 	}
 	return string(b)
+}
+
+// nobody's uid and gid: the account the stand-in backend runs as.
+func nobody(t *testing.T) (uid, gid uint32) {
+	t.Helper()
+	out, err := exec.Command("id", "-u", "nobody").Output()
+	if err != nil {
+		t.Skipf("no nobody account: %v", err)
+	}
+	u, _ := strconv.Atoi(strings.TrimSpace(string(out)))
+	out, _ = exec.Command("id", "-g", "nobody").Output()
+	g, _ := strconv.Atoi(strings.TrimSpace(string(out)))
+	return uint32(u), uint32(g)
+}
+
+// Any local process can reach the responder: only a connection of the cluster's own
+// account may ask about it. A local user (here root, this test) or another tenant's
+// server with a valid token for the cluster is refused and leaves nothing in the trail in
+// the cluster's name; the cluster's account (nobody here) with the same token logs in.
+func TestOnlyTheClustersAccountMayAskTheResponder(t *testing.T) {
+	if os.Getenv(backendChildEnv) != "" {
+		t.Skip("the child's own run")
+	}
+	client, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	go func() {
+		for {
+			c, err := client.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close()
+		}
+	}()
+	owner, _ := nobody(t)
+	a, _ := authority(time.Now)
+	got := recording(a)
+	a.cfg.Owner = func(resourceID string) (uint32, bool) { return owner, resourceID == "cluster-abc" }
+	srv, err := ListenLDAP("127.0.0.1:0", a.Bind, a.cfg.Log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	good := token(t, endpoint+":5432", "app_reader", keyID)
+
+	c, err := net.Dial("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(srv.Port())))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := c.Write(bindRequest(1, BindDNPrefix("cluster-abc")+"app_reader", good)); err != nil {
+		t.Fatal(err)
+	}
+	_, msg, err := readTLV(bufio.NewReader(c))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, body, _ := parseMessage(msg)
+	if els, _ := elements(body); len(els) == 0 || len(els[0].body) != 1 || els[0].body[0] != resultInvalidCredentials {
+		t.Fatalf("a bind from outside the cluster's account: %x; want invalid credentials", body)
+	}
+	if len(*got) != 0 {
+		t.Fatalf("recorded %+v in the cluster's name; want nothing", *got)
+	}
+	if err := a.Bind(context.Background(), BindDNPrefix("cluster-abc")+"app_reader", good); err == nil {
+		t.Fatal("a bind over no connection was admitted")
+	}
+
+	out := runBackendChild(t, childBinary(t), client.Addr().String(), srv.Port(), good)
+	if !strings.Contains(out, "result 0\n") {
+		t.Fatalf("the cluster's account was refused:\n%s", out)
+	}
 }
 
 // Any local process can bind to the responder: one that is not a backend does not get

@@ -11,15 +11,21 @@ import (
 )
 
 // maxTallied bounds the sources the gateway counts apart between two drains, as the
-// kernel's table does; past it they are counted together per endpoint.
-const maxTallied = 4096
+// kernel's table does, and maxTalliedPerEndpoint those of one endpoint (so that a flood
+// at one cannot leave the others' sources unnamed); past them they are counted together
+// per endpoint.
+const (
+	maxTallied            = 4096
+	maxTalliedPerEndpoint = maxTallied / 16
+)
 
 // refusalTally counts the connections the gateway itself refused by the security groups
 // (those the kernel did not decide: no steering, or an endpoint it does not hold), per
 // endpoint and source, for the audit trail.
 type refusalTally struct {
-	mu     sync.Mutex
-	counts map[tallyKey]*dataplane.Refusal
+	mu         sync.Mutex
+	counts     map[tallyKey]*dataplane.Refusal
+	byEndpoint map[string]int // the sources counted apart, per endpoint
 }
 
 type tallyKey struct {
@@ -31,13 +37,16 @@ func (t *refusalTally) add(endpoint string, source netip.Addr, now time.Time) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.counts == nil {
-		t.counts = map[tallyKey]*dataplane.Refusal{}
+		t.counts, t.byEndpoint = map[tallyKey]*dataplane.Refusal{}, map[string]int{}
 	}
 	k := tallyKey{endpoint, source.Unmap()}
 	r := t.counts[k]
-	if r == nil && len(t.counts) >= maxTallied {
+	if r == nil && (len(t.counts) >= maxTallied || t.byEndpoint[endpoint] >= maxTalliedPerEndpoint) {
 		k.source = netip.Addr{}
 		r = t.counts[k]
+	}
+	if r == nil && k.source.IsValid() {
+		t.byEndpoint[endpoint]++
 	}
 	if r == nil {
 		r = &dataplane.Refusal{Endpoint: endpoint, Source: k.source, First: now}
@@ -50,7 +59,7 @@ func (t *refusalTally) add(endpoint string, source netip.Addr, now time.Time) {
 func (t *refusalTally) drain() []dataplane.Refusal {
 	t.mu.Lock()
 	counts := t.counts
-	t.counts = nil
+	t.counts, t.byEndpoint = nil, nil
 	t.mu.Unlock()
 	out := make([]dataplane.Refusal, 0, len(counts))
 	for _, r := range counts {

@@ -51,6 +51,38 @@ func TestGatewayRefusalsAreDrainedBySource(t *testing.T) {
 }
 
 // With steering the kernel's counts per source are drained the same way.
+// A flood at one endpoint, from more sources than the tally holds, leaves another
+// endpoint's refused source named.
+func TestAFloodAtOneEndpointLeavesAnothersSourcesNamed(t *testing.T) {
+	var tally refusalTally
+	now := time.Now()
+	src := netip.MustParseAddr("2001:db8::1")
+	for range maxTallied + 10 {
+		tally.add("noisy", src, now)
+		src = src.Next()
+	}
+	prober := netip.MustParseAddr("192.0.2.9")
+	tally.add("quiet", prober, now)
+	var named bool
+	var noisy, together uint64
+	for _, r := range tally.drain() {
+		switch {
+		case r.Endpoint == "quiet" && r.Source == prober:
+			named = true
+		case r.Endpoint == "noisy" && r.Source.IsValid():
+			noisy++
+		case r.Endpoint == "noisy":
+			together += r.Count
+		}
+	}
+	if !named {
+		t.Fatalf("the refusal of %s at quiet is not itemized", prober)
+	}
+	if noisy+together != maxTallied+10 || together == 0 {
+		t.Fatalf("noisy: %d sources itemized, %d refusals together; want %d in all, some together", noisy, together, maxTallied+10)
+	}
+}
+
 func TestSteeredRefusalsAreDrainedBySource(t *testing.T) {
 	g, _ := steeredGateway(t, io.Discard)
 	server, _ := steeredServer(t)

@@ -144,14 +144,19 @@ func (d *dataPlaneAudit) record(e dataplane.Event) audit.Event {
 	}
 }
 
-// resources are what an event is about, for LookupEvents' ResourceName: the cluster whose
-// endpoint refused (its gateway endpoint is named by the cluster identifier), or the
-// database user a token was refused for (the resource of rds-db:connect).
+// resources are what an event is about, for LookupEvents' ResourceName: the clusters whose
+// endpoints refused (a gateway endpoint is named by the cluster identifier; a summary names
+// each, so that a cluster's own lookup finds the refusals a flood elsewhere left unnamed),
+// or the database user a token was refused for (the resource of rds-db:connect).
 func (d *dataPlaneAudit) resources(e dataplane.Event) []audit.Resource {
 	switch {
-	case e.Name == dataplane.NameRefused && e.Details.Endpoint != "" && !strings.Contains(e.Details.Endpoint, ","):
-		return []audit.Resource{{ARN: fmt.Sprintf("arn:aws:rds:%s:%s:cluster:%s", d.region, d.accountID, e.Details.Endpoint),
-			AccountID: d.accountID, Type: "AWS::RDS::DBCluster"}}
+	case e.Name == dataplane.NameRefused && e.Details.Endpoint != "":
+		var out []audit.Resource
+		for _, name := range strings.Split(e.Details.Endpoint, ",") {
+			out = append(out, audit.Resource{ARN: fmt.Sprintf("arn:aws:rds:%s:%s:cluster:%s", d.region, d.accountID, name),
+				AccountID: d.accountID, Type: "AWS::RDS::DBCluster"})
+		}
+		return out
 	case e.Name == dataplane.NameConnect && e.Details.Cluster != "" && e.Details.DBUser != "":
 		return []audit.Resource{{ARN: fmt.Sprintf("arn:aws:rds-db:%s:%s:dbuser:%s/%s", d.region, d.accountID, e.Details.Cluster, e.Details.DBUser),
 			AccountID: d.accountID, Type: "AWS::RDS::DBUser"}}

@@ -207,3 +207,19 @@ func TestAScanAddsABoundedNumberOfEvents(t *testing.T) {
 			len(events), total, last, dataplane.DefaultEvents, sources, sources-dataplane.DefaultEvents+1)
 	}
 }
+
+// A summary of refusals at several endpoints names each one's cluster, so that a cluster's
+// own lookup (ResourceName) finds the refusals a flood at another endpoint left unnamed.
+func TestASummaryNamesEachClusterItCounts(t *testing.T) {
+	d := newDataPlaneAudit("us-east-1", "123456789012", slog.New(slog.DiscardHandler))
+	e := d.record(dataplane.Event{Name: dataplane.NameRefused, ErrorCode: "SecurityGroupRefused",
+		Details: dataplane.Details{Endpoint: "noisy,quiet", Count: 5, SourcesNotItemized: 3}})
+	var got []string
+	for _, r := range e.Resources {
+		got = append(got, r.ARN)
+	}
+	want := []string{"arn:aws:rds:us-east-1:123456789012:cluster:noisy", "arn:aws:rds:us-east-1:123456789012:cluster:quiet"}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Fatalf("resources %v; want %v", got, want)
+	}
+}

@@ -213,7 +213,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err erro
 		return nil, err
 	}
 	refusals := newDataPlaneAudit(cfg.Region, acct.ID, log.With("component", "audit"))
-	dbAuth, err := startDBAuth(ctx, cfg.Region, acct.ID, st, iamSvc, refusals.authFailed, log.With("component", "dbauth"))
+	dbAuth, err := startDBAuth(ctx, dataDir, cfg.Region, acct.ID, st, iamSvc, refusals.authFailed, log.With("component", "dbauth"))
 	if err != nil {
 		return nil, fmt.Errorf("IAM database authentication: %w", err)
 	}
@@ -240,6 +240,9 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err erro
 	metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	registerVolumeMetrics(metrics, dataDir)
 	gw := gateway.New(log.With("component", "gateway"), gateway.NewMetrics(metrics), gateway.Options{KernelSteering: cfg.KernelSteering, DataDir: dataDir})
+	if err := gw.GuardServePort(dbAuthFence, dbAuth.Port()); err != nil {
+		log.Warn("IAM authentication responder's port not guarded: a local process may take it while serve is away and admit any token", "port", dbAuth.Port(), "err", err)
+	}
 	s.onClose("gateway", func(context.Context) error {
 		// The kernel programs go with the servers: a serve that leaves its servers running
 		// (or never got to serve them) leaves the programs in force for the next serve.

@@ -15,7 +15,8 @@ import (
 // refused connection to a hash map keyed by (endpoint, reason, source address), with the
 // times of the first and the last, and serve drains it now and then (DrainRefused). The
 // map is bounded: once it is full, further sources are only counted per endpoint and
-// reason ("not itemized"), so a scan from many sources costs a fixed amount of memory and
+// reason ("not itemized"), as are an endpoint's sources past its share
+// (maxSourcesPerRoute), so a scan from many sources costs a fixed amount of memory and
 // the trail a fixed number of events. Only refused connections run this code; the
 // admitted path is unchanged.
 //
@@ -26,6 +27,10 @@ import (
 // was down is drained by the next one.
 const (
 	maxSources = 1 << 14
+	// maxSourcesPerRoute is the most sources one endpoint itemizes per drain: a flood at
+	// one endpoint (SYNs from spoofed sources cost nothing) cannot fill the table and
+	// leave every other endpoint's sources unnamed.
+	maxSourcesPerRoute = maxSources / 16
 	// drainSettle is how long programs that read the old epoch may still be writing: an
 	// sk_lookup program runs for microseconds, in softirq, without sleeping.
 	drainSettle = 20 * time.Millisecond
@@ -53,11 +58,12 @@ type sourceCount struct {
 type sourceMaps struct {
 	sources  *ebpf.Map // hash: sourceKey → sourceCount
 	epoch    *ebpf.Map // array[1]: the epoch the program counts under
-	overflow *ebpf.Map // array: route<<2 | epoch<<1 | reason-1 → sourceCount, past a full hash
+	overflow *ebpf.Map // array: route<<2 | epoch<<1 | reason-1 → sourceCount, past a full hash or share
+	shares   *ebpf.Map // array: route<<1 | epoch → uint64, the sources the route itemized
 }
 
 func (m *sourceMaps) close() {
-	for _, x := range []*ebpf.Map{m.sources, m.epoch, m.overflow} {
+	for _, x := range []*ebpf.Map{m.sources, m.epoch, m.overflow, m.shares} {
 		if x != nil {
 			x.Close()
 		}
@@ -75,6 +81,7 @@ func (m *sourceMaps) specs() []struct {
 		{&m.sources, &ebpf.MapSpec{Name: "borealis_rsrc", Type: ebpf.Hash, KeySize: 28, ValueSize: 24, MaxEntries: maxSources}},
 		{&m.epoch, &ebpf.MapSpec{Name: "borealis_repoch", Type: ebpf.Array, KeySize: 4, ValueSize: 4, MaxEntries: 1}},
 		{&m.overflow, &ebpf.MapSpec{Name: "borealis_rover", Type: ebpf.Array, KeySize: 4, ValueSize: 24, MaxEntries: maxRoutes * 4}},
+		{&m.shares, &ebpf.MapSpec{Name: "borealis_rshare", Type: ebpf.Array, KeySize: 4, ValueSize: 8, MaxEntries: maxRoutes * 2}},
 	}
 }
 
@@ -124,7 +131,21 @@ func countSource(m *sourceMaps) asm.Instructions {
 		lookupElem(m.sources, stackSource),
 		asm.Instructions{
 			asm.JNE.Imm(asm.R0, 0, "src_add"),
-			// A new source: {1, now, now}, unless another CPU made it meanwhile.
+			// A new source: itemized while the endpoint's share lasts (a few more where
+			// CPUs race: the share is a bound, not an exact count).
+			asm.LoadMem(asm.R2, asm.RFP, stackRecord, asm.Word),
+			asm.LSh.Imm(asm.R2, 1),
+			asm.Or.Reg(asm.R2, asm.R9),
+			asm.StoreMem(asm.RFP, stackSlot, asm.R2, asm.Word),
+		},
+		lookupElem(m.shares, stackSlot),
+		asm.Instructions{
+			asm.JEq.Imm(asm.R0, 0, "src_full"),
+			asm.LoadMem(asm.R2, asm.R0, 0, asm.DWord),
+			asm.JGE.Imm(asm.R2, maxSourcesPerRoute, "src_full"),
+			asm.Mov.Imm(asm.R2, 1),
+			asm.AddAtomic.Mem(asm.R0, asm.R2, asm.DWord, 0),
+			// {1, now, now}, unless another CPU made it meanwhile.
 			asm.Mov.Imm(asm.R2, 1),
 			asm.StoreMem(asm.RFP, stackSourceVal, asm.R2, asm.DWord),
 			asm.StoreMem(asm.RFP, stackSourceVal+8, asm.R8, asm.DWord),
@@ -141,8 +162,9 @@ func countSource(m *sourceMaps) asm.Instructions {
 		lookupElem(m.sources, stackSource),
 		asm.Instructions{
 			asm.JNE.Imm(asm.R0, 0, "src_add"),
-			// The hash is full: count it under the endpoint, reason and epoch.
-			asm.LoadMem(asm.R2, asm.RFP, stackRecord, asm.Word),
+			// The hash is full, or the endpoint's share used: count it under the
+			// endpoint, reason and epoch.
+			asm.LoadMem(asm.R2, asm.RFP, stackRecord, asm.Word).WithSymbol("src_full"),
 			asm.LSh.Imm(asm.R2, 1),
 			asm.Or.Reg(asm.R2, asm.R9),
 			asm.LSh.Imm(asm.R2, 1),
@@ -243,6 +265,10 @@ func (s *Steering) drainEpoch(epoch uint32) ([]SourceRefusals, error) {
 			Count: v.Count, First: clock.wall(v.First), Last: clock.wall(v.Last)})
 	}
 	for route := uint32(0); route < routes; route++ {
+		// The epoch's entries are gone: its shares start afresh.
+		if err := m.shares.Put(route<<1|epoch, uint64(0)); err != nil {
+			return out, fmt.Errorf("steer: refusal shares: %w", err)
+		}
 		for reason := uint32(0); reason < 2; reason++ {
 			idx := route<<2 | epoch<<1 | reason
 			if err := m.overflow.Lookup(idx, &v); err != nil || v.Count == 0 {

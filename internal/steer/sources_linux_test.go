@@ -103,13 +103,18 @@ func TestRefusalsAreCountedPerSourceAndDrainedOnce(t *testing.T) {
 }
 
 // A scan from more sources than the table holds costs no more memory: the sources past
-// its capacity are counted together, and nothing is lost.
+// the endpoint's share are counted together, and nothing is lost. Nor does it leave
+// another endpoint's sources unnamed (SYNs from spoofed sources cost a scanner nothing).
 func TestRefusalsFromTooManySourcesAreCountedTogether(t *testing.T) {
 	s := open(t)
 	gwLn, _ := listen(t, "127.0.0.1:0")
 	endpoint := netip.MustParseAddrPort(gwLn.Addr().String())
-	if err := s.Route("ep", []netip.AddrPort{endpoint}, Server{}, []netip.Prefix{netip.MustParsePrefix("127.0.0.2/32")}); err != nil {
-		t.Fatal(err)
+	otherLn, _ := listen(t, "127.0.0.1:0")
+	other := netip.MustParseAddrPort(otherLn.Addr().String())
+	for name, ap := range map[string]netip.AddrPort{"ep": endpoint, "other": other} {
+		if err := s.Route(name, []netip.AddrPort{ap}, Server{}, []netip.Prefix{netip.MustParsePrefix("127.0.0.2/32")}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	const extra = 100
 	src := netip.MustParseAddr("127.1.0.1")
@@ -117,10 +122,15 @@ func TestRefusalsFromTooManySourcesAreCountedTogether(t *testing.T) {
 		refuseQuietly(t, src, endpoint.String())
 		src = src.Next()
 	}
+	prober := netip.MustParseAddr("127.0.0.9")
+	refuseQuietly(t, prober, other.String())
 	rs := drain(t, s)
 	var itemized, together int
 	var total uint64
 	for _, r := range rs {
+		if r.Name != "ep" {
+			continue
+		}
 		total += r.Count
 		if r.Source.IsValid() {
 			itemized++
@@ -128,12 +138,21 @@ func TestRefusalsFromTooManySourcesAreCountedTogether(t *testing.T) {
 			together++
 		}
 	}
-	if itemized != maxSources || together != 1 || total != maxSources+extra {
+	if itemized != maxSourcesPerRoute || together != 1 || total != maxSources+extra {
 		t.Fatalf("drained %d sources itemized, %d counts together, %d refusals; want %d, 1 and %d",
-			itemized, together, total, maxSources, maxSources+extra)
+			itemized, together, total, maxSourcesPerRoute, maxSources+extra)
+	}
+	if got := byKey(rs)[SourceRefusals{Name: "other", Reason: RefusedBySecurityGroups, Source: prober}]; got != 1 {
+		t.Fatalf("the other endpoint's refusal of %s counted %d times by source; want 1 (itemized)", prober, got)
 	}
 	if rs := drain(t, s); len(rs) != 0 {
 		t.Fatalf("a second drain found %d entries; want nothing", len(rs))
+	}
+	// The shares start afresh with the next drain.
+	refuseQuietly(t, netip.MustParseAddr("127.0.0.3"), endpoint.String())
+	if got := byKey(drain(t, s)); !mapsEqual(got, map[SourceRefusals]uint64{
+		{Name: "ep", Reason: RefusedBySecurityGroups, Source: netip.MustParseAddr("127.0.0.3")}: 1}) {
+		t.Fatalf("after the drain: %v; want 127.0.0.3 itemized", got)
 	}
 }
 
