@@ -68,7 +68,7 @@ var createClusterMembers = members{
 	"EngineMode":                onlyDefault("Borealis runs provisioned clusters only: EngineMode must be "+engineMode+".", engineMode),
 	"StorageType":               onlyDefault("Borealis has one storage type: StorageType must be "+storageType+".", storageType),
 	"NetworkType":               onlyDefault("Borealis serves IPv4 only: NetworkType must be "+networkType+".", networkType),
-	"CopyTagsToSnapshot":        onlyDefault("Borealis does not take cluster snapshots yet: CopyTagsToSnapshot must be false.", "false"),
+	"CopyTagsToSnapshot":        onlyDefault("Borealis does not copy tags to snapshots: CopyTagsToSnapshot must be false.", "false"),
 	"EnableHttpEndpoint":        onlyDefault("Borealis has no Data API: EnableHttpEndpoint must be false.", "false"),
 	"EnablePerformanceInsights": onlyDefault("Borealis has no Performance Insights: EnablePerformanceInsights must be false.", "false"),
 	"MonitoringInterval":        onlyDefault("Borealis has no Enhanced Monitoring: MonitoringInterval must be 0.", "0"),
@@ -104,8 +104,8 @@ var modifyInstanceMembers = members{
 	"DBParameterGroupName": acted, "PromotionTier": acted,
 }
 
-// The deletes and reboots. No automated backups exist, so DeleteAutomatedBackups is carried
-// out whatever it says; DeleteDBCluster refuses a final snapshot itself.
+// The deletes and reboots. DeleteDBCluster reads its final snapshot and
+// DeleteAutomatedBackups itself (snapshots.go); an instance has no backups of its own.
 var (
 	deleteClusterMembers = members{
 		"DBClusterIdentifier": acted, "SkipFinalSnapshot": acted, "FinalDBSnapshotIdentifier": acted, "DeleteAutomatedBackups": acted,

@@ -47,6 +47,10 @@ type Config struct {
 	// DefaultStorageLimit is a cluster's storage limit in bytes when AllocatedStorage
 	// does not set one (0: store.DefaultStorageLimit).
 	DefaultStorageLimit int64
+	// Backups makes DB cluster snapshots (snapshots.go); nil refuses them.
+	Backups Backups
+	// SnapshotQuota is how many manual DB cluster snapshots may exist (0: DefaultSnapshotQuota).
+	SnapshotQuota int
 }
 
 // Service implements the RDS actions Borealis supports.
@@ -334,19 +338,21 @@ func (s *Service) deleteCluster(ctx context.Context, p awsquery.Params) (any, er
 	if err != nil {
 		return nil, err
 	}
-	// No automated backups exist to keep or delete: any answer is carried out.
-	if _, _, err := p.Bool("DeleteAutomatedBackups"); err != nil {
+	// Automated backups are the backup engine's; Aurora removes them with the cluster
+	// unless DeleteAutomatedBackups is false (see deleteAutomatedBackups).
+	if err := s.deleteAutomatedBackups(p); err != nil {
 		return nil, err
 	}
-	if !skip {
-		if p.String("FinalDBSnapshotIdentifier") == "" {
-			return nil, awsquery.InvalidParameterCombination("FinalDBSnapshotIdentifier is required unless SkipFinalSnapshot is specified.")
-		}
-		return nil, awsquery.InvalidParameterCombination("Borealis does not take cluster snapshots yet: delete with SkipFinalSnapshot.")
+	keep, err := s.finalSnapshot(p, skip)
+	if err != nil {
+		return nil, err
 	}
-	c, err := s.store.MarkClusterDeleting(ctx, id, func(c store.Cluster, members []store.Instance) error {
+	refuse := func(c store.Cluster, members []store.Instance) error {
 		if c.Status == store.StatusDeleting {
 			return invalidClusterState("Cluster %s is already being deleted.", c.ID)
+		}
+		if keep != "" && !c.VolumeReady {
+			return invalidClusterState("DBCluster %s has no data yet to keep in a final snapshot: delete it with SkipFinalSnapshot.", c.ID)
 		}
 		if c.DeletionProtection {
 			return awsquery.InvalidParameterCombination("Cannot delete protected Cluster, please disable deletion protection and try again.")
@@ -357,12 +363,24 @@ func (s *Service) deleteCluster(ctx context.Context, p awsquery.Params) (any, er
 			}
 		}
 		return nil
-	})
+	}
+	var c store.Cluster
+	if keep == "" {
+		c, err = s.store.MarkClusterDeleting(ctx, id, refuse)
+	} else {
+		c, _, err = s.store.MarkClusterDeletingWithSnapshot(ctx, id, s.snapshotQuota(), refuse,
+			func(c store.Cluster) store.ClusterSnapshot { return s.newSnapshot(keep, c, nil, true) })
+		err = snapshotStoreErr(err, keep, func() error { return clusterNotFound(raw) })
+	}
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, clusterNotFound(raw)
 	}
 	if err != nil {
 		return nil, err
+	}
+	if keep != "" {
+		s.log.Info("cluster final snapshot requested", "cluster", id, "snapshot", keep)
+		s.cfg.Backups.Wake()
 	}
 	s.log.Info("cluster deleting", "cluster", id)
 	s.notify()

@@ -567,6 +567,11 @@ func (r *Reconciler) deleteInstance(ctx context.Context, c store.Cluster, m stor
 }
 
 func (r *Reconciler) deleteCluster(ctx context.Context, c store.Cluster, members []store.Instance) error {
+	// A snapshot being made (the final one, say) needs the volume: it goes on a pass after
+	// that is done (the snapshot worker kicks one).
+	if underway, err := r.store.SnapshotsUnderway(ctx, c.ID); err != nil || underway {
+		return err
+	}
 	for _, m := range members {
 		if err := r.deleteInstance(ctx, c, m); err != nil {
 			return err

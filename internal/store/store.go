@@ -62,6 +62,9 @@ var migrations = []string{
 	// The master's verifier may be SCRAM-SHA-256 now, not md5 only: the field is renamed.
 	`UPDATE clusters SET doc = json_remove(json_set(doc, '$.master_password_verifier', json_extract(doc, '$.master_password_md5')), '$.master_password_md5')
 		WHERE json_type(doc, '$.master_password_md5') = 'text'`,
+	// Manual DB cluster snapshots (see snapshots.go); cluster_id is the source cluster's identifier.
+	`CREATE TABLE cluster_snapshots (id TEXT PRIMARY KEY, cluster_id TEXT NOT NULL, doc TEXT NOT NULL)`,
+	`CREATE INDEX cluster_snapshots_cluster ON cluster_snapshots (cluster_id)`,
 }
 
 // Open opens (creating if needed) the state file at path, 0600 because it holds secrets.
