@@ -51,10 +51,10 @@ type describedSnapshots struct {
 	Marker string `xml:"Marker"`
 	Items  []struct {
 		ID, Cluster, Status, Type, Engine, EngineVersion, MasterUsername, Arn, SourceArn, ResourceID string
-		Progress, Port, Storage                                                                  int
-		Created, ClusterCreated                                                                  string
-		IAM, Encrypted                                                                           bool
-		Tags                                                                                     []xmlTag
+		Progress, Port, Storage                                                                      int
+		Created, ClusterCreated                                                                      string
+		IAM, Encrypted                                                                               bool
+		Tags                                                                                         []xmlTag
 	}
 }
 
@@ -73,10 +73,10 @@ func describeSnapshots(t *testing.T, s *Service, kv ...string) describedSnapshot
 		}
 		d.Items = append(d.Items, struct {
 			ID, Cluster, Status, Type, Engine, EngineVersion, MasterUsername, Arn, SourceArn, ResourceID string
-			Progress, Port, Storage                                                                  int
-			Created, ClusterCreated                                                                  string
-			IAM, Encrypted                                                                           bool
-			Tags                                                                                     []xmlTag
+			Progress, Port, Storage                                                                      int
+			Created, ClusterCreated                                                                      string
+			IAM, Encrypted                                                                               bool
+			Tags                                                                                         []xmlTag
 		}{x.DBClusterSnapshotIdentifier, x.DBClusterIdentifier, x.Status, x.SnapshotType, x.Engine, x.EngineVersion, x.MasterUsername,
 			x.DBClusterSnapshotArn, x.SourceDBClusterSnapshotArn, x.DbClusterResourceID, x.PercentProgress, x.Port, x.AllocatedStorage,
 			created, x.ClusterCreateTime.Format(time.RFC3339), x.IAMDatabaseAuthenticationEnabled, x.StorageEncrypted, x.TagList.Items})
@@ -247,7 +247,7 @@ func TestCopyDBClusterSnapshot(t *testing.T) {
 	}
 	for _, c := range []struct {
 		src, dst, code string
-		status     int
+		status         int
 	}{
 		{"s1", "s1", "DBClusterSnapshotAlreadyExistsFault", 400},
 		{"s1", "c2", "DBClusterSnapshotAlreadyExistsFault", 400},
