@@ -32,6 +32,7 @@ func (c *Console) routes() {
 	c.networkRoutes(m)
 	c.parameterRoutes(m)
 	c.iamRoutes(m)
+	c.snapshotRoutes(m)
 	c.mux = m
 }
 
