@@ -79,6 +79,8 @@ type Options struct {
 	// ArchiveTimeout bounds how far LatestRestorableTime trails the last write: a WAL
 	// segment is archived at least this often while the cluster writes. 0: 60s.
 	ArchiveTimeout time.Duration
+	// PGBinDir holds postgres (for the recovery of a restore); "" is /usr/lib/postgresql/15/bin.
+	PGBinDir string
 	// Now is the clock retention is decided by; nil is time.Now.
 	Now func() time.Time
 }
