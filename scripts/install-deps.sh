@@ -47,6 +47,7 @@ want unzip unzip
 want postgresql-15
 want postgresql-client-15
 want postgresql-server-dev-15
+want pgbackrest pgbackrest # backups: WAL archiving, base backups, restore (internal/backup)
 if $test; then
   want awscli aws
   want chromium chromium

@@ -24,6 +24,9 @@ type Driver interface {
 	// Create initialises the cluster volume and runs the bootstrap SQL,
 	// leaving the server stopped. Idempotent and crash-safe.
 	Create(ctx context.Context, s Spec, b Bootstrap) error
+	// PrepareVolume makes the account and volume directory of s before its data
+	// directory exists (see Local.PrepareVolume): a restore fills it. Idempotent.
+	PrepareVolume(ctx context.Context, s Spec) error
 	// CreateReplica makes the volume of a reader, s (s.Primary set), from a fresh base
 	// backup of the running server of source, leaving it stopped; a volume that is no
 	// standby's (a former writer's) is copied afresh. Idempotent and crash-safe.
