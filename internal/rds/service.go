@@ -365,11 +365,15 @@ func (s *Service) deleteCluster(ctx context.Context, p awsquery.Params) (any, er
 		return nil
 	}
 	var c store.Cluster
+	resourceID, err := newResourceID("snapshot-")
+	if err != nil {
+		return nil, err
+	}
 	if keep == "" {
 		c, err = s.store.MarkClusterDeleting(ctx, id, refuse)
 	} else {
 		c, _, err = s.store.MarkClusterDeletingWithSnapshot(ctx, id, s.snapshotQuota(), refuse,
-			func(c store.Cluster) store.ClusterSnapshot { return s.newSnapshot(keep, c, nil, true) })
+			func(c store.Cluster) store.ClusterSnapshot { return s.newSnapshot(keep, resourceID, c, nil, true) })
 		err = snapshotStoreErr(err, keep, func() error { return clusterNotFound(raw) })
 	}
 	if errors.Is(err, store.ErrNotFound) {

@@ -153,11 +153,15 @@ func (s *Service) createSnapshot(ctx context.Context, p awsquery.Params) (any, e
 	if err := s.noBackups(); err != nil {
 		return nil, err
 	}
+	resourceID, err := newResourceID("snapshot-")
+	if err != nil {
+		return nil, err
+	}
 	snap, err := s.store.CreateClusterSnapshot(ctx, strings.ToLower(rawCluster), s.snapshotQuota(), func(c store.Cluster) (store.ClusterSnapshot, error) {
 		if c.Status != store.StatusAvailable {
 			return store.ClusterSnapshot{}, invalidClusterState("DBCluster %s is not in the available state (it is %s): a snapshot can be taken of an available cluster only.", c.ID, c.Status)
 		}
-		return s.newSnapshot(id, c, tags, false), nil
+		return s.newSnapshot(id, resourceID, c, tags, false), nil
 	})
 	if err := snapshotStoreErr(err, id, func() error { return clusterNotFound(rawCluster) }); err != nil {
 		return nil, err
@@ -183,9 +187,9 @@ func snapshotStoreErr(err error, id string, notFound func() error) error {
 }
 
 // newSnapshot is a manual snapshot of c, to be made.
-func (s *Service) newSnapshot(id string, c store.Cluster, tags []store.Tag, final bool) store.ClusterSnapshot {
+func (s *Service) newSnapshot(id, resourceID string, c store.Cluster, tags []store.Tag, final bool) store.ClusterSnapshot {
 	return store.ClusterSnapshot{
-		ID: id, Type: store.SnapshotManual, Source: c, Status: store.StatusCreating,
+		ID: id, ResourceID: resourceID, Type: store.SnapshotManual, Source: c, Status: store.StatusCreating,
 		CreatedAt: s.cfg.Now().UTC(), Tags: tags, Final: final,
 	}
 }
@@ -365,14 +369,17 @@ func (s *Service) copySnapshot(ctx context.Context, p awsquery.Params) (any, err
 		return nil, err
 	}
 	if strings.HasPrefix(source, "rds:") {
-		// An automated snapshot's copy is a manual snapshot of the same backup.
-		return s.copyAutomated(ctx, rawSource, source, target, copyTags, tags)
+		return nil, awsquery.InvalidParameterCombination("Borealis does not copy automated snapshots: restore the cluster to the time you need (RestoreDBClusterToPointInTime), or take a manual snapshot of the cluster.")
+	}
+	resourceID, err := newResourceID("snapshot-")
+	if err != nil {
+		return nil, err
 	}
 	snap, err := s.store.CopyClusterSnapshot(ctx, source, s.snapshotQuota(), func(src store.ClusterSnapshot) (store.ClusterSnapshot, error) {
 		if src.Status != store.StatusAvailable {
 			return store.ClusterSnapshot{}, invalidSnapshotState("The source snapshot %s is not available (it is %s).", src.ID, src.Status)
 		}
-		return s.copyOf(src, target, copyTags, tags)
+		return s.copyOf(src, target, resourceID, copyTags, tags)
 	})
 	if err := snapshotStoreErr(err, target, func() error { return snapshotNotFound(rawSource) }); err != nil {
 		return nil, err
@@ -384,7 +391,7 @@ func (s *Service) copySnapshot(ctx context.Context, p awsquery.Params) (any, err
 
 // copyOf is the new snapshot target, a copy of src: the same data, its own name and tags.
 // With CopyTags the source's tags are copied, and the request's Tags then set on top.
-func (s *Service) copyOf(src store.ClusterSnapshot, target string, copyTags bool, tags []store.Tag) (store.ClusterSnapshot, error) {
+func (s *Service) copyOf(src store.ClusterSnapshot, target, resourceID string, copyTags bool, tags []store.Tag) (store.ClusterSnapshot, error) {
 	if src.ID == target {
 		return store.ClusterSnapshot{}, snapshotExists(target)
 	}
@@ -397,30 +404,9 @@ func (s *Service) copyOf(src store.ClusterSnapshot, target string, copyTags bool
 		return store.ClusterSnapshot{}, awsquery.Errorf(400, "TagQuotaPerResourceExceeded", "A resource can have at most %d tags.", maxTags)
 	}
 	return store.ClusterSnapshot{
-		ID: target, Type: store.SnapshotManual, Source: src.Source, Status: store.StatusCopying,
-		CreatedAt: src.CreatedAt, Tags: out, CopyOf: src.ID, BackupSet: src.BackupSet,
+		ID: target, ResourceID: resourceID, Type: store.SnapshotManual, Source: src.Source, Status: store.StatusCopying,
+		CreatedAt: src.CreatedAt, Tags: out, CopyOf: src.ID, CopyFrom: src.ResourceID,
 	}, nil
-}
-
-func (s *Service) copyAutomated(ctx context.Context, rawSource, source, target string, copyTags bool, tags []store.Tag) (any, error) {
-	auto, err := s.cfg.Backups.Automated(ctx)
-	if err != nil {
-		return nil, err
-	}
-	i := slices.IndexFunc(auto, func(x store.ClusterSnapshot) bool { return x.ID == source })
-	if i < 0 {
-		return nil, snapshotNotFound(rawSource)
-	}
-	cp, err := s.copyOf(auto[i], target, copyTags, tags)
-	if err != nil {
-		return nil, err
-	}
-	if err := snapshotStoreErr(s.store.InsertClusterSnapshot(ctx, cp, s.snapshotQuota()), target, nil); err != nil {
-		return nil, err
-	}
-	s.log.Info("cluster snapshot copying", "snapshot", target, "source", source)
-	s.cfg.Backups.Wake()
-	return snapshotResult{s.snapshotXML(cp)}, nil
 }
 
 // snapshotName reads a snapshot named by its identifier or its ARN here.

@@ -40,7 +40,7 @@ func withSnapshot(t *testing.T, s *Service, cluster, id string) {
 func madeSnapshot(t *testing.T, s *Service, id string) {
 	t.Helper()
 	if _, err := s.store.UpdateClusterSnapshot(context.Background(), id, func(snap *store.ClusterSnapshot) error {
-		snap.Status, snap.BackupSet, snap.PercentProgress = store.StatusAvailable, "set-"+id, 100
+		snap.Status, snap.PercentProgress = store.StatusAvailable, 100
 		return nil
 	}); err != nil {
 		t.Fatal(err)
@@ -242,8 +242,9 @@ func TestCopyDBClusterSnapshot(t *testing.T) {
 		t.Fatal(out, err)
 	}
 	cp, _ := s.store.ClusterSnapshot(ctx, "c2")
-	if cp.BackupSet != "set-s1" {
-		t.Fatalf("the copy refers to %q", cp.BackupSet)
+	src, _ := s.store.ClusterSnapshot(ctx, "s1")
+	if cp.CopyFrom != src.ResourceID || cp.ResourceID == src.ResourceID || !strings.HasPrefix(cp.ResourceID, "snapshot-") {
+		t.Fatalf("the copy %q copies %q, the source is %q", cp.ResourceID, cp.CopyFrom, src.ResourceID)
 	}
 	for _, c := range []struct {
 		src, dst, code string
@@ -255,6 +256,7 @@ func TestCopyDBClusterSnapshot(t *testing.T) {
 		{"c2", "c4", "InvalidDBClusterSnapshotStateFault", 400}, // still copying
 		{"arn:aws:rds:eu-west-1:123456789012:cluster-snapshot:s1", "c4", "InvalidParameterValue", 400},
 		{"s1", "4c", "InvalidParameterValue", 400},
+		{"rds:c1-2026-12-05-03-10", "c4", "InvalidParameterCombination", 400},
 	} {
 		_, err := s.Do(ctx, "CopyDBClusterSnapshot", query("SourceDBClusterSnapshotIdentifier", c.src, "TargetDBClusterSnapshotIdentifier", c.dst))
 		wantError(t, err, c.code, c.status)

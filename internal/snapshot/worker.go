@@ -1,7 +1,8 @@
 // Package snapshot makes, copies and deletes the DB cluster snapshots the RDS API asked for
 // (store.ClusterSnapshot), through the backup engine. Every step is idempotent and a
-// snapshot is available only once its backup set exists, so that a kill -9 at any moment
-// converges on the next start: what was being made is made again, never shown half-made.
+// snapshot is available only once the engine says its data is complete, so that a kill -9
+// at any moment converges on the next start: what was being made is made again, never
+// shown half-made.
 package snapshot
 
 import (
@@ -13,17 +14,17 @@ import (
 	"github.com/borealis-db/borealis/internal/store"
 )
 
-// Engine is the backup engine as snapshots use it (internal/backup).
+// Engine is the backup engine as snapshots use it (internal/backup's snapshots, named by
+// the snapshot's ResourceID).
 type Engine interface {
-	// Take makes a backup set of cluster c's data (its servers running or not) for
-	// snapshot id, and says the moment its data is of. Called again for the same id after a
-	// crash, it starts over or resumes; a set it returns is complete.
-	Take(ctx context.Context, c store.Cluster, id string) (set string, at time.Time, err error)
-	// Keep keeps set, an automated backup, from expiring: a manual snapshot now refers to it.
-	Keep(ctx context.Context, c store.Cluster, set string) error
-	// Release lets set go: no snapshot refers to it any more (an automated backup's set
-	// then expires with its retention period, a manual one's at once).
-	Release(ctx context.Context, c store.Cluster, set string) error
+	// Take makes snapshot id of cluster c's data and says the moment its data is of.
+	// Called again for the same id after a crash, it starts over, or answers for the
+	// complete one; only a complete snapshot is answered without an error.
+	Take(ctx context.Context, c store.Cluster, id string) (at time.Time, err error)
+	// Copy copies the complete snapshot from to the new id to (a no-op once to is complete).
+	Copy(ctx context.Context, from, to string) error
+	// Delete removes snapshot id, complete or not. Idempotent.
+	Delete(ctx context.Context, id string) error
 }
 
 // Worker carries out the snapshots' statuses: creating, copying and deleting.
@@ -120,7 +121,7 @@ func (w *Worker) take(ctx context.Context, snap store.ClusterSnapshot) error {
 	if err != nil {
 		return err
 	}
-	set, at, err := w.eng.Take(ctx, c, snap.ID)
+	at, err := w.eng.Take(ctx, c, snap.ResourceID)
 	if err != nil {
 		if ctx.Err() != nil || snap.Final {
 			// A final snapshot is tried until it is made: the cluster's data waits for it.
@@ -133,15 +134,10 @@ func (w *Worker) take(ctx context.Context, snap store.ClusterSnapshot) error {
 		return errors.Join(err, ferr)
 	}
 	made, err := w.finish(ctx, snap.ID, store.StatusCreating, func(s *store.ClusterSnapshot) {
-		s.BackupSet, s.CreatedAt, s.Status, s.PercentProgress = set, at.UTC(), store.StatusAvailable, 100
+		s.CreatedAt, s.Status, s.PercentProgress = at.UTC(), store.StatusAvailable, 100
 	})
-	if err != nil {
+	if err != nil || !made {
 		return err
-	}
-	if !made {
-		// Deleted while it was made: what was made is let go by the delete's pass, which
-		// finds no backup set on the record; let it go here.
-		return w.eng.Release(ctx, c, set)
 	}
 	w.log.Info("cluster snapshot available", "snapshot", snap.ID, "cluster", c.ID)
 	if w.done != nil {
@@ -151,14 +147,17 @@ func (w *Worker) take(ctx context.Context, snap store.ClusterSnapshot) error {
 }
 
 func (w *Worker) copy(ctx context.Context, snap store.ClusterSnapshot) error {
-	c, err := w.cluster(ctx, snap)
-	if err != nil {
-		return err
+	if err := w.eng.Copy(ctx, snap.CopyFrom, snap.ResourceID); err != nil {
+		if ctx.Err() != nil {
+			return err
+		}
+		w.log.Warn("cluster snapshot copy failed", "snapshot", snap.ID, "source", snap.CopyOf, "err", err)
+		_, ferr := w.finish(ctx, snap.ID, store.StatusCopying, func(s *store.ClusterSnapshot) {
+			s.Status, s.StatusReason = store.StatusFailed, "the backup engine could not copy the snapshot"
+		})
+		return errors.Join(err, ferr)
 	}
-	if err := w.eng.Keep(ctx, c, snap.BackupSet); err != nil {
-		return err
-	}
-	_, err = w.finish(ctx, snap.ID, store.StatusCopying, func(s *store.ClusterSnapshot) {
+	_, err := w.finish(ctx, snap.ID, store.StatusCopying, func(s *store.ClusterSnapshot) {
 		s.Status, s.PercentProgress = store.StatusAvailable, 100
 	})
 	if err == nil {
@@ -168,20 +167,12 @@ func (w *Worker) copy(ctx context.Context, snap store.ClusterSnapshot) error {
 }
 
 func (w *Worker) delete(ctx context.Context, snap store.ClusterSnapshot) error {
-	if snap.BackupSet != "" {
-		inUse, err := w.st.BackupSetInUse(ctx, snap.BackupSet, snap.ID)
-		if err != nil {
-			return err
-		}
-		if !inUse {
-			c, err := w.cluster(ctx, snap)
-			if err != nil {
-				return err
-			}
-			if err := w.eng.Release(ctx, c, snap.BackupSet); err != nil {
-				return err
-			}
-		}
+	// A copy being made from it reads its data: it goes once the copy is done.
+	if busy, err := w.st.CopiesUnderway(ctx, snap.ResourceID); err != nil || busy {
+		return err
+	}
+	if err := w.eng.Delete(ctx, snap.ResourceID); err != nil {
+		return err
 	}
 	if err := w.st.DeleteClusterSnapshot(ctx, snap.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err

@@ -14,37 +14,37 @@ import (
 
 // fakeEngine records what the worker asks of the backup engine.
 type fakeEngine struct {
-	fail     error
-	block    chan struct{} // Take waits on it (or its ctx) when set
-	taken    []string
-	kept     []string
-	released []string
+	fail    error
+	block   chan struct{} // Take waits on it (or its ctx) when set
+	taken   []string
+	copied  [][2]string
+	deleted []string
 }
 
 var madeAt = time.Date(2026, 12, 5, 6, 0, 0, 0, time.UTC)
 
-func (f *fakeEngine) Take(ctx context.Context, c store.Cluster, id string) (string, time.Time, error) {
+func (f *fakeEngine) Take(ctx context.Context, c store.Cluster, id string) (time.Time, error) {
 	if f.block != nil {
 		select {
 		case <-f.block:
 		case <-ctx.Done():
-			return "", time.Time{}, ctx.Err()
+			return time.Time{}, ctx.Err()
 		}
 	}
 	if f.fail != nil {
-		return "", time.Time{}, f.fail
+		return time.Time{}, f.fail
 	}
 	f.taken = append(f.taken, id)
-	return "set-" + id, madeAt, nil
+	return madeAt, nil
 }
 
-func (f *fakeEngine) Keep(_ context.Context, _ store.Cluster, set string) error {
-	f.kept = append(f.kept, set)
-	return nil
+func (f *fakeEngine) Copy(_ context.Context, from, to string) error {
+	f.copied = append(f.copied, [2]string{from, to})
+	return f.fail
 }
 
-func (f *fakeEngine) Release(_ context.Context, _ store.Cluster, set string) error {
-	f.released = append(f.released, set)
+func (f *fakeEngine) Delete(_ context.Context, id string) error {
+	f.deleted = append(f.deleted, id)
 	return nil
 }
 
@@ -65,7 +65,7 @@ func setup(t *testing.T) (*store.Store, context.Context) {
 func ask(t *testing.T, st *store.Store, id string, final bool) {
 	t.Helper()
 	if _, err := st.CreateClusterSnapshot(context.Background(), "c1", 0, func(c store.Cluster) (store.ClusterSnapshot, error) {
-		return store.ClusterSnapshot{ID: id, Type: store.SnapshotManual, Source: c, Status: store.StatusCreating, Final: final}, nil
+		return store.ClusterSnapshot{ID: id, ResourceID: "snapshot-" + id, Type: store.SnapshotManual, Source: c, Status: store.StatusCreating, Final: final}, nil
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -93,7 +93,7 @@ func TestSnapshotIsAvailableOnceMade(t *testing.T) {
 		t.Fatal(err)
 	}
 	snap := status(t, st, "s1")
-	if snap.Status != store.StatusAvailable || snap.BackupSet != "set-s1" || !snap.CreatedAt.Equal(madeAt) || snap.PercentProgress != 100 || done != 1 {
+	if snap.Status != store.StatusAvailable || !slices.Equal(eng.taken, []string{"snapshot-s1"}) || !snap.CreatedAt.Equal(madeAt) || snap.PercentProgress != 100 || done != 1 {
 		t.Fatalf("%+v (done %d)", snap, done)
 	}
 	if err := w.Pass(ctx); err != nil || len(eng.taken) != 1 {
@@ -110,7 +110,7 @@ func TestSnapshotInterruptedIsMadeAgain(t *testing.T) {
 	cut, cancel := context.WithCancel(ctx)
 	go func() { time.Sleep(10 * time.Millisecond); cancel() }()
 	New(st, eng, nil, quiet()).Pass(cut)
-	if snap := status(t, st, "s1"); snap.Status != store.StatusCreating || snap.BackupSet != "" {
+	if snap := status(t, st, "s1"); snap.Status != store.StatusCreating {
 		t.Fatalf("after the cut: %+v", snap)
 	}
 	if under, _ := st.SnapshotsUnderway(ctx, "c1"); !under {
@@ -149,34 +149,33 @@ func TestFailedSnapshot(t *testing.T) {
 	}
 }
 
-// Copies share the backup set: it is let go only when the last snapshot referring to it is deleted.
-func TestCopiesShareTheBackupSet(t *testing.T) {
+// A copy is made by the engine from the source's data into its own; the source is
+// deleted only once no copy of it is being made.
+func TestCopyThenDelete(t *testing.T) {
 	st, ctx := setup(t)
 	eng := &fakeEngine{}
 	w := New(st, eng, nil, quiet())
 	ask(t, st, "s1", false)
 	w.Pass(ctx)
-	src := status(t, st, "s1")
 	if _, err := st.CopyClusterSnapshot(ctx, "s1", 0, func(s store.ClusterSnapshot) (store.ClusterSnapshot, error) {
-		s.ID, s.Status, s.CopyOf = "s2", store.StatusCopying, "s1"
+		s.ID, s.ResourceID, s.Status, s.CopyOf, s.CopyFrom = "s2", "snapshot-s2", store.StatusCopying, "s1", s.ResourceID
 		return s, nil
 	}); err != nil {
 		t.Fatal(err)
 	}
-	w.Pass(ctx)
-	if cp := status(t, st, "s2"); cp.Status != store.StatusAvailable || cp.BackupSet != src.BackupSet || !slices.Equal(eng.kept, []string{"set-s1"}) {
-		t.Fatalf("%+v %v", cp, eng.kept)
+	st.UpdateClusterSnapshot(ctx, "s1", func(s *store.ClusterSnapshot) error { s.Status = store.StatusDeleting; return nil })
+	if busy, _ := st.CopiesUnderway(ctx, "snapshot-s1"); !busy {
+		t.Fatal("the copy is not underway")
 	}
-	for i, id := range []string{"s1", "s2"} {
-		st.UpdateClusterSnapshot(ctx, id, func(s *store.ClusterSnapshot) error { s.Status = store.StatusDeleting; return nil })
-		if err := w.Pass(ctx); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := st.ClusterSnapshot(ctx, id); !errors.Is(err, store.ErrNotFound) {
-			t.Fatalf("%s not deleted: %v", id, err)
-		}
-		if len(eng.released) != i {
-			t.Fatalf("after deleting %s, released %v", id, eng.released)
-		}
+	// The first pass copies s2 while s1 waits for it; the next deletes s1.
+	if err := w.Pass(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if cp := status(t, st, "s2"); cp.Status != store.StatusAvailable || len(eng.copied) != 1 || eng.copied[0] != [2]string{"snapshot-s1", "snapshot-s2"} {
+		t.Fatalf("%+v %v", cp, eng.copied)
+	}
+	w.Pass(ctx)
+	if _, err := st.ClusterSnapshot(ctx, "s1"); !errors.Is(err, store.ErrNotFound) || !slices.Equal(eng.deleted, []string{"snapshot-s1"}) {
+		t.Fatalf("s1: %v, deleted %v", err, eng.deleted)
 	}
 }

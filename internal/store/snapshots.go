@@ -17,12 +17,15 @@ const (
 )
 
 // ClusterSnapshot is a manual DB cluster snapshot: CreateDBClusterSnapshot,
-// CopyDBClusterSnapshot or DeleteDBCluster's final snapshot. It is made by the backup engine
-// (BackupSet names what it made); until then its status is creating (or copying), and it is
-// never available before BackupSet is set.
+// CopyDBClusterSnapshot or DeleteDBCluster's final snapshot. The backup engine makes its
+// data, named by ResourceID; until that is complete its status is creating (or copying),
+// never available.
 type ClusterSnapshot struct {
-	ID   string `json:"id"` // the identifier, lower-case
-	Type string `json:"type"`
+	ID string `json:"id"` // the identifier, lower-case
+	// ResourceID names the snapshot's data in the backup engine: never reused, so that a
+	// name deleted and taken again never meets the old data.
+	ResourceID string `json:"resource_id"`
+	Type       string `json:"type"`
 	// Source is the cluster's record as it was when the snapshot was asked for: what
 	// Describe reports of it, and what a restore needs (secrets included: the restored
 	// data's rdsadmin password and the master's verifier; never rendered).
@@ -30,15 +33,14 @@ type ClusterSnapshot struct {
 	Status          Status    `json:"status"`
 	StatusReason    string    `json:"status_reason,omitempty"`
 	PercentProgress int       `json:"percent_progress"`
-	CreatedAt       time.Time `json:"created_at"` // SnapshotCreateTime: the data's moment once taken
+	CreatedAt       time.Time `json:"created_at"` // SnapshotCreateTime: the data's moment once made
 	Tags            []Tag     `json:"tags,omitempty"`
-	// CopyOf is the snapshot a copy was made from (its ARN is SourceDBClusterSnapshotArn).
-	CopyOf string `json:"copy_of,omitempty"`
+	// CopyOf is the snapshot a copy was made from (SourceDBClusterSnapshotArn), and
+	// CopyFrom that snapshot's ResourceID, which the engine copies.
+	CopyOf   string `json:"copy_of,omitempty"`
+	CopyFrom string `json:"copy_from,omitempty"`
 	// Final marks DeleteDBCluster's final snapshot: the cluster's volume is kept until it is made.
 	Final bool `json:"final,omitempty"`
-	// BackupSet is the backup engine's name of the data (shared by a snapshot and its
-	// copies: a backup set never changes once made); "" until made.
-	BackupSet string `json:"backup_set,omitempty"`
 }
 
 // Underway reports whether the snapshot is still being made.
@@ -172,10 +174,10 @@ func (s *Store) SnapshotsUnderway(ctx context.Context, clusterID string) (bool, 
 	return false, nil
 }
 
-// BackupSetInUse reports whether a snapshot other than except still refers to set.
-func (s *Store) BackupSetInUse(ctx context.Context, set, except string) (bool, error) {
+// CopiesUnderway reports whether a copy is being made from the data named resourceID.
+func (s *Store) CopiesUnderway(ctx context.Context, resourceID string) (bool, error) {
 	var n int
-	err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM cluster_snapshots WHERE id <> ? AND json_extract(doc, '$.backup_set') = ?`,
-		except, set).Scan(&n)
+	err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM cluster_snapshots WHERE json_extract(doc, '$.copy_from') = ? AND json_extract(doc, '$.status') = ?`,
+		resourceID, string(StatusCopying)).Scan(&n)
 	return n > 0, err
 }
