@@ -1,0 +1,112 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"path/filepath"
+	"time"
+
+	"github.com/borealis-db/borealis/internal/backup"
+	"github.com/borealis-db/borealis/internal/engine"
+	"github.com/borealis-db/borealis/internal/reconcile"
+	"github.com/borealis-db/borealis/internal/snapshot"
+	"github.com/borealis-db/borealis/internal/store"
+)
+
+// snapshots joins DB cluster snapshots to the backup manager: the snapshot worker's
+// engine (snapshot.Engine) and the RDS API's view of automated backups (rds.Backups).
+type snapshots struct {
+	st      *store.Store
+	m       *backup.Manager
+	rec     *reconcile.Reconciler
+	dataDir string
+	log     *slog.Logger
+	worker  *snapshot.Worker
+}
+
+func newSnapshots(st *store.Store, m *backup.Manager, rec *reconcile.Reconciler, dataDir string, log *slog.Logger) *snapshots {
+	s := &snapshots{st: st, m: m, rec: rec, dataDir: dataDir, log: log}
+	s.worker = snapshot.New(st, s, rec.Notify, log)
+	return s
+}
+
+// Wake asks the worker for a pass: a snapshot is to be made, copied or deleted.
+func (s *snapshots) Wake() { s.worker.Wake() }
+
+// repoCluster is what the manager needs to read cluster c's repository.
+func (s *snapshots) repoCluster(c store.Cluster) backup.Cluster {
+	return backup.Cluster{ResourceID: c.ResourceID, OSUser: engine.TenantUser(c.ResourceID),
+		VolumeDir: filepath.Join(s.dataDir, "clusters", c.ResourceID)}
+}
+
+// serverCluster is what the manager needs to back up the running server of spec.
+func serverCluster(c store.Cluster, spec engine.Spec) backup.Cluster {
+	return backup.Cluster{ResourceID: c.ResourceID, OSUser: spec.OSUser, VolumeDir: filepath.Dir(spec.DataDir),
+		DataDir: spec.DataDir, SocketDir: spec.SocketDir, Port: spec.Port, AdminPassword: spec.AdminPassword}
+}
+
+// automatedName is an automated snapshot's name, as RDS names them: rds:CLUSTER-YYYY-MM-DD-HH-MM.
+func automatedName(cluster string, t time.Time) string {
+	return "rds:" + cluster + "-" + t.UTC().Format("2006-01-02-15-04")
+}
+
+// Automated lists each cluster's automated backups as automated snapshots. A deleted
+// cluster's go with it (Aurora's default, DeleteAutomatedBackups true).
+func (s *snapshots) Automated(ctx context.Context) ([]store.ClusterSnapshot, error) {
+	clusters, err := s.st.Clusters(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []store.ClusterSnapshot
+	for _, c := range clusters {
+		if !c.VolumeReady {
+			continue
+		}
+		info, err := s.m.Info(ctx, s.repoCluster(c))
+		if err != nil {
+			// A repository not made yet holds no backup; the failure is the backups' to report.
+			s.log.Debug("automated snapshots: repository unreadable", "cluster", c.ID, "err", err)
+			continue
+		}
+		for _, set := range info.Sets {
+			if set.Kind != backup.KindAutomated {
+				continue
+			}
+			out = append(out, store.ClusterSnapshot{ID: automatedName(c.ID, set.Stop), ResourceID: set.Label,
+				Type: store.SnapshotAutomated, Source: c, Status: store.StatusAvailable, PercentProgress: 100, CreatedAt: set.Stop.UTC()})
+		}
+	}
+	return out, nil
+}
+
+// Take makes snapshot id of c from its running writer, or from its data served locally
+// when no writer runs (see reconcile.SnapshotFrom).
+func (s *snapshots) Take(ctx context.Context, c store.Cluster, id string) (time.Time, error) {
+	if p := s.m.SnapshotStatus(id); p.Phase == backup.PhaseComplete {
+		return p.Time, nil // made before a crash left the record creating
+	}
+	var at time.Time
+	err := s.rec.SnapshotFrom(ctx, c, func(dataDir string) map[string]string {
+		return s.m.Settings(s.repoCluster(c), dataDir)
+	}, func(ctx context.Context, spec engine.Spec) error {
+		p, err := s.m.TakeSnapshot(ctx, serverCluster(c, spec), id)
+		if errors.Is(err, backup.ErrExists) {
+			p, err = s.m.SnapshotStatus(id), nil
+		}
+		at = p.Time
+		return err
+	})
+	return at, err
+}
+
+// Copy copies snapshot from to to; a copy complete already is done.
+func (s *snapshots) Copy(ctx context.Context, from, to string) error {
+	if err := s.m.CopySnapshot(ctx, from, to); err != nil && !errors.Is(err, backup.ErrExists) {
+		return err
+	}
+	return nil
+}
+
+// Delete removes snapshot id's data.
+func (s *snapshots) Delete(ctx context.Context, id string) error { return s.m.DeleteSnapshot(ctx, id) }
