@@ -10,6 +10,9 @@ import (
 	"github.com/borealis-db/borealis/internal/store"
 )
 
+// ErrWriterStarting: the cluster's writer does not serve yet; a snapshot of it waits.
+var ErrWriterStarting = errors.New("its writer does not serve yet")
+
 // localRunner is a driver that can start a server on a volume for local work only
 // (engine.Local.RunLocal).
 type localRunner interface {
@@ -38,7 +41,7 @@ func (r *Reconciler) SnapshotFrom(ctx context.Context, c store.Cluster, settings
 		}
 		if m.Status != store.StatusDeleting {
 			// It is starting (or restarting): the snapshot waits for it.
-			return fmt.Errorf("snapshot of %s: its writer %s does not serve yet", c.ID, m.ID)
+			return fmt.Errorf("snapshot of %s: %w (%s)", c.ID, ErrWriterStarting, m.ID)
 		}
 	}
 	if spec.DataDir == "" {

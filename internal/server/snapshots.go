@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"path/filepath"
 	"time"
@@ -91,12 +92,18 @@ func (s *snapshots) Take(ctx context.Context, c store.Cluster, id string) (time.
 		return s.m.Settings(s.repoCluster(c), dataDir)
 	}, func(ctx context.Context, spec engine.Spec) error {
 		p, err := s.m.TakeSnapshot(ctx, serverCluster(c, spec), id)
-		if errors.Is(err, backup.ErrExists) {
+		switch {
+		case errors.Is(err, backup.ErrExists):
 			p, err = s.m.SnapshotStatus(id), nil
+		case errors.Is(err, backup.ErrBusy):
+			err = fmt.Errorf("%w: %w", snapshot.ErrLater, err)
 		}
 		at = p.Time
 		return err
 	})
+	if errors.Is(err, reconcile.ErrWriterStarting) {
+		err = fmt.Errorf("%w: %w", snapshot.ErrLater, err)
+	}
 	return at, err
 }
 

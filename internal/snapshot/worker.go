@@ -27,6 +27,10 @@ type Engine interface {
 	Delete(ctx context.Context, id string) error
 }
 
+// ErrLater is what an Engine's error wraps when the step may succeed later (another backup
+// of the cluster runs, its writer is starting): the snapshot stays as it is and is retried.
+var ErrLater = errors.New("snapshot: not now")
+
 // Worker carries out the snapshots' statuses: creating, copying and deleting.
 type Worker struct {
 	st       *store.Store
@@ -123,8 +127,9 @@ func (w *Worker) take(ctx context.Context, snap store.ClusterSnapshot) error {
 	}
 	at, err := w.eng.Take(ctx, c, snap.ResourceID)
 	if err != nil {
-		if ctx.Err() != nil || snap.Final {
-			// A final snapshot is tried until it is made: the cluster's data waits for it.
+		if ctx.Err() != nil || snap.Final || errors.Is(err, ErrLater) {
+			// Retried on a later pass. A final snapshot is tried until it is made: the
+			// cluster's data waits for it.
 			return err
 		}
 		w.log.Warn("cluster snapshot failed", "snapshot", snap.ID, "cluster", c.ID, "err", err)
@@ -148,7 +153,7 @@ func (w *Worker) take(ctx context.Context, snap store.ClusterSnapshot) error {
 
 func (w *Worker) copy(ctx context.Context, snap store.ClusterSnapshot) error {
 	if err := w.eng.Copy(ctx, snap.CopyFrom, snap.ResourceID); err != nil {
-		if ctx.Err() != nil {
+		if ctx.Err() != nil || errors.Is(err, ErrLater) {
 			return err
 		}
 		w.log.Warn("cluster snapshot copy failed", "snapshot", snap.ID, "source", snap.CopyOf, "err", err)
