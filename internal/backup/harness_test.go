@@ -96,7 +96,7 @@ func (inst *installation) cluster(t *testing.T, name string) *cluster {
 	t.Cleanup(func() { inst.driver.Destroy(context.Background(), spec) })
 	cl := &cluster{spec: spec, c: Cluster{ResourceID: rid, OSUser: spec.OSUser, VolumeDir: vol, DataDir: spec.DataDir,
 		SocketDir: spec.SocketDir, Port: spec.Port, AdminPassword: spec.AdminPassword}}
-	cl.spec.Settings = inst.m.Settings(cl.c, spec.DataDir)
+	cl.spec.Archive = inst.m.Settings(cl.c, spec.DataDir)
 	return cl
 }
 

@@ -62,9 +62,6 @@ func New(log *slog.Logger, o Options) (*Manager, error) {
 			return nil, fmt.Errorf("backup: %w", err)
 		}
 	}
-	if err := os.Chmod(filepath.Join(o.Root, snapshotsName), 0o700); err != nil {
-		return nil, fmt.Errorf("backup: %w", err)
-	}
 	return &Manager{log: log, o: o, key: key, bin: path, ops: &opTable{}, locks: &keyedMutex{}}, nil
 }
 
@@ -377,19 +374,25 @@ func (m *Manager) expire(ctx context.Context, c Cluster, days int) ([]string, er
 			old = append(old, s)
 		}
 	}
-	if len(old) <= 1 {
-		return nil, nil
-	}
 	var gone []string
 	// The newest set older than the window stays: restores to the window's first
 	// minutes start from it.
-	for _, s := range old[:len(old)-1] {
+	for i := 0; i+1 < len(old); i++ {
+		s := old[i]
 		if _, err := m.run(ctx, invocation{as: a, conf: confPath(c), stanza: c.ResourceID, command: "expire",
 			args: []string{"--set=" + s.Label}}); err != nil {
 			return gone, err
 		}
 		gone = append(gone, s.Label)
 		m.log.Info("backup expired", "cluster", c.ResourceID, "set", s.Label, "retention_days", days)
+	}
+	// Then the WAL before the oldest set kept: pgBackRest keeps the WAL of as many full
+	// backups as retention-archive says, and every set left is one Borealis keeps.
+	if kept := len(setsOf(in)) - len(gone); kept > 0 {
+		if _, err := m.run(ctx, invocation{as: a, conf: confPath(c), stanza: c.ResourceID, command: "expire",
+			args: []string{"--repo1-retention-archive=" + strconv.Itoa(kept)}}); err != nil {
+			return gone, err
+		}
 	}
 	return gone, nil
 }
