@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 
 	"github.com/borealis-db/borealis/internal/engine"
 	"github.com/borealis-db/borealis/internal/store"
@@ -23,7 +22,7 @@ type localRunner interface {
 // its writer's while that runs. When the writer is gone (a cluster without instances, or
 // the final snapshot of a deleted one, whose deletion waits for it), take runs against a
 // server started on the writer's data for it alone, listening on its unix socket only,
-// with settings(dataDir) added to its configuration (the backup engine's archiving).
+// archiving as settings(dataDir) says (the backup engine's, which the snapshot needs).
 func (r *Reconciler) SnapshotFrom(ctx context.Context, c store.Cluster, settings func(dataDir string) map[string]string,
 	take func(context.Context, engine.Spec) error) error {
 	members, err := r.store.ClusterInstances(ctx, c.ID)
@@ -56,11 +55,7 @@ func (r *Reconciler) SnapshotFrom(ctx context.Context, c store.Cluster, settings
 	if !ok {
 		return errors.New("snapshot: the driver cannot start a server without its instance")
 	}
-	spec.Settings = maps.Clone(spec.Settings)
-	if spec.Settings == nil {
-		spec.Settings = map[string]string{}
-	}
-	maps.Copy(spec.Settings, settings(spec.DataDir))
+	spec.Archive = settings(spec.DataDir)
 	r.log.Info("snapshot of a cluster without a running writer: its data is served on a local socket meanwhile", "cluster", c.ID)
 	return local.RunLocal(ctx, spec, func(ctx context.Context) error { return take(ctx, spec) })
 }
