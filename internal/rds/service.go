@@ -47,8 +47,8 @@ type Config struct {
 	// DefaultStorageLimit is a cluster's storage limit in bytes when AllocatedStorage
 	// does not set one (0: store.DefaultStorageLimit).
 	DefaultStorageLimit int64
-	// Backups makes DB cluster snapshots (snapshots.go); nil refuses them.
-	Backups Backups
+	// Snapshots makes DB cluster snapshots (snapshots.go); nil refuses them.
+	Snapshots Snapshots
 	// SnapshotQuota is how many manual DB cluster snapshots may exist (0: DefaultSnapshotQuota).
 	SnapshotQuota int
 }
@@ -384,7 +384,7 @@ func (s *Service) deleteCluster(ctx context.Context, p awsquery.Params) (any, er
 	}
 	if keep != "" {
 		s.log.Info("cluster final snapshot requested", "cluster", id, "snapshot", keep)
-		s.cfg.Backups.Wake()
+		s.cfg.Snapshots.Wake()
 	}
 	s.log.Info("cluster deleting", "cluster", id)
 	s.notify()

@@ -19,8 +19,8 @@ import (
 // being made included): RDS's default quota of manual DB cluster snapshots per region.
 const DefaultSnapshotQuota = 100
 
-// Backups is the backup engine as the snapshot API sees it.
-type Backups interface {
+// Snapshots is the backup engine's side of snapshots, as the snapshot API sees it.
+type Snapshots interface {
 	// Automated lists the automated snapshots: each cluster's backups in its retention
 	// window, named rds:CLUSTER-YYYY-MM-DD-HH-MM, Type automated.
 	Automated(ctx context.Context) ([]store.ClusterSnapshot, error)
@@ -116,7 +116,7 @@ func (s *Service) snapshotQuota() int {
 
 // noBackups refuses a snapshot when no backup engine makes them.
 func (s *Service) noBackups() error {
-	if s.cfg.Backups == nil {
+	if s.cfg.Snapshots == nil {
 		return awsquery.InvalidParameterCombination("This Borealis takes no DB cluster snapshots: it runs without a backup engine.")
 	}
 	return nil
@@ -167,7 +167,7 @@ func (s *Service) createSnapshot(ctx context.Context, p awsquery.Params) (any, e
 		return nil, err
 	}
 	s.log.Info("cluster snapshot requested", "snapshot", id, "cluster", snap.Source.ID)
-	s.cfg.Backups.Wake()
+	s.cfg.Snapshots.Wake()
 	return snapshotResult{s.snapshotXML(snap)}, nil
 }
 
@@ -241,8 +241,8 @@ func (s *Service) allSnapshots(ctx context.Context) ([]store.ClusterSnapshot, er
 	if err != nil {
 		return nil, err
 	}
-	if s.cfg.Backups != nil {
-		auto, err := s.cfg.Backups.Automated(ctx)
+	if s.cfg.Snapshots != nil {
+		auto, err := s.cfg.Snapshots.Automated(ctx)
 		if err != nil {
 			return nil, err
 		}
@@ -338,8 +338,8 @@ func (s *Service) deleteSnapshot(ctx context.Context, p awsquery.Params) (any, e
 		return nil, err
 	}
 	s.log.Info("cluster snapshot deleting", "snapshot", id)
-	if s.cfg.Backups != nil {
-		s.cfg.Backups.Wake()
+	if s.cfg.Snapshots != nil {
+		s.cfg.Snapshots.Wake()
 	}
 	return snapshotResult{s.snapshotXML(snap)}, nil
 }
@@ -385,7 +385,7 @@ func (s *Service) copySnapshot(ctx context.Context, p awsquery.Params) (any, err
 		return nil, err
 	}
 	s.log.Info("cluster snapshot copying", "snapshot", target, "source", source)
-	s.cfg.Backups.Wake()
+	s.cfg.Snapshots.Wake()
 	return snapshotResult{s.snapshotXML(snap)}, nil
 }
 
@@ -560,7 +560,7 @@ func (s *Service) deleteAutomatedBackups(p awsquery.Params) error {
 	if err != nil {
 		return err
 	}
-	if has && !del && s.cfg.Backups != nil {
+	if has && !del && s.cfg.Snapshots != nil {
 		return awsquery.InvalidParameterCombination("Borealis does not retain the automated backups of a deleted DB cluster: DeleteAutomatedBackups must be true, the default. Keep a final snapshot (FinalDBSnapshotIdentifier) instead.")
 	}
 	return nil

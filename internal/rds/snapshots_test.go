@@ -26,8 +26,8 @@ func (f *fakeBackups) Wake()                                                    
 // id of cluster, as the snapshot worker leaves it.
 func withSnapshot(t *testing.T, s *Service, cluster, id string) {
 	t.Helper()
-	if s.cfg.Backups == nil {
-		s.cfg.Backups = &fakeBackups{}
+	if s.cfg.Snapshots == nil {
+		s.cfg.Snapshots = &fakeBackups{}
 	}
 	ctx := context.Background()
 	if _, err := s.Do(ctx, "CreateDBClusterSnapshot", query("DBClusterSnapshotIdentifier", id, "DBClusterIdentifier", cluster)); err != nil {
@@ -89,7 +89,7 @@ func describeSnapshots(t *testing.T, s *Service, kv ...string) describedSnapshot
 func TestCreateDBClusterSnapshot(t *testing.T) {
 	s := newTestService(t)
 	b := &fakeBackups{}
-	s.cfg.Backups = b
+	s.cfg.Snapshots = b
 	ctx := context.Background()
 	newCluster(t, s, "c1")
 	if _, err := s.Do(ctx, "CreateDBClusterSnapshot", query("DBClusterSnapshotIdentifier", "s1", "DBClusterIdentifier", "c1")); err != nil {
@@ -175,7 +175,7 @@ func TestSnapshotsWithoutBackupsAreRefused(t *testing.T) {
 // the cluster, made before the cluster goes.
 func TestDeleteDBClusterFinalSnapshot(t *testing.T) {
 	s := newTestService(t)
-	s.cfg.Backups = &fakeBackups{}
+	s.cfg.Snapshots = &fakeBackups{}
 	ctx := context.Background()
 	newCluster(t, s, "c1")
 	setStatus(t, s, "c1", store.StatusAvailable)
@@ -290,7 +290,7 @@ func TestSnapshotQuota(t *testing.T) {
 func TestDescribeDBClusterSnapshots(t *testing.T) {
 	s := newTestService(t)
 	b := &fakeBackups{}
-	s.cfg.Backups = b
+	s.cfg.Snapshots = b
 	ctx := context.Background()
 	for _, c := range []string{"c1", "c2"} {
 		newCluster(t, s, c)
