@@ -3,6 +3,8 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"net"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -214,4 +216,64 @@ func mustCluster(ctx context.Context, t *testing.T, c *rds.Client, id string) ty
 		t.Fatal(err)
 	}
 	return out.DBClusters[0]
+}
+
+// kill -9 of serve while a snapshot is made: it is never shown available half-made (nor
+// failed), and after the restart it is made and becomes available.
+func TestKill9DuringSnapshotConverges(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dir := testDataDir(t, "borealis-snapcrash-")
+	addr := freeAddr(t)
+	srv, err := startServer(dir, addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.openDefaultGroup(ctx, t); err != nil {
+		t.Fatal(err)
+	}
+	c := srv.rds(t)
+	_, freePort, _ := net.SplitHostPort(freeAddr(t))
+	pin, _ := strconv.Atoi(freePort)
+	desc, _ := createCluster(ctx, t, c, "snapcrash", "owner1", "Crash-pass-1", "", func(in *rds.CreateDBClusterInput) {
+		in.Port = aws.Int32(int32(pin))
+	})
+	cl := desc.DBClusters[0]
+	conn := srv.connect(ctx, t, aws.ToString(cl.Endpoint), aws.ToInt32(cl.Port), "owner1", "Crash-pass-1", "postgres")
+	// Enough data that the backup takes a while.
+	if _, err := conn.Exec(ctx, `CREATE TABLE bulk AS SELECT n, md5(n::text) AS h FROM generate_series(1, 1500000) n`); err != nil {
+		t.Fatal(err)
+	}
+	conn.Close(ctx)
+	if _, err := c.CreateDBClusterSnapshot(ctx, &rds.CreateDBClusterSnapshotInput{DBClusterIdentifier: aws.String("snapcrash"),
+		DBClusterSnapshotIdentifier: aws.String("crash-snap")}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1500 * time.Millisecond)
+	if s := snapshotOf(ctx, t, c, "crash-snap"); aws.ToString(s.Status) != "creating" {
+		t.Logf("the snapshot was %s before the kill: the crash came too late to test much", aws.ToString(s.Status))
+	}
+	srv.kill()
+
+	srv, err = startServer(dir, addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.stop)
+	c = srv.rds(t)
+	eventually(t, 4*time.Minute, "the snapshot made after the restart", func() (bool, error) {
+		s := snapshotOf(ctx, t, c, "crash-snap")
+		switch st := aws.ToString(s.Status); st {
+		case "available":
+			if aws.ToInt32(s.PercentProgress) != 100 || s.SnapshotCreateTime == nil {
+				t.Fatalf("available: %d%%, %v", aws.ToInt32(s.PercentProgress), s.SnapshotCreateTime)
+			}
+			return true, nil
+		case "creating":
+			return false, nil
+		default:
+			t.Fatalf("the snapshot is %s after the restart", st)
+		}
+		return false, nil
+	})
 }
