@@ -60,6 +60,8 @@ var actions = map[string]action{
 	"DescribeCertificates":   {(*Service).describeCertificates, (*Service).certResources, describeCertificatesMembers},
 	"ModifyCertificates":     {(*Service).modifyCertificates, anyResource, modifyCertificatesMembers},
 
+	"RestoreDBClusterToPointInTime": {(*Service).restoreToPointInTime, (*Service).restorePITRResources, restorePITRMembers},
+
 	"DescribeDBEngineVersions":           {(*Service).describeEngineVersions, anyResource, describeEngineVersionsMembers},
 	"DescribeOrderableDBInstanceOptions": {(*Service).describeOrderableOptions, anyResource, describeOrderableMembers},
 
