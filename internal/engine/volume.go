@@ -2,7 +2,11 @@ package engine
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
+
+	"github.com/borealis-db/borealis/internal/scram"
+	"github.com/jackc/pgx/v5"
 )
 
 // PrepareVolume makes what a volume needs before its data directory exists, as Create does
@@ -32,4 +36,31 @@ func (l *Local) PrepareVolume(ctx context.Context, s Spec) error {
 		return err
 	}
 	return prepareVolumeDir(a, filepath.Dir(s.DataDir))
+}
+
+// Rekey gives the server that conn is a superuser session of (a restored volume, which
+// carries its source's secrets) the cluster's own rdsadmin password adminPassword, and
+// clears the replication role's: ensureReplicator gives it the cluster's own secret before
+// a reader streams. The statements carry only verifiers and are not logged.
+func Rekey(ctx context.Context, conn *pgx.Conn, adminPassword string) error {
+	if err := setupAdminSession(ctx, conn); err != nil {
+		return fmt.Errorf("engine: rekey: %w", err)
+	}
+	v, err := scram.Verifier(adminPassword)
+	if err != nil {
+		return fmt.Errorf("engine: rekey: %w", err)
+	}
+	if _, err := conn.Exec(ctx, "ALTER ROLE "+ident(Admin)+" PASSWORD "+quoteLiteral(v)); err != nil {
+		return fmt.Errorf("engine: rekey %s: %s", Admin, pgErrText(err))
+	}
+	var exists bool
+	if err := conn.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = $1)", Replicator).Scan(&exists); err != nil {
+		return fmt.Errorf("engine: rekey: %w", err)
+	}
+	if exists {
+		if _, err := conn.Exec(ctx, "ALTER ROLE "+ident(Replicator)+" PASSWORD NULL"); err != nil {
+			return fmt.Errorf("engine: rekey %s: %s", Replicator, pgErrText(err))
+		}
+	}
+	return nil
 }

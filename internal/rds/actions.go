@@ -66,6 +66,7 @@ var actions = map[string]action{
 	"CopyDBClusterSnapshot":               {(*Service).copySnapshot, (*Service).copySnapshotResources, copySnapshotMembers},
 	"DescribeDBClusterSnapshotAttributes": {(*Service).describeSnapshotAttributes, (*Service).snapshotResources, describeSnapshotAttributesMembers},
 	"ModifyDBClusterSnapshotAttribute":    {(*Service).modifySnapshotAttribute, (*Service).snapshotResources, modifySnapshotAttributeMembers},
+	"RestoreDBClusterToPointInTime":       {(*Service).restoreToPointInTime, (*Service).restorePITRResources, restorePITRMembers},
 
 	"DescribeDBEngineVersions":           {(*Service).describeEngineVersions, anyResource, describeEngineVersionsMembers},
 	"DescribeOrderableDBInstanceOptions": {(*Service).describeOrderableOptions, anyResource, describeOrderableMembers},

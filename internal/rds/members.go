@@ -61,10 +61,10 @@ var createClusterMembers = members{
 	"MasterUserPassword": acted, "DatabaseName": acted, "Port": acted, "DBSubnetGroupName": acted,
 	"VpcSecurityGroupIds": securityGroupIDs, "Tags": tags, "DBClusterParameterGroupName": acted,
 	"EnableIAMDatabaseAuthentication": acted, "DeletionProtection": acted, "AllocatedStorage": acted,
-	"ManageMasterUserPassword":  onlyDefault("ManageMasterUserPassword is not supported by Borealis: set MasterUserPassword.", "false"),
-	"StorageEncrypted":          onlyDefault(noEncryption, "false"),
-	"KmsKeyId":                  onlyDefault(noEncryption),
-	"BackupRetentionPeriod":     onlyDefault("Borealis does not take automated backups yet: BackupRetentionPeriod must be 1, the default.", "1"),
+	"ManageMasterUserPassword": onlyDefault("ManageMasterUserPassword is not supported by Borealis: set MasterUserPassword.", "false"),
+	"StorageEncrypted":         onlyDefault(noEncryption, "false"),
+	"KmsKeyId":                 onlyDefault(noEncryption),
+	"BackupRetentionPeriod":    acted, "PreferredBackupWindow": acted,
 	"EngineMode":                onlyDefault("Borealis runs provisioned clusters only: EngineMode must be "+engineMode+".", engineMode),
 	"StorageType":               onlyDefault("Borealis has one storage type: StorageType must be "+storageType+".", storageType),
 	"NetworkType":               onlyDefault("Borealis serves IPv4 only: NetworkType must be "+networkType+".", networkType),
@@ -80,8 +80,8 @@ var modifyClusterMembers = members{
 	"DBClusterIdentifier": acted, "ApplyImmediately": acted, "DBClusterParameterGroupName": acted,
 	"VpcSecurityGroupIds": securityGroupIDs, "EnableIAMDatabaseAuthentication": acted, "MasterUserPassword": acted,
 	"DeletionProtection": acted, "AllocatedStorage": acted,
-	"BackupRetentionPeriod": createClusterMembers["BackupRetentionPeriod"],
-	"CopyTagsToSnapshot":    createClusterMembers["CopyTagsToSnapshot"],
+	"BackupRetentionPeriod": acted, "PreferredBackupWindow": acted,
+	"CopyTagsToSnapshot": createClusterMembers["CopyTagsToSnapshot"],
 }
 
 // createInstanceMembers: everything CreateDBInstance reads. The members an Aurora cluster

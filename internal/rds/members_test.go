@@ -117,6 +117,7 @@ var validRequests = map[string][]string{
 	"DeleteDBSubnetGroup":                    {"DBSubnetGroupName", "sg1"},
 	"DescribeCertificates":                   nil,
 	"ModifyCertificates":                     {"CertificateIdentifier", eccCA},
+	"RestoreDBClusterToPointInTime":          {"DBClusterIdentifier", "c9", "SourceDBClusterIdentifier", "c1", "UseLatestRestorableTime", "true"},
 	"DescribeDBEngineVersions":               nil,
 	"DescribeOrderableDBInstanceOptions":     {"Engine", Engine},
 	"CreateDBClusterParameterGroup":          {"DBClusterParameterGroupName", "g3", "DBParameterGroupFamily", params.Family, "Description", "d"},

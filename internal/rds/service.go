@@ -51,6 +51,9 @@ type Config struct {
 	Snapshots Snapshots
 	// SnapshotQuota is how many manual DB cluster snapshots may exist (0: DefaultSnapshotQuota).
 	SnapshotQuota int
+	// Backups reads each cluster's backups (restorable times, failures); nil: serve keeps
+	// none, and restores are refused.
+	Backups Backups
 }
 
 // Service implements the RDS actions Borealis supports.
@@ -157,6 +160,13 @@ func (s *Service) createCluster(ctx context.Context, p awsquery.Params) (any, er
 	if err != nil {
 		return nil, err
 	}
+	retention, _, window, _, err := backupMembers(p)
+	if err != nil {
+		return nil, err
+	}
+	if window == "" {
+		window = defaultBackupWindow(id)
+	}
 	if _, err := s.store.Cluster(ctx, id); err == nil {
 		return nil, clusterExists(id)
 	} else if !errors.Is(err, store.ErrNotFound) {
@@ -201,6 +211,8 @@ func (s *Service) createCluster(ctx context.Context, p awsquery.Params) (any, er
 		IAMAuth:                iamAuth,
 		DeletionProtection:     protect,
 		AllocatedStorage:       storage,
+		BackupRetentionPeriod:  retention,
+		PreferredBackupWindow:  window,
 	}
 	if err := s.store.CreateCluster(ctx, c); err != nil {
 		if s.cfg.Ports != nil {
@@ -621,7 +633,6 @@ func (s *Service) clusterXML(ctx context.Context, c store.Cluster, members []sto
 	x := xmlCluster{
 		AllocatedStorage:                 storageGiB(c.StorageLimit(s.cfg.DefaultStorageLimit)),
 		AvailabilityZones:                s.zones(),
-		BackupRetentionPeriod:            1,
 		DatabaseName:                     c.DatabaseName,
 		DBClusterIdentifier:              c.ID,
 		DBClusterParameterGroup:          params.GroupName(c.ParameterGroup),
@@ -655,6 +666,7 @@ func (s *Service) clusterXML(ctx context.Context, c store.Cluster, members []sto
 	if info, ok := statusInfo("cluster", c.Status, c.StatusReason); ok {
 		x.StatusInfos = &xmlClusterStatusInfos{[]xmlStatusInfo{info}}
 	}
+	s.backupXML(&x, c)
 	sort.Slice(members, func(i, j int) bool { return members[i].ID < members[j].ID })
 	for _, m := range members {
 		d, err := params.ForInstance(ctx, s.store, c, m)

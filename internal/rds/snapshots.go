@@ -560,7 +560,7 @@ func (s *Service) deleteAutomatedBackups(p awsquery.Params) error {
 	if err != nil {
 		return err
 	}
-	if has && !del && s.cfg.Snapshots != nil {
+	if has && !del && (s.cfg.Backups != nil || s.cfg.Snapshots != nil) {
 		return awsquery.InvalidParameterCombination("Borealis does not retain the automated backups of a deleted DB cluster: DeleteAutomatedBackups must be true, the default. Keep a final snapshot (FinalDBSnapshotIdentifier) instead.")
 	}
 	return nil

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/borealis-db/borealis/internal/backup"
 	"github.com/borealis-db/borealis/internal/engine"
 	"github.com/borealis-db/borealis/internal/store"
 )
@@ -18,13 +19,12 @@ type localRunner interface {
 	RunLocal(ctx context.Context, s engine.Spec, fn func(context.Context) error) error
 }
 
-// SnapshotFrom runs take with the spec of a server that serves cluster c's current data:
-// its writer's while that runs. When the writer is gone (a cluster without instances, or
-// the final snapshot of a deleted one, whose deletion waits for it), take runs against a
-// server started on the writer's data for it alone, listening on its unix socket only,
-// archiving as settings(dataDir) says (the backup engine's, which the snapshot needs).
-func (r *Reconciler) SnapshotFrom(ctx context.Context, c store.Cluster, settings func(dataDir string) map[string]string,
-	take func(context.Context, engine.Spec) error) error {
+// SnapshotFrom runs take with a server that serves cluster c's current data, as the backup
+// engine names it: its writer while that runs. When the writer is gone (a cluster without
+// instances, or the final snapshot of a deleted one, whose deletion waits for it), take
+// runs against a server started on the writer's data for it alone, listening on its unix
+// socket only, archiving as every server of c does.
+func (r *Reconciler) SnapshotFrom(ctx context.Context, c store.Cluster, take func(context.Context, backup.Cluster) error) error {
 	members, err := r.store.ClusterInstances(ctx, c.ID)
 	if err != nil {
 		return err
@@ -36,7 +36,7 @@ func (r *Reconciler) SnapshotFrom(ctx context.Context, c store.Cluster, settings
 		}
 		spec = r.serverSpec(c, m)
 		if r.driver.Status(m.ID).State == engine.StateRunning && r.driver.Accepting(spec) {
-			return take(ctx, spec)
+			return take(ctx, r.backupCluster(c, spec))
 		}
 		if m.Status != store.StatusDeleting {
 			// It is starting (or restarting): the snapshot waits for it.
@@ -55,7 +55,7 @@ func (r *Reconciler) SnapshotFrom(ctx context.Context, c store.Cluster, settings
 	if !ok {
 		return errors.New("snapshot: the driver cannot start a server without its instance")
 	}
-	spec.Archive = settings(spec.DataDir)
+	spec.Archive = r.archiveSettings(c, spec)
 	r.log.Info("snapshot of a cluster without a running writer: its data is served on a local socket meanwhile", "cluster", c.ID)
-	return local.RunLocal(ctx, spec, func(ctx context.Context) error { return take(ctx, spec) })
+	return local.RunLocal(ctx, spec, func(ctx context.Context) error { return take(ctx, r.backupCluster(c, spec)) })
 }

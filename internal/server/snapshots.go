@@ -41,12 +41,6 @@ func (s *snapshots) repoCluster(c store.Cluster) backup.Cluster {
 		VolumeDir: filepath.Join(s.dataDir, "clusters", c.ResourceID)}
 }
 
-// serverCluster is what the manager needs to back up the running server of spec.
-func serverCluster(c store.Cluster, spec engine.Spec) backup.Cluster {
-	return backup.Cluster{ResourceID: c.ResourceID, OSUser: spec.OSUser, VolumeDir: filepath.Dir(spec.DataDir),
-		DataDir: spec.DataDir, SocketDir: spec.SocketDir, Port: spec.Port, AdminPassword: spec.AdminPassword}
-}
-
 // automatedName is an automated snapshot's name, as RDS names them: rds:CLUSTER-YYYY-MM-DD-HH-MM.
 func automatedName(cluster string, t time.Time) string {
 	return "rds:" + cluster + "-" + t.UTC().Format("2006-01-02-15-04")
@@ -88,10 +82,8 @@ func (s *snapshots) Take(ctx context.Context, c store.Cluster, id string) (time.
 		return p.Time, nil // made before a crash left the record creating
 	}
 	var at time.Time
-	err := s.rec.SnapshotFrom(ctx, c, func(dataDir string) map[string]string {
-		return s.m.Settings(s.repoCluster(c), dataDir)
-	}, func(ctx context.Context, spec engine.Spec) error {
-		p, err := s.m.TakeSnapshot(ctx, serverCluster(c, spec), id)
+	err := s.rec.SnapshotFrom(ctx, c, func(ctx context.Context, bc backup.Cluster) error {
+		p, err := s.m.TakeSnapshot(ctx, bc, id)
 		switch {
 		case errors.Is(err, backup.ErrExists):
 			p, err = s.m.SnapshotStatus(id), nil
