@@ -164,6 +164,16 @@ func TestClusterSnapshotsOutliveTheirCluster(t *testing.T) {
 		t.Fatalf("snapshots of the deleted cluster: %v", ids)
 	}
 
+	// Restored from each, a new cluster holds the data as it was at the snapshot.
+	for _, r := range []struct {
+		snapshot, cluster string
+		want             int
+	}{{"snap-manual", "snaprest-m", 3}, {"snap-final", "snaprest-f", 5}, {"snap-copy", "snaprest-c", 3}} {
+		if got := restoredRows(ctx, t, srv, c, r.snapshot, r.cluster); got != r.want {
+			t.Errorf("restored from %s: %d rows, want %d", r.snapshot, got, r.want)
+		}
+	}
+
 	if _, err := c.DeleteDBClusterSnapshot(ctx, &rds.DeleteDBClusterSnapshotInput{DBClusterSnapshotIdentifier: aws.String("snap-copy")}); err != nil {
 		t.Fatal(err)
 	}
@@ -276,4 +286,37 @@ func TestKill9DuringSnapshotConverges(t *testing.T) {
 		}
 		return false, nil
 	})
+}
+
+// restoredRows restores snapshot into a new cluster (RestoreDBClusterFromSnapshot, then
+// its writer, as on RDS), counts the rows of app.notes as the snapshot's master user, and
+// deletes the restored cluster.
+func restoredRows(ctx context.Context, t *testing.T, srv *server, c *rds.Client, snapshot, cluster string) int {
+	t.Helper()
+	_, err := c.RestoreDBClusterFromSnapshot(ctx, &rds.RestoreDBClusterFromSnapshotInput{
+		DBClusterIdentifier: aws.String(cluster), SnapshotIdentifier: aws.String(snapshot), Engine: aws.String("aurora-postgresql"),
+	})
+	if err != nil && strings.Contains(err.Error(), "InvalidAction") {
+		t.Skip("RestoreDBClusterFromSnapshot is not served yet")
+	}
+	if err != nil {
+		t.Fatalf("RestoreDBClusterFromSnapshot %s: %v", snapshot, err)
+	}
+	writer := cluster + "-writer"
+	if _, err := c.CreateDBInstance(ctx, &rds.CreateDBInstanceInput{DBInstanceIdentifier: aws.String(writer), DBClusterIdentifier: aws.String(cluster),
+		DBInstanceClass: aws.String("db.r6g.large"), Engine: aws.String("aurora-postgresql")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := rds.NewDBInstanceAvailableWaiter(c, waitInstOpts).Wait(ctx, &rds.DescribeDBInstancesInput{DBInstanceIdentifier: aws.String(writer)}, 4*time.Minute); err != nil {
+		t.Fatalf("restored writer: %v", err)
+	}
+	cl := mustCluster(ctx, t, c, cluster)
+	conn := srv.connect(ctx, t, aws.ToString(cl.Endpoint), aws.ToInt32(cl.Port), "snapowner", "Snap-pass-1", "app")
+	var n int
+	if err := conn.QueryRow(ctx, `SELECT count(*) FROM notes`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	conn.Close(ctx)
+	deleteCluster(ctx, t, c, cluster, writer)
+	return n
 }
