@@ -27,6 +27,8 @@ type clusterView struct {
 	DBClusterParameterGroup string
 	DBSubnetGroup           string
 	DeletionProtection      bool
+	EarliestRestorableTime  string
+	LatestRestorableTime    string
 	VpcSecurityGroups       []struct {
 		VpcSecurityGroupId string
 		Status             string
@@ -153,6 +155,7 @@ func (c *Console) databaseRoutes(m *http.ServeMux) {
 	m.HandleFunc("POST /console/databases/{id}/instances", c.signedIn(c.addInstance))
 	m.HandleFunc("POST /console/databases/{id}/modify", c.signedIn(c.modifyDatabase))
 	m.HandleFunc("POST /console/databases/{id}/failover", c.signedIn(c.failoverDatabase))
+	m.HandleFunc("POST /console/databases/{id}/restore", c.signedIn(c.restoreDatabase))
 	m.HandleFunc("POST /console/instances/{id}/reboot", c.signedIn(c.rebootInstance))
 	m.HandleFunc("POST /console/instances/{id}/delete", c.signedIn(c.deleteInstance))
 }
