@@ -24,8 +24,8 @@ import (
 
 	"github.com/borealis-db/borealis/internal/apiserver"
 	"github.com/borealis-db/borealis/internal/awsquery"
-	"github.com/borealis-db/borealis/internal/console"
 	"github.com/borealis-db/borealis/internal/backup"
+	"github.com/borealis-db/borealis/internal/console"
 	"github.com/borealis-db/borealis/internal/ec2"
 	"github.com/borealis-db/borealis/internal/gateway"
 	"github.com/borealis-db/borealis/internal/iam"
@@ -101,7 +101,7 @@ type Server struct {
 	storageLimit  int64 // a cluster's storage limit unless it sets one
 	rec           *reconcile.Reconciler
 	backups       *backup.Manager // every cluster's continuous backup and snapshots
-	dns           *dnsServer // nil without Config.DNSAddr
+	dns           *dnsServer      // nil without Config.DNSAddr
 
 	// The HTTP listeners: the API and console's, and /metrics' own (srv nil without
 	// Config.MetricsAddr).
