@@ -24,6 +24,7 @@ import (
 
 	"github.com/borealis-db/borealis/internal/apiserver"
 	"github.com/borealis-db/borealis/internal/awsquery"
+	"github.com/borealis-db/borealis/internal/backup"
 	"github.com/borealis-db/borealis/internal/console"
 	"github.com/borealis-db/borealis/internal/ec2"
 	"github.com/borealis-db/borealis/internal/gateway"
@@ -71,6 +72,8 @@ type Config struct {
 	// StateReserve is the free space (bytes) kept on the data volume for serve's own state:
 	// below it new clusters are refused (0: DefaultStateReserve; negative: no reserve).
 	StateReserve int64
+	// BackupRepo is where the clusters' backup repositories live ("" is DATA_DIR/backups).
+	BackupRepo string
 }
 
 // Files serve writes in the data directory for the operator and the clients.
@@ -97,7 +100,8 @@ type Server struct {
 	engineVersion string
 	storageLimit  int64 // a cluster's storage limit unless it sets one
 	rec           *reconcile.Reconciler
-	dns           *dnsServer // nil without Config.DNSAddr
+	backups       *backup.Manager // every cluster's continuous backup and snapshots
+	dns           *dnsServer      // nil without Config.DNSAddr
 
 	// The HTTP listeners: the API and console's, and /metrics' own (srv nil without
 	// Config.MetricsAddr).
@@ -255,8 +259,12 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err erro
 	if err := ec2Svc.EnsureDefaults(ctx); err != nil {
 		return nil, fmt.Errorf("default VPC: %w", err)
 	}
+	if s.backups, err = openBackups(cfg, dataDir, log.With("component", "backup")); err != nil {
+		return nil, err
+	}
 	rec = reconcile.New(reconcile.Config{DataDir: dataDir, EndpointAddrs: endpointAddrs, GuardLibrary: guard, Firewall: ec2Svc,
-		CertValidity: cfg.CertValidity, CertRenewBefore: cfg.CertRenewBefore, IAMAuthPort: dbAuth.Port(), Metrics: metrics, Ports: ports},
+		CertValidity: cfg.CertValidity, CertRenewBefore: cfg.CertRenewBefore, IAMAuthPort: dbAuth.Port(), Metrics: metrics, Ports: ports,
+		Backups: s.backups},
 		st, driver, gw, log.With("component", "reconcile"))
 	s.rec = rec
 	s.onClose("reconciler", s.stopReconciler)
@@ -271,6 +279,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err erro
 		Network:             ec2Svc,
 		StorageRoom:         stateRoom(dataDir, cmp.Or(cfg.StateReserve, DefaultStateReserve)),
 		DefaultStorageLimit: s.storageLimit,
+		Backups:             backupView(rec),
 	}, st, rec.Notify, log.With("component", "rds"))
 	if err := sweepDataPlane(ctx, dataDir, st, driver, ports, log); err != nil {
 		return nil, err
