@@ -101,6 +101,7 @@ type Server struct {
 	storageLimit  int64 // a cluster's storage limit unless it sets one
 	rec           *reconcile.Reconciler
 	backups       *backup.Manager // every cluster's continuous backup and snapshots
+	snapshots     *snapshots      // DB cluster snapshots: their worker, the API's engine
 	dns           *dnsServer      // nil without Config.DNSAddr
 
 	// The HTTP listeners: the API and console's, and /metrics' own (srv nil without
@@ -268,6 +269,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err erro
 		st, driver, gw, log.With("component", "reconcile"))
 	s.rec = rec
 	s.onClose("reconciler", s.stopReconciler)
+	s.snapshots = newSnapshots(st, s.backups, rec, dataDir, log.With("component", "snapshots"))
 
 	rdsSvc = rds.New(rds.Config{
 		Region:              cfg.Region,
@@ -280,6 +282,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err erro
 		StorageRoom:         stateRoom(dataDir, cmp.Or(cfg.StateReserve, DefaultStateReserve)),
 		DefaultStorageLimit: s.storageLimit,
 		Backups:             backupView(rec),
+		Snapshots:           s.snapshots,
 	}, st, rec.Notify, log.With("component", "rds"))
 	if err := sweepDataPlane(ctx, dataDir, st, driver, ports, log); err != nil {
 		return nil, err
@@ -381,6 +384,7 @@ func (s *Server) Serve(ctx context.Context) error {
 		defer close(recDone)
 		var watch sync.WaitGroup // the storage watch writes to the store: done before it closes
 		watch.Go(func() { s.rec.WatchStorage(recCtx, s.storageLimit, reconcile.StorageCheckInterval) })
+		watch.Go(func() { s.snapshots.worker.Run(recCtx) })
 		s.rec.Run(recCtx)
 		watch.Wait()
 	}()
