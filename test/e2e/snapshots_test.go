@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -127,6 +128,30 @@ func TestClusterSnapshotsOutliveTheirCluster(t *testing.T) {
 		t.Errorf("copy's tags: %v", copied.TagList)
 	}
 
+	// The automated backups are listed as automated snapshots, named as RDS names them, and
+	// found by name with SnapshotType automated only.
+	var auto types.DBClusterSnapshot
+	eventually(t, 3*time.Minute, "an automated snapshot of snapsrc", func() (bool, error) {
+		out, err := c.DescribeDBClusterSnapshots(ctx, &rds.DescribeDBClusterSnapshotsInput{DBClusterIdentifier: aws.String("snapsrc"), SnapshotType: aws.String("automated")})
+		if err != nil || len(out.DBClusterSnapshots) == 0 {
+			return false, err
+		}
+		auto = out.DBClusterSnapshots[0]
+		return true, nil
+	})
+	if name := aws.ToString(auto.DBClusterSnapshotIdentifier); !regexp.MustCompile(`^rds:snapsrc-\d{4}-\d\d-\d\d-\d\d-\d\d$`).MatchString(name) ||
+		aws.ToString(auto.Status) != "available" || aws.ToString(auto.SnapshotType) != "automated" {
+		t.Errorf("automated snapshot %s: %s %s", name, aws.ToString(auto.Status), aws.ToString(auto.SnapshotType))
+	}
+	_, err = c.DescribeDBClusterSnapshots(ctx, &rds.DescribeDBClusterSnapshotsInput{DBClusterSnapshotIdentifier: auto.DBClusterSnapshotIdentifier})
+	if code, _ := apiError(t, err); code != "DBClusterSnapshotNotFoundFault" {
+		t.Errorf("an automated snapshot by name without SnapshotType: %s", code)
+	}
+	_, err = c.DeleteDBClusterSnapshot(ctx, &rds.DeleteDBClusterSnapshotInput{DBClusterSnapshotIdentifier: auto.DBClusterSnapshotIdentifier})
+	if code, _ := apiError(t, err); code != "InvalidDBClusterSnapshotStateFault" {
+		t.Errorf("deleting an automated snapshot: %s", code)
+	}
+
 	// The writer goes first, as on RDS; the final snapshot is then made from the volume.
 	if _, err := c.DeleteDBInstance(ctx, &rds.DeleteDBInstanceInput{DBInstanceIdentifier: aws.String(writer)}); err != nil {
 		t.Fatal(err)
@@ -162,6 +187,10 @@ func TestClusterSnapshotsOutliveTheirCluster(t *testing.T) {
 	}
 	if fmt.Sprint(ids) != "[snap-copy snap-final snap-manual]" {
 		t.Fatalf("snapshots of the deleted cluster: %v", ids)
+	}
+	// Its automated backups went with it (Aurora's default, DeleteAutomatedBackups true).
+	if out, err := c.DescribeDBClusterSnapshots(ctx, &rds.DescribeDBClusterSnapshotsInput{DBClusterIdentifier: aws.String("snapsrc"), SnapshotType: aws.String("automated")}); err != nil || len(out.DBClusterSnapshots) != 0 {
+		t.Errorf("automated snapshots of the deleted cluster: %v %v", out, err)
 	}
 
 	// Restored from each, a new cluster holds the data as it was at the snapshot.
