@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/borealis-db/borealis/internal/backup"
@@ -24,10 +25,23 @@ type snapshots struct {
 	dataDir string
 	log     *slog.Logger
 	worker  *snapshot.Worker
+
+	// sets caches each repository's automated sets briefly: reading one runs pgBackRest,
+	// and the console's Snapshots page asks every few seconds.
+	mu   sync.Mutex
+	sets map[string]cachedSets // resource id →
 }
 
+type cachedSets struct {
+	at   time.Time
+	sets []backup.Set
+}
+
+// setsFresh is how long a repository's sets are answered from the cache.
+const setsFresh = 5 * time.Second
+
 func newSnapshots(st *store.Store, m *backup.Manager, rec *reconcile.Reconciler, dataDir string, log *slog.Logger) *snapshots {
-	s := &snapshots{st: st, m: m, rec: rec, dataDir: dataDir, log: log}
+	s := &snapshots{st: st, m: m, rec: rec, dataDir: dataDir, log: log, sets: map[string]cachedSets{}}
 	s.worker = snapshot.New(st, s, rec.Notify, log)
 	return s
 }
@@ -58,13 +72,13 @@ func (s *snapshots) Automated(ctx context.Context) ([]store.ClusterSnapshot, err
 		if !c.VolumeReady {
 			continue
 		}
-		info, err := s.m.Info(ctx, s.repoCluster(c))
+		sets, err := s.automatedSets(ctx, c)
 		if err != nil {
 			// A repository not made yet holds no backup; the failure is the backups' to report.
 			s.log.Debug("automated snapshots: repository unreadable", "cluster", c.ID, "err", err)
 			continue
 		}
-		for _, set := range info.Sets {
+		for _, set := range sets {
 			if set.Kind != backup.KindAutomated {
 				continue
 			}
@@ -73,6 +87,30 @@ func (s *snapshots) Automated(ctx context.Context) ([]store.ClusterSnapshot, err
 		}
 	}
 	return out, nil
+}
+
+// automatedSets are the sets in c's repository, read at most setsFresh ago.
+func (s *snapshots) automatedSets(ctx context.Context, c store.Cluster) ([]backup.Set, error) {
+	now := time.Now()
+	s.mu.Lock()
+	cached, ok := s.sets[c.ResourceID]
+	for id, e := range s.sets {
+		if now.Sub(e.at) > setsFresh {
+			delete(s.sets, id) // also forgets deleted clusters
+		}
+	}
+	s.mu.Unlock()
+	if ok && now.Sub(cached.at) <= setsFresh {
+		return cached.sets, nil
+	}
+	info, err := s.m.Info(ctx, s.repoCluster(c))
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	s.sets[c.ResourceID] = cachedSets{at: now, sets: info.Sets}
+	s.mu.Unlock()
+	return info.Sets, nil
 }
 
 // Take makes snapshot id of c from its running writer, or from its data served locally
