@@ -274,7 +274,7 @@ func TestKill9DuringSnapshotConverges(t *testing.T) {
 	c := srv.rds(t)
 	_, freePort, _ := net.SplitHostPort(freeAddr(t))
 	pin, _ := strconv.Atoi(freePort)
-	desc, _ := createCluster(ctx, t, c, "snapcrash", "owner1", "Crash-pass-1", "", func(in *rds.CreateDBClusterInput) {
+	desc, writer := createCluster(ctx, t, c, "snapcrash", "owner1", "Crash-pass-1", "", func(in *rds.CreateDBClusterInput) {
 		in.Port = aws.Int32(int32(pin))
 	})
 	cl := desc.DBClusters[0]
@@ -298,7 +298,6 @@ func TestKill9DuringSnapshotConverges(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(srv.stop)
 	c = srv.rds(t)
 	eventually(t, 4*time.Minute, "the snapshot made after the restart", func() (bool, error) {
 		s := snapshotOf(ctx, t, c, "crash-snap")
@@ -315,6 +314,42 @@ func TestKill9DuringSnapshotConverges(t *testing.T) {
 		}
 		return false, nil
 	})
+
+	// The same for a final snapshot, made from the volume after the writer went: the
+	// cluster's data goes only once its final snapshot is available.
+	if _, err := c.DeleteDBInstance(ctx, &rds.DeleteDBInstanceInput{DBInstanceIdentifier: aws.String(writer)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := rds.NewDBInstanceDeletedWaiter(c, waitDelOpts).Wait(ctx, &rds.DescribeDBInstancesInput{DBInstanceIdentifier: aws.String(writer)}, 2*time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.DeleteDBCluster(ctx, &rds.DeleteDBClusterInput{DBClusterIdentifier: aws.String("snapcrash"), FinalDBSnapshotIdentifier: aws.String("crash-final")}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1500 * time.Millisecond)
+	if s := snapshotOf(ctx, t, c, "crash-final"); aws.ToString(s.Status) != "creating" {
+		t.Logf("the final snapshot was %s before the kill", aws.ToString(s.Status))
+	}
+	srv.kill()
+	srv, err = startServer(dir, addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.stop)
+	c = srv.rds(t)
+	eventually(t, 4*time.Minute, "the cluster gone after its final snapshot", func() (bool, error) {
+		_, err := c.DescribeDBClusters(ctx, &rds.DescribeDBClustersInput{DBClusterIdentifier: aws.String("snapcrash")})
+		if err == nil {
+			if st := aws.ToString(snapshotOf(ctx, t, c, "crash-final").Status); st != "creating" && st != "available" {
+				t.Fatalf("the final snapshot is %s while its cluster is being deleted", st)
+			}
+			return false, nil
+		}
+		return strings.Contains(err.Error(), "DBClusterNotFoundFault"), err
+	})
+	if s := snapshotOf(ctx, t, c, "crash-final"); aws.ToString(s.Status) != "available" {
+		t.Fatalf("the final snapshot is %s once its cluster is gone", aws.ToString(s.Status))
+	}
 }
 
 // restoredRows restores snapshot into a new cluster (RestoreDBClusterFromSnapshot, then
