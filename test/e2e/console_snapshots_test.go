@@ -112,3 +112,54 @@ func TestConsoleSnapshots(t *testing.T) {
 	}
 	rc.DeleteDBClusterSnapshot(ctx, &rds.DeleteDBClusterSnapshotInput{DBClusterSnapshotIdentifier: aws.String("console-snap-1")})
 }
+
+// From a cluster's page: restore it to its latest restorable time as a new cluster, which
+// gets its writer and the source's data.
+func TestConsoleRestoresToAPointInTime(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	srv := shared.get(t)
+	rc := srv.rds(t)
+	desc, _ := createCluster(ctx, t, rc, "consolepitr", "pitrboss", "Pitrboss-pass-1", "")
+	cl := desc.DBClusters[0]
+	conn := srv.connect(ctx, t, aws.ToString(cl.Endpoint), aws.ToInt32(cl.Port), "pitrboss", "Pitrboss-pass-1", "postgres")
+	if _, err := conn.Exec(ctx, `CREATE TABLE kept AS SELECT generate_series(1, 42) AS n`); err != nil {
+		t.Fatal(err)
+	}
+	conn.Close(ctx)
+	account := consoleUser(ctx, t, srv, "console-restorer", "Restorer-pass-123", []string{"arn:aws:iam::aws:policy/AmazonRDSFullAccess"}, "")
+	b := browser(t)
+	signIn(t, b, srv, account, "console-restorer", "Restorer-pass-123")
+	page := srv.consoleURL("/databases/consolepitr")
+	// The table is in the archive once the latest restorable time passed its creation.
+	made := time.Now()
+	eventually(t, 3*time.Minute, "a latest restorable time after the table", func() (bool, error) {
+		c := mustCluster(ctx, t, rc, "consolepitr")
+		return c.LatestRestorableTime != nil && c.LatestRestorableTime.After(made), nil
+	})
+	waitForText(t, b, page, "Latest restorable time", 30*time.Second)
+	if latest, _ := get(b, chromedp.Text(css(`#latest-restorable`))); strings.Contains(latest, "none yet") {
+		t.Fatalf("the page shows no restorable time: %q", latest)
+	}
+	err := do(b,
+		chromedp.SendKeys(css(`#restore-target`), "consolepitr-copy"),
+		submit(`#restore-target`),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := mainText(t, b); !strings.Contains(got, "Restoring consolepitr into consolepitr-copy") {
+		t.Fatalf("after restore:\n%s", got)
+	}
+	if err := rds.NewDBInstanceAvailableWaiter(rc, waitInstOpts).Wait(ctx, &rds.DescribeDBInstancesInput{DBInstanceIdentifier: aws.String("consolepitr-copy-writer")}, 4*time.Minute); err != nil {
+		t.Fatalf("the restored writer: %v", err)
+	}
+	rcl := mustCluster(ctx, t, rc, "consolepitr-copy")
+	rconn := srv.connect(ctx, t, aws.ToString(rcl.Endpoint), aws.ToInt32(rcl.Port), "pitrboss", "Pitrboss-pass-1", "postgres")
+	var n int
+	if err := rconn.QueryRow(ctx, `SELECT count(*) FROM kept`).Scan(&n); err != nil || n != 42 {
+		t.Fatalf("restored rows: %d %v", n, err)
+	}
+	rconn.Close(ctx)
+	deleteCluster(ctx, t, rc, "consolepitr-copy", "consolepitr-copy-writer")
+}
