@@ -26,6 +26,9 @@ type Snapshots interface {
 	Automated(ctx context.Context) ([]store.ClusterSnapshot, error)
 	// Wake tells the snapshot worker that a snapshot is to be made, copied or deleted.
 	Wake()
+	// Progress is how far (0-99) the engine got making or copying the snapshot whose data
+	// is named resourceID.
+	Progress(resourceID string) int
 }
 
 // The snapshot actions' members.
@@ -218,8 +221,11 @@ func (s *Service) snapshotXML(snap store.ClusterSnapshot) xmlClusterSnapshot {
 		StorageType:                      storageType,
 		DbClusterResourceID:              c.ResourceID,
 	}
-	if snap.Status == store.StatusAvailable {
+	switch {
+	case snap.Status == store.StatusAvailable:
 		x.PercentProgress = 100
+	case snap.Underway() && s.cfg.Snapshots != nil:
+		x.PercentProgress = s.cfg.Snapshots.Progress(snap.ResourceID)
 	}
 	if !snap.CreatedAt.IsZero() {
 		t := snap.CreatedAt

@@ -21,6 +21,7 @@ type fakeBackups struct {
 
 func (f *fakeBackups) Automated(context.Context) ([]store.ClusterSnapshot, error) { return f.auto, nil }
 func (f *fakeBackups) Wake()                                                      { f.wakes++ }
+func (f *fakeBackups) Progress(string) int                                        { return 0 }
 
 // withSnapshot gives s a backup engine (if it has none) and an available manual snapshot
 // id of cluster, as the snapshot worker leaves it.

@@ -49,6 +49,14 @@ func newSnapshots(st *store.Store, m *backup.Manager, rec *reconcile.Reconciler,
 // Wake asks the worker for a pass: a snapshot is to be made, copied or deleted.
 func (s *snapshots) Wake() { s.worker.Wake() }
 
+// Progress is how far the engine got with snapshot id (0 when it is not at work on it).
+func (s *snapshots) Progress(id string) int {
+	if p := s.m.SnapshotStatus(id); p.Phase == backup.PhaseRunning {
+		return min(p.Percent, 99)
+	}
+	return 0
+}
+
 // repoCluster is what the manager needs to read cluster c's repository.
 func (s *snapshots) repoCluster(c store.Cluster) backup.Cluster {
 	return backup.Cluster{ResourceID: c.ResourceID, OSUser: engine.TenantUser(c.ResourceID),
