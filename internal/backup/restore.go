@@ -80,7 +80,7 @@ func (m *Manager) restoreLocked(ctx context.Context, req RestoreRequest, key str
 	}
 	m.ops.set(key, Progress{Phase: PhaseRunning, Percent: 20})
 	work := filepath.Join(stage, "work")
-	for _, d := range []string{work, filepath.Join(stage, "sock")} {
+	for _, d := range []string{work, filepath.Join(stage, "sock")} { // sock: see recover
 		if err := ownedDir(d, a, 0o700); err != nil {
 			return err
 		}
@@ -275,7 +275,12 @@ func copyFileAs(src, dst string, a account) error {
 // for local logins (only the account and root reach that socket). Then req.Rekey, a
 // checkpoint, and a clean stop.
 func (m *Manager) recover(ctx context.Context, req RestoreRequest, a account, stage, data string) error {
-	sock := filepath.Join(stage, "sock")
+	// The new cluster's own socket directory (short enough for a socket address, its
+	// account's alone), else one in the staging directory.
+	sock := req.Into.SocketDir
+	if sock == "" || len(sock)+len("/.s.PGSQL.5432") > maxSocketPath {
+		sock = filepath.Join(stage, "sock")
+	}
 	hba := filepath.Join(stage, "hba.conf")
 	if err := writeFileAs(hba, []byte("local all all trust\n"), a.uid, a.gid, 0o600); err != nil {
 		return err
@@ -298,6 +303,9 @@ func (m *Manager) recover(ctx context.Context, req RestoreRequest, a account, st
 }
 
 var errEndedBeforeTarget = errors.New("backup: recovery ended before the target")
+
+// maxSocketPath bounds a unix socket's path (sun_path is 108 bytes with its NUL).
+const maxSocketPath = 107
 
 func (m *Manager) postgresBin() (string, error) {
 	for _, d := range []string{m.o.PGBinDir, "/usr/lib/postgresql/15/bin"} {

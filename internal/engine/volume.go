@@ -10,8 +10,8 @@ import (
 )
 
 // PrepareVolume makes what a volume needs before its data directory exists, as Create does
-// before initdb: the server's account and the volume directory (DataDir's parent, root's,
-// searchable by the account's group). For a volume filled by other means, a restore, which
+// before initdb: the server's account, the volume directory (DataDir's parent, root's,
+// searchable by the account's group) and the socket directory (the account's, 0700). For a volume filled by other means, a restore, which
 // then puts a complete DataDir (holding Marker) in place for Create to find. Idempotent.
 func (l *Local) PrepareVolume(ctx context.Context, s Spec) error {
 	if err := s.validatePaths(); err != nil {
@@ -35,7 +35,12 @@ func (l *Local) PrepareVolume(ctx context.Context, s Spec) error {
 	if err := checkNotSwappable(s.DataDir); err != nil {
 		return err
 	}
-	return prepareVolumeDir(a, filepath.Dir(s.DataDir))
+	if err := prepareVolumeDir(a, filepath.Dir(s.DataDir)); err != nil {
+		return err
+	}
+	// The socket directory too: a restore's recovery listens there (its own path, in the
+	// volume, may be too long for a socket address).
+	return l.prepareTenantSocketDir(a, s.SocketDir)
 }
 
 // Rekey gives the server that conn is a superuser session of (a restored volume, which
