@@ -196,7 +196,7 @@ func TestClusterSnapshotsOutliveTheirCluster(t *testing.T) {
 	// Restored from each, a new cluster holds the data as it was at the snapshot.
 	for _, r := range []struct {
 		snapshot, cluster string
-		want             int
+		want              int
 	}{{"snap-manual", "snaprest-m", 3}, {"snap-final", "snaprest-f", 5}, {"snap-copy", "snaprest-c", 3}} {
 		if got := restoredRows(ctx, t, srv, c, r.snapshot, r.cluster); got != r.want {
 			t.Errorf("restored from %s: %d rows, want %d", r.snapshot, got, r.want)
