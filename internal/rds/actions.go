@@ -61,6 +61,7 @@ var actions = map[string]action{
 	"ModifyCertificates":     {(*Service).modifyCertificates, anyResource, modifyCertificatesMembers},
 
 	"RestoreDBClusterToPointInTime": {(*Service).restoreToPointInTime, (*Service).restorePITRResources, restorePITRMembers},
+	"RestoreDBClusterFromSnapshot":  {(*Service).restoreFromSnapshot, (*Service).restoreSnapshotResources, restoreSnapshotMembers},
 
 	"DescribeDBEngineVersions":           {(*Service).describeEngineVersions, anyResource, describeEngineVersionsMembers},
 	"DescribeOrderableDBInstanceOptions": {(*Service).describeOrderableOptions, anyResource, describeOrderableMembers},
