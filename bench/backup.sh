@@ -57,7 +57,6 @@ compress-type=lz4
 start-fast=y
 process-max=2
 archive-timeout=120
-delta=y
 [bench]
 pg1-path=$pg
 pg1-port=$port
