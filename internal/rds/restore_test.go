@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/borealis-db/borealis/internal/awsquery"
+	"github.com/borealis-db/borealis/internal/iam/policy"
 	"github.com/borealis-db/borealis/internal/store"
 )
 
@@ -76,5 +78,32 @@ func TestRestoreFromSnapshot(t *testing.T) {
 	}
 	if r.RestoredFrom == nil || r.RestoredFrom.SnapshotID != "snapshot-abc" || r.RestoredFrom.ResourceID != src.ResourceID {
 		t.Fatalf("restored from %+v", r.RestoredFrom)
+	}
+}
+
+// A restore is authorized on the new cluster and on its source (cluster or
+// cluster-snapshot), not on DescribeDBClusters: a user allowed to restore from dev-* into
+// scratch-* may, and one whose policy names only the new cluster may not read prod-* by
+// restoring it.
+func TestRestoreIsAuthorizedOnTheSourceAndTheNewCluster(t *testing.T) {
+	s := newTestService(t)
+	const restorer = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow",
+	 "Action":["rds:RestoreDBClusterToPointInTime","rds:RestoreDBClusterFromSnapshot"],
+	 "Resource":["arn:aws:rds:us-east-1:123456789012:cluster:scratch-*","arn:aws:rds:us-east-1:123456789012:cluster:dev-*",
+	  "arn:aws:rds:us-east-1:123456789012:cluster-snapshot:dev-*"]}]}`
+	for _, tc := range []struct {
+		action string
+		p      awsquery.Params
+		want   policy.Decision
+	}{
+		{"RestoreDBClusterToPointInTime", query("DBClusterIdentifier", "scratch-1", "SourceDBClusterIdentifier", "DEV-A", "UseLatestRestorableTime", "true"), policy.Allow},
+		{"RestoreDBClusterToPointInTime", query("DBClusterIdentifier", "scratch-1", "SourceDBClusterIdentifier", "prod-a", "UseLatestRestorableTime", "true"), policy.ImplicitDeny},
+		{"RestoreDBClusterToPointInTime", query("DBClusterIdentifier", "prod-b", "SourceDBClusterIdentifier", "dev-a", "UseLatestRestorableTime", "true"), policy.ImplicitDeny},
+		{"RestoreDBClusterFromSnapshot", query("DBClusterIdentifier", "scratch-1", "SnapshotIdentifier", "dev-snap", "Engine", Engine), policy.Allow},
+		{"RestoreDBClusterFromSnapshot", query("DBClusterIdentifier", "scratch-1", "SnapshotIdentifier", "arn:aws:rds:us-east-1:123456789012:cluster-snapshot:prod-snap", "Engine", Engine), policy.ImplicitDeny},
+	} {
+		if got := decide(t, s, restorer, tc.action, tc.p); got != tc.want {
+			t.Errorf("%s %v: %v, want %v", tc.action, tc.p.Values, got, tc.want)
+		}
 	}
 }
