@@ -82,7 +82,7 @@ func renderConf(work string, repos []repo) string {
 		{"lock-path", work}, {"spool-path", work}, {"log-path", work},
 		{"log-level-file", "off"}, {"log-level-console", "warn"}, {"log-level-stderr", "off"},
 		{"compress-type", "lz4"}, {"start-fast", "y"}, {"process-max", "2"},
-		{"archive-timeout", "120"}, {"delta", "y"},
+		{"archive-timeout", "120"},
 	} {
 		fmt.Fprintf(&b, "%s=%s\n", kv[0], kv[1])
 	}

@@ -243,6 +243,8 @@ type infoJSON struct {
 				Held     bool   `json:"held"`
 				Size     *int64 `json:"size"`
 				SizeCplt *int64 `json:"size-cplt"`
+				// pgBackRest 2.45 says progress in hundredths of a percent.
+				PctCplt *float64 `json:"pct-cplt"`
 			} `json:"backup"`
 		} `json:"lock"`
 	} `json:"status"`
@@ -264,6 +266,19 @@ func (m *Manager) readInfo(ctx context.Context, conf, stanza string, a account, 
 		}
 	}
 	return infoJSON{}, fmt.Errorf("backup: pgbackrest info lists no stanza %s", stanza)
+}
+
+// percent is a running backup's progress, 0-99, from whichever form pgBackRest gives it.
+func (in infoJSON) percent() int {
+	l := in.Status.Lock.Backup
+	p := 0
+	switch {
+	case l.PctCplt != nil:
+		p = int(*l.PctCplt / 100)
+	case l.Size != nil && l.SizeCplt != nil && *l.Size > 0:
+		p = int(*l.SizeCplt * 100 / *l.Size)
+	}
+	return max(0, min(p, 99))
 }
 
 func setsOf(in infoJSON) []Set {
@@ -307,10 +322,7 @@ func (m *Manager) infoLocked(ctx context.Context, c Cluster, a account) (Info, e
 	var info Info
 	info.Sets = setsOf(in)
 	if l := in.Status.Lock.Backup; l.Held {
-		info.Running = true
-		if l.Size != nil && l.SizeCplt != nil && *l.Size > 0 {
-			info.Percent = int(*l.SizeCplt * 100 / *l.Size)
-		}
+		info.Running, info.Percent = true, in.percent()
 	}
 	if n := len(info.Sets); n > 0 {
 		info.EarliestRestorable = info.Sets[0].Stop

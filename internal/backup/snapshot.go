@@ -145,12 +145,8 @@ func (m *Manager) watch(ctx context.Context, c Cluster, a account, key string, d
 		if err != nil {
 			continue
 		}
-		if l := in.Status.Lock.Backup; l.Held && l.Size != nil && l.SizeCplt != nil && *l.Size > 0 {
-			pct := int(*l.SizeCplt * 100 / *l.Size)
-			if pct > 99 {
-				pct = 99
-			}
-			m.ops.set(key, Progress{Phase: PhaseRunning, Percent: pct})
+		if in.Status.Lock.Backup.Held {
+			m.ops.set(key, Progress{Phase: PhaseRunning, Percent: in.percent()})
 		}
 	}
 }

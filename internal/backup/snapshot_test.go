@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"path/filepath"
 	"testing"
 	"time"
 )
@@ -44,6 +45,14 @@ func TestSnapshotCopyRestoreDelete(t *testing.T) {
 	if err := inst.m.Retire(ctx, src.c); err != nil {
 		t.Fatal(err)
 	}
+	// Root's before the cluster's account goes: a later account given the same uid must
+	// not own it.
+	filepath.WalkDir(inst.m.repoPath(src.c.ResourceID), func(p string, d os.DirEntry, err error) error {
+		if fi, err2 := os.Lstat(p); err == nil && err2 == nil && ownerOf(fi) != 0 {
+			t.Errorf("%s still belongs to uid %d after Retire", p, ownerOf(fi))
+		}
+		return nil
+	})
 	if err := inst.m.Forget(ctx, src.c.ResourceID); err != nil {
 		t.Fatal(err)
 	}

@@ -67,6 +67,7 @@ var actions = map[string]action{
 	"DescribeDBClusterSnapshotAttributes": {(*Service).describeSnapshotAttributes, (*Service).snapshotResources, describeSnapshotAttributesMembers},
 	"ModifyDBClusterSnapshotAttribute":    {(*Service).modifySnapshotAttribute, (*Service).snapshotResources, modifySnapshotAttributeMembers},
 	"RestoreDBClusterToPointInTime":       {(*Service).restoreToPointInTime, (*Service).restorePITRResources, restorePITRMembers},
+	"RestoreDBClusterFromSnapshot":        {(*Service).restoreFromSnapshot, (*Service).restoreSnapshotResources, restoreSnapshotMembers},
 
 	"DescribeDBEngineVersions":           {(*Service).describeEngineVersions, anyResource, describeEngineVersionsMembers},
 	"DescribeOrderableDBInstanceOptions": {(*Service).describeOrderableOptions, anyResource, describeOrderableMembers},

@@ -118,6 +118,7 @@ var validRequests = map[string][]string{
 	"DescribeCertificates":                   nil,
 	"ModifyCertificates":                     {"CertificateIdentifier", eccCA},
 	"RestoreDBClusterToPointInTime":          {"DBClusterIdentifier", "c9", "SourceDBClusterIdentifier", "c1", "UseLatestRestorableTime", "true"},
+	"RestoreDBClusterFromSnapshot":           {"DBClusterIdentifier", "c9", "SnapshotIdentifier", "s1", "Engine", Engine},
 	"DescribeDBEngineVersions":               nil,
 	"DescribeOrderableDBInstanceOptions":     {"Engine", Engine},
 	"CreateDBClusterParameterGroup":          {"DBClusterParameterGroupName", "g3", "DBParameterGroupFamily", params.Family, "Description", "d"},

@@ -214,3 +214,71 @@ func (s *Service) restoreGroupResources(ctx context.Context, p awsquery.Params, 
 	requestTags(p, keys)
 	return res
 }
+
+// SnapshotSource is what RestoreDBClusterFromSnapshot needs of a DB cluster snapshot.
+type SnapshotSource struct {
+	BackupID  string        // the backup package's id of the snapshot's data
+	Source    store.Cluster // the snapshotted cluster's record as it was (secrets included)
+	Available bool          // complete: restorable
+}
+
+// SnapshotSources finds a manual DB cluster snapshot by identifier (the snapshot API's
+// store); store.ErrNotFound when there is none.
+type SnapshotSources func(ctx context.Context, id string) (SnapshotSource, error)
+
+// restoreSnapshotMembers: RestoreDBClusterFromSnapshot.
+var restoreSnapshotMembers = restoreMembers.With(members{
+	"SnapshotIdentifier": acted, "Engine": acted, "EngineVersion": acted,
+	"DatabaseName":      onlyDefault("The restored cluster keeps the snapshot's databases: DatabaseName cannot be set."),
+	"AvailabilityZones": onlyDefault("Borealis places the restored cluster in its subnet group's zones: AvailabilityZones cannot be set."),
+})
+
+// snapshotID is a snapshot identifier, or the identifier in a cluster-snapshot ARN.
+func snapshotID(raw string) string {
+	if strings.HasPrefix(raw, "arn:") {
+		if i := strings.LastIndex(raw, ":cluster-snapshot:"); i >= 0 {
+			return strings.ToLower(raw[i+len(":cluster-snapshot:"):])
+		}
+	}
+	return strings.ToLower(raw)
+}
+
+func (s *Service) restoreFromSnapshot(ctx context.Context, p awsquery.Params) (any, error) {
+	if _, err := checkIdentifier("DBClusterIdentifier", p.String("DBClusterIdentifier")); err != nil {
+		return nil, err
+	}
+	raw, err := p.Required("SnapshotIdentifier")
+	if err != nil {
+		return nil, err
+	}
+	if err := checkEngine(p.String("Engine"), p.String("EngineVersion"), s.cfg.EngineVersion); err != nil {
+		return nil, err
+	}
+	if s.cfg.SnapshotSources == nil || s.cfg.Backups == nil {
+		return nil, snapshotNotFound(raw)
+	}
+	snap, err := s.cfg.SnapshotSources(ctx, snapshotID(raw))
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, snapshotNotFound(raw)
+	} else if err != nil {
+		return nil, err
+	}
+	if !snap.Available {
+		return nil, awsquery.Errorf(http.StatusBadRequest, "InvalidDBClusterSnapshotStateFault", "DBClusterSnapshot %s is not available.", awsquery.Clip(raw))
+	}
+	c, err := s.restoreTarget(ctx, p, snap.Source)
+	if err != nil {
+		return nil, err
+	}
+	c.RestoredFrom = &store.RestoreSource{ResourceID: snap.Source.ResourceID, SnapshotID: snap.BackupID}
+	return s.createRestored(ctx, c)
+}
+
+// restoreSnapshotResources: the new cluster and the snapshot, plus the groups it names.
+func (s *Service) restoreSnapshotResources(ctx context.Context, p awsquery.Params, keys map[string][]string) []authz.Resource {
+	res := []authz.Resource{authz.On(s.clusterARN(strings.ToLower(p.String("DBClusterIdentifier"))))}
+	if id := p.String("SnapshotIdentifier"); id != "" {
+		res = append(res, s.snapshotResource(ctx, snapshotID(id))) // with its tags (rds:cluster-snapshot-tag)
+	}
+	return append(res, s.restoreGroupResources(ctx, p, keys)...)
+}

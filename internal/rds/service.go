@@ -54,6 +54,9 @@ type Config struct {
 	// Backups reads each cluster's backups (restorable times, failures); nil: serve keeps
 	// none, and restores are refused.
 	Backups Backups
+	// SnapshotSources finds the snapshots RestoreDBClusterFromSnapshot restores (the
+	// snapshot API's store); nil: none exist.
+	SnapshotSources SnapshotSources
 }
 
 // Service implements the RDS actions Borealis supports.

@@ -29,8 +29,12 @@ type Backups interface {
 }
 
 // backupCheckEvery is how often a cluster's repository is read (and a backup considered)
-// while nothing else asks.
-const backupCheckEvery = 30 * time.Second
+// while nothing else asks; expireEvery how often retention is applied (and after each
+// backup): each is a pgBackRest run or two.
+const (
+	backupCheckEvery = 30 * time.Second
+	expireEvery      = time.Hour
+)
 
 // BackupView is what DescribeDBClusters and /metrics say about a cluster's backups: the
 // restorable window (zero when unknown), the last backup, and what fails, if anything.
@@ -49,6 +53,7 @@ type backupState struct {
 	running  bool
 	prepared bool
 	checked  time.Time
+	expired  time.Time // when retention was last applied
 	view     BackupView
 }
 
@@ -112,14 +117,17 @@ func (r *Reconciler) keepBackedUp(ctx context.Context, c store.Cluster, writer e
 		return
 	}
 	st.running = true
-	prepared := st.prepared
+	prepared, expire := st.prepared, now.Sub(st.expired) >= expireEvery
 	r.bk.mu.Unlock()
 	r.wg.Add(1)
 	go func() {
 		defer r.wg.Done()
-		view, prepared := r.backupPass(ctx, c, writer, prepared)
+		view, prepared, expired := r.backupPass(ctx, c, writer, prepared, expire)
 		r.bk.mu.Lock()
 		st.running, st.prepared, st.checked, st.view = false, prepared, r.cfg.Now(), view
+		if expired {
+			st.expired = st.checked
+		}
 		r.bk.mu.Unlock()
 		r.metrics.backups(c.ID, view)
 	}()
@@ -128,11 +136,14 @@ func (r *Reconciler) keepBackedUp(ctx context.Context, c store.Cluster, writer e
 // backupPass sets up c's repository (once per serve), takes the automated backup that is
 // due, expires what the retention period no longer covers, and reads the repository and
 // the writer's archiver.
-func (r *Reconciler) backupPass(ctx context.Context, c store.Cluster, writer engine.Spec, prepared bool) (BackupView, bool) {
+func (r *Reconciler) backupPass(ctx context.Context, c store.Cluster, writer engine.Spec, prepared, expire bool) (BackupView, bool, bool) {
 	b := r.cfg.Backups
 	bc := r.backupCluster(c, writer)
 	var view BackupView
 	fail := func(what string, err error) {
+		if ctx.Err() != nil {
+			return // serve is stopping: pgBackRest was stopped, nothing failed
+		}
 		if view.Failure == "" {
 			view.Failure = what
 			if strings.Contains(err.Error(), "No space left on device") {
@@ -144,33 +155,42 @@ func (r *Reconciler) backupPass(ctx context.Context, c store.Cluster, writer eng
 	if !prepared {
 		if err := b.Prepare(ctx, bc); err != nil {
 			fail(failPrepare, err)
-			return view, false
+			return view, false, false
 		}
 	}
 	info, err := b.Info(ctx, bc)
 	if err != nil {
 		fail(failBackup, err)
-		return view, true
+		return view, true, false
 	}
 	if b.Due(info.LastBackup, c.PreferredBackupWindow) {
 		if _, err := b.Backup(ctx, bc); err != nil {
 			fail(failBackup, err)
-		} else if info2, err := b.Info(ctx, bc); err == nil {
-			info = info2
+		} else {
+			expire = true
+			if info2, err := b.Info(ctx, bc); err == nil {
+				info = info2
+			}
 		}
 	}
-	if gone, err := b.Expire(ctx, bc, c.RetentionDays()); err != nil {
-		fail(failRetention, err)
-	} else if len(gone) > 0 {
-		if info2, err := b.Info(ctx, bc); err == nil {
-			info = info2
+	expired := false
+	if expire {
+		if gone, err := b.Expire(ctx, bc, c.RetentionDays()); err != nil {
+			fail(failRetention, err)
+		} else {
+			expired = true
+			if len(gone) > 0 {
+				if info2, err := b.Info(ctx, bc); err == nil {
+					info = info2
+				}
+			}
 		}
 	}
 	view.Earliest, view.Latest, view.LastBackup, view.LastArchived = info.EarliestRestorable, info.LatestRestorable, info.LastBackup, info.LastArchived
 	if err := r.archiverHealthy(ctx, writer); err != nil {
 		fail(failArchive, err)
 	}
-	return view, true
+	return view, true, expired
 }
 
 // archiverHealthy reads the writer's pg_stat_archiver: archiving fails when its last

@@ -283,6 +283,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err erro
 		DefaultStorageLimit: s.storageLimit,
 		Backups:             backupView(rec),
 		Snapshots:           s.snapshots,
+		SnapshotSources:     s.snapshots.Source,
 	}, st, rec.Notify, log.With("component", "rds"))
 	if err := sweepDataPlane(ctx, dataDir, st, driver, ports, log); err != nil {
 		return nil, err

@@ -11,6 +11,7 @@ import (
 
 	"github.com/borealis-db/borealis/internal/backup"
 	"github.com/borealis-db/borealis/internal/engine"
+	"github.com/borealis-db/borealis/internal/rds"
 	"github.com/borealis-db/borealis/internal/reconcile"
 	"github.com/borealis-db/borealis/internal/snapshot"
 	"github.com/borealis-db/borealis/internal/store"
@@ -55,6 +56,16 @@ func (s *snapshots) Progress(id string) int {
 		return min(p.Percent, 99)
 	}
 	return 0
+}
+
+// Source is a manual snapshot as RestoreDBClusterFromSnapshot needs it: its data's id in
+// the backup manager, the snapshotted cluster's record, whether it is complete.
+func (s *snapshots) Source(ctx context.Context, id string) (rds.SnapshotSource, error) {
+	snap, err := s.st.ClusterSnapshot(ctx, id)
+	if err != nil {
+		return rds.SnapshotSource{}, err
+	}
+	return rds.SnapshotSource{BackupID: snap.ResourceID, Source: snap.Source, Available: snap.Status == store.StatusAvailable}, nil
 }
 
 // repoCluster is what the manager needs to read cluster c's repository.

@@ -3,6 +3,10 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -160,4 +164,63 @@ func TestPointInTimeRestoreOfANewCluster(t *testing.T) {
 	if _, err := clerk.Exec(ctx, "ALTER ROLE clerk PASSWORD 'Other-pass2'"); err == nil || !strings.Contains(err.Error(), "must be a member of rds_password") {
 		t.Errorf("ALTER ROLE ... PASSWORD in the restored cluster: %v, want the rds_password refusal", err)
 	}
+}
+
+// metricsBody reads serve's /metrics.
+func metricsBody(t *testing.T, srv *server) string {
+	t.Helper()
+	resp, err := http.Get("http://" + srv.APIAddr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
+}
+
+// Stuck archiving (here: the cluster's repository made unusable) shows in the API, as a
+// StatusInfos entry on the cluster, and in /metrics, never only in a log; and clears once
+// archiving works again. The last successful backup's time is in /metrics too.
+func TestStuckArchivingIsVisible(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	srv := shared.get(t)
+	c := srv.rds(t)
+	desc, _ := createCluster(ctx, t, c, "bk-stuck", "master1", "Master-pass1", "")
+	cl := desc.DBClusters[0]
+	restorableBy(ctx, t, c, "bk-stuck", time.Time{})
+	if m := metricsBody(t, srv); !strings.Contains(m, `borealis_backup_last_success_timestamp_seconds{cluster="bk-stuck"}`) {
+		t.Errorf("/metrics has no last backup time for the cluster")
+	}
+	repo := filepath.Join(srv.DataDir, "backups", aws.ToString(cl.DbClusterResourceId))
+	if err := os.Chmod(repo, 0); err != nil {
+		t.Fatal(err)
+	}
+	conn := srv.connect(ctx, t, aws.ToString(cl.Endpoint), aws.ToInt32(cl.Port), "master1", "Master-pass1", "postgres")
+	if _, err := conn.Exec(ctx, "CREATE TABLE w AS SELECT generate_series(1, 1000) n"); err != nil {
+		t.Fatal(err)
+	}
+	failing := func() (bool, error) {
+		out, err := c.DescribeDBClusters(ctx, &rds.DescribeDBClustersInput{DBClusterIdentifier: aws.String("bk-stuck")})
+		if err != nil {
+			return false, err
+		}
+		for _, si := range out.DBClusters[0].StatusInfos {
+			if aws.ToString(si.StatusType) == "backup" && strings.Contains(aws.ToString(si.Message), "archiving") {
+				return true, nil
+			}
+		}
+		return false, nil
+	}
+	eventually(t, 4*time.Minute, "archiving failure in StatusInfos", failing)
+	if m := metricsBody(t, srv); !strings.Contains(m, `borealis_backup_failing{cluster="bk-stuck",failure="WAL archiving is failing"} 1`) {
+		t.Errorf("/metrics does not say archiving fails")
+	}
+	if err := os.Chmod(repo, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 5*time.Minute, "archiving failure cleared", func() (bool, error) {
+		f, err := failing()
+		return !f, err
+	})
 }
