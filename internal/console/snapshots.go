@@ -28,6 +28,7 @@ func (s snapshotView) Manual() bool { return s.SnapshotType == store.SnapshotMan
 type snapshotsData struct {
 	Snapshots []snapshotView
 	Clusters  []clusterView
+	Classes   []string // the restore forms' writer classes
 	Form      url.Values
 }
 
@@ -36,6 +37,7 @@ func (c *Console) snapshotRoutes(m *http.ServeMux) {
 	m.HandleFunc("POST /console/snapshots", c.signedIn(c.createSnapshot))
 	m.HandleFunc("POST /console/snapshots/{id}/delete", c.signedIn(c.deleteSnapshot))
 	m.HandleFunc("POST /console/snapshots/{id}/copy", c.signedIn(c.copySnapshot))
+	m.HandleFunc("POST /console/snapshots/{id}/restore", c.signedIn(c.restoreSnapshot))
 }
 
 // allSnapshots reads every snapshot, page by page.
@@ -70,7 +72,7 @@ func (c *Console) snapshots(w http.ResponseWriter, r *http.Request) {
 
 func (c *Console) renderSnapshots(w http.ResponseWriter, r *http.Request, status int, errText string, form url.Values) {
 	p := page{Title: "Snapshots", Error: errText}
-	d := snapshotsData{Form: form}
+	d := snapshotsData{Form: form, Classes: instanceClasses}
 	snaps, err := c.allSnapshots(r, nil)
 	if err != nil && p.Error == "" {
 		p.Error = c.errorText(err)
@@ -111,4 +113,18 @@ func (c *Console) copySnapshot(w http.ResponseWriter, r *http.Request) {
 	target := strings.TrimSpace(r.PostFormValue("target"))
 	v := url.Values{"SourceDBClusterSnapshotIdentifier": {id}, "TargetDBClusterSnapshotIdentifier": {target}, "CopyTags": {"true"}}
 	c.act(w, r, "/console/snapshots", "rds", "CopyDBClusterSnapshot", v, "Copying snapshot "+id+" to "+target+".")
+}
+
+// restoreSnapshot makes a new cluster from a snapshot, then its writer, as the RDS console
+// does (RestoreDBClusterFromSnapshot makes the cluster only).
+func (c *Console) restoreSnapshot(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	target := strings.TrimSpace(r.PostFormValue("target"))
+	v := url.Values{"SnapshotIdentifier": {id}, "DBClusterIdentifier": {target}, "Engine": {"aurora-postgresql"}}
+	if err := c.call(r, "rds", "RestoreDBClusterFromSnapshot", v, nil); err != nil {
+		c.flashError(w, r, "/console/snapshots", c.errorText(err))
+		return
+	}
+	c.addRestoredWriter(w, r, "/console/snapshots", target, r.PostFormValue("class"),
+		"Restoring snapshot "+id+" into "+target+" and its writer instance "+target+"-writer.")
 }

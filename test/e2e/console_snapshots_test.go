@@ -54,6 +54,21 @@ func TestConsoleSnapshots(t *testing.T) {
 	})
 	screenshot(t, b, "snapshots")
 
+	// Restore it: a new cluster and its writer.
+	if err := do(b, chromedp.SendKeys(css(`#restore-console-snap-1`), "consolesnap-r"), submit(`#restore-console-snap-1`)); err != nil {
+		t.Fatal(err)
+	}
+	if got := mainText(t, b); !strings.Contains(got, "Restoring snapshot console-snap-1 into consolesnap-r") {
+		t.Fatalf("after restore:\n%s", got)
+	}
+	if err := rds.NewDBInstanceAvailableWaiter(rc, waitInstOpts).Wait(ctx, &rds.DescribeDBInstancesInput{DBInstanceIdentifier: aws.String("consolesnap-r-writer")}, 4*time.Minute); err != nil {
+		t.Fatalf("the restored writer: %v", err)
+	}
+	deleteCluster(ctx, t, rc, "consolesnap-r", "consolesnap-r-writer")
+	if err := do(b, chromedp.Navigate(page)); err != nil {
+		t.Fatal(err)
+	}
+
 	if err := do(b, chromedp.SendKeys(css(`#copy-console-snap-1`), "console-snap-2"), submit(`#copy-console-snap-1`)); err != nil {
 		t.Fatal(err)
 	}
