@@ -448,6 +448,14 @@ func TestSnapshotIAM(t *testing.T) {
 	if got := decide(t, s, delOnly, "DeleteDBCluster", query("DBClusterIdentifier", "a", "SkipFinalSnapshot", "true")); got != policy.Allow {
 		t.Errorf("delete without a final snapshot: %v", got)
 	}
+	// Restoring is decided on the snapshot with its tags too.
+	notProd := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"rds:*","Resource":"*"},
+	 {"Effect":"Deny","Action":"rds:*","Resource":"*","Condition":{"StringEquals":{"rds:cluster-snapshot-tag/env":"prod"}}}]}`
+	for snap, want := range map[string]policy.Decision{"a-snap": policy.Allow, arn + "cluster-snapshot:B-SNAP": policy.ExplicitDeny} {
+		if got := decide(t, s, notProd, "RestoreDBClusterFromSnapshot", query("DBClusterIdentifier", "new", "SnapshotIdentifier", snap)); got != want {
+			t.Errorf("restore from %s: %v, want %v", snap, got, want)
+		}
+	}
 	tagged := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"rds:CreateDBClusterSnapshot","Resource":"*",
 	 "Condition":{"StringEquals":{"aws:RequestTag/team":"x"},"ForAllValues:StringEquals":{"aws:TagKeys":["team"]}}}]}`
 	if got := decide(t, s, tagged, "CreateDBClusterSnapshot", query("DBClusterIdentifier", "a", "DBClusterSnapshotIdentifier", "n",
