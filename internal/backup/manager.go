@@ -319,6 +319,11 @@ func (m *Manager) infoLocked(ctx context.Context, c Cluster, a account) (Info, e
 	if err != nil {
 		return Info{}, err
 	}
+	// pgBackRest says a repository it cannot read in the status, and exits 0: 0 is ok,
+	// 2 "no valid backups" (a new stanza); anything else is a broken repository.
+	if code := in.Status.Code; code != 0 && code != 2 {
+		return Info{}, fmt.Errorf("backup: repository of %s: %s (status %d)", c.ResourceID, in.Status.Message, code)
+	}
 	var info Info
 	info.Sets = setsOf(in)
 	if l := in.Status.Lock.Backup; l.Held {

@@ -12,10 +12,10 @@ import (
 )
 
 // BackupView is what serve knows of a cluster's backups (the reconciler's view): the
-// restorable window, zero when unknown, and what fails, "" when nothing does.
+// restorable window, zero when unknown, and what fails, if anything.
 type BackupView struct {
 	Earliest, Latest time.Time
-	Failure          string
+	Failures         []string
 }
 
 // Backups reads a cluster's backups by cluster id; false when serve has not read them yet
@@ -124,11 +124,11 @@ func (s *Service) backupXML(x *xmlCluster, c store.Cluster) {
 		e, l := v.Earliest.UTC(), v.Latest.UTC()
 		x.EarliestRestorableTime, x.LatestRestorableTime = &e, &l
 	}
-	if v.Failure != "" {
+	for _, f := range v.Failures {
 		if x.StatusInfos == nil {
 			x.StatusInfos = &xmlClusterStatusInfos{}
 		}
-		x.StatusInfos.Items = append(x.StatusInfos.Items, xmlStatusInfo{StatusType: "backup", Normal: false, Status: "failing", Message: v.Failure})
+		x.StatusInfos.Items = append(x.StatusInfos.Items, xmlStatusInfo{StatusType: "backup", Normal: false, Status: "failing", Message: f})
 	}
 }
 

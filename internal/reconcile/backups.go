@@ -3,6 +3,7 @@ package reconcile
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -42,9 +43,9 @@ type BackupView struct {
 	Earliest, Latest time.Time
 	LastBackup       time.Time
 	LastArchived     time.Time
-	// Failure says why backups or archiving fail now ("" when they work): no secret and
+	// Failures say what fails now (none when backups and archiving work): no secret and
 	// no pgBackRest text, which may quote paths; the log has the details.
-	Failure string
+	Failures []string
 }
 
 // backupState is one cluster's backup worker's, in memory: serve rebuilds it from the
@@ -68,6 +69,7 @@ const (
 	failArchive   = "WAL archiving is failing"
 	failRepoFull  = "the backup repository is full"
 	failPrepare   = "the backup repository cannot be set up"
+	failRepo      = "the backup repository cannot be read"
 	failRetention = "expiring old backups failed"
 )
 
@@ -144,11 +146,11 @@ func (r *Reconciler) backupPass(ctx context.Context, c store.Cluster, writer eng
 		if ctx.Err() != nil {
 			return // serve is stopping: pgBackRest was stopped, nothing failed
 		}
-		if view.Failure == "" {
-			view.Failure = what
-			if strings.Contains(err.Error(), "No space left on device") {
-				view.Failure = failRepoFull
-			}
+		if strings.Contains(err.Error(), "No space left on device") {
+			what = failRepoFull
+		}
+		if !slices.Contains(view.Failures, what) {
+			view.Failures = append(view.Failures, what)
 		}
 		r.log.Error("backup", "cluster", c.ID, "failure", what, "err", err)
 	}
@@ -160,7 +162,10 @@ func (r *Reconciler) backupPass(ctx context.Context, c store.Cluster, writer eng
 	}
 	info, err := b.Info(ctx, bc)
 	if err != nil {
-		fail(failBackup, err)
+		fail(failRepo, err)
+		if err := r.archiverHealthy(ctx, writer); err != nil {
+			fail(failArchive, err)
+		}
 		return view, true, false
 	}
 	if b.Due(info.LastBackup, c.PreferredBackupWindow) {
@@ -257,9 +262,10 @@ func (m *metrics) backups(cluster string, v BackupView) {
 		m.bk.archiveLag.WithLabelValues(cluster).Set(time.Since(v.LastArchived).Seconds())
 	}
 	m.bk.failing.DeletePartialMatch(prometheus.Labels{"cluster": cluster})
-	if v.Failure != "" {
-		m.bk.failing.WithLabelValues(cluster, v.Failure).Set(1)
-	} else {
+	for _, f := range v.Failures {
+		m.bk.failing.WithLabelValues(cluster, f).Set(1)
+	}
+	if len(v.Failures) == 0 {
 		m.bk.failing.WithLabelValues(cluster, "").Set(0)
 	}
 }

@@ -33,6 +33,6 @@ func openBackups(cfg Config, dataDir string, log *slog.Logger) (*backup.Manager,
 func backupView(rec *reconcile.Reconciler) rds.Backups {
 	return func(id string) (rds.BackupView, bool) {
 		v, ok := rec.Backups(id)
-		return rds.BackupView{Earliest: v.Earliest, Latest: v.Latest, Failure: v.Failure}, ok
+		return rds.BackupView{Earliest: v.Earliest, Latest: v.Latest, Failures: v.Failures}, ok
 	}
 }
