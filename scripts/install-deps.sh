@@ -48,6 +48,7 @@ want postgresql-15
 want postgresql-client-15
 want postgresql-server-dev-15
 want postgresql-15-pgaudit
+want pgbackrest pgbackrest # backups: WAL archiving, base backups, restore (internal/backup)
 if $test; then
   want awscli aws
   want chromium chromium

@@ -34,6 +34,7 @@ func (c *Console) routes() {
 	c.parameterRoutes(m)
 	c.iamRoutes(m)
 	c.historyRoutes(m)
+	c.snapshotRoutes(m)
 	c.mux = m
 }
 

@@ -27,6 +27,8 @@ type clusterView struct {
 	DBClusterParameterGroup string
 	DBSubnetGroup           string
 	DeletionProtection      bool
+	EarliestRestorableTime  string
+	LatestRestorableTime    string
 	VpcSecurityGroups       []struct {
 		VpcSecurityGroupId string
 		Status             string
@@ -153,6 +155,7 @@ func (c *Console) databaseRoutes(m *http.ServeMux) {
 	m.HandleFunc("POST /console/databases/{id}/instances", c.signedIn(c.addInstance))
 	m.HandleFunc("POST /console/databases/{id}/modify", c.signedIn(c.modifyDatabase))
 	m.HandleFunc("POST /console/databases/{id}/failover", c.signedIn(c.failoverDatabase))
+	m.HandleFunc("POST /console/databases/{id}/restore", c.signedIn(c.restoreDatabase))
 	m.HandleFunc("POST /console/instances/{id}/reboot", c.signedIn(c.rebootInstance))
 	m.HandleFunc("POST /console/instances/{id}/delete", c.signedIn(c.deleteInstance))
 }
@@ -442,6 +445,18 @@ func (c *Console) deleteDatabase(w http.ResponseWriter, r *http.Request) {
 		c.flashError(w, r, back, "To delete "+id+", type its name in the box.")
 		return
 	}
+	// Without a final snapshot's name, none is kept (SkipFinalSnapshot), as the form says.
+	del := url.Values{"DBClusterIdentifier": {id}, "SkipFinalSnapshot": {"true"}}
+	done := "Deleting " + id + "."
+	if final := strings.TrimSpace(r.PostFormValue("final_snapshot")); final != "" {
+		del = url.Values{"DBClusterIdentifier": {id}, "FinalDBSnapshotIdentifier": {final}}
+		done = "Deleting " + id + " once its final snapshot " + final + " is made."
+		// A name already taken is refused before any instance is deleted.
+		if snaps, err := c.allSnapshots(r, url.Values{"DBClusterSnapshotIdentifier": {final}}); err == nil && len(snaps) > 0 {
+			c.flashError(w, r, back, "DBClusterSnapshotAlreadyExistsFault: a snapshot named "+final+" exists already.")
+			return
+		}
+	}
 	clusters, err := c.clusters(r, id)
 	if err != nil {
 		c.flashError(w, r, back, c.errorText(err))
@@ -450,11 +465,11 @@ func (c *Console) deleteDatabase(w http.ResponseWriter, r *http.Request) {
 	// A protected cluster is asked first, so that RDS's refusal is what the user sees and
 	// no instance is deleted on the way.
 	if clusters[0].DeletionProtection {
-		if err := c.call(r, "rds", "DeleteDBCluster", url.Values{"DBClusterIdentifier": {id}, "SkipFinalSnapshot": {"true"}}, nil); err != nil {
+		if err := c.call(r, "rds", "DeleteDBCluster", del, nil); err != nil {
 			c.flashError(w, r, back, c.errorText(err))
 			return
 		}
-		c.redirect(w, r, "/console/databases", "Deleting "+id+".") // protection was turned off meanwhile
+		c.redirect(w, r, "/console/databases", done) // protection was turned off meanwhile
 		return
 	}
 	for _, in := range clusters[0].Instances {
@@ -466,11 +481,11 @@ func (c *Console) deleteDatabase(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	if err := c.call(r, "rds", "DeleteDBCluster", url.Values{"DBClusterIdentifier": {id}, "SkipFinalSnapshot": {"true"}}, nil); err != nil {
+	if err := c.call(r, "rds", "DeleteDBCluster", del, nil); err != nil {
 		c.flashError(w, r, back, c.errorText(err))
 		return
 	}
-	c.redirect(w, r, "/console/databases", "Deleting "+id+".")
+	c.redirect(w, r, "/console/databases", done)
 }
 
 // act runs one action from a form and goes back to a page, with the outcome on it.

@@ -43,6 +43,10 @@ var managed = map[string]bool{
 	"logging_collector": true, "log_destination": true,
 	// Where and as whom a reader streams from: a secret's file, Borealis' choice alone.
 	"primary_conninfo": true, "primary_slot_name": true,
+	// Continuous backup (Spec.Archive): where WAL goes and how a restore recovers, Borealis'
+	// alone; a superuser's ALTER SYSTEM must not point them elsewhere either.
+	"archive_mode": true, "archive_command": true, "archive_timeout": true, "archive_library": true,
+	"restore_command": true, "archive_cleanup_command": true, "recovery_end_command": true,
 	// Directives, not parameters, but written the same way.
 	"include": true, "include_dir": true, "include_if_exists": true,
 }
@@ -101,6 +105,9 @@ func renderConf(s Spec) string {
 		// next (there are no replication slots); pg_wal, outside the storage limit, may
 		// grow by this much beyond max_wal_size.
 		"wal_keep_size": walKeepSize,
+	}
+	for k, v := range s.Archive {
+		own[k] = v
 	}
 	if s.Primary != nil {
 		own["primary_conninfo"] = primaryConninfo(s)

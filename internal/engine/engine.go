@@ -24,6 +24,9 @@ type Driver interface {
 	// Create initialises the cluster volume and runs the bootstrap SQL,
 	// leaving the server stopped. Idempotent and crash-safe.
 	Create(ctx context.Context, s Spec, b Bootstrap) error
+	// PrepareVolume makes the account and volume directory of s before its data
+	// directory exists (see Local.PrepareVolume): a restore fills it. Idempotent.
+	PrepareVolume(ctx context.Context, s Spec) error
 	// CreateReplica makes the volume of a reader, s (s.Primary set), from a fresh base
 	// backup of the running server of source, leaving it stopped; a volume that is no
 	// standby's (a former writer's) is copied afresh. Idempotent and crash-safe.
@@ -113,6 +116,10 @@ type Spec struct {
 	// IAMAuth sends members of rds_iam to IAM database authentication; nil refuses them
 	// (as RDS does while the cluster's IAM authentication is off).
 	IAMAuth *IAMAuth
+	// Archive are the continuous-backup settings (archive_mode, archive_command,
+	// archive_timeout) every server of a backed-up cluster runs with (backup.Settings);
+	// nil archives nothing. archive_mode takes effect at the next start.
+	Archive map[string]string
 	// ReadOnly turns on the guard's borealis.read_only (storage-full): every session but
 	// a superuser's writes nothing except what frees space. Applied by a reload.
 	ReadOnly bool
@@ -169,6 +176,9 @@ type Exit struct {
 	Err  error // the wait status, e.g. "signal: killed"
 	At   time.Time
 }
+
+// archiveSettings are the names Spec.Archive may set.
+var archiveSettings = map[string]bool{"archive_mode": true, "archive_command": true, "archive_timeout": true}
 
 // Admin is the bootstrap superuser, reserved to Borealis.
 const Admin = "rdsadmin"
@@ -239,6 +249,11 @@ func (s Spec) validate() error {
 		}
 		if p.Port < 1 || p.Port > 65535 || len(SocketPath(Spec{SocketDir: p.SocketDir, Port: p.Port})) > MaxSocketPathLen {
 			return fmt.Errorf("engine: %s: primary socket %s, port %d: out of range", s.Name, p.SocketDir, p.Port)
+		}
+	}
+	for k, v := range s.Archive {
+		if !archiveSettings[k] || strings.ContainsAny(v, "\x00\n\r") {
+			return fmt.Errorf("engine: %s: %q is not an archive setting, or its value is not one line", s.Name, k)
 		}
 	}
 	if len(s.CertPEM) == 0 || len(s.KeyPEM) == 0 {

@@ -43,7 +43,7 @@ var actions = map[string]action{
 	"CreateDBCluster":        {(*Service).createCluster, (*Service).createClusterResources, createClusterMembers},
 	"DescribeDBClusters":     {(*Service).describeClusters, (*Service).clusterResources, describeClustersMembers},
 	"ModifyDBCluster":        {(*Service).modifyCluster, (*Service).modifyClusterResources, modifyClusterMembers},
-	"DeleteDBCluster":        {(*Service).deleteCluster, (*Service).clusterResources, deleteClusterMembers},
+	"DeleteDBCluster":        {(*Service).deleteCluster, (*Service).deleteClusterResources, deleteClusterMembers},
 	"RebootDBCluster":        {(*Service).rebootCluster, (*Service).clusterResources, rebootClusterMembers},
 	"FailoverDBCluster":      {(*Service).failoverCluster, (*Service).clusterResources, failoverClusterMembers},
 	"CreateDBInstance":       {(*Service).createInstance, (*Service).createInstanceResources, createInstanceMembers},
@@ -66,6 +66,15 @@ var actions = map[string]action{
 	// The database logs: IAM checks them on the db instance's ARN.
 	"DescribeDBLogFiles":       {(*Service).describeDBLogFiles, (*Service).instanceResources, describeLogFilesMembers},
 	"DownloadDBLogFilePortion": {(*Service).downloadDBLogFilePortion, (*Service).instanceResources, downloadLogPortionMembers},
+
+	"CreateDBClusterSnapshot":             {(*Service).createSnapshot, (*Service).createSnapshotResources, createSnapshotMembers},
+	"DescribeDBClusterSnapshots":          {(*Service).describeSnapshots, (*Service).describeSnapshotsResources, describeSnapshotsMembers},
+	"DeleteDBClusterSnapshot":             {(*Service).deleteSnapshot, (*Service).snapshotResources, deleteSnapshotMembers},
+	"CopyDBClusterSnapshot":               {(*Service).copySnapshot, (*Service).copySnapshotResources, copySnapshotMembers},
+	"DescribeDBClusterSnapshotAttributes": {(*Service).describeSnapshotAttributes, (*Service).snapshotResources, describeSnapshotAttributesMembers},
+	"ModifyDBClusterSnapshotAttribute":    {(*Service).modifySnapshotAttribute, (*Service).snapshotResources, modifySnapshotAttributeMembers},
+	"RestoreDBClusterToPointInTime":       {(*Service).restoreToPointInTime, (*Service).restorePITRResources, restorePITRMembers},
+	"RestoreDBClusterFromSnapshot":        {(*Service).restoreFromSnapshot, (*Service).restoreSnapshotResources, restoreSnapshotMembers},
 
 	"DescribeDBEngineVersions":           {(*Service).describeEngineVersions, anyResource, describeEngineVersionsMembers},
 	"DescribeOrderableDBInstanceOptions": {(*Service).describeOrderableOptions, anyResource, describeOrderableMembers},

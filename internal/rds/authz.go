@@ -215,6 +215,8 @@ func (s *Service) tagResources(ctx context.Context, p awsquery.Params, keys map[
 		return []authz.Resource{s.instance(ctx, t.name)}
 	case "pg":
 		return []authz.Resource{s.paramGroup(ctx, dbGroups, t.name)}
+	case "cluster-snapshot":
+		return []authz.Resource{s.snapshotResource(ctx, t.name)}
 	default:
 		return []authz.Resource{s.paramGroup(ctx, clusterGroups, t.name)}
 	}

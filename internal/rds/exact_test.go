@@ -60,9 +60,6 @@ func TestCreateDBClusterRefusesWhatItDoesNotDo(t *testing.T) {
 		{"StorageEncrypted", "true"},
 		{"StorageEncrypted", "TRUE"},
 		{"KmsKeyId", "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"},
-		{"BackupRetentionPeriod", "7"},
-		{"BackupRetentionPeriod", "0"},
-		{"PreferredBackupWindow", "03:00-03:30"},
 		{"PreferredMaintenanceWindow", "sun:03:00-sun:03:30"},
 		{"AvailabilityZones.AvailabilityZone.1", "us-east-1a"},
 		{"EngineMode", "serverless"},
@@ -100,9 +97,7 @@ func TestModifyDBClusterRefusesWhatItDoesNotDo(t *testing.T) {
 	setStatus(t, s, "c1", store.StatusAvailable)
 	before, _ := s.store.Cluster(ctx, "c1")
 	for _, kv := range [][]string{
-		{"BackupRetentionPeriod", "7"},
 		{"StorageEncrypted", "true"},
-		{"PreferredBackupWindow", "03:00-03:30"},
 		{"EngineVersion", "15.99"},
 		{"NewDBClusterIdentifier", "c2"},
 		{"Port", "6000"},

@@ -61,14 +61,14 @@ var createClusterMembers = members{
 	"MasterUserPassword": acted, "DatabaseName": acted, "Port": acted, "DBSubnetGroupName": acted,
 	"VpcSecurityGroupIds": securityGroupIDs, "Tags": tags, "DBClusterParameterGroupName": acted,
 	"EnableIAMDatabaseAuthentication": acted, "DeletionProtection": acted, "AllocatedStorage": acted,
-	"ManageMasterUserPassword":  onlyDefault("ManageMasterUserPassword is not supported by Borealis: set MasterUserPassword.", "false"),
-	"StorageEncrypted":          onlyDefault(noEncryption, "false"),
-	"KmsKeyId":                  onlyDefault(noEncryption),
-	"BackupRetentionPeriod":     onlyDefault("Borealis does not take automated backups yet: BackupRetentionPeriod must be 1, the default.", "1"),
+	"ManageMasterUserPassword": onlyDefault("ManageMasterUserPassword is not supported by Borealis: set MasterUserPassword.", "false"),
+	"StorageEncrypted":         onlyDefault(noEncryption, "false"),
+	"KmsKeyId":                 onlyDefault(noEncryption),
+	"BackupRetentionPeriod":    acted, "PreferredBackupWindow": acted,
 	"EngineMode":                onlyDefault("Borealis runs provisioned clusters only: EngineMode must be "+engineMode+".", engineMode),
 	"StorageType":               onlyDefault("Borealis has one storage type: StorageType must be "+storageType+".", storageType),
 	"NetworkType":               onlyDefault("Borealis serves IPv4 only: NetworkType must be "+networkType+".", networkType),
-	"CopyTagsToSnapshot":        onlyDefault("Borealis does not take cluster snapshots yet: CopyTagsToSnapshot must be false.", "false"),
+	"CopyTagsToSnapshot":        onlyDefault("Borealis does not copy tags to snapshots: CopyTagsToSnapshot must be false.", "false"),
 	"EnableHttpEndpoint":        onlyDefault("Borealis has no Data API: EnableHttpEndpoint must be false.", "false"),
 	"EnablePerformanceInsights": onlyDefault("Borealis has no Performance Insights: EnablePerformanceInsights must be false.", "false"),
 	"MonitoringInterval":        onlyDefault("Borealis has no Enhanced Monitoring: MonitoringInterval must be 0.", "0"),
@@ -80,8 +80,8 @@ var modifyClusterMembers = members{
 	"DBClusterIdentifier": acted, "ApplyImmediately": acted, "DBClusterParameterGroupName": acted,
 	"VpcSecurityGroupIds": securityGroupIDs, "EnableIAMDatabaseAuthentication": acted, "MasterUserPassword": acted,
 	"DeletionProtection": acted, "AllocatedStorage": acted,
-	"BackupRetentionPeriod": createClusterMembers["BackupRetentionPeriod"],
-	"CopyTagsToSnapshot":    createClusterMembers["CopyTagsToSnapshot"],
+	"BackupRetentionPeriod": acted, "PreferredBackupWindow": acted,
+	"CopyTagsToSnapshot": createClusterMembers["CopyTagsToSnapshot"],
 }
 
 // createInstanceMembers: everything CreateDBInstance reads. The members an Aurora cluster
@@ -104,8 +104,8 @@ var modifyInstanceMembers = members{
 	"DBParameterGroupName": acted, "PromotionTier": acted,
 }
 
-// The deletes and reboots. No automated backups exist, so DeleteAutomatedBackups is carried
-// out whatever it says; DeleteDBCluster refuses a final snapshot itself.
+// The deletes and reboots. DeleteDBCluster reads its final snapshot and
+// DeleteAutomatedBackups itself (snapshots.go); an instance has no backups of its own.
 var (
 	deleteClusterMembers = members{
 		"DBClusterIdentifier": acted, "SkipFinalSnapshot": acted, "FinalDBSnapshotIdentifier": acted, "DeleteAutomatedBackups": acted,

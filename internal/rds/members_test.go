@@ -34,6 +34,7 @@ func fixture(t *testing.T) *Service {
 		t.Fatal(err)
 	}
 	started(t, s, "i1")
+	withSnapshot(t, s, "c1", "s1")
 	for _, q := range []struct{ action, name string }{{"CreateDBClusterParameterGroup", "DBClusterParameterGroupName"}, {"CreateDBParameterGroup", "DBParameterGroupName"}} {
 		g := map[string]string{"DBClusterParameterGroupName": "g1", "DBParameterGroupName": "g2"}[q.name]
 		if _, err := s.Do(ctx, q.action, query(q.name, g, "DBParameterGroupFamily", params.Family, "Description", "d")); err != nil {
@@ -80,12 +81,13 @@ func snapshot(t *testing.T, s *Service) string {
 	dg, err4 := s.store.ParameterGroups(ctx, store.DBParamGroup)
 	sg, err5 := s.store.SubnetGroups(ctx)
 	ca, override, err6 := s.store.DefaultCA(ctx)
-	for _, err := range []error{err1, err2, err3, err4, err5, err6} {
+	snaps, err7 := s.store.ClusterSnapshots(ctx)
+	for _, err := range []error{err1, err2, err3, err4, err5, err6, err7} {
 		if err != nil {
 			t.Fatal(err)
 		}
 	}
-	all = append(all, cs, ins, cg, dg, sg, ca, override)
+	all = append(all, cs, ins, cg, dg, sg, ca, override, snaps)
 	b, err := json.Marshal(all)
 	if err != nil {
 		t.Fatal(err)
@@ -115,6 +117,8 @@ var validRequests = map[string][]string{
 	"DeleteDBSubnetGroup":                    {"DBSubnetGroupName", "sg1"},
 	"DescribeCertificates":                   nil,
 	"ModifyCertificates":                     {"CertificateIdentifier", eccCA},
+	"RestoreDBClusterToPointInTime":          {"DBClusterIdentifier", "c9", "SourceDBClusterIdentifier", "c1", "UseLatestRestorableTime", "true"},
+	"RestoreDBClusterFromSnapshot":           {"DBClusterIdentifier", "c9", "SnapshotIdentifier", "s1", "Engine", Engine},
 	"DescribeDBEngineVersions":               nil,
 	"DescribeOrderableDBInstanceOptions":     {"Engine", Engine},
 	"CreateDBClusterParameterGroup":          {"DBClusterParameterGroupName", "g3", "DBParameterGroupFamily", params.Family, "Description", "d"},
@@ -137,6 +141,12 @@ var validRequests = map[string][]string{
 	"DescribeEventCategories":                {"SourceType", "db-instance"},
 	"DescribeDBLogFiles":                     {"DBInstanceIdentifier", "i1"},
 	"DownloadDBLogFilePortion":               {"DBInstanceIdentifier", "i1", "LogFileName", "error/postgresql.log.2026-01-01-00"},
+	"CreateDBClusterSnapshot":                {"DBClusterSnapshotIdentifier", "s2", "DBClusterIdentifier", "c1"},
+	"DescribeDBClusterSnapshots":             nil,
+	"DeleteDBClusterSnapshot":                {"DBClusterSnapshotIdentifier", "s1"},
+	"CopyDBClusterSnapshot":                  {"SourceDBClusterSnapshotIdentifier", "s1", "TargetDBClusterSnapshotIdentifier", "s3"},
+	"DescribeDBClusterSnapshotAttributes":    {"DBClusterSnapshotIdentifier", "s1"},
+	"ModifyDBClusterSnapshotAttribute":       {"DBClusterSnapshotIdentifier", "s1", "AttributeName", "restore"},
 }
 
 func sortedActions() []string {

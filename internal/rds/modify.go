@@ -48,6 +48,10 @@ func (s *Service) modifyCluster(ctx context.Context, p awsquery.Params) (any, er
 	if err != nil {
 		return nil, err
 	}
+	retention, setRetention, window, setWindow, err := backupMembers(p)
+	if err != nil {
+		return nil, err
+	}
 	var sgs []string
 	if asked := p.List("VpcSecurityGroupIds", "VpcSecurityGroupId"); len(asked) > 0 {
 		cur, err := s.store.Cluster(ctx, strings.ToLower(raw))
@@ -73,6 +77,13 @@ func (s *Service) modifyCluster(ctx context.Context, p awsquery.Params) (any, er
 		if pg != "" {
 			// Like RDS: the new group's values reach the instances at their next reboot.
 			c.ParameterGroup = pg
+		}
+		if setRetention {
+			// Applies at once: the next expiry keeps this many days.
+			c.BackupRetentionPeriod = retention
+		}
+		if setWindow {
+			c.PreferredBackupWindow = window
 		}
 		if setProtect {
 			// Applies at once: it only guards DeleteDBCluster.

@@ -51,6 +51,16 @@ type Config struct {
 	Events EventLog
 	// Logs finds instances' PostgreSQL logs (nil: DescribeDBLogFiles is refused).
 	Logs InstanceLogs
+	// Snapshots makes DB cluster snapshots (snapshots.go); nil refuses them.
+	Snapshots Snapshots
+	// SnapshotQuota is how many manual DB cluster snapshots may exist (0: DefaultSnapshotQuota).
+	SnapshotQuota int
+	// Backups reads each cluster's backups (restorable times, failures); nil: serve keeps
+	// none, and restores are refused.
+	Backups Backups
+	// SnapshotSources finds the snapshots RestoreDBClusterFromSnapshot restores (the
+	// snapshot API's store); nil: none exist.
+	SnapshotSources SnapshotSources
 }
 
 // Service implements the RDS actions Borealis supports.
@@ -162,6 +172,13 @@ func (s *Service) createCluster(ctx context.Context, p awsquery.Params) (any, er
 	if err != nil {
 		return nil, err
 	}
+	retention, _, window, _, err := backupMembers(p)
+	if err != nil {
+		return nil, err
+	}
+	if window == "" {
+		window = defaultBackupWindow(id)
+	}
 	if _, err := s.store.Cluster(ctx, id); err == nil {
 		return nil, clusterExists(id)
 	} else if !errors.Is(err, store.ErrNotFound) {
@@ -206,6 +223,8 @@ func (s *Service) createCluster(ctx context.Context, p awsquery.Params) (any, er
 		IAMAuth:                iamAuth,
 		DeletionProtection:     protect,
 		AllocatedStorage:       storage,
+		BackupRetentionPeriod:  retention,
+		PreferredBackupWindow:  window,
 	}
 	if err := s.store.CreateCluster(ctx, c); err != nil {
 		if s.cfg.Ports != nil {
@@ -343,19 +362,21 @@ func (s *Service) deleteCluster(ctx context.Context, p awsquery.Params) (any, er
 	if err != nil {
 		return nil, err
 	}
-	// No automated backups exist to keep or delete: any answer is carried out.
-	if _, _, err := p.Bool("DeleteAutomatedBackups"); err != nil {
+	// Automated backups are the backup engine's; Aurora removes them with the cluster
+	// unless DeleteAutomatedBackups is false (see deleteAutomatedBackups).
+	if err := s.deleteAutomatedBackups(p); err != nil {
 		return nil, err
 	}
-	if !skip {
-		if p.String("FinalDBSnapshotIdentifier") == "" {
-			return nil, awsquery.InvalidParameterCombination("FinalDBSnapshotIdentifier is required unless SkipFinalSnapshot is specified.")
-		}
-		return nil, awsquery.InvalidParameterCombination("Borealis does not take cluster snapshots yet: delete with SkipFinalSnapshot.")
+	keep, err := s.finalSnapshot(p, skip)
+	if err != nil {
+		return nil, err
 	}
-	c, err := s.store.MarkClusterDeleting(ctx, id, func(c store.Cluster, members []store.Instance) error {
+	refuse := func(c store.Cluster, members []store.Instance) error {
 		if c.Status == store.StatusDeleting {
 			return invalidClusterState("Cluster %s is already being deleted.", c.ID)
+		}
+		if keep != "" && !c.VolumeReady {
+			return invalidClusterState("DBCluster %s has no data yet to keep in a final snapshot: delete it with SkipFinalSnapshot.", c.ID)
 		}
 		if c.DeletionProtection {
 			return awsquery.InvalidParameterCombination("Cannot delete protected Cluster, please disable deletion protection and try again.")
@@ -366,12 +387,28 @@ func (s *Service) deleteCluster(ctx context.Context, p awsquery.Params) (any, er
 			}
 		}
 		return nil
-	})
+	}
+	var c store.Cluster
+	resourceID, err := newResourceID("snapshot-")
+	if err != nil {
+		return nil, err
+	}
+	if keep == "" {
+		c, err = s.store.MarkClusterDeleting(ctx, id, refuse)
+	} else {
+		c, _, err = s.store.MarkClusterDeletingWithSnapshot(ctx, id, s.snapshotQuota(), refuse,
+			func(c store.Cluster) store.ClusterSnapshot { return s.newSnapshot(keep, resourceID, c, nil, true) })
+		err = snapshotStoreErr(err, keep, func() error { return clusterNotFound(raw) })
+	}
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, clusterNotFound(raw)
 	}
 	if err != nil {
 		return nil, err
+	}
+	if keep != "" {
+		s.log.Info("cluster final snapshot requested", "cluster", id, "snapshot", keep)
+		s.cfg.Snapshots.Wake()
 	}
 	s.log.Info("cluster deleting", "cluster", id)
 	s.notify()
@@ -608,7 +645,6 @@ func (s *Service) clusterXML(ctx context.Context, c store.Cluster, members []sto
 	x := xmlCluster{
 		AllocatedStorage:                 storageGiB(c.StorageLimit(s.cfg.DefaultStorageLimit)),
 		AvailabilityZones:                s.zones(),
-		BackupRetentionPeriod:            1,
 		DatabaseName:                     c.DatabaseName,
 		DBClusterIdentifier:              c.ID,
 		DBClusterParameterGroup:          params.GroupName(c.ParameterGroup),
@@ -642,6 +678,7 @@ func (s *Service) clusterXML(ctx context.Context, c store.Cluster, members []sto
 	if info, ok := statusInfo("cluster", c.Status, c.StatusReason); ok {
 		x.StatusInfos = &xmlClusterStatusInfos{[]xmlStatusInfo{info}}
 	}
+	s.backupXML(&x, c)
 	sort.Slice(members, func(i, j int) bool { return members[i].ID < members[j].ID })
 	for _, m := range members {
 		d, err := params.ForInstance(ctx, s.store, c, m)

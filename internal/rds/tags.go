@@ -84,11 +84,12 @@ func mergeTags(tags, add []store.Tag) []store.Tag {
 
 // taggable is a resource named by an RDS ARN.
 type taggable struct {
-	kind string // cluster | db | cluster-pg | pg
+	kind string // cluster | db | cluster-pg | pg | cluster-snapshot
 	name string
 }
 
-var rdsARNRE = regexp.MustCompile(`^arn:aws:rds:([a-z0-9-]+):(\d{12}):(cluster|db|cluster-pg|pg):([A-Za-z0-9.-]+)$`)
+// An automated snapshot's name has a colon (rds:CLUSTER-...).
+var rdsARNRE = regexp.MustCompile(`^arn:aws:rds:([a-z0-9-]+):(\d{12}):(cluster|db|cluster-pg|pg|cluster-snapshot):([A-Za-z0-9.:-]+)$`)
 
 func (s *Service) parseResourceARN(arn string) (taggable, error) {
 	m := rdsARNRE.FindStringSubmatch(arn)
@@ -124,6 +125,8 @@ func (s *Service) updateTags(ctx context.Context, arn string, fn func([]store.Ta
 		if errors.Is(err, store.ErrNotFound) {
 			return nil, instanceNotFound(r.name)
 		}
+	case "cluster-snapshot":
+		err = s.updateSnapshotTags(ctx, r.name, apply)
 	default:
 		k := clusterGroups
 		if r.kind == "pg" {
@@ -214,6 +217,8 @@ func (s *Service) resourceTags(ctx context.Context, arn string) ([]store.Tag, er
 			return nil, instanceNotFound(r.name)
 		}
 		return in.Tags, err
+	case "cluster-snapshot":
+		return s.snapshotTags(ctx, r.name)
 	}
 	k := clusterGroups
 	if r.kind == "pg" {

@@ -6,23 +6,26 @@ import "time"
 // element names (locationName) and types. Only the members Borealis fills are listed.
 
 type xmlCluster struct {
-	AllocatedStorage           int      `xml:"AllocatedStorage"`
-	AvailabilityZones          []string `xml:"AvailabilityZones>AvailabilityZone"`
-	BackupRetentionPeriod      int      `xml:"BackupRetentionPeriod"`
-	DatabaseName               string   `xml:"DatabaseName,omitempty"`
-	DBClusterIdentifier        string   `xml:"DBClusterIdentifier"`
-	DBClusterParameterGroup    string   `xml:"DBClusterParameterGroup"`
-	DBSubnetGroup              string   `xml:"DBSubnetGroup"`
-	Status                     string   `xml:"Status"`
-	Endpoint                   string   `xml:"Endpoint"`
-	ReaderEndpoint             string   `xml:"ReaderEndpoint"`
-	MultiAZ                    bool     `xml:"MultiAZ"`
-	Engine                     string   `xml:"Engine"`
-	EngineVersion              string   `xml:"EngineVersion"`
-	Port                       int      `xml:"Port"`
-	MasterUsername             string   `xml:"MasterUsername"`
-	PreferredBackupWindow      string   `xml:"PreferredBackupWindow,omitempty"` // none until backups exist (issue 16)
-	PreferredMaintenanceWindow string   `xml:"PreferredMaintenanceWindow"`
+	AllocatedStorage        int      `xml:"AllocatedStorage"`
+	AvailabilityZones       []string `xml:"AvailabilityZones>AvailabilityZone"`
+	BackupRetentionPeriod   int      `xml:"BackupRetentionPeriod"`
+	DatabaseName            string   `xml:"DatabaseName,omitempty"`
+	DBClusterIdentifier     string   `xml:"DBClusterIdentifier"`
+	DBClusterParameterGroup string   `xml:"DBClusterParameterGroup"`
+	DBSubnetGroup           string   `xml:"DBSubnetGroup"`
+	Status                  string   `xml:"Status"`
+	Endpoint                string   `xml:"Endpoint"`
+	ReaderEndpoint          string   `xml:"ReaderEndpoint"`
+	MultiAZ                 bool     `xml:"MultiAZ"`
+	Engine                  string   `xml:"Engine"`
+	EngineVersion           string   `xml:"EngineVersion"`
+	Port                    int      `xml:"Port"`
+	MasterUsername          string   `xml:"MasterUsername"`
+	PreferredBackupWindow   string   `xml:"PreferredBackupWindow,omitempty"`
+	// The restorable window, omitted while unknown (no backup yet).
+	EarliestRestorableTime     *time.Time `xml:"EarliestRestorableTime,omitempty"`
+	LatestRestorableTime       *time.Time `xml:"LatestRestorableTime,omitempty"`
+	PreferredMaintenanceWindow string     `xml:"PreferredMaintenanceWindow"`
 	DBClusterMembers           struct {
 		Items []xmlClusterMember `xml:"DBClusterMember"`
 	} `xml:"DBClusterMembers"`

@@ -149,6 +149,9 @@ func (r *Reconciler) reconcileInstance(ctx context.Context, c store.Cluster, m s
 		if err := r.takeOver(ctx, c, m, spec, members); err != nil {
 			return err
 		}
+		if !r.driver.Standby(spec) {
+			r.keepBackedUp(ctx, c, spec)
+		}
 	}
 	r.setRoute(c, m, d.Now(m.Started), admission)
 	if m.Writer && up && c.Status == store.StatusFailingOver && !r.driver.Standby(spec) {

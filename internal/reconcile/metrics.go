@@ -15,6 +15,7 @@ type metrics struct {
 	failures *prometheus.GaugeVec
 	lastErr  *prometheus.GaugeVec
 	lag      *prometheus.GaugeVec
+	bk       backupMetrics
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -28,8 +29,9 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		lag: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "borealis_replica_lag_bytes",
 			Help: "WAL a reader has still to replay: the writer's current WAL position less the reader's replay position, at the last reconciler pass."}, []string{"cluster", "instance"}),
 	}
+	m.bk = newBackupMetrics()
 	if reg != nil {
-		reg.MustRegister(m.attempts, m.failures, m.lastErr, m.lag)
+		reg.MustRegister(m.attempts, m.failures, m.lastErr, m.lag, m.bk.lastBackup, m.bk.archiveLag, m.bk.failing)
 	}
 	return m
 }

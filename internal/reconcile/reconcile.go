@@ -59,6 +59,9 @@ type Config struct {
 	Metrics prometheus.Registerer
 	// Now is the clock of the restart backoff (nil: time.Now).
 	Now func() time.Time
+	// Backups keeps every cluster's continuous backup and restores new clusters; nil runs
+	// without backups (and refuses restored clusters).
+	Backups Backups
 	// Ports is the host's port registry (engine.Ports), where each server's private port
 	// is claimed under its cluster's name, as endpoint ports are: another serve on the host
 	// then never gives it to an endpoint. nil: none.
@@ -105,6 +108,7 @@ type Reconciler struct {
 	lost     map[string]lostSource // reader id → the passes in a row it did not stream
 	cas      map[string]*pki.CA    // CAs read so far; a CA never changes once made
 	bases    []netip.Addr          // the endpoint addresses, for epaddr
+	bk       backupStates
 	wg       sync.WaitGroup
 
 	// firstPass counts the clusters of the first dispatch that have not finished a pass:
@@ -391,6 +395,12 @@ func (r *Reconciler) reconcileCluster(ctx context.Context, id string) error {
 		}
 		spec := r.volumeSpec(c, port)
 		logOff := logSize(spec.LogFile)
+		if c.RestoredFrom != nil {
+			// Restored instead of made: Create then finds the volume complete.
+			if err := r.restoreVolume(ctx, c, spec); err != nil {
+				return fmt.Errorf("restore volume: %w", err)
+			}
+		}
 		if err := r.driver.Create(ctx, spec, engine.Bootstrap{
 			MasterUsername:         c.MasterUsername,
 			MasterPasswordVerifier: c.MasterPasswordVerifier,
@@ -513,6 +523,7 @@ func (r *Reconciler) instanceSpec(c store.Cluster, m store.Instance, v params.Va
 		spec.Settings["shared_preload_libraries"] = strings.Trim(r.cfg.GuardLibrary+","+spec.Settings["shared_preload_libraries"], ",")
 	}
 	spec.ReadOnly = c.StorageFull != "" // at its storage limit (storage.go)
+	spec.Archive = r.archiveSettings(c, spec)
 	if c.IAMAuth && r.cfg.IAMAuthPort != 0 {
 		spec.IAMAuth = &engine.IAMAuth{LDAPPort: r.cfg.IAMAuthPort, Prefix: dbauth.BindDNPrefix(c.ResourceID)}
 	}
@@ -590,12 +601,20 @@ func (r *Reconciler) deleteInstance(ctx context.Context, c store.Cluster, m stor
 }
 
 func (r *Reconciler) deleteCluster(ctx context.Context, c store.Cluster, members []store.Instance) error {
+	// A snapshot being made (the final one, say) needs the volume: it goes on a pass after
+	// that is done (the snapshot worker kicks one).
+	if underway, err := r.store.SnapshotsUnderway(ctx, c.ID); err != nil || underway {
+		return err
+	}
 	for _, m := range members {
 		if err := r.deleteInstance(ctx, c, m); err != nil {
 			return err
 		}
 	}
 	r.gateway.Remove(c.ID)
+	if err := r.retireBackups(ctx, c); err != nil {
+		return fmt.Errorf("backups: %w", err)
+	}
 	r.removeOwn(c.ID)
 	if err := r.driver.Destroy(ctx, r.volumeSpec(c, 0)); err != nil {
 		return fmt.Errorf("destroy volume: %w", err)

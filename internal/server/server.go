@@ -24,6 +24,7 @@ import (
 
 	"github.com/borealis-db/borealis/internal/apiserver"
 	"github.com/borealis-db/borealis/internal/awsquery"
+	"github.com/borealis-db/borealis/internal/backup"
 	"github.com/borealis-db/borealis/internal/console"
 	"github.com/borealis-db/borealis/internal/ec2"
 	"github.com/borealis-db/borealis/internal/gateway"
@@ -77,6 +78,8 @@ type Config struct {
 	// RefusalAuditInterval is how often refused connections are drained into the audit
 	// trail as counted events (0: DefaultRefusalAuditInterval).
 	RefusalAuditInterval time.Duration
+	// BackupRepo is where the clusters' backup repositories live ("" is DATA_DIR/backups).
+	BackupRepo string
 }
 
 // Files serve writes in the data directory for the operator and the clients.
@@ -103,7 +106,9 @@ type Server struct {
 	engineVersion string
 	storageLimit  int64 // a cluster's storage limit unless it sets one
 	rec           *reconcile.Reconciler
-	dns           *dnsServer // nil without Config.DNSAddr
+	backups       *backup.Manager // every cluster's continuous backup and snapshots
+	snapshots     *snapshots      // DB cluster snapshots: their worker, the API's engine
+	dns           *dnsServer      // nil without Config.DNSAddr
 
 	// The HTTP listeners: the API and console's, and /metrics' own (srv nil without
 	// Config.MetricsAddr).
@@ -269,11 +274,16 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err erro
 	if err := ec2Svc.EnsureDefaults(ctx); err != nil {
 		return nil, fmt.Errorf("default VPC: %w", err)
 	}
+	if s.backups, err = openBackups(cfg, dataDir, log.With("component", "backup")); err != nil {
+		return nil, err
+	}
 	rec = reconcile.New(reconcile.Config{DataDir: dataDir, EndpointAddrs: endpointAddrs, GuardLibrary: guard, Firewall: ec2Svc,
-		CertValidity: cfg.CertValidity, CertRenewBefore: cfg.CertRenewBefore, IAMAuthPort: dbAuth.Port(), Metrics: metrics, Ports: ports, Events: st},
+		CertValidity: cfg.CertValidity, CertRenewBefore: cfg.CertRenewBefore, IAMAuthPort: dbAuth.Port(), Metrics: metrics, Ports: ports, Events: st,
+		Backups: s.backups},
 		st, driver, gw, log.With("component", "reconcile"))
 	s.rec = rec
 	s.onClose("reconciler", s.stopReconciler)
+	s.snapshots = newSnapshots(st, s.backups, rec, dataDir, log.With("component", "snapshots"))
 
 	rdsSvc = rds.New(rds.Config{
 		Region:              cfg.Region,
@@ -286,6 +296,9 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err erro
 		StorageRoom:         stateRoom(dataDir, cmp.Or(cfg.StateReserve, DefaultStateReserve)),
 		DefaultStorageLimit: s.storageLimit,
 		Logs:                rec,
+		Backups:             backupView(rec),
+		Snapshots:           s.snapshots,
+		SnapshotSources:     s.snapshots.Source,
 	}, st, rec.Notify, log.With("component", "rds"))
 	if err := sweepDataPlane(ctx, dataDir, st, driver, ports, log); err != nil {
 		return nil, err
@@ -396,6 +409,7 @@ func (s *Server) Serve(ctx context.Context) error {
 		defer close(recDone)
 		var watch sync.WaitGroup // the storage watch writes to the store: done before it closes
 		watch.Go(func() { s.rec.WatchStorage(recCtx, s.storageLimit, reconcile.StorageCheckInterval) })
+		watch.Go(func() { s.snapshots.worker.Run(recCtx) })
 		s.rec.Run(recCtx)
 		watch.Wait()
 	}()

@@ -107,6 +107,33 @@ type Cluster struct {
 	// StorageFull, when set, says why the cluster is read-only: it reached its storage
 	// limit. Serve's storage watch sets and clears it; the servers follow.
 	StorageFull string `json:"storage_full,omitempty"`
+
+	// Backups (issue 16). BackupRetentionPeriod is how many days of automated backups are
+	// kept (0 is 1, the default); PreferredBackupWindow the daily UTC window they start in,
+	// "hh24:mi-hh24:mi".
+	BackupRetentionPeriod int    `json:"backup_retention_period,omitempty"`
+	PreferredBackupWindow string `json:"preferred_backup_window,omitempty"`
+	// RestoredFrom, on a cluster made by a restore, is what its volume is restored from
+	// (instead of initdb); nil for a cluster made empty.
+	RestoredFrom *RestoreSource `json:"restored_from,omitempty"`
+}
+
+// RestoreSource is what a restored cluster's volume comes from: the continuous backup of
+// the cluster with resource id ResourceID at Time (or its latest restorable time), or the
+// snapshot SnapshotID (the backup package's id for it) taken from that cluster.
+type RestoreSource struct {
+	ResourceID string    `json:"resource_id"`
+	SnapshotID string    `json:"snapshot_id,omitempty"`
+	Time       time.Time `json:"time,omitempty"`
+	Latest     bool      `json:"latest,omitempty"`
+}
+
+// RetentionDays is how many days of automated backups the cluster keeps.
+func (c Cluster) RetentionDays() int {
+	if c.BackupRetentionPeriod < 1 {
+		return 1
+	}
+	return c.BackupRetentionPeriod
 }
 
 // DefaultStorageLimit is a cluster's storage limit when neither AllocatedStorage nor

@@ -68,6 +68,9 @@ var migrations = []string{
 	// IAM roles (see roles.go), keyed by lower-case name; their policies live with users' and
 	// groups' in iam_inline_policies and iam_attachments, under the role id.
 	`CREATE TABLE iam_roles (id TEXT PRIMARY KEY, role_id TEXT NOT NULL UNIQUE, doc TEXT NOT NULL)`,
+	// Manual DB cluster snapshots (see snapshots.go); cluster_id is the source cluster's identifier.
+	`CREATE TABLE cluster_snapshots (id TEXT PRIMARY KEY, cluster_id TEXT NOT NULL, doc TEXT NOT NULL)`,
+	`CREATE INDEX cluster_snapshots_cluster ON cluster_snapshots (cluster_id)`,
 }
 
 // Open opens (creating if needed) the state file at path, 0600 because it holds secrets.

@@ -64,8 +64,9 @@ func TestBadInputGetsRDSErrorsAndChangesNothing(t *testing.T) {
 		{"engine version 15.99", clusterInput("e1", func(in *rds.CreateDBClusterInput) { in.EngineVersion = aws.String("15.99") }), "InvalidParameterCombination", 400, "Cannot find version 15.99 for aurora-postgresql"},
 		{"encrypted storage", clusterInput("e1", func(in *rds.CreateDBClusterInput) { in.StorageEncrypted = aws.Bool(true) }), "InvalidParameterCombination", 400, "does not encrypt storage"},
 		{"KMS key", clusterInput("e1", func(in *rds.CreateDBClusterInput) { in.KmsKeyId = aws.String("alias/aws/rds") }), "InvalidParameterCombination", 400, "does not encrypt storage"},
-		{"backup retention 7", clusterInput("e1", func(in *rds.CreateDBClusterInput) { in.BackupRetentionPeriod = aws.Int32(7) }), "InvalidParameterCombination", 400, "BackupRetentionPeriod"},
-		{"backup window", clusterInput("e1", func(in *rds.CreateDBClusterInput) { in.PreferredBackupWindow = aws.String("03:00-03:30") }), "InvalidParameterCombination", 400, "PreferredBackupWindow"},
+		{"backup retention 36", clusterInput("e1", func(in *rds.CreateDBClusterInput) { in.BackupRetentionPeriod = aws.Int32(36) }), "InvalidParameterValue", 400, "between 1 and 35"},
+		{"backup window of 10 minutes", clusterInput("e1", func(in *rds.CreateDBClusterInput) { in.PreferredBackupWindow = aws.String("03:00-03:10") }), "InvalidParameterValue", 400, "at least 30 minutes"},
+		{"backup window over maintenance", clusterInput("e1", func(in *rds.CreateDBClusterInput) { in.PreferredBackupWindow = aws.String("04:45-05:15") }), "InvalidParameterValue", 400, "must not overlap"},
 		{"port out of range", clusterInput("e1", func(in *rds.CreateDBClusterInput) { in.Port = aws.Int32(80) }), "InvalidParameterValue", 400, "port"},
 	}
 	for _, tc := range bad {

@@ -1,0 +1,438 @@
+package backup
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Inside the new cluster's volume directory while a restore runs: the account's own, 0700.
+const stagingName = "restore-staging"
+
+// The text PostgreSQL (13 and later) ends recovery with when the WAL ends before a
+// time target: every archived commit precedes the target, so the end of the WAL is
+// the state at the target, and recovery runs again without it.
+const endedBeforeTarget = "recovery ended before configured recovery target was reached"
+
+func (m *Manager) restore(ctx context.Context, req RestoreRequest) error {
+	into := req.Into
+	if err := into.check(); err != nil {
+		return err
+	}
+	if err := checkID("source resource id", req.SourceResourceID); err != nil {
+		return err
+	}
+	if req.SnapshotID != "" {
+		if err := checkID("snapshot id", req.SnapshotID); err != nil {
+			return err
+		}
+	} else if req.Time.IsZero() && !req.Latest {
+		return errors.New("backup: restore needs a time, the latest restorable time, or a snapshot")
+	}
+	if into.DataDir == "" || filepath.Dir(into.DataDir) != into.VolumeDir {
+		return fmt.Errorf("backup: %s: the data directory must be in the volume directory", into.ResourceID)
+	}
+	defer m.locks.lock("restore/" + into.ResourceID)()
+	if _, err := os.Lstat(into.DataDir); err == nil {
+		return nil // restored before (a crash after the rename)
+	}
+	key := "restore/" + into.ResourceID
+	m.ops.set(key, Progress{Phase: PhaseRunning})
+	err := m.restoreLocked(ctx, req, key)
+	if err != nil {
+		m.ops.set(key, Progress{Phase: PhaseFailed, Err: err})
+		return err
+	}
+	m.ops.set(key, Progress{Phase: PhaseComplete, Percent: 100})
+	return nil
+}
+
+func (m *Manager) restoreLocked(ctx context.Context, req RestoreRequest, key string) error {
+	into := req.Into
+	a, err := lookupAccount(into.OSUser)
+	if err != nil {
+		return err
+	}
+	stage := filepath.Join(into.VolumeDir, stagingName)
+	if err := os.RemoveAll(stage); err != nil {
+		return fmt.Errorf("backup: %w", err)
+	}
+	if err := ownedDir(stage, a, 0o700); err != nil {
+		return err
+	}
+	defer os.RemoveAll(stage)
+	repoDir := filepath.Join(stage, "repo")
+	stanza, label, err := m.stageRepo(ctx, req, a, repoDir)
+	if err != nil {
+		return err
+	}
+	m.ops.set(key, Progress{Phase: PhaseRunning, Percent: 20})
+	work := filepath.Join(stage, "work")
+	for _, d := range []string{work, filepath.Join(stage, "sock")} { // sock: see recover
+		if err := ownedDir(d, a, 0o700); err != nil {
+			return err
+		}
+	}
+	conf := filepath.Join(stage, confName)
+	body := renderConf(work, []repo{{path: repoDir, pass: m.cipherPass(stanza)}})
+	if err := writeFileAs(conf, []byte(body), a.uid, a.gid, 0o600); err != nil {
+		return err
+	}
+	data := filepath.Join(stage, "data")
+	args := []string{"--pg1-path=" + data, "--set=" + label}
+	switch {
+	case req.SnapshotID != "":
+		args = append(args, "--type=immediate", "--target-action=promote")
+	case req.Latest:
+		args = append(args, "--type=default")
+	default:
+		args = append(args, "--type=time", "--target="+req.Time.UTC().Format("2006-01-02 15:04:05.000000+00"),
+			"--target-action=promote")
+	}
+	if _, err := m.run(ctx, invocation{as: a, conf: conf, stanza: stanza, command: "restore", args: args}); err != nil {
+		return err
+	}
+	m.ops.set(key, Progress{Phase: PhaseRunning, Percent: 60})
+	// The source's identity and wiring are not the new cluster's: its TLS key, a
+	// reader's files. The engine writes the new cluster's on its first start.
+	for _, f := range []string{"server.key", "server.crt", "standby.signal", "borealis.pgpass", "postmaster.pid"} {
+		os.Remove(filepath.Join(data, f))
+	}
+	if err := m.recover(ctx, req, a, stage, data); err != nil {
+		return err
+	}
+	m.ops.set(key, Progress{Phase: PhaseRunning, Percent: 95})
+	if err := os.Rename(data, into.DataDir); err != nil {
+		return fmt.Errorf("backup: %w", err)
+	}
+	if err := syncFile(into.VolumeDir); err != nil {
+		return fmt.Errorf("backup: %w", err)
+	}
+	m.log.Info("cluster restored", "cluster", into.ResourceID, "source", req.SourceResourceID,
+		"snapshot", req.SnapshotID, "set", label)
+	return nil
+}
+
+// stageRepo copies what the restore needs into dir, the new cluster's account's own: a
+// snapshot's repository whole, or the source's repository's catalogues, the set that
+// precedes the target and the WAL after it. Root copies files and reads no content;
+// pgBackRest then reads them as the new cluster's account. It returns the stanza and set.
+func (m *Manager) stageRepo(ctx context.Context, req RestoreRequest, a account, dir string) (string, string, error) {
+	if req.SnapshotID != "" {
+		rec, err := m.readRecord(req.SnapshotID)
+		if err != nil {
+			return "", "", err
+		}
+		if err := copyTree(ctx, m.snapshotPath(req.SnapshotID), dir, a.uid, a.gid); err != nil {
+			return "", "", fmt.Errorf("backup: staging snapshot %s: %w", req.SnapshotID, err)
+		}
+		os.Remove(filepath.Join(dir, snapshotMeta))
+		return rec.Source, rec.Label, nil
+	}
+	if m.o.S3 != nil {
+		return "", "", errors.New("backup: point-in-time restore from an S3 repository is not built yet")
+	}
+	stanza := req.SourceResourceID
+	src := m.repoPath(stanza)
+	if _, err := os.Lstat(filepath.Join(src, "backup", stanza, "backup.info")); err != nil {
+		return "", "", ErrNoBackup
+	}
+	// The catalogues first, to choose the set.
+	for _, sub := range []string{"backup/" + stanza, "archive/" + stanza} {
+		if err := mkdirAllAs(filepath.Join(dir, sub), a); err != nil {
+			return "", "", err
+		}
+	}
+	for _, f := range []string{"backup/%s/backup.info", "backup/%s/backup.info.copy", "archive/%s/archive.info", "archive/%s/archive.info.copy"} {
+		rel := fmt.Sprintf(f, stanza)
+		if err := copyFileAs(filepath.Join(src, rel), filepath.Join(dir, rel), a); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return "", "", fmt.Errorf("backup: staging %s: %w", rel, err)
+		}
+	}
+	conf := filepath.Join(filepath.Dir(dir), "catalogue.conf")
+	if err := writeFileAs(conf, []byte(renderConf(filepath.Dir(dir), []repo{{path: dir, pass: m.cipherPass(stanza)}})), a.uid, a.gid, 0o600); err != nil {
+		return "", "", err
+	}
+	in, err := m.readInfo(ctx, conf, stanza, a)
+	os.Remove(conf)
+	if err != nil {
+		return "", "", err
+	}
+	var set *Set
+	for _, s := range setsOf(in) {
+		if s.Kind == KindAutomated && (req.Latest || !s.Stop.After(req.Time)) {
+			s := s
+			set = &s
+		}
+	}
+	if set == nil {
+		return "", "", ErrNotRestorable
+	}
+	rel := filepath.Join("backup", stanza, set.Label)
+	if err := copyTree(ctx, filepath.Join(src, rel), filepath.Join(dir, rel), a.uid, a.gid); err != nil {
+		return "", "", fmt.Errorf("backup: staging set %s: %w", set.Label, err)
+	}
+	if err := m.stageWAL(ctx, filepath.Join(src, "archive", stanza), filepath.Join(dir, "archive", stanza), *set, req, a); err != nil {
+		return "", "", err
+	}
+	return stanza, set.Label, nil
+}
+
+// stageWAL copies the timeline histories and the WAL segments from the set's first on:
+// all of them for the latest restorable time; for a time target, those archived by then
+// and the next two (the first commit after the target is in the segment being written at
+// the target). Copying too few is never silent: PostgreSQL then ends recovery before the
+// target, which recover handles (the state at the target is the end of that WAL).
+func (m *Manager) stageWAL(ctx context.Context, src, dst string, set Set, req RestoreRequest, a account) error {
+	type seg struct {
+		rel string
+		mt  time.Time
+	}
+	var segs []seg
+	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		if d.IsDir() || !d.Type().IsRegular() || !strings.Contains(rel, "/") {
+			return nil
+		}
+		name := d.Name()
+		if strings.HasSuffix(name, ".history") {
+			segs = append(segs, seg{rel: rel}) // zero time: always copied
+			return nil
+		}
+		if len(name) < 24 || name[8:24] < set.ArchiveStart[8:] {
+			return nil
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		segs = append(segs, seg{rel: rel, mt: fi.ModTime()})
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("backup: listing WAL: %w", err)
+	}
+	sort.SliceStable(segs, func(i, j int) bool { return segs[i].mt.Before(segs[j].mt) })
+	extra := 2
+	for _, s := range segs {
+		if !req.Latest && !s.mt.IsZero() && s.mt.After(req.Time) {
+			if extra == 0 {
+				continue
+			}
+			extra--
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := mkdirAllAs(filepath.Join(dst, filepath.Dir(s.rel)), a); err != nil {
+			return err
+		}
+		if err := copyFileAs(filepath.Join(src, s.rel), filepath.Join(dst, s.rel), a); err != nil {
+			return fmt.Errorf("backup: staging WAL %s: %w", s.rel, err)
+		}
+	}
+	return nil
+}
+
+func mkdirAllAs(dir string, a account) error {
+	if _, err := os.Lstat(dir); err == nil {
+		return nil
+	}
+	if err := mkdirAllAs(filepath.Dir(dir), a); err != nil {
+		return err
+	}
+	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
+		return fmt.Errorf("backup: %w", err)
+	}
+	return os.Lchown(dir, a.uid, a.gid)
+}
+
+func copyFileAs(src, dst string, a account) error {
+	if err := copyFile(src, dst); err != nil {
+		return err
+	}
+	return os.Lchown(dst, a.uid, a.gid)
+}
+
+// recover runs PostgreSQL on the restored data, as the new cluster's account, until it
+// has replayed to the target and promoted: no TCP, its socket in the staging directory,
+// no archiving (the source's archive_command is in the restored configuration), trust
+// for local logins (only the account and root reach that socket). Then req.Rekey, a
+// checkpoint, and a clean stop.
+func (m *Manager) recover(ctx context.Context, req RestoreRequest, a account, stage, data string) error {
+	// The new cluster's own socket directory (short enough for a socket address, its
+	// account's alone), else one in the staging directory.
+	sock := req.Into.SocketDir
+	if sock == "" || len(sock)+len("/.s.PGSQL.5432") > maxSocketPath {
+		sock = filepath.Join(stage, "sock")
+	}
+	hba := filepath.Join(stage, "hba.conf")
+	if err := writeFileAs(hba, []byte("local all all trust\n"), a.uid, a.gid, 0o600); err != nil {
+		return err
+	}
+	logPath := filepath.Join(stage, "recovery.log")
+	for attempt := 0; attempt < 2; attempt++ {
+		err := m.runRecovery(ctx, req, a, data, sock, hba, logPath)
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, errEndedBeforeTarget) || attempt > 0 {
+			return err
+		}
+		if err := dropRecoveryTarget(filepath.Join(data, "postgresql.auto.conf"), a); err != nil {
+			return err
+		}
+		m.log.Info("restore: the WAL ends before the target time; recovering to its end", "cluster", req.Into.ResourceID)
+	}
+	return nil
+}
+
+var errEndedBeforeTarget = errors.New("backup: recovery ended before the target")
+
+// maxSocketPath bounds a unix socket's path (sun_path is 108 bytes with its NUL).
+const maxSocketPath = 107
+
+func (m *Manager) postgresBin() (string, error) {
+	for _, d := range []string{m.o.PGBinDir, "/usr/lib/postgresql/15/bin"} {
+		if d == "" {
+			continue
+		}
+		p := filepath.Join(d, "postgres")
+		if _, err := os.Stat(p); err == nil {
+			return p, nil
+		}
+	}
+	return "", errors.New("backup: no postgres binary (set Options.PGBinDir)")
+}
+
+func (m *Manager) runRecovery(ctx context.Context, req RestoreRequest, a account, data, sock, hba, logPath string) error {
+	bin, err := m.postgresBin()
+	if err != nil {
+		return err
+	}
+	logf, err := os.OpenFile(logPath, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return fmt.Errorf("backup: %w", err)
+	}
+	defer logf.Close()
+	port := "5432"
+	cmd := exec.Command(bin, "-D", data, "-c", "listen_addresses=", "-c", "port="+port,
+		"-c", "unix_socket_directories="+sock, "-c", "unix_socket_permissions=0700",
+		"-c", "hba_file="+hba, "-c", "ssl=off", "-c", "archive_mode=off",
+		"-c", "logging_collector=off", "-c", "hot_standby=off")
+	cmd.Dir = "/"
+	cmd.Env = []string{"PATH=/usr/bin:/bin", "LANG=C.UTF-8"}
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if a.setuid {
+		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: uint32(a.uid), Gid: uint32(a.gid), Groups: []uint32{uint32(a.gid)}}
+	}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("backup: starting recovery: %w", err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	stop := func() {
+		cmd.Process.Signal(syscall.SIGINT) // fast shutdown: a checkpoint, then exit
+		select {
+		case <-exited:
+		case <-time.After(2 * time.Minute):
+			cmd.Process.Kill()
+			<-exited
+		}
+	}
+	t := time.NewTicker(200 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			cmd.Process.Kill()
+			<-exited
+			return ctx.Err()
+		case err := <-exited:
+			tail := readTail(logPath)
+			if strings.Contains(tail, endedBeforeTarget) {
+				return errEndedBeforeTarget
+			}
+			return fmt.Errorf("backup: recovery ended (%v); its log ends:\n%s", err, tail)
+		case <-t.C:
+		}
+		conn, err := pgx.Connect(ctx, fmt.Sprintf("host=%s port=%s user=rdsadmin dbname=postgres sslmode=disable connect_timeout=5", sock, port))
+		if err != nil {
+			continue // still starting or replaying
+		}
+		var inRecovery bool
+		err = conn.QueryRow(ctx, "SELECT pg_is_in_recovery()").Scan(&inRecovery)
+		if err == nil && inRecovery {
+			conn.Close(ctx)
+			continue
+		}
+		if err == nil {
+			err = finishRecovery(ctx, conn, req)
+		}
+		conn.Close(ctx)
+		stop()
+		if err != nil {
+			return fmt.Errorf("backup: after recovery: %w", err)
+		}
+		return nil
+	}
+}
+
+// finishRecovery gives the promoted server the new cluster's secrets and drops the
+// restore's settings.
+func finishRecovery(ctx context.Context, conn *pgx.Conn, req RestoreRequest) error {
+	if req.Rekey != nil {
+		if err := req.Rekey(ctx, conn); err != nil {
+			return err
+		}
+	}
+	for _, s := range []string{"restore_command", "recovery_target_time", "recovery_target_action", "recovery_target"} {
+		if _, err := conn.Exec(ctx, "ALTER SYSTEM RESET "+s); err != nil {
+			return err
+		}
+	}
+	_, err := conn.Exec(ctx, "CHECKPOINT")
+	return err
+}
+
+// dropRecoveryTarget removes the recovery target from postgresql.auto.conf.
+func dropRecoveryTarget(path string, a account) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("backup: %w", err)
+	}
+	var out bytes.Buffer
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	for sc.Scan() {
+		l := sc.Text()
+		if t := strings.TrimSpace(l); strings.HasPrefix(t, "recovery_target_time") || strings.HasPrefix(t, "recovery_target_action") {
+			continue
+		}
+		out.WriteString(l + "\n")
+	}
+	return writeFileAs(path, out.Bytes(), a.uid, a.gid, 0o600)
+}
+
+func readTail(p string) string {
+	b, _ := os.ReadFile(p)
+	if len(b) > 3000 {
+		b = b[len(b)-3000:]
+	}
+	return string(b)
+}

@@ -1,0 +1,314 @@
+package reconcile
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/borealis-db/borealis/internal/backup"
+	"github.com/borealis-db/borealis/internal/engine"
+	"github.com/borealis-db/borealis/internal/store"
+)
+
+// Backups is the continuous backup of every cluster (backup.Manager).
+type Backups interface {
+	Settings(c backup.Cluster, dataDir string) map[string]string
+	Prepare(ctx context.Context, c backup.Cluster) error
+	Backup(ctx context.Context, c backup.Cluster) (backup.Set, error)
+	Info(ctx context.Context, c backup.Cluster) (backup.Info, error)
+	Expire(ctx context.Context, c backup.Cluster, days int) ([]string, error)
+	Due(last time.Time, window string) bool
+	Restore(ctx context.Context, req backup.RestoreRequest) error
+	Retire(ctx context.Context, c backup.Cluster) error
+	Forget(ctx context.Context, resourceID string) error
+}
+
+// backupCheckEvery is how often a cluster's repository is read (and a backup considered)
+// while nothing else asks; expireEvery how often retention is applied (and after each
+// backup): each is a pgBackRest run or two.
+const (
+	backupCheckEvery = 30 * time.Second
+	expireEvery      = time.Hour
+)
+
+// BackupView is what DescribeDBClusters and /metrics say about a cluster's backups: the
+// restorable window (zero when unknown), the last backup, and what fails, if anything.
+type BackupView struct {
+	Earliest, Latest time.Time
+	LastBackup       time.Time
+	LastArchived     time.Time
+	// Failures say what fails now (none when backups and archiving work): no secret and
+	// no pgBackRest text, which may quote paths; the log has the details.
+	Failures []string
+}
+
+// backupState is one cluster's backup worker's, in memory: serve rebuilds it from the
+// repository after a restart.
+type backupState struct {
+	running  bool
+	prepared bool
+	checked  time.Time
+	expired  time.Time // when retention was last applied
+	view     BackupView
+}
+
+type backupStates struct {
+	mu sync.Mutex
+	m  map[string]*backupState // cluster id →
+}
+
+// Backup failures, each said once.
+const (
+	failBackup    = "automated backup failed"
+	failArchive   = "WAL archiving is failing"
+	failRepoFull  = "the backup repository is full"
+	failPrepare   = "the backup repository cannot be set up"
+	failRepo      = "the backup repository cannot be read"
+	failRetention = "expiring old backups failed"
+)
+
+// backupCluster is c's side of the backup package, with its writer's server spec.
+func (r *Reconciler) backupCluster(c store.Cluster, spec engine.Spec) backup.Cluster {
+	return backup.Cluster{ResourceID: c.ResourceID, OSUser: spec.OSUser, VolumeDir: r.clusterDir(c),
+		DataDir: spec.DataDir, SocketDir: spec.SocketDir, Port: spec.Port, AdminPassword: c.AdminPassword}
+}
+
+// archiveSettings are the settings every server of c runs with (spec is that server's).
+func (r *Reconciler) archiveSettings(c store.Cluster, spec engine.Spec) map[string]string {
+	if r.cfg.Backups == nil {
+		return nil
+	}
+	return r.cfg.Backups.Settings(r.backupCluster(c, spec), spec.DataDir)
+}
+
+// Backups reports cluster id's backups as last seen; false before they were read.
+func (r *Reconciler) Backups(id string) (BackupView, bool) {
+	r.bk.mu.Lock()
+	defer r.bk.mu.Unlock()
+	st := r.bk.m[id]
+	if st == nil || st.checked.IsZero() {
+		return BackupView{}, false
+	}
+	return st.view, true
+}
+
+// keepBackedUp starts cluster c's backup pass unless one runs or ran recently: it runs
+// beside the cluster's worker, whose passes a backup of minutes must not hold up.
+func (r *Reconciler) keepBackedUp(ctx context.Context, c store.Cluster, writer engine.Spec) {
+	if r.cfg.Backups == nil {
+		return
+	}
+	now := r.cfg.Now()
+	r.bk.mu.Lock()
+	if r.bk.m == nil {
+		r.bk.m = map[string]*backupState{}
+	}
+	st := r.bk.m[c.ID]
+	if st == nil {
+		st = &backupState{}
+		r.bk.m[c.ID] = st
+	}
+	if st.running || (!st.checked.IsZero() && now.Sub(st.checked) < backupCheckEvery) {
+		r.bk.mu.Unlock()
+		return
+	}
+	st.running = true
+	prepared, expire := st.prepared, now.Sub(st.expired) >= expireEvery
+	r.bk.mu.Unlock()
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		view, prepared, expired := r.backupPass(ctx, c, writer, prepared, expire)
+		r.bk.mu.Lock()
+		st.running, st.prepared, st.checked, st.view = false, prepared, r.cfg.Now(), view
+		if expired {
+			st.expired = st.checked
+		}
+		r.bk.mu.Unlock()
+		r.metrics.backups(c.ID, view)
+	}()
+}
+
+// backupPass sets up c's repository (once per serve), takes the automated backup that is
+// due, expires what the retention period no longer covers, and reads the repository and
+// the writer's archiver.
+func (r *Reconciler) backupPass(ctx context.Context, c store.Cluster, writer engine.Spec, prepared, expire bool) (BackupView, bool, bool) {
+	b := r.cfg.Backups
+	bc := r.backupCluster(c, writer)
+	var view BackupView
+	fail := func(what string, err error) {
+		if ctx.Err() != nil {
+			return // serve is stopping: pgBackRest was stopped, nothing failed
+		}
+		if strings.Contains(err.Error(), "No space left on device") {
+			what = failRepoFull
+		}
+		if !slices.Contains(view.Failures, what) {
+			view.Failures = append(view.Failures, what)
+		}
+		r.log.Error("backup", "cluster", c.ID, "failure", what, "err", err)
+	}
+	if !prepared {
+		if err := b.Prepare(ctx, bc); err != nil {
+			fail(failPrepare, err)
+			return view, false, false
+		}
+	}
+	info, err := b.Info(ctx, bc)
+	if err != nil {
+		fail(failRepo, err)
+		if err := r.archiverHealthy(ctx, writer); err != nil {
+			fail(failArchive, err)
+		}
+		return view, true, false
+	}
+	if b.Due(info.LastBackup, c.PreferredBackupWindow) {
+		if _, err := b.Backup(ctx, bc); err != nil {
+			fail(failBackup, err)
+		} else {
+			expire = true
+			if info2, err := b.Info(ctx, bc); err == nil {
+				info = info2
+			}
+		}
+	}
+	expired := false
+	if expire {
+		if gone, err := b.Expire(ctx, bc, c.RetentionDays()); err != nil {
+			fail(failRetention, err)
+		} else {
+			expired = true
+			if len(gone) > 0 {
+				if info2, err := b.Info(ctx, bc); err == nil {
+					info = info2
+				}
+			}
+		}
+	}
+	view.Earliest, view.Latest, view.LastBackup, view.LastArchived = info.EarliestRestorable, info.LatestRestorable, info.LastBackup, info.LastArchived
+	if err := r.archiverHealthy(ctx, writer); err != nil {
+		fail(failArchive, err)
+	}
+	return view, true, expired
+}
+
+// archiverHealthy reads the writer's pg_stat_archiver: archiving fails when its last
+// failure is newer than its last success.
+func (r *Reconciler) archiverHealthy(ctx context.Context, writer engine.Spec) error {
+	conn, err := r.driver.Connect(ctx, writer, "postgres")
+	if err != nil {
+		return nil // the writer is not reachable now: its own status says so
+	}
+	defer conn.Close(context.Background())
+	var failed, archived *time.Time
+	var wal *string
+	if err := conn.QueryRow(ctx, "SELECT last_failed_time, last_archived_time, last_failed_wal FROM pg_catalog.pg_stat_archiver").
+		Scan(&failed, &archived, &wal); err != nil {
+		if err == pgx.ErrNoRows {
+			return nil
+		}
+		return nil
+	}
+	if failed != nil && (archived == nil || failed.After(*archived)) {
+		return fmt.Errorf("archive_command failed for %s at %v", deref(wal), failed.UTC())
+	}
+	return nil
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+// forgetBackups drops a deleted cluster's state.
+func (r *Reconciler) forgetBackups(id string) {
+	r.bk.mu.Lock()
+	delete(r.bk.m, id)
+	r.bk.mu.Unlock()
+	r.metrics.forgetCluster(id)
+}
+
+// backupMetrics are the gauges /metrics shows per cluster.
+type backupMetrics struct {
+	lastBackup *prometheus.GaugeVec
+	archiveLag *prometheus.GaugeVec
+	failing    *prometheus.GaugeVec
+}
+
+func newBackupMetrics() backupMetrics {
+	return backupMetrics{
+		lastBackup: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "borealis_backup_last_success_timestamp_seconds",
+			Help: "When the newest automated backup of a cluster completed."}, []string{"cluster"}),
+		archiveLag: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "borealis_backup_archive_lag_seconds",
+			Help: "How long ago the newest WAL segment of a cluster reached its backup repository, at the last check."}, []string{"cluster"}),
+		failing: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "borealis_backup_failing",
+			Help: "1 while a cluster's backups or WAL archiving fail, with what fails; 0 otherwise."}, []string{"cluster", "failure"}),
+	}
+}
+
+func (m *metrics) backups(cluster string, v BackupView) {
+	if !v.LastBackup.IsZero() {
+		m.bk.lastBackup.WithLabelValues(cluster).Set(float64(v.LastBackup.UnixNano()) / 1e9)
+	}
+	if !v.LastArchived.IsZero() {
+		m.bk.archiveLag.WithLabelValues(cluster).Set(time.Since(v.LastArchived).Seconds())
+	}
+	m.bk.failing.DeletePartialMatch(prometheus.Labels{"cluster": cluster})
+	for _, f := range v.Failures {
+		m.bk.failing.WithLabelValues(cluster, f).Set(1)
+	}
+	if len(v.Failures) == 0 {
+		m.bk.failing.WithLabelValues(cluster, "").Set(0)
+	}
+}
+
+func (m *metrics) forgetCluster(cluster string) {
+	l := prometheus.Labels{"cluster": cluster}
+	m.bk.lastBackup.DeletePartialMatch(l)
+	m.bk.archiveLag.DeletePartialMatch(l)
+	m.bk.failing.DeletePartialMatch(l)
+}
+
+// restoreVolume fills the volume of the restored cluster c from its source (instead of
+// initdb): the account and volume directory first, then the backup package's restore,
+// rekeyed with c's own rdsadmin password. Idempotent: Restore leaves a volume in place.
+func (r *Reconciler) restoreVolume(ctx context.Context, c store.Cluster, spec engine.Spec) error {
+	if r.cfg.Backups == nil {
+		return fmt.Errorf("cluster %s is a restore, but serve runs without backups", c.ID)
+	}
+	if err := r.driver.PrepareVolume(ctx, spec); err != nil {
+		return err
+	}
+	from := c.RestoredFrom
+	admin := c.AdminPassword
+	return r.cfg.Backups.Restore(ctx, backup.RestoreRequest{
+		SourceResourceID: from.ResourceID, SnapshotID: from.SnapshotID, Time: from.Time, Latest: from.Latest,
+		Into: r.backupCluster(c, spec),
+		Rekey: func(ctx context.Context, conn *pgx.Conn) error {
+			return engine.Rekey(ctx, conn, admin)
+		},
+	})
+}
+
+// retireBackups hands a deleted cluster's repository to root before its account goes, then
+// removes it: RDS deletes automated backups with their cluster (DeleteAutomatedBackups'
+// default, the only choice Borealis offers). Snapshots are kept apart and stay.
+func (r *Reconciler) retireBackups(ctx context.Context, c store.Cluster) error {
+	if r.cfg.Backups == nil {
+		return nil
+	}
+	bc := r.backupCluster(c, r.volumeSpec(c, 0))
+	if err := r.cfg.Backups.Retire(ctx, bc); err != nil {
+		return err
+	}
+	r.forgetBackups(c.ID)
+	return r.cfg.Backups.Forget(ctx, c.ResourceID)
+}

@@ -1,0 +1,38 @@
+package server
+
+import (
+	"log/slog"
+	"path/filepath"
+
+	"github.com/borealis-db/borealis/internal/backup"
+	"github.com/borealis-db/borealis/internal/rds"
+	"github.com/borealis-db/borealis/internal/reconcile"
+)
+
+// Files and directories of the continuous backups in the data directory.
+const (
+	backupKeyFileName = "backup.key" // the installation key every repository's cipher pass derives from (0600)
+	backupRepoDirName = "backups"    // the repositories, unless --backup-repo names another place
+)
+
+// openBackups opens the installation's backups (package backup): the key in the data
+// directory, the repositories under cfg.BackupRepo or DATA_DIR/backups.
+func openBackups(cfg Config, dataDir string, log *slog.Logger) (*backup.Manager, error) {
+	root := cfg.BackupRepo
+	if root == "" {
+		root = filepath.Join(dataDir, backupRepoDirName)
+	}
+	root, err := filepath.Abs(root)
+	if err != nil {
+		return nil, err
+	}
+	return backup.New(log, backup.Options{Root: root, KeyFile: filepath.Join(dataDir, backupKeyFileName)})
+}
+
+// backupView adapts the reconciler's view of each cluster's backups to what RDS describes.
+func backupView(rec *reconcile.Reconciler) rds.Backups {
+	return func(id string) (rds.BackupView, bool) {
+		v, ok := rec.Backups(id)
+		return rds.BackupView{Earliest: v.Earliest, Latest: v.Latest, Failures: v.Failures}, ok
+	}
+}
