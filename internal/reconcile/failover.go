@@ -247,6 +247,7 @@ func (r *Reconciler) rebaseLost(ctx context.Context, c store.Cluster, m store.In
 		if m, err = r.mark(ctx, m, store.StatusRebooting, reasonLost); err != nil {
 			return err
 		}
+		r.emit(ctx, rdsevent.ReplicationError, m.ID, reasonLost)
 	}
 	if m.Status == store.StatusDeleting {
 		return nil // DeleteDBInstance meanwhile: no copy for a reader on its way out
