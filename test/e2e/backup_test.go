@@ -224,3 +224,53 @@ func TestStuckArchivingIsVisible(t *testing.T) {
 		return !f, err
 	})
 }
+
+// After a failover the new writer archives to the same repository, on its new timeline: a
+// restore to the latest restorable time has the rows written before and after it.
+func TestFailoverWriterArchivesToTheSameRepository(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	srv := shared.get(t)
+	c := srv.rds(t)
+	desc, _ := createCluster(ctx, t, c, "bk-fo", "master1", "Master-pass1", "app")
+	cl := desc.DBClusters[0]
+	addReader(ctx, t, c, "bk-fo", "bk-fo-r1", 0)
+	if err := rds.NewDBInstanceAvailableWaiter(c, waitInstOpts).Wait(ctx, &rds.DescribeDBInstancesInput{DBInstanceIdentifier: aws.String("bk-fo-r1")}, 3*time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	restorableBy(ctx, t, c, "bk-fo", time.Time{})
+	conn := srv.connect(ctx, t, aws.ToString(cl.Endpoint), aws.ToInt32(cl.Port), "master1", "Master-pass1", "app")
+	if _, err := conn.Exec(ctx, "CREATE TABLE t (v text); INSERT INTO t VALUES ('before')"); err != nil {
+		t.Fatal(err)
+	}
+	conn.Close(ctx)
+	if _, err := c.FailoverDBCluster(ctx, &rds.FailoverDBClusterInput{DBClusterIdentifier: aws.String("bk-fo"), TargetDBInstanceIdentifier: aws.String("bk-fo-r1")}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 2*time.Minute, "failover to bk-fo-r1", func() (bool, error) {
+		w, st := clusterWriter(ctx, t, c, "bk-fo")
+		return w == "bk-fo-r1" && st == "available", nil
+	})
+	conn = srv.connect(ctx, t, aws.ToString(cl.Endpoint), aws.ToInt32(cl.Port), "master1", "Master-pass1", "app")
+	if _, err := conn.Exec(ctx, "INSERT INTO t VALUES ('after')"); err != nil {
+		t.Fatal(err)
+	}
+	var after time.Time
+	if err := conn.QueryRow(ctx, "SELECT clock_timestamp()").Scan(&after); err != nil {
+		t.Fatal(err)
+	}
+	restorableBy(ctx, t, c, "bk-fo", after)
+	if _, err := c.RestoreDBClusterToPointInTime(ctx, &rds.RestoreDBClusterToPointInTimeInput{DBClusterIdentifier: aws.String("bk-fo-restored"),
+		SourceDBClusterIdentifier: aws.String("bk-fo"), UseLatestRestorableTime: aws.Bool(true)}); err != nil {
+		t.Fatal(err)
+	}
+	addWriter(ctx, t, c, "bk-fo-restored", "bk-fo-restored-1")
+	d, err := c.DescribeDBClusters(ctx, &rds.DescribeDBClustersInput{DBClusterIdentifier: aws.String("bk-fo-restored")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc := srv.connect(ctx, t, aws.ToString(d.DBClusters[0].Endpoint), aws.ToInt32(d.DBClusters[0].Port), "master1", "Master-pass1", "app")
+	if got := queryRows(ctx, t, rc, "SELECT v FROM t ORDER BY v DESC"); strings.Join(got, ",") != "before,after" {
+		t.Fatalf("restored rows %v, want before and after the failover", got)
+	}
+}
