@@ -306,10 +306,12 @@ func readAssumeRequest(p awsquery.Params) (assumeRequest, error) {
 	if len(r.transitive) > maxTransitiveTagKeyCount {
 		return r, validationError("transitiveTagKeys", strconv.Itoa(len(r.transitive)), "Member must have length less than or equal to 50")
 	}
-	for _, k := range r.transitive {
-		if _, ok := lookupFold(r.tags, k); !ok {
+	for i, k := range r.transitive {
+		key, ok := keyFold(r.tags, k)
+		if !ok {
 			return r, invalidParameterValue("The transitive tag key %s is not one of the session tags.", awsquery.Clip(k))
 		}
+		r.transitive[i] = key // the tag's own key: a chained session finds its value by it
 	}
 	return r, nil
 }
@@ -319,9 +321,15 @@ func invalidParameterValue(format string, args ...any) error {
 }
 
 func lookupFold(m map[string]string, key string) (string, bool) {
-	for k, v := range m {
+	k, ok := keyFold(m, key)
+	return m[k], ok
+}
+
+// keyFold is m's key equal to key but for case (tag keys are case-insensitive).
+func keyFold(m map[string]string, key string) (string, bool) {
+	for k := range m {
 		if strings.EqualFold(k, key) {
-			return v, true
+			return k, true
 		}
 	}
 	return "", false
@@ -383,7 +391,11 @@ func (t *STS) assumeRole(ctx context.Context, p awsquery.Params) (any, error) {
 			if tags == nil {
 				tags = map[string]string{}
 			}
-			tags[k] = c.Session.Tags[k]
+			v, ok := lookupFold(c.Session.Tags, k) // a token may name the key in another case
+			if !ok {
+				return nil, fmt.Errorf("sts: session %s names transitive tag %q it does not carry", c.ARN, k) // fail closed
+			}
+			tags[k] = v
 			transitive = append(transitive, k)
 		}
 	}
