@@ -174,7 +174,12 @@ func mfaParams(p awsquery.Params) (serial, code string, err error) {
 
 // checkMFA verifies the caller's own MFA device's code (once only); AccessDenied otherwise.
 func (s *Service) checkMFA(ctx context.Context, c principal.Principal, serial, code string) error {
-	if c.Type == principal.User {
+	switch {
+	case c.Type != principal.User:
+	case !s.mfaCodes.take(c.UserID, s.cfg.Now()):
+		s.log.Info("sts MFA code refused unchecked: too many codes tried", "caller", c.ARN, "serial", serial)
+		return accessDenied("MultiFactorAuthentication failed with invalid MFA one time pass code. ")
+	default:
 		ok, err := s.useCode(ctx, c.UserID, serial, code)
 		if err != nil || ok {
 			return err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
@@ -38,4 +39,34 @@ func TestTransitiveTagKeyInAnotherCaseKeepsItsValue(t *testing.T) {
 	second, _ := e.withCreds(static(out.Credentials))
 	_, err = second.GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String("Second")})
 	apiError(t, err, "AccessDenied", http.StatusForbidden)
+}
+
+// Someone holding a user's access key cannot guess the user's MFA code through STS: after a
+// few wrong codes, even the right one is refused for a while, so a million codes are not
+// minutes of requests.
+func TestSTSMFACodesCannotBeGuessed(t *testing.T) {
+	e := newSTSEnv(t)
+	ctx := context.Background()
+	_, aliceSTS := e.userWithKey("alice")
+	d := e.do("CreateVirtualMFADevice", "VirtualMFADeviceName", "alice-phone").(createVirtualMFADeviceResult).VirtualMFADevice
+	seed := seedOf(t, d.Base32StringSeed)
+	step := totpStep(e.clock.now())
+	e.do("EnableMFADevice", "UserName", "alice", "SerialNumber", d.SerialNumber, "AuthenticationCode1", totpAt(seed, step-1), "AuthenticationCode2", totpAt(seed, step))
+	e.clock.advance(2 * time.Minute)
+	right := totpAt(seed, totpStep(e.clock.now()))
+	wrong := "000000"
+	if wrong == right {
+		wrong = "000001"
+	}
+	for range 20 {
+		_, err := aliceSTS.GetSessionToken(ctx, &sts.GetSessionTokenInput{SerialNumber: aws.String(d.SerialNumber), TokenCode: aws.String(wrong)})
+		apiError(t, err, "AccessDenied", http.StatusForbidden)
+	}
+	_, err := aliceSTS.GetSessionToken(ctx, &sts.GetSessionTokenInput{SerialNumber: aws.String(d.SerialNumber), TokenCode: aws.String(right)})
+	apiError(t, err, "AccessDenied", http.StatusForbidden)
+	// Later, the right code works again.
+	e.clock.advance(10 * time.Minute)
+	if _, err := aliceSTS.GetSessionToken(ctx, &sts.GetSessionTokenInput{SerialNumber: aws.String(d.SerialNumber), TokenCode: aws.String(totpAt(seed, totpStep(e.clock.now())))}); err != nil {
+		t.Fatal(err)
+	}
 }
