@@ -8,6 +8,7 @@ import (
 	"maps"
 	"net/http"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -311,13 +312,17 @@ func readAssumeRequest(p awsquery.Params) (assumeRequest, error) {
 	if len(r.transitive) > maxTransitiveTagKeyCount {
 		return r, validationError("transitiveTagKeys", strconv.Itoa(len(r.transitive)), "Member must have length less than or equal to 50")
 	}
-	for i, k := range r.transitive {
+	var transitive []string
+	for _, k := range r.transitive {
 		key, ok := keyFold(r.tags, k)
 		if !ok {
 			return r, invalidParameterValue("The transitive tag key %s is not one of the session tags.", awsquery.Clip(k))
 		}
-		r.transitive[i] = key // the tag's own key: a chained session finds its value by it
+		if !slices.Contains(transitive, key) { // the tag's own key, once: a chained session finds its value by it
+			transitive = append(transitive, key)
+		}
 	}
+	r.transitive = transitive
 	return r, nil
 }
 

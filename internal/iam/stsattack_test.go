@@ -27,7 +27,7 @@ func TestTransitiveTagKeyInAnotherCaseKeepsItsValue(t *testing.T) {
 		{"Effect":"Allow","Action":"iam:GetRole","Resource":"*"},
 		{"Effect":"Deny","Action":"*","Resource":"*","Condition":{"StringEquals":{"aws:PrincipalTag/team":"contractor"}}}]}`)
 	out, err := aliceSTS.AssumeRole(ctx, &sts.AssumeRoleInput{RoleArn: aws.String(roleARNPrefix + "First"), RoleSessionName: aws.String("s0"),
-		Tags: []ststypes.Tag{{Key: aws.String("team"), Value: aws.String("contractor")}}, TransitiveTagKeys: []string{"TEAM"}})
+		Tags: []ststypes.Tag{{Key: aws.String("team"), Value: aws.String("contractor")}}, TransitiveTagKeys: []string{"TEAM", "team"}})
 	if err != nil {
 		t.Fatal(err)
 	}
