@@ -74,6 +74,8 @@ type Service struct {
 	parsed parseCache
 	// sessionKey signs session tokens and derives their secrets (see session.go).
 	sessionKey []byte
+	// mfaCodes limits the MFA codes a user may try through STS (mfalimit.go).
+	mfaCodes *mfaLimiter
 }
 
 // New returns the IAM service. It fails only if an AWS managed policy's document does not
@@ -96,7 +98,7 @@ func New(cfg Config, st *store.Store, log *slog.Logger) (*Service, error) {
 	if err != nil || len(key) < sessionKeyBytes {
 		return nil, errors.New("iam: the session key is not 32 bytes of base64")
 	}
-	return &Service{cfg: cfg, store: st, log: log, aws: aws, sessionKey: key}, nil
+	return &Service{cfg: cfg, store: st, log: log, aws: aws, sessionKey: key, mfaCodes: &mfaLimiter{}}, nil
 }
 
 // Do runs one IAM action and returns the value to encode as its Result element.

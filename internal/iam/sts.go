@@ -8,6 +8,7 @@ import (
 	"maps"
 	"net/http"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -174,7 +175,12 @@ func mfaParams(p awsquery.Params) (serial, code string, err error) {
 
 // checkMFA verifies the caller's own MFA device's code (once only); AccessDenied otherwise.
 func (s *Service) checkMFA(ctx context.Context, c principal.Principal, serial, code string) error {
-	if c.Type == principal.User {
+	switch {
+	case c.Type != principal.User:
+	case !s.mfaCodes.take(c.UserID, s.cfg.Now()):
+		s.log.Info("sts MFA code refused unchecked: too many codes tried", "caller", c.ARN, "serial", serial)
+		return accessDenied("MultiFactorAuthentication failed with invalid MFA one time pass code. ")
+	default:
 		ok, err := s.useCode(ctx, c.UserID, serial, code)
 		if err != nil || ok {
 			return err
@@ -306,11 +312,17 @@ func readAssumeRequest(p awsquery.Params) (assumeRequest, error) {
 	if len(r.transitive) > maxTransitiveTagKeyCount {
 		return r, validationError("transitiveTagKeys", strconv.Itoa(len(r.transitive)), "Member must have length less than or equal to 50")
 	}
+	var transitive []string
 	for _, k := range r.transitive {
-		if _, ok := lookupFold(r.tags, k); !ok {
+		key, ok := keyFold(r.tags, k)
+		if !ok {
 			return r, invalidParameterValue("The transitive tag key %s is not one of the session tags.", awsquery.Clip(k))
 		}
+		if !slices.Contains(transitive, key) { // the tag's own key, once: a chained session finds its value by it
+			transitive = append(transitive, key)
+		}
 	}
+	r.transitive = transitive
 	return r, nil
 }
 
@@ -319,9 +331,15 @@ func invalidParameterValue(format string, args ...any) error {
 }
 
 func lookupFold(m map[string]string, key string) (string, bool) {
-	for k, v := range m {
+	k, ok := keyFold(m, key)
+	return m[k], ok
+}
+
+// keyFold is m's key equal to key but for case (tag keys are case-insensitive).
+func keyFold(m map[string]string, key string) (string, bool) {
+	for k := range m {
 		if strings.EqualFold(k, key) {
-			return v, true
+			return k, true
 		}
 	}
 	return "", false
@@ -383,7 +401,11 @@ func (t *STS) assumeRole(ctx context.Context, p awsquery.Params) (any, error) {
 			if tags == nil {
 				tags = map[string]string{}
 			}
-			tags[k] = c.Session.Tags[k]
+			v, ok := lookupFold(c.Session.Tags, k) // a token may name the key in another case
+			if !ok {
+				return nil, fmt.Errorf("sts: session %s names transitive tag %q it does not carry", c.ARN, k) // fail closed
+			}
+			tags[k] = v
 			transitive = append(transitive, k)
 		}
 	}
