@@ -81,8 +81,8 @@ var (
 	InstanceFailed        = Kind{"RDS-EVENT-0031", DBInstance, "failure", "DB instance put into failed state. %s"}
 	StorageExhausted      = Kind{"RDS-EVENT-0007", DBInstance, "low storage", "Allocated storage has been exhausted. Allocate additional storage to resolve the issue. %s"}
 	StorageRecovered      = Kind{"RDS-EVENT-0021", DBInstance, "recovery", "Recovery of the DB instance is complete"}
-	ReplicationError      = Kind{"RDS-EVENT-0045", DBInstance, "read replica", "An error has occurred in the read replication process. %s"}
-	ReplicationResumed    = Kind{"RDS-EVENT-0046", DBInstance, "read replica", "The read replica has resumed replication."}
+	ReplicationStopped    = Kind{"RDS-EVENT-0045", DBInstance, "read replica", "Replication has stopped."}
+	ReplicationResumed    = Kind{"RDS-EVENT-0046", DBInstance, "read replica", "Replication for the Read Replica resumed."}
 	ParameterUpdated      = Kind{"", DBParameterGroup, "", "Updated parameter %s to %s with apply method %s"}
 	ParameterReset        = Kind{"", DBParameterGroup, "", "Reset parameter %s with apply method %s"}
 	ParametersResetAll    = Kind{"", DBParameterGroup, "", "Reset all parameters"}

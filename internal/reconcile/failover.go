@@ -247,7 +247,7 @@ func (r *Reconciler) rebaseLost(ctx context.Context, c store.Cluster, m store.In
 		if m, err = r.mark(ctx, m, store.StatusRebooting, reasonLost); err != nil {
 			return err
 		}
-		r.emit(ctx, rdsevent.ReplicationError, m.ID, reasonLost)
+		r.emit(ctx, rdsevent.ReplicationStopped, m.ID)
 	}
 	if m.Status == store.StatusDeleting {
 		return nil // DeleteDBInstance meanwhile: no copy for a reader on its way out
@@ -261,6 +261,7 @@ func (r *Reconciler) rebaseLost(ctx context.Context, c store.Cluster, m store.In
 		return fmt.Errorf("copy %s afresh: %w", m.ID, err)
 	}
 	r.forgetLost(m.ID)
+	r.emit(ctx, rdsevent.ReplicationResumed, m.ID)
 	return nil
 }
 

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/borealis-db/borealis/internal/rdsevent"
 	"github.com/borealis-db/borealis/internal/store"
 )
 
@@ -62,13 +61,5 @@ func (r *Reconciler) judgeLag(ctx context.Context, c store.Cluster, m store.Inst
 		}
 		return nil
 	})
-	// An event for each change of what is stored, so once per transition across restarts.
-	switch {
-	case err != nil:
-	case state == store.ReplicationError:
-		r.emit(ctx, rdsevent.ReplicationError, m.ID, msg)
-	case m.Replication == store.ReplicationError:
-		r.emit(ctx, rdsevent.ReplicationResumed, m.ID)
-	}
 	return err
 }

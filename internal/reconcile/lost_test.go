@@ -2,6 +2,7 @@ package reconcile
 
 import (
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -118,5 +119,15 @@ func TestReaderThatLostItsSourceIsCopiedAfresh(t *testing.T) {
 	}
 	if in := get("i2"); in.Status != store.StatusAvailable || in.StatusReason != "" {
 		t.Errorf("the reader after its copy: %q %q", in.Status, in.StatusReason)
+	}
+	// RDS's read replica events, in order: stopped when it is taken out, resumed once copied.
+	var got []string
+	for _, e := range g.events() {
+		if strings.HasPrefix(e, "i2: Replication") {
+			got = append(got, e)
+		}
+	}
+	if want := []string{"i2: Replication has stopped.", "i2: Replication for the Read Replica resumed."}; !slices.Equal(got, want) {
+		t.Errorf("read replica events %q, want %q", got, want)
 	}
 }
