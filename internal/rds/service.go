@@ -18,6 +18,7 @@ import (
 	"github.com/borealis-db/borealis/internal/awsquery"
 	"github.com/borealis-db/borealis/internal/ec2"
 	"github.com/borealis-db/borealis/internal/params"
+	"github.com/borealis-db/borealis/internal/rdsevent"
 	"github.com/borealis-db/borealis/internal/store"
 )
 
@@ -408,6 +409,7 @@ func (s *Service) deleteCluster(ctx context.Context, p awsquery.Params) (any, er
 	}
 	if keep != "" {
 		s.log.Info("cluster final snapshot requested", "cluster", id, "snapshot", keep)
+		s.emit(ctx, rdsevent.SnapshotCreating.New(keep, s.cfg.Now()))
 		s.cfg.Snapshots.Wake()
 	}
 	s.log.Info("cluster deleting", "cluster", id)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/borealis-db/borealis/internal/authz"
 	"github.com/borealis-db/borealis/internal/awsquery"
+	"github.com/borealis-db/borealis/internal/rdsevent"
 	"github.com/borealis-db/borealis/internal/store"
 )
 
@@ -170,6 +171,7 @@ func (s *Service) createSnapshot(ctx context.Context, p awsquery.Params) (any, e
 		return nil, err
 	}
 	s.log.Info("cluster snapshot requested", "snapshot", id, "cluster", snap.Source.ID)
+	s.emit(ctx, rdsevent.SnapshotCreating.New(id, s.cfg.Now()))
 	s.cfg.Snapshots.Wake()
 	return snapshotResult{s.snapshotXML(snap)}, nil
 }

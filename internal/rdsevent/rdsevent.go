@@ -81,6 +81,10 @@ var (
 	InstanceFailed        = Kind{"RDS-EVENT-0031", DBInstance, "failure", "DB instance put into failed state. %s"}
 	StorageExhausted      = Kind{"RDS-EVENT-0007", DBInstance, "low storage", "Allocated storage has been exhausted. Allocate additional storage to resolve the issue. %s"}
 	StorageRecovered      = Kind{"RDS-EVENT-0021", DBInstance, "recovery", "Recovery of the DB instance is complete"}
+	SnapshotCreating      = Kind{"RDS-EVENT-0074", DBClusterSnapshot, "backup", "Creating manual cluster snapshot"}
+	SnapshotCreated       = Kind{"RDS-EVENT-0075", DBClusterSnapshot, "backup", "Manual cluster snapshot created"}
+	AutomatedCreating     = Kind{"RDS-EVENT-0168", DBClusterSnapshot, "backup", "Creating automated cluster snapshot"}
+	AutomatedCreated      = Kind{"RDS-EVENT-0169", DBClusterSnapshot, "backup", "Automated cluster snapshot created"}
 	ReplicationStopped    = Kind{"RDS-EVENT-0045", DBInstance, "read replica", "Replication has stopped."}
 	ReplicationResumed    = Kind{"RDS-EVENT-0046", DBInstance, "read replica", "Replication for the Read Replica resumed."}
 	ParameterUpdated      = Kind{"", DBParameterGroup, "", "Updated parameter %s to %s with apply method %s"}

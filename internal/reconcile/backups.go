@@ -13,6 +13,7 @@ import (
 
 	"github.com/borealis-db/borealis/internal/backup"
 	"github.com/borealis-db/borealis/internal/engine"
+	"github.com/borealis-db/borealis/internal/rdsevent"
 	"github.com/borealis-db/borealis/internal/store"
 )
 
@@ -169,9 +170,12 @@ func (r *Reconciler) backupPass(ctx context.Context, c store.Cluster, writer eng
 		return view, true, false
 	}
 	if b.Due(info.LastBackup, c.PreferredBackupWindow) {
-		if _, err := b.Backup(ctx, bc); err != nil {
+		// Named by when it begins (store.AutomatedSnapshotName), as RDS names them.
+		r.emit(ctx, rdsevent.AutomatedCreating, store.AutomatedSnapshotName(c.ID, r.cfg.Now()))
+		if set, err := b.Backup(ctx, bc); err != nil {
 			fail(failBackup, err)
 		} else {
+			r.emit(ctx, rdsevent.AutomatedCreated, store.AutomatedSnapshotName(c.ID, set.Start))
 			expire = true
 			if info2, err := b.Info(ctx, bc); err == nil {
 				info = info2

@@ -74,11 +74,6 @@ func (s *snapshots) repoCluster(c store.Cluster) backup.Cluster {
 		VolumeDir: filepath.Join(s.dataDir, "clusters", c.ResourceID)}
 }
 
-// automatedName is an automated snapshot's name, as RDS names them: rds:CLUSTER-YYYY-MM-DD-HH-MM.
-func automatedName(cluster string, t time.Time) string {
-	return "rds:" + cluster + "-" + t.UTC().Format("2006-01-02-15-04")
-}
-
 // Automated lists each cluster's automated backups as automated snapshots. A deleted
 // cluster's go with it (Aurora's default, DeleteAutomatedBackups true).
 func (s *snapshots) Automated(ctx context.Context) ([]store.ClusterSnapshot, error) {
@@ -101,7 +96,7 @@ func (s *snapshots) Automated(ctx context.Context) ([]store.ClusterSnapshot, err
 			if set.Kind != backup.KindAutomated {
 				continue
 			}
-			out = append(out, store.ClusterSnapshot{ID: automatedName(c.ID, set.Stop), ResourceID: set.Label,
+			out = append(out, store.ClusterSnapshot{ID: store.AutomatedSnapshotName(c.ID, set.Start), ResourceID: set.Label,
 				Type: store.SnapshotAutomated, Source: c, Status: store.StatusAvailable, PercentProgress: 100, CreatedAt: set.Stop.UTC()})
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/borealis-db/borealis/internal/rdsevent"
 	"github.com/borealis-db/borealis/internal/store"
 )
 
@@ -145,6 +146,9 @@ func (w *Worker) take(ctx context.Context, snap store.ClusterSnapshot) error {
 		return err
 	}
 	w.log.Info("cluster snapshot available", "snapshot", snap.ID, "cluster", c.ID)
+	if err := w.st.AddEvent(ctx, rdsevent.SnapshotCreated.New(snap.ID, time.Now())); err != nil {
+		w.log.Error("rds event", "snapshot", snap.ID, "err", err)
+	}
 	if w.done != nil {
 		w.done()
 	}

@@ -181,3 +181,9 @@ func (s *Store) CopiesUnderway(ctx context.Context, resourceID string) (bool, er
 		resourceID, string(StatusCopying)).Scan(&n)
 	return n > 0, err
 }
+
+// AutomatedSnapshotName is the name an automated backup of cluster, begun at t, has as
+// an automated snapshot, as RDS names them: rds:CLUSTER-YYYY-MM-DD-HH-MM.
+func AutomatedSnapshotName(cluster string, t time.Time) string {
+	return "rds:" + cluster + "-" + t.UTC().Format("2006-01-02-15-04")
+}

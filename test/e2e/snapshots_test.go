@@ -143,6 +143,10 @@ func TestClusterSnapshotsOutliveTheirCluster(t *testing.T) {
 		aws.ToString(auto.Status) != "available" || aws.ToString(auto.SnapshotType) != "automated" {
 		t.Errorf("automated snapshot %s: %s %s", name, aws.ToString(auto.Status), aws.ToString(auto.SnapshotType))
 	}
+	// RDS's backup events: the manual snapshot's, and the automated one's under its name.
+	waitEvent(ctx, t, c, types.SourceTypeDbClusterSnapshot, "snap-manual", "Creating manual cluster snapshot")
+	waitEvent(ctx, t, c, types.SourceTypeDbClusterSnapshot, "snap-manual", "Manual cluster snapshot created")
+	waitEvent(ctx, t, c, types.SourceTypeDbClusterSnapshot, aws.ToString(auto.DBClusterSnapshotIdentifier), "Automated cluster snapshot created")
 	_, err = c.DescribeDBClusterSnapshots(ctx, &rds.DescribeDBClusterSnapshotsInput{DBClusterSnapshotIdentifier: auto.DBClusterSnapshotIdentifier})
 	if code, _ := apiError(t, err); code != "DBClusterSnapshotNotFoundFault" {
 		t.Errorf("an automated snapshot by name without SnapshotType: %s", code)
