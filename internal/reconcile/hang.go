@@ -38,10 +38,15 @@ func volumeGone(s engine.Spec) bool {
 }
 
 // canTakeOver reports whether some failover candidate of members other than m accepts
-// connections now; with caughtUp, one not out of the reader endpoint for its lag (lag.go):
-// failing over to a reader far behind loses what it lacks, which waiting would not.
+// connections now; with caughtUp, one of the tier autoFailover chooses from that is not
+// out of the reader endpoint for its lag (lag.go): failing over to a reader far behind
+// loses what it lacks, which waiting would not.
 func (r *Reconciler) canTakeOver(c store.Cluster, m store.Instance, members []store.Instance, caughtUp bool) bool {
-	for _, o := range store.FailoverCandidates(members) {
+	candidates := store.FailoverCandidates(members)
+	for _, o := range candidates {
+		if caughtUp && o.Tier() != candidates[0].Tier() {
+			break // mostCaughtUp chooses from the lowest tier alone
+		}
 		if o.ID == m.ID || caughtUp && r.farBehind(c.ID, o) {
 			continue
 		}
