@@ -71,7 +71,7 @@ type Config struct {
 	EndpointHostaddr string
 	// OwnHostaddr gives a reader or instance endpoint name the address of its own it
 	// listens at (package epaddr), for its hostaddr line; nil or false: EndpointHostaddr.
-	OwnHostaddr func(endpoint string) (string, bool)
+	OwnHostaddr func(endpoint string, port int) (string, bool)
 	// SessionTTL bounds a session's life (default 12 h); IdleTTL ends an unused one
 	// (default 1 h).
 	SessionTTL, IdleTTL time.Duration

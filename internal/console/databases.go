@@ -232,7 +232,7 @@ func (c *Console) connectLines(cl clusterView, id, endpoint string) connectLines
 	}
 	hostaddr := c.cfg.EndpointHostaddr
 	if endpoint != cl.Endpoint && c.cfg.OwnHostaddr != nil {
-		if a, ok := c.cfg.OwnHostaddr(endpoint); ok {
+		if a, ok := c.cfg.OwnHostaddr(endpoint, cl.Port); ok {
 			hostaddr = a
 		}
 	}

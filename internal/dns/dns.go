@@ -34,9 +34,10 @@ type Config struct {
 	Zone string
 	// Addrs are the addresses every endpoint listens on: the answer to A and AAAA.
 	Addrs []netip.Addr
-	// Own, when set, gives a reader or instance endpoint name an address of its own
-	// (package epaddr), its only answer; false: Addrs, as for a cluster endpoint.
-	Own func(name string) (netip.Addr, bool)
+	// Own, when set, gives a reader or instance endpoint name (of a cluster on port) an
+	// address of its own (package epaddr), its only answer; false: Addrs, as for a
+	// cluster endpoint.
+	Own func(name string, port int) (netip.Addr, bool)
 	// NSAddrs are the addresses this server answers at (ns.ZONE, the zone's name server);
 	// none where it listens on every address.
 	NSAddrs []netip.Addr
@@ -70,7 +71,7 @@ type Handler struct {
 	fqdn     string // zone with the trailing dot: owner of the SOA and NS records
 	nsName   string // ns.ZONE.
 	addrs    []netip.Addr
-	own      func(string) (netip.Addr, bool)
+	own      func(string, int) (netip.Addr, bool)
 	nsAddrs  []netip.Addr
 	names    Names
 	log      *slog.Logger
@@ -214,7 +215,7 @@ func (h *Handler) lookup(ctx context.Context, name string) (bool, []netip.Addr, 
 		n := strings.ToLower(e.Name)
 		if n == name {
 			if !e.Cluster && h.own != nil {
-				if a, ok := h.own(n); ok {
+				if a, ok := h.own(n, e.Port); ok {
 					return true, []netip.Addr{a}, nil
 				}
 			}

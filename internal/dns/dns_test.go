@@ -445,7 +445,7 @@ func TestReaderAndInstanceEndpointsResolveToAddressesOfTheirOwn(t *testing.T) {
 	own := map[string]netip.Addr{strings.ToLower(reader): netip.MustParseAddr("127.64.0.7"), strings.ToLower(instance): netip.MustParseAddr("127.64.0.9")}
 	h, err := NewHandler(Config{Zone: "Borealis.Localhost.", Addrs: []netip.Addr{netip.MustParseAddr("127.0.0.1"), netip.MustParseAddr("::1")},
 		Names: &names{list: []string{endpoint, reader, instance}, clusters: []string{endpoint}},
-		Own:   func(n string) (netip.Addr, bool) { a, ok := own[n]; return a, ok }})
+		Own:   func(n string, _ int) (netip.Addr, bool) { a, ok := own[n]; return a, ok }})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -56,7 +56,12 @@ func serverProcs(dataDir string) []pgProc {
 	want := dataDir
 	if r, err := filepath.EvalSymlinks(dataDir); err == nil {
 		want = r
+	} else if r, err := filepath.EvalSymlinks(filepath.Dir(dataDir)); err == nil {
+		want = filepath.Join(r, filepath.Base(dataDir))
 	}
+	// A server whose directory was removed under it still runs on the files it holds
+	// open, and still takes writes: the kernel then reads its cwd "DIR (deleted)".
+	gone := want + " (deleted)"
 	ents, err := os.ReadDir("/proc")
 	if err != nil {
 		return nil
@@ -68,7 +73,7 @@ func serverProcs(dataDir string) []pgProc {
 			continue
 		}
 		cwd, err := os.Readlink("/proc/" + e.Name() + "/cwd")
-		if err != nil || cwd != want || !isPostgres(pid) {
+		if err != nil || (cwd != want && cwd != gone) || !isPostgres(pid) {
 			continue
 		}
 		st, ppid, ok := procStat(pid)

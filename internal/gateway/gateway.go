@@ -244,6 +244,22 @@ func (g *Gateway) guardEndpoint(ep *endpoint) {
 	}
 }
 
+// ListensAt reports whether some endpoint of the gateway listens on ap: an endpoint's own
+// address is given out (DNS, the console) only where serve holds it, never where another
+// process was there first.
+func (g *Gateway) ListensAt(ap netip.AddrPort) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for _, ep := range g.listeners {
+		for _, a := range ep.addrs {
+			if x, err := netip.ParseAddrPort(a); err == nil && x.Addr().Unmap() == ap.Addr().Unmap() && x.Port() == ap.Port() {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // Remove closes endpoint name's listeners and forgets its kernel state, an earlier
 // serve's too. Connections already spliced keep running until their server goes away, as
 // an RDS endpoint being deleted does not cut sessions at once.

@@ -7,7 +7,6 @@ import (
 	"net/netip"
 
 	"github.com/borealis-db/borealis/internal/dns"
-	"github.com/borealis-db/borealis/internal/epaddr"
 	"github.com/borealis-db/borealis/internal/store"
 )
 
@@ -25,7 +24,7 @@ type dnsServer struct{ srv *dns.Server }
 
 // startDNS answers, on cfg.DNSAddr (UDP and TCP), every endpoint name that exists with the
 // addresses the endpoints listen on (endpointAddrs).
-func startDNS(cfg Config, endpointAddrs []string, st *store.Store, log *slog.Logger) (*dnsServer, error) {
+func startDNS(cfg Config, endpointAddrs []string, listening func(netip.AddrPort) bool, st *store.Store, log *slog.Logger) (*dnsServer, error) {
 	if cfg.DNSAddr == "" || cfg.DNSAddr == DNSOff {
 		return nil, nil
 	}
@@ -34,11 +33,10 @@ func startDNS(cfg Config, endpointAddrs []string, st *store.Store, log *slog.Log
 		return nil, fmt.Errorf("dns listener: %w", err)
 	}
 	self := dns.ListenAddrs(pc.LocalAddr().String())
-	bases := epaddr.Parse(endpointAddrs)
 	h, err := dns.NewHandler(dns.Config{
 		Zone:    cfg.EndpointDomain,
 		Addrs:   answerAddrs(endpointAddrs, self, log),
-		Own:     func(name string) (netip.Addr, bool) { return epaddr.Own(bases, name) },
+		Own:     ownAddr(endpointAddrs, listening),
 		NSAddrs: self,
 		Names:   st,
 		Log:     log,

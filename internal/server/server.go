@@ -304,7 +304,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err erro
 		return nil, err
 	}
 
-	if s.dns, err = startDNS(cfg, endpointAddrs, st, log.With("component", "dns")); err != nil {
+	if s.dns, err = startDNS(cfg, endpointAddrs, gw.ListensAt, st, log.With("component", "dns")); err != nil {
 		return nil, err
 	}
 	s.onClose("DNS server", func(context.Context) error { s.dns.Close(); return nil })
@@ -353,7 +353,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err erro
 		Trail:     trail,
 		// The connection lines: by the endpoint name when serve answers DNS for it.
 		NamesResolve: s.dns != nil, EndpointHostaddr: hostaddr(endpointAddrs),
-		OwnHostaddr: ownHostaddr(endpointAddrs),
+		OwnHostaddr: ownHostaddr(endpointAddrs, gw.ListensAt),
 	})
 	if err != nil {
 		return nil, err

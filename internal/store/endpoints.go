@@ -7,6 +7,7 @@ import "context"
 type EndpointName struct {
 	Name    string
 	Cluster bool
+	Port    int // its cluster's
 }
 
 // EndpointNames lists the endpoint names of every cluster (its cluster and reader
@@ -14,9 +15,10 @@ type EndpointName struct {
 // fields, not whole records, since it runs for DNS queries.
 func (s *Store) EndpointNames(ctx context.Context) ([]EndpointName, error) {
 	rows, err := s.db.QueryContext(ctx, `
-		SELECT json_extract(doc, '$.endpoint'), 1 FROM clusters
-		UNION ALL SELECT json_extract(doc, '$.reader_endpoint'), 0 FROM clusters
-		UNION ALL SELECT json_extract(doc, '$.endpoint'), 0 FROM instances`)
+		SELECT json_extract(doc, '$.endpoint'), 1, json_extract(doc, '$.port') FROM clusters
+		UNION ALL SELECT json_extract(doc, '$.reader_endpoint'), 0, json_extract(doc, '$.port') FROM clusters
+		UNION ALL SELECT json_extract(i.doc, '$.endpoint'), 0, json_extract(c.doc, '$.port')
+			FROM instances i LEFT JOIN clusters c ON c.id = i.cluster_id`)
 	if err != nil {
 		return nil, err
 	}
@@ -25,11 +27,16 @@ func (s *Store) EndpointNames(ctx context.Context) ([]EndpointName, error) {
 	for rows.Next() {
 		var n *string
 		var cluster bool
-		if err := rows.Scan(&n, &cluster); err != nil {
+		var port *int64
+		if err := rows.Scan(&n, &cluster, &port); err != nil {
 			return nil, err
 		}
 		if n != nil && *n != "" {
-			names = append(names, EndpointName{Name: *n, Cluster: cluster})
+			e := EndpointName{Name: *n, Cluster: cluster}
+			if port != nil {
+				e.Port = int(*port)
+			}
+			names = append(names, e)
 		}
 	}
 	return names, rows.Err()

@@ -13,7 +13,7 @@ func TestEndpointNamesListEveryClusterAndInstanceEndpoint(t *testing.T) {
 	if n, err := s.EndpointNames(ctx); err != nil || len(n) != 0 {
 		t.Fatalf("empty store: %v %v", n, err)
 	}
-	if err := s.CreateCluster(ctx, Cluster{ID: "c1", Endpoint: "c1.cluster-x.d", ReaderEndpoint: "c1.cluster-ro-x.d"}); err != nil {
+	if err := s.CreateCluster(ctx, Cluster{ID: "c1", Endpoint: "c1.cluster-x.d", ReaderEndpoint: "c1.cluster-ro-x.d", Port: 5433}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.CreateInstance(ctx, Instance{ID: "i1", ClusterID: "c1", Endpoint: "i1.x.d"},
@@ -24,7 +24,7 @@ func TestEndpointNamesListEveryClusterAndInstanceEndpoint(t *testing.T) {
 	}
 	got, err := s.EndpointNames(ctx)
 	slices.SortFunc(got, func(a, b EndpointName) int { return strings.Compare(a.Name, b.Name) })
-	if want := []EndpointName{{"c1.cluster-ro-x.d", false}, {"c1.cluster-x.d", true}, {"i1.x.d", false}}; err != nil || !slices.Equal(got, want) {
+	if want := []EndpointName{{"c1.cluster-ro-x.d", false, 5433}, {"c1.cluster-x.d", true, 5433}, {"i1.x.d", false, 5433}}; err != nil || !slices.Equal(got, want) {
 		t.Fatalf("got %v %v, want %v", got, err, want)
 	}
 	if err := s.DeleteInstance(ctx, "i1"); err != nil {
