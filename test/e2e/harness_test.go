@@ -30,6 +30,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/borealis-db/borealis/internal/epaddr"
+	"github.com/borealis-db/borealis/internal/steer"
 )
 
 // binary is the borealis binary under test: $BOREALIS_BIN (make test sets it) or one built
@@ -64,8 +65,21 @@ func run(m *testing.M) (int, error) {
 	// Clusters a test left behind leave their OS accounts (serve removes one with its cluster).
 	tempDirs.Lock()
 	removeTenantAccounts(tempDirs.list)
+	for _, dir := range tempDirs.list {
+		removePins(dir)
+	}
 	tempDirs.Unlock()
 	return code, nil
+}
+
+// removePins removes what a serve of dataDir left pinned in the BPF filesystem (a test
+// that killed serve, or kept its servers, leaves its steering and fence attached on
+// purpose). Left there, every run would add programs to the root cgroup until the
+// kernel's limit per attach point refuses the next serve's fence (E2BIG).
+func removePins(dataDir string) {
+	if dir, err := steer.PinDir(dataDir); err == nil {
+		os.RemoveAll(dir)
+	}
 }
 
 // server is one running `borealis serve`.
@@ -144,7 +158,10 @@ func testDataDir(t *testing.T, prefix string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
+	t.Cleanup(func() {
+		removePins(dir)
+		os.RemoveAll(dir)
+	})
 	return dir
 }
 
