@@ -20,3 +20,13 @@ func datasync(f *os.File) error { return unix.Fdatasync(int(f.Fd())) }
 
 // noSpace reports an error that says the volume (or the quota) is full.
 func noSpace(err error) bool { return errors.Is(err, unix.ENOSPC) || errors.Is(err, unix.EDQUOT) }
+
+// allocatedEnd is how far f's blocks are allocated, past its end too (an earlier serve's
+// reservation outlives it): what is already reserved, even on a volume now full.
+func allocatedEnd(f *os.File) int64 {
+	var st unix.Stat_t
+	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
+		return 0
+	}
+	return st.Blocks * 512
+}

@@ -18,14 +18,36 @@ func TestReadySaysNoOnAFullVolume(t *testing.T) {
 		t.Fatal(err)
 	}
 	tr.mu.Lock()
-	tr.reserved = tr.size // the reserve used up
+	tr.reserved = tr.size // the reserve used up: nothing allocated past the end
+	if err := tr.f.Truncate(tr.size); err != nil {
+		t.Fatal(err)
+	}
 	tr.prealloc = func(*os.File, int64, int64) error { return syscall.ENOSPC }
 	tr.mu.Unlock()
 	if err := tr.Ready(128 << 10); err == nil {
 		t.Fatal("ready on a full volume")
 	}
+	// A restarted serve on a volume now full still records into what an earlier one
+	// reserved (allocated past the end of the file).
+	tr.mu.Lock()
+	tr.prealloc = preallocate
+	tr.mu.Unlock()
+	if err := tr.Ready(128 << 10); err != nil {
+		t.Fatal(err)
+	}
+	tr.mu.Lock()
+	tr.reserved = 0
+	tr.prealloc = func(*os.File, int64, int64) error { return syscall.ENOSPC }
+	tr.mu.Unlock()
+	if err := tr.Ready(128 << 10); err != nil {
+		t.Fatalf("ready with an earlier reservation left on a full volume: %v", err)
+	}
 	calls := 0
 	tr.mu.Lock()
+	tr.reserved = tr.size
+	if err := tr.f.Truncate(tr.size); err != nil {
+		t.Fatal(err)
+	}
 	tr.prealloc = func(*os.File, int64, int64) error { calls++; return syscall.EOPNOTSUPP }
 	tr.mu.Unlock()
 	for range 3 {

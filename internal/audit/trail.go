@@ -400,7 +400,15 @@ func (t *Trail) startSegment(day string) error {
 // reserve keeps reserveBytes allocated past the current segment's end. Holds mu.
 func (t *Trail) reserve() error {
 	if err := t.prealloc(t.f, t.size, reserveBytes); err != nil {
-		t.opts.Log.Warn("audit: no space reserved ahead of the trail", "err", err)
+		// What is allocated already still holds events: after a restart on a full
+		// volume, the earlier serve's reservation (segments are written in order, so it
+		// runs from the start of the file).
+		t.reserved = max(t.reserved, allocatedEnd(t.f))
+		if t.reserved-t.size >= reserveBytes/4 {
+			t.opts.Log.Warn("audit: the trail's reservation cannot grow; recording into what is left of it", "left_bytes", t.reserved-t.size, "err", err)
+		} else {
+			t.opts.Log.Warn("audit: no space reserved ahead of the trail", "err", err)
+		}
 		t.room = t.size + reserveBytes/2 // try again after a while, not at every event
 		return err
 	}
@@ -423,6 +431,9 @@ func (t *Trail) Ready(need int64) error {
 		return nil
 	}
 	if err := t.reserve(); err != nil {
+		if noSpace(err) && t.reserved-t.size >= need {
+			return nil // recorded into the reservation that is left
+		}
 		if noSpace(err) {
 			return fmt.Errorf("audit trail: no space to record an event: %w", err)
 		}
