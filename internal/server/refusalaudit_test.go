@@ -33,6 +33,11 @@ type refusalServe struct {
 
 func startRefusalServe(t *testing.T, dataDir, endpoint string, interval time.Duration) *refusalServe {
 	t.Helper()
+	// Its steering stays pinned when it leaves (a killed serve's does); the test's end
+	// takes the pins (registered first, so removed after the gateway has left).
+	if dir, err := steer.PinDir(dataDir); err == nil {
+		t.Cleanup(func() { os.RemoveAll(dir) })
+	}
 	log := slog.New(slog.DiscardHandler)
 	trail, err := audit.Open(context.Background(), audit.Dir(dataDir), audit.Options{Region: "us-east-1", AccountID: "123456789012", Log: log})
 	if err != nil {
