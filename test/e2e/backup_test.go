@@ -56,16 +56,17 @@ func addWriter(ctx context.Context, t *testing.T, c *rds.Client, cluster, id str
 // iamLoginToRestore checks IAM database authentication on a restored cluster: dbUser (a
 // member of rds_iam in the source) logs in with a token of an IAM user allowed
 // rds-db:connect on the restored cluster's own resource id, and not with one of a user
-// allowed only on the source's (the restore is a new resource, as on RDS).
-func iamLoginToRestore(ctx context.Context, t *testing.T, srv *server, c *rds.Client, source rdstypes.DBCluster, restored, dbUser string) {
+// allowed only on the source's (the restore is a new resource, as on RDS). Where the
+// restore did not enable IAM authentication (RDS's default), no token logs in.
+func iamLoginToRestore(ctx context.Context, t *testing.T, srv *server, c *rds.Client, source rdstypes.DBCluster, restored, dbUser string, enabled bool) {
 	t.Helper()
 	d, err := c.DescribeDBClusters(ctx, &rds.DescribeDBClustersInput{DBClusterIdentifier: aws.String(restored)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	dst := d.DBClusters[0]
-	if !aws.ToBool(dst.IAMDatabaseAuthenticationEnabled) {
-		t.Errorf("%s: IAMDatabaseAuthenticationEnabled false after a restore that enabled it", restored)
+	if got := aws.ToBool(dst.IAMDatabaseAuthenticationEnabled); got != enabled {
+		t.Errorf("%s: IAMDatabaseAuthenticationEnabled %v, want %v", restored, got, enabled)
 	}
 	if aws.ToString(dst.DbClusterResourceId) == aws.ToString(source.DbClusterResourceId) {
 		t.Fatalf("%s has its source's resource id", restored)
@@ -83,6 +84,13 @@ func iamLoginToRestore(ctx context.Context, t *testing.T, srv *server, c *rds.Cl
 		return srv.loginWith(ctx, endpoint, port, dbUser, tok, "verify-full")
 	}
 	conn, err := login(restored+"-iam", aws.ToString(dst.DbClusterResourceId))
+	if !enabled {
+		if err == nil {
+			conn.Close(ctx)
+			t.Errorf("a token logged in to %s, restored without IAM database authentication", restored)
+		}
+		return
+	}
 	if err != nil {
 		t.Fatalf("IAM login as %s to %s: %v", dbUser, restored, err)
 	}
@@ -215,7 +223,7 @@ func TestPointInTimeRestoreOfANewCluster(t *testing.T) {
 		t.Errorf("ALTER ROLE ... PASSWORD in the restored cluster: %v, want the rds_password refusal", err)
 	}
 	// The master logged in above; an IAM-authenticated user does too.
-	iamLoginToRestore(ctx, t, srv, c, src, "pitr-dst", "app_iam")
+	iamLoginToRestore(ctx, t, srv, c, src, "pitr-dst", "app_iam", true)
 }
 
 // metricsBody reads serve's /metrics.
