@@ -79,6 +79,7 @@ func serveCmd() *cobra.Command {
 	f.IntVar(&cfg.HTTP.MaxConns, "api-max-conns", server.DefaultHTTPLimits.MaxConns, "connections the API and console listener (and the metrics one) hold open at once; more wait until one closes")
 	f.StringVar(&cfg.MetricsAddr, "metrics-addr", "", "serve /metrics on this address alone (HTTP), instead of on the API's")
 	f.StringVar(&cfg.BackupRepo, "backup-repo", "", "keep the clusters' backup repositories (pgBackRest, encrypted) in this directory instead of DATA_DIR/backups")
+	f.StringVar(&cfg.BackupS3Config, "backup-s3-config", "", "keep the clusters' backup repositories in an S3-compatible bucket described by this file (0600; see docs/backups.md)")
 	f.StringVar(&cfg.DNSAddr, "dns-addr", "127.0.0.1:8053", "address (IP:port, UDP and TCP) where serve answers DNS for the endpoint domain, so that endpoint names resolve; "+server.DNSOff+": no DNS server")
 	f.StringVar(&logFormat, "log-format", "text", "log format: text or json")
 	f.StringVar(&logLevel, "log-level", "info", "least severe level logged: debug, info, warn or error")

@@ -73,8 +73,17 @@ func (m *Manager) restoreLocked(ctx context.Context, req RestoreRequest, key str
 		return err
 	}
 	defer os.RemoveAll(stage)
-	repoDir := filepath.Join(stage, "repo")
-	stanza, label, err := m.stageRepo(ctx, req, a, repoDir)
+	var stanza, label string
+	var src repo
+	if m.o.S3 != nil && req.SnapshotID == "" {
+		// Nothing to stage: the new cluster's account reads the bucket, whose keys every
+		// cluster's configuration holds already (docs/backups.md).
+		stanza, label, src, err = m.s3Source(ctx, req, a, stage)
+	} else {
+		repoDir := filepath.Join(stage, "repo")
+		stanza, label, err = m.stageRepo(ctx, req, a, repoDir)
+		src = repo{path: repoDir, pass: m.cipherPass(stanza)}
+	}
 	if err != nil {
 		return err
 	}
@@ -86,7 +95,7 @@ func (m *Manager) restoreLocked(ctx context.Context, req RestoreRequest, key str
 		}
 	}
 	conf := filepath.Join(stage, confName)
-	body := renderConf(work, []repo{{path: repoDir, pass: m.cipherPass(stanza)}})
+	body := renderConf(work, []repo{src})
 	if err := writeFileAs(conf, []byte(body), a.uid, a.gid, 0o600); err != nil {
 		return err
 	}
@@ -141,9 +150,6 @@ func (m *Manager) stageRepo(ctx context.Context, req RestoreRequest, a account, 
 		os.Remove(filepath.Join(dir, snapshotMeta))
 		return rec.Source, rec.Label, nil
 	}
-	if m.o.S3 != nil {
-		return "", "", errors.New("backup: point-in-time restore from an S3 repository is not built yet")
-	}
 	stanza := req.SourceResourceID
 	src := m.repoPath(stanza)
 	if _, err := os.Lstat(filepath.Join(src, "backup", stanza, "backup.info")); err != nil {
@@ -170,13 +176,7 @@ func (m *Manager) stageRepo(ctx context.Context, req RestoreRequest, a account, 
 	if err != nil {
 		return "", "", err
 	}
-	var set *Set
-	for _, s := range setsOf(in) {
-		if s.Kind == KindAutomated && (req.Latest || !s.Stop.After(req.Time)) {
-			s := s
-			set = &s
-		}
-	}
+	set := setFor(in, req)
 	if set == nil {
 		return "", "", ErrNotRestorable
 	}
@@ -188,6 +188,46 @@ func (m *Manager) stageRepo(ctx context.Context, req RestoreRequest, a account, 
 		return "", "", err
 	}
 	return stanza, set.Label, nil
+}
+
+// setFor is the automated set a point-in-time restore starts from: the last one that
+// ended by the target.
+func setFor(in infoJSON, req RestoreRequest) *Set {
+	var set *Set
+	for _, s := range setsOf(in) {
+		if s.Kind == KindAutomated && (req.Latest || !s.Stop.After(req.Time)) {
+			s := s
+			set = &s
+		}
+	}
+	return set
+}
+
+// s3Source is the source's repository in the bucket and the set to restore from it,
+// read as the new cluster's account with a configuration in its staging directory.
+func (m *Manager) s3Source(ctx context.Context, req RestoreRequest, a account, stage string) (string, string, repo, error) {
+	stanza := req.SourceResourceID
+	r, err := m.clusterRepo(stanza)
+	if err != nil {
+		return "", "", repo{}, err
+	}
+	conf := filepath.Join(stage, "catalogue.conf")
+	if err := writeFileAs(conf, []byte(renderConf(stage, []repo{r})), a.uid, a.gid, 0o600); err != nil {
+		return "", "", repo{}, err
+	}
+	in, err := m.readInfo(ctx, conf, stanza, a)
+	os.Remove(conf)
+	if err != nil {
+		return "", "", repo{}, err
+	}
+	set := setFor(in, req)
+	if set == nil {
+		if len(setsOf(in)) == 0 {
+			return "", "", repo{}, ErrNoBackup
+		}
+		return "", "", repo{}, ErrNotRestorable
+	}
+	return stanza, set.Label, r, nil
 }
 
 // stageWAL copies the timeline histories and the WAL segments from the set's first on:

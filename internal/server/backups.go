@@ -16,7 +16,8 @@ const (
 )
 
 // openBackups opens the installation's backups (package backup): the key in the data
-// directory, the repositories under cfg.BackupRepo or DATA_DIR/backups.
+// directory, the repositories under cfg.BackupRepo or DATA_DIR/backups, or in the bucket
+// cfg.BackupS3Config names.
 func openBackups(cfg Config, dataDir string, log *slog.Logger) (*backup.Manager, error) {
 	root := cfg.BackupRepo
 	if root == "" {
@@ -26,7 +27,14 @@ func openBackups(cfg Config, dataDir string, log *slog.Logger) (*backup.Manager,
 	if err != nil {
 		return nil, err
 	}
-	return backup.New(log, backup.Options{Root: root, KeyFile: filepath.Join(dataDir, backupKeyFileName)})
+	o := backup.Options{Root: root, KeyFile: filepath.Join(dataDir, backupKeyFileName)}
+	if cfg.BackupS3Config != "" {
+		if o.S3, err = backup.ReadS3Config(cfg.BackupS3Config); err != nil {
+			return nil, err
+		}
+		log.Info("backup repositories in an S3-compatible bucket", "endpoint", o.S3.Endpoint, "bucket", o.S3.Bucket, "path", o.S3.Prefix)
+	}
+	return backup.New(log, o)
 }
 
 // backupView adapts the reconciler's view of each cluster's backups to what RDS describes.

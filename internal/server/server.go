@@ -80,6 +80,9 @@ type Config struct {
 	RefusalAuditInterval time.Duration
 	// BackupRepo is where the clusters' backup repositories live ("" is DATA_DIR/backups).
 	BackupRepo string
+	// BackupS3Config names an S3 configuration file (backup.ReadS3Config): the clusters'
+	// repositories then live in that bucket.
+	BackupS3Config string
 }
 
 // Files serve writes in the data directory for the operator and the clients.

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/rds/auth"
 	"github.com/aws/aws-sdk-go-v2/service/rds"
 	rdstypes "github.com/aws/aws-sdk-go-v2/service/rds/types"
 	"github.com/jackc/pgx/v5"
@@ -52,6 +53,58 @@ func addWriter(ctx context.Context, t *testing.T, c *rds.Client, cluster, id str
 	}
 }
 
+// iamLoginToRestore checks IAM database authentication on a restored cluster: dbUser (a
+// member of rds_iam in the source) logs in with a token of an IAM user allowed
+// rds-db:connect on the restored cluster's own resource id, and not with one of a user
+// allowed only on the source's (the restore is a new resource, as on RDS). Where the
+// restore did not enable IAM authentication (RDS's default), no token logs in.
+func iamLoginToRestore(ctx context.Context, t *testing.T, srv *server, c *rds.Client, source rdstypes.DBCluster, restored, dbUser string, enabled bool) {
+	t.Helper()
+	d, err := c.DescribeDBClusters(ctx, &rds.DescribeDBClustersInput{DBClusterIdentifier: aws.String(restored)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst := d.DBClusters[0]
+	if got := aws.ToBool(dst.IAMDatabaseAuthenticationEnabled); got != enabled {
+		t.Errorf("%s: IAMDatabaseAuthenticationEnabled %v, want %v", restored, got, enabled)
+	}
+	if aws.ToString(dst.DbClusterResourceId) == aws.ToString(source.DbClusterResourceId) {
+		t.Fatalf("%s has its source's resource id", restored)
+	}
+	endpoint, port := aws.ToString(dst.Endpoint), aws.ToInt32(dst.Port)
+	acct := strings.Split(aws.ToString(dst.DBClusterArn), ":")[4]
+	login := func(iamUser, resourceID string) (*pgx.Conn, error) {
+		policy := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"rds-db:connect","Resource":"arn:aws:rds-db:us-east-1:` +
+			acct + `:dbuser:` + resourceID + `/` + dbUser + `"}]}`
+		keyID, secret := newUser(ctx, t, srv.iam(t), iamUser, nil, map[string]string{"connect": policy})
+		tok, err := auth.BuildAuthToken(ctx, fmt.Sprintf("%s:%d", endpoint, port), "us-east-1", dbUser, staticCreds(keyID, secret))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return srv.loginWith(ctx, endpoint, port, dbUser, tok, "verify-full")
+	}
+	conn, err := login(restored+"-iam", aws.ToString(dst.DbClusterResourceId))
+	if !enabled {
+		if err == nil {
+			conn.Close(ctx)
+			t.Errorf("a token logged in to %s, restored without IAM database authentication", restored)
+		}
+		return
+	}
+	if err != nil {
+		t.Fatalf("IAM login as %s to %s: %v", dbUser, restored, err)
+	}
+	var who string
+	if err := conn.QueryRow(ctx, "SELECT current_user").Scan(&who); err != nil || who != dbUser {
+		t.Errorf("current_user %q, %v", who, err)
+	}
+	conn.Close(ctx)
+	if conn, err := login(restored+"-srconly", aws.ToString(source.DbClusterResourceId)); err == nil {
+		conn.Close(ctx)
+		t.Errorf("a user allowed rds-db:connect only on the source cluster logged in to %s", restored)
+	}
+}
+
 // The issue's test, through the API: rows, note the time, more rows, drop the table; a new
 // cluster restored to the noted time holds exactly the first rows, the table present, the
 // source's roles and passwords, and the restore request's parameter group (force_ssl,
@@ -68,6 +121,7 @@ func TestPointInTimeRestoreOfANewCluster(t *testing.T) {
 		t.Fatal(err)
 	}
 	desc, _ := createCluster(ctx, t, c, "pitr-src", "master1", "Master-pass1", "app", func(in *rds.CreateDBClusterInput) {
+		in.EnableIAMDatabaseAuthentication = aws.Bool(true)
 		in.BackupRetentionPeriod = aws.Int32(7)
 		in.PreferredBackupWindow = aws.String("02:00-02:30")
 	})
@@ -86,6 +140,9 @@ func TestPointInTimeRestoreOfANewCluster(t *testing.T) {
 		"INSERT INTO notes SELECT generate_series(1, 3)",
 		// A role of the source's, with its password: it must log in to the restore.
 		"CREATE ROLE clerk LOGIN PASSWORD 'Clerk-pass1'",
+		// A database user for IAM authentication: it must log in to the restore with a token.
+		"CREATE ROLE app_iam LOGIN",
+		"GRANT rds_iam TO app_iam",
 	} {
 		if _, err := conn.Exec(ctx, q); err != nil {
 			t.Fatalf("%s: %v", q, err)
@@ -126,6 +183,7 @@ func TestPointInTimeRestoreOfANewCluster(t *testing.T) {
 	out, err := c.RestoreDBClusterToPointInTime(ctx, &rds.RestoreDBClusterToPointInTimeInput{
 		DBClusterIdentifier: aws.String("pitr-dst"), SourceDBClusterIdentifier: aws.String("pitr-src"),
 		RestoreToTime: aws.Time(noted), DBClusterParameterGroupName: aws.String("pitr-strict"), Port: aws.Int32(6543),
+		EnableIAMDatabaseAuthentication: aws.Bool(true),
 	})
 	if err != nil {
 		t.Fatalf("RestoreDBClusterToPointInTime: %v", err)
@@ -164,6 +222,8 @@ func TestPointInTimeRestoreOfANewCluster(t *testing.T) {
 	if _, err := clerk.Exec(ctx, "ALTER ROLE clerk PASSWORD 'Other-pass2'"); err == nil || !strings.Contains(err.Error(), "must be a member of rds_password") {
 		t.Errorf("ALTER ROLE ... PASSWORD in the restored cluster: %v, want the rds_password refusal", err)
 	}
+	// The master logged in above; an IAM-authenticated user does too.
+	iamLoginToRestore(ctx, t, srv, c, src, "pitr-dst", "app_iam", true)
 }
 
 // metricsBody reads serve's /metrics.

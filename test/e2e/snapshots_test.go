@@ -55,7 +55,7 @@ func TestClusterSnapshotsOutliveTheirCluster(t *testing.T) {
 	})
 	cl := desc.DBClusters[0]
 	conn := srv.connect(ctx, t, aws.ToString(cl.Endpoint), aws.ToInt32(cl.Port), "snapowner", "Snap-pass-1", "app")
-	if _, err := conn.Exec(ctx, `CREATE TABLE notes (n int); INSERT INTO notes SELECT generate_series(1, 3)`); err != nil {
+	if _, err := conn.Exec(ctx, `CREATE TABLE notes (n int); INSERT INTO notes SELECT generate_series(1, 3); CREATE ROLE app_iam LOGIN; GRANT rds_iam TO app_iam`); err != nil {
 		t.Fatal(err)
 	}
 
@@ -197,12 +197,14 @@ func TestClusterSnapshotsOutliveTheirCluster(t *testing.T) {
 		t.Errorf("automated snapshots of the deleted cluster: %v %v", out, err)
 	}
 
-	// Restored from each, a new cluster holds the data as it was at the snapshot.
+	// Restored from each, a new cluster holds the data as it was at the snapshot (and IAM
+	// database authentication only where the restore enables it, RDS's default being off).
 	for _, r := range []struct {
 		snapshot, cluster string
 		want              int
-	}{{"snap-manual", "snaprest-m", 3}, {"snap-final", "snaprest-f", 5}, {"snap-copy", "snaprest-c", 3}} {
-		if got := restoredRows(ctx, t, srv, c, r.snapshot, r.cluster); got != r.want {
+		iamAuth           bool
+	}{{"snap-manual", "snaprest-m", 3, true}, {"snap-final", "snaprest-f", 5, true}, {"snap-copy", "snaprest-c", 3, false}} {
+		if got := restoredRows(ctx, t, srv, c, cl, r.snapshot, r.cluster, r.iamAuth); got != r.want {
 			t.Errorf("restored from %s: %d rows, want %d", r.snapshot, got, r.want)
 		}
 	}
@@ -359,10 +361,11 @@ func TestKill9DuringSnapshotConverges(t *testing.T) {
 // restoredRows restores snapshot into a new cluster (RestoreDBClusterFromSnapshot, then
 // its writer, as on RDS), counts the rows of app.notes as the snapshot's master user, and
 // deletes the restored cluster.
-func restoredRows(ctx context.Context, t *testing.T, srv *server, c *rds.Client, snapshot, cluster string) int {
+func restoredRows(ctx context.Context, t *testing.T, srv *server, c *rds.Client, source types.DBCluster, snapshot, cluster string, iamAuth bool) int {
 	t.Helper()
 	_, err := c.RestoreDBClusterFromSnapshot(ctx, &rds.RestoreDBClusterFromSnapshotInput{
 		DBClusterIdentifier: aws.String(cluster), SnapshotIdentifier: aws.String(snapshot), Engine: aws.String("aurora-postgresql"),
+		EnableIAMDatabaseAuthentication: aws.Bool(iamAuth),
 	})
 	if err != nil && strings.Contains(err.Error(), "InvalidAction") {
 		t.Skip("RestoreDBClusterFromSnapshot is not served yet")
@@ -385,6 +388,8 @@ func restoredRows(ctx context.Context, t *testing.T, srv *server, c *rds.Client,
 		t.Fatal(err)
 	}
 	conn.Close(ctx)
+	// The master logged in; an IAM-authenticated user of the source does too.
+	iamLoginToRestore(ctx, t, srv, c, source, cluster, "app_iam", iamAuth)
 	deleteCluster(ctx, t, c, cluster, writer)
 	return n
 }

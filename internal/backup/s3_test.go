@@ -1,0 +1,111 @@
+package backup
+
+import (
+	"context"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/johannesboyne/gofakes3"
+	"github.com/johannesboyne/gofakes3/backend/s3mem"
+)
+
+// A cluster archives and backs up into an S3-compatible server (gofakes3 over TLS, in
+// this process) from the documented configuration file; pgBackRest verifies what the
+// bucket holds; a new cluster restored from it to a noted time has exactly the rows
+// written by then.
+func TestArchiveBackupAndRestoreWithAnS3Bucket(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	inst := newInstallation(t)
+	mem := s3mem.New()
+	if err := mem.CreateBucket("borealis-backups"); err != nil {
+		t.Fatal(err)
+	}
+	s3srv := httptest.NewTLSServer(gofakes3.New(mem, gofakes3.WithTimeSkewLimit(0)).Server())
+	defer s3srv.Close()
+	cfg := writeS3Config(t, "endpoint = "+strings.TrimPrefix(s3srv.URL, "https://")+"\nbucket = borealis-backups\nregion = us-east-1\n"+
+		"access_key_id = AKIATEST\nsecret_access_key = "+testS3Secret+"\npath = /site-a\nuri_style = path\nverify_tls = n\n", 0o600)
+	s3, err := ReadS3Config(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inst.m, err = New(testLogger(), Options{Root: filepath.Join(inst.root, "backups"), KeyFile: filepath.Join(inst.root, "backup.key"),
+		ArchiveTimeout: 5 * time.Second, Now: inst.clock.now, S3: s3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl := inst.cluster(t, "s3")
+	inst.create(t, ctx, cl)
+	c := inst.conn(t, ctx, cl)
+	sqlExec(t, ctx, c, "CREATE TABLE public.notes AS SELECT generate_series(1, 1000) n")
+	inst.archived(t, ctx, cl)
+	set, err := inst.m.Backup(ctx, cl.c)
+	if err != nil {
+		t.Fatalf("backup to the bucket: %v", err)
+	}
+	info, err := inst.m.Info(ctx, cl.c)
+	if err != nil || len(info.Sets) != 1 || info.Sets[0].Label != set.Label {
+		t.Fatalf("info: %+v, %v", info, err)
+	}
+	// Nothing went to the local root; the bucket has the set and the WAL, encrypted.
+	if _, err := os.Stat(filepath.Join(inst.root, "backups", cl.c.ResourceID)); err == nil {
+		t.Error("a local repository was made with S3 set")
+	}
+	objs, err := mem.ListBucket("borealis-backups", &gofakes3.Prefix{}, gofakes3.ListBucketPage{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, o := range objs.Contents {
+		names = append(names, o.Key)
+	}
+	all := strings.Join(names, "\n")
+	for _, want := range []string{"site-a/" + cl.c.ResourceID + "/backup/" + cl.c.ResourceID + "/" + set.Label + "/backup.manifest",
+		"site-a/" + cl.c.ResourceID + "/archive/" + cl.c.ResourceID + "/archive.info"} {
+		if !strings.Contains(all, want) {
+			t.Errorf("the bucket lacks %s; it has:\n%s", want, all)
+		}
+	}
+	// pgBackRest's own check of the repository (checksums of every file of the set and
+	// WAL), as the cluster's account.
+	a, err := lookupAccount(cl.c.OSUser)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := inst.m.run(ctx, invocation{as: a, conf: confPath(cl.c), stanza: cl.c.ResourceID, command: "verify"}); err != nil {
+		t.Fatalf("pgbackrest verify: %v", err)
+	}
+
+	sqlExec(t, ctx, c, "CREATE TABLE public.later (n int); INSERT INTO public.later VALUES (1), (2)")
+	var noted time.Time
+	if err := c.QueryRow(ctx, "SELECT clock_timestamp()").Scan(&noted); err != nil {
+		t.Fatal(err)
+	}
+	sqlExec(t, ctx, c, "INSERT INTO public.later VALUES (3); DROP TABLE public.notes")
+	inst.archived(t, ctx, cl)
+	dst := inst.cluster(t, "s3dst")
+	if err := inst.driver.PrepareVolume(ctx, dst.spec); err != nil {
+		t.Fatal(err)
+	}
+	if err := inst.m.Restore(ctx, RestoreRequest{SourceResourceID: cl.c.ResourceID, Time: noted, Into: dst.c,
+		Rekey: rekeyTo(dst.spec.AdminPassword)}); err != nil {
+		t.Fatalf("restore from the bucket: %v", err)
+	}
+	startRestored(t, ctx, inst, dst)
+	rc := inst.conn(t, ctx, dst)
+	var notes, later int
+	if err := rc.QueryRow(ctx, "SELECT (SELECT count(*) FROM public.notes), (SELECT count(*) FROM public.later)").Scan(&notes, &later); err != nil {
+		t.Fatalf("restored tables: %v", err)
+	}
+	if notes != 1000 || later != 2 {
+		t.Fatalf("restored %d notes and %d later rows, want 1000 and 2", notes, later)
+	}
+	// The restore's staging (with the bucket's keys and the source's cipher pass) is gone.
+	if _, err := os.Stat(filepath.Join(dst.c.VolumeDir, stagingName)); err == nil {
+		t.Error("the restore's staging directory is still there")
+	}
+}
