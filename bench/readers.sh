@@ -24,6 +24,7 @@
 #     probe, a fresh standby each round.
 # Prints each measurement and the medians.
 # Usage: bench/readers.sh [failover rounds, default 10] [scale, default 14] [pgbench seconds, default 5]
+# CREATION_ONLY=1 runs step 1 alone (both creations, the second after pgbench -i -s SCALE).
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -85,6 +86,16 @@ for r in "bench-r0 0" "bench-r1 1"; do
   t0=$(now); create "$1" --promotion-tier "$2"; wait_available "$1"
   echo "empty cluster: $1 available after $(ms "$t0" "$(now)") ms (load $(load))"
 done
+
+if [ "${CREATION_ONLY:-}" = 1 ]; then
+  PGSSLMODE=verify-full pgbench -i -q -s "$scale" "$(conninfo "$endpoint")" 2>&1 | tail -1
+  wait_available bench-w bench-r0 bench-r1
+  echo "== reader creation, cluster filled by pgbench -i -s $scale (load $(load))"
+  size=$(psql "$(conninfo "$endpoint")" -Atc "SELECT pg_size_pretty(sum(pg_database_size(datname))) FROM pg_database")
+  t0=$(now); create bench-r2 --promotion-tier 2; wait_available bench-r2
+  echo "$size of databases: bench-r2 available after $(ms "$t0" "$(now)") ms (load $(load))"
+  exit 0
+fi
 
 echo "== the reader endpoint: pgbench -S, $secs s each, 4 clients (load $(load))"
 PGSSLMODE=verify-full pgbench -i -q -s "$scale" "$(conninfo "$endpoint")" 2>&1 | tail -1
