@@ -416,20 +416,7 @@ func (s *Service) listRoleTags(ctx context.Context, p awsquery.Params) (any, err
 	if err != nil {
 		return nil, err
 	}
-	type indexed struct {
-		i int
-		t store.Tag
-	}
-	var ts []indexed
-	for i, t := range r.Tags {
-		ts = append(ts, indexed{i, t})
-	}
-	items, next, more := paginate(ts, func(x indexed) string { return positionKey(x.i) }, pg)
-	res := listTagsResult{IsTruncated: more, Marker: next, Tags: members[xmlTag]{Items: []xmlTag{}}}
-	for _, x := range items {
-		res.Tags.Items = append(res.Tags.Items, xmlTag{Key: x.t.Key, Value: x.t.Value})
-	}
-	return res, nil
+	return tagPage(r.Tags, pg), nil
 }
 
 // --- what each role action touches

@@ -210,13 +210,18 @@ func (s *Service) listUserTags(ctx context.Context, p awsquery.Params) (any, err
 	if err != nil {
 		return nil, err
 	}
-	// Tags keep their order of creation; the marker is the position.
+	return tagPage(u.Tags, pg), nil
+}
+
+// tagPage is one page of a user's or role's tags: they keep their order of creation, and
+// the marker is the position.
+func tagPage(tags []store.Tag, pg page) listTagsResult {
 	type indexed struct {
 		i int
 		t store.Tag
 	}
 	var ts []indexed
-	for i, t := range u.Tags {
+	for i, t := range tags {
 		ts = append(ts, indexed{i, t})
 	}
 	items, next, more := paginate(ts, func(x indexed) string { return positionKey(x.i) }, pg)
@@ -224,7 +229,7 @@ func (s *Service) listUserTags(ctx context.Context, p awsquery.Params) (any, err
 	for _, x := range items {
 		r.Tags.Items = append(r.Tags.Items, xmlTag{Key: x.t.Key, Value: x.t.Value})
 	}
-	return r, nil
+	return r
 }
 
 // positionKey makes a position sort as text.
