@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/netip"
+	"os"
 	"os/exec"
 	"runtime"
 	"strconv"
@@ -13,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/borealis-db/borealis/internal/gateway"
+	"github.com/borealis-db/borealis/internal/steer"
 )
 
 // The servers a killed serve leaves running go on asking its responder's port about
@@ -22,6 +24,10 @@ import (
 func TestNoLocalUserTakesTheResponderPortWhileServeIsAway(t *testing.T) {
 	nobody := nobodyUID(t)
 	dataDir := t.TempDir()
+	// What stays pinned goes with the test (registered first: removed after the gateways).
+	if dir, err := steer.PinDir(dataDir); err == nil {
+		t.Cleanup(func() { os.RemoveAll(dir) })
+	}
 	log := slog.New(slog.DiscardHandler)
 	refuse := func(context.Context, string, string) error { return errors.New("no") }
 
