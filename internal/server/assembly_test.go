@@ -20,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/rds"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/borealis-db/borealis/internal/steer"
 )
 
 // assemblyConfig is serve's configuration for a test: a data directory of its own, the
@@ -181,6 +182,11 @@ func TestAssembledServerAnswersAndReleasesItsDataDirectory(t *testing.T) {
 // the data directory's lock among them, so that a corrected New succeeds at once.
 func TestFailedNewReleasesWhatItTook(t *testing.T) {
 	cfg := assemblyConfig(t)
+	// A serve that never served leaves its kernel programs pinned for the next one (by
+	// design); the test's end takes them.
+	if dir, err := steer.PinDir(cfg.DataDir); err == nil {
+		t.Cleanup(func() { os.RemoveAll(dir) })
+	}
 	taken, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
