@@ -48,6 +48,10 @@ func New(log *slog.Logger, o Options) (*Manager, error) {
 	if err != nil {
 		return nil, fmt.Errorf("backup: pgBackRest (Debian's pgbackrest package) is needed: %w", err)
 	}
+	// Configurations of bucket operations a kill -9 interrupted hold the bucket's keys.
+	if err := os.RemoveAll(filepath.Join(o.Root, adminName)); err != nil {
+		return nil, fmt.Errorf("backup: %w", err)
+	}
 	key, err := loadKey(o.KeyFile)
 	if err != nil {
 		return nil, err
@@ -497,7 +501,7 @@ func (m *Manager) forget(ctx context.Context, resourceID string) error {
 	}
 	defer m.locks.lock(resourceID)()
 	if m.o.S3 != nil {
-		return errors.New("backup: removing an S3 repository is left to its bucket's lifecycle rules")
+		return m.s3StanzaDelete(ctx, m.repoPath(resourceID), resourceID)
 	}
 	return os.RemoveAll(m.repoPath(resourceID))
 }

@@ -75,7 +75,9 @@ func (m *Manager) restoreLocked(ctx context.Context, req RestoreRequest, key str
 	defer os.RemoveAll(stage)
 	var stanza, label string
 	var src repo
-	if m.o.S3 != nil && req.SnapshotID == "" {
+	if m.o.S3 != nil && req.SnapshotID != "" {
+		stanza, label, src, err = m.s3SnapshotSource(req.SnapshotID) // s3repo.go
+	} else if m.o.S3 != nil {
 		// Nothing to stage: the new cluster's account reads the bucket, whose keys every
 		// cluster's configuration holds already (docs/backups.md).
 		stanza, label, src, err = m.s3Source(ctx, req, a, stage)

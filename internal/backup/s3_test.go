@@ -2,6 +2,7 @@ package backup
 
 import (
 	"context"
+	"log/slog"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -13,6 +14,45 @@ import (
 	"github.com/johannesboyne/gofakes3/backend/s3mem"
 )
 
+// newS3Installation is an installation whose repositories live in a bucket of an
+// S3-compatible server in this process (gofakes3 over TLS, path-style, prefix /site-a).
+func newS3Installation(t *testing.T, log *slog.Logger) (*installation, *s3mem.Backend) {
+	t.Helper()
+	inst := newInstallation(t)
+	mem := s3mem.New()
+	if err := mem.CreateBucket("borealis-backups"); err != nil {
+		t.Fatal(err)
+	}
+	s3srv := httptest.NewTLSServer(gofakes3.New(mem, gofakes3.WithTimeSkewLimit(0)).Server())
+	t.Cleanup(s3srv.Close)
+	cfg := writeS3Config(t, "endpoint = "+strings.TrimPrefix(s3srv.URL, "https://")+"\nbucket = borealis-backups\nregion = us-east-1\n"+
+		"access_key_id = AKIATEST\nsecret_access_key = "+testS3Secret+"\npath = /site-a\nuri_style = path\nverify_tls = n\n", 0o600)
+	s3, err := ReadS3Config(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inst.m, err = New(log, Options{Root: filepath.Join(inst.root, "backups"), KeyFile: filepath.Join(inst.root, "backup.key"),
+		ArchiveTimeout: 5 * time.Second, Now: inst.clock.now, S3: s3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return inst, mem
+}
+
+// bucketKeys are the keys in the test bucket that start with prefix.
+func bucketKeys(t *testing.T, mem *s3mem.Backend, prefix string) []string {
+	t.Helper()
+	objs, err := mem.ListBucket("borealis-backups", &gofakes3.Prefix{Prefix: prefix, HasPrefix: prefix != ""}, gofakes3.ListBucketPage{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, o := range objs.Contents {
+		names = append(names, o.Key)
+	}
+	return names
+}
+
 // A cluster archives and backs up into an S3-compatible server (gofakes3 over TLS, in
 // this process) from the documented configuration file; pgBackRest verifies what the
 // bucket holds; a new cluster restored from it to a noted time has exactly the rows
@@ -20,24 +60,7 @@ import (
 func TestArchiveBackupAndRestoreWithAnS3Bucket(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	inst := newInstallation(t)
-	mem := s3mem.New()
-	if err := mem.CreateBucket("borealis-backups"); err != nil {
-		t.Fatal(err)
-	}
-	s3srv := httptest.NewTLSServer(gofakes3.New(mem, gofakes3.WithTimeSkewLimit(0)).Server())
-	defer s3srv.Close()
-	cfg := writeS3Config(t, "endpoint = "+strings.TrimPrefix(s3srv.URL, "https://")+"\nbucket = borealis-backups\nregion = us-east-1\n"+
-		"access_key_id = AKIATEST\nsecret_access_key = "+testS3Secret+"\npath = /site-a\nuri_style = path\nverify_tls = n\n", 0o600)
-	s3, err := ReadS3Config(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	inst.m, err = New(testLogger(), Options{Root: filepath.Join(inst.root, "backups"), KeyFile: filepath.Join(inst.root, "backup.key"),
-		ArchiveTimeout: 5 * time.Second, Now: inst.clock.now, S3: s3})
-	if err != nil {
-		t.Fatal(err)
-	}
+	inst, mem := newS3Installation(t, testLogger())
 	cl := inst.cluster(t, "s3")
 	inst.create(t, ctx, cl)
 	c := inst.conn(t, ctx, cl)
@@ -55,15 +78,7 @@ func TestArchiveBackupAndRestoreWithAnS3Bucket(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(inst.root, "backups", cl.c.ResourceID)); err == nil {
 		t.Error("a local repository was made with S3 set")
 	}
-	objs, err := mem.ListBucket("borealis-backups", &gofakes3.Prefix{}, gofakes3.ListBucketPage{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var names []string
-	for _, o := range objs.Contents {
-		names = append(names, o.Key)
-	}
-	all := strings.Join(names, "\n")
+	all := strings.Join(bucketKeys(t, mem, ""), "\n")
 	for _, want := range []string{"site-a/" + cl.c.ResourceID + "/backup/" + cl.c.ResourceID + "/" + set.Label + "/backup.manifest",
 		"site-a/" + cl.c.ResourceID + "/archive/" + cl.c.ResourceID + "/archive.info"} {
 		if !strings.Contains(all, want) {
