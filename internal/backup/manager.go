@@ -339,7 +339,7 @@ func (m *Manager) infoLocked(ctx context.Context, c Cluster, a account) (Info, e
 	}
 	if len(in.Archive) > 0 {
 		last := in.Archive[len(in.Archive)-1]
-		if t, ok := m.archivedAt(c.ResourceID, last.ID, last.Max); ok {
+		if t, ok := m.archivedAt(ctx, c.ResourceID, last.ID, last.Max); ok {
 			info.LastArchived = t
 		}
 	}
@@ -354,11 +354,13 @@ func (m *Manager) infoLocked(ctx context.Context, c Cluster, a account) (Info, e
 }
 
 // archivedAt is when segment reached the repository (its file's time): every record
-// written before then that belongs to it or an earlier segment is archived. Local
-// repositories only.
-func (m *Manager) archivedAt(resourceID, archiveID, segment string) (time.Time, bool) {
-	if m.o.S3 != nil || len(segment) != 24 {
+// written before then that belongs to it or an earlier segment is archived.
+func (m *Manager) archivedAt(ctx context.Context, resourceID, archiveID, segment string) (time.Time, bool) {
+	if len(segment) != 24 {
 		return time.Time{}, false
+	}
+	if m.o.S3 != nil {
+		return m.s3ArchivedAt(ctx, resourceID, archiveID, segment) // s3repo.go
 	}
 	dir := filepath.Join(m.repoPath(resourceID), "archive", resourceID, archiveID, segment[:16])
 	matches, _ := filepath.Glob(filepath.Join(dir, segment+"*"))

@@ -102,6 +102,11 @@ func TestArchiveBackupAndRestoreWithAnS3Bucket(t *testing.T) {
 	}
 	sqlExec(t, ctx, c, "INSERT INTO public.later VALUES (3); DROP TABLE public.notes")
 	inst.archived(t, ctx, cl)
+	// The restorable window reaches past the backup, to when the newest WAL reached the
+	// bucket (to the second).
+	if info, err := inst.m.Info(ctx, cl.c); err != nil || info.LastArchived.IsZero() || info.LatestRestorable.Before(noted.Truncate(time.Second)) {
+		t.Fatalf("after archiving: latest restorable %v, last archived %v (%v), noted %v", info.LatestRestorable, info.LastArchived, err, noted)
+	}
 	dst := inst.cluster(t, "s3dst")
 	if err := inst.driver.PrepareVolume(ctx, dst.spec); err != nil {
 		t.Fatal(err)

@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strings"
 	"syscall"
+	"time"
 )
 
 // What Borealis itself (root, not a cluster's account) does in an S3 bucket: remove a
@@ -232,4 +233,34 @@ func (m *Manager) dropUnsealed(ctx context.Context, id string) {
 	if err := m.s3Remove(ctx, snapshotKey(id)); err != nil {
 		m.log.Warn("removing an unfinished snapshot from the bucket", "snapshot", id, "err", err)
 	}
+}
+
+// s3ArchivedAt is when segment reached the bucket (its object's time, to the second, as
+// S3 keeps it): archivedAt for a repository in a bucket.
+func (m *Manager) s3ArchivedAt(ctx context.Context, resourceID, archiveID, segment string) (time.Time, bool) {
+	conf, done, err := m.adminConf(m.repoPath(resourceID), resourceID)
+	if err != nil {
+		return time.Time{}, false
+	}
+	defer done()
+	out, err := m.rootRun(ctx, conf, "--output=json", "--filter=^"+segment, "repo-ls",
+		"archive/"+resourceID+"/"+archiveID+"/"+segment[:16])
+	if err != nil {
+		m.log.Debug("reading when WAL reached the bucket", "cluster", resourceID, "err", err)
+		return time.Time{}, false
+	}
+	var ls map[string]struct {
+		Type string `json:"type"`
+		Time int64  `json:"time"`
+	}
+	if err := json.Unmarshal(out, &ls); err != nil {
+		return time.Time{}, false
+	}
+	var t time.Time
+	for _, e := range ls {
+		if at := time.Unix(e.Time, 0); e.Type == "file" && at.After(t) {
+			t = at
+		}
+	}
+	return t.UTC(), !t.IsZero()
 }
