@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"syscall"
@@ -21,6 +22,11 @@ import (
 // as root with a configuration of its own, 0600 in a 0700 directory under Root, made for
 // the one command and removed after it; root never decrypts what it moves (repo-get and
 // repo-put --raw), so the cipher pass in that configuration is never used.
+
+var (
+	archiveIDRE = regexp.MustCompile(`^[0-9]{1,3}-[0-9]{1,9}$`)
+	segmentRE   = regexp.MustCompile(`^[0-9A-F]{24}$`)
+)
 
 // adminName is Root's directory for those configurations (root's alone, 0700).
 const adminName = ".admin"
@@ -238,6 +244,11 @@ func (m *Manager) dropUnsealed(ctx context.Context, id string) {
 // s3ArchivedAt is when segment reached the bucket (its object's time, to the second, as
 // S3 keeps it): archivedAt for a repository in a bucket.
 func (m *Manager) s3ArchivedAt(ctx context.Context, resourceID, archiveID, segment string) (time.Time, bool) {
+	// Both come from the repository, which the cluster's account writes: they name a path
+	// root lists and a pattern, so only their own forms pass.
+	if !archiveIDRE.MatchString(archiveID) || !segmentRE.MatchString(segment) {
+		return time.Time{}, false
+	}
 	conf, done, err := m.adminConf(m.repoPath(resourceID), resourceID)
 	if err != nil {
 		return time.Time{}, false

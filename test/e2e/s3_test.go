@@ -151,6 +151,7 @@ func TestBackupsSnapshotsAndRestoresInAnS3Bucket(t *testing.T) {
 		}
 		return len(halfMade) > 0
 	}) && aws.ToString(snapshotOf(ctx, t, c, "s3-final").Status) == "creating" {
+		t.Logf("serve killed while the final snapshot was made (%d of its objects in the bucket)", len(halfMade))
 		srv.kill()
 		if srv, err = startServer(dir, addr, "--backup-s3-config", bucket.config); err != nil {
 			t.Fatal(err)
