@@ -49,6 +49,11 @@ func checkConfig(cfg Config) error {
 	if _, err := exec.LookPath("pgbackrest"); err != nil {
 		return fmt.Errorf("backups: pgBackRest (Debian's pgbackrest package) is needed: %w", err)
 	}
+	if cfg.BackupRepo != "" {
+		if fi, err := os.Stat(cfg.BackupRepo); err == nil && !fi.IsDir() {
+			return fmt.Errorf("--backup-repo %s is not a directory", cfg.BackupRepo)
+		}
+	}
 	if cfg.BackupS3Config != "" {
 		if _, err := backup.ReadS3Config(cfg.BackupS3Config); err != nil {
 			return err

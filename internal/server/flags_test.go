@@ -33,12 +33,16 @@ func TestRefusedConfigurationLeavesTheDataDirectoryAsItWas(t *testing.T) {
 		"S3 configuration others read":       {s3(good, 0o644), "want 0600"},
 		"S3 configuration lacking a setting": {s3(strings.Replace(good, "region=us-east-1\n", "", 1), 0o600), "lacks region"},
 		"S3 configuration missing":           {func(c *Config) { c.BackupS3Config = filepath.Join(t.TempDir(), "none") }, "S3 configuration"},
-		"guard library missing":              {func(c *Config) { c.GuardLibrary = filepath.Join(t.TempDir(), "none.so") }, "guard extension"},
-		"endpoint address not an IP":         {func(c *Config) { c.EndpointAddrs = []string{"localhost"} }, "--endpoint-addr"},
-		"DNS address not an IP":              {func(c *Config) { c.DNSAddr = "localhost:53" }, "--dns-addr"},
-		"API address without a port":         {func(c *Config) { c.APIAddr = "127.0.0.1" }, "--api-addr"},
-		"negative certificate lifetime":      {func(c *Config) { c.CertValidity = -time.Hour }, "--server-cert-validity"},
-		"negative connection cap":            {func(c *Config) { c.HTTP.MaxConns = -1 }, "connection caps"},
+		"backup repository a file": {func(c *Config) {
+			c.BackupRepo = filepath.Join(t.TempDir(), "file")
+			os.WriteFile(c.BackupRepo, nil, 0o600)
+		}, "--backup-repo"},
+		"guard library missing":         {func(c *Config) { c.GuardLibrary = filepath.Join(t.TempDir(), "none.so") }, "guard extension"},
+		"endpoint address not an IP":    {func(c *Config) { c.EndpointAddrs = []string{"localhost"} }, "--endpoint-addr"},
+		"DNS address not an IP":         {func(c *Config) { c.DNSAddr = "localhost:53" }, "--dns-addr"},
+		"API address without a port":    {func(c *Config) { c.APIAddr = "127.0.0.1" }, "--api-addr"},
+		"negative certificate lifetime": {func(c *Config) { c.CertValidity = -time.Hour }, "--server-cert-validity"},
+		"negative connection cap":       {func(c *Config) { c.HTTP.MaxConns = -1 }, "connection caps"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			for _, existing := range []bool{false, true} {
