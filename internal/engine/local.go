@@ -434,6 +434,9 @@ func (l *Local) prepare(a account, s Spec) error {
 		if err := mkdirParents(s.LogFile); err != nil {
 			return err
 		}
+		if err := a.ensureLogDir(s.LogDir); err != nil {
+			return err
+		}
 		return a.ensureOwnedDir(s.DataDir, 0o700)
 	}
 	for _, p := range []string{s.DataDir, s.SocketDir, s.LogFile} {
@@ -456,6 +459,9 @@ func (l *Local) prepare(a account, s Spec) error {
 		if err := l.takeOver(a, s.DataDir, "data directory"); err != nil {
 			return err
 		}
+	}
+	if err := a.ensureLogDir(s.LogDir); err != nil {
+		return err
 	}
 	return a.ensureOwnedDir(s.DataDir, 0o700)
 }
@@ -868,7 +874,7 @@ func (l *Local) reloadProc(ctx context.Context, s Spec, p *proc) ([]string, erro
 
 // Destroy stops the server and removes DataDir, then the server's own account
 // with its socket directory and shared memory, and releases the ports claimed
-// for s.Name (Options.Ports). The log file stays.
+// for s.Name (Options.Ports). The log file stays; the log directory goes.
 func (l *Local) Destroy(ctx context.Context, s Spec) error {
 	if err := s.validatePaths(); err != nil {
 		return err
@@ -884,6 +890,12 @@ func (l *Local) Destroy(ctx context.Context, s Spec) error {
 	os.Remove(pwFile(s))
 	if err := os.RemoveAll(s.DataDir); err != nil {
 		return fmt.Errorf("engine: %w", err)
+	}
+	if s.LogDir != "" {
+		// RemoveAll never follows a link the server's account put in it.
+		if err := os.RemoveAll(s.LogDir); err != nil {
+			return fmt.Errorf("engine: %w", err)
+		}
 	}
 	if l.tenant(s) {
 		if err := l.forgetTenant(ctx, s); err != nil {

@@ -586,6 +586,10 @@ func (r *Reconciler) deleteInstance(ctx context.Context, c store.Cluster, m stor
 	if err := r.dropVolume(ctx, c, m, spec); err != nil {
 		return err
 	}
+	// Its logs go with it, as on RDS (RemoveAll follows no link the server's account made).
+	if err := os.RemoveAll(spec.LogDir); err != nil {
+		return err
+	}
 	r.gateway.UnfenceServer(m.ID)
 	if r.cfg.Ports != nil && m.PrivatePort != 0 {
 		if err := r.cfg.Ports.Release(m.PrivatePort, c.ID); err != nil {
@@ -904,6 +908,7 @@ func (r *Reconciler) volumeSpec(c store.Cluster, port int) engine.Spec {
 		DataDir:       filepath.Join(dir, "data"),
 		SocketDir:     socketDir,
 		LogFile:       filepath.Join(dir, "postgresql.log"),
+		LogDir:        filepath.Join(dir, "log"), // a reader's copy: log-<its resource id> (serverSpec)
 		OSUser:        engine.TenantUser(c.ResourceID), // the cluster is its own tenant on the host
 		ListenAddr:    "127.0.0.1",
 		ListenIPv6:    r.ipv6Twin(),
