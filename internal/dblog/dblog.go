@@ -23,8 +23,14 @@ const (
 	NamePrefix = "error/"
 )
 
-// nameRE matches the names Pattern makes, and nothing with a path in it.
+// nameRE matches the names Pattern makes, and nothing with a path in it: filePrefix, then
+// the hour in hourLayout (UTC: the server's log_timezone).
 var nameRE = regexp.MustCompile(`^postgresql\.log\.\d{4}-\d{2}-\d{2}-\d{2}$`)
+
+const (
+	filePrefix = "postgresql.log."
+	hourLayout = "2006-01-02-15"
+)
 
 // ErrNotFound: no such log file (or not one a server wrote: see File).
 var ErrNotFound = errors.New("dblog: no such log file")
@@ -160,6 +166,10 @@ func Open(path, name string) (*os.File, File, error) {
 // names it lists, by unlinkat in the directory it opened: a link's target, a file
 // outside, another kind of entry are never touched. A name swapped for another file of
 // the server's between the check and the removal loses that file, the server's own.
+//
+// Only files whose name's hour is before cutoff are looked at: the collector opens the
+// file of hour H at H and writes it after, so a later name was written after cutoff. A
+// pass thus costs a directory read and a stat per file due, not per file kept.
 func Trim(path string, cutoff time.Time) ([]string, error) {
 	d, err := openDir(path)
 	if errors.Is(err, unix.ENOENT) {
@@ -173,23 +183,35 @@ func Trim(path string, cutoff time.Time) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	var files []File
-	for _, n := range names {
-		if st, ok := d.stat(n); ok {
-			files = append(files, fileOf(n, &st))
+	due := 0 // names are sorted, and so by hour: the due ones come first
+	for due < len(names) {
+		h, err := time.Parse(hourLayout, names[due][len(filePrefix):])
+		if err != nil || !h.Before(cutoff) {
+			break
+		}
+		due++
+	}
+	keep := ""
+	if due == len(names) {
+		// Every hour is old (the server has been down that long): the newest file stays.
+		for i := len(names) - 1; i >= 0 && keep == ""; i-- {
+			if _, ok := d.stat(names[i]); ok {
+				keep = names[i]
+			}
 		}
 	}
 	var removed []string
 	var errs []error
-	for i, f := range files {
-		if i == len(files)-1 || !f.Mod.Before(cutoff) {
-			continue // the newest hour is the collector's current file
-		}
-		if err := unix.Unlinkat(d.fd, f.Name, 0); err != nil && !errors.Is(err, unix.ENOENT) {
-			errs = append(errs, fmt.Errorf("dblog: remove %s: %w", f.Name, err))
+	for _, n := range names[:due] {
+		st, ok := d.stat(n)
+		if !ok || n == keep || !fileOf(n, &st).Mod.Before(cutoff) {
 			continue
 		}
-		removed = append(removed, f.Name)
+		if err := unix.Unlinkat(d.fd, n, 0); err != nil && !errors.Is(err, unix.ENOENT) {
+			errs = append(errs, fmt.Errorf("dblog: remove %s: %w", n, err))
+			continue
+		}
+		removed = append(removed, n)
 	}
 	return removed, errors.Join(errs...)
 }

@@ -176,3 +176,45 @@ func TestOpenReadsWhatListShows(t *testing.T) {
 		t.Errorf("Open says %+v, List %+v", got, files[0])
 	}
 }
+
+// BenchmarkTrimWeekOfHours: the per-pass cost of trimming a log directory holding the
+// most retention keeps (7 days of hours) when nothing is due, against reading the
+// directory alone (os.ReadDir, the baseline).
+func BenchmarkTrimWeekOfHours(b *testing.B) {
+	dir := b.TempDir()
+	for h := range 7 * 24 {
+		hour := now.Add(-time.Duration(h) * time.Hour).Truncate(time.Hour)
+		p := filepath.Join(dir, hourName(hour))
+		if err := os.WriteFile(p, []byte("x\n"), 0o600); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.Run("trim", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := Trim(dir, time.Unix(0, 0)); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("readdir", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := os.ReadDir(dir); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// TestTrimLooksOnlyAtHoursBeforeTheCutoff: a file whose name's hour is not before the
+// cutoff was opened after it, so it stays whatever its modification time says (a time
+// the server's account set back does not make it go early).
+func TestTrimLooksOnlyAtHoursBeforeTheCutoff(t *testing.T) {
+	dir := logDir(t, 0)
+	backdated := writeLog(t, dir, hourName(now.Add(-time.Hour).Truncate(time.Hour)), now.Add(-100*time.Hour))
+	if removed, err := Trim(dir, now.Add(-2*time.Hour)); err != nil || len(removed) != 0 || !exists(backdated) {
+		t.Fatalf("removed %v (%v)", removed, err)
+	}
+	if removed, err := Trim(dir, now); err != nil || len(removed) != 1 || exists(backdated) {
+		t.Fatalf("once its hour is before the cutoff: removed %v (%v)", removed, err)
+	}
+}
