@@ -508,7 +508,7 @@ func (l *Local) runTool(ctx context.Context, a account, s Spec, cmd *exec.Cmd, l
 		err = ctx.Err()
 	}
 	if err != nil {
-		return fmt.Errorf("engine: %s: %s: %w; %s ends:\n%s", s.Name, name, err, s.LogFile, logTail(s.LogFile))
+		return fmt.Errorf("engine: %s: %s: %w; %s ends:\n%s", s.Name, name, err, s.LogFile, s.logTails())
 	}
 	return nil
 }
@@ -653,10 +653,10 @@ func (l *Local) waitReady(ctx context.Context, s Spec, p *proc) error {
 		select {
 		case <-p.done:
 			return fmt.Errorf("engine: %s: postgres exited during startup (%v); %s ends:\n%s",
-				s.Name, p.err, s.LogFile, logTail(s.LogFile))
+				s.Name, p.err, s.LogFile, s.logTails())
 		case <-ctx.Done():
 			return fmt.Errorf("engine: %s: postgres not ready: %w; %s ends:\n%s",
-				s.Name, ctx.Err(), s.LogFile, logTail(s.LogFile))
+				s.Name, ctx.Err(), s.LogFile, s.logTails())
 		case <-t.C:
 		}
 	}
@@ -842,14 +842,14 @@ func (l *Local) reloadProc(ctx context.Context, s Spec, p *proc) ([]string, erro
 	defer cancel()
 	for {
 		if err := c.QueryRow(wctx, "SELECT pg_catalog.pg_conf_load_time()").Scan(&now); err != nil {
-			return nil, fmt.Errorf("engine: %s: reload not confirmed: %w; %s ends:\n%s", s.Name, err, s.LogFile, logTail(s.LogFile))
+			return nil, fmt.Errorf("engine: %s: reload not confirmed: %w; %s ends:\n%s", s.Name, err, s.LogFile, s.logTails())
 		}
 		if now.After(before) {
 			break
 		}
 		select {
 		case <-wctx.Done():
-			return nil, fmt.Errorf("engine: %s: reload not confirmed: %w; %s ends:\n%s", s.Name, wctx.Err(), s.LogFile, logTail(s.LogFile))
+			return nil, fmt.Errorf("engine: %s: reload not confirmed: %w; %s ends:\n%s", s.Name, wctx.Err(), s.LogFile, s.logTails())
 		case <-time.After(10 * time.Millisecond):
 		}
 	}
