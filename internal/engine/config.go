@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"text/tabwriter"
+
+	"github.com/borealis-db/borealis/internal/dblog"
 )
 
 // File names inside DataDir.
@@ -41,6 +43,9 @@ var managed = map[string]bool{
 	"hba_file": true, "ident_file": true, "data_directory": true, "config_file": true,
 	"external_pid_file": true, "cluster_name": true,
 	"logging_collector": true, "log_destination": true,
+	// Where logs go and when they turn over: the API lists and trims them (LogDir).
+	"log_directory": true, "log_filename": true, "log_rotation_age": true, "log_rotation_size": true,
+	"log_truncate_on_rotation": true, "log_file_mode": true,
 	// Where and as whom a reader streams from: a secret's file, Borealis' choice alone.
 	"primary_conninfo": true, "primary_slot_name": true,
 	// Continuous backup (Spec.Archive): where WAL goes and how a restore recovers, Borealis'
@@ -105,6 +110,16 @@ func renderConf(s Spec) string {
 		// next (there are no replication slots); pg_wal, outside the storage limit, may
 		// grow by this much beyond max_wal_size.
 		"wal_keep_size": walKeepSize,
+	}
+	if s.LogDir != "" {
+		// Hourly files, as RDS keeps PostgreSQL's logs; serve trims them (dblog).
+		own["logging_collector"] = "on"
+		own["log_directory"] = s.LogDir
+		own["log_filename"] = dblog.Pattern
+		own["log_rotation_age"] = "60"
+		own["log_rotation_size"] = "0"
+		own["log_truncate_on_rotation"] = "off"
+		own["log_file_mode"] = "0600"
 	}
 	for k, v := range s.Archive {
 		own[k] = v

@@ -77,10 +77,14 @@ type Driver interface {
 
 // Spec says where and how one PostgreSQL server runs. Paths are absolute.
 type Spec struct {
-	Name       string // instance identifier: logs, cluster_name, bookkeeping
-	DataDir    string // PGDATA
-	SocketDir  string // unix_socket_directories; see MaxSocketPathLen
-	LogFile    string // the server's stderr, appended; opened by the engine
+	Name      string // instance identifier: logs, cluster_name, bookkeeping
+	DataDir   string // PGDATA
+	SocketDir string // unix_socket_directories; see MaxSocketPathLen
+	LogFile   string // the server's stderr, appended; opened by the engine
+	// LogDir is where the server's logging collector writes its hourly files (dblog), made
+	// by the engine for the server's account; "" leaves everything on stderr (LogFile).
+	// Only what the server writes before the collector starts stays in LogFile.
+	LogDir     string
 	ListenAddr string // IP address the server listens on (the gateway splices to it)
 	// ListenIPv6 is an IPv6 address the server also listens on, with the same port: the
 	// socket kernel steering hands IPv6 endpoint connections to. Optional; PostgreSQL only
@@ -294,6 +298,11 @@ func (s Spec) validatePaths() error {
 	}
 	if err := checkPath("socket directory", s.SocketDir); err != nil {
 		return err
+	}
+	if s.LogDir != "" {
+		if err := checkPath("log directory", s.LogDir); err != nil {
+			return err
+		}
 	}
 	return checkPath("log file", s.LogFile)
 }

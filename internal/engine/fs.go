@@ -124,6 +124,35 @@ func (a account) ensureOwnedDir(dir string, perm fs.FileMode) error {
 	return nil
 }
 
+// ensureLogDir makes the server's log directory (Spec.LogDir), the account's and 0700:
+// never through a link, and its parent must be no one else's to swap (checkNotSwappable;
+// a volume directory is root's).
+func (a account) ensureLogDir(dir string) error {
+	if dir == "" {
+		return nil
+	}
+	if err := checkNotSwappable(dir); err != nil {
+		return err
+	}
+	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
+		return fmt.Errorf("engine: %w", err)
+	}
+	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("engine: log directory %s: %w", dir, err)
+	}
+	defer unix.Close(fd)
+	if a.setuid {
+		if err := unix.Fchown(fd, int(a.uid), int(a.gid)); err != nil {
+			return fmt.Errorf("engine: log directory %s: %w", dir, err)
+		}
+	}
+	if err := unix.Fchmod(fd, 0o700); err != nil {
+		return fmt.Errorf("engine: log directory %s: %w", dir, err)
+	}
+	return nil
+}
+
 func (a account) chown(p string) error {
 	if !a.setuid {
 		return nil

@@ -434,6 +434,9 @@ func (l *Local) prepare(a account, s Spec) error {
 		if err := mkdirParents(s.LogFile); err != nil {
 			return err
 		}
+		if err := a.ensureLogDir(s.LogDir); err != nil {
+			return err
+		}
 		return a.ensureOwnedDir(s.DataDir, 0o700)
 	}
 	for _, p := range []string{s.DataDir, s.SocketDir, s.LogFile} {
@@ -456,6 +459,9 @@ func (l *Local) prepare(a account, s Spec) error {
 		if err := l.takeOver(a, s.DataDir, "data directory"); err != nil {
 			return err
 		}
+	}
+	if err := a.ensureLogDir(s.LogDir); err != nil {
+		return err
 	}
 	return a.ensureOwnedDir(s.DataDir, 0o700)
 }
@@ -502,7 +508,7 @@ func (l *Local) runTool(ctx context.Context, a account, s Spec, cmd *exec.Cmd, l
 		err = ctx.Err()
 	}
 	if err != nil {
-		return fmt.Errorf("engine: %s: %s: %w; %s ends:\n%s", s.Name, name, err, s.LogFile, logTail(s.LogFile))
+		return fmt.Errorf("engine: %s: %s: %w; %s ends:\n%s", s.Name, name, err, s.LogFile, s.logTails())
 	}
 	return nil
 }
@@ -647,10 +653,10 @@ func (l *Local) waitReady(ctx context.Context, s Spec, p *proc) error {
 		select {
 		case <-p.done:
 			return fmt.Errorf("engine: %s: postgres exited during startup (%v); %s ends:\n%s",
-				s.Name, p.err, s.LogFile, logTail(s.LogFile))
+				s.Name, p.err, s.LogFile, s.logTails())
 		case <-ctx.Done():
 			return fmt.Errorf("engine: %s: postgres not ready: %w; %s ends:\n%s",
-				s.Name, ctx.Err(), s.LogFile, logTail(s.LogFile))
+				s.Name, ctx.Err(), s.LogFile, s.logTails())
 		case <-t.C:
 		}
 	}
@@ -836,14 +842,14 @@ func (l *Local) reloadProc(ctx context.Context, s Spec, p *proc) ([]string, erro
 	defer cancel()
 	for {
 		if err := c.QueryRow(wctx, "SELECT pg_catalog.pg_conf_load_time()").Scan(&now); err != nil {
-			return nil, fmt.Errorf("engine: %s: reload not confirmed: %w; %s ends:\n%s", s.Name, err, s.LogFile, logTail(s.LogFile))
+			return nil, fmt.Errorf("engine: %s: reload not confirmed: %w; %s ends:\n%s", s.Name, err, s.LogFile, s.logTails())
 		}
 		if now.After(before) {
 			break
 		}
 		select {
 		case <-wctx.Done():
-			return nil, fmt.Errorf("engine: %s: reload not confirmed: %w; %s ends:\n%s", s.Name, wctx.Err(), s.LogFile, logTail(s.LogFile))
+			return nil, fmt.Errorf("engine: %s: reload not confirmed: %w; %s ends:\n%s", s.Name, wctx.Err(), s.LogFile, s.logTails())
 		case <-time.After(10 * time.Millisecond):
 		}
 	}
@@ -868,7 +874,7 @@ func (l *Local) reloadProc(ctx context.Context, s Spec, p *proc) ([]string, erro
 
 // Destroy stops the server and removes DataDir, then the server's own account
 // with its socket directory and shared memory, and releases the ports claimed
-// for s.Name (Options.Ports). The log file stays.
+// for s.Name (Options.Ports). The log file stays; the log directory goes.
 func (l *Local) Destroy(ctx context.Context, s Spec) error {
 	if err := s.validatePaths(); err != nil {
 		return err
@@ -884,6 +890,12 @@ func (l *Local) Destroy(ctx context.Context, s Spec) error {
 	os.Remove(pwFile(s))
 	if err := os.RemoveAll(s.DataDir); err != nil {
 		return fmt.Errorf("engine: %w", err)
+	}
+	if s.LogDir != "" {
+		// RemoveAll never follows a link the server's account put in it.
+		if err := os.RemoveAll(s.LogDir); err != nil {
+			return fmt.Errorf("engine: %w", err)
+		}
 	}
 	if l.tenant(s) {
 		if err := l.forgetTenant(ctx, s); err != nil {

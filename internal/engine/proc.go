@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/borealis-db/borealis/internal/dblog"
 )
 
 // pgProc is a live PostgreSQL process found in /proc.
@@ -138,15 +140,40 @@ func withoutStatements(lines []string) []string {
 	return out
 }
 
+// logTails is what error messages quote of s's logs: the end of its stderr file and,
+// when the logging collector writes (Spec.LogDir), the end of its newest file, opened as
+// the API opens it (dblog: never through a link the server's account put there).
+func (s Spec) logTails() string {
+	out := logTail(s.LogFile)
+	if s.LogDir == "" {
+		return out
+	}
+	files, err := dblog.List(s.LogDir)
+	if err != nil || len(files) == 0 {
+		return out
+	}
+	name := files[len(files)-1].Name
+	f, _, err := dblog.Open(s.LogDir, name)
+	if err != nil {
+		return out
+	}
+	defer f.Close()
+	return out + "\n" + name + " ends:\n" + fileTail(f)
+}
+
 // logTail returns the last lines of the log file for error messages, never
 // one that quotes a statement.
 func logTail(path string) string {
-	const max = 2048
 	f, err := os.Open(path)
 	if err != nil {
 		return "(no log: " + err.Error() + ")"
 	}
 	defer f.Close()
+	return fileTail(f)
+}
+
+func fileTail(f *os.File) string {
+	const max = 2048
 	fi, err := f.Stat()
 	if err != nil {
 		return ""

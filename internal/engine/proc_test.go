@@ -39,3 +39,38 @@ func TestLogTailCopiesNoStatement(t *testing.T) {
 		}
 	}
 }
+
+// TestLogTailsQuoteTheCollectorsNewestHour: with a logging collector (Spec.LogDir) the
+// errors also quote the end of its newest hourly file, statements left out as above, and
+// a link planted under a newer hour's name is not followed.
+func TestLogTailsQuoteTheCollectorsNewestHour(t *testing.T) {
+	dir := t.TempDir()
+	s := Spec{LogFile: filepath.Join(dir, "postgresql.log"), LogDir: filepath.Join(dir, "log")}
+	if err := os.WriteFile(s.LogFile, []byte("LOG:  redirecting log output to logging collector process\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(s.LogDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	hour := "2026-01-01 00:00:03.000 UTC [1] LOG:  database system is ready to accept connections\n" +
+		"2026-01-01 00:00:04.000 UTC [2] u@d LOG:  statement: SELECT 'Sekret-7'\n"
+	if err := os.WriteFile(filepath.Join(s.LogDir, "postgresql.log.2026-01-01-00"), []byte(hour), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	secret := filepath.Join(dir, "secret")
+	if err := os.WriteFile(secret, []byte("Sekret-8\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(secret, filepath.Join(s.LogDir, "postgresql.log.2026-01-01-01")); err != nil {
+		t.Fatal(err)
+	}
+	got := s.logTails()
+	for _, want := range []string{"redirecting log output", "postgresql.log.2026-01-01-00 ends:", "ready to accept connections"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("logTails lost %q:\n%s", want, got)
+		}
+	}
+	if strings.Contains(got, "Sekret") {
+		t.Errorf("logTails quoted a statement or followed a link:\n%s", got)
+	}
+}

@@ -254,7 +254,7 @@ func (l *Local) Promote(ctx context.Context, s Spec, upTo uint64) error {
 		return fmt.Errorf("engine: %s: promote: %w", s.Name, err)
 	}
 	if !done {
-		return fmt.Errorf("engine: %s: promotion not finished within 60 s; %s ends:\n%s", s.Name, s.LogFile, logTail(s.LogFile))
+		return fmt.Errorf("engine: %s: promotion not finished within 60 s; %s ends:\n%s", s.Name, s.LogFile, s.logTails())
 	}
 	os.Remove(filepath.Join(s.DataDir, passFile))
 	l.log.Info("standby promoted: it is the writer", "instance", s.Name)

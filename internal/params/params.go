@@ -71,6 +71,21 @@ var defaultExtensionsFile string
 // defaultExtensions is that list as rds.allowed_extensions takes it.
 var defaultExtensions = strings.Join(strings.Fields(defaultExtensionsFile), ",")
 
+// LogRetention is how long, in minutes, an instance's database log files are kept.
+const LogRetention = "rds.log_retention_period"
+
+// LogRetentionOf is the log retention values ask for (the default when unset or bad:
+// values were validated when set).
+func LogRetentionOf(v Values) time.Duration {
+	d := catalogue[LogRetention]
+	val := v[LogRetention]
+	if d.Validate(val) != nil {
+		val = d.Default
+	}
+	n, _ := strconv.Atoi(val)
+	return time.Duration(n) * time.Minute
+}
+
 // catalogue is every parameter Borealis offers, by name.
 var catalogue = func() map[string]Def {
 	defs := []Def{
@@ -105,6 +120,8 @@ var catalogue = func() map[string]Def {
 				}
 				return nil
 			}},
+		// Serve's own (PG ""): it deletes an instance's log files older than this (dblog).
+		{Name: LogRetention, Description: "Amazon RDS will delete PostgreSQL log that are older than N minutes.", DataType: "integer", AllowedValues: "1440-10080", Modifiable: true, Default: "4320", Scope: BothScopes},
 		{Name: "log_connections", Description: "Logs each successful connection.", DataType: "boolean", AllowedValues: "0,1", Modifiable: true, Default: "0", Scope: BothScopes, PG: "log_connections"},
 		{Name: "log_statement", Description: "Sets the type of statements logged.", DataType: "string", AllowedValues: "none,ddl,mod,all", Modifiable: true, Default: "none", Scope: BothScopes, PG: "log_statement"},
 		{Name: "statement_timeout", Description: "(ms) Sets the maximum allowed duration of any statement.", DataType: "integer", AllowedValues: "0-2147483647", Modifiable: true, Default: "0", Scope: BothScopes, PG: "statement_timeout"},

@@ -3,6 +3,7 @@ package params
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestValidateFollowsTypeAndAllowedValues(t *testing.T) {
@@ -74,5 +75,37 @@ func TestDefaultExtensionsIsAReviewedList(t *testing.T) {
 	}
 	if err := d.Validate(d.Default); err != nil {
 		t.Errorf("the default does not validate: %v", err)
+	}
+}
+
+// TestLogRetentionPeriod: rds.log_retention_period is RDS's: minutes, 1440 to 10080, 4320
+// by default, dynamic, in both kinds of group; a value out of range is refused, and one
+// that somehow is stored anyway counts as the default.
+func TestLogRetentionPeriod(t *testing.T) {
+	d, ok := Lookup(LogRetention)
+	if !ok || d.Static || !d.Modifiable || d.Default != "4320" || d.Scope != BothScopes || d.PG != "" {
+		t.Fatalf("%+v", d)
+	}
+	for _, v := range []string{"1439", "10081", "0", "-1", "3d", ""} {
+		if d.Validate(v) == nil {
+			t.Errorf("%q accepted", v)
+		}
+	}
+	for _, v := range []string{"1440", "10080"} {
+		if err := d.Validate(v); err != nil {
+			t.Errorf("%q: %v", v, err)
+		}
+	}
+	if got := LogRetentionOf(Values{}); got != 72*time.Hour {
+		t.Errorf("default: %v", got)
+	}
+	if got := LogRetentionOf(Values{LogRetention: "1440"}); got != 24*time.Hour {
+		t.Errorf("1440: %v", got)
+	}
+	if got := LogRetentionOf(Values{LogRetention: "60"}); got != 72*time.Hour {
+		t.Errorf("60: %v", got)
+	}
+	if _, ok := ForServer(Values{LogRetention: "1440"}, true).Settings[LogRetention]; ok {
+		t.Error("serve's own parameter reached postgresql.conf")
 	}
 }

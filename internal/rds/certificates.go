@@ -240,6 +240,10 @@ func (s *Service) modifyInstance(ctx context.Context, p awsquery.Params) (any, e
 	if p.String("DBParameterGroupName") != "" {
 		s.emit(ctx, rdsevent.InstanceParamsChanged.New(in.ID, s.cfg.Now(), params.GroupName(in.ParameterGroup)))
 	}
+	if in.Status != cur.Status && (in.Status == store.StatusModifying || in.Status == store.StatusRebooting) {
+		// A CA change applied at once; the reconciler reports its end (CAModified).
+		s.emit(ctx, rdsevent.CAModifying.New(in.ID, s.cfg.Now()))
+	}
 	s.notify()
 	return s.instanceResult(ctx, in, cluster)
 }

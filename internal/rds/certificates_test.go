@@ -3,6 +3,7 @@ package rds
 import (
 	"context"
 	"net/http"
+	"slices"
 	"testing"
 	"time"
 
@@ -192,6 +193,12 @@ func TestInstanceCAOnCreateModifyAndReboot(t *testing.T) {
 	}
 	if x := out.(instanceResult).DBInstance; x.CACertificateIdentifier != store.LegacyCAIdentifier || store.Status(x.DBInstanceStatus) != store.StatusModifying {
 		t.Fatalf("apply immediately: %s %s", x.CACertificateIdentifier, x.DBInstanceStatus)
+	}
+	// Only the change applied at once is "Applying modification" (the reconciler reports
+	// its end; a pending change applied by the reboot reports only that).
+	r := describeEvents(t, s, "SourceType", "db-instance", "SourceIdentifier", "i1", "EventCategories.EventCategory.1", "configuration change")
+	if got, want := messages(r), []string{"i1: Applying modification to certificate authority"}; !slices.Equal(got, want) {
+		t.Errorf("events %q, want %q", got, want)
 	}
 }
 

@@ -6,21 +6,18 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"os"
-	"sort"
 	"strconv"
 	"strings"
-	"syscall"
-	"time"
 
 	"github.com/borealis-db/borealis/internal/awsquery"
+	"github.com/borealis-db/borealis/internal/dblog"
 	"github.com/borealis-db/borealis/internal/store"
 )
 
-// InstanceLogs finds instances' PostgreSQL logs on the host (the reconciler, which knows
-// where each server writes).
+// InstanceLogs finds instances' PostgreSQL log directories on the host (the reconciler,
+// which knows where each server writes).
 type InstanceLogs interface {
-	InstanceLog(ctx context.Context, instanceID string) (string, error)
+	InstanceLogDir(ctx context.Context, instanceID string) (string, error)
 }
 
 // Download limits, as RDS documents them: 10000 lines when NumberOfLines is not given,
@@ -36,76 +33,20 @@ var (
 	downloadLogPortionMembers = members{"DBInstanceIdentifier": acted, "LogFileName": acted, "Marker": acted, "NumberOfLines": acted}
 )
 
-// logFile is one of an instance's log files: an hour of its log (loghours.go).
-type logFile struct {
-	name       string
-	start, end int64
-	mod        time.Time
-}
-
-func (f logFile) size() int64 { return f.end - f.start }
-
-// instanceLogs returns the log files of instance raw, and the log they are parts of (nil
-// when there is none yet; the caller closes it). A request names a file only by one of
-// the names listed: nothing a caller sends becomes part of a path.
-func (s *Service) instanceLogs(ctx context.Context, raw string) ([]logFile, *os.File, error) {
+// logDir returns the log directory of instance raw. A request names a file only by one
+// of the names dblog lists: nothing a caller sends becomes part of a path.
+func (s *Service) logDir(ctx context.Context, raw string) (string, error) {
 	if raw == "" {
-		return nil, nil, awsquery.MissingParameter("DBInstanceIdentifier")
+		return "", awsquery.MissingParameter("DBInstanceIdentifier")
 	}
-	id := strings.ToLower(raw)
 	if s.cfg.Logs == nil {
-		return nil, nil, awsquery.Errorf(http.StatusBadRequest, "InvalidParameterCombination", "This Borealis serves no database logs.")
+		return "", awsquery.Errorf(http.StatusBadRequest, "InvalidParameterCombination", "This Borealis serves no database logs.")
 	}
-	path, err := s.cfg.Logs.InstanceLog(ctx, id)
+	dir, err := s.cfg.Logs.InstanceLogDir(ctx, strings.ToLower(raw))
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, nil, instanceNotFound(raw)
+		return "", instanceNotFound(raw)
 	}
-	if err != nil {
-		return nil, nil, err
-	}
-	f, err := openLog(path)
-	if err != nil {
-		if !errors.Is(err, os.ErrNotExist) { // else no server has written yet
-			s.log.Warn("instance log not served", "instance", id, "err", err)
-		}
-		return nil, nil, nil
-	}
-	fi, err := f.Stat()
-	if err != nil {
-		f.Close()
-		return nil, nil, err
-	}
-	var files []logFile
-	for _, h := range logHours(f, fi.Size(), fi.ModTime()) {
-		mod := fi.ModTime()
-		if end := h.hour.Add(time.Hour); h.end < fi.Size() && end.Before(mod) {
-			mod = end // an hour the log has gone past
-		}
-		files = append(files, logFile{name: h.name(), start: h.start, end: h.end, mod: mod})
-	}
-	return files, f, nil
-}
-
-// openLog opens a log file for reading: never through a symbolic link, never anything but
-// a regular file owned by root (the engine's), so that no server account can point it
-// elsewhere.
-func openLog(path string) (*os.File, error) {
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
-	if err != nil {
-		if errors.Is(err, syscall.ELOOP) {
-			return nil, errors.New("rds: the log file is a symbolic link")
-		}
-		return nil, err
-	}
-	fi, err := f.Stat()
-	if err == nil && (!fi.Mode().IsRegular() || fi.Sys().(*syscall.Stat_t).Uid != uint32(os.Geteuid())) {
-		err = errors.New("rds: the log file is not a regular file of serve's")
-	}
-	if err != nil {
-		f.Close()
-		return nil, err
-	}
-	return f, nil
+	return dir, err
 }
 
 func (s *Service) describeDBLogFiles(ctx context.Context, p awsquery.Params) (any, error) {
@@ -121,28 +62,30 @@ func (s *Service) describeDBLogFiles(ctx context.Context, p awsquery.Params) (an
 	if err != nil {
 		return nil, err
 	}
-	files, f, err := s.instanceLogs(ctx, p.String("DBInstanceIdentifier"))
+	dir, err := s.logDir(ctx, p.String("DBInstanceIdentifier"))
 	if err != nil {
 		return nil, err
 	}
-	if f != nil {
-		f.Close()
+	files, err := dblog.List(dir) // oldest first, which is by name
+	if err != nil {
+		s.log.Warn("instance logs not listed", "dir", dir, "err", err)
+		files = nil
 	}
-	sort.Slice(files, func(i, j int) bool { return files[i].name < files[j].name })
 	var res describeDBLogFilesResult
 	for _, f := range files {
+		name := dblog.NamePrefix + f.Name
 		switch {
-		case !strings.Contains(f.name, p.String("FilenameContains")),
-			hasSince && f.mod.UnixMilli() < since,
-			hasSize && f.size() <= larger,
-			marker != "" && f.name <= marker:
+		case !strings.Contains(name, p.String("FilenameContains")),
+			hasSince && f.Mod.UnixMilli() < since,
+			hasSize && f.Size <= larger,
+			marker != "" && name <= marker:
 			continue
 		}
 		if len(res.Files.Items) == maxRecords {
 			res.Marker = res.Files.Items[maxRecords-1].LogFileName
 			break
 		}
-		res.Files.Items = append(res.Files.Items, xmlLogFile{LogFileName: f.name, LastWritten: f.mod.UnixMilli(), Size: f.size()})
+		res.Files.Items = append(res.Files.Items, xmlLogFile{LogFileName: name, LastWritten: f.Mod.UnixMilli(), Size: f.Size})
 	}
 	return res, nil
 }
@@ -187,24 +130,24 @@ func (s *Service) downloadDBLogFilePortion(ctx context.Context, p awsquery.Param
 			return nil, awsquery.InvalidParameterValue("Invalid marker: %s", awsquery.Clip(p.String("Marker")))
 		}
 	}
-	files, f, err := s.instanceLogs(ctx, p.String("DBInstanceIdentifier"))
+	dir, err := s.logDir(ctx, p.String("DBInstanceIdentifier"))
 	if err != nil {
 		return nil, err
 	}
-	if f != nil {
-		defer f.Close()
-	}
-	i := -1
-	for j := range files {
-		if files[j].name == name {
-			i = j
-		}
-	}
-	if i < 0 {
+	base, ok := strings.CutPrefix(name, dblog.NamePrefix)
+	if !ok {
 		return nil, logFileNotFound(name)
 	}
-	size := files[i].size()
-	part := io.NewSectionReader(f, files[i].start, size)
+	f, info, err := dblog.Open(dir, base) // only a name dblog lists (a trimmed file is gone)
+	if errors.Is(err, dblog.ErrNotFound) {
+		return nil, logFileNotFound(name)
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	size := info.Size
+	part := io.NewSectionReader(f, 0, size)
 	if from > size {
 		from = size
 	}

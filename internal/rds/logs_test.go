@@ -10,28 +10,31 @@ import (
 	"time"
 
 	"github.com/borealis-db/borealis/internal/awsquery"
+	"github.com/borealis-db/borealis/internal/dblog"
 	"github.com/borealis-db/borealis/internal/iam/policy"
 	"github.com/borealis-db/borealis/internal/store"
 )
 
-// fakeLogs serves one log file for instance i1.
-type fakeLogs struct{ path string }
+// fakeLogs serves one log directory, for instance i1.
+type fakeLogs struct{ dir string }
 
-func (f fakeLogs) InstanceLog(_ context.Context, id string) (string, error) {
+func (f fakeLogs) InstanceLogDir(_ context.Context, id string) (string, error) {
 	if id != "i1" {
 		return "", store.ErrNotFound
 	}
-	return f.path, nil
+	return f.dir, nil
 }
 
+// logService serves a log directory holding hourFile with content; it returns the file's path.
 func logService(t *testing.T, content string) (*Service, string) {
 	t.Helper()
 	s := newTestService(t)
-	path := filepath.Join(t.TempDir(), "postgresql.log")
+	dir := t.TempDir()
+	path := filepath.Join(dir, strings.TrimPrefix(hourFile, "error/"))
 	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	s.cfg.Logs = fakeLogs{path}
+	s.cfg.Logs = fakeLogs{dir}
 	return s, path
 }
 
@@ -206,76 +209,33 @@ func TestLogActionsAreAuthorizedOnTheInstance(t *testing.T) {
 	}
 }
 
-// TestLogIsListedByTheHour: the log is listed as RDS lists PostgreSQL's, one file per hour
-// of its time stamps (lines that continue an entry, and what initdb wrote before the first
-// stamp, stay with it; an hour without lines has no file); the hours' portions make the
-// whole log, and the current hour grows with it.
-func TestLogIsListedByTheHour(t *testing.T) {
-	var b strings.Builder
-	b.WriteString("The files belonging to this database system will be owned by user \"x\".\n")
-	stamp := func(h, m int, text string) { fmt.Fprintf(&b, "2026-01-01 %02d:%02d:07.123 UTC [42] %s\n", h, m, text) }
-	stamp(5, 1, "LOG:  database system is ready")
-	stamp(5, 59, "LOG:  statement: SELECT 1")
-	b.WriteString("\tcontinued on a second line\n")
-	stamp(7, 0, "LOG:  checkpoint starting")
-	b.WriteString(strings.Repeat("y", 3*scanWindow) + "\n") // a line longer than a scan window
-	stamp(7, 30, "LOG:  checkpoint complete")
-	stamp(8, 15, "LOG:  the last line")
-	content := b.String()
-	s, _ := logService(t, content)
+// TestATrimmedLogFileIsGone: a file the retention removed (dblog.Trim) is no longer
+// listed, and downloading it is RDS's DBLogFileNotFoundFault.
+func TestATrimmedLogFileIsGone(t *testing.T) {
+	s, path := logService(t, numberedLines(3))
+	newer := filepath.Join(filepath.Dir(path), "postgresql.log.2026-01-01-01")
+	if err := os.WriteFile(newer, []byte(numberedLines(1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	old := time.Date(2026, 1, 1, 0, 59, 0, 0, time.UTC)
+	if err := os.Chtimes(path, old, old); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := download(t, s); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dblog.Trim(filepath.Dir(path), old.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	_, err := download(t, s)
+	if e := awsquery.AsError(err); e == nil || e.Code != "DBLogFileNotFoundFault" || e.Status != 404 {
+		t.Errorf("a trimmed file: %v, want DBLogFileNotFoundFault", err)
+	}
 	out, err := s.Do(context.Background(), "DescribeDBLogFiles", query("DBInstanceIdentifier", "i1"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var names []string
-	var whole strings.Builder
-	for _, f := range out.(describeDBLogFilesResult).Files.Items {
-		names = append(names, f.LogFileName)
-		r, err := downloadFile(t, s, f.LogFileName, "Marker", "0", "NumberOfLines", "1000")
-		if err != nil || r.AdditionalDataPending || int64(len(r.LogFileData)) != f.Size {
-			t.Fatalf("%s: %d bytes of %d, pending %v, %v", f.LogFileName, len(r.LogFileData), f.Size, r.AdditionalDataPending, err)
-		}
-		whole.WriteString(r.LogFileData)
-	}
-	want := []string{"error/postgresql.log.2026-01-01-05", "error/postgresql.log.2026-01-01-07", "error/postgresql.log.2026-01-01-08"}
-	if strings.Join(names, " ") != strings.Join(want, " ") {
-		t.Errorf("files %q, want %q", names, want)
-	}
-	if whole.String() != content {
-		t.Error("the hours do not make the whole log")
-	}
-	r, _ := downloadFile(t, s, want[0], "Marker", "0")
-	if !strings.HasPrefix(r.LogFileData, "The files belonging") || !strings.HasSuffix(r.LogFileData, "\tcontinued on a second line\n") {
-		t.Errorf("the first hour: %q", r.LogFileData)
-	}
-}
-
-// Lines that only look stamped (a session's statement text is logged as sent) may claim any
-// hour: the hours still cover the whole log once, in order, and a flood of them lists at
-// most maxLogHours files.
-func TestForgedStampsNeitherHideLinesNorFloodTheListing(t *testing.T) {
-	var b strings.Builder
-	fmt.Fprintf(&b, "2026-01-01 05:00:00.000 UTC [1] LOG:  real\n")
-	for i := range 2 * maxLogHours {
-		// An ERROR's STATEMENT line with newlines in the statement: forged stamps, going
-		// forward and back in time.
-		fmt.Fprintf(&b, "2026-01-01 05:00:01.000 UTC [2] STATEMENT:  SELECT '\n%s forged\n'\n",
-			time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(i*(1-2*(i%2)))*time.Hour).Format("2006-01-02 15:04:05.000 UTC"))
-	}
-	fmt.Fprintf(&b, "2026-01-01 06:00:00.000 UTC [1] LOG:  real again\n")
-	content := b.String()
-	hours := logHours(strings.NewReader(content), int64(len(content)), time.Now())
-	if len(hours) == 0 || len(hours) > maxLogHours {
-		t.Fatalf("%d hours", len(hours))
-	}
-	at := int64(0)
-	for _, h := range hours {
-		if h.start != at || h.end <= h.start {
-			t.Fatalf("hour %s covers [%d, %d) after %d", h.name(), h.start, h.end, at)
-		}
-		at = h.end
-	}
-	if at != int64(len(content)) {
-		t.Fatalf("the hours end at %d of %d", at, len(content))
+	if fs := out.(describeDBLogFilesResult).Files.Items; len(fs) != 1 || fs[0].LogFileName != "error/postgresql.log.2026-01-01-01" {
+		t.Errorf("listed after the trim: %+v", fs)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"log/slog"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -50,6 +51,7 @@ func TestServerCertificatesFollowTheInstanceCAAndAreRenewed(t *testing.T) {
 	if _, issued, _ := r.ensureCert(ctx, c, m); issued {
 		t.Error("a good certificate was replaced")
 	}
+	first := m
 
 	m.CAIdentifier = ecc.Identifier
 	m, issued, err = r.ensureCert(ctx, c, m)
@@ -57,6 +59,7 @@ func TestServerCertificatesFollowTheInstanceCAAndAreRenewed(t *testing.T) {
 		t.Fatalf("CA change: %v %v %s", issued, err, m.CertCA)
 	}
 	verify(t, m.CertPEM, ecc, "c1.cluster-x.test")
+	second := m
 
 	r.cfg.CertRenewBefore = 2 * time.Hour // the certificate now ends "soon"
 	renewed, issued, err := r.ensureCert(ctx, c, m)
@@ -67,6 +70,32 @@ func TestServerCertificatesFollowTheInstanceCAAndAreRenewed(t *testing.T) {
 	m.CAIdentifier = "borealis-ca-ecc384-g9"
 	if _, _, err := r.ensureCert(ctx, c, m); err == nil {
 		t.Error("issued from a CA that does not exist")
+	}
+
+	// Once served, a CA change and a renewal are events; a first certificate, or one
+	// issued again while far from its end (new names), is none.
+	r.cfg.Events = st
+	r.emitCertChange(ctx, store.Instance{}, first)
+	r.emitCertChange(ctx, first, second)
+	r.emitCertChange(ctx, second, renewed) // CertRenewBefore 2h: second ends "soon"
+	r.cfg.CertRenewBefore = 10 * time.Minute
+	r.emitCertChange(ctx, second, renewed)
+	events, err := st.Events(ctx, store.EventQuery{SourceID: "i1", End: time.Now().Add(time.Hour), Limit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf = verify(t, renewed.CertPEM, ecc)
+	want := []string{"Finished applying modification to certificate authority",
+		"The server certificate was renewed before it expires. The new certificate is issued by borealis-ca-ecc384-g1 and valid until " + leaf.NotAfter.UTC().Format(time.RFC3339)}
+	var got []string
+	for _, e := range events {
+		got = append(got, e.Message)
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("events %q, want %q", got, want)
+	}
+	if len(events) == 2 && (events[0].Categories[0] != "configuration change" || events[1].Categories[0] != "notification" || events[1].EventID != "RDS-EVENT-0044") {
+		t.Errorf("events %+v", events)
 	}
 }
 

@@ -48,6 +48,7 @@ func (r *Reconciler) reconcileInstance(ctx context.Context, c store.Cluster, m s
 	if err != nil {
 		return err
 	}
+	r.trimLogs(c, m, d.Values)
 	m, reissued, err := r.ensureCert(ctx, c, m)
 	if err != nil {
 		return fmt.Errorf("server certificate: %w", err)

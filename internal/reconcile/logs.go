@@ -3,13 +3,15 @@ package reconcile
 import (
 	"context"
 
+	"github.com/borealis-db/borealis/internal/dblog"
+	"github.com/borealis-db/borealis/internal/params"
 	"github.com/borealis-db/borealis/internal/store"
 )
 
-// InstanceLog is the host path of the PostgreSQL log of instance id (its server's stderr,
-// which the engine opens root-owned and 0600 in the cluster's volume directory, where the
-// server's account cannot create or replace a file). ErrNotFound when there is no instance.
-func (r *Reconciler) InstanceLog(ctx context.Context, id string) (string, error) {
+// InstanceLogDir is the host directory of the PostgreSQL log files of instance id: where
+// its server's logging collector writes them, hourly (engine.Spec.LogDir). ErrNotFound when
+// there is no instance.
+func (r *Reconciler) InstanceLogDir(ctx context.Context, id string) (string, error) {
 	m, err := r.store.Instance(ctx, id)
 	if err != nil {
 		return "", err
@@ -21,5 +23,19 @@ func (r *Reconciler) InstanceLog(ctx context.Context, id string) (string, error)
 	if m.Status == store.StatusDeleting {
 		return "", store.ErrNotFound
 	}
-	return r.serverSpec(c, m).LogFile, nil
+	return r.serverSpec(c, m).LogDir, nil
+}
+
+// trimLogs deletes the log files of m's server last written longer ago than the instance's
+// rds.log_retention_period (values: its effective parameters), on every pass: a change of
+// the parameter applies at once, as on RDS (dynamic).
+func (r *Reconciler) trimLogs(c store.Cluster, m store.Instance, values params.Values) {
+	dir := r.serverSpec(c, m).LogDir
+	removed, err := dblog.Trim(dir, r.cfg.Now().Add(-params.LogRetentionOf(values)))
+	if err != nil {
+		r.log.Warn("database logs not trimmed", "instance", m.ID, "err", err)
+	}
+	if len(removed) > 0 {
+		r.log.Info("database logs past their retention deleted", "instance", m.ID, "files", len(removed))
+	}
 }

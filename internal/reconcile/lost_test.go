@@ -2,11 +2,13 @@ package reconcile
 
 import (
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/borealis-db/borealis/internal/dblog"
 	"github.com/borealis-db/borealis/internal/engine"
 	"github.com/borealis-db/borealis/internal/store"
 )
@@ -108,7 +110,7 @@ func TestReaderThatLostItsSourceIsCopiedAfresh(t *testing.T) {
 	if !sees() {
 		t.Fatalf("the reader never got the row written after it lost its source: %q %q", get("i2").Status, get("i2").StatusReason)
 	}
-	if b, err := os.ReadFile(rs.LogFile); err != nil || !strings.Contains(string(b), "has already been removed") {
+	if b, err := serverLog(rs); err != nil || !strings.Contains(b, "has already been removed") {
 		t.Errorf("the reader's log never said its WAL was removed (%v): the test did not make it lose its source", err)
 	}
 	if !told {
@@ -130,4 +132,21 @@ func TestReaderThatLostItsSourceIsCopiedAfresh(t *testing.T) {
 	if want := []string{"i2: Replication has stopped.", "i2: Replication for the Read Replica resumed."}; !slices.Equal(got, want) {
 		t.Errorf("read replica events %q, want %q", got, want)
 	}
+}
+
+// serverLog is everything the server of spec logged: its stderr and its collector's files.
+func serverLog(spec engine.Spec) (string, error) {
+	b, err := os.ReadFile(spec.LogFile)
+	if err != nil {
+		return "", err
+	}
+	files, err := dblog.List(spec.LogDir)
+	for _, f := range files {
+		more, err := os.ReadFile(filepath.Join(spec.LogDir, f.Name))
+		if err != nil {
+			return "", err
+		}
+		b = append(b, more...)
+	}
+	return string(b), err
 }

@@ -32,6 +32,7 @@ func (r *Reconciler) serverSpec(c store.Cluster, m store.Instance) engine.Spec {
 		dir := r.clusterDir(c)
 		spec.DataDir = filepath.Join(dir, m.Volume)
 		spec.LogFile = filepath.Join(dir, m.Volume+".log")
+		spec.LogDir = filepath.Join(dir, "log"+strings.TrimPrefix(m.Volume, "data"))
 	}
 	return spec
 }

@@ -4,6 +4,7 @@
 package reconcile
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -586,6 +587,10 @@ func (r *Reconciler) deleteInstance(ctx context.Context, c store.Cluster, m stor
 	if err := r.dropVolume(ctx, c, m, spec); err != nil {
 		return err
 	}
+	// Its logs go with it, as on RDS (RemoveAll follows no link the server's account made).
+	if err := os.RemoveAll(spec.LogDir); err != nil {
+		return err
+	}
 	r.gateway.UnfenceServer(m.ID)
 	if r.cfg.Ports != nil && m.PrivatePort != 0 {
 		if err := r.cfg.Ports.Release(m.PrivatePort, c.ID); err != nil {
@@ -697,8 +702,10 @@ func (r *Reconciler) ensureCert(ctx context.Context, c store.Cluster, m store.In
 func (r *Reconciler) settle(ctx context.Context, c store.Cluster, m store.Instance, started *store.StartedParams) (store.Instance, error) {
 	var from store.Status
 	first := false
+	var served store.Instance // the certificate served before
 	in, err := r.store.UpdateInstance(ctx, m.ID, func(in *store.Instance) error {
 		from, first = in.Status, in.Started == nil
+		served.CertPEM, served.CertCA = in.CertPEM, in.CertCA
 		in.CertPEM, in.KeyPEM, in.CertCA = m.CertPEM, m.KeyPEM, m.CertCA
 		if started != nil {
 			in.Started = started
@@ -721,7 +728,31 @@ func (r *Reconciler) settle(ctx context.Context, c store.Cluster, m store.Instan
 	if k, ok := settledKind(from, in.Status, started != nil, first); ok && err == nil {
 		r.emit(ctx, k, in.ID, in.StatusReason)
 	}
+	if err == nil {
+		r.emitCertChange(ctx, served, in)
+	}
 	return in, err
+}
+
+// emitCertChange reports a server certificate the server now presents in place of the one
+// it served before: from another CA (ModifyDBInstance), or renewed before its end
+// (CertRenewBefore). A first certificate, or one issued again for new endpoint names, is
+// no event.
+func (r *Reconciler) emitCertChange(ctx context.Context, before, now store.Instance) {
+	if len(before.CertPEM) == 0 || bytes.Equal(before.CertPEM, now.CertPEM) {
+		return
+	}
+	if before.CertCA != now.CertCA {
+		r.emit(ctx, rdsevent.CAModified, now.ID)
+		return
+	}
+	old, err := pki.ParseCertificate(before.CertPEM)
+	if err != nil || time.Until(old.NotAfter) >= r.cfg.CertRenewBefore {
+		return
+	}
+	if cert, err := pki.ParseCertificate(now.CertPEM); err == nil {
+		r.emit(ctx, rdsevent.CertRenewed, now.ID, now.CertCA, cert.NotAfter.UTC().Format(time.RFC3339))
+	}
 }
 
 // ca returns CA id, read from the store the first time: `borealis ca add` may have added
@@ -904,6 +935,7 @@ func (r *Reconciler) volumeSpec(c store.Cluster, port int) engine.Spec {
 		DataDir:       filepath.Join(dir, "data"),
 		SocketDir:     socketDir,
 		LogFile:       filepath.Join(dir, "postgresql.log"),
+		LogDir:        filepath.Join(dir, "log"),       // a reader's copy: log-<its resource id> (serverSpec)
 		OSUser:        engine.TenantUser(c.ResourceID), // the cluster is its own tenant on the host
 		ListenAddr:    "127.0.0.1",
 		ListenIPv6:    r.ipv6Twin(),

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -198,6 +199,9 @@ func TestCertificateRotation(t *testing.T) {
 		t.Error("a client pinned to the old CA alone still verified after the switch")
 	}
 	sessionSurvives(ctx, t, old, pid)
+	// DescribeEvents tells the CA change, in RDS's words for a modification applied.
+	waitEvent(ctx, t, c, rdstypes.SourceTypeDbInstance, instanceID, "Applying modification to certificate authority")
+	waitEvent(ctx, t, c, rdstypes.SourceTypeDbInstance, instanceID, "Finished applying modification to certificate authority")
 
 	// The reconciler renews the certificate before it ends (3m lifetime, renewed with 150s
 	// left), from the same CA, and the open session again survives the reload.
@@ -207,6 +211,12 @@ func TestCertificateRotation(t *testing.T) {
 		return d != nil && aws.ToString(d.CAIdentifier) == newCA && aws.ToTime(d.ValidTill).After(validTill), nil
 	})
 	sessionSurvives(ctx, t, old, pid)
+	// ... and tells it: RDS's operator-issued notification, naming the CA and the new end.
+	renewed := "The server certificate was renewed before it expires. The new certificate is issued by " + newCA + " and valid until "
+	eventually(t, time.Minute, "the renewal's event", func() (bool, error) {
+		return slices.ContainsFunc(eventMessages(ctx, t, c, rdstypes.SourceTypeDbInstance, instanceID),
+			func(m string) bool { return strings.HasPrefix(m, renewed) }), nil
+	})
 	awsCLIDescribesCertificates(t, srv)
 }
 

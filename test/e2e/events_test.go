@@ -3,12 +3,14 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -194,6 +196,8 @@ func TestEventsAndDatabaseLogs(t *testing.T) {
 		t.Errorf("traversal: %s %d", code, status)
 	}
 
+	logRetention(ctx, t, srv, c, group, writer, aws.ToString(cl.DbClusterResourceId))
+
 	// A data directory the server's account cannot reach: the reboot fails, and says why.
 	vol := filepath.Join(srv.DataDir, "clusters", aws.ToString(cl.DbClusterResourceId))
 	if err := os.Chmod(vol, 0o700); err != nil {
@@ -234,4 +238,79 @@ func TestEventsAndDatabaseLogs(t *testing.T) {
 	eventually(t, 3*time.Minute, "available again", func() (bool, error) {
 		return aws.ToString(describeInstance(ctx, t, c, writer).DBInstanceStatus) == "available", nil
 	})
+}
+
+// logRetention: files last written longer ago than rds.log_retention_period leave
+// DescribeDBLogFiles, and downloading one is DBLogFileNotFoundFault. Serve's clock is not
+// the test's to move, so the files' times are: an hour last written 30 hours ago stays
+// under the default 3 days and goes once the group says 1440 minutes (dynamic: no reboot);
+// a value out of RDS's range is refused. A link planted under an old log's name is not
+// listed, and what it points at survives the trim.
+func logRetention(ctx context.Context, t *testing.T, srv *server, c *rds.Client, group, instance, clusterResource string) {
+	t.Helper()
+	dir := filepath.Join(srv.DataDir, "clusters", clusterResource, "log")
+	di, err := os.Stat(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	uid, gid := int(di.Sys().(*syscall.Stat_t).Uid), int(di.Sys().(*syscall.Stat_t).Gid)
+	plant := func(hoursAgo int) string {
+		name := "postgresql.log." + time.Now().Add(-time.Duration(hoursAgo)*time.Hour).UTC().Format("2006-01-02-15")
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte("an old hour\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		at := time.Now().Add(-time.Duration(hoursAgo-1) * time.Hour)
+		if err := errors.Join(os.Chown(p, uid, gid), os.Chtimes(p, at, at)); err != nil {
+			t.Fatal(err)
+		}
+		return "error/" + name
+	}
+	old, recent := plant(30), plant(5)
+	precious := filepath.Join(srv.DataDir, "credentials")
+	link := filepath.Join(dir, "postgresql.log."+time.Now().Add(-60*time.Hour).UTC().Format("2006-01-02-15"))
+	if err := os.Symlink(precious, link); err != nil {
+		t.Fatal(err)
+	}
+	listed := func() map[string]bool {
+		out, err := c.DescribeDBLogFiles(ctx, &rds.DescribeDBLogFilesInput{DBInstanceIdentifier: aws.String(instance)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		names := map[string]bool{}
+		for _, f := range out.DescribeDBLogFiles {
+			names[aws.ToString(f.LogFileName)] = true
+		}
+		return names
+	}
+	if l := listed(); !l[old] || !l[recent] || l["error/"+filepath.Base(link)] {
+		t.Fatalf("listed %v; want %s and %s, not the link", l, old, recent)
+	}
+	_, err = c.ModifyDBClusterParameterGroup(ctx, &rds.ModifyDBClusterParameterGroupInput{DBClusterParameterGroupName: aws.String(group),
+		Parameters: []rdstypes.Parameter{param("rds.log_retention_period", "1439", rdstypes.ApplyMethodImmediate)}})
+	if code, status := apiError(t, err); code != "InvalidParameterValue" || status != 400 {
+		t.Errorf("rds.log_retention_period 1439: %s %d", code, status)
+	}
+	time.Sleep(5 * time.Second) // passes with the default retention
+	if l := listed(); !l[old] {
+		t.Fatalf("a file within the default 3 days was deleted: %v", l)
+	}
+	if _, err := c.ModifyDBClusterParameterGroup(ctx, &rds.ModifyDBClusterParameterGroupInput{DBClusterParameterGroupName: aws.String(group),
+		Parameters: []rdstypes.Parameter{param("rds.log_retention_period", "1440", rdstypes.ApplyMethodImmediate)}}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, time.Minute, "the file past its retention to go", func() (bool, error) { return !listed()[old], nil })
+	if l := listed(); !l[recent] || len(l) < 2 {
+		t.Errorf("after the trim: %v", l)
+	}
+	_, err = c.DownloadDBLogFilePortion(ctx, &rds.DownloadDBLogFilePortionInput{DBInstanceIdentifier: aws.String(instance), LogFileName: aws.String(old)})
+	if code, status := apiError(t, err); code != "DBLogFileNotFoundFault" || status != 404 {
+		t.Errorf("a trimmed file: %s %d", code, status)
+	}
+	if _, err := os.Stat(precious); err != nil {
+		t.Errorf("the link's target: %v", err)
+	}
+	if _, err := os.Lstat(link); err != nil {
+		t.Errorf("the planted link was followed or removed: %v", err)
+	}
 }

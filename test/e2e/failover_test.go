@@ -125,7 +125,14 @@ func TestFailover(t *testing.T) {
 		}
 		if !waitRows(ctx, t, rc, "after-api,before") {
 			dbi := aws.ToString(in.DbiResourceId)
-			logs, _ := os.ReadFile(filepath.Join(srv.DataDir, "clusters", aws.ToString(cl.DbClusterResourceId), "data-"+dbi+".log"))
+			vol := filepath.Join(srv.DataDir, "clusters", aws.ToString(cl.DbClusterResourceId))
+			logs, _ := os.ReadFile(filepath.Join(vol, "data-"+dbi+".log"))
+			// Then what its logging collector wrote, in the newest hours of its own log directory.
+			hours, _ := filepath.Glob(filepath.Join(vol, "log-"+dbi, "postgresql.log.*"))
+			for _, h := range hours[max(len(hours)-2, 0):] {
+				more, _ := os.ReadFile(h)
+				logs = append(logs, more...)
+			}
 			serve, _ := os.ReadFile(srv.logPath)
 			t.Fatalf("%s never had the rows; its log:\n%s\nserve:\n%s", id, tail(logs, 40), tail(serve, 80))
 		}

@@ -215,7 +215,9 @@ func TestClustersAreTenantsOfEachOther(t *testing.T) {
 		{"sslcrl", "sslmode=verify-ca sslrootcert=" + ownCrt + " sslcrl=%s", ""},
 		{"passfile", "sslmode=require passfile=%s", ""},
 	} {
-		for _, file := range []string{key, crt, filepath.Join(b.data, "global", "pg_control"), filepath.Join(b.dir, "postgresql.log")} {
+		// B's log files too: the collector's current hour, in B's own log directory.
+		bLog := filepath.Join(b.dir, "log", "postgresql.log."+time.Now().UTC().Format("2006-01-02-15"))
+		for _, file := range []string{key, crt, filepath.Join(b.data, "global", "pg_control"), filepath.Join(b.dir, "postgresql.log"), bLog} {
 			got := dbErr(dblink(tls+fmt.Sprintf(cs.opts, file)), file, "<file>")
 			none := dbErr(dblink(tls+fmt.Sprintf(cs.opts, missing)), missing, "<file>")
 			if got != none || !strings.Contains(got, cs.want) {

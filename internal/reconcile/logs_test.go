@@ -1,0 +1,96 @@
+package reconcile
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/borealis-db/borealis/internal/dblog"
+	"github.com/borealis-db/borealis/internal/params"
+	"github.com/borealis-db/borealis/internal/store"
+)
+
+// TestServerLogsAreHourlyAndTrimmed: the server's logging collector writes hourly files in
+// a log directory of the instance's, the server account's and 0600 (the stderr file keeps
+// only what came before the collector started); a pass deletes the files last written
+// longer ago than rds.log_retention_period (the default 3 days, then 1 day once the group
+// says so, without a restart), by the reconciler's clock; the file the collector writes is
+// never deleted, however far the clock moves.
+func TestServerLogsAreHourlyAndTrimmed(t *testing.T) {
+	g := newStatusRig(t)
+	if err := g.st.CreateParameterGroup(g.ctx, store.ParameterGroup{Name: "logs", Kind: store.ClusterParamGroup, Family: params.Family,
+		Values: map[string]string{}}); err != nil {
+		t.Fatal(err)
+	}
+	g.addCluster("logs")
+	g.clock = time.Now()
+	for i := 0; i < 5 && g.instance().Status != store.StatusAvailable; i++ {
+		g.pass()
+	}
+	if st := g.instance().Status; st != store.StatusAvailable {
+		t.Fatalf("status %q", st)
+	}
+	spec := g.r.serverSpec(g.cluster(), g.instance())
+	files, err := dblog.List(spec.LogDir)
+	if err != nil || len(files) == 0 {
+		t.Fatalf("log files %v, %v", files, err)
+	}
+	current := files[len(files)-1]
+	if !regexp.MustCompile(`^postgresql\.log\.\d{4}-\d{2}-\d{2}-\d{2}$`).MatchString(current.Name) {
+		t.Fatalf("log file named %q", current.Name)
+	}
+	dirInfo, err := os.Stat(spec.LogDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(filepath.Join(spec.LogDir, current.Name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	owner := dirInfo.Sys().(*syscall.Stat_t).Uid
+	if owner == 0 || fi.Sys().(*syscall.Stat_t).Uid != owner || fi.Mode().Perm() != 0o600 || dirInfo.Mode().Perm() != 0o700 {
+		t.Errorf("log directory %v uid %d, file %v uid %d", dirInfo.Mode(), owner, fi.Mode(), fi.Sys().(*syscall.Stat_t).Uid)
+	}
+	if b, err := os.ReadFile(spec.LogFile); err != nil || strings.Contains(string(b), "database system is ready") {
+		t.Errorf("the stderr file holds what the collector writes (%v)", err)
+	}
+
+	// An hour written 30 hours ago, the server's account's as the collector's are.
+	old := filepath.Join(spec.LogDir, "postgresql.log."+time.Now().Add(-30*time.Hour).UTC().Format("2006-01-02-15"))
+	if err := os.WriteFile(old, []byte("old\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(old, int(owner), int(dirInfo.Sys().(*syscall.Stat_t).Gid)); err != nil {
+		t.Fatal(err)
+	}
+	at := time.Now().Add(-29 * time.Hour)
+	if err := os.Chtimes(old, at, at); err != nil {
+		t.Fatal(err)
+	}
+	g.pass()
+	if _, err := os.Stat(old); err != nil {
+		t.Fatalf("a file within the default 3 days was deleted: %v", err)
+	}
+	if _, err := g.st.UpdateParameterGroup(g.ctx, store.ClusterParamGroup, "logs", func(pg *store.ParameterGroup) error {
+		pg.Values = map[string]string{params.LogRetention: "1440"}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	g.pass()
+	if _, err := os.Stat(old); !os.IsNotExist(err) {
+		t.Fatalf("a file past 1 day of retention is still there: %v", err)
+	}
+	g.clock = time.Now().Add(30 * 24 * time.Hour)
+	g.pass()
+	if files, err := dblog.List(spec.LogDir); err != nil || len(files) == 0 || files[len(files)-1].Name < current.Name {
+		t.Errorf("the collector's file was deleted: %v %v", files, err)
+	}
+	if g.instance().Status != store.StatusAvailable {
+		t.Errorf("status %q", g.instance().Status)
+	}
+}
