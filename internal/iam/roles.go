@@ -237,23 +237,9 @@ func (s *Service) getRole(ctx context.Context, p awsquery.Params) (any, error) {
 }
 
 func (s *Service) listRoles(ctx context.Context, p awsquery.Params) (any, error) {
-	prefix, err := pathPrefix(p, pathPrefixPattern)
+	roles, pg, err := underPathPrefix(ctx, p, s.store.IAMRoles, func(r store.IAMRole) string { return r.Path })
 	if err != nil {
 		return nil, err
-	}
-	pg, err := paging(p)
-	if err != nil {
-		return nil, err
-	}
-	all, err := s.store.IAMRoles(ctx)
-	if err != nil {
-		return nil, err
-	}
-	var roles []store.IAMRole
-	for _, r := range all {
-		if strings.HasPrefix(r.Path, prefix) {
-			roles = append(roles, r)
-		}
 	}
 	items, next, more := paginate(roles, roleKey, pg)
 	res := listRolesResult{IsTruncated: more, Marker: next}

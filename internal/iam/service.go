@@ -359,6 +359,30 @@ func paginate[T any](items []T, key func(T) string, pg page) (out []T, next stri
 	return items[start:end], next, truncated
 }
 
+// underPathPrefix reads PathPrefix and the paging members of a list action (in that order,
+// as they are checked), then the entities all returns whose path starts with the prefix.
+func underPathPrefix[T any](ctx context.Context, p awsquery.Params, all func(context.Context) ([]T, error), path func(T) string) ([]T, page, error) {
+	prefix, err := pathPrefix(p, pathPrefixPattern)
+	if err != nil {
+		return nil, page{}, err
+	}
+	pg, err := paging(p)
+	if err != nil {
+		return nil, page{}, err
+	}
+	es, err := all(ctx)
+	if err != nil {
+		return nil, page{}, err
+	}
+	var under []T
+	for _, e := range es {
+		if strings.HasPrefix(path(e), prefix) {
+			under = append(under, e)
+		}
+	}
+	return under, pg, nil
+}
+
 // --- the caller
 
 func caller(ctx context.Context) (principal.Principal, error) {

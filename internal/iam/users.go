@@ -80,23 +80,9 @@ func (s *Service) getUser(ctx context.Context, p awsquery.Params) (any, error) {
 }
 
 func (s *Service) listUsers(ctx context.Context, p awsquery.Params) (any, error) {
-	prefix, err := pathPrefix(p, pathPrefixPattern)
+	users, pg, err := underPathPrefix(ctx, p, s.store.IAMUsers, func(u store.IAMUser) string { return u.Path })
 	if err != nil {
 		return nil, err
-	}
-	pg, err := paging(p)
-	if err != nil {
-		return nil, err
-	}
-	all, err := s.store.IAMUsers(ctx)
-	if err != nil {
-		return nil, err
-	}
-	var users []store.IAMUser
-	for _, u := range all {
-		if strings.HasPrefix(u.Path, prefix) {
-			users = append(users, u)
-		}
 	}
 	items, next, more := paginate(users, userKey, pg)
 	r := listUsersResult{IsTruncated: more, Marker: next}
@@ -281,23 +267,9 @@ func (s *Service) getGroup(ctx context.Context, p awsquery.Params) (any, error) 
 }
 
 func (s *Service) listGroups(ctx context.Context, p awsquery.Params) (any, error) {
-	prefix, err := pathPrefix(p, pathPrefixPattern)
+	groups, pg, err := underPathPrefix(ctx, p, s.store.IAMGroups, func(g store.IAMGroup) string { return g.Path })
 	if err != nil {
 		return nil, err
-	}
-	pg, err := paging(p)
-	if err != nil {
-		return nil, err
-	}
-	all, err := s.store.IAMGroups(ctx)
-	if err != nil {
-		return nil, err
-	}
-	var groups []store.IAMGroup
-	for _, g := range all {
-		if strings.HasPrefix(g.Path, prefix) {
-			groups = append(groups, g)
-		}
 	}
 	return s.groupList(groups, pg), nil
 }
