@@ -228,7 +228,7 @@ func (s *Service) rolePermissions(ctx context.Context, roleID string) (permissio
 func (s *Service) roleSimulationSource(ctx context.Context, arn, roleName string) (permissions, map[string][]string, error) {
 	r, err := s.store.IAMRole(ctx, roleName)
 	if errors.Is(err, store.ErrNotFound) || err == nil && s.roleARN(r) != arn {
-		return permissions{}, nil, noSuchRole(roleName)
+		return permissions{}, nil, roleKind.notFound(roleName)
 	}
 	if err != nil {
 		return permissions{}, nil, err

@@ -143,7 +143,7 @@ func (s *Service) changePassword(ctx context.Context, p awsquery.Params) (any, e
 	}
 	u, err := s.store.IAMUserByID(ctx, c.UserID)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, noSuchEntity("The user with name %s cannot be found.", c.UserName)
+		return nil, userKind.notFound(c.UserName)
 	}
 	if err != nil {
 		return nil, err

@@ -34,7 +34,7 @@ func (s *Service) createAccessKey(ctx context.Context, p awsquery.Params) (any, 
 		return nil
 	})
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, noSuchEntity("The user with name %s cannot be found.", sb.userName())
+		return nil, userKind.notFound(sb.userName())
 	}
 	if err != nil {
 		return nil, err

@@ -186,7 +186,7 @@ func (s *Service) createLoginProfile(ctx context.Context, p awsquery.Params) (an
 	case errors.Is(err, store.ErrExists):
 		return nil, alreadyExists("Login Profile for user %s already exists.", u.Name)
 	case errors.Is(err, store.ErrNotFound):
-		return nil, noSuchEntity("The user with name %s cannot be found.", u.Name)
+		return nil, userKind.notFound(u.Name)
 	case err != nil:
 		return nil, err
 	}

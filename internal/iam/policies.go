@@ -13,51 +13,6 @@ import (
 	"github.com/borealis-db/borealis/internal/store"
 )
 
-// entityKind says whether a policy action is the user or the group form.
-type entityKind int
-
-const (
-	userKind entityKind = iota
-	groupKind
-	roleKind
-)
-
-func (k entityKind) String() string {
-	switch k {
-	case groupKind:
-		return policy.EntityGroup
-	case roleKind:
-		return policy.EntityRole
-	}
-	return policy.EntityUser
-}
-
-// owner reads UserName or GroupName and finds the entity: its id and name.
-func (s *Service) owner(ctx context.Context, kind entityKind, p awsquery.Params) (id, entityName string, err error) {
-	if kind == roleKind {
-		n, err := nameParam(p, "RoleName", 64)
-		if err != nil {
-			return "", "", err
-		}
-		r, err := s.lookupRole(ctx, n)
-		return r.RoleID, r.Name, err
-	}
-	if kind == groupKind {
-		n, err := nameParam(p, "GroupName", 128)
-		if err != nil {
-			return "", "", err
-		}
-		g, err := s.lookupGroup(ctx, n)
-		return g.GroupID, g.Name, err
-	}
-	n, err := nameParam(p, "UserName", 128)
-	if err != nil {
-		return "", "", err
-	}
-	u, err := s.lookupUser(ctx, n)
-	return u.UserID, u.Name, err
-}
-
 // urlEncode encodes a policy document as IAM returns it (RFC 3986, spaces as %20): the AWS
 // CLI and botocore decode it; SDK users call url.QueryUnescape.
 func urlEncode(doc string) string {
@@ -90,7 +45,7 @@ func (s *Service) putInlinePolicy(ctx context.Context, kind entityKind, p awsque
 		return policyError(policy.CheckInlineSize(kind.String(), ownerName, docs...))
 	})
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, noSuchEntity("The %s with name %s cannot be found.", kind, ownerName)
+		return nil, kind.notFound(ownerName)
 	}
 	return nil, err
 }

@@ -77,13 +77,9 @@ func roleKey(r store.IAMRole) string { return strings.ToLower(r.Name) }
 func (s *Service) lookupRole(ctx context.Context, roleName string) (store.IAMRole, error) {
 	r, err := s.store.IAMRole(ctx, roleName)
 	if errors.Is(err, store.ErrNotFound) {
-		return r, noSuchRole(roleName)
+		return r, roleKind.notFound(roleName)
 	}
 	return r, err
-}
-
-func noSuchRole(name string) error {
-	return noSuchEntity("The role with name %s cannot be found.", name)
 }
 
 // trustPolicy reads and checks a trust policy member: its form, its size, and that every
@@ -253,7 +249,7 @@ func (s *Service) listRoles(ctx context.Context, p awsquery.Params) (any, error)
 func (s *Service) updateRoleFields(ctx context.Context, roleName string, fn func(*store.IAMRole) error) (store.IAMRole, error) {
 	r, err := s.store.UpdateIAMRole(ctx, roleName, fn)
 	if errors.Is(err, store.ErrNotFound) {
-		return r, noSuchRole(roleName)
+		return r, roleKind.notFound(roleName)
 	}
 	return r, err
 }
@@ -339,7 +335,7 @@ func (s *Service) deleteRole(ctx context.Context, p awsquery.Params) (any, error
 		return nil
 	})
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, noSuchRole(roleName)
+		return nil, roleKind.notFound(roleName)
 	}
 	if err == nil {
 		s.log.Info("iam role deleted", "role", roleName)

@@ -420,7 +420,7 @@ func (s *Service) rootARN() string { return "arn:aws:iam::" + s.cfg.AccountID + 
 func (s *Service) lookupUser(ctx context.Context, userName string) (store.IAMUser, error) {
 	u, err := s.store.IAMUser(ctx, userName)
 	if errors.Is(err, store.ErrNotFound) {
-		return u, noSuchEntity("The user with name %s cannot be found.", userName)
+		return u, userKind.notFound(userName)
 	}
 	return u, err
 }
@@ -429,7 +429,7 @@ func (s *Service) lookupUser(ctx context.Context, userName string) (store.IAMUse
 func (s *Service) lookupGroup(ctx context.Context, groupName string) (store.IAMGroup, error) {
 	g, err := s.store.IAMGroup(ctx, groupName)
 	if errors.Is(err, store.ErrNotFound) {
-		return g, noSuchEntity("The group with name %s cannot be found.", groupName)
+		return g, groupKind.notFound(groupName)
 	}
 	return g, err
 }
@@ -477,7 +477,7 @@ func (s *Service) subject(ctx context.Context, p awsquery.Params) (subject, erro
 	}
 	u, err := s.store.IAMUserByID(ctx, c.UserID)
 	if errors.Is(err, store.ErrNotFound) {
-		return subject{}, noSuchEntity("The user with name %s cannot be found.", c.UserName)
+		return subject{}, userKind.notFound(c.UserName)
 	}
 	return subject{user: u}, err
 }

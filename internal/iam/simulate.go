@@ -199,7 +199,7 @@ func (s *Service) simulationSource(ctx context.Context, arn string) (permissions
 	if strings.HasPrefix(rest, "group/") {
 		g, err := s.store.IAMGroup(ctx, entityName)
 		if errors.Is(err, store.ErrNotFound) || err == nil && s.groupARN(g) != arn {
-			return permissions{}, nil, noSuchEntity("The group with name %s cannot be found.", entityName)
+			return permissions{}, nil, groupKind.notFound(entityName)
 		}
 		if err != nil {
 			return permissions{}, nil, err
@@ -210,7 +210,7 @@ func (s *Service) simulationSource(ctx context.Context, arn string) (permissions
 	}
 	u, err := s.store.IAMUser(ctx, entityName)
 	if errors.Is(err, store.ErrNotFound) || err == nil && s.userARN(u) != arn {
-		return permissions{}, nil, noSuchEntity("The user with name %s cannot be found.", entityName)
+		return permissions{}, nil, userKind.notFound(entityName)
 	}
 	if err != nil {
 		return permissions{}, nil, err

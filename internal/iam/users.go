@@ -115,7 +115,7 @@ func (s *Service) deleteUser(ctx context.Context, p awsquery.Params) (any, error
 		return nil
 	})
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, noSuchEntity("The user with name %s cannot be found.", userName)
+		return nil, userKind.notFound(userName)
 	}
 	if err == nil {
 		s.log.Info("iam user deleted", "user", userName)
@@ -147,7 +147,7 @@ func (s *Service) tagUser(ctx context.Context, p awsquery.Params) (any, error) {
 		return nil
 	})
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, noSuchEntity("The user with name %s cannot be found.", userName)
+		return nil, userKind.notFound(userName)
 	}
 	return nil, err
 }
@@ -178,7 +178,7 @@ func (s *Service) untagUser(ctx context.Context, p awsquery.Params) (any, error)
 		return nil
 	})
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, noSuchEntity("The user with name %s cannot be found.", userName)
+		return nil, userKind.notFound(userName)
 	}
 	return nil, err
 }
@@ -320,7 +320,7 @@ func (s *Service) deleteGroup(ctx context.Context, p awsquery.Params) (any, erro
 		return nil
 	})
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, noSuchEntity("The group with name %s cannot be found.", groupName)
+		return nil, groupKind.notFound(groupName)
 	}
 	return nil, err
 }
@@ -355,7 +355,7 @@ func (s *Service) addUserToGroup(ctx context.Context, p awsquery.Params) (any, e
 		return nil
 	})
 	if errors.Is(err, store.ErrNotFound) { // deleted meanwhile
-		return nil, noSuchEntity("The user with name %s cannot be found.", u.Name)
+		return nil, userKind.notFound(u.Name)
 	}
 	return nil, err
 }
