@@ -511,19 +511,9 @@ func (s *Service) listPolicyVersions(ctx context.Context, p awsquery.Params) (an
 	sort.Slice(versions, func(i, j int) bool {
 		return versionNumber(versions[i].VersionID) > versionNumber(versions[j].VersionID)
 	})
-	type indexed struct {
-		i int
-		v xmlPolicyVersion
-	}
-	var all []indexed
-	for i, v := range versions {
-		all = append(all, indexed{i, v})
-	}
-	items, next, more := paginate(all, func(x indexed) string { return positionKey(x.i) }, pg)
+	items, next, more := paginateInOrder(versions, pg)
 	res := listPolicyVersionsResult{IsTruncated: more, Marker: next}
-	for _, x := range items {
-		res.Versions.Items = append(res.Versions.Items, x.v)
-	}
+	res.Versions.Items = items
 	return res, nil
 }
 

@@ -383,6 +383,27 @@ func underPathPrefix[T any](ctx context.Context, p awsquery.Params, all func(con
 	return under, pg, nil
 }
 
+// paginateInOrder is paginate for items listed in their own order (tags, access keys, policy
+// versions, simulation results): the marker is a position.
+func paginateInOrder[T any](items []T, pg page) (out []T, next string, truncated bool) {
+	type indexed struct {
+		i int
+		v T
+	}
+	all := make([]indexed, len(items))
+	for i, v := range items {
+		all[i] = indexed{i, v}
+	}
+	in, next, truncated := paginate(all, func(x indexed) string { return positionKey(x.i) }, pg)
+	for _, x := range in {
+		out = append(out, x.v)
+	}
+	return out, next, truncated
+}
+
+// positionKey makes a position sort as text.
+func positionKey(i int) string { return fmt.Sprintf("%010d", i) }
+
 // --- the caller
 
 func caller(ctx context.Context) (principal.Principal, error) {

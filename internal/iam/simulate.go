@@ -325,18 +325,8 @@ func (s *Service) simulatePrincipalPolicy(ctx context.Context, p awsquery.Params
 			results = append(results, er)
 		}
 	}
-	type indexed struct {
-		i int
-		r xmlEvaluationResult
-	}
-	var all []indexed
-	for i, r := range results {
-		all = append(all, indexed{i, r})
-	}
-	items, next, more := paginate(all, func(x indexed) string { return positionKey(x.i) }, pg)
+	items, next, more := paginateInOrder(results, pg)
 	out := simulateResult{IsTruncated: more, Marker: next}
-	for _, x := range items {
-		out.EvaluationResults.Items = append(out.EvaluationResults.Items, x.r)
-	}
+	out.EvaluationResults.Items = items
 	return out, nil
 }

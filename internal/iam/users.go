@@ -3,7 +3,6 @@ package iam
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strings"
 
 	"github.com/borealis-db/borealis/internal/awsquery"
@@ -202,24 +201,13 @@ func (s *Service) listUserTags(ctx context.Context, p awsquery.Params) (any, err
 // tagPage is one page of a user's or role's tags: they keep their order of creation, and
 // the marker is the position.
 func tagPage(tags []store.Tag, pg page) listTagsResult {
-	type indexed struct {
-		i int
-		t store.Tag
-	}
-	var ts []indexed
-	for i, t := range tags {
-		ts = append(ts, indexed{i, t})
-	}
-	items, next, more := paginate(ts, func(x indexed) string { return positionKey(x.i) }, pg)
+	items, next, more := paginateInOrder(tags, pg)
 	r := listTagsResult{IsTruncated: more, Marker: next, Tags: members[xmlTag]{Items: []xmlTag{}}}
-	for _, x := range items {
-		r.Tags.Items = append(r.Tags.Items, xmlTag{Key: x.t.Key, Value: x.t.Value})
+	for _, t := range items {
+		r.Tags.Items = append(r.Tags.Items, xmlTag{Key: t.Key, Value: t.Value})
 	}
 	return r
 }
-
-// positionKey makes a position sort as text.
-func positionKey(i int) string { return fmt.Sprintf("%010d", i) }
 
 // --- groups
 
