@@ -27,9 +27,9 @@ var iamActions = map[string]iamAction{
 	"GetUser":      {(*Service).getUser, onUser, carries("UserName")},
 	"ListUsers":    {(*Service).listUsers, onAny, carries("PathPrefix", "Marker", "MaxItems")},
 	"DeleteUser":   {(*Service).deleteUser, onUser, carries("UserName")},
-	"TagUser":      {(*Service).tagUser, withRequestTags(onUser), carries("UserName", "Tags")},
-	"UntagUser":    {(*Service).untagUser, withTagKeys(onUser), carries("UserName", "TagKeys")},
-	"ListUserTags": {(*Service).listUserTags, onUser, carries("UserName", "Marker", "MaxItems")},
+	"TagUser":      {forKind((*Service).tagEntity, userKind), withRequestTags(onUser), carries("UserName", "Tags")},
+	"UntagUser":    {forKind((*Service).untagEntity, userKind), withTagKeys(onUser), carries("UserName", "TagKeys")},
+	"ListUserTags": {forKind((*Service).listEntityTags, userKind), onUser, carries("UserName", "Marker", "MaxItems")},
 
 	"PutUserPermissionsBoundary":    {(*Service).putUserPermissionsBoundary, withRequestBoundary(onUser), carries("UserName", "PermissionsBoundary")},
 	"DeleteUserPermissionsBoundary": {(*Service).deleteUserPermissionsBoundary, withUserBoundary(onUser), carries("UserName")},
@@ -102,9 +102,9 @@ var iamActions = map[string]iamAction{
 	"UpdateRoleDescription":         {(*Service).updateRoleDescription, onRole, carries("RoleName", "Description")},
 	"UpdateAssumeRolePolicy":        {(*Service).updateAssumeRolePolicy, onRole, carries("RoleName", "PolicyDocument")},
 	"DeleteRole":                    {(*Service).deleteRole, onRole, carries("RoleName")},
-	"TagRole":                       {(*Service).tagRole, withRequestTags(onRole), carries("RoleName", "Tags")},
-	"UntagRole":                     {(*Service).untagRole, withTagKeys(onRole), carries("RoleName", "TagKeys")},
-	"ListRoleTags":                  {(*Service).listRoleTags, onRole, carries("RoleName", "Marker", "MaxItems")},
+	"TagRole":                       {forKind((*Service).tagEntity, roleKind), withRequestTags(onRole), carries("RoleName", "Tags")},
+	"UntagRole":                     {forKind((*Service).untagEntity, roleKind), withTagKeys(onRole), carries("RoleName", "TagKeys")},
+	"ListRoleTags":                  {forKind((*Service).listEntityTags, roleKind), onRole, carries("RoleName", "Marker", "MaxItems")},
 	"PutRolePolicy":                 {forKind((*Service).putInlinePolicy, roleKind), withRoleBoundary(onRole), carries("RoleName", "PolicyName", "PolicyDocument")},
 	"GetRolePolicy":                 {forKind((*Service).getInlinePolicy, roleKind), onRole, carries("RoleName", "PolicyName")},
 	"ListRolePolicies":              {forKind((*Service).listInlinePolicies, roleKind), onRole, carries("RoleName", "Marker", "MaxItems")},
@@ -121,7 +121,7 @@ var iamActions = map[string]iamAction{
 		"ResourceHandlingOption": only(identityPoliciesOnly), "PolicyExclusionList": only(noExclusions)})},
 }
 
-// forKind adapts an action shared by users and groups.
+// forKind adapts an action shared by users, groups and roles.
 func forKind(f func(*Service, context.Context, entityKind, awsquery.Params) (any, error), k entityKind) runFunc {
 	return func(s *Service, ctx context.Context, p awsquery.Params) (any, error) { return f(s, ctx, k, p) }
 }

@@ -228,9 +228,7 @@ func (s *Service) toPolicy(r managedRef, u usage, detail bool) xmlPolicy {
 			CreateDate: m.CreatedAt, UpdateDate: m.UpdatedAt}
 		if detail {
 			x.Description = m.Description
-			if len(m.Tags) > 0 {
-				x.Tags = &members[xmlTag]{Items: toTags(m.Tags)}
-			}
+			x.Tags = tagMembers(m.Tags)
 		}
 	}
 	x.AttachmentCount = u.attachments[x.Arn]

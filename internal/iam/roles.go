@@ -62,10 +62,8 @@ func (s *Service) roleARN(r store.IAMRole) string {
 func (s *Service) toRole(r store.IAMRole, withTags bool) xmlRole {
 	x := xmlRole{Path: r.Path, RoleName: r.Name, RoleID: r.RoleID, Arn: s.roleARN(r), CreateDate: r.CreatedAt,
 		AssumeRolePolicyDocument: urlEncode(r.TrustPolicy), Description: r.Description, MaxSessionDuration: r.MaxSessionDuration}
-	if withTags && len(r.Tags) > 0 {
-		x.Tags = &members[xmlTag]{Items: toTags(r.Tags)}
-	}
 	if withTags {
+		x.Tags = tagMembers(r.Tags)
 		x.PermissionsBoundary = toBoundary(r.PermissionsBoundary)
 	}
 	return x
@@ -341,64 +339,6 @@ func (s *Service) deleteRole(ctx context.Context, p awsquery.Params) (any, error
 		s.log.Info("iam role deleted", "role", roleName)
 	}
 	return nil, err
-}
-
-func (s *Service) tagRole(ctx context.Context, p awsquery.Params) (any, error) {
-	roleName, err := nameParam(p, "RoleName", 64)
-	if err != nil {
-		return nil, err
-	}
-	add, err := tags(p)
-	if err != nil {
-		return nil, err
-	}
-	if len(add) == 0 {
-		return nil, validationError("tags", "", "Member must not be null")
-	}
-	_, err = s.updateRoleFields(ctx, roleName, func(r *store.IAMRole) error {
-		for _, t := range add {
-			r.Tags = append(removeTag(r.Tags, t.Key), t)
-		}
-		if len(r.Tags) > maxTagsPerEntity {
-			return limitExceeded("The number of tags has reached the maximum limit.")
-		}
-		return nil
-	})
-	return nil, err
-}
-
-func (s *Service) untagRole(ctx context.Context, p awsquery.Params) (any, error) {
-	roleName, err := nameParam(p, "RoleName", 64)
-	if err != nil {
-		return nil, err
-	}
-	keys := p.List("TagKeys", "member")
-	if len(keys) == 0 {
-		return nil, validationError("tagKeys", "", "Member must not be null")
-	}
-	_, err = s.updateRoleFields(ctx, roleName, func(r *store.IAMRole) error {
-		for _, k := range keys {
-			r.Tags = removeTag(r.Tags, k)
-		}
-		return nil
-	})
-	return nil, err
-}
-
-func (s *Service) listRoleTags(ctx context.Context, p awsquery.Params) (any, error) {
-	roleName, err := nameParam(p, "RoleName", 64)
-	if err != nil {
-		return nil, err
-	}
-	pg, err := paging(p)
-	if err != nil {
-		return nil, err
-	}
-	r, err := s.lookupRole(ctx, roleName)
-	if err != nil {
-		return nil, err
-	}
-	return tagPage(r.Tags, pg), nil
 }
 
 // --- what each role action touches

@@ -11,21 +11,11 @@ import (
 
 func (s *Service) toUser(u store.IAMUser, detail bool) xmlUser {
 	x := xmlUser{Path: u.Path, UserName: u.Name, UserID: u.UserID, Arn: s.userARN(u), CreateDate: u.CreatedAt}
-	if detail && len(u.Tags) > 0 {
-		x.Tags = &members[xmlTag]{Items: toTags(u.Tags)}
-	}
 	if detail {
+		x.Tags = tagMembers(u.Tags)
 		x.PermissionsBoundary = toBoundary(u.PermissionsBoundary)
 	}
 	return x
-}
-
-func toTags(ts []store.Tag) []xmlTag {
-	out := make([]xmlTag, len(ts))
-	for i, t := range ts {
-		out[i] = xmlTag{Key: t.Key, Value: t.Value}
-	}
-	return out
 }
 
 func (s *Service) toGroup(g store.IAMGroup) xmlGroup {
@@ -120,93 +110,6 @@ func (s *Service) deleteUser(ctx context.Context, p awsquery.Params) (any, error
 		s.log.Info("iam user deleted", "user", userName)
 	}
 	return nil, err
-}
-
-func (s *Service) tagUser(ctx context.Context, p awsquery.Params) (any, error) {
-	userName, err := nameParam(p, "UserName", 128)
-	if err != nil {
-		return nil, err
-	}
-	add, err := tags(p)
-	if err != nil {
-		return nil, err
-	}
-	if len(add) == 0 {
-		return nil, validationError("tags", "", "Member must not be null")
-	}
-	_, err = s.store.UpdateIAMUser(ctx, userName, func(u *store.IAMUser) error {
-		// Tag keys are case-insensitive: a new value replaces the old key's.
-		for _, t := range add {
-			u.Tags = removeTag(u.Tags, t.Key)
-			u.Tags = append(u.Tags, t)
-		}
-		if len(u.Tags) > maxTagsPerEntity {
-			return limitExceeded("The number of tags has reached the maximum limit.")
-		}
-		return nil
-	})
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, userKind.notFound(userName)
-	}
-	return nil, err
-}
-
-func removeTag(ts []store.Tag, key string) []store.Tag {
-	out := ts[:0:0]
-	for _, t := range ts {
-		if !strings.EqualFold(t.Key, key) {
-			out = append(out, t)
-		}
-	}
-	return out
-}
-
-func (s *Service) untagUser(ctx context.Context, p awsquery.Params) (any, error) {
-	userName, err := nameParam(p, "UserName", 128)
-	if err != nil {
-		return nil, err
-	}
-	keys := p.List("TagKeys", "member")
-	if len(keys) == 0 {
-		return nil, validationError("tagKeys", "", "Member must not be null")
-	}
-	_, err = s.store.UpdateIAMUser(ctx, userName, func(u *store.IAMUser) error {
-		for _, k := range keys {
-			u.Tags = removeTag(u.Tags, k)
-		}
-		return nil
-	})
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, userKind.notFound(userName)
-	}
-	return nil, err
-}
-
-func (s *Service) listUserTags(ctx context.Context, p awsquery.Params) (any, error) {
-	userName, err := nameParam(p, "UserName", 128)
-	if err != nil {
-		return nil, err
-	}
-	pg, err := paging(p)
-	if err != nil {
-		return nil, err
-	}
-	u, err := s.lookupUser(ctx, userName)
-	if err != nil {
-		return nil, err
-	}
-	return tagPage(u.Tags, pg), nil
-}
-
-// tagPage is one page of a user's or role's tags: they keep their order of creation, and
-// the marker is the position.
-func tagPage(tags []store.Tag, pg page) listTagsResult {
-	items, next, more := paginateInOrder(tags, pg)
-	r := listTagsResult{IsTruncated: more, Marker: next, Tags: members[xmlTag]{Items: []xmlTag{}}}
-	for _, t := range items {
-		r.Tags.Items = append(r.Tags.Items, xmlTag{Key: t.Key, Value: t.Value})
-	}
-	return r
 }
 
 // --- groups
