@@ -77,6 +77,27 @@ func (s *Service) boundaryParam(ctx context.Context, p awsquery.Params) (arn str
 	return arn, r.aws == nil, nil
 }
 
+// optionalBoundary is boundaryParam where the member may be absent (CreateUser, CreateRole):
+// "" then.
+func (s *Service) optionalBoundary(ctx context.Context, p awsquery.Params) (arn string, local bool, err error) {
+	if !p.Has("PermissionsBoundary") {
+		return "", false, nil
+	}
+	return s.boundaryParam(ctx, p)
+}
+
+// createBoundedError answers the store's error creating a user or role: its name is taken,
+// or its permissions boundary was deleted meanwhile.
+func createBoundedError(kind entityKind, name, boundary string, err error) error {
+	switch {
+	case errors.Is(err, store.ErrExists):
+		return kind.exists(name)
+	case errors.Is(err, store.ErrNotFound):
+		return boundaryNotAttachable(boundary)
+	}
+	return err
+}
+
 func boundaryNotAttachable(arn string) error {
 	return noSuchEntity("Scope ARN: %s does not exist or is not attachable.", awsquery.Clip(arn))
 }

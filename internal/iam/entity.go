@@ -2,6 +2,7 @@ package iam
 
 import (
 	"context"
+	"strings"
 
 	"github.com/borealis-db/borealis/internal/awsquery"
 	"github.com/borealis-db/borealis/internal/iam/policy"
@@ -51,6 +52,12 @@ func (k entityKind) nameParam(p awsquery.Params) (string, error) {
 // notFound is NoSuchEntity for a user, group or role that does not exist.
 func (k entityKind) notFound(name string) error {
 	return noSuchEntity("The %s with name %s cannot be found.", k, name)
+}
+
+// exists is EntityAlreadyExists for a name a user, group or role has already.
+func (k entityKind) exists(name string) error {
+	kind := k.String()
+	return alreadyExists("%s with name %s already exists.", strings.ToUpper(kind[:1])+kind[1:], name)
 }
 
 // entity is what the actions shared by the kinds need of a user, group or role.

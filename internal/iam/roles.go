@@ -202,16 +202,10 @@ func (s *Service) createRole(ctx context.Context, p awsquery.Params) (any, error
 	r := store.IAMRole{RoleID: newID("AROA"), Name: roleName, Path: path, Description: desc, TrustPolicy: doc, TrustIDs: ids,
 		MaxSessionDuration: maxDur, Tags: ts, CreatedAt: s.now()}
 	var local bool
-	if p.Has("PermissionsBoundary") {
-		if r.PermissionsBoundary, local, err = s.boundaryParam(ctx, p); err != nil {
-			return nil, err
-		}
+	if r.PermissionsBoundary, local, err = s.optionalBoundary(ctx, p); err != nil {
+		return nil, err
 	}
-	if err := s.store.CreateIAMRoleBounded(ctx, r, local); errors.Is(err, store.ErrExists) {
-		return nil, alreadyExists("Role with name %s already exists.", roleName)
-	} else if errors.Is(err, store.ErrNotFound) {
-		return nil, boundaryNotAttachable(r.PermissionsBoundary) // deleted meanwhile
-	} else if err != nil {
+	if err := createBoundedError(roleKind, roleName, r.PermissionsBoundary, s.store.CreateIAMRoleBounded(ctx, r, local)); err != nil {
 		return nil, err
 	}
 	s.log.Info("iam role created", "role", roleName, "role_id", r.RoleID)

@@ -40,16 +40,10 @@ func (s *Service) createUser(ctx context.Context, p awsquery.Params) (any, error
 	}
 	u := store.IAMUser{UserID: newID("AIDA"), Name: userName, Path: path, Tags: ts, CreatedAt: s.now()}
 	var local bool
-	if p.Has("PermissionsBoundary") {
-		if u.PermissionsBoundary, local, err = s.boundaryParam(ctx, p); err != nil {
-			return nil, err
-		}
+	if u.PermissionsBoundary, local, err = s.optionalBoundary(ctx, p); err != nil {
+		return nil, err
 	}
-	if err := s.store.CreateIAMUserBounded(ctx, u, local); errors.Is(err, store.ErrExists) {
-		return nil, alreadyExists("User with name %s already exists.", userName)
-	} else if errors.Is(err, store.ErrNotFound) {
-		return nil, boundaryNotAttachable(u.PermissionsBoundary) // deleted meanwhile
-	} else if err != nil {
+	if err := createBoundedError(userKind, userName, u.PermissionsBoundary, s.store.CreateIAMUserBounded(ctx, u, local)); err != nil {
 		return nil, err
 	}
 	s.log.Info("iam user created", "user", userName, "user_id", u.UserID)
@@ -125,7 +119,7 @@ func (s *Service) createGroup(ctx context.Context, p awsquery.Params) (any, erro
 	}
 	g := store.IAMGroup{GroupID: newID("AGPA"), Name: groupName, Path: path, CreatedAt: s.now()}
 	if err := s.store.CreateIAMGroup(ctx, g); errors.Is(err, store.ErrExists) {
-		return nil, alreadyExists("Group with name %s already exists.", groupName)
+		return nil, groupKind.exists(groupName)
 	} else if err != nil {
 		return nil, err
 	}
