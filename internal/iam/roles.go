@@ -344,12 +344,7 @@ func onRole(s *Service, ctx context.Context, p awsquery.Params, _ map[string][]s
 		return []authz.Resource{authz.On(s.accountARN() + "role/" + n)}
 	}
 	res := authz.On(s.roleARN(r))
-	if len(r.Tags) > 0 {
-		res.Keys = map[string][]string{}
-		for _, t := range r.Tags {
-			res.Keys["aws:ResourceTag/"+t.Key] = []string{t.Value}
-		}
-	}
+	res.Keys = resourceTags(r.Tags)
 	return []authz.Resource{res}
 }
 
