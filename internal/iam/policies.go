@@ -516,18 +516,7 @@ func (s *Service) listPolicyVersions(ctx context.Context, p awsquery.Params) (an
 }
 
 func (s *Service) deletePolicyVersion(ctx context.Context, p awsquery.Params) (any, error) {
-	arn, err := s.customerPolicy(ctx, "DeletePolicyVersion", p)
-	if err != nil {
-		return nil, err
-	}
-	vid, err := versionIDParam(p)
-	if err != nil {
-		return nil, err
-	}
-	_, err = s.store.UpdateManagedPolicy(ctx, arn, func(mp *store.ManagedPolicy) error {
-		if _, ok := mp.Version(vid); !ok {
-			return noSuchVersion(arn, vid)
-		}
+	return nil, s.updatePolicyVersion(ctx, "DeletePolicyVersion", p, func(mp *store.ManagedPolicy, vid string) error {
 		if vid == mp.DefaultVersion {
 			return deleteConflict("Cannot delete the default version of a policy.")
 		}
@@ -540,32 +529,37 @@ func (s *Service) deletePolicyVersion(ctx context.Context, p awsquery.Params) (a
 		mp.Versions = kept
 		return nil
 	})
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, policyNotFound(arn)
-	}
-	return nil, err
 }
 
 func (s *Service) setDefaultPolicyVersion(ctx context.Context, p awsquery.Params) (any, error) {
-	arn, err := s.customerPolicy(ctx, "SetDefaultPolicyVersion", p)
+	return nil, s.updatePolicyVersion(ctx, "SetDefaultPolicyVersion", p, func(mp *store.ManagedPolicy, vid string) error {
+		mp.DefaultVersion = vid
+		return nil
+	})
+}
+
+// updatePolicyVersion reads the customer managed policy and the version a request names
+// (PolicyArn, VersionId) and changes the policy in one transaction: NoSuchEntity when either
+// does not exist.
+func (s *Service) updatePolicyVersion(ctx context.Context, action string, p awsquery.Params, fn func(mp *store.ManagedPolicy, vid string) error) error {
+	arn, err := s.customerPolicy(ctx, action, p)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	vid, err := versionIDParam(p)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	_, err = s.store.UpdateManagedPolicy(ctx, arn, func(mp *store.ManagedPolicy) error {
 		if _, ok := mp.Version(vid); !ok {
 			return noSuchVersion(arn, vid)
 		}
-		mp.DefaultVersion = vid
-		return nil
+		return fn(mp, vid)
 	})
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, policyNotFound(arn)
+		return policyNotFound(arn)
 	}
-	return nil, err
+	return err
 }
 
 // --- attachments
