@@ -386,12 +386,8 @@ func (l *Local) Create(ctx context.Context, s Spec, b Bootstrap) error {
 		return err
 	}
 	// No TCP listener while the roles are being made.
-	p, err := l.launch(nil, a, s, "-c", "listen_addresses=")
+	p, err := l.launchSocketOnly(ctx, a, s)
 	if err != nil {
-		return err
-	}
-	if err := l.waitReady(ctx, s, p); err != nil {
-		l.stopProc(ctx, nil, s, p)
 		return err
 	}
 	err = l.bootstrap(ctx, s, b)
@@ -556,6 +552,27 @@ func (l *Local) writeConfig(a account, s Spec) error {
 	return nil
 }
 
+// launchWait launches a server for s and waits until it is ready; one that does not get
+// ready is stopped.
+func (l *Local) launchWait(ctx context.Context, inst *instance, a account, s Spec, extra ...string) (*proc, error) {
+	p, err := l.launch(inst, a, s, extra...)
+	if err != nil {
+		return nil, err
+	}
+	if err := l.waitReady(ctx, s, p); err != nil {
+		l.stopProc(ctx, inst, s, p)
+		return nil, err
+	}
+	return p, nil
+}
+
+// launchSocketOnly launches a server for s that listens on its unix socket only (no TCP
+// listener: no endpoint reaches it) and is no server of the driver's, and waits until it is
+// ready. The caller stops it (stopProc with a nil instance).
+func (l *Local) launchSocketOnly(ctx context.Context, a account, s Spec) (*proc, error) {
+	return l.launchWait(ctx, nil, a, s, "-c", "listen_addresses=")
+}
+
 // launch starts a postmaster on s. inst is nil for the bootstrap start,
 // which is no server of the driver's.
 func (l *Local) launch(inst *instance, a account, s Spec, extra ...string) (*proc, error) {
@@ -711,12 +728,8 @@ func (l *Local) launchReady(ctx context.Context, inst *instance, a account, s Sp
 	if err := checkPortFree(s.ListenAddr, s.Port); err != nil {
 		return fmt.Errorf("engine: %s: %w", s.Name, err)
 	}
-	p, err := l.launch(inst, a, s)
+	p, err := l.launchWait(ctx, inst, a, s)
 	if err != nil {
-		return err
-	}
-	if err := l.waitReady(ctx, s, p); err != nil {
-		l.stopProc(ctx, inst, s, p)
 		return err
 	}
 	l.mu.Lock()

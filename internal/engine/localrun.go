@@ -32,12 +32,8 @@ func (l *Local) RunLocal(ctx context.Context, s Spec, fn func(context.Context) e
 	if err := l.writeConfig(a, s); err != nil {
 		return err
 	}
-	p, err := l.launch(nil, a, s, "-c", "listen_addresses=")
+	p, err := l.launchSocketOnly(ctx, a, s)
 	if err != nil {
-		return err
-	}
-	if err := l.waitReady(ctx, s, p); err != nil {
-		l.stopProc(ctx, nil, s, p)
 		return err
 	}
 	err = fn(ctx)
