@@ -325,6 +325,15 @@ func (l *Local) lock(name string) (*instance, error) {
 	return inst, nil
 }
 
+// lockValid checks s (s.validate, or s.validatePaths where only the paths matter) and then
+// locks its instance; the caller unlocks inst.op.
+func (l *Local) lockValid(s Spec, check func() error) (*instance, error) {
+	if err := check(); err != nil {
+		return nil, err
+	}
+	return l.lock(s.Name)
+}
+
 // Exits reports servers that were running and ended without being asked to.
 // The channel is buffered and never closed; when nobody drains it, events
 // are dropped (and logged): Status stays authoritative.
@@ -405,6 +414,15 @@ func (l *Local) Create(ctx context.Context, s Spec, b Bootstrap) error {
 	}
 	l.log.Info("cluster volume created", "instance", s.Name)
 	return nil
+}
+
+// createdAccount is the account of the server of s, whose volume Create must have made
+// (ErrNotCreated otherwise).
+func (l *Local) createdAccount(ctx context.Context, s Spec) (account, error) {
+	if !created(s) {
+		return account{}, fmt.Errorf("%w: %s", ErrNotCreated, s.DataDir)
+	}
+	return l.account(ctx, s)
 }
 
 func created(s Spec) bool {
@@ -681,10 +699,7 @@ func (l *Local) waitReady(ctx context.Context, s Spec, p *proc) error {
 // changed (see adopt). Any other postgres on DataDir (or orphaned backends) is
 // stopped first. A port held by another program fails with a *PortTakenError.
 func (l *Local) Start(ctx context.Context, s Spec) error {
-	if err := s.validate(); err != nil {
-		return err
-	}
-	inst, err := l.lock(s.Name)
+	inst, err := l.lockValid(s, s.validate)
 	if err != nil {
 		return err
 	}
@@ -699,10 +714,7 @@ func (l *Local) start(ctx context.Context, inst *instance, s Spec) error {
 	if running {
 		return nil
 	}
-	if !created(s) {
-		return fmt.Errorf("%w: %s", ErrNotCreated, s.DataDir)
-	}
-	a, err := l.account(ctx, s)
+	a, err := l.createdAccount(ctx, s)
 	if err != nil {
 		return err
 	}
@@ -745,10 +757,7 @@ func (l *Local) launchReady(ctx context.Context, inst *instance, a account, s Sp
 // s.DataDir: fast shutdown, then immediate shutdown and SIGKILL on timeout
 // (or at once when ctx ends).
 func (l *Local) Stop(ctx context.Context, s Spec) error {
-	if err := s.validatePaths(); err != nil {
-		return err
-	}
-	inst, err := l.lock(s.Name)
+	inst, err := l.lockValid(s, s.validatePaths)
 	if err != nil {
 		return err
 	}
@@ -770,10 +779,7 @@ func (l *Local) stop(ctx context.Context, inst *instance, s Spec) error {
 
 // Restart stops and starts the server (for settings that need a restart).
 func (l *Local) Restart(ctx context.Context, s Spec) error {
-	if err := s.validate(); err != nil {
-		return err
-	}
-	inst, err := l.lock(s.Name)
+	inst, err := l.lockValid(s, s.validate)
 	if err != nil {
 		return err
 	}
@@ -788,18 +794,12 @@ func (l *Local) Restart(ctx context.Context, s Spec) error {
 // runs, signals it and waits until it has re-read them. A stopped server
 // picks the files up at its next Start.
 func (l *Local) Reload(ctx context.Context, s Spec) error {
-	if err := s.validate(); err != nil {
-		return err
-	}
-	inst, err := l.lock(s.Name)
+	inst, err := l.lockValid(s, s.validate)
 	if err != nil {
 		return err
 	}
 	defer inst.op.Unlock()
-	if !created(s) {
-		return fmt.Errorf("%w: %s", ErrNotCreated, s.DataDir)
-	}
-	a, err := l.account(ctx, s)
+	a, err := l.createdAccount(ctx, s)
 	if err != nil {
 		return err
 	}
@@ -883,10 +883,7 @@ func (l *Local) reloadProc(ctx context.Context, s Spec, p *proc) ([]string, erro
 // with its socket directory and shared memory, and releases the ports claimed
 // for s.Name (Options.Ports). The log file stays.
 func (l *Local) Destroy(ctx context.Context, s Spec) error {
-	if err := s.validatePaths(); err != nil {
-		return err
-	}
-	inst, err := l.lock(s.Name)
+	inst, err := l.lockValid(s, s.validatePaths)
 	if err != nil {
 		return err
 	}
