@@ -9,7 +9,6 @@ import (
 	"io"
 	"log/slog"
 	"maps"
-	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -300,12 +299,8 @@ func formValues(r *http.Request, body []byte) (url.Values, error) {
 
 // addGlobalKeys fills the global condition keys every request carries.
 func addGlobalKeys(keys map[string][]string, r *http.Request, p principal.Principal, region string) {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
-	}
 	maps.Copy(keys, p.ConditionKeys(time.Now()))
-	keys["aws:SourceIp"] = []string{host}
+	keys["aws:SourceIp"] = []string{sourceIP(r)}
 	keys["aws:SecureTransport"] = []string{strconv.FormatBool(r.TLS != nil)}
 	keys["aws:RequestedRegion"] = []string{region}
 }

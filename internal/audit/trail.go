@@ -3,7 +3,6 @@ package audit
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -18,6 +17,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/google/uuid"
 )
 
 // Options configure a Trail.
@@ -289,7 +290,7 @@ func (t *Trail) Record(ctx context.Context, e Event) error {
 	e.EventTime = e.EventTime.UTC()
 	e.EventVersion = EventVersion
 	if e.EventID == "" {
-		e.EventID = newUUID()
+		e.EventID = uuid.NewString()
 	}
 	if e.EventCategory == "" {
 		e.EventCategory = "Management"
@@ -583,13 +584,4 @@ func (t *Trail) expire(ctx context.Context) error {
 		}
 	}
 	return syncDir(t.dir)
-}
-
-func newUUID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	h := hex.EncodeToString(b[:])
-	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
 }

@@ -2,23 +2,16 @@ package awsquery
 
 import (
 	"bytes"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/xml"
 	"log/slog"
 	"net/http"
 	"strconv"
+
+	"github.com/google/uuid"
 )
 
 // NewRequestID returns a request id in the UUID form AWS uses.
-func NewRequestID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	h := hex.EncodeToString(b[:])
-	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
-}
+func NewRequestID() string { return uuid.NewString() }
 
 // WriteResult writes <ActionResponse xmlns=NS><ActionResult>result</ActionResult>
 // <ResponseMetadata/></ActionResponse>. A nil result writes no Result element, as AWS

@@ -3,7 +3,6 @@ package console
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"net/netip"
 	"strconv"
@@ -125,10 +124,7 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
 		user = "" // the root user has no IAM user name
 	}
 	form := signInForm{Account: account, User: user, Root: root}
-	source, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		source = r.RemoteAddr
-	}
+	source := sourceIP(r)
 	// The user's key names the user, not the account as typed: serve has one account,
 	// and its id and alias must not be two budgets for the same password.
 	userKey := "user:" + strings.ToLower(user)
@@ -146,6 +142,7 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
 	}
 	var login Login
 	var ok bool
+	var err error
 	checkedAt := c.cfg.Now() // a password set after this ends the session
 	if root {
 		login, ok, err = c.cfg.Auth.SignInRoot(r.Context(), account, password)

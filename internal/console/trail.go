@@ -67,21 +67,13 @@ func (c *Console) recordSignIn(r *http.Request, o signInOutcome) error {
 	if o.mfaUsed {
 		mfa = "Yes"
 	}
-	source, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		source = r.RemoteAddr
-	}
-	ua := r.UserAgent()
-	if len(ua) > 512 {
-		ua = ua[:512]
-	}
 	e := audit.Event{
 		UserIdentity:       id,
 		EventSource:        "signin.amazonaws.com",
 		EventName:          "ConsoleLogin",
 		AWSRegion:          c.cfg.Region,
-		SourceIPAddress:    source,
-		UserAgent:          ua,
+		SourceIPAddress:    sourceIP(r),
+		UserAgent:          userAgent(r),
 		ResponseElements:   map[string]any{"ConsoleLogin": result},
 		EventType:          audit.TypeConsoleSignIn,
 		ManagementEvent:    true,
@@ -138,21 +130,13 @@ func (c *Console) recordOwnPasswordChange(r *http.Request, p principal.Principal
 	if c.cfg.Trail == nil {
 		return nil
 	}
-	source, _, serr := net.SplitHostPort(r.RemoteAddr)
-	if serr != nil {
-		source = r.RemoteAddr
-	}
-	ua := r.UserAgent()
-	if len(ua) > 512 {
-		ua = ua[:512]
-	}
 	e := audit.Event{
 		UserIdentity:                 audit.UserIdentity{Type: "IAMUser", PrincipalID: p.UserID, ARN: p.ARN, AccountID: p.AccountID, UserName: p.UserName},
 		EventSource:                  "iam.amazonaws.com",
 		EventName:                    "ChangePassword",
 		AWSRegion:                    c.cfg.Region,
-		SourceIPAddress:              source,
-		UserAgent:                    ua,
+		SourceIPAddress:              sourceIP(r),
+		UserAgent:                    userAgent(r),
 		RequestParameters:            map[string]any{"oldPassword": audit.Hidden, "newPassword": audit.Hidden},
 		EventType:                    audit.TypeAPICall,
 		ManagementEvent:              true,
@@ -169,4 +153,22 @@ func (c *Console) recordOwnPasswordChange(r *http.Request, p principal.Principal
 		return rerr
 	}
 	return nil
+}
+
+// sourceIP is the address a request came from (its host, without the port).
+func sourceIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// userAgent is the request's User-Agent as an event records it: at most 512 bytes.
+func userAgent(r *http.Request) string {
+	ua := r.UserAgent()
+	if len(ua) > 512 {
+		ua = ua[:512]
+	}
+	return ua
 }

@@ -101,15 +101,7 @@ func TestOneAccountsIdleConnectionsDoNotStarveAnother(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer client.Close()
-	go func() {
-		for {
-			c, err := client.Accept()
-			if err != nil {
-				return
-			}
-			defer c.Close()
-		}
-	}()
+	holdConnections(client)
 	s, err := ListenLDAP("127.0.0.1:0", func(context.Context, string, string) error { return nil }, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)

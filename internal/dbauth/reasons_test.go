@@ -93,15 +93,7 @@ func TestRefusalNamesTheBackendsClient(t *testing.T) {
 		t.Skipf("no 127.0.0.7: %v", err)
 	}
 	defer client.Close()
-	go func() {
-		for {
-			c, err := client.Accept()
-			if err != nil {
-				return
-			}
-			defer c.Close()
-		}
-	}()
+	holdConnections(client)
 	a, _ := authority(time.Now)
 	got := recording(a)
 	child := childBinary(t)
@@ -174,6 +166,20 @@ func lastLine(s string) string {
 	return ""
 }
 
+// holdConnections accepts connections on l and keeps them open until l is closed: the
+// client connections a backend holds.
+func holdConnections(l net.Listener) {
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close()
+		}
+	}()
+}
+
 // childBinary is a copy of the test binary that the nobody account can run: PostgreSQL
 // never runs as root, and the responder names no client of a root process.
 func childBinary(t *testing.T) string {
@@ -240,15 +246,7 @@ func TestOnlyTheClustersAccountMayAskTheResponder(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer client.Close()
-	go func() {
-		for {
-			c, err := client.Accept()
-			if err != nil {
-				return
-			}
-			defer c.Close()
-		}
-	}()
+	holdConnections(client)
 	owner, _ := nobody(t)
 	a, _ := authority(time.Now)
 	got := recording(a)
@@ -301,15 +299,7 @@ func TestABindFromAnotherProcessNamesNoClient(t *testing.T) {
 		t.Skipf("no 127.0.0.7: %v", err)
 	}
 	defer client.Close()
-	go func() {
-		for {
-			c, err := client.Accept()
-			if err != nil {
-				return
-			}
-			defer c.Close()
-		}
-	}()
+	holdConnections(client)
 	a, _ := authority(time.Now)
 	got := recording(a)
 	srv, err := ListenLDAP("127.0.0.1:0", a.Bind, a.cfg.Log) // IsBackend nil: postgres only

@@ -310,17 +310,33 @@ func (a account) writeFile(path string, data []byte, perm fs.FileMode) error {
 	if a.holds(path, data, perm) {
 		return nil // nothing to write: a full volume does not stop a start
 	}
+	err := replaceFile(path, data, perm, func(f *os.File) error {
+		err := f.Chmod(perm) // umask, or a leftover tmp with other bits
+		if err == nil && a.setuid {
+			err = f.Chown(int(a.uid), int(a.gid))
+		}
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("engine: writing %s: %w", path, err)
+	}
+	return nil
+}
+
+// replaceFile atomically replaces path with data: a temporary path+".tmp" made afresh
+// (never opened through a symlink or a link someone put there), given its mode and owner by
+// own (nil: as made), written, synced and renamed over path.
+func replaceFile(path string, data []byte, perm fs.FileMode, own func(*os.File) error) error {
 	tmp := path + ".tmp"
 	if err := os.Remove(tmp); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("engine: %w", err)
+		return err
 	}
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL|unix.O_NOFOLLOW, perm)
 	if err != nil {
-		return fmt.Errorf("engine: %w", err)
+		return err
 	}
-	err = f.Chmod(perm) // umask, or a leftover tmp with other bits
-	if err == nil && a.setuid {
-		err = f.Chown(int(a.uid), int(a.gid))
+	if own != nil {
+		err = own(f)
 	}
 	if err == nil {
 		_, err = f.Write(data)
@@ -336,9 +352,8 @@ func (a account) writeFile(path string, data []byte, perm fs.FileMode) error {
 	}
 	if err != nil {
 		os.Remove(tmp)
-		return fmt.Errorf("engine: writing %s: %w", path, err)
 	}
-	return nil
+	return err
 }
 
 // holds reports whether path already is a plain file of the account's with

@@ -325,6 +325,15 @@ func (l *Local) lock(name string) (*instance, error) {
 	return inst, nil
 }
 
+// lockValid checks s (s.validate, or s.validatePaths where only the paths matter) and then
+// locks its instance; the caller unlocks inst.op.
+func (l *Local) lockValid(s Spec, check func() error) (*instance, error) {
+	if err := check(); err != nil {
+		return nil, err
+	}
+	return l.lock(s.Name)
+}
+
 // Exits reports servers that were running and ended without being asked to.
 // The channel is buffered and never closed; when nobody drains it, events
 // are dropped (and logged): Status stays authoritative.
@@ -386,12 +395,8 @@ func (l *Local) Create(ctx context.Context, s Spec, b Bootstrap) error {
 		return err
 	}
 	// No TCP listener while the roles are being made.
-	p, err := l.launch(nil, a, s, "-c", "listen_addresses=")
+	p, err := l.launchSocketOnly(ctx, a, s)
 	if err != nil {
-		return err
-	}
-	if err := l.waitReady(ctx, s, p); err != nil {
-		l.stopProc(ctx, nil, s, p)
 		return err
 	}
 	err = l.bootstrap(ctx, s, b)
@@ -409,6 +414,15 @@ func (l *Local) Create(ctx context.Context, s Spec, b Bootstrap) error {
 	}
 	l.log.Info("cluster volume created", "instance", s.Name)
 	return nil
+}
+
+// createdAccount is the account of the server of s, whose volume Create must have made
+// (ErrNotCreated otherwise).
+func (l *Local) createdAccount(ctx context.Context, s Spec) (account, error) {
+	if !created(s) {
+		return account{}, fmt.Errorf("%w: %s", ErrNotCreated, s.DataDir)
+	}
+	return l.account(ctx, s)
 }
 
 func created(s Spec) bool {
@@ -562,6 +576,27 @@ func (l *Local) writeConfig(a account, s Spec) error {
 	return nil
 }
 
+// launchWait launches a server for s and waits until it is ready; one that does not get
+// ready is stopped.
+func (l *Local) launchWait(ctx context.Context, inst *instance, a account, s Spec, extra ...string) (*proc, error) {
+	p, err := l.launch(inst, a, s, extra...)
+	if err != nil {
+		return nil, err
+	}
+	if err := l.waitReady(ctx, s, p); err != nil {
+		l.stopProc(ctx, inst, s, p)
+		return nil, err
+	}
+	return p, nil
+}
+
+// launchSocketOnly launches a server for s that listens on its unix socket only (no TCP
+// listener: no endpoint reaches it) and is no server of the driver's, and waits until it is
+// ready. The caller stops it (stopProc with a nil instance).
+func (l *Local) launchSocketOnly(ctx context.Context, a account, s Spec) (*proc, error) {
+	return l.launchWait(ctx, nil, a, s, "-c", "listen_addresses=")
+}
+
 // launch starts a postmaster on s. inst is nil for the bootstrap start,
 // which is no server of the driver's.
 func (l *Local) launch(inst *instance, a account, s Spec, extra ...string) (*proc, error) {
@@ -670,10 +705,7 @@ func (l *Local) waitReady(ctx context.Context, s Spec, p *proc) error {
 // changed (see adopt). Any other postgres on DataDir (or orphaned backends) is
 // stopped first. A port held by another program fails with a *PortTakenError.
 func (l *Local) Start(ctx context.Context, s Spec) error {
-	if err := s.validate(); err != nil {
-		return err
-	}
-	inst, err := l.lock(s.Name)
+	inst, err := l.lockValid(s, s.validate)
 	if err != nil {
 		return err
 	}
@@ -688,10 +720,7 @@ func (l *Local) start(ctx context.Context, inst *instance, s Spec) error {
 	if running {
 		return nil
 	}
-	if !created(s) {
-		return fmt.Errorf("%w: %s", ErrNotCreated, s.DataDir)
-	}
-	a, err := l.account(ctx, s)
+	a, err := l.createdAccount(ctx, s)
 	if err != nil {
 		return err
 	}
@@ -717,12 +746,8 @@ func (l *Local) launchReady(ctx context.Context, inst *instance, a account, s Sp
 	if err := checkPortFree(s.ListenAddr, s.Port); err != nil {
 		return fmt.Errorf("engine: %s: %w", s.Name, err)
 	}
-	p, err := l.launch(inst, a, s)
+	p, err := l.launchWait(ctx, inst, a, s)
 	if err != nil {
-		return err
-	}
-	if err := l.waitReady(ctx, s, p); err != nil {
-		l.stopProc(ctx, inst, s, p)
 		return err
 	}
 	l.mu.Lock()
@@ -738,10 +763,7 @@ func (l *Local) launchReady(ctx context.Context, inst *instance, a account, s Sp
 // s.DataDir: fast shutdown, then immediate shutdown and SIGKILL on timeout
 // (or at once when ctx ends).
 func (l *Local) Stop(ctx context.Context, s Spec) error {
-	if err := s.validatePaths(); err != nil {
-		return err
-	}
-	inst, err := l.lock(s.Name)
+	inst, err := l.lockValid(s, s.validatePaths)
 	if err != nil {
 		return err
 	}
@@ -763,10 +785,7 @@ func (l *Local) stop(ctx context.Context, inst *instance, s Spec) error {
 
 // Restart stops and starts the server (for settings that need a restart).
 func (l *Local) Restart(ctx context.Context, s Spec) error {
-	if err := s.validate(); err != nil {
-		return err
-	}
-	inst, err := l.lock(s.Name)
+	inst, err := l.lockValid(s, s.validate)
 	if err != nil {
 		return err
 	}
@@ -781,18 +800,12 @@ func (l *Local) Restart(ctx context.Context, s Spec) error {
 // runs, signals it and waits until it has re-read them. A stopped server
 // picks the files up at its next Start.
 func (l *Local) Reload(ctx context.Context, s Spec) error {
-	if err := s.validate(); err != nil {
-		return err
-	}
-	inst, err := l.lock(s.Name)
+	inst, err := l.lockValid(s, s.validate)
 	if err != nil {
 		return err
 	}
 	defer inst.op.Unlock()
-	if !created(s) {
-		return fmt.Errorf("%w: %s", ErrNotCreated, s.DataDir)
-	}
-	a, err := l.account(ctx, s)
+	a, err := l.createdAccount(ctx, s)
 	if err != nil {
 		return err
 	}
@@ -876,10 +889,7 @@ func (l *Local) reloadProc(ctx context.Context, s Spec, p *proc) ([]string, erro
 // with its socket directory and shared memory, and releases the ports claimed
 // for s.Name (Options.Ports). The log file stays; the log directory goes.
 func (l *Local) Destroy(ctx context.Context, s Spec) error {
-	if err := s.validatePaths(); err != nil {
-		return err
-	}
-	inst, err := l.lock(s.Name)
+	inst, err := l.lockValid(s, s.validatePaths)
 	if err != nil {
 		return err
 	}

@@ -1,9 +1,6 @@
 package engine
 
-import (
-	"context"
-	"fmt"
-)
+import "context"
 
 // RunLocal starts a server on the volume of s that listens on its unix socket only (no TCP:
 // no endpoint, and no other host user, reaches it), runs fn while it runs, then stops it.
@@ -11,18 +8,12 @@ import (
 // cluster whose instances are gone. Like Create's bootstrap start, the server dies with
 // serve. A server already running on the volume makes it fail (PostgreSQL's own lock).
 func (l *Local) RunLocal(ctx context.Context, s Spec, fn func(context.Context) error) error {
-	if err := s.validate(); err != nil {
-		return err
-	}
-	inst, err := l.lock(s.Name)
+	inst, err := l.lockValid(s, s.validate)
 	if err != nil {
 		return err
 	}
 	defer inst.op.Unlock()
-	if !created(s) {
-		return fmt.Errorf("%w: %s", ErrNotCreated, s.DataDir)
-	}
-	a, err := l.account(ctx, s)
+	a, err := l.createdAccount(ctx, s)
 	if err != nil {
 		return err
 	}
@@ -32,12 +23,8 @@ func (l *Local) RunLocal(ctx context.Context, s Spec, fn func(context.Context) e
 	if err := l.writeConfig(a, s); err != nil {
 		return err
 	}
-	p, err := l.launch(nil, a, s, "-c", "listen_addresses=")
+	p, err := l.launchSocketOnly(ctx, a, s)
 	if err != nil {
-		return err
-	}
-	if err := l.waitReady(ctx, s, p); err != nil {
-		l.stopProc(ctx, nil, s, p)
 		return err
 	}
 	err = fn(ctx)

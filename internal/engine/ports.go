@@ -283,27 +283,11 @@ func writeAtomic(path string, data []byte) error {
 	if b, err := readPlain(path); err == nil && bytes.Equal(b, data) {
 		return nil // unchanged: nothing to write on a full volume
 	}
-	tmp := path + ".tmp"
-	os.Remove(tmp)
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL|unix.O_NOFOLLOW, 0o600)
-	if err != nil {
-		return fmt.Errorf("engine: port registry: %w", err)
-	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
+	err := replaceFile(path, data, 0o600, nil)
 	if err == nil {
 		err = syncDir(filepath.Dir(path))
 	}
 	if err != nil {
-		os.Remove(tmp)
 		return fmt.Errorf("engine: port registry: %w", err)
 	}
 	return nil

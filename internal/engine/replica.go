@@ -226,10 +226,7 @@ func (l *Local) Standby(s Spec) bool {
 // Promote ends the recovery of the running standby of s (pg_promote, waiting until the
 // server accepts writes). A server already read-write is left alone.
 func (l *Local) Promote(ctx context.Context, s Spec, upTo uint64) error {
-	if err := s.validatePaths(); err != nil {
-		return err
-	}
-	inst, err := l.lock(s.Name)
+	inst, err := l.lockValid(s, s.validatePaths)
 	if err != nil {
 		return err
 	}

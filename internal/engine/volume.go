@@ -14,10 +14,7 @@ import (
 // searchable by the account's group) and the socket directory (the account's, 0700). For a volume filled by other means, a restore, which
 // then puts a complete DataDir (holding Marker) in place for Create to find. Idempotent.
 func (l *Local) PrepareVolume(ctx context.Context, s Spec) error {
-	if err := s.validatePaths(); err != nil {
-		return err
-	}
-	inst, err := l.lock(s.Name)
+	inst, err := l.lockValid(s, s.validatePaths)
 	if err != nil {
 		return err
 	}

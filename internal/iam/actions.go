@@ -27,12 +27,12 @@ var iamActions = map[string]iamAction{
 	"GetUser":      {(*Service).getUser, onUser, carries("UserName")},
 	"ListUsers":    {(*Service).listUsers, onAny, carries("PathPrefix", "Marker", "MaxItems")},
 	"DeleteUser":   {(*Service).deleteUser, onUser, carries("UserName")},
-	"TagUser":      {(*Service).tagUser, withRequestTags(onUser), carries("UserName", "Tags")},
-	"UntagUser":    {(*Service).untagUser, withTagKeys(onUser), carries("UserName", "TagKeys")},
-	"ListUserTags": {(*Service).listUserTags, onUser, carries("UserName", "Marker", "MaxItems")},
+	"TagUser":      {forKind((*Service).tagEntity, userKind), withRequestTags(onUser), carries("UserName", "Tags")},
+	"UntagUser":    {forKind((*Service).untagEntity, userKind), withTagKeys(onUser), carries("UserName", "TagKeys")},
+	"ListUserTags": {forKind((*Service).listEntityTags, userKind), onUser, carries("UserName", "Marker", "MaxItems")},
 
-	"PutUserPermissionsBoundary":    {(*Service).putUserPermissionsBoundary, withRequestBoundary(onUser), carries("UserName", "PermissionsBoundary")},
-	"DeleteUserPermissionsBoundary": {(*Service).deleteUserPermissionsBoundary, withUserBoundary(onUser), carries("UserName")},
+	"PutUserPermissionsBoundary":    {forKind((*Service).putPermissionsBoundary, userKind), withRequestBoundary(onUser), carries("UserName", "PermissionsBoundary")},
+	"DeleteUserPermissionsBoundary": {forKind((*Service).deletePermissionsBoundary, userKind), withBoundary(userKind, onUser), carries("UserName")},
 
 	"CreateGroup":         {(*Service).createGroup, onNewGroup, carries("Path", "GroupName")},
 	"GetGroup":            {(*Service).getGroup, onGroup, carries("GroupName", "Marker", "MaxItems")},
@@ -69,13 +69,13 @@ var iamActions = map[string]iamAction{
 	"UpdateAccountPasswordPolicy": {(*Service).updatePasswordPolicy, onAny, carries("MinimumPasswordLength", "RequireSymbols", "RequireNumbers", "RequireUppercaseCharacters", "RequireLowercaseCharacters", "AllowUsersToChangePassword", "MaxPasswordAge", "PasswordReusePrevention", "HardExpiry")},
 	"DeleteAccountPasswordPolicy": {noParams((*Service).deletePasswordPolicy), onAny, carries()},
 
-	"PutUserPolicy":     {forKind((*Service).putInlinePolicy, userKind), withUserBoundary(onUser), carries("UserName", "PolicyName", "PolicyDocument")},
+	"PutUserPolicy":     {forKind((*Service).putInlinePolicy, userKind), withBoundary(userKind, onUser), carries("UserName", "PolicyName", "PolicyDocument")},
 	"PutGroupPolicy":    {forKind((*Service).putInlinePolicy, groupKind), onGroup, carries("GroupName", "PolicyName", "PolicyDocument")},
 	"GetUserPolicy":     {forKind((*Service).getInlinePolicy, userKind), onUser, carries("UserName", "PolicyName")},
 	"GetGroupPolicy":    {forKind((*Service).getInlinePolicy, groupKind), onGroup, carries("GroupName", "PolicyName")},
 	"ListUserPolicies":  {forKind((*Service).listInlinePolicies, userKind), onUser, carries("UserName", "Marker", "MaxItems")},
 	"ListGroupPolicies": {forKind((*Service).listInlinePolicies, groupKind), onGroup, carries("GroupName", "Marker", "MaxItems")},
-	"DeleteUserPolicy":  {forKind((*Service).deleteInlinePolicy, userKind), withUserBoundary(onUser), carries("UserName", "PolicyName")},
+	"DeleteUserPolicy":  {forKind((*Service).deleteInlinePolicy, userKind), withBoundary(userKind, onUser), carries("UserName", "PolicyName")},
 	"DeleteGroupPolicy": {forKind((*Service).deleteInlinePolicy, groupKind), onGroup, carries("GroupName", "PolicyName")},
 
 	"CreatePolicy":            {(*Service).createPolicy, withRequestTags(onNewPolicy), carries("PolicyName", "Path", "PolicyDocument", "Description", "Tags")},
@@ -88,9 +88,9 @@ var iamActions = map[string]iamAction{
 	"DeletePolicyVersion":     {(*Service).deletePolicyVersion, onPolicy, carries("PolicyArn", "VersionId")},
 	"SetDefaultPolicyVersion": {(*Service).setDefaultPolicyVersion, onPolicy, carries("PolicyArn", "VersionId")},
 
-	"AttachUserPolicy":          {forKind((*Service).attachPolicy, userKind), withUserBoundary(withPolicyARN(onUser)), carries("UserName", "PolicyArn")},
+	"AttachUserPolicy":          {forKind((*Service).attachPolicy, userKind), withBoundary(userKind, withPolicyARN(onUser)), carries("UserName", "PolicyArn")},
 	"AttachGroupPolicy":         {forKind((*Service).attachPolicy, groupKind), withPolicyARN(onGroup), carries("GroupName", "PolicyArn")},
-	"DetachUserPolicy":          {forKind((*Service).detachPolicy, userKind), withUserBoundary(withPolicyARN(onUser)), carries("UserName", "PolicyArn")},
+	"DetachUserPolicy":          {forKind((*Service).detachPolicy, userKind), withBoundary(userKind, withPolicyARN(onUser)), carries("UserName", "PolicyArn")},
 	"DetachGroupPolicy":         {forKind((*Service).detachPolicy, groupKind), withPolicyARN(onGroup), carries("GroupName", "PolicyArn")},
 	"ListAttachedUserPolicies":  {forKind((*Service).listAttachedPolicies, userKind), onUser, carries("UserName", "PathPrefix", "Marker", "MaxItems")},
 	"ListAttachedGroupPolicies": {forKind((*Service).listAttachedPolicies, groupKind), onGroup, carries("GroupName", "PathPrefix", "Marker", "MaxItems")},
@@ -102,17 +102,17 @@ var iamActions = map[string]iamAction{
 	"UpdateRoleDescription":         {(*Service).updateRoleDescription, onRole, carries("RoleName", "Description")},
 	"UpdateAssumeRolePolicy":        {(*Service).updateAssumeRolePolicy, onRole, carries("RoleName", "PolicyDocument")},
 	"DeleteRole":                    {(*Service).deleteRole, onRole, carries("RoleName")},
-	"TagRole":                       {(*Service).tagRole, withRequestTags(onRole), carries("RoleName", "Tags")},
-	"UntagRole":                     {(*Service).untagRole, withTagKeys(onRole), carries("RoleName", "TagKeys")},
-	"ListRoleTags":                  {(*Service).listRoleTags, onRole, carries("RoleName", "Marker", "MaxItems")},
-	"PutRolePolicy":                 {forKind((*Service).putInlinePolicy, roleKind), withRoleBoundary(onRole), carries("RoleName", "PolicyName", "PolicyDocument")},
+	"TagRole":                       {forKind((*Service).tagEntity, roleKind), withRequestTags(onRole), carries("RoleName", "Tags")},
+	"UntagRole":                     {forKind((*Service).untagEntity, roleKind), withTagKeys(onRole), carries("RoleName", "TagKeys")},
+	"ListRoleTags":                  {forKind((*Service).listEntityTags, roleKind), onRole, carries("RoleName", "Marker", "MaxItems")},
+	"PutRolePolicy":                 {forKind((*Service).putInlinePolicy, roleKind), withBoundary(roleKind, onRole), carries("RoleName", "PolicyName", "PolicyDocument")},
 	"GetRolePolicy":                 {forKind((*Service).getInlinePolicy, roleKind), onRole, carries("RoleName", "PolicyName")},
 	"ListRolePolicies":              {forKind((*Service).listInlinePolicies, roleKind), onRole, carries("RoleName", "Marker", "MaxItems")},
-	"DeleteRolePolicy":              {forKind((*Service).deleteInlinePolicy, roleKind), withRoleBoundary(onRole), carries("RoleName", "PolicyName")},
-	"AttachRolePolicy":              {forKind((*Service).attachPolicy, roleKind), withRoleBoundary(withPolicyARN(onRole)), carries("RoleName", "PolicyArn")},
-	"DetachRolePolicy":              {forKind((*Service).detachPolicy, roleKind), withRoleBoundary(withPolicyARN(onRole)), carries("RoleName", "PolicyArn")},
-	"PutRolePermissionsBoundary":    {(*Service).putRolePermissionsBoundary, withRequestBoundary(onRole), carries("RoleName", "PermissionsBoundary")},
-	"DeleteRolePermissionsBoundary": {(*Service).deleteRolePermissionsBoundary, withRoleBoundary(onRole), carries("RoleName")},
+	"DeleteRolePolicy":              {forKind((*Service).deleteInlinePolicy, roleKind), withBoundary(roleKind, onRole), carries("RoleName", "PolicyName")},
+	"AttachRolePolicy":              {forKind((*Service).attachPolicy, roleKind), withBoundary(roleKind, withPolicyARN(onRole)), carries("RoleName", "PolicyArn")},
+	"DetachRolePolicy":              {forKind((*Service).detachPolicy, roleKind), withBoundary(roleKind, withPolicyARN(onRole)), carries("RoleName", "PolicyArn")},
+	"PutRolePermissionsBoundary":    {forKind((*Service).putPermissionsBoundary, roleKind), withRequestBoundary(onRole), carries("RoleName", "PermissionsBoundary")},
+	"DeleteRolePermissionsBoundary": {forKind((*Service).deletePermissionsBoundary, roleKind), withBoundary(roleKind, onRole), carries("RoleName")},
 	"ListAttachedRolePolicies":      {forKind((*Service).listAttachedPolicies, roleKind), onRole, carries("RoleName", "PathPrefix", "Marker", "MaxItems")},
 
 	"SimulatePrincipalPolicy": {(*Service).simulatePrincipalPolicy, onPolicySource, carries("PolicySourceArn", "PolicyInputList", "ActionNames", "ResourceArns", "ContextEntries", "MaxItems", "Marker").With(awsquery.Members{
@@ -121,7 +121,7 @@ var iamActions = map[string]iamAction{
 		"ResourceHandlingOption": only(identityPoliciesOnly), "PolicyExclusionList": only(noExclusions)})},
 }
 
-// forKind adapts an action shared by users and groups.
+// forKind adapts an action shared by users, groups and roles.
 func forKind(f func(*Service, context.Context, entityKind, awsquery.Params) (any, error), k entityKind) runFunc {
 	return func(s *Service, ctx context.Context, p awsquery.Params) (any, error) { return f(s, ctx, k, p) }
 }

@@ -46,13 +46,21 @@ func onUser(s *Service, ctx context.Context, p awsquery.Params, _ map[string][]s
 		return []authz.Resource{authz.On(s.accountARN() + "user/" + n)}
 	}
 	r := authz.On(s.userARN(u))
-	if len(u.Tags) > 0 {
-		r.Keys = map[string][]string{}
-		for _, t := range u.Tags {
-			r.Keys["aws:ResourceTag/"+t.Key] = []string{t.Value}
-		}
-	}
+	r.Keys = resourceTags(u.Tags)
 	return []authz.Resource{r}
+}
+
+// resourceTags are a user's or role's tags as the condition keys aws:ResourceTag/*; nil
+// when it has none.
+func resourceTags(ts []store.Tag) map[string][]string {
+	if len(ts) == 0 {
+		return nil
+	}
+	keys := map[string][]string{}
+	for _, t := range ts {
+		keys["aws:ResourceTag/"+t.Key] = []string{t.Value}
+	}
+	return keys
 }
 
 // onCaller is the calling user itself, whatever the request says (ChangePassword).

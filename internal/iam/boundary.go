@@ -77,6 +77,27 @@ func (s *Service) boundaryParam(ctx context.Context, p awsquery.Params) (arn str
 	return arn, r.aws == nil, nil
 }
 
+// optionalBoundary is boundaryParam where the member may be absent (CreateUser, CreateRole):
+// "" then.
+func (s *Service) optionalBoundary(ctx context.Context, p awsquery.Params) (arn string, local bool, err error) {
+	if !p.Has("PermissionsBoundary") {
+		return "", false, nil
+	}
+	return s.boundaryParam(ctx, p)
+}
+
+// createBoundedError answers the store's error creating a user or role: its name is taken,
+// or its permissions boundary was deleted meanwhile.
+func createBoundedError(kind entityKind, name, boundary string, err error) error {
+	switch {
+	case errors.Is(err, store.ErrExists):
+		return kind.exists(name)
+	case errors.Is(err, store.ErrNotFound):
+		return boundaryNotAttachable(boundary)
+	}
+	return err
+}
+
 func boundaryNotAttachable(arn string) error {
 	return noSuchEntity("Scope ARN: %s does not exist or is not attachable.", awsquery.Clip(arn))
 }
@@ -88,40 +109,53 @@ func toBoundary(arn string) *xmlBoundary {
 	return &xmlBoundary{Type: "PermissionsBoundaryPolicy", Arn: arn}
 }
 
-func (s *Service) putUserPermissionsBoundary(ctx context.Context, p awsquery.Params) (any, error) {
-	userName, err := nameParam(p, "UserName", 64)
+// putPermissionsBoundary is PutUserPermissionsBoundary and PutRolePermissionsBoundary.
+func (s *Service) putPermissionsBoundary(ctx context.Context, kind entityKind, p awsquery.Params) (any, error) {
+	name, err := boundaryHolderName(kind, p)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := s.lookupUser(ctx, userName); err != nil {
+	if _, err := s.lookupEntity(ctx, kind, name); err != nil {
 		return nil, err
 	}
 	arn, local, err := s.boundaryParam(ctx, p)
 	if err != nil {
 		return nil, err
 	}
-	return nil, s.setUserBoundary(ctx, userName, arn, local)
+	return nil, s.setBoundary(ctx, kind, name, arn, local)
 }
 
-func (s *Service) deleteUserPermissionsBoundary(ctx context.Context, p awsquery.Params) (any, error) {
-	userName, err := nameParam(p, "UserName", 64)
+func (s *Service) deletePermissionsBoundary(ctx context.Context, kind entityKind, p awsquery.Params) (any, error) {
+	name, err := boundaryHolderName(kind, p)
 	if err != nil {
 		return nil, err
 	}
-	return nil, s.setUserBoundary(ctx, userName, "", false)
+	return nil, s.setBoundary(ctx, kind, name, "", false)
 }
 
-func (s *Service) setUserBoundary(ctx context.Context, userName, arn string, local bool) error {
-	_, err := s.store.SetIAMUserBoundary(ctx, userName, arn, local)
+// boundaryHolderName reads UserName or RoleName: the boundary actions take a user's name as
+// CreateUser does (botocore's userNameType: 64 characters, not 128).
+func boundaryHolderName(kind entityKind, p awsquery.Params) (string, error) {
+	return nameParam(p, kind.member(), 64)
+}
+
+// setBoundary sets (or, with arn "", removes) a user's or role's permissions boundary.
+func (s *Service) setBoundary(ctx context.Context, kind entityKind, name, arn string, local bool) error {
+	var err error
+	if kind == roleKind {
+		_, err = s.store.SetIAMRoleBoundary(ctx, name, arn, local)
+	} else {
+		_, err = s.store.SetIAMUserBoundary(ctx, name, arn, local)
+	}
 	if errors.Is(err, store.ErrNotFound) {
-		// The user or the policy went meanwhile: say which.
-		if _, uerr := s.lookupUser(ctx, userName); uerr != nil {
-			return uerr
+		// The entity or the policy went meanwhile: say which.
+		if _, lerr := s.lookupEntity(ctx, kind, name); lerr != nil {
+			return lerr
 		}
 		return boundaryNotAttachable(arn)
 	}
 	if err == nil {
-		s.log.Info("iam user permissions boundary set", "user", userName, "boundary", arn)
+		s.log.Info("iam "+kind.String()+" permissions boundary set", kind.String(), name, "boundary", arn)
 	}
 	return err
 }
@@ -140,63 +174,16 @@ func withRequestBoundary(f resourcesFunc) resourcesFunc {
 	}
 }
 
-// withUserBoundary adds the boundary the user named by UserName has now (changing its
-// policies or removing its boundary). A user without one carries no key, so a condition
-// requiring a boundary does not match.
-func withUserBoundary(f resourcesFunc) resourcesFunc {
+// withBoundary adds the boundary the user or role named by UserName or RoleName has now
+// (changing its policies or removing its boundary). One without carries no key, so a
+// condition requiring a boundary does not match.
+func withBoundary(kind entityKind, f resourcesFunc) resourcesFunc {
 	return func(s *Service, ctx context.Context, p awsquery.Params, keys map[string][]string) []authz.Resource {
-		if u, err := s.store.IAMUser(ctx, p.String("UserName")); err == nil && u.PermissionsBoundary != "" {
-			keys["iam:PermissionsBoundary"] = []string{u.PermissionsBoundary}
+		if e, err := s.lookupEntity(ctx, kind, p.String(kind.member())); err == nil && e.boundary != "" {
+			keys["iam:PermissionsBoundary"] = []string{e.boundary}
 		}
 		return f(s, ctx, p, keys)
 	}
-}
-
-// withRoleBoundary is withUserBoundary for the role named by RoleName.
-func withRoleBoundary(f resourcesFunc) resourcesFunc {
-	return func(s *Service, ctx context.Context, p awsquery.Params, keys map[string][]string) []authz.Resource {
-		if r, err := s.store.IAMRole(ctx, p.String("RoleName")); err == nil && r.PermissionsBoundary != "" {
-			keys["iam:PermissionsBoundary"] = []string{r.PermissionsBoundary}
-		}
-		return f(s, ctx, p, keys)
-	}
-}
-
-func (s *Service) putRolePermissionsBoundary(ctx context.Context, p awsquery.Params) (any, error) {
-	roleName, err := nameParam(p, "RoleName", 64)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := s.lookupRole(ctx, roleName); err != nil {
-		return nil, err
-	}
-	arn, local, err := s.boundaryParam(ctx, p)
-	if err != nil {
-		return nil, err
-	}
-	return nil, s.setRoleBoundary(ctx, roleName, arn, local)
-}
-
-func (s *Service) deleteRolePermissionsBoundary(ctx context.Context, p awsquery.Params) (any, error) {
-	roleName, err := nameParam(p, "RoleName", 64)
-	if err != nil {
-		return nil, err
-	}
-	return nil, s.setRoleBoundary(ctx, roleName, "", false)
-}
-
-func (s *Service) setRoleBoundary(ctx context.Context, roleName, arn string, local bool) error {
-	_, err := s.store.SetIAMRoleBoundary(ctx, roleName, arn, local)
-	if errors.Is(err, store.ErrNotFound) {
-		if _, rerr := s.lookupRole(ctx, roleName); rerr != nil {
-			return rerr
-		}
-		return boundaryNotAttachable(arn)
-	}
-	if err == nil {
-		s.log.Info("iam role permissions boundary set", "role", roleName, "boundary", arn)
-	}
-	return err
 }
 
 // rolePermissions reads a role's identity-based policies and its boundary at one moment:
@@ -228,7 +215,7 @@ func (s *Service) rolePermissions(ctx context.Context, roleID string) (permissio
 func (s *Service) roleSimulationSource(ctx context.Context, arn, roleName string) (permissions, map[string][]string, error) {
 	r, err := s.store.IAMRole(ctx, roleName)
 	if errors.Is(err, store.ErrNotFound) || err == nil && s.roleARN(r) != arn {
-		return permissions{}, nil, noSuchRole(roleName)
+		return permissions{}, nil, roleKind.notFound(roleName)
 	}
 	if err != nil {
 		return permissions{}, nil, err

@@ -143,7 +143,7 @@ func (s *Service) changePassword(ctx context.Context, p awsquery.Params) (any, e
 	}
 	u, err := s.store.IAMUserByID(ctx, c.UserID)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, noSuchEntity("The user with name %s cannot be found.", c.UserName)
+		return nil, userKind.notFound(c.UserName)
 	}
 	if err != nil {
 		return nil, err
@@ -154,10 +154,7 @@ func (s *Service) changePassword(ctx context.Context, p awsquery.Params) (any, e
 // changePasswordOf checks the old password, then the policy (hard expiry, rules, reuse),
 // and sets the new password, which clears PasswordResetRequired and restarts its age.
 func (s *Service) changePasswordOf(ctx context.Context, u store.IAMUser, oldPW, newPW string) error {
-	lp, err := s.store.LoginProfile(ctx, u.UserID)
-	if errors.Is(err, store.ErrNotFound) {
-		return noLoginProfile(u.Name)
-	}
+	lp, err := s.loginProfile(ctx, u)
 	if err != nil {
 		return err
 	}

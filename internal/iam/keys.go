@@ -34,7 +34,7 @@ func (s *Service) createAccessKey(ctx context.Context, p awsquery.Params) (any, 
 		return nil
 	})
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, noSuchEntity("The user with name %s cannot be found.", sb.userName())
+		return nil, userKind.notFound(sb.userName())
 	}
 	if err != nil {
 		return nil, err
@@ -58,19 +58,11 @@ func (s *Service) listAccessKeys(ctx context.Context, p awsquery.Params) (any, e
 	if err != nil {
 		return nil, err
 	}
-	type indexed struct {
-		i int
-		k store.AccessKey
-	}
-	var all []indexed
-	for i, k := range keys {
-		all = append(all, indexed{i, k})
-	}
-	items, next, more := paginate(all, func(x indexed) string { return positionKey(x.i) }, pg)
+	items, next, more := paginateInOrder(keys, pg)
 	r := listAccessKeysResult{IsTruncated: more, Marker: next}
-	for _, x := range items {
+	for _, k := range items {
 		r.AccessKeyMetadata.Items = append(r.AccessKeyMetadata.Items, xmlAccessKeyMetadata{
-			UserName: sb.userName(), AccessKeyID: x.k.ID, Status: x.k.Status, CreateDate: x.k.CreatedAt,
+			UserName: sb.userName(), AccessKeyID: k.ID, Status: k.Status, CreateDate: k.CreatedAt,
 		})
 	}
 	return r, nil

@@ -154,6 +154,15 @@ func (s *Service) loginSubject(ctx context.Context, p awsquery.Params) (store.IA
 	return sb.user, nil
 }
 
+// loginProfile returns the user's login profile, or NoSuchEntity.
+func (s *Service) loginProfile(ctx context.Context, u store.IAMUser) (store.LoginProfile, error) {
+	lp, err := s.store.LoginProfile(ctx, u.UserID)
+	if errors.Is(err, store.ErrNotFound) {
+		return lp, noLoginProfile(u.Name)
+	}
+	return lp, err
+}
+
 func noLoginProfile(userName string) error {
 	return noSuchEntity("Login Profile for User %s cannot be found.", userName)
 }
@@ -186,7 +195,7 @@ func (s *Service) createLoginProfile(ctx context.Context, p awsquery.Params) (an
 	case errors.Is(err, store.ErrExists):
 		return nil, alreadyExists("Login Profile for user %s already exists.", u.Name)
 	case errors.Is(err, store.ErrNotFound):
-		return nil, noSuchEntity("The user with name %s cannot be found.", u.Name)
+		return nil, userKind.notFound(u.Name)
 	case err != nil:
 		return nil, err
 	}
@@ -202,10 +211,7 @@ func (s *Service) getLoginProfile(ctx context.Context, p awsquery.Params) (any, 
 	if err != nil {
 		return nil, err
 	}
-	lp, err := s.store.LoginProfile(ctx, u.UserID)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, noLoginProfile(u.Name)
-	}
+	lp, err := s.loginProfile(ctx, u)
 	if err != nil {
 		return nil, err
 	}
@@ -232,10 +238,7 @@ func (s *Service) updateLoginProfile(ctx context.Context, p awsquery.Params) (an
 	if err != nil {
 		return nil, err
 	}
-	lp, err := s.store.LoginProfile(ctx, u.UserID)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, noLoginProfile(u.Name)
-	}
+	lp, err := s.loginProfile(ctx, u)
 	if err != nil {
 		return nil, err
 	}

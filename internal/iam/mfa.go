@@ -102,9 +102,7 @@ func (s *Service) createVirtualMFADevice(ctx context.Context, p awsquery.Params)
 		// A blob member: base64 of the base32 text an authenticator app takes.
 		Base32StringSeed: base64.StdEncoding.EncodeToString([]byte(seedEncoding.EncodeToString(seed))),
 	}
-	if len(ts) > 0 {
-		x.Tags = &members[xmlTag]{Items: toTags(ts)}
-	}
+	x.Tags = tagMembers(ts)
 	return createVirtualMFADeviceResult{VirtualMFADevice: x}, nil
 }
 

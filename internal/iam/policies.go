@@ -13,51 +13,6 @@ import (
 	"github.com/borealis-db/borealis/internal/store"
 )
 
-// entityKind says whether a policy action is the user or the group form.
-type entityKind int
-
-const (
-	userKind entityKind = iota
-	groupKind
-	roleKind
-)
-
-func (k entityKind) String() string {
-	switch k {
-	case groupKind:
-		return policy.EntityGroup
-	case roleKind:
-		return policy.EntityRole
-	}
-	return policy.EntityUser
-}
-
-// owner reads UserName or GroupName and finds the entity: its id and name.
-func (s *Service) owner(ctx context.Context, kind entityKind, p awsquery.Params) (id, entityName string, err error) {
-	if kind == roleKind {
-		n, err := nameParam(p, "RoleName", 64)
-		if err != nil {
-			return "", "", err
-		}
-		r, err := s.lookupRole(ctx, n)
-		return r.RoleID, r.Name, err
-	}
-	if kind == groupKind {
-		n, err := nameParam(p, "GroupName", 128)
-		if err != nil {
-			return "", "", err
-		}
-		g, err := s.lookupGroup(ctx, n)
-		return g.GroupID, g.Name, err
-	}
-	n, err := nameParam(p, "UserName", 128)
-	if err != nil {
-		return "", "", err
-	}
-	u, err := s.lookupUser(ctx, n)
-	return u.UserID, u.Name, err
-}
-
 // urlEncode encodes a policy document as IAM returns it (RFC 3986, spaces as %20): the AWS
 // CLI and botocore decode it; SDK users call url.QueryUnescape.
 func urlEncode(doc string) string {
@@ -90,7 +45,7 @@ func (s *Service) putInlinePolicy(ctx context.Context, kind entityKind, p awsque
 		return policyError(policy.CheckInlineSize(kind.String(), ownerName, docs...))
 	})
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, noSuchEntity("The %s with name %s cannot be found.", kind, ownerName)
+		return nil, kind.notFound(ownerName)
 	}
 	return nil, err
 }
@@ -273,9 +228,7 @@ func (s *Service) toPolicy(r managedRef, u usage, detail bool) xmlPolicy {
 			CreateDate: m.CreatedAt, UpdateDate: m.UpdatedAt}
 		if detail {
 			x.Description = m.Description
-			if len(m.Tags) > 0 {
-				x.Tags = &members[xmlTag]{Items: toTags(m.Tags)}
-			}
+			x.Tags = tagMembers(m.Tags)
 		}
 	}
 	x.AttachmentCount = u.attachments[x.Arn]
@@ -556,35 +509,14 @@ func (s *Service) listPolicyVersions(ctx context.Context, p awsquery.Params) (an
 	sort.Slice(versions, func(i, j int) bool {
 		return versionNumber(versions[i].VersionID) > versionNumber(versions[j].VersionID)
 	})
-	type indexed struct {
-		i int
-		v xmlPolicyVersion
-	}
-	var all []indexed
-	for i, v := range versions {
-		all = append(all, indexed{i, v})
-	}
-	items, next, more := paginate(all, func(x indexed) string { return positionKey(x.i) }, pg)
+	items, next, more := paginateInOrder(versions, pg)
 	res := listPolicyVersionsResult{IsTruncated: more, Marker: next}
-	for _, x := range items {
-		res.Versions.Items = append(res.Versions.Items, x.v)
-	}
+	res.Versions.Items = items
 	return res, nil
 }
 
 func (s *Service) deletePolicyVersion(ctx context.Context, p awsquery.Params) (any, error) {
-	arn, err := s.customerPolicy(ctx, "DeletePolicyVersion", p)
-	if err != nil {
-		return nil, err
-	}
-	vid, err := versionIDParam(p)
-	if err != nil {
-		return nil, err
-	}
-	_, err = s.store.UpdateManagedPolicy(ctx, arn, func(mp *store.ManagedPolicy) error {
-		if _, ok := mp.Version(vid); !ok {
-			return noSuchVersion(arn, vid)
-		}
+	return nil, s.updatePolicyVersion(ctx, "DeletePolicyVersion", p, func(mp *store.ManagedPolicy, vid string) error {
 		if vid == mp.DefaultVersion {
 			return deleteConflict("Cannot delete the default version of a policy.")
 		}
@@ -597,32 +529,37 @@ func (s *Service) deletePolicyVersion(ctx context.Context, p awsquery.Params) (a
 		mp.Versions = kept
 		return nil
 	})
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, policyNotFound(arn)
-	}
-	return nil, err
 }
 
 func (s *Service) setDefaultPolicyVersion(ctx context.Context, p awsquery.Params) (any, error) {
-	arn, err := s.customerPolicy(ctx, "SetDefaultPolicyVersion", p)
+	return nil, s.updatePolicyVersion(ctx, "SetDefaultPolicyVersion", p, func(mp *store.ManagedPolicy, vid string) error {
+		mp.DefaultVersion = vid
+		return nil
+	})
+}
+
+// updatePolicyVersion reads the customer managed policy and the version a request names
+// (PolicyArn, VersionId) and changes the policy in one transaction: NoSuchEntity when either
+// does not exist.
+func (s *Service) updatePolicyVersion(ctx context.Context, action string, p awsquery.Params, fn func(mp *store.ManagedPolicy, vid string) error) error {
+	arn, err := s.customerPolicy(ctx, action, p)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	vid, err := versionIDParam(p)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	_, err = s.store.UpdateManagedPolicy(ctx, arn, func(mp *store.ManagedPolicy) error {
 		if _, ok := mp.Version(vid); !ok {
 			return noSuchVersion(arn, vid)
 		}
-		mp.DefaultVersion = vid
-		return nil
+		return fn(mp, vid)
 	})
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, policyNotFound(arn)
+		return policyNotFound(arn)
 	}
-	return nil, err
+	return err
 }
 
 // --- attachments

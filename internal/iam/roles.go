@@ -62,10 +62,8 @@ func (s *Service) roleARN(r store.IAMRole) string {
 func (s *Service) toRole(r store.IAMRole, withTags bool) xmlRole {
 	x := xmlRole{Path: r.Path, RoleName: r.Name, RoleID: r.RoleID, Arn: s.roleARN(r), CreateDate: r.CreatedAt,
 		AssumeRolePolicyDocument: urlEncode(r.TrustPolicy), Description: r.Description, MaxSessionDuration: r.MaxSessionDuration}
-	if withTags && len(r.Tags) > 0 {
-		x.Tags = &members[xmlTag]{Items: toTags(r.Tags)}
-	}
 	if withTags {
+		x.Tags = tagMembers(r.Tags)
 		x.PermissionsBoundary = toBoundary(r.PermissionsBoundary)
 	}
 	return x
@@ -77,13 +75,9 @@ func roleKey(r store.IAMRole) string { return strings.ToLower(r.Name) }
 func (s *Service) lookupRole(ctx context.Context, roleName string) (store.IAMRole, error) {
 	r, err := s.store.IAMRole(ctx, roleName)
 	if errors.Is(err, store.ErrNotFound) {
-		return r, noSuchRole(roleName)
+		return r, roleKind.notFound(roleName)
 	}
 	return r, err
-}
-
-func noSuchRole(name string) error {
-	return noSuchEntity("The role with name %s cannot be found.", name)
 }
 
 // trustPolicy reads and checks a trust policy member: its form, its size, and that every
@@ -208,16 +202,10 @@ func (s *Service) createRole(ctx context.Context, p awsquery.Params) (any, error
 	r := store.IAMRole{RoleID: newID("AROA"), Name: roleName, Path: path, Description: desc, TrustPolicy: doc, TrustIDs: ids,
 		MaxSessionDuration: maxDur, Tags: ts, CreatedAt: s.now()}
 	var local bool
-	if p.Has("PermissionsBoundary") {
-		if r.PermissionsBoundary, local, err = s.boundaryParam(ctx, p); err != nil {
-			return nil, err
-		}
+	if r.PermissionsBoundary, local, err = s.optionalBoundary(ctx, p); err != nil {
+		return nil, err
 	}
-	if err := s.store.CreateIAMRoleBounded(ctx, r, local); errors.Is(err, store.ErrExists) {
-		return nil, alreadyExists("Role with name %s already exists.", roleName)
-	} else if errors.Is(err, store.ErrNotFound) {
-		return nil, boundaryNotAttachable(r.PermissionsBoundary) // deleted meanwhile
-	} else if err != nil {
+	if err := createBoundedError(roleKind, roleName, r.PermissionsBoundary, s.store.CreateIAMRoleBounded(ctx, r, local)); err != nil {
 		return nil, err
 	}
 	s.log.Info("iam role created", "role", roleName, "role_id", r.RoleID)
@@ -237,23 +225,9 @@ func (s *Service) getRole(ctx context.Context, p awsquery.Params) (any, error) {
 }
 
 func (s *Service) listRoles(ctx context.Context, p awsquery.Params) (any, error) {
-	prefix, err := pathPrefix(p, pathPrefixPattern)
+	roles, pg, err := underPathPrefix(ctx, p, s.store.IAMRoles, func(r store.IAMRole) string { return r.Path })
 	if err != nil {
 		return nil, err
-	}
-	pg, err := paging(p)
-	if err != nil {
-		return nil, err
-	}
-	all, err := s.store.IAMRoles(ctx)
-	if err != nil {
-		return nil, err
-	}
-	var roles []store.IAMRole
-	for _, r := range all {
-		if strings.HasPrefix(r.Path, prefix) {
-			roles = append(roles, r)
-		}
 	}
 	items, next, more := paginate(roles, roleKey, pg)
 	res := listRolesResult{IsTruncated: more, Marker: next}
@@ -267,7 +241,7 @@ func (s *Service) listRoles(ctx context.Context, p awsquery.Params) (any, error)
 func (s *Service) updateRoleFields(ctx context.Context, roleName string, fn func(*store.IAMRole) error) (store.IAMRole, error) {
 	r, err := s.store.UpdateIAMRole(ctx, roleName, fn)
 	if errors.Is(err, store.ErrNotFound) {
-		return r, noSuchRole(roleName)
+		return r, roleKind.notFound(roleName)
 	}
 	return r, err
 }
@@ -353,70 +327,12 @@ func (s *Service) deleteRole(ctx context.Context, p awsquery.Params) (any, error
 		return nil
 	})
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, noSuchRole(roleName)
+		return nil, roleKind.notFound(roleName)
 	}
 	if err == nil {
 		s.log.Info("iam role deleted", "role", roleName)
 	}
 	return nil, err
-}
-
-func (s *Service) tagRole(ctx context.Context, p awsquery.Params) (any, error) {
-	roleName, err := nameParam(p, "RoleName", 64)
-	if err != nil {
-		return nil, err
-	}
-	add, err := tags(p)
-	if err != nil {
-		return nil, err
-	}
-	if len(add) == 0 {
-		return nil, validationError("tags", "", "Member must not be null")
-	}
-	_, err = s.updateRoleFields(ctx, roleName, func(r *store.IAMRole) error {
-		for _, t := range add {
-			r.Tags = append(removeTag(r.Tags, t.Key), t)
-		}
-		if len(r.Tags) > maxTagsPerEntity {
-			return limitExceeded("The number of tags has reached the maximum limit.")
-		}
-		return nil
-	})
-	return nil, err
-}
-
-func (s *Service) untagRole(ctx context.Context, p awsquery.Params) (any, error) {
-	roleName, err := nameParam(p, "RoleName", 64)
-	if err != nil {
-		return nil, err
-	}
-	keys := p.List("TagKeys", "member")
-	if len(keys) == 0 {
-		return nil, validationError("tagKeys", "", "Member must not be null")
-	}
-	_, err = s.updateRoleFields(ctx, roleName, func(r *store.IAMRole) error {
-		for _, k := range keys {
-			r.Tags = removeTag(r.Tags, k)
-		}
-		return nil
-	})
-	return nil, err
-}
-
-func (s *Service) listRoleTags(ctx context.Context, p awsquery.Params) (any, error) {
-	roleName, err := nameParam(p, "RoleName", 64)
-	if err != nil {
-		return nil, err
-	}
-	pg, err := paging(p)
-	if err != nil {
-		return nil, err
-	}
-	r, err := s.lookupRole(ctx, roleName)
-	if err != nil {
-		return nil, err
-	}
-	return tagPage(r.Tags, pg), nil
 }
 
 // --- what each role action touches
@@ -428,12 +344,7 @@ func onRole(s *Service, ctx context.Context, p awsquery.Params, _ map[string][]s
 		return []authz.Resource{authz.On(s.accountARN() + "role/" + n)}
 	}
 	res := authz.On(s.roleARN(r))
-	if len(r.Tags) > 0 {
-		res.Keys = map[string][]string{}
-		for _, t := range r.Tags {
-			res.Keys["aws:ResourceTag/"+t.Key] = []string{t.Value}
-		}
-	}
+	res.Keys = resourceTags(r.Tags)
 	return []authz.Resource{res}
 }
 

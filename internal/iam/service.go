@@ -359,6 +359,51 @@ func paginate[T any](items []T, key func(T) string, pg page) (out []T, next stri
 	return items[start:end], next, truncated
 }
 
+// underPathPrefix reads PathPrefix and the paging members of a list action (in that order,
+// as they are checked), then the entities all returns whose path starts with the prefix.
+func underPathPrefix[T any](ctx context.Context, p awsquery.Params, all func(context.Context) ([]T, error), path func(T) string) ([]T, page, error) {
+	prefix, err := pathPrefix(p, pathPrefixPattern)
+	if err != nil {
+		return nil, page{}, err
+	}
+	pg, err := paging(p)
+	if err != nil {
+		return nil, page{}, err
+	}
+	es, err := all(ctx)
+	if err != nil {
+		return nil, page{}, err
+	}
+	var under []T
+	for _, e := range es {
+		if strings.HasPrefix(path(e), prefix) {
+			under = append(under, e)
+		}
+	}
+	return under, pg, nil
+}
+
+// paginateInOrder is paginate for items listed in their own order (tags, access keys, policy
+// versions, simulation results): the marker is a position.
+func paginateInOrder[T any](items []T, pg page) (out []T, next string, truncated bool) {
+	type indexed struct {
+		i int
+		v T
+	}
+	all := make([]indexed, len(items))
+	for i, v := range items {
+		all[i] = indexed{i, v}
+	}
+	in, next, truncated := paginate(all, func(x indexed) string { return positionKey(x.i) }, pg)
+	for _, x := range in {
+		out = append(out, x.v)
+	}
+	return out, next, truncated
+}
+
+// positionKey makes a position sort as text.
+func positionKey(i int) string { return fmt.Sprintf("%010d", i) }
+
 // --- the caller
 
 func caller(ctx context.Context) (principal.Principal, error) {
@@ -396,7 +441,7 @@ func (s *Service) rootARN() string { return "arn:aws:iam::" + s.cfg.AccountID + 
 func (s *Service) lookupUser(ctx context.Context, userName string) (store.IAMUser, error) {
 	u, err := s.store.IAMUser(ctx, userName)
 	if errors.Is(err, store.ErrNotFound) {
-		return u, noSuchEntity("The user with name %s cannot be found.", userName)
+		return u, userKind.notFound(userName)
 	}
 	return u, err
 }
@@ -405,7 +450,7 @@ func (s *Service) lookupUser(ctx context.Context, userName string) (store.IAMUse
 func (s *Service) lookupGroup(ctx context.Context, groupName string) (store.IAMGroup, error) {
 	g, err := s.store.IAMGroup(ctx, groupName)
 	if errors.Is(err, store.ErrNotFound) {
-		return g, noSuchEntity("The group with name %s cannot be found.", groupName)
+		return g, groupKind.notFound(groupName)
 	}
 	return g, err
 }
@@ -453,7 +498,7 @@ func (s *Service) subject(ctx context.Context, p awsquery.Params) (subject, erro
 	}
 	u, err := s.store.IAMUserByID(ctx, c.UserID)
 	if errors.Is(err, store.ErrNotFound) {
-		return subject{}, noSuchEntity("The user with name %s cannot be found.", c.UserName)
+		return subject{}, userKind.notFound(c.UserName)
 	}
 	return subject{user: u}, err
 }

@@ -199,7 +199,7 @@ func (s *Service) simulationSource(ctx context.Context, arn string) (permissions
 	if strings.HasPrefix(rest, "group/") {
 		g, err := s.store.IAMGroup(ctx, entityName)
 		if errors.Is(err, store.ErrNotFound) || err == nil && s.groupARN(g) != arn {
-			return permissions{}, nil, noSuchEntity("The group with name %s cannot be found.", entityName)
+			return permissions{}, nil, groupKind.notFound(entityName)
 		}
 		if err != nil {
 			return permissions{}, nil, err
@@ -210,7 +210,7 @@ func (s *Service) simulationSource(ctx context.Context, arn string) (permissions
 	}
 	u, err := s.store.IAMUser(ctx, entityName)
 	if errors.Is(err, store.ErrNotFound) || err == nil && s.userARN(u) != arn {
-		return permissions{}, nil, noSuchEntity("The user with name %s cannot be found.", entityName)
+		return permissions{}, nil, userKind.notFound(entityName)
 	}
 	if err != nil {
 		return permissions{}, nil, err
@@ -325,18 +325,8 @@ func (s *Service) simulatePrincipalPolicy(ctx context.Context, p awsquery.Params
 			results = append(results, er)
 		}
 	}
-	type indexed struct {
-		i int
-		r xmlEvaluationResult
-	}
-	var all []indexed
-	for i, r := range results {
-		all = append(all, indexed{i, r})
-	}
-	items, next, more := paginate(all, func(x indexed) string { return positionKey(x.i) }, pg)
+	items, next, more := paginateInOrder(results, pg)
 	out := simulateResult{IsTruncated: more, Marker: next}
-	for _, x := range items {
-		out.EvaluationResults.Items = append(out.EvaluationResults.Items, x.r)
-	}
+	out.EvaluationResults.Items = items
 	return out, nil
 }

@@ -3,7 +3,6 @@ package iam
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strings"
 
 	"github.com/borealis-db/borealis/internal/awsquery"
@@ -12,21 +11,11 @@ import (
 
 func (s *Service) toUser(u store.IAMUser, detail bool) xmlUser {
 	x := xmlUser{Path: u.Path, UserName: u.Name, UserID: u.UserID, Arn: s.userARN(u), CreateDate: u.CreatedAt}
-	if detail && len(u.Tags) > 0 {
-		x.Tags = &members[xmlTag]{Items: toTags(u.Tags)}
-	}
 	if detail {
+		x.Tags = tagMembers(u.Tags)
 		x.PermissionsBoundary = toBoundary(u.PermissionsBoundary)
 	}
 	return x
-}
-
-func toTags(ts []store.Tag) []xmlTag {
-	out := make([]xmlTag, len(ts))
-	for i, t := range ts {
-		out[i] = xmlTag{Key: t.Key, Value: t.Value}
-	}
-	return out
 }
 
 func (s *Service) toGroup(g store.IAMGroup) xmlGroup {
@@ -51,16 +40,10 @@ func (s *Service) createUser(ctx context.Context, p awsquery.Params) (any, error
 	}
 	u := store.IAMUser{UserID: newID("AIDA"), Name: userName, Path: path, Tags: ts, CreatedAt: s.now()}
 	var local bool
-	if p.Has("PermissionsBoundary") {
-		if u.PermissionsBoundary, local, err = s.boundaryParam(ctx, p); err != nil {
-			return nil, err
-		}
+	if u.PermissionsBoundary, local, err = s.optionalBoundary(ctx, p); err != nil {
+		return nil, err
 	}
-	if err := s.store.CreateIAMUserBounded(ctx, u, local); errors.Is(err, store.ErrExists) {
-		return nil, alreadyExists("User with name %s already exists.", userName)
-	} else if errors.Is(err, store.ErrNotFound) {
-		return nil, boundaryNotAttachable(u.PermissionsBoundary) // deleted meanwhile
-	} else if err != nil {
+	if err := createBoundedError(userKind, userName, u.PermissionsBoundary, s.store.CreateIAMUserBounded(ctx, u, local)); err != nil {
 		return nil, err
 	}
 	s.log.Info("iam user created", "user", userName, "user_id", u.UserID)
@@ -80,23 +63,9 @@ func (s *Service) getUser(ctx context.Context, p awsquery.Params) (any, error) {
 }
 
 func (s *Service) listUsers(ctx context.Context, p awsquery.Params) (any, error) {
-	prefix, err := pathPrefix(p, pathPrefixPattern)
+	users, pg, err := underPathPrefix(ctx, p, s.store.IAMUsers, func(u store.IAMUser) string { return u.Path })
 	if err != nil {
 		return nil, err
-	}
-	pg, err := paging(p)
-	if err != nil {
-		return nil, err
-	}
-	all, err := s.store.IAMUsers(ctx)
-	if err != nil {
-		return nil, err
-	}
-	var users []store.IAMUser
-	for _, u := range all {
-		if strings.HasPrefix(u.Path, prefix) {
-			users = append(users, u)
-		}
 	}
 	items, next, more := paginate(users, userKey, pg)
 	r := listUsersResult{IsTruncated: more, Marker: next}
@@ -129,111 +98,13 @@ func (s *Service) deleteUser(ctx context.Context, p awsquery.Params) (any, error
 		return nil
 	})
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, noSuchEntity("The user with name %s cannot be found.", userName)
+		return nil, userKind.notFound(userName)
 	}
 	if err == nil {
 		s.log.Info("iam user deleted", "user", userName)
 	}
 	return nil, err
 }
-
-func (s *Service) tagUser(ctx context.Context, p awsquery.Params) (any, error) {
-	userName, err := nameParam(p, "UserName", 128)
-	if err != nil {
-		return nil, err
-	}
-	add, err := tags(p)
-	if err != nil {
-		return nil, err
-	}
-	if len(add) == 0 {
-		return nil, validationError("tags", "", "Member must not be null")
-	}
-	_, err = s.store.UpdateIAMUser(ctx, userName, func(u *store.IAMUser) error {
-		// Tag keys are case-insensitive: a new value replaces the old key's.
-		for _, t := range add {
-			u.Tags = removeTag(u.Tags, t.Key)
-			u.Tags = append(u.Tags, t)
-		}
-		if len(u.Tags) > maxTagsPerEntity {
-			return limitExceeded("The number of tags has reached the maximum limit.")
-		}
-		return nil
-	})
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, noSuchEntity("The user with name %s cannot be found.", userName)
-	}
-	return nil, err
-}
-
-func removeTag(ts []store.Tag, key string) []store.Tag {
-	out := ts[:0:0]
-	for _, t := range ts {
-		if !strings.EqualFold(t.Key, key) {
-			out = append(out, t)
-		}
-	}
-	return out
-}
-
-func (s *Service) untagUser(ctx context.Context, p awsquery.Params) (any, error) {
-	userName, err := nameParam(p, "UserName", 128)
-	if err != nil {
-		return nil, err
-	}
-	keys := p.List("TagKeys", "member")
-	if len(keys) == 0 {
-		return nil, validationError("tagKeys", "", "Member must not be null")
-	}
-	_, err = s.store.UpdateIAMUser(ctx, userName, func(u *store.IAMUser) error {
-		for _, k := range keys {
-			u.Tags = removeTag(u.Tags, k)
-		}
-		return nil
-	})
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, noSuchEntity("The user with name %s cannot be found.", userName)
-	}
-	return nil, err
-}
-
-func (s *Service) listUserTags(ctx context.Context, p awsquery.Params) (any, error) {
-	userName, err := nameParam(p, "UserName", 128)
-	if err != nil {
-		return nil, err
-	}
-	pg, err := paging(p)
-	if err != nil {
-		return nil, err
-	}
-	u, err := s.lookupUser(ctx, userName)
-	if err != nil {
-		return nil, err
-	}
-	return tagPage(u.Tags, pg), nil
-}
-
-// tagPage is one page of a user's or role's tags: they keep their order of creation, and
-// the marker is the position.
-func tagPage(tags []store.Tag, pg page) listTagsResult {
-	type indexed struct {
-		i int
-		t store.Tag
-	}
-	var ts []indexed
-	for i, t := range tags {
-		ts = append(ts, indexed{i, t})
-	}
-	items, next, more := paginate(ts, func(x indexed) string { return positionKey(x.i) }, pg)
-	r := listTagsResult{IsTruncated: more, Marker: next, Tags: members[xmlTag]{Items: []xmlTag{}}}
-	for _, x := range items {
-		r.Tags.Items = append(r.Tags.Items, xmlTag{Key: x.t.Key, Value: x.t.Value})
-	}
-	return r
-}
-
-// positionKey makes a position sort as text.
-func positionKey(i int) string { return fmt.Sprintf("%010d", i) }
 
 // --- groups
 
@@ -248,7 +119,7 @@ func (s *Service) createGroup(ctx context.Context, p awsquery.Params) (any, erro
 	}
 	g := store.IAMGroup{GroupID: newID("AGPA"), Name: groupName, Path: path, CreatedAt: s.now()}
 	if err := s.store.CreateIAMGroup(ctx, g); errors.Is(err, store.ErrExists) {
-		return nil, alreadyExists("Group with name %s already exists.", groupName)
+		return nil, groupKind.exists(groupName)
 	} else if err != nil {
 		return nil, err
 	}
@@ -281,23 +152,9 @@ func (s *Service) getGroup(ctx context.Context, p awsquery.Params) (any, error) 
 }
 
 func (s *Service) listGroups(ctx context.Context, p awsquery.Params) (any, error) {
-	prefix, err := pathPrefix(p, pathPrefixPattern)
+	groups, pg, err := underPathPrefix(ctx, p, s.store.IAMGroups, func(g store.IAMGroup) string { return g.Path })
 	if err != nil {
 		return nil, err
-	}
-	pg, err := paging(p)
-	if err != nil {
-		return nil, err
-	}
-	all, err := s.store.IAMGroups(ctx)
-	if err != nil {
-		return nil, err
-	}
-	var groups []store.IAMGroup
-	for _, g := range all {
-		if strings.HasPrefix(g.Path, prefix) {
-			groups = append(groups, g)
-		}
 	}
 	return s.groupList(groups, pg), nil
 }
@@ -348,7 +205,7 @@ func (s *Service) deleteGroup(ctx context.Context, p awsquery.Params) (any, erro
 		return nil
 	})
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, noSuchEntity("The group with name %s cannot be found.", groupName)
+		return nil, groupKind.notFound(groupName)
 	}
 	return nil, err
 }
@@ -383,7 +240,7 @@ func (s *Service) addUserToGroup(ctx context.Context, p awsquery.Params) (any, e
 		return nil
 	})
 	if errors.Is(err, store.ErrNotFound) { // deleted meanwhile
-		return nil, noSuchEntity("The user with name %s cannot be found.", u.Name)
+		return nil, userKind.notFound(u.Name)
 	}
 	return nil, err
 }

@@ -1,7 +1,6 @@
 package reconcile
 
 import (
-	"strings"
 	"testing"
 	"time"
 
@@ -16,21 +15,8 @@ import (
 func TestAWriterRestartIsNotCutShortForAReaderFarBehind(t *testing.T) {
 	g := newStatusRig(t)
 	g.addCluster("")
-	reader := store.Instance{ID: "i2", ClusterID: "c1", ResourceID: "db-READER" + strings.ToUpper(g.cluster().ResourceID[8:16]),
-		Engine: "aurora-postgresql", Endpoint: "i2.x.test", Status: store.StatusCreating, CreatedAt: time.Now()}
-	if _, err := g.st.CreateInstance(g.ctx, reader, func(store.Cluster, []store.Instance) (store.Instance, error) { return reader, nil }); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		g.st.UpdateInstance(g.ctx, "i2", func(in *store.Instance) error { in.Status = store.StatusDeleting; return nil })
-	})
-	get := func(id string) store.Instance {
-		in, err := g.st.Instance(g.ctx, id)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return in
-	}
+	g.addReader()
+	get := g.instanceByID
 	for i := 0; i < 20 && (get("i1").Status != store.StatusAvailable || get("i2").Status != store.StatusAvailable); i++ {
 		g.clock = g.clock.Add(time.Minute)
 		if err := g.r.reconcileCluster(g.ctx, "c1"); err != nil {

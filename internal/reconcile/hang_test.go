@@ -3,7 +3,6 @@ package reconcile
 import (
 	"context"
 	"fmt"
-	"strings"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -45,21 +44,8 @@ func TestAHangingWriterRestartIsNotWaitedFor(t *testing.T) {
 	hang, bounded := &atomic.Bool{}, &atomic.Bool{}
 	g.r.driver = hangingStart{Driver: g.driver, name: "i1", hang: hang, bounded: bounded}
 	g.addCluster("")
-	reader := store.Instance{ID: "i2", ClusterID: "c1", ResourceID: "db-READER" + strings.ToUpper(g.cluster().ResourceID[8:16]),
-		Engine: "aurora-postgresql", Endpoint: "i2.x.test", Status: store.StatusCreating, CreatedAt: time.Now()}
-	if _, err := g.st.CreateInstance(g.ctx, reader, func(store.Cluster, []store.Instance) (store.Instance, error) { return reader, nil }); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		g.st.UpdateInstance(g.ctx, "i2", func(in *store.Instance) error { in.Status = store.StatusDeleting; return nil })
-	})
-	get := func(id string) store.Instance {
-		in, err := g.st.Instance(g.ctx, id)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return in
-	}
+	g.addReader()
+	get := g.instanceByID
 	pass := func() {
 		g.clock = g.clock.Add(time.Minute) // past any restart backoff
 		if err := g.r.reconcileCluster(g.ctx, "c1"); err != nil {

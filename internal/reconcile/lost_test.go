@@ -20,21 +20,8 @@ import (
 func TestReaderThatLostItsSourceIsCopiedAfresh(t *testing.T) {
 	g := newStatusRig(t)
 	g.addCluster("")
-	reader := store.Instance{ID: "i2", ClusterID: "c1", ResourceID: "db-READER" + strings.ToUpper(g.cluster().ResourceID[8:16]),
-		Engine: "aurora-postgresql", Endpoint: "i2.x.test", Status: store.StatusCreating, CreatedAt: time.Now()}
-	if _, err := g.st.CreateInstance(g.ctx, reader, func(store.Cluster, []store.Instance) (store.Instance, error) { return reader, nil }); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		g.st.UpdateInstance(g.ctx, "i2", func(in *store.Instance) error { in.Status = store.StatusDeleting; return nil })
-	})
-	get := func(id string) store.Instance {
-		in, err := g.st.Instance(g.ctx, id)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return in
-	}
+	g.addReader()
+	get := g.instanceByID
 	// Passes follow each other without a wait; the clock moves a minute per pass, past
 	// any restart backoff and lostFor.
 	pass := func() {

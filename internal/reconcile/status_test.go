@@ -108,6 +108,19 @@ func (g *statusRig) addCluster(clusterGroup string) {
 	g.t.Cleanup(g.deleteCluster)
 }
 
+// addReader stores a reader, i2, in the cluster, as CreateDBInstance does.
+func (g *statusRig) addReader() {
+	g.t.Helper()
+	reader := store.Instance{ID: "i2", ClusterID: "c1", ResourceID: "db-READER" + strings.ToUpper(g.cluster().ResourceID[8:16]),
+		Engine: "aurora-postgresql", Endpoint: "i2.x.test", Status: store.StatusCreating, CreatedAt: time.Now()}
+	if _, err := g.st.CreateInstance(g.ctx, reader, func(store.Cluster, []store.Instance) (store.Instance, error) { return reader, nil }); err != nil {
+		g.t.Fatal(err)
+	}
+	g.t.Cleanup(func() {
+		g.st.UpdateInstance(g.ctx, "i2", func(in *store.Instance) error { in.Status = store.StatusDeleting; return nil })
+	})
+}
+
 // deleteCluster runs DeleteDBCluster's part in the reconciler: servers stopped, volume and
 // its OS account removed.
 func (g *statusRig) deleteCluster() {
@@ -127,9 +140,15 @@ func (g *statusRig) pass() {
 	}
 }
 
+// instance is the writer, i1.
 func (g *statusRig) instance() store.Instance {
 	g.t.Helper()
-	in, err := g.st.Instance(g.ctx, "i1")
+	return g.instanceByID("i1")
+}
+
+func (g *statusRig) instanceByID(id string) store.Instance {
+	g.t.Helper()
+	in, err := g.st.Instance(g.ctx, id)
 	if err != nil {
 		g.t.Fatal(err)
 	}

@@ -102,21 +102,7 @@ const boundaryUsers = `SELECT json_extract(doc, '$.permissions_boundary') AS b F
 // BoundaryUsageCounts returns how many users and roles each policy is the permissions
 // boundary of.
 func (s *Store) BoundaryUsageCounts(ctx context.Context) (map[string]int, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT b, count(*) FROM (`+boundaryUsers+`) GROUP BY b`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := map[string]int{}
-	for rows.Next() {
-		var arn string
-		var n int
-		if err := rows.Scan(&arn, &n); err != nil {
-			return nil, err
-		}
-		out[arn] = n
-	}
-	return out, rows.Err()
+	return queryCounts(ctx, s.db, `SELECT b, count(*) FROM (`+boundaryUsers+`) GROUP BY b`)
 }
 
 func requireBoundary(ctx context.Context, q queryer, arn string, local bool) error {

@@ -187,6 +187,25 @@ func exists(ctx context.Context, q queryer, query string, args ...any) (bool, er
 	return n == 1, err
 }
 
+// queryCounts reads (key, count) rows into a map.
+func queryCounts(ctx context.Context, q queryer, query string, args ...any) (map[string]int, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]int{}
+	for rows.Next() {
+		var key string
+		var n int
+		if err := rows.Scan(&key, &n); err != nil {
+			return nil, err
+		}
+		out[key] = n
+	}
+	return out, rows.Err()
+}
+
 func nameKey(name string) string { return strings.ToLower(name) }
 
 // --- users
@@ -545,21 +564,7 @@ func (s *Store) AttachedPolicies(ctx context.Context, ownerID string) ([]string,
 
 // AttachmentCounts returns how many users and groups each attached managed policy has.
 func (s *Store) AttachmentCounts(ctx context.Context) (map[string]int, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT policy_arn, count(*) FROM iam_attachments GROUP BY policy_arn`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := map[string]int{}
-	for rows.Next() {
-		var arn string
-		var n int
-		if err := rows.Scan(&arn, &n); err != nil {
-			return nil, err
-		}
-		out[arn] = n
-	}
-	return out, rows.Err()
+	return queryCounts(ctx, s.db, `SELECT policy_arn, count(*) FROM iam_attachments GROUP BY policy_arn`)
 }
 
 // --- access keys of users (the root user's too: principal "root")
