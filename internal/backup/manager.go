@@ -186,6 +186,7 @@ func (m *Manager) backup(ctx context.Context, c Cluster) (Set, error) {
 		return Set{}, err
 	}
 	args := append(connArgs(c), "--type=full", "--annotation=borealis-kind="+string(KindAutomated))
+	args = append(args, tagsArgs(c.Tags)...)
 	_, err = m.run(ctx, invocation{as: a, conf: confPath(c), stanza: c.ResourceID, command: "backup",
 		args: args, password: c.AdminPassword})
 	if err != nil {
@@ -295,7 +296,7 @@ func setsOf(in infoJSON) []Set {
 			Label: b.Label, Kind: k,
 			Start: time.Unix(b.Timestamp.Start, 0).UTC(), Stop: time.Unix(b.Timestamp.Stop, 0).UTC(),
 			Size: b.Info.Size, RepoSize: b.Info.Repository.Size,
-			ArchiveStart: b.Archive.Start, ArchiveStop: b.Archive.Stop,
+			ArchiveStart: b.Archive.Start, ArchiveStop: b.Archive.Stop, Tags: setTags(b.Annotation),
 		})
 	}
 	sort.SliceStable(sets, func(i, j int) bool { return sets[i].Stop.Before(sets[j].Stop) })
