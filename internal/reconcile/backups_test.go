@@ -28,7 +28,7 @@ type fakeRepo struct {
 }
 
 func (f *fakeRepo) Settings(backup.Cluster, string) map[string]string { return nil }
-func (f *fakeRepo) Prepare(context.Context, backup.Cluster) error      { return nil }
+func (f *fakeRepo) Prepare(context.Context, backup.Cluster) error     { return nil }
 func (f *fakeRepo) Restore(context.Context, backup.RestoreRequest) error {
 	return nil
 }
