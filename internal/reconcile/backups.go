@@ -3,6 +3,8 @@ package reconcile
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -23,6 +25,7 @@ type Backups interface {
 	Prepare(ctx context.Context, c backup.Cluster) error
 	Backup(ctx context.Context, c backup.Cluster) (backup.Set, error)
 	Info(ctx context.Context, c backup.Cluster) (backup.Info, error)
+	LastArchived(c backup.Cluster) (time.Time, bool)
 	Expire(ctx context.Context, c backup.Cluster, days int) ([]string, error)
 	Due(last time.Time, window string) bool
 	Restore(ctx context.Context, req backup.RestoreRequest) error
@@ -252,12 +255,20 @@ func (r *Reconciler) backupPass(ctx context.Context, c store.Cluster, writer eng
 	}
 	info := repo.info
 	view.Earliest, view.Latest, view.LastBackup, view.LastArchived = info.EarliestRestorable, info.LatestRestorable, info.LastBackup, info.LastArchived
-	archived, err := r.archiver(ctx, writer)
-	if err != nil {
-		fail(failArchive, err)
+	// Between reads of the repository, its archive directory says how far the WAL in it
+	// goes. The writer's archiver is asked (a connection and a query) only when that
+	// cannot be read (S3) or a segment has waited too long to be archived: then it says
+	// whether archiving fails, and how far archive-push got.
+	archived, known := b.LastArchived(bc)
+	if !known || archiveWaiting(writer.DataDir, time.Now()) {
+		last, err := r.archiver(ctx, writer)
+		if err != nil {
+			fail(failArchive, err)
+		}
+		if last.After(archived) {
+			archived = last
+		}
 	}
-	// Between reads of the repository, the writer's archiver says how far the WAL in it
-	// goes: archive-push succeeded, so the segment is in the repository.
 	if archived.After(view.LastArchived) {
 		view.LastArchived = archived
 	}
@@ -265,6 +276,30 @@ func (r *Reconciler) backupPass(ctx context.Context, c store.Cluster, writer eng
 		view.Latest = view.LastArchived
 	}
 	return view, true, expired, repo
+}
+
+// archiveWait is how long a finished WAL segment may wait for archive-push before the
+// writer's archiver is asked whether archiving fails: pushes take seconds when they work.
+const archiveWait = time.Minute
+
+// archiveWaiting reports whether a segment of the server at dataDir has waited for
+// archiving longer than archiveWait (its .ready file in pg_wal/archive_status is that old),
+// or the directory cannot be read (then the archiver is asked, as if one had).
+func archiveWaiting(dataDir string, now time.Time) bool {
+	dir := filepath.Join(dataDir, "pg_wal", "archive_status")
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return true
+	}
+	for _, e := range entries {
+		if !strings.HasSuffix(e.Name(), ".ready") {
+			continue
+		}
+		if fi, err := e.Info(); err == nil && now.Sub(fi.ModTime()) > archiveWait {
+			return true
+		}
+	}
+	return false
 }
 
 // automatedNameTaken reports whether an automated backup begun now could be named like

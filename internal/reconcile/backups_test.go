@@ -5,7 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -24,7 +27,11 @@ type fakeRepo struct {
 	reads    int                     // Info, and the read Expire makes
 	backups  int
 	failRead bool
-	due      func(last time.Time) bool // nil: none yet, or a day old
+	// archivedKnown: LastArchived answers from the repository's directory (a local one);
+	// else the writer's archiver is asked (an S3 one).
+	archivedKnown bool
+	dirReads      int
+	due           func(last time.Time) bool // nil: none yet, or a day old
 }
 
 func (f *fakeRepo) Settings(backup.Cluster, string) map[string]string { return nil }
@@ -33,7 +40,16 @@ func (f *fakeRepo) Restore(context.Context, backup.RestoreRequest) error {
 	return nil
 }
 func (f *fakeRepo) Retire(context.Context, backup.Cluster) error { return nil }
-func (f *fakeRepo) Forget(context.Context, string) error         { return nil }
+func (f *fakeRepo) LastArchived(backup.Cluster) (time.Time, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.dirReads++
+	if !f.archivedKnown {
+		return time.Time{}, false
+	}
+	return f.now().Add(-time.Second), true
+}
+func (f *fakeRepo) Forget(context.Context, string) error { return nil }
 
 func (f *fakeRepo) Backup(_ context.Context, c backup.Cluster) (backup.Set, error) {
 	f.mu.Lock()
@@ -82,9 +98,14 @@ func (f *fakeRepo) counts() (reads, backups int) {
 }
 
 // unreachable is a driver whose servers cannot be reached: the archiver reads nothing.
-type unreachable struct{ engine.Driver }
+// It counts the attempts.
+type unreachable struct {
+	engine.Driver
+	connects *atomic.Int64
+}
 
-func (unreachable) Connect(context.Context, engine.Spec, string) (*pgx.Conn, error) {
+func (u unreachable) Connect(context.Context, engine.Spec, string) (*pgx.Conn, error) {
+	u.connects.Add(1)
 	return nil, errors.New("not reachable")
 }
 
@@ -92,6 +113,8 @@ func (unreachable) Connect(context.Context, engine.Spec, string) (*pgx.Conn, err
 type backupRig struct {
 	r        *Reconciler
 	repo     *fakeRepo
+	connects atomic.Int64
+	writer   engine.Spec // a data directory with an empty pg_wal/archive_status
 	clusters []store.Cluster
 	mu       sync.Mutex
 	clock    time.Time
@@ -101,7 +124,11 @@ func newBackupRig(t testing.TB, n int) *backupRig {
 	g := &backupRig{clock: time.Date(2026, 12, 5, 6, 0, 5, 0, time.UTC)}
 	now := func() time.Time { g.mu.Lock(); defer g.mu.Unlock(); return g.clock }
 	g.repo = &fakeRepo{now: now, sets: map[string][]backup.Set{}}
-	g.r = New(Config{DataDir: t.TempDir(), Backups: g.repo, Now: now}, nil, unreachable{}, nil, slog.New(slog.DiscardHandler))
+	g.r = New(Config{DataDir: t.TempDir(), Backups: g.repo, Now: now}, nil, unreachable{connects: &g.connects}, nil, slog.New(slog.DiscardHandler))
+	g.writer.DataDir = t.TempDir()
+	if err := os.MkdirAll(filepath.Join(g.writer.DataDir, "pg_wal", "archive_status"), 0o700); err != nil {
+		t.Fatal(err)
+	}
 	for i := 0; i < n; i++ {
 		g.clusters = append(g.clusters, store.Cluster{ID: fmt.Sprintf("c%d", i), ResourceID: fmt.Sprintf("cluster-%d", i),
 			PreferredBackupWindow: "06:00-06:30"})
@@ -116,7 +143,7 @@ func (g *backupRig) tick(d time.Duration) {
 	g.clock = g.clock.Add(d)
 	g.mu.Unlock()
 	for _, c := range g.clusters {
-		g.r.keepBackedUp(context.Background(), c, engine.Spec{})
+		g.r.keepBackedUp(context.Background(), c, g.writer)
 	}
 	g.r.wg.Wait()
 }
@@ -203,30 +230,75 @@ func TestAutomatedBackupsCarryTheClusterTags(t *testing.T) {
 	}
 }
 
-// BenchmarkIdleClusterRepositoryReads counts the repository reads (pgBackRest runs that
-// read its catalogue: info, and expire's own read) that N idle clusters cost per minute,
-// over a simulated day of 30-second passes with one automated backup each: "every-pass"
-// is the schedule before (a read at each pass), "default" the one now. The ratio of the
-// two reads/cluster-min is the saving.
-func BenchmarkIdleClusterRepositoryReads(b *testing.B) {
+// Between repository reads, a local repository's archive directory gives the newest
+// archived segment and the writer's archive_status shows nothing waiting: the writer is
+// not asked. When a segment has waited too long, it is.
+func TestArchiverIsAskedOnlyWhenASegmentWaits(t *testing.T) {
+	g := newBackupRig(t, 1)
+	g.repo.archivedKnown = true
+	g.tick(0)
+	for i := 0; i < 10; i++ {
+		g.tick(backupCheckEvery)
+	}
+	if n := g.connects.Load(); n != 0 {
+		t.Fatalf("the writer was asked %d times with nothing waiting", n)
+	}
+	if v, _ := g.r.Backups("c0"); !v.Latest.After(v.LastBackup) {
+		t.Fatalf("LatestRestorableTime %v not past the backup %v: the archive directory was not read", v.Latest, v.LastBackup)
+	}
+	ready := filepath.Join(g.writer.DataDir, "pg_wal", "archive_status", "000000010000000000000007.ready")
+	if err := os.WriteFile(ready, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	g.tick(backupCheckEvery)
+	if n := g.connects.Load(); n != 0 {
+		t.Fatalf("asked at once about a segment just finished")
+	}
+	old := time.Now().Add(-2 * archiveWait)
+	if err := os.Chtimes(ready, old, old); err != nil {
+		t.Fatal(err)
+	}
+	g.tick(backupCheckEvery)
+	if n := g.connects.Load(); n != 1 {
+		t.Fatalf("asked %d times about a segment waiting %s, want 1", n, 2*archiveWait)
+	}
+}
+
+// BenchmarkIdleClusterBackupChecks counts what N idle clusters cost per minute over a
+// simulated day of 30-second passes with one automated backup each: repository reads
+// (pgBackRest runs that read its catalogue: info, and expire's own read), connections to
+// the writer for pg_stat_archiver, and directory reads. "before" is the schedule before
+// (a read and a query at each pass), "now" the current one. Multiplied by what each costs
+// (BenchmarkRepositoryReadCost in internal/backup), the ratio is the saving
+// (bench/backupchecks.sh).
+func BenchmarkIdleClusterBackupChecks(b *testing.B) {
 	const clusters = 50
 	for _, bc := range []struct {
 		name  string
 		every time.Duration
-	}{{"every-pass", backupCheckEvery}, {"default", 0}} {
+		dir   bool
+	}{{"before", backupCheckEvery, false}, {"now", 0, true}} {
 		b.Run(bc.name, func(b *testing.B) {
-			var perMin float64
+			var reads, queries, dirs float64
 			for i := 0; i < b.N; i++ {
 				g := newBackupRig(b, clusters)
 				g.r.bk.repoEvery = bc.every
+				g.repo.archivedKnown = bc.dir
 				passes := int(24 * time.Hour / backupCheckEvery)
 				for p := 0; p < passes; p++ {
 					g.tick(backupCheckEvery)
 				}
-				reads, _ := g.repo.counts()
-				perMin = float64(reads) / clusters / (24 * 60)
+				n, _ := g.repo.counts()
+				const mins = clusters * 24 * 60
+				reads, queries = float64(n)/mins, float64(g.connects.Load())/mins
+				dirs = 0
+				if bc.dir {
+					dirs = float64(g.repo.dirReads) / mins
+				}
 			}
-			b.ReportMetric(perMin, "reads/cluster-min")
+			b.ReportMetric(reads, "reads/cluster-min")
+			b.ReportMetric(queries, "queries/cluster-min")
+			b.ReportMetric(dirs, "dirreads/cluster-min")
 		})
 	}
 }
