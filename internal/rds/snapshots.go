@@ -23,7 +23,8 @@ const DefaultSnapshotQuota = 100
 // Snapshots is the backup engine's side of snapshots, as the snapshot API sees it.
 type Snapshots interface {
 	// Automated lists the automated snapshots: each cluster's backups in its retention
-	// window, named rds:CLUSTER-YYYY-MM-DD-HH-MM, Type automated.
+	// window, named rds:CLUSTER-YYYY-MM-DD-HH-MM, Type automated, with the tags they were
+	// taken with (CopyTagsToSnapshot).
 	Automated(ctx context.Context) ([]store.ClusterSnapshot, error)
 	// Wake tells the snapshot worker that a snapshot is to be made, copied or deleted.
 	Wake()
