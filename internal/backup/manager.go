@@ -185,10 +185,9 @@ func (m *Manager) backup(ctx context.Context, c Cluster) (Set, error) {
 	if err != nil {
 		return Set{}, err
 	}
-	args := append(connArgs(c), "--type=full", "--annotation=borealis-kind="+string(KindAutomated))
-	args = append(args, tagsArgs(c.Tags)...)
+	args := append(connArgs(c), "--type=full")
 	_, err = m.run(ctx, invocation{as: a, conf: confPath(c), stanza: c.ResourceID, command: "backup",
-		args: args, password: c.AdminPassword})
+		args: args, password: c.AdminPassword, env: []string{annotationEnv(KindAutomated, c.Tags)}})
 	if err != nil {
 		var re *runError
 		if errors.As(err, &re) && re.code() == lockAcquireError {
@@ -289,7 +288,7 @@ func setsOf(in infoJSON) []Set {
 			continue
 		}
 		k := KindAutomated
-		if b.Annotation["borealis-kind"] == string(KindSnapshot) {
+		if b.Annotation[kindAnnotation] == string(KindSnapshot) {
 			k = KindSnapshot
 		}
 		sets = append(sets, Set{

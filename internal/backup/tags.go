@@ -16,14 +16,20 @@ type Tag struct {
 // repository with the set, written in the same step, and go when it is expired.
 const tagsAnnotation = "borealis-tags"
 
-// tagsArgs are the backup command's options that record tags on the new set. The value is
-// base64url JSON: pgBackRest splits key=value at the first '=', and tags may hold any.
-func tagsArgs(tags []Tag) []string {
-	if len(tags) == 0 {
-		return nil
+// kindAnnotation names the annotation telling automated backups from snapshots.
+const kindAnnotation = "borealis-kind"
+
+// annotationEnv is the backup command's annotations, kind and tags, as pgBackRest's
+// environment option: a process's environment is its own user's to read, its command line
+// any host user's, and tags are the tenant's. The tags are base64url JSON, holding neither
+// the '=' nor the ':' that separate keys, values and pairs there.
+func annotationEnv(kind Kind, tags []Tag) string {
+	v := "PGBACKREST_ANNOTATION=" + kindAnnotation + "=" + string(kind)
+	if len(tags) > 0 {
+		b, _ := json.Marshal(tags)
+		v += ":" + tagsAnnotation + "=" + base64.RawURLEncoding.EncodeToString(b)
 	}
-	b, _ := json.Marshal(tags)
-	return []string{"--annotation=" + tagsAnnotation + "=" + base64.RawURLEncoding.EncodeToString(b)}
+	return v
 }
 
 // setTags reads a set's tags from its annotations; none when absent or unreadable.

@@ -8,7 +8,8 @@ import (
 	"time"
 )
 
-// An automated backup keeps the tags it was taken with, in the repository with the set:
+// An automated backup keeps the tags it was taken with, in the repository with the set
+// (passed in pgBackRest's environment: a process's command line is any host user's to read):
 // the most a cluster can have (50 tags, keys of 128 and values of 256 characters, some
 // needing four bytes, '=' and ',' among them) goes through pgBackRest's command line and
 // comes back exactly; a set taken without tags has none.
@@ -37,6 +38,21 @@ func TestBackupKeepsItsTags(t *testing.T) {
 	info, err := inst.m.Info(ctx, cl.c)
 	if err != nil {
 		t.Fatal(err)
+	}
+	// Both carry their kind too: annotations are set together (pgBackRest's environment
+	// option, off the command line any host user may read).
+	a, err := lookupAccount(cl.c.OSUser)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := inst.m.readInfo(ctx, confPath(cl.c), cl.c.ResourceID, a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range raw.Backup {
+		if b.Annotation[kindAnnotation] != string(KindAutomated) {
+			t.Errorf("set %s annotations %v: no kind", b.Label, b.Annotation)
+		}
 	}
 	for _, s := range info.Sets {
 		switch s.Label {
