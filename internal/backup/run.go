@@ -47,7 +47,7 @@ type invocation struct {
 	stanza   string
 	command  string
 	args     []string
-	password string // rdsadmin's, for commands that connect (PGPASSWORD); never logged
+	password string   // rdsadmin's, for commands that connect (PGPASSWORD); never logged
 	env      []string // PGBACKREST_* options kept off the command line, which any host user may read
 }
 
