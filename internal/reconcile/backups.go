@@ -34,8 +34,8 @@ type Backups interface {
 }
 
 // backupCheckEvery is how often a cluster's backups are looked at: a backup considered,
-// the writer's archiver read (one query: LatestRestorableTime and archiving failures).
-// repoReadEvery is how often the repository itself is read (`pgbackrest info`, a process
+// the newest archived segment and the segments waiting to be archived read from their
+// directories (LatestRestorableTime, archiving failures). repoReadEvery is how often the repository itself is read (`pgbackrest info`, a process
 // that decrypts the repository's catalogue) when nothing changed it: only Borealis' own
 // backups and expiries change it, and each is followed by a read. expireEvery is how often
 // retention is applied (and after each backup).
@@ -176,8 +176,8 @@ func (r *Reconciler) keepBackedUp(ctx context.Context, c store.Cluster, writer e
 }
 
 // backupPass sets up c's repository (once per serve), takes the automated backup that is
-// due, expires what the retention period no longer covers, and reads the writer's
-// archiver, and the repository when repo is not read (zero at) or a backup or an expiry
+// due, expires what the retention period no longer covers, sees how far archiving got,
+// and reads the repository when repo is not read (zero at) or a backup or an expiry
 // changed it. It returns the repository as it knows it now.
 func (r *Reconciler) backupPass(ctx context.Context, c store.Cluster, writer engine.Spec, prepared, expire bool, repo repoRead) (BackupView, bool, bool, repoRead) {
 	b := r.cfg.Backups
