@@ -117,6 +117,8 @@ type Cluster struct {
 	SocketDir     string
 	Port          int
 	AdminPassword string
+	// Tags are what an automated backup taken now carries (Set.Tags).
+	Tags []Tag
 }
 
 // Kind tells automated backups from snapshots.
@@ -137,6 +139,8 @@ type Set struct {
 	Size, RepoSize int64
 	// ArchiveStart, ArchiveStop are the WAL segments the set needs to be consistent.
 	ArchiveStart, ArchiveStop string
+	// Tags are the tags the set was taken with (Cluster.Tags).
+	Tags []Tag
 }
 
 // Info is what a cluster's repository says now.

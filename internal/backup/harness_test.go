@@ -44,7 +44,7 @@ type testClock struct{ off time.Duration }
 
 func (c *testClock) now() time.Time { return time.Now().Add(c.off) }
 
-func newInstallation(t *testing.T) *installation {
+func newInstallation(t testing.TB) *installation {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("needs root: each cluster runs as an account of its own")
@@ -81,7 +81,7 @@ type cluster struct {
 	c    Cluster
 }
 
-func (inst *installation) cluster(t *testing.T, name string) *cluster {
+func (inst *installation) cluster(t testing.TB, name string) *cluster {
 	t.Helper()
 	var b [6]byte
 	rand.Read(b[:])
@@ -101,7 +101,7 @@ func (inst *installation) cluster(t *testing.T, name string) *cluster {
 }
 
 // create makes the volume (initdb), its repository, and starts the writer archiving.
-func (inst *installation) create(t *testing.T, ctx context.Context, cl *cluster) {
+func (inst *installation) create(t testing.TB, ctx context.Context, cl *cluster) {
 	t.Helper()
 	v, err := scram.Verifier("Master-pass-1")
 	if err != nil {
@@ -118,7 +118,7 @@ func (inst *installation) create(t *testing.T, ctx context.Context, cl *cluster)
 	}
 }
 
-func (inst *installation) conn(t *testing.T, ctx context.Context, cl *cluster) *pgx.Conn {
+func (inst *installation) conn(t testing.TB, ctx context.Context, cl *cluster) *pgx.Conn {
 	t.Helper()
 	c, err := inst.driver.Connect(ctx, cl.spec, "appdb")
 	if err != nil {
@@ -137,7 +137,7 @@ func sqlExec(t *testing.T, ctx context.Context, c *pgx.Conn, sql string, args ..
 
 // archived switches WAL and waits until the segment holding everything so far is in the
 // repository.
-func (inst *installation) archived(t *testing.T, ctx context.Context, cl *cluster) {
+func (inst *installation) archived(t testing.TB, ctx context.Context, cl *cluster) {
 	t.Helper()
 	c := inst.conn(t, ctx, cl)
 	var seg string
@@ -176,7 +176,7 @@ func tail(p string) string {
 	return string(b)
 }
 
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -185,7 +185,7 @@ func freePort(t *testing.T) int {
 	return ln.Addr().(*net.TCPAddr).Port
 }
 
-func selfSigned(t *testing.T) ([]byte, []byte) {
+func selfSigned(t testing.TB) ([]byte, []byte) {
 	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)

@@ -189,9 +189,9 @@ func (m *Manager) backup(ctx context.Context, c Cluster) (Set, error) {
 	if err != nil {
 		return Set{}, err
 	}
-	args := append(connArgs(c), "--type=full", "--annotation=borealis-kind="+string(KindAutomated))
+	args := append(connArgs(c), "--type=full")
 	_, err = m.run(ctx, invocation{as: a, conf: confPath(c), stanza: c.ResourceID, command: "backup",
-		args: args, password: c.AdminPassword})
+		args: args, password: c.AdminPassword, env: []string{annotationEnv(KindAutomated, c.Tags)}})
 	if err != nil {
 		var re *runError
 		if errors.As(err, &re) && re.code() == lockAcquireError {
@@ -292,14 +292,14 @@ func setsOf(in infoJSON) []Set {
 			continue
 		}
 		k := KindAutomated
-		if b.Annotation["borealis-kind"] == string(KindSnapshot) {
+		if b.Annotation[kindAnnotation] == string(KindSnapshot) {
 			k = KindSnapshot
 		}
 		sets = append(sets, Set{
 			Label: b.Label, Kind: k,
 			Start: time.Unix(b.Timestamp.Start, 0).UTC(), Stop: time.Unix(b.Timestamp.Stop, 0).UTC(),
 			Size: b.Info.Size, RepoSize: b.Info.Repository.Size,
-			ArchiveStart: b.Archive.Start, ArchiveStop: b.Archive.Stop,
+			ArchiveStart: b.Archive.Start, ArchiveStop: b.Archive.Stop, Tags: setTags(b.Annotation),
 		})
 	}
 	sort.SliceStable(sets, func(i, j int) bool { return sets[i].Stop.Before(sets[j].Stop) })

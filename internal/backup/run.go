@@ -47,7 +47,8 @@ type invocation struct {
 	stanza   string
 	command  string
 	args     []string
-	password string // rdsadmin's, for commands that connect (PGPASSWORD); never logged
+	password string   // rdsadmin's, for commands that connect (PGPASSWORD); never logged
+	env      []string // PGBACKREST_* options kept off the command line, which any host user may read
 }
 
 // run runs pgbackrest and returns its stdout. Its error names the command and carries
@@ -66,6 +67,7 @@ func (m *Manager) run(ctx context.Context, in invocation) ([]byte, error) {
 	if in.password != "" {
 		cmd.Env = append(cmd.Env, "PGPASSWORD="+in.password)
 	}
+	cmd.Env = append(cmd.Env, in.env...)
 	if in.as.setuid {
 		cmd.SysProcAttr = &syscall.SysProcAttr{
 			Credential: &syscall.Credential{Uid: uint32(in.as.uid), Gid: uint32(in.as.gid), Groups: []uint32{uint32(in.as.gid)}},

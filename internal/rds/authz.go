@@ -66,16 +66,7 @@ func (s *Service) subnetGroupResource(ctx context.Context, name string) authz.Re
 // requestTags fills aws:RequestTag/*, RDS's own rds:req-tag/* and aws:TagKeys from the
 // request's Tags: the tags the new resource gets.
 func requestTags(p awsquery.Params, keys map[string][]string) {
-	tags, _ := parseTags(p) // a bad tag is refused by the action itself
-	var names []string
-	for _, t := range tags {
-		keys["aws:RequestTag/"+t.Key] = []string{t.Value}
-		keys["rds:req-tag/"+t.Key] = []string{t.Value}
-		names = append(names, t.Key)
-	}
-	if len(names) > 0 {
-		keys["aws:TagKeys"] = names
-	}
+	requestTagKeys(askedTags(p), keys)
 }
 
 func noResource(*Service, context.Context, groupKind, awsquery.Params, map[string][]string) []authz.Resource {
@@ -106,7 +97,8 @@ func (s *Service) clusterResources(ctx context.Context, p awsquery.Params, _ map
 }
 
 func (s *Service) createClusterResources(ctx context.Context, p awsquery.Params, keys map[string][]string) []authz.Resource {
-	res := []authz.Resource{authz.On(s.clusterARN(strings.ToLower(p.String("DBClusterIdentifier"))))}
+	arn := s.clusterARN(strings.ToLower(p.String("DBClusterIdentifier")))
+	res := append([]authz.Resource{authz.On(arn)}, tagOnCreate(arn, askedTags(p))...)
 	if g := p.String("DBClusterParameterGroupName"); g != "" {
 		res = append(res, s.paramGroup(ctx, clusterGroups, g))
 	}
@@ -153,7 +145,8 @@ func (s *Service) modifyInstanceResources(ctx context.Context, p awsquery.Params
 
 // createInstanceResources: the new db and the cluster it joins, as IAM checks both.
 func (s *Service) createInstanceResources(ctx context.Context, p awsquery.Params, keys map[string][]string) []authz.Resource {
-	res := []authz.Resource{authz.On(s.instanceARN(strings.ToLower(p.String("DBInstanceIdentifier"))))}
+	arn := s.instanceARN(strings.ToLower(p.String("DBInstanceIdentifier")))
+	res := append([]authz.Resource{authz.On(arn)}, tagOnCreate(arn, askedTags(p))...)
 	if c := p.String("DBClusterIdentifier"); c != "" {
 		res = append(res, s.cluster(ctx, c))
 	}
@@ -182,15 +175,17 @@ func (s *Service) groupResources(ctx context.Context, k groupKind, p awsquery.Pa
 
 func (s *Service) newGroupResources(_ context.Context, k groupKind, p awsquery.Params, keys map[string][]string) []authz.Resource {
 	requestTags(p, keys)
-	return []authz.Resource{authz.On(s.groupARN(k, strings.ToLower(p.String(k.nameParam))))}
+	arn := s.groupARN(k, strings.ToLower(p.String(k.nameParam)))
+	return append([]authz.Resource{authz.On(arn)}, tagOnCreate(arn, askedTags(p))...)
 }
 
 func (s *Service) copyGroupResources(ctx context.Context, k groupKind, p awsquery.Params, keys map[string][]string) []authz.Resource {
 	requestTags(p, keys)
-	return []authz.Resource{
+	arn := s.groupARN(k, strings.ToLower(p.String(k.targetParam)))
+	return append([]authz.Resource{
 		s.paramGroup(ctx, k, s.sourceGroupName(k, p.String(k.sourceParam))), // as copyGroup reads it
-		authz.On(s.groupARN(k, strings.ToLower(p.String(k.targetParam)))),
-	}
+		authz.On(arn),
+	}, tagOnCreate(arn, askedTags(p))...)
 }
 
 // tagResources: the resource the ARN names, in its canonical form (the stored resource's

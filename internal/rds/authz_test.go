@@ -22,7 +22,11 @@ func decide(t *testing.T, s *Service, doc, action string, p awsquery.Params) pol
 	for _, r := range res {
 		ctx := maps.Clone(keys)
 		maps.Copy(ctx, r.Keys)
-		if d := policy.Evaluate(policy.Request{Action: "rds:" + action, Resource: r.ARN, Context: ctx}, []*policy.Policy{pol}).Decision; d != policy.Allow {
+		a := "rds:" + action
+		if r.Action != "" {
+			a = r.Action // tagging on creation: rds:AddTagsToResource
+		}
+		if d := policy.Evaluate(policy.Request{Action: a, Resource: r.ARN, Context: ctx}, []*policy.Policy{pol}).Decision; d != policy.Allow {
 			return d
 		}
 	}

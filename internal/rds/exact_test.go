@@ -67,7 +67,6 @@ func TestCreateDBClusterRefusesWhatItDoesNotDo(t *testing.T) {
 		{"EnableCloudwatchLogsExports.member.1", "postgresql"},
 		{"GlobalClusterIdentifier", "g1"},
 		{"ReplicationSourceIdentifier", "arn:aws:rds:us-east-1:123456789012:cluster:other"},
-		{"CopyTagsToSnapshot", "true"},
 		{"EnablePerformanceInsights", "true"},
 		{"MonitoringInterval", "60"},
 		{"StorageType", "aurora-iopt1"},

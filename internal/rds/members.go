@@ -68,7 +68,7 @@ var createClusterMembers = members{
 	"EngineMode":                onlyDefault("Borealis runs provisioned clusters only: EngineMode must be "+engineMode+".", engineMode),
 	"StorageType":               onlyDefault("Borealis has one storage type: StorageType must be "+storageType+".", storageType),
 	"NetworkType":               onlyDefault("Borealis serves IPv4 only: NetworkType must be "+networkType+".", networkType),
-	"CopyTagsToSnapshot":        onlyDefault("Borealis does not copy tags to snapshots: CopyTagsToSnapshot must be false.", "false"),
+	"CopyTagsToSnapshot":        acted,
 	"EnableHttpEndpoint":        onlyDefault("Borealis has no Data API: EnableHttpEndpoint must be false.", "false"),
 	"EnablePerformanceInsights": onlyDefault("Borealis has no Performance Insights: EnablePerformanceInsights must be false.", "false"),
 	"MonitoringInterval":        onlyDefault("Borealis has no Enhanced Monitoring: MonitoringInterval must be 0.", "0"),
@@ -80,8 +80,7 @@ var modifyClusterMembers = members{
 	"DBClusterIdentifier": acted, "ApplyImmediately": acted, "DBClusterParameterGroupName": acted,
 	"VpcSecurityGroupIds": securityGroupIDs, "EnableIAMDatabaseAuthentication": acted, "MasterUserPassword": acted,
 	"DeletionProtection": acted, "AllocatedStorage": acted,
-	"BackupRetentionPeriod": acted, "PreferredBackupWindow": acted,
-	"CopyTagsToSnapshot": createClusterMembers["CopyTagsToSnapshot"],
+	"BackupRetentionPeriod": acted, "PreferredBackupWindow": acted, "CopyTagsToSnapshot": acted,
 }
 
 // createInstanceMembers: everything CreateDBInstance reads. The members an Aurora cluster
@@ -90,10 +89,11 @@ var createInstanceMembers = members{
 	"DBInstanceIdentifier": acted, "DBInstanceClass": acted, "Engine": acted, "EngineVersion": acted,
 	"DBClusterIdentifier": acted, "Tags": tags, "DBParameterGroupName": acted, "CACertificateIdentifier": acted,
 	"MasterUsername": acted, "MasterUserPassword": acted, "DBName": acted, "AllocatedStorage": acted, "Port": acted,
-	"PubliclyAccessible":        onlyDefault("Borealis instances are reached through the cluster endpoint only: PubliclyAccessible must be false.", "false"),
-	"PromotionTier":             acted,
-	"AutoMinorVersionUpgrade":   onlyDefault("AutoMinorVersionUpgrade must be true: Borealis runs the installed minor version.", "true"),
-	"CopyTagsToSnapshot":        createClusterMembers["CopyTagsToSnapshot"],
+	"PubliclyAccessible":      onlyDefault("Borealis instances are reached through the cluster endpoint only: PubliclyAccessible must be false.", "false"),
+	"PromotionTier":           acted,
+	"AutoMinorVersionUpgrade": onlyDefault("AutoMinorVersionUpgrade must be true: Borealis runs the installed minor version.", "true"),
+	// RDS ignores it for an Aurora instance; Borealis refuses what it would not carry out.
+	"CopyTagsToSnapshot":        onlyDefault("Copying tags to snapshots is managed by the DB cluster (CreateDBCluster or ModifyDBCluster CopyTagsToSnapshot): CopyTagsToSnapshot of a DB instance must be false.", "false"),
 	"EnablePerformanceInsights": createClusterMembers["EnablePerformanceInsights"],
 	"MonitoringInterval":        createClusterMembers["MonitoringInterval"],
 }

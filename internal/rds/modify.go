@@ -38,6 +38,10 @@ func (s *Service) modifyCluster(ctx context.Context, p awsquery.Params) (any, er
 	if err != nil {
 		return nil, err
 	}
+	copyTags, setCopyTags, err := p.Bool("CopyTagsToSnapshot")
+	if err != nil {
+		return nil, err
+	}
 	verifier := ""
 	if _, ok := p.Values["MasterUserPassword"]; ok {
 		if verifier, err = masterPasswordVerifier(p.String("MasterUserPassword")); err != nil {
@@ -88,6 +92,10 @@ func (s *Service) modifyCluster(ctx context.Context, p awsquery.Params) (any, er
 		if setProtect {
 			// Applies at once: it only guards DeleteDBCluster.
 			c.DeletionProtection = protect
+		}
+		if setCopyTags {
+			// Applies at once: to the snapshots made from now on.
+			c.CopyTagsToSnapshot = copyTags
 		}
 		if sgs != nil {
 			// New connections see the new groups at once; open ones are not cut.

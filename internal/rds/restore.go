@@ -79,6 +79,10 @@ func (s *Service) restoreTarget(ctx context.Context, p awsquery.Params, src stor
 	if err != nil {
 		return store.Cluster{}, err
 	}
+	copyTags, _, err := p.Bool("CopyTagsToSnapshot")
+	if err != nil {
+		return store.Cluster{}, err
+	}
 	retention, _, window, _, err := backupMembers(p)
 	if err != nil {
 		return store.Cluster{}, err
@@ -118,7 +122,7 @@ func (s *Service) restoreTarget(ctx context.Context, p awsquery.Params, src stor
 		Endpoint:       fmt.Sprintf("%s.cluster-%s.%s.rds.%s", id, s.cfg.EndpointSuffix, s.cfg.Region, s.cfg.EndpointDomain),
 		ReaderEndpoint: fmt.Sprintf("%s.cluster-ro-%s.%s.rds.%s", id, s.cfg.EndpointSuffix, s.cfg.Region, s.cfg.EndpointDomain),
 		Status:         store.StatusCreating, CreatedAt: s.cfg.Now().UTC(), CAIdentifier: ca, ParameterGroup: pg,
-		Tags: tagList, IAMAuth: iamAuth, DeletionProtection: protect, AllocatedStorage: src.AllocatedStorage,
+		Tags: tagList, CopyTagsToSnapshot: copyTags, IAMAuth: iamAuth, DeletionProtection: protect, AllocatedStorage: src.AllocatedStorage,
 		BackupRetentionPeriod: retention, PreferredBackupWindow: window,
 	}, nil
 }
@@ -196,7 +200,7 @@ func (s *Service) restoreToPointInTime(ctx context.Context, p awsquery.Params) (
 // both (a caller allowed to restore need not be allowed to describe the source), plus the
 // parameter and subnet groups it names; the request's tags are condition keys.
 func (s *Service) restorePITRResources(ctx context.Context, p awsquery.Params, keys map[string][]string) []authz.Resource {
-	res := []authz.Resource{authz.On(s.clusterARN(strings.ToLower(p.String("DBClusterIdentifier"))))}
+	res := s.restoredClusterResources(p)
 	if src := p.String("SourceDBClusterIdentifier"); src != "" {
 		res = append(res, s.cluster(ctx, src))
 	}
@@ -276,9 +280,16 @@ func (s *Service) restoreFromSnapshot(ctx context.Context, p awsquery.Params) (a
 
 // restoreSnapshotResources: the new cluster and the snapshot, plus the groups it names.
 func (s *Service) restoreSnapshotResources(ctx context.Context, p awsquery.Params, keys map[string][]string) []authz.Resource {
-	res := []authz.Resource{authz.On(s.clusterARN(strings.ToLower(p.String("DBClusterIdentifier"))))}
+	res := s.restoredClusterResources(p)
 	if id := p.String("SnapshotIdentifier"); id != "" {
 		res = append(res, s.snapshotResource(ctx, snapshotID(id))) // with its tags (rds:cluster-snapshot-tag)
 	}
 	return append(res, s.restoreGroupResources(ctx, p, keys)...)
+}
+
+// restoredClusterResources: the new cluster of a restore, and tagging it when the request
+// gives it tags.
+func (s *Service) restoredClusterResources(p awsquery.Params) []authz.Resource {
+	arn := s.clusterARN(strings.ToLower(p.String("DBClusterIdentifier")))
+	return append([]authz.Resource{authz.On(arn)}, tagOnCreate(arn, askedTags(p))...)
 }

@@ -169,6 +169,10 @@ func (s *Service) createCluster(ctx context.Context, p awsquery.Params) (any, er
 	if err != nil {
 		return nil, err
 	}
+	copyTags, _, err := p.Bool("CopyTagsToSnapshot")
+	if err != nil {
+		return nil, err
+	}
 	storage, err := allocatedStorage(p)
 	if err != nil {
 		return nil, err
@@ -221,6 +225,7 @@ func (s *Service) createCluster(ctx context.Context, p awsquery.Params) (any, er
 		CAIdentifier:           ca,
 		ParameterGroup:         pg,
 		Tags:                   tags,
+		CopyTagsToSnapshot:     copyTags,
 		IAMAuth:                iamAuth,
 		DeletionProtection:     protect,
 		AllocatedStorage:       storage,
@@ -398,7 +403,9 @@ func (s *Service) deleteCluster(ctx context.Context, p awsquery.Params) (any, er
 		c, err = s.store.MarkClusterDeleting(ctx, id, refuse)
 	} else {
 		c, _, err = s.store.MarkClusterDeletingWithSnapshot(ctx, id, s.snapshotQuota(), refuse,
-			func(c store.Cluster) store.ClusterSnapshot { return s.newSnapshot(keep, resourceID, c, nil, true) })
+			func(c store.Cluster) store.ClusterSnapshot {
+				return s.newSnapshot(keep, resourceID, c, snapshotTagsOf(c, nil), true)
+			})
 		err = snapshotStoreErr(err, keep, func() error { return clusterNotFound(raw) })
 	}
 	if errors.Is(err, store.ErrNotFound) {
@@ -664,6 +671,7 @@ func (s *Service) clusterXML(ctx context.Context, c store.Cluster, members []sto
 		DBClusterArn:                     s.clusterARN(c.ID),
 		IAMDatabaseAuthenticationEnabled: c.IAMAuth,
 		DeletionProtection:               c.DeletionProtection,
+		CopyTagsToSnapshot:               c.CopyTagsToSnapshot,
 		ClusterCreateTime:                c.CreatedAt,
 		EngineMode:                       engineMode,
 		AutoMinorVersionUpgrade:          true,

@@ -23,7 +23,8 @@ const DefaultSnapshotQuota = 100
 // Snapshots is the backup engine's side of snapshots, as the snapshot API sees it.
 type Snapshots interface {
 	// Automated lists the automated snapshots: each cluster's backups in its retention
-	// window, named rds:CLUSTER-YYYY-MM-DD-HH-MM, Type automated.
+	// window, named rds:CLUSTER-YYYY-MM-DD-HH-MM, Type automated, with the tags they were
+	// taken with (CopyTagsToSnapshot).
 	Automated(ctx context.Context) ([]store.ClusterSnapshot, error)
 	// Wake tells the snapshot worker that a snapshot is to be made, copied or deleted.
 	Wake()
@@ -165,7 +166,7 @@ func (s *Service) createSnapshot(ctx context.Context, p awsquery.Params) (any, e
 		if c.Status != store.StatusAvailable {
 			return store.ClusterSnapshot{}, invalidClusterState("DBCluster %s is not in the available state (it is %s): a snapshot can be taken of an available cluster only.", c.ID, c.Status)
 		}
-		return s.newSnapshot(id, resourceID, c, tags, false), nil
+		return s.newSnapshot(id, resourceID, c, snapshotTagsOf(c, tags), false), nil
 	})
 	if err := snapshotStoreErr(err, id, func() error { return clusterNotFound(rawCluster) }); err != nil {
 		return nil, err
@@ -496,6 +497,8 @@ func (s *Service) snapshotResource(ctx context.Context, raw string) authz.Resour
 	r := authz.On(s.snapshotARN(id))
 	if snap, err := s.store.ClusterSnapshot(ctx, id); err == nil {
 		r.Keys = tagKeys(snap.Tags, "rds:cluster-snapshot-tag/")
+	} else if auto, ok := s.automatedSnapshot(ctx, id); ok {
+		r.Keys = tagKeys(auto.Tags, "rds:cluster-snapshot-tag/") // its cluster's, copied
 	}
 	return r
 }
@@ -503,8 +506,9 @@ func (s *Service) snapshotResource(ctx context.Context, raw string) authz.Resour
 // createSnapshotResources: the cluster it reads and the new snapshot, with its request tags.
 func (s *Service) createSnapshotResources(ctx context.Context, p awsquery.Params, keys map[string][]string) []authz.Resource {
 	requestTags(p, keys)
-	return []authz.Resource{s.cluster(ctx, p.String("DBClusterIdentifier")),
-		authz.On(s.snapshotARN(strings.ToLower(p.String("DBClusterSnapshotIdentifier"))))}
+	arn := s.snapshotARN(strings.ToLower(p.String("DBClusterSnapshotIdentifier")))
+	return append([]authz.Resource{s.cluster(ctx, p.String("DBClusterIdentifier")), authz.On(arn)},
+		tagOnCreate(arn, s.newSnapshotTags(ctx, p.String("DBClusterIdentifier"), askedTags(p)))...)
 }
 
 // describeSnapshotsResources: the snapshot or the cluster named, else "*".
@@ -525,8 +529,9 @@ func (s *Service) snapshotResources(ctx context.Context, p awsquery.Params, _ ma
 // copySnapshotResources: the source snapshot and the new one, with its request tags.
 func (s *Service) copySnapshotResources(ctx context.Context, p awsquery.Params, keys map[string][]string) []authz.Resource {
 	requestTags(p, keys)
-	return []authz.Resource{s.snapshotResource(ctx, p.String("SourceDBClusterSnapshotIdentifier")),
-		authz.On(s.snapshotARN(strings.ToLower(p.String("TargetDBClusterSnapshotIdentifier"))))}
+	arn := s.snapshotARN(strings.ToLower(p.String("TargetDBClusterSnapshotIdentifier")))
+	return append([]authz.Resource{s.snapshotResource(ctx, p.String("SourceDBClusterSnapshotIdentifier")), authz.On(arn)},
+		tagOnCreate(arn, s.copiedSnapshotTags(ctx, p))...)
 }
 
 // deleteClusterResources: the cluster and, when a final snapshot is asked for, that
@@ -534,7 +539,9 @@ func (s *Service) copySnapshotResources(ctx context.Context, p awsquery.Params, 
 func (s *Service) deleteClusterResources(ctx context.Context, p awsquery.Params, keys map[string][]string) []authz.Resource {
 	res := s.clusterResources(ctx, p, keys)
 	if id := p.String("FinalDBSnapshotIdentifier"); id != "" {
-		res = append(res, authz.On(s.snapshotARN(strings.ToLower(id))))
+		arn := s.snapshotARN(strings.ToLower(id))
+		res = append(res, authz.On(arn))
+		res = append(res, tagOnCreate(arn, s.newSnapshotTags(ctx, p.String("DBClusterIdentifier"), nil))...)
 	}
 	return res
 }
@@ -574,7 +581,8 @@ func (s *Service) deleteAutomatedBackups(p awsquery.Params) error {
 	return nil
 }
 
-// snapshotTags are the tags of a stored snapshot; automated ones have none of their own.
+// updateSnapshotTags changes the tags of a manual snapshot; an automated one's are its
+// cluster's, copied when it was made, and stay so.
 func (s *Service) updateSnapshotTags(ctx context.Context, id string, apply func(*[]store.Tag) error) error {
 	_, err := s.store.UpdateClusterSnapshot(ctx, id, func(snap *store.ClusterSnapshot) error { return apply(&snap.Tags) })
 	if errors.Is(err, store.ErrNotFound) {
@@ -583,18 +591,23 @@ func (s *Service) updateSnapshotTags(ctx context.Context, id string, apply func(
 	return err
 }
 
+// snapshotTags are the tags of a snapshot: a manual one's, or those an automated one
+// copied from its cluster (CopyTagsToSnapshot).
 func (s *Service) snapshotTags(ctx context.Context, id string) ([]store.Tag, error) {
 	snap, err := s.store.ClusterSnapshot(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, s.noSuchSnapshot(id)
+		if auto, ok := s.automatedSnapshot(ctx, id); ok {
+			return auto.Tags, nil
+		}
+		return nil, snapshotNotFound(id)
 	}
 	return snap.Tags, err
 }
 
-// noSuchSnapshot: an automated snapshot (which has no tags of its own here) or none at all.
+// noSuchSnapshot: an automated snapshot (whose tags cannot be changed) or none at all.
 func (s *Service) noSuchSnapshot(id string) error {
 	if strings.HasPrefix(id, "rds:") {
-		return invalidSnapshotState("Automated snapshot %s has no tags of its own in Borealis: copy it to a manual snapshot to tag it.", awsquery.Clip(id))
+		return invalidSnapshotState("The tags of automated snapshot %s cannot be changed: they are its cluster's, copied when it was made (CopyTagsToSnapshot).", awsquery.Clip(id))
 	}
 	return snapshotNotFound(id)
 }

@@ -456,7 +456,8 @@ func TestSnapshotIAM(t *testing.T) {
 			t.Errorf("restore from %s: %v, want %v", snap, got, want)
 		}
 	}
-	tagged := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"rds:CreateDBClusterSnapshot","Resource":"*",
+	// Tagging on creation is rds:AddTagsToResource too, as RDS documents.
+	tagged := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["rds:CreateDBClusterSnapshot","rds:AddTagsToResource"],"Resource":"*",
 	 "Condition":{"StringEquals":{"aws:RequestTag/team":"x"},"ForAllValues:StringEquals":{"aws:TagKeys":["team"]}}}]}`
 	if got := decide(t, s, tagged, "CreateDBClusterSnapshot", query("DBClusterIdentifier", "a", "DBClusterSnapshotIdentifier", "n",
 		"Tags.Tag.1.Key", "team", "Tags.Tag.1.Value", "x")); got != policy.Allow {

@@ -226,5 +226,6 @@ func (s *Service) subnetGroupResources(ctx context.Context, p awsquery.Params, k
 		return []authz.Resource{authz.On("*")}
 	}
 	requestTags(p, keys)
-	return []authz.Resource{s.subnetGroupResource(ctx, name)}
+	r := s.subnetGroupResource(ctx, name)
+	return append([]authz.Resource{r}, tagOnCreate(r.ARN, askedTags(p))...) // only CreateDBSubnetGroup has Tags
 }

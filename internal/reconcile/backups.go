@@ -3,6 +3,8 @@ package reconcile
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -23,6 +25,7 @@ type Backups interface {
 	Prepare(ctx context.Context, c backup.Cluster) error
 	Backup(ctx context.Context, c backup.Cluster) (backup.Set, error)
 	Info(ctx context.Context, c backup.Cluster) (backup.Info, error)
+	LastArchived(c backup.Cluster) (time.Time, bool)
 	Expire(ctx context.Context, c backup.Cluster, days int) ([]string, error)
 	Due(last time.Time, window string) bool
 	Restore(ctx context.Context, req backup.RestoreRequest) error
@@ -30,11 +33,15 @@ type Backups interface {
 	Forget(ctx context.Context, resourceID string) error
 }
 
-// backupCheckEvery is how often a cluster's repository is read (and a backup considered)
-// while nothing else asks; expireEvery how often retention is applied (and after each
-// backup): each is a pgBackRest run or two.
+// backupCheckEvery is how often a cluster's backups are looked at: a backup considered,
+// the newest archived segment and the segments waiting to be archived read from their
+// directories (LatestRestorableTime, archiving failures). repoReadEvery is how often the repository itself is read (`pgbackrest info`, a process
+// that decrypts the repository's catalogue) when nothing changed it: only Borealis' own
+// backups and expiries change it, and each is followed by a read. expireEvery is how often
+// retention is applied (and after each backup).
 const (
 	backupCheckEvery = 30 * time.Second
+	repoReadEvery    = 10 * time.Minute
 	expireEvery      = time.Hour
 )
 
@@ -56,12 +63,29 @@ type backupState struct {
 	prepared bool
 	checked  time.Time
 	expired  time.Time // when retention was last applied
+	repo     repoRead
 	view     BackupView
+}
+
+// repoRead is the repository as last read, and when; a zero at has it read at the next pass.
+type repoRead struct {
+	info backup.Info
+	at   time.Time
 }
 
 type backupStates struct {
 	mu sync.Mutex
 	m  map[string]*backupState // cluster id →
+	// repoEvery overrides repoReadEvery (0: that); the benchmark's baseline reads at
+	// every pass, as Borealis did before.
+	repoEvery time.Duration
+}
+
+func (b *backupStates) readEvery() time.Duration {
+	if b.repoEvery > 0 {
+		return b.repoEvery
+	}
+	return repoReadEvery
 }
 
 // Backup failures, each said once.
@@ -99,6 +123,18 @@ func (r *Reconciler) Backups(id string) (BackupView, bool) {
 	return st.view, true
 }
 
+// BackupSets are the sets in cluster id's repository as last read (every backup and
+// expiry is followed by a read); false when there is no read to answer from.
+func (r *Reconciler) BackupSets(id string) ([]backup.Set, bool) {
+	r.bk.mu.Lock()
+	defer r.bk.mu.Unlock()
+	st := r.bk.m[id]
+	if st == nil || st.repo.at.IsZero() {
+		return nil, false
+	}
+	return slices.Clone(st.repo.info.Sets), true
+}
+
 // keepBackedUp starts cluster c's backup pass unless one runs or ran recently: it runs
 // beside the cluster's worker, whose passes a backup of minutes must not hold up.
 func (r *Reconciler) keepBackedUp(ctx context.Context, c store.Cluster, writer engine.Spec) {
@@ -120,14 +156,17 @@ func (r *Reconciler) keepBackedUp(ctx context.Context, c store.Cluster, writer e
 		return
 	}
 	st.running = true
-	prepared, expire := st.prepared, now.Sub(st.expired) >= expireEvery
+	prepared, expire, repo := st.prepared, now.Sub(st.expired) >= expireEvery, st.repo
+	if len(st.view.Failures) > 0 || now.Sub(repo.at) >= r.bk.readEvery() {
+		repo.at = time.Time{} // read it again: something failed, or it is time
+	}
 	r.bk.mu.Unlock()
 	r.wg.Add(1)
 	go func() {
 		defer r.wg.Done()
-		view, prepared, expired := r.backupPass(ctx, c, writer, prepared, expire)
+		view, prepared, expired, repo := r.backupPass(ctx, c, writer, prepared, expire, repo)
 		r.bk.mu.Lock()
-		st.running, st.prepared, st.checked, st.view = false, prepared, r.cfg.Now(), view
+		st.running, st.prepared, st.checked, st.view, st.repo = false, prepared, r.cfg.Now(), view, repo
 		if expired {
 			st.expired = st.checked
 		}
@@ -137,11 +176,15 @@ func (r *Reconciler) keepBackedUp(ctx context.Context, c store.Cluster, writer e
 }
 
 // backupPass sets up c's repository (once per serve), takes the automated backup that is
-// due, expires what the retention period no longer covers, and reads the repository and
-// the writer's archiver.
-func (r *Reconciler) backupPass(ctx context.Context, c store.Cluster, writer engine.Spec, prepared, expire bool) (BackupView, bool, bool) {
+// due, expires what the retention period no longer covers, sees how far archiving got,
+// and reads the repository when repo is not read (zero at) or a backup or an expiry
+// changed it. It returns the repository as it knows it now.
+func (r *Reconciler) backupPass(ctx context.Context, c store.Cluster, writer engine.Spec, prepared, expire bool, repo repoRead) (BackupView, bool, bool, repoRead) {
 	b := r.cfg.Backups
 	bc := r.backupCluster(c, writer)
+	if c.CopyTagsToSnapshot {
+		bc.Tags = backupTags(c.Tags)
+	}
 	var view BackupView
 	fail := func(what string, err error) {
 		if ctx.Err() != nil {
@@ -158,27 +201,44 @@ func (r *Reconciler) backupPass(ctx context.Context, c store.Cluster, writer eng
 	if !prepared {
 		if err := b.Prepare(ctx, bc); err != nil {
 			fail(failPrepare, err)
-			return view, false, false
+			return view, false, false, repoRead{}
 		}
 	}
-	info, err := b.Info(ctx, bc)
-	if err != nil {
-		fail(failRepo, err)
-		if err := r.archiverHealthy(ctx, writer); err != nil {
-			fail(failArchive, err)
+	// read reads the repository; a failed read is read again at the next pass.
+	read := func() bool {
+		info, err := b.Info(ctx, bc)
+		if err != nil {
+			repo.at = time.Time{}
+			return false
 		}
-		return view, true, false
+		repo = repoRead{info, r.cfg.Now()}
+		return true
 	}
-	if b.Due(info.LastBackup, c.PreferredBackupWindow) {
+	if repo.at.IsZero() {
+		info, err := b.Info(ctx, bc)
+		if err != nil {
+			fail(failRepo, err)
+			if _, err := r.archiver(ctx, writer); err != nil {
+				fail(failArchive, err)
+			}
+			return view, true, false, repoRead{}
+		}
+		repo = repoRead{info, r.cfg.Now()}
+	}
+	now := r.cfg.Now()
+	if b.Due(repo.info.LastBackup, c.PreferredBackupWindow) && !automatedNameTaken(repo.info, now) {
 		// Named by when it begins (store.AutomatedSnapshotName), as RDS names them.
-		r.emit(ctx, rdsevent.AutomatedCreating, store.AutomatedSnapshotName(c.ID, r.cfg.Now()))
+		r.emit(ctx, rdsevent.AutomatedCreating, store.AutomatedSnapshotName(c.ID, now))
 		if set, err := b.Backup(ctx, bc); err != nil {
 			fail(failBackup, err)
 		} else {
 			r.emit(ctx, rdsevent.AutomatedCreated, store.AutomatedSnapshotName(c.ID, set.Start))
 			expire = true
-			if info2, err := b.Info(ctx, bc); err == nil {
-				info = info2
+			if !read() {
+				// Known without a read: the next pass neither takes it again nor names
+				// another backup like it.
+				repo.info.Sets = append(repo.info.Sets, set)
+				repo.info.LastBackup = set.Stop
 			}
 		}
 	}
@@ -189,40 +249,106 @@ func (r *Reconciler) backupPass(ctx context.Context, c store.Cluster, writer eng
 		} else {
 			expired = true
 			if len(gone) > 0 {
-				if info2, err := b.Info(ctx, bc); err == nil {
-					info = info2
-				}
+				read()
 			}
 		}
 	}
+	info := repo.info
 	view.Earliest, view.Latest, view.LastBackup, view.LastArchived = info.EarliestRestorable, info.LatestRestorable, info.LastBackup, info.LastArchived
-	if err := r.archiverHealthy(ctx, writer); err != nil {
-		fail(failArchive, err)
+	// Between reads of the repository, its archive directory says how far the WAL in it
+	// goes. The writer's archiver is asked (a connection and a query) only when that
+	// cannot be read (S3) or a segment has waited too long to be archived: then it says
+	// whether archiving fails, and how far archive-push got.
+	archived, known := b.LastArchived(bc)
+	if !known || archiveWaiting(writer.DataDir, time.Now()) {
+		last, err := r.archiver(ctx, writer)
+		if err != nil {
+			fail(failArchive, err)
+		}
+		if last.After(archived) {
+			archived = last
+		}
 	}
-	return view, true, expired
+	if archived.After(view.LastArchived) {
+		view.LastArchived = archived
+	}
+	if !view.Earliest.IsZero() && view.LastArchived.After(view.Latest) {
+		view.Latest = view.LastArchived
+	}
+	return view, true, expired, repo
 }
 
-// archiverHealthy reads the writer's pg_stat_archiver: archiving fails when its last
-// failure is newer than its last success.
-func (r *Reconciler) archiverHealthy(ctx context.Context, writer engine.Spec) error {
+// archiveWait is how long a finished WAL segment may wait for archive-push before the
+// writer's archiver is asked whether archiving fails: pushes take seconds when they work.
+const archiveWait = time.Minute
+
+// archiveWaiting reports whether a segment of the server at dataDir has waited for
+// archiving longer than archiveWait (its .ready file in pg_wal/archive_status is that old),
+// or the directory cannot be read (then the archiver is asked, as if one had).
+func archiveWaiting(dataDir string, now time.Time) bool {
+	dir := filepath.Join(dataDir, "pg_wal", "archive_status")
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return true
+	}
+	for _, e := range entries {
+		if !strings.HasSuffix(e.Name(), ".ready") {
+			continue
+		}
+		if fi, err := e.Info(); err == nil && now.Sub(fi.ModTime()) > archiveWait {
+			return true
+		}
+	}
+	return false
+}
+
+// automatedNameTaken reports whether an automated backup begun now could be named like
+// one in the repository (store.AutomatedSnapshotName is to the minute, as RDS's names):
+// one began this minute (a retry, or the creation backup), or, the clock having stepped
+// back, later. The backup then waits for the next minute. pgBackRest's labels, from the
+// same clock, only grow, so names made this way never meet.
+func automatedNameTaken(info backup.Info, now time.Time) bool {
+	this := now.UTC().Truncate(time.Minute)
+	for _, s := range info.Sets {
+		if s.Kind == backup.KindAutomated && !s.Start.UTC().Truncate(time.Minute).Before(this) {
+			return true
+		}
+	}
+	return false
+}
+
+// backupTags are a cluster's tags as its automated backups carry them.
+func backupTags(tags []store.Tag) []backup.Tag {
+	out := make([]backup.Tag, len(tags))
+	for i, t := range tags {
+		out[i] = backup.Tag{Key: t.Key, Value: t.Value}
+	}
+	return out
+}
+
+// archiver reads the writer's pg_stat_archiver: when its archive_command (pgBackRest's
+// archive-push) last succeeded, zero when unknown; and an error when archiving fails (its
+// last failure is newer than its last success).
+func (r *Reconciler) archiver(ctx context.Context, writer engine.Spec) (time.Time, error) {
 	conn, err := r.driver.Connect(ctx, writer, "postgres")
 	if err != nil {
-		return nil // the writer is not reachable now: its own status says so
+		return time.Time{}, nil // the writer is not reachable now: its own status says so
 	}
 	defer conn.Close(context.Background())
 	var failed, archived *time.Time
 	var wal *string
 	if err := conn.QueryRow(ctx, "SELECT last_failed_time, last_archived_time, last_failed_wal FROM pg_catalog.pg_stat_archiver").
 		Scan(&failed, &archived, &wal); err != nil {
-		if err == pgx.ErrNoRows {
-			return nil
-		}
-		return nil
+		return time.Time{}, nil
+	}
+	var last time.Time
+	if archived != nil {
+		last = archived.UTC()
 	}
 	if failed != nil && (archived == nil || failed.After(*archived)) {
-		return fmt.Errorf("archive_command failed for %s at %v", deref(wal), failed.UTC())
+		return last, fmt.Errorf("archive_command failed for %s at %v", deref(wal), failed.UTC())
 	}
-	return nil
+	return last, nil
 }
 
 func deref(s *string) string {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -92,15 +93,36 @@ func (s *snapshots) Automated(ctx context.Context) ([]store.ClusterSnapshot, err
 			s.log.Debug("automated snapshots: repository unreadable", "cluster", c.ID, "err", err)
 			continue
 		}
-		for _, set := range sets {
-			if set.Kind != backup.KindAutomated {
-				continue
-			}
-			out = append(out, store.ClusterSnapshot{ID: store.AutomatedSnapshotName(c.ID, set.Start), ResourceID: set.Label,
-				Type: store.SnapshotAutomated, Source: c, Status: store.StatusAvailable, PercentProgress: 100, CreatedAt: set.Stop.UTC()})
-		}
+		out = append(out, automatedSnapshots(c, sets)...)
 	}
 	return out, nil
+}
+
+// automatedSnapshots are c's automated backups as snapshots, each with the tags it was
+// taken with. Names are to the minute and the reconciler never begins two backups in one
+// minute; should a repository still hold two (made before it kept to that), the later
+// ones are told apart by "-2", "-3", ... in the order they began, never by sharing a name.
+func automatedSnapshots(c store.Cluster, sets []backup.Set) []store.ClusterSnapshot {
+	var out []store.ClusterSnapshot
+	seen := map[string]int{}
+	sets = slices.Clone(sets)
+	slices.SortStableFunc(sets, func(a, b backup.Set) int { return a.Start.Compare(b.Start) })
+	for _, set := range sets {
+		if set.Kind != backup.KindAutomated {
+			continue
+		}
+		name := store.AutomatedSnapshotName(c.ID, set.Start)
+		if seen[name]++; seen[name] > 1 {
+			name = fmt.Sprintf("%s-%d", name, seen[name])
+		}
+		var tags []store.Tag
+		for _, t := range set.Tags {
+			tags = append(tags, store.Tag{Key: t.Key, Value: t.Value})
+		}
+		out = append(out, store.ClusterSnapshot{ID: name, ResourceID: set.Label, Type: store.SnapshotAutomated, Source: c,
+			Status: store.StatusAvailable, PercentProgress: 100, CreatedAt: set.Stop.UTC(), Tags: tags})
+	}
+	return out
 }
 
 // automatedSets are the sets in c's repository, read at most setsFresh ago.
@@ -116,6 +138,9 @@ func (s *snapshots) automatedSets(ctx context.Context, c store.Cluster) ([]backu
 	s.mu.Unlock()
 	if ok && now.Sub(cached.at) <= setsFresh {
 		return cached.sets, nil
+	}
+	if sets, ok := s.rec.BackupSets(c.ID); ok {
+		return sets, nil // the reconciler's read: no pgBackRest run of its own
 	}
 	info, err := s.m.Info(ctx, s.repoCluster(c))
 	if err != nil {

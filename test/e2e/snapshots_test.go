@@ -44,7 +44,9 @@ func waitSnapshot(ctx context.Context, t *testing.T, c *rds.Client, id string) t
 
 // A manual snapshot, then the cluster deleted with a final snapshot once its writer is
 // gone: both are listed, with the cluster's facts, after the cluster itself is gone; a
-// copy carries the tags asked for and names its source; deleted snapshots go.
+// copy carries the tags asked for and names its source; deleted snapshots go. The cluster
+// copies its tags to snapshots: the automated and the final snapshot carry them, the
+// manual one asked with tags of its own only those.
 func TestClusterSnapshotsOutliveTheirCluster(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -52,8 +54,19 @@ func TestClusterSnapshotsOutliveTheirCluster(t *testing.T) {
 	c := srv.rds(t)
 	desc, writer := createCluster(ctx, t, c, "snapsrc", "snapowner", "Snap-pass-1", "app", func(in *rds.CreateDBClusterInput) {
 		in.EnableIAMDatabaseAuthentication = aws.Bool(true)
+		in.CopyTagsToSnapshot = aws.Bool(true)
+		in.Tags = []types.Tag{{Key: aws.String("cost-center"), Value: aws.String("cc-7")}}
 	})
 	cl := desc.DBClusters[0]
+	if !aws.ToBool(cl.CopyTagsToSnapshot) {
+		t.Fatal("DescribeDBClusters: CopyTagsToSnapshot false on a cluster created with it")
+	}
+	copiedTag := func(what string, tags []types.Tag) {
+		t.Helper()
+		if len(tags) != 1 || aws.ToString(tags[0].Key) != "cost-center" || aws.ToString(tags[0].Value) != "cc-7" {
+			t.Errorf("%s: tags %v, want the cluster's cost-center=cc-7", what, tags)
+		}
+	}
 	conn := srv.connect(ctx, t, aws.ToString(cl.Endpoint), aws.ToInt32(cl.Port), "snapowner", "Snap-pass-1", "app")
 	if _, err := conn.Exec(ctx, `CREATE TABLE notes (n int); INSERT INTO notes SELECT generate_series(1, 3); CREATE ROLE app_iam LOGIN; GRANT rds_iam TO app_iam`); err != nil {
 		t.Fatal(err)
@@ -143,6 +156,12 @@ func TestClusterSnapshotsOutliveTheirCluster(t *testing.T) {
 		aws.ToString(auto.Status) != "available" || aws.ToString(auto.SnapshotType) != "automated" {
 		t.Errorf("automated snapshot %s: %s %s", name, aws.ToString(auto.Status), aws.ToString(auto.SnapshotType))
 	}
+	copiedTag("automated snapshot", auto.TagList)
+	if lt, err := c.ListTagsForResource(ctx, &rds.ListTagsForResourceInput{ResourceName: auto.DBClusterSnapshotArn}); err != nil {
+		t.Errorf("ListTagsForResource of the automated snapshot: %v", err)
+	} else {
+		copiedTag("automated snapshot's ListTagsForResource", lt.TagList)
+	}
 	// RDS's backup events: the manual snapshot's, and the automated one's under its name.
 	waitEvent(ctx, t, c, types.SourceTypeDbClusterSnapshot, "snap-manual", "Creating manual cluster snapshot")
 	waitEvent(ctx, t, c, types.SourceTypeDbClusterSnapshot, "snap-manual", "Manual cluster snapshot created")
@@ -172,6 +191,7 @@ func TestClusterSnapshotsOutliveTheirCluster(t *testing.T) {
 	}
 	final := waitSnapshot(ctx, t, c, "snap-final")
 	check(final, "snap-final")
+	copiedTag("final snapshot", final.TagList)
 	eventually(t, 2*time.Minute, "cluster gone", func() (bool, error) {
 		_, err := c.DescribeDBClusters(ctx, &rds.DescribeDBClustersInput{DBClusterIdentifier: aws.String("snapsrc")})
 		return err != nil && strings.Contains(err.Error(), "DBClusterNotFoundFault"), err
@@ -219,7 +239,8 @@ func TestClusterSnapshotsOutliveTheirCluster(t *testing.T) {
 }
 
 // A narrow IAM user: may snapshot cluster A (into snapshots named a-*) and describe
-// snapshots, but not snapshot another cluster, nor delete or copy a snapshot.
+// snapshots, but not snapshot another cluster, nor delete or copy a snapshot; and, not
+// being allowed to tag, not snapshot A once A copies its tags to snapshots.
 func TestClusterSnapshotIAM(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -248,6 +269,34 @@ func TestClusterSnapshotIAM(t *testing.T) {
 	denied(t, err, "rds:CopyDBClusterSnapshot", "no identity-based policy allows")
 	if s := snapshotOf(ctx, t, c, "a-1"); aws.ToString(s.Status) != "available" {
 		t.Fatalf("a-1 is %s after the refusals", aws.ToString(s.Status))
+	}
+	// The cluster is tagged and made to copy its tags to snapshots: the user, who may not
+	// tag (rds:AddTagsToResource), can no longer take a snapshot that would carry them,
+	// nor have them copied by CopyTags; an administrator's snapshot gets them.
+	if _, err := c.AddTagsToResource(ctx, &rds.AddTagsToResourceInput{ResourceName: aws.String(arn + "cluster:snapiam-a"),
+		Tags: []types.Tag{{Key: aws.String("owner"), Value: aws.String("admin")}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.ModifyDBCluster(ctx, &rds.ModifyDBClusterInput{DBClusterIdentifier: aws.String("snapiam-a"), CopyTagsToSnapshot: aws.Bool(true)}); err != nil {
+		t.Fatal(err)
+	}
+	if !aws.ToBool(mustCluster(ctx, t, c, "snapiam-a").CopyTagsToSnapshot) {
+		t.Fatal("ModifyDBCluster CopyTagsToSnapshot true: DescribeDBClusters says false")
+	}
+	_, err = u.CreateDBClusterSnapshot(ctx, &rds.CreateDBClusterSnapshotInput{DBClusterIdentifier: aws.String("snapiam-a"), DBClusterSnapshotIdentifier: aws.String("a-2")})
+	denied(t, err, "rds:AddTagsToResource", "cluster-snapshot:a-2")
+	if _, err := c.CreateDBClusterSnapshot(ctx, &rds.CreateDBClusterSnapshotInput{DBClusterIdentifier: aws.String("snapiam-a"), DBClusterSnapshotIdentifier: aws.String("a-tagged")}); err != nil {
+		t.Fatal(err)
+	}
+	if tags := waitSnapshot(ctx, t, c, "a-tagged").TagList; len(tags) != 1 || aws.ToString(tags[0].Key) != "owner" {
+		t.Fatalf("the administrator's snapshot: tags %v", tags)
+	}
+	_, err = c.DescribeDBClusterSnapshots(ctx, &rds.DescribeDBClusterSnapshotsInput{DBClusterSnapshotIdentifier: aws.String("a-2")})
+	if code, _ := apiError(t, err); code != "DBClusterSnapshotNotFoundFault" {
+		t.Errorf("the refused snapshot a-2: %s", code)
+	}
+	if _, err := c.DeleteDBClusterSnapshot(ctx, &rds.DeleteDBClusterSnapshotInput{DBClusterSnapshotIdentifier: aws.String("a-tagged")}); err != nil {
+		t.Fatal(err)
 	}
 	if _, err := c.DeleteDBClusterSnapshot(ctx, &rds.DeleteDBClusterSnapshotInput{DBClusterSnapshotIdentifier: aws.String("a-1")}); err != nil {
 		t.Fatal(err)
