@@ -30,12 +30,8 @@ func (r *Reconciler) reconcileInstance(ctx context.Context, c store.Cluster, m s
 		}
 		if m, err = r.store.UpdateInstance(ctx, m.ID, func(in *store.Instance) error {
 			if in.PrivatePort == 0 {
+				in.Volume = volumeOf(*in) // a new reader gets a copy of its own
 				in.PrivatePort = port
-				if !in.Writer && in.Volume == "" {
-					// A new reader gets a copy of its own; a writer made a reader by a
-					// failover keeps its volume, copied afresh in place.
-					in.Volume = readerVolume(*in)
-				}
 			}
 			return nil
 		}); err != nil {
