@@ -174,8 +174,8 @@ func Open(path, name string) (*os.File, File, error) {
 	defer d.close()
 	// O_NONBLOCK: a FIFO put there must not hang the caller before fstat refuses it.
 	fd, err := unix.Openat(d.fd, name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
-	if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ELOOP) {
-		return nil, File{}, ErrNotFound
+	if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ELOOP) || errors.Is(err, unix.ENXIO) {
+		return nil, File{}, ErrNotFound // none, a link, a socket
 	}
 	if err != nil {
 		return nil, File{}, err

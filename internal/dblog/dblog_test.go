@@ -3,6 +3,7 @@ package dblog
 import (
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -269,4 +270,22 @@ func TestAFloodedDirectoryIsNotReadWhole(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.Close()
+}
+
+// TestASocketUnderAnHoursNameIsNotFound: a unix socket the account binds under a log
+// file's name is no log file, as a FIFO is not (opening one fails with ENXIO).
+func TestASocketUnderAnHoursNameIsNotFound(t *testing.T) {
+	dir := logDir(t, 0)
+	name := hourName(now.Add(-time.Hour).Truncate(time.Hour))
+	ln, err := net.Listen("unix", filepath.Join(dir, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	if f, _, err := Open(dir, name); err != ErrNotFound {
+		if f != nil {
+			f.Close()
+		}
+		t.Errorf("Open of a socket: %v, want ErrNotFound", err)
+	}
 }
