@@ -38,6 +38,10 @@ func (r *Reconciler) reconcileInstance(ctx context.Context, c store.Cluster, m s
 			return err
 		}
 	}
+	if o := volumeLeaving(m, members); o != "" {
+		r.log.Info("waiting for the instance being deleted to leave the volume", "instance", m.ID, "leaving", o)
+		return errWaiting
+	}
 	// Only the endpoint reaches the server: its private port is fenced before it listens.
 	r.gateway.FenceServer(c.ID, m.ID, m.PrivatePort, r.driver.Status(m.ID).PID)
 	d, err := params.ForInstance(ctx, r.store, c, m)

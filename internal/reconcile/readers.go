@@ -36,6 +36,18 @@ func volumeOf(m store.Instance) string {
 	return m.Volume
 }
 
+// volumeLeaving is the member other than m that is being deleted on m's volume, "" when
+// none (a writer created while the last one is deleted): m waits for it to go, since that
+// deletion stops whatever runs on the volume and removes the log directory kept there.
+func volumeLeaving(m store.Instance, members []store.Instance) string {
+	for _, o := range members {
+		if o.ID != m.ID && o.Status == store.StatusDeleting && volumeOf(o) == volumeOf(m) {
+			return o.ID
+		}
+	}
+	return ""
+}
+
 // serverSpec is where and as whom the server of m runs, without its settings.
 func (r *Reconciler) serverSpec(c store.Cluster, m store.Instance) engine.Spec {
 	spec := r.volumeSpec(c, m.PrivatePort)
