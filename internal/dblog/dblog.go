@@ -9,6 +9,7 @@ package dblog
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"regexp"
 	"sort"
@@ -34,6 +35,26 @@ const (
 
 // ErrNotFound: no such log file (or not one a server wrote: see File).
 var ErrNotFound = errors.New("dblog: no such log file")
+
+// maxEntries bounds what one look at a directory reads. The collector makes a file an
+// hour: under 200 within the longest retention, under maxEntries unless serve was away
+// for more than a year. More is the account's doing (empty files cost it no storage), and
+// reading them all, sorted and statted, on every pass and API call would cost serve the
+// time and memory (seconds and 150 MB for 300,000) that the tenant does not pay for.
+const maxEntries = 10000
+
+// ErrTooMany: the directory holds more than maxEntries entries; none is listed or trimmed.
+var ErrTooMany = fmt.Errorf("dblog: the log directory holds more than %d entries", maxEntries)
+
+// hourOf is the hour of a file the collector names name, false for any other name (a
+// path, another name, a date that is none: the account can make any).
+func hourOf(name string) (time.Time, bool) {
+	if !nameRE.MatchString(name) {
+		return time.Time{}, false
+	}
+	h, err := time.Parse(hourLayout, name[len(filePrefix):])
+	return h, err == nil
+}
 
 // File is one hourly log file.
 type File struct {
@@ -63,7 +84,8 @@ func openDir(path string) (dir, error) {
 
 func (d dir) close() { unix.Close(d.fd) }
 
-// names are the entries whose names the server's files have, sorted (oldest hour first).
+// names are the entries whose names the server's files have, sorted (oldest hour first);
+// ErrTooMany after reading maxEntries entries.
 func (d dir) names() ([]string, error) {
 	// A second descriptor for reading entries: the first stays for *at calls.
 	fd, err := unix.Openat(d.fd, ".", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
@@ -72,14 +94,22 @@ func (d dir) names() ([]string, error) {
 	}
 	f := os.NewFile(uintptr(fd), "log directory")
 	defer f.Close()
-	all, err := f.Readdirnames(-1)
-	if err != nil {
-		return nil, err
-	}
 	var out []string
-	for _, n := range all {
-		if nameRE.MatchString(n) {
-			out = append(out, n)
+	for seen := 0; ; {
+		batch, err := f.Readdirnames(1024)
+		if seen += len(batch); seen > maxEntries {
+			return nil, ErrTooMany
+		}
+		for _, n := range batch {
+			if _, ok := hourOf(n); ok {
+				out = append(out, n)
+			}
+		}
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, err
 		}
 	}
 	sort.Strings(out)
@@ -131,7 +161,7 @@ func List(path string) ([]File, error) {
 // Open opens log file name of the directory at path for reading, with what List says of
 // it: only a name List would list, only such a file (never through a link).
 func Open(path, name string) (*os.File, File, error) {
-	if !nameRE.MatchString(name) {
+	if _, ok := hourOf(name); !ok {
 		return nil, File{}, ErrNotFound
 	}
 	d, err := openDir(path)
@@ -144,8 +174,8 @@ func Open(path, name string) (*os.File, File, error) {
 	defer d.close()
 	// O_NONBLOCK: a FIFO put there must not hang the caller before fstat refuses it.
 	fd, err := unix.Openat(d.fd, name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
-	if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ELOOP) {
-		return nil, File{}, ErrNotFound
+	if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ELOOP) || errors.Is(err, unix.ENXIO) {
+		return nil, File{}, ErrNotFound // none, a link, a socket
 	}
 	if err != nil {
 		return nil, File{}, err
@@ -185,8 +215,7 @@ func Trim(path string, cutoff time.Time) ([]string, error) {
 	}
 	due := 0 // names are sorted, and so by hour: the due ones come first
 	for due < len(names) {
-		h, err := time.Parse(hourLayout, names[due][len(filePrefix):])
-		if err != nil || !h.Before(cutoff) {
+		if h, _ := hourOf(names[due]); !h.Before(cutoff) {
 			break
 		}
 		due++

@@ -1,6 +1,9 @@
 package dblog
 
 import (
+	"errors"
+	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -216,5 +219,73 @@ func TestTrimLooksOnlyAtHoursBeforeTheCutoff(t *testing.T) {
 	}
 	if removed, err := Trim(dir, now); err != nil || len(removed) != 1 || exists(backdated) {
 		t.Fatalf("once its hour is before the cutoff: removed %v (%v)", removed, err)
+	}
+}
+
+// TestANameThatIsNoHourStopsNoTrim: a name of the pattern's shape whose date is none (the
+// server's account can make any name) is neither listed nor in the way: the files due
+// after it in the directory's order still go.
+func TestANameThatIsNoHourStopsNoTrim(t *testing.T) {
+	dir := logDir(t, 100, 0)
+	old := now.Add(-200 * time.Hour)
+	for _, n := range []string{"postgresql.log.0000-00-00-00", "postgresql.log.2026-02-30-00", "postgresql.log.2026-12-01-99"} {
+		writeLog(t, dir, n, old)
+	}
+	want := []string{hourName(now.Add(-100 * time.Hour).Truncate(time.Hour)), hourName(now.Truncate(time.Hour))}
+	if got := names(t, dir); !reflect.DeepEqual(got, want) {
+		t.Errorf("listed %v, want %v", got, want)
+	}
+	if f, _, err := Open(dir, "postgresql.log.2026-02-30-00"); err != ErrNotFound {
+		if f != nil {
+			f.Close()
+		}
+		t.Errorf("Open of a name that is no hour: %v", err)
+	}
+	if removed, err := Trim(dir, now.Add(-time.Hour)); err != nil || !reflect.DeepEqual(removed, want[:1]) {
+		t.Errorf("removed %v (%v), want %v", removed, err, want[:1])
+	}
+}
+
+// TestAFloodedDirectoryIsNotReadWhole: a directory holding more entries than the collector
+// makes in a year (empty files cost the account no storage) is refused after a bounded
+// read, by List and Trim alike, rather than read, sorted and statted whole on every pass
+// and every API call; Open of one name still works.
+func TestAFloodedDirectoryIsNotReadWhole(t *testing.T) {
+	dir := logDir(t, 0)
+	for i := range maxEntries {
+		f, err := os.Create(filepath.Join(dir, fmt.Sprintf("x%d", i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
+	}
+	if files, err := List(dir); !errors.Is(err, ErrTooMany) {
+		t.Errorf("List: %d files, %v", len(files), err)
+	}
+	if removed, err := Trim(dir, now); !errors.Is(err, ErrTooMany) {
+		t.Errorf("Trim: %v, %v", removed, err)
+	}
+	f, _, err := Open(dir, hourName(now.Truncate(time.Hour)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+}
+
+// TestASocketUnderAnHoursNameIsNotFound: a unix socket the account binds under a log
+// file's name is no log file, as a FIFO is not (opening one fails with ENXIO).
+func TestASocketUnderAnHoursNameIsNotFound(t *testing.T) {
+	dir := logDir(t, 0)
+	name := hourName(now.Add(-time.Hour).Truncate(time.Hour))
+	ln, err := net.Listen("unix", filepath.Join(dir, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	if f, _, err := Open(dir, name); err != ErrNotFound {
+		if f != nil {
+			f.Close()
+		}
+		t.Errorf("Open of a socket: %v, want ErrNotFound", err)
 	}
 }

@@ -30,17 +30,17 @@ func (r *Reconciler) reconcileInstance(ctx context.Context, c store.Cluster, m s
 		}
 		if m, err = r.store.UpdateInstance(ctx, m.ID, func(in *store.Instance) error {
 			if in.PrivatePort == 0 {
+				in.Volume = volumeOf(*in) // a new reader gets a copy of its own
 				in.PrivatePort = port
-				if !in.Writer && in.Volume == "" {
-					// A new reader gets a copy of its own; a writer made a reader by a
-					// failover keeps its volume, copied afresh in place.
-					in.Volume = readerVolume(*in)
-				}
 			}
 			return nil
 		}); err != nil {
 			return err
 		}
+	}
+	if o := volumeLeaving(m, members); o != "" {
+		r.log.Info("waiting for the instance being deleted to leave the volume", "instance", m.ID, "leaving", o)
+		return errWaiting
 	}
 	// Only the endpoint reaches the server: its private port is fenced before it listens.
 	r.gateway.FenceServer(c.ID, m.ID, m.PrivatePort, r.driver.Status(m.ID).PID)

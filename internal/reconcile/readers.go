@@ -24,15 +24,39 @@ import (
 // resource id, which no later instance of the same name shares.
 func readerVolume(m store.Instance) string { return "data-" + m.ResourceID }
 
+// volumeOf is the data directory m runs on beside the cluster volume ("" is the cluster
+// volume): Instance.Volume, or for a reader before its first pass (no private port yet)
+// the copy that pass gives it. A writer made a reader by a failover keeps its volume,
+// copied afresh in place. Never the cluster volume for a new reader: its deletion, or
+// the API, would take the writer's server, data and logs for its own.
+func volumeOf(m store.Instance) string {
+	if m.Volume == "" && !m.Writer && m.PrivatePort == 0 {
+		return readerVolume(m)
+	}
+	return m.Volume
+}
+
+// volumeLeaving is the member other than m that is being deleted on m's volume, "" when
+// none (a writer created while the last one is deleted): m waits for it to go, since that
+// deletion stops whatever runs on the volume and removes the log directory kept there.
+func volumeLeaving(m store.Instance, members []store.Instance) string {
+	for _, o := range members {
+		if o.ID != m.ID && o.Status == store.StatusDeleting && volumeOf(o) == volumeOf(m) {
+			return o.ID
+		}
+	}
+	return ""
+}
+
 // serverSpec is where and as whom the server of m runs, without its settings.
 func (r *Reconciler) serverSpec(c store.Cluster, m store.Instance) engine.Spec {
 	spec := r.volumeSpec(c, m.PrivatePort)
 	spec.Name = m.ID
-	if m.Volume != "" {
+	if vol := volumeOf(m); vol != "" {
 		dir := r.clusterDir(c)
-		spec.DataDir = filepath.Join(dir, m.Volume)
-		spec.LogFile = filepath.Join(dir, m.Volume+".log")
-		spec.LogDir = filepath.Join(dir, "log"+strings.TrimPrefix(m.Volume, "data"))
+		spec.DataDir = filepath.Join(dir, vol)
+		spec.LogFile = filepath.Join(dir, vol+".log")
+		spec.LogDir = filepath.Join(dir, "log"+strings.TrimPrefix(vol, "data"))
 	}
 	return spec
 }
