@@ -18,20 +18,17 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Pattern is the server's log_filename; NamePrefix names its files in the RDS API.
+// Pattern is the server's log_filename: filePrefix, then the hour (UTC: the server's
+// log_timezone), which Go reads with hourLayout. NamePrefix names its files in the RDS API.
 const (
-	Pattern    = "postgresql.log.%Y-%m-%d-%H"
+	filePrefix = "postgresql.log."
+	Pattern    = filePrefix + "%Y-%m-%d-%H"
+	hourLayout = "2006-01-02-15"
 	NamePrefix = "error/"
 )
 
-// nameRE matches the names Pattern makes, and nothing with a path in it: filePrefix, then
-// the hour in hourLayout (UTC: the server's log_timezone).
-var nameRE = regexp.MustCompile(`^postgresql\.log\.\d{4}-\d{2}-\d{2}-\d{2}$`)
-
-const (
-	filePrefix = "postgresql.log."
-	hourLayout = "2006-01-02-15"
-)
+// nameRE matches the names Pattern makes, and nothing with a path in it.
+var nameRE = regexp.MustCompile(`^` + regexp.QuoteMeta(filePrefix) + `\d{4}-\d{2}-\d{2}-\d{2}$`)
 
 // ErrNotFound: no such log file (or not one a server wrote: see File).
 var ErrNotFound = errors.New("dblog: no such log file")
