@@ -215,7 +215,8 @@ func TestModifyMasterPasswordRestoresALockedOutMaster(t *testing.T) {
 	stopped = true
 	var logs []string
 	filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-		if err == nil && !d.IsDir() && strings.HasSuffix(path, ".log") {
+		// serve's log, the servers' early stderr (*.log) and their hourly files (*.log.HOUR).
+		if err == nil && d.Type().IsRegular() && (strings.HasSuffix(path, ".log") || strings.Contains(d.Name(), ".log.")) {
 			logs = append(logs, path)
 		}
 		return nil
