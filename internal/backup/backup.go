@@ -83,6 +83,10 @@ type Options struct {
 	PGBinDir string
 	// Now is the clock retention is decided by; nil is time.Now.
 	Now func() time.Time
+	// RelayCommand is the program (and its first arguments) archive_command runs, as the
+	// cluster's account, to hand a WAL segment to serve when S3 is set: `borealis
+	// backup-relay` (RelayMain). Required with S3 when Borealis runs as root.
+	RelayCommand []string
 }
 
 // S3 is an S3-compatible repository (documented in docs/backups.md). The credentials
@@ -201,10 +205,11 @@ var (
 // Manager runs pgBackRest for every cluster of one installation. Safe for concurrent
 // use; operations on one cluster are serialised.
 type Manager struct {
-	log   *slog.Logger
-	o     Options
-	key   []byte
-	bin   string
-	ops   *opTable
-	locks *keyedMutex
+	log    *slog.Logger
+	o      Options
+	key    []byte
+	bin    string
+	ops    *opTable
+	locks  *keyedMutex
+	pushes *tryLocks // the archive relay's, per stanza
 }

@@ -52,6 +52,7 @@ func New(log *slog.Logger, o Options) (*Manager, error) {
 	if err != nil {
 		return nil, err
 	}
+	m := &Manager{log: log, o: o, key: key, bin: path, ops: &opTable{}, locks: &keyedMutex{}, pushes: &tryLocks{}}
 	// Root is traversed by every cluster's account (each to its own repository), listed
 	// by root alone.
 	for _, d := range []string{o.Root, filepath.Join(o.Root, snapshotsName)} {
@@ -62,7 +63,12 @@ func New(log *slog.Logger, o Options) (*Manager, error) {
 			return nil, fmt.Errorf("backup: %w", err)
 		}
 	}
-	return &Manager{log: log, o: o, key: key, bin: path, ops: &opTable{}, locks: &keyedMutex{}}, nil
+	if m.asRoot() {
+		if err := m.setupRoot(); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
 }
 
 func (m *Manager) now() time.Time { return m.o.Now() }
@@ -95,14 +101,18 @@ func (m *Manager) prepare(ctx context.Context, c Cluster) error {
 	if err := m.writeConf(c, a, nil); err != nil {
 		return err
 	}
-	_, err = m.run(ctx, invocation{as: a, conf: confPath(c), stanza: c.ResourceID, command: "stanza-create",
-		args: []string{"--no-online", "--pg1-path=" + c.DataDir}})
+	conf, as, pgRemote := m.repoConf(c, a)
+	_, err = m.run(ctx, invocation{as: as, conf: conf, stanza: c.ResourceID, command: "stanza-create",
+		args: append(pgRemote, "--no-online", "--pg1-path="+c.DataDir)})
 	return err
 }
 
 // writeConf writes c's configuration (and its working directory), with extra
 // repositories after its own (a snapshot being taken).
 func (m *Manager) writeConf(c Cluster, a account, extra []repo) error {
+	if m.asRoot() {
+		return m.writeRootConf(c, a, extra)
+	}
 	if err := ownedDir(workPath(c), a, 0o700); err != nil {
 		return err
 	}
@@ -185,8 +195,9 @@ func (m *Manager) backup(ctx context.Context, c Cluster) (Set, error) {
 	if err != nil {
 		return Set{}, err
 	}
-	args := append(connArgs(c), "--type=full", "--annotation=borealis-kind="+string(KindAutomated))
-	_, err = m.run(ctx, invocation{as: a, conf: confPath(c), stanza: c.ResourceID, command: "backup",
+	conf, as, pgRemote := m.repoConf(c, a)
+	args := append(append(pgRemote, connArgs(c)...), "--type=full", "--annotation=borealis-kind="+string(KindAutomated))
+	_, err = m.run(ctx, invocation{as: as, conf: conf, stanza: c.ResourceID, command: "backup",
 		args: args, password: c.AdminPassword})
 	if err != nil {
 		var re *runError
@@ -315,7 +326,8 @@ func (m *Manager) info(ctx context.Context, c Cluster) (Info, error) {
 }
 
 func (m *Manager) infoLocked(ctx context.Context, c Cluster, a account) (Info, error) {
-	in, err := m.readInfo(ctx, confPath(c), c.ResourceID, a)
+	conf, as, _ := m.repoConf(c, a)
+	in, err := m.readInfo(ctx, conf, c.ResourceID, as)
 	if err != nil {
 		return Info{}, err
 	}
@@ -380,7 +392,8 @@ func (m *Manager) expire(ctx context.Context, c Cluster, days int) ([]string, er
 	if err != nil {
 		return nil, err
 	}
-	in, err := m.readInfo(ctx, confPath(c), c.ResourceID, a)
+	conf, as, _ := m.repoConf(c, a)
+	in, err := m.readInfo(ctx, conf, c.ResourceID, as)
 	if err != nil {
 		return nil, err
 	}
@@ -396,7 +409,7 @@ func (m *Manager) expire(ctx context.Context, c Cluster, days int) ([]string, er
 	// minutes start from it.
 	for i := 0; i+1 < len(old); i++ {
 		s := old[i]
-		if _, err := m.run(ctx, invocation{as: a, conf: confPath(c), stanza: c.ResourceID, command: "expire",
+		if _, err := m.run(ctx, invocation{as: as, conf: conf, stanza: c.ResourceID, command: "expire",
 			args: []string{"--set=" + s.Label}}); err != nil {
 			return gone, err
 		}
@@ -406,7 +419,7 @@ func (m *Manager) expire(ctx context.Context, c Cluster, days int) ([]string, er
 	// Then the WAL before the oldest set kept: pgBackRest keeps the WAL of as many full
 	// backups as retention-archive says, and every set left is one Borealis keeps.
 	if kept := len(setsOf(in)) - len(gone); kept > 0 {
-		if _, err := m.run(ctx, invocation{as: a, conf: confPath(c), stanza: c.ResourceID, command: "expire",
+		if _, err := m.run(ctx, invocation{as: as, conf: conf, stanza: c.ResourceID, command: "expire",
 			args: []string{"--repo1-retention-archive=" + strconv.Itoa(kept)}}); err != nil {
 			return gone, err
 		}
@@ -467,7 +480,11 @@ func (m *Manager) retire(ctx context.Context, c Cluster) error {
 		return err
 	}
 	defer m.locks.lock(c.ResourceID)()
-	if m.o.S3 != nil || os.Geteuid() != 0 {
+	if m.asRoot() {
+		// A later account given the same uid must not push WAL to this stanza.
+		return m.dropOwner(c.ResourceID)
+	}
+	if os.Geteuid() != 0 {
 		return nil
 	}
 	return chownTree(m.repoPath(c.ResourceID), 0, 0)

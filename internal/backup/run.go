@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"os/user"
@@ -46,8 +47,10 @@ type invocation struct {
 	conf     string
 	stanza   string
 	command  string
-	args     []string
-	password string // rdsadmin's, for commands that connect (PGPASSWORD); never logged
+	args     []string  // options, before the command
+	operands []string  // after the command (a WAL file, a repository path)
+	password string    // rdsadmin's, for commands that connect (PGPASSWORD); never logged
+	stdout   io.Writer // where the output goes (repo-get); nil: returned by run
 }
 
 // run runs pgbackrest and returns its stdout. Its error names the command and carries
@@ -60,6 +63,7 @@ func (m *Manager) run(ctx context.Context, in invocation) ([]byte, error) {
 	}
 	args = append(args, in.args...)
 	args = append(args, in.command)
+	args = append(args, in.operands...)
 	cmd := exec.CommandContext(ctx, m.bin, args...)
 	cmd.Dir = "/"
 	cmd.Env = []string{"PATH=/usr/local/bin:/usr/bin:/bin", "LANG=C.UTF-8"}
@@ -74,6 +78,9 @@ func (m *Manager) run(ctx context.Context, in invocation) ([]byte, error) {
 	}
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
+	if in.stdout != nil {
+		cmd.Stdout = in.stdout
+	}
 	err := cmd.Run()
 	if err != nil {
 		msg := strings.TrimSpace(errb.String())

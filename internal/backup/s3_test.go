@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -20,24 +21,7 @@ import (
 func TestArchiveBackupAndRestoreWithAnS3Bucket(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	inst := newInstallation(t)
-	mem := s3mem.New()
-	if err := mem.CreateBucket("borealis-backups"); err != nil {
-		t.Fatal(err)
-	}
-	s3srv := httptest.NewTLSServer(gofakes3.New(mem, gofakes3.WithTimeSkewLimit(0)).Server())
-	defer s3srv.Close()
-	cfg := writeS3Config(t, "endpoint = "+strings.TrimPrefix(s3srv.URL, "https://")+"\nbucket = borealis-backups\nregion = us-east-1\n"+
-		"access_key_id = AKIATEST\nsecret_access_key = "+testS3Secret+"\npath = /site-a\nuri_style = path\nverify_tls = n\n", 0o600)
-	s3, err := ReadS3Config(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	inst.m, err = New(testLogger(), Options{Root: filepath.Join(inst.root, "backups"), KeyFile: filepath.Join(inst.root, "backup.key"),
-		ArchiveTimeout: 5 * time.Second, Now: inst.clock.now, S3: s3})
-	if err != nil {
-		t.Fatal(err)
-	}
+	inst, mem, _ := newS3Installation(t, ctx)
 	cl := inst.cluster(t, "s3")
 	inst.create(t, ctx, cl)
 	c := inst.conn(t, ctx, cl)
@@ -71,12 +55,8 @@ func TestArchiveBackupAndRestoreWithAnS3Bucket(t *testing.T) {
 		}
 	}
 	// pgBackRest's own check of the repository (checksums of every file of the set and
-	// WAL), as the cluster's account.
-	a, err := lookupAccount(cl.c.OSUser)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := inst.m.run(ctx, invocation{as: a, conf: confPath(cl.c), stanza: cl.c.ResourceID, command: "verify"}); err != nil {
+	// WAL), as root: the cluster's account holds no key to the bucket.
+	if _, err := inst.m.run(ctx, invocation{as: self(), conf: inst.m.rootConfPath(cl.c.ResourceID), stanza: cl.c.ResourceID, command: "verify"}); err != nil {
 		t.Fatalf("pgbackrest verify: %v", err)
 	}
 
@@ -104,8 +84,41 @@ func TestArchiveBackupAndRestoreWithAnS3Bucket(t *testing.T) {
 	if notes != 1000 || later != 2 {
 		t.Fatalf("restored %d notes and %d later rows, want 1000 and 2", notes, later)
 	}
-	// The restore's staging (with the bucket's keys and the source's cipher pass) is gone.
+	// The restore's staging (the source's cipher pass, the staged copy) is gone.
 	if _, err := os.Stat(filepath.Join(dst.c.VolumeDir, stagingName)); err == nil {
 		t.Error("the restore's staging directory is still there")
 	}
+}
+
+// newS3Installation is an installation whose repositories are in a bucket of an
+// S3-compatible server in this process (gofakes3 over TLS), with the archive relay
+// listening until stop (at the end of the test at the latest).
+func newS3Installation(t *testing.T, ctx context.Context) (inst *installation, mem *s3mem.Backend, stop func()) {
+	t.Helper()
+	inst = newInstallation(t)
+	mem = s3mem.New()
+	if err := mem.CreateBucket("borealis-backups"); err != nil {
+		t.Fatal(err)
+	}
+	s3srv := httptest.NewTLSServer(gofakes3.New(mem, gofakes3.WithTimeSkewLimit(0)).Server())
+	t.Cleanup(s3srv.Close)
+	cfg := writeS3Config(t, "endpoint = "+strings.TrimPrefix(s3srv.URL, "https://")+"\nbucket = borealis-backups\nregion = us-east-1\n"+
+		"access_key_id = AKIATEST\nsecret_access_key = "+testS3Secret+"\npath = /site-a\nuri_style = path\nverify_tls = n\n", 0o600)
+	s3, err := ReadS3Config(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inst.m, err = New(testLogger(), Options{Root: filepath.Join(inst.root, "backups"), KeyFile: filepath.Join(inst.root, "backup.key"),
+		ArchiveTimeout: 5 * time.Second, Now: inst.clock.now, S3: s3, RelayCommand: []string{relayBinary(t, inst.root), relayArg}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stopRelay, err := inst.m.ListenRelay(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var once sync.Once
+	stop = func() { once.Do(stopRelay) }
+	t.Cleanup(stop)
+	return inst, mem, stop
 }
