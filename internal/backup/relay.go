@@ -258,16 +258,15 @@ func relayClient(args []string) error {
 	}
 	defer conn.Close()
 	conn.SetDeadline(time.Now().Add(relayTimeout))
-	if _, err := fmt.Fprintf(conn, "%s %s %s %d\n", relayPush, rid, name, fi.Size()); err != nil {
-		return err
-	}
-	if _, err := io.CopyN(conn, f, fi.Size()); err != nil {
-		return err
+	_, werr := fmt.Fprintf(conn, "%s %s %s %d\n", relayPush, rid, name, fi.Size())
+	if werr == nil {
+		_, werr = io.CopyN(conn, f, fi.Size())
 	}
 	conn.CloseWrite()
+	// serve may answer (a refusal) before it has read everything: its answer says why.
 	reply, err := bufio.NewReaderSize(conn, 512).ReadString('\n')
 	if err != nil {
-		return fmt.Errorf("no answer from serve: %w", err)
+		return fmt.Errorf("no answer from serve: %w", errors.Join(werr, err))
 	}
 	if reply = strings.TrimSpace(reply); reply != "ok" {
 		return errors.New(strings.TrimPrefix(reply, "error "))
