@@ -30,6 +30,9 @@ import (
 // server's log, readable by the tenant).
 const relayPush = "push"
 
+// RelaySubcommand is the borealis subcommand that runs RelayMain.
+const RelaySubcommand = "backup-relay"
+
 // walNameRE is every name archive_command is given: segments, partial segments, backup
 // history files, timeline history files.
 var walNameRE = regexp.MustCompile(`^([0-9A-F]{24}(\.partial|\.[0-9A-F]{8}\.backup)?|[0-9A-F]{8}\.history)$`)

@@ -19,7 +19,7 @@ import (
 )
 
 // relayArg makes the test binary the archive relay's client (as `borealis backup-relay`).
-const relayArg = "backup-relay"
+const relayArg = RelaySubcommand
 
 func TestMain(m *testing.M) {
 	if len(os.Args) > 1 && os.Args[1] == relayArg {
