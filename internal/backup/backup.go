@@ -205,11 +205,12 @@ var (
 // Manager runs pgBackRest for every cluster of one installation. Safe for concurrent
 // use; operations on one cluster are serialised.
 type Manager struct {
-	log    *slog.Logger
-	o      Options
-	key    []byte
-	bin    string
-	ops    *opTable
-	locks  *keyedMutex
-	pushes *tryLocks // the archive relay's, per stanza
+	log        *slog.Logger
+	o          Options
+	key        []byte
+	bin        string
+	ops        *opTable
+	locks      *keyedMutex
+	pushes     *tryLocks // the archive relay's, per stanza
+	relayConns *uidCounts
 }

@@ -52,7 +52,7 @@ func New(log *slog.Logger, o Options) (*Manager, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := &Manager{log: log, o: o, key: key, bin: path, ops: &opTable{}, locks: &keyedMutex{}, pushes: &tryLocks{}}
+	m := &Manager{log: log, o: o, key: key, bin: path, ops: &opTable{}, locks: &keyedMutex{}, pushes: &tryLocks{}, relayConns: &uidCounts{}}
 	// Root is traversed by every cluster's account (each to its own repository), listed
 	// by root alone.
 	for _, d := range []string{o.Root, filepath.Join(o.Root, snapshotsName)} {

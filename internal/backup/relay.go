@@ -40,7 +40,11 @@ var walNameRE = regexp.MustCompile(`^([0-9A-F]{24}(\.partial|\.[0-9A-F]{8}\.back
 // maxWALFile bounds what one request may send: PostgreSQL's largest segment size.
 const maxWALFile = 1 << 30
 
-const relayTimeout = 10 * time.Minute
+const (
+	relayTimeout       = 10 * time.Minute
+	relayHeaderTimeout = 30 * time.Second
+	relayConnsPerUID   = 4 // the archiver sends one segment at a time
+)
 
 // ListenRelay serves archive_command's requests on RelaySocket until the returned stop
 // is called (S3 repositories only; otherwise it does nothing). A socket left by a killed
@@ -125,6 +129,14 @@ func (m *Manager) serveRelay(ctx context.Context, conn *net.UnixConn) {
 		answer(errors.New("no peer credentials"))
 		return
 	}
+	// One account cannot hold serve's descriptors and goroutines away from the others.
+	release, ok := m.relayConns.take(uid)
+	if !ok {
+		answer(errors.New("busy: too many requests from this account"))
+		return
+	}
+	defer release()
+	conn.SetReadDeadline(time.Now().Add(relayHeaderTimeout))
 	r := bufio.NewReaderSize(conn, 512)
 	line, err := r.ReadString('\n')
 	if err != nil || len(line) > 400 {
@@ -136,6 +148,7 @@ func (m *Manager) serveRelay(ctx context.Context, conn *net.UnixConn) {
 		answer(errors.New("malformed request"))
 		return
 	}
+	conn.SetReadDeadline(time.Now().Add(relayTimeout))
 	rid, name := f[1], f[2]
 	size, err := strconv.ParseInt(f[3], 10, 64)
 	if err != nil || size < 0 || size > maxWALFile {
@@ -221,6 +234,29 @@ func (t *tryLocks) tryLock(key string) (func(), bool) {
 		t.mu.Lock()
 		delete(t.held, key)
 		t.mu.Unlock()
+	}, true
+}
+
+// uidCounts bounds the relay's connections per peer uid.
+type uidCounts struct {
+	mu sync.Mutex
+	n  map[int]int
+}
+
+func (u *uidCounts) take(uid int) (func(), bool) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.n == nil {
+		u.n = map[int]int{}
+	}
+	if u.n[uid] >= relayConnsPerUID {
+		return nil, false
+	}
+	u.n[uid]++
+	return func() {
+		u.mu.Lock()
+		u.n[uid]--
+		u.mu.Unlock()
 	}, true
 }
 

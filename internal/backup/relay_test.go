@@ -217,6 +217,17 @@ func TestS3TenantsHoldNoBucketKey(t *testing.T) {
 			t.Errorf("as %s, %q: the relay answered %q; want an error saying %s", c.who, c.request, got, c.want)
 		}
 	}
+	// Idle connections of one account do not hold the relay from the others.
+	py := fmt.Sprintf(`import socket,sys
+held=[]
+for i in range(4):
+    s=socket.socket(socket.AF_UNIX); s.connect(%q); held.append(s)
+s=socket.socket(socket.AF_UNIX); s.connect(%q)
+sys.stdout.write(s.makefile().readline())`, sock, sock)
+	if out, err := asUser(t, me, "python3 -c '"+py+"'"); err != nil || !strings.Contains(out, "busy") {
+		t.Errorf("a fifth idle connection of one account: %v %q; want busy", err, out)
+	}
+	inst.archived(t, ctx, victim)
 	// Its own stanza takes only real WAL of its own cluster (pgBackRest checks the header).
 	if got := rawRelay(t, me, sock, "push "+attacker.c.ResourceID+" "+seg+" 5\nhello"); !strings.HasPrefix(got, "error") {
 		t.Errorf("a forged segment was archived: %q", got)
