@@ -218,10 +218,12 @@ func TestS3TenantsHoldNoBucketKey(t *testing.T) {
 		}
 	}
 	// Idle connections of one account do not hold the relay from the others.
-	py := fmt.Sprintf(`import socket,sys
+	// (The pause lets serve take the four before the fifth comes.)
+	py := fmt.Sprintf(`import socket,sys,time
 held=[]
 for i in range(4):
     s=socket.socket(socket.AF_UNIX); s.connect(%q); held.append(s)
+time.sleep(1)
 s=socket.socket(socket.AF_UNIX); s.connect(%q)
 sys.stdout.write(s.makefile().readline())`, sock, sock)
 	if out, err := asUser(t, me, "python3 -c '"+py+"'"); err != nil || !strings.Contains(out, "busy") {
