@@ -17,6 +17,13 @@
 //     carries it is VolumeDir/pgbackrest.conf, root's, 0640 to the cluster's group: the
 //     account reads it, cannot change it, and no other account reads it.
 //
+//   - S3 (Options.S3). The bucket's keys reach every repository in it, so no account holds
+//     them: pgBackRest runs as root with a root-only configuration per cluster (root.go);
+//     archive_command hands WAL to serve over a unix socket (ListenRelay, RelayMain; the
+//     peer's uid decides the stanza); backups read the data directory through pgBackRest's
+//     PostgreSQL-side remote run as the account; restores stage what they need from the
+//     bucket, still encrypted, into the new cluster's staging directory.
+//
 //   - Setup. Prepare(c) makes the repository, the configuration and the stanza; call it
 //     once the cluster volume exists (after engine Create), before the writer starts with
 //     Settings(c) (archive_mode, archive_command, archive_timeout), which every server of
