@@ -53,6 +53,11 @@ func (m *Manager) ListenRelay(ctx context.Context) (stop func(), err error) {
 	if !m.asRoot() {
 		return func() {}, nil
 	}
+	if os.Geteuid() == 0 {
+		if err := runnableByOthers(m.o.RelayCommand[0]); err != nil {
+			return nil, err
+		}
+	}
 	sock := m.RelaySocket()
 	if err := os.Remove(sock); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("backup: %w", err)

@@ -297,3 +297,31 @@ func TestS3ArchivingResumesAfterServeDies(t *testing.T) {
 	defer stop2()
 	inst.archived(t, ctx, cl)
 }
+
+// serve refuses to listen when the relay's client is a program the clusters' accounts
+// cannot run (archiving would fail for every cluster, silently until someone looked).
+func TestRelayRefusesAProgramTheAccountsCannotRun(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root")
+	}
+	s3, err := ReadS3Config(writeS3Config(t, fullS3Config, 0o600))
+	if err != nil {
+		t.Fatal(err)
+	}
+	private := t.TempDir() // 0700: others cannot search it
+	prog := filepath.Join(private, "borealis")
+	if err := os.WriteFile(prog, []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	root := t.TempDir()
+	m, err := New(testLogger(), Options{Root: root, KeyFile: filepath.Join(root, "key"), S3: s3, RelayCommand: []string{prog, relayArg}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stop, err := m.ListenRelay(context.Background()); err == nil || !strings.Contains(err.Error(), "others need x") {
+		if err == nil {
+			stop()
+		}
+		t.Fatalf("ListenRelay with %s: %v; want a refusal", prog, err)
+	}
+}

@@ -81,8 +81,10 @@ func (m *Manager) setupRoot() error {
 	if len(m.RelaySocket()) > maxSocketPath {
 		return fmt.Errorf("backup: the relay socket %s is longer than a socket address may be: choose a shorter --backup-repo or data directory", m.RelaySocket())
 	}
-	if os.Geteuid() == 0 && len(m.o.RelayCommand) == 0 {
-		return errors.New("backup: an S3 repository needs Options.RelayCommand (archive_command's way to serve)")
+	if os.Geteuid() == 0 {
+		if len(m.o.RelayCommand) == 0 {
+			return errors.New("backup: an S3 repository needs Options.RelayCommand (archive_command's way to serve)")
+		}
 	}
 	return writeFileAs(m.sshPath(), []byte(sshWrapper), 0, 0, 0o700)
 }
@@ -169,4 +171,25 @@ func (m *Manager) dropOwner(rid string) error {
 		return fmt.Errorf("backup: %w", err)
 	}
 	return nil
+}
+
+// runnableByOthers checks that every cluster's account can run program (archive_command
+// runs it as the account): others may execute it and search every directory above it.
+func runnableByOthers(program string) error {
+	p, err := filepath.Abs(program)
+	if err != nil {
+		return fmt.Errorf("backup: %w", err)
+	}
+	for q := p; ; q = filepath.Dir(q) {
+		fi, err := os.Stat(q)
+		if err != nil {
+			return fmt.Errorf("backup: %w", err)
+		}
+		if fi.Mode().Perm()&0o001 == 0 {
+			return fmt.Errorf("backup: archive_command runs %s as each cluster's account, but %s is mode %v: others need x", p, q, fi.Mode().Perm())
+		}
+		if q == "/" {
+			return nil
+		}
+	}
 }
