@@ -362,11 +362,14 @@ func (m *Manager) infoLocked(ctx context.Context, c Cluster, a account) (Info, e
 }
 
 // archivedAt is when segment reached the repository (its file's time): every record
-// written before then that belongs to it or an earlier segment is archived. Local
-// repositories only.
+// written before then that belongs to it or an earlier segment is archived. With S3, the
+// archive relay's record of its last push.
 func (m *Manager) archivedAt(resourceID, archiveID, segment string) (time.Time, bool) {
-	if m.o.S3 != nil || len(segment) != 24 {
+	if len(segment) != 24 {
 		return time.Time{}, false
+	}
+	if m.asRoot() {
+		return m.pushedAt(resourceID, segment)
 	}
 	dir := filepath.Join(m.repoPath(resourceID), "archive", resourceID, archiveID, segment[:16])
 	matches, _ := filepath.Glob(filepath.Join(dir, segment+"*"))

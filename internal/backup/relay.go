@@ -214,8 +214,35 @@ func (m *Manager) pushWAL(ctx context.Context, rid, name string, body io.Reader,
 	if n != size {
 		return fmt.Errorf("got %d of %d bytes", n, size)
 	}
-	_, err = m.run(ctx, invocation{as: self(), conf: m.rootConfPath(rid), stanza: rid, command: "archive-push", operands: []string{p}})
-	return err
+	if _, err := m.run(ctx, invocation{as: self(), conf: m.rootConfPath(rid), stanza: rid, command: "archive-push", operands: []string{p}}); err != nil {
+		return err
+	}
+	if len(name) == 24 { // a whole segment: when it reached the bucket (see archivedAt)
+		if err := writeFileAs(m.lastPushedPath(rid), []byte(name+"\n"), 0, 0, 0o600); err != nil {
+			m.log.Warn("backup relay: recording the last archived segment", "cluster", rid, "err", err)
+		}
+	}
+	return nil
+}
+
+// lastPushedPath records the newest whole segment the relay pushed for rid; its time is
+// when that segment reached the bucket.
+func (m *Manager) lastPushedPath(rid string) string {
+	return filepath.Join(m.rootWorkPath(rid), "last-archived")
+}
+
+// pushedAt is when segment reached the bucket, if it is the last one the relay pushed.
+func (m *Manager) pushedAt(rid, segment string) (time.Time, bool) {
+	p := m.lastPushedPath(rid)
+	b, err := os.ReadFile(p)
+	if err != nil || strings.TrimSpace(string(b)) != segment {
+		return time.Time{}, false
+	}
+	fi, err := os.Stat(p)
+	if err != nil {
+		return time.Time{}, false
+	}
+	return fi.ModTime().UTC(), true
 }
 
 // tryLocks lets one holder per key at a time, refusing others (a stanza's pushes: the

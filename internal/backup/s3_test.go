@@ -67,6 +67,10 @@ func TestArchiveBackupAndRestoreWithAnS3Bucket(t *testing.T) {
 	}
 	sqlExec(t, ctx, c, "INSERT INTO public.later VALUES (3); DROP TABLE public.notes")
 	inst.archived(t, ctx, cl)
+	// The relay knows when the newest segment reached the bucket: the window reaches it.
+	if info, err := inst.m.Info(ctx, cl.c); err != nil || info.LatestRestorable.Before(noted) {
+		t.Fatalf("latest restorable %v (last archived %v), want after %v: %v", info.LatestRestorable, info.LastArchived, noted, err)
+	}
 	dst := inst.cluster(t, "s3dst")
 	if err := inst.driver.PrepareVolume(ctx, dst.spec); err != nil {
 		t.Fatal(err)
