@@ -45,7 +45,9 @@
 //     percent done; CopySnapshot(from, to) copies a complete one to a new id;
 //     DeleteSnapshot(id) removes it. A snapshot interrupted by a crash is never reported
 //     complete; taking it again starts afresh. Snapshot ids are the caller's (the
-//     snapshot's resource id), letters, digits and '-'.
+//     snapshot's resource id), letters, digits and '-'. With S3 a snapshot's repository
+//     is the bucket's PREFIX/snapshots/<id>/ and its record, local, says it is complete
+//     (s3repo.go).
 //
 //   - Restore of a NEW cluster. Restore(req) fills req.Into.DataDir, a volume that does
 //     not exist yet, from the source cluster's repository at a time (req.Time) or at the
@@ -60,7 +62,8 @@
 //
 //   - Deletion. Retire(c) hands the repository of a deleted cluster to root before its
 //     account is removed (a later account given the same uid must not own it); Forget(id)
-//     removes it when its automated backups are no longer kept.
+//     removes it when its automated backups are no longer kept (with S3, pgBackRest's
+//     stanza-delete in the bucket; idempotent, so a caller retries it until it succeeds).
 package backup
 
 import (

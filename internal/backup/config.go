@@ -52,7 +52,7 @@ func workPath(c Cluster) string { return filepath.Join(c.VolumeDir, workName) }
 // repo is one repository in a configuration: pgBackRest's repoN options.
 type repo struct {
 	path string
-	pass string
+	pass string // the cipher pass; "" for none
 	s3   *S3
 	keys [2]string // the S3 credentials, read from S3.CredentialsFile
 }
@@ -77,8 +77,10 @@ func renderConf(work string, repos []repo) string {
 			// Small files in bundles: far fewer objects to put, list and stage for a restore.
 			fmt.Fprintf(&b, "%sbundle=y\n", n)
 		}
-		fmt.Fprintf(&b, "%spath=%s\n%scipher-type=aes-256-cbc\n%scipher-pass=%s\n%sretention-full=%s\n",
-			n, r.path, n, n, r.pass, n, retentionForever)
+		fmt.Fprintf(&b, "%spath=%s\n%sretention-full=%s\n", n, r.path, n, retentionForever)
+		if r.pass != "" { // "": raw commands alone (the bucket's configuration)
+			fmt.Fprintf(&b, "%scipher-type=aes-256-cbc\n%scipher-pass=%s\n", n, n, r.pass)
+		}
 	}
 	for _, kv := range [][2]string{
 		{"lock-path", work}, {"spool-path", work}, {"log-path", work},

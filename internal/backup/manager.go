@@ -516,8 +516,8 @@ func (m *Manager) forget(ctx context.Context, resourceID string) error {
 		return err
 	}
 	defer m.locks.lock(resourceID)()
-	if m.o.S3 != nil {
-		return errors.New("backup: removing an S3 repository is left to its bucket's lifecycle rules")
+	if m.asRoot() {
+		return m.forgetStanza(ctx, resourceID) // root.go
 	}
 	return os.RemoveAll(m.repoPath(resourceID))
 }

@@ -54,7 +54,7 @@ func (m *Manager) ListenRelay(ctx context.Context) (stop func(), err error) {
 		return func() {}, nil
 	}
 	if os.Geteuid() == 0 {
-		if err := runnableByOthers(m.o.RelayCommand[0]); err != nil {
+		if err := CheckRelayProgram(m.o.RelayCommand[0]); err != nil {
 			return nil, err
 		}
 	}

@@ -103,7 +103,7 @@ func bucketObjects(t *testing.T, mem *s3mem.Backend, prefix string) map[string]s
 }
 
 // With an S3 repository no cluster's account holds the bucket's keys, even while a backup
-// of its cluster runs (pgBackRest as root, its PostgreSQL-side remote as the account):
+// or a snapshot of its cluster runs (pgBackRest as root, its PostgreSQL-side remote as the account):
 // not in a file it can read, not in any process's environment or command line it can
 // see. As that account, pgBackRest cannot reach another cluster's stanza, and the archive
 // relay pushes nothing for it but to its own stanza, whatever it claims; a local user
@@ -111,7 +111,7 @@ func bucketObjects(t *testing.T, mem *s3mem.Backend, prefix string) map[string]s
 func TestS3TenantsHoldNoBucketKey(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	inst, mem, _ := newS3Installation(t, ctx)
+	inst, mem, _ := newS3Installation(t, ctx, testLogger())
 	victim := inst.cluster(t, "victim")
 	inst.create(t, ctx, victim)
 	attacker := inst.cluster(t, "attacker")
@@ -157,23 +157,41 @@ func TestS3TenantsHoldNoBucketKey(t *testing.T) {
 		out, _ := asUser(t, me, "xargs -d '\\n' -a "+list+" grep -lsE -e '"+pattern+"'; true")
 		return strings.TrimSpace(out)
 	}
-	done := make(chan error, 1)
-	go func() {
-		_, err := inst.m.Backup(ctx, attacker.c)
-		done <- err
-	}()
-	for running := true; running; {
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Fatalf("backup of the attacker's cluster: %v", err)
+	during := func(what string, op func() error) {
+		t.Helper()
+		done := make(chan error, 1)
+		go func() { done <- op() }()
+		for running := true; running; {
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Fatalf("%s: %v", what, err)
+				}
+				running = false
+			default:
 			}
-			running = false
-		default:
+			if out := hunt(); out != "" {
+				t.Fatalf("as %s, during %s, the bucket's secret key is in:\n%s", me, what, out)
+			}
 		}
-		if out := hunt(); out != "" {
-			t.Fatalf("as %s, the bucket's secret key is in:\n%s", me, out)
+	}
+	during("a backup of its cluster", func() error {
+		_, err := inst.m.Backup(ctx, attacker.c)
+		return err
+	})
+	// A snapshot too: archive_command pushes to the snapshot's repository as well, and
+	// the account's configuration still names no repository.
+	during("a snapshot of its cluster", func() error {
+		if _, err := inst.m.TakeSnapshot(ctx, attacker.c, "attacker-snap"); err != nil {
+			return err
 		}
+		if conf, err := os.ReadFile(confPath(attacker.c)); err != nil || strings.Contains(string(conf), "repo") {
+			return fmt.Errorf("the account's configuration after the snapshot (%v):\n%s", err, conf)
+		}
+		return nil
+	})
+	if p := inst.m.SnapshotStatus("attacker-snap"); p.Phase != PhaseComplete {
+		t.Fatalf("the attacker's snapshot: %+v", p)
 	}
 
 	// pgBackRest as the account, with its cluster's configuration, aimed at the victim's
@@ -255,7 +273,7 @@ sys.stdout.write(s.makefile().readline())`, sock, sock)
 func TestS3ArchivingResumesAfterServeDies(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	inst, _, stop := newS3Installation(t, ctx)
+	inst, _, stop := newS3Installation(t, ctx, testLogger())
 	cl := inst.cluster(t, "resume")
 	inst.create(t, ctx, cl)
 	inst.archived(t, ctx, cl)

@@ -139,6 +139,17 @@ func (m *Manager) stageRepo(ctx context.Context, req RestoreRequest, a account, 
 		if err != nil {
 			return "", "", err
 		}
+		if m.asRoot() { // its repository in the bucket, whole
+			src := m.snapshotObjects(req.SnapshotID)
+			files, err := src.files(ctx, "")
+			if err == nil {
+				err = m.stageFiles(ctx, src, dir, files, a)
+			}
+			if err != nil {
+				return "", "", fmt.Errorf("backup: staging snapshot %s: %w", req.SnapshotID, err)
+			}
+			return rec.Source, rec.Label, nil
+		}
 		if err := copyTree(ctx, m.snapshotPath(req.SnapshotID), dir, a.uid, a.gid); err != nil {
 			return "", "", fmt.Errorf("backup: staging snapshot %s: %w", req.SnapshotID, err)
 		}

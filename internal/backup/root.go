@@ -1,6 +1,7 @@
 package backup
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -34,6 +35,7 @@ const (
 	ownerSuffix   = ".owner"     // "account uid": who may push WAL to the stanza
 	relaySockName = "relay.sock" // in Root (0711 root: nobody else can place a socket there)
 	sshName       = "pg-remote"  // pgBackRest's cmd-ssh: its PostgreSQL-side remote as the account
+	bucketConfName = "_bucket.conf" // the bucket's as a whole ('_' is in no id: no stanza's)
 )
 
 // asRoot tells whether pgBackRest commands against the repositories run as root with
@@ -43,6 +45,7 @@ func (m *Manager) asRoot() bool { return m.o.S3 != nil }
 
 func (m *Manager) s3Dir() string                  { return filepath.Join(m.o.Root, s3DirName) }
 func (m *Manager) rootConfPath(rid string) string { return filepath.Join(m.s3Dir(), rid+".conf") }
+func (m *Manager) bucketConfPath() string         { return filepath.Join(m.s3Dir(), bucketConfName) }
 func (m *Manager) ownerPath(rid string) string    { return filepath.Join(m.s3Dir(), rid+ownerSuffix) }
 func (m *Manager) rootWorkPath(rid string) string { return filepath.Join(m.s3Dir(), "work", rid) }
 func (m *Manager) pushPath(rid string) string     { return filepath.Join(m.s3Dir(), "push", rid) }
@@ -86,6 +89,9 @@ func (m *Manager) setupRoot() error {
 			return errors.New("backup: an S3 repository needs Options.RelayCommand (archive_command's way to serve)")
 		}
 	}
+	if err := m.writeBucketConf(); err != nil {
+		return err
+	}
 	return writeFileAs(m.sshPath(), []byte(sshWrapper), 0, 0, 0o700)
 }
 
@@ -111,15 +117,7 @@ exec /usr/bin/setpriv --reuid="$uid" --regid="$gid" --clear-groups --inh-caps=-a
 // writeRootConf writes c's root-only configuration (repositories own then extra) and the
 // record of which account may push WAL to its stanza, and the account's keyless one.
 func (m *Manager) writeRootConf(c Cluster, a account, extra []repo) error {
-	if err := ownedDir(m.rootWorkPath(c.ResourceID), self(), 0o700); err != nil {
-		return err
-	}
-	own, err := m.clusterRepo(c.ResourceID)
-	if err != nil {
-		return err
-	}
-	body := renderConf(m.rootWorkPath(c.ResourceID), append([]repo{own}, extra...))
-	if err := writeFileAs(m.rootConfPath(c.ResourceID), []byte(body), 0, 0, 0o600); err != nil {
+	if err := m.writeStanzaConf(c.ResourceID, extra); err != nil {
 		return err
 	}
 	owner := a.name + " " + strconv.Itoa(a.uid) + "\n"
@@ -132,6 +130,57 @@ func (m *Manager) writeRootConf(c Cluster, a account, extra []repo) error {
 		return err
 	}
 	return writeFileAs(confPath(c), []byte(renderConf(workPath(c), nil)), 0, a.gid, 0o640)
+}
+
+// writeStanzaConf writes root's configuration for stanza rid: its own repository, then
+// extra (a snapshot's, while it is taken).
+func (m *Manager) writeStanzaConf(rid string, extra []repo) error {
+	if err := ownedDir(m.rootWorkPath(rid), self(), 0o700); err != nil {
+		return err
+	}
+	own, err := m.clusterRepo(rid)
+	if err != nil {
+		return err
+	}
+	body := renderConf(m.rootWorkPath(rid), append([]repo{own}, extra...))
+	return writeFileAs(m.rootConfPath(rid), []byte(body), 0, 0, 0o600)
+}
+
+// writeBucketConf writes root's configuration for the bucket as a whole: its repository is
+// the prefix, without a cipher pass, for the commands that move objects as they are
+// (repo-ls, repo-get --raw, repo-put --raw, repo-rm: snapshots, s3repo.go).
+func (m *Manager) writeBucketConf() error {
+	r, err := m.clusterRepo("")
+	if err != nil {
+		return err
+	}
+	r.path, r.pass = m.s3Prefix(), ""
+	return writeFileAs(m.bucketConfPath(), []byte(renderConf(filepath.Join(m.s3Dir(), "work"), []repo{r})), 0, 0, 0o600)
+}
+
+// forgetStanza removes stanza rid from the bucket and then root's files for it: the
+// configuration last, rewritten first (with its own repository alone: stanza-delete must
+// not reach a snapshot's repository an interrupted snapshot left in it), so that a retry
+// after a failure or a kill -9 does it all again.
+func (m *Manager) forgetStanza(ctx context.Context, rid string) error {
+	if err := m.writeStanzaConf(rid, nil); err != nil {
+		return err
+	}
+	inv := invocation{as: self(), conf: m.rootConfPath(rid), stanza: rid, command: "stop"}
+	if _, err := m.run(ctx, inv); err != nil {
+		return err
+	}
+	// --force: no server of it runs (pg1-path names none); a stanza already gone is a success.
+	inv.command, inv.args = "stanza-delete", []string{"--force", "--pg1-path=" + filepath.Join(m.rootWorkPath(rid), "no-server")}
+	if _, err := m.run(ctx, inv); err != nil {
+		return err
+	}
+	for _, p := range []string{m.ownerPath(rid), m.pushPath(rid), m.rootWorkPath(rid), m.rootConfPath(rid)} {
+		if err := os.RemoveAll(p); err != nil {
+			return fmt.Errorf("backup: %w", err)
+		}
+	}
+	return nil
 }
 
 // ownerOfStanza is the uid allowed to push WAL to stanza rid: the one recorded by Prepare,
@@ -173,9 +222,11 @@ func (m *Manager) dropOwner(rid string) error {
 	return nil
 }
 
-// runnableByOthers checks that every cluster's account can run program (archive_command
-// runs it as the account): others may execute it and search every directory above it.
-func runnableByOthers(program string) error {
+// CheckRelayProgram checks that every cluster's account can run program, the relay's
+// client (archive_command runs it as the account): others may execute it and search every
+// directory above it. serve checks it before it touches its data directory; ListenRelay
+// again.
+func CheckRelayProgram(program string) error {
 	p, err := filepath.Abs(program)
 	if err != nil {
 		return fmt.Errorf("backup: %w", err)

@@ -51,6 +51,7 @@ type invocation struct {
 	operands []string  // after the command (a WAL file, a repository path)
 	password string    // rdsadmin's, for commands that connect (PGPASSWORD); never logged
 	stdout   io.Writer // where the output goes (repo-get); nil: returned by run
+	stdin    io.Reader // what the command reads (repo-put); nil: nothing
 }
 
 // run runs pgbackrest and returns its stdout. Its error names the command and carries
@@ -81,6 +82,7 @@ func (m *Manager) run(ctx context.Context, in invocation) ([]byte, error) {
 	if in.stdout != nil {
 		cmd.Stdout = in.stdout
 	}
+	cmd.Stdin = in.stdin
 	err := cmd.Run()
 	if err != nil {
 		msg := strings.TrimSpace(errb.String())

@@ -2,6 +2,7 @@ package backup
 
 import (
 	"context"
+	"log/slog"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -14,6 +15,20 @@ import (
 	"github.com/johannesboyne/gofakes3/backend/s3mem"
 )
 
+// bucketKeys are the keys in the test bucket that start with prefix.
+func bucketKeys(t *testing.T, mem *s3mem.Backend, prefix string) []string {
+	t.Helper()
+	objs, err := mem.ListBucket("borealis-backups", &gofakes3.Prefix{Prefix: prefix, HasPrefix: prefix != ""}, gofakes3.ListBucketPage{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, o := range objs.Contents {
+		names = append(names, o.Key)
+	}
+	return names
+}
+
 // A cluster archives and backs up into an S3-compatible server (gofakes3 over TLS, in
 // this process) from the documented configuration file; pgBackRest verifies what the
 // bucket holds; a new cluster restored from it to a noted time has exactly the rows
@@ -21,7 +36,7 @@ import (
 func TestArchiveBackupAndRestoreWithAnS3Bucket(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	inst, mem, _ := newS3Installation(t, ctx)
+	inst, mem, _ := newS3Installation(t, ctx, testLogger())
 	cl := inst.cluster(t, "s3")
 	inst.create(t, ctx, cl)
 	c := inst.conn(t, ctx, cl)
@@ -39,15 +54,7 @@ func TestArchiveBackupAndRestoreWithAnS3Bucket(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(inst.root, "backups", cl.c.ResourceID)); err == nil {
 		t.Error("a local repository was made with S3 set")
 	}
-	objs, err := mem.ListBucket("borealis-backups", &gofakes3.Prefix{}, gofakes3.ListBucketPage{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var names []string
-	for _, o := range objs.Contents {
-		names = append(names, o.Key)
-	}
-	all := strings.Join(names, "\n")
+	all := strings.Join(bucketKeys(t, mem, ""), "\n")
 	for _, want := range []string{"site-a/" + cl.c.ResourceID + "/backup/" + cl.c.ResourceID + "/" + set.Label + "/backup.manifest",
 		"site-a/" + cl.c.ResourceID + "/archive/" + cl.c.ResourceID + "/archive.info"} {
 		if !strings.Contains(all, want) {
@@ -67,9 +74,19 @@ func TestArchiveBackupAndRestoreWithAnS3Bucket(t *testing.T) {
 	}
 	sqlExec(t, ctx, c, "INSERT INTO public.later VALUES (3); DROP TABLE public.notes")
 	inst.archived(t, ctx, cl)
-	// The relay knows when the newest segment reached the bucket: the window reaches it.
-	if info, err := inst.m.Info(ctx, cl.c); err != nil || info.LatestRestorable.Before(noted) {
-		t.Fatalf("latest restorable %v (last archived %v), want after %v: %v", info.LatestRestorable, info.LastArchived, noted, err)
+	// The restorable window reaches past the backup, to when the newest WAL reached the
+	// bucket (the relay's record of its last push).
+	info, err = inst.m.Info(ctx, cl.c)
+	if err != nil || info.LastArchived.IsZero() || info.LatestRestorable.Before(noted) {
+		t.Fatalf("after archiving: latest restorable %v, last archived %v (%v), noted %v", info.LatestRestorable, info.LastArchived, err, noted)
+	}
+	// serve starts again (the record is on disk): the same window.
+	m2, err := New(testLogger(), inst.m.o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again, err := m2.Info(ctx, cl.c); err != nil || !again.LastArchived.Equal(info.LastArchived) {
+		t.Fatalf("after a restart: last archived %v (%v), want %v", again.LastArchived, err, info.LastArchived)
 	}
 	dst := inst.cluster(t, "s3dst")
 	if err := inst.driver.PrepareVolume(ctx, dst.spec); err != nil {
@@ -97,7 +114,7 @@ func TestArchiveBackupAndRestoreWithAnS3Bucket(t *testing.T) {
 // newS3Installation is an installation whose repositories are in a bucket of an
 // S3-compatible server in this process (gofakes3 over TLS), with the archive relay
 // listening until stop (at the end of the test at the latest).
-func newS3Installation(t *testing.T, ctx context.Context) (inst *installation, mem *s3mem.Backend, stop func()) {
+func newS3Installation(t *testing.T, ctx context.Context, log *slog.Logger) (inst *installation, mem *s3mem.Backend, stop func()) {
 	t.Helper()
 	inst = newInstallation(t)
 	mem = s3mem.New()
@@ -112,7 +129,7 @@ func newS3Installation(t *testing.T, ctx context.Context) (inst *installation, m
 	if err != nil {
 		t.Fatal(err)
 	}
-	inst.m, err = New(testLogger(), Options{Root: filepath.Join(inst.root, "backups"), KeyFile: filepath.Join(inst.root, "backup.key"),
+	inst.m, err = New(log, Options{Root: filepath.Join(inst.root, "backups"), KeyFile: filepath.Join(inst.root, "backup.key"),
 		ArchiveTimeout: 5 * time.Second, Now: inst.clock.now, S3: s3, RelayCommand: []string{relayBinary(t, inst.root), relayArg}})
 	if err != nil {
 		t.Fatal(err)

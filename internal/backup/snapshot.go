@@ -27,9 +27,6 @@ func (m *Manager) takeSnapshot(ctx context.Context, c Cluster, id string) (Progr
 	if err := checkID("snapshot id", id); err != nil {
 		return Progress{}, err
 	}
-	if m.o.S3 != nil {
-		return Progress{}, errors.New("backup: snapshots are kept in local repositories only")
-	}
 	defer m.locks.lock("snapshot/" + id)()
 	if _, err := m.readRecord(id); err == nil {
 		return Progress{}, ErrExists
@@ -55,13 +52,31 @@ func (m *Manager) takeSnapshotLocked(ctx context.Context, c Cluster, id, key str
 	if err := os.RemoveAll(partial); err != nil {
 		return Progress{}, fmt.Errorf("backup: %w", err)
 	}
-	if err := ownedDir(partial, a, 0o700); err != nil {
-		return Progress{}, err
-	}
 	defer os.RemoveAll(partial) // a no-op once renamed into place
 	// While the snapshot is taken, archive_command pushes to its repository too (repo2),
 	// so that the set's own WAL lands there: the set is then self-contained.
-	snap := repo{path: partial, pass: m.cipherPass(c.ResourceID)}
+	var snap repo
+	if m.o.S3 == nil {
+		if err := ownedDir(partial, a, 0o700); err != nil {
+			return Progress{}, err
+		}
+		snap = repo{path: partial, pass: m.cipherPass(c.ResourceID)}
+	} else {
+		// In a bucket the set is made where it stays; until the record is sealed in
+		// partial (root's, local) it is not complete, and what an interrupted attempt
+		// left there goes first.
+		if err := m.s3Remove(ctx, snapshotKey(id)); err != nil {
+			return Progress{}, err
+		}
+		defer m.dropUnsealed(ctx, id)
+		var err error
+		if snap, err = m.s3SnapshotRepo(c.ResourceID, id); err != nil {
+			return Progress{}, err
+		}
+		if err := os.Mkdir(partial, 0o700); err != nil {
+			return Progress{}, fmt.Errorf("backup: %w", err)
+		}
+	}
 	if err := m.writeConf(c, a, []repo{snap}); err != nil {
 		return Progress{}, err
 	}
@@ -70,15 +85,18 @@ func (m *Manager) takeSnapshotLocked(ctx context.Context, c Cluster, id, key str
 			m.log.Error("restoring the backup configuration", "cluster", c.ResourceID, "err", err)
 		}
 	}()
-	inv := invocation{as: a, conf: confPath(c), stanza: c.ResourceID}
-	inv.command, inv.args = "stanza-create", []string{"--no-online", "--pg1-path=" + c.DataDir}
+	// With S3, as root (the account holds no key) reading the data directory through the
+	// account's PostgreSQL-side remote, as an automated backup does.
+	conf, as, pgRemote := m.repoConf(c, a)
+	inv := invocation{as: as, conf: conf, stanza: c.ResourceID}
+	inv.command, inv.args = "stanza-create", append(pgRemote, "--no-online", "--pg1-path="+c.DataDir)
 	if _, err := m.run(ctx, inv); err != nil {
 		return Progress{}, err
 	}
 	done := make(chan struct{})
-	go m.watch(ctx, c, a, key, done)
+	go m.watch(ctx, conf, as, c.ResourceID, key, done)
 	inv.command, inv.password = "backup", c.AdminPassword
-	inv.args = append(connArgs(c), "--repo=2", "--type=full", "--archive-copy",
+	inv.args = append(append(pgRemote, connArgs(c)...), "--repo=2", "--type=full", "--archive-copy", "--repo2-bundle=y",
 		"--annotation=borealis-kind="+string(KindSnapshot), "--annotation=borealis-snapshot="+id)
 	_, err = m.run(ctx, inv)
 	close(done)
@@ -89,7 +107,7 @@ func (m *Manager) takeSnapshotLocked(ctx context.Context, c Cluster, id, key str
 		}
 		return Progress{}, err
 	}
-	in, err := m.readInfo(ctx, confPath(c), c.ResourceID, a, "--repo=2")
+	in, err := m.readInfo(ctx, conf, c.ResourceID, as, "--repo=2")
 	if err != nil {
 		return Progress{}, err
 	}
@@ -130,7 +148,7 @@ func (m *Manager) seal(partial, id string, rec snapshotRecord) (Progress, error)
 }
 
 // watch copies a running backup's progress into the op table until done.
-func (m *Manager) watch(ctx context.Context, c Cluster, a account, key string, done <-chan struct{}) {
+func (m *Manager) watch(ctx context.Context, conf string, as account, stanza, key string, done <-chan struct{}) {
 	t := time.NewTicker(2 * time.Second)
 	defer t.Stop()
 	for {
@@ -141,7 +159,7 @@ func (m *Manager) watch(ctx context.Context, c Cluster, a account, key string, d
 			return
 		case <-t.C:
 		}
-		in, err := m.readInfo(ctx, confPath(c), c.ResourceID, a, "--repo=2")
+		in, err := m.readInfo(ctx, conf, stanza, as, "--repo=2")
 		if err != nil {
 			continue
 		}
@@ -207,7 +225,18 @@ func (m *Manager) copySnapshot(ctx context.Context, from, to string) error {
 		if err := os.RemoveAll(partial); err != nil {
 			return err
 		}
-		if err := copyTree(ctx, m.snapshotPath(from), partial, -1, -1); err != nil {
+		if m.o.S3 != nil {
+			// The bucket's copy first (what an interrupted one left goes), then the record.
+			if err := m.s3Remove(ctx, snapshotKey(to)); err != nil {
+				return err
+			}
+			if err := m.s3Copy(ctx, snapshotKey(from), snapshotKey(to)); err != nil {
+				return err
+			}
+			if err := os.Mkdir(partial, 0o700); err != nil {
+				return err
+			}
+		} else if err := copyTree(ctx, m.snapshotPath(from), partial, -1, -1); err != nil {
 			return err
 		}
 		_, err := m.seal(partial, to, rec)
@@ -215,6 +244,9 @@ func (m *Manager) copySnapshot(ctx context.Context, from, to string) error {
 	}()
 	if err != nil {
 		os.RemoveAll(partial)
+		if m.o.S3 != nil {
+			m.dropUnsealed(ctx, to)
+		}
 		m.ops.set(key, Progress{Phase: PhaseFailed, Err: err})
 		return fmt.Errorf("backup: copying snapshot %s to %s: %w", from, to, err)
 	}
@@ -231,6 +263,11 @@ func (m *Manager) deleteSnapshot(ctx context.Context, id string) error {
 	// The record first: a crash half-way leaves no complete-looking snapshot.
 	if err := os.Remove(filepath.Join(m.snapshotPath(id), snapshotMeta)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("backup: %w", err)
+	}
+	if m.o.S3 != nil {
+		if err := m.s3Remove(ctx, snapshotKey(id)); err != nil {
+			return err
+		}
 	}
 	return errors.Join(os.RemoveAll(m.snapshotPath(id)), os.RemoveAll(m.partialSnapshotPath(id)))
 }

@@ -10,6 +10,7 @@ import (
 	"path"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strings"
 	"time"
 )
@@ -73,13 +74,15 @@ func (l localRepo) fetch(_ context.Context, rel, dst string) error {
 	return copyFile(filepath.Join(l.dir, filepath.FromSlash(rel)), dst)
 }
 
-// bucketRepo is the source's repository in the bucket, read by root's pgBackRest
-// (repo-ls, repo-get --raw: nothing is decrypted) with the source's root configuration,
-// which Prepare wrote (a deleted source's too: Retire keeps it).
+// bucketRepo is a repository in the bucket, read by root's pgBackRest (repo-ls, repo-get
+// --raw: nothing is decrypted): a source's with its root configuration, which Prepare
+// wrote (a deleted source's too: Retire keeps it), or a snapshot's, at base below the
+// prefix, with the bucket's.
 type bucketRepo struct {
 	m    *Manager
 	conf string
-	rid  string
+	rid  string // the stanza of conf, "" for the bucket's
+	base string // the repository below conf's, "" for conf's own
 }
 
 // repoNameRE is every name Borealis accepts from a bucket listing before using it in a
@@ -98,12 +101,23 @@ func cleanRepoPath(rel string) error {
 	return nil
 }
 
+// key is rel's path from conf's repository; rel "" is the repository itself.
+func (b bucketRepo) key(rel string) (string, error) {
+	k := path.Join(b.base, rel)
+	if err := cleanRepoPath(k); err != nil {
+		return "", err
+	}
+	return k, nil
+}
+
+// files lists the files below rel ("": all of the repository's).
 func (b bucketRepo) files(ctx context.Context, rel string) ([]repoFile, error) {
-	if err := cleanRepoPath(rel); err != nil {
+	k, err := b.key(rel)
+	if err != nil {
 		return nil, err
 	}
 	out, err := b.m.run(ctx, invocation{as: self(), conf: b.conf, stanza: b.rid, command: "repo-ls",
-		args: []string{"--recurse", "--output=json"}, operands: []string{rel}})
+		args: []string{"--recurse", "--output=json"}, operands: []string{k}})
 	if err != nil {
 		return nil, err
 	}
@@ -119,17 +133,19 @@ func (b bucketRepo) files(ctx context.Context, rel string) ([]repoFile, error) {
 		if e.Type != "file" {
 			continue
 		}
-		r := rel + "/" + name
+		r := path.Join(rel, name)
 		if err := cleanRepoPath(r); err != nil {
 			return nil, err
 		}
 		files = append(files, repoFile{rel: r, mt: time.Unix(e.Time, 0)})
 	}
+	sort.Slice(files, func(i, j int) bool { return files[i].rel < files[j].rel })
 	return files, nil
 }
 
 func (b bucketRepo) fetch(ctx context.Context, rel, dst string) error {
-	if err := cleanRepoPath(rel); err != nil {
+	k, err := b.key(rel)
+	if err != nil {
 		return err
 	}
 	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
@@ -137,7 +153,7 @@ func (b bucketRepo) fetch(ctx context.Context, rel, dst string) error {
 		return err
 	}
 	_, err = b.m.run(ctx, invocation{as: self(), conf: b.conf, stanza: b.rid, command: "repo-get",
-		args: []string{"--raw", "--ignore-missing"}, operands: []string{rel}, stdout: out})
+		args: []string{"--raw", "--ignore-missing"}, operands: []string{k}, stdout: out})
 	if err == nil {
 		err = out.Sync()
 	}

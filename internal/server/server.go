@@ -168,11 +168,8 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 // releases whatever it had taken, the lock last, so that New may be called again at once.
 // ctx bounds the opening only.
 func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err error) {
-	if cfg.HTTP.MaxConns < 0 || cfg.HTTP.MaxConnsPerSource < 0 {
-		return nil, fmt.Errorf("connection caps must be positive (0: the default), not %d and %d per source", cfg.HTTP.MaxConns, cfg.HTTP.MaxConnsPerSource)
-	}
-	if cfg.DefaultStorageLimit < 0 {
-		return nil, fmt.Errorf("the default storage limit must be positive (0: %d bytes), not %d", store.DefaultStorageLimit, cfg.DefaultStorageLimit)
+	if err := checkConfig(cfg); err != nil { // flags.go: before anything is made
+		return nil, err
 	}
 	s := &Server{log: log, region: cfg.Region, storageLimit: cmp.Or(cfg.DefaultStorageLimit, store.DefaultStorageLimit)}
 	defer func() {
