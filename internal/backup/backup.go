@@ -21,8 +21,9 @@
 //     them: pgBackRest runs as root with a root-only configuration per cluster (root.go);
 //     archive_command hands WAL to serve over a unix socket (ListenRelay, RelayMain; the
 //     peer's uid decides the stanza); backups read the data directory through pgBackRest's
-//     PostgreSQL-side remote run as the account; restores stage what they need from the
-//     bucket, still encrypted, into the new cluster's staging directory.
+//     PostgreSQL-side remote run as the account, snapshots too; restores (from a snapshot
+//     too) stage what they need from the bucket, still encrypted, into the new cluster's
+//     staging directory.
 //
 //   - Setup. Prepare(c) makes the repository, the configuration and the stanza; call it
 //     once the cluster volume exists (after engine Create), before the writer starts with
@@ -63,7 +64,8 @@
 //   - Deletion. Retire(c) hands the repository of a deleted cluster to root before its
 //     account is removed (a later account given the same uid must not own it); Forget(id)
 //     removes it when its automated backups are no longer kept (with S3, pgBackRest's
-//     stanza-delete in the bucket; idempotent, so a caller retries it until it succeeds).
+//     stanza-delete in the bucket, then root's files for the cluster; idempotent, so a
+//     caller retries it until it succeeds).
 package backup
 
 import (

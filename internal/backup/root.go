@@ -23,18 +23,23 @@ import (
 //     cmd-ssh wrapper that never leaves the host (root never reads a tenant's files, so a
 //     link in a data directory reaches nothing of root's).
 //   - info, expire and verify run as root.
-//   - a restore stages the set and WAL it needs from the bucket into the new cluster's
-//     staging directory (raw, still encrypted: restore.go), and pgBackRest restores as
-//     that account from there, as with a local repository.
+//   - a restore stages the set and WAL it needs (or a snapshot's repository, whole) from
+//     the bucket into the new cluster's staging directory (raw, still encrypted:
+//     restore.go), and pgBackRest restores as that account from there, as with a local
+//     repository.
+//   - a snapshot is taken like a backup, into a second repository (repo2) of root's
+//     configuration for the cluster, so the relay's archive-push reaches it too; snapshots
+//     are copied and removed with root's configuration for the bucket (s3repo.go).
+//   - Forget removes the stanza from the bucket, then root's files for it.
 //
 // Local repositories keep running as each cluster's account (per-account directories).
 
 // Under Root, root's alone (0700).
 const (
-	s3DirName     = "s3"         // <resource id>.conf, <resource id>.owner, work/, push/
-	ownerSuffix   = ".owner"     // "account uid": who may push WAL to the stanza
-	relaySockName = "relay.sock" // in Root (0711 root: nobody else can place a socket there)
-	sshName       = "pg-remote"  // pgBackRest's cmd-ssh: its PostgreSQL-side remote as the account
+	s3DirName      = "s3"           // <resource id>.conf, <resource id>.owner, work/, push/
+	ownerSuffix    = ".owner"       // "account uid": who may push WAL to the stanza
+	relaySockName  = "relay.sock"   // in Root (0711 root: nobody else can place a socket there)
+	sshName        = "pg-remote"    // pgBackRest's cmd-ssh: its PostgreSQL-side remote as the account
 	bucketConfName = "_bucket.conf" // the bucket's as a whole ('_' is in no id: no stanza's)
 )
 
