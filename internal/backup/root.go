@@ -180,7 +180,9 @@ func (m *Manager) forgetStanza(ctx context.Context, rid string) error {
 	if _, err := m.run(ctx, inv); err != nil {
 		return err
 	}
-	for _, p := range []string{m.ownerPath(rid), m.pushPath(rid), m.rootWorkPath(rid), m.rootConfPath(rid)} {
+	// (.tmp: what a kill -9 in writeFileAs leaves.)
+	for _, p := range []string{m.ownerPath(rid), m.ownerPath(rid) + ".tmp", m.pushPath(rid), m.rootWorkPath(rid),
+		m.rootConfPath(rid) + ".tmp", m.rootConfPath(rid)} {
 		if err := os.RemoveAll(p); err != nil {
 			return fmt.Errorf("backup: %w", err)
 		}
