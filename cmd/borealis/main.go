@@ -34,7 +34,7 @@ func rootCmd() *cobra.Command {
 	}
 	// --version prints what `borealis version` does.
 	root.SetVersionTemplate("borealis {{.Version}}\n")
-	root.AddCommand(serveCmd(), caCmd(), versionCmd(), auditCmd())
+	root.AddCommand(serveCmd(), caCmd(), versionCmd(), auditCmd(), relayCmd())
 	return root
 }
 

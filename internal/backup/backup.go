@@ -17,6 +17,14 @@
 //     carries it is VolumeDir/pgbackrest.conf, root's, 0640 to the cluster's group: the
 //     account reads it, cannot change it, and no other account reads it.
 //
+//   - S3 (Options.S3). The bucket's keys reach every repository in it, so no account holds
+//     them: pgBackRest runs as root with a root-only configuration per cluster (root.go);
+//     archive_command hands WAL to serve over a unix socket (ListenRelay, RelayMain; the
+//     peer's uid decides the stanza); backups read the data directory through pgBackRest's
+//     PostgreSQL-side remote run as the account, snapshots too; restores (from a snapshot
+//     too) stage what they need from the bucket, still encrypted, into the new cluster's
+//     staging directory.
+//
 //   - Setup. Prepare(c) makes the repository, the configuration and the stanza; call it
 //     once the cluster volume exists (after engine Create), before the writer starts with
 //     Settings(c) (archive_mode, archive_command, archive_timeout), which every server of
@@ -56,7 +64,8 @@
 //   - Deletion. Retire(c) hands the repository of a deleted cluster to root before its
 //     account is removed (a later account given the same uid must not own it); Forget(id)
 //     removes it when its automated backups are no longer kept (with S3, pgBackRest's
-//     stanza-delete in the bucket; idempotent, so a caller retries it until it succeeds).
+//     stanza-delete in the bucket, then root's files for the cluster; idempotent, so a
+//     caller retries it until it succeeds).
 package backup
 
 import (
@@ -86,6 +95,10 @@ type Options struct {
 	PGBinDir string
 	// Now is the clock retention is decided by; nil is time.Now.
 	Now func() time.Time
+	// RelayCommand is the program (and its first arguments) archive_command runs, as the
+	// cluster's account, to hand a WAL segment to serve when S3 is set: `borealis
+	// backup-relay` (RelayMain). Required with S3 when Borealis runs as root.
+	RelayCommand []string
 }
 
 // S3 is an S3-compatible repository (documented in docs/backups.md). The credentials
@@ -208,10 +221,12 @@ var (
 // Manager runs pgBackRest for every cluster of one installation. Safe for concurrent
 // use; operations on one cluster are serialised.
 type Manager struct {
-	log   *slog.Logger
-	o     Options
-	key   []byte
-	bin   string
-	ops   *opTable
-	locks *keyedMutex
+	log        *slog.Logger
+	o          Options
+	key        []byte
+	bin        string
+	ops        *opTable
+	locks      *keyedMutex
+	pushes     *tryLocks // the archive relay's, per stanza
+	relayConns *uidCounts
 }

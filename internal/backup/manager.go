@@ -48,14 +48,11 @@ func New(log *slog.Logger, o Options) (*Manager, error) {
 	if err != nil {
 		return nil, fmt.Errorf("backup: pgBackRest (Debian's pgbackrest package) is needed: %w", err)
 	}
-	// Configurations of bucket operations a kill -9 interrupted hold the bucket's keys.
-	if err := os.RemoveAll(filepath.Join(o.Root, adminName)); err != nil {
-		return nil, fmt.Errorf("backup: %w", err)
-	}
 	key, err := loadKey(o.KeyFile)
 	if err != nil {
 		return nil, err
 	}
+	m := &Manager{log: log, o: o, key: key, bin: path, ops: &opTable{}, locks: &keyedMutex{}, pushes: &tryLocks{}, relayConns: &uidCounts{}}
 	// Root is traversed by every cluster's account (each to its own repository), listed
 	// by root alone.
 	for _, d := range []string{o.Root, filepath.Join(o.Root, snapshotsName)} {
@@ -66,7 +63,12 @@ func New(log *slog.Logger, o Options) (*Manager, error) {
 			return nil, fmt.Errorf("backup: %w", err)
 		}
 	}
-	return &Manager{log: log, o: o, key: key, bin: path, ops: &opTable{}, locks: &keyedMutex{}}, nil
+	if m.asRoot() {
+		if err := m.setupRoot(); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
 }
 
 func (m *Manager) now() time.Time { return m.o.Now() }
@@ -99,14 +101,18 @@ func (m *Manager) prepare(ctx context.Context, c Cluster) error {
 	if err := m.writeConf(c, a, nil); err != nil {
 		return err
 	}
-	_, err = m.run(ctx, invocation{as: a, conf: confPath(c), stanza: c.ResourceID, command: "stanza-create",
-		args: []string{"--no-online", "--pg1-path=" + c.DataDir}})
+	conf, as, pgRemote := m.repoConf(c, a)
+	_, err = m.run(ctx, invocation{as: as, conf: conf, stanza: c.ResourceID, command: "stanza-create",
+		args: append(pgRemote, "--no-online", "--pg1-path="+c.DataDir)})
 	return err
 }
 
 // writeConf writes c's configuration (and its working directory), with extra
 // repositories after its own (a snapshot being taken).
 func (m *Manager) writeConf(c Cluster, a account, extra []repo) error {
+	if m.asRoot() {
+		return m.writeRootConf(c, a, extra)
+	}
 	if err := ownedDir(workPath(c), a, 0o700); err != nil {
 		return err
 	}
@@ -189,8 +195,9 @@ func (m *Manager) backup(ctx context.Context, c Cluster) (Set, error) {
 	if err != nil {
 		return Set{}, err
 	}
-	args := append(connArgs(c), "--type=full")
-	_, err = m.run(ctx, invocation{as: a, conf: confPath(c), stanza: c.ResourceID, command: "backup",
+	conf, as, pgRemote := m.repoConf(c, a)
+	args := append(append(pgRemote, connArgs(c)...), "--type=full")
+	_, err = m.run(ctx, invocation{as: as, conf: conf, stanza: c.ResourceID, command: "backup",
 		args: args, password: c.AdminPassword, env: []string{annotationEnv(KindAutomated, c.Tags)}})
 	if err != nil {
 		var re *runError
@@ -319,7 +326,8 @@ func (m *Manager) info(ctx context.Context, c Cluster) (Info, error) {
 }
 
 func (m *Manager) infoLocked(ctx context.Context, c Cluster, a account) (Info, error) {
-	in, err := m.readInfo(ctx, confPath(c), c.ResourceID, a)
+	conf, as, _ := m.repoConf(c, a)
+	in, err := m.readInfo(ctx, conf, c.ResourceID, as)
 	if err != nil {
 		return Info{}, err
 	}
@@ -339,7 +347,7 @@ func (m *Manager) infoLocked(ctx context.Context, c Cluster, a account) (Info, e
 	}
 	if len(in.Archive) > 0 {
 		last := in.Archive[len(in.Archive)-1]
-		if t, ok := m.archivedAt(ctx, c.ResourceID, last.ID, last.Max); ok {
+		if t, ok := m.archivedAt(c.ResourceID, last.ID, last.Max); ok {
 			info.LastArchived = t
 		}
 	}
@@ -354,13 +362,14 @@ func (m *Manager) infoLocked(ctx context.Context, c Cluster, a account) (Info, e
 }
 
 // archivedAt is when segment reached the repository (its file's time): every record
-// written before then that belongs to it or an earlier segment is archived.
-func (m *Manager) archivedAt(ctx context.Context, resourceID, archiveID, segment string) (time.Time, bool) {
+// written before then that belongs to it or an earlier segment is archived. With S3, the
+// archive relay's record of its last push.
+func (m *Manager) archivedAt(resourceID, archiveID, segment string) (time.Time, bool) {
 	if len(segment) != 24 {
 		return time.Time{}, false
 	}
-	if m.o.S3 != nil {
-		return m.s3ArchivedAt(ctx, resourceID, archiveID, segment) // s3repo.go
+	if m.asRoot() {
+		return m.pushedAt(resourceID, segment)
 	}
 	dir := filepath.Join(m.repoPath(resourceID), "archive", resourceID, archiveID, segment[:16])
 	matches, _ := filepath.Glob(filepath.Join(dir, segment+"*"))
@@ -386,7 +395,8 @@ func (m *Manager) expire(ctx context.Context, c Cluster, days int) ([]string, er
 	if err != nil {
 		return nil, err
 	}
-	in, err := m.readInfo(ctx, confPath(c), c.ResourceID, a)
+	conf, as, _ := m.repoConf(c, a)
+	in, err := m.readInfo(ctx, conf, c.ResourceID, as)
 	if err != nil {
 		return nil, err
 	}
@@ -402,7 +412,7 @@ func (m *Manager) expire(ctx context.Context, c Cluster, days int) ([]string, er
 	// minutes start from it.
 	for i := 0; i+1 < len(old); i++ {
 		s := old[i]
-		if _, err := m.run(ctx, invocation{as: a, conf: confPath(c), stanza: c.ResourceID, command: "expire",
+		if _, err := m.run(ctx, invocation{as: as, conf: conf, stanza: c.ResourceID, command: "expire",
 			args: []string{"--set=" + s.Label}}); err != nil {
 			return gone, err
 		}
@@ -412,7 +422,7 @@ func (m *Manager) expire(ctx context.Context, c Cluster, days int) ([]string, er
 	// Then the WAL before the oldest set kept: pgBackRest keeps the WAL of as many full
 	// backups as retention-archive says, and every set left is one Borealis keeps.
 	if kept := len(setsOf(in)) - len(gone); kept > 0 {
-		if _, err := m.run(ctx, invocation{as: a, conf: confPath(c), stanza: c.ResourceID, command: "expire",
+		if _, err := m.run(ctx, invocation{as: as, conf: conf, stanza: c.ResourceID, command: "expire",
 			args: []string{"--repo1-retention-archive=" + strconv.Itoa(kept)}}); err != nil {
 			return gone, err
 		}
@@ -473,7 +483,11 @@ func (m *Manager) retire(ctx context.Context, c Cluster) error {
 		return err
 	}
 	defer m.locks.lock(c.ResourceID)()
-	if m.o.S3 != nil || os.Geteuid() != 0 {
+	if m.asRoot() {
+		// A later account given the same uid must not push WAL to this stanza.
+		return m.dropOwner(c.ResourceID)
+	}
+	if os.Geteuid() != 0 {
 		return nil
 	}
 	return chownTree(m.repoPath(c.ResourceID), 0, 0)
@@ -502,8 +516,8 @@ func (m *Manager) forget(ctx context.Context, resourceID string) error {
 		return err
 	}
 	defer m.locks.lock(resourceID)()
-	if m.o.S3 != nil {
-		return m.s3StanzaDelete(ctx, m.repoPath(resourceID), resourceID)
+	if m.asRoot() {
+		return m.forgetStanza(ctx, resourceID) // root.go
 	}
 	return os.RemoveAll(m.repoPath(resourceID))
 }

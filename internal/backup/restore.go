@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -73,22 +74,14 @@ func (m *Manager) restoreLocked(ctx context.Context, req RestoreRequest, key str
 		return err
 	}
 	defer os.RemoveAll(stage)
-	var stanza, label string
-	var src repo
-	if m.o.S3 != nil && req.SnapshotID != "" {
-		stanza, label, src, err = m.s3SnapshotSource(req.SnapshotID) // s3repo.go
-	} else if m.o.S3 != nil {
-		// Nothing to stage: the new cluster's account reads the bucket, whose keys every
-		// cluster's configuration holds already (docs/backups.md).
-		stanza, label, src, err = m.s3Source(ctx, req, a, stage)
-	} else {
-		repoDir := filepath.Join(stage, "repo")
-		stanza, label, err = m.stageRepo(ctx, req, a, repoDir)
-		src = repo{path: repoDir, pass: m.cipherPass(stanza)}
-	}
+	// The new cluster's account gets a private copy of what the restore needs (from a
+	// bucket too: it holds no key to it) and the source's cipher pass for that copy alone.
+	repoDir := filepath.Join(stage, "repo")
+	stanza, label, err := m.stageRepo(ctx, req, a, repoDir)
 	if err != nil {
 		return err
 	}
+	src := repo{path: repoDir, pass: m.cipherPass(stanza)}
 	m.ops.set(key, Progress{Phase: PhaseRunning, Percent: 20})
 	work := filepath.Join(stage, "work")
 	for _, d := range []string{work, filepath.Join(stage, "sock")} { // sock: see recover
@@ -146,6 +139,17 @@ func (m *Manager) stageRepo(ctx context.Context, req RestoreRequest, a account, 
 		if err != nil {
 			return "", "", err
 		}
+		if m.asRoot() { // its repository in the bucket, whole
+			src := m.snapshotObjects(req.SnapshotID)
+			files, err := src.files(ctx, "")
+			if err == nil {
+				err = m.stageFiles(ctx, src, dir, files, a)
+			}
+			if err != nil {
+				return "", "", fmt.Errorf("backup: staging snapshot %s: %w", req.SnapshotID, err)
+			}
+			return rec.Source, rec.Label, nil
+		}
 		if err := copyTree(ctx, m.snapshotPath(req.SnapshotID), dir, a.uid, a.gid); err != nil {
 			return "", "", fmt.Errorf("backup: staging snapshot %s: %w", req.SnapshotID, err)
 		}
@@ -153,10 +157,7 @@ func (m *Manager) stageRepo(ctx context.Context, req RestoreRequest, a account, 
 		return rec.Source, rec.Label, nil
 	}
 	stanza := req.SourceResourceID
-	src := m.repoPath(stanza)
-	if _, err := os.Lstat(filepath.Join(src, "backup", stanza, "backup.info")); err != nil {
-		return "", "", ErrNoBackup
-	}
+	src := m.sourceRepo(stanza)
 	// The catalogues first, to choose the set.
 	for _, sub := range []string{"backup/" + stanza, "archive/" + stanza} {
 		if err := mkdirAllAs(filepath.Join(dir, sub), a); err != nil {
@@ -165,9 +166,16 @@ func (m *Manager) stageRepo(ctx context.Context, req RestoreRequest, a account, 
 	}
 	for _, f := range []string{"backup/%s/backup.info", "backup/%s/backup.info.copy", "archive/%s/archive.info", "archive/%s/archive.info.copy"} {
 		rel := fmt.Sprintf(f, stanza)
-		if err := copyFileAs(filepath.Join(src, rel), filepath.Join(dir, rel), a); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		err := src.fetch(ctx, rel, filepath.Join(dir, rel))
+		if err == nil {
+			err = os.Lchown(filepath.Join(dir, rel), a.uid, a.gid)
+		}
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return "", "", fmt.Errorf("backup: staging %s: %w", rel, err)
 		}
+	}
+	if _, err := os.Lstat(filepath.Join(dir, "backup", stanza, "backup.info")); err != nil {
+		return "", "", ErrNoBackup
 	}
 	conf := filepath.Join(filepath.Dir(dir), "catalogue.conf")
 	if err := writeFileAs(conf, []byte(renderConf(filepath.Dir(dir), []repo{{path: dir, pass: m.cipherPass(stanza)}})), a.uid, a.gid, 0o600); err != nil {
@@ -180,16 +188,42 @@ func (m *Manager) stageRepo(ctx context.Context, req RestoreRequest, a account, 
 	}
 	set := setFor(in, req)
 	if set == nil {
+		if len(setsOf(in)) == 0 {
+			return "", "", ErrNoBackup
+		}
 		return "", "", ErrNotRestorable
 	}
-	rel := filepath.Join("backup", stanza, set.Label)
-	if err := copyTree(ctx, filepath.Join(src, rel), filepath.Join(dir, rel), a.uid, a.gid); err != nil {
+	setFiles, err := src.files(ctx, "backup/"+stanza+"/"+set.Label)
+	if err != nil {
+		return "", "", fmt.Errorf("backup: listing set %s: %w", set.Label, err)
+	}
+	if err := m.stageFiles(ctx, src, dir, setFiles, a); err != nil {
 		return "", "", fmt.Errorf("backup: staging set %s: %w", set.Label, err)
 	}
-	if err := m.stageWAL(ctx, filepath.Join(src, "archive", stanza), filepath.Join(dir, "archive", stanza), *set, req, a); err != nil {
+	if err := m.stageWAL(ctx, src, dir, stanza, *set, req, a); err != nil {
 		return "", "", err
 	}
 	return stanza, set.Label, nil
+}
+
+// stageFiles copies files from src into dir (same relative paths), the account's.
+func (m *Manager) stageFiles(ctx context.Context, src repoSource, dir string, files []repoFile, a account) error {
+	for _, f := range files {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		dst := filepath.Join(dir, filepath.FromSlash(f.rel))
+		if err := mkdirAllAs(filepath.Dir(dst), a); err != nil {
+			return err
+		}
+		if err := src.fetch(ctx, f.rel, dst); err != nil {
+			return fmt.Errorf("%s: %w", f.rel, err)
+		}
+		if err := os.Lchown(dst, a.uid, a.gid); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // setFor is the automated set a point-in-time restore starts from: the last one that
@@ -205,71 +239,32 @@ func setFor(in infoJSON, req RestoreRequest) *Set {
 	return set
 }
 
-// s3Source is the source's repository in the bucket and the set to restore from it,
-// read as the new cluster's account with a configuration in its staging directory.
-func (m *Manager) s3Source(ctx context.Context, req RestoreRequest, a account, stage string) (string, string, repo, error) {
-	stanza := req.SourceResourceID
-	r, err := m.clusterRepo(stanza)
-	if err != nil {
-		return "", "", repo{}, err
-	}
-	conf := filepath.Join(stage, "catalogue.conf")
-	if err := writeFileAs(conf, []byte(renderConf(stage, []repo{r})), a.uid, a.gid, 0o600); err != nil {
-		return "", "", repo{}, err
-	}
-	in, err := m.readInfo(ctx, conf, stanza, a)
-	os.Remove(conf)
-	if err != nil {
-		return "", "", repo{}, err
-	}
-	set := setFor(in, req)
-	if set == nil {
-		if len(setsOf(in)) == 0 {
-			return "", "", repo{}, ErrNoBackup
-		}
-		return "", "", repo{}, ErrNotRestorable
-	}
-	return stanza, set.Label, r, nil
-}
-
 // stageWAL copies the timeline histories and the WAL segments from the set's first on:
 // all of them for the latest restorable time; for a time target, those archived by then
 // and the next two (the first commit after the target is in the segment being written at
 // the target). Copying too few is never silent: PostgreSQL then ends recovery before the
 // target, which recover handles (the state at the target is the end of that WAL).
-func (m *Manager) stageWAL(ctx context.Context, src, dst string, set Set, req RestoreRequest, a account) error {
-	type seg struct {
-		rel string
-		mt  time.Time
-	}
-	var segs []seg
-	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(src, p)
-		if d.IsDir() || !d.Type().IsRegular() || !strings.Contains(rel, "/") {
-			return nil
-		}
-		name := d.Name()
-		if strings.HasSuffix(name, ".history") {
-			segs = append(segs, seg{rel: rel}) // zero time: always copied
-			return nil
-		}
-		if len(name) < 24 || name[8:24] < set.ArchiveStart[8:] {
-			return nil
-		}
-		fi, err := d.Info()
-		if err != nil {
-			return err
-		}
-		segs = append(segs, seg{rel: rel, mt: fi.ModTime()})
-		return nil
-	})
+func (m *Manager) stageWAL(ctx context.Context, src repoSource, dir, stanza string, set Set, req RestoreRequest, a account) error {
+	all, err := src.files(ctx, "archive/"+stanza)
 	if err != nil {
 		return fmt.Errorf("backup: listing WAL: %w", err)
 	}
+	var segs []repoFile
+	for _, f := range all {
+		rest := strings.TrimPrefix(f.rel, "archive/"+stanza+"/")
+		if !strings.Contains(rest, "/") { // archive.info: staged already
+			continue
+		}
+		name := path.Base(f.rel)
+		switch {
+		case strings.HasSuffix(name, ".history"):
+			segs = append(segs, repoFile{rel: f.rel}) // zero time: always copied
+		case len(name) >= 24 && name[8:24] >= set.ArchiveStart[8:]:
+			segs = append(segs, f)
+		}
+	}
 	sort.SliceStable(segs, func(i, j int) bool { return segs[i].mt.Before(segs[j].mt) })
+	var want []repoFile
 	extra := 2
 	for _, s := range segs {
 		if !req.Latest && !s.mt.IsZero() && s.mt.After(req.Time) {
@@ -278,15 +273,10 @@ func (m *Manager) stageWAL(ctx context.Context, src, dst string, set Set, req Re
 			}
 			extra--
 		}
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		if err := mkdirAllAs(filepath.Join(dst, filepath.Dir(s.rel)), a); err != nil {
-			return err
-		}
-		if err := copyFileAs(filepath.Join(src, s.rel), filepath.Join(dst, s.rel), a); err != nil {
-			return fmt.Errorf("backup: staging WAL %s: %w", s.rel, err)
-		}
+		want = append(want, s)
+	}
+	if err := m.stageFiles(ctx, src, dir, want, a); err != nil {
+		return fmt.Errorf("backup: staging WAL: %w", err)
 	}
 	return nil
 }
@@ -302,13 +292,6 @@ func mkdirAllAs(dir string, a account) error {
 		return fmt.Errorf("backup: %w", err)
 	}
 	return os.Lchown(dir, a.uid, a.gid)
-}
-
-func copyFileAs(src, dst string, a account) error {
-	if err := copyFile(src, dst); err != nil {
-		return err
-	}
-	return os.Lchown(dst, a.uid, a.gid)
 }
 
 // recover runs PostgreSQL on the restored data, as the new cluster's account, until it

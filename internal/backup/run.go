@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"os/user"
@@ -46,9 +47,12 @@ type invocation struct {
 	conf     string
 	stanza   string
 	command  string
-	args     []string
-	password string   // rdsadmin's, for commands that connect (PGPASSWORD); never logged
-	env      []string // PGBACKREST_* options kept off the command line, which any host user may read
+	args     []string  // options, before the command
+	operands []string  // after the command (a WAL file, a repository path)
+	password string    // rdsadmin's, for commands that connect (PGPASSWORD); never logged
+	stdout   io.Writer // where the output goes (repo-get); nil: returned by run
+	stdin    io.Reader // what the command reads (repo-put); nil: nothing
+	env      []string  // PGBACKREST_* options kept off the command line, which any host user may read
 }
 
 // run runs pgbackrest and returns its stdout. Its error names the command and carries
@@ -61,6 +65,7 @@ func (m *Manager) run(ctx context.Context, in invocation) ([]byte, error) {
 	}
 	args = append(args, in.args...)
 	args = append(args, in.command)
+	args = append(args, in.operands...)
 	cmd := exec.CommandContext(ctx, m.bin, args...)
 	cmd.Dir = "/"
 	cmd.Env = []string{"PATH=/usr/local/bin:/usr/bin:/bin", "LANG=C.UTF-8"}
@@ -76,6 +81,10 @@ func (m *Manager) run(ctx context.Context, in invocation) ([]byte, error) {
 	}
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
+	if in.stdout != nil {
+		cmd.Stdout = in.stdout
+	}
+	cmd.Stdin = in.stdin
 	err := cmd.Run()
 	if err != nil {
 		msg := strings.TrimSpace(errb.String())

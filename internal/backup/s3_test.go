@@ -7,37 +7,13 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/johannesboyne/gofakes3"
 	"github.com/johannesboyne/gofakes3/backend/s3mem"
 )
-
-// newS3Installation is an installation whose repositories live in a bucket of an
-// S3-compatible server in this process (gofakes3 over TLS, path-style, prefix /site-a).
-func newS3Installation(t *testing.T, log *slog.Logger) (*installation, *s3mem.Backend) {
-	t.Helper()
-	inst := newInstallation(t)
-	mem := s3mem.New()
-	if err := mem.CreateBucket("borealis-backups"); err != nil {
-		t.Fatal(err)
-	}
-	s3srv := httptest.NewTLSServer(gofakes3.New(mem, gofakes3.WithTimeSkewLimit(0)).Server())
-	t.Cleanup(s3srv.Close)
-	cfg := writeS3Config(t, "endpoint = "+strings.TrimPrefix(s3srv.URL, "https://")+"\nbucket = borealis-backups\nregion = us-east-1\n"+
-		"access_key_id = AKIATEST\nsecret_access_key = "+testS3Secret+"\npath = /site-a\nuri_style = path\nverify_tls = n\n", 0o600)
-	s3, err := ReadS3Config(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	inst.m, err = New(log, Options{Root: filepath.Join(inst.root, "backups"), KeyFile: filepath.Join(inst.root, "backup.key"),
-		ArchiveTimeout: 5 * time.Second, Now: inst.clock.now, S3: s3})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return inst, mem
-}
 
 // bucketKeys are the keys in the test bucket that start with prefix.
 func bucketKeys(t *testing.T, mem *s3mem.Backend, prefix string) []string {
@@ -60,7 +36,7 @@ func bucketKeys(t *testing.T, mem *s3mem.Backend, prefix string) []string {
 func TestArchiveBackupAndRestoreWithAnS3Bucket(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	inst, mem := newS3Installation(t, testLogger())
+	inst, mem, _ := newS3Installation(t, ctx, testLogger())
 	cl := inst.cluster(t, "s3")
 	inst.create(t, ctx, cl)
 	c := inst.conn(t, ctx, cl)
@@ -86,12 +62,8 @@ func TestArchiveBackupAndRestoreWithAnS3Bucket(t *testing.T) {
 		}
 	}
 	// pgBackRest's own check of the repository (checksums of every file of the set and
-	// WAL), as the cluster's account.
-	a, err := lookupAccount(cl.c.OSUser)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := inst.m.run(ctx, invocation{as: a, conf: confPath(cl.c), stanza: cl.c.ResourceID, command: "verify"}); err != nil {
+	// WAL), as root: the cluster's account holds no key to the bucket.
+	if _, err := inst.m.run(ctx, invocation{as: self(), conf: inst.m.rootConfPath(cl.c.ResourceID), stanza: cl.c.ResourceID, command: "verify"}); err != nil {
 		t.Fatalf("pgbackrest verify: %v", err)
 	}
 
@@ -103,9 +75,18 @@ func TestArchiveBackupAndRestoreWithAnS3Bucket(t *testing.T) {
 	sqlExec(t, ctx, c, "INSERT INTO public.later VALUES (3); DROP TABLE public.notes")
 	inst.archived(t, ctx, cl)
 	// The restorable window reaches past the backup, to when the newest WAL reached the
-	// bucket (to the second).
-	if info, err := inst.m.Info(ctx, cl.c); err != nil || info.LastArchived.IsZero() || info.LatestRestorable.Before(noted.Truncate(time.Second)) {
+	// bucket (the relay's record of its last push).
+	info, err = inst.m.Info(ctx, cl.c)
+	if err != nil || info.LastArchived.IsZero() || info.LatestRestorable.Before(noted) {
 		t.Fatalf("after archiving: latest restorable %v, last archived %v (%v), noted %v", info.LatestRestorable, info.LastArchived, err, noted)
+	}
+	// serve starts again (the record is on disk): the same window.
+	m2, err := New(testLogger(), inst.m.o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again, err := m2.Info(ctx, cl.c); err != nil || !again.LastArchived.Equal(info.LastArchived) {
+		t.Fatalf("after a restart: last archived %v (%v), want %v", again.LastArchived, err, info.LastArchived)
 	}
 	dst := inst.cluster(t, "s3dst")
 	if err := inst.driver.PrepareVolume(ctx, dst.spec); err != nil {
@@ -124,8 +105,41 @@ func TestArchiveBackupAndRestoreWithAnS3Bucket(t *testing.T) {
 	if notes != 1000 || later != 2 {
 		t.Fatalf("restored %d notes and %d later rows, want 1000 and 2", notes, later)
 	}
-	// The restore's staging (with the bucket's keys and the source's cipher pass) is gone.
+	// The restore's staging (the source's cipher pass, the staged copy) is gone.
 	if _, err := os.Stat(filepath.Join(dst.c.VolumeDir, stagingName)); err == nil {
 		t.Error("the restore's staging directory is still there")
 	}
+}
+
+// newS3Installation is an installation whose repositories are in a bucket of an
+// S3-compatible server in this process (gofakes3 over TLS), with the archive relay
+// listening until stop (at the end of the test at the latest).
+func newS3Installation(t *testing.T, ctx context.Context, log *slog.Logger) (inst *installation, mem *s3mem.Backend, stop func()) {
+	t.Helper()
+	inst = newInstallation(t)
+	mem = s3mem.New()
+	if err := mem.CreateBucket("borealis-backups"); err != nil {
+		t.Fatal(err)
+	}
+	s3srv := httptest.NewTLSServer(gofakes3.New(mem, gofakes3.WithTimeSkewLimit(0)).Server())
+	t.Cleanup(s3srv.Close)
+	cfg := writeS3Config(t, "endpoint = "+strings.TrimPrefix(s3srv.URL, "https://")+"\nbucket = borealis-backups\nregion = us-east-1\n"+
+		"access_key_id = AKIATEST\nsecret_access_key = "+testS3Secret+"\npath = /site-a\nuri_style = path\nverify_tls = n\n", 0o600)
+	s3, err := ReadS3Config(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inst.m, err = New(log, Options{Root: filepath.Join(inst.root, "backups"), KeyFile: filepath.Join(inst.root, "backup.key"),
+		ArchiveTimeout: 5 * time.Second, Now: inst.clock.now, S3: s3, RelayCommand: []string{relayBinary(t, inst.root), relayArg}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stopRelay, err := inst.m.ListenRelay(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var once sync.Once
+	stop = func() { once.Do(stopRelay) }
+	t.Cleanup(stop)
+	return inst, mem, stop
 }

@@ -67,8 +67,9 @@ func TestS3ConfigRefusals(t *testing.T) {
 	}
 }
 
-// A cluster's pgBackRest configuration carries the bucket's settings, in the same 0640
-// file (root's, the cluster's group) as a local repository's.
+// The bucket's settings and keys go into root's configuration for the cluster (0600,
+// root's); the cluster's own configuration (0640, root's, the cluster's group) has no
+// repository and no key.
 func TestS3ConfigRendersIntoTheClusterConfiguration(t *testing.T) {
 	path := writeS3Config(t, fullS3Config, 0o600)
 	s3, err := ReadS3Config(path)
@@ -79,7 +80,7 @@ func TestS3ConfigRendersIntoTheClusterConfiguration(t *testing.T) {
 		t.Fatalf("parsed %+v", *s3)
 	}
 	root := t.TempDir()
-	m, err := New(testLogger(), Options{Root: root, KeyFile: filepath.Join(root, "key"), S3: s3})
+	m, err := New(testLogger(), Options{Root: root, KeyFile: filepath.Join(root, "key"), S3: s3, RelayCommand: []string{"/bin/false"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,7 +97,7 @@ func TestS3ConfigRendersIntoTheClusterConfiguration(t *testing.T) {
 	if err := m.writeConf(c, a, nil); err != nil {
 		t.Fatal(err)
 	}
-	b, err := os.ReadFile(confPath(c))
+	b, err := os.ReadFile(m.rootConfPath(c.ResourceID))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,6 +106,18 @@ func TestS3ConfigRendersIntoTheClusterConfiguration(t *testing.T) {
 		"repo1-storage-verify-tls=n\n", "repo1-path=/site-a/cluster-S3TEST\n", "repo1-cipher-type=aes-256-cbc\n"} {
 		if !strings.Contains(string(b), want) {
 			t.Errorf("configuration lacks %q:\n%s", want, b)
+		}
+	}
+	if fi, err := os.Stat(m.rootConfPath(c.ResourceID)); err != nil || fi.Mode().Perm() != 0o600 || statUID(fi) != os.Geteuid() {
+		t.Errorf("root's configuration: %v, %v; want 0600, ours", fi, err)
+	}
+	own, err := os.ReadFile(confPath(c))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, leak := range []string{"repo1-", "AKIAEXAMPLE", testS3Secret, m.cipherPass(c.ResourceID)} {
+		if strings.Contains(string(own), leak) {
+			t.Errorf("the cluster's configuration carries %q:\n%s", leak, own)
 		}
 	}
 	fi, err := os.Stat(confPath(c))

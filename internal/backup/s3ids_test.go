@@ -16,7 +16,7 @@ func TestIDsThatWouldLeaveTheirPathInTheBucketAreRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := New(testLogger(), Options{Root: filepath.Join(dir, "backups"), KeyFile: filepath.Join(dir, "backup.key"), S3: s3})
+	m, err := New(testLogger(), Options{Root: filepath.Join(dir, "backups"), KeyFile: filepath.Join(dir, "backup.key"), S3: s3, RelayCommand: []string{"/bin/false"}})
 	if err != nil {
 		t.Fatal(err)
 	}

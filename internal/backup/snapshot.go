@@ -85,15 +85,18 @@ func (m *Manager) takeSnapshotLocked(ctx context.Context, c Cluster, id, key str
 			m.log.Error("restoring the backup configuration", "cluster", c.ResourceID, "err", err)
 		}
 	}()
-	inv := invocation{as: a, conf: confPath(c), stanza: c.ResourceID}
-	inv.command, inv.args = "stanza-create", []string{"--no-online", "--pg1-path=" + c.DataDir}
+	// With S3, as root (the account holds no key) reading the data directory through the
+	// account's PostgreSQL-side remote, as an automated backup does.
+	conf, as, pgRemote := m.repoConf(c, a)
+	inv := invocation{as: as, conf: conf, stanza: c.ResourceID}
+	inv.command, inv.args = "stanza-create", append(pgRemote, "--no-online", "--pg1-path="+c.DataDir)
 	if _, err := m.run(ctx, inv); err != nil {
 		return Progress{}, err
 	}
 	done := make(chan struct{})
-	go m.watch(ctx, c, a, key, done)
+	go m.watch(ctx, conf, as, c.ResourceID, key, done)
 	inv.command, inv.password = "backup", c.AdminPassword
-	inv.args = append(connArgs(c), "--repo=2", "--type=full", "--archive-copy", "--repo2-bundle=y",
+	inv.args = append(append(pgRemote, connArgs(c)...), "--repo=2", "--type=full", "--archive-copy", "--repo2-bundle=y",
 		"--annotation=borealis-kind="+string(KindSnapshot), "--annotation=borealis-snapshot="+id)
 	_, err = m.run(ctx, inv)
 	close(done)
@@ -104,7 +107,7 @@ func (m *Manager) takeSnapshotLocked(ctx context.Context, c Cluster, id, key str
 		}
 		return Progress{}, err
 	}
-	in, err := m.readInfo(ctx, confPath(c), c.ResourceID, a, "--repo=2")
+	in, err := m.readInfo(ctx, conf, c.ResourceID, as, "--repo=2")
 	if err != nil {
 		return Progress{}, err
 	}
@@ -145,7 +148,7 @@ func (m *Manager) seal(partial, id string, rec snapshotRecord) (Progress, error)
 }
 
 // watch copies a running backup's progress into the op table until done.
-func (m *Manager) watch(ctx context.Context, c Cluster, a account, key string, done <-chan struct{}) {
+func (m *Manager) watch(ctx context.Context, conf string, as account, stanza, key string, done <-chan struct{}) {
 	t := time.NewTicker(2 * time.Second)
 	defer t.Stop()
 	for {
@@ -156,7 +159,7 @@ func (m *Manager) watch(ctx context.Context, c Cluster, a account, key string, d
 			return
 		case <-t.C:
 		}
-		in, err := m.readInfo(ctx, confPath(c), c.ResourceID, a, "--repo=2")
+		in, err := m.readInfo(ctx, conf, stanza, as, "--repo=2")
 		if err != nil {
 			continue
 		}

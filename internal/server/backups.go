@@ -1,7 +1,9 @@
 package server
 
 import (
+	"context"
 	"log/slog"
+	"os"
 	"path/filepath"
 
 	"github.com/borealis-db/borealis/internal/backup"
@@ -29,12 +31,28 @@ func openBackups(cfg Config, dataDir string, log *slog.Logger) (*backup.Manager,
 	}
 	o := backup.Options{Root: root, KeyFile: filepath.Join(dataDir, backupKeyFileName)}
 	if cfg.BackupS3Config != "" {
+		// archive_command runs this binary as each cluster's account to hand WAL to serve.
+		self, err := os.Executable()
+		if err != nil {
+			return nil, err
+		}
+		o.RelayCommand = []string{self, backup.RelaySubcommand}
 		if o.S3, err = backup.ReadS3Config(cfg.BackupS3Config); err != nil {
 			return nil, err
 		}
 		log.Info("backup repositories in an S3-compatible bucket", "endpoint", o.S3.Endpoint, "bucket", o.S3.Bucket, "path", o.S3.Prefix)
 	}
 	return backup.New(log, o)
+}
+
+// listenBackupRelay serves archive_command's requests (S3 repositories) until Close.
+func (s *Server) listenBackupRelay(ctx context.Context) error {
+	stop, err := s.backups.ListenRelay(context.WithoutCancel(ctx))
+	if err != nil {
+		return err
+	}
+	s.onClose("backup relay", func(context.Context) error { stop(); return nil })
+	return nil
 }
 
 // backupView adapts the reconciler's view of each cluster's backups to what RDS describes.

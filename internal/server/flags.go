@@ -58,6 +58,16 @@ func checkConfig(cfg Config) error {
 		if _, err := backup.ReadS3Config(cfg.BackupS3Config); err != nil {
 			return err
 		}
+		// archive_command runs this binary as each cluster's account (openBackups).
+		if os.Geteuid() == 0 {
+			self, err := os.Executable()
+			if err == nil {
+				err = backup.CheckRelayProgram(self)
+			}
+			if err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }

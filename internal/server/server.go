@@ -277,6 +277,9 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err erro
 	if s.backups, err = openBackups(cfg, dataDir, log.With("component", "backup")); err != nil {
 		return nil, err
 	}
+	if err := s.listenBackupRelay(ctx); err != nil {
+		return nil, err
+	}
 	rec = reconcile.New(reconcile.Config{DataDir: dataDir, EndpointAddrs: endpointAddrs, GuardLibrary: guard, Firewall: ec2Svc,
 		CertValidity: cfg.CertValidity, CertRenewBefore: cfg.CertRenewBefore, IAMAuthPort: dbAuth.Port(), Metrics: metrics, Ports: ports, Events: st,
 		Backups: s.backups},

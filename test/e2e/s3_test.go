@@ -174,10 +174,16 @@ func TestBackupsSnapshotsAndRestoresInAnS3Bucket(t *testing.T) {
 			t.Errorf("what the killed serve half-made is still in the bucket: %s", k)
 		}
 	}
-	// The deleted clusters' stanzas are gone from the bucket (DeleteAutomatedBackups).
+	// The deleted clusters' stanzas are gone from the bucket (DeleteAutomatedBackups), and
+	// so are root's files for them (its configuration holds the bucket's keys).
 	for _, id := range []string{rid, pitrID} {
 		if left := bucket.keys(t, "site-e2e/"+id+"/"); len(left) > 0 {
 			t.Errorf("the deleted cluster %s left %d objects in the bucket, e.g. %s", id, len(left), left[0])
+		}
+		for _, p := range []string{id + ".conf", id + ".owner", filepath.Join("work", id)} {
+			if _, err := os.Lstat(filepath.Join(dir, "backups", "s3", p)); err == nil {
+				t.Errorf("the deleted cluster %s left backups/s3/%s", id, p)
+			}
 		}
 	}
 
