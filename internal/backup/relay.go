@@ -59,6 +59,9 @@ func (m *Manager) ListenRelay(ctx context.Context) (stop func(), err error) {
 		}
 	}
 	sock := m.RelaySocket()
+	if err := unreplaceable(filepath.Dir(sock)); err != nil {
+		return nil, err
+	}
 	if err := os.Remove(sock); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("backup: %w", err)
 	}
@@ -97,6 +100,37 @@ func (m *Manager) ListenRelay(ctx context.Context) (stop func(), err error) {
 		l.Close()
 		wg.Wait()
 	}, nil
+}
+
+// unreplaceable checks that only root (Borealis's own account) can replace dir or a
+// directory above it, by the path given and by the one its links lead to: whoever can put
+// a socket in the relay's place reads every cluster's WAL and acknowledges what no bucket
+// holds. A directory others may write must be sticky (/tmp), its child then root's.
+func unreplaceable(dir string) error {
+	real, err := filepath.EvalSymlinks(dir)
+	if err != nil {
+		return fmt.Errorf("backup: %w", err)
+	}
+	for _, p := range []string{dir, real} {
+		for q := p; ; q = filepath.Dir(q) {
+			fi, err := os.Lstat(q)
+			if err != nil {
+				return fmt.Errorf("backup: %w", err)
+			}
+			st, ok := fi.Sys().(*syscall.Stat_t)
+			if !ok {
+				return fmt.Errorf("backup: %s: no owner", q)
+			}
+			writable := fi.IsDir() && fi.Mode().Perm()&0o022 != 0 && (q == p || fi.Mode()&os.ModeSticky == 0)
+			if (st.Uid != 0 && int(st.Uid) != os.Geteuid()) || writable {
+				return fmt.Errorf("backup: the archive relay's socket is in %s, but others could replace %s (uid %d, mode %v): choose a --backup-repo and data directory only root can change", dir, q, st.Uid, fi.Mode())
+			}
+			if q == "/" {
+				break
+			}
+		}
+	}
+	return nil
 }
 
 // peerUID is the uid of the process at the other end of conn.
