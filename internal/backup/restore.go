@@ -149,16 +149,15 @@ func (m *Manager) stageRepo(ctx context.Context, req RestoreRequest, a account, 
 	src := m.sourceRepo(stanza)
 	// The catalogues first, to choose the set.
 	for _, sub := range []string{"backup/" + stanza, "archive/" + stanza} {
-		if err := mkdirAllAs(filepath.Join(dir, sub), a); err != nil {
+		d, err := openStageDir(dir, filepath.FromSlash(sub), a)
+		if err != nil {
 			return "", "", err
 		}
+		d.Close()
 	}
 	for _, f := range []string{"backup/%s/backup.info", "backup/%s/backup.info.copy", "archive/%s/archive.info", "archive/%s/archive.info.copy"} {
 		rel := fmt.Sprintf(f, stanza)
-		err := src.fetch(ctx, rel, filepath.Join(dir, rel))
-		if err == nil {
-			err = os.Lchown(filepath.Join(dir, rel), a.uid, a.gid)
-		}
+		err := m.stageFiles(ctx, src, dir, []repoFile{{rel: rel}}, a)
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return "", "", fmt.Errorf("backup: staging %s: %w", rel, err)
 		}
@@ -193,26 +192,6 @@ func (m *Manager) stageRepo(ctx context.Context, req RestoreRequest, a account, 
 		return "", "", err
 	}
 	return stanza, set.Label, nil
-}
-
-// stageFiles copies files from src into dir (same relative paths), the account's.
-func (m *Manager) stageFiles(ctx context.Context, src repoSource, dir string, files []repoFile, a account) error {
-	for _, f := range files {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		dst := filepath.Join(dir, filepath.FromSlash(f.rel))
-		if err := mkdirAllAs(filepath.Dir(dst), a); err != nil {
-			return err
-		}
-		if err := src.fetch(ctx, f.rel, dst); err != nil {
-			return fmt.Errorf("%s: %w", f.rel, err)
-		}
-		if err := os.Lchown(dst, a.uid, a.gid); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // setFor is the automated set a point-in-time restore starts from: the last one that

@@ -10,8 +10,11 @@ import (
 	"path"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // repoSource is a repository a restore stages files from, as stored (encrypted): the new
@@ -153,4 +156,88 @@ func (b bucketRepo) fetch(ctx context.Context, rel, dst string) error {
 		os.Remove(dst)
 	}
 	return err
+}
+
+// stageFiles copies files from src into dir (same relative paths), the account's. The
+// account owns the staging directory and may swap any directory in it for a link while
+// root writes (a process of the new account left from a failed attempt, when a restore is
+// retried): root reaches each directory through no link, from the first directory above
+// dir the account does not own, and writes through the descriptor it opened.
+func (m *Manager) stageFiles(ctx context.Context, src repoSource, dir string, files []repoFile, a account) error {
+	for _, f := range files {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		rel := filepath.FromSlash(f.rel)
+		d, err := openStageDir(dir, filepath.Dir(rel), a)
+		if err != nil {
+			return err
+		}
+		name := filepath.Base(rel)
+		// /proc/self/fd/N is the directory d opened, wherever it is now.
+		err = src.fetch(ctx, f.rel, filepath.Join("/proc/self/fd", strconv.Itoa(int(d.Fd())), name))
+		if err == nil {
+			err = unix.Fchownat(int(d.Fd()), name, a.uid, a.gid, unix.AT_SYMLINK_NOFOLLOW)
+		}
+		d.Close()
+		if err != nil {
+			return fmt.Errorf("%s: %w", f.rel, err)
+		}
+	}
+	return nil
+}
+
+// openStageDir opens dir/rel, making the directories missing below the first directory
+// above dir the account does not own (the volume directory, root's) as the account's,
+// and following no link below that one.
+func openStageDir(dir, rel string, a account) (*os.File, error) {
+	top := dir
+	var below []string
+	for {
+		fi, err := os.Lstat(top)
+		if err == nil && fi.IsDir() && ownerOf(fi) != a.uid {
+			break
+		}
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("backup: %w", err)
+		}
+		if top == filepath.Dir(top) {
+			return nil, fmt.Errorf("backup: %s: no directory above it is root's", dir)
+		}
+		below = append([]string{filepath.Base(top)}, below...)
+		top = filepath.Dir(top)
+	}
+	if rel != "." {
+		below = append(below, strings.Split(rel, string(filepath.Separator))...)
+	}
+	fd, err := unix.Open(top, unix.O_DIRECTORY|unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("backup: %s: %w", top, err)
+	}
+	for _, c := range below {
+		if c == "" || c == "." || c == ".." {
+			unix.Close(fd)
+			return nil, fmt.Errorf("backup: unexpected staging path %s", filepath.Join(dir, rel))
+		}
+		made := true
+		if err := unix.Mkdirat(fd, c, 0o700); errors.Is(err, unix.EEXIST) {
+			made = false
+		} else if err != nil {
+			unix.Close(fd)
+			return nil, fmt.Errorf("backup: %s: %w", c, err)
+		}
+		next, err := unix.Openat(fd, c, unix.O_DIRECTORY|unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		if err == nil && made {
+			err = unix.Fchown(next, a.uid, a.gid)
+		}
+		unix.Close(fd)
+		if err != nil {
+			if next >= 0 {
+				unix.Close(next)
+			}
+			return nil, fmt.Errorf("backup: staging %s: %s: %w", filepath.Join(dir, rel), c, err)
+		}
+		fd = next
+	}
+	return os.NewFile(uintptr(fd), filepath.Join(dir, rel)), nil
 }
