@@ -73,7 +73,15 @@ func (l localRepo) files(ctx context.Context, rel string) ([]repoFile, error) {
 }
 
 func (l localRepo) fetch(_ context.Context, rel, dst string) error {
-	return copyFile(filepath.Join(l.dir, filepath.FromSlash(rel)), dst)
+	// The source's account owns its repository and may swap a directory in it for a
+	// link to root's files while root copies: the file is opened through no link.
+	rel = filepath.FromSlash(rel)
+	d, err := openBelow(l.dir, filepath.Dir(rel), nil)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return copyFile(filepath.Join("/proc/self/fd", strconv.Itoa(int(d.Fd())), filepath.Base(rel)), dst)
 }
 
 // bucketRepo is the source's repository in the bucket, read by root's pgBackRest
@@ -187,57 +195,55 @@ func (m *Manager) stageFiles(ctx context.Context, src repoSource, dir string, fi
 	return nil
 }
 
-// openStageDir opens dir/rel, making the directories missing below the first directory
-// above dir the account does not own (the volume directory, root's) as the account's,
-// and following no link below that one.
-func openStageDir(dir, rel string, a account) (*os.File, error) {
-	top := dir
-	var below []string
-	for {
-		fi, err := os.Lstat(top)
-		if err == nil && fi.IsDir() && ownerOf(fi) != a.uid {
-			break
-		}
-		if err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("backup: %w", err)
-		}
-		if top == filepath.Dir(top) {
-			return nil, fmt.Errorf("backup: %s: no directory above it is root's", dir)
-		}
-		below = append([]string{filepath.Base(top)}, below...)
-		top = filepath.Dir(top)
+// openStageDir opens dir/rel, making what is missing as a's (openBelow).
+func openStageDir(dir, rel string, a account) (*os.File, error) { return openBelow(dir, rel, &a) }
+
+// openBelow opens the directory dir/rel through no link below the longest leading part
+// of its path that root owns (the volume directory, the repository root): below that, an
+// account may swap a directory for a link while root reads or writes. With mk, what is
+// missing is made as mk's.
+func openBelow(dir, rel string, mk *account) (*os.File, error) {
+	full := filepath.Join(dir, rel)
+	if !filepath.IsAbs(full) {
+		return nil, fmt.Errorf("backup: %s is not absolute", full)
 	}
-	if rel != "." {
-		below = append(below, strings.Split(rel, string(filepath.Separator))...)
+	top := "/"
+	var below []string
+	for _, c := range strings.Split(strings.TrimPrefix(full, "/"), "/") {
+		if len(below) == 0 {
+			fi, err := os.Lstat(filepath.Join(top, c))
+			if err == nil && ownerOf(fi) == os.Geteuid() {
+				top = filepath.Join(top, c)
+				continue
+			}
+		}
+		below = append(below, c)
 	}
 	fd, err := unix.Open(top, unix.O_DIRECTORY|unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("backup: %s: %w", top, err)
 	}
 	for _, c := range below {
-		if c == "" || c == "." || c == ".." {
-			unix.Close(fd)
-			return nil, fmt.Errorf("backup: unexpected staging path %s", filepath.Join(dir, rel))
-		}
-		made := true
-		if err := unix.Mkdirat(fd, c, 0o700); errors.Is(err, unix.EEXIST) {
-			made = false
-		} else if err != nil {
-			unix.Close(fd)
-			return nil, fmt.Errorf("backup: %s: %w", c, err)
+		made := false
+		if mk != nil {
+			if err := unix.Mkdirat(fd, c, 0o700); err == nil {
+				made = true
+			} else if !errors.Is(err, unix.EEXIST) {
+				unix.Close(fd)
+				return nil, fmt.Errorf("backup: %s: %s: %w", full, c, err)
+			}
 		}
 		next, err := unix.Openat(fd, c, unix.O_DIRECTORY|unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 		if err == nil && made {
-			err = unix.Fchown(next, a.uid, a.gid)
+			if err = unix.Fchown(next, mk.uid, mk.gid); err != nil {
+				unix.Close(next)
+			}
 		}
 		unix.Close(fd)
 		if err != nil {
-			if next >= 0 {
-				unix.Close(next)
-			}
-			return nil, fmt.Errorf("backup: staging %s: %s: %w", filepath.Join(dir, rel), c, err)
+			return nil, fmt.Errorf("backup: %s: %s: %w", full, c, err)
 		}
 		fd = next
 	}
-	return os.NewFile(uintptr(fd), filepath.Join(dir, rel)), nil
+	return os.NewFile(uintptr(fd), full), nil
 }

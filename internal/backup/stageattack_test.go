@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -69,5 +70,78 @@ func TestStagingFollowsNoLinkTheAccountPlants(t *testing.T) {
 	}
 	if err != nil {
 		t.Logf("staging: %v", err)
+	}
+}
+
+// linkingRepo is a local repository whose owner (the source cluster's account, alive)
+// swaps a directory of it for a link to root's files once root has listed it.
+type linkingRepo struct {
+	localRepo
+	t         *testing.T
+	swapDir   string // relative to dir
+	rootFiles string
+	fetched   int
+}
+
+func (l *linkingRepo) fetch(ctx context.Context, rel, dst string) error {
+	if l.fetched == 1 {
+		victim := filepath.Join(l.dir, l.swapDir)
+		if err := os.Rename(victim, victim+".moved"); err != nil {
+			l.t.Fatal(err)
+		}
+		if err := os.Symlink(l.rootFiles, victim); err != nil {
+			l.t.Fatal(err)
+		}
+	}
+	l.fetched++
+	return l.localRepo.fetch(ctx, rel, dst)
+}
+
+// Root copies a local repository's files for a restore; the source's account, which owns
+// that repository, cannot make root copy root's own files to the new cluster instead.
+func TestStagingReadsNoLinkInTheSourceRepository(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root")
+	}
+	a, err := lookupAccount("nobody")
+	if err != nil {
+		t.Skip(err)
+	}
+	backups := runnableDir(t) // ROOT: root's
+	repoDir := filepath.Join(backups, "cluster-src")
+	set := "backup/cluster-src/20261205-000000F/pg_data"
+	if err := os.MkdirAll(filepath.Join(repoDir, set), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []string{"PG_VERSION", "secret"} {
+		if err := os.WriteFile(filepath.Join(repoDir, set, n), []byte("tenant's "+n), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := chownTree(repoDir, a.uid, a.gid); err != nil { // the source's account's
+		t.Fatal(err)
+	}
+	rootFiles := t.TempDir() // say /root or /etc
+	if err := os.WriteFile(filepath.Join(rootFiles, "secret"), []byte("ROOT'S SECRET"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	vol := runnableDir(t)
+	stage := filepath.Join(vol, "restore-staging")
+	if err := ownedDir(stage, a, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(stage, "repo")
+	src := &linkingRepo{localRepo: localRepo{dir: repoDir}, t: t, swapDir: set, rootFiles: rootFiles}
+	files, err := src.files(context.Background(), "backup/cluster-src/20261205-000000F")
+	if err != nil || len(files) != 2 {
+		t.Fatalf("files: %v %v", files, err)
+	}
+	err = (&Manager{log: testLogger()}).stageFiles(context.Background(), src, dir, files, a)
+	b, rerr := os.ReadFile(filepath.Join(dir, set, "secret"))
+	if rerr == nil && strings.Contains(string(b), "ROOT") {
+		t.Fatalf("root staged its own file for the new account (staging: %v): %q", err, b)
+	}
+	if err == nil {
+		t.Errorf("staging went on through a link in the source repository")
 	}
 }
