@@ -111,15 +111,15 @@ func (m *Manager) restoreLocked(ctx context.Context, req RestoreRequest, key str
 	m.ops.set(key, Progress{Phase: PhaseRunning, Percent: 60})
 	// The source's identity and wiring are not the new cluster's: its TLS key, a
 	// reader's files. The engine writes the new cluster's on its first start.
-	for _, f := range []string{"server.key", "server.crt", "standby.signal", "borealis.pgpass", "postmaster.pid"} {
-		os.Remove(filepath.Join(data, f))
+	if err := removeBelow(data, []string{"server.key", "server.crt", "standby.signal", "borealis.pgpass", "postmaster.pid"}); err != nil {
+		return err
 	}
 	if err := m.recover(ctx, req, a, stage, data); err != nil {
 		return err
 	}
 	m.ops.set(key, Progress{Phase: PhaseRunning, Percent: 95})
-	if err := os.Rename(data, into.DataDir); err != nil {
-		return fmt.Errorf("backup: %w", err)
+	if err := placeRestored(data, into.DataDir, a); err != nil {
+		return err
 	}
 	if err := syncFile(into.VolumeDir); err != nil {
 		return fmt.Errorf("backup: %w", err)
@@ -406,20 +406,18 @@ func finishRecovery(ctx context.Context, conn *pgx.Conn, req RestoreRequest) err
 
 // dropRecoveryTarget removes the recovery target from postgresql.auto.conf.
 func dropRecoveryTarget(path string, a account) error {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return fmt.Errorf("backup: %w", err)
-	}
-	var out bytes.Buffer
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	for sc.Scan() {
-		l := sc.Text()
-		if t := strings.TrimSpace(l); strings.HasPrefix(t, "recovery_target_time") || strings.HasPrefix(t, "recovery_target_action") {
-			continue
+	return rewriteBelow(filepath.Dir(path), filepath.Base(path), a, func(b []byte) []byte {
+		var out bytes.Buffer
+		sc := bufio.NewScanner(bytes.NewReader(b))
+		for sc.Scan() {
+			l := sc.Text()
+			if t := strings.TrimSpace(l); strings.HasPrefix(t, "recovery_target_time") || strings.HasPrefix(t, "recovery_target_action") {
+				continue
+			}
+			out.WriteString(l + "\n")
 		}
-		out.WriteString(l + "\n")
-	}
-	return writeFileAs(path, out.Bytes(), a.uid, a.gid, 0o600)
+		return out.Bytes()
+	})
 }
 
 func readTail(p string) string {

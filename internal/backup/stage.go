@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path"
@@ -246,4 +247,98 @@ func openBelow(dir, rel string, mk *account) (*os.File, error) {
 		fd = next
 	}
 	return os.NewFile(uintptr(fd), full), nil
+}
+
+// After staging, the new account has run PostgreSQL on the restored data (whose settings
+// came from the source: code of the tenant's may run as the account then), so root acts
+// on the staging directory only through descriptors opened through no link.
+
+// removeBelow removes the files names from dir, following no link to another directory.
+func removeBelow(dir string, names []string) error {
+	d, err := openBelow(dir, ".", nil)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	for _, n := range names {
+		if err := unix.Unlinkat(int(d.Fd()), n, 0); err != nil && !errors.Is(err, unix.ENOENT) {
+			return fmt.Errorf("backup: removing %s: %w", filepath.Join(dir, n), err)
+		}
+	}
+	return nil
+}
+
+// rewriteBelow replaces the regular file dir/name with edit(its content), a's, 0600,
+// reading and writing through no link.
+func rewriteBelow(dir, name string, a account, edit func([]byte) []byte) error {
+	d, err := openBelow(dir, ".", nil)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	dfd := int(d.Fd())
+	in, err := unix.Openat(dfd, name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("backup: %s: %w", filepath.Join(dir, name), err)
+	}
+	f := os.NewFile(uintptr(in), filepath.Join(dir, name))
+	fi, err := f.Stat()
+	var b []byte
+	if err == nil && !fi.Mode().IsRegular() {
+		err = fmt.Errorf("not a regular file")
+	}
+	if err == nil {
+		b, err = io.ReadAll(f)
+	}
+	f.Close()
+	if err != nil {
+		return fmt.Errorf("backup: %s: %w", filepath.Join(dir, name), err)
+	}
+	tmp := name + ".tmp"
+	unix.Unlinkat(dfd, tmp, 0)
+	out, err := unix.Openat(dfd, tmp, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		return fmt.Errorf("backup: %s: %w", filepath.Join(dir, tmp), err)
+	}
+	w := os.NewFile(uintptr(out), filepath.Join(dir, tmp))
+	_, err = w.Write(edit(b))
+	if err == nil && os.Geteuid() == 0 {
+		err = w.Chown(a.uid, a.gid)
+	}
+	if err == nil {
+		err = w.Sync()
+	}
+	if cerr := w.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = unix.Renameat(dfd, tmp, dfd, name)
+	}
+	if err != nil {
+		unix.Unlinkat(dfd, tmp, 0)
+		return fmt.Errorf("backup: %s: %w", filepath.Join(dir, name), err)
+	}
+	return nil
+}
+
+// placeRestored moves the restored data directory from the account's staging directory to
+// dataDir (in the volume directory, root's), refusing what is not a directory of a's: a
+// link the account put there could make dataDir another cluster's data directory.
+func placeRestored(data, dataDir string, a account) error {
+	hold := dataDir + ".placing" // root's directory: the account cannot change it
+	if err := os.RemoveAll(hold); err != nil {
+		return fmt.Errorf("backup: %w", err)
+	}
+	if err := os.Rename(data, hold); err != nil {
+		return fmt.Errorf("backup: %w", err)
+	}
+	fi, err := os.Lstat(hold)
+	if err != nil || !fi.IsDir() || ownerOf(fi) != a.uid {
+		os.RemoveAll(hold) // a link: removes the link alone
+		return fmt.Errorf("backup: the restored data directory %s is not a directory of the cluster's account", data)
+	}
+	if err := os.Rename(hold, dataDir); err != nil {
+		return fmt.Errorf("backup: %w", err)
+	}
+	return nil
 }
