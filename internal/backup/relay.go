@@ -177,7 +177,9 @@ func (m *Manager) serveRelay(ctx context.Context, conn *net.UnixConn) {
 	defer release()
 	conn.SetReadDeadline(time.Now().Add(relayHeaderTimeout))
 	r := bufio.NewReaderSize(conn, 512)
-	line, err := r.ReadString('\n')
+	// At most the reader's buffer: a line without its end is refused, not gathered.
+	b, err := r.ReadSlice('\n')
+	line := string(b)
 	if err != nil || len(line) > 400 {
 		answer(errors.New("malformed request"))
 		return

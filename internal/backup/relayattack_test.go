@@ -2,9 +2,11 @@ package backup
 
 import (
 	"context"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -108,4 +110,45 @@ func mkdirOwned(t *testing.T, dir string, perm os.FileMode, uid, gid int) {
 	if err := os.Lchown(dir, uid, gid); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// Any local user may connect to the relay (the peer's uid is checked after the request
+// line). A request line without its end is refused once it is longer than any request,
+// not gathered in serve's memory for as long as the sender keeps sending (four
+// connections per uid, every local uid: serve's memory, whole).
+func TestRelayReadsNoUnendingRequestLine(t *testing.T) {
+	m := &Manager{log: testLogger(), o: Options{Root: t.TempDir()}, pushes: &tryLocks{}, relayConns: &uidCounts{}}
+	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sf := os.NewFile(uintptr(fds[0]), "serve")
+	serveSide, err := net.FileConn(sf) // a copy: the relay's close is the last
+	sf.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := os.NewFile(uintptr(fds[1]), "client")
+	defer client.Close()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer serveSide.Close()
+		m.serveRelay(context.Background(), serveSide.(*net.UnixConn))
+	}()
+	const limit = 64 << 20
+	chunk := []byte(strings.Repeat("a", 64<<10))
+	sent := 0
+	for sent < limit {
+		n, err := client.Write(chunk)
+		sent += n
+		if err != nil {
+			break // serve closed the connection
+		}
+	}
+	if sent >= limit {
+		t.Errorf("serve read %d bytes of one request line", sent)
+	}
+	syscall.Shutdown(fds[1], syscall.SHUT_WR)
+	<-done
 }
