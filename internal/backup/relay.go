@@ -57,6 +57,10 @@ func (m *Manager) ListenRelay(ctx context.Context) (stop func(), err error) {
 		if err := runnableByOthers(m.o.RelayCommand[0]); err != nil {
 			return nil, err
 		}
+		// Every cluster's account runs it: whoever can replace it runs code as all of them.
+		if err := unreplaceable(m.o.RelayCommand[0]); err != nil {
+			return nil, err
+		}
 	}
 	sock := m.RelaySocket()
 	if err := unreplaceable(filepath.Dir(sock)); err != nil {
@@ -102,10 +106,10 @@ func (m *Manager) ListenRelay(ctx context.Context) (stop func(), err error) {
 	}, nil
 }
 
-// unreplaceable checks that only root (Borealis's own account) can replace dir or a
-// directory above it, by the path given and by the one its links lead to: whoever can put
-// a socket in the relay's place reads every cluster's WAL and acknowledges what no bucket
-// holds. A directory others may write must be sticky (/tmp), its child then root's.
+// unreplaceable checks that only root (Borealis's own account) can change or replace p
+// or a directory above it, by the path given and by the one its links lead to: whoever can
+// put a socket in the relay's place reads every cluster's WAL and acknowledges what no
+// bucket holds. A directory others may write must be sticky (/tmp), its child then root's.
 func unreplaceable(dir string) error {
 	real, err := filepath.EvalSymlinks(dir)
 	if err != nil {
@@ -121,9 +125,9 @@ func unreplaceable(dir string) error {
 			if !ok {
 				return fmt.Errorf("backup: %s: no owner", q)
 			}
-			writable := fi.IsDir() && fi.Mode().Perm()&0o022 != 0 && (q == p || fi.Mode()&os.ModeSticky == 0)
+			writable := fi.Mode().Perm()&0o022 != 0 && (q == p || fi.Mode()&os.ModeSticky == 0) && fi.Mode()&os.ModeSymlink == 0
 			if (st.Uid != 0 && int(st.Uid) != os.Geteuid()) || writable {
-				return fmt.Errorf("backup: the archive relay's socket is in %s, but others could replace %s (uid %d, mode %v): choose a --backup-repo and data directory only root can change", dir, q, st.Uid, fi.Mode())
+				return fmt.Errorf("backup: the archive relay needs %s, but others could replace %s (uid %d, mode %v): choose a --backup-repo, a data directory and a borealis binary only root can change", dir, q, st.Uid, fi.Mode())
 			}
 			if q == "/" {
 				break

@@ -74,6 +74,47 @@ func TestRelayRefusesADirectoryOthersCanReplace(t *testing.T) {
 			}
 		})
 	}
+	// archive_command's program, which every cluster's account runs.
+	for _, c := range []struct {
+		name  string
+		setup func(dir string) string
+	}{
+		{"prog-owned", func(dir string) string {
+			p := relayBinary(t, dir)
+			if err := os.Lchown(p, nobody.uid, nobody.gid); err != nil {
+				t.Fatal(err)
+			}
+			return p
+		}},
+		{"prog-writable", func(dir string) string {
+			p := relayBinary(t, dir)
+			if err := os.Chmod(p, 0o757); err != nil {
+				t.Fatal(err)
+			}
+			return p
+		}},
+		{"prog-dir", func(dir string) string {
+			d := filepath.Join(dir, "bin")
+			mkdirOwned(t, d, 0o755, nobody.uid, nobody.gid)
+			return relayBinary(t, d)
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			p := c.setup(runnableDir(t))
+			m, err := New(testLogger(), Options{Root: filepath.Join(runnableDir(t), "repo"), KeyFile: filepath.Join(runnableDir(t), "key"), S3: s3, RelayCommand: []string{p, relayArg}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			stop, err := m.ListenRelay(context.Background())
+			if err == nil {
+				stop()
+				t.Fatalf("the relay listens, with archive_command running %s", p)
+			}
+			if !strings.Contains(err.Error(), "could replace") {
+				t.Fatalf("ListenRelay: %v; want a refusal naming the program", err)
+			}
+		})
+	}
 	// The usual places are fine: a root-owned tree, /tmp's sticky bit.
 	m, err := New(testLogger(), Options{Root: filepath.Join(runnableDir(t), "repo"), KeyFile: filepath.Join(runnableDir(t), "key"), S3: s3, RelayCommand: []string{prog, relayArg}})
 	if err != nil {
