@@ -318,9 +318,9 @@ func (m *Manager) runRecovery(ctx context.Context, req RestoreRequest, a account
 	if err != nil {
 		return err
 	}
-	logf, err := os.OpenFile(logPath, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	logf, err := createBelow(filepath.Dir(logPath), filepath.Base(logPath))
 	if err != nil {
-		return fmt.Errorf("backup: %w", err)
+		return err
 	}
 	defer logf.Close()
 	port := "5432"
@@ -358,7 +358,7 @@ func (m *Manager) runRecovery(ctx context.Context, req RestoreRequest, a account
 			<-exited
 			return ctx.Err()
 		case err := <-exited:
-			tail := readTail(logPath)
+			tail := tailOf(logf)
 			if strings.Contains(tail, endedBeforeTarget) {
 				return errEndedBeforeTarget
 			}
@@ -418,12 +418,4 @@ func dropRecoveryTarget(path string, a account) error {
 		}
 		return out.Bytes()
 	})
-}
-
-func readTail(p string) string {
-	b, _ := os.ReadFile(p)
-	if len(b) > 3000 {
-		b = b[len(b)-3000:]
-	}
-	return string(b)
 }

@@ -1,6 +1,7 @@
 package backup
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -93,4 +94,46 @@ func TestRestoreFinishFollowsNoLinkTheAccountPlants(t *testing.T) {
 		}
 	})
 	intact(t)
+}
+
+// The recovery's log is in the staging directory, the new account's: a second recovery
+// (the WAL ended before the target) opens it again after the tenant's settings ran as
+// that account. A link put there reaches no file of root's: not truncated, not written,
+// not read into the error the API reports.
+func TestRecoveryLogFollowsNoLinkTheAccountPlants(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root")
+	}
+	a, err := lookupAccount("nobody")
+	if err != nil {
+		t.Skip(err)
+	}
+	m := &Manager{log: testLogger()}
+	if _, err := m.postgresBin(); err != nil {
+		t.Skip(err)
+	}
+	victim := filepath.Join(runnableDir(t), "passwd")
+	const body = "root:x:0:0:root:/root:/bin/bash\nSECRET\n"
+	if err := os.WriteFile(victim, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	stage := filepath.Join(runnableDir(t), "restore-staging")
+	if err := ownedDir(stage, a, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	logPath := filepath.Join(stage, "recovery.log")
+	if err := os.Symlink(victim, logPath); err != nil {
+		t.Fatal(err)
+	}
+	// A data directory PostgreSQL cannot use: it writes why to the log, and exits.
+	err = m.runRecovery(context.Background(), RestoreRequest{Latest: true}, a, filepath.Join(stage, "data"), stage, filepath.Join(stage, "hba.conf"), logPath)
+	if err == nil {
+		t.Fatal("recovery without a data directory succeeded")
+	}
+	if strings.Contains(err.Error(), "SECRET") {
+		t.Errorf("the recovery's error carries root's file: %v", err)
+	}
+	if b, rerr := os.ReadFile(victim); rerr != nil || string(b) != body {
+		t.Errorf("root's file, after the recovery: %q %v", b, rerr)
+	}
 }

@@ -342,3 +342,36 @@ func placeRestored(data, dataDir string, a account) error {
 	}
 	return nil
 }
+
+// createBelow makes dir/name anew, root's, 0600, through no link (openBelow): a link or
+// a file the account put there is replaced, never written through.
+func createBelow(dir, name string) (*os.File, error) {
+	d, err := openBelow(dir, ".", nil)
+	if err != nil {
+		return nil, err
+	}
+	defer d.Close()
+	if err := unix.Unlinkat(int(d.Fd()), name, 0); err != nil && !errors.Is(err, unix.ENOENT) {
+		return nil, fmt.Errorf("backup: %s: %w", filepath.Join(dir, name), err)
+	}
+	fd, err := unix.Openat(int(d.Fd()), name, unix.O_RDWR|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("backup: %s: %w", filepath.Join(dir, name), err)
+	}
+	return os.NewFile(uintptr(fd), filepath.Join(dir, name)), nil
+}
+
+// tailOf is the end of f, read from the descriptor (its name may lead elsewhere by now).
+func tailOf(f *os.File) string {
+	fi, err := f.Stat()
+	if err != nil {
+		return ""
+	}
+	off := fi.Size() - 3000
+	if off < 0 {
+		off = 0
+	}
+	b := make([]byte, fi.Size()-off)
+	n, _ := f.ReadAt(b, off)
+	return string(b[:n])
+}
