@@ -203,7 +203,9 @@ func (m *Manager) serveRelay(ctx context.Context, conn *net.UnixConn) {
 	// The same answer whether the stanza does not exist or is another's: a caller learns
 	// nothing of other clusters.
 	if owner, err := m.ownerOfStanza(rid); err != nil || owner != uid {
-		m.log.Warn("backup relay: refused a WAL push", "uid", uid, "stanza", rid, "why", errText(err, "not its owner"))
+		if n, ok := m.relayConns.refused(uid, m.now()); ok {
+			m.log.Warn("backup relay: refused a WAL push", "uid", uid, "stanza", rid, "why", errText(err, "not its owner"), "refusals_not_logged", n)
+		}
 		answer(errors.New("refused: this account does not archive to that stanza"))
 		return
 	}
@@ -309,10 +311,35 @@ func (t *tryLocks) tryLock(key string) (func(), bool) {
 	}, true
 }
 
-// uidCounts bounds the relay's connections per peer uid.
+// uidCounts bounds the relay's connections per peer uid, and how often its refusals of
+// one uid are logged.
 type uidCounts struct {
-	mu sync.Mutex
-	n  map[int]int
+	mu      sync.Mutex
+	n       map[int]int
+	logged  map[int]time.Time
+	skipped map[int]int
+}
+
+// refusalLogEvery is how often the relay logs the refusals of one uid: any local user may
+// ask as fast as it likes, and serve's log is no place for all of it.
+const refusalLogEvery = time.Minute
+
+// refused counts a refusal of uid at now; ok says to log it, with n refusals not logged
+// since the last one that was.
+func (u *uidCounts) refused(uid int, now time.Time) (n int, ok bool) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.logged == nil {
+		u.logged, u.skipped = map[int]time.Time{}, map[int]int{}
+	}
+	if last, seen := u.logged[uid]; seen && now.Sub(last) < refusalLogEvery {
+		u.skipped[uid]++
+		return 0, false
+	}
+	n = u.skipped[uid]
+	u.logged[uid] = now
+	delete(u.skipped, uid)
+	return n, true
 }
 
 func (u *uidCounts) take(uid int) (func(), bool) {

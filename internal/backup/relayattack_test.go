@@ -2,12 +2,16 @@ package backup
 
 import (
 	"context"
+	"fmt"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // A local user who can replace the relay's directory (it owns the repository root, or can
@@ -192,4 +196,62 @@ func TestRelayReadsNoUnendingRequestLine(t *testing.T) {
 	}
 	syscall.Shutdown(fds[1], syscall.SHUT_WR)
 	<-done
+}
+
+// lockedBuffer is a log destination for concurrent writers.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// A local user that is no cluster's asks the relay again and again: each is refused, and
+// serve's log says so once a minute per uid (with the count), not once per request.
+func TestRelayRefusalsDoNotFloodTheLog(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root")
+	}
+	if _, err := lookupAccount("nobody"); err != nil {
+		t.Skip(err)
+	}
+	s3, err := ReadS3Config(writeS3Config(t, fullS3Config, 0o600))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs lockedBuffer
+	dir := runnableDir(t)
+	m, err := New(slog.New(slog.NewTextHandler(&logs, nil)), Options{Root: filepath.Join(dir, "repo"), KeyFile: filepath.Join(dir, "key"), S3: s3, RelayCommand: []string{relayBinary(t, dir), relayArg},
+		Now: func() time.Time { return time.Date(2026, 12, 5, 10, 0, 0, 0, time.UTC) }}) // all within one minute
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop, err := m.ListenRelay(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	const requests = 50
+	py := fmt.Sprintf(`import socket,sys
+for i in range(%d):
+    s=socket.socket(socket.AF_UNIX); s.connect(%q)
+    s.sendall(b"push cluster-x-0123456789ab 000000010000000000000001 5\nhello"); s.shutdown(socket.SHUT_WR)
+    sys.stdout.write(s.makefile().readline()); s.close()`, requests, m.RelaySocket())
+	out, err := asUser(t, "nobody", "python3 -c '"+py+"'")
+	stop()
+	if err != nil || strings.Count(out, "refused") != requests {
+		t.Fatalf("as nobody: %v %q", err, out)
+	}
+	if n := strings.Count(logs.String(), "refused a WAL push"); n > 1 {
+		t.Errorf("serve logged %d lines for %d refusals of one uid", n, requests)
+	}
 }
