@@ -57,8 +57,15 @@ func (m *Manager) ListenRelay(ctx context.Context) (stop func(), err error) {
 		if err := CheckRelayProgram(m.o.RelayCommand[0]); err != nil {
 			return nil, err
 		}
+		// Every cluster's account runs it: whoever can replace it runs code as all of them.
+		if err := unreplaceable(m.o.RelayCommand[0]); err != nil {
+			return nil, err
+		}
 	}
 	sock := m.RelaySocket()
+	if err := unreplaceable(filepath.Dir(sock)); err != nil {
+		return nil, err
+	}
 	if err := os.Remove(sock); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("backup: %w", err)
 	}
@@ -97,6 +104,37 @@ func (m *Manager) ListenRelay(ctx context.Context) (stop func(), err error) {
 		l.Close()
 		wg.Wait()
 	}, nil
+}
+
+// unreplaceable checks that only root (Borealis's own account) can change or replace p
+// or a directory above it, by the path given and by the one its links lead to: whoever can
+// put a socket in the relay's place reads every cluster's WAL and acknowledges what no
+// bucket holds. A directory others may write must be sticky (/tmp), its child then root's.
+func unreplaceable(dir string) error {
+	real, err := filepath.EvalSymlinks(dir)
+	if err != nil {
+		return fmt.Errorf("backup: %w", err)
+	}
+	for _, p := range []string{dir, real} {
+		for q := p; ; q = filepath.Dir(q) {
+			fi, err := os.Lstat(q)
+			if err != nil {
+				return fmt.Errorf("backup: %w", err)
+			}
+			st, ok := fi.Sys().(*syscall.Stat_t)
+			if !ok {
+				return fmt.Errorf("backup: %s: no owner", q)
+			}
+			writable := fi.Mode().Perm()&0o022 != 0 && (q == p || fi.Mode()&os.ModeSticky == 0) && fi.Mode()&os.ModeSymlink == 0
+			if (st.Uid != 0 && int(st.Uid) != os.Geteuid()) || writable {
+				return fmt.Errorf("backup: the archive relay needs %s, but others could replace %s (uid %d, mode %v): choose a --backup-repo, a data directory and a borealis binary only root can change", dir, q, st.Uid, fi.Mode())
+			}
+			if q == "/" {
+				break
+			}
+		}
+	}
+	return nil
 }
 
 // peerUID is the uid of the process at the other end of conn.
@@ -143,7 +181,9 @@ func (m *Manager) serveRelay(ctx context.Context, conn *net.UnixConn) {
 	defer release()
 	conn.SetReadDeadline(time.Now().Add(relayHeaderTimeout))
 	r := bufio.NewReaderSize(conn, 512)
-	line, err := r.ReadString('\n')
+	// At most the reader's buffer: a line without its end is refused, not gathered.
+	b, err := r.ReadSlice('\n')
+	line := string(b)
 	if err != nil || len(line) > 400 {
 		answer(errors.New("malformed request"))
 		return
@@ -163,7 +203,9 @@ func (m *Manager) serveRelay(ctx context.Context, conn *net.UnixConn) {
 	// The same answer whether the stanza does not exist or is another's: a caller learns
 	// nothing of other clusters.
 	if owner, err := m.ownerOfStanza(rid); err != nil || owner != uid {
-		m.log.Warn("backup relay: refused a WAL push", "uid", uid, "stanza", rid, "why", errText(err, "not its owner"))
+		if n, ok := m.relayConns.refused(uid, m.now()); ok {
+			m.log.Warn("backup relay: refused a WAL push", "uid", uid, "stanza", rid, "why", errText(err, "not its owner"), "refusals_not_logged", n)
+		}
 		answer(errors.New("refused: this account does not archive to that stanza"))
 		return
 	}
@@ -269,10 +311,35 @@ func (t *tryLocks) tryLock(key string) (func(), bool) {
 	}, true
 }
 
-// uidCounts bounds the relay's connections per peer uid.
+// uidCounts bounds the relay's connections per peer uid, and how often its refusals of
+// one uid are logged.
 type uidCounts struct {
-	mu sync.Mutex
-	n  map[int]int
+	mu      sync.Mutex
+	n       map[int]int
+	logged  map[int]time.Time
+	skipped map[int]int
+}
+
+// refusalLogEvery is how often the relay logs the refusals of one uid: any local user may
+// ask as fast as it likes, and serve's log is no place for all of it.
+const refusalLogEvery = time.Minute
+
+// refused counts a refusal of uid at now; ok says to log it, with n refusals not logged
+// since the last one that was.
+func (u *uidCounts) refused(uid int, now time.Time) (n int, ok bool) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.logged == nil {
+		u.logged, u.skipped = map[int]time.Time{}, map[int]int{}
+	}
+	if last, seen := u.logged[uid]; seen && now.Sub(last) < refusalLogEvery {
+		u.skipped[uid]++
+		return 0, false
+	}
+	n = u.skipped[uid]
+	u.logged[uid] = now
+	delete(u.skipped, uid)
+	return n, true
 }
 
 func (u *uidCounts) take(uid int) (func(), bool) {

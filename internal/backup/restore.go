@@ -111,15 +111,15 @@ func (m *Manager) restoreLocked(ctx context.Context, req RestoreRequest, key str
 	m.ops.set(key, Progress{Phase: PhaseRunning, Percent: 60})
 	// The source's identity and wiring are not the new cluster's: its TLS key, a
 	// reader's files. The engine writes the new cluster's on its first start.
-	for _, f := range []string{"server.key", "server.crt", "standby.signal", "borealis.pgpass", "postmaster.pid"} {
-		os.Remove(filepath.Join(data, f))
+	if err := removeBelow(data, []string{"server.key", "server.crt", "standby.signal", "borealis.pgpass", "postmaster.pid"}); err != nil {
+		return err
 	}
 	if err := m.recover(ctx, req, a, stage, data); err != nil {
 		return err
 	}
 	m.ops.set(key, Progress{Phase: PhaseRunning, Percent: 95})
-	if err := os.Rename(data, into.DataDir); err != nil {
-		return fmt.Errorf("backup: %w", err)
+	if err := placeRestored(data, into.DataDir, a); err != nil {
+		return err
 	}
 	if err := syncFile(into.VolumeDir); err != nil {
 		return fmt.Errorf("backup: %w", err)
@@ -160,16 +160,15 @@ func (m *Manager) stageRepo(ctx context.Context, req RestoreRequest, a account, 
 	src := m.sourceRepo(stanza)
 	// The catalogues first, to choose the set.
 	for _, sub := range []string{"backup/" + stanza, "archive/" + stanza} {
-		if err := mkdirAllAs(filepath.Join(dir, sub), a); err != nil {
+		d, err := openStageDir(dir, filepath.FromSlash(sub), a)
+		if err != nil {
 			return "", "", err
 		}
+		d.Close()
 	}
 	for _, f := range []string{"backup/%s/backup.info", "backup/%s/backup.info.copy", "archive/%s/archive.info", "archive/%s/archive.info.copy"} {
 		rel := fmt.Sprintf(f, stanza)
-		err := src.fetch(ctx, rel, filepath.Join(dir, rel))
-		if err == nil {
-			err = os.Lchown(filepath.Join(dir, rel), a.uid, a.gid)
-		}
+		err := m.stageFiles(ctx, src, dir, []repoFile{{rel: rel}}, a)
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return "", "", fmt.Errorf("backup: staging %s: %w", rel, err)
 		}
@@ -204,26 +203,6 @@ func (m *Manager) stageRepo(ctx context.Context, req RestoreRequest, a account, 
 		return "", "", err
 	}
 	return stanza, set.Label, nil
-}
-
-// stageFiles copies files from src into dir (same relative paths), the account's.
-func (m *Manager) stageFiles(ctx context.Context, src repoSource, dir string, files []repoFile, a account) error {
-	for _, f := range files {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		dst := filepath.Join(dir, filepath.FromSlash(f.rel))
-		if err := mkdirAllAs(filepath.Dir(dst), a); err != nil {
-			return err
-		}
-		if err := src.fetch(ctx, f.rel, dst); err != nil {
-			return fmt.Errorf("%s: %w", f.rel, err)
-		}
-		if err := os.Lchown(dst, a.uid, a.gid); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // setFor is the automated set a point-in-time restore starts from: the last one that
@@ -350,9 +329,9 @@ func (m *Manager) runRecovery(ctx context.Context, req RestoreRequest, a account
 	if err != nil {
 		return err
 	}
-	logf, err := os.OpenFile(logPath, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	logf, err := createBelow(filepath.Dir(logPath), filepath.Base(logPath))
 	if err != nil {
-		return fmt.Errorf("backup: %w", err)
+		return err
 	}
 	defer logf.Close()
 	port := "5432"
@@ -390,7 +369,7 @@ func (m *Manager) runRecovery(ctx context.Context, req RestoreRequest, a account
 			<-exited
 			return ctx.Err()
 		case err := <-exited:
-			tail := readTail(logPath)
+			tail := tailOf(logf)
 			if strings.Contains(tail, endedBeforeTarget) {
 				return errEndedBeforeTarget
 			}
@@ -438,26 +417,16 @@ func finishRecovery(ctx context.Context, conn *pgx.Conn, req RestoreRequest) err
 
 // dropRecoveryTarget removes the recovery target from postgresql.auto.conf.
 func dropRecoveryTarget(path string, a account) error {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return fmt.Errorf("backup: %w", err)
-	}
-	var out bytes.Buffer
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	for sc.Scan() {
-		l := sc.Text()
-		if t := strings.TrimSpace(l); strings.HasPrefix(t, "recovery_target_time") || strings.HasPrefix(t, "recovery_target_action") {
-			continue
+	return rewriteBelow(filepath.Dir(path), filepath.Base(path), a, func(b []byte) []byte {
+		var out bytes.Buffer
+		sc := bufio.NewScanner(bytes.NewReader(b))
+		for sc.Scan() {
+			l := sc.Text()
+			if t := strings.TrimSpace(l); strings.HasPrefix(t, "recovery_target_time") || strings.HasPrefix(t, "recovery_target_action") {
+				continue
+			}
+			out.WriteString(l + "\n")
 		}
-		out.WriteString(l + "\n")
-	}
-	return writeFileAs(path, out.Bytes(), a.uid, a.gid, 0o600)
-}
-
-func readTail(p string) string {
-	b, _ := os.ReadFile(p)
-	if len(b) > 3000 {
-		b = b[len(b)-3000:]
-	}
-	return string(b)
+		return out.Bytes()
+	})
 }

@@ -104,9 +104,17 @@ func (m *Manager) setupRoot() error {
 // remote'`, it runs that remote here as ACCOUNT (never root), with nothing of root's but
 // PATH and PGPASSWORD (the remote connects to the account's own server). The command line
 // is pgBackRest's, built from root's own options.
-const sshWrapper = `#!/bin/sh
+const sshWrapper = `#!/bin/bash
 # Written by Borealis (internal/backup): pgBackRest's PostgreSQL-side remote, as the cluster's account.
 set -eu
+# Root's descriptors stay root's (pgBackRest leaves its lock files open to its children;
+# the account may take any descriptor of its own processes): all but 0-2 and this script.
+for fd in /proc/$$/fd/*; do
+	fd=${fd##*/}
+	if [ "$fd" -gt 2 ] && [ "$(readlink "/proc/$$/fd/$fd")" != "$(readlink -f "$0")" ]; then
+		eval "exec $fd>&-"
+	fi
+done
 dest= cmd=
 for a; do dest=$cmd; cmd=$a; done
 user=${dest%@*}

@@ -5,14 +5,18 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // repoSource is a repository a restore stages files from, as stored (encrypted): the new
@@ -71,7 +75,15 @@ func (l localRepo) files(ctx context.Context, rel string) ([]repoFile, error) {
 }
 
 func (l localRepo) fetch(_ context.Context, rel, dst string) error {
-	return copyFile(filepath.Join(l.dir, filepath.FromSlash(rel)), dst)
+	// The source's account owns its repository and may swap a directory in it for a
+	// link to root's files while root copies: the file is opened through no link.
+	rel = filepath.FromSlash(rel)
+	d, err := openBelow(l.dir, filepath.Dir(rel), nil)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return copyFile(filepath.Join("/proc/self/fd", strconv.Itoa(int(d.Fd())), filepath.Base(rel)), dst)
 }
 
 // bucketRepo is a repository in the bucket, read by root's pgBackRest (repo-ls, repo-get
@@ -169,4 +181,213 @@ func (b bucketRepo) fetch(ctx context.Context, rel, dst string) error {
 		os.Remove(dst)
 	}
 	return err
+}
+
+// stageFiles copies files from src into dir (same relative paths), the account's. The
+// account owns the staging directory and may swap any directory in it for a link while
+// root writes (a process of the new account left from a failed attempt, when a restore is
+// retried): root reaches each directory through no link, from the first directory above
+// dir the account does not own, and writes through the descriptor it opened.
+func (m *Manager) stageFiles(ctx context.Context, src repoSource, dir string, files []repoFile, a account) error {
+	for _, f := range files {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		rel := filepath.FromSlash(f.rel)
+		d, err := openStageDir(dir, filepath.Dir(rel), a)
+		if err != nil {
+			return err
+		}
+		name := filepath.Base(rel)
+		// /proc/self/fd/N is the directory d opened, wherever it is now.
+		err = src.fetch(ctx, f.rel, filepath.Join("/proc/self/fd", strconv.Itoa(int(d.Fd())), name))
+		if err == nil {
+			err = unix.Fchownat(int(d.Fd()), name, a.uid, a.gid, unix.AT_SYMLINK_NOFOLLOW)
+		}
+		d.Close()
+		if err != nil {
+			return fmt.Errorf("%s: %w", f.rel, err)
+		}
+	}
+	return nil
+}
+
+// openStageDir opens dir/rel, making what is missing as a's (openBelow).
+func openStageDir(dir, rel string, a account) (*os.File, error) { return openBelow(dir, rel, &a) }
+
+// openBelow opens the directory dir/rel through no link below the longest leading part
+// of its path that root owns (the volume directory, the repository root): below that, an
+// account may swap a directory for a link while root reads or writes. With mk, what is
+// missing is made as mk's.
+func openBelow(dir, rel string, mk *account) (*os.File, error) {
+	full := filepath.Join(dir, rel)
+	if !filepath.IsAbs(full) {
+		return nil, fmt.Errorf("backup: %s is not absolute", full)
+	}
+	top := "/"
+	var below []string
+	for _, c := range strings.Split(strings.TrimPrefix(full, "/"), "/") {
+		if len(below) == 0 {
+			fi, err := os.Lstat(filepath.Join(top, c))
+			if err == nil && ownerOf(fi) == os.Geteuid() {
+				top = filepath.Join(top, c)
+				continue
+			}
+		}
+		below = append(below, c)
+	}
+	fd, err := unix.Open(top, unix.O_DIRECTORY|unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("backup: %s: %w", top, err)
+	}
+	for _, c := range below {
+		made := false
+		if mk != nil {
+			if err := unix.Mkdirat(fd, c, 0o700); err == nil {
+				made = true
+			} else if !errors.Is(err, unix.EEXIST) {
+				unix.Close(fd)
+				return nil, fmt.Errorf("backup: %s: %s: %w", full, c, err)
+			}
+		}
+		next, err := unix.Openat(fd, c, unix.O_DIRECTORY|unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		if err == nil && made {
+			if err = unix.Fchown(next, mk.uid, mk.gid); err != nil {
+				unix.Close(next)
+			}
+		}
+		unix.Close(fd)
+		if err != nil {
+			return nil, fmt.Errorf("backup: %s: %s: %w", full, c, err)
+		}
+		fd = next
+	}
+	return os.NewFile(uintptr(fd), full), nil
+}
+
+// After staging, the new account has run PostgreSQL on the restored data (whose settings
+// came from the source: code of the tenant's may run as the account then), so root acts
+// on the staging directory only through descriptors opened through no link.
+
+// removeBelow removes the files names from dir, following no link to another directory.
+func removeBelow(dir string, names []string) error {
+	d, err := openBelow(dir, ".", nil)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	for _, n := range names {
+		if err := unix.Unlinkat(int(d.Fd()), n, 0); err != nil && !errors.Is(err, unix.ENOENT) {
+			return fmt.Errorf("backup: removing %s: %w", filepath.Join(dir, n), err)
+		}
+	}
+	return nil
+}
+
+// rewriteBelow replaces the regular file dir/name with edit(its content), a's, 0600,
+// reading and writing through no link.
+func rewriteBelow(dir, name string, a account, edit func([]byte) []byte) error {
+	d, err := openBelow(dir, ".", nil)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	dfd := int(d.Fd())
+	in, err := unix.Openat(dfd, name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("backup: %s: %w", filepath.Join(dir, name), err)
+	}
+	f := os.NewFile(uintptr(in), filepath.Join(dir, name))
+	fi, err := f.Stat()
+	var b []byte
+	if err == nil && !fi.Mode().IsRegular() {
+		err = fmt.Errorf("not a regular file")
+	}
+	if err == nil {
+		b, err = io.ReadAll(f)
+	}
+	f.Close()
+	if err != nil {
+		return fmt.Errorf("backup: %s: %w", filepath.Join(dir, name), err)
+	}
+	tmp := name + ".tmp"
+	unix.Unlinkat(dfd, tmp, 0)
+	out, err := unix.Openat(dfd, tmp, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		return fmt.Errorf("backup: %s: %w", filepath.Join(dir, tmp), err)
+	}
+	w := os.NewFile(uintptr(out), filepath.Join(dir, tmp))
+	_, err = w.Write(edit(b))
+	if err == nil && os.Geteuid() == 0 {
+		err = w.Chown(a.uid, a.gid)
+	}
+	if err == nil {
+		err = w.Sync()
+	}
+	if cerr := w.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = unix.Renameat(dfd, tmp, dfd, name)
+	}
+	if err != nil {
+		unix.Unlinkat(dfd, tmp, 0)
+		return fmt.Errorf("backup: %s: %w", filepath.Join(dir, name), err)
+	}
+	return nil
+}
+
+// placeRestored moves the restored data directory from the account's staging directory to
+// dataDir (in the volume directory, root's), refusing what is not a directory of a's: a
+// link the account put there could make dataDir another cluster's data directory.
+func placeRestored(data, dataDir string, a account) error {
+	hold := dataDir + ".placing" // root's directory: the account cannot change it
+	if err := os.RemoveAll(hold); err != nil {
+		return fmt.Errorf("backup: %w", err)
+	}
+	if err := os.Rename(data, hold); err != nil {
+		return fmt.Errorf("backup: %w", err)
+	}
+	fi, err := os.Lstat(hold)
+	if err != nil || !fi.IsDir() || ownerOf(fi) != a.uid {
+		os.RemoveAll(hold) // a link: removes the link alone
+		return fmt.Errorf("backup: the restored data directory %s is not a directory of the cluster's account", data)
+	}
+	if err := os.Rename(hold, dataDir); err != nil {
+		return fmt.Errorf("backup: %w", err)
+	}
+	return nil
+}
+
+// createBelow makes dir/name anew, root's, 0600, through no link (openBelow): a link or
+// a file the account put there is replaced, never written through.
+func createBelow(dir, name string) (*os.File, error) {
+	d, err := openBelow(dir, ".", nil)
+	if err != nil {
+		return nil, err
+	}
+	defer d.Close()
+	if err := unix.Unlinkat(int(d.Fd()), name, 0); err != nil && !errors.Is(err, unix.ENOENT) {
+		return nil, fmt.Errorf("backup: %s: %w", filepath.Join(dir, name), err)
+	}
+	fd, err := unix.Openat(int(d.Fd()), name, unix.O_RDWR|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("backup: %s: %w", filepath.Join(dir, name), err)
+	}
+	return os.NewFile(uintptr(fd), filepath.Join(dir, name)), nil
+}
+
+// tailOf is the end of f, read from the descriptor (its name may lead elsewhere by now).
+func tailOf(f *os.File) string {
+	fi, err := f.Stat()
+	if err != nil {
+		return ""
+	}
+	off := fi.Size() - 3000
+	if off < 0 {
+		off = 0
+	}
+	b := make([]byte, fi.Size()-off)
+	n, _ := f.ReadAt(b, off)
+	return string(b[:n])
 }
