@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"syscall"
@@ -139,21 +140,20 @@ func (m *Manager) stageRepo(ctx context.Context, req RestoreRequest, a account, 
 		if err != nil {
 			return "", "", err
 		}
-		if m.asRoot() { // its repository in the bucket, whole
-			src := m.snapshotObjects(req.SnapshotID)
-			files, err := src.files(ctx, "")
-			if err == nil {
-				err = m.stageFiles(ctx, src, dir, files, a)
-			}
-			if err != nil {
-				return "", "", fmt.Errorf("backup: staging snapshot %s: %w", req.SnapshotID, err)
-			}
-			return rec.Source, rec.Label, nil
+		// Its repository whole, through the same link-proof staging as a source's: a
+		// local snapshot is root's, but the staging directory is the new account's.
+		var src repoSource = localRepo{dir: m.snapshotPath(req.SnapshotID)}
+		if m.asRoot() {
+			src = m.snapshotObjects(req.SnapshotID)
 		}
-		if err := copyTree(ctx, m.snapshotPath(req.SnapshotID), dir, a.uid, a.gid); err != nil {
+		files, err := src.files(ctx, "")
+		if err == nil {
+			files = slices.DeleteFunc(files, func(f repoFile) bool { return f.rel == snapshotMeta })
+			err = m.stageFiles(ctx, src, dir, files, a)
+		}
+		if err != nil {
 			return "", "", fmt.Errorf("backup: staging snapshot %s: %w", req.SnapshotID, err)
 		}
-		os.Remove(filepath.Join(dir, snapshotMeta))
 		return rec.Source, rec.Label, nil
 	}
 	stanza := req.SourceResourceID
