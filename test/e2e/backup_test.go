@@ -289,27 +289,34 @@ func TestStuckArchivingIsVisible(t *testing.T) {
 // restore to the latest restorable time has the rows written before and after it.
 func TestFailoverWriterArchivesToTheSameRepository(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
 	srv := shared.get(t)
+	failoverWriterArchivesToTheSameRepository(context.Background(), t, srv, "bk-fo")
+}
+
+// failoverWriterArchivesToTheSameRepository makes cluster name with a reader on srv, fails
+// over to the reader and restores to the latest restorable time: the restore has the rows
+// written before and after the failover.
+func failoverWriterArchivesToTheSameRepository(ctx context.Context, t *testing.T, srv *server, name string) {
+	t.Helper()
 	c := srv.rds(t)
-	desc, _ := createCluster(ctx, t, c, "bk-fo", "master1", "Master-pass1", "app")
+	desc, _ := createCluster(ctx, t, c, name, "master1", "Master-pass1", "app")
 	cl := desc.DBClusters[0]
-	addReader(ctx, t, c, "bk-fo", "bk-fo-r1", 0)
-	if err := rds.NewDBInstanceAvailableWaiter(c, waitInstOpts).Wait(ctx, &rds.DescribeDBInstancesInput{DBInstanceIdentifier: aws.String("bk-fo-r1")}, 3*time.Minute); err != nil {
+	addReader(ctx, t, c, name, name+"-r1", 0)
+	if err := rds.NewDBInstanceAvailableWaiter(c, waitInstOpts).Wait(ctx, &rds.DescribeDBInstancesInput{DBInstanceIdentifier: aws.String(name + "-r1")}, 3*time.Minute); err != nil {
 		t.Fatal(err)
 	}
-	restorableBy(ctx, t, c, "bk-fo", time.Time{})
+	restorableBy(ctx, t, c, name, time.Time{})
 	conn := srv.connect(ctx, t, aws.ToString(cl.Endpoint), aws.ToInt32(cl.Port), "master1", "Master-pass1", "app")
 	if _, err := conn.Exec(ctx, "CREATE TABLE t (v text); INSERT INTO t VALUES ('before')"); err != nil {
 		t.Fatal(err)
 	}
 	conn.Close(ctx)
-	if _, err := c.FailoverDBCluster(ctx, &rds.FailoverDBClusterInput{DBClusterIdentifier: aws.String("bk-fo"), TargetDBInstanceIdentifier: aws.String("bk-fo-r1")}); err != nil {
+	if _, err := c.FailoverDBCluster(ctx, &rds.FailoverDBClusterInput{DBClusterIdentifier: aws.String(name), TargetDBInstanceIdentifier: aws.String(name + "-r1")}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 2*time.Minute, "failover to bk-fo-r1", func() (bool, error) {
-		w, st := clusterWriter(ctx, t, c, "bk-fo")
-		return w == "bk-fo-r1" && st == "available", nil
+	eventually(t, 2*time.Minute, "failover to "+name+"-r1", func() (bool, error) {
+		w, st := clusterWriter(ctx, t, c, name)
+		return w == name+"-r1" && st == "available", nil
 	})
 	conn = srv.connect(ctx, t, aws.ToString(cl.Endpoint), aws.ToInt32(cl.Port), "master1", "Master-pass1", "app")
 	if _, err := conn.Exec(ctx, "INSERT INTO t VALUES ('after')"); err != nil {
@@ -319,13 +326,13 @@ func TestFailoverWriterArchivesToTheSameRepository(t *testing.T) {
 	if err := conn.QueryRow(ctx, "SELECT clock_timestamp()").Scan(&after); err != nil {
 		t.Fatal(err)
 	}
-	restorableBy(ctx, t, c, "bk-fo", after)
-	if _, err := c.RestoreDBClusterToPointInTime(ctx, &rds.RestoreDBClusterToPointInTimeInput{DBClusterIdentifier: aws.String("bk-fo-restored"),
-		SourceDBClusterIdentifier: aws.String("bk-fo"), UseLatestRestorableTime: aws.Bool(true)}); err != nil {
+	restorableBy(ctx, t, c, name, after)
+	if _, err := c.RestoreDBClusterToPointInTime(ctx, &rds.RestoreDBClusterToPointInTimeInput{DBClusterIdentifier: aws.String(name + "-restored"),
+		SourceDBClusterIdentifier: aws.String(name), UseLatestRestorableTime: aws.Bool(true)}); err != nil {
 		t.Fatal(err)
 	}
-	addWriter(ctx, t, c, "bk-fo-restored", "bk-fo-restored-1")
-	d, err := c.DescribeDBClusters(ctx, &rds.DescribeDBClustersInput{DBClusterIdentifier: aws.String("bk-fo-restored")})
+	addWriter(ctx, t, c, name+"-restored", name+"-restored-1")
+	d, err := c.DescribeDBClusters(ctx, &rds.DescribeDBClustersInput{DBClusterIdentifier: aws.String(name + "-restored")})
 	if err != nil {
 		t.Fatal(err)
 	}
