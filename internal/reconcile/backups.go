@@ -96,6 +96,7 @@ const (
 	failPrepare   = "the backup repository cannot be set up"
 	failRepo      = "the backup repository cannot be read"
 	failRetention = "expiring old backups failed"
+	failRemove    = "removing the deleted cluster's backups failed"
 )
 
 // backupCluster is c's side of the backup package, with its writer's server spec.
@@ -439,6 +440,28 @@ func (r *Reconciler) retireBackups(ctx context.Context, c store.Cluster) error {
 	if err := r.cfg.Backups.Retire(ctx, bc); err != nil {
 		return err
 	}
+	if err := r.cfg.Backups.Forget(ctx, c.ResourceID); err != nil {
+		// Retried at every pass; meanwhile the deleting cluster says why it stays.
+		r.backupsFailing(c.ID, failRemove)
+		return err
+	}
 	r.forgetBackups(c.ID)
-	return r.cfg.Backups.Forget(ctx, c.ResourceID)
+	return nil
+}
+
+// backupsFailing has cluster id's view say only what (its backups are no longer taken).
+func (r *Reconciler) backupsFailing(id, what string) {
+	r.bk.mu.Lock()
+	if r.bk.m == nil {
+		r.bk.m = map[string]*backupState{}
+	}
+	st := r.bk.m[id]
+	if st == nil {
+		st = &backupState{}
+		r.bk.m[id] = st
+	}
+	st.checked, st.view = r.cfg.Now(), BackupView{Failures: []string{what}}
+	view := st.view
+	r.bk.mu.Unlock()
+	r.metrics.backups(id, view)
 }

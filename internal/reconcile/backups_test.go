@@ -27,6 +27,7 @@ type fakeRepo struct {
 	reads    int                     // Info, and the read Expire makes
 	backups  int
 	failRead bool
+	forget   error // what Forget answers
 	// archivedKnown: LastArchived answers from the repository's directory (a local one);
 	// else the writer's archiver is asked (an S3 one).
 	archivedKnown bool
@@ -49,7 +50,11 @@ func (f *fakeRepo) LastArchived(backup.Cluster) (time.Time, bool) {
 	}
 	return f.now().Add(-time.Second), true
 }
-func (f *fakeRepo) Forget(context.Context, string) error { return nil }
+func (f *fakeRepo) Forget(context.Context, string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.forget
+}
 
 func (f *fakeRepo) Backup(_ context.Context, c backup.Cluster) (backup.Set, error) {
 	f.mu.Lock()
@@ -300,5 +305,28 @@ func BenchmarkIdleClusterBackupChecks(b *testing.B) {
 			b.ReportMetric(queries, "queries/cluster-min")
 			b.ReportMetric(dirs, "dirreads/cluster-min")
 		})
+	}
+}
+
+// A deleted cluster whose backups cannot be removed (an unreachable bucket) stays
+// deleting and says why through DescribeDBClusters' StatusInfos; once removal works the
+// cluster's backup state goes with it.
+func TestAFailedRemovalOfBackupsIsVisible(t *testing.T) {
+	g := newBackupRig(t, 1)
+	c := g.clusters[0]
+	g.repo.forget = errors.New("bucket unreachable")
+	if err := g.r.retireBackups(context.Background(), c); err == nil {
+		t.Fatal("retireBackups succeeded while Forget fails")
+	}
+	v, ok := g.r.Backups(c.ID)
+	if !ok || len(v.Failures) != 1 || v.Failures[0] != failRemove {
+		t.Fatalf("view while removal fails: %+v, %v; want the failure %q", v, ok, failRemove)
+	}
+	g.repo.forget = nil
+	if err := g.r.retireBackups(context.Background(), c); err != nil {
+		t.Fatal(err)
+	}
+	if v, ok := g.r.Backups(c.ID); ok {
+		t.Fatalf("view after removal: %+v; want none", v)
 	}
 }
