@@ -37,8 +37,10 @@ const RelaySubcommand = "backup-relay"
 // history files, timeline history files.
 var walNameRE = regexp.MustCompile(`^([0-9A-F]{24}(\.partial|\.[0-9A-F]{8}\.backup)?|[0-9A-F]{8}\.history)$`)
 
-// maxWALFile bounds what one request may send: PostgreSQL's largest segment size.
-const maxWALFile = 1 << 30
+// maxWALFile bounds what one request may send, and so what one stanza may spool on root's
+// volume: the segment size of every server Borealis makes (initdb's default, which the
+// engine keeps). Anything bigger is no WAL file of a cluster's.
+const maxWALFile = 16 << 20
 
 const (
 	relayTimeout       = 10 * time.Minute

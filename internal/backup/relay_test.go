@@ -227,6 +227,7 @@ func TestS3TenantsHoldNoBucketKey(t *testing.T) {
 		{me, "push " + attacker.c.ResourceID + " ../" + victim.c.ResourceID + "/" + seg + " 5\nhello", "malformed"},
 		{me, "push ../site-a/" + victim.c.ResourceID + " " + seg + " 5\nhello", "malformed"},
 		{me, "push " + attacker.c.ResourceID + " " + seg + " 99999999999\nhello", "malformed"},
+		{me, "push " + attacker.c.ResourceID + " " + seg + " " + fmt.Sprint(maxWALFile+1) + "\nhello", "malformed"}, // more than a segment
 		{me, "push " + attacker.c.ResourceID + " " + seg + " 5 extra\nhello", "malformed"},
 		{"nobody", "push " + victim.c.ResourceID + " " + seg + " 5\nhello", "refused"},
 		{"nobody", "push " + attacker.c.ResourceID + " " + seg + " 5\nhello", "refused"},
