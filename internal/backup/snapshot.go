@@ -111,7 +111,7 @@ func (m *Manager) takeSnapshotLocked(ctx context.Context, c Cluster, id, key str
 	if err != nil {
 		return Progress{}, err
 	}
-	sets := setsOf(in)
+	sets := setsOf(in, nil)
 	if len(sets) != 1 {
 		return Progress{}, fmt.Errorf("backup: snapshot %s: its repository holds %d sets, want 1", id, len(sets))
 	}
