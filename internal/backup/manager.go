@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -292,12 +293,21 @@ func (in infoJSON) percent() int {
 	return max(0, min(p, 99))
 }
 
+// setLabel is a pgBackRest backup label (full, or a differential or incremental on one);
+// walName a WAL segment's name.
+var (
+	setLabel = regexp.MustCompile(`^[0-9]{8}-[0-9]{6}F(_[0-9]{8}-[0-9]{6}[DI])?$`)
+	walName  = regexp.MustCompile(`^[0-9A-F]{24}$`)
+)
+
 // setsOf are the finished sets of a repository's info; tags, when not nil, reads a set's
 // tags from its annotations.
 func setsOf(in infoJSON, tags func(map[string]string) []Tag) []Set {
 	var sets []Set
 	for _, b := range in.Backup {
-		if b.Error {
+		// The catalogue is the cluster's account's to write: a label joins paths when a
+		// restore stages the set, and its WAL range is sliced there.
+		if b.Error || !setLabel.MatchString(b.Label) || !walName.MatchString(b.Archive.Start) || !walName.MatchString(b.Archive.Stop) {
 			continue
 		}
 		k := KindAutomated
