@@ -12,13 +12,21 @@ import (
 
 // LastArchived is when the newest WAL segment reached c's repository, read from the
 // repository's directory (three listings, no pgBackRest run, as Borealis runs as root);
-// false for an S3 repository, one with no WAL yet, or one Borealis cannot list. Every
-// record written before then that belongs to that segment or an earlier one is archived.
-// The directory is c's account's: it is read through no link (openBelow), lest the
-// account point serve at another cluster's archive.
+// with S3, the relay's record of the newest segment it pushed; false for a repository
+// with no WAL yet, or one Borealis cannot list. Every record written before then that
+// belongs to that segment or an earlier one is archived. A local repository's directory
+// is c's account's: it is read through no link (openBelow), lest the account point serve
+// at another cluster's archive.
 func (m *Manager) LastArchived(c Cluster) (time.Time, bool) {
-	if m.o.S3 != nil || c.check() != nil {
+	if c.check() != nil {
 		return time.Time{}, false
+	}
+	if m.o.S3 != nil {
+		fi, err := os.Lstat(m.lastPushedPath(c.ResourceID))
+		if err != nil || !fi.Mode().IsRegular() {
+			return time.Time{}, false
+		}
+		return fi.ModTime().UTC(), true
 	}
 	// archive/STANZA/ARCHIVE-ID/TIMELINE+LOG/SEGMENT-HASH.EXT; the archive id is
 	// "VERSION-N", N growing with each stanza upgrade.

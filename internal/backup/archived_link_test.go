@@ -50,3 +50,38 @@ func TestLastArchivedFollowsNoLink(t *testing.T) {
 		t.Fatalf("LastArchived read through the link: %v", at)
 	}
 }
+
+// With the bucket, what reached it is the relay's record (root's, written as each whole
+// segment is pushed): serve knows LatestRestorableTime between repository reads without
+// asking the writer at every pass.
+func TestLastArchivedInTheBucketIsTheRelays(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root")
+	}
+	s3, err := ReadS3Config(writeS3Config(t, fullS3Config, 0o600))
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := t.TempDir()
+	m, err := New(testLogger(), Options{Root: root, KeyFile: filepath.Join(root, "key"), S3: s3, RelayCommand: []string{"/bin/true", relayArg}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := Cluster{ResourceID: "cluster-s3", VolumeDir: filepath.Join(root, "vol")}
+	if _, ok := m.LastArchived(c); ok {
+		t.Fatal("archived WAL before the relay pushed any")
+	}
+	if err := os.MkdirAll(m.rootWorkPath(c.ResourceID), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(m.lastPushedPath(c.ResourceID), []byte("000000010000000000000003\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	when := time.Date(2026, 12, 5, 9, 17, 0, 0, time.UTC)
+	if err := os.Chtimes(m.lastPushedPath(c.ResourceID), when, when); err != nil {
+		t.Fatal(err)
+	}
+	if at, ok := m.LastArchived(c); !ok || !at.Equal(when) {
+		t.Fatalf("LastArchived %v %v, want the relay's %v", at, ok, when)
+	}
+}
