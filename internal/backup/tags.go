@@ -32,11 +32,17 @@ func (m *Manager) annotationEnv(kind Kind, resourceID string, tags []Tag) string
 	v := "PGBACKREST_ANNOTATION=" + kindAnnotation + "=" + string(kind)
 	if len(tags) > 0 {
 		b, _ := json.Marshal(tags)
-		enc := base64.RawURLEncoding.EncodeToString(b)
+		enc := base64.RawURLEncoding.EncodeToString([]byte(unescapeSeparators.Replace(string(b))))
 		v += ":" + tagsAnnotation + "=" + enc + "." + m.tagsMAC(resourceID, enc)
 	}
 	return v
 }
+
+// unescapeSeparators writes U+2028 and U+2029, which tags may hold (white space) and
+// encoding/json escapes in six bytes, as themselves (three, valid JSON): 50 tags of them
+// would otherwise not fit in one environment string (128 KiB), and the backup would fail.
+// A tag's own backslash (escaped, two) is matched first, so its "\\u2028" text stays.
+var unescapeSeparators = strings.NewReplacer(`\\`, `\\`, `\u2028`, "\u2028", `\u2029`, "\u2029")
 
 // tagsMAC authenticates the encoded tags of a set of the cluster with resource id, under a
 // key of the installation's that no cluster's account holds. A tenant can still move its
