@@ -6,20 +6,36 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // LastArchived is when the newest WAL segment reached c's repository, read from the
 // repository's directory (three listings, no pgBackRest run, as Borealis runs as root);
-// false for an S3 repository, one with no WAL yet, or one Borealis cannot list. Every
-// record written before then that belongs to that segment or an earlier one is archived.
+// with S3, the relay's record of the newest segment it pushed; false for a repository
+// with no WAL yet, or one Borealis cannot list. Every record written before then that
+// belongs to that segment or an earlier one is archived. A local repository's directory
+// is c's account's: it is read through no link (openBelow), lest the account point serve
+// at another cluster's archive.
 func (m *Manager) LastArchived(c Cluster) (time.Time, bool) {
-	if m.o.S3 != nil || c.check() != nil {
+	if c.check() != nil {
 		return time.Time{}, false
+	}
+	if m.o.S3 != nil {
+		fi, err := os.Lstat(m.lastPushedPath(c.ResourceID))
+		if err != nil || !fi.Mode().IsRegular() {
+			return time.Time{}, false
+		}
+		return fi.ModTime().UTC(), true
 	}
 	// archive/STANZA/ARCHIVE-ID/TIMELINE+LOG/SEGMENT-HASH.EXT; the archive id is
 	// "VERSION-N", N growing with each stanza upgrade.
-	dir := filepath.Join(m.repoPath(c.ResourceID), "archive", c.ResourceID)
-	id := newestName(dir, func(n string) (int, bool) {
+	stanza, err := openBelow(m.repoPath(c.ResourceID), filepath.Join("archive", c.ResourceID), nil)
+	if err != nil {
+		return time.Time{}, false
+	}
+	defer stanza.Close()
+	id := newestName(stanza, func(n string) (int, bool) {
 		_, seq, ok := strings.Cut(n, "-")
 		v, err := strconv.Atoi(seq)
 		return v, ok && err == nil
@@ -27,13 +43,17 @@ func (m *Manager) LastArchived(c Cluster) (time.Time, bool) {
 	if id == "" {
 		return time.Time{}, false
 	}
-	dir = filepath.Join(dir, id)
-	logs, err := os.ReadDir(dir)
+	dir, err := openAt(stanza, id)
+	if err != nil {
+		return time.Time{}, false
+	}
+	defer dir.Close()
+	entries, err := dir.ReadDir(-1)
 	if err != nil {
 		return time.Time{}, false
 	}
 	newest := ""
-	for _, e := range logs {
+	for _, e := range entries {
 		if n := e.Name(); e.IsDir() && len(n) == 16 && n > newest {
 			newest = n
 		}
@@ -41,22 +61,40 @@ func (m *Manager) LastArchived(c Cluster) (time.Time, bool) {
 	if newest == "" {
 		return time.Time{}, false
 	}
-	files, err := os.ReadDir(filepath.Join(dir, newest))
+	logs, err := openAt(dir, newest)
+	if err != nil {
+		return time.Time{}, false
+	}
+	defer logs.Close()
+	names, err := logs.Readdirnames(-1)
 	if err != nil {
 		return time.Time{}, false
 	}
 	var t time.Time
-	for _, e := range files {
-		if fi, err := e.Info(); err == nil && fi.Mode().IsRegular() && fi.ModTime().After(t) {
-			t = fi.ModTime()
+	for _, n := range names {
+		var st unix.Stat_t
+		if unix.Fstatat(int(logs.Fd()), n, &st, unix.AT_SYMLINK_NOFOLLOW) != nil || st.Mode&unix.S_IFMT != unix.S_IFREG {
+			continue
+		}
+		if mt := time.Unix(st.Mtim.Unix()); mt.After(t) {
+			t = mt
 		}
 	}
 	return t.UTC(), !t.IsZero()
 }
 
-// newestName is the directory entry of dir whose number (by num) is the greatest.
-func newestName(dir string, num func(string) (int, bool)) string {
-	entries, err := os.ReadDir(dir)
+// openAt opens the directory name in dir, following no link.
+func openAt(dir *os.File, name string) (*os.File, error) {
+	fd, err := unix.Openat(int(dir.Fd()), name, unix.O_DIRECTORY|unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	return os.NewFile(uintptr(fd), filepath.Join(dir.Name(), name)), nil
+}
+
+// newestName is the directory in dir whose number (by num) is the greatest.
+func newestName(dir *os.File, num func(string) (int, bool)) string {
+	entries, err := dir.ReadDir(-1)
 	if err != nil {
 		return ""
 	}

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -198,7 +199,7 @@ func (m *Manager) backup(ctx context.Context, c Cluster) (Set, error) {
 	conf, as, pgRemote := m.repoConf(c, a)
 	args := append(append(pgRemote, connArgs(c)...), "--type=full")
 	_, err = m.run(ctx, invocation{as: as, conf: conf, stanza: c.ResourceID, command: "backup",
-		args: args, password: c.AdminPassword, env: []string{annotationEnv(KindAutomated, c.Tags)}})
+		args: args, password: c.AdminPassword, env: []string{m.annotationEnv(KindAutomated, c.ResourceID, c.Tags)}})
 	if err != nil {
 		var re *runError
 		if errors.As(err, &re) && re.code() == lockAcquireError {
@@ -292,10 +293,21 @@ func (in infoJSON) percent() int {
 	return max(0, min(p, 99))
 }
 
-func setsOf(in infoJSON) []Set {
+// setLabel is a pgBackRest backup label (full, or a differential or incremental on one);
+// walName a WAL segment's name.
+var (
+	setLabel = regexp.MustCompile(`^[0-9]{8}-[0-9]{6}F(_[0-9]{8}-[0-9]{6}[DI])?$`)
+	walName  = regexp.MustCompile(`^[0-9A-F]{24}$`)
+)
+
+// setsOf are the finished sets of a repository's info; tags, when not nil, reads a set's
+// tags from its annotations.
+func setsOf(in infoJSON, tags func(map[string]string) []Tag) []Set {
 	var sets []Set
 	for _, b := range in.Backup {
-		if b.Error {
+		// The catalogue is the cluster's account's to write: a label joins paths when a
+		// restore stages the set, and its WAL range is sliced there.
+		if b.Error || !setLabel.MatchString(b.Label) || !walName.MatchString(b.Archive.Start) || !walName.MatchString(b.Archive.Stop) {
 			continue
 		}
 		k := KindAutomated
@@ -306,8 +318,11 @@ func setsOf(in infoJSON) []Set {
 			Label: b.Label, Kind: k,
 			Start: time.Unix(b.Timestamp.Start, 0).UTC(), Stop: time.Unix(b.Timestamp.Stop, 0).UTC(),
 			Size: b.Info.Size, RepoSize: b.Info.Repository.Size,
-			ArchiveStart: b.Archive.Start, ArchiveStop: b.Archive.Stop, Tags: setTags(b.Annotation),
+			ArchiveStart: b.Archive.Start, ArchiveStop: b.Archive.Stop,
 		})
+		if tags != nil {
+			sets[len(sets)-1].Tags = tags(b.Annotation)
+		}
 	}
 	sort.SliceStable(sets, func(i, j int) bool { return sets[i].Stop.Before(sets[j].Stop) })
 	return sets
@@ -337,7 +352,7 @@ func (m *Manager) infoLocked(ctx context.Context, c Cluster, a account) (Info, e
 		return Info{}, fmt.Errorf("backup: repository of %s: %s (status %d)", c.ResourceID, in.Status.Message, code)
 	}
 	var info Info
-	info.Sets = setsOf(in)
+	info.Sets = setsOf(in, func(a map[string]string) []Tag { return m.setTags(c.ResourceID, a) })
 	if l := in.Status.Lock.Backup; l.Held {
 		info.Running, info.Percent = true, in.percent()
 	}
@@ -402,7 +417,7 @@ func (m *Manager) expire(ctx context.Context, c Cluster, days int) ([]string, er
 	}
 	cutoff := m.now().Add(-time.Duration(days) * 24 * time.Hour)
 	var old []Set
-	for _, s := range setsOf(in) {
+	for _, s := range setsOf(in, nil) {
 		if s.Kind == KindAutomated && s.Stop.Before(cutoff) {
 			old = append(old, s)
 		}
@@ -421,7 +436,7 @@ func (m *Manager) expire(ctx context.Context, c Cluster, days int) ([]string, er
 	}
 	// Then the WAL before the oldest set kept: pgBackRest keeps the WAL of as many full
 	// backups as retention-archive says, and every set left is one Borealis keeps.
-	if kept := len(setsOf(in)) - len(gone); kept > 0 {
+	if kept := len(setsOf(in, nil)) - len(gone); kept > 0 {
 		if _, err := m.run(ctx, invocation{as: as, conf: conf, stanza: c.ResourceID, command: "expire",
 			args: []string{"--repo1-retention-archive=" + strconv.Itoa(kept)}}); err != nil {
 			return gone, err

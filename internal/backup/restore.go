@@ -187,7 +187,7 @@ func (m *Manager) stageRepo(ctx context.Context, req RestoreRequest, a account, 
 	}
 	set := setFor(in, req)
 	if set == nil {
-		if len(setsOf(in)) == 0 {
+		if len(setsOf(in, nil)) == 0 {
 			return "", "", ErrNoBackup
 		}
 		return "", "", ErrNotRestorable
@@ -209,7 +209,7 @@ func (m *Manager) stageRepo(ctx context.Context, req RestoreRequest, a account, 
 // ended by the target.
 func setFor(in infoJSON, req RestoreRequest) *Set {
 	var set *Set
-	for _, s := range setsOf(in) {
+	for _, s := range setsOf(in, nil) {
 		if s.Kind == KindAutomated && (req.Latest || !s.Stop.After(req.Time)) {
 			s := s
 			set = &s

@@ -97,7 +97,7 @@ func (m *Manager) takeSnapshotLocked(ctx context.Context, c Cluster, id, key str
 	go m.watch(ctx, conf, as, c.ResourceID, key, done)
 	inv.command, inv.password = "backup", c.AdminPassword
 	inv.args = append(append(pgRemote, connArgs(c)...), "--repo=2", "--type=full", "--archive-copy", "--repo2-bundle=y",
-		"--annotation=borealis-kind="+string(KindSnapshot), "--annotation=borealis-snapshot="+id)
+		"--annotation="+kindAnnotation+"="+string(KindSnapshot), "--annotation=borealis-snapshot="+id)
 	_, err = m.run(ctx, inv)
 	close(done)
 	if err != nil {
@@ -111,7 +111,7 @@ func (m *Manager) takeSnapshotLocked(ctx context.Context, c Cluster, id, key str
 	if err != nil {
 		return Progress{}, err
 	}
-	sets := setsOf(in)
+	sets := setsOf(in, nil)
 	if len(sets) != 1 {
 		return Progress{}, fmt.Errorf("backup: snapshot %s: its repository holds %d sets, want 1", id, len(sets))
 	}

@@ -256,9 +256,9 @@ func (r *Reconciler) backupPass(ctx context.Context, c store.Cluster, writer eng
 	}
 	info := repo.info
 	view.Earliest, view.Latest, view.LastBackup, view.LastArchived = info.EarliestRestorable, info.LatestRestorable, info.LastBackup, info.LastArchived
-	// Between reads of the repository, its archive directory says how far the WAL in it
-	// goes. The writer's archiver is asked (a connection and a query) only when that
-	// cannot be read (S3) or a segment has waited too long to be archived: then it says
+	// Between reads of the repository, its archive directory (with S3, the relay's record)
+	// says how far the WAL in it goes. The writer's archiver is asked (a connection and a
+	// query) only when that cannot be read or a segment has waited too long: then it says
 	// whether archiving fails, and how far archive-push got.
 	archived, known := b.LastArchived(bc)
 	if !known || archiveWaiting(writer.DataDir, time.Now()) {

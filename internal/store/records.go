@@ -187,9 +187,6 @@ type Instance struct {
 	// ParameterGroup is the DB parameter group's name.
 	ParameterGroup string `json:"parameter_group"`
 	Tags           []Tag  `json:"tags,omitempty"`
-	// CopyTagsToSnapshot copies Tags to the cluster's snapshots as they are made (manual
-	// ones asked without tags of their own, the final one, automated backups).
-	CopyTagsToSnapshot bool `json:"copy_tags_to_snapshot,omitempty"`
 	// Started records what the server was last started with, so that the API can tell
 	// which parameter changes wait for a reboot.
 	Started *StartedParams `json:"started,omitempty"`
