@@ -276,6 +276,10 @@ func (r *Reconciler) backupPass(ctx context.Context, c store.Cluster, writer eng
 	if !view.Earliest.IsZero() && view.LastArchived.After(view.Latest) {
 		view.Latest = view.LastArchived
 	}
+	// File times and catalogues are the account's to write: nothing restorable is from
+	// the future.
+	n := r.cfg.Now()
+	view.LastArchived, view.Latest = minTime(view.LastArchived, n), minTime(view.Latest, n)
 	return view, true, expired, repo
 }
 
@@ -464,4 +468,11 @@ func (r *Reconciler) backupsFailing(id, what string) {
 	view := st.view
 	r.bk.mu.Unlock()
 	r.metrics.backups(id, view)
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return b
+	}
+	return a
 }

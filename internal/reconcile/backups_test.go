@@ -31,6 +31,7 @@ type fakeRepo struct {
 	// archivedKnown: LastArchived answers from the repository's directory (a local one);
 	// else the writer's archiver is asked (an S3 one).
 	archivedKnown bool
+	archivedAhead time.Duration // how far LastArchived's file time lies ahead of the clock
 	dirReads      int
 	due           func(last time.Time) bool // nil: none yet, or a day old
 }
@@ -47,6 +48,9 @@ func (f *fakeRepo) LastArchived(backup.Cluster) (time.Time, bool) {
 	f.dirReads++
 	if !f.archivedKnown {
 		return time.Time{}, false
+	}
+	if f.archivedAhead != 0 {
+		return f.now().Add(f.archivedAhead), true
 	}
 	return f.now().Add(-time.Second), true
 }
@@ -328,5 +332,20 @@ func TestAFailedRemovalOfBackupsIsVisible(t *testing.T) {
 	}
 	if v, ok := g.r.Backups(c.ID); ok {
 		t.Fatalf("view after removal: %+v; want none", v)
+	}
+}
+
+// The account can set its repository's file times: a WAL file dated in the future does not
+// make LatestRestorableTime later than now.
+func TestLatestRestorableTimeIsNeverInTheFuture(t *testing.T) {
+	g := newBackupRig(t, 1)
+	g.repo.archivedKnown, g.repo.archivedAhead = true, 24*time.Hour
+	g.tick(0)
+	v, ok := g.r.Backups("c0")
+	if !ok || v.Latest.IsZero() {
+		t.Fatalf("view: %+v %v", v, ok)
+	}
+	if now := g.r.cfg.Now(); v.Latest.After(now) || v.LastArchived.After(now) {
+		t.Fatalf("LatestRestorableTime %v, LastArchived %v: after now (%v)", v.Latest, v.LastArchived, now)
 	}
 }
