@@ -176,6 +176,14 @@ func (m *Manager) writeBucketConf() error {
 // not reach a snapshot's repository an interrupted snapshot left in it), so that a retry
 // after a failure or a kill -9 does it all again.
 func (m *Manager) forgetStanza(ctx context.Context, rid string) error {
+	// No push may begin any more, and one begun before ends first: it would put the
+	// deleted cluster's WAL back in the bucket once its stanza is gone.
+	if err := m.dropOwner(rid); err != nil {
+		return err
+	}
+	if err := m.pushes.waitHolder(ctx, rid); err != nil {
+		return err
+	}
 	if err := m.writeStanzaConf(rid, nil); err != nil {
 		return err
 	}

@@ -119,6 +119,13 @@ func (m *Manager) takeSnapshotLocked(ctx context.Context, c Cluster, id, key str
 	if err := m.writeConf(c, a, nil); err != nil {
 		return Progress{}, err
 	}
+	if m.asRoot() {
+		// A relay push begun with the configuration naming the snapshot's repository ends
+		// before the seal: nothing reaches a complete snapshot.
+		if err := m.pushes.waitHolder(ctx, c.ResourceID); err != nil {
+			return Progress{}, err
+		}
+	}
 	return m.seal(partial, id, rec)
 }
 

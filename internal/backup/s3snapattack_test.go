@@ -1,0 +1,178 @@
+package backup
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// heldPuts holds the S3 server's PUTs whose path contains a marker until released, and
+// says when the first one arrived: a push pgBackRest has begun and not finished.
+type heldPuts struct {
+	marker  string
+	hold    func(path string) bool // which of the marked PUTs wait for release
+	seen    chan struct{}
+	once    sync.Once
+	release chan struct{}
+	before  func(path string) // called for every PUT first (nil: nothing)
+}
+
+func newHeldPuts(marker string, hold func(string) bool) *heldPuts {
+	return &heldPuts{marker: marker, hold: hold, seen: make(chan struct{}), release: make(chan struct{})}
+}
+
+func (h *heldPuts) wrap(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPut {
+			if h.before != nil {
+				h.before(r.URL.Path)
+			}
+			if strings.Contains(r.URL.Path, h.marker) {
+				h.once.Do(func() { close(h.seen) })
+				if h.hold(r.URL.Path) {
+					<-h.release
+				}
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// releaseWhen releases the held PUTs once done is closed, or a while after the first
+// arrived if it never is (the fixed code waits for the held push: only a deadlock
+// breaker, nothing asserted on it).
+func (h *heldPuts) releaseWhen(done <-chan struct{}) {
+	go func() {
+		select {
+		case <-done:
+		case <-h.seen:
+		}
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+		}
+		close(h.release)
+	}()
+}
+
+// pushAs sends one WAL file through the relay as account name, as its archive_command
+// could (any name the relay accepts, any bytes).
+func pushAs(t *testing.T, name, sock, rid, wal, body string) (string, error) {
+	py := fmt.Sprintf(`import socket,sys
+s=socket.socket(socket.AF_UNIX)
+s.connect(%q)
+s.sendall(bytes.fromhex(%q))
+s.shutdown(socket.SHUT_WR)
+sys.stdout.write(s.makefile().readline())`, sock, fmt.Sprintf("%x", fmt.Sprintf("push %s %s %d\n%s", rid, wal, len(body), body)))
+	return asUser(t, name, "python3 -c '"+py+"'")
+}
+
+// A cluster's account keeps a push to the relay running (a large file, a slow bucket)
+// while its cluster is deleted: Forget must not remove the stanza and then let that push
+// land, leaving the deleted cluster's WAL in the bucket for good.
+func TestS3ForgetWaitsForAPushUnderway(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	held := newHeldPuts("00000009.history", func(string) bool { return true })
+	inst, mem, _ := newS3InstallationWith(t, ctx, testLogger(), held.wrap)
+	cl := inst.cluster(t, "s3forget")
+	inst.create(t, ctx, cl)
+	rid := cl.c.ResourceID
+	if err := inst.driver.Stop(ctx, cl.spec); err != nil {
+		t.Fatal(err)
+	}
+	pushed := make(chan string, 1)
+	go func() {
+		out, err := pushAs(t, cl.c.OSUser, inst.m.RelaySocket(), rid, "00000009.history", "9\t0/9000000\tforged\n")
+		pushed <- fmt.Sprint(strings.TrimSpace(out), err)
+	}()
+	select {
+	case <-held.seen:
+	case out := <-pushed:
+		t.Fatalf("the push ended before it reached the bucket: %s", out)
+	}
+	forgot := make(chan error, 1)
+	done := make(chan struct{})
+	go func() {
+		err := inst.m.Retire(ctx, cl.c)
+		if err == nil {
+			err = inst.m.Forget(ctx, rid)
+		}
+		forgot <- err
+		close(done)
+	}()
+	held.releaseWhen(done)
+	if err := <-forgot; err != nil {
+		t.Fatalf("forget: %v", err)
+	}
+	t.Logf("the push: %s", <-pushed)
+	if left := bucketKeys(t, mem, "site-a/"+rid+"/"); len(left) != 0 {
+		t.Fatalf("the deleted cluster's stanza left in the bucket:\n%s", strings.Join(left, "\n"))
+	}
+}
+
+// A snapshot is immutable once complete: a push the cluster's account began while the
+// snapshot was taken (its configuration then named the snapshot's repository too) must
+// not land in the snapshot after it is sealed (a history file there would change, or
+// break, what a restore of it recovers).
+func TestS3SealedSnapshotGetsNoLatePush(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	const snap = "snap-late"
+	held := newHeldPuts("00000009.history", func(p string) bool { return strings.Contains(p, "/snapshots/"+snap+"/") })
+	var (
+		cl       *cluster
+		inst     *installation
+		started  sync.Once
+		pushed   = make(chan string, 1)
+		sockPath string
+	)
+	// When the snapshot's set is finished (its manifest, then backup.info), the account
+	// begins a push: the relay's pgBackRest reads the configuration naming the snapshot's
+	// repository. (stanza-create writes a backup.info first.)
+	var manifest bool
+	held.before = func(p string) {
+		if !strings.Contains(p, "/snapshots/"+snap+"/backup/") {
+			return
+		}
+		if strings.HasSuffix(p, "/backup.manifest") {
+			manifest = true
+		}
+		if !manifest || !strings.HasSuffix(p, "/backup.info") {
+			return
+		}
+		started.Do(func() {
+			go func() {
+				out, err := pushAs(t, cl.c.OSUser, sockPath, cl.c.ResourceID, "00000009.history", "9\t0/9000000\tforged\n")
+				pushed <- fmt.Sprint(strings.TrimSpace(out), err)
+			}()
+			select {
+			case <-held.seen:
+			case <-time.After(30 * time.Second):
+			}
+		})
+	}
+	inst, mem, _ := newS3InstallationWith(t, ctx, testLogger(), held.wrap)
+	sockPath = inst.m.RelaySocket()
+	cl = inst.cluster(t, "s3late")
+	inst.create(t, ctx, cl)
+	sqlExec(t, ctx, inst.conn(t, ctx, cl), "CREATE TABLE public.t AS SELECT generate_series(1, 10) n")
+
+	taken := make(chan struct{})
+	held.releaseWhen(taken)
+	p, err := inst.m.TakeSnapshot(ctx, cl.c, snap)
+	if err != nil || p.Phase != PhaseComplete {
+		t.Fatalf("snapshot: %+v, %v; log:\n%s", p, err, tail(cl.spec.LogFile))
+	}
+	sealed := bucketKeys(t, mem, "site-a/snapshots/"+snap+"/")
+	close(taken)
+	t.Logf("the push: %s", <-pushed)
+	if after := bucketKeys(t, mem, "site-a/snapshots/"+snap+"/"); !slices.Equal(after, sealed) {
+		t.Fatalf("the complete snapshot changed after it was sealed:\nsealed:\n%s\nnow:\n%s", strings.Join(sealed, "\n"), strings.Join(after, "\n"))
+	}
+}
