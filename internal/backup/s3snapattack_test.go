@@ -4,6 +4,9 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"os"
+	osexec "os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -174,5 +177,74 @@ func TestS3SealedSnapshotGetsNoLatePush(t *testing.T) {
 	t.Logf("the push: %s", <-pushed)
 	if after := bucketKeys(t, mem, "site-a/snapshots/"+snap+"/"); !slices.Equal(after, sealed) {
 		t.Fatalf("the complete snapshot changed after it was sealed:\nsealed:\n%s\nnow:\n%s", strings.Join(sealed, "\n"), strings.Join(after, "\n"))
+	}
+}
+
+// forgedRemote makes the PostgreSQL-side remote report file name as forged (what the
+// account, which may ptrace its remote, can make it say): the manager's pgbackrest becomes
+// a wrapper that preloads a readdir shim into the remote alone (not root's pgBackRest).
+func forgedRemote(t *testing.T, inst *installation, name, forged string) {
+	t.Helper()
+	dir := filepath.Join(inst.root, "forge")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	src := `#define _GNU_SOURCE
+#include <dirent.h>
+#include <dlfcn.h>
+#include <string.h>
+static void forge(char *n) { if (strcmp(n, "` + name + `") == 0) strcpy(n, "` + forged + `"); }
+struct dirent *readdir(DIR *d) {
+	struct dirent *(*real)(DIR *) = dlsym(RTLD_NEXT, "readdir");
+	struct dirent *e = real(d); if (e) forge(e->d_name); return e;
+}
+struct dirent64 *readdir64(DIR *d) {
+	struct dirent64 *(*real)(DIR *) = dlsym(RTLD_NEXT, "readdir64");
+	struct dirent64 *e = real(d); if (e) forge(e->d_name); return e;
+}
+`
+	if err := os.WriteFile(filepath.Join(dir, "forge.c"), []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := osexec.Command("gcc", "-shared", "-fPIC", "-o", filepath.Join(dir, "forge.so"), filepath.Join(dir, "forge.c"), "-ldl").CombinedOutput(); err != nil {
+		t.Fatalf("gcc: %v: %s", err, out)
+	}
+	real, err := osexec.LookPath(inst.m.bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrapper := "#!/bin/sh\ncase \"$*\" in *:remote*) [ \"$(id -u)\" = 0 ] || export LD_PRELOAD=" + filepath.Join(dir, "forge.so") + ";; esac\nexec " + real + " \"$@\"\n"
+	if err := os.WriteFile(filepath.Join(dir, "pgbackrest"), []byte(wrapper), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	inst.m.bin = filepath.Join(dir, "pgbackrest")
+}
+
+// The account forges its remote's file list during a snapshot: a file over the bundle
+// limit named with ".." (pgBackRest 2.45 takes the name and puts it in the object's key as
+// it is). Such a snapshot is never complete (a copy and a restore refuse the name), and
+// what it put in the bucket goes.
+func TestS3SnapshotOfAForgedRemoteIsNeverComplete(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	inst, mem, _ := newS3Installation(t, ctx, testLogger())
+	cl := inst.cluster(t, "forge")
+	inst.create(t, ctx, cl)
+	big := filepath.Join(cl.c.DataDir, "bigfile")
+	if out, err := asUser(t, cl.c.OSUser, "head -c 3000000 /dev/urandom > "+big); err != nil {
+		t.Fatal(out, err)
+	}
+	// Up to the root, then down to the file again: the remote can open it by that name.
+	forgedRemote(t, inst, "bigfile", strings.Repeat("../", 12)+strings.TrimPrefix(big, "/"))
+	p, err := inst.m.TakeSnapshot(ctx, cl.c, "snap-forge")
+	if err == nil || p.Phase == PhaseComplete {
+		t.Fatalf("a snapshot holding a key with .. is %+v (%v)", p, err)
+	}
+	t.Logf("refused: %v", err)
+	if p := inst.m.SnapshotStatus("snap-forge"); p.Phase == PhaseComplete {
+		t.Fatalf("it reads %+v", p)
+	}
+	if left := bucketKeys(t, mem, "site-a/snapshots/snap-forge/"); len(left) != 0 {
+		t.Fatalf("the failed snapshot left in the bucket:\n%s", strings.Join(left, "\n"))
 	}
 }
