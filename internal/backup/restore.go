@@ -82,6 +82,18 @@ func (m *Manager) restoreLocked(ctx context.Context, req RestoreRequest, key str
 	if err != nil {
 		return err
 	}
+	if m.asRoot() {
+		r, err := m.clusterRepo(stanza)
+		if req.SnapshotID != "" {
+			r, err = m.s3SnapshotRepo(stanza, req.SnapshotID)
+		}
+		if err == nil {
+			err = m.checkSetManifest(ctx, r, stanza, label) // manifest.go
+		}
+		if err != nil {
+			return err
+		}
+	}
 	src := repo{path: repoDir, pass: m.cipherPass(stanza)}
 	m.ops.set(key, Progress{Phase: PhaseRunning, Percent: 20})
 	work := filepath.Join(stage, "work")

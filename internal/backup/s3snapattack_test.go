@@ -248,3 +248,53 @@ func TestS3SnapshotOfAForgedRemoteIsNeverComplete(t *testing.T) {
 		t.Fatalf("the failed snapshot left in the bucket:\n%s", strings.Join(left, "\n"))
 	}
 }
+
+// The account forges a small file's name (it goes in a bundle: its name is only in the
+// set's manifest) so that a restore of the set, run as the new cluster's account, writes
+// outside the new data directory, to a file the account chose (pgBackRest 2.45 does). A
+// snapshot of it is never complete; a restore to a point in time from such a backup is
+// refused before the new account runs pgBackRest, and the file is untouched.
+func TestS3RestoreRefusesAManifestNameOutsideTheDataDirectory(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	inst, _, _ := newS3Installation(t, ctx, testLogger())
+	cl := inst.cluster(t, "fbund")
+	inst.create(t, ctx, cl)
+	// A file anyone may write, outside every cluster's data directory.
+	shared := filepath.Join(inst.root, "shared")
+	if err := os.Mkdir(shared, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(shared, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	target := filepath.Join(shared, "smallfile")
+	if out, err := asUser(t, cl.c.OSUser, "echo forged > "+target+" && chmod 666 "+target+" && echo x > "+filepath.Join(cl.c.DataDir, "smallfile")); err != nil {
+		t.Fatal(out, err)
+	}
+	forgedRemote(t, inst, "smallfile", strings.Repeat("../", 12)+strings.TrimPrefix(target, "/"))
+
+	p, err := inst.m.TakeSnapshot(ctx, cl.c, "snap-fb")
+	if err == nil || p.Phase == PhaseComplete || !strings.Contains(err.Error(), "leaves the data directory") {
+		t.Fatalf("a snapshot whose restore writes outside the data directory: %+v (%v)", p, err)
+	}
+	inst.archived(t, ctx, cl)
+	if _, err := inst.m.Backup(ctx, cl.c); err != nil {
+		t.Fatal(err)
+	}
+	inst.archived(t, ctx, cl)
+	if err := os.WriteFile(target, []byte("mine\n"), 0o666); err != nil {
+		t.Fatal(err)
+	}
+	dst := inst.cluster(t, "fbdst")
+	if err := inst.driver.PrepareVolume(ctx, dst.spec); err != nil {
+		t.Fatal(err)
+	}
+	err = inst.m.Restore(ctx, RestoreRequest{SourceResourceID: cl.c.ResourceID, Latest: true, Into: dst.c, Rekey: rekeyTo(dst.spec.AdminPassword)})
+	if err == nil || !strings.Contains(err.Error(), "leaves the data directory") {
+		t.Errorf("restore of a set naming a file outside the data directory: %v", err)
+	}
+	if b, err := os.ReadFile(target); err != nil || string(b) != "mine\n" {
+		t.Fatalf("the restore wrote %s: %q (%v)", target, b, err)
+	}
+}

@@ -121,6 +121,10 @@ func (m *Manager) takeSnapshotLocked(ctx context.Context, c Cluster, id, key str
 		if _, err := m.snapshotObjects(id).files(ctx, ""); err != nil {
 			return Progress{}, fmt.Errorf("backup: snapshot %s: %w", id, err)
 		}
+		// Nor one whose restore would write outside the data directory (manifest.go).
+		if err := m.checkSetManifest(ctx, snap, c.ResourceID, sets[0].Label); err != nil {
+			return Progress{}, fmt.Errorf("backup: snapshot %s: %w", id, err)
+		}
 	}
 	rec := snapshotRecord{Source: c.ResourceID, Label: sets[0].Label, Time: sets[0].Stop, Size: sets[0].Size}
 	if err := m.writeConf(c, a, nil); err != nil {
