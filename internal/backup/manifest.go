@@ -19,6 +19,10 @@ import (
 // before the new account restores, and refuses a name that leaves the data directory or a
 // second target (a tablespace, a link) it never makes.
 
+// manifestConfPattern names checkSetManifest's configurations in ROOT/s3/work (no
+// stanza's name: ids have no '.').
+const manifestConfPattern = "manifest-*.conf"
+
 // checkSetManifest refuses set label of stanza in r (a repository in the bucket, with its
 // cipher pass) unless every file, path and link of it is below the data directory.
 func (m *Manager) checkSetManifest(ctx context.Context, r repo, stanza, label string) error {
@@ -26,7 +30,7 @@ func (m *Manager) checkSetManifest(ctx context.Context, r repo, stanza, label st
 		return err
 	}
 	work := filepath.Join(m.s3Dir(), "work")
-	f, err := os.CreateTemp(work, "manifest-*.conf")
+	f, err := os.CreateTemp(work, manifestConfPattern)
 	if err != nil {
 		return fmt.Errorf("backup: %w", err)
 	}

@@ -86,6 +86,13 @@ func (m *Manager) setupRoot() error {
 			return fmt.Errorf("backup: %w", err)
 		}
 	}
+	// What a kill -9 in checkSetManifest left (manifest.go): root's, but no use to keep.
+	left, _ := filepath.Glob(filepath.Join(m.s3Dir(), "work", manifestConfPattern+"*"))
+	for _, p := range left {
+		if err := os.Remove(p); err != nil {
+			return fmt.Errorf("backup: %w", err)
+		}
+	}
 	if len(m.RelaySocket()) > maxSocketPath {
 		return fmt.Errorf("backup: the relay socket %s is longer than a socket address may be: choose a shorter --backup-repo or data directory", m.RelaySocket())
 	}
