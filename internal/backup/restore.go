@@ -107,6 +107,19 @@ func (m *Manager) restoreLocked(ctx context.Context, req RestoreRequest, key str
 	if err := writeFileAs(conf, []byte(body), a.uid, a.gid, 0o600); err != nil {
 		return err
 	}
+	if !m.asRoot() {
+		// A local repository is its account's to write (manifests too): the staged
+		// manifest, read as the new account (root reads none of it), names nothing outside
+		// the data directory (manifest.go).
+		out, err := m.run(ctx, invocation{as: a, conf: conf, stanza: stanza, command: "repo-get",
+			operands: []string{"backup/" + stanza + "/" + label + "/backup.manifest"}})
+		if err == nil {
+			err = manifestNamesBelowData(out)
+		}
+		if err != nil {
+			return fmt.Errorf("backup: set %s of %s: %w", label, stanza, err)
+		}
+	}
 	data := filepath.Join(stage, "data")
 	args := []string{"--pg1-path=" + data, "--set=" + label}
 	switch {

@@ -185,6 +185,13 @@ func TestS3SealedSnapshotGetsNoLatePush(t *testing.T) {
 // a wrapper that preloads a readdir shim into the remote alone (not root's pgBackRest).
 func forgedRemote(t *testing.T, inst *installation, name, forged string) {
 	t.Helper()
+	forgedAccount(t, inst, name, forged, "*:remote*")
+}
+
+// forgedAccount is forgedRemote for every pgbackrest the manager runs as an account whose
+// arguments match pattern (a shell case pattern).
+func forgedAccount(t *testing.T, inst *installation, name, forged, pattern string) {
+	t.Helper()
 	dir := filepath.Join(inst.root, "forge")
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		t.Fatal(err)
@@ -213,7 +220,7 @@ struct dirent64 *readdir64(DIR *d) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wrapper := "#!/bin/sh\ncase \"$*\" in *:remote*) [ \"$(id -u)\" = 0 ] || export LD_PRELOAD=" + filepath.Join(dir, "forge.so") + ";; esac\nexec " + real + " \"$@\"\n"
+	wrapper := "#!/bin/sh\ncase \"$*\" in " + pattern + ") [ \"$(id -u)\" = 0 ] || export LD_PRELOAD=" + filepath.Join(dir, "forge.so") + ";; esac\nexec " + real + " \"$@\"\n"
 	if err := os.WriteFile(filepath.Join(dir, "pgbackrest"), []byte(wrapper), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -291,6 +298,48 @@ func TestS3RestoreRefusesAManifestNameOutsideTheDataDirectory(t *testing.T) {
 		t.Fatal(err)
 	}
 	err = inst.m.Restore(ctx, RestoreRequest{SourceResourceID: cl.c.ResourceID, Latest: true, Into: dst.c, Rekey: rekeyTo(dst.spec.AdminPassword)})
+	if err == nil || !strings.Contains(err.Error(), "leaves the data directory") {
+		t.Errorf("restore of a set naming a file outside the data directory: %v", err)
+	}
+	if b, err := os.ReadFile(target); err != nil || string(b) != "mine\n" {
+		t.Fatalf("the restore wrote %s: %q (%v)", target, b, err)
+	}
+}
+
+// With a local repository the account writes its repository itself (forging its own
+// backup's file names is no harder): a restore from it refuses a set whose manifest names
+// a file outside the data directory before pgBackRest writes it as the new account.
+func TestLocalRestoreRefusesAManifestNameOutsideTheDataDirectory(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	inst := newInstallation(t)
+	cl := inst.cluster(t, "lbund")
+	inst.create(t, ctx, cl)
+	shared := filepath.Join(inst.root, "shared")
+	if err := os.Mkdir(shared, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(shared, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	target := filepath.Join(shared, "smallfile")
+	if out, err := asUser(t, cl.c.OSUser, "echo forged > "+target+" && chmod 666 "+target+" && echo x > "+filepath.Join(cl.c.DataDir, "smallfile")); err != nil {
+		t.Fatal(out, err)
+	}
+	forgedAccount(t, inst, "smallfile", strings.Repeat("../", 12)+strings.TrimPrefix(target, "/"), "*backup")
+	inst.archived(t, ctx, cl)
+	if _, err := inst.m.Backup(ctx, cl.c); err != nil {
+		t.Fatal(err)
+	}
+	inst.archived(t, ctx, cl)
+	if err := os.WriteFile(target, []byte("mine\n"), 0o666); err != nil {
+		t.Fatal(err)
+	}
+	dst := inst.cluster(t, "lbdst")
+	if err := inst.driver.PrepareVolume(ctx, dst.spec); err != nil {
+		t.Fatal(err)
+	}
+	err := inst.m.Restore(ctx, RestoreRequest{SourceResourceID: cl.c.ResourceID, Latest: true, Into: dst.c, Rekey: rekeyTo(dst.spec.AdminPassword)})
 	if err == nil || !strings.Contains(err.Error(), "leaves the data directory") {
 		t.Errorf("restore of a set naming a file outside the data directory: %v", err)
 	}
