@@ -17,7 +17,9 @@ import (
 // cluster's account, then writes outside its data directory. So with S3 (where backups
 // read the data directory through that remote) root reads the manifest from the bucket
 // before the new account restores, and refuses a name that leaves the data directory or a
-// second target (a tablespace, a link) it never makes.
+// second target (a tablespace, a link) it never makes: no tenant is a superuser, so no
+// cluster has a tablespace. With a local repository, which the account writes itself, the
+// new account reads the staged manifest and Borealis checks it the same way (restore.go).
 
 // manifestConfPattern names checkSetManifest's configurations in ROOT/s3/work (no
 // stanza's name: ids have no '.').
