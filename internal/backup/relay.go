@@ -217,6 +217,11 @@ func (m *Manager) serveRelay(ctx context.Context, conn *net.UnixConn) {
 		return
 	}
 	defer unlock()
+	// Again under the lock: Forget drops the owner, then waits for the push holding it.
+	if owner, err := m.ownerOfStanza(rid); err != nil || owner != uid {
+		answer(errors.New("refused: this account does not archive to that stanza"))
+		return
+	}
 	if err := m.pushWAL(ctx, rid, name, io.LimitReader(r, size), size); err != nil {
 		m.log.Error("backup relay: archive-push failed", "cluster", rid, "wal", name, "err", err)
 		answer(errors.New("archive-push failed (see serve's log)"))
@@ -293,24 +298,44 @@ func (m *Manager) pushedAt(rid, segment string) (time.Time, bool) {
 // archiver sends one segment at a time, so a second is a retry or an abuse).
 type tryLocks struct {
 	mu   sync.Mutex
-	held map[string]bool
+	held map[string]chan struct{} // closed when its holder lets go
 }
 
 func (t *tryLocks) tryLock(key string) (func(), bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.held == nil {
-		t.held = map[string]bool{}
+		t.held = map[string]chan struct{}{}
 	}
-	if t.held[key] {
+	if t.held[key] != nil {
 		return nil, false
 	}
-	t.held[key] = true
+	done := make(chan struct{})
+	t.held[key] = done
 	return func() {
 		t.mu.Lock()
 		delete(t.held, key)
+		close(done)
 		t.mu.Unlock()
 	}, true
+}
+
+// waitHolder returns once whoever holds key now has let go (at once if nobody does): a
+// push begun before the caller changed what pushes do (the stanza's configuration, its
+// owner) has then ended, and later ones see the change.
+func (t *tryLocks) waitHolder(ctx context.Context, key string) error {
+	t.mu.Lock()
+	done := t.held[key]
+	t.mu.Unlock()
+	if done == nil {
+		return nil
+	}
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // uidCounts bounds the relay's connections per peer uid, and how often its refusals of

@@ -82,6 +82,18 @@ func (m *Manager) restoreLocked(ctx context.Context, req RestoreRequest, key str
 	if err != nil {
 		return err
 	}
+	if m.asRoot() {
+		r, err := m.clusterRepo(stanza)
+		if req.SnapshotID != "" {
+			r, err = m.s3SnapshotRepo(stanza, req.SnapshotID)
+		}
+		if err == nil {
+			err = m.checkSetManifest(ctx, r, stanza, label) // manifest.go
+		}
+		if err != nil {
+			return err
+		}
+	}
 	src := repo{path: repoDir, pass: m.cipherPass(stanza)}
 	m.ops.set(key, Progress{Phase: PhaseRunning, Percent: 20})
 	work := filepath.Join(stage, "work")
@@ -94,6 +106,19 @@ func (m *Manager) restoreLocked(ctx context.Context, req RestoreRequest, key str
 	body := renderConf(work, []repo{src})
 	if err := writeFileAs(conf, []byte(body), a.uid, a.gid, 0o600); err != nil {
 		return err
+	}
+	if !m.asRoot() {
+		// A local repository is its account's to write (manifests too): the staged
+		// manifest, read as the new account (root reads none of it), names nothing outside
+		// the data directory (manifest.go).
+		out, err := m.run(ctx, invocation{as: a, conf: conf, stanza: stanza, command: "repo-get",
+			operands: []string{"backup/" + stanza + "/" + label + "/backup.manifest"}})
+		if err == nil {
+			err = manifestNamesBelowData(out)
+		}
+		if err != nil {
+			return fmt.Errorf("backup: set %s of %s: %w", label, stanza, err)
+		}
 	}
 	data := filepath.Join(stage, "data")
 	args := []string{"--pg1-path=" + data, "--set=" + label}

@@ -86,6 +86,13 @@ func (m *Manager) setupRoot() error {
 			return fmt.Errorf("backup: %w", err)
 		}
 	}
+	// What a kill -9 in checkSetManifest left (manifest.go): root's, but no use to keep.
+	left, _ := filepath.Glob(filepath.Join(m.s3Dir(), "work", manifestConfPattern+"*"))
+	for _, p := range left {
+		if err := os.Remove(p); err != nil {
+			return fmt.Errorf("backup: %w", err)
+		}
+	}
 	if len(m.RelaySocket()) > maxSocketPath {
 		return fmt.Errorf("backup: the relay socket %s is longer than a socket address may be: choose a shorter --backup-repo or data directory", m.RelaySocket())
 	}
@@ -176,6 +183,14 @@ func (m *Manager) writeBucketConf() error {
 // not reach a snapshot's repository an interrupted snapshot left in it), so that a retry
 // after a failure or a kill -9 does it all again.
 func (m *Manager) forgetStanza(ctx context.Context, rid string) error {
+	// No push may begin any more, and one begun before ends first: it would put the
+	// deleted cluster's WAL back in the bucket once its stanza is gone.
+	if err := m.dropOwner(rid); err != nil {
+		return err
+	}
+	if err := m.pushes.waitHolder(ctx, rid); err != nil {
+		return err
+	}
 	if err := m.writeStanzaConf(rid, nil); err != nil {
 		return err
 	}

@@ -3,6 +3,7 @@ package backup
 import (
 	"context"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -116,12 +117,23 @@ func TestArchiveBackupAndRestoreWithAnS3Bucket(t *testing.T) {
 // listening until stop (at the end of the test at the latest).
 func newS3Installation(t *testing.T, ctx context.Context, log *slog.Logger) (inst *installation, mem *s3mem.Backend, stop func()) {
 	t.Helper()
+	return newS3InstallationWith(t, ctx, log, nil)
+}
+
+// newS3InstallationWith is newS3Installation with the S3 server's handler wrapped by wrap
+// (nil: none), to hold or watch requests.
+func newS3InstallationWith(t *testing.T, ctx context.Context, log *slog.Logger, wrap func(http.Handler) http.Handler) (inst *installation, mem *s3mem.Backend, stop func()) {
+	t.Helper()
 	inst = newInstallation(t)
 	mem = s3mem.New()
 	if err := mem.CreateBucket("borealis-backups"); err != nil {
 		t.Fatal(err)
 	}
-	s3srv := httptest.NewTLSServer(gofakes3.New(mem, gofakes3.WithTimeSkewLimit(0)).Server())
+	h := gofakes3.New(mem, gofakes3.WithTimeSkewLimit(0)).Server()
+	if wrap != nil {
+		h = wrap(h)
+	}
+	s3srv := httptest.NewTLSServer(h)
 	t.Cleanup(s3srv.Close)
 	cfg := writeS3Config(t, "endpoint = "+strings.TrimPrefix(s3srv.URL, "https://")+"\nbucket = borealis-backups\nregion = us-east-1\n"+
 		"access_key_id = AKIATEST\nsecret_access_key = "+testS3Secret+"\npath = /site-a\nuri_style = path\nverify_tls = n\n", 0o600)

@@ -115,9 +115,27 @@ func (m *Manager) takeSnapshotLocked(ctx context.Context, c Cluster, id, key str
 	if len(sets) != 1 {
 		return Progress{}, fmt.Errorf("backup: snapshot %s: its repository holds %d sets, want 1", id, len(sets))
 	}
+	if m.asRoot() {
+		// Every object is one a copy and a restore will take: a remote the account forged
+		// can make pgBackRest name one with "..", and such a snapshot is never complete.
+		if _, err := m.snapshotObjects(id).files(ctx, ""); err != nil {
+			return Progress{}, fmt.Errorf("backup: snapshot %s: %w", id, err)
+		}
+		// Nor one whose restore would write outside the data directory (manifest.go).
+		if err := m.checkSetManifest(ctx, snap, c.ResourceID, sets[0].Label); err != nil {
+			return Progress{}, fmt.Errorf("backup: snapshot %s: %w", id, err)
+		}
+	}
 	rec := snapshotRecord{Source: c.ResourceID, Label: sets[0].Label, Time: sets[0].Stop, Size: sets[0].Size}
 	if err := m.writeConf(c, a, nil); err != nil {
 		return Progress{}, err
+	}
+	if m.asRoot() {
+		// A relay push begun with the configuration naming the snapshot's repository ends
+		// before the seal: nothing reaches a complete snapshot.
+		if err := m.pushes.waitHolder(ctx, c.ResourceID); err != nil {
+			return Progress{}, err
+		}
 	}
 	return m.seal(partial, id, rec)
 }

@@ -145,8 +145,10 @@ func (b bucketRepo) files(ctx context.Context, rel string) ([]repoFile, error) {
 		if e.Type != "file" {
 			continue
 		}
+		// The name as listed, not only joined (which would resolve a "..": pgBackRest puts
+		// a name from a forged PostgreSQL-side remote in a key as it is).
 		r := path.Join(rel, name)
-		if err := cleanRepoPath(r); err != nil {
+		if err := errors.Join(cleanRepoPath(name), cleanRepoPath(r)); err != nil {
 			return nil, err
 		}
 		files = append(files, repoFile{rel: r, mt: time.Unix(e.Time, 0)})
