@@ -134,25 +134,34 @@ func fileOf(name string, st *unix.Stat_t) File {
 // List returns the log files in the directory at path, oldest first: nil when there is
 // no directory yet. Links, other files and names the server does not write are left out.
 func List(path string) ([]File, error) {
+	var out []File
+	err := withNames(path, func(d dir, names []string) error {
+		for _, n := range names {
+			if st, ok := d.stat(n); ok {
+				out = append(out, fileOf(n, &st))
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// withNames calls f with the directory at path, open, and its log file names, sorted;
+// it does nothing when there is no directory yet.
+func withNames(path string, f func(d dir, names []string) error) error {
 	d, err := openDir(path)
 	if errors.Is(err, unix.ENOENT) {
-		return nil, nil
+		return nil
 	}
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer d.close()
 	names, err := d.names()
 	if err != nil {
-		return nil, err
+		return err
 	}
-	var out []File
-	for _, n := range names {
-		if st, ok := d.stat(n); ok {
-			out = append(out, fileOf(n, &st))
-		}
-	}
-	return out, nil
+	return f(d, names)
 }
 
 // Open opens log file name of the directory at path for reading, with what List says of
@@ -198,46 +207,37 @@ func Open(path, name string) (*os.File, File, error) {
 // file of hour H at H and writes it after, so a later name was written after cutoff. A
 // pass thus costs a directory read and a stat per file due, not per file kept.
 func Trim(path string, cutoff time.Time) ([]string, error) {
-	d, err := openDir(path)
-	if errors.Is(err, unix.ENOENT) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	defer d.close()
-	names, err := d.names()
-	if err != nil {
-		return nil, err
-	}
-	due := 0 // names are sorted, and so by hour: the due ones come first
-	for due < len(names) {
-		if h, _ := hourOf(names[due]); !h.Before(cutoff) {
-			break
+	var removed []string
+	err := withNames(path, func(d dir, names []string) error {
+		due := 0 // names are sorted, and so by hour: the due ones come first
+		for due < len(names) {
+			if h, _ := hourOf(names[due]); !h.Before(cutoff) {
+				break
+			}
+			due++
 		}
-		due++
-	}
-	keep := ""
-	if due == len(names) {
-		// Every hour is old (the server has been down that long): the newest file stays.
-		for i := len(names) - 1; i >= 0 && keep == ""; i-- {
-			if _, ok := d.stat(names[i]); ok {
-				keep = names[i]
+		keep := ""
+		if due == len(names) {
+			// Every hour is old (the server has been down that long): the newest file stays.
+			for i := len(names) - 1; i >= 0 && keep == ""; i-- {
+				if _, ok := d.stat(names[i]); ok {
+					keep = names[i]
+				}
 			}
 		}
-	}
-	var removed []string
-	var errs []error
-	for _, n := range names[:due] {
-		st, ok := d.stat(n)
-		if !ok || n == keep || !fileOf(n, &st).Mod.Before(cutoff) {
-			continue
+		var errs []error
+		for _, n := range names[:due] {
+			st, ok := d.stat(n)
+			if !ok || n == keep || !fileOf(n, &st).Mod.Before(cutoff) {
+				continue
+			}
+			if err := unix.Unlinkat(d.fd, n, 0); err != nil && !errors.Is(err, unix.ENOENT) {
+				errs = append(errs, fmt.Errorf("dblog: remove %s: %w", n, err))
+				continue
+			}
+			removed = append(removed, n)
 		}
-		if err := unix.Unlinkat(d.fd, n, 0); err != nil && !errors.Is(err, unix.ENOENT) {
-			errs = append(errs, fmt.Errorf("dblog: remove %s: %w", n, err))
-			continue
-		}
-		removed = append(removed, n)
-	}
-	return removed, errors.Join(errs...)
+		return errors.Join(errs...)
+	})
+	return removed, err
 }
