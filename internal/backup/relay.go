@@ -204,11 +204,19 @@ func (m *Manager) serveRelay(ctx context.Context, conn *net.UnixConn) {
 	}
 	// The same answer whether the stanza does not exist or is another's: a caller learns
 	// nothing of other clusters.
-	if owner, err := m.ownerOfStanza(rid); err != nil || owner != uid {
-		if n, ok := m.relayConns.refused(uid, m.now()); ok {
-			m.log.Warn("backup relay: refused a WAL push", "uid", uid, "stanza", rid, "why", errText(err, "not its owner"), "refusals_not_logged", n)
+	errNotOwner := errors.New("refused: this account does not archive to that stanza")
+	owns := func() error {
+		owner, err := m.ownerOfStanza(rid)
+		if err == nil && owner != uid {
+			err = errors.New("not its owner")
 		}
-		answer(errors.New("refused: this account does not archive to that stanza"))
+		return err
+	}
+	if err := owns(); err != nil {
+		if n, ok := m.relayConns.refused(uid, m.now()); ok {
+			m.log.Warn("backup relay: refused a WAL push", "uid", uid, "stanza", rid, "why", err, "refusals_not_logged", n)
+		}
+		answer(errNotOwner)
 		return
 	}
 	unlock, ok := m.pushes.tryLock(rid)
@@ -218,8 +226,8 @@ func (m *Manager) serveRelay(ctx context.Context, conn *net.UnixConn) {
 	}
 	defer unlock()
 	// Again under the lock: Forget drops the owner, then waits for the push holding it.
-	if owner, err := m.ownerOfStanza(rid); err != nil || owner != uid {
-		answer(errors.New("refused: this account does not archive to that stanza"))
+	if owns() != nil {
+		answer(errNotOwner)
 		return
 	}
 	if err := m.pushWAL(ctx, rid, name, io.LimitReader(r, size), size); err != nil {
@@ -228,13 +236,6 @@ func (m *Manager) serveRelay(ctx context.Context, conn *net.UnixConn) {
 		return
 	}
 	answer(nil)
-}
-
-func errText(err error, otherwise string) string {
-	if err != nil {
-		return err.Error()
-	}
-	return otherwise
 }
 
 // pushWAL copies the segment into root's staging directory for rid, then pushes it to
