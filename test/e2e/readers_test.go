@@ -134,8 +134,13 @@ func TestReadersStreamFromTheWriter(t *testing.T) {
 				t.Errorf("%s's private port claim: %s %v", id, claim, err)
 			}
 			eventually(t, 30*time.Second, "the writer's rows on "+id, func() (bool, error) {
-				rows := queryRows(ctx, t, r, "SELECT v FROM t ORDER BY v")
-				return fmt.Sprint(rows) == "[one two]", fmt.Errorf("rows %v", rows)
+				// Until the reader replays the CREATE TABLE, t does not exist there yet.
+				rows, err := r.Query(ctx, "SELECT v FROM t ORDER BY v")
+				if err != nil {
+					return false, err
+				}
+				got, err := pgx.CollectRows(rows, pgx.RowTo[string])
+				return err == nil && fmt.Sprint(got) == "[one two]", fmt.Errorf("rows %v %v", got, err)
 			})
 			eventually(t, 10*time.Second, id+"'s replica lag at /metrics", func() (bool, error) {
 				resp, err := http.Get("http://" + srv.APIAddr + "/metrics")
